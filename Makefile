@@ -1,0 +1,52 @@
+# The two commands a fresh machine needs: `make demo` and `make test`. Each installs what it needs, idempotently.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+NODE_STAMP := node_modules/.install-stamp
+
+.PHONY: help deps binaries build lint test test-unit test-integration demo bench metacluster-up metacluster-down generate clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-fund --no-audit --loglevel=error
+	@touch $@
+
+deps: $(NODE_STAMP) ## install npm packages (npm ci)
+
+binaries: ## build the pinned upstream binaries into .cache/bin (warm: seconds)
+	bash hack/build-binaries.sh
+
+build: deps ## compile TypeScript to dist/
+	npm run build
+
+generate: deps ## regenerate crds/ and the chart's CRDs from src/api
+	npm run generate
+
+lint: deps ## ESLint and Prettier
+	npm run lint
+
+test: deps binaries ## everything CI runs: lint, type-check, generated-file check, unit and integration tests
+	npm test
+
+test-unit: deps ## unit tests only
+	npm run test:unit
+
+test-integration: deps binaries ## integration tests on the local meta-cluster
+	npm run test:integration
+
+demo: deps binaries ## the main job: meta-cluster up, controller in dry-run, scenario, report
+	npm run demo
+
+bench: deps binaries ## full-size benchmarks; results land in bench/results/
+	npm run bench
+
+metacluster-up: deps binaries ## start the local meta-cluster
+	hack/metacluster up --no-build
+
+metacluster-down: ## stop the local meta-cluster
+	hack/metacluster down
+
+clean: metacluster-down ## stop the meta-cluster and remove build output
+	rm -rf dist .cache/metacluster

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Builds the pinned upstream binaries that the local meta-cluster runs, from the Go module proxy, into .cache/bin.
+# Idempotent: a binary whose stamp matches its pinned version is skipped, so a warm run takes seconds.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=versions.env
+source "$root/hack/versions.env"
+bin="$root/.cache/bin"
+work="$root/.cache/build"
+mkdir -p "$bin" "$work"
+export GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0
+
+log() { printf '[build-binaries] %s\n' "$*" >&2; }
+
+# up_to_date NAME VERSION: true when .cache/bin/NAME was built from VERSION.
+up_to_date() { [[ -x "$bin/$1" && -f "$bin/.$1.version" && "$(cat "$bin/.$1.version")" == "$2" ]]; }
+stamp() { echo "$2" >"$bin/.$1.version"; }
+
+# wrapper_module DIR MODULE VERSION: a throwaway module that requires MODULE@VERSION, so that the upstream
+# module's own replace directives (which `go install pkg@version` refuses) do not apply.
+wrapper_module() {
+  local dir=$1 module=$2 version=$3
+  mkdir -p "$dir"
+  (cd "$dir" && rm -f go.mod go.sum && go mod init metapilot.local/build >/dev/null 2>&1 &&
+    go mod edit -require="$module@$version")
+}
+
+build_kubernetes() {
+  local v=$KUBERNETES_VERSION need=0
+  for c in kube-apiserver kube-controller-manager kube-scheduler kubectl; do up_to_date "$c" "$v" || need=1; done
+  [[ $need == 1 ]] || return 0
+  log "kubernetes $v: resolving staging modules"
+  local dir="$work/kubernetes"
+  wrapper_module "$dir" k8s.io/kubernetes "$v"
+  local gomod
+  gomod=$(cd "$dir" && go mod download -json "k8s.io/kubernetes@$v" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+  # k8s.io/kubernetes replaces each staging module with ./staging/src/<path>; the same code is published as
+  # <path> v0.<minor>.<patch>. Take the list from the real go.mod so a new staging module is never missed.
+  local staging_version="v0${v#v1}"
+  local count=0
+  while read -r mod; do
+    (cd "$dir" && go mod edit -replace="$mod=$mod@$staging_version")
+    count=$((count + 1))
+  done < <(grep -oE '^\s*k8s\.io/[a-z0-9./-]+ => \./staging/src/' "$gomod" | awk '{print $1}')
+  log "kubernetes $v: $count staging replaces; building (cold: several minutes)"
+  local pkg="k8s.io/component-base/version"
+  local ldflags="-s -w -X $pkg.gitVersion=$v -X $pkg.gitMajor=1 -X $pkg.gitMinor=$(echo "$v" | cut -d. -f2) \
+    -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z \
+    -X k8s.io/client-go/pkg/version.gitVersion=$v"
+  (cd "$dir" && go mod tidy -e >/dev/null 2>&1 || true)
+  for c in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+    up_to_date "$c" "$v" && continue
+    (cd "$dir" && go get "k8s.io/kubernetes/cmd/$c@$v" >/dev/null 2>&1 || true)
+    (cd "$dir" && go build -trimpath -ldflags "$ldflags" -o "$bin/$c" "k8s.io/kubernetes/cmd/$c")
+    stamp "$c" "$v"
+    log "built $c $v"
+  done
+}
+
+build_etcd() {
+  up_to_date etcd "$ETCD_VERSION" && return 0
+  local dir="$work/etcd"
+  wrapper_module "$dir" go.etcd.io/etcd/server/v3 "$ETCD_VERSION"
+  (cd "$dir" && go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" >/dev/null 2>&1 &&
+    go build -trimpath -ldflags "-s -w" -o "$bin/etcd" go.etcd.io/etcd/server/v3)
+  stamp etcd "$ETCD_VERSION"
+  log "built etcd $ETCD_VERSION"
+}
+
+# kwok ships its stage definitions (what a fake kubelet does to nodes and pods) in its module; take the
+# fast node, lease heartbeat and fast pod stages from the exact version we built.
+kwok_stages() {
+  local src
+  src="$(go env GOMODCACHE)/sigs.k8s.io/kwok@$KWOK_VERSION/kustomize/stage"
+  [[ -d $src ]] || (cd "$work/kwok" && go mod download "sigs.k8s.io/kwok@$KWOK_VERSION")
+  local out="$bin/kwok-stages.yaml"
+  : >"$out.tmp"
+  for f in "$src"/node/fast/node-initialize.yaml "$src"/node/heartbeat-with-lease/*.yaml "$src"/pod/fast/pod-*.yaml; do
+    [[ $(basename "$f") == kustomization.yaml ]] && continue
+    { echo "---"; cat "$f"; } >>"$out.tmp"
+  done
+  mv "$out.tmp" "$out"
+}
+
+build_kwok() {
+  up_to_date kwok "$KWOK_VERSION" && [[ -s "$bin/kwok-stages.yaml" ]] && return 0
+  up_to_date kwok "$KWOK_VERSION" && { kwok_stages; return 0; }
+  local dir="$work/kwok"
+  wrapper_module "$dir" sigs.k8s.io/kwok "$KWOK_VERSION"
+  # kwok's go.mod names a newer go line than some toolchains; GOTOOLCHAIN=local makes that an error we see
+  # instead of a silent toolchain download.
+  (cd "$dir" && go get "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" >/dev/null &&
+    go build -trimpath -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION" -o "$bin/kwok" sigs.k8s.io/kwok/cmd/kwok)
+  stamp kwok "$KWOK_VERSION"
+  kwok_stages
+  log "built kwok $KWOK_VERSION"
+}
+
+build_helm() {
+  up_to_date helm "$HELM_VERSION" && return 0
+  local dir="$work/helm"
+  wrapper_module "$dir" helm.sh/helm/v3 "$HELM_VERSION"
+  (cd "$dir" && go get "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" >/dev/null &&
+    go build -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" -o "$bin/helm" helm.sh/helm/v3/cmd/helm)
+  stamp helm "$HELM_VERSION"
+  log "built helm $HELM_VERSION"
+}
+
+build_prometheus() {
+  if command -v prometheus >/dev/null && command -v promtool >/dev/null; then
+    ln -sf "$(command -v prometheus)" "$bin/prometheus"
+    ln -sf "$(command -v promtool)" "$bin/promtool"
+    return 0
+  fi
+  log "installing Debian's $PROMETHEUS_DEBIAN_PACKAGE package"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends "$PROMETHEUS_DEBIAN_PACKAGE" >/dev/null
+  ln -sf "$(command -v prometheus)" "$bin/prometheus"
+  ln -sf "$(command -v promtool)" "$bin/promtool"
+}
+
+targets=("$@")
+[[ ${#targets[@]} -gt 0 ]] || targets=(prometheus etcd kwok helm kubernetes)
+for t in "${targets[@]}"; do
+  "build_$t"
+done

@@ -1,0 +1,692 @@
+// The local meta-cluster: real etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok and
+// Prometheus processes on 127.0.0.1. Used by `hack/metacluster`, the test harness, the demo and benchmarks.
+import { spawn, execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, closeSync, readdirSync } from "node:fs";
+import { createServer } from "node:net";
+import { request as httpsRequest } from "node:https";
+import { request as httpRequest } from "node:http";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { setTimeout as sleep } from "node:timers/promises";
+import { stringify } from "yaml";
+import { createCertificateAuthority, createSigningKeyPair, issueCertificate } from "../../src/pki/certificates.js";
+import { renderKubeconfig } from "../../src/pki/kubeconfig.js";
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const binDir = path.join(repoRoot, ".cache/bin");
+export const defaultDir = path.join(repoRoot, ".cache/metacluster");
+
+export const componentNames = [
+  "etcd",
+  "kube-apiserver",
+  "kube-controller-manager",
+  "kube-scheduler",
+  "kwok",
+  "prometheus",
+] as const;
+export type ComponentName = (typeof componentNames)[number];
+
+export interface MetaclusterOptions {
+  dir?: string;
+  /** Fake nodes that kwok manages. */
+  nodes?: number;
+  /** Extra static scrape targets (host:port) for Prometheus. */
+  prometheusTargets?: string[];
+  scrapeInterval?: string;
+  /** Lowers the apiserver's inflight limits (and switches off APF so they apply), for 429 tests. */
+  maxRequestsInflight?: number;
+  log?: (line: string) => void;
+}
+
+export interface MetaclusterState {
+  dir: string;
+  kubeconfig: string;
+  prometheusUrl: string;
+  apiserverUrl: string;
+  auditLog: string;
+  nodes: number;
+  scrapeInterval: string;
+  maxRequestsInflight?: number;
+  ports: Record<ComponentName | "etcdPeer", number>;
+  pids: Partial<Record<ComponentName, number>>;
+  pki: Record<string, string>;
+}
+
+const statePath = (dir: string) => path.join(dir, "state.json");
+
+export function readState(dir = defaultDir): MetaclusterState | undefined {
+  try {
+    return JSON.parse(readFileSync(statePath(dir), "utf8")) as MetaclusterState;
+  } catch {
+    return undefined;
+  }
+}
+
+function writeState(state: MetaclusterState): void {
+  writeFileSync(statePath(state.dir), JSON.stringify(state, null, 2));
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** True when `pid` is alive and is the binary we started (a recycled pid is never killed). */
+export function isOurProcess(pid: number | undefined, binary: string): boolean {
+  if (!pid) return false;
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    return cmdline.split("\0")[0]?.endsWith(binary) ?? false;
+  } catch {
+    return false;
+  }
+}
+
+function binaryOf(name: ComponentName): string {
+  return name;
+}
+
+// --- PKI --------------------------------------------------------------------------------------------------
+
+async function ensurePki(dir: string): Promise<Record<string, string>> {
+  const pkiDir = path.join(dir, "pki");
+  const files = {
+    ca: path.join(pkiDir, "ca.crt"),
+    caKey: path.join(pkiDir, "ca.key"),
+    apiserver: path.join(pkiDir, "apiserver.crt"),
+    apiserverKey: path.join(pkiDir, "apiserver.key"),
+    admin: path.join(pkiDir, "admin.crt"),
+    adminKey: path.join(pkiDir, "admin.key"),
+    saPub: path.join(pkiDir, "sa.pub"),
+    saKey: path.join(pkiDir, "sa.key"),
+  };
+  if (Object.values(files).every((f) => existsSync(f))) return files;
+  mkdirSync(pkiDir, { recursive: true });
+  const ca = await createCertificateAuthority("metacluster-ca", 3650);
+  const serving = await issueCertificate(ca, {
+    commonName: "kube-apiserver",
+    usage: "server",
+    validityDays: 3650,
+    dnsNames: ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"],
+    ipAddresses: ["127.0.0.1", "10.96.0.1"],
+  });
+  const admin = await issueCertificate(ca, {
+    commonName: "metacluster-admin",
+    organizations: ["system:masters"],
+    usage: "client",
+    validityDays: 3650,
+  });
+  const sa = await createSigningKeyPair();
+  writeFileSync(files.ca, ca.certificatePem);
+  writeFileSync(files.caKey, ca.privateKeyPem, { mode: 0o600 });
+  writeFileSync(files.apiserver, serving.certificatePem);
+  writeFileSync(files.apiserverKey, serving.privateKeyPem, { mode: 0o600 });
+  writeFileSync(files.admin, admin.certificatePem);
+  writeFileSync(files.adminKey, admin.privateKeyPem, { mode: 0o600 });
+  writeFileSync(files.saPub, sa.publicKeyPem);
+  writeFileSync(files.saKey, sa.privateKeyPem, { mode: 0o600 });
+  // One client identity per component, so the audit log tells them apart.
+  const identities: Array<[string, string, string[]]> = [
+    ["kube-controller-manager", "system:kube-controller-manager", ["system:masters"]],
+    ["kube-scheduler", "system:kube-scheduler", []],
+    ["kwok", "kwok-controller", ["system:masters"]],
+  ];
+  for (const [file, cn, orgs] of identities) {
+    const pair = await issueCertificate(ca, { commonName: cn, organizations: orgs, usage: "client", validityDays: 3650 });
+    writeFileSync(path.join(pkiDir, `${file}.crt`), pair.certificatePem);
+    writeFileSync(path.join(pkiDir, `${file}.key`), pair.privateKeyPem, { mode: 0o600 });
+  }
+  return files;
+}
+
+function writeKubeconfigs(dir: string, apiserverPort: number): void {
+  const pkiDir = path.join(dir, "pki");
+  const read = (f: string) => readFileSync(path.join(pkiDir, f), "utf8");
+  const server = `https://127.0.0.1:${apiserverPort}`;
+  const users: Array<[string, string]> = [
+    ["admin", "admin"],
+    ["kube-controller-manager", "kube-controller-manager"],
+    ["kube-scheduler", "kube-scheduler"],
+    ["kwok", "kwok"],
+  ];
+  for (const [name, cert] of users) {
+    writeFileSync(
+      path.join(dir, `${name}.kubeconfig`),
+      renderKubeconfig({
+        clusterName: "metacluster",
+        server,
+        caPem: read("ca.crt"),
+        userName: name,
+        clientCertificatePem: read(`${cert}.crt`),
+        clientKeyPem: read(`${cert}.key`),
+      }),
+      { mode: 0o600 },
+    );
+  }
+}
+
+// --- process management -----------------------------------------------------------------------------------
+
+function argsFor(name: ComponentName, state: MetaclusterState): string[] {
+  const { dir, ports } = state;
+  const pki = (f: string) => path.join(dir, "pki", f);
+  switch (name) {
+    case "etcd":
+      return [
+        "--name=metacluster",
+        `--data-dir=${path.join(dir, "etcd")}`,
+        `--listen-client-urls=http://127.0.0.1:${ports.etcd}`,
+        `--advertise-client-urls=http://127.0.0.1:${ports.etcd}`,
+        `--listen-peer-urls=http://127.0.0.1:${ports.etcdPeer}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${ports.etcdPeer}`,
+        `--initial-cluster=metacluster=http://127.0.0.1:${ports.etcdPeer}`,
+        "--quota-backend-bytes=8589934592",
+        // A throwaway test cluster: durability across power loss is not worth the fsync latency here.
+        "--unsafe-no-fsync",
+        "--log-level=warn",
+      ];
+    case "kube-apiserver": {
+      const args = [
+        `--etcd-servers=http://127.0.0.1:${ports.etcd}`,
+        "--bind-address=127.0.0.1",
+        "--advertise-address=127.0.0.1",
+        `--secure-port=${ports["kube-apiserver"]}`,
+        `--tls-cert-file=${pki("apiserver.crt")}`,
+        `--tls-private-key-file=${pki("apiserver.key")}`,
+        `--client-ca-file=${pki("ca.crt")}`,
+        "--authorization-mode=Node,RBAC",
+        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+        `--service-account-key-file=${pki("sa.pub")}`,
+        `--service-account-signing-key-file=${pki("sa.key")}`,
+        "--api-audiences=https://kubernetes.default.svc.cluster.local",
+        "--service-cluster-ip-range=10.96.0.0/16",
+        "--allow-privileged=true",
+        "--profiling=false",
+        `--audit-policy-file=${path.join(dir, "audit-policy.yaml")}`,
+        `--audit-log-path=${state.auditLog}`,
+        "--audit-log-format=json",
+        "--audit-log-maxsize=500",
+        "--audit-log-maxbackup=2",
+        "--v=1",
+      ];
+      if (state.maxRequestsInflight) {
+        // The classic inflight limits only apply with API Priority and Fairness off.
+        args.push(
+          "--enable-priority-and-fairness=false",
+          `--max-requests-inflight=${state.maxRequestsInflight}`,
+          `--max-mutating-requests-inflight=${Math.max(1, Math.floor(state.maxRequestsInflight / 2))}`,
+        );
+      }
+      return args;
+    }
+    case "kube-controller-manager":
+      return [
+        `--kubeconfig=${path.join(dir, "kube-controller-manager.kubeconfig")}`,
+        "--leader-elect=false",
+        "--bind-address=127.0.0.1",
+        `--secure-port=${ports["kube-controller-manager"]}`,
+        `--service-account-private-key-file=${pki("sa.key")}`,
+        `--root-ca-file=${pki("ca.crt")}`,
+        "--use-service-account-credentials=false",
+        "--kube-api-qps=200",
+        "--kube-api-burst=400",
+        "--concurrent-deployment-syncs=10",
+        "--concurrent-replicaset-syncs=10",
+        // Fake nodes have no cloud and no pod CIDR allocation to do.
+        "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-route",
+        "--v=1",
+      ];
+    case "kube-scheduler":
+      return [
+        `--config=${path.join(dir, "scheduler.yaml")}`,
+        "--bind-address=127.0.0.1",
+        `--secure-port=${ports["kube-scheduler"]}`,
+        "--v=1",
+      ];
+    case "kwok":
+      return [
+        `--kubeconfig=${path.join(dir, "kwok.kubeconfig")}`,
+        `--config=${path.join(binDir, "kwok-stages.yaml")}`,
+        "--manage-all-nodes=false",
+        "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+        `--server-address=127.0.0.1:${ports.kwok}`,
+        "--node-lease-duration-seconds=40",
+        "--cidr=10.244.0.0/16",
+        "--node-ip=127.0.0.1",
+        "-v=WARN",
+      ];
+    case "prometheus":
+      return [
+        `--config.file=${path.join(dir, "prometheus/prometheus.yml")}`,
+        `--storage.tsdb.path=${path.join(dir, "prometheus/data")}`,
+        `--web.listen-address=127.0.0.1:${ports.prometheus}`,
+        "--web.enable-admin-api",
+        "--web.enable-lifecycle",
+        "--storage.tsdb.retention.time=30d",
+        "--log.level=warn",
+      ];
+  }
+}
+
+function writeConfigs(state: MetaclusterState, targets: string[]): void {
+  const { dir, ports } = state;
+  writeFileSync(
+    path.join(dir, "audit-policy.yaml"),
+    stringify({
+      apiVersion: "audit.k8s.io/v1",
+      kind: "Policy",
+      omitStages: ["RequestReceived"],
+      rules: [
+        // Reads by the built-in components and kwok are noise; everyone else's reads are kept so the RBAC test
+        // can see which granted verbs were used. Every write by anyone is recorded with user and verb.
+        {
+          level: "None",
+          users: ["system:kube-controller-manager", "system:kube-scheduler", "kwok-controller", "system:apiserver"],
+          verbs: ["get", "list", "watch"],
+        },
+        { level: "None", nonResourceURLs: ["/healthz*", "/readyz*", "/livez*", "/metrics", "/version"] },
+        { level: "Metadata" },
+      ],
+    }),
+  );
+  writeFileSync(
+    path.join(dir, "scheduler.yaml"),
+    stringify({
+      apiVersion: "kubescheduler.config.k8s.io/v1",
+      kind: "KubeSchedulerConfiguration",
+      clientConnection: { kubeconfig: path.join(dir, "kube-scheduler.kubeconfig"), qps: 200, burst: 400 },
+      leaderElection: { leaderElect: false },
+    }),
+  );
+  const promDir = path.join(dir, "prometheus");
+  mkdirSync(path.join(promDir, "targets"), { recursive: true });
+  writeFileSync(
+    path.join(promDir, "prometheus.yml"),
+    stringify({
+      global: {
+        scrape_interval: state.scrapeInterval,
+        evaluation_interval: state.scrapeInterval,
+        query_log_file: path.join(promDir, "query.log"),
+      },
+      scrape_configs: [
+        { job_name: "prometheus", static_configs: [{ targets: [`127.0.0.1:${ports.prometheus}`] }] },
+        {
+          job_name: "kube-apiserver",
+          scheme: "https",
+          tls_config: {
+            ca_file: path.join(dir, "pki/ca.crt"),
+            cert_file: path.join(dir, "pki/admin.crt"),
+            key_file: path.join(dir, "pki/admin.key"),
+          },
+          static_configs: [{ targets: [`127.0.0.1:${ports["kube-apiserver"]}`] }],
+        },
+        {
+          job_name: "targets",
+          file_sd_configs: [{ files: [path.join(promDir, "targets/*.json")], refresh_interval: "2s" }],
+        },
+      ],
+    }),
+  );
+  writeFileSync(
+    path.join(promDir, "targets/static.json"),
+    JSON.stringify(targets.length ? [{ targets, labels: { source: "metacluster-up" } }] : []),
+  );
+}
+
+/** Registers scrape targets with Prometheus through file service discovery (picked up within 2 s). */
+export function setScrapeTargets(
+  state: MetaclusterState,
+  name: string,
+  targets: string[],
+  labels: Record<string, string> = {},
+): void {
+  writeFileSync(
+    path.join(state.dir, "prometheus/targets", `${name}.json`),
+    JSON.stringify(targets.length ? [{ targets, labels }] : []),
+  );
+}
+
+function spawnComponent(state: MetaclusterState, name: ComponentName): number {
+  const logFile = path.join(state.dir, "logs", `${name}.log`);
+  const fd = openSync(logFile, "a");
+  const child = spawn(path.join(binDir, binaryOf(name)), argsFor(name, state), {
+    detached: true,
+    stdio: ["ignore", fd, fd],
+    cwd: state.dir,
+  });
+  closeSync(fd);
+  child.unref();
+  if (!child.pid) throw new Error(`${name} did not start; see ${logFile}`);
+  return child.pid;
+}
+
+interface TlsClient {
+  ca: Buffer;
+  cert: Buffer;
+  key: Buffer;
+}
+
+function adminTls(state: MetaclusterState): TlsClient {
+  const read = (f: string) => readFileSync(path.join(state.dir, "pki", f));
+  return { ca: read("ca.crt"), cert: read("admin.crt"), key: read("admin.key") };
+}
+
+/** GET a URL on the meta-cluster and return status and body; https uses the admin certificate. */
+export function getUrl(
+  state: MetaclusterState,
+  url: string,
+  timeoutMs = 2000,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    const opts = { method: "GET", timeout: timeoutMs, ...(u.protocol === "https:" ? adminTls(state) : {}) };
+    const req = (u.protocol === "https:" ? httpsRequest : httpRequest)(u, opts, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => (body += c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("timeout", () => req.destroy(new Error(`timeout after ${timeoutMs} ms`)));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+function healthUrl(state: MetaclusterState, name: ComponentName): string {
+  const p = state.ports;
+  switch (name) {
+    case "etcd":
+      return `http://127.0.0.1:${p.etcd}/health`;
+    case "kube-apiserver":
+      return `https://127.0.0.1:${p["kube-apiserver"]}/readyz`;
+    case "kube-controller-manager":
+      return `https://127.0.0.1:${p["kube-controller-manager"]}/healthz`;
+    case "kube-scheduler":
+      return `https://127.0.0.1:${p["kube-scheduler"]}/healthz`;
+    case "kwok":
+      return `http://127.0.0.1:${p.kwok}/healthz`;
+    case "prometheus":
+      return `http://127.0.0.1:${p.prometheus}/-/ready`;
+  }
+}
+
+async function isHealthy(state: MetaclusterState, name: ComponentName): Promise<boolean> {
+  try {
+    // kcm and the scheduler serve a self-signed certificate; the probe only cares that they answer.
+    if (name === "kube-controller-manager" || name === "kube-scheduler") {
+      const res = await new Promise<number>((resolve, reject) => {
+        const req = httpsRequest(healthUrl(state, name), { rejectUnauthorized: false, timeout: 2000 }, (r) => {
+          r.resume();
+          resolve(r.statusCode ?? 0);
+        });
+        req.on("timeout", () => req.destroy(new Error("timeout")));
+        req.on("error", reject);
+        req.end();
+      });
+      return res === 200;
+    }
+    return (await getUrl(state, healthUrl(state, name))).status === 200;
+  } catch {
+    return false;
+  }
+}
+
+function tail(file: string, lines = 15): string {
+  try {
+    return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}
+
+async function waitHealthy(state: MetaclusterState, name: ComponentName, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const logFile = path.join(state.dir, "logs", `${name}.log`);
+  while (Date.now() < deadline) {
+    if (await isHealthy(state, name)) return;
+    if (!isOurProcess(state.pids[name], binaryOf(name))) {
+      throw new Error(`${name} exited while starting; see ${logFile}:\n${tail(logFile)}`);
+    }
+    await sleep(250);
+  }
+  throw new Error(`${name} did not become healthy within ${timeoutMs / 1000}s; see ${logFile}:\n${tail(logFile)}`);
+}
+
+export async function startComponent(state: MetaclusterState, name: ComponentName, timeoutMs = 90_000): Promise<void> {
+  if (isOurProcess(state.pids[name], binaryOf(name)) && (await isHealthy(state, name))) return;
+  state.pids[name] = spawnComponent(state, name);
+  writeState(state);
+  await waitHealthy(state, name, timeoutMs);
+}
+
+export async function stopComponent(
+  state: MetaclusterState,
+  name: ComponentName,
+  signal: NodeJS.Signals = "SIGTERM",
+): Promise<void> {
+  const pid = state.pids[name];
+  if (isOurProcess(pid, binaryOf(name)) && pid) {
+    process.kill(pid, signal);
+    const deadline = Date.now() + 15_000;
+    while (isOurProcess(pid, binaryOf(name)) && Date.now() < deadline) await sleep(100);
+    if (isOurProcess(pid, binaryOf(name))) process.kill(pid, "SIGKILL");
+    while (isOurProcess(pid, binaryOf(name))) await sleep(50);
+  }
+  delete state.pids[name];
+  writeState(state);
+}
+
+/** Restarts kube-apiserver, optionally with new inflight limits (undefined restores the defaults). */
+export async function restartApiserver(state: MetaclusterState, maxRequestsInflight?: number): Promise<void> {
+  await stopComponent(state, "kube-apiserver");
+  state.maxRequestsInflight = maxRequestsInflight;
+  await startComponent(state, "kube-apiserver");
+}
+
+export async function statusOf(state: MetaclusterState): Promise<Record<ComponentName, string>> {
+  const out = {} as Record<ComponentName, string>;
+  for (const name of componentNames) {
+    const pid = state.pids[name];
+    if (!isOurProcess(pid, binaryOf(name))) out[name] = "stopped";
+    else out[name] = (await isHealthy(state, name)) ? `running (pid ${pid})` : `unhealthy (pid ${pid})`;
+  }
+  return out;
+}
+
+async function allHealthy(state: MetaclusterState): Promise<boolean> {
+  for (const name of componentNames) {
+    if (!isOurProcess(state.pids[name], binaryOf(name)) || !(await isHealthy(state, name))) return false;
+  }
+  return true;
+}
+
+export function missingBinaries(): string[] {
+  const needed = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "kwok-stages.yaml", "prometheus", "kubectl", "helm"];
+  return needed.filter((b) => !existsSync(path.join(binDir, b)));
+}
+
+export function buildBinaries(log: (l: string) => void = () => {}): void {
+  log("building pinned binaries (hack/build-binaries.sh)");
+  execFileSync("bash", [path.join(repoRoot, "hack/build-binaries.sh")], { stdio: ["ignore", "inherit", "inherit"] });
+}
+
+/**
+ * Brings the meta-cluster up. Idempotent: a healthy cluster is left alone (its node count is reconciled); an
+ * unhealthy or partial one is stopped and started afresh on new free ports.
+ */
+export async function up(options: MetaclusterOptions = {}): Promise<MetaclusterState> {
+  const dir = options.dir ?? defaultDir;
+  const log = options.log ?? (() => {});
+  const nodes = options.nodes ?? 20;
+  const existing = readState(dir);
+  if (existing && (await allHealthy(existing))) {
+    log("meta-cluster already up");
+    if (options.prometheusTargets) setScrapeTargets(existing, "static", options.prometheusTargets);
+    if (existing.nodes !== nodes) {
+      await ensureNodes(existing, nodes, log);
+      existing.nodes = nodes;
+      writeState(existing);
+    }
+    return existing;
+  }
+  if (existing) {
+    log("meta-cluster partially up; stopping it and starting afresh");
+    await down(dir);
+  }
+  const missing = missingBinaries();
+  if (missing.length) throw new Error(`missing binaries in ${binDir}: ${missing.join(", ")}; run hack/build-binaries.sh`);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(path.join(dir, "logs"), { recursive: true });
+  const ports = {} as MetaclusterState["ports"];
+  for (const name of [...componentNames, "etcdPeer"] as const) ports[name] = await freePort();
+  const pki = await ensurePki(dir);
+  const state: MetaclusterState = {
+    dir,
+    kubeconfig: path.join(dir, "admin.kubeconfig"),
+    prometheusUrl: `http://127.0.0.1:${ports.prometheus}`,
+    apiserverUrl: `https://127.0.0.1:${ports["kube-apiserver"]}`,
+    auditLog: path.join(dir, "logs/audit.log"),
+    nodes,
+    scrapeInterval: options.scrapeInterval ?? "5s",
+    maxRequestsInflight: options.maxRequestsInflight,
+    ports,
+    pids: {},
+    pki,
+  };
+  writeKubeconfigs(dir, ports["kube-apiserver"]);
+  writeConfigs(state, options.prometheusTargets ?? []);
+  writeState(state);
+  for (const name of componentNames) {
+    const started = Date.now();
+    await startComponent(state, name);
+    log(`${name} up in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+  }
+  await ensureNodes(state, nodes, log);
+  return state;
+}
+
+export async function down(dir = defaultDir): Promise<void> {
+  const state = readState(dir);
+  if (!state) return;
+  // Reverse order: clients first, storage last.
+  for (const name of [...componentNames].reverse()) await stopComponent(state, name);
+}
+
+export function envOf(state: MetaclusterState): Record<string, string> {
+  return {
+    KUBECONFIG: state.kubeconfig,
+    PROMETHEUS_URL: state.prometheusUrl,
+    METACLUSTER_DIR: state.dir,
+    METACLUSTER_AUDIT_LOG: state.auditLog,
+  };
+}
+
+// --- nodes ------------------------------------------------------------------------------------------------
+
+export function kwokNode(name: string, labels: Record<string, string> = {}) {
+  return {
+    apiVersion: "v1",
+    kind: "Node",
+    metadata: {
+      name,
+      annotations: { "kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0" },
+      labels: {
+        "kubernetes.io/arch": "amd64",
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/hostname": name,
+        "node.kubernetes.io/instance-type": "kwok-32c-128g",
+        "topology.kubernetes.io/zone": `zone-${(Number(name.replace(/\D/g, "")) || 0) % 3}`,
+        type: "kwok",
+        ...labels,
+      },
+    },
+    spec: {},
+    status: {
+      allocatable: { cpu: "32", memory: "128Gi", pods: "110" },
+      capacity: { cpu: "32", memory: "128Gi", pods: "110" },
+      nodeInfo: { architecture: "amd64", operatingSystem: "linux", kubeletVersion: "fake", kubeProxyVersion: "fake" },
+      phase: "Running",
+    },
+  };
+}
+
+/** Creates or deletes `metacluster-node-N` kwok nodes until exactly `count` exist, 50 requests at a time. */
+export async function ensureNodes(state: MetaclusterState, count: number, log: (l: string) => void): Promise<void> {
+  const api = state.apiserverUrl;
+  const tls = adminTls(state);
+  const call = (method: string, p: string, body?: unknown) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const data = body === undefined ? undefined : JSON.stringify(body);
+      const req = httpsRequest(
+        `${api}${p}`,
+        { method, ...tls, headers: { "content-type": "application/json", "user-agent": "metacluster-up" } },
+        (res) => {
+          let b = "";
+          res.on("data", (c: Buffer) => (b += c.toString()));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body: b }));
+        },
+      );
+      req.on("error", reject);
+      req.end(data);
+    });
+  const listed = await call("GET", "/api/v1/nodes?labelSelector=metacluster.local%2Fpool%3Ddefault");
+  const existing = new Set(
+    (JSON.parse(listed.body) as { items: Array<{ metadata: { name: string } }> }).items.map((n) => n.metadata.name),
+  );
+  const wanted = Array.from({ length: count }, (_, i) => `metacluster-node-${i}`);
+  const toCreate = wanted.filter((n) => !existing.has(n));
+  const toDelete = [...existing].filter((n) => !wanted.includes(n));
+  const started = Date.now();
+  const run = async (items: string[], fn: (n: string) => Promise<void>) => {
+    for (let i = 0; i < items.length; i += 50) await Promise.all(items.slice(i, i + 50).map(fn));
+  };
+  await run(toCreate, async (n) => {
+    const res = await call("POST", "/api/v1/nodes", kwokNode(n, { "metacluster.local/pool": "default" }));
+    if (res.status !== 201 && res.status !== 409) throw new Error(`creating node ${n}: ${res.status} ${res.body}`);
+  });
+  await run(toDelete, async (n) => {
+    await call("DELETE", `/api/v1/nodes/${n}`);
+  });
+  // Wait for kwok to mark them Ready.
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const res = await call("GET", "/api/v1/nodes?labelSelector=metacluster.local%2Fpool%3Ddefault");
+    const items = (
+      JSON.parse(res.body) as { items: Array<{ status?: { conditions?: Array<{ type: string; status: string }> } }> }
+    ).items;
+    const ready = items.filter((n) => n.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
+    if (ready.length >= count) break;
+    if (Date.now() > deadline) throw new Error(`only ${ready.length}/${count} kwok nodes Ready after 120s`);
+    await sleep(500);
+  }
+  if (toCreate.length || toDelete.length) {
+    log(
+      `nodes: +${toCreate.length} -${toDelete.length}, ${count} Ready in ${((Date.now() - started) / 1000).toFixed(1)}s`,
+    );
+  }
+}
+
+/** Resident memory (kB) of each running component, from /proc. */
+export function memoryOf(state: MetaclusterState): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const name of componentNames) {
+    const pid = state.pids[name];
+    if (!pid || !isOurProcess(pid, binaryOf(name))) continue;
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const m = /VmRSS:\s+(\d+) kB/.exec(status);
+    if (m?.[1]) out[name] = Number(m[1]);
+  }
+  return out;
+}
+
+export function listLogs(state: MetaclusterState): string[] {
+  return readdirSync(path.join(state.dir, "logs")).map((f) => path.join(state.dir, "logs", f));
+}

@@ -1,0 +1,91 @@
+// hack/metacluster up|down|status|env|restart: the local meta-cluster from the command line.
+import { Command, Option } from "commander";
+import {
+  buildBinaries,
+  componentNames,
+  down,
+  envOf,
+  missingBinaries,
+  readState,
+  startComponent,
+  statusOf,
+  stopComponent,
+  up,
+  type ComponentName,
+} from "./lib/metacluster.js";
+
+const log = (l: string) => process.stderr.write(`[metacluster] ${l}\n`);
+const program = new Command("hack/metacluster").description(
+  "Local meta-cluster: real etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok and Prometheus on 127.0.0.1.\nState, logs and data live under .cache/metacluster/.",
+);
+
+program
+  .command("up")
+  .description("start every process (idempotent: a healthy cluster is left running)")
+  .addOption(new Option("--nodes <n>", "fake kwok nodes").env("METACLUSTER_NODES").default("20"))
+  .addOption(
+    new Option("--prometheus-target <host:port...>", "extra static scrape targets").env("METACLUSTER_PROM_TARGETS"),
+  )
+  .addOption(new Option("--scrape-interval <duration>", "Prometheus scrape interval").default("5s"))
+  .option("--no-build", "do not run hack/build-binaries.sh first")
+  .action(async (o: { nodes: string; prometheusTarget?: string[] | string; scrapeInterval: string; build: boolean }) => {
+    if (o.build || missingBinaries().length) buildBinaries(log);
+    const targets = typeof o.prometheusTarget === "string" ? o.prometheusTarget.split(",") : o.prometheusTarget;
+    const started = Date.now();
+    const state = await up({
+      nodes: Number(o.nodes),
+      prometheusTargets: targets,
+      scrapeInterval: o.scrapeInterval,
+      log,
+    });
+    log(`up in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+    for (const [k, v] of Object.entries(envOf(state))) console.log(`export ${k}=${v}`);
+  });
+
+program
+  .command("down")
+  .description("stop every process by its own pid")
+  .action(async () => {
+    await down();
+    log("down");
+  });
+
+program
+  .command("status")
+  .description("show each process and its health")
+  .action(async () => {
+    const state = readState();
+    if (!state) {
+      console.log("meta-cluster: not created (run hack/metacluster up)");
+      process.exitCode = 1;
+      return;
+    }
+    const status = await statusOf(state);
+    for (const [name, s] of Object.entries(status)) console.log(`${name.padEnd(24)} ${s}`);
+    if (Object.values(status).some((s) => !s.startsWith("running"))) process.exitCode = 1;
+  });
+
+program
+  .command("env")
+  .description("print KUBECONFIG, PROMETHEUS_URL and friends as shell exports")
+  .action(() => {
+    const state = readState();
+    if (!state) throw new Error("meta-cluster not created; run hack/metacluster up");
+    for (const [k, v] of Object.entries(envOf(state))) console.log(`export ${k}=${v}`);
+  });
+
+program
+  .command("restart <component>")
+  .description(`restart one process (${componentNames.join(", ")})`)
+  .action(async (component: string) => {
+    if (!(componentNames as readonly string[]).includes(component)) throw new Error(`unknown component ${component}`);
+    const state = readState();
+    if (!state) throw new Error("meta-cluster not created; run hack/metacluster up");
+    await stopComponent(state, component as ComponentName);
+    await startComponent(state, component as ComponentName);
+  });
+
+program.parseAsync().catch((err: unknown) => {
+  log(err instanceof Error ? err.message : String(err));
+  process.exit(1);
+});

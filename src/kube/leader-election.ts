@@ -1,0 +1,241 @@
+// Leader election on a coordination.k8s.io/v1 Lease, with client-go's timing rules and two improvements:
+// a standby watches the Lease instead of polling it, so a released Lease is taken over at once (hot standby,
+// well under 2 s), and the leader fences its own writes: once it has failed to renew for renewDeadline it
+// stops acting, which is strictly before any other candidate can see the Lease as expired.
+import { ApiError } from "./errors.js";
+import { sleep } from "./backoff.js";
+import type { KubeClient } from "./client.js";
+import { Informer } from "./informer.js";
+import type { Logger } from "./logger.js";
+import type { RuntimeMetrics } from "./metrics.js";
+import { Resources, type KubeObject } from "./resources.js";
+
+export interface Lease extends KubeObject {
+  spec?: {
+    holderIdentity?: string | null;
+    leaseDurationSeconds?: number;
+    acquireTime?: string | null;
+    renewTime?: string | null;
+    leaseTransitions?: number;
+  };
+}
+
+export interface LeaderElectionOptions {
+  client: KubeClient;
+  namespace: string;
+  name: string;
+  identity: string;
+  leaseDurationMs?: number;
+  renewDeadlineMs?: number;
+  retryPeriodMs?: number;
+  logger: Logger;
+  metrics?: RuntimeMetrics;
+  now?: () => number;
+}
+
+/** Kubernetes MicroTime: RFC 3339 with microseconds. */
+export function microTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
+}
+
+export class LeaderElector {
+  private leading = false;
+  private lastRenewAt = 0;
+  private observed?: { holder: string; renewTime: string; resourceVersion: string; at: number; durationMs: number };
+  private readonly leaseDurationMs: number;
+  private readonly renewDeadlineMs: number;
+  private readonly retryPeriodMs: number;
+  private readonly now: () => number;
+  private wake?: () => void;
+
+  constructor(private readonly options: LeaderElectionOptions) {
+    this.leaseDurationMs = options.leaseDurationMs ?? 15_000;
+    this.renewDeadlineMs = options.renewDeadlineMs ?? 10_000;
+    this.retryPeriodMs = options.retryPeriodMs ?? 2_000;
+    this.now = options.now ?? Date.now;
+    if (this.renewDeadlineMs >= this.leaseDurationMs) throw new Error("renewDeadline must be shorter than leaseDuration");
+  }
+
+  get identity(): string {
+    return this.options.identity;
+  }
+
+  /**
+   * True only while this process holds the Lease and renewed it within renewDeadline. Writes are gated on this,
+   * so a leader cut off from the apiserver stops acting before its Lease can expire for anyone else.
+   */
+  isLeader(): boolean {
+    return this.leading && this.now() - this.lastRenewAt < this.renewDeadlineMs;
+  }
+
+  private setLeading(v: boolean): void {
+    this.leading = v;
+    this.options.metrics?.leader.set({ lease: `${this.options.namespace}/${this.options.name}` }, v ? 1 : 0);
+  }
+
+  private observe(lease: Lease | undefined): void {
+    const holder = lease?.spec?.holderIdentity ?? "";
+    const renewTime = lease?.spec?.renewTime ?? "";
+    const rv = lease?.metadata?.resourceVersion ?? "";
+    const durationMs = (lease?.spec?.leaseDurationSeconds ?? this.leaseDurationMs / 1000) * 1000;
+    // Expiry is judged by our own clock from the moment we saw the record change, never by comparing clocks.
+    if (!this.observed || this.observed.holder !== holder || this.observed.renewTime !== renewTime) {
+      this.observed = { holder, renewTime, resourceVersion: rv, at: this.now(), durationMs };
+    } else {
+      this.observed.resourceVersion = rv;
+    }
+  }
+
+  private expiresInMs(): number {
+    if (!this.observed || !this.observed.holder) return 0;
+    return this.observed.at + this.observed.durationMs - this.now();
+  }
+
+  /** One attempt to acquire or renew; true when we hold the Lease afterwards. */
+  private async tryAcquireOrRenew(): Promise<boolean> {
+    const { client, namespace, name, identity } = this.options;
+    const nowMs = this.now();
+    const lease = await client.getOptional<Lease>(Resources.Lease, name, namespace);
+    const spec = {
+      holderIdentity: identity,
+      leaseDurationSeconds: Math.ceil(this.leaseDurationMs / 1000),
+      renewTime: microTime(nowMs),
+    };
+    if (!lease) {
+      try {
+        await client.create<Lease>(Resources.Lease, {
+          metadata: { name, namespace },
+          spec: { ...spec, acquireTime: microTime(nowMs), leaseTransitions: 0 },
+        });
+      } catch (err) {
+        if (err instanceof ApiError && (err.isConflict || err.statusCode === 409)) return false;
+        throw err;
+      }
+      this.lastRenewAt = nowMs;
+      return true;
+    }
+    this.observe(lease);
+    const holder = lease.spec?.holderIdentity ?? "";
+    if (holder && holder !== identity && this.expiresInMs() > 0) return false;
+    const takingOver = holder !== identity;
+    const updated: Lease = {
+      ...lease,
+      spec: {
+        ...lease.spec,
+        ...spec,
+        acquireTime: takingOver ? microTime(nowMs) : (lease.spec?.acquireTime ?? microTime(nowMs)),
+        leaseTransitions: (lease.spec?.leaseTransitions ?? 0) + (takingOver && holder ? 1 : 0),
+      },
+    };
+    try {
+      // Optimistic concurrency: the resourceVersion in `updated` makes a racing candidate's update fail with 409.
+      const result = await client.update<Lease>(Resources.Lease, updated);
+      this.observe(result);
+    } catch (err) {
+      if (err instanceof ApiError && err.isConflict) return false;
+      throw err;
+    }
+    this.lastRenewAt = nowMs;
+    return true;
+  }
+
+  /**
+   * Campaigns until leading, calls `onStartedLeading` with a signal that aborts when leadership is lost or
+   * `signal` aborts, and resolves when leadership ends. On a clean stop the Lease is released so a standby takes
+   * over at once.
+   */
+  async run(signal: AbortSignal, onStartedLeading: (leading: AbortSignal) => Promise<void> | void): Promise<"released" | "lost" | "stopped"> {
+    const { client, namespace, name, logger } = this.options;
+    // A watch on our one Lease wakes the standby the moment the holder releases or changes it.
+    const leaseInformer = new Informer<Lease>(client, {
+      resource: Resources.Lease,
+      namespace,
+      fieldSelector: `metadata.name=${name}`,
+      metrics: this.options.metrics,
+      logger,
+    });
+    const informerStop = new AbortController();
+    const stopInformer = () => informerStop.abort();
+    signal.addEventListener("abort", stopInformer, { once: true });
+    const poke = (l: Lease) => {
+      this.observe(l);
+      this.wake?.();
+    };
+    leaseInformer.on({ add: poke, update: poke, delete: () => this.wake?.() });
+    void leaseInformer.start(informerStop.signal);
+    try {
+      // Campaign.
+      while (!signal.aborted) {
+        let acquired = false;
+        try {
+          acquired = await this.tryAcquireOrRenew();
+        } catch (err) {
+          logger.warn({ err }, "leader election: acquire attempt failed");
+        }
+        if (acquired) break;
+        const wait = Math.max(50, Math.min(this.retryPeriodMs * 5, this.expiresInMs() + 10));
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, wait);
+          this.wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+          signal.addEventListener("abort", () => this.wake?.(), { once: true });
+        });
+        this.wake = undefined;
+      }
+      if (signal.aborted) return "stopped";
+      this.setLeading(true);
+      logger.info({ identity: this.identity, lease: `${namespace}/${name}` }, "became leader");
+      const leading = new AbortController();
+      const work = Promise.resolve(onStartedLeading(leading.signal)).catch((err: unknown) =>
+        logger.error({ err }, "leader work failed"),
+      );
+      // Renew until we cannot or are asked to stop.
+      let outcome: "released" | "lost" = "lost";
+      while (true) {
+        await sleep(this.retryPeriodMs, signal).catch(() => undefined);
+        if (signal.aborted) {
+          outcome = "released";
+          break;
+        }
+        try {
+          if (await this.tryAcquireOrRenew()) continue;
+          logger.error("leader election: Lease taken by another candidate");
+          break;
+        } catch (err) {
+          if (this.now() - this.lastRenewAt >= this.renewDeadlineMs) {
+            logger.error({ err }, "leader election: could not renew within renewDeadline; stepping down");
+            break;
+          }
+          logger.warn({ err }, "leader election: renew failed; retrying");
+        }
+      }
+      this.setLeading(false);
+      leading.abort(new Error(`leadership ${outcome}`));
+      await work;
+      if (outcome === "released") await this.release();
+      return outcome;
+    } finally {
+      this.setLeading(false);
+      informerStop.abort();
+      signal.removeEventListener("abort", stopInformer);
+    }
+  }
+
+  /** Gives the Lease up (holder cleared, duration 1 s) so a standby can take it immediately. */
+  async release(): Promise<void> {
+    const { client, namespace, name, identity, logger } = this.options;
+    try {
+      const lease = await client.getOptional<Lease>(Resources.Lease, name, namespace);
+      if (!lease || lease.spec?.holderIdentity !== identity) return;
+      await client.update<Lease>(Resources.Lease, {
+        ...lease,
+        spec: { ...lease.spec, holderIdentity: null, leaseDurationSeconds: 1, renewTime: microTime(this.now()) },
+      });
+      logger.info({ identity }, "released leader Lease");
+    } catch (err) {
+      logger.warn({ err }, "could not release leader Lease; it will expire");
+    }
+  }
+}

@@ -1,0 +1,45 @@
+// Per-test helpers over the shared meta-cluster: a client for it, and a fresh namespace per test.
+import * as k8s from "@kubernetes/client-node";
+import { randomBytes } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { inject } from "vitest";
+import type { MetaclusterState } from "../../hack/lib/metacluster.js";
+
+export function metacluster(): MetaclusterState {
+  return inject("metacluster");
+}
+
+export function adminKubeConfig(state: MetaclusterState = metacluster()): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(state.kubeconfig);
+  return kc;
+}
+
+/** Creates a uniquely named namespace and returns it with a cleanup function. */
+export async function freshNamespace(kc: k8s.KubeConfig, prefix = "t"): Promise<{ name: string; cleanup: () => Promise<void> }> {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const name = `${prefix}-${randomBytes(4).toString("hex")}`;
+  await core.createNamespace({ body: { metadata: { name, labels: { "metapilot.io/test": "true" } } } });
+  return {
+    name,
+    cleanup: async () => {
+      await core.deleteNamespace({ name }).catch(() => undefined);
+    },
+  };
+}
+
+/** Polls `check` until it returns a value that is not undefined, or fails after `timeoutMs`. */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    await sleep(200);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ""}`);
+}

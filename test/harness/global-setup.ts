@@ -1,0 +1,31 @@
+// Vitest global setup for integration tests: one shared meta-cluster per run. A cluster this run started is torn
+// down at the end even when tests fail; one that was already running (hack/metacluster up) is left alone.
+import type { TestProject } from "vitest/node";
+import { down, readState, up, buildBinaries, missingBinaries, type MetaclusterState } from "../../hack/lib/metacluster.js";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    metacluster: MetaclusterState;
+  }
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const log = (l: string) => process.stderr.write(`[harness] ${l}\n`);
+  if (missingBinaries().length) buildBinaries(log);
+  const wasRunning = readState() !== undefined;
+  let state: MetaclusterState;
+  try {
+    state = await up({ nodes: Number(process.env.METACLUSTER_NODES ?? 20), log });
+  } catch (err) {
+    await down();
+    throw err;
+  }
+  project.provide("metacluster", state);
+  const startedHere = !wasRunning || process.env.METACLUSTER_KEEP !== "1";
+  return async () => {
+    if (startedHere && process.env.METACLUSTER_KEEP !== "1") {
+      log("tearing the meta-cluster down");
+      await down();
+    }
+  };
+}
