@@ -66,7 +66,7 @@ function writeState(state: MetaclusterState): void {
   writeFileSync(statePath(state.dir), JSON.stringify(state, null, 2));
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
