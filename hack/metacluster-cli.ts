@@ -28,19 +28,21 @@ program
   )
   .addOption(new Option("--scrape-interval <duration>", "Prometheus scrape interval").default("5s"))
   .option("--no-build", "do not run hack/build-binaries.sh first")
-  .action(async (o: { nodes: string; prometheusTarget?: string[] | string; scrapeInterval: string; build: boolean }) => {
-    if (o.build || missingBinaries().length) buildBinaries(log);
-    const targets = typeof o.prometheusTarget === "string" ? o.prometheusTarget.split(",") : o.prometheusTarget;
-    const started = Date.now();
-    const state = await up({
-      nodes: Number(o.nodes),
-      prometheusTargets: targets,
-      scrapeInterval: o.scrapeInterval,
-      log,
-    });
-    log(`up in ${((Date.now() - started) / 1000).toFixed(1)}s`);
-    for (const [k, v] of Object.entries(envOf(state))) console.log(`export ${k}=${v}`);
-  });
+  .action(
+    async (o: { nodes: string; prometheusTarget?: string[] | string; scrapeInterval: string; build: boolean }) => {
+      if (o.build || missingBinaries().length) buildBinaries(log);
+      const targets = typeof o.prometheusTarget === "string" ? o.prometheusTarget.split(",") : o.prometheusTarget;
+      const started = Date.now();
+      const state = await up({
+        nodes: Number(o.nodes),
+        prometheusTargets: targets,
+        scrapeInterval: o.scrapeInterval,
+        log,
+      });
+      log(`up in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+      for (const [k, v] of Object.entries(envOf(state))) console.log(`export ${k}=${v}`);
+    },
+  );
 
 program
   .command("down")

@@ -140,7 +140,12 @@ async function ensurePki(dir: string): Promise<Record<string, string>> {
     ["kwok", "kwok-controller", ["system:masters"]],
   ];
   for (const [file, cn, orgs] of identities) {
-    const pair = await issueCertificate(ca, { commonName: cn, organizations: orgs, usage: "client", validityDays: 3650 });
+    const pair = await issueCertificate(ca, {
+      commonName: cn,
+      organizations: orgs,
+      usage: "client",
+      validityDays: 3650,
+    });
     writeFileSync(path.join(pkiDir, `${file}.crt`), pair.certificatePem);
     writeFileSync(path.join(pkiDir, `${file}.key`), pair.privateKeyPem, { mode: 0o600 });
   }
@@ -509,7 +514,17 @@ async function allHealthy(state: MetaclusterState): Promise<boolean> {
 }
 
 export function missingBinaries(): string[] {
-  const needed = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "kwok-stages.yaml", "prometheus", "kubectl", "helm"];
+  const needed = [
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kwok",
+    "kwok-stages.yaml",
+    "prometheus",
+    "kubectl",
+    "helm",
+  ];
   return needed.filter((b) => !existsSync(path.join(binDir, b)));
 }
 
@@ -542,7 +557,8 @@ export async function up(options: MetaclusterOptions = {}): Promise<MetaclusterS
     await down(dir);
   }
   const missing = missingBinaries();
-  if (missing.length) throw new Error(`missing binaries in ${binDir}: ${missing.join(", ")}; run hack/build-binaries.sh`);
+  if (missing.length)
+    throw new Error(`missing binaries in ${binDir}: ${missing.join(", ")}; run hack/build-binaries.sh`);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(path.join(dir, "logs"), { recursive: true });
   const ports = {} as MetaclusterState["ports"];

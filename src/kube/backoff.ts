@@ -1,5 +1,10 @@
 /** Exponential backoff with full jitter, capped: the delay before retry number `attempt` (0-based). */
-export function backoffDelay(attempt: number, baseMs: number, capMs: number, random: () => number = Math.random): number {
+export function backoffDelay(
+  attempt: number,
+  baseMs: number,
+  capMs: number,
+  random: () => number = Math.random,
+): number {
   const exp = Math.min(capMs, baseMs * 2 ** Math.min(attempt, 30));
   // Keep at least half of the delay so that retries from many clients spread out without collapsing to zero.
   return Math.round(exp / 2 + random() * (exp / 2));

@@ -135,17 +135,24 @@ export class KubeClient {
     return url;
   }
 
-  private send(spec: RequestSpec, opts: RequestOptions, body: string | undefined): Promise<{ status: number; headers: IncomingMessage["headers"]; text: string }> {
+  private send(
+    spec: RequestSpec,
+    opts: RequestOptions,
+    body: string | undefined,
+  ): Promise<{ status: number; headers: IncomingMessage["headers"]; text: string }> {
     return new Promise((resolve, reject) => {
       const req = (opts.protocol === "https:" ? httpsRequest : httpRequest)(opts, (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString("utf8") }));
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString("utf8") }),
+        );
         res.on("error", reject);
       });
       const timeoutMs = spec.timeoutMs ?? this.requestTimeoutMs;
       req.setTimeout(timeoutMs, () => req.destroy(new Error(`request timed out after ${timeoutMs} ms`)));
-      const onAbort = () => req.destroy(spec.signal?.reason instanceof Error ? spec.signal.reason : new Error("aborted"));
+      const onAbort = () =>
+        req.destroy(spec.signal?.reason instanceof Error ? spec.signal.reason : new Error("aborted"));
       spec.signal?.addEventListener("abort", onAbort, { once: true });
       req.on("close", () => spec.signal?.removeEventListener("abort", onAbort));
       req.on("error", reject);
@@ -155,7 +162,8 @@ export class KubeClient {
 
   /** One logical request: rate-limited, retried on 429/5xx/transport errors with backoff and Retry-After. */
   async request<T>(spec: RequestSpec): Promise<T> {
-    const body = spec.body === undefined ? undefined : typeof spec.body === "string" ? spec.body : JSON.stringify(spec.body);
+    const body =
+      spec.body === undefined ? undefined : typeof spec.body === "string" ? spec.body : JSON.stringify(spec.body);
     const headers: Record<string, string> = {};
     if (body !== undefined) headers["content-type"] = spec.contentType ?? "application/json";
     const url = this.url(spec.path, spec.query);
@@ -199,7 +207,13 @@ export class KubeClient {
   // --- typed helpers --------------------------------------------------------------------------------------
 
   get<T extends KubeObject>(t: ResourceType, name: string, namespace?: string, signal?: AbortSignal): Promise<T> {
-    return this.request<T>({ verb: "get", method: "GET", path: objectPath(t, name, namespace), resource: resourceName(t), signal });
+    return this.request<T>({
+      verb: "get",
+      method: "GET",
+      path: objectPath(t, name, namespace),
+      resource: resourceName(t),
+      signal,
+    });
   }
 
   /** get, with a 404 turned into undefined. */
@@ -215,7 +229,15 @@ export class KubeClient {
   /** One page of a LIST. */
   listPage<T>(
     t: ResourceType,
-    opts: { namespace?: string; labelSelector?: string; fieldSelector?: string; limit?: number; continueToken?: string; resourceVersion?: string; signal?: AbortSignal },
+    opts: {
+      namespace?: string;
+      labelSelector?: string;
+      fieldSelector?: string;
+      limit?: number;
+      continueToken?: string;
+      resourceVersion?: string;
+      signal?: AbortSignal;
+    },
   ): Promise<ListResult<T>> {
     return this.request<ListResult<T>>({
       verb: "list",
@@ -236,7 +258,14 @@ export class KubeClient {
   /** A paginated LIST (500 a page), returning every item and the list's resourceVersion. */
   async listAll<T>(
     t: ResourceType,
-    opts: { namespace?: string; labelSelector?: string; fieldSelector?: string; limit?: number; signal?: AbortSignal; onItem?: (item: T) => void } = {},
+    opts: {
+      namespace?: string;
+      labelSelector?: string;
+      fieldSelector?: string;
+      limit?: number;
+      signal?: AbortSignal;
+      onItem?: (item: T) => void;
+    } = {},
   ): Promise<{ items: T[]; resourceVersion: string }> {
     const items: T[] = [];
     let continueToken: string | undefined;
@@ -253,12 +282,18 @@ export class KubeClient {
     return { items, resourceVersion };
   }
 
-  private writeQuery(extra: Record<string, string | boolean | undefined> = {}): Record<string, string | boolean | undefined> {
+  private writeQuery(
+    extra: Record<string, string | boolean | undefined> = {},
+  ): Record<string, string | boolean | undefined> {
     return { fieldManager: this.fieldManager, dryRun: this.dryRun ? "All" : undefined, ...extra };
   }
 
   /** Server-side apply with metapilot's single field manager. `force` takes fields over from other managers. */
-  apply<T extends KubeObject>(t: ResourceType, obj: T, opts: { force?: boolean; subresource?: string; signal?: AbortSignal } = {}): Promise<T> {
+  apply<T extends KubeObject>(
+    t: ResourceType,
+    obj: T,
+    opts: { force?: boolean; subresource?: string; signal?: AbortSignal } = {},
+  ): Promise<T> {
     const name = obj.metadata?.name;
     if (!name) throw new Error(`apply ${t.kind}: metadata.name is required`);
     const body = { ...obj, apiVersion: apiVersionOf(t), kind: t.kind };
@@ -304,7 +339,12 @@ export class KubeClient {
     const meta = obj.metadata ?? {};
     return this.apply<T>(
       t,
-      { apiVersion: apiVersionOf(t), kind: t.kind, metadata: { name: meta.name, namespace: meta.namespace }, status: obj.status } as T,
+      {
+        apiVersion: apiVersionOf(t),
+        kind: t.kind,
+        metadata: { name: meta.name, namespace: meta.namespace },
+        status: obj.status,
+      } as T,
       { subresource: "status", signal },
     );
   }
@@ -317,7 +357,11 @@ export class KubeClient {
     type: "merge" | "json" | "strategic" = "merge",
     subresource?: string,
   ): Promise<T> {
-    const contentType = { merge: "application/merge-patch+json", json: "application/json-patch+json", strategic: "application/strategic-merge-patch+json" }[type];
+    const contentType = {
+      merge: "application/merge-patch+json",
+      json: "application/json-patch+json",
+      strategic: "application/strategic-merge-patch+json",
+    }[type];
     return this.request<T>({
       verb: "patch",
       method: "PATCH",
@@ -330,7 +374,12 @@ export class KubeClient {
   }
 
   /** Deletes; a 404 counts as done. */
-  async delete(t: ResourceType, name: string, namespace?: string, opts: { propagationPolicy?: "Foreground" | "Background" | "Orphan"; uid?: string } = {}): Promise<void> {
+  async delete(
+    t: ResourceType,
+    name: string,
+    namespace?: string,
+    opts: { propagationPolicy?: "Foreground" | "Background" | "Orphan"; uid?: string } = {},
+  ): Promise<void> {
     try {
       await this.request({
         verb: "delete",
@@ -358,7 +407,15 @@ export class KubeClient {
    */
   async *watch<T = KubeObject>(
     t: ResourceType,
-    opts: { namespace?: string; labelSelector?: string; fieldSelector?: string; resourceVersion: string; timeoutSeconds?: number; signal?: AbortSignal; idleTimeoutMs?: number },
+    opts: {
+      namespace?: string;
+      labelSelector?: string;
+      fieldSelector?: string;
+      resourceVersion: string;
+      timeoutSeconds?: number;
+      signal?: AbortSignal;
+      idleTimeoutMs?: number;
+    },
   ): AsyncGenerator<WatchEvent<T>> {
     const url = this.url(collectionPath(t, opts.namespace), {
       watch: true,
@@ -383,7 +440,12 @@ export class KubeClient {
     if ((res.statusCode ?? 0) >= 300) {
       const chunks: Buffer[] = [];
       for await (const c of res) chunks.push(c as Buffer);
-      throw toApiError({ method: "GET", path: url.pathname, verb: "watch", resource }, res.statusCode ?? 0, Buffer.concat(chunks).toString(), res.headers["retry-after"]);
+      throw toApiError(
+        { method: "GET", path: url.pathname, verb: "watch", resource },
+        res.statusCode ?? 0,
+        Buffer.concat(chunks).toString(),
+        res.headers["retry-after"],
+      );
     }
     let idleTimer: NodeJS.Timeout | undefined;
     const idleMs = opts.idleTimeoutMs ?? 0;
@@ -407,7 +469,12 @@ export class KubeClient {
   }
 }
 
-function toApiError(spec: Pick<RequestSpec, "method" | "path" | "verb" | "resource">, status: number, text: string, retryAfter: string | string[] | undefined): ApiError {
+function toApiError(
+  spec: Pick<RequestSpec, "method" | "path" | "verb" | "resource">,
+  status: number,
+  text: string,
+  retryAfter: string | string[] | undefined,
+): ApiError {
   let body: StatusBody | undefined;
   try {
     body = JSON.parse(text) as StatusBody;
@@ -421,5 +488,11 @@ function toApiError(spec: Pick<RequestSpec, "method" | "path" | "verb" | "resour
     retryAfterSeconds = Number.isFinite(seconds) ? seconds : Math.max(0, (Date.parse(header) - Date.now()) / 1000);
   }
   const message = body?.message ?? text.slice(0, 300);
-  return new ApiError(`${spec.method} ${spec.path}: ${status} ${body?.reason ?? ""} ${message}`.trim(), status, body?.reason, retryAfterSeconds, body);
+  return new ApiError(
+    `${spec.method} ${spec.path}: ${status} ${body?.reason ?? ""} ${message}`.trim(),
+    status,
+    body?.reason,
+    retryAfterSeconds,
+    body,
+  );
 }

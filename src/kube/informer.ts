@@ -225,7 +225,7 @@ export class Informer<T extends KubeObject = KubeObject> {
         const delay = backoffDelay(failures++, 250, 30_000);
         const retryAfter = err instanceof ApiError && err.retryAfterSeconds ? err.retryAfterSeconds * 1000 : 0;
         this.options.logger?.warn(
-          { informer: this.name, err: err instanceof Error ? err.message : String(err), delayMs: Math.max(delay, retryAfter) },
+          { informer: this.name, err, delayMs: Math.max(delay, retryAfter) },
           stalled ? "watch stalled; restarting" : "watch failed; retrying",
         );
         await sleep(Math.max(delay, retryAfter), signal).catch(() => undefined);

@@ -53,7 +53,8 @@ export class LeaderElector {
     this.renewDeadlineMs = options.renewDeadlineMs ?? 10_000;
     this.retryPeriodMs = options.retryPeriodMs ?? 2_000;
     this.now = options.now ?? Date.now;
-    if (this.renewDeadlineMs >= this.leaseDurationMs) throw new Error("renewDeadline must be shorter than leaseDuration");
+    if (this.renewDeadlineMs >= this.leaseDurationMs)
+      throw new Error("renewDeadline must be shorter than leaseDuration");
   }
 
   get identity(): string {
@@ -144,7 +145,10 @@ export class LeaderElector {
    * `signal` aborts, and resolves when leadership ends. On a clean stop the Lease is released so a standby takes
    * over at once.
    */
-  async run(signal: AbortSignal, onStartedLeading: (leading: AbortSignal) => Promise<void> | void): Promise<"released" | "lost" | "stopped"> {
+  async run(
+    signal: AbortSignal,
+    onStartedLeading: (leading: AbortSignal) => Promise<void> | void,
+  ): Promise<"released" | "lost" | "stopped"> {
     const { client, namespace, name, logger } = this.options;
     // A watch on our one Lease wakes the standby the moment the holder releases or changes it.
     const leaseInformer = new Informer<Lease>(client, {
@@ -175,12 +179,14 @@ export class LeaderElector {
         if (acquired) break;
         const wait = Math.max(50, Math.min(this.retryPeriodMs * 5, this.expiresInMs() + 10));
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, wait);
-          this.wake = () => {
+          const done = () => {
             clearTimeout(timer);
+            signal.removeEventListener("abort", done);
             resolve();
           };
-          signal.addEventListener("abort", () => this.wake?.(), { once: true });
+          const timer = setTimeout(done, wait);
+          this.wake = done;
+          signal.addEventListener("abort", done, { once: true });
         });
         this.wake = undefined;
       }

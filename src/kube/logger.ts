@@ -1,4 +1,11 @@
-import { pino, stdSerializers, stdTimeFunctions, type DestinationStream, type Logger, type LevelWithSilent } from "pino";
+import {
+  pino,
+  stdSerializers,
+  stdTimeFunctions,
+  type DestinationStream,
+  type Logger,
+  type LevelWithSilent,
+} from "pino";
 
 export type { Logger };
 
@@ -45,7 +52,10 @@ const jwtPattern = /\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}
 
 /** Scrubs PEM blocks and bearer tokens out of free text (error messages, for example). */
 export function scrub(text: string): string {
-  return text.replace(pemPattern, "[PEM REDACTED]").replace(bearerPattern, "$1[REDACTED]").replace(jwtPattern, "[JWT REDACTED]");
+  return text
+    .replace(pemPattern, "[PEM REDACTED]")
+    .replace(bearerPattern, "$1[REDACTED]")
+    .replace(jwtPattern, "[JWT REDACTED]");
 }
 
 export interface LoggerOptions {
@@ -64,7 +74,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       formatters: { level: (label) => ({ level: label }) },
       serializers: {
         err: (err: unknown) => {
-          const e = stdSerializers.err(err as Error);
+          if (!(err instanceof Error)) return { message: scrub(String(err)) };
+          const e = stdSerializers.err(err);
           return { ...e, message: scrub(e.message ?? ""), stack: e.stack ? scrub(e.stack) : undefined };
         },
       },

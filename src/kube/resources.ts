@@ -34,7 +34,13 @@ export const Resources = {
   NetworkPolicy: r("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", true),
   Lease: r("coordination.k8s.io", "v1", "Lease", "leases", true),
   Event: r("events.k8s.io", "v1", "Event", "events", true),
-  CustomResourceDefinition: r("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", false),
+  CustomResourceDefinition: r(
+    "apiextensions.k8s.io",
+    "v1",
+    "CustomResourceDefinition",
+    "customresourcedefinitions",
+    false,
+  ),
   TenantControlPlane: r("metapilot.io", "v1alpha1", "TenantControlPlane", "tenantcontrolplanes", false),
   WorkloadProfile: r("metapilot.io", "v1alpha1", "WorkloadProfile", "workloadprofiles", true),
   ClusterScaler: r("metapilot.io", "v1alpha1", "ClusterScaler", "clusterscalers", false),
@@ -72,7 +78,14 @@ export interface ObjectMeta {
   generation?: number;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
-  ownerReferences?: Array<{ apiVersion: string; kind: string; name: string; uid: string; controller?: boolean; blockOwnerDeletion?: boolean }>;
+  ownerReferences?: Array<{
+    apiVersion: string;
+    kind: string;
+    name: string;
+    uid: string;
+    controller?: boolean;
+    blockOwnerDeletion?: boolean;
+  }>;
   finalizers?: string[];
   deletionTimestamp?: string | Date;
   creationTimestamp?: string | Date;

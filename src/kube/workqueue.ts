@@ -67,7 +67,8 @@ export class WorkQueue {
     this.processing.add(key);
     const at = this.enqueuedAt.get(key);
     this.enqueuedAt.delete(key);
-    if (at !== undefined) this.options.metrics?.queueLatency.observe({ controller: this.options.name }, (this.now() - at) / 1000);
+    if (at !== undefined)
+      this.options.metrics?.queueLatency.observe({ controller: this.options.name }, (this.now() - at) / 1000);
   }
 
   /** Adds `key` after `delayMs`; an earlier pending delay for the same key wins. */

@@ -16,7 +16,10 @@ export function adminKubeConfig(state: MetaclusterState = metacluster()): k8s.Ku
 }
 
 /** Creates a uniquely named namespace and returns it with a cleanup function. */
-export async function freshNamespace(kc: k8s.KubeConfig, prefix = "t"): Promise<{ name: string; cleanup: () => Promise<void> }> {
+export async function freshNamespace(
+  kc: k8s.KubeConfig,
+  prefix = "t",
+): Promise<{ name: string; cleanup: () => Promise<void> }> {
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const name = `${prefix}-${randomBytes(4).toString("hex")}`;
   await core.createNamespace({ body: { metadata: { name, labels: { "metapilot.io/test": "true" } } } });
@@ -42,4 +45,43 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
     await sleep(200);
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ""}`);
+}
+
+/**
+ * A kubeconfig for a fresh ServiceAccount with a Role of `rules` in `namespace`, authenticated by a token from the
+ * TokenRequest API. Unlike the admin (system:masters), it is subject to RBAC and to the apiserver's inflight limits.
+ */
+export async function serviceAccountKubeConfig(
+  kc: k8s.KubeConfig,
+  namespace: string,
+  name: string,
+  rules: k8s.V1PolicyRule[],
+): Promise<k8s.KubeConfig> {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
+  await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name } } });
+  await rbac.createNamespacedRole({ namespace, body: { metadata: { name }, rules } });
+  await rbac.createNamespacedRoleBinding({
+    namespace,
+    body: {
+      metadata: { name },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
+      subjects: [{ kind: "ServiceAccount", name, namespace }],
+    },
+  });
+  const token = await core.createNamespacedServiceAccountToken({
+    name,
+    namespace,
+    body: { spec: { audiences: ["https://kubernetes.default.svc.cluster.local"], expirationSeconds: 3600 } },
+  });
+  const cluster = kc.getCurrentCluster();
+  if (!cluster || !token.status?.token) throw new Error("could not mint a ServiceAccount token");
+  const out = new k8s.KubeConfig();
+  out.loadFromOptions({
+    clusters: [cluster],
+    users: [{ name, token: token.status.token }],
+    contexts: [{ name, cluster: cluster.name, user: name }],
+    currentContext: name,
+  });
+  return out;
 }

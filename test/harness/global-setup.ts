@@ -1,7 +1,14 @@
 // Vitest global setup for integration tests: one shared meta-cluster per run. A cluster this run started is torn
 // down at the end even when tests fail; one that was already running (hack/metacluster up) is left alone.
 import type { TestProject } from "vitest/node";
-import { down, readState, up, buildBinaries, missingBinaries, type MetaclusterState } from "../../hack/lib/metacluster.js";
+import {
+  down,
+  readState,
+  up,
+  buildBinaries,
+  missingBinaries,
+  type MetaclusterState,
+} from "../../hack/lib/metacluster.js";
 
 declare module "vitest" {
   export interface ProvidedContext {

@@ -33,7 +33,9 @@ describe("local meta-cluster", () => {
           selector: { matchLabels: { app: "web" } },
           template: {
             metadata: { labels: { app: "web" } },
-            spec: { containers: [{ name: "web", image: "registry.invalid/web:1", resources: { requests: { cpu: "100m" } } }] },
+            spec: {
+              containers: [{ name: "web", image: "registry.invalid/web:1", resources: { requests: { cpu: "100m" } } }],
+            },
           },
         },
       },
@@ -74,7 +76,10 @@ describe("local meta-cluster", () => {
         spec: {
           replicas: 2,
           selector: { matchLabels: { app: "db" } },
-          template: { metadata: { labels: { app: "db" } }, spec: { containers: [{ name: "db", image: "registry.invalid/db:1" }] } },
+          template: {
+            metadata: { labels: { app: "db" } },
+            spec: { containers: [{ name: "db", image: "registry.invalid/db:1" }] },
+          },
         },
       },
     });

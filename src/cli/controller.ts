@@ -1,0 +1,124 @@
+import { Command, Option } from "commander";
+import { createLogger } from "../kube/logger.js";
+import { Manager } from "../kube/manager.js";
+import { availableControllers, controllerFactory } from "../controllers.js";
+import { loadKubeConfig } from "./kubeconfig.js";
+import { parseDuration } from "./duration.js";
+
+interface ControllerFlags {
+  kubeconfig?: string;
+  context?: string;
+  namespace?: string;
+  leaderElect: boolean;
+  leaderElectionNamespace: string;
+  leaderElectionId: string;
+  leaseDuration: string;
+  renewDeadline: string;
+  retryPeriod: string;
+  metricsAddress: string;
+  logLevel: string;
+  concurrency: string;
+  qps: string;
+  burst: string;
+  dryRun: boolean;
+  controllers: string;
+}
+
+export function controllerCommand(): Command {
+  return new Command("controller")
+    .description("run metapilot's controllers against a meta-cluster")
+    .addOption(
+      new Option(
+        "--kubeconfig <path>",
+        "kubeconfig file (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)",
+      ).env("KUBECONFIG"),
+    )
+    .option("--context <name>", "kubeconfig context to use")
+    .addOption(
+      new Option("--namespace <ns>", "watch only this namespace for namespaced kinds (default: all)").env(
+        "METAPILOT_NAMESPACE",
+      ),
+    )
+    .addOption(new Option("--no-leader-elect", "run without leader election (single replica only)"))
+    .addOption(
+      new Option("--leader-election-namespace <ns>", "namespace of the leader Lease")
+        .env("POD_NAMESPACE")
+        .default("metapilot-system"),
+    )
+    .option("--leader-election-id <name>", "name of the leader Lease", "metapilot-leader")
+    .option("--lease-duration <duration>", "how long a Lease is valid without renewal", "15s")
+    .option("--renew-deadline <duration>", "the leader stops acting if it cannot renew within this", "10s")
+    .option("--retry-period <duration>", "interval between renewals", "2s")
+    .addOption(
+      new Option(
+        "--metrics-address <host:port>",
+        "address for /metrics, /healthz and /readyz (empty disables)",
+      ).default(":8080"),
+    )
+    .addOption(
+      new Option("--log-level <level>", "trace, debug, info, warn, error, fatal or silent")
+        .env("METAPILOT_LOG_LEVEL")
+        .default("info"),
+    )
+    .option("--concurrency <n>", "workers per controller", "4")
+    .option("--qps <n>", "client-side apiserver request rate", "20")
+    .option("--burst <n>", "client-side apiserver burst", "40")
+    .addOption(
+      new Option("--dry-run", "global dry-run: plans and decisions are recorded, targets are never changed").env(
+        "METAPILOT_DRY_RUN",
+      ),
+    )
+    .option(
+      "--controllers <names>",
+      `comma-separated controllers to run (available: ${availableControllers().join(", ") || "none"})`,
+      "all",
+    )
+    .action(async (flags: ControllerFlags) => {
+      const logger = createLogger({ level: flags.logLevel });
+      const names =
+        flags.controllers === "all"
+          ? availableControllers()
+          : flags.controllers
+              .split(",")
+              .map((s) => s.trim())
+              .filter(Boolean);
+      const factories = names.map((n) => [n, controllerFactory(n)] as const);
+      const workers = Number(flags.concurrency);
+      if (!Number.isInteger(workers) || workers < 1)
+        throw new Error(`--concurrency must be a positive integer, got ${flags.concurrency}`);
+      const kubeConfig = loadKubeConfig(flags);
+      const address = flags.metricsAddress.startsWith(":") ? `0.0.0.0${flags.metricsAddress}` : flags.metricsAddress;
+      const manager = new Manager({
+        kubeConfig,
+        logger,
+        qps: Number(flags.qps),
+        burst: Number(flags.burst),
+        metricsAddress: address,
+        leaderElection: {
+          enabled: flags.leaderElect,
+          namespace: flags.leaderElectionNamespace,
+          name: flags.leaderElectionId,
+          leaseDurationMs: parseDuration(flags.leaseDuration),
+          renewDeadlineMs: parseDuration(flags.renewDeadline),
+          retryPeriodMs: parseDuration(flags.retryPeriod),
+        },
+      });
+      for (const [, factory] of factories)
+        factory(manager, { workers, dryRun: flags.dryRun ?? false, namespace: flags.namespace });
+      const stop = new AbortController();
+      for (const sig of ["SIGTERM", "SIGINT"] as const) {
+        process.once(sig, () => {
+          logger.info({ signal: sig }, "shutting down");
+          stop.abort();
+        });
+      }
+      logger.info(
+        { identity: manager.identity, controllers: names, dryRun: flags.dryRun ?? false },
+        "metapilot controller starting",
+      );
+      const outcome = await manager.start(stop.signal);
+      logger.info({ outcome }, "metapilot controller stopped");
+      // Lost leadership: exit non-zero so the pod restarts with fresh caches, as client-go controllers do.
+      process.exit(outcome === "lost" ? 1 : 0);
+    });
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env node
+import { Command } from "commander";
+import { version } from "../version.js";
+import { controllerCommand } from "./controller.js";
+import "../register.js";
+
+const program = new Command("metapilot")
+  .description("Autopilot for the control planes of Kubernetes-in-Kubernetes platforms")
+  .version(version, "--version", "print the version");
+
+program.addCommand(controllerCommand());
+program
+  .command("version")
+  .description("print the version")
+  .action(() => console.log(version));
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  process.stderr.write(`metapilot: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

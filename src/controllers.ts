@@ -1,0 +1,28 @@
+// The registry of controllers the `metapilot controller` command can run. Each entry wires one controller into a
+// manager in a few lines; unknown names are rejected at start-up, before anything runs.
+import type { Manager } from "./kube/manager.js";
+
+export interface ControllerConfig {
+  workers: number;
+  dryRun: boolean;
+  namespace?: string;
+}
+
+export type ControllerFactory = (manager: Manager, config: ControllerConfig) => void;
+
+const registry = new Map<string, ControllerFactory>();
+
+export function registerController(name: string, factory: ControllerFactory): void {
+  if (registry.has(name)) throw new Error(`controller ${name} registered twice`);
+  registry.set(name, factory);
+}
+
+export function availableControllers(): string[] {
+  return [...registry.keys()].sort();
+}
+
+export function controllerFactory(name: string): ControllerFactory {
+  const f = registry.get(name);
+  if (!f) throw new Error(`unknown controller "${name}"; available: ${availableControllers().join(", ") || "(none)"}`);
+  return f;
+}

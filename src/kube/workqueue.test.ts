@@ -1,0 +1,75 @@
+import { describe, expect, it } from "vitest";
+import { WorkQueue } from "./workqueue.js";
+import { backoffDelay } from "./backoff.js";
+
+describe("WorkQueue", () => {
+  it("deduplicates a key added many times", async () => {
+    const q = new WorkQueue({ name: "t" });
+    for (let i = 0; i < 100; i++) q.add("a");
+    q.add("b");
+    expect(q.length).toBe(2);
+    expect(await q.get()).toBe("a");
+    expect(await q.get()).toBe("b");
+  });
+
+  it("never hands a key to two workers at once, and replays an add made during processing", async () => {
+    const q = new WorkQueue({ name: "t" });
+    q.add("a");
+    const first = await q.get();
+    expect(first).toBe("a");
+    q.add("a"); // while processing
+    expect(q.length).toBe(0);
+    let second: string | undefined;
+    const waiting = q.get().then((k) => (second = k));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(second).toBeUndefined();
+    q.done("a");
+    await waiting;
+    expect(second).toBe("a");
+  });
+
+  it("backs off per key exponentially and forgets on success", () => {
+    const q = new WorkQueue({ name: "t", baseDelayMs: 100, maxDelayMs: 1000 });
+    const delays = [0, 1, 2, 3, 4, 5].map(() => q.addRateLimited("k"));
+    expect(q.numRequeues("k")).toBe(6);
+    for (const [i, d] of delays.entries()) {
+      const cap = Math.min(1000, 100 * 2 ** i);
+      expect(d).toBeGreaterThanOrEqual(cap / 2);
+      expect(d).toBeLessThanOrEqual(cap);
+    }
+    q.forget("k");
+    expect(q.numRequeues("k")).toBe(0);
+    q.shutdown();
+  });
+
+  it("addAfter keeps the earliest pending delay", async () => {
+    const q = new WorkQueue({ name: "t" });
+    q.addAfter("k", 5000);
+    q.addAfter("k", 20);
+    const started = Date.now();
+    expect(await q.get()).toBe("k");
+    expect(Date.now() - started).toBeLessThan(1000);
+    q.shutdown();
+  });
+
+  it("resolves waiting workers with undefined on shutdown", async () => {
+    const q = new WorkQueue({ name: "t" });
+    const pending = q.get();
+    q.shutdown();
+    expect(await pending).toBeUndefined();
+    q.add("x");
+    expect(q.length).toBe(0);
+  });
+});
+
+describe("backoffDelay", () => {
+  it.each([
+    [0, 0, 50],
+    [0, 1, 100],
+    [3, 0, 400],
+    [3, 1, 800],
+    [20, 1, 5000],
+  ])("attempt %i with random %f → %i ms (base 100, cap 5000)", (attempt, r, expected) => {
+    expect(backoffDelay(attempt, 100, 5000, () => r)).toBe(expected);
+  });
+});

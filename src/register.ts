@@ -1,0 +1,2 @@
+// Side-effect imports that register every built-in controller with src/controllers.ts.
+export {};
