@@ -75,15 +75,18 @@ kwok_stages() {
   [[ -d $src ]] || (cd "$work/kwok" && go mod download "sigs.k8s.io/kwok@$KWOK_VERSION")
   local out="$bin/kwok-stages.yaml"
   : >"$out.tmp"
-  for f in "$src"/node/fast/node-initialize.yaml "$src"/node/heartbeat-with-lease/*.yaml "$src"/pod/fast/pod-*.yaml; do
+  for f in "$src"/node/fast/node-initialize.yaml "$src"/node/heartbeat-with-lease/*.yaml "$src"/pod/fast/pod-*.yaml \
+    "$src"/volume/fast/pv-*.yaml "$src"/volume/fast/pvc-*.yaml; do
     [[ $(basename "$f") == kustomization.yaml ]] && continue
     { echo "---"; cat "$f"; } >>"$out.tmp"
   done
   mv "$out.tmp" "$out"
+  # The StorageClass those volume stages provision for; hack/metacluster creates it as the default class.
+  cp "$src/volume/fast/storage-class.yaml" "$bin/kwok-storageclass.yaml"
 }
 
 build_kwok() {
-  up_to_date kwok "$KWOK_VERSION" && [[ -s "$bin/kwok-stages.yaml" ]] && return 0
+  up_to_date kwok "$KWOK_VERSION" && [[ -s "$bin/kwok-storageclass.yaml" ]] && return 0
   up_to_date kwok "$KWOK_VERSION" && { kwok_stages; return 0; }
   local dir="$work/kwok"
   wrapper_module "$dir" sigs.k8s.io/kwok "$KWOK_VERSION"

@@ -8,7 +8,7 @@ import { request as httpRequest } from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
-import { stringify } from "yaml";
+import { parse, stringify } from "yaml";
 import { createCertificateAuthority, createSigningKeyPair, issueCertificate } from "../../src/pki/certificates.js";
 import { renderKubeconfig } from "../../src/pki/kubeconfig.js";
 
@@ -585,6 +585,7 @@ export async function up(options: MetaclusterOptions = {}): Promise<MetaclusterS
     await startComponent(state, name);
     log(`${name} up in ${((Date.now() - started) / 1000).toFixed(1)}s`);
   }
+  await ensureStorageClass(state);
   await ensureNodes(state, nodes, log);
   return state;
 }
@@ -634,25 +635,34 @@ export function kwokNode(name: string, labels: Record<string, string> = {}) {
   };
 }
 
+function adminCall(state: MetaclusterState, method: string, p: string, body?: unknown): Promise<{ status: number; body: string }> {
+  const tls = adminTls(state);
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : JSON.stringify(body);
+    const req = httpsRequest(
+      `${state.apiserverUrl}${p}`,
+      { method, ...tls, headers: { "content-type": "application/json", "user-agent": "metacluster-up" } },
+      (res) => {
+        let b = "";
+        res.on("data", (c: Buffer) => (b += c.toString()));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: b }));
+      },
+    );
+    req.on("error", reject);
+    req.end(data);
+  });
+}
+
+/** kwok's default StorageClass: kwok binds PVCs of this class to fake PVs, so StatefulSets with PVCs run. */
+export async function ensureStorageClass(state: MetaclusterState): Promise<void> {
+  const sc = parse(readFileSync(path.join(binDir, "kwok-storageclass.yaml"), "utf8")) as unknown;
+  const res = await adminCall(state, "POST", "/apis/storage.k8s.io/v1/storageclasses", sc);
+  if (res.status !== 201 && res.status !== 409) throw new Error(`creating the kwok StorageClass: ${res.status} ${res.body}`);
+}
+
 /** Creates or deletes `metacluster-node-N` kwok nodes until exactly `count` exist, 50 requests at a time. */
 export async function ensureNodes(state: MetaclusterState, count: number, log: (l: string) => void): Promise<void> {
-  const api = state.apiserverUrl;
-  const tls = adminTls(state);
-  const call = (method: string, p: string, body?: unknown) =>
-    new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const data = body === undefined ? undefined : JSON.stringify(body);
-      const req = httpsRequest(
-        `${api}${p}`,
-        { method, ...tls, headers: { "content-type": "application/json", "user-agent": "metacluster-up" } },
-        (res) => {
-          let b = "";
-          res.on("data", (c: Buffer) => (b += c.toString()));
-          res.on("end", () => resolve({ status: res.statusCode ?? 0, body: b }));
-        },
-      );
-      req.on("error", reject);
-      req.end(data);
-    });
+  const call = (method: string, p: string, body?: unknown) => adminCall(state, method, p, body);
   const listed = await call("GET", "/api/v1/nodes?labelSelector=metacluster.local%2Fpool%3Ddefault");
   const existing = new Set(
     (JSON.parse(listed.body) as { items: Array<{ metadata: { name: string } }> }).items.map((n) => n.metadata.name),
