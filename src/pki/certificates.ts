@@ -9,7 +9,11 @@ type CryptoKeyPair = webcrypto.CryptoKeyPair;
 // @peculiar/x509 is typed against the DOM's Crypto; Node's webcrypto implements the same interface.
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
-const keyAlgorithm: webcrypto.EcKeyGenParams & webcrypto.EcdsaParams = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
+const keyAlgorithm: webcrypto.EcKeyGenParams & webcrypto.EcdsaParams = {
+  name: "ECDSA",
+  namedCurve: "P-256",
+  hash: "SHA-256",
+};
 const day = 24 * 60 * 60 * 1000;
 
 export interface KeyPairPem {
@@ -47,9 +51,17 @@ async function privateKeyToPem(key: CryptoKey): Promise<string> {
   return toPem(await webcrypto.subtle.exportKey("pkcs8", key), "PRIVATE KEY");
 }
 
-function distinguishedName(commonName: string, organizations: string[] = []): string {
+function distinguishedName(
+  commonName: string,
+  organizations: string[] = [],
+  organizationalUnits: string[] = [],
+): string {
   const escape = (v: string) => v.replace(/([,+"\\<>;=])/g, "\\$1");
-  return [`CN=${escape(commonName)}`, ...organizations.map((o) => `O=${escape(o)}`)].join(", ");
+  return [
+    `CN=${escape(commonName)}`,
+    ...organizations.map((o) => `O=${escape(o)}`),
+    ...organizationalUnits.map((ou) => `OU=${escape(ou)}`),
+  ].join(", ");
 }
 
 function validity(now: Date, days: number): { notBefore: Date; notAfter: Date } {
@@ -57,14 +69,20 @@ function validity(now: Date, days: number): { notBefore: Date; notAfter: Date } 
   return { notBefore: new Date(now.getTime() - 5 * 60 * 1000), notAfter: new Date(now.getTime() + days * day) };
 }
 
+export interface CertificateAuthorityOptions {
+  /** Extra subject attributes; they make two CAs with the same common name tell apart (e.g. a rotation marker). */
+  organizationalUnits?: string[];
+}
+
 export async function createCertificateAuthority(
   commonName: string,
   validityDays: number,
   now: Date = new Date(),
+  options: CertificateAuthorityOptions = {},
 ): Promise<CertificateAuthority> {
   const keys = await generateKeys();
   const certificate = await x509.X509CertificateGenerator.createSelfSigned({
-    name: distinguishedName(commonName),
+    name: distinguishedName(commonName, [], options.organizationalUnits),
     keys,
     signingAlgorithm: keyAlgorithm,
     ...validity(now, validityDays),
