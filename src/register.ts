@@ -1,2 +1,2 @@
 // Side-effect imports that register every built-in controller with src/controllers.ts.
-export {};
+import "./operator/controller.js";

@@ -542,6 +542,12 @@ export async function up(options: MetaclusterOptions = {}): Promise<MetaclusterS
   const log = options.log ?? (() => {});
   const nodes = options.nodes ?? 20;
   const existing = readState(dir);
+  // A component that is alive but briefly unhealthy (another test restarting the apiserver, say) gets time to
+  // recover before the whole cluster is judged broken and restarted.
+  if (existing && componentNames.every((n) => isOurProcess(existing.pids[n], binaryOf(n)))) {
+    const deadline = Date.now() + 60_000;
+    while (!(await allHealthy(existing)) && Date.now() < deadline) await sleep(500);
+  }
   if (existing && (await allHealthy(existing))) {
     log("meta-cluster already up");
     if (options.prometheusTargets) setScrapeTargets(existing, "static", options.prometheusTargets);
@@ -635,7 +641,12 @@ export function kwokNode(name: string, labels: Record<string, string> = {}) {
   };
 }
 
-function adminCall(state: MetaclusterState, method: string, p: string, body?: unknown): Promise<{ status: number; body: string }> {
+function adminCall(
+  state: MetaclusterState,
+  method: string,
+  p: string,
+  body?: unknown,
+): Promise<{ status: number; body: string }> {
   const tls = adminTls(state);
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : JSON.stringify(body);
@@ -657,7 +668,8 @@ function adminCall(state: MetaclusterState, method: string, p: string, body?: un
 export async function ensureStorageClass(state: MetaclusterState): Promise<void> {
   const sc = parse(readFileSync(path.join(binDir, "kwok-storageclass.yaml"), "utf8")) as unknown;
   const res = await adminCall(state, "POST", "/apis/storage.k8s.io/v1/storageclasses", sc);
-  if (res.status !== 201 && res.status !== 409) throw new Error(`creating the kwok StorageClass: ${res.status} ${res.body}`);
+  if (res.status !== 201 && res.status !== 409)
+    throw new Error(`creating the kwok StorageClass: ${res.status} ${res.body}`);
 }
 
 /** Creates or deletes `metacluster-node-N` kwok nodes until exactly `count` exist, 50 requests at a time. */

@@ -4,6 +4,7 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import { KubeClient } from "./client.js";
 import type { Controller } from "./controller.js";
 import { EventRecorder } from "./events.js";
@@ -174,8 +175,11 @@ export class Manager {
   async start(signal: AbortSignal): Promise<ManagerOutcome> {
     await this.listen();
     const informerStop = new AbortController();
+    // Every informer, watch and in-flight reconcile listens on these signals; that is by design, not a leak.
+    setMaxListeners(0, informerStop.signal, signal);
     for (const informer of this.informers.values()) void informer.start(informerStop.signal);
     const runControllers = async (leading: AbortSignal) => {
+      setMaxListeners(0, leading);
       this.logger.info({ controllers: this.controllers.map((c) => c.name) }, "starting controllers");
       await Promise.all([
         ...this.controllers.map((c) => c.run(leading)),

@@ -1,0 +1,514 @@
+// Pure functions from a TenantControlPlane to the objects of its namespace. No I/O: the pipeline applies them.
+// Every object carries metapilot.io/tenant and metapilot.io/component, so the ClusterScaler and the drainer can
+// find them, and a hash of its own desired content, so an unchanged object is never written again.
+import { createHash } from "node:crypto";
+import type { TenantControlPlane } from "../api/index.js";
+import type { KubeObject } from "../kube/resources.js";
+import { pkiSecretName, secretsMountedBy, type ControlPlaneComponent } from "./pki/index.js";
+
+export const tenantLabel = "metapilot.io/tenant";
+export const componentLabel = "metapilot.io/component";
+export const versionLabel = "metapilot.io/version";
+export const specHashAnnotation = "metapilot.io/spec-hash";
+export const pkiChecksumAnnotation = "metapilot.io/pki-checksum";
+export const managedByLabel = "app.kubernetes.io/managed-by";
+
+export const names = {
+  apiserver: "kube-apiserver",
+  controllerManager: "kube-controller-manager",
+  scheduler: "kube-scheduler",
+  etcd: "etcd",
+  networkPolicy: "tenant-isolation",
+  resourceQuota: "tenant-quota",
+  externalEtcdSecret: "external-etcd-client",
+} as const;
+
+export const apiServerPort = 6443;
+
+export type Resources = NonNullable<TenantControlPlane["spec"]["apiServer"]["resources"]>;
+
+/** Defaults per component when the spec sets no resources: enough for a small tenant, and always bounded. */
+export const defaultResources: Record<ControlPlaneComponent, Resources> = {
+  "kube-apiserver": { requests: { cpu: "250m", memory: "512Mi" }, limits: { memory: "2Gi" } },
+  "kube-controller-manager": { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "1Gi" } },
+  "kube-scheduler": { requests: { cpu: "50m", memory: "128Mi" }, limits: { memory: "512Mi" } },
+  etcd: { requests: { cpu: "200m", memory: "512Mi" }, limits: { memory: "2Gi" } },
+};
+
+/** etcd versions Kubernetes releases are tested with; spec.etcd.managed.version overrides. */
+const etcdForMinor: Record<number, string> = {
+  32: "3.5.16",
+  33: "3.5.21",
+  34: "3.6.4",
+  35: "3.6.5",
+  36: "3.6.6",
+  37: "3.6.6",
+};
+
+export function etcdVersionFor(tcp: TenantControlPlane, kubernetesVersion: string): string {
+  const pinned = tcp.spec.etcd.managed?.version;
+  if (pinned) return pinned.replace(/^v/, "");
+  const minor = Number(kubernetesVersion.split(".")[1]);
+  return etcdForMinor[minor] ?? (minor > 37 ? "3.6.6" : "3.5.16");
+}
+
+export function hashOf(value: unknown): string {
+  return createHash("sha256").update(JSON.stringify(value)).digest("hex").slice(0, 20);
+}
+
+/** Stamps an object with the hash of its own content (computed before the stamp). */
+export function withSpecHash<T extends KubeObject>(obj: T): T {
+  const hash = hashOf(obj);
+  obj.metadata = { ...obj.metadata, annotations: { ...obj.metadata?.annotations, [specHashAnnotation]: hash } };
+  return obj;
+}
+
+export interface TenantContext {
+  tcp: TenantControlPlane;
+  tenant: string;
+  namespace: string;
+  /** UID of the TenantControlPlane, for owner references of namespaced objects it cannot own (cluster → ns). */
+  uid: string;
+}
+
+function labels(ctx: TenantContext, component?: string): Record<string, string> {
+  return {
+    [tenantLabel]: ctx.tenant,
+    [managedByLabel]: "metapilot",
+    ...(component ? { [componentLabel]: component } : {}),
+  };
+}
+
+function meta(ctx: TenantContext, name: string, component?: string, extra: Record<string, string> = {}) {
+  return { name, namespace: ctx.namespace, labels: { ...labels(ctx, component), ...extra } };
+}
+
+export function namespaceManifest(ctx: TenantContext): KubeObject {
+  return withSpecHash({
+    apiVersion: "v1",
+    kind: "Namespace",
+    metadata: { name: ctx.namespace, labels: { ...labels(ctx), "metapilot.io/role": "tenant" } },
+  });
+}
+
+/**
+ * Isolation between tenants: pods of the namespace accept traffic only from their own namespace and from
+ * namespaces labelled metapilot.io/role=system (metapilot, monitoring). The apiserver port is the one exception:
+ * it is the tenant's public endpoint, authenticated by its own PKI.
+ */
+export function networkPolicyManifest(ctx: TenantContext): KubeObject {
+  return withSpecHash({
+    apiVersion: "networking.k8s.io/v1",
+    kind: "NetworkPolicy",
+    metadata: meta(ctx, names.networkPolicy),
+    spec: {
+      podSelector: {},
+      policyTypes: ["Ingress"],
+      ingress: [
+        {
+          from: [{ podSelector: {} }, { namespaceSelector: { matchLabels: { "metapilot.io/role": "system" } } }],
+        },
+        {
+          from: [{ ipBlock: { cidr: "0.0.0.0/0" } }],
+          ports: [{ protocol: "TCP", port: apiServerPort }],
+        },
+      ],
+    },
+  } as KubeObject);
+}
+
+export function resourceQuotaManifest(ctx: TenantContext): KubeObject | undefined {
+  const hard = ctx.tcp.spec.resourceQuota;
+  if (!hard || Object.keys(hard).length === 0) return undefined;
+  return withSpecHash({
+    apiVersion: "v1",
+    kind: "ResourceQuota",
+    metadata: meta(ctx, names.resourceQuota),
+    spec: { hard },
+  } as KubeObject);
+}
+
+export function apiServerServiceManifest(ctx: TenantContext): KubeObject {
+  return withSpecHash({
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: meta(ctx, names.apiserver, "kube-apiserver"),
+    spec: {
+      type: ctx.tcp.spec.service.type,
+      selector: { [tenantLabel]: ctx.tenant, [componentLabel]: "kube-apiserver" },
+      ports: [{ name: "https", port: apiServerPort, targetPort: apiServerPort, protocol: "TCP" }],
+    },
+  } as KubeObject);
+}
+
+export function etcdServiceManifest(ctx: TenantContext): KubeObject {
+  return withSpecHash({
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: meta(ctx, names.etcd, "etcd"),
+    spec: {
+      clusterIP: "None",
+      publishNotReadyAddresses: true,
+      selector: { [tenantLabel]: ctx.tenant, [componentLabel]: "etcd" },
+      ports: [
+        { name: "client", port: 2379, targetPort: 2379 },
+        { name: "peer", port: 2380, targetPort: 2380 },
+      ],
+    },
+  } as KubeObject);
+}
+
+export function pdbManifest(ctx: TenantContext, component: ControlPlaneComponent): KubeObject {
+  return withSpecHash({
+    apiVersion: "policy/v1",
+    kind: "PodDisruptionBudget",
+    metadata: meta(ctx, component, component),
+    spec: {
+      maxUnavailable: 1,
+      selector: { matchLabels: { [tenantLabel]: ctx.tenant, [componentLabel]: component } },
+    },
+  } as KubeObject);
+}
+
+function secretVolumes(ctx: TenantContext, component: ControlPlaneComponent) {
+  const secretNames = secretsMountedBy(component, ctx.tenant);
+  return {
+    volumes: secretNames.map((s) => ({ name: s, secret: { secretName: s, defaultMode: 0o400 } })),
+    mounts: secretNames.map((s) => ({ name: s, mountPath: `/etc/kubernetes/pki/${s}`, readOnly: true })),
+  };
+}
+
+const pki = (ctx: TenantContext, part: Parameters<typeof pkiSecretName>[1], file: string) =>
+  `/etc/kubernetes/pki/${pkiSecretName(ctx.tenant, part)}/${file}`;
+
+/** Spreads a component's pods over meta-cluster nodes and zones; preferences, so a small pool still schedules. */
+function spread(ctx: TenantContext, component: string) {
+  const selector = { matchLabels: { [tenantLabel]: ctx.tenant, [componentLabel]: component } };
+  return {
+    topologySpreadConstraints: [
+      {
+        maxSkew: 1,
+        topologyKey: "kubernetes.io/hostname",
+        whenUnsatisfiable: "ScheduleAnyway",
+        labelSelector: selector,
+      },
+      {
+        maxSkew: 1,
+        topologyKey: "topology.kubernetes.io/zone",
+        whenUnsatisfiable: "ScheduleAnyway",
+        labelSelector: selector,
+      },
+    ],
+    affinity: {
+      podAntiAffinity: {
+        preferredDuringSchedulingIgnoredDuringExecution: [
+          { weight: 100, podAffinityTerm: { topologyKey: "kubernetes.io/hostname", labelSelector: selector } },
+        ],
+      },
+    },
+  };
+}
+
+function probes(port: number, scheme: "HTTPS" | "HTTP", livePath: string, readyPath: string) {
+  return {
+    livenessProbe: {
+      httpGet: { path: livePath, port, scheme },
+      initialDelaySeconds: 10,
+      periodSeconds: 10,
+      timeoutSeconds: 5,
+      failureThreshold: 6,
+    },
+    readinessProbe: {
+      httpGet: { path: readyPath, port, scheme },
+      periodSeconds: 5,
+      timeoutSeconds: 5,
+      failureThreshold: 3,
+    },
+  };
+}
+
+function flags(base: Record<string, string>, extra: Record<string, string> | undefined): string[] {
+  return Object.entries({ ...base, ...extra }).map(([k, v]) => `--${k}=${v}`);
+}
+
+const securityContext = {
+  runAsNonRoot: true,
+  runAsUser: 65532,
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  capabilities: { drop: ["ALL"] },
+  seccompProfile: { type: "RuntimeDefault" },
+};
+
+export interface ComponentInputs {
+  /** Kubernetes version this component should run now (the pipeline holds later components back). */
+  version: string;
+  /** Checksum of the PKI Secrets the component mounts; a change rolls its pods. */
+  pkiChecksum: string;
+}
+
+function etcdEndpoints(ctx: TenantContext): string {
+  const managed = ctx.tcp.spec.etcd.managed;
+  if (!managed) return (ctx.tcp.spec.etcd.external?.endpoints ?? []).join(",");
+  return Array.from(
+    { length: managed.replicas },
+    (_, i) => `https://${names.etcd}-${i}.${names.etcd}.${ctx.namespace}.svc:2379`,
+  ).join(",");
+}
+
+function deployment(
+  ctx: TenantContext,
+  component: ControlPlaneComponent,
+  replicas: number,
+  inputs: ComponentInputs,
+  container: Record<string, unknown>,
+  extraVolumes: { volumes: unknown[]; mounts: unknown[] } = { volumes: [], mounts: [] },
+  strategy: Record<string, unknown> = { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+): KubeObject {
+  const { volumes, mounts } = secretVolumes(ctx, component);
+  const podLabels = { ...labels(ctx, component), [versionLabel]: inputs.version };
+  return withSpecHash({
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: meta(ctx, component, component, { [versionLabel]: inputs.version }),
+    spec: {
+      replicas,
+      revisionHistoryLimit: 3,
+      strategy,
+      selector: { matchLabels: { [tenantLabel]: ctx.tenant, [componentLabel]: component } },
+      template: {
+        metadata: { labels: podLabels, annotations: { [pkiChecksumAnnotation]: inputs.pkiChecksum } },
+        spec: {
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
+          ...spread(ctx, component),
+          containers: [
+            {
+              name: component,
+              image: `registry.k8s.io/${component}:${inputs.version}`,
+              securityContext,
+              volumeMounts: [...mounts, ...extraVolumes.mounts],
+              ...container,
+            },
+          ],
+          volumes: [...volumes, ...extraVolumes.volumes],
+        },
+      },
+    },
+  } as KubeObject);
+}
+
+export function apiServerDeployment(ctx: TenantContext, inputs: ComponentInputs): KubeObject {
+  const spec = ctx.tcp.spec.apiServer;
+  const external = ctx.tcp.spec.etcd.external;
+  const etcdTls = external
+    ? {
+        "etcd-cafile": `/etc/kubernetes/pki/${names.externalEtcdSecret}/ca.crt`,
+        "etcd-certfile": `/etc/kubernetes/pki/${names.externalEtcdSecret}/tls.crt`,
+        "etcd-keyfile": `/etc/kubernetes/pki/${names.externalEtcdSecret}/tls.key`,
+      }
+    : {
+        "etcd-cafile": pki(ctx, "apiserverEtcdClient", "ca.crt"),
+        "etcd-certfile": pki(ctx, "apiserverEtcdClient", "tls.crt"),
+        "etcd-keyfile": pki(ctx, "apiserverEtcdClient", "tls.key"),
+      };
+  const extra = external
+    ? {
+        volumes: [
+          { name: names.externalEtcdSecret, secret: { secretName: names.externalEtcdSecret, defaultMode: 0o400 } },
+        ],
+        mounts: [
+          {
+            name: names.externalEtcdSecret,
+            mountPath: `/etc/kubernetes/pki/${names.externalEtcdSecret}`,
+            readOnly: true,
+          },
+        ],
+      }
+    : undefined;
+  const args = flags(
+    {
+      "secure-port": String(apiServerPort),
+      "etcd-servers": etcdEndpoints(ctx),
+      ...etcdTls,
+      "tls-cert-file": pki(ctx, "apiserver", "tls.crt"),
+      "tls-private-key-file": pki(ctx, "apiserver", "tls.key"),
+      "client-ca-file": pki(ctx, "apiserver", "ca.crt"),
+      "kubelet-client-certificate": pki(ctx, "apiserverKubeletClient", "tls.crt"),
+      "kubelet-client-key": pki(ctx, "apiserverKubeletClient", "tls.key"),
+      "requestheader-client-ca-file": pki(ctx, "frontProxyClient", "ca.crt"),
+      "proxy-client-cert-file": pki(ctx, "frontProxyClient", "tls.crt"),
+      "proxy-client-key-file": pki(ctx, "frontProxyClient", "tls.key"),
+      "requestheader-allowed-names": "front-proxy-client",
+      "requestheader-extra-headers-prefix": "X-Remote-Extra-",
+      "requestheader-group-headers": "X-Remote-Group",
+      "requestheader-username-headers": "X-Remote-User",
+      "service-account-issuer": "https://kubernetes.default.svc.cluster.local",
+      "service-account-key-file": pki(ctx, "serviceAccount", "sa.pub"),
+      "service-account-signing-key-file": pki(ctx, "serviceAccount", "sa.key"),
+      "service-cluster-ip-range": "10.96.0.0/12",
+      "authorization-mode": "Node,RBAC",
+      "enable-admission-plugins": "NodeRestriction",
+      "allow-privileged": "true",
+      profiling: "false",
+    },
+    spec.extraArgs,
+  );
+  return deployment(
+    ctx,
+    "kube-apiserver",
+    spec.replicas,
+    inputs,
+    {
+      command: ["kube-apiserver"],
+      args,
+      ports: [{ name: "https", containerPort: apiServerPort }],
+      resources: spec.resources ?? defaultResources["kube-apiserver"],
+      ...probes(apiServerPort, "HTTPS", "/livez", "/readyz"),
+    },
+    extra,
+    // A large surge with nothing unavailable: new apiservers come up before any old one goes, so reconnecting
+    // clients spread over several new pods instead of piling onto the last old one.
+    { type: "RollingUpdate", rollingUpdate: { maxSurge: spec.maxSurge, maxUnavailable: 0 } },
+  );
+}
+
+export function controllerManagerDeployment(ctx: TenantContext, inputs: ComponentInputs): KubeObject {
+  const spec = ctx.tcp.spec.controllerManager;
+  const kubeconfig = pki(ctx, "controllerManagerKubeconfig", "kubeconfig");
+  const args = flags(
+    {
+      kubeconfig,
+      "authentication-kubeconfig": kubeconfig,
+      "authorization-kubeconfig": kubeconfig,
+      "leader-elect": spec.replicas > 1 ? "true" : "false",
+      "root-ca-file": pki(ctx, "ca", "tls.crt"),
+      "cluster-signing-cert-file": pki(ctx, "ca", "tls.crt"),
+      "cluster-signing-key-file": pki(ctx, "ca", "tls.key"),
+      "service-account-private-key-file": pki(ctx, "serviceAccount", "sa.key"),
+      "use-service-account-credentials": "true",
+      controllers: "*,bootstrapsigner,tokencleaner",
+    },
+    spec.extraArgs,
+  );
+  return deployment(ctx, "kube-controller-manager", spec.replicas, inputs, {
+    command: ["kube-controller-manager"],
+    args,
+    ports: [{ name: "https", containerPort: 10257 }],
+    resources: spec.resources ?? defaultResources["kube-controller-manager"],
+    ...probes(10257, "HTTPS", "/healthz", "/healthz"),
+  });
+}
+
+export function schedulerDeployment(ctx: TenantContext, inputs: ComponentInputs): KubeObject {
+  const spec = ctx.tcp.spec.scheduler;
+  const kubeconfig = pki(ctx, "schedulerKubeconfig", "kubeconfig");
+  const args = flags(
+    {
+      kubeconfig,
+      "authentication-kubeconfig": kubeconfig,
+      "authorization-kubeconfig": kubeconfig,
+      "leader-elect": spec.replicas > 1 ? "true" : "false",
+    },
+    spec.extraArgs,
+  );
+  return deployment(ctx, "kube-scheduler", spec.replicas, inputs, {
+    command: ["kube-scheduler"],
+    args,
+    ports: [{ name: "https", containerPort: 10259 }],
+    resources: spec.resources ?? defaultResources["kube-scheduler"],
+    ...probes(10259, "HTTPS", "/livez", "/readyz"),
+  });
+}
+
+export function etcdStatefulSet(
+  ctx: TenantContext,
+  inputs: ComponentInputs & { etcdVersion: string },
+): KubeObject | undefined {
+  const managed = ctx.tcp.spec.etcd.managed;
+  if (!managed) return undefined;
+  const { volumes, mounts } = secretVolumes(ctx, "etcd");
+  const peers = Array.from(
+    { length: managed.replicas },
+    (_, i) => `${names.etcd}-${i}=https://${names.etcd}-${i}.${names.etcd}.${ctx.namespace}.svc:2380`,
+  ).join(",");
+  const podLabels = { ...labels(ctx, "etcd"), [versionLabel]: inputs.etcdVersion };
+  const sts = {
+    apiVersion: "apps/v1",
+    kind: "StatefulSet",
+    metadata: meta(ctx, names.etcd, "etcd", { [versionLabel]: inputs.etcdVersion }),
+    spec: {
+      serviceName: names.etcd,
+      replicas: managed.replicas,
+      podManagementPolicy: "Parallel",
+      updateStrategy: { type: "RollingUpdate" },
+      persistentVolumeClaimRetentionPolicy: {
+        whenDeleted: managed.deletionPolicy === "Delete" ? "Delete" : "Retain",
+        whenScaled: "Retain",
+      },
+      selector: { matchLabels: { [tenantLabel]: ctx.tenant, [componentLabel]: "etcd" } },
+      template: {
+        metadata: { labels: podLabels, annotations: { [pkiChecksumAnnotation]: inputs.pkiChecksum } },
+        spec: {
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          securityContext: { runAsNonRoot: true, fsGroup: 65532, seccompProfile: { type: "RuntimeDefault" } },
+          ...spread(ctx, "etcd"),
+          containers: [
+            {
+              name: "etcd",
+              image: `registry.k8s.io/etcd:${inputs.etcdVersion}-0`,
+              command: ["etcd"],
+              args: [
+                "--name=$(POD_NAME)",
+                "--data-dir=/var/lib/etcd/data",
+                `--listen-client-urls=https://0.0.0.0:2379`,
+                `--advertise-client-urls=https://$(POD_NAME).${names.etcd}.${ctx.namespace}.svc:2379`,
+                "--listen-peer-urls=https://0.0.0.0:2380",
+                `--initial-advertise-peer-urls=https://$(POD_NAME).${names.etcd}.${ctx.namespace}.svc:2380`,
+                `--initial-cluster=${peers}`,
+                "--initial-cluster-state=new",
+                `--initial-cluster-token=${ctx.tenant}`,
+                "--client-cert-auth=true",
+                `--trusted-ca-file=${pki(ctx, "etcdServer", "ca.crt")}`,
+                `--cert-file=${pki(ctx, "etcdServer", "tls.crt")}`,
+                `--key-file=${pki(ctx, "etcdServer", "tls.key")}`,
+                "--peer-client-cert-auth=true",
+                `--peer-trusted-ca-file=${pki(ctx, "etcdPeer", "ca.crt")}`,
+                `--peer-cert-file=${pki(ctx, "etcdPeer", "tls.crt")}`,
+                `--peer-key-file=${pki(ctx, "etcdPeer", "tls.key")}`,
+                "--listen-metrics-urls=http://0.0.0.0:2381",
+                "--quota-backend-bytes=8589934592",
+                "--auto-compaction-retention=8",
+                "--snapshot-count=10000",
+              ],
+              env: [{ name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }],
+              ports: [
+                { name: "client", containerPort: 2379 },
+                { name: "peer", containerPort: 2380 },
+                { name: "metrics", containerPort: 2381 },
+              ],
+              resources: managed.resources ?? defaultResources.etcd,
+              securityContext,
+              ...probes(2381, "HTTP", "/livez", "/readyz"),
+              volumeMounts: [...mounts, { name: "data", mountPath: "/var/lib/etcd" }],
+            },
+          ],
+          volumes,
+        },
+      },
+      volumeClaimTemplates: [
+        {
+          metadata: { name: "data", labels: labels(ctx, "etcd") },
+          spec: {
+            accessModes: ["ReadWriteOnce"],
+            ...(managed.storage.storageClassName ? { storageClassName: managed.storage.storageClassName } : {}),
+            resources: { requests: { storage: managed.storage.size } },
+          },
+        },
+      ],
+    },
+  };
+  return withSpecHash(sts as KubeObject);
+}

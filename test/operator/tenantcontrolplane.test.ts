@@ -1,0 +1,173 @@
+// The master-operator on the real meta-cluster: TenantControlPlanes become running control planes on kwok
+// nodes, upgrades roll in order, a steady state writes nothing, bad specs are reported, deletion cleans up.
+import * as k8s from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLogger } from "../../src/kube/logger.js";
+import { Manager } from "../../src/kube/manager.js";
+import { KubeClient } from "../../src/kube/client.js";
+import { Resources, type KubeObject } from "../../src/kube/resources.js";
+import { addTenantControlPlaneController } from "../../src/operator/controller.js";
+import type { RawTenantControlPlane } from "../../src/operator/reconciler.js";
+import { isWrite, readAudit } from "../harness/audit.js";
+import { adminKubeConfig, eventually, metacluster } from "../harness/cluster.js";
+import { installCrds } from "../harness/crds.js";
+
+const count = Number(process.env.TCP_TEST_COUNT ?? 20);
+
+describe("master-operator", () => {
+  const state = metacluster();
+  const kc = adminKubeConfig();
+  const client = new KubeClient(kc, { qps: 100, burst: 100, fieldManager: "test-user" });
+  const apps = kc.makeApiClient(k8s.AppsV1Api);
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const stop = new AbortController();
+  const identity = `operator-${Date.now()}`;
+  let manager: Manager;
+  const prefix = `op${Date.now().toString(36).slice(-4)}`;
+  const tenants = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
+
+  const tcp = (name: string, version = "v1.34.4", extra: Record<string, unknown> = {}) => ({
+    apiVersion: "metapilot.io/v1alpha1",
+    kind: "TenantControlPlane",
+    metadata: { name },
+    spec: { version, etcd: { managed: { replicas: 1, deletionPolicy: "Delete" } }, ...extra },
+  });
+  const get = (name: string) => client.get<RawTenantControlPlane>(Resources.TenantControlPlane, name);
+  const waitPhase = (name: string, phase: string, timeoutMs = 120_000) =>
+    eventually(
+      async () => {
+        const t = await get(name);
+        return t.status?.phase === phase && t.status.observedGeneration === t.metadata?.generation ? t : undefined;
+      },
+      timeoutMs,
+      `${name} ${phase}`,
+    );
+
+  beforeAll(async () => {
+    await installCrds(kc);
+    manager = new Manager({ kubeConfig: kc, logger: createLogger({ level: "warn" }), identity, qps: 200, burst: 200 });
+    addTenantControlPlaneController(manager, { workers: 8, dryRun: false });
+    void manager.start(stop.signal);
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const t of tenants) await client.delete(Resources.TenantControlPlane, t).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 5000));
+    stop.abort();
+  }, 120_000);
+
+  it(`brings ${count} TenantControlPlanes to Ready with pods Running on kwok nodes`, async () => {
+    const started = Date.now();
+    await Promise.all(tenants.map((t) => client.create(Resources.TenantControlPlane, tcp(t))));
+    for (const t of tenants) await waitPhase(t, "Ready", 240_000);
+    console.log(`${count} TCPs Ready in ${Date.now() - started} ms`);
+    const one = await get(tenants[0]!);
+    expect(one.status?.namespace).toBe(`tcp-${tenants[0]}`);
+    expect(one.status?.kubeconfigSecretRef?.name).toBe(`${tenants[0]}-admin-kubeconfig`);
+    for (const type of ["EtcdReady", "APIServerReady", "ControllerManagerReady", "SchedulerReady", "Ready"]) {
+      expect(one.status?.conditions?.find((c) => c.type === type)?.status, type).toBe("True");
+    }
+    const pods = await core.listNamespacedPod({ namespace: `tcp-${tenants[0]}` });
+    expect(pods.items.length).toBe(5); // etcd 1, apiserver 2, controller-manager 1, scheduler 1
+    for (const p of pods.items) {
+      expect(p.status?.phase).toBe("Running");
+      expect(p.spec?.nodeName).toMatch(/^metacluster-node-/);
+      expect(p.metadata?.labels?.["metapilot.io/tenant"]).toBe(tenants[0]);
+      expect(p.metadata?.labels?.["metapilot.io/component"]).toBeTruthy();
+    }
+    const api = await apps.readNamespacedDeployment({ name: "kube-apiserver", namespace: `tcp-${tenants[0]}` });
+    expect(api.spec?.strategy?.rollingUpdate).toEqual({ maxSurge: 3, maxUnavailable: 0 });
+    expect(api.spec?.template.spec?.containers[0]?.livenessProbe?.httpGet?.path).toBe("/livez");
+  }, 300_000);
+
+  it("writes nothing in a steady state (audit log)", async () => {
+    const since = new Date();
+    // Force a resync of every tenant: each key reconciled again from the cache.
+    const controller = (manager as unknown as { controllers: Array<{ queue: { add(k: string): void } }> })
+      .controllers[0]!;
+    for (const t of tenants) controller.queue.add(t);
+    await new Promise((r) => setTimeout(r, 8000));
+    const writes = readAudit(state, since).filter((e) => isWrite(e) && e.userAgent?.includes(`instance=${identity}`));
+    expect(writes.map((e) => `${e.verb} ${e.requestURI}`)).toEqual([]);
+  }, 60_000);
+
+  it("upgrades one minor version in order, keeping the apiserver at full strength, and refuses a skip", async () => {
+    const name = tenants[0]!;
+    const ns = `tcp-${name}`;
+    const samples: Array<{ at: number; component: string; version?: string; available?: number }> = [];
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const list = await apps.listNamespacedDeployment({ namespace: ns });
+        const sts = await apps.listNamespacedStatefulSet({ namespace: ns });
+        for (const d of [...list.items, ...sts.items]) {
+          samples.push({
+            at: Date.now(),
+            component: d.metadata?.name ?? "",
+            version: d.metadata?.labels?.["metapilot.io/version"],
+            available: (d.status as { availableReplicas?: number } | undefined)?.availableReplicas,
+          });
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    await client.patch(Resources.TenantControlPlane, name, undefined, { spec: { version: "v1.35.4" } }, "merge");
+    await waitPhase(name, "Upgrading", 30_000).catch(() => undefined);
+    const done = await waitPhase(name, "Ready", 180_000);
+    sampling = false;
+    await sampler;
+    expect(done.status?.version).toBe("v1.35.4");
+    const firstAt = (component: string) =>
+      samples.find((s) => s.component === component && s.version === "v1.35.4")?.at ?? Infinity;
+    expect(firstAt("kube-apiserver")).toBeLessThan(firstAt("kube-controller-manager"));
+    expect(firstAt("kube-apiserver")).toBeLessThan(firstAt("kube-scheduler"));
+    const apiserverSamples = samples.filter((s) => s.component === "kube-apiserver" && s.available !== undefined);
+    expect(Math.min(...apiserverSamples.map((s) => s.available ?? 0))).toBeGreaterThanOrEqual(2);
+
+    const skip = await client
+      .patch(Resources.TenantControlPlane, name, undefined, { spec: { version: "v1.37.2" } }, "merge")
+      .catch((e: unknown) => e);
+    expect(String(skip)).toMatch(/skips a minor version/);
+    const downgrade = await client
+      .patch(Resources.TenantControlPlane, name, undefined, { spec: { version: "v1.34.4" } }, "merge")
+      .catch((e: unknown) => e);
+    expect(String(downgrade)).toMatch(/downgrade/);
+  }, 300_000);
+
+  it("reports a spec the schema cannot catch in a condition, and keeps reconciling others", async () => {
+    const name = `${prefix}-bad`;
+    tenants.push(name);
+    await client.create(
+      Resources.TenantControlPlane,
+      tcp(name, "v1.34.4", {
+        etcd: { external: { endpoints: ["https://etcd.invalid:2379"], secretRef: { name: "missing" } } },
+      }),
+    );
+    const t = await eventually(
+      async () => {
+        const got = await get(name);
+        const c = got.status?.conditions?.find((x) => x.type === "EtcdReady");
+        return c?.status === "False" ? got : undefined;
+      },
+      60_000,
+      "EtcdReady=False",
+    );
+    expect(t.status?.conditions?.find((c) => c.type === "EtcdReady")?.message).toMatch(/Secret .*missing.* not found/);
+  }, 120_000);
+
+  it("deletes a tenant and leaves no object behind", async () => {
+    const name = tenants[1]!;
+    const ns = `tcp-${name}`;
+    await client.delete(Resources.TenantControlPlane, name);
+    await eventually(
+      async () => ((await client.getOptional(Resources.TenantControlPlane, name)) ? undefined : true),
+      120_000,
+      "TCP gone",
+    );
+    await eventually(
+      async () => ((await client.getOptional<KubeObject>(Resources.Namespace, ns)) ? undefined : true),
+      120_000,
+      "namespace gone",
+    );
+  }, 300_000);
+});
