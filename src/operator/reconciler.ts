@@ -329,7 +329,6 @@ export class TenantControlPlaneReconciler implements Reconciler {
     t: ResourceType,
     desired: KubeObject,
     cache: Informer<KubeObject> | Informer<WorkloadStatus> | Informer<ServiceObject>,
-    owned = true,
   ): Promise<KubeObject> {
     const key = desired.metadata?.namespace
       ? `${desired.metadata.namespace}/${desired.metadata.name}`
