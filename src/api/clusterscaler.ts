@@ -1,0 +1,217 @@
+// ClusterScaler: the policy that scales tenant control plane components up fast and down slowly.
+import { z } from "zod";
+import {
+  ComponentName,
+  conditions,
+  Duration,
+  LabelSelector,
+  Quantity,
+  ResourceList,
+  resourceBoundsRules,
+  Timestamp,
+} from "./common.js";
+import { withRules } from "./rules.js";
+import { kubeObject } from "./object.js";
+
+export const SCALER_NAMES = ["oom", "cpu", "memory", "throttling", "cluster-size", "probe"] as const;
+export type ScalerName = (typeof SCALER_NAMES)[number];
+export const ScalerName = z
+  .enum(SCALER_NAMES)
+  .describe("A scaler: oom, cpu, memory, throttling, cluster-size or probe.");
+
+export const ESTIMATOR_NAMES = ["oom-memory", "profile", "cluster-size", "fleet-regression"] as const;
+export type EstimatorName = (typeof ESTIMATOR_NAMES)[number];
+
+export const ScalerConfig = z
+  .object({
+    name: ScalerName,
+    enabled: z.boolean().default(true).describe("Whether the scaler runs."),
+    threshold: z
+      .number()
+      .min(0)
+      .describe(
+        "When the scaler fires. Its unit depends on the scaler: cpu and memory, a fraction of the request (0.8); " +
+          "throttling, 429 responses per second; probe, failed probes in the window; oom, OOM kills in the window. " +
+          "cluster-size ignores it and follows clusterSizeLadder. The scaler's default when unset.",
+      )
+      .optional(),
+    window: Duration.describe(
+      'How long the signal must stay over the threshold, e.g. "2m". The scaler\'s default when unset.',
+    ).optional(),
+  })
+  .describe("A scaler: a signal that triggers a scale-up (or allows a scale-down) and its threshold.");
+export type ScalerConfig = z.infer<typeof ScalerConfig>;
+
+const scalerList = (description: string) =>
+  z
+    .array(ScalerConfig)
+    .max(SCALER_NAMES.length)
+    .meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"] })
+    .describe(description);
+
+export const ClusterSizeStep = z
+  .object({
+    nodes: z.int().min(0).max(1_000_000).describe("From this many tenant nodes on, the step applies."),
+    cpu: Quantity.describe("CPU request per pod from this size on.").optional(),
+    memory: Quantity.describe("Memory request per pod from this size on.").optional(),
+    replicas: z.int().min(1).max(50).describe("Replicas from this size on.").optional(),
+  })
+  .describe("One step of the cluster-size ladder.");
+
+const Replicas = withRules(
+  z.object({
+    min: z.int().min(1).max(50).describe("Fewest replicas.").optional(),
+    max: z.int().min(1).max(50).describe("Most replicas.").optional(),
+  }),
+  [
+    {
+      rule: "!has(self.min) || !has(self.max) || self.min <= self.max",
+      message: "replicas.min must not be greater than replicas.max",
+      check: (v) => v?.min === undefined || v?.max === undefined || v.min <= v.max,
+    },
+  ],
+).describe("Bounds on the number of replicas. Only Deployments (not etcd) are scaled horizontally.");
+
+export const ComponentPolicy = withRules(
+  z.object({
+    name: ComponentName,
+    scalers: scalerList(
+      "The scalers that watch this component. When empty, every scaler runs with its defaults.",
+    ).optional(),
+    estimators: z
+      .array(z.enum(ESTIMATOR_NAMES).describe("An estimator: oom-memory, profile, cluster-size or fleet-regression."))
+      .max(ESTIMATOR_NAMES.length)
+      .meta({ "x-kubernetes-list-type": "set" })
+      .describe(
+        "How the new size is computed once a scaler fires, tried in order: oom-memory (memory at the OOM kill " +
+          "plus a bump), profile (the WorkloadProfile recommendation), cluster-size (clusterSizeLadder), " +
+          "fleet-regression (what similar tenants use).",
+      )
+      .optional(),
+    minAllowed: ResourceList.describe("Requests never go below these amounts.").optional(),
+    maxAllowed: ResourceList.describe("Requests never go above these amounts.").optional(),
+    replicas: Replicas.optional(),
+    clusterSizeLadder: z
+      .array(ClusterSizeStep)
+      .max(32)
+      .meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["nodes"] })
+      .describe(
+        "Sizes by the number of nodes in the tenant cluster; the step with the most nodes not above the count applies.",
+      )
+      .optional(),
+  }),
+  resourceBoundsRules("minAllowed", "maxAllowed"),
+).describe("The scaling policy of one component.");
+export type ComponentPolicy = z.infer<typeof ComponentPolicy>;
+
+export const ScalerOverride = withRules(
+  z.object({
+    tenantSelector: LabelSelector.describe(
+      "Tenants the override applies to; all selected tenants when unset.",
+    ).optional(),
+    component: ComponentName.describe("The component the override applies to; all components when unset.").optional(),
+    scalers: scalerList("Scaler settings that replace the component's, by scaler name.").optional(),
+    thresholds: z
+      .partialRecord(ScalerName, z.number().min(0))
+      .meta({ maxProperties: SCALER_NAMES.length })
+      .describe('Shorthand for scaler thresholds by scaler name, e.g. {"cpu": 0.9}.')
+      .optional(),
+    dryRun: z.boolean().describe("Overrides spec.dryRun for the matching tenants and components.").optional(),
+  }),
+  [
+    {
+      rule: `!has(self.thresholds) || self.thresholds.all(k, k in [${SCALER_NAMES.map((n) => `'${n}'`).join(", ")}])`,
+      message: `thresholds keys must be scaler names: ${SCALER_NAMES.join(", ")}`,
+      check: (v) => Object.keys(v?.thresholds ?? {}).every((k) => (SCALER_NAMES as readonly string[]).includes(k)),
+    },
+  ],
+).describe("Settings for some tenants and/or one component.");
+export type ScalerOverride = z.infer<typeof ScalerOverride>;
+
+export const ClusterScalerSpec = z
+  .object({
+    tenantSelector: LabelSelector.describe(
+      "Tenants this policy applies to, by the labels of their TenantControlPlane (or, for control planes " +
+        "metapilot did not create, of their workloads labelled metapilot.io/tenant). Every tenant when unset.",
+    ).optional(),
+    priority: z
+      .int()
+      .min(-1000)
+      .max(1000)
+      .default(0)
+      .describe(
+        "Which policy wins when several select the same tenant: the highest priority applies, alone (policies " +
+          "are not merged). On equal priority, the oldest ClusterScaler wins, then the first by name.",
+      ),
+    components: z
+      .array(ComponentPolicy)
+      .min(1)
+      .max(4)
+      .meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"] })
+      .describe("Policies per component; components not listed are not scaled."),
+    scaleUp: z
+      .object({
+        cooldown: Duration.default("1m").describe("Minimum time between two scale-ups of the same component."),
+      })
+      .prefault({})
+      .describe("Scale-ups happen as soon as a scaler fires, at most once per cooldown."),
+    scaleDown: z
+      .object({
+        enabled: z.boolean().default(true).describe("Whether components are ever scaled down."),
+        stabilizationWindow: Duration.default("3h").describe(
+          "A scale-down happens only when every recommendation in this window was lower than the current size.",
+        ),
+        maxStepPercent: z
+          .int()
+          .min(1)
+          .max(100)
+          .default(20)
+          .describe("Largest reduction in one step, in percent of the current requests or replicas."),
+        cooldown: Duration.describe(
+          "Minimum time between a change of a component and its next scale-down. Only the stabilization window applies when unset.",
+        ).optional(),
+      })
+      .prefault({})
+      .describe("Scale-downs happen slowly and in small steps."),
+    dryRun: z.boolean().default(false).describe("Record ScalingDecisions without changing any workload."),
+    fleetBudget: z
+      .object({
+        maxChangesPerInterval: z
+          .int()
+          .min(1)
+          .max(10000)
+          .default(10)
+          .describe("Most workload changes this policy makes across all tenants per interval."),
+        interval: Duration.default("1m").describe("Length of the interval."),
+      })
+      .describe("Limits how many changes happen at once across the fleet, so a bad signal cannot resize everything.")
+      .optional(),
+    overrides: z
+      .array(ScalerOverride)
+      .max(64)
+      .describe(
+        "Settings that replace the component policies for some tenants and/or one component. All matching " +
+          "overrides apply in list order, so a later one wins over an earlier one.",
+      )
+      .optional(),
+  })
+  .describe("The scaling policy.");
+
+export const ClusterScalerStatus = z
+  .object({
+    conditions: conditions("Conditions of the policy, e.g. Ready.").optional(),
+    matchedTenants: z.int().min(0).describe("Tenants this policy applies to (after priority resolution).").optional(),
+    observedGeneration: z.int().min(0).describe("The metadata.generation this status describes.").optional(),
+    lastDecisionTime: Timestamp.describe("When the policy last made a ScalingDecision.").optional(),
+  })
+  .describe("Observed state of the policy.");
+
+export const ClusterScaler = kubeObject("ClusterScaler", ClusterScalerSpec, ClusterScalerStatus).describe(
+  "A scaling policy for tenant control plane components: which scalers react to which signals, bounds, " +
+    "cooldowns and how fast to scale down.",
+);
+
+export type ClusterScaler = z.infer<typeof ClusterScaler>;
+export type ClusterScalerInput = z.input<typeof ClusterScaler>;
+export type ClusterScalerSpec = z.infer<typeof ClusterScalerSpec>;
+export type ClusterScalerStatus = z.infer<typeof ClusterScalerStatus>;

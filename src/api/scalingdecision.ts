@@ -1,0 +1,133 @@
+// ScalingDecision: the record of one scaling decision, its root cause and evidence, and whether it was applied.
+import { z } from "zod";
+import { ComponentName, DnsLabel, DnsSubdomain, ResourceRequirements, Timestamp } from "./common.js";
+import { ScalerName } from "./clusterscaler.js";
+import { type TransitionRule, type UpdateCheck, updateCheck, withRules } from "./rules.js";
+import { kubeObject } from "./object.js";
+
+export const ROOT_CAUSE_CATEGORIES = [
+  "OOMKilled",
+  "CPUSaturation",
+  "MemoryPressure",
+  "Throttling",
+  "ClusterGrowth",
+  "ProbeFailure",
+  "Underutilized",
+] as const;
+export type RootCauseCategory = (typeof ROOT_CAUSE_CATEGORIES)[number];
+
+export const DECISION_PHASES = ["Applied", "DryRun", "Blocked", "Failed"] as const;
+export type DecisionPhase = (typeof DECISION_PHASES)[number];
+
+export const DELIVERY_STATES = ["Pending", "Delivered", "Failed"] as const;
+export type DeliveryState = (typeof DELIVERY_STATES)[number];
+
+export const Evidence = z
+  .object({
+    signal: z
+      .string()
+      .min(1)
+      .max(253)
+      .describe('What was measured, e.g. "container_oom_kills" or "apiserver_429_rate".'),
+    value: z.string().max(256).describe('The observed value, as text, e.g. "3" or "0.97".'),
+    threshold: z.string().max(256).describe("The threshold it was compared with, as text.").optional(),
+    observedAt: Timestamp.describe("When the value was observed.").optional(),
+    source: z
+      .string()
+      .max(253)
+      .describe('Where the value comes from, e.g. "prometheus", "pod-status", "event".')
+      .optional(),
+  })
+  .describe("One observation behind the decision.");
+export type Evidence = z.infer<typeof Evidence>;
+
+export const WorkloadState = z
+  .object({
+    replicas: z.int().min(0).describe("Replicas of the workload.").optional(),
+    resources: ResourceRequirements.optional(),
+  })
+  .describe("Size of the component's workload: replicas and the resources of its main container.");
+export type WorkloadState = z.infer<typeof WorkloadState>;
+
+export const ScalingDecisionSpec = z
+  .object({
+    target: z
+      .object({
+        apiVersion: z.string().max(64).default("apps/v1").describe('API version of the workload, "apps/v1".'),
+        kind: z.enum(["Deployment", "StatefulSet"]).describe("Kind of the workload: Deployment or StatefulSet."),
+        name: DnsSubdomain.describe("Name of the workload."),
+        namespace: DnsLabel.describe("Namespace of the workload (the tenant namespace)."),
+        tenant: z.string().max(253).describe("The tenant: the value of the workload's metapilot.io/tenant label."),
+      })
+      .describe("The workload the decision is about."),
+    component: ComponentName,
+    direction: z.enum(["Up", "Down"]).describe("Up or Down."),
+    dryRun: z.boolean().default(false).describe("Whether the decision was only recorded, not applied."),
+    scaler: ScalerName.describe(
+      "The scaler that fired (for Down, the scaler whose signal allowed the scale-down).",
+    ).optional(),
+    rootCause: z
+      .object({
+        category: z
+          .enum(ROOT_CAUSE_CATEGORIES)
+          .describe(
+            "The kind of cause: OOMKilled, CPUSaturation, MemoryPressure, Throttling, ClusterGrowth, " +
+              "ProbeFailure or Underutilized.",
+          ),
+        summary: z.string().min(1).max(1024).describe("One sentence for humans: what happened and why this change."),
+        evidence: z.array(Evidence).max(32).describe("The observations behind the decision.").optional(),
+      })
+      .describe("Why the decision was made."),
+    before: WorkloadState.describe("Size of the workload before the decision."),
+    after: WorkloadState.describe("Size of the workload the decision asks for."),
+    clusterScaler: DnsSubdomain.describe("The ClusterScaler whose policy made the decision.").optional(),
+    decidedAt: Timestamp.describe("When the decision was made.").optional(),
+  })
+  .describe("The decision. It is a record and does not change after creation.");
+
+export const ScalingDecisionStatus = z
+  .object({
+    phase: z
+      .enum(DECISION_PHASES)
+      .describe(
+        "Applied (the workload was changed), DryRun (only recorded), Blocked (a limit such as a cooldown, bound or " +
+          "the fleet budget held it back) or Failed.",
+      )
+      .optional(),
+    message: z.string().max(4096).describe("Details, e.g. what blocked the decision or why it failed.").optional(),
+    appliedAt: Timestamp.describe("When the workload was changed.").optional(),
+    delivery: z
+      .object({
+        state: z
+          .enum(DELIVERY_STATES)
+          .default("Pending")
+          .describe("Whether the ops center has the report: Pending, Delivered or Failed (gave up)."),
+        attempts: z.int().min(0).default(0).describe("Delivery attempts so far."),
+        lastAttemptTime: Timestamp.describe("When the last attempt was made.").optional(),
+        lastError: z.string().max(4096).describe("Error of the last failed attempt.").optional(),
+        deliveredAt: Timestamp.describe("When the ops center acknowledged the report.").optional(),
+      })
+      .describe("Delivery of the decision report to the ops center.")
+      .optional(),
+  })
+  .describe("What became of the decision.");
+
+const specImmutable: TransitionRule<unknown> = {
+  rule: "self == oldSelf",
+  message: "spec is immutable: a ScalingDecision is a record",
+  reason: "FieldValueForbidden",
+  transition: (o, s) => JSON.stringify(o) === JSON.stringify(s),
+};
+
+export const ScalingDecision = kubeObject(
+  "ScalingDecision",
+  withRules(ScalingDecisionSpec, [specImmutable]),
+  ScalingDecisionStatus,
+).describe("The record of one scaling decision: what changed, why (root cause and evidence), and what became of it.");
+
+export type ScalingDecision = z.infer<typeof ScalingDecision>;
+export type ScalingDecisionInput = z.input<typeof ScalingDecision>;
+export type ScalingDecisionSpec = z.infer<typeof ScalingDecisionSpec>;
+export type ScalingDecisionStatus = z.infer<typeof ScalingDecisionStatus>;
+
+export const scalingDecisionUpdateChecks: readonly UpdateCheck[] = [updateCheck("spec", [specImmutable])];
