@@ -1,0 +1,260 @@
+import { describe, expect, it } from "vitest";
+import { clamp, decide, defaultEngineOptions } from "./engine.js";
+import { scalerDefaults } from "./policy.js";
+import { MiB } from "./quantity.js";
+import type { DecisionInput, ResolvedPolicy, Signals } from "./types.js";
+
+const now = Date.parse("2026-11-23T12:00:00Z");
+const min = 60_000;
+
+export function policy(over: Partial<ResolvedPolicy> = {}): ResolvedPolicy {
+  return {
+    clusterScaler: "cs",
+    scalers: structuredClone(scalerDefaults),
+    estimators: ["oom-memory", "profile", "cluster-size"],
+    minAllowed: { cpu: 0.1, memory: 128 * MiB },
+    maxAllowed: { cpu: 8, memory: 16384 * MiB },
+    replicas: { min: 1, max: 5 },
+    ladder: [],
+    scaleUpCooldownMs: min,
+    scaleDown: { enabled: true, stabilizationWindowMs: 180 * min, maxStepPercent: 20, cooldownMs: 0 },
+    dryRun: false,
+    ...over,
+  };
+}
+
+export function input(over: Partial<DecisionInput> = {}, signals: Partial<Signals> = {}): DecisionInput {
+  return {
+    workload: {
+      kind: "Deployment",
+      name: "kube-apiserver",
+      namespace: "tcp-a",
+      tenant: "a",
+      component: "kube-apiserver",
+      container: "kube-apiserver",
+      ownedByTenantControlPlane: false,
+    },
+    current: { replicas: 2, cpuRequest: 1, memoryRequest: 1024 * MiB, memoryLimit: 2048 * MiB },
+    policy: policy(),
+    signals: { oom: [], ...signals },
+    history: {
+      handledOomIds: new Set(),
+      overThresholdSince: {},
+      recommendations: [],
+      observingSince: now - 10 * 60 * min,
+    },
+    now,
+    fleetBudgetRemaining: 10,
+    paused: false,
+    ...over,
+  };
+}
+
+const m = (value: number, ageMs = 0) => ({ value, observedAt: now - ageMs, source: "prometheus" });
+
+describe("decide: OOM", () => {
+  it("bumps memory by max(+100Mi, x1.2) of the limit at once, ignoring the cooldown", () => {
+    const plan = decide(
+      input(
+        {
+          history: {
+            handledOomIds: new Set(),
+            overThresholdSince: {},
+            recommendations: [],
+            observingSince: now,
+            lastScaleUpAt: now - 1000,
+          },
+        },
+        {
+          oom: [{ id: "p/c/1", pod: "p", container: "c", finishedAt: now - 100, limitBytes: 2048 * MiB }],
+        },
+      ),
+    );
+    expect(plan.action).toBe("change");
+    if (plan.action !== "change") return;
+    expect(plan.category).toBe("OOMKilled");
+    expect(plan.after.memoryLimit).toBeCloseTo(2048 * MiB * 1.2); // 2457.6Mi > 2148Mi
+    expect(plan.after.memoryRequest).toBeCloseTo(1024 * MiB * 1.2); // ratio kept
+    expect(plan.oomIds).toEqual(["p/c/1"]);
+  });
+
+  it.each([
+    [256, 356], // +100Mi wins below 500Mi
+    [500, 600], // equal at 500Mi
+    [1000, 1200], // x1.2 wins above
+  ])("limit %iMi → %iMi", (limitMi, expectedMi) => {
+    const plan = decide(
+      input(
+        { current: { replicas: 1, memoryRequest: limitMi * MiB, memoryLimit: limitMi * MiB } },
+        {
+          oom: [{ id: "x", pod: "p", container: "c", finishedAt: now, limitBytes: limitMi * MiB }],
+        },
+      ),
+    );
+    expect(plan.action === "change" && plan.after.memoryLimit).toBeCloseTo(expectedMi * MiB);
+  });
+
+  it("never acts twice on the same OOM", () => {
+    const plan = decide(
+      input(
+        {
+          history: { handledOomIds: new Set(["x"]), overThresholdSince: {}, recommendations: [], observingSince: now },
+        },
+        {
+          oom: [{ id: "x", pod: "p", container: "c", finishedAt: now, limitBytes: 2048 * MiB }],
+        },
+      ),
+    );
+    expect(plan.action).toBe("none");
+  });
+
+  it("is bounded by maxAllowed, and reports when already there", () => {
+    const p = policy({ maxAllowed: { cpu: 8, memory: 2200 * MiB } });
+    const plan = decide(
+      input({ policy: p }, { oom: [{ id: "x", pod: "p", container: "c", finishedAt: now, limitBytes: 2048 * MiB }] }),
+    );
+    expect(plan.action === "change" && plan.after.memoryLimit).toBe(2200 * MiB);
+    const again = decide(
+      input(
+        { policy: p, current: { replicas: 2, memoryRequest: 2200 * MiB, memoryLimit: 2200 * MiB } },
+        {
+          oom: [{ id: "y", pod: "p", container: "c", finishedAt: now, limitBytes: 2200 * MiB }],
+        },
+      ),
+    );
+    expect(again.action).toBe("none");
+    expect(again.action === "none" && again.reason).toMatch(/maxAllowed/);
+  });
+});
+
+describe("decide: sustained CPU", () => {
+  const hot = { cpuUsage: m(0.95), memoryWorkingSet: m(500 * MiB) };
+  it("waits for the window", () => {
+    const h = {
+      handledOomIds: new Set<string>(),
+      overThresholdSince: { cpu: now - 30_000 },
+      recommendations: [],
+      observingSince: now - 3600_000,
+    };
+    expect(decide(input({ history: h }, hot)).action).toBe("none");
+  });
+  it("scales up after the window to 60% utilisation", () => {
+    const h = {
+      handledOomIds: new Set<string>(),
+      overThresholdSince: { cpu: now - 2 * min },
+      recommendations: [],
+      observingSince: now - 3600_000,
+    };
+    const plan = decide(input({ history: h }, hot));
+    expect(plan.action === "change" && plan.category).toBe("CPUSaturation");
+    expect(plan.action === "change" && plan.after.cpuRequest).toBeCloseTo(0.95 / 0.6);
+  });
+  it("respects the scale-up cooldown", () => {
+    const h = {
+      handledOomIds: new Set<string>(),
+      overThresholdSince: { cpu: now - 5 * min },
+      recommendations: [],
+      observingSince: now - 3600_000,
+      lastScaleUpAt: now - 30_000,
+    };
+    const plan = decide(input({ history: h }, hot));
+    expect(plan.action === "none" && plan.reason).toMatch(/cooldown/);
+  });
+  it("adds a replica once CPU is at maxAllowed", () => {
+    const h = {
+      handledOomIds: new Set<string>(),
+      overThresholdSince: { cpu: now - 5 * min },
+      recommendations: [],
+      observingSince: now - 3600_000,
+    };
+    const plan = decide(input({ history: h, policy: policy({ maxAllowed: { cpu: 1, memory: 8192 * MiB } }) }, hot));
+    expect(plan.action === "change" && plan.after.replicas).toBe(3);
+  });
+  it("is blocked by an exhausted fleet budget", () => {
+    const h = {
+      handledOomIds: new Set<string>(),
+      overThresholdSince: { cpu: now - 5 * min },
+      recommendations: [],
+      observingSince: now - 3600_000,
+    };
+    const plan = decide(input({ history: h, fleetBudgetRemaining: 0 }, hot));
+    expect(plan.action).toBe("blocked");
+  });
+});
+
+describe("decide: scale-down", () => {
+  const cold = { cpuUsage: m(0.1), memoryWorkingSet: m(200 * MiB) };
+  const settled = (recs: Array<{ at: number; cpu: number; memory: number }>) => ({
+    handledOomIds: new Set<string>(),
+    overThresholdSince: {},
+    recommendations: recs,
+    observingSince: now - 4 * 60 * min,
+  });
+  it("steps down by at most maxStepPercent after the window", () => {
+    const plan = decide(input({ history: settled([{ at: now - 60 * min, cpu: 0.2, memory: 300 * MiB }]) }, cold));
+    expect(plan.action === "change" && plan.direction).toBe("Down");
+    expect(plan.action === "change" && plan.after.cpuRequest).toBeCloseTo(0.8);
+    expect(plan.action === "change" && plan.after.memoryRequest).toBeCloseTo(1024 * MiB * 0.8);
+    expect(plan.action === "change" && plan.category).toBe("Underutilized");
+  });
+  it("never scales down with a stale or missing signal", () => {
+    const stale = decide(
+      input({ history: settled([]) }, { cpuUsage: m(0.1, 10 * min), memoryWorkingSet: m(200 * MiB) }),
+    );
+    expect(stale.action === "none" && stale.reason).toMatch(/cpu usage stale/);
+    const missing = decide(
+      input({ history: settled([]) }, { memoryWorkingSet: m(200 * MiB), unavailableReason: "Prometheus unreachable" }),
+    );
+    expect(missing.action === "none" && missing.reason).toMatch(/cpu usage missing.*Prometheus unreachable/);
+  });
+  it("waits for a full window of observation (after a restart too)", () => {
+    const plan = decide(input({ history: { ...settled([]), observingSince: now - 10 * min } }, cold));
+    expect(plan.action).toBe("none");
+  });
+  it("does not go below the highest recommendation in the window", () => {
+    const plan = decide(input({ history: settled([{ at: now - 30 * min, cpu: 0.9, memory: 1000 * MiB }]) }, cold));
+    // The window's highest recommendation (0.9 cores) is as low as it may go, above the 20% step (0.8).
+    expect(plan.action === "change" && plan.after.cpuRequest).toBeCloseTo(0.9);
+  });
+  it("is off when scaleDown.enabled is false", () => {
+    const p = policy({ scaleDown: { enabled: false, stabilizationWindowMs: 1, maxStepPercent: 20, cooldownMs: 0 } });
+    expect(decide(input({ policy: p, history: settled([]) }, cold)).action).toBe("none");
+  });
+  it("honours paused", () => {
+    expect(
+      decide(input({ paused: true }, { oom: [{ id: "x", pod: "p", container: "c", finishedAt: now }] })).action,
+    ).toBe("none");
+  });
+});
+
+describe("decide: cluster growth", () => {
+  it("moves along the ladder", () => {
+    const ladder = [
+      { nodes: 0, cpu: 0.25, memory: 512 * MiB, replicas: 2 },
+      { nodes: 100, cpu: 1, memory: 2048 * MiB, replicas: 2 },
+      { nodes: 500, cpu: 2, memory: 4096 * MiB, replicas: 3 },
+    ];
+    const plan = decide(input({ policy: policy({ ladder }) }, { clusterNodes: m(600) }));
+    expect(plan.action === "change" && plan.category).toBe("ClusterGrowth");
+    expect(plan.action === "change" && plan.after).toMatchObject({
+      replicas: 3,
+      cpuRequest: 2,
+      memoryRequest: 4096 * MiB,
+      memoryLimit: 8192 * MiB,
+    });
+  });
+});
+
+describe("clamp", () => {
+  it("keeps everything within min/max and request <= limit", () => {
+    const i = input();
+    expect(clamp({ replicas: 9, cpuRequest: 20, memoryRequest: 1, memoryLimit: 99e12 }, i)).toEqual({
+      replicas: 5,
+      cpuRequest: 8,
+      cpuLimit: undefined,
+      memoryRequest: 128 * MiB,
+      memoryLimit: 16384 * MiB,
+    });
+  });
+  it("has sane defaults", () => expect(defaultEngineOptions.cpuTargetUtilization).toBe(0.6));
+});

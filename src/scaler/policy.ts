@@ -1,0 +1,133 @@
+// Which ClusterScaler governs a tenant, and the resolved policy for one of its components.
+// Precedence (also in the CRD's description of spec.priority): among the ClusterScalers whose tenantSelector
+// matches, the highest spec.priority wins alone (policies are never merged); on a tie the oldest wins, then the
+// first by name. Within the winner, matching overrides apply in list order, so a later one wins.
+import {
+  parseDuration,
+  parseQuantity,
+  SCALER_NAMES,
+  type ClusterScaler,
+  type LabelSelector,
+  type ScalerName,
+} from "../api/index.js";
+import { availableEstimators } from "./estimators/index.js";
+import type { ComponentName, ResolvedPolicy, ScalerSettings } from "./types.js";
+
+export function matchesSelector(selector: LabelSelector | undefined, labels: Record<string, string> = {}): boolean {
+  if (!selector) return true;
+  for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (labels[k] !== v) return false;
+  for (const e of selector.matchExpressions ?? []) {
+    const has = Object.prototype.hasOwnProperty.call(labels, e.key);
+    const value = labels[e.key];
+    switch (e.operator) {
+      case "In":
+        if (!has || !(e.values ?? []).includes(value ?? "")) return false;
+        break;
+      case "NotIn":
+        if (has && (e.values ?? []).includes(value ?? "")) return false;
+        break;
+      case "Exists":
+        if (!has) return false;
+        break;
+      case "DoesNotExist":
+        if (has) return false;
+        break;
+    }
+  }
+  return true;
+}
+
+/** The ClusterScaler that governs a tenant with `labels`, by the documented precedence. */
+export function selectClusterScaler(
+  scalers: readonly ClusterScaler[],
+  labels: Record<string, string>,
+): ClusterScaler | undefined {
+  const matching = scalers.filter(
+    (s) => !s.metadata?.deletionTimestamp && matchesSelector(s.spec.tenantSelector, labels),
+  );
+  matching.sort((a, b) => {
+    const p = (b.spec.priority ?? 0) - (a.spec.priority ?? 0);
+    if (p !== 0) return p;
+    const ta = Date.parse(String(a.metadata?.creationTimestamp ?? "")) || 0;
+    const tb = Date.parse(String(b.metadata?.creationTimestamp ?? "")) || 0;
+    if (ta !== tb) return ta - tb;
+    return String(a.metadata?.name).localeCompare(String(b.metadata?.name));
+  });
+  return matching[0];
+}
+
+export const scalerDefaults: Record<ScalerName, ScalerSettings> = {
+  oom: { enabled: true, threshold: 1, windowMs: 0 },
+  cpu: { enabled: true, threshold: 0.8, windowMs: 2 * 60_000 },
+  memory: { enabled: true, threshold: 0.9, windowMs: 60_000 },
+  throttling: { enabled: true, threshold: 1, windowMs: 60_000 },
+  "cluster-size": { enabled: true, threshold: 0, windowMs: 0 },
+  probe: { enabled: true, threshold: 3, windowMs: 60_000 },
+};
+
+const q = (v: string | undefined) => (v === undefined ? undefined : parseQuantity(v));
+
+/** The policy for one component of one tenant; undefined when the ClusterScaler does not list the component. */
+export function resolvePolicy(
+  cs: ClusterScaler,
+  component: ComponentName,
+  tenantLabels: Record<string, string>,
+): ResolvedPolicy | undefined {
+  const base = cs.spec.components.find((c) => c.name === component);
+  if (!base) return undefined;
+  const scalers = Object.fromEntries(SCALER_NAMES.map((n) => [n, { ...scalerDefaults[n] }])) as Record<
+    ScalerName,
+    ScalerSettings
+  >;
+  const applyScalers = (
+    list: ReadonlyArray<{ name: ScalerName; enabled?: boolean; threshold?: number; window?: string }> | undefined,
+    exclusive: boolean,
+  ) => {
+    if (!list) return;
+    // A component that lists its scalers runs only those; an override changes only the ones it names.
+    if (exclusive && list.length > 0) for (const n of SCALER_NAMES) scalers[n].enabled = list.some((s) => s.name === n);
+    for (const s of list) {
+      const cur = scalers[s.name];
+      if (s.enabled !== undefined) cur.enabled = s.enabled;
+      if (s.threshold !== undefined) cur.threshold = s.threshold;
+      if (s.window !== undefined) cur.windowMs = parseDuration(s.window);
+    }
+  };
+  applyScalers(base.scalers, true);
+  let dryRun = cs.spec.dryRun ?? false;
+  for (const o of cs.spec.overrides ?? []) {
+    if (o.component && o.component !== component) continue;
+    if (!matchesSelector(o.tenantSelector, tenantLabels)) continue;
+    applyScalers(o.scalers, false);
+    for (const [name, threshold] of Object.entries(o.thresholds ?? {})) {
+      if (threshold !== undefined) scalers[name as ScalerName].threshold = threshold;
+    }
+    if (o.dryRun !== undefined) dryRun = o.dryRun;
+  }
+  const estimators = base.estimators ?? ["oom-memory", "profile", "cluster-size"];
+  const known = availableEstimators();
+  const unknown = estimators.filter((e) => !known.includes(e));
+  if (unknown.length) throw new Error(`unknown estimators ${unknown.join(", ")}; available: ${known.join(", ")}`);
+  return {
+    clusterScaler: cs.metadata?.name ?? "",
+    scalers,
+    estimators,
+    minAllowed: { cpu: q(base.minAllowed?.cpu), memory: q(base.minAllowed?.memory) },
+    maxAllowed: { cpu: q(base.maxAllowed?.cpu), memory: q(base.maxAllowed?.memory) },
+    replicas: { min: base.replicas?.min, max: base.replicas?.max },
+    ladder: (base.clusterSizeLadder ?? []).map((s) => ({
+      nodes: s.nodes,
+      cpu: q(s.cpu),
+      memory: q(s.memory),
+      replicas: s.replicas,
+    })),
+    scaleUpCooldownMs: parseDuration(cs.spec.scaleUp.cooldown),
+    scaleDown: {
+      enabled: cs.spec.scaleDown.enabled,
+      stabilizationWindowMs: parseDuration(cs.spec.scaleDown.stabilizationWindow),
+      maxStepPercent: cs.spec.scaleDown.maxStepPercent,
+      cooldownMs: cs.spec.scaleDown.cooldown ? parseDuration(cs.spec.scaleDown.cooldown) : 0,
+    },
+    dryRun,
+  };
+}

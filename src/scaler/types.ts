@@ -1,0 +1,148 @@
+// The plain data the scaler's pure parts exchange: signals in, a plan out.
+import type { RootCauseCategory, ScalerName } from "../api/index.js";
+
+export type ComponentName = "kube-apiserver" | "kube-controller-manager" | "kube-scheduler" | "etcd";
+
+/** Size of a workload in plain numbers: cores and bytes of its main container, and replicas. */
+export interface Size {
+  replicas: number;
+  cpuRequest?: number;
+  cpuLimit?: number;
+  memoryRequest?: number;
+  memoryLimit?: number;
+}
+
+export interface WorkloadRef {
+  kind: "Deployment" | "StatefulSet";
+  name: string;
+  namespace: string;
+  tenant: string;
+  component: ComponentName;
+  /** The main container, whose resources are scaled. */
+  container: string;
+  /** The TenantControlPlane owns replicas and resources (metapilot created it): change its spec instead. */
+  ownedByTenantControlPlane: boolean;
+}
+
+export type Freshness = "fresh" | "stale" | "missing";
+
+/** One measured value with its time. A stale or missing signal is never read as zero. */
+export interface Measurement {
+  value: number;
+  observedAt: number;
+  source: string;
+}
+
+export interface OomEvent {
+  /** Stable id: pod uid, container and restart count; the same OOM is never acted on twice. */
+  id: string;
+  pod: string;
+  container: string;
+  finishedAt: number;
+  /** Memory limit of the container when it was killed, bytes. */
+  limitBytes?: number;
+}
+
+/** Everything known about one workload at decision time. */
+export interface Signals {
+  oom: OomEvent[];
+  cpuUsage?: Measurement; // cores, worst pod
+  memoryWorkingSet?: Measurement; // bytes, worst pod
+  cpuThrottledRatio?: Measurement; // 0..1
+  apiserver429Rate?: Measurement; // requests/s, tenant apiserver (kube-apiserver only)
+  clusterNodes?: Measurement; // tenant cluster node count
+  probeFailures?: Measurement; // failed /readyz probes in the window
+  /** Why Prometheus-based signals are missing, when they are. */
+  unavailableReason?: string;
+}
+
+export interface ScalerSettings {
+  enabled: boolean;
+  threshold: number;
+  windowMs: number;
+}
+
+export interface ClusterSizeStep {
+  nodes: number;
+  cpu?: number;
+  memory?: number;
+  replicas?: number;
+}
+
+/** The policy for one component of one tenant, after precedence and overrides. */
+export interface ResolvedPolicy {
+  clusterScaler: string;
+  scalers: Record<ScalerName, ScalerSettings>;
+  estimators: string[];
+  minAllowed: { cpu?: number; memory?: number };
+  maxAllowed: { cpu?: number; memory?: number };
+  replicas: { min?: number; max?: number };
+  ladder: ClusterSizeStep[];
+  scaleUpCooldownMs: number;
+  scaleDown: { enabled: boolean; stabilizationWindowMs: number; maxStepPercent: number; cooldownMs: number };
+  dryRun: boolean;
+}
+
+export interface Evidence {
+  signal: string;
+  value: string;
+  threshold?: string;
+  observedAt?: string;
+  source?: string;
+}
+
+export interface Recommendation {
+  at: number;
+  cpu?: number;
+  memory?: number;
+}
+
+/** What the engine remembers between decisions about one workload (rebuilt from decisions after a restart). */
+export interface WorkloadHistory {
+  lastScaleUpAt?: number;
+  lastChangeAt?: number;
+  handledOomIds: ReadonlySet<string>;
+  /** When each scaler's signal first went over its threshold, for sustained-signal windows. */
+  overThresholdSince: Partial<Record<ScalerName, number>>;
+  /** Desired sizes seen over the stabilization window, oldest first. */
+  recommendations: Recommendation[];
+  /** Since when this process has been observing the workload; a scale-down needs a full window of it. */
+  observingSince: number;
+}
+
+export interface Profile {
+  target?: { cpu?: number; memory?: number };
+  upperBound?: { cpu?: number; memory?: number };
+}
+
+export interface DecisionInput {
+  workload: WorkloadRef;
+  current: Size;
+  policy: ResolvedPolicy;
+  signals: Signals;
+  history: WorkloadHistory;
+  profile?: Profile;
+  /** Fleet model: expected usage for a tenant of a given node count, if fitted. */
+  fleet?: { cpu?: (nodes: number) => number; memory?: (nodes: number) => number };
+  now: number;
+  /** Changes still allowed by the fleet budget in this interval. */
+  fleetBudgetRemaining: number;
+  paused: boolean;
+}
+
+export type Plan =
+  | { action: "none"; reason: string; notes: string[] }
+  | {
+      action: "change" | "blocked";
+      direction: "Up" | "Down";
+      scaler: ScalerName;
+      category: RootCauseCategory;
+      summary: string;
+      evidence: Evidence[];
+      before: Size;
+      after: Size;
+      /** OOM events this plan answers; recorded so they are never acted on twice. */
+      oomIds: string[];
+      blockedBy?: string;
+      notes: string[];
+    };
