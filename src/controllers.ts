@@ -1,11 +1,21 @@
 // The registry of controllers the `metapilot controller` command can run. Each entry wires one controller into a
 // manager in a few lines; unknown names are rejected at start-up, before anything runs.
 import type { Manager } from "./kube/manager.js";
+import type { PrometheusOptions } from "./prometheus/client.js";
+import type { OpsCenterEndpoint } from "./scaler/reports.js";
 
 export interface ControllerConfig {
   workers: number;
+  /** Global dry-run: decisions and plans are recorded, workloads are never changed. */
   dryRun: boolean;
   namespace?: string;
+  prometheus?: PrometheusOptions;
+  pollIntervalMs?: number;
+  rateWindow?: string;
+  staleAfterMs?: number;
+  opsCenter?: OpsCenterEndpoint[];
+  clusterName?: string;
+  decisionRetentionMs?: number;
 }
 
 export type ControllerFactory = (manager: Manager, config: ControllerConfig) => void;

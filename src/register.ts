@@ -1,2 +1,3 @@
 // Side-effect imports that register every built-in controller with src/controllers.ts.
 import "./operator/controller.js";
+import "./scaler/controller.js";

@@ -22,6 +22,16 @@ interface ControllerFlags {
   burst: string;
   dryRun: boolean;
   controllers: string;
+  prometheusUrl?: string;
+  prometheusBearerTokenFile?: string;
+  prometheusCaFile?: string;
+  pollInterval: string;
+  staleAfter: string;
+  opsCenterUrl?: string[];
+  opsCenterHmacSecretFile?: string;
+  opsCenterCaFile?: string;
+  clusterName: string;
+  decisionRetention: string;
 }
 
 export function controllerCommand(): Command {
@@ -73,6 +83,37 @@ export function controllerCommand(): Command {
       `comma-separated controllers to run (available: ${availableControllers().join(", ") || "none"})`,
       "all",
     )
+    .addOption(
+      new Option(
+        "--prometheus-url <url>",
+        "Prometheus HTTP API for usage signals (unset: only OOM kills are acted on)",
+      ).env("PROMETHEUS_URL"),
+    )
+    .option("--prometheus-bearer-token-file <path>", "bearer token for Prometheus")
+    .option("--prometheus-ca-file <path>", "CA bundle for a Prometheus served over TLS")
+    .option(
+      "--poll-interval <duration>",
+      "how often usage signals are read from Prometheus (one batched query per metric)",
+      "15s",
+    )
+    .option("--stale-after <duration>", "a signal older than this is stale: it never causes a scale-down", "90s")
+    .addOption(
+      new Option("--ops-center-url <url...>", "endpoints that receive every ScalingDecision as a CloudEvent").env(
+        "METAPILOT_OPS_CENTER_URL",
+      ),
+    )
+    .addOption(
+      new Option("--ops-center-hmac-secret-file <path>", "HMAC-SHA256 key for the X-Metapilot-Signature header").env(
+        "METAPILOT_OPS_CENTER_HMAC_SECRET_FILE",
+      ),
+    )
+    .option("--ops-center-ca-file <path>", "CA bundle for ops-center endpoints served over TLS")
+    .addOption(
+      new Option("--cluster-name <name>", "name of this meta-cluster, the CloudEvent source")
+        .env("METAPILOT_CLUSTER_NAME")
+        .default("meta-cluster"),
+    )
+    .option("--decision-retention <duration>", "delivered ScalingDecisions older than this are deleted", "168h")
     .action(async (flags: ControllerFlags) => {
       const logger = createLogger({ level: flags.logLevel });
       const names =

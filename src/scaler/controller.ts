@@ -1,0 +1,244 @@
+// Wiring of the ClusterScaler: a per-workload controller keyed by the control-plane Deployment or StatefulSet,
+// a status controller for ClusterScaler objects, the Prometheus poller, report delivery and decision GC.
+import { parseClusterScaler } from "../api/index.js";
+import { registerController, type ControllerConfig } from "../controllers.js";
+import { sleep } from "../kube/backoff.js";
+import { Controller, type Reconciler } from "../kube/controller.js";
+import type { Informer } from "../kube/informer.js";
+import type { Manager } from "../kube/manager.js";
+import { keyOf, Resources, type KubeObject } from "../kube/resources.js";
+import { PrometheusClient } from "../prometheus/client.js";
+import { jsonEqual, mergeConditions, type ConditionInput } from "../operator/status.js";
+import { KubeActuator, RecordingActuator } from "./actuator.js";
+import { selectClusterScaler } from "./policy.js";
+import { ScalerReconciler, componentLabel, tenantLabel, type DecisionObject, type ScalerCaches } from "./reconciler.js";
+import { Reporter } from "./reports.js";
+import { PrometheusSignals } from "./signals/prometheus.js";
+
+export interface ScalerWiring {
+  controller: Controller;
+  statusController: Controller;
+  reconciler: ScalerReconciler;
+  prometheus?: PrometheusSignals;
+  reporter?: Reporter;
+}
+
+export function addClusterScalerController(manager: Manager, config: ControllerConfig): ScalerWiring {
+  const tenantScoped = <T extends KubeObject>(resource: (typeof Resources)[keyof typeof Resources]) =>
+    manager.informer<T>({ resource, namespace: config.namespace, labelSelector: tenantLabel });
+  const caches: ScalerCaches = {
+    clusterScalers: manager.informer({ resource: Resources.ClusterScaler }),
+    tenants: manager.informer({ resource: Resources.TenantControlPlane }),
+    deployments: tenantScoped(Resources.Deployment),
+    statefulSets: tenantScoped(Resources.StatefulSet),
+    pods: tenantScoped(Resources.Pod),
+    decisions: tenantScoped<DecisionObject>(Resources.ScalingDecision),
+    profiles: manager.informer({ resource: Resources.WorkloadProfile, namespace: config.namespace }),
+  };
+  // The poller is built before the controllers it wakes, so it reaches them through this late-bound reference.
+  const late: { controller?: Controller } = {};
+  const enqueueAll = () => {
+    for (const inf of [caches.deployments, caches.statefulSets]) {
+      for (const w of inf.list((o) => !!o.metadata?.labels?.[componentLabel])) late.controller?.queue.add(keyOf(w));
+    }
+  };
+  const prometheus = config.prometheus
+    ? new PrometheusSignals({
+        client: new PrometheusClient(config.prometheus),
+        intervalMs: config.pollIntervalMs ?? 15_000,
+        rateWindow: config.rateWindow ?? "1m",
+        logger: manager.logger,
+        namespaces: () => {
+          const ns = new Set(caches.deployments.list().map((d) => d.metadata?.namespace ?? ""));
+          return ns.size > 0 && ns.size <= 300 ? [...ns] : undefined;
+        },
+        onUpdate: () => {
+          enqueueAll();
+          for (const cs of caches.clusterScalers.list()) statusController.queue.add(keyOf(cs));
+        },
+      })
+    : undefined;
+  const actuator = config.dryRun ? new RecordingActuator() : new KubeActuator(manager.client);
+  const reconciler = new ScalerReconciler({
+    client: manager.client,
+    caches,
+    actuator,
+    recorder: manager.recorder("clusterscaler"),
+    prometheus,
+    registry: manager.metrics.registry,
+    dryRun: config.dryRun,
+    engine: config.staleAfterMs ? { staleAfterMs: config.staleAfterMs } : undefined,
+  });
+  const controller = new Controller({
+    name: "clusterscaler",
+    reconciler,
+    workers: config.workers,
+    logger: manager.logger,
+    metrics: manager.metrics,
+  });
+  late.controller = controller;
+  const isWorkload = (o: KubeObject) => !!o.metadata?.labels?.[componentLabel];
+  controller.watch(caches.deployments, (o) => (isWorkload(o) ? [keyOf(o)] : []));
+  controller.watch(caches.statefulSets, (o) => (isWorkload(o) ? [keyOf(o)] : []));
+  // A pod (an OOM kill in its status) maps to the workload of the same tenant and component in its namespace.
+  const workloadOf = (pod: KubeObject): string[] => {
+    const ns = pod.metadata?.namespace;
+    const tenant = pod.metadata?.labels?.[tenantLabel];
+    const component = pod.metadata?.labels?.[componentLabel];
+    if (!ns || !tenant || !component) return [];
+    const match = (w: KubeObject) =>
+      w.metadata?.namespace === ns &&
+      w.metadata.labels?.[tenantLabel] === tenant &&
+      w.metadata.labels?.[componentLabel] === component;
+    const direct = caches.deployments.get(`${ns}/${component}`) ?? caches.statefulSets.get(`${ns}/${component}`);
+    if (direct && match(direct)) return [keyOf(direct)];
+    return [...caches.deployments.list(match), ...caches.statefulSets.list(match)].map(keyOf);
+  };
+  controller.watch(caches.pods, workloadOf);
+  controller.watch(caches.clusterScalers, () => {
+    enqueueAll();
+    return [];
+  });
+  controller.watch(caches.tenants, (t) => {
+    const name = t.metadata?.name;
+    return [...caches.deployments.list(), ...caches.statefulSets.list()]
+      .filter((w) => w.metadata?.labels?.[tenantLabel] === name && isWorkload(w))
+      .map(keyOf);
+  });
+  controller.watch(caches.profiles, () => []);
+  controller.watch(caches.decisions, () => []);
+  manager.add(controller);
+
+  const statusReconciler: Reconciler = {
+    async reconcile(key) {
+      const raw = caches.clusterScalers.get(key.name) as
+        (KubeObject & { status?: { conditions?: never[] } }) | undefined;
+      if (!raw?.metadata) return;
+      const parsed = parseClusterScaler(raw);
+      const conditions: ConditionInput[] = [];
+      const status: Record<string, unknown> = { ...(raw.status ?? {}) };
+      if (!parsed.ok) {
+        conditions.push({
+          type: "Ready",
+          status: "False",
+          reason: "InvalidSpec",
+          message: `fix the spec: ${parsed.errors.join("; ")}`,
+        });
+      } else {
+        const all = reconciler.clusterScalers();
+        const tenants = caches.tenants.list();
+        const matched = tenants.filter(
+          (t) => selectClusterScaler(all, t.metadata?.labels ?? {})?.metadata?.name === key.name,
+        ).length;
+        status.matchedTenants = matched;
+        conditions.push({
+          type: "Ready",
+          status: "True",
+          reason: "PolicyValid",
+          message: `governs ${matched} tenants (highest priority wins, then oldest, then name)`,
+        });
+        if (prometheus) {
+          const err = prometheus.lastError;
+          conditions.push(
+            err
+              ? {
+                  type: "SignalsAvailable",
+                  status: "False",
+                  reason: "PrometheusUnavailable",
+                  message: `${err}; scale-downs are held until fresh data returns`,
+                }
+              : {
+                  type: "SignalsAvailable",
+                  status: prometheus.lastSuccessAt ? "True" : "Unknown",
+                  reason: prometheus.lastSuccessAt ? "Fresh" : "NotPolledYet",
+                  message: prometheus.lastSuccessAt ? "usage signals are fresh" : "waiting for the first poll",
+                },
+          );
+        } else {
+          conditions.push({
+            type: "SignalsAvailable",
+            status: "False",
+            reason: "NoPrometheus",
+            message: "no Prometheus configured: only OOM kills are acted on, nothing is scaled down",
+          });
+        }
+        const held = reconciler.heldReasons.get(key.name);
+        conditions.push(
+          held
+            ? { type: "ScaleDownHeld", status: "True", reason: "StaleSignals", message: held }
+            : { type: "ScaleDownHeld", status: "False", reason: "SignalsFresh", message: "scale-downs may proceed" },
+        );
+        const last = reconciler.lastDecisionAt.get(key.name);
+        if (last) status.lastDecisionTime = new Date(last).toISOString();
+      }
+      const generation = raw.metadata.generation;
+      const merged = mergeConditions(
+        (raw.status as { conditions?: Parameters<typeof mergeConditions>[0] } | undefined)?.conditions,
+        conditions,
+        generation,
+        new Date(),
+      );
+      const next = { ...status, conditions: merged, observedGeneration: generation };
+      if (jsonEqual(raw.status ?? {}, next)) return;
+      await manager.client.applyStatus(Resources.ClusterScaler, {
+        metadata: { name: key.name },
+        status: next,
+      } as KubeObject & { status: unknown });
+    },
+  };
+  const statusController = new Controller({
+    name: "clusterscaler-status",
+    reconciler: statusReconciler,
+    workers: 1,
+    logger: manager.logger,
+    metrics: manager.metrics,
+  });
+  statusController.watch(caches.clusterScalers);
+  statusController.watch(caches.tenants, () => caches.clusterScalers.list().map(keyOf));
+  manager.add(statusController);
+
+  const reporter = config.opsCenter?.length
+    ? new Reporter({
+        client: manager.client,
+        decisions: caches.decisions as unknown as Informer<KubeObject>,
+        endpoints: config.opsCenter,
+        source: `metapilot.io/${config.clusterName ?? "meta-cluster"}`,
+        logger: manager.logger,
+        registry: manager.metrics.registry,
+      })
+    : undefined;
+  manager.onLeading(async (signal) => {
+    const work: Array<Promise<void>> = [];
+    if (prometheus) work.push(prometheus.run(signal));
+    if (reporter) work.push(reporter.run(signal));
+    work.push(
+      collectGarbage(manager, caches.decisions, config.decisionRetentionMs ?? 7 * 86_400_000, !!reporter, signal),
+    );
+    await Promise.all(work);
+  });
+  return { controller, statusController, reconciler, prometheus, reporter };
+}
+
+/** Deletes decisions older than the retention, but never one whose report has not been delivered. */
+async function collectGarbage(
+  manager: Manager,
+  decisions: Informer<DecisionObject>,
+  retentionMs: number,
+  reporting: boolean,
+  signal: AbortSignal,
+): Promise<void> {
+  while (!signal.aborted) {
+    const cutoff = Date.now() - retentionMs;
+    for (const d of decisions.list()) {
+      const at = Date.parse(d.spec?.decidedAt ?? "") || Date.now();
+      if (at > cutoff) continue;
+      if (reporting && d.status?.delivery?.state !== "Delivered") continue;
+      await manager.client
+        .delete(Resources.ScalingDecision, d.metadata?.name ?? "", d.metadata?.namespace)
+        .catch(() => undefined);
+    }
+    await sleep(10 * 60_000, signal).catch(() => undefined);
+  }
+}
+
+registerController("clusterscaler", addClusterScalerController);

@@ -1,0 +1,486 @@
+// The ClusterScaler's per-workload reconcile: gather signals for one control-plane workload, resolve its policy,
+// ask the pure engine for a plan, record the plan as a ScalingDecision, then let the actuator (live or recording)
+// carry it out. The decision is written before the actuation under a deterministic name, so a crash between the
+// two never loses a decision and a retry never actuates twice.
+import { createHash } from "node:crypto";
+import { Counter, Histogram, type Registry } from "prom-client";
+import { mustParse, parseClusterScaler, type ClusterScaler, type ScalerName } from "../api/index.js";
+import type { KubeClient } from "../kube/client.js";
+import type { ReconcileContext, ReconcileResult, Reconciler } from "../kube/controller.js";
+import { ApiError } from "../kube/errors.js";
+import type { EventRecorder } from "../kube/events.js";
+import type { Informer } from "../kube/informer.js";
+import { Resources, type KubeObject, type ObjectKey } from "../kube/resources.js";
+import type { Actuator } from "./actuator.js";
+import { resourcesOf } from "./actuator.js";
+import { decide, defaultEngineOptions, freshness, recommendation, type EngineOptions } from "./engine.js";
+import { resolvePolicy, selectClusterScaler } from "./policy.js";
+import { bytes, cores } from "./quantity.js";
+import { oomEventsOf, type PodLike } from "./signals/oom.js";
+import type { PrometheusSignals } from "./signals/prometheus.js";
+import type {
+  ComponentName,
+  DecisionInput,
+  Measurement,
+  Plan,
+  Profile,
+  Signals,
+  Size,
+  WorkloadHistory,
+  WorkloadRef,
+} from "./types.js";
+
+export const tenantLabel = "metapilot.io/tenant";
+export const componentLabel = "metapilot.io/component";
+export const pausedAnnotation = "metapilot.io/paused";
+export const oomIdsAnnotation = "metapilot.io/oom-ids";
+export const workloadAnnotation = "metapilot.io/workload";
+
+const components: readonly ComponentName[] = ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"];
+
+export interface Workload extends KubeObject {
+  spec?: {
+    replicas?: number;
+    template?: {
+      spec?: {
+        containers?: Array<{
+          name: string;
+          resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+        }>;
+      };
+    };
+  };
+}
+
+export interface DecisionObject extends KubeObject {
+  spec?: {
+    target?: { name?: string; namespace?: string };
+    direction?: "Up" | "Down";
+    component?: string;
+    dryRun?: boolean;
+    decidedAt?: string;
+    rootCause?: { category?: string };
+  };
+  status?: { phase?: string; delivery?: { state?: string } };
+}
+
+export interface TenantObject extends KubeObject {
+  spec?: { paused?: boolean };
+}
+
+export interface ScalerCaches {
+  clusterScalers: Informer<KubeObject>;
+  tenants: Informer<TenantObject>;
+  deployments: Informer<Workload>;
+  statefulSets: Informer<Workload>;
+  pods: Informer<PodLike & KubeObject>;
+  decisions: Informer<DecisionObject>;
+  profiles: Informer<
+    KubeObject & {
+      status?: {
+        containers?: Array<{ name: string; target?: Record<string, string>; upperBound?: Record<string, string> }>;
+      };
+    }
+  >;
+}
+
+export interface ScalerOptions {
+  client: KubeClient;
+  caches: ScalerCaches;
+  actuator: Actuator;
+  recorder: EventRecorder;
+  prometheus?: PrometheusSignals;
+  registry?: Registry;
+  /** Global dry-run (the controller's --dry-run): wins over every policy. */
+  dryRun: boolean;
+  engine?: Partial<EngineOptions>;
+  now?: () => number;
+}
+
+/** Fleet budget: changes per ClusterScaler in a sliding interval. */
+class FleetBudget {
+  private readonly changes = new Map<string, number[]>();
+  remaining(cs: ClusterScaler, now: number): number {
+    const b = cs.spec.fleetBudget;
+    if (!b) return Infinity;
+    const interval = parseIntervalMs(b.interval);
+    const list = (this.changes.get(cs.metadata?.name ?? "") ?? []).filter((t) => now - t < interval);
+    this.changes.set(cs.metadata?.name ?? "", list);
+    return b.maxChangesPerInterval - list.length;
+  }
+  consume(cs: ClusterScaler, now: number): void {
+    const key = cs.metadata?.name ?? "";
+    this.changes.set(key, [...(this.changes.get(key) ?? []), now]);
+  }
+}
+
+function parseIntervalMs(d: string): number {
+  const m = /^(\d+)(ms|s|m|h)$/.exec(d);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m?.[2] ?? "m"] ?? 60_000;
+  return Number(m?.[1] ?? 1) * unit;
+}
+
+const shortHash = (s: string) => createHash("sha256").update(s).digest("hex").slice(0, 10);
+
+export class ScalerReconciler implements Reconciler {
+  private readonly histories = new Map<string, WorkloadHistory & { handled: Set<string> }>();
+  private readonly budget = new FleetBudget();
+  private readonly now: () => number;
+  private readonly engine: EngineOptions;
+  private readonly decisionsTotal?: Counter<"direction" | "category" | "phase">;
+  private readonly decisionLatency?: Histogram<"trigger">;
+  /** Why scale-downs are held, per ClusterScaler, for its status condition. */
+  readonly heldReasons = new Map<string, string>();
+  readonly lastDecisionAt = new Map<string, number>();
+
+  constructor(private readonly o: ScalerOptions) {
+    this.now = o.now ?? Date.now;
+    this.engine = { ...defaultEngineOptions, ...o.engine };
+    if (o.registry) {
+      this.decisionsTotal = new Counter({
+        name: "metapilot_scaling_decisions_total",
+        help: "ScalingDecisions by direction, root-cause category and phase (Applied, DryRun, Blocked, Failed).",
+        labelNames: ["direction", "category", "phase"],
+        registers: [o.registry],
+      });
+      this.decisionLatency = new Histogram({
+        name: "metapilot_scaling_decision_latency_seconds",
+        help: "From the signal's observation (e.g. the OOM kill's finish time) to the actuation.",
+        labelNames: ["trigger"],
+        buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
+        registers: [o.registry],
+      });
+    }
+  }
+
+  /** Parsed ClusterScalers; an invalid one is skipped here and reported by the status reconciler. */
+  clusterScalers(): ClusterScaler[] {
+    const out: ClusterScaler[] = [];
+    for (const raw of this.o.caches.clusterScalers.list()) {
+      const r = parseClusterScaler(raw);
+      if (r.ok) out.push(r.value);
+    }
+    return out;
+  }
+
+  tenantLabels(tenant: string, workload: KubeObject): Record<string, string> {
+    return this.o.caches.tenants.get(tenant)?.metadata?.labels ?? workload.metadata?.labels ?? {};
+  }
+
+  private history(key: string, now: number): WorkloadHistory & { handled: Set<string> } {
+    let h = this.histories.get(key);
+    if (!h) {
+      // After a restart, cooldowns and handled OOMs are rebuilt from the recorded decisions.
+      const handled = new Set<string>();
+      let lastScaleUpAt: number | undefined;
+      let lastChangeAt: number | undefined;
+      const [ns, name] = key.split("/");
+      for (const d of this.o.caches.decisions.list(
+        (d) => d.metadata?.namespace === ns && d.spec?.target?.name === name,
+      )) {
+        for (const id of (d.metadata?.annotations?.[oomIdsAnnotation] ?? "").split(",").filter(Boolean))
+          handled.add(id);
+        if (d.status?.phase !== "Applied" && d.status?.phase !== "DryRun") continue;
+        const at = Date.parse(d.spec?.decidedAt ?? "") || 0;
+        lastChangeAt = Math.max(lastChangeAt ?? 0, at);
+        if (d.spec?.direction === "Up") lastScaleUpAt = Math.max(lastScaleUpAt ?? 0, at);
+      }
+      h = {
+        handled,
+        handledOomIds: handled,
+        overThresholdSince: {},
+        recommendations: [],
+        observingSince: now,
+        lastScaleUpAt,
+        lastChangeAt,
+      };
+      this.histories.set(key, h);
+    }
+    return h;
+  }
+
+  private currentSize(w: Workload, container: string): Size {
+    const c =
+      w.spec?.template?.spec?.containers?.find((x) => x.name === container) ?? w.spec?.template?.spec?.containers?.[0];
+    const r = c?.resources ?? {};
+    return {
+      replicas: w.spec?.replicas ?? 1,
+      cpuRequest: cores(r.requests?.cpu),
+      cpuLimit: cores(r.limits?.cpu),
+      memoryRequest: bytes(r.requests?.memory),
+      memoryLimit: bytes(r.limits?.memory),
+    };
+  }
+
+  private signalsFor(ref: WorkloadRef, pods: Array<PodLike & KubeObject>): Signals {
+    const oom = pods.flatMap((p) => oomEventsOf(p, ref.container));
+    const p = this.o.prometheus;
+    const signals: Signals = { oom };
+    if (!p) return { ...signals, unavailableReason: "no Prometheus configured" };
+    const worst = (map: Map<string, Measurement>): Measurement | undefined => {
+      let best: Measurement | undefined;
+      for (const pod of pods) {
+        const m = map.get(`${ref.namespace}/${pod.metadata?.name}/${ref.container}`);
+        if (m && (!best || m.value > best.value)) best = m;
+      }
+      return best;
+    };
+    signals.cpuUsage = worst(p.snapshot.cpu);
+    signals.memoryWorkingSet = worst(p.snapshot.memory);
+    signals.cpuThrottledRatio = worst(p.snapshot.throttledRatio);
+    if (ref.component === "kube-apiserver") signals.apiserver429Rate = p.snapshot.apiserver429.get(ref.namespace);
+    signals.clusterNodes = p.snapshot.nodes.get(ref.namespace);
+    if (p.lastError) signals.unavailableReason = p.lastError;
+    return signals;
+  }
+
+  private profileFor(ref: WorkloadRef): Profile | undefined {
+    const wp = this.o.caches.profiles.list(
+      (p) =>
+        p.metadata?.namespace === ref.namespace &&
+        (p as { spec?: { targetRef?: { name?: string } } }).spec?.targetRef?.name === ref.name,
+    )[0];
+    const c = wp?.status?.containers?.find((x) => x.name === ref.container);
+    if (!c?.target) return undefined;
+    return {
+      target: { cpu: cores(c.target.cpu), memory: bytes(c.target.memory) },
+      upperBound: c.upperBound ? { cpu: cores(c.upperBound.cpu), memory: bytes(c.upperBound.memory) } : undefined,
+    };
+  }
+
+  /** Tracks since when each sustained scaler has been over its threshold. */
+  private track(h: WorkloadHistory, input: Omit<DecisionInput, "history">): void {
+    const since = h.overThresholdSince as Record<ScalerName, number | undefined>;
+    const mark = (scaler: ScalerName, over: boolean) => {
+      if (over) since[scaler] ??= input.now;
+      else delete since[scaler];
+    };
+    const f = (m: Measurement | undefined) =>
+      freshness(m, input.now, this.engine.staleAfterMs) === "fresh" ? m : undefined;
+    const s = input.policy.scalers;
+    const cpu = f(input.signals.cpuUsage);
+    mark("cpu", !!cpu && !!input.current.cpuRequest && cpu.value / input.current.cpuRequest >= s.cpu.threshold);
+    const mem = f(input.signals.memoryWorkingSet);
+    const memBase = input.current.memoryLimit ?? input.current.memoryRequest;
+    mark("memory", !!mem && !!memBase && mem.value / memBase >= s.memory.threshold);
+    const r429 = f(input.signals.apiserver429Rate);
+    const cfs = f(input.signals.cpuThrottledRatio);
+    mark("throttling", (!!r429 && r429.value >= s.throttling.threshold) || (!!cfs && cfs.value >= 0.25));
+    const probe = f(input.signals.probeFailures);
+    mark("probe", !!probe && probe.value >= s.probe.threshold);
+  }
+
+  async reconcile(key: ObjectKey, rc: ReconcileContext): Promise<ReconcileResult | void> {
+    const now = this.now();
+    const wkey = `${key.namespace}/${key.name}`;
+    const deployment = this.o.caches.deployments.get(wkey);
+    const workload = deployment ?? this.o.caches.statefulSets.get(wkey);
+    if (!workload?.metadata) {
+      this.histories.delete(wkey);
+      return;
+    }
+    const tenant = workload.metadata.labels?.[tenantLabel];
+    const component = workload.metadata.labels?.[componentLabel] as ComponentName | undefined;
+    if (!tenant || !component || !components.includes(component)) return;
+    const tcp = this.o.caches.tenants.get(tenant);
+    const labels = this.tenantLabels(tenant, workload);
+    const cs = selectClusterScaler(this.clusterScalers(), labels);
+    if (!cs) return;
+    let policy;
+    try {
+      policy = resolvePolicy(cs, component, labels);
+    } catch (err) {
+      rc.logger.warn({ err, clusterScaler: cs.metadata?.name }, "invalid ClusterScaler policy");
+      return;
+    }
+    if (!policy) return;
+    const ref: WorkloadRef = {
+      kind: deployment ? "Deployment" : "StatefulSet",
+      name: workload.metadata.name ?? "",
+      namespace: workload.metadata.namespace ?? "",
+      tenant,
+      component,
+      container: component,
+      ownedByTenantControlPlane: !!tcp && workload.metadata.labels?.["app.kubernetes.io/managed-by"] === "metapilot",
+    };
+    const containers = workload.spec?.template?.spec?.containers ?? [];
+    if (!containers.some((c) => c.name === ref.container)) ref.container = containers[0]?.name ?? component;
+    const pods = this.o.caches.pods.list(
+      (p) =>
+        p.metadata?.namespace === ref.namespace &&
+        p.metadata?.labels?.[tenantLabel] === tenant &&
+        p.metadata?.labels?.[componentLabel] === component,
+    );
+    const paused =
+      workload.metadata.annotations?.[pausedAnnotation] === "true" ||
+      tcp?.metadata?.annotations?.[pausedAnnotation] === "true" ||
+      tcp?.spec?.paused === true;
+    const h = this.history(wkey, now);
+    const partial = {
+      workload: ref,
+      current: this.currentSize(workload, ref.container),
+      policy,
+      signals: this.signalsFor(ref, pods),
+      profile: this.profileFor(ref),
+      now,
+      fleetBudgetRemaining: this.budget.remaining(cs, now),
+      paused,
+    };
+    this.track(h, partial);
+    const input: DecisionInput = { ...partial, history: h };
+    const plan = decide(input, this.engine);
+    const rec = recommendation(input, this.engine);
+    if (rec) {
+      h.recommendations.push(rec);
+      const cutoff = now - policy.scaleDown.stabilizationWindowMs;
+      while (h.recommendations.length && (h.recommendations[0]?.at ?? 0) < cutoff) h.recommendations.shift();
+    }
+    if (plan.action === "none") {
+      if (/no scale-down without fresh data/.test(plan.reason)) this.heldReasons.set(policy.clusterScaler, plan.reason);
+      const waiting = Object.entries(h.overThresholdSince).map(
+        ([s, t]) => (t ?? now) + policy.scalers[s as ScalerName].windowMs - now,
+      );
+      const next = Math.min(...waiting.filter((x) => x > 0), 60_000);
+      return { requeueAfterMs: Math.max(1000, next) };
+    }
+    this.heldReasons.delete(policy.clusterScaler);
+    await this.record(
+      plan,
+      ref,
+      policy.clusterScaler,
+      policy.dryRun || this.o.dryRun || this.o.actuator.dryRun,
+      cs,
+      h,
+      now,
+      rc,
+      tcp,
+      workload,
+    );
+  }
+
+  private async record(
+    plan: Exclude<Plan, { action: "none" }>,
+    ref: WorkloadRef,
+    clusterScaler: string,
+    dryRun: boolean,
+    cs: ClusterScaler,
+    h: WorkloadHistory & { handled: Set<string> },
+    now: number,
+    rc: ReconcileContext,
+    tcp: TenantObject | undefined,
+    workload: Workload,
+  ): Promise<void> {
+    const identity = plan.oomIds.length
+      ? plan.oomIds.join(",")
+      : `${JSON.stringify(plan.after)}/${Math.floor(now / 60_000)}`;
+    const name =
+      `${ref.component}-${plan.direction.toLowerCase()}-${shortHash(`${ref.namespace}/${ref.name}/${plan.direction}/${identity}`)}`.slice(
+        0,
+        63,
+      );
+    const size = (s: Size) => ({ replicas: s.replicas, resources: resourcesOf(s) });
+    const decision = {
+      apiVersion: "metapilot.io/v1alpha1",
+      kind: "ScalingDecision",
+      metadata: {
+        name,
+        namespace: ref.namespace,
+        labels: {
+          [tenantLabel]: ref.tenant,
+          [componentLabel]: ref.component,
+          "metapilot.io/direction": plan.direction,
+        },
+        annotations: {
+          [workloadAnnotation]: `${ref.kind}/${ref.name}`,
+          ...(plan.oomIds.length ? { [oomIdsAnnotation]: plan.oomIds.join(",").slice(0, 4000) } : {}),
+        },
+      },
+      spec: {
+        target: { apiVersion: "apps/v1", kind: ref.kind, name: ref.name, namespace: ref.namespace, tenant: ref.tenant },
+        component: ref.component,
+        direction: plan.direction,
+        dryRun,
+        scaler: plan.scaler,
+        rootCause: { category: plan.category, summary: plan.summary.slice(0, 1024), evidence: plan.evidence },
+        before: size(plan.before),
+        after: size(plan.after),
+        clusterScaler,
+        decidedAt: new Date(now).toISOString(),
+      },
+    };
+    mustParse("ScalingDecision", decision);
+    let created = true;
+    try {
+      await this.o.client.create(Resources.ScalingDecision, decision as KubeObject);
+    } catch (err) {
+      if (!(err instanceof ApiError && err.isConflict)) throw err;
+      created = false; // already recorded by an earlier attempt: carry on to make sure it was carried out
+    }
+    const existing = created ? undefined : this.o.caches.decisions.get(`${ref.namespace}/${name}`);
+    if (existing?.status?.phase) {
+      for (const id of plan.oomIds) h.handled.add(id);
+      return;
+    }
+    let phase: "Applied" | "DryRun" | "Blocked" | "Failed";
+    let message: string;
+    if (plan.action === "blocked") {
+      phase = "Blocked";
+      message = plan.blockedBy ?? "blocked";
+    } else if (dryRun) {
+      phase = "DryRun";
+      message = "dry-run: recorded, workload unchanged";
+      this.budget.consume(cs, now);
+    } else {
+      try {
+        await this.o.actuator.apply(ref, plan.after);
+        phase = "Applied";
+        message = ref.ownedByTenantControlPlane
+          ? `TenantControlPlane ${ref.tenant} spec updated`
+          : `${ref.kind} ${ref.name} updated`;
+        this.budget.consume(cs, now);
+      } catch (err) {
+        phase = "Failed";
+        message = `actuation failed: ${(err as Error).message}`.slice(0, 4000);
+      }
+    }
+    if (phase !== "Blocked" && phase !== "Failed") {
+      h.lastChangeAt = now;
+      if (plan.direction === "Up") h.lastScaleUpAt = now;
+      if (plan.direction === "Down") h.recommendations = [];
+    }
+    for (const id of plan.oomIds) h.handled.add(id);
+    await this.o.client.applyStatus(Resources.ScalingDecision, {
+      metadata: { name, namespace: ref.namespace },
+      status: {
+        phase,
+        message,
+        ...(phase === "Applied" ? { appliedAt: new Date(this.now()).toISOString() } : {}),
+        delivery: { state: "Pending", attempts: 0 },
+      },
+    } as KubeObject & { status: unknown });
+    this.lastDecisionAt.set(clusterScaler, now);
+    this.decisionsTotal?.inc({ direction: plan.direction, category: plan.category, phase });
+    const oldest = Math.min(...plan.evidence.map((e) => Date.parse(e.observedAt ?? "") || now));
+    this.decisionLatency?.observe({ trigger: plan.category }, Math.max(0, this.now() - oldest) / 1000);
+    const regarding = tcp?.metadata
+      ? { ...tcp, apiVersion: "metapilot.io/v1alpha1", kind: "TenantControlPlane" }
+      : { ...workload, apiVersion: "apps/v1", kind: ref.kind };
+    this.o.recorder.record(
+      regarding,
+      phase === "Failed" || plan.direction === "Up" ? "Warning" : "Normal",
+      plan.category,
+      `Scale${plan.direction}`,
+      `${phase}: ${plan.summary}`,
+    );
+    rc.logger.info(
+      {
+        decision: name,
+        phase,
+        category: plan.category,
+        direction: plan.direction,
+        workload: `${ref.namespace}/${ref.name}`,
+      },
+      "scaling decision",
+    );
+  }
+}

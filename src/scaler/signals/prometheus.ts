@@ -1,0 +1,159 @@
+// Usage signals from Prometheus, read in batches: one instant query per metric per poll for all tenant
+// namespaces, never one per workload. Every value keeps its timestamp; when Prometheus is unreachable or answers
+// garbage, the signals go stale and the reason is kept, so nothing downstream mistakes silence for zero.
+import type { Logger } from "../../kube/logger.js";
+import type { PrometheusClient} from "../../prometheus/client.js";
+import { PrometheusError, sampleValue, type VectorSample } from "../../prometheus/client.js";
+import type { Measurement } from "../types.js";
+
+export interface MetricNames {
+  cpu: string;
+  memory: string;
+  throttledPeriods: string;
+  periods: string;
+  apiserverRequests: string;
+  storageObjects: string;
+  namespaceLabel: string;
+  podLabel: string;
+  containerLabel: string;
+}
+
+export const defaultMetricNames: MetricNames = {
+  cpu: "container_cpu_usage_seconds_total",
+  memory: "container_memory_working_set_bytes",
+  throttledPeriods: "container_cpu_cfs_throttled_periods_total",
+  periods: "container_cpu_cfs_periods_total",
+  apiserverRequests: "apiserver_request_total",
+  storageObjects: "apiserver_storage_objects",
+  namespaceLabel: "namespace",
+  podLabel: "pod",
+  containerLabel: "container",
+};
+
+export interface UsageSnapshot {
+  /** ns/pod/container → value */
+  cpu: Map<string, Measurement>;
+  memory: Map<string, Measurement>;
+  throttledRatio: Map<string, Measurement>;
+  /** namespace → value */
+  apiserver429: Map<string, Measurement>;
+  nodes: Map<string, Measurement>;
+}
+
+export interface PrometheusSignalsOptions {
+  client: PrometheusClient;
+  intervalMs: number;
+  rateWindow: string;
+  metrics?: Partial<MetricNames>;
+  logger: Logger;
+  /** Namespaces to ask about; all when it returns undefined (large fleets). */
+  namespaces: () => string[] | undefined;
+  onUpdate: () => void;
+}
+
+export class PrometheusSignals {
+  readonly snapshot: UsageSnapshot = {
+    cpu: new Map(),
+    memory: new Map(),
+    throttledRatio: new Map(),
+    apiserver429: new Map(),
+    nodes: new Map(),
+  };
+  lastSuccessAt?: number;
+  lastError?: string;
+  queries = 0;
+  private readonly names: MetricNames;
+
+  constructor(private readonly o: PrometheusSignalsOptions) {
+    this.names = { ...defaultMetricNames, ...o.metrics };
+  }
+
+  private selector(extra = ""): string {
+    const n = this.names;
+    const namespaces = this.o.namespaces();
+    const parts: string[] = [];
+    if (namespaces && namespaces.length > 0) {
+      parts.push(`${n.namespaceLabel}=~"${namespaces.map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|")}"`);
+    }
+    if (extra) parts.push(extra);
+    return `{${parts.join(",")}}`;
+  }
+
+  private byContainer(samples: VectorSample[], into: Map<string, Measurement>, now: number): void {
+    const n = this.names;
+    into.clear();
+    for (const s of samples) {
+      const v = sampleValue(s.value[1]);
+      const ns = s.metric[n.namespaceLabel];
+      const pod = s.metric[n.podLabel];
+      const container = s.metric[n.containerLabel];
+      if (v === undefined || !ns || !pod || !container) continue;
+      into.set(`${ns}/${pod}/${container}`, {
+        value: v,
+        observedAt: Math.min(now, s.value[0] * 1000),
+        source: "prometheus",
+      });
+    }
+  }
+
+  private byNamespace(samples: VectorSample[], into: Map<string, Measurement>, now: number): void {
+    into.clear();
+    for (const s of samples) {
+      const v = sampleValue(s.value[1]);
+      const ns = s.metric[this.names.namespaceLabel];
+      if (v === undefined || !ns) continue;
+      into.set(ns, { value: v, observedAt: Math.min(now, s.value[0] * 1000), source: "prometheus" });
+    }
+  }
+
+  /** One poll: five batched queries. On any failure the previous values stay, aging into staleness. */
+  async poll(signal?: AbortSignal): Promise<void> {
+    const n = this.names;
+    const c = `${n.containerLabel}!="",${n.containerLabel}!="POD"`;
+    const by = `${n.namespaceLabel},${n.podLabel},${n.containerLabel}`;
+    const w = this.o.rateWindow;
+    const now = Date.now();
+    try {
+      const [cpu, memory, throttled, rejected, nodes] = await Promise.all([
+        this.o.client.query(`sum by (${by}) (rate(${n.cpu}${this.selector(c)}[${w}]))`, undefined, signal),
+        this.o.client.query(`max by (${by}) (${n.memory}${this.selector(c)})`, undefined, signal),
+        this.o.client.query(
+          `sum by (${by}) (rate(${n.throttledPeriods}${this.selector(c)}[${w}])) / sum by (${by}) (rate(${n.periods}${this.selector(c)}[${w}]))`,
+          undefined,
+          signal,
+        ),
+        this.o.client.query(
+          `sum by (${n.namespaceLabel}) (rate(${n.apiserverRequests}${this.selector('code="429"')}[${w}]))`,
+          undefined,
+          signal,
+        ),
+        this.o.client.query(
+          `max by (${n.namespaceLabel}) (${n.storageObjects}${this.selector('resource="nodes"')})`,
+          undefined,
+          signal,
+        ),
+      ]);
+      this.queries += 5;
+      this.byContainer(cpu, this.snapshot.cpu, now);
+      this.byContainer(memory, this.snapshot.memory, now);
+      this.byContainer(throttled, this.snapshot.throttledRatio, now);
+      this.byNamespace(rejected, this.snapshot.apiserver429, now);
+      this.byNamespace(nodes, this.snapshot.nodes, now);
+      this.lastSuccessAt = now;
+      this.lastError = undefined;
+    } catch (err) {
+      this.queries += 5;
+      const kind = err instanceof PrometheusError ? err.kind : "unreachable";
+      this.lastError = `Prometheus ${kind}: ${(err as Error).message}`;
+      this.o.logger.warn({ err }, "Prometheus poll failed; usage signals will go stale");
+    }
+    this.o.onUpdate();
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      await this.poll(signal).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, this.o.intervalMs));
+    }
+  }
+}
