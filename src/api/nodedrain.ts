@@ -58,6 +58,13 @@ export const NodeDrainSpec = withRules(
       .max(86400)
       .describe("Upper bound on the termination grace period given to each pod; the pod's own when unset.")
       .optional(),
+    force: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Also evict pods that are skipped otherwise: pods without a controller, pods with local storage (emptyDir) " +
+          "and pods marked do-not-disrupt. DaemonSet and mirror pods are always skipped.",
+      ),
     createMissingPDBs: z
       .boolean()
       .default(false)
@@ -98,6 +105,24 @@ export const DrainPlanEntry = z
       .max(1000)
       .describe("PodDisruptionBudgets that currently allow no disruption and would hold the drain up.")
       .optional(),
+    skipped: z
+      .array(
+        z
+          .object({
+            pod: PodRef,
+            reason: z.string().max(512).describe("Why the pod stays: DaemonSet, mirror pod, local storage, ..."),
+          })
+          .describe("A pod the drain leaves on the node."),
+      )
+      .max(1000)
+      .describe("Pods the drain leaves on the node, with the reason.")
+      .optional(),
+    missingPDBs: z
+      .array(z.string().max(317).describe("A control-plane component as namespace/tenant/component."))
+      .max(1000)
+      .describe("Control-plane components with pods on the node and no PodDisruptionBudget.")
+      .optional(),
+    refusal: z.string().max(1024).describe("Why the node will not be drained, if it will not.").optional(),
   })
   .describe("The plan for one node.");
 
@@ -130,6 +155,9 @@ export const NodeDrainStatus = z
           .object({
             name: z.string().max(253).describe("The node."),
             state: z.enum(NODE_DRAIN_STATES).describe("Pending, Cordoned, Draining, Drained, Failed or Skipped."),
+            message: z.string().max(1024).describe("Why the node is Failed or Skipped.").optional(),
+            startTime: Timestamp.describe("When the drain of this node started (it was cordoned).").optional(),
+            completionTime: Timestamp.describe("When the node was drained or given up.").optional(),
           })
           .describe("Progress of one node."),
       )

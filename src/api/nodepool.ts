@@ -123,6 +123,13 @@ export const NodePoolStatus = z
     readyNodes: z.int().min(0).describe("Nodes in the pool that are Ready.").optional(),
     desiredNodes: z.int().min(0).describe("Nodes the pool is scaling to.").optional(),
     pendingPods: z.int().min(0).describe("Pending pods that a new node of this pool would fit.").optional(),
+    scaleDownCandidates: z
+      .array(z.string().max(253).describe("A node name."))
+      .max(1000)
+      .describe("Nodes chosen for removal at the last evaluation.")
+      .optional(),
+    activeDrain: z.string().max(253).describe("The NodeDrain removing nodes from the pool right now.").optional(),
+    outOfSyncNodes: z.int().min(0).describe("Nodes whose labels or taints still differ from the template.").optional(),
     conditions: conditions("Conditions of the pool, e.g. Ready, ScalingUp, ScalingDown.").optional(),
     lastScaleTime: Timestamp.describe("When the pool last changed size.").optional(),
     observedGeneration: z.int().min(0).describe("The metadata.generation this status describes.").optional(),

@@ -47,6 +47,9 @@ export const Resources = {
   ScalingDecision: r("metapilot.io", "v1alpha1", "ScalingDecision", "scalingdecisions", true),
   NodePool: r("metapilot.io", "v1alpha1", "NodePool", "nodepools", false),
   NodeDrain: r("metapilot.io", "v1alpha1", "NodeDrain", "nodedrains", false),
+  // Cluster API (the NodePool clusterapi provider); v1beta2 is the storage version from v1.11.
+  MachineDeployment: r("cluster.x-k8s.io", "v1beta2", "MachineDeployment", "machinedeployments", true),
+  Machine: r("cluster.x-k8s.io", "v1beta2", "Machine", "machines", true),
 } as const satisfies Record<string, ResourceType>;
 
 export function apiVersionOf(t: ResourceType): string {
