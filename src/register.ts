@@ -2,3 +2,4 @@
 import "./operator/controller.js";
 import "./scaler/controller.js";
 import "./nodes/controller.js";
+import "./recommender/controller.js";

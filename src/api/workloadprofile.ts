@@ -43,12 +43,48 @@ export const WorkloadProfileParameters = withRules(
       .describe("How many days of Prometheus history the profile is built from.")
       .optional(),
     cpuPercentile: fraction("percentile: percentile of CPU usage used as target, e.g. 0.95."),
-    memoryPercentile: fraction("percentile: percentile of memory usage used as target, e.g. 0.99."),
+    memoryPercentile: fraction("percentile: percentile of the daily memory peaks used as target; 1 is the maximum."),
+    cpuMarginFraction: z
+      .number()
+      .min(0)
+      .max(10)
+      .describe("percentile and peak-margin: margin over the CPU estimate, as a fraction: 0.2 adds 20%.")
+      .optional(),
     memoryMarginFraction: z
       .number()
       .min(0)
       .max(10)
-      .describe("peak-margin: margin over the memory peak, as a fraction: 0.2 adds 20%.")
+      .describe("percentile and peak-margin: margin over the memory estimate, as a fraction: 0.2 adds 20%.")
+      .optional(),
+    upperBoundConfidenceMultiplier: z
+      .number()
+      .min(0)
+      .max(100)
+      .describe("vpa-histogram: the upper bound is multiplied by (1 + this/confidence in days)^exponent; VPA: 1.")
+      .optional(),
+    upperBoundConfidenceExponent: z
+      .number()
+      .min(-10)
+      .max(10)
+      .describe("vpa-histogram: exponent of the upper bound's confidence multiplier; VPA: 1.")
+      .optional(),
+    lowerBoundConfidenceMultiplier: z
+      .number()
+      .min(0)
+      .max(100)
+      .describe("vpa-histogram: the lower bound is multiplied by (1 + this/confidence in days)^exponent; VPA: 0.001.")
+      .optional(),
+    lowerBoundConfidenceExponent: z
+      .number()
+      .min(-10)
+      .max(10)
+      .describe("vpa-histogram: exponent of the lower bound's confidence multiplier; VPA: -2.")
+      .optional(),
+    minSampleCount: z
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .describe("Fewer CPU samples than this is InsufficientData: no recommendation is published.")
       .optional(),
     oomBumpBytes: z
       .int()
@@ -63,8 +99,12 @@ export const WorkloadProfileParameters = withRules(
       .max(10)
       .describe("Factor applied to the memory at the time of an OOM kill, e.g. 1.2.")
       .optional(),
-    minCPU: Quantity.describe("No recommendation goes below this CPU amount.").optional(),
-    minMemory: Quantity.describe("No recommendation goes below this memory amount.").optional(),
+    minCPU: Quantity.describe(
+      "No recommendation goes below this CPU amount per pod (shared among its containers, as VPA does).",
+    ).optional(),
+    minMemory: Quantity.describe(
+      "No recommendation goes below this memory amount per pod (shared among its containers, as VPA does).",
+    ).optional(),
   }),
   [ordered("lowerBoundPercentile", "targetPercentile"), ordered("targetPercentile", "upperBoundPercentile")],
 ).describe(
@@ -101,6 +141,16 @@ export const ContainerRecommendation = z
     target: Bounds("The recommended requests").optional(),
     lowerBound: Bounds("Below this the container is likely starved").optional(),
     upperBound: Bounds("Above this resources are likely wasted").optional(),
+    confidenceDays: z
+      .number()
+      .min(0)
+      .describe("Days of history behind the recommendation (VPA's confidence).")
+      .optional(),
+    sampleCount: z.int().min(0).describe("CPU samples the recommendation is built from.").optional(),
+    reason: z
+      .enum(["Recommended", "NoData", "InsufficientData"])
+      .describe("Recommended, or why there is no recommendation: NoData (no samples), InsufficientData.")
+      .optional(),
   })
   .describe("The recommendation for one container.");
 
@@ -127,6 +177,11 @@ export const WorkloadProfileStatus = z
       .describe("The time range of the samples.")
       .optional(),
     lastUpdated: Timestamp.describe("When the recommendation was last computed.").optional(),
+    algorithm: z
+      .string()
+      .max(64)
+      .describe("The algorithm in effect: the workload's metapilot.io/recommender annotation, else spec.algorithm.")
+      .optional(),
     observedGeneration: z.int().min(0).describe("The metadata.generation this status describes.").optional(),
     conditions: conditions("Conditions of the profile, e.g. Ready, HistoryAvailable.").optional(),
     checkpoint: opaqueObject(

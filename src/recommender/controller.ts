@@ -1,0 +1,191 @@
+// Wiring of the recommender: the workload controllers (one profile per selected Deployment / StatefulSet) and
+// the profile controller, over shared caches. Configuration comes from the environment (METAPILOT_PROMETHEUS_*,
+// METAPILOT_RECOMMENDER_*) so `metapilot controller` needs no recommender-specific flags; the default algorithm
+// and the selector are checked here, at start-up.
+import { registerController, type ControllerConfig } from "../controllers.js";
+import { Controller, ownerKeys } from "../kube/controller.js";
+import type { Manager } from "../kube/manager.js";
+import { Resources, type KubeObject } from "../kube/resources.js";
+import { MetricsServerSource } from "./input/metrics-server.js";
+import { OwnerResolver, type WorkloadKind } from "./input/owners.js";
+import { PrometheusClient, type PrometheusOptions } from "./input/prometheus.js";
+import { defaultMetricNames, FallbackUsageSource, PrometheusUsageSource, type MetricNames } from "./input/usage.js";
+import { algorithmByName } from "./logic/index.js";
+import { ProfileReconciler, type PodObject, type RawWorkloadProfile, type Workload } from "./reconciler.js";
+import { WorkloadSelector, type WorkloadSelectorConfig } from "./selector.js";
+import { ModelStore } from "./store.js";
+import { WorkloadReconciler } from "./workloads.js";
+import { Counter } from "prom-client";
+
+export interface RecommenderConfig {
+  prometheus: PrometheusOptions;
+  metricNames?: Partial<MetricNames>;
+  selector: WorkloadSelectorConfig;
+  defaultAlgorithm: string;
+  /** Fall back to metrics.k8s.io for live samples when Prometheus fails. */
+  metricsServerFallback?: boolean;
+  stepSeconds?: number;
+  historyStepSeconds?: number;
+  resyncMs?: number;
+  checkpointIntervalMs?: number;
+  now?: () => Date;
+}
+
+export function recommenderConfigFromEnv(env: NodeJS.ProcessEnv = process.env): RecommenderConfig {
+  const list = (v: string | undefined) =>
+    v
+      ?.split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
+  const num = (v: string | undefined) => (v ? Number(v) : undefined);
+  return {
+    prometheus: {
+      url: env.METAPILOT_PROMETHEUS_URL ?? "http://prometheus.monitoring.svc:9090",
+      bearerTokenFile: env.METAPILOT_PROMETHEUS_BEARER_TOKEN_FILE,
+      caFile: env.METAPILOT_PROMETHEUS_CA_FILE,
+      insecureSkipVerify: env.METAPILOT_PROMETHEUS_INSECURE_SKIP_VERIFY === "true",
+      timeoutMs: num(env.METAPILOT_PROMETHEUS_TIMEOUT_MS),
+    },
+    metricNames: {
+      ...(env.METAPILOT_RECOMMENDER_CPU_METRIC ? { cpuUsageSeconds: env.METAPILOT_RECOMMENDER_CPU_METRIC } : {}),
+      ...(env.METAPILOT_RECOMMENDER_MEMORY_METRIC ? { memoryWorkingSet: env.METAPILOT_RECOMMENDER_MEMORY_METRIC } : {}),
+      ...(env.METAPILOT_RECOMMENDER_EXTRA_SELECTOR ? { extraSelector: env.METAPILOT_RECOMMENDER_EXTRA_SELECTOR } : {}),
+    },
+    selector: {
+      namespaces: list(env.METAPILOT_RECOMMENDER_NAMESPACES),
+      labelSelector: env.METAPILOT_RECOMMENDER_SELECTOR ?? "tenant-control-planes",
+    },
+    defaultAlgorithm: env.METAPILOT_RECOMMENDER_ALGORITHM ?? "vpa-histogram",
+    metricsServerFallback: env.METAPILOT_RECOMMENDER_METRICS_SERVER !== "false",
+  };
+}
+
+export interface RecommenderHandle {
+  profiles: Controller;
+  workloads: Controller[];
+  store: ModelStore;
+  client: PrometheusClient;
+}
+
+export function addRecommender(
+  manager: Manager,
+  config: ControllerConfig,
+  rc: RecommenderConfig = recommenderConfigFromEnv(),
+): RecommenderHandle {
+  algorithmByName(rc.defaultAlgorithm); // unknown names fail here, at start-up
+  const selector = new WorkloadSelector(rc.selector); // and so does a bad selector
+  const registry = manager.metrics.registry;
+  const queries =
+    (registry.getSingleMetric("metapilot_recommender_prometheus_requests_total") as Counter<"path"> | undefined) ??
+    new Counter({
+      name: "metapilot_recommender_prometheus_requests_total",
+      help: "HTTP requests the recommender made to Prometheus, by API path.",
+      labelNames: ["path"],
+      registers: [registry],
+    });
+  const client = new PrometheusClient({ ...rc.prometheus, onRequest: (path) => queries.inc({ path }) });
+  const ns = config.namespace;
+  const caches = {
+    profiles: manager.informer<RawWorkloadProfile>({ resource: Resources.WorkloadProfile, namespace: ns }),
+    deployments: manager.informer<Workload>({ resource: Resources.Deployment, namespace: ns }),
+    statefulSets: manager.informer<Workload>({ resource: Resources.StatefulSet, namespace: ns }),
+    replicaSets: manager.informer<KubeObject>({
+      resource: Resources.ReplicaSet,
+      namespace: ns,
+      // Only the owner chain is read; keep the cache small.
+      transform: (o) => ({ metadata: o.metadata }),
+    }),
+    pods: manager.informer<PodObject>({
+      resource: Resources.Pod,
+      namespace: ns,
+      transform: (p) => ({
+        metadata: p.metadata,
+        spec: { containers: p.spec?.containers?.map((c) => ({ name: c.name, resources: c.resources })) },
+        status: {
+          containerStatuses: p.status?.containerStatuses?.map((c) => ({ name: c.name, lastState: c.lastState })),
+        },
+      }),
+    }),
+  };
+  const byName = (inf: { list(): KubeObject[] }) => (namespace: string) =>
+    inf.list().flatMap((o) => (o.metadata?.namespace === namespace && o.metadata.name ? [o.metadata.name] : []));
+  const resolver = new OwnerResolver({
+    pod: (namespace, name) => caches.pods.get(`${namespace}/${name}`),
+    replicaSet: (namespace, name) => caches.replicaSets.get(`${namespace}/${name}`),
+    replicaSetNames: byName(caches.replicaSets),
+    statefulSetNames: byName(caches.statefulSets),
+  });
+  const prometheus = new PrometheusUsageSource(client, { ...defaultMetricNames, ...rc.metricNames });
+  const source = new FallbackUsageSource(
+    prometheus,
+    rc.metricsServerFallback === false ? undefined : new MetricsServerSource(manager.client),
+  );
+  const store = new ModelStore({
+    source,
+    resolver,
+    now: rc.now,
+    stepSeconds: rc.stepSeconds,
+    historyStepSeconds: rc.historyStepSeconds,
+    refreshIntervalMs: rc.resyncMs,
+  });
+  const recorder = manager.recorder("workloadprofile");
+  const profiles = new Controller({
+    name: "workloadprofile",
+    reconciler: new ProfileReconciler({
+      client: manager.client,
+      caches,
+      store,
+      resolver,
+      recorder,
+      now: rc.now,
+      resyncMs: rc.resyncMs,
+      checkpointIntervalMs: rc.checkpointIntervalMs,
+    }),
+    workers: config.workers,
+    logger: manager.logger,
+    metrics: manager.metrics,
+  })
+    .watch(caches.profiles)
+    // A changed workload (containers, annotation) is re-profiled at once.
+    .watch(caches.deployments, (d) => profileKeysOf(caches.profiles.list(), "Deployment", d))
+    .watch(caches.statefulSets, (s) => profileKeysOf(caches.profiles.list(), "StatefulSet", s));
+  const workloads = (["Deployment", "StatefulSet"] as WorkloadKind[]).map((kind) =>
+    new Controller({
+      name: `workloadprofile-${kind.toLowerCase()}s`,
+      reconciler: new WorkloadReconciler({
+        kind,
+        client: manager.client,
+        workloads: kind === "Deployment" ? caches.deployments : caches.statefulSets,
+        profiles: caches.profiles,
+        selector,
+        defaultAlgorithm: rc.defaultAlgorithm,
+        recorder,
+      }),
+      workers: Math.max(1, Math.min(2, config.workers)),
+      logger: manager.logger,
+      metrics: manager.metrics,
+    })
+      .watch(kind === "Deployment" ? caches.deployments : caches.statefulSets)
+      .watch(caches.profiles, ownerKeys(kind, true)),
+  );
+  manager.add(profiles);
+  for (const w of workloads) manager.add(w);
+  return { profiles, workloads, store, client };
+}
+
+function profileKeysOf(profiles: RawWorkloadProfile[], kind: WorkloadKind, workload: KubeObject) {
+  return profiles
+    .filter((p) => {
+      const ref = (p.spec as { targetRef?: { kind?: string; name?: string } } | undefined)?.targetRef;
+      return (
+        p.metadata?.namespace === workload.metadata?.namespace &&
+        ref?.kind === kind &&
+        ref.name === workload.metadata?.name
+      );
+    })
+    .map((p) => ({ namespace: p.metadata?.namespace, name: p.metadata?.name ?? "" }));
+}
+
+registerController("recommender", (manager, config) => {
+  addRecommender(manager, config);
+});

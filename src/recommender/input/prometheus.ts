@@ -1,0 +1,199 @@
+// The Prometheus HTTP API as the recommender reads it: bearer token (inline or a file re-read on every request,
+// so rotated tokens work), TLS with a CA file or verification off, a timeout per request, retries with backoff
+// on transport errors, timeouts and 5xx. Every answer is validated with zod; a malformed, partial or
+// non-finite answer is an error, never an empty result that could pass for zero usage.
+import { readFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import { z } from "zod";
+import { backoffDelay, sleep } from "../../kube/backoff.js";
+import { userAgent } from "../../version.js";
+
+export interface PrometheusOptions {
+  url: string;
+  bearerToken?: string;
+  bearerTokenFile?: string;
+  caFile?: string;
+  insecureSkipVerify?: boolean;
+  /** Per request; default 30 s. */
+  timeoutMs?: number;
+  /** Retries after the first attempt; default 2. */
+  retries?: number;
+  retryBaseMs?: number;
+  /** Called before every HTTP request, with the API path (query counting in tests and benchmarks). */
+  onRequest?: (path: string, params: URLSearchParams) => void;
+}
+
+export type PrometheusErrorKind = "unreachable" | "timeout" | "server" | "malformed" | "partial" | "query";
+
+export class PrometheusError extends Error {
+  constructor(
+    message: string,
+    readonly kind: PrometheusErrorKind,
+  ) {
+    super(message);
+    this.name = "PrometheusError";
+  }
+
+  /** Transport problems and 5xx may pass; a bad query or a broken answer will not. */
+  get retryable(): boolean {
+    return this.kind === "unreachable" || this.kind === "timeout" || this.kind === "server";
+  }
+}
+
+const samplePair = z.tuple([z.number(), z.string()]);
+const matrixSeries = z.object({ metric: z.record(z.string(), z.string()), values: z.array(samplePair).min(1) });
+const rangeResponse = z.discriminatedUnion("status", [
+  z.object({
+    status: z.literal("success"),
+    data: z.object({ resultType: z.literal("matrix"), result: z.array(matrixSeries) }),
+    warnings: z.array(z.string()).optional(),
+  }),
+  z.object({ status: z.literal("error"), errorType: z.string(), error: z.string() }),
+]);
+
+export interface RangeSeries {
+  labels: Record<string, string>;
+  /** [ms since epoch, value] */
+  points: Array<[number, number]>;
+}
+
+export class PrometheusClient {
+  private readonly base: URL;
+  private readonly agent?: HttpsAgent;
+
+  constructor(readonly options: PrometheusOptions) {
+    this.base = new URL(options.url.replace(/\/?$/, "/"));
+    if (this.base.protocol === "https:") {
+      this.agent = new HttpsAgent({
+        keepAlive: true,
+        ca: options.caFile ? readFileSync(options.caFile) : undefined,
+        rejectUnauthorized: !options.insecureSkipVerify,
+      });
+    }
+  }
+
+  get url(): string {
+    return this.base.toString();
+  }
+
+  private token(): string | undefined {
+    if (this.options.bearerTokenFile) return readFileSync(this.options.bearerTokenFile, "utf8").trim();
+    return this.options.bearerToken;
+  }
+
+  private send(path: string, params: URLSearchParams, signal?: AbortSignal): Promise<{ status: number; body: string }> {
+    const url = new URL(path, this.base);
+    const body = params.toString();
+    const token = this.token();
+    const timeoutMs = this.options.timeoutMs ?? 30_000;
+    this.options.onRequest?.(path, params);
+    return new Promise((resolve, reject) => {
+      const req = (url.protocol === "https:" ? httpsRequest : httpRequest)(
+        url,
+        {
+          method: "POST",
+          agent: this.agent,
+          headers: {
+            "content-type": "application/x-www-form-urlencoded",
+            "content-length": Buffer.byteLength(body),
+            accept: "application/json",
+            "user-agent": userAgent,
+            ...(token ? { authorization: `Bearer ${token}` } : {}),
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
+          res.on("error", (err) => reject(new PrometheusError(`response broken off: ${err.message}`, "partial")));
+          res.on("aborted", () => reject(new PrometheusError("response broken off", "partial")));
+        },
+      );
+      req.setTimeout(timeoutMs, () =>
+        req.destroy(new PrometheusError(`Prometheus did not answer within ${timeoutMs} ms`, "timeout")),
+      );
+      const onAbort = () => req.destroy(new Error("aborted"));
+      signal?.addEventListener("abort", onAbort, { once: true });
+      req.on("close", () => signal?.removeEventListener("abort", onAbort));
+      req.on("error", (err) =>
+        reject(
+          err instanceof PrometheusError
+            ? err
+            : new PrometheusError(`Prometheus unreachable at ${this.base.host}: ${err.message}`, "unreachable"),
+        ),
+      );
+      req.end(body);
+    });
+  }
+
+  private parse(status: number, body: string): z.infer<typeof rangeResponse> {
+    if (status >= 500) throw new PrometheusError(`Prometheus answered ${status}: ${body.slice(0, 200)}`, "server");
+    let json: unknown;
+    try {
+      json = JSON.parse(body);
+    } catch {
+      throw new PrometheusError(
+        `Prometheus answered ${status} with a body that is not complete JSON (${body.length} bytes): ${body.slice(0, 80)}`,
+        "partial",
+      );
+    }
+    const parsed = rangeResponse.safeParse(json);
+    if (!parsed.success) {
+      const issues = parsed.error.issues
+        .slice(0, 3)
+        .map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`)
+        .join("; ");
+      throw new PrometheusError(`malformed Prometheus response (HTTP ${status}): ${issues}`, "malformed");
+    }
+    if (parsed.data.status === "error") {
+      throw new PrometheusError(`query failed (${parsed.data.errorType}): ${parsed.data.error}`, "query");
+    }
+    return parsed.data;
+  }
+
+  /** One range query, retried on retryable failures. Series come back with numeric, finite points only. */
+  async queryRange(
+    promql: string,
+    start: Date,
+    end: Date,
+    stepSeconds: number,
+    signal?: AbortSignal,
+  ): Promise<RangeSeries[]> {
+    const params = new URLSearchParams({
+      query: promql,
+      start: (start.getTime() / 1000).toFixed(3),
+      end: (end.getTime() / 1000).toFixed(3),
+      step: String(stepSeconds),
+    });
+    const retries = this.options.retries ?? 2;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const res = await this.send("api/v1/query_range", params, signal);
+        const data = this.parse(res.status, res.body);
+        if (data.status !== "success") throw new PrometheusError("unexpected error envelope", "malformed");
+        // Thanos and Cortex flag answers missing some stores as warnings; a partial history is not a history.
+        const partial = data.warnings?.find((w) => /partial/i.test(w));
+        if (partial) throw new PrometheusError(`partial response: ${partial}`, "partial");
+        return data.data.result.map((s) => ({
+          labels: s.metric,
+          points: s.values.map(([t, v]) => {
+            const value = Number(v);
+            if (!Number.isFinite(value)) {
+              throw new PrometheusError(`non-finite sample ${v} in ${JSON.stringify(s.metric)}`, "malformed");
+            }
+            return [Math.round(t * 1000), value] as [number, number];
+          }),
+        }));
+      } catch (err) {
+        if (signal?.aborted) throw err;
+        const e =
+          err instanceof PrometheusError
+            ? err
+            : new PrometheusError((err as Error).message ?? String(err), "unreachable");
+        if (!e.retryable || attempt >= retries) throw e;
+        await sleep(backoffDelay(attempt, this.options.retryBaseMs ?? 250, 5_000), signal);
+      }
+    }
+  }
+}

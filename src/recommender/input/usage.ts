@@ -1,0 +1,167 @@
+// Usage samples per (pod, container) of one namespace, read in batches: one range query per metric per
+// namespace, `sum by (namespace, pod, container)`, never one per workload. Metric and label names are
+// configurable for Prometheus setups that relabel cAdvisor.
+import { PrometheusError, type PrometheusClient, type RangeSeries } from "./prometheus.js";
+
+export interface ContainerSeries {
+  pod: string;
+  container: string;
+  /** [ms since epoch, value] */
+  points: Array<[number, number]>;
+}
+
+export interface UsageBatch {
+  source: string;
+  /** Cores, one point per step: each stands for `stepSeconds` of usage. */
+  cpu: ContainerSeries[];
+  /** Bytes: the maximum working set within each step. */
+  memory: ContainerSeries[];
+  stepSeconds: number;
+  startMs: number;
+  endMs: number;
+}
+
+export interface UsageSource {
+  readonly name: string;
+  /** Whether it can serve history (a range), or only the current sample. */
+  readonly history: boolean;
+  fetch(
+    namespace: string,
+    startMs: number,
+    endMs: number,
+    stepSeconds: number,
+    signal?: AbortSignal,
+  ): Promise<UsageBatch>;
+}
+
+export interface MetricNames {
+  cpuUsageSeconds: string;
+  memoryWorkingSet: string;
+  namespaceLabel: string;
+  podLabel: string;
+  containerLabel: string;
+  /** Extra label matchers, e.g. `job="kubelet"`, to pick one of several cAdvisor scrapes. */
+  extraSelector: string;
+  /** The rate() window for CPU; at least twice the scrape interval. */
+  rateWindow: string;
+}
+
+export const defaultMetricNames: MetricNames = {
+  cpuUsageSeconds: "container_cpu_usage_seconds_total",
+  memoryWorkingSet: "container_memory_working_set_bytes",
+  namespaceLabel: "namespace",
+  podLabel: "pod",
+  containerLabel: "container",
+  extraSelector: "",
+  rateWindow: "5m",
+};
+
+/** Escapes a label value for a PromQL string literal. */
+export function promString(v: string): string {
+  return `"${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`;
+}
+
+export function usageQueries(namespace: string, stepSeconds: number, names: MetricNames = defaultMetricNames) {
+  const n = names;
+  // cAdvisor also reports the pod cgroup (container="") and the pause container (POD); neither is a container.
+  const matchers = [
+    `${n.namespaceLabel}=${promString(namespace)}`,
+    `${n.containerLabel}!=""`,
+    `${n.containerLabel}!="POD"`,
+    ...(n.extraSelector ? [n.extraSelector] : []),
+  ].join(",");
+  const by = `${n.namespaceLabel}, ${n.podLabel}, ${n.containerLabel}`;
+  return {
+    cpu: `sum by (${by}) (rate(${n.cpuUsageSeconds}{${matchers}}[${n.rateWindow}]))`,
+    // The peak within each step, so that a short spike between two steps is not lost.
+    memory: `sum by (${by}) (max_over_time(${n.memoryWorkingSet}{${matchers}}[${stepSeconds}s]))`,
+  };
+}
+
+/** Prometheus allows 11,000 points per series in one answer; longer ranges are read in chunks. */
+export const maxPointsPerQuery = 10_000;
+
+export class PrometheusUsageSource implements UsageSource {
+  readonly name = "prometheus";
+  readonly history = true;
+
+  constructor(
+    private readonly client: PrometheusClient,
+    private readonly names: MetricNames = defaultMetricNames,
+  ) {}
+
+  private async range(promql: string, startMs: number, endMs: number, step: number, signal?: AbortSignal) {
+    const out = new Map<string, ContainerSeries>();
+    const chunkMs = maxPointsPerQuery * step * 1000;
+    for (let from = startMs; from <= endMs; from += chunkMs + step * 1000) {
+      const to = Math.min(endMs, from + chunkMs);
+      const series: RangeSeries[] = await this.client.queryRange(promql, new Date(from), new Date(to), step, signal);
+      for (const s of series) {
+        const pod = s.labels[this.names.podLabel];
+        const container = s.labels[this.names.containerLabel];
+        if (!pod || !container) {
+          throw new PrometheusError(
+            `series without ${this.names.podLabel}/${this.names.containerLabel} labels: ${JSON.stringify(s.labels)}`,
+            "malformed",
+          );
+        }
+        const key = `${pod}/${container}`;
+        const existing = out.get(key);
+        if (existing) existing.points.push(...s.points);
+        else out.set(key, { pod, container, points: [...s.points] });
+      }
+    }
+    return [...out.values()];
+  }
+
+  async fetch(namespace: string, startMs: number, endMs: number, stepSeconds: number, signal?: AbortSignal) {
+    const q = usageQueries(namespace, stepSeconds, this.names);
+    // Align to the step so that consecutive fetches neither skip nor repeat a point.
+    const step = stepSeconds * 1000;
+    const alignedStart = Math.ceil(startMs / step) * step;
+    const alignedEnd = Math.floor(endMs / step) * step;
+    if (alignedEnd < alignedStart) {
+      return { source: this.name, cpu: [], memory: [], stepSeconds, startMs, endMs: startMs };
+    }
+    const cpu = await this.range(q.cpu, alignedStart, alignedEnd, stepSeconds, signal);
+    const memory = await this.range(q.memory, alignedStart, alignedEnd, stepSeconds, signal);
+    return { source: this.name, cpu, memory, stepSeconds, startMs: alignedStart, endMs: alignedEnd };
+  }
+}
+
+/**
+ * Prometheus first; when it fails with a transport error, timeout or 5xx and the request is a live one (not a
+ * history bootstrap), the fallback's current sample. Both errors are reported if both fail.
+ */
+export class FallbackUsageSource implements UsageSource {
+  readonly history = true;
+  lastFallbackError?: Error;
+
+  constructor(
+    private readonly primary: UsageSource,
+    private readonly fallback: UsageSource | undefined,
+    /** Requests spanning more than this are history and never fall back. */
+    private readonly liveWindowMs = 15 * 60_000,
+  ) {}
+
+  get name(): string {
+    return this.primary.name;
+  }
+
+  async fetch(namespace: string, startMs: number, endMs: number, stepSeconds: number, signal?: AbortSignal) {
+    try {
+      return await this.primary.fetch(namespace, startMs, endMs, stepSeconds, signal);
+    } catch (err) {
+      const live = endMs - startMs <= this.liveWindowMs;
+      if (!this.fallback || !live || !(err instanceof PrometheusError) || !err.retryable) throw err;
+      try {
+        return await this.fallback.fetch(namespace, startMs, endMs, stepSeconds, signal);
+      } catch (fallbackErr) {
+        this.lastFallbackError = fallbackErr as Error;
+        throw new Error(`${err.message}; fallback ${this.fallback.name}: ${(fallbackErr as Error).message}`, {
+          cause: err,
+        });
+      }
+    }
+  }
+}

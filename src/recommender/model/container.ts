@@ -1,0 +1,211 @@
+// The model of one container's usage: CPU samples in histograms per UTC day (decayed as VPA does, and plain for
+// the percentile algorithms), the memory peak of each day, sample counts and the OOM kills already counted.
+// Days that fall out of the history window are folded into "older" decayed histograms, so vpa-histogram keeps
+// VPA's unbounded decaying memory while percentile and peak-margin see exactly the window. The state is plain
+// JSON: it is what the checkpoint in the profile's status holds.
+import {
+  addToBuckets,
+  cpuHistogramOptions,
+  decayFactor,
+  findBucket,
+  maxDecayExponent,
+  memoryHistogramOptions,
+  mergeBuckets,
+  type BucketWeights,
+} from "./histogram.js";
+
+export const dayMs = 86_400_000;
+
+export interface DayState {
+  /** Start of the UTC day, in ms since the epoch. */
+  start: number;
+  /** CPU samples weighted by sample minutes × decay factor. */
+  cpuDecayed: BucketWeights;
+  /** CPU samples weighted by sample minutes only. */
+  cpuPlain: BucketWeights;
+  /** Peak working set of the day (bytes), and when it was seen. */
+  memoryPeak?: number;
+  memoryPeakAt?: number;
+}
+
+export interface ContainerState {
+  /** Reference time of the decay factors (ms); moved forward when factors would overflow. */
+  referenceMs: number;
+  halfLifeMs: number;
+  days: DayState[];
+  cpuDecayedOlder: BucketWeights;
+  memoryDecayedOlder: BucketWeights;
+  firstSampleMs?: number;
+  lastSampleMs?: number;
+  /** Number of CPU samples (points), and the minutes of usage they stand for (a 5-minute rate counts 5). */
+  sampleCount: number;
+  sampleMinutes: number;
+  memorySampleCount: number;
+  /** Ids of OOM kills already counted, newest last (bounded). */
+  oomIds: string[];
+}
+
+export function newContainerState(halfLifeMs: number, referenceMs: number): ContainerState {
+  return {
+    referenceMs: Math.floor(referenceMs / dayMs) * dayMs,
+    halfLifeMs,
+    days: [],
+    cpuDecayedOlder: {},
+    memoryDecayedOlder: {},
+    sampleCount: 0,
+    sampleMinutes: 0,
+    memorySampleCount: 0,
+    oomIds: [],
+  };
+}
+
+function dayOf(state: ContainerState, timeMs: number): DayState {
+  const start = Math.floor(timeMs / dayMs) * dayMs;
+  let day = state.days.find((d) => d.start === start);
+  if (!day) {
+    day = { start, cpuDecayed: {}, cpuPlain: {} };
+    state.days.push(day);
+    state.days.sort((a, b) => a.start - b.start);
+  }
+  return day;
+}
+
+function scaleBuckets(h: BucketWeights, factor: number): void {
+  for (const k of Object.keys(h)) h[Number(k)] = (h[Number(k)] ?? 0) * factor;
+}
+
+/** Moves the decay reference so that `timeMs` stays within 2^maxDecayExponent, rescaling stored weights. */
+function ensureReference(state: ContainerState, timeMs: number): void {
+  if ((timeMs - state.referenceMs) / state.halfLifeMs <= maxDecayExponent) return;
+  const newReference = Math.floor(timeMs / dayMs) * dayMs;
+  const factor = decayFactor(state.referenceMs, newReference, state.halfLifeMs);
+  for (const d of state.days) scaleBuckets(d.cpuDecayed, factor);
+  scaleBuckets(state.cpuDecayedOlder, factor);
+  scaleBuckets(state.memoryDecayedOlder, factor);
+  state.referenceMs = newReference;
+}
+
+function noteSample(state: ContainerState, timeMs: number): void {
+  state.firstSampleMs = state.firstSampleMs === undefined ? timeMs : Math.min(state.firstSampleMs, timeMs);
+  state.lastSampleMs = state.lastSampleMs === undefined ? timeMs : Math.max(state.lastSampleMs, timeMs);
+}
+
+/** Adds a CPU usage sample (cores) that stands for `minutes` of usage. */
+export function addCpuSample(state: ContainerState, timeMs: number, cores: number, minutes: number): void {
+  if (!Number.isFinite(cores) || cores < 0) return;
+  ensureReference(state, timeMs);
+  const day = dayOf(state, timeMs);
+  const bucket = findBucket(cpuHistogramOptions, cores);
+  addToBuckets(day.cpuDecayed, bucket, minutes * decayFactor(timeMs, state.referenceMs, state.halfLifeMs));
+  addToBuckets(day.cpuPlain, bucket, minutes);
+  state.sampleCount++;
+  state.sampleMinutes += minutes;
+  noteSample(state, timeMs);
+}
+
+/** Adds a memory working-set sample (bytes): only the day's peak is kept, as VPA aggregates memory per day. */
+export function addMemorySample(state: ContainerState, timeMs: number, bytes: number): void {
+  if (!Number.isFinite(bytes) || bytes < 0) return;
+  const day = dayOf(state, timeMs);
+  if (day.memoryPeak === undefined || bytes > day.memoryPeak) {
+    day.memoryPeak = bytes;
+    day.memoryPeakAt = timeMs;
+  }
+  state.memorySampleCount++;
+  noteSample(state, timeMs);
+}
+
+export interface OomBump {
+  bumpBytes: number;
+  bumpRatio: number;
+}
+
+/** VPA's OOM rule: the memory the container was killed at, bumped to max(+bumpBytes, ×bumpRatio). */
+export function oomBumped(memoryAtOom: number, bump: OomBump): number {
+  return Math.max(memoryAtOom + bump.bumpBytes, memoryAtOom * bump.bumpRatio);
+}
+
+/**
+ * Counts an OOM kill once (by id): the bumped memory becomes a memory peak sample of that day. Returns whether
+ * it was new.
+ */
+export function recordOom(
+  state: ContainerState,
+  id: string,
+  timeMs: number,
+  memoryAtOom: number,
+  bump: OomBump,
+): boolean {
+  if (state.oomIds.includes(id)) return false;
+  state.oomIds.push(id);
+  if (state.oomIds.length > 32) state.oomIds.splice(0, state.oomIds.length - 32);
+  const day = dayOf(state, timeMs);
+  const value = oomBumped(memoryAtOom, bump);
+  if (day.memoryPeak === undefined || value > day.memoryPeak) {
+    day.memoryPeak = value;
+    day.memoryPeakAt = timeMs;
+  }
+  return true;
+}
+
+/** Folds days older than `historyDays` before `nowMs` into the older decayed histograms. */
+export function expireDays(state: ContainerState, nowMs: number, historyDays: number): void {
+  const cutoff = nowMs - historyDays * dayMs;
+  const keep: DayState[] = [];
+  for (const d of state.days) {
+    if (d.start + dayMs > cutoff) {
+      keep.push(d);
+      continue;
+    }
+    mergeBuckets(state.cpuDecayedOlder, d.cpuDecayed);
+    if (d.memoryPeak !== undefined) {
+      addToBuckets(
+        state.memoryDecayedOlder,
+        findBucket(memoryHistogramOptions, d.memoryPeak),
+        decayFactor(d.memoryPeakAt ?? d.start, state.referenceMs, state.halfLifeMs),
+      );
+    }
+  }
+  state.days = keep;
+}
+
+/** The decaying CPU histogram (VPA's): every sample ever, weighted by age. */
+export function cpuDecayedHistogram(state: ContainerState): BucketWeights {
+  const h: BucketWeights = {};
+  mergeBuckets(h, state.cpuDecayedOlder);
+  for (const d of state.days) mergeBuckets(h, d.cpuDecayed);
+  return h;
+}
+
+/** The decaying histogram of daily memory peaks (VPA's), one sample of weight 1 per day, decayed by age. */
+export function memoryDecayedHistogram(state: ContainerState): BucketWeights {
+  const h: BucketWeights = {};
+  mergeBuckets(h, state.memoryDecayedOlder);
+  for (const d of state.days) {
+    if (d.memoryPeak === undefined) continue;
+    addToBuckets(
+      h,
+      findBucket(memoryHistogramOptions, d.memoryPeak),
+      decayFactor(d.memoryPeakAt ?? d.start, state.referenceMs, state.halfLifeMs),
+    );
+  }
+  return h;
+}
+
+/** Plain CPU histogram of the window (no decay). */
+export function cpuWindowHistogram(state: ContainerState): BucketWeights {
+  const h: BucketWeights = {};
+  for (const d of state.days) mergeBuckets(h, d.cpuPlain);
+  return h;
+}
+
+export function memoryWindowPeaks(state: ContainerState): number[] {
+  return state.days.flatMap((d) => (d.memoryPeak === undefined ? [] : [d.memoryPeak]));
+}
+
+/** VPA's confidence, in days: min(days between first and last sample, sample minutes / 1440). */
+export function confidenceDays(state: ContainerState): number {
+  if (state.firstSampleMs === undefined || state.lastSampleMs === undefined) return 0;
+  const lifespanDays = (state.lastSampleMs - state.firstSampleMs) / dayMs;
+  return Math.min(lifespanDays, state.sampleMinutes / (60 * 24));
+}

@@ -1,0 +1,307 @@
+// The profile controller's reconcile: validate the profile, find its workload in the cache, pick the algorithm
+// (the workload's metapilot.io/recommender annotation, else spec.algorithm), restore the model from the
+// checkpoint if this process has none, bring it up to date with one batched read for the namespace, count OOM
+// kills from pod status, and write status only when it changed (the checkpoint at most once per interval).
+import { parseWorkloadProfile, type WorkloadProfileStatus } from "../api/index.js";
+import type { KubeClient } from "../kube/client.js";
+import type { ReconcileContext, ReconcileResult, Reconciler } from "../kube/controller.js";
+import type { EventRecorder } from "../kube/events.js";
+import type { Informer } from "../kube/informer.js";
+import { Resources, type KubeObject, type ObjectKey } from "../kube/resources.js";
+import { jsonEqual, mergeConditions, type ConditionInput } from "../operator/status.js";
+import { fromCheckpoint, toCheckpoint, Checkpoint } from "./checkpoint.js";
+import type { OwnerResolver, WorkloadKind, WorkloadRef } from "./input/owners.js";
+import { algorithmByName, resolveParameters, type Algorithm, type RecommenderParameters } from "./logic/index.js";
+import { recordOom } from "./model/container.js";
+import { recommendContainers, toContainerRecommendation, type ContainerResult } from "./recommend.js";
+import { recommenderAnnotation } from "./selector.js";
+import { containerState, type ModelStore, type WorkloadModel } from "./store.js";
+import { parseQuantity } from "../api/index.js";
+
+export interface RawWorkloadProfile extends KubeObject {
+  spec?: Record<string, unknown>;
+  status?: WorkloadProfileStatus;
+}
+
+export interface ContainerSpec {
+  name: string;
+  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+}
+
+export interface Workload extends KubeObject {
+  spec?: { template?: { spec?: { containers?: ContainerSpec[] } } };
+}
+
+export interface PodObject extends KubeObject {
+  spec?: { containers?: ContainerSpec[] };
+  status?: {
+    containerStatuses?: Array<{
+      name: string;
+      lastState?: { terminated?: { reason?: string; finishedAt?: string } };
+    }>;
+  };
+}
+
+export interface RecommenderCaches {
+  profiles: Informer<RawWorkloadProfile>;
+  deployments: Informer<Workload>;
+  statefulSets: Informer<Workload>;
+  pods: Informer<PodObject>;
+}
+
+export interface ProfileReconcilerOptions {
+  client: KubeClient;
+  caches: RecommenderCaches;
+  store: ModelStore;
+  resolver: OwnerResolver;
+  recorder?: EventRecorder;
+  now?: () => Date;
+  /** Requeue period of a profile; default 60 s. */
+  resyncMs?: number;
+  /** The checkpoint is rewritten at most this often when nothing else changed; default 10 min. */
+  checkpointIntervalMs?: number;
+}
+
+export class ProfileReconciler implements Reconciler {
+  private readonly now: () => Date;
+  /** profile key → workload it models, to forget the model when the profile goes. */
+  private readonly targets = new Map<string, WorkloadRef>();
+
+  constructor(private readonly o: ProfileReconcilerOptions) {
+    this.now = o.now ?? (() => new Date());
+  }
+
+  async reconcile(key: ObjectKey, rc: ReconcileContext): Promise<ReconcileResult | void> {
+    const namespace = key.namespace ?? "";
+    const profileKey = `${namespace}/${key.name}`;
+    const raw = this.o.caches.profiles.get(profileKey);
+    if (!raw?.metadata?.name || raw.metadata.deletionTimestamp) {
+      const ref = this.targets.get(profileKey);
+      if (ref) this.o.store.delete(namespace, ref);
+      this.targets.delete(profileKey);
+      return;
+    }
+    const resync = { requeueAfterMs: this.o.resyncMs ?? 60_000 };
+    const parsed = parseWorkloadProfile(raw);
+    if (!parsed.ok) {
+      await this.writeStatus(raw, {
+        conditions: [notReady("InvalidSpec", `fix the spec: ${parsed.errors.join("; ")}`)],
+      });
+      return;
+    }
+    const spec = parsed.value.spec;
+    const ref: WorkloadRef = { kind: spec.targetRef.kind as WorkloadKind, name: spec.targetRef.name };
+    this.targets.set(profileKey, ref);
+    const cache = ref.kind === "Deployment" ? this.o.caches.deployments : this.o.caches.statefulSets;
+    const workload = cache.get(`${namespace}/${ref.name}`);
+    if (!workload?.metadata?.uid) {
+      this.o.store.delete(namespace, ref);
+      await this.writeStatus(raw, {
+        conditions: [notReady("TargetNotFound", `${ref.kind} ${namespace}/${ref.name} does not exist`)],
+      });
+      return resync;
+    }
+    const algorithmName = workload.metadata.annotations?.[recommenderAnnotation] ?? spec.algorithm;
+    let algorithm: Algorithm;
+    try {
+      algorithm = algorithmByName(algorithmName);
+    } catch (err) {
+      await this.writeStatus(raw, {
+        algorithm: algorithmName.slice(0, 64),
+        containers: undefined,
+        conditions: [notReady("UnknownAlgorithm", (err as Error).message)],
+      });
+      return;
+    }
+    const params = resolveParameters(algorithm, spec.parameters);
+    const model = this.model(raw, namespace, ref, workload.metadata.uid, params, rc);
+
+    let fetchError: Error | undefined;
+    try {
+      await this.o.store.refresh(namespace, rc.signal);
+    } catch (err) {
+      fetchError = err as Error;
+      rc.logger.warn({ err, namespace }, "reading usage failed");
+    }
+    const containers = (workload.spec?.template?.spec?.containers ?? []).map((c) => c.name);
+    this.countOoms(namespace, ref, model, params, rc);
+    const now = this.now();
+    const results = recommendContainers(containers, model.containers, algorithm, params, now);
+    await this.writeStatus(raw, this.statusOf(results, params, algorithm.name, model, fetchError), model, containers);
+    return fetchError ? { requeueAfterMs: Math.min(30_000, resync.requeueAfterMs) } : resync;
+  }
+
+  /** The model in memory, else the one in the checkpoint, else an empty one that will read the history. */
+  private model(
+    raw: RawWorkloadProfile,
+    namespace: string,
+    ref: WorkloadRef,
+    uid: string,
+    params: RecommenderParameters,
+    rc: ReconcileContext,
+  ): WorkloadModel {
+    const halfLifeMs = params.halfLifeHours * 3_600_000;
+    let model = this.o.store.get(namespace, ref);
+    if (model && (model.uid !== uid || model.halfLifeMs !== halfLifeMs)) model = undefined;
+    if (!model) {
+      const base = { namespace, ref, uid, halfLifeMs, historyDays: params.historyDays };
+      const restored = fromCheckpoint(raw.status?.checkpoint, base);
+      if (restored.ok) {
+        model = restored.model;
+        rc.logger.debug({ coveredUntil: new Date(model.coveredUntilMs ?? 0) }, "model restored from checkpoint");
+      } else {
+        model = { ...base, containers: new Map() };
+        rc.logger.debug({ reason: restored.reason }, "no usable checkpoint; reading the history");
+      }
+      this.o.store.set(model);
+    }
+    model.historyDays = params.historyDays;
+    return model;
+  }
+
+  private countOoms(
+    namespace: string,
+    ref: WorkloadRef,
+    model: WorkloadModel,
+    params: RecommenderParameters,
+    rc: ReconcileContext,
+  ): void {
+    const pods = this.o.caches.pods.list((p) => p.metadata?.namespace === namespace);
+    for (const pod of pods) {
+      const owner = this.o.resolver.resolve(namespace, pod.metadata?.name ?? "");
+      if (owner?.kind !== ref.kind || owner.name !== ref.name) continue;
+      for (const cs of pod.status?.containerStatuses ?? []) {
+        const t = cs.lastState?.terminated;
+        if (t?.reason !== "OOMKilled" || !t.finishedAt) continue;
+        const at = Date.parse(t.finishedAt);
+        const spec = pod.spec?.containers?.find((c) => c.name === cs.name);
+        const state = containerState(model, cs.name, this.now().getTime());
+        const limit = quantity(spec?.resources?.limits?.memory);
+        const request = quantity(spec?.resources?.requests?.memory);
+        const dayPeak = state.days.find((d) => d.start <= at && at < d.start + 86_400_000)?.memoryPeak;
+        // VPA: the memory at the OOM is the larger of what was used and what was requested; a limit is where it died.
+        const atOom = limit ?? Math.max(request ?? 0, dayPeak ?? 0);
+        if (atOom <= 0) continue;
+        const id = `${pod.metadata?.uid}/${cs.name}/${t.finishedAt}`;
+        if (recordOom(state, id, at, atOom, { bumpBytes: params.oomBumpBytes, bumpRatio: params.oomBumpRatio })) {
+          rc.logger.info({ pod: pod.metadata?.name, container: cs.name }, "OOM kill counted");
+        }
+      }
+    }
+  }
+
+  private statusOf(
+    results: ContainerResult[],
+    params: RecommenderParameters,
+    algorithm: string,
+    model: WorkloadModel,
+    fetchError: Error | undefined,
+  ): StatusPatch {
+    const recommended = results.filter((r) => r.reason === "Recommended");
+    const withData = results.filter((r) => r.reason !== "NoData");
+    const allReady = results.length > 0 && recommended.length === results.length;
+    const firsts = withData.flatMap((r) => (r.firstSampleMs === undefined ? [] : [r.firstSampleMs]));
+    const lasts = withData.flatMap((r) => (r.lastSampleMs === undefined ? [] : [r.lastSampleMs]));
+    const conditions: ConditionInput[] = [
+      allReady
+        ? {
+            type: "Ready",
+            status: "True",
+            reason: "Recommended",
+            message: `${algorithm}: every container has a recommendation`,
+          }
+        : notReady(
+            "InsufficientData",
+            results.length === 0
+              ? "the workload has no containers"
+              : results
+                  .filter((r) => r.reason !== "Recommended")
+                  .map((r) => r.message)
+                  .join("; "),
+          ),
+      withData.length > 0
+        ? {
+            type: "HistoryAvailable",
+            status: "True",
+            reason: "SamplesFound",
+            message: `${withData.length} containers with samples`,
+          }
+        : {
+            type: "HistoryAvailable",
+            status: "False",
+            reason: "NoData",
+            message: "no usage samples for any container",
+          },
+      fetchError
+        ? { type: "MetricsAvailable", status: "False", reason: "MetricsUnavailable", message: fetchError.message }
+        : {
+            type: "MetricsAvailable",
+            status: "True",
+            reason: "Read",
+            message: `usage read from ${model.source ?? "none"}`,
+          },
+    ];
+    const confidence = results.length
+      ? Math.min(...results.map((r) => Math.min(1, r.confidenceDays / params.historyDays)))
+      : 0;
+    return {
+      algorithm,
+      containers: results.map(toContainerRecommendation),
+      confidence: Math.round(confidence * 1000) / 1000,
+      sampleCount: results.reduce((s, r) => s + r.sampleCount, 0),
+      window: firsts.length
+        ? { start: new Date(Math.min(...firsts)).toISOString(), end: new Date(Math.max(...lasts)).toISOString() }
+        : undefined,
+      conditions,
+    };
+  }
+
+  private async writeStatus(
+    raw: RawWorkloadProfile,
+    patch: StatusPatch,
+    model?: WorkloadModel,
+    containers?: readonly string[],
+  ): Promise<void> {
+    const previous = raw.status ?? {};
+    const now = this.now();
+    const generation = raw.metadata?.generation;
+    const { conditions: nextConditions, ...rest } = patch;
+    const conditions = mergeConditions(previous.conditions, nextConditions, generation, now);
+    const { checkpoint: previousCheckpoint, lastUpdated: previousUpdated, ...previousRest } = previous;
+    const nextRest = { ...previousRest, ...rest, conditions, observedGeneration: generation };
+    if (!("containers" in patch)) delete nextRest.containers;
+    const changed = !jsonEqual(previousRest, nextRest);
+    const savedAt = Checkpoint.safeParse(previousCheckpoint).data?.savedAt ?? 0;
+    const checkpointDue =
+      model !== undefined &&
+      model.coveredUntilMs !== undefined &&
+      now.getTime() - savedAt >= (this.o.checkpointIntervalMs ?? 10 * 60_000);
+    if (!changed && !checkpointDue) return;
+    const checkpoint = model?.coveredUntilMs !== undefined ? toCheckpoint(model, now, containers) : previousCheckpoint;
+    await this.o.client.applyStatus(Resources.WorkloadProfile, {
+      metadata: { name: raw.metadata?.name, namespace: raw.metadata?.namespace },
+      status: {
+        ...nextRest,
+        lastUpdated: changed ? now.toISOString() : previousUpdated,
+        checkpoint: checkpoint as Record<string, unknown> | undefined,
+      },
+    } as RawWorkloadProfile);
+  }
+}
+
+type StatusPatch = Partial<Omit<WorkloadProfileStatus, "conditions" | "checkpoint" | "lastUpdated">> & {
+  conditions: ConditionInput[];
+};
+
+function notReady(reason: string, message: string): ConditionInput {
+  return { type: "Ready", status: "False", reason, message };
+}
+
+function quantity(q: string | undefined): number | undefined {
+  if (q === undefined) return undefined;
+  try {
+    return parseQuantity(q);
+  } catch {
+    return undefined;
+  }
+}
