@@ -284,6 +284,8 @@ function downPlan(input: DecisionInput, o: EngineOptions, notes: string[]): Plan
   const sd = policy.scaleDown;
   const none = (reason: string): Plan => ({ action: "none", reason, notes });
   if (!sd.enabled) return none("scale-down disabled");
+  // The moment the source fails, scale-downs stop: values that have not aged out yet are not trusted either.
+  if (signals.unavailableReason) return none(`no scale-down without fresh data: ${signals.unavailableReason}`);
   const missing: string[] = [];
   for (const [name, m] of [
     ["cpu usage", signals.cpuUsage],

@@ -2,7 +2,7 @@
 // namespaces, never one per workload. Every value keeps its timestamp; when Prometheus is unreachable or answers
 // garbage, the signals go stale and the reason is kept, so nothing downstream mistakes silence for zero.
 import type { Logger } from "../../kube/logger.js";
-import type { PrometheusClient} from "../../prometheus/client.js";
+import type { PrometheusClient } from "../../prometheus/client.js";
 import { PrometheusError, sampleValue, type VectorSample } from "../../prometheus/client.js";
 import type { Measurement } from "../types.js";
 
