@@ -205,7 +205,12 @@ describe("decide: scale-down", () => {
     const missing = decide(
       input({ history: settled([]) }, { memoryWorkingSet: m(200 * MiB), unavailableReason: "Prometheus unreachable" }),
     );
-    expect(missing.action === "none" && missing.reason).toMatch(/cpu usage missing.*Prometheus unreachable/);
+    expect(missing.action === "none" && missing.reason).toMatch(/no scale-down without fresh data: Prometheus unreachable/);
+    const noCpu = decide(input({ history: settled([]) }, { memoryWorkingSet: m(200 * MiB) }));
+    expect(noCpu.action === "none" && noCpu.reason).toMatch(/cpu usage missing/);
+    // The source failing stops scale-downs at once, even while the last values are still young.
+    const failing = decide(input({ history: settled([]) }, { ...cold, unavailableReason: "Prometheus timeout" }));
+    expect(failing.action === "none" && failing.reason).toMatch(/Prometheus timeout/);
   });
   it("waits for a full window of observation (after a restart too)", () => {
     const plan = decide(input({ history: { ...settled([]), observingSince: now - 10 * min } }, cold));
