@@ -110,9 +110,12 @@ export class PrometheusClient {
           res.on("aborted", () => reject(new PrometheusError("response broken off", "partial")));
         },
       );
-      req.setTimeout(timeoutMs, () =>
-        req.destroy(new PrometheusError(`Prometheus did not answer within ${timeoutMs} ms`, "timeout")),
+      // A deadline for the whole exchange, not an idle timeout: a server that trickles bytes still times out.
+      const timer = setTimeout(
+        () => req.destroy(new PrometheusError(`Prometheus did not answer within ${timeoutMs} ms`, "timeout")),
+        timeoutMs,
       );
+      req.on("close", () => clearTimeout(timer));
       const onAbort = () => req.destroy(new Error("aborted"));
       signal?.addEventListener("abort", onAbort, { once: true });
       req.on("close", () => signal?.removeEventListener("abort", onAbort));

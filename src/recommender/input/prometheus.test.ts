@@ -1,0 +1,216 @@
+// The error paths a real Prometheus will not produce on demand: timeouts, 5xx, malformed and partial bodies.
+// Every one is an error the caller sees, never an empty result that would read as zero usage.
+import nock from "nock";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import * as k8s from "@kubernetes/client-node";
+import { KubeClient } from "../../kube/client.js";
+import { MetricsServerSource, MetricsServerUnavailable } from "./metrics-server.js";
+import { PrometheusClient, PrometheusError } from "./prometheus.js";
+import { FallbackUsageSource, PrometheusUsageSource, usageQueries } from "./usage.js";
+
+const base = "http://prometheus.test:9090";
+const ok = (result: unknown[]) => ({ status: "success", data: { resultType: "matrix", result } });
+const series = (pod: string, container: string, values: Array<[number, string]>) => ({
+  metric: { namespace: "ns", pod, container },
+  values,
+});
+
+function client(extra: Partial<ConstructorParameters<typeof PrometheusClient>[0]> = {}) {
+  const requests: string[] = [];
+  const c = new PrometheusClient({
+    url: base,
+    timeoutMs: 200,
+    retries: 2,
+    retryBaseMs: 1,
+    onRequest: (path, params) => requests.push(`${path} ${params.get("query")}`),
+    ...extra,
+  });
+  return { c, requests };
+}
+
+const range = (c: PrometheusClient) => c.queryRange("up", new Date(0), new Date(600_000), 60);
+
+beforeAll(() => nock.disableNetConnect());
+afterEach(() => nock.cleanAll());
+afterAll(() => nock.enableNetConnect());
+
+describe("PrometheusClient", () => {
+  it("reads a matrix, with the bearer token", async () => {
+    const scope = nock(base, { reqheaders: { authorization: "Bearer s3cret" } })
+      .post("/api/v1/query_range")
+      .reply(
+        200,
+        ok([
+          series("p", "c", [
+            [60, "0.5"],
+            [120, "0.25"],
+          ]),
+        ]),
+      );
+    const { c } = client({ bearerToken: "s3cret" });
+    const out = await range(c);
+    expect(out).toEqual([
+      {
+        labels: { namespace: "ns", pod: "p", container: "c" },
+        points: [
+          [60_000, 0.5],
+          [120_000, 0.25],
+        ],
+      },
+    ]);
+    scope.done();
+  });
+
+  it("times out, retries, then reports the timeout", async () => {
+    nock(base).post("/api/v1/query_range").times(3).delay(1000).reply(200, ok([]));
+    const { c, requests } = client();
+    await expect(range(c)).rejects.toMatchObject({ kind: "timeout" });
+    expect(requests).toHaveLength(3);
+  });
+
+  it("retries a 503 and succeeds when Prometheus recovers", async () => {
+    nock(base).post("/api/v1/query_range").reply(503, "overloaded");
+    nock(base).post("/api/v1/query_range").reply(200, ok([]));
+    const { c, requests } = client();
+    await expect(range(c)).resolves.toEqual([]);
+    expect(requests).toHaveLength(2);
+  });
+
+  it("gives up after repeated 5xx with a server error", async () => {
+    nock(base).post("/api/v1/query_range").times(3).reply(500, "boom");
+    const { c } = client();
+    const err = await range(c).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PrometheusError);
+    expect(err).toMatchObject({ kind: "server", message: expect.stringContaining("500") });
+  });
+
+  it.each([
+    ["a body that is not JSON", "<html>proxy error</html>", "partial"],
+    ["a truncated body", JSON.stringify(ok([series("p", "c", [[60, "1"]])])).slice(0, 40), "partial"],
+    ["a vector where a matrix belongs", { status: "success", data: { resultType: "vector", result: [] } }, "malformed"],
+    ["no data", { status: "success" }, "malformed"],
+    ["a sample that is not a pair", ok([{ metric: {}, values: [[60]] }]), "malformed"],
+    ["a series without values", ok([{ metric: { pod: "p", container: "c" }, values: [] }]), "malformed"],
+    ["NaN", ok([series("p", "c", [[60, "NaN"]])]), "malformed"],
+    ["+Inf", ok([series("p", "c", [[60, "+Inf"]])]), "malformed"],
+    ["a partial-response warning", { ...ok([]), warnings: ["partial response: store gateway down"] }, "partial"],
+    ["a query error", { status: "error", errorType: "bad_data", error: "parse error" }, "query"],
+  ])("rejects %s without retrying", async (_what, body, kind) => {
+    nock(base)
+      .post("/api/v1/query_range")
+      .reply(typeof body === "string" ? 200 : 200, body as nock.Body);
+    const { c, requests } = client();
+    await expect(range(c)).rejects.toMatchObject({ kind });
+    expect(requests).toHaveLength(1);
+  });
+
+  it("reports an unreachable Prometheus", async () => {
+    nock(base).post("/api/v1/query_range").times(3).replyWithError("ECONNREFUSED");
+    const { c } = client();
+    await expect(range(c)).rejects.toMatchObject({ kind: "unreachable" });
+  });
+});
+
+describe("PrometheusUsageSource", () => {
+  it("makes one query per metric for the whole namespace, sum by (namespace, pod, container)", async () => {
+    const q = usageQueries("tcp-a", 60);
+    expect(q.cpu).toBe(
+      'sum by (namespace, pod, container) (rate(container_cpu_usage_seconds_total{namespace="tcp-a",container!="",container!="POD"}[5m]))',
+    );
+    expect(q.memory).toContain("max_over_time(container_memory_working_set_bytes{");
+    nock(base)
+      .post("/api/v1/query_range")
+      .times(2)
+      .reply(200, ok([series("a-1", "c", [[120, "1"]]), series("b-0", "c", [[120, "2"]])]));
+    const { c, requests } = client();
+    const batch = await new PrometheusUsageSource(c).fetch("tcp-a", 60_000, 180_000, 60);
+    expect(requests).toHaveLength(2);
+    expect(batch.cpu.map((s) => s.pod)).toEqual(["a-1", "b-0"]);
+    expect(batch.startMs).toBe(60_000);
+  });
+
+  it("uses configured metric and label names", () => {
+    const q = usageQueries("x", 60, {
+      cpuUsageSeconds: "cpu_total",
+      memoryWorkingSet: "mem",
+      namespaceLabel: "kubernetes_namespace",
+      podLabel: "pod_name",
+      containerLabel: "container_name",
+      extraSelector: 'job="kubelet"',
+      rateWindow: "2m",
+    });
+    expect(q.cpu).toBe(
+      'sum by (kubernetes_namespace, pod_name, container_name) (rate(cpu_total{kubernetes_namespace="x",container_name!="",container_name!="POD",job="kubelet"}[2m]))',
+    );
+  });
+
+  it("reads long ranges in chunks below Prometheus' 11,000 points per series", async () => {
+    nock(base).post("/api/v1/query_range").times(4).reply(200, ok([]));
+    const { c, requests } = client();
+    // 8 days at a 60 s step is 11,520 points: two chunks per metric.
+    await new PrometheusUsageSource(c).fetch("ns", 0, 8 * 86_400_000, 60);
+    expect(requests).toHaveLength(4);
+  });
+});
+
+describe("metrics-server fallback", () => {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: "c", server: "https://apiserver.test", skipTLSVerify: true }],
+    users: [{ name: "u", token: "t" }],
+    contexts: [{ name: "x", cluster: "c", user: "u" }],
+    currentContext: "x",
+  });
+  const kube = new KubeClient(kc, { maxRetries: 0, retryBaseMs: 1 });
+  const path = "/apis/metrics.k8s.io/v1beta1/namespaces/ns/pods";
+
+  it("reads current usage", async () => {
+    nock("https://apiserver.test")
+      .get(path)
+      .reply(200, {
+        items: [
+          {
+            metadata: { name: "a-1", namespace: "ns" },
+            timestamp: "2026-01-01T00:00:00Z",
+            window: "30s",
+            containers: [{ name: "c", usage: { cpu: "250m", memory: "64Mi" } }],
+          },
+        ],
+      });
+    const b = await new MetricsServerSource(kube).fetch("ns", 0, 1, 60);
+    expect(b.cpu[0]).toEqual({ pod: "a-1", container: "c", points: [[Date.UTC(2026, 0, 1), 0.25]] });
+    expect(b.memory[0]?.points[0]?.[1]).toBe(64 * 2 ** 20);
+    expect(b.stepSeconds).toBe(30);
+  });
+
+  it("degrades cleanly when metrics-server is not installed", async () => {
+    nock("https://apiserver.test").get(path).reply(404, { kind: "Status", code: 404, reason: "NotFound" });
+    await expect(new MetricsServerSource(kube).fetch("ns", 0, 1, 60)).rejects.toBeInstanceOf(MetricsServerUnavailable);
+  });
+
+  it("is used for a live read when Prometheus is down, never for history", async () => {
+    nock(base).post("/api/v1/query_range").times(6).reply(502, "bad gateway");
+    nock("https://apiserver.test")
+      .get(path)
+      .reply(200, {
+        items: [{ metadata: { name: "a-1" }, timestamp: "2026-01-01T00:00:00Z", window: "1m0s", containers: [] }],
+      });
+    const { c } = client();
+    const source = new FallbackUsageSource(new PrometheusUsageSource(c), new MetricsServerSource(kube));
+    await expect(source.fetch("ns", 0, 120_000, 60)).resolves.toMatchObject({
+      source: "metrics-server",
+      stepSeconds: 60,
+    });
+    await expect(source.fetch("ns", 0, 8 * 86_400_000, 300)).rejects.toMatchObject({ kind: "server" });
+  });
+
+  it("reports both errors when both fail", async () => {
+    nock(base).post("/api/v1/query_range").times(3).reply(503, "down");
+    nock("https://apiserver.test").get(path).times(2).reply(503, { kind: "Status", code: 503 });
+    const { c } = client();
+    const source = new FallbackUsageSource(new PrometheusUsageSource(c), new MetricsServerSource(kube));
+    await expect(source.fetch("ns", 0, 120_000, 60)).rejects.toThrow(
+      /503.*fallback metrics-server: metrics.k8s.io is not served/,
+    );
+  });
+});

@@ -1,0 +1,145 @@
+import { describe, expect, it } from "vitest";
+import type { KubeObject } from "../kube/resources.js";
+import { fromCheckpoint, toCheckpoint } from "./checkpoint.js";
+import { OwnerResolver } from "./input/owners.js";
+import type { UsageBatch, UsageSource } from "./input/usage.js";
+import { dayMs } from "./model/container.js";
+import { parseLabelSelector, WorkloadSelector } from "./selector.js";
+import { ModelStore, type WorkloadModel } from "./store.js";
+import { profileNameFor } from "./workloads.js";
+
+const owned = (name: string, kind: string, owner: string): KubeObject => ({
+  metadata: {
+    name,
+    namespace: "ns",
+    ownerReferences: [{ apiVersion: "v1", kind, name: owner, uid: "u", controller: true }],
+  },
+});
+
+const caches = {
+  pods: new Map([["ns/api-7d9f-abcde", owned("api-7d9f-abcde", "ReplicaSet", "api-7d9f")]]),
+  rs: new Map([
+    ["ns/api-7d9f", owned("api-7d9f", "Deployment", "api")],
+    ["ns/api-5c4b", owned("api-5c4b", "Deployment", "api")],
+  ]),
+};
+const resolver = new OwnerResolver({
+  pod: (ns, n) => caches.pods.get(`${ns}/${n}`),
+  replicaSet: (ns, n) => caches.rs.get(`${ns}/${n}`),
+  replicaSetNames: () => ["api-7d9f", "api-5c4b"],
+  statefulSetNames: () => ["etcd"],
+});
+
+describe("OwnerResolver", () => {
+  it.each([
+    ["api-7d9f-abcde", { kind: "Deployment", name: "api" }], // live pod: owner chain
+    ["api-5c4b-zzzzz", { kind: "Deployment", name: "api" }], // gone pod of an older ReplicaSet: by name
+    ["etcd-2", { kind: "StatefulSet", name: "etcd" }],
+    ["etcd-x", undefined],
+    ["other-1234-abcde", undefined],
+  ])("%s → %o", (pod, want) => expect(resolver.resolve("ns", pod)).toEqual(want));
+});
+
+describe("ModelStore", () => {
+  const now = Date.UTC(2026, 0, 9);
+  const calls: Array<{ ns: string; start: number; end: number; step: number }> = [];
+  const source: UsageSource = {
+    name: "fake",
+    history: true,
+    async fetch(ns, start, end, step): Promise<UsageBatch> {
+      calls.push({ ns, start, end, step });
+      const points: Array<[number, number]> = [];
+      for (let t = Math.ceil(start / (step * 1000)) * step * 1000; t <= end; t += step * 1000) points.push([t, 0.5]);
+      return {
+        source: "fake",
+        stepSeconds: step,
+        startMs: start,
+        endMs: end,
+        cpu: [
+          { pod: "api-7d9f-abcde", container: "app", points },
+          { pod: "etcd-0", container: "etcd", points },
+        ],
+        memory: [{ pod: "etcd-0", container: "etcd", points: points.map(([t]) => [t, 1e8]) }],
+      };
+    },
+  };
+  let clock = now;
+  const store = new ModelStore({ source, resolver, now: () => new Date(clock) });
+  const model = (kind: "Deployment" | "StatefulSet", name: string): WorkloadModel => ({
+    namespace: "ns",
+    ref: { kind, name },
+    uid: `${name}-uid`,
+    containers: new Map(),
+    halfLifeMs: 86_400_000,
+    historyDays: 8,
+  });
+
+  it("reads 8 days once for the namespace and feeds every workload from that one batch", async () => {
+    const api = model("Deployment", "api");
+    const etcd = model("StatefulSet", "etcd");
+    store.set(api);
+    store.set(etcd);
+    await Promise.all([store.refresh("ns"), store.refresh("ns")]);
+    expect(calls).toEqual([{ ns: "ns", start: now - 8 * dayMs, end: now, step: 300 }]);
+    expect(api.containers.get("app")?.sampleCount).toBe(8 * 288 + 1);
+    expect(etcd.containers.get("etcd")?.memorySampleCount).toBe(8 * 288 + 1);
+    expect(api.coveredUntilMs).toBe(now);
+  });
+
+  it("then reads only what is new, at the live step", async () => {
+    clock = now + 5 * 60_000;
+    await store.refresh("ns");
+    expect(calls[1]).toEqual({ ns: "ns", start: now, end: clock, step: 60 });
+    expect(store.get("ns", { kind: "Deployment", name: "api" })?.containers.get("app")?.sampleCount).toBe(8 * 288 + 6);
+  });
+
+  it("round-trips a checkpoint and refuses one that does not fit", () => {
+    const api = store.get("ns", { kind: "Deployment", name: "api" })!;
+    const cp = JSON.parse(JSON.stringify(toCheckpoint(api, new Date(clock))));
+    const base = { namespace: "ns", ref: api.ref, uid: api.uid, halfLifeMs: api.halfLifeMs, historyDays: 8 };
+    const restored = fromCheckpoint(cp, base);
+    expect(restored.ok).toBe(true);
+    if (restored.ok) {
+      expect(restored.model.coveredUntilMs).toBe(clock);
+      expect(restored.model.containers.get("app")?.sampleCount).toBe(api.containers.get("app")?.sampleCount);
+    }
+    expect(fromCheckpoint(cp, { ...base, uid: "other" })).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/uid/),
+    });
+    expect(fromCheckpoint(cp, { ...base, halfLifeMs: 1 })).toMatchObject({ ok: false });
+    expect(fromCheckpoint({ ...cp, version: 7 }, base)).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/malformed/),
+    });
+    expect(fromCheckpoint(undefined, base)).toMatchObject({ ok: false });
+  });
+});
+
+describe("selection", () => {
+  const w = (labels: Record<string, string>, annotations: Record<string, string> = {}, namespace = "tcp-a") => ({
+    metadata: { name: "x", namespace, labels, annotations },
+  });
+  it.each([
+    ["tenant-control-planes", w({ "metapilot.io/tenant": "a", "metapilot.io/component": "etcd" }), true],
+    ["tenant-control-planes", w({ "metapilot.io/tenant": "a" }), false],
+    [undefined, w({}, { "metapilot.io/profile": "true" }), true],
+    ["app=web", w({ app: "web" }, { "metapilot.io/profile": "false" }), false],
+    ["app in (web,api),tier!=db", w({ app: "api", tier: "fe" }), true],
+    ["app in (web,api),tier!=db", w({ app: "api", tier: "db" }), false],
+    ["!legacy", w({}), true],
+  ])("selector %s", (labelSelector, obj, want) => {
+    expect(new WorkloadSelector({ labelSelector }).matches(obj)).toBe(want);
+  });
+  it("honours the namespace list and rejects bad selectors", () => {
+    const s = new WorkloadSelector({ namespaces: ["a"], labelSelector: "app" });
+    expect(s.matches(w({ app: "x" }, {}, "b"))).toBe(false);
+    expect(() => parseLabelSelector("a in b")).toThrow(/invalid label selector/);
+  });
+  it("names profiles as DNS-1123 labels", () => {
+    expect(profileNameFor("Deployment", "kube-apiserver")).toBe("kube-apiserver-deploy");
+    const long = profileNameFor("StatefulSet", "x".repeat(80));
+    expect(long.length).toBeLessThanOrEqual(63);
+    expect(long).toMatch(/^x+-[0-9a-f]{8}$/);
+  });
+});
