@@ -2,6 +2,7 @@
 // where the last one stopped: it counts cordoned nodes from the cluster, not from memory, and never starts more
 // than the rate limit and the pool's disruption budget allow. Each node it cordons carries an annotation naming
 // the drain, and only that drain, on abort or timeout, or a sweep after the drain is gone, uncordons it.
+import { setMaxListeners } from "node:events";
 import {
   parseDuration,
   parseNodeDrain,
@@ -121,8 +122,8 @@ export class NodeDrainReconciler implements Reconciler {
         status.phase = "DryRun";
         status.completionTime = new Date(now).toISOString();
         status.message = summarizePlan(status);
+        // Dry-run writes its own status and nothing else, not even an Event.
         await this.writeStatus(raw, status);
-        this.o.recorder?.record(raw, "Normal", "DryRun", "Plan", status.message);
         return;
       }
       status.phase = "Draining";
@@ -230,7 +231,7 @@ export class NodeDrainReconciler implements Reconciler {
         entry.completionTime = new Date(now).toISOString();
         continue;
       }
-      if (drain.spec.disruptionBudget && !this.withinBudget(node, drain.spec.disruptionBudget.maxUnavailable, now)) {
+      if (drain.spec.disruptionBudget && !this.withinBudget(node, drain.spec.disruptionBudget.maxUnavailable, drain.metadata.name ?? "", status, now)) {
         wakeAt = Math.min(wakeAt, now + 1000);
         continue;
       }
@@ -261,6 +262,8 @@ export class NodeDrainReconciler implements Reconciler {
   /** Evicts what is left on each active node, and marks nodes Drained when nothing evictable remains. */
   private async progressNodes(drain: NodeDrain, status: Status, now: number, ctx: ReconcileContext): Promise<void> {
     const strategy = evictionStrategy(drain.spec.evictionStrategy);
+    // One eviction per pod runs at once, each listening on the reconcile's signal.
+    setMaxListeners(0, ctx.signal);
     const pdbs = pdbsByNamespace(this.o.caches.pdbs.list());
     const pods = (status.pods ??= []);
     const entryOf = new Map(pods.map((p) => [`${p.node ?? ""}|${p.namespace}/${p.name}`, p]));
@@ -320,18 +323,29 @@ export class NodeDrainReconciler implements Reconciler {
       if (plan.evict.length === 0 && terminating.size === 0) {
         node.state = "Drained";
         node.completionTime = new Date(now).toISOString();
+        this.recentlyCordoned.delete(node.name);
         delete node.message;
       }
     }
   }
 
-  private withinBudget(node: Node, maxUnavailable: number, now: number): boolean {
+  /**
+   * Whether one more node of `node`'s pool may be disrupted: nodes being drained (by any NodeDrain, this one's
+   * current status included), just cordoned, or not Ready count; drained nodes waiting for removal do not.
+   */
+  private withinBudget(node: Node, maxUnavailable: number, drainName: string, status: Status, now: number): boolean {
     const pool = node.metadata?.labels?.[nodePoolLabel] ?? "";
     for (const [n, t] of this.recentlyCordoned) if (now - t > 15_000) this.recentlyCordoned.delete(n);
+    const disrupting = new Set<string>(this.recentlyCordoned.keys());
+    for (const d of this.o.caches.drains.list()) {
+      if (d.metadata?.name === drainName) continue;
+      for (const n of d.status?.nodes ?? []) if (activeNodeStates.has(n.state)) disrupting.add(n.name);
+    }
+    for (const n of status.nodes ?? []) if (activeNodeStates.has(n.state)) disrupting.add(n.name);
     const unavailable = this.o.caches.nodes.list(
       (n) =>
         (n.metadata?.labels?.[nodePoolLabel] ?? "") === pool &&
-        (!!n.spec?.unschedulable || !isNodeReady(n) || this.recentlyCordoned.has(n.metadata?.name ?? "")),
+        (disrupting.has(n.metadata?.name ?? "") || !isNodeReady(n)),
     ).length;
     return unavailable < maxUnavailable;
   }

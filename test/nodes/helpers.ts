@@ -1,0 +1,135 @@
+// Shared by the node tests: kwok nodes of our own (labelled and tainted so nobody else's pods land on them),
+// tenant-like Deployments with PDBs, a PDB sampler, and the Cluster API CRDs.
+import { execFileSync } from "node:child_process";
+import { readFileSync, readdirSync } from "node:fs";
+import path from "node:path";
+import { parse } from "yaml";
+import { kwokNode, repoRoot } from "../../hack/lib/metacluster.js";
+import type { KubeClient } from "../../src/kube/client.js";
+import { Resources, type KubeObject } from "../../src/kube/resources.js";
+import type { PodDisruptionBudget } from "../../src/nodes/model.js";
+import { eventually } from "../harness/cluster.js";
+
+export const testPoolLabel = "metapilot.io/test-pool";
+export const testTaintKey = "metapilot.io/test-pool";
+
+export function ownNode(name: string, pool: string, labels: Record<string, string> = {}) {
+  const n = kwokNode(name, { [testPoolLabel]: pool, ...labels });
+  return { ...n, spec: { taints: [{ key: testTaintKey, value: pool, effect: "NoSchedule" }] } };
+}
+
+export function podPlacement(pool: string) {
+  return {
+    nodeSelector: { [testPoolLabel]: pool },
+    tolerations: [{ key: testTaintKey, operator: "Equal", value: pool, effect: "NoSchedule" }],
+  };
+}
+
+export function deployment(
+  namespace: string,
+  name: string,
+  pool: string,
+  opts: { replicas: number; labels?: Record<string, string>; cpu?: string; memory?: string },
+): KubeObject & Record<string, unknown> {
+  const labels = { app: name, ...(opts.labels ?? {}) };
+  return {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name, namespace, labels },
+    spec: {
+      replicas: opts.replicas,
+      selector: { matchLabels: { app: name } },
+      strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+      template: {
+        metadata: { labels },
+        spec: {
+          ...podPlacement(pool),
+          terminationGracePeriodSeconds: 0,
+          containers: [
+            {
+              name: "main",
+              image: "registry.k8s.io/pause:3.10",
+              resources: { requests: { cpu: opts.cpu ?? "10m", memory: opts.memory ?? "16Mi" } },
+            },
+          ],
+        },
+      },
+    },
+  };
+}
+
+export function pdbFor(
+  namespace: string,
+  name: string,
+  spec: { maxUnavailable?: number; minAvailable?: number },
+): KubeObject & Record<string, unknown> {
+  return {
+    apiVersion: "policy/v1",
+    kind: "PodDisruptionBudget",
+    metadata: { name, namespace },
+    spec: { ...spec, selector: { matchLabels: { app: name } } },
+  };
+}
+
+export interface PdbSample {
+  at: number;
+  name: string;
+  currentHealthy: number;
+  desiredHealthy: number;
+}
+
+/** Lists the namespace's PDBs every `everyMs` until stopped; returns every sample where health was below minimum. */
+export function samplePdbs(client: KubeClient, namespace: string, everyMs = 100) {
+  let running = true;
+  const violations: PdbSample[] = [];
+  let samples = 0;
+  const done = (async () => {
+    while (running) {
+      const list = await client.listAll<PodDisruptionBudget>(Resources.PodDisruptionBudget, { namespace });
+      for (const p of list.items) {
+        const s = p.status;
+        if (!s || s.observedGeneration !== p.metadata?.generation) continue;
+        samples++;
+        if ((s.currentHealthy ?? 0) < (s.desiredHealthy ?? 0)) {
+          violations.push({
+            at: Date.now(),
+            name: p.metadata?.name ?? "",
+            currentHealthy: s.currentHealthy ?? 0,
+            desiredHealthy: s.desiredHealthy ?? 0,
+          });
+        }
+      }
+      await new Promise((r) => setTimeout(r, everyMs));
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await done;
+      return { samples, violations };
+    },
+  };
+}
+
+interface Crd extends KubeObject {
+  status?: { conditions?: Array<{ type: string; status: string }> };
+}
+
+/** The real Cluster API CRDs of CLUSTER_API_VERSION (hack/fetch-cluster-api-crds.sh), installed and Established. */
+export async function installClusterApiCrds(client: KubeClient): Promise<void> {
+  const dir = execFileSync(path.join(repoRoot, "hack/fetch-cluster-api-crds.sh"), { encoding: "utf8" }).trim();
+  const crds = readdirSync(dir)
+    .filter((f) => f.endsWith(".yaml"))
+    .map((f) => parse(readFileSync(path.join(dir, f), "utf8")) as Crd);
+  for (const crd of crds) await client.apply(Resources.CustomResourceDefinition, crd);
+  for (const crd of crds) {
+    await eventually(
+      async () => {
+        const got = await client.get<Crd>(Resources.CustomResourceDefinition, crd.metadata?.name ?? "");
+        return got.status?.conditions?.some((c) => c.type === "Established" && c.status === "True") ? true : undefined;
+      },
+      30_000,
+      `CRD ${crd.metadata?.name} Established`,
+    );
+  }
+}
