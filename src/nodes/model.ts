@@ -101,21 +101,40 @@ export function fitsIn(need: Resources, free: Resources): boolean {
   );
 }
 
+// Quantities repeat endlessly across pods ("100m", "128Mi"), and parsing one builds a RegExp: memoize.
+const quantityCache = new Map<string, number>();
+
 function q(v: string | undefined): number {
   if (v === undefined) return 0;
-  try {
-    return parseQuantity(v);
-  } catch {
-    return 0;
+  let n = quantityCache.get(v);
+  if (n === undefined) {
+    try {
+      n = parseQuantity(v);
+    } catch {
+      n = 0;
+    }
+    if (quantityCache.size < 10_000) quantityCache.set(v, n);
   }
+  return n;
 }
 
 function listOf(r: Record<string, string> | undefined): Resources {
   return { cpu: q(r?.cpu), memory: q(r?.memory), pods: q(r?.pods), gpu: q(r?.[gpuResource]) };
 }
 
+// Cached per object: informers replace an object on every change, so a cached value never goes stale.
+const requestsCache = new WeakMap<Pod, Resources>();
+
 /** What the scheduler reserves for a pod: max(sum of containers, largest init container) plus overhead. */
 export function podRequests(pod: Pod): Resources {
+  const cached = requestsCache.get(pod);
+  if (cached) return cached;
+  const r = computeRequests(pod);
+  requestsCache.set(pod, r);
+  return r;
+}
+
+function computeRequests(pod: Pod): Resources {
   let sum = zero();
   for (const c of pod.spec?.containers ?? []) sum = add(sum, listOf(c.resources?.requests));
   for (const c of pod.spec?.initContainers ?? []) {

@@ -68,6 +68,9 @@ describe("planScaleUp (first-fit decreasing)", () => {
       node(`n${i}`, { labels: t.labels, created: "2025-01-01T00:59:50Z" }),
     );
     expect(planScaleUp({ ...base, spec: spec(), pendingPods: pending(50), nodes: young, targetSize: 13 }).newNodes).toBe(0);
+    // An arriving node's not-ready taint does not keep pods off it in the estimate.
+    const notReady = young.map((n) => ({ ...n, spec: { taints: [{ key: "node.kubernetes.io/not-ready", effect: "NoSchedule" }] } }));
+    expect(planScaleUp({ ...base, spec: spec(), pendingPods: pending(50), nodes: notReady, targetSize: 13 }).newNodes).toBe(0);
     // Old Ready nodes are capacity the scheduler already turned down: they do not absorb anything.
     const old = young.map((n) => node(n.metadata?.name ?? "", { labels: t.labels }));
     expect(planScaleUp({ ...base, spec: spec(), pendingPods: pending(8), nodes: old, targetSize: 13 }).newNodes).toBe(2);

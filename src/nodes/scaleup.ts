@@ -97,7 +97,14 @@ export function planScaleUp(input: ScaleUpInput): ScaleUpPlan {
     if (node.spec?.unschedulable || node.metadata?.deletionTimestamp) continue;
     let free = nodeAllocatable(node);
     for (const p of input.podsByNode.get(node.metadata?.name ?? "") ?? []) if (occupiesNode(p)) free = sub(free, podRequests(p));
-    inFlight.push({ name: node.metadata?.name ?? "", free, labels: node.metadata?.labels ?? {}, taints: node.spec?.taints ?? [] });
+    // The template's taints, not the node's: an arriving node carries lifecycle taints (not-ready,
+    // uninitialized) that go away when it is Ready, and no pod tolerates them.
+    inFlight.push({
+      name: node.metadata?.name ?? "",
+      free,
+      labels: { ...template.labels, ...(node.metadata?.labels ?? {}) },
+      taints: template.taints,
+    });
   }
   const unregistered = Math.max(0, input.targetSize - input.nodes.length);
   for (let i = 0; i < unregistered; i++) {

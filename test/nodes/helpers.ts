@@ -1,75 +1,15 @@
-// Shared by the node tests: kwok nodes of our own (labelled and tainted so nobody else's pods land on them),
-// tenant-like Deployments with PDBs, a PDB sampler, and the Cluster API CRDs.
+// Shared by the node tests: the manifests, a PDB sampler, and the Cluster API CRDs.
 import { execFileSync } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { parse } from "yaml";
-import { kwokNode, repoRoot } from "../../hack/lib/metacluster.js";
+import { repoRoot } from "../../hack/lib/metacluster.js";
 import type { KubeClient } from "../../src/kube/client.js";
 import { Resources, type KubeObject } from "../../src/kube/resources.js";
 import type { PodDisruptionBudget } from "../../src/nodes/model.js";
 import { eventually } from "../harness/cluster.js";
 
-export const testPoolLabel = "metapilot.io/test-pool";
-export const testTaintKey = "metapilot.io/test-pool";
-
-export function ownNode(name: string, pool: string, labels: Record<string, string> = {}) {
-  const n = kwokNode(name, { [testPoolLabel]: pool, ...labels });
-  return { ...n, spec: { taints: [{ key: testTaintKey, value: pool, effect: "NoSchedule" }] } };
-}
-
-export function podPlacement(pool: string) {
-  return {
-    nodeSelector: { [testPoolLabel]: pool },
-    tolerations: [{ key: testTaintKey, operator: "Equal", value: pool, effect: "NoSchedule" }],
-  };
-}
-
-export function deployment(
-  namespace: string,
-  name: string,
-  pool: string,
-  opts: { replicas: number; labels?: Record<string, string>; cpu?: string; memory?: string },
-): KubeObject & Record<string, unknown> {
-  const labels = { app: name, ...(opts.labels ?? {}) };
-  return {
-    apiVersion: "apps/v1",
-    kind: "Deployment",
-    metadata: { name, namespace, labels },
-    spec: {
-      replicas: opts.replicas,
-      selector: { matchLabels: { app: name } },
-      strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
-      template: {
-        metadata: { labels },
-        spec: {
-          ...podPlacement(pool),
-          terminationGracePeriodSeconds: 0,
-          containers: [
-            {
-              name: "main",
-              image: "registry.k8s.io/pause:3.10",
-              resources: { requests: { cpu: opts.cpu ?? "10m", memory: opts.memory ?? "16Mi" } },
-            },
-          ],
-        },
-      },
-    },
-  };
-}
-
-export function pdbFor(
-  namespace: string,
-  name: string,
-  spec: { maxUnavailable?: number; minAvailable?: number },
-): KubeObject & Record<string, unknown> {
-  return {
-    apiVersion: "policy/v1",
-    kind: "PodDisruptionBudget",
-    metadata: { name, namespace },
-    spec: { ...spec, selector: { matchLabels: { app: name } } },
-  };
-}
+export * from "./manifests.js";
 
 export interface PdbSample {
   at: number;

@@ -90,6 +90,8 @@ export class NodePoolReconciler implements Reconciler {
   /** Per pool: when nodes were removed, for maxNodesPerHour. */
   private readonly removals = new Map<string, number[]>();
   private readonly overlay = new WriteOverlay<RawNodePool>();
+  /** Drains this process created, until the cache shows them. */
+  private readonly createdDrains = new Map<string, number>();
 
   constructor(private readonly o: PoolReconcilerOptions) {
     this.now = o.now ?? Date.now;
@@ -166,6 +168,10 @@ export class NodePoolReconciler implements Reconciler {
     status.desiredNodes = up.desired;
     if (up.desired > target && pool.spec.scaleUp.enabled) {
       const message = `${up.matchingPods} unschedulable pod(s) fit the pool; ${up.coveredByInFlight} go to arriving nodes; adding ${up.desired - target} node(s) (${target} → ${up.desired})`;
+      ctx.logger.info(
+        { pool: name, target, registered: nodes.length, pending: pending.length, plan: up },
+        "scale-up decision",
+      );
       if (!paused && !dryRun) {
         ctx.signal.throwIfAborted();
         const did = await provider.scaleUp(pctx, up.desired - target);
@@ -220,7 +226,8 @@ export class NodePoolReconciler implements Reconciler {
     if (status.activeDrain) {
       const drain = this.o.caches.drains.get(status.activeDrain);
       const phase = drain?.status?.phase;
-      if (drain && !["Succeeded", "Failed", "Aborted"].includes(phase ?? "")) {
+      const justCreated = pctx.now - (this.createdDrains.get(status.activeDrain) ?? 0) < 30_000;
+      if ((drain && !["Succeeded", "Failed", "Aborted"].includes(phase ?? "")) || (!drain && justCreated)) {
         return {
           condition: { type: "ScalingDown", status: "True", reason: "Draining", message: `NodeDrain ${status.activeDrain}` },
           requeueAfterMs: 5_000,
@@ -279,7 +286,9 @@ export class NodePoolReconciler implements Reconciler {
     if (recordOnly) {
       return { condition: { type: "ScalingDown", status: "True", reason: "DryRun", message }, requeueAfterMs: 30_000 };
     }
-    const drainName = boundedName(`${name}-scaledown-${Math.floor(pctx.now / 1000).toString(36)}`);
+    const drainName = boundedName(`${name}-scaledown-${pctx.now.toString(36)}`);
+    for (const [d, at] of this.createdDrains) if (pctx.now - at > 60_000) this.createdDrains.delete(d);
+    this.createdDrains.set(drainName, pctx.now);
     await this.o.client.create(Resources.NodeDrain, {
       apiVersion: "metapilot.io/v1alpha1",
       kind: "NodeDrain",
