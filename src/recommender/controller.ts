@@ -26,7 +26,10 @@ export interface RecommenderConfig {
   metricsServerFallback?: boolean;
   stepSeconds?: number;
   historyStepSeconds?: number;
+  /** Requeue period of a profile; default 60 s. */
   resyncMs?: number;
+  /** Models read less than this ago are not read again; default 60 s. */
+  refreshIntervalMs?: number;
   checkpointIntervalMs?: number;
   now?: () => Date;
 }
@@ -126,7 +129,7 @@ export function addRecommender(
     now: rc.now,
     stepSeconds: rc.stepSeconds,
     historyStepSeconds: rc.historyStepSeconds,
-    refreshIntervalMs: rc.resyncMs,
+    refreshIntervalMs: rc.refreshIntervalMs,
   });
   const recorder = manager.recorder("workloadprofile");
   const profiles = new Controller({

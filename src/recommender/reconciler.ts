@@ -120,6 +120,7 @@ export class ProfileReconciler implements Reconciler {
     try {
       await this.o.store.refresh(namespace, rc.signal);
     } catch (err) {
+      if (rc.signal.aborted) throw err;
       fetchError = err as Error;
       rc.logger.warn({ err, namespace }, "reading usage failed");
     }

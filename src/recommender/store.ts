@@ -3,6 +3,7 @@
 // it has none) to now: one range query per metric for the whole namespace. Refreshes of a namespace are
 // serialized, so the reconciles of its profiles share one read instead of each making its own.
 import { addCpuSample, addMemorySample, dayMs, newContainerState, type ContainerState } from "./model/container.js";
+import { sleep } from "../kube/backoff.js";
 import type { OwnerResolver, WorkloadRef } from "./input/owners.js";
 import type { UsageBatch, UsageSource } from "./input/usage.js";
 
@@ -39,6 +40,11 @@ export interface ModelStoreOptions {
   /** A model read less than this ago is fresh; default 60 s. */
   refreshIntervalMs?: number;
   onBatch?: (namespace: string, batch: UsageBatch) => void;
+  /**
+   * Before a history read, wait this long so that the profiles of a namespace reconciled together share one
+   * read; default 500 ms.
+   */
+  bootstrapGatherMs?: number;
 }
 
 export function workloadKey(namespace: string, ref: WorkloadRef): string {
@@ -124,6 +130,10 @@ export class ModelStore {
   }
 
   private async refreshNow(namespace: string, signal?: AbortSignal): Promise<RefreshResult> {
+    const needsHistory = [...this.models.values()].some(
+      (m) => m.namespace === namespace && m.coveredUntilMs === undefined,
+    );
+    if (needsHistory && (this.o.bootstrapGatherMs ?? 500) > 0) await sleep(this.o.bootstrapGatherMs ?? 500, signal);
     const nowMs = this.now().getTime();
     const interval = this.o.refreshIntervalMs ?? 60_000;
     const stale = [...this.models.values()].filter(

@@ -152,6 +152,7 @@ export class FallbackUsageSource implements UsageSource {
     try {
       return await this.primary.fetch(namespace, startMs, endMs, stepSeconds, signal);
     } catch (err) {
+      if (signal?.aborted) throw err;
       const live = endMs - startMs <= this.liveWindowMs;
       if (!this.fallback || !live || !(err instanceof PrometheusError) || !err.retryable) throw err;
       try {
