@@ -111,7 +111,8 @@ function benchCandidates(opts: BenchOptions) {
     const b = candidateRun(nodes, pods, naivePodsByNode);
     const namesA = a.result.candidates.map((c) => c.name);
     const namesB = b.result.candidates.map((c) => c.name);
-    if (JSON.stringify(namesA) !== JSON.stringify(namesB)) throw new Error("baseline and indexed chose different nodes");
+    if (JSON.stringify(namesA) !== JSON.stringify(namesB))
+      throw new Error("baseline and indexed chose different nodes");
     indexed.push(a.ms);
     naive.push(b.ms);
     chosen = namesA;
@@ -170,7 +171,13 @@ async function benchDrain(opts: BenchOptions) {
     await waitRunning(sides.a);
     await Promise.all(sides.b.map((n) => client.create(Resources.Node, ownNode(n, pool, { side: "b" }))));
     await new Promise((r) => setTimeout(r, 3000));
-    const manager = new Manager({ kubeConfig: kc, logger: createLogger({ level: "warn" }), identity: `bench-${id}`, qps: 200, burst: 200 });
+    const manager = new Manager({
+      kubeConfig: kc,
+      logger: createLogger({ level: "warn" }),
+      identity: `bench-${id}`,
+      qps: 200,
+      burst: 200,
+    });
     addNodeDrainController(manager, { workers: 4, dryRun: false });
     void manager.start(stop.signal);
     const runs: Array<{ seconds: number; podsPerSecond: number; nodesPerMinute: number }> = [];
@@ -183,7 +190,8 @@ async function benchDrain(opts: BenchOptions) {
       if (previous) {
         await client.delete(Resources.NodeDrain, previous);
         for (;;) {
-          const nodes = (await client.listAll<Node>(Resources.Node, { labelSelector: `${testPoolLabel}=${pool}` })).items;
+          const nodes = (await client.listAll<Node>(Resources.Node, { labelSelector: `${testPoolLabel}=${pool}` }))
+            .items;
           if (nodes.every((n) => !n.spec?.unschedulable)) break;
           await new Promise((res) => setTimeout(res, 200));
         }

@@ -18,7 +18,12 @@ export interface PackItem {
 /** Largest first, by the pod's share of `scale` in its dominant dimension; ties broken by name for determinism. */
 export function decreasing(items: readonly PackItem[], scale: Resources): PackItem[] {
   const weight = (r: Resources) =>
-    Math.max(r.cpu / (scale.cpu || 1), r.memory / (scale.memory || 1), r.gpu / (scale.gpu || 1), r.pods / (scale.pods || 1));
+    Math.max(
+      r.cpu / (scale.cpu || 1),
+      r.memory / (scale.memory || 1),
+      r.gpu / (scale.gpu || 1),
+      r.pods / (scale.pods || 1),
+    );
   return [...items]
     .map((i) => ({ i, w: weight(i.requests) }))
     .sort((a, b) => b.w - a.w || (a.i.pod.metadata?.name ?? "").localeCompare(b.i.pod.metadata?.name ?? ""))
@@ -62,7 +67,11 @@ export function estimateNewNodes(
       else placedOnNew++;
       continue;
     }
-    if (newNodes < maxNewNodes && schedulableOn(item.pod, template.labels, template.taints) && fitsIn(item.requests, shape)) {
+    if (
+      newNodes < maxNewNodes &&
+      schedulableOn(item.pod, template.labels, template.taints) &&
+      fitsIn(item.requests, shape)
+    ) {
       newNodes++;
       bins.push({ name: `new-${newNodes}`, free: sub(shape, item.requests), ...template });
       placedOnNew++;

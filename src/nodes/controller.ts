@@ -8,7 +8,14 @@ import type { Manager } from "../kube/manager.js";
 import { Resources } from "../kube/resources.js";
 import { validateEvictionStrategies } from "./drain/eviction.js";
 import { isActiveNodeState, NodeDrainReconciler, type RawNodeDrain } from "./drain/reconciler.js";
-import { cordonedByAnnotation, isUnschedulable, nodePoolLabel, type Node, type Pod, type PodDisruptionBudget } from "./model.js";
+import {
+  cordonedByAnnotation,
+  isUnschedulable,
+  nodePoolLabel,
+  type Node,
+  type Pod,
+  type PodDisruptionBudget,
+} from "./model.js";
 import { PodIndex } from "./podindex.js";
 import { NodePoolReconciler, type RawNodePool } from "./pool/reconciler.js";
 import { validateNodeProviders } from "./providers.js";

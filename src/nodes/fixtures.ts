@@ -38,7 +38,9 @@ export function pod(
       uid: `uid-${name}`,
       labels: opts.labels ?? {},
       annotations: opts.annotations ?? {},
-      ownerReferences: owner ? [{ apiVersion: "apps/v1", kind: owner, name: `${name}-owner`, uid: "o", controller: true }] : [],
+      ownerReferences: owner
+        ? [{ apiVersion: "apps/v1", kind: owner, name: `${name}-owner`, uid: "o", controller: true }]
+        : [],
     },
     spec: {
       nodeName: opts.node,

@@ -171,8 +171,9 @@ export function occupiesNode(pod: Pod): boolean {
 export function isUnschedulable(pod: Pod): boolean {
   if (pod.spec?.nodeName || pod.status?.phase !== "Pending" || pod.metadata?.deletionTimestamp) return false;
   return (
-    pod.status.conditions?.some((c) => c.type === "PodScheduled" && c.status === "False" && c.reason === "Unschedulable") ??
-    false
+    pod.status.conditions?.some(
+      (c) => c.type === "PodScheduled" && c.status === "False" && c.reason === "Unschedulable",
+    ) ?? false
   );
 }
 

@@ -116,9 +116,7 @@ class KwokProvider implements NodeProvider {
 
   async scaleUp(ctx: ProviderContext, count: number): Promise<string> {
     const pending = this.pending(ctx);
-    const names = Array.from({ length: count }, () =>
-      boundedName(`${ctx.poolName}-${randomBytes(3).toString("hex")}`),
-    );
+    const names = Array.from({ length: count }, () => boundedName(`${ctx.poolName}-${randomBytes(3).toString("hex")}`));
     for (const n of names) pending.set(n, ctx.now);
     const results = await Promise.allSettled(
       names.map((n) => ctx.client.create(Resources.Node, kwokNodeManifest(n, ctx.template))),

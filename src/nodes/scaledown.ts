@@ -222,7 +222,10 @@ export function chooseScaleDownCandidates(input: ScaleDownInput): ScaleDownResul
     const failed = state.movable.length ? placeAll(state.movable, destinations, scale) : [];
     if (failed.length) {
       if (own) bins.set(state.name, own);
-      rejected.push({ name: state.name, reason: `${failed.length} pod(s) fit on no other node, e.g. ${podKey(failed[0]!)}` });
+      rejected.push({
+        name: state.name,
+        reason: `${failed.length} pod(s) fit on no other node, e.g. ${podKey(failed[0]!)}`,
+      });
       continue;
     }
     candidates.push({

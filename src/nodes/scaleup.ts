@@ -96,7 +96,8 @@ export function planScaleUp(input: ScaleUpInput): ScaleUpPlan {
     if (isNodeReady(node) && !young) continue;
     if (node.spec?.unschedulable || node.metadata?.deletionTimestamp) continue;
     let free = nodeAllocatable(node);
-    for (const p of input.podsByNode.get(node.metadata?.name ?? "") ?? []) if (occupiesNode(p)) free = sub(free, podRequests(p));
+    for (const p of input.podsByNode.get(node.metadata?.name ?? "") ?? [])
+      if (occupiesNode(p)) free = sub(free, podRequests(p));
     // The template's taints, not the node's: an arriving node carries lifecycle taints (not-ready,
     // uninitialized) that go away when it is Ready, and no pod tolerates them.
     inFlight.push({
@@ -108,7 +109,12 @@ export function planScaleUp(input: ScaleUpInput): ScaleUpPlan {
   }
   const unregistered = Math.max(0, input.targetSize - input.nodes.length);
   for (let i = 0; i < unregistered; i++) {
-    inFlight.push({ name: `unregistered-${i}`, free: { ...template.shape }, labels: template.labels, taints: template.taints });
+    inFlight.push({
+      name: `unregistered-${i}`,
+      free: { ...template.shape },
+      labels: template.labels,
+      taints: template.taints,
+    });
   }
   const room = Math.max(0, input.spec.maxNodes - input.targetSize);
   const est = estimateNewNodes(items, template.shape, template, inFlight, room);

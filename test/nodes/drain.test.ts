@@ -99,7 +99,9 @@ describe("NodeDrain", () => {
     await eventually(
       async () => {
         const nodes = await client.listAll<Node>(Resources.Node, { labelSelector: `${testPoolLabel}=${pool}` });
-        const ready = nodes.items.filter((n) => n.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
+        const ready = nodes.items.filter((n) =>
+          n.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
+        );
         const pdbs = await client.listAll<KubeObject & { status?: { disruptionsAllowed?: number } }>(
           Resources.PodDisruptionBudget,
           { namespace: ns.name },
@@ -207,11 +209,9 @@ describe("NodeDrain", () => {
     await client.create(Resources.PodDisruptionBudget, pdbFor(ns.name, "blocked", { minAvailable: 1 }));
     await eventually(
       async () => {
-        const pdb = await client.get<KubeObject & { status?: { currentHealthy?: number; observedGeneration?: number } }>(
-          Resources.PodDisruptionBudget,
-          "blocked",
-          ns.name,
-        );
+        const pdb = await client.get<
+          KubeObject & { status?: { currentHealthy?: number; observedGeneration?: number } }
+        >(Resources.PodDisruptionBudget, "blocked", ns.name);
         return pdb.status?.currentHealthy === 1 ? true : undefined;
       },
       60_000,
@@ -250,9 +250,15 @@ describe("NodeDrain", () => {
     extraNodes.push(node);
     await client.create(Resources.Node, ownNode(node, `${pool}-nopdb`));
     const labels = { "metapilot.io/tenant": "lonely", "metapilot.io/component": "etcd" };
-    await client.create(Resources.Deployment, deployment(ns.name, "lonely-etcd", `${pool}-nopdb`, { replicas: 2, labels }));
+    await client.create(
+      Resources.Deployment,
+      deployment(ns.name, "lonely-etcd", `${pool}-nopdb`, { replicas: 2, labels }),
+    );
     await eventually(
-      async () => ((await podsIn()).filter((p) => p.spec?.nodeName === node && p.status?.phase === "Running").length === 2 ? true : undefined),
+      async () =>
+        (await podsIn()).filter((p) => p.spec?.nodeName === node && p.status?.phase === "Running").length === 2
+          ? true
+          : undefined,
       60_000,
       "lonely etcd Running",
     );
@@ -266,10 +272,16 @@ describe("NodeDrain", () => {
     // With createMissingPDBs the drain adds a PDB and then proceeds; the pods have nowhere to go, so it times out,
     // uncordons, and removes the PDB it made.
     const created = `nd-${id}-mkpdb`;
-    await client.create(Resources.NodeDrain, drainObject(created, { nodeNames: [node], createMissingPDBs: true, timeout: "6s" }));
+    await client.create(
+      Resources.NodeDrain,
+      drainObject(created, { nodeNames: [node], createMissingPDBs: true, timeout: "6s" }),
+    );
     await eventually(
       async () => {
-        const pdbs = await client.listAll<KubeObject>(Resources.PodDisruptionBudget, { namespace: ns.name, labelSelector: "metapilot.io/created-by-drain" });
+        const pdbs = await client.listAll<KubeObject>(Resources.PodDisruptionBudget, {
+          namespace: ns.name,
+          labelSelector: "metapilot.io/created-by-drain",
+        });
         return pdbs.items.length === 1 ? true : undefined;
       },
       15_000,
@@ -279,7 +291,10 @@ describe("NodeDrain", () => {
     expect(m.status?.phase).toBe("Failed");
     await eventually(
       async () => {
-        const pdbs = await client.listAll<KubeObject>(Resources.PodDisruptionBudget, { namespace: ns.name, labelSelector: "metapilot.io/created-by-drain" });
+        const pdbs = await client.listAll<KubeObject>(Resources.PodDisruptionBudget, {
+          namespace: ns.name,
+          labelSelector: "metapilot.io/created-by-drain",
+        });
         const n = await client.get<Node>(Resources.Node, node);
         return pdbs.items.length === 0 && !n.spec?.unschedulable ? true : undefined;
       },
@@ -294,7 +309,9 @@ describe("NodeDrain", () => {
     await client.delete(Resources.NodeDrain, live);
     await eventually(
       async () => {
-        const nodes = await client.listAll<Node>(Resources.Node, { labelSelector: `${testPoolLabel}=${pool},role=src` });
+        const nodes = await client.listAll<Node>(Resources.Node, {
+          labelSelector: `${testPoolLabel}=${pool},role=src`,
+        });
         return nodes.items.every((n) => !n.spec?.unschedulable && !n.metadata?.annotations?.[cordonedByAnnotation])
           ? true
           : undefined;
@@ -327,11 +344,15 @@ describe("NodeDrain", () => {
     let watching = true;
     const watcher = (async () => {
       while (watching) {
-        const nodes = await client.listAll<Node>(Resources.Node, { labelSelector: `${testPoolLabel}=${pool},role=dst` });
+        const nodes = await client.listAll<Node>(Resources.Node, {
+          labelSelector: `${testPoolLabel}=${pool},role=dst`,
+        });
         const d = await getDrain(name);
         const drained = new Set((d.status?.nodes ?? []).filter((n) => n.state === "Drained").map((n) => n.name));
         // Cordoned and not yet drained: what the budget bounds.
-        const inFlight = nodes.items.filter((n) => n.spec?.unschedulable && !drained.has(n.metadata?.name ?? "")).length;
+        const inFlight = nodes.items.filter(
+          (n) => n.spec?.unschedulable && !drained.has(n.metadata?.name ?? ""),
+        ).length;
         maxCordoned = Math.max(maxCordoned, inFlight);
         await new Promise((r) => setTimeout(r, 100));
       }

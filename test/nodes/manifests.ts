@@ -63,4 +63,3 @@ export function pdbFor(
     spec: { ...spec, selector: { matchLabels: { app: name } } },
   };
 }
-

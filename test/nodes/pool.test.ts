@@ -59,7 +59,9 @@ describe("NodePool", () => {
   afterAll(async () => {
     await ns?.cleanup();
     for (const p of pools) {
-      await client.patch(Resources.NodePool, p, undefined, { spec: { scaleUp: { enabled: false } } }).catch(() => undefined);
+      await client
+        .patch(Resources.NodePool, p, undefined, { spec: { scaleUp: { enabled: false } } })
+        .catch(() => undefined);
     }
     stop.abort();
     for (const p of pools) {
@@ -72,13 +74,17 @@ describe("NodePool", () => {
     const pool = `np-${id}-kwok`;
     await client.create(Resources.NodePool, poolObject(pool, { provider: "kwok", scaleDown: { enabled: false } }));
     await eventually(
-      async () => ((await client.get<RawNodePool>(Resources.NodePool, pool)).status?.observedGeneration ? true : undefined),
+      async () =>
+        (await client.get<RawNodePool>(Resources.NodePool, pool)).status?.observedGeneration ? true : undefined,
       30_000,
       "pool reconciled",
     );
     const started = Date.now();
     // 1 CPU, 1 GiB each on 4-CPU, 8 GiB nodes: four per node, so 50 pods need 13 nodes.
-    await client.create(Resources.Deployment, deployment(ns.name, "burst", pool, { replicas: 50, cpu: "1", memory: "1Gi" }));
+    await client.create(
+      Resources.Deployment,
+      deployment(ns.name, "burst", pool, { replicas: 50, cpu: "1", memory: "1Gi" }),
+    );
     await eventually(async () => ((await poolNodes(pool)).length >= 13 ? true : undefined), 5_000, "13 nodes in 5 s");
     const elapsed = Date.now() - started;
     console.log(`kwok pool: 13 nodes created ${elapsed} ms after 50 pods were requested`);
@@ -100,63 +106,77 @@ describe("NodePool", () => {
     expect(status?.pendingPods).toBe(0);
     // Shape labels from the template are on every node.
     for (const n of nodes) {
-      expect(n.metadata?.labels).toMatchObject({ "metapilot.io/cpu": "4", "metapilot.io/memory": "8Gi", "kubernetes.io/arch": "amd64" });
+      expect(n.metadata?.labels).toMatchObject({
+        "metapilot.io/cpu": "4",
+        "metapilot.io/memory": "8Gi",
+        "kubernetes.io/arch": "amd64",
+      });
     }
   }, 120_000);
 
-  it.skipIf(process.env.NODES_ONLY_SCALEUP === "1")("keeps template labels and taints in sync on every node", async () => {
-    const pool = `np-${id}-kwok`;
-    await client.patch(Resources.NodePool, pool, undefined, {
-      spec: {
-        labels: { [testPoolLabel]: pool, tier: "gold" },
-        taints: [
-          { key: testTaintKey, value: pool, effect: "NoSchedule" },
-          { key: "metapilot.io/extra", value: "x", effect: "PreferNoSchedule" },
-        ],
-      },
-    });
-    await eventually(
-      async () => {
-        const nodes = await poolNodes(pool);
-        const ok = nodes.every(
-          (n) =>
-            n.metadata?.labels?.tier === "gold" &&
-            n.spec?.taints?.some((t) => t.key === "metapilot.io/extra" && t.effect === "PreferNoSchedule"),
-        );
-        return ok && nodes.length === 13 ? true : undefined;
-      },
-      20_000,
-      "label and taint on all 13 nodes",
-    );
-    await client.patch(Resources.NodePool, pool, undefined, {
-      // A merge patch: null removes the map key; the taint list is replaced whole.
-      spec: { labels: { tier: null }, taints: [{ key: testTaintKey, value: pool, effect: "NoSchedule" }] },
-    });
-    await eventually(
-      async () => {
-        const nodes = await poolNodes(pool);
-        const ok = nodes.every(
-          (n) => !("tier" in (n.metadata?.labels ?? {})) && !n.spec?.taints?.some((t) => t.key === "metapilot.io/extra"),
-        );
-        return ok ? true : undefined;
-      },
-      20_000,
-      "label and taint removed again",
-    );
-  }, 60_000);
+  it.skipIf(process.env.NODES_ONLY_SCALEUP === "1")(
+    "keeps template labels and taints in sync on every node",
+    async () => {
+      const pool = `np-${id}-kwok`;
+      await client.patch(Resources.NodePool, pool, undefined, {
+        spec: {
+          labels: { [testPoolLabel]: pool, tier: "gold" },
+          taints: [
+            { key: testTaintKey, value: pool, effect: "NoSchedule" },
+            { key: "metapilot.io/extra", value: "x", effect: "PreferNoSchedule" },
+          ],
+        },
+      });
+      await eventually(
+        async () => {
+          const nodes = await poolNodes(pool);
+          const ok = nodes.every(
+            (n) =>
+              n.metadata?.labels?.tier === "gold" &&
+              n.spec?.taints?.some((t) => t.key === "metapilot.io/extra" && t.effect === "PreferNoSchedule"),
+          );
+          return ok && nodes.length === 13 ? true : undefined;
+        },
+        20_000,
+        "label and taint on all 13 nodes",
+      );
+      await client.patch(Resources.NodePool, pool, undefined, {
+        // A merge patch: null removes the map key; the taint list is replaced whole.
+        spec: { labels: { tier: null }, taints: [{ key: testTaintKey, value: pool, effect: "NoSchedule" }] },
+      });
+      await eventually(
+        async () => {
+          const nodes = await poolNodes(pool);
+          const ok = nodes.every(
+            (n) =>
+              !("tier" in (n.metadata?.labels ?? {})) && !n.spec?.taints?.some((t) => t.key === "metapilot.io/extra"),
+          );
+          return ok ? true : undefined;
+        },
+        20_000,
+        "label and taint removed again",
+      );
+    },
+    60_000,
+  );
 
   it("shrinks: empty nodes are drained through a NodeDrain and removed, down to minNodes", async () => {
     const pool = `np-${id}-kwok`;
     await client.delete(Resources.Deployment, "burst", ns.name);
     await eventually(
-      async () => ((await client.listAll<Pod>(Resources.Pod, { namespace: ns.name })).items.length === 0 ? true : undefined),
+      async () =>
+        (await client.listAll<Pod>(Resources.Pod, { namespace: ns.name })).items.length === 0 ? true : undefined,
       60_000,
       "burst pods gone",
     );
     await client.patch(Resources.NodePool, pool, undefined, {
       spec: { minNodes: 2, scaleDown: { enabled: true, strategy: "empty-first" } },
     });
-    await eventually(async () => ((await poolNodes(pool)).length === 2 ? true : undefined), 90_000, "pool at minNodes 2");
+    await eventually(
+      async () => ((await poolNodes(pool)).length === 2 ? true : undefined),
+      90_000,
+      "pool at minNodes 2",
+    );
     const drains = await client.listAll<KubeObject & { status?: { phase?: string } }>(Resources.NodeDrain, {
       labelSelector: `${nodePoolLabel}=${pool}`,
     });
@@ -179,7 +199,11 @@ describe("NodePool", () => {
           spec: {
             clusterName: "meta",
             bootstrap: { dataSecretName: "bootstrap" },
-            infrastructureRef: { apiGroup: "infrastructure.cluster.x-k8s.io", kind: "DockerMachineTemplate", name: "workers" },
+            infrastructureRef: {
+              apiGroup: "infrastructure.cluster.x-k8s.io",
+              kind: "DockerMachineTemplate",
+              name: "workers",
+            },
           },
         },
       },
@@ -194,17 +218,28 @@ describe("NodePool", () => {
       }),
     );
     // 10 pods of 1 CPU: 3 nodes of 4 CPU; one Machine is already asked for (replicas 1, not registered yet).
-    await client.create(Resources.Deployment, deployment(ns.name, "capi-burst", pool, { replicas: 10, cpu: "1", memory: "1Gi" }));
+    await client.create(
+      Resources.Deployment,
+      deployment(ns.name, "capi-burst", pool, { replicas: 10, cpu: "1", memory: "1Gi" }),
+    );
     const got = await eventually(
       async () => {
-        const m = await client.get<KubeObject & { spec?: { replicas?: number } }>(Resources.MachineDeployment, "workers", ns.name);
+        const m = await client.get<KubeObject & { spec?: { replicas?: number } }>(
+          Resources.MachineDeployment,
+          "workers",
+          ns.name,
+        );
         return (m.spec?.replicas ?? 0) >= 3 ? m : undefined;
       },
       15_000,
       "MachineDeployment replicas raised",
     );
     await new Promise((r) => setTimeout(r, 3000));
-    const later = await client.get<KubeObject & { spec?: { replicas?: number } }>(Resources.MachineDeployment, "workers", ns.name);
+    const later = await client.get<KubeObject & { spec?: { replicas?: number } }>(
+      Resources.MachineDeployment,
+      "workers",
+      ns.name,
+    );
     expect(got.spec?.replicas).toBe(3);
     expect(later.spec?.replicas).toBe(3);
     const status = (await client.get<RawNodePool>(Resources.NodePool, pool)).status;

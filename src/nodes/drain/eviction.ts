@@ -7,9 +7,7 @@ import { objectPath, Resources } from "../../kube/resources.js";
 import type { Pod } from "../model.js";
 
 export type EvictionOutcome =
-  | { result: "accepted" }
-  | { result: "gone" }
-  | { result: "blocked"; message: string; retryAfterSeconds?: number };
+  { result: "accepted" } | { result: "gone" } | { result: "blocked"; message: string; retryAfterSeconds?: number };
 
 export interface EvictOptions {
   /** Upper bound on the pod's termination grace period. */
@@ -53,7 +51,8 @@ export function availableEvictionStrategies(): string[] {
 
 export function evictionStrategy(name: string): EvictionStrategy {
   const s = registry.get(name);
-  if (!s) throw new Error(`unknown eviction strategy "${name}"; available: ${availableEvictionStrategies().join(", ")}`);
+  if (!s)
+    throw new Error(`unknown eviction strategy "${name}"; available: ${availableEvictionStrategies().join(", ")}`);
   return s;
 }
 

@@ -3,11 +3,21 @@ import { pdb, pod } from "../fixtures.js";
 import { boundedName, missingPDBManifest, pdbsByNamespace, planNode } from "./plan.js";
 
 const cp = (name: string, tenant: string, component: string) =>
-  pod(name, { node: "n1", namespace: "ns", labels: { "metapilot.io/tenant": tenant, "metapilot.io/component": component } });
+  pod(name, {
+    node: "n1",
+    namespace: "ns",
+    labels: { "metapilot.io/tenant": tenant, "metapilot.io/component": component },
+  });
 
 describe("planNode", () => {
   it("orders plain pods first, then scheduler, controller-manager, apiserver, etcd", () => {
-    const pods = [cp("e", "t", "etcd"), cp("a", "t", "kube-apiserver"), cp("s", "t", "kube-scheduler"), pod("w", { node: "n1", namespace: "ns" }), cp("c", "t", "kube-controller-manager")];
+    const pods = [
+      cp("e", "t", "etcd"),
+      cp("a", "t", "kube-apiserver"),
+      cp("s", "t", "kube-scheduler"),
+      pod("w", { node: "n1", namespace: "ns" }),
+      cp("c", "t", "kube-controller-manager"),
+    ];
     const plan = planNode("n1", pods, new Map(), { force: false });
     expect(plan.evict.map((p) => p.name)).toEqual(["w", "s", "c", "a", "e"]);
   });
@@ -15,7 +25,13 @@ describe("planNode", () => {
   it("skips DaemonSet, mirror, unmanaged and emptyDir pods with reasons, unless forced", () => {
     const mirror = pod("m", { node: "n1" });
     mirror.metadata!.annotations = { "kubernetes.io/config.mirror": "x" };
-    const pods = [pod("ds", { node: "n1", owner: "DaemonSet" }), mirror, pod("bare", { node: "n1", owner: null }), pod("tmp", { node: "n1", emptyDir: true }), pod("other", { node: "n2" })];
+    const pods = [
+      pod("ds", { node: "n1", owner: "DaemonSet" }),
+      mirror,
+      pod("bare", { node: "n1", owner: null }),
+      pod("tmp", { node: "n1", emptyDir: true }),
+      pod("other", { node: "n2" }),
+    ];
     const plan = planNode("n1", pods, new Map(), { force: false });
     expect(plan.evict).toEqual([]);
     expect(plan.skipped.map((s) => `${s.pod}: ${s.reason.split(";")[0]}`)).toEqual([

@@ -147,7 +147,10 @@ export function pdbsByNamespace(pdbs: Iterable<PodDisruptionBudget>): Map<string
 
 /** DNS-1123 name of at most 63 characters, with a short hash when it had to be cut (cdk8s style). */
 export function boundedName(base: string): string {
-  const clean = base.toLowerCase().replace(/[^a-z0-9-]/g, "-").replace(/^-+|-+$/g, "");
+  const clean = base
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, "-")
+    .replace(/^-+|-+$/g, "");
   if (clean.length <= 63) return clean;
   let h = 0;
   for (const ch of base) h = (Math.imul(h, 31) + ch.charCodeAt(0)) >>> 0;

@@ -3,12 +3,7 @@
 // than the rate limit and the pool's disruption budget allow. Each node it cordons carries an annotation naming
 // the drain, and only that drain, on abort or timeout, or a sweep after the drain is gone, uncordons it.
 import { setMaxListeners } from "node:events";
-import {
-  parseDuration,
-  parseNodeDrain,
-  type NodeDrain,
-  type NodeDrainStatus,
-} from "../../api/index.js";
+import { parseDuration, parseNodeDrain, type NodeDrain, type NodeDrainStatus } from "../../api/index.js";
 import type { KubeClient } from "../../kube/client.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../../kube/controller.js";
 import type { EventRecorder } from "../../kube/events.js";
@@ -101,7 +96,11 @@ export class NodeDrainReconciler implements Reconciler {
     }
     const parsed = parseNodeDrain(raw);
     if (!parsed.ok) {
-      await this.writeStatus(raw, { ...raw.status, phase: "Failed", message: `invalid spec: ${parsed.errors.join("; ")}` });
+      await this.writeStatus(raw, {
+        ...raw.status,
+        phase: "Failed",
+        message: `invalid spec: ${parsed.errors.join("; ")}`,
+      });
       return;
     }
     const drain = parsed.value;
@@ -231,14 +230,20 @@ export class NodeDrainReconciler implements Reconciler {
         entry.completionTime = new Date(now).toISOString();
         continue;
       }
-      if (drain.spec.disruptionBudget && !this.withinBudget(node, drain.spec.disruptionBudget.maxUnavailable, drain.metadata.name ?? "", status, now)) {
+      if (
+        drain.spec.disruptionBudget &&
+        !this.withinBudget(node, drain.spec.disruptionBudget.maxUnavailable, drain.metadata.name ?? "", status, now)
+      ) {
         wakeAt = Math.min(wakeAt, now + 1000);
         continue;
       }
       if (plan.missingPDBs.length) {
         // spec.createMissingPDBs is set, or refusalOf would have refused the node.
         for (const m of plan.missingPDBs) {
-          await this.o.client.apply(Resources.PodDisruptionBudget, missingPDBManifest(m, boundedName(drain.metadata.name ?? "")));
+          await this.o.client.apply(
+            Resources.PodDisruptionBudget,
+            missingPDBManifest(m, boundedName(drain.metadata.name ?? "")),
+          );
         }
         this.o.recorder?.record(
           drain,

@@ -63,8 +63,14 @@ export function templatePatch(node: Node, template: PoolTemplate): Record<string
   const kept = current.filter((t) => !wanted.has(taintId(t)) && !prevTaints.includes(taintId(t)));
   const taints = [...kept, ...template.taints];
   const taintsChanged = !jsonEqual(
-    [...current].map(taintId).sort().concat(current.map((t) => t.value ?? "")),
-    [...taints].map(taintId).sort().concat(taints.map((t) => t.value ?? "")),
+    [...current]
+      .map(taintId)
+      .sort()
+      .concat(current.map((t) => t.value ?? "")),
+    [...taints]
+      .map(taintId)
+      .sort()
+      .concat(taints.map((t) => t.value ?? "")),
   );
   const managedLabels = Object.keys(template.labels).sort().join(",");
   const managedTaints = template.taints.map(taintId).sort().join(",");
@@ -113,7 +119,10 @@ export class NodePoolReconciler implements Reconciler {
     const conditions: ConditionInput[] = [];
     if (!parsed.ok) {
       conditions.push({ type: "Ready", status: "False", reason: "InvalidSpec", message: parsed.errors.join("; ") });
-      await this.writeStatus(raw, { ...status, conditions: mergeConditions(status.conditions, conditions, raw.metadata.generation, new Date(now)) });
+      await this.writeStatus(raw, {
+        ...status,
+        conditions: mergeConditions(status.conditions, conditions, raw.metadata.generation, new Date(now)),
+      });
       return;
     }
     const pool = parsed.value;
@@ -121,7 +130,10 @@ export class NodePoolReconciler implements Reconciler {
     const problems = provider.validate(pool.spec);
     if (problems.length) {
       conditions.push({ type: "Ready", status: "False", reason: "InvalidSpec", message: problems.join("; ") });
-      await this.writeStatus(raw, { ...status, conditions: mergeConditions(status.conditions, conditions, raw.metadata.generation, new Date(now)) });
+      await this.writeStatus(raw, {
+        ...status,
+        conditions: mergeConditions(status.conditions, conditions, raw.metadata.generation, new Date(now)),
+      });
       return;
     }
     const paused = isPaused(raw);
@@ -229,7 +241,12 @@ export class NodePoolReconciler implements Reconciler {
       const justCreated = pctx.now - (this.createdDrains.get(status.activeDrain) ?? 0) < 30_000;
       if ((drain && !["Succeeded", "Failed", "Aborted"].includes(phase ?? "")) || (!drain && justCreated)) {
         return {
-          condition: { type: "ScalingDown", status: "True", reason: "Draining", message: `NodeDrain ${status.activeDrain}` },
+          condition: {
+            type: "ScalingDown",
+            status: "True",
+            reason: "Draining",
+            message: `NodeDrain ${status.activeDrain}`,
+          },
           requeueAfterMs: 5_000,
         };
       }
@@ -278,7 +295,13 @@ export class NodePoolReconciler implements Reconciler {
     status.scaleDownCandidates = result.candidates.map((c) => c.name);
     if (!result.candidates.length) {
       return {
-        ...off(budget <= 0 ? "AtMinimum" : "NoCandidates", result.rejected.slice(0, 5).map((r) => `${r.name}: ${r.reason}`).join("; ")),
+        ...off(
+          budget <= 0 ? "AtMinimum" : "NoCandidates",
+          result.rejected
+            .slice(0, 5)
+            .map((r) => `${r.name}: ${r.reason}`)
+            .join("; "),
+        ),
         requeueAfterMs: under.size ? 5_000 : 30_000,
       };
     }
@@ -296,13 +319,23 @@ export class NodePoolReconciler implements Reconciler {
         name: drainName,
         labels: { [nodePoolLabel]: name },
         ownerReferences: [
-          { apiVersion: "metapilot.io/v1alpha1", kind: "NodePool", name, uid: raw.metadata?.uid ?? "", controller: true },
+          {
+            apiVersion: "metapilot.io/v1alpha1",
+            kind: "NodePool",
+            name,
+            uid: raw.metadata?.uid ?? "",
+            controller: true,
+          },
         ],
       },
       spec: {
         nodeNames: result.candidates.map((c) => c.name),
         evictionStrategy: "eviction",
-        rateLimit: { nodesPerInterval: result.candidates.length, interval: "1m", maxConcurrent: result.candidates.length },
+        rateLimit: {
+          nodesPerInterval: result.candidates.length,
+          interval: "1m",
+          maxConcurrent: result.candidates.length,
+        },
         disruptionBudget: { maxUnavailable: Math.max(1, result.candidates.length) },
         createMissingPDBs: false,
       },
