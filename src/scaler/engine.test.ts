@@ -1,54 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { clamp, decide, defaultEngineOptions } from "./engine.js";
-import { scalerDefaults } from "./policy.js";
 import { MiB } from "./quantity.js";
-import type { DecisionInput, ResolvedPolicy, Signals } from "./types.js";
+import { input, policy } from "./testing.js";
 
 const now = Date.parse("2026-11-23T12:00:00Z");
 const min = 60_000;
-
-export function policy(over: Partial<ResolvedPolicy> = {}): ResolvedPolicy {
-  return {
-    clusterScaler: "cs",
-    scalers: structuredClone(scalerDefaults),
-    estimators: ["oom-memory", "profile", "cluster-size"],
-    minAllowed: { cpu: 0.1, memory: 128 * MiB },
-    maxAllowed: { cpu: 8, memory: 16384 * MiB },
-    replicas: { min: 1, max: 5 },
-    ladder: [],
-    scaleUpCooldownMs: min,
-    scaleDown: { enabled: true, stabilizationWindowMs: 180 * min, maxStepPercent: 20, cooldownMs: 0 },
-    dryRun: false,
-    ...over,
-  };
-}
-
-export function input(over: Partial<DecisionInput> = {}, signals: Partial<Signals> = {}): DecisionInput {
-  return {
-    workload: {
-      kind: "Deployment",
-      name: "kube-apiserver",
-      namespace: "tcp-a",
-      tenant: "a",
-      component: "kube-apiserver",
-      container: "kube-apiserver",
-      ownedByTenantControlPlane: false,
-    },
-    current: { replicas: 2, cpuRequest: 1, memoryRequest: 1024 * MiB, memoryLimit: 2048 * MiB },
-    policy: policy(),
-    signals: { oom: [], ...signals },
-    history: {
-      handledOomIds: new Set(),
-      overThresholdSince: {},
-      recommendations: [],
-      observingSince: now - 10 * 60 * min,
-    },
-    now,
-    fleetBudgetRemaining: 10,
-    paused: false,
-    ...over,
-  };
-}
 
 const m = (value: number, ageMs = 0) => ({ value, observedAt: now - ageMs, source: "prometheus" });
 
@@ -205,7 +161,9 @@ describe("decide: scale-down", () => {
     const missing = decide(
       input({ history: settled([]) }, { memoryWorkingSet: m(200 * MiB), unavailableReason: "Prometheus unreachable" }),
     );
-    expect(missing.action === "none" && missing.reason).toMatch(/no scale-down without fresh data: Prometheus unreachable/);
+    expect(missing.action === "none" && missing.reason).toMatch(
+      /no scale-down without fresh data: Prometheus unreachable/,
+    );
     const noCpu = decide(input({ history: settled([]) }, { memoryWorkingSet: m(200 * MiB) }));
     expect(noCpu.action === "none" && noCpu.reason).toMatch(/cpu usage missing/);
     // The source failing stops scale-downs at once, even while the last values are still young.

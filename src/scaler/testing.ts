@@ -1,0 +1,50 @@
+// Builders of decision-engine inputs for unit and property tests.
+import { scalerDefaults } from "./policy.js";
+import { MiB } from "./quantity.js";
+import type { DecisionInput, ResolvedPolicy, Signals } from "./types.js";
+
+const now = Date.parse("2026-11-23T12:00:00Z");
+const min = 60_000;
+
+export function policy(over: Partial<ResolvedPolicy> = {}): ResolvedPolicy {
+  return {
+    clusterScaler: "cs",
+    scalers: structuredClone(scalerDefaults),
+    estimators: ["oom-memory", "profile", "cluster-size"],
+    minAllowed: { cpu: 0.1, memory: 128 * MiB },
+    maxAllowed: { cpu: 8, memory: 16384 * MiB },
+    replicas: { min: 1, max: 5 },
+    ladder: [],
+    scaleUpCooldownMs: min,
+    scaleDown: { enabled: true, stabilizationWindowMs: 180 * min, maxStepPercent: 20, cooldownMs: 0 },
+    dryRun: false,
+    ...over,
+  };
+}
+
+export function input(over: Partial<DecisionInput> = {}, signals: Partial<Signals> = {}): DecisionInput {
+  return {
+    workload: {
+      kind: "Deployment",
+      name: "kube-apiserver",
+      namespace: "tcp-a",
+      tenant: "a",
+      component: "kube-apiserver",
+      container: "kube-apiserver",
+      ownedByTenantControlPlane: false,
+    },
+    current: { replicas: 2, cpuRequest: 1, memoryRequest: 1024 * MiB, memoryLimit: 2048 * MiB },
+    policy: policy(),
+    signals: { oom: [], ...signals },
+    history: {
+      handledOomIds: new Set(),
+      overThresholdSince: {},
+      recommendations: [],
+      observingSince: now - 10 * 60 * min,
+    },
+    now,
+    fleetBudgetRemaining: 10,
+    paused: false,
+    ...over,
+  };
+}
