@@ -2,6 +2,7 @@
 import { Command } from "commander";
 import { version } from "../version.js";
 import { controllerCommand } from "./controller.js";
+import { recommendCommand } from "./recommend.js";
 import "../register.js";
 
 const program = new Command("metapilot")
@@ -9,6 +10,7 @@ const program = new Command("metapilot")
   .version(version, "--version", "print the version");
 
 program.addCommand(controllerCommand());
+program.addCommand(recommendCommand());
 program
   .command("version")
   .description("print the version")

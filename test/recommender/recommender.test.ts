@@ -10,6 +10,9 @@ import { KubeClient } from "../../src/kube/client.js";
 import { createLogger } from "../../src/kube/logger.js";
 import { Manager } from "../../src/kube/manager.js";
 import { Resources } from "../../src/kube/resources.js";
+import { PrometheusClient } from "../../src/recommender/input/prometheus.js";
+import { PrometheusUsageSource } from "../../src/recommender/input/usage.js";
+import { formatRows, recommendOnce } from "../../src/recommender/oneshot.js";
 import { addRecommender, type RecommenderConfig, type RecommenderHandle } from "../../src/recommender/controller.js";
 import type { RawWorkloadProfile } from "../../src/recommender/reconciler.js";
 import { adminKubeConfig, eventually, freshNamespace } from "../harness/cluster.js";
@@ -201,6 +204,28 @@ describe("workload recommender", () => {
     const again = await profile("web-deploy");
     expect(again.status?.containers).toEqual(before.status?.containers);
   }, 120_000);
+
+  it("metapilot recommend: one shot, recommendations vs requests", async () => {
+    const rows = await recommendOnce({
+      client,
+      source: new PrometheusUsageSource(new PrometheusClient({ url: prometheus.url })),
+      namespace: ns.name,
+      algorithm: "vpa-histogram",
+      historyDays: 8,
+      stepSeconds: 300,
+      now: new Date(),
+    });
+    expect(rows.find((r) => r.workload === "web")).toMatchObject({
+      cpuRequest: "1",
+      cpuTarget: "588m",
+      memoryTarget: "363Mi",
+    });
+    expect(rows.find((r) => r.workload === "idle")).toMatchObject({ reason: "NoData", cpuTarget: undefined });
+    const table = formatRows(rows, "table");
+    expect(table).toContain("1 → 588m (-41%)");
+    expect(table).toContain("1Gi → 363Mi (-65%)");
+    expect(JSON.parse(formatRows(rows, "json"))).toHaveLength(rows.length);
+  });
 
   it("removes the profile with its workload (owner reference)", async () => {
     await apps.deleteNamespacedDeployment({ name: "worker", namespace: ns.name, propagationPolicy: "Foreground" });

@@ -1,0 +1,90 @@
+// `metapilot recommend`: one-shot recommendations vs current requests, as a table, JSON or YAML. No new
+// dependencies: the table is a dozen lines and the progress line is written to stderr on a TTY only.
+import { Command, Option } from "commander";
+import { KubeClient } from "../kube/client.js";
+import { PrometheusClient } from "../recommender/input/prometheus.js";
+import { defaultMetricNames, PrometheusUsageSource } from "../recommender/input/usage.js";
+import { availableAlgorithms } from "../recommender/logic/index.js";
+import { formatRows, recommendOnce } from "../recommender/oneshot.js";
+import { loadKubeConfig } from "./kubeconfig.js";
+
+interface RecommendFlags {
+  kubeconfig?: string;
+  context?: string;
+  namespace?: string;
+  allNamespaces?: boolean;
+  selector?: string;
+  prometheusUrl: string;
+  bearerTokenFile?: string;
+  caFile?: string;
+  insecureSkipTlsVerify?: boolean;
+  algorithm: string;
+  historyDays: string;
+  step: string;
+  output: "table" | "json" | "yaml";
+}
+
+export function recommendCommand(): Command {
+  return new Command("recommend")
+    .description("recommend CPU and memory requests from Prometheus history (one shot; writes nothing)")
+    .addOption(new Option("--kubeconfig <path>", "kubeconfig file").env("KUBECONFIG"))
+    .option("--context <name>", "kubeconfig context to use")
+    .option("-n, --namespace <ns>", "namespace of the workloads")
+    .option("-A, --all-namespaces", "workloads of every namespace")
+    .option("-l, --selector <selector>", "label selector, e.g. metapilot.io/tenant,metapilot.io/component")
+    .addOption(
+      new Option("--prometheus-url <url>", "Prometheus base URL")
+        .env("METAPILOT_PROMETHEUS_URL")
+        .default("http://127.0.0.1:9090"),
+    )
+    .addOption(
+      new Option("--bearer-token-file <path>", "bearer token for Prometheus").env(
+        "METAPILOT_PROMETHEUS_BEARER_TOKEN_FILE",
+      ),
+    )
+    .addOption(new Option("--ca-file <path>", "CA bundle for Prometheus TLS").env("METAPILOT_PROMETHEUS_CA_FILE"))
+    .option("--insecure-skip-tls-verify", "do not verify Prometheus' certificate")
+    .addOption(
+      new Option("--algorithm <name>", "recommendation algorithm")
+        .choices(availableAlgorithms())
+        .default("vpa-histogram"),
+    )
+    .option("--history-days <days>", "days of history to read", "8")
+    .option("--step <seconds>", "resolution of the history, in seconds", "300")
+    .addOption(new Option("-o, --output <format>", "output format").choices(["table", "json", "yaml"]).default("table"))
+    .action(async (flags: RecommendFlags) => {
+      if (!flags.namespace && !flags.allNamespaces && !flags.selector) {
+        throw new Error("pass --namespace, --all-namespaces or --selector");
+      }
+      const kc = loadKubeConfig(flags);
+      const client = new KubeClient(kc, { qps: 20, burst: 40 });
+      const prometheus = new PrometheusClient({
+        url: flags.prometheusUrl,
+        bearerTokenFile: flags.bearerTokenFile,
+        caFile: flags.caFile,
+        insecureSkipVerify: flags.insecureSkipTlsVerify,
+      });
+      const tty = process.stderr.isTTY;
+      const rows = await recommendOnce({
+        client,
+        source: new PrometheusUsageSource(prometheus, defaultMetricNames),
+        namespace: flags.allNamespaces ? undefined : flags.namespace,
+        labelSelector: flags.selector,
+        algorithm: flags.algorithm,
+        historyDays: Number(flags.historyDays),
+        stepSeconds: Number(flags.step),
+        now: new Date(),
+        onProgress: tty
+          ? (done, total, ns) => {
+              const width = 30;
+              const filled = Math.round((done / Math.max(1, total)) * width);
+              process.stderr.write(
+                `\r[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${done}/${total} ${ns}\x1b[K`,
+              );
+              if (done === total) process.stderr.write("\n");
+            }
+          : undefined,
+      });
+      process.stdout.write(formatRows(rows, flags.output));
+    });
+}
