@@ -12,12 +12,16 @@ import {
   stopComponent,
   up,
   type ComponentName,
+  defaultDir,
 } from "./lib/metacluster.js";
 
 const log = (l: string) => process.stderr.write(`[metacluster] ${l}\n`);
 const program = new Command("hack/metacluster").description(
   "Local meta-cluster: real etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok and Prometheus on 127.0.0.1.\nState, logs and data live under .cache/metacluster/.",
 );
+
+program.option("--dir <path>", "state directory of the meta-cluster", defaultDir);
+const dir = () => program.opts<{ dir: string }>().dir;
 
 program
   .command("up")
@@ -48,7 +52,7 @@ program
   .command("down")
   .description("stop every process by its own pid")
   .action(async () => {
-    await down();
+    await down(dir());
     log("down");
   });
 
@@ -56,7 +60,7 @@ program
   .command("status")
   .description("show each process and its health")
   .action(async () => {
-    const state = readState();
+    const state = readState(dir());
     if (!state) {
       console.log("meta-cluster: not created (run hack/metacluster up)");
       process.exitCode = 1;
@@ -71,7 +75,7 @@ program
   .command("env")
   .description("print KUBECONFIG, PROMETHEUS_URL and friends as shell exports")
   .action(() => {
-    const state = readState();
+    const state = readState(dir());
     if (!state) throw new Error("meta-cluster not created; run hack/metacluster up");
     for (const [k, v] of Object.entries(envOf(state))) console.log(`export ${k}=${v}`);
   });
@@ -81,7 +85,7 @@ program
   .description(`restart one process (${componentNames.join(", ")})`)
   .action(async (component: string) => {
     if (!(componentNames as readonly string[]).includes(component)) throw new Error(`unknown component ${component}`);
-    const state = readState();
+    const state = readState(dir());
     if (!state) throw new Error("meta-cluster not created; run hack/metacluster up");
     await stopComponent(state, component as ComponentName);
     await startComponent(state, component as ComponentName);

@@ -1,7 +1,7 @@
 import { Command, Option } from "commander";
 import { createLogger } from "../kube/logger.js";
 import { Manager } from "../kube/manager.js";
-import { availableControllers, controllerFactory } from "../controllers.js";
+import { availableControllers, controllerFactory, type ControllerConfig } from "../controllers.js";
 import { loadKubeConfig } from "./kubeconfig.js";
 import { parseDuration } from "./duration.js";
 
@@ -144,8 +144,29 @@ export function controllerCommand(): Command {
           retryPeriodMs: parseDuration(flags.retryPeriod),
         },
       });
-      for (const [, factory] of factories)
-        factory(manager, { workers, dryRun: flags.dryRun ?? false, namespace: flags.namespace });
+      const opsCenterUrls = typeof flags.opsCenterUrl === "string" ? [flags.opsCenterUrl] : (flags.opsCenterUrl ?? []);
+      const config: ControllerConfig = {
+        workers,
+        dryRun: flags.dryRun ?? false,
+        namespace: flags.namespace,
+        prometheus: flags.prometheusUrl
+          ? {
+              url: flags.prometheusUrl,
+              bearerTokenFile: flags.prometheusBearerTokenFile,
+              caFile: flags.prometheusCaFile,
+            }
+          : undefined,
+        pollIntervalMs: parseDuration(flags.pollInterval),
+        staleAfterMs: parseDuration(flags.staleAfter),
+        opsCenter: opsCenterUrls.map((url) => ({
+          url,
+          hmacSecretFile: flags.opsCenterHmacSecretFile,
+          caFile: flags.opsCenterCaFile,
+        })),
+        clusterName: flags.clusterName,
+        decisionRetentionMs: parseDuration(flags.decisionRetention),
+      };
+      for (const [, factory] of factories) factory(manager, config);
       const stop = new AbortController();
       for (const sig of ["SIGTERM", "SIGINT"] as const) {
         process.once(sig, () => {

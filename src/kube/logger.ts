@@ -34,8 +34,6 @@ export const redactPaths = [
   "*.privateKeyPem",
   "certificatePem",
   "*.certificatePem",
-  "key",
-  "*.key",
   "cert",
   "*.cert",
   "client-key-data",
