@@ -143,3 +143,29 @@ describe("selection", () => {
     expect(long).toMatch(/^x+-[0-9a-f]{8}$/);
   });
 });
+
+describe("profileRecommendation", () => {
+  it("reads numbers, and nothing for a container without a recommendation", async () => {
+    const { profileRecommendation } = await import("./index.js");
+    const status = {
+      confidence: 1,
+      containers: [
+        {
+          name: "app",
+          reason: "Recommended" as const,
+          target: { cpu: "588m", memory: "363Mi" },
+          lowerBound: { cpu: "500m", memory: "300Mi" },
+          upperBound: { cpu: "662m", memory: "408Mi" },
+          confidenceDays: 8,
+        },
+        { name: "idle", reason: "NoData" as const, sampleCount: 0 },
+      ],
+    };
+    expect(profileRecommendation({ status }, "app")).toMatchObject({
+      target: { cpu: 0.588, memory: 363 * 2 ** 20 },
+      confidenceDays: 8,
+    });
+    expect(profileRecommendation({ status }, "idle")).toBeUndefined();
+    expect(profileRecommendation({}, "app")).toBeUndefined();
+  });
+});
