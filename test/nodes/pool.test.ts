@@ -114,51 +114,47 @@ describe("NodePool", () => {
     }
   }, 120_000);
 
-  it.skipIf(process.env.NODES_ONLY_SCALEUP === "1")(
-    "keeps template labels and taints in sync on every node",
-    async () => {
-      const pool = `np-${id}-kwok`;
-      await client.patch(Resources.NodePool, pool, undefined, {
-        spec: {
-          labels: { [testPoolLabel]: pool, tier: "gold" },
-          taints: [
-            { key: testTaintKey, value: pool, effect: "NoSchedule" },
-            { key: "metapilot.io/extra", value: "x", effect: "PreferNoSchedule" },
-          ],
-        },
-      });
-      await eventually(
-        async () => {
-          const nodes = await poolNodes(pool);
-          const ok = nodes.every(
-            (n) =>
-              n.metadata?.labels?.tier === "gold" &&
-              n.spec?.taints?.some((t) => t.key === "metapilot.io/extra" && t.effect === "PreferNoSchedule"),
-          );
-          return ok && nodes.length === 13 ? true : undefined;
-        },
-        20_000,
-        "label and taint on all 13 nodes",
-      );
-      await client.patch(Resources.NodePool, pool, undefined, {
-        // A merge patch: null removes the map key; the taint list is replaced whole.
-        spec: { labels: { tier: null }, taints: [{ key: testTaintKey, value: pool, effect: "NoSchedule" }] },
-      });
-      await eventually(
-        async () => {
-          const nodes = await poolNodes(pool);
-          const ok = nodes.every(
-            (n) =>
-              !("tier" in (n.metadata?.labels ?? {})) && !n.spec?.taints?.some((t) => t.key === "metapilot.io/extra"),
-          );
-          return ok ? true : undefined;
-        },
-        20_000,
-        "label and taint removed again",
-      );
-    },
-    60_000,
-  );
+  it("keeps template labels and taints in sync on every node", async () => {
+    const pool = `np-${id}-kwok`;
+    await client.patch(Resources.NodePool, pool, undefined, {
+      spec: {
+        labels: { [testPoolLabel]: pool, tier: "gold" },
+        taints: [
+          { key: testTaintKey, value: pool, effect: "NoSchedule" },
+          { key: "metapilot.io/extra", value: "x", effect: "PreferNoSchedule" },
+        ],
+      },
+    });
+    await eventually(
+      async () => {
+        const nodes = await poolNodes(pool);
+        const ok = nodes.every(
+          (n) =>
+            n.metadata?.labels?.tier === "gold" &&
+            n.spec?.taints?.some((t) => t.key === "metapilot.io/extra" && t.effect === "PreferNoSchedule"),
+        );
+        return ok && nodes.length === 13 ? true : undefined;
+      },
+      20_000,
+      "label and taint on all 13 nodes",
+    );
+    await client.patch(Resources.NodePool, pool, undefined, {
+      // A merge patch: null removes the map key; the taint list is replaced whole.
+      spec: { labels: { tier: null }, taints: [{ key: testTaintKey, value: pool, effect: "NoSchedule" }] },
+    });
+    await eventually(
+      async () => {
+        const nodes = await poolNodes(pool);
+        const ok = nodes.every(
+          (n) =>
+            !("tier" in (n.metadata?.labels ?? {})) && !n.spec?.taints?.some((t) => t.key === "metapilot.io/extra"),
+        );
+        return ok ? true : undefined;
+      },
+      20_000,
+      "label and taint removed again",
+    );
+  }, 60_000);
 
   it("shrinks: empty nodes are drained through a NodeDrain and removed, down to minNodes", async () => {
     const pool = `np-${id}-kwok`;
