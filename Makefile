@@ -4,7 +4,7 @@ SHELL := /bin/bash
 
 NODE_STAMP := node_modules/.install-stamp
 
-.PHONY: help deps binaries build lint test test-unit test-integration demo bench metacluster-up metacluster-down generate clean
+.PHONY: help deps binaries chromium build lint test test-unit test-integration demo bench metacluster-up metacluster-down generate clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -18,6 +18,10 @@ deps: $(NODE_STAMP) ## install npm packages (npm ci)
 binaries: ## build the pinned upstream binaries into .cache/bin (warm: seconds)
 	bash hack/build-binaries.sh
 
+chromium: ## headless Chromium from Debian for the dashboard's browser test (skipped when present)
+	@test -x /usr/bin/chromium || { $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq chromium; }
+
 build: deps ## compile TypeScript to dist/
 	npm run build
 
@@ -27,13 +31,13 @@ generate: deps ## regenerate crds/ and the chart's CRDs from src/api
 lint: deps ## ESLint and Prettier
 	npm run lint
 
-test: deps binaries ## everything CI runs: lint, type-check, generated-file check, unit and integration tests
+test: deps binaries chromium ## everything CI runs: lint, type-check, generated-file check, unit and integration tests
 	npm test
 
 test-unit: deps ## unit tests only
 	npm run test:unit
 
-test-integration: deps binaries ## integration tests on the local meta-cluster
+test-integration: deps binaries chromium ## integration tests on the local meta-cluster
 	npm run test:integration
 
 demo: deps binaries ## the main job: meta-cluster up, controller in dry-run, scenario, report

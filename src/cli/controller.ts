@@ -2,6 +2,7 @@ import { Command, Option } from "commander";
 import { createLogger } from "../kube/logger.js";
 import { Manager } from "../kube/manager.js";
 import { availableControllers, controllerFactory, type ControllerConfig } from "../controllers.js";
+import { addDashboard } from "../server/dashboard/index.js";
 import { loadKubeConfig } from "./kubeconfig.js";
 import { parseDuration } from "./duration.js";
 
@@ -32,6 +33,8 @@ interface ControllerFlags {
   opsCenterCaFile?: string;
   clusterName: string;
   decisionRetention: string;
+  dashboard?: boolean;
+  dashboardAuthTokenFile?: string;
 }
 
 export function controllerCommand(): Command {
@@ -114,6 +117,11 @@ export function controllerCommand(): Command {
         .default("meta-cluster"),
     )
     .option("--decision-retention <duration>", "delivered ScalingDecisions older than this are deleted", "168h")
+    .option("--dashboard", "serve the read-only web dashboard on /ui/ and its JSON API on /api/ (off by default)")
+    .option(
+      "--dashboard-auth-token-file <path>",
+      "require this file's token on /ui and /api: Authorization: Bearer <token>, or /ui/?token=<token> once (sets a cookie)",
+    )
     .action(async (flags: ControllerFlags) => {
       const logger = createLogger({ level: flags.logLevel });
       const names =
@@ -167,6 +175,12 @@ export function controllerCommand(): Command {
         decisionRetentionMs: parseDuration(flags.decisionRetention),
       };
       for (const [, factory] of factories) factory(manager, config);
+      if (flags.dashboard)
+        addDashboard(manager, {
+          namespace: flags.namespace,
+          prometheus: config.prometheus,
+          authTokenFile: flags.dashboardAuthTokenFile,
+        });
       const stop = new AbortController();
       for (const sig of ["SIGTERM", "SIGINT"] as const) {
         process.once(sig, () => {

@@ -3,6 +3,7 @@ import { Command } from "commander";
 import { version } from "../version.js";
 import { controllerCommand } from "./controller.js";
 import { recommendCommand } from "./recommend.js";
+import { reportCommand } from "./report.js";
 import "../register.js";
 
 const program = new Command("metapilot")
@@ -11,6 +12,7 @@ const program = new Command("metapilot")
 
 program.addCommand(controllerCommand());
 program.addCommand(recommendCommand());
+program.addCommand(reportCommand());
 program
   .command("version")
   .description("print the version")

@@ -1,0 +1,169 @@
+// The web dashboard and its JSON API, mounted on the controller's HTTP server under /ui/ and /api/. Read-only
+// (the server answers 405 to every method but GET and HEAD), off unless `--dashboard` is given, and behind a bearer
+// token when `--dashboard-auth-token-file` is set. Data comes from the manager's shared informer caches; the chart
+// library is chart.js's UMD build, served from node_modules (no CDN).
+import { existsSync, readFileSync } from "node:fs";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Manager } from "../../kube/manager.js";
+import { Resources } from "../../kube/resources.js";
+import { PrometheusClient, type PrometheusOptions } from "../../prometheus/client.js";
+import type { Route } from "../http.js";
+import {
+  handleApi,
+  tenantLabel,
+  type ApiDeps,
+  type DashboardCaches,
+  type DecisionObject,
+  type NodeDrainObject,
+  type NodePoolObject,
+  type ProfileObject,
+  type TenantObject,
+  type WorkloadObject,
+} from "./api.js";
+import { TokenAuth } from "./auth.js";
+
+export interface DashboardOptions {
+  /** Watch only this namespace for namespaced kinds, as the controllers do. */
+  namespace?: string;
+  prometheus?: PrometheusOptions;
+  rateWindow?: string;
+  /** A file holding the bearer token; when set, every /ui and /api request needs it. */
+  authTokenFile?: string;
+}
+
+/** The informers the dashboard reads; the same keys as the controllers', so the caches are shared, not doubled. */
+export function dashboardCaches(manager: Manager, namespace?: string): DashboardCaches {
+  const tenantScoped = <T extends WorkloadObject | DecisionObject>(
+    resource: typeof Resources.Deployment | typeof Resources.StatefulSet | typeof Resources.ScalingDecision,
+  ) => manager.informer<T>({ resource, namespace, labelSelector: tenantLabel });
+  return {
+    tenants: manager.informer<TenantObject>({ resource: Resources.TenantControlPlane }),
+    deployments: tenantScoped<WorkloadObject>(Resources.Deployment),
+    statefulSets: tenantScoped<WorkloadObject>(Resources.StatefulSet),
+    decisions: tenantScoped<DecisionObject>(Resources.ScalingDecision),
+    profiles: manager.informer<ProfileObject>({ resource: Resources.WorkloadProfile, namespace }),
+    nodePools: manager.informer<NodePoolObject>({ resource: Resources.NodePool }),
+    nodeDrains: manager.informer<NodeDrainObject>({ resource: Resources.NodeDrain }),
+  };
+}
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+/** The UI's files: beside this module when run from source, under src/ when run from the compiled dist/. */
+export function uiDirectory(): string {
+  const candidates = [path.join(here, "ui"), path.resolve(here, "../../../../src/server/dashboard/ui")];
+  const found = candidates.find((d) => existsSync(path.join(d, "index.html")));
+  if (!found) throw new Error(`dashboard UI files not found in ${candidates.join(" or ")}`);
+  return found;
+}
+
+function chartJsFile(): string {
+  // chart.js's exports map has no entry for its UMD build; resolve the package and take the file beside it.
+  const main = createRequire(import.meta.url).resolve("chart.js");
+  return path.join(path.dirname(main), "chart.umd.min.js");
+}
+
+const contentTypes: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+};
+
+const csp = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+  "form-action 'none'",
+].join("; ");
+
+export class StaticFiles {
+  private readonly files = new Map<string, { body: Buffer; type: string }>();
+
+  constructor(dir = uiDirectory(), chartJs = chartJsFile()) {
+    for (const name of ["index.html", "app.js", "style.css"]) {
+      this.files.set(`/ui/${name}`, {
+        body: readFileSync(path.join(dir, name)),
+        type: contentTypes[path.extname(name)] ?? "application/octet-stream",
+      });
+    }
+    this.files.set("/ui/vendor/chart.umd.min.js", { body: readFileSync(chartJs), type: contentTypes[".js"] ?? "" });
+  }
+
+  serve(res: ServerResponse, url: URL): void {
+    if (url.pathname === "/ui") {
+      res.statusCode = 308;
+      res.setHeader("location", "/ui/");
+      res.end();
+      return;
+    }
+    const file = this.files.get(url.pathname === "/ui/" ? "/ui/index.html" : url.pathname);
+    res.setHeader("x-content-type-options", "nosniff");
+    res.setHeader("referrer-policy", "no-referrer");
+    if (!file) {
+      res.statusCode = 404;
+      res.setHeader("content-type", "text/plain; charset=utf-8");
+      res.end("not found\n");
+      return;
+    }
+    res.statusCode = 200;
+    res.setHeader("content-type", file.type);
+    res.setHeader("content-security-policy", csp);
+    res.setHeader("x-frame-options", "DENY");
+    res.setHeader("cache-control", "no-cache");
+    res.end(file.body);
+  }
+}
+
+export interface Dashboard {
+  caches: DashboardCaches;
+  /** Handles /ui and /api/ (auth first). */
+  handler: Route;
+  deps: ApiDeps;
+}
+
+export function createDashboardHandler(deps: ApiDeps, opts: { token?: string; files?: StaticFiles } = {}): Route {
+  const auth = opts.token !== undefined ? new TokenAuth(opts.token) : undefined;
+  const files = opts.files ?? new StaticFiles();
+  return async (req: IncomingMessage, res: ServerResponse, url: URL) => {
+    if (url.pathname !== "/ui" && !url.pathname.startsWith("/ui/") && !url.pathname.startsWith("/api/")) {
+      res.statusCode = 404;
+      res.end("not found\n");
+      return;
+    }
+    if (auth && !auth.check(req, res, url)) return;
+    if (url.pathname.startsWith("/api/")) return handleApi(deps, req, res, url);
+    files.serve(res, url);
+  };
+}
+
+export function readToken(file: string): string {
+  const token = readFileSync(file, "utf8").trim();
+  if (!token) throw new Error(`--dashboard-auth-token-file ${file} is empty`);
+  return token;
+}
+
+/** Wires the dashboard into a manager: its caches now, its routes on the manager's HTTP server. */
+export function addDashboard(manager: Manager, o: DashboardOptions = {}): Dashboard {
+  if (!manager.server) throw new Error("--dashboard needs the HTTP server: set --metrics-address");
+  const caches = dashboardCaches(manager, o.namespace);
+  const deps: ApiDeps = {
+    caches,
+    series: o.prometheus ? new PrometheusClient({ timeoutMs: 5_000, retries: 0, ...o.prometheus }) : undefined,
+    rateWindow: o.rateWindow,
+  };
+  const handler = createDashboardHandler(deps, { token: o.authTokenFile ? readToken(o.authTokenFile) : undefined });
+  manager.server.route("/ui", handler);
+  manager.server.route("/api/", handler);
+  manager.logger.info(
+    { auth: o.authTokenFile ? "bearer token" : "none", prometheus: o.prometheus?.url ?? "none" },
+    "dashboard enabled on /ui/ and /api/",
+  );
+  return { caches, handler, deps };
+}
