@@ -96,7 +96,7 @@ function maxSize(a: Size, b: Partial<Size>): Size {
   };
 }
 
-function sameSize(a: Size, b: Size): boolean {
+export function sameSize(a: Size, b: Size): boolean {
   const eq = (x?: number, y?: number) =>
     (x === undefined && y === undefined) || (x !== undefined && y !== undefined && Math.abs(x - y) < 1e-9);
   return (

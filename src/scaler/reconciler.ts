@@ -13,7 +13,7 @@ import type { Informer } from "../kube/informer.js";
 import { Resources, type KubeObject, type ObjectKey } from "../kube/resources.js";
 import type { Actuator } from "./actuator.js";
 import { resourcesOf } from "./actuator.js";
-import { decide, defaultEngineOptions, freshness, recommendation, type EngineOptions } from "./engine.js";
+import { decide, defaultEngineOptions, freshness, recommendation, sameSize, type EngineOptions } from "./engine.js";
 import { resolvePolicy, selectClusterScaler } from "./policy.js";
 import { bytes, cores } from "./quantity.js";
 import { oomEventsOf, type PodLike } from "./signals/oom.js";
@@ -35,6 +35,20 @@ export const componentLabel = "metapilot.io/component";
 export const pausedAnnotation = "metapilot.io/paused";
 export const oomIdsAnnotation = "metapilot.io/oom-ids";
 export const workloadAnnotation = "metapilot.io/workload";
+/** On dry-run decisions: the workload's real size when the decision was made (JSON). */
+export const observedSizeAnnotation = "metapilot.io/observed-size";
+
+/**
+ * Dry-run carries on from where live mode would be: while the real workload still has the size it had at the last
+ * dry-run decision, the next decision starts from that decision's "after". So a dry-run sequence of decisions
+ * (three OOMs, three growing bumps) is the sequence live mode would make.
+ */
+interface DryRunShadow {
+  observed: Size;
+  after: Size;
+}
+
+type History = WorkloadHistory & { handled: Set<string>; shadow?: DryRunShadow };
 
 const components: readonly ComponentName[] = ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"];
 
@@ -60,6 +74,7 @@ export interface DecisionObject extends KubeObject {
     dryRun?: boolean;
     decidedAt?: string;
     rootCause?: { category?: string };
+    after?: { replicas?: number; resources?: { requests?: Record<string, string>; limits?: Record<string, string> } };
   };
   status?: { phase?: string; delivery?: { state?: string } };
 }
@@ -123,7 +138,7 @@ function parseIntervalMs(d: string): number {
 const shortHash = (s: string) => createHash("sha256").update(s).digest("hex").slice(0, 10);
 
 export class ScalerReconciler implements Reconciler {
-  private readonly histories = new Map<string, WorkloadHistory & { handled: Set<string> }>();
+  private readonly histories = new Map<string, History>();
   private readonly budget = new FleetBudget();
   private readonly now: () => number;
   private readonly engine: EngineOptions;
@@ -167,13 +182,15 @@ export class ScalerReconciler implements Reconciler {
     return this.o.caches.tenants.get(tenant)?.metadata?.labels ?? workload.metadata?.labels ?? {};
   }
 
-  private history(key: string, now: number): WorkloadHistory & { handled: Set<string> } {
+  private history(key: string, now: number): History {
     let h = this.histories.get(key);
     if (!h) {
       // After a restart, cooldowns and handled OOMs are rebuilt from the recorded decisions.
       const handled = new Set<string>();
       let lastScaleUpAt: number | undefined;
       let lastChangeAt: number | undefined;
+      let shadow: DryRunShadow | undefined;
+      let shadowAt = 0;
       const [ns, name] = key.split("/");
       for (const d of this.o.caches.decisions.list(
         (d) => d.metadata?.namespace === ns && d.spec?.target?.name === name,
@@ -183,6 +200,15 @@ export class ScalerReconciler implements Reconciler {
         if (d.status?.phase !== "Applied" && d.status?.phase !== "DryRun") continue;
         const at = Date.parse(d.spec?.decidedAt ?? "") || 0;
         lastChangeAt = Math.max(lastChangeAt ?? 0, at);
+        const observed = d.metadata?.annotations?.[observedSizeAnnotation];
+        if (d.status?.phase === "DryRun" && observed && at >= shadowAt) {
+          try {
+            shadow = { observed: JSON.parse(observed) as Size, after: sizeOf(d.spec?.after) };
+            shadowAt = at;
+          } catch {
+            // an unreadable annotation only loses the shadow, never a decision
+          }
+        }
         if (d.spec?.direction === "Up") lastScaleUpAt = Math.max(lastScaleUpAt ?? 0, at);
       }
       h = {
@@ -193,6 +219,7 @@ export class ScalerReconciler implements Reconciler {
         observingSince: now,
         lastScaleUpAt,
         lastChangeAt,
+        shadow,
       };
       this.histories.set(key, h);
     }
@@ -316,9 +343,12 @@ export class ScalerReconciler implements Reconciler {
       tcp?.metadata?.annotations?.[pausedAnnotation] === "true" ||
       tcp?.spec?.paused === true;
     const h = this.history(wkey, now);
+    const observed = this.currentSize(workload, ref.container);
+    const dryRun = policy.dryRun || this.o.dryRun || this.o.actuator.dryRun;
+    const current = dryRun && h.shadow && sameSize(observed, h.shadow.observed) ? h.shadow.after : observed;
     const partial = {
       workload: ref,
-      current: this.currentSize(workload, ref.container),
+      current,
       policy,
       signals: this.signalsFor(ref, pods),
       profile: this.profileFor(ref),
@@ -344,18 +374,7 @@ export class ScalerReconciler implements Reconciler {
       return { requeueAfterMs: Math.max(1000, next) };
     }
     this.heldReasons.delete(policy.clusterScaler);
-    await this.record(
-      plan,
-      ref,
-      policy.clusterScaler,
-      policy.dryRun || this.o.dryRun || this.o.actuator.dryRun,
-      cs,
-      h,
-      now,
-      rc,
-      tcp,
-      workload,
-    );
+    await this.record(plan, ref, policy.clusterScaler, dryRun, observed, cs, h, now, rc, tcp, workload);
   }
 
   private async record(
@@ -363,8 +382,9 @@ export class ScalerReconciler implements Reconciler {
     ref: WorkloadRef,
     clusterScaler: string,
     dryRun: boolean,
+    observed: Size,
     cs: ClusterScaler,
-    h: WorkloadHistory & { handled: Set<string> },
+    h: History,
     now: number,
     rc: ReconcileContext,
     tcp: TenantObject | undefined,
@@ -393,6 +413,7 @@ export class ScalerReconciler implements Reconciler {
         annotations: {
           [workloadAnnotation]: `${ref.kind}/${ref.name}`,
           ...(plan.oomIds.length ? { [oomIdsAnnotation]: plan.oomIds.join(",").slice(0, 4000) } : {}),
+          ...(dryRun ? { [observedSizeAnnotation]: JSON.stringify(observed) } : {}),
         },
       },
       spec: {
@@ -443,6 +464,8 @@ export class ScalerReconciler implements Reconciler {
         message = `actuation failed: ${(err as Error).message}`.slice(0, 4000);
       }
     }
+    // The shadow holds the size as it would read back after applying it (whole millicores and MiB), like live.
+    if (phase === "DryRun") h.shadow = { observed, after: sizeOf(size(plan.after)) };
     if (phase !== "Blocked" && phase !== "Failed") {
       h.lastChangeAt = now;
       if (plan.direction === "Up") h.lastScaleUpAt = now;
@@ -483,4 +506,19 @@ export class ScalerReconciler implements Reconciler {
       "scaling decision",
     );
   }
+}
+
+/** A decision's before/after block back into numbers. */
+function sizeOf(
+  s:
+    | { replicas?: number; resources?: { requests?: Record<string, string>; limits?: Record<string, string> } }
+    | undefined,
+): Size {
+  return {
+    replicas: s?.replicas ?? 1,
+    cpuRequest: cores(s?.resources?.requests?.cpu),
+    cpuLimit: cores(s?.resources?.limits?.cpu),
+    memoryRequest: bytes(s?.resources?.requests?.memory),
+    memoryLimit: bytes(s?.resources?.limits?.memory),
+  };
 }

@@ -219,6 +219,12 @@ describe("dry-run parity and ops-center reports", () => {
     expect(liveDecisions.map((d) => `${d.status?.phase}/${d.spec?.dryRun}`)).toEqual(
       liveDecisions.map(() => "Applied/false"),
     );
+    // Dry-run carries on from its own last decision, so the whole sequence matches live mode's.
+    const afters = (list: Decision[]) =>
+      [...list]
+        .sort((a, b) => String(a.metadata?.creationTimestamp).localeCompare(String(b.metadata?.creationTimestamp)))
+        .map((d) => JSON.stringify(d.spec?.after));
+    expect(afters(dryDecisions)).toEqual(afters(liveDecisions));
     // The first plan is identical: same input, same pure function.
     const first = (list: Decision[]) =>
       list.sort((a, b) =>
