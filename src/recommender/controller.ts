@@ -190,5 +190,19 @@ function profileKeysOf(profiles: RawWorkloadProfile[], kind: WorkloadKind, workl
 }
 
 registerController("recommender", (manager, config) => {
-  addRecommender(manager, config);
+  const fromEnv = recommenderConfigFromEnv();
+  // The controller command's Prometheus flags, when given, win over the environment.
+  const p = config.prometheus;
+  const prometheus = p
+    ? {
+        url: p.url,
+        bearerToken: p.bearerToken,
+        bearerTokenFile: p.bearerTokenFile,
+        caFile: p.caFile,
+        insecureSkipVerify: p.insecureSkipVerify,
+        timeoutMs: p.timeoutMs,
+        retries: p.retries,
+      }
+    : fromEnv.prometheus;
+  addRecommender(manager, config, { ...fromEnv, prometheus });
 });
