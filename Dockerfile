@@ -1,0 +1,39 @@
+# syntax=docker/dockerfile:1
+# metapilot: `docker build -t metapilot .` builds the `metapilot` CLI; the Helm chart runs `metapilot controller`.
+
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# --- build: all dependencies, compile TypeScript to dist/ -------------------------------------------------------
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+# Only src/ is needed at run time; tsconfig's other inputs (test, hack, bench) are left out of the image.
+COPY tsconfig.json ./
+COPY src ./src
+RUN npm run build \
+  # The dashboard's static files are read from src/server/dashboard/ui by the compiled code; make sure the path
+  # exists even in a tree without a dashboard, so the COPY below never fails.
+  && mkdir -p src/server/dashboard/ui
+
+# --- deps: production dependencies only --------------------------------------------------------------------------
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+
+# --- runtime ------------------------------------------------------------------------------------------------------
+FROM ${NODE_IMAGE}
+ENV NODE_ENV=production
+WORKDIR /app
+# package.json: "type": "module" for the compiled ESM, and the version the CLI reports.
+COPY --chown=0:0 package.json ./
+COPY --from=deps --chown=0:0 /app/node_modules ./node_modules
+COPY --from=build --chown=0:0 /app/dist/src ./dist/src
+COPY --from=build --chown=0:0 /app/src/server/dashboard/ui ./src/server/dashboard/ui
+# Files are owned by root and not writable by the process: it runs as an unprivileged uid, and nothing at run time
+# writes to the image, so the root filesystem can be mounted read-only (the chart gives /tmp an emptyDir).
+USER 65532:65532
+EXPOSE 8080
+ENTRYPOINT ["node", "dist/src/cli/main.js"]
+CMD ["controller"]

@@ -1,0 +1,29 @@
+// The RBAC verbs the chart grants that test/chart/chart.test.ts does not see used, each with the situation that
+// needs it. No vitest import: hack/chart-docs.ts renders this list into the chart README.
+/**
+ * Verbs the chart grants that the scenario does not reach, as "group/resource[/subresource]:verb" (core group "").
+ * Rendered into charts/metapilot/README.md by hack/chart-docs.ts. Each needs a reason; a verb missing here and unused fails the test.
+ */
+export const rbacAllowList: Record<string, string> = {
+  "/secrets:get": "only for spec.etcd.external: the client certificate Secret named by secretRef",
+  "/secrets:delete": "deletion of a TenantControlPlane whose etcd deletionPolicy is Retain (namespace kept)",
+  "/services:delete": "deletion of a TenantControlPlane whose etcd deletionPolicy is Retain (namespace kept)",
+  "/resourcequotas:delete":
+    "a spec.resourceQuota removed from a TenantControlPlane, or deletion with deletionPolicy Retain",
+  "/resourcequotas:patch": "only for a TenantControlPlane with spec.resourceQuota",
+  "/resourcequotas:create": "only for a TenantControlPlane with spec.resourceQuota",
+  "apps/deployments:delete": "deletion of a TenantControlPlane whose etcd deletionPolicy is Retain (namespace kept)",
+  "apps/statefulsets:delete": "deletion of a TenantControlPlane whose etcd deletionPolicy is Retain (namespace kept)",
+  "networking.k8s.io/networkpolicies:delete":
+    "deletion of a TenantControlPlane whose etcd deletionPolicy is Retain (namespace kept)",
+  "/pods:delete": 'the "delete" eviction strategy of a NodeDrain (ignores PodDisruptionBudgets; opt-in)',
+  "/nodes:delete": "a kwok NodePool scaling down (after its NodeDrain succeeded)",
+  "metapilot.io/nodedrains:create": "a NodePool scaling down starts a NodeDrain",
+  "metapilot.io/scalingdecisions:delete": "garbage collection of decisions older than --decision-retention (168h)",
+  "metapilot.io/workloadprofiles:delete": "a workload that is no longer selected (label or opt-out annotation)",
+  "cluster.x-k8s.io/machinedeployments:get": "the clusterapi NodePool provider (not used on the kwok meta-cluster)",
+  "cluster.x-k8s.io/machinedeployments:patch": "the clusterapi NodePool provider (not used on the kwok meta-cluster)",
+  "cluster.x-k8s.io/machines:patch": "the clusterapi NodePool provider (not used on the kwok meta-cluster)",
+  "metrics.k8s.io/pods:list": "the recommender's fallback when Prometheus fails (Prometheus is healthy here)",
+  "events.k8s.io/events:patch": "a repeated Event (series count); the scenario may or may not repeat one",
+};
