@@ -86,6 +86,7 @@ export function addNodePoolController(manager: Manager, config: ControllerConfig
     client: manager.client,
     caches: { pools: c.pools, nodes: c.nodes, drains: c.drains, pods: c.pods },
     recorder: manager.recorder("nodepool"),
+    globalDryRun: config.dryRun,
   });
   const allPools = () => c.pools.list().map((p) => p.metadata?.name ?? "");
   const poolOfNode = (name: string | undefined) => {

@@ -45,6 +45,8 @@ export interface PoolReconcilerOptions {
   provisioningGraceMs?: number;
   /** Most nodes one scale-down drain takes. */
   maxScaleDownBatch?: number;
+  /** The controller's global --dry-run: every pool behaves as if spec.dryRun were true. */
+  globalDryRun?: boolean;
 }
 
 const taintId = (t: Taint) => `${t.key}:${t.effect}`;
@@ -137,7 +139,7 @@ export class NodePoolReconciler implements Reconciler {
       return;
     }
     const paused = isPaused(raw);
-    const dryRun = pool.spec.dryRun;
+    const dryRun = pool.spec.dryRun || this.o.globalDryRun === true;
     const template = poolTemplate(name, pool.spec);
     const nodes = this.o.caches.nodes.list((n) => n.metadata?.labels?.[nodePoolLabel] === name);
     const pctx: ProviderContext = { client: this.o.client, poolName: name, spec: pool.spec, template, nodes, now };
