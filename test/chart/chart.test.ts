@@ -4,6 +4,7 @@
 // (every granted verb used, apart from the documented allow-list below).
 import * as k8s from "@kubernetes/client-node";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { createServer, type Server } from "node:http";
 import { createWriteStream, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -125,7 +126,23 @@ describe("Helm chart on the meta-cluster: the controller as the chart's ServiceA
     }
   };
 
+  // A local ops center: the controller reports every ScalingDecision it sees here, signed with the chart's HMAC key.
+  const received: Array<{ signature?: string; body: string }> = [];
+  let opsCenter: Server;
+  let opsCenterUrl = "";
+
   beforeAll(async () => {
+    opsCenter = createServer((req, res) => {
+      let body = "";
+      req.on("data", (c: Buffer) => (body += c.toString()));
+      req.on("end", () => {
+        received.push({ signature: req.headers["x-metapilot-signature"] as string | undefined, body });
+        res.writeHead(202).end();
+      });
+    });
+    await new Promise<void>((resolve) => opsCenter.listen(0, "127.0.0.1", resolve));
+    const addr = opsCenter.address();
+    opsCenterUrl = `http://127.0.0.1:${typeof addr === "object" && addr ? addr.port : 0}/events`;
     // The CRDs stay installed for every other test: install them like the other tests do and keep helm off them.
     await installCrds(kc);
     ns = await freshNamespace(kc, "chart");
@@ -143,6 +160,10 @@ describe("Helm chart on the meta-cluster: the controller as the chart's ServiceA
         `prometheus.url=${state.prometheusUrl ?? ""}`,
         "--set",
         "logLevel=debug",
+        "--set",
+        `opsCenter.urls[0]=${opsCenterUrl}`,
+        "--set",
+        "opsCenter.hmacSecret.name=ops-center-hmac",
       ],
       { KUBECONFIG: state.kubeconfig },
     );
@@ -153,6 +174,7 @@ describe("Helm chart on the meta-cluster: the controller as the chart's ServiceA
 
   afterAll(async () => {
     if (child && child.exitCode === null) child.kill("SIGKILL");
+    opsCenter?.close();
     await admin.delete(Resources.TenantControlPlane, tenant).catch(() => undefined);
     await admin.delete(Resources.NodePool, pool).catch(() => undefined);
     for (const d of [`chart-dry-${run}`, `chart-live-${run}`])
@@ -213,6 +235,8 @@ describe("Helm chart on the meta-cluster: the controller as the chart's ServiceA
       contexts: [{ name: sa, cluster: cluster.name, user: sa }],
       currentContext: sa,
     });
+    const hmacFile = path.join(work, "hmac-key");
+    writeFileSync(hmacFile, "chart-test-hmac-key\n", { mode: 0o600 });
     const kubeconfig = path.join(work, "kubeconfig");
     writeFileSync(kubeconfig, saKc.exportConfig(), { mode: 0o600 });
 
@@ -226,7 +250,10 @@ describe("Helm chart on the meta-cluster: the controller as the chart's ServiceA
     port = await freePort();
     const args = container.args
       .slice(1)
-      .map((a) => (a.startsWith("--metrics-address=") ? `--metrics-address=127.0.0.1:${port}` : a));
+      .map((a) => (a.startsWith("--metrics-address=") ? `--metrics-address=127.0.0.1:${port}` : a))
+      // The chart mounts the Secret's key as a file; the local process reads the same key from a local file.
+      .map((a) => (a.startsWith("--ops-center-hmac-secret-file=") ? `--ops-center-hmac-secret-file=${hmacFile}` : a));
+    expect(args).toContain(`--ops-center-url=${opsCenterUrl}`);
     const env: NodeJS.ProcessEnv = { ...process.env, POD_NAMESPACE: ns.name };
     delete env.KUBECONFIG;
     for (const e of container.env) if (e.value !== undefined) env[e.name] = e.value;
@@ -361,6 +388,21 @@ describe("Helm chart on the meta-cluster: the controller as the chart's ServiceA
         "a ScalingDecision for the OOM kill",
       );
       expect(decision.status?.phase).toBe("Applied");
+      // ... and reported to the ops center, signed; the delivery state is written back to the decision's status.
+      await eventually(
+        async () => {
+          alive();
+          const d = await admin.get<Decision & { status?: { delivery?: { state?: string } } }>(
+            Resources.ScalingDecision,
+            decision.metadata?.name ?? "",
+            tenantNs,
+          );
+          return d.status?.delivery?.state === "Delivered" ? d : undefined;
+        },
+        60_000,
+        "the decision delivered to the ops center",
+      );
+      expect(received.some((r) => r.body.includes(decision.metadata?.name ?? "") && r.signature)).toBe(true);
 
       // 3. The recommender profiles the tenant's workloads.
       await eventually(
