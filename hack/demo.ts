@@ -287,6 +287,32 @@ async function main(): Promise<void> {
   } as KubeObject);
   detail(`NodeDrain demo-drain planned for ${busiest} (${perNode.get(busiest) ?? 0} control-plane pods)`);
 
+  step("a NodePool of big kwok nodes, and two pods too big for today's nodes (the pool would grow, dry-run)");
+  await client.apply(Resources.NodePool, {
+    apiVersion: "metapilot.io/v1alpha1",
+    kind: "NodePool",
+    metadata: { name: "big-nodes" },
+    spec: {
+      provider: "kwok",
+      minNodes: 0,
+      maxNodes: 8,
+      shape: { cpu: "64", memory: "256Gi" },
+      labels: { "demo.metapilot.io/pool": "big" },
+      scaleDown: { enabled: true, strategy: "empty-first" },
+    },
+  } as KubeObject);
+  await client.apply(Resources.Namespace, { metadata: { name: "demo-batch" } });
+  for (const i of [0, 1]) {
+    await client.apply(Resources.Pod, {
+      metadata: { name: `big-job-${i}`, namespace: "demo-batch" },
+      spec: {
+        containers: [
+          { name: "job", image: "registry.invalid/job:1", resources: { requests: { cpu: "48", memory: "64Gi" } } },
+        ],
+      },
+    } as KubeObject);
+  }
+
   const expected = ["OOMKilled", "CPUSaturation", "ClusterGrowth", "Throttling", "Underutilized"];
   step(`waiting for the autopilot's decisions (${expected.join(", ")})`);
   const decisions = await until(
@@ -304,6 +330,15 @@ async function main(): Promise<void> {
     KubeObject & { status?: { phase?: string; plan?: unknown[]; pods?: unknown[]; message?: string } }
   >(Resources.NodeDrain, "demo-drain");
 
+  const pool = await client.getOptional<
+    KubeObject & {
+      status?: {
+        conditions?: Array<{ type: string; status: string; reason: string; message: string }>;
+        desiredNodes?: number;
+        pendingPods?: number;
+      };
+    }
+  >(Resources.NodePool, "big-nodes");
   step("dry-run report");
   const digest = buildDigest(decisions, new Date(started - 60_000), new Date(), { dryRunOnly: true });
   console.log("");
@@ -311,6 +346,8 @@ async function main(): Promise<void> {
   const htmlPath = path.join(demoDir, "report.html");
   writeFileSync(htmlPath, renderDigestHtml(digest, "metapilot demo: dry-run decisions"));
   writeFileSync(path.join(demoDir, "report.json"), JSON.stringify(digest, null, 2));
+  const scaling = pool?.status?.conditions?.find((c) => c.type === "ScalingUp");
+  if (scaling) detail(`NodePool big-nodes: ${scaling.reason}, ${scaling.message}`);
   if (drain?.status) {
     detail(
       `NodeDrain demo-drain: phase ${drain.status.phase ?? "?"}${drain.status.message ? `, ${drain.status.message}` : ""}`,
