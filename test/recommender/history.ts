@@ -144,18 +144,23 @@ export class HistoryPrometheus {
   /** The query log's range queries: query, start and end (ms). */
   rangeQueries(): Array<{ query: string; startMs: number; endMs: number; step: number; at: number }> {
     if (!existsSync(this.queryLog)) return [];
-    return readFileSync(this.queryLog, "utf8")
-      .split("\n")
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as { params: { query: string; start: string; end: string; step: number }; ts: string })
-      .filter((e) => e.params.start !== undefined && e.params.end !== e.params.start)
-      .map((e) => ({
-        query: e.params.query,
-        startMs: Date.parse(e.params.start),
-        endMs: Date.parse(e.params.end),
-        step: e.params.step,
-        at: Date.parse(e.ts),
-      }));
+    return (
+      readFileSync(this.queryLog, "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map(
+          (l) => JSON.parse(l) as { params: { query: string; start: string; end: string; step: number }; ts: string },
+        )
+        // Range queries carry a step; instant queries do not.
+        .filter((e) => e.params.step !== undefined && e.params.start !== undefined)
+        .map((e) => ({
+          query: e.params.query,
+          startMs: Date.parse(e.params.start),
+          endMs: Date.parse(e.params.end),
+          step: e.params.step,
+          at: Date.parse(e.ts),
+        }))
+    );
   }
 
   async stop(): Promise<void> {

@@ -126,7 +126,7 @@ describe("PrometheusUsageSource", () => {
     const batch = await new PrometheusUsageSource(c).fetch("tcp-a", 60_000, 180_000, 60);
     expect(requests).toHaveLength(2);
     expect(batch.cpu.map((s) => s.pod)).toEqual(["a-1", "b-0"]);
-    expect(batch.startMs).toBe(60_000);
+    expect(batch.startMs).toBe(120_000); // strictly after the start: that point is already covered
   });
 
   it("uses configured metric and label names", () => {

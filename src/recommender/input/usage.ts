@@ -116,9 +116,10 @@ export class PrometheusUsageSource implements UsageSource {
 
   async fetch(namespace: string, startMs: number, endMs: number, stepSeconds: number, signal?: AbortSignal) {
     const q = usageQueries(namespace, stepSeconds, this.names);
-    // Align to the step so that consecutive fetches neither skip nor repeat a point.
+    // Align to the step, strictly after startMs (the models' coverage), so that consecutive fetches neither skip
+    // nor repeat a point, and a fetch with nothing new makes no query at all.
     const step = stepSeconds * 1000;
-    const alignedStart = Math.ceil(startMs / step) * step;
+    const alignedStart = Math.floor(startMs / step) * step + step;
     const alignedEnd = Math.floor(endMs / step) * step;
     if (alignedEnd < alignedStart) {
       return { source: this.name, cpu: [], memory: [], stepSeconds, startMs, endMs: startMs };
