@@ -213,8 +213,8 @@ export async function evidenceChart(d: DecisionObject, o: ChartOptions): Promise
   const window = o.windowMs ?? 15 * 60_000;
   const start = decidedAt - window;
   const end = Math.max(Math.min(o.now, decidedAt + window / 3), decidedAt);
-  // About 300 points, never finer than a second.
-  const step = Math.max(1, Math.ceil((end - start) / 1000 / 300));
+  // About 600 points, never finer than a second.
+  const step = Math.max(1, Math.ceil((end - start) / 1000 / 600));
   let result: MatrixSeries[];
   try {
     result = await o.series.queryRange(plan.query, new Date(start), new Date(end), step, o.signal);

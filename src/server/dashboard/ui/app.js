@@ -200,7 +200,7 @@ async function renderDecisions(params) {
     .join("");
   view.innerHTML = `<h1>Decisions <span class="muted">${esc(time(list.from))} – ${esc(time(list.to))}</span></h1>${filters}
     <div class="card"><div class="chart-box small"><canvas id="timeline" aria-label="decision timeline"></canvas></div></div>
-    <p class="muted">${esc(list.total)} decisions${list.total > list.decisions.length ? `, newest ${list.decisions.length} shown` : ""}</p>
+    <p class="muted">${esc(list.total)} decision${list.total === 1 ? "" : "s"}${list.total > list.decisions.length ? `, newest ${list.decisions.length} shown` : ""}</p>
     <table><thead><tr><th>time</th><th>tenant</th><th>component</th><th>dir</th><th>root cause</th><th>phase</th><th>before</th><th>after</th><th>summary</th></tr></thead>
     <tbody>${rows || '<tr><td colspan="9" class="muted">no decisions in this period</td></tr>'}</tbody></table>`;
   document.getElementById("filters").addEventListener("change", (e) => {
@@ -215,7 +215,10 @@ async function renderDecisions(params) {
 function drawTimeline(list) {
   if (typeof Chart === "undefined") return;
   const cats = [...new Set([...categories, ...list.decisions.map((d) => d.category)])];
-  const point = (d) => ({ x: Date.parse(d.decidedAt), y: cats.indexOf(d.category), d });
+  const point = (d) => ({ x: Date.parse(d.decidedAt), y: d.category, d });
+  const from = Date.parse(list.from);
+  const to = Date.parse(list.to);
+  const pad = (to - from) * 0.02;
   const canvas = document.getElementById("timeline");
   const chart = new Chart(canvas, {
     type: "scatter",
@@ -234,11 +237,11 @@ function drawTimeline(list) {
       scales: {
         x: {
           type: "linear",
-          min: Date.parse(list.from),
-          max: Date.parse(list.to),
+          min: from - pad,
+          max: to + pad,
           ticks: { callback: (v) => new Date(v).toLocaleTimeString(undefined, { hour12: false }), maxTicksLimit: 8 },
         },
-        y: { min: -0.5, max: cats.length - 0.5, ticks: { stepSize: 1, callback: (v) => cats[v] ?? "" } },
+        y: { type: "category", labels: cats, offset: true },
       },
       plugins: {
         tooltip: { callbacks: { label: (ctx) => `${ctx.raw.d.tenant} ${ctx.raw.d.component}: ${ctx.raw.d.summary}` } },
@@ -254,9 +257,11 @@ function drawTimeline(list) {
 
 // --- one decision ---------------------------------------------------------------------------------------------
 
-async function renderDecision(ns, name) {
+async function renderDecision(ns, name, params) {
   setActive("decisions");
-  const { decision: d, chart } = await api(`/api/decisions/${encodeURIComponent(ns)}/${encodeURIComponent(name)}`);
+  const span = params.get("window") || "15m";
+  const path = `/api/decisions/${encodeURIComponent(ns)}/${encodeURIComponent(name)}`;
+  const { decision: d, chart } = await api(`${path}?window=${encodeURIComponent(span)}`);
   const s = d.spec ?? {};
   const evidence = (s.rootCause?.evidence ?? [])
     .map(
@@ -284,12 +289,25 @@ async function renderDecision(ns, name) {
       <dt>report</dt><dd>${esc(d.status?.delivery?.state ?? "Pending")}${d.status?.delivery?.attempts ? ` after ${esc(d.status.delivery.attempts)} attempts` : ""}</dd></dl>
     </div>
     <div class="card"><h2>Evidence: ${esc(chart.metric)} ${chart.source === "prometheus" ? badge("Prometheus", "ok") : badge("recorded evidence only", "foreign")}</h2>
+      <form class="filters" id="window-form"><label>before the decision<select name="window">${[
+        "5m",
+        "15m",
+        "1h",
+        "6h",
+        "24h",
+      ]
+        .map((w) => `<option${w === span ? " selected" : ""}>${w}</option>`)
+        .join("")}</select></label></form>
       ${chart.note ? `<p class="note" id="chart-note">${esc(chart.note)}</p>` : ""}
       <div class="chart-box"><canvas id="evidence-chart" data-source="${esc(chart.source)}" data-points="${points}" data-series="${chart.series.length}" data-threshold="${esc(chart.threshold?.value ?? "")}" aria-label="evidence chart"></canvas></div>
       ${chart.query ? `<p class="muted">query: <code>${esc(chart.query)}</code></p>` : ""}
       <table><thead><tr><th>signal</th><th>value</th><th>threshold</th><th>observed</th><th>source</th></tr></thead><tbody>${evidence || '<tr><td colspan="5" class="muted">none recorded</td></tr>'}</tbody></table>
     </div>
     <div class="grid"><div class="card"><h2>Before</h2>${size(s.before)}</div><div class="card"><h2>After</h2>${size(s.after)}</div></div>`;
+  document.getElementById("window-form").addEventListener("change", (e) => {
+    const w = new FormData(e.currentTarget).get("window");
+    location.hash = `#/decision/${encodeURIComponent(ns)}/${encodeURIComponent(name)}?window=${encodeURIComponent(w)}`;
+  });
   drawEvidence(chart);
 }
 
@@ -303,12 +321,22 @@ function drawEvidence(c) {
   const values = c.series.flatMap((s) => s.points.map((p) => p.v));
   if (c.threshold) values.push(c.threshold.value);
   const top = Math.max(1e-9, ...values) * 1.15;
+  // Zoom onto the samples when they start well inside the window (a young workload, a short retention).
+  const times = c.series.flatMap((s) => s.points.map((p) => p.t));
+  const first = Math.min(...times, at);
+  let left = Math.max(Math.min(start, at), first - (Math.max(end, at) - first) * 0.1);
+  let right = Math.max(end, at);
+  if (right - left < 60000) {
+    // A single recorded point: give it a minute of room.
+    left -= 30000;
+    right += 30000;
+  }
   const datasets = c.series.map((s, i) => ({
     label: s.label,
     data: s.points.map((p) => ({ x: p.t, y: p.v })),
     borderColor: palette[i % palette.length],
     backgroundColor: palette[i % palette.length],
-    pointRadius: c.source === "prometheus" ? 0 : 6,
+    pointRadius: c.source === "prometheus" ? 2 : 6,
     showLine: c.source === "prometheus",
     borderWidth: 2,
     tension: 0,
@@ -350,8 +378,8 @@ function drawEvidence(c) {
       scales: {
         x: {
           type: "linear",
-          min: Math.min(start, at),
-          max: Math.max(end, at),
+          min: left,
+          max: right,
           ticks: { callback: (v) => new Date(v).toLocaleTimeString(undefined, { hour12: false }), maxTicksLimit: 10 },
         },
         y: { beginAtZero: true, max: top, ticks: { callback: (v) => fmt(v, c.unit) } },
@@ -431,7 +459,7 @@ async function renderReport(params) {
       <label>decisions<select name="dryRunOnly"><option value="true"${dryRunOnly ? " selected" : ""}>dry-run only</option><option value="false"${dryRunOnly ? "" : " selected"}>all</option></select></label>
       <span class="muted">download: <a href="/api/report?${q}&format=html">HTML</a> · <a href="/api/report?${q}&format=json">JSON</a> · or <code>metapilot report --since ${esc(since)}${dryRunOnly ? " --dry-run-only" : ""}</code></span>
     </form>
-    <div class="card"><p>${esc(time(digest.from))} – ${esc(time(digest.to))}: <b id="report-total">${esc(digest.total)}</b> decisions</p>
+    <div class="card"><p>${esc(time(digest.from))} – ${esc(time(digest.to))}: <b id="report-total">${esc(digest.total)}</b> decision${digest.total === 1 ? "" : "s"}</p>
       <p>by root cause: ${counts(digest.byCategory)}</p><p>by phase: ${counts(digest.byPhase)}</p></div>
     <table><thead><tr><th>time</th><th>tenant</th><th>component</th><th>dir</th><th>root cause</th><th>phase</th><th>before</th><th>after</th><th>summary</th></tr></thead>
     <tbody>${rows || '<tr><td colspan="9" class="muted">no decisions in this period</td></tr>'}</tbody></table>`;
@@ -452,7 +480,7 @@ async function route() {
     if (parts[0] === "decisions") await renderDecisions(params);
     else if (parts[0] === "decision" && parts[1] && parts[2]) {
       refresh = false;
-      await renderDecision(decodeURIComponent(parts[1]), decodeURIComponent(parts[2]));
+      await renderDecision(decodeURIComponent(parts[1]), decodeURIComponent(parts[2]), params);
     } else if (parts[0] === "nodes") await renderNodes();
     else if (parts[0] === "report") await renderReport(params);
     else await renderFleet();
