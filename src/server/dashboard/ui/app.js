@@ -289,22 +289,26 @@ async function renderDecision(ns, name, params) {
       <dt>report</dt><dd>${esc(d.status?.delivery?.state ?? "Pending")}${d.status?.delivery?.attempts ? ` after ${esc(d.status.delivery.attempts)} attempts` : ""}</dd></dl>
     </div>
     <div class="card"><h2>Evidence: ${esc(chart.metric)} ${chart.source === "prometheus" ? badge("Prometheus", "ok") : badge("recorded evidence only", "foreign")}</h2>
-      <form class="filters" id="window-form"><label>before the decision<select name="window">${[
-        "5m",
-        "15m",
-        "1h",
-        "6h",
-        "24h",
-      ]
-        .map((w) => `<option${w === span ? " selected" : ""}>${w}</option>`)
-        .join("")}</select></label></form>
+      ${
+        chart.source === "prometheus"
+          ? `<form class="filters" id="window-form"><label>before the decision<select name="window">${[
+              "5m",
+              "15m",
+              "1h",
+              "6h",
+              "24h",
+            ]
+              .map((w) => `<option${w === span ? " selected" : ""}>${w}</option>`)
+              .join("")}</select></label></form>`
+          : ""
+      }
       ${chart.note ? `<p class="note" id="chart-note">${esc(chart.note)}</p>` : ""}
       <div class="chart-box"><canvas id="evidence-chart" data-source="${esc(chart.source)}" data-points="${points}" data-series="${chart.series.length}" data-threshold="${esc(chart.threshold?.value ?? "")}" aria-label="evidence chart"></canvas></div>
       ${chart.query ? `<p class="muted">query: <code>${esc(chart.query)}</code></p>` : ""}
       <table><thead><tr><th>signal</th><th>value</th><th>threshold</th><th>observed</th><th>source</th></tr></thead><tbody>${evidence || '<tr><td colspan="5" class="muted">none recorded</td></tr>'}</tbody></table>
     </div>
     <div class="grid"><div class="card"><h2>Before</h2>${size(s.before)}</div><div class="card"><h2>After</h2>${size(s.after)}</div></div>`;
-  document.getElementById("window-form").addEventListener("change", (e) => {
+  document.getElementById("window-form")?.addEventListener("change", (e) => {
     const w = new FormData(e.currentTarget).get("window");
     location.hash = `#/decision/${encodeURIComponent(ns)}/${encodeURIComponent(name)}?window=${encodeURIComponent(w)}`;
   });
@@ -345,8 +349,8 @@ function drawEvidence(c) {
     datasets.push({
       label: c.threshold.label,
       data: [
-        { x: start, y: c.threshold.value },
-        { x: end, y: c.threshold.value },
+        { x: left, y: c.threshold.value },
+        { x: right, y: c.threshold.value },
       ],
       borderColor: "#c0392b",
       borderDash: [6, 4],
