@@ -165,3 +165,32 @@ describe("trimObject", () => {
     expect(o.metadata).toEqual({ name: "x", annotations: { keep: "1" } });
   });
 });
+
+describe("Informer namespace index", () => {
+  it("keeps listNamespace in step with adds, moves and deletes", async () => {
+    nock(testServer)
+      .get("/api/v1/pods")
+      .query({ limit: "500" })
+      .reply(200, {
+        metadata: { resourceVersion: "1" },
+        items: [{ metadata: { name: "a", namespace: "x", resourceVersion: "1" } }],
+      });
+    const stream = new PassThrough();
+    nock(testServer)
+      .get("/api/v1/pods")
+      .query((q) => q.watch === "true")
+      .reply(200, () => stream);
+    const informer = new Informer(client(), { resource: Resources.Pod });
+    const stop = new AbortController();
+    void informer.start(stop.signal);
+    await informer.waitForSync();
+    expect(informer.listNamespace("x").map((p) => p.metadata?.name)).toEqual(["a"]);
+    stream.write(line("ADDED", { metadata: { name: "b", namespace: "y", resourceVersion: "2" } }));
+    stream.write(line("DELETED", { metadata: { name: "a", namespace: "x", resourceVersion: "3" } }));
+    await until(() => informer.lastResourceVersion === "3");
+    expect(informer.listNamespace("x")).toEqual([]);
+    expect(informer.listNamespace("y", (p) => p.metadata?.name === "b").length).toBe(1);
+    stop.abort();
+    stream.end();
+  });
+});

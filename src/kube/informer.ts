@@ -46,6 +46,8 @@ export function trimObject<T extends KubeObject>(obj: T): T {
 export class Informer<T extends KubeObject = KubeObject> {
   readonly name: string;
   private store = new Map<string, T>();
+  /** namespace → key → object, so per-namespace reads never scan the whole cache. */
+  private byNamespace = new Map<string, Map<string, T>>();
   private handlers: InformerHandlers<T>[] = [];
   private resourceVersion = "";
   private synced = false;
@@ -88,6 +90,27 @@ export class Informer<T extends KubeObject = KubeObject> {
   list(filter?: (obj: T) => boolean): T[] {
     const all = [...this.store.values()];
     return filter ? all.filter(filter) : all;
+  }
+
+  /** Objects of one namespace, optionally filtered; cost proportional to that namespace only. */
+  listNamespace(namespace: string, filter?: (obj: T) => boolean): T[] {
+    const objs = [...(this.byNamespace.get(namespace)?.values() ?? [])];
+    return filter ? objs.filter(filter) : objs;
+  }
+
+  private index(key: string, obj: T | undefined, previous: T | undefined): void {
+    const oldNs = previous?.metadata?.namespace;
+    if (oldNs !== undefined) {
+      const m = this.byNamespace.get(oldNs);
+      m?.delete(key);
+      if (m?.size === 0) this.byNamespace.delete(oldNs);
+    }
+    const ns = obj?.metadata?.namespace;
+    if (obj && ns !== undefined) {
+      let m = this.byNamespace.get(ns);
+      if (!m) this.byNamespace.set(ns, (m = new Map()));
+      m.set(key, obj);
+    }
   }
 
   get size(): number {
@@ -143,6 +166,8 @@ export class Informer<T extends KubeObject = KubeObject> {
     });
     const old = this.store;
     this.store = fresh;
+    this.byNamespace = new Map();
+    for (const [key, obj] of fresh) this.index(key, obj, undefined);
     this.resourceVersion = resourceVersion;
     // Replace semantics: tell handlers what changed while we were not watching.
     for (const [key, obj] of fresh) {
@@ -170,10 +195,12 @@ export class Informer<T extends KubeObject = KubeObject> {
     if (event.type === "DELETED") {
       const prev = this.store.get(key);
       this.store.delete(key);
+      this.index(key, undefined, prev);
       this.emit("delete", prev ?? prepared);
     } else {
       const prev = this.store.get(key);
       this.store.set(key, prepared);
+      this.index(key, prepared, prev);
       if (prev) this.emit("update", prepared, prev);
       else this.emit("add", prepared);
     }

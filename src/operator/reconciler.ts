@@ -354,8 +354,9 @@ export class TenantControlPlaneReconciler implements Reconciler {
     status: NonNullable<TenantControlPlane["status"]>["pki"];
   }> {
     const { tcp } = ctx;
-    const secrets = this.o.caches.secrets.list(
-      (s) => s.metadata?.namespace === ctx.namespace && s.metadata?.labels?.[tenantLabel] === ctx.tenant,
+    const secrets = this.o.caches.secrets.listNamespace(
+      ctx.namespace,
+      (s) => s.metadata?.labels?.[tenantLabel] === ctx.tenant,
     );
     const existing = pkiFromSecrets(ctx.tenant, secrets);
     const now = this.now();
@@ -527,9 +528,9 @@ export class TenantControlPlaneReconciler implements Reconciler {
   }
 
   private reportUnschedulable(raw: RawTenantControlPlane, ctx: TenantContext): void {
-    const pending = this.o.caches.pods.list(
+    const pending = this.o.caches.pods.listNamespace(
+      ctx.namespace,
       (p) =>
-        p.metadata?.namespace === ctx.namespace &&
         p.status?.phase === "Pending" &&
         (p.status.conditions ?? []).some(
           (c) => c.type === "PodScheduled" && c.status === "False" && c.reason === "Unschedulable",
@@ -595,12 +596,12 @@ export class TenantControlPlaneReconciler implements Reconciler {
     let waitingFor: string[] = [];
     if (ns && ours && !retain) {
       if (!ns.metadata?.deletionTimestamp) await this.o.client.delete(Resources.Namespace, namespace);
-      const left = this.o.caches.pods.list((p) => p.metadata?.namespace === namespace).length;
+      const left = this.o.caches.pods.listNamespace(namespace).length;
       waitingFor = [`namespace ${namespace} to terminate (${left} pods left)`];
     } else if (ns && ours) {
       // Retain: remove everything but the namespace and etcd's PersistentVolumeClaims.
       const inNs = <T extends KubeObject>(inf: Informer<T>) =>
-        inf.list((o) => o.metadata?.namespace === namespace && o.metadata?.labels?.[tenantLabel] === tenant);
+        inf.listNamespace(namespace, (o) => o.metadata?.labels?.[tenantLabel] === tenant);
       const groups: Array<[ResourceType, KubeObject[]]> = [
         [Resources.Deployment, inNs(this.o.caches.deployments)],
         [Resources.StatefulSet, inNs(this.o.caches.statefulSets)],

@@ -192,9 +192,7 @@ export class ScalerReconciler implements Reconciler {
       let shadow: DryRunShadow | undefined;
       let shadowAt = 0;
       const [ns, name] = key.split("/");
-      for (const d of this.o.caches.decisions.list(
-        (d) => d.metadata?.namespace === ns && d.spec?.target?.name === name,
-      )) {
+      for (const d of this.o.caches.decisions.listNamespace(ns ?? "", (d) => d.spec?.target?.name === name)) {
         for (const id of (d.metadata?.annotations?.[oomIdsAnnotation] ?? "").split(",").filter(Boolean))
           handled.add(id);
         if (d.status?.phase !== "Applied" && d.status?.phase !== "DryRun") continue;
@@ -332,11 +330,9 @@ export class ScalerReconciler implements Reconciler {
     };
     const containers = workload.spec?.template?.spec?.containers ?? [];
     if (!containers.some((c) => c.name === ref.container)) ref.container = containers[0]?.name ?? component;
-    const pods = this.o.caches.pods.list(
-      (p) =>
-        p.metadata?.namespace === ref.namespace &&
-        p.metadata?.labels?.[tenantLabel] === tenant &&
-        p.metadata?.labels?.[componentLabel] === component,
+    const pods = this.o.caches.pods.listNamespace(
+      ref.namespace,
+      (p) => p.metadata?.labels?.[tenantLabel] === tenant && p.metadata?.labels?.[componentLabel] === component,
     );
     const paused =
       workload.metadata.annotations?.[pausedAnnotation] === "true" ||
