@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { HistoryPrometheus, writeOpenMetrics, type SyntheticContainer } from "../test/recommender/history.js";
 import { fromCheckpoint, toCheckpoint } from "../src/recommender/checkpoint.js";
 import { OwnerResolver } from "../src/recommender/input/owners.js";
-import { PrometheusClient } from "../src/recommender/input/prometheus.js";
+import { PrometheusClient } from "../src/prometheus/client.js";
 import { defaultMetricNames, PrometheusUsageSource } from "../src/recommender/input/usage.js";
 import { algorithmByName, resolveParameters } from "../src/recommender/logic/index.js";
 import { recommendContainers } from "../src/recommender/recommend.js";

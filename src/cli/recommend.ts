@@ -2,7 +2,7 @@
 // dependencies: the table is a dozen lines and the progress line is written to stderr on a TTY only.
 import { Command, Option } from "commander";
 import { KubeClient } from "../kube/client.js";
-import { PrometheusClient } from "../recommender/input/prometheus.js";
+import { PrometheusClient } from "../prometheus/client.js";
 import { defaultMetricNames, PrometheusUsageSource } from "../recommender/input/usage.js";
 import { availableAlgorithms } from "../recommender/logic/index.js";
 import { formatRows, recommendOnce } from "../recommender/oneshot.js";

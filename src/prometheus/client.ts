@@ -1,9 +1,10 @@
-// A Prometheus HTTP API client: bearer token and TLS options, a timeout per request, retries with backoff for
-// transport errors and 5xx, and zod validation of every response. A malformed or partial answer is an error, never
-// an empty result that a caller could mistake for zero.
+// The one Prometheus HTTP API client (recommender, ClusterScaler, dashboard): bearer token (inline or a file re-read
+// on every request, so rotated tokens work), TLS with a CA file or verification off, a deadline per request,
+// retries with backoff on transport errors, timeouts and 5xx. Every answer is validated with zod; a malformed or
+// partial answer is an error, never an empty result that could pass for zero usage.
+import { readFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
-import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { backoffDelay, sleep } from "../kube/backoff.js";
 import { userAgent } from "../version.js";
@@ -14,55 +15,72 @@ export interface PrometheusOptions {
   bearerTokenFile?: string;
   caFile?: string;
   insecureSkipVerify?: boolean;
+  /** Per request; default 30 s. */
   timeoutMs?: number;
+  /** Retries after the first attempt; default 2. */
   retries?: number;
-  /** Called once per HTTP request (for query counting in tests and benchmarks). */
-  onRequest?: (path: string) => void;
+  retryBaseMs?: number;
+  /** Called before every HTTP request, with the API path (query counting in tests and benchmarks). */
+  onRequest?: (path: string, params: URLSearchParams) => void;
 }
 
-const sample = z.tuple([z.number(), z.string()]);
-const vectorResult = z.object({ metric: z.record(z.string(), z.string()), value: sample });
-const matrixResult = z.object({ metric: z.record(z.string(), z.string()), values: z.array(sample) });
+export type PrometheusErrorKind = "unreachable" | "timeout" | "server" | "malformed" | "partial" | "query";
 
-const envelope = z.discriminatedUnion("status", [
+export class PrometheusError extends Error {
+  constructor(
+    message: string,
+    readonly kind: PrometheusErrorKind,
+  ) {
+    super(message);
+    this.name = "PrometheusError";
+  }
+
+  /** Transport problems and 5xx may pass; a bad query or a broken answer will not. */
+  get retryable(): boolean {
+    return this.kind === "unreachable" || this.kind === "timeout" || this.kind === "server";
+  }
+}
+
+const samplePair = z.tuple([z.number(), z.string()]);
+const matrixSeries = z.object({ metric: z.record(z.string(), z.string()), values: z.array(samplePair).min(1) });
+const rangeResponse = z.discriminatedUnion("status", [
   z.object({
     status: z.literal("success"),
-    data: z.discriminatedUnion("resultType", [
-      z.object({ resultType: z.literal("vector"), result: z.array(vectorResult) }),
-      z.object({ resultType: z.literal("matrix"), result: z.array(matrixResult) }),
-      z.object({ resultType: z.literal("scalar"), result: sample }),
-      z.object({ resultType: z.literal("string"), result: sample }),
-    ]),
+    data: z.object({ resultType: z.literal("matrix"), result: z.array(matrixSeries) }),
     warnings: z.array(z.string()).optional(),
   }),
   z.object({ status: z.literal("error"), errorType: z.string(), error: z.string() }),
 ]);
 
-export type VectorSample = z.infer<typeof vectorResult>;
-export type MatrixSeries = z.infer<typeof matrixResult>;
+const vectorSample = z.object({ metric: z.record(z.string(), z.string()), value: samplePair });
+const instantResponse = z.discriminatedUnion("status", [
+  z.object({
+    status: z.literal("success"),
+    data: z.object({ resultType: z.literal("vector"), result: z.array(vectorSample) }),
+    warnings: z.array(z.string()).optional(),
+  }),
+  z.object({ status: z.literal("error"), errorType: z.string(), error: z.string() }),
+]);
 
-export class PrometheusError extends Error {
-  constructor(
-    message: string,
-    readonly kind: "unreachable" | "timeout" | "server" | "bad-response" | "query",
-  ) {
-    super(message);
-    this.name = "PrometheusError";
-  }
+export interface InstantSample {
+  labels: Record<string, string>;
+  value: number;
+  /** ms since epoch */
+  timestampMs: number;
 }
 
-/** Parses a sample value; NaN and infinities are rejected so they never become a number downstream. */
-export function sampleValue(v: string): number | undefined {
-  const n = Number(v);
-  return Number.isFinite(n) ? n : undefined;
+export interface RangeSeries {
+  labels: Record<string, string>;
+  /** [ms since epoch, value] */
+  points: Array<[number, number]>;
 }
 
 export class PrometheusClient {
   private readonly base: URL;
   private readonly agent?: HttpsAgent;
 
-  constructor(private readonly options: PrometheusOptions) {
-    this.base = new URL(options.url);
+  constructor(readonly options: PrometheusOptions) {
+    this.base = new URL(options.url.replace(/\/?$/, "/"));
     if (this.base.protocol === "https:") {
       this.agent = new HttpsAgent({
         keepAlive: true,
@@ -81,12 +99,12 @@ export class PrometheusClient {
     return this.options.bearerToken;
   }
 
-  private once(path: string, params: URLSearchParams, signal?: AbortSignal): Promise<{ status: number; body: string }> {
-    const url = new URL(path.replace(/^\//, ""), this.base.toString().replace(/\/?$/, "/"));
+  private send(path: string, params: URLSearchParams, signal?: AbortSignal): Promise<{ status: number; body: string }> {
+    const url = new URL(path, this.base);
     const body = params.toString();
     const token = this.token();
-    const timeoutMs = this.options.timeoutMs ?? 15_000;
-    this.options.onRequest?.(path);
+    const timeoutMs = this.options.timeoutMs ?? 30_000;
+    this.options.onRequest?.(path, params);
     return new Promise((resolve, reject) => {
       const req = (url.protocol === "https:" ? httpsRequest : httpRequest)(
         url,
@@ -96,6 +114,7 @@ export class PrometheusClient {
           headers: {
             "content-type": "application/x-www-form-urlencoded",
             "content-length": Buffer.byteLength(body),
+            accept: "application/json",
             "user-agent": userAgent,
             ...(token ? { authorization: `Bearer ${token}` } : {}),
           },
@@ -104,95 +123,128 @@ export class PrometheusClient {
           const chunks: Buffer[] = [];
           res.on("data", (c: Buffer) => chunks.push(c));
           res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
-          res.on("error", reject);
+          res.on("error", (err) => reject(new PrometheusError(`response broken off: ${err.message}`, "partial")));
+          res.on("aborted", () => reject(new PrometheusError("response broken off", "partial")));
         },
       );
-      req.setTimeout(timeoutMs, () =>
-        req.destroy(new PrometheusError(`Prometheus did not answer within ${timeoutMs} ms`, "timeout")),
+      // A deadline for the whole exchange, not an idle timeout: a server that trickles bytes still times out.
+      const timer = setTimeout(
+        () => req.destroy(new PrometheusError(`Prometheus did not answer within ${timeoutMs} ms`, "timeout")),
+        timeoutMs,
       );
+      req.on("close", () => clearTimeout(timer));
       const onAbort = () => req.destroy(new Error("aborted"));
       signal?.addEventListener("abort", onAbort, { once: true });
       req.on("close", () => signal?.removeEventListener("abort", onAbort));
-      req.on("error", reject);
+      req.on("error", (err) =>
+        reject(
+          err instanceof PrometheusError
+            ? err
+            : new PrometheusError(`Prometheus unreachable at ${this.base.host}: ${err.message}`, "unreachable"),
+        ),
+      );
       req.end(body);
     });
   }
 
-  private async call(path: string, params: URLSearchParams, signal?: AbortSignal): Promise<z.infer<typeof envelope>> {
+  private parse<S extends typeof rangeResponse | typeof instantResponse>(
+    status: number,
+    body: string,
+    schema: S,
+  ): z.infer<S> {
+    if (status >= 500) throw new PrometheusError(`Prometheus answered ${status}: ${body.slice(0, 200)}`, "server");
+    let json: unknown;
+    try {
+      json = JSON.parse(body);
+    } catch {
+      throw new PrometheusError(
+        `Prometheus answered ${status} with a body that is not complete JSON (${body.length} bytes): ${body.slice(0, 80)}`,
+        "partial",
+      );
+    }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) {
+      const issues = parsed.error.issues
+        .slice(0, 3)
+        .map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`)
+        .join("; ");
+      throw new PrometheusError(`malformed Prometheus response (HTTP ${status}): ${issues}`, "malformed");
+    }
+    if (parsed.data.status === "error") {
+      throw new PrometheusError(`query failed (${parsed.data.errorType}): ${parsed.data.error}`, "query");
+    }
+    return parsed.data as z.infer<S>;
+  }
+
+  /** Sends with retries on retryable failures and validates the answer against `schema`. */
+  private async call<S extends typeof rangeResponse | typeof instantResponse>(
+    path: string,
+    params: URLSearchParams,
+    schema: S,
+    signal?: AbortSignal,
+  ): Promise<Extract<z.infer<S>, { status: "success" }>> {
     const retries = this.options.retries ?? 2;
     for (let attempt = 0; ; attempt++) {
-      let error: PrometheusError;
       try {
-        const res = await this.once(path, params, signal);
-        if (res.status >= 500) {
-          error = new PrometheusError(`Prometheus answered ${res.status}: ${res.body.slice(0, 200)}`, "server");
-        } else {
-          let json: unknown;
-          try {
-            json = JSON.parse(res.body);
-          } catch {
-            throw new PrometheusError(
-              `Prometheus answered ${res.status} with a body that is not JSON: ${res.body.slice(0, 120)}`,
-              "bad-response",
-            );
-          }
-          const parsed = envelope.safeParse(json);
-          if (!parsed.success) {
-            throw new PrometheusError(
-              `malformed Prometheus response: ${parsed.error.issues
-                .slice(0, 3)
-                .map((i) => `${i.path.join(".")}: ${i.message}`)
-                .join("; ")}`,
-              "bad-response",
-            );
-          }
-          if (parsed.data.status === "error")
-            throw new PrometheusError(`query failed (${parsed.data.errorType}): ${parsed.data.error}`, "query");
-          return parsed.data;
-        }
+        const res = await this.send(path, params, signal);
+        const data = this.parse(res.status, res.body, schema);
+        if (data.status !== "success") throw new PrometheusError("unexpected error envelope", "malformed");
+        // Thanos and Cortex flag answers missing some stores as warnings; a partial answer is not an answer.
+        const partial = data.warnings?.find((w) => /partial/i.test(w));
+        if (partial) throw new PrometheusError(`partial response: ${partial}`, "partial");
+        return data as Extract<z.infer<S>, { status: "success" }>;
       } catch (err) {
-        if (err instanceof PrometheusError && (err.kind === "bad-response" || err.kind === "query")) throw err;
         if (signal?.aborted) throw err;
-        error =
+        const e =
           err instanceof PrometheusError
             ? err
-            : new PrometheusError(
-                `Prometheus unreachable at ${this.base.host}: ${(err as Error).message}`,
-                "unreachable",
-              );
+            : new PrometheusError((err as Error).message ?? String(err), "unreachable");
+        if (!e.retryable || attempt >= retries) throw e;
+        await sleep(backoffDelay(attempt, this.options.retryBaseMs ?? 250, 5_000), signal);
       }
-      if (attempt >= retries) throw error;
-      await sleep(backoffDelay(attempt, 200, 2000), signal);
     }
   }
 
-  async query(promql: string, time?: Date, signal?: AbortSignal): Promise<VectorSample[]> {
+  /**
+   * One instant query. Samples whose value is not a finite number (NaN from 0/0, say) are dropped: at one instant
+   * they mean "no value for this series", and the caller sees the series as missing, never as zero.
+   */
+  async query(promql: string, time?: Date, signal?: AbortSignal): Promise<InstantSample[]> {
     const params = new URLSearchParams({ query: promql });
-    if (time) params.set("time", String(time.getTime() / 1000));
-    const r = await this.call("/api/v1/query", params, signal);
-    if (r.status !== "success" || r.data.resultType !== "vector") {
-      throw new PrometheusError(`expected a vector from ${promql}`, "bad-response");
+    if (time) params.set("time", (time.getTime() / 1000).toFixed(3));
+    const data = await this.call("api/v1/query", params, instantResponse, signal);
+    const out: InstantSample[] = [];
+    for (const s of data.data.result) {
+      const value = Number(s.value[1]);
+      if (Number.isFinite(value)) out.push({ labels: s.metric, value, timestampMs: Math.round(s.value[0] * 1000) });
     }
-    return r.data.result;
+    return out;
   }
 
+  /** One range query, retried on retryable failures. Series come back with numeric, finite points only. */
   async queryRange(
     promql: string,
     start: Date,
     end: Date,
     stepSeconds: number,
     signal?: AbortSignal,
-  ): Promise<MatrixSeries[]> {
+  ): Promise<RangeSeries[]> {
     const params = new URLSearchParams({
       query: promql,
-      start: String(start.getTime() / 1000),
-      end: String(end.getTime() / 1000),
+      start: (start.getTime() / 1000).toFixed(3),
+      end: (end.getTime() / 1000).toFixed(3),
       step: String(stepSeconds),
     });
-    const r = await this.call("/api/v1/query_range", params, signal);
-    if (r.status !== "success" || r.data.resultType !== "matrix") {
-      throw new PrometheusError(`expected a matrix from ${promql}`, "bad-response");
-    }
-    return r.data.result;
+    const data = await this.call("api/v1/query_range", params, rangeResponse, signal);
+    return data.data.result.map((s) => ({
+      labels: s.metric,
+      points: s.values.map(([t, v]) => {
+        const value = Number(v);
+        if (!Number.isFinite(value)) {
+          throw new PrometheusError(`non-finite sample ${v} in ${JSON.stringify(s.metric)}`, "malformed");
+        }
+        return [Math.round(t * 1000), value] as [number, number];
+      }),
+    }));
   }
 }

@@ -8,7 +8,7 @@ import type { Manager } from "../kube/manager.js";
 import { Resources, type KubeObject } from "../kube/resources.js";
 import { MetricsServerSource } from "./input/metrics-server.js";
 import { OwnerResolver, type WorkloadKind } from "./input/owners.js";
-import { PrometheusClient, type PrometheusOptions } from "./input/prometheus.js";
+import { PrometheusClient, type PrometheusOptions } from "../prometheus/client.js";
 import { defaultMetricNames, FallbackUsageSource, PrometheusUsageSource, type MetricNames } from "./input/usage.js";
 import { algorithmByName } from "./logic/index.js";
 import { ProfileReconciler, type PodObject, type RawWorkloadProfile, type Workload } from "./reconciler.js";

@@ -10,7 +10,7 @@ import { KubeClient } from "../../src/kube/client.js";
 import { createLogger } from "../../src/kube/logger.js";
 import { Manager } from "../../src/kube/manager.js";
 import { Resources } from "../../src/kube/resources.js";
-import { PrometheusClient } from "../../src/recommender/input/prometheus.js";
+import { PrometheusClient } from "../../src/prometheus/client.js";
 import { PrometheusUsageSource } from "../../src/recommender/input/usage.js";
 import { formatRows, recommendOnce } from "../../src/recommender/oneshot.js";
 import { addRecommender, type RecommenderConfig, type RecommenderHandle } from "../../src/recommender/controller.js";

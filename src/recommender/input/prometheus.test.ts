@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import * as k8s from "@kubernetes/client-node";
 import { KubeClient } from "../../kube/client.js";
 import { MetricsServerSource, MetricsServerUnavailable } from "./metrics-server.js";
-import { PrometheusClient, PrometheusError } from "./prometheus.js";
+import { PrometheusClient, PrometheusError } from "../../prometheus/client.js";
 import { FallbackUsageSource, PrometheusUsageSource, usageQueries } from "./usage.js";
 
 const base = "http://prometheus.test:9090";

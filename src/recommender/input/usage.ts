@@ -1,7 +1,7 @@
 // Usage samples per (pod, container) of one namespace, read in batches: one range query per metric per
 // namespace, `sum by (namespace, pod, container)`, never one per workload. Metric and label names are
 // configurable for Prometheus setups that relabel cAdvisor.
-import { PrometheusError, type PrometheusClient, type RangeSeries } from "./prometheus.js";
+import { PrometheusError, type PrometheusClient, type RangeSeries } from "../../prometheus/client.js";
 
 export interface ContainerSeries {
   pod: string;

@@ -1,9 +1,10 @@
 // Usage signals from Prometheus, read in batches: one instant query per metric per poll for all tenant
 // namespaces, never one per workload. Every value keeps its timestamp; when Prometheus is unreachable or answers
 // garbage, the signals go stale and the reason is kept, so nothing downstream mistakes silence for zero.
+import { sleep } from "../../kube/backoff.js";
 import type { Logger } from "../../kube/logger.js";
 import type { PrometheusClient } from "../../prometheus/client.js";
-import { PrometheusError, sampleValue, type VectorSample } from "../../prometheus/client.js";
+import { PrometheusError, type InstantSample } from "../../prometheus/client.js";
 import type { Measurement } from "../types.js";
 
 export interface MetricNames {
@@ -79,30 +80,28 @@ export class PrometheusSignals {
     return `{${parts.join(",")}}`;
   }
 
-  private byContainer(samples: VectorSample[], into: Map<string, Measurement>, now: number): void {
+  private byContainer(samples: InstantSample[], into: Map<string, Measurement>, now: number): void {
     const n = this.names;
     into.clear();
     for (const s of samples) {
-      const v = sampleValue(s.value[1]);
-      const ns = s.metric[n.namespaceLabel];
-      const pod = s.metric[n.podLabel];
-      const container = s.metric[n.containerLabel];
-      if (v === undefined || !ns || !pod || !container) continue;
+      const ns = s.labels[n.namespaceLabel];
+      const pod = s.labels[n.podLabel];
+      const container = s.labels[n.containerLabel];
+      if (!ns || !pod || !container) continue;
       into.set(`${ns}/${pod}/${container}`, {
-        value: v,
-        observedAt: Math.min(now, s.value[0] * 1000),
+        value: s.value,
+        observedAt: Math.min(now, s.timestampMs),
         source: "prometheus",
       });
     }
   }
 
-  private byNamespace(samples: VectorSample[], into: Map<string, Measurement>, now: number): void {
+  private byNamespace(samples: InstantSample[], into: Map<string, Measurement>, now: number): void {
     into.clear();
     for (const s of samples) {
-      const v = sampleValue(s.value[1]);
-      const ns = s.metric[this.names.namespaceLabel];
-      if (v === undefined || !ns) continue;
-      into.set(ns, { value: v, observedAt: Math.min(now, s.value[0] * 1000), source: "prometheus" });
+      const ns = s.labels[this.names.namespaceLabel];
+      if (!ns) continue;
+      into.set(ns, { value: s.value, observedAt: Math.min(now, s.timestampMs), source: "prometheus" });
     }
   }
 
@@ -153,7 +152,8 @@ export class PrometheusSignals {
   async run(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       await this.poll(signal).catch(() => undefined);
-      await new Promise((r) => setTimeout(r, this.o.intervalMs));
+      // Wakes at once on abort, so a SIGTERM never waits out a poll interval.
+      await sleep(this.o.intervalMs, signal).catch(() => undefined);
     }
   }
 }

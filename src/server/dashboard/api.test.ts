@@ -244,8 +244,8 @@ describe("decisions", () => {
         const t0 = start.getTime() / 1000;
         return Promise.resolve([
           {
-            metric: { pod: "kube-apiserver-0" },
-            values: [0, 1, 2].map((i): [number, string] => [t0 + i * step, String(900 * 2 ** 20 + i)]),
+            labels: { pod: "kube-apiserver-0" },
+            points: [0, 1, 2].map((i): [number, number] => [(t0 + i * step) * 1000, 900 * 2 ** 20 + i]),
           },
         ]);
       },

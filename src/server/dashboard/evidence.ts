@@ -4,18 +4,12 @@
 // Without Prometheus, or when the query fails or finds nothing, the chart is built from the evidence recorded in
 // the decision itself, and says so in `source` and `note`.
 import { parseQuantity } from "../../api/index.js";
-import type { MatrixSeries } from "../../prometheus/client.js";
+import type { RangeSeries } from "../../prometheus/client.js";
 import type { DecisionObject, EvidenceItem } from "./api.js";
 
 /** Range queries; PrometheusClient satisfies it. */
 export interface SeriesSource {
-  queryRange(
-    promql: string,
-    start: Date,
-    end: Date,
-    stepSeconds: number,
-    signal?: AbortSignal,
-  ): Promise<MatrixSeries[]>;
+  queryRange(promql: string, start: Date, end: Date, stepSeconds: number, signal?: AbortSignal): Promise<RangeSeries[]>;
 }
 
 export type Unit = "bytes" | "cores" | "per-second" | "ratio" | "count";
@@ -215,7 +209,7 @@ export async function evidenceChart(d: DecisionObject, o: ChartOptions): Promise
   const end = Math.max(Math.min(o.now, decidedAt + window / 3), decidedAt);
   // About 600 points, never finer than a second.
   const step = Math.max(1, Math.ceil((end - start) / 1000 / 600));
-  let result: MatrixSeries[];
+  let result: RangeSeries[];
   try {
     result = await o.series.queryRange(plan.query, new Date(start), new Date(end), step, o.signal);
   } catch (err) {
@@ -227,8 +221,8 @@ export async function evidenceChart(d: DecisionObject, o: ChartOptions): Promise
   }
   const series = result
     .map((s) => ({
-      label: s.metric.pod ?? (Object.values(s.metric).join(",") || plan.metric),
-      points: s.values.map(([t, v]) => ({ t: Math.round(t * 1000), v: Number(v) })).filter((p) => Number.isFinite(p.v)),
+      label: s.labels.pod ?? (Object.values(s.labels).join(",") || plan.metric),
+      points: s.points.map(([t, v]) => ({ t, v })).filter((p) => Number.isFinite(p.v)),
     }))
     .filter((s) => s.points.length > 0)
     .slice(0, 20);

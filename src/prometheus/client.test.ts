@@ -1,0 +1,82 @@
+import nock from "nock";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { PrometheusClient, PrometheusError } from "./client.js";
+
+const url = "http://prom.test:9090";
+beforeAll(() => nock.disableNetConnect());
+afterEach(() => nock.cleanAll());
+
+const client = () => new PrometheusClient({ url, retries: 1, retryBaseMs: 1, timeoutMs: 500 });
+
+describe("PrometheusClient.query (instant)", () => {
+  it("returns finite samples with labels and timestamps, and drops NaN (no value at that instant)", async () => {
+    nock(url)
+      .post("/api/v1/query")
+      .reply(200, {
+        status: "success",
+        data: {
+          resultType: "vector",
+          result: [
+            { metric: { pod: "a" }, value: [1700000000.5, "0.25"] },
+            { metric: { pod: "b" }, value: [1700000000.5, "NaN"] },
+          ],
+        },
+      });
+    expect(await client().query("x")).toEqual([{ labels: { pod: "a" }, value: 0.25, timestampMs: 1700000000500 }]);
+  });
+
+  it.each([
+    ["a body that is not JSON", () => nock(url).post("/api/v1/query").reply(200, '{"status":"succ'), "partial"],
+    [
+      "the wrong result type",
+      () =>
+        nock(url)
+          .post("/api/v1/query")
+          .reply(200, { status: "success", data: { resultType: "matrix", result: [] } }),
+      "malformed",
+    ],
+    [
+      "a partial-response warning",
+      () =>
+        nock(url)
+          .post("/api/v1/query")
+          .reply(200, {
+            status: "success",
+            data: { resultType: "vector", result: [] },
+            warnings: ["partial response: store down"],
+          }),
+      "partial",
+    ],
+    [
+      "a query error",
+      () =>
+        nock(url).post("/api/v1/query").reply(400, { status: "error", errorType: "bad_data", error: "parse error" }),
+      "query",
+    ],
+    ["5xx twice", () => nock(url).post("/api/v1/query").times(2).reply(503, "down"), "server"],
+  ])("turns %s into an error, never an empty result", async (_what, setup, kind) => {
+    setup();
+    const err = await client()
+      .query("x")
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PrometheusError);
+    expect((err as PrometheusError).kind).toBe(kind);
+  });
+
+  it("retries a 5xx once, then succeeds", async () => {
+    nock(url)
+      .post("/api/v1/query")
+      .reply(502, "bad gateway")
+      .post("/api/v1/query")
+      .reply(200, { status: "success", data: { resultType: "vector", result: [] } });
+    expect(await client().query("x")).toEqual([]);
+  });
+
+  it("times out a server that does not answer", async () => {
+    nock(url).post("/api/v1/query").times(2).delay(2000).reply(200, {});
+    const err = await client()
+      .query("x")
+      .catch((e: unknown) => e);
+    expect((err as PrometheusError).kind).toBe("timeout");
+  });
+});
