@@ -14,6 +14,7 @@ import { Resources, type KubeObject, type ObjectKey } from "../kube/resources.js
 import type { Actuator } from "./actuator.js";
 import { resourcesOf } from "./actuator.js";
 import { decide, defaultEngineOptions, freshness, recommendation, sameSize, type EngineOptions } from "./engine.js";
+import { profileNameFor, profileRecommendation } from "../recommender/index.js";
 import { resolvePolicy, selectClusterScaler } from "./policy.js";
 import { bytes, cores } from "./quantity.js";
 import { oomEventsOf, type PodLike } from "./signals/oom.js";
@@ -259,18 +260,13 @@ export class ScalerReconciler implements Reconciler {
     return signals;
   }
 
+  /** The WorkloadProfile's recommendation (only a real one: NoData and InsufficientData give none). */
   private profileFor(ref: WorkloadRef): Profile | undefined {
-    const wp = this.o.caches.profiles.list(
-      (p) =>
-        p.metadata?.namespace === ref.namespace &&
-        (p as { spec?: { targetRef?: { name?: string } } }).spec?.targetRef?.name === ref.name,
-    )[0];
-    const c = wp?.status?.containers?.find((x) => x.name === ref.container);
-    if (!c?.target) return undefined;
-    return {
-      target: { cpu: cores(c.target.cpu), memory: bytes(c.target.memory) },
-      upperBound: c.upperBound ? { cpu: cores(c.upperBound.cpu), memory: bytes(c.upperBound.memory) } : undefined,
-    };
+    const wp = this.o.caches.profiles.get(`${ref.namespace}/${profileNameFor(ref.kind, ref.name)}`);
+    const rec = wp
+      ? profileRecommendation(wp as Parameters<typeof profileRecommendation>[0], ref.container)
+      : undefined;
+    return rec ? { target: rec.target, upperBound: rec.upperBound } : undefined;
   }
 
   /** Tracks since when each sustained scaler has been over its threshold. */
