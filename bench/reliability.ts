@@ -1,0 +1,469 @@
+// Reliability benchmark: the chaos scenarios of test/chaos/ at full size, bad-input fuzzing at full count, and a load
+// scenario (TenantControlPlanes, kwok nodes, pods with a stream of pod status changes; controller RSS and CPU,
+// work-queue latency p99 from metapilot's /metrics, apiserver requests per minute by verb from the apiserver's
+// /metrics, OOM decision latency p99, then a 429 storm with lowered inflight limits). Everything runs on a
+// meta-cluster of its own (.cache/reliability-metacluster). Writes bench/results/reliability.json.
+//
+//   npx tsx bench/reliability.ts [--quick] [--only name,name] [--load-tcps N] [--load-nodes N] [--load-pods N]
+//
+// Standalone; also exports `reliabilityBenchmark` in bench/run.ts's Benchmark shape.
+import * as k8s from "@kubernetes/client-node";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import {
+  down,
+  ensureNodes,
+  getUrl,
+  repoRoot,
+  restartApiserver,
+  type MetaclusterState,
+} from "../hack/lib/metacluster.js";
+import { Resources, type KubeObject } from "../src/kube/resources.js";
+import { leaderKillDrain } from "../test/chaos/drain-scenario.js";
+import {
+  chaosUp,
+  ControllerProcess,
+  percentile,
+  Scenario,
+  waitUntil,
+  type ChaosEnv,
+  type ScenarioResult,
+} from "../test/chaos/lib.js";
+import {
+  createTenant,
+  decisionsIn,
+  leaderKillScaleUp,
+  oomKill,
+  opsCenterDown,
+  prometheusDown,
+  prometheusGarbage,
+  ScalerRig,
+} from "../test/chaos/scaler-scenarios.js";
+import { controlPlaneKill, restartMidUpgrade } from "../test/chaos/tcp-scenarios.js";
+
+const dir = path.join(repoRoot, ".cache/reliability-metacluster");
+
+interface Sizes {
+  tcps: number;
+  kills: number;
+  prometheusOutageMs: number;
+  garbagePerModeMs: number;
+  garbageRounds: number;
+  opsOoms: number;
+  opsOutageMs: number;
+  failoverTrials: number;
+  drainTenants: number;
+  drainNodes: number;
+  drainKills: number;
+  load: { tcps: number; nodes: number; pods: number; podChangesPerSecond: number; seconds: number; ooms: number };
+}
+
+const full: Sizes = {
+  tcps: 20,
+  kills: 3,
+  prometheusOutageMs: 10 * 60_000,
+  garbagePerModeMs: 20_000,
+  garbageRounds: 2,
+  opsOoms: 20,
+  opsOutageMs: 120_000,
+  failoverTrials: 10,
+  drainTenants: 30,
+  drainNodes: 5,
+  drainKills: 3,
+  load: { tcps: 1000, nodes: 1000, pods: 20_000, podChangesPerSecond: 50, seconds: 300, ooms: 50 },
+};
+const quick: Sizes = {
+  tcps: 5,
+  kills: 2,
+  prometheusOutageMs: 60_000,
+  garbagePerModeMs: 8000,
+  garbageRounds: 1,
+  opsOoms: 5,
+  opsOutageMs: 20_000,
+  failoverTrials: 3,
+  drainTenants: 10,
+  drainNodes: 3,
+  drainKills: 2,
+  load: { tcps: 30, nodes: 100, pods: 1000, podChangesPerSecond: 50, seconds: 60, ooms: 20 },
+};
+
+function parseMetrics(text: string): Array<{ name: string; labels: Record<string, string>; value: number }> {
+  const out: Array<{ name: string; labels: Record<string, string>; value: number }> = [];
+  for (const line of text.split("\n")) {
+    if (!line || line.startsWith("#")) continue;
+    const m = /^([a-zA-Z_:][\w:]*)(\{([^}]*)\})?\s+(\S+)/.exec(line);
+    if (!m) continue;
+    const labels: Record<string, string> = {};
+    for (const kv of (m[3] ?? "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[kv[1]!] = kv[2]!;
+    out.push({ name: m[1]!, labels, value: Number(m[4]) });
+  }
+  return out;
+}
+
+/** p99 from a Prometheus histogram's cumulative buckets. */
+function histogramP99(samples: ReturnType<typeof parseMetrics>, name: string): number | null {
+  const buckets = new Map<number, number>();
+  for (const s of samples.filter((x) => x.name === `${name}_bucket`)) {
+    const le = s.labels.le === "+Inf" ? Infinity : Number(s.labels.le);
+    buckets.set(le, (buckets.get(le) ?? 0) + s.value);
+  }
+  const sorted = [...buckets.entries()].sort((a, b) => a[0] - b[0]);
+  const total = sorted.at(-1)?.[1] ?? 0;
+  if (!total) return null;
+  const hit = sorted.find(([, c]) => c >= total * 0.99);
+  return hit ? hit[0] : null;
+}
+
+async function apiserverRequestsByVerb(state: MetaclusterState): Promise<Record<string, number>> {
+  const res = await getUrl(state, `${state.apiserverUrl}/metrics`, 10_000);
+  const out: Record<string, number> = {};
+  for (const s of parseMetrics(res.body).filter((x) => x.name === "apiserver_request_total"))
+    out[s.labels.verb ?? "?"] = (out[s.labels.verb ?? "?"] ?? 0) + s.value;
+  return out;
+}
+
+function procStat(pid: number): { rssKb: number; cpuSeconds: number } | undefined {
+  try {
+    const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return { rssKb: rss, cpuSeconds: (Number(f[11]) + Number(f[12])) / 100 };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The load scenario, as large as this machine allows; what did not run is said in `notes`. */
+async function load(env: ChaosEnv, size: Sizes["load"], log: (l: string) => void): Promise<ScenarioResult> {
+  const s = new Scenario("load", { ...size }, log);
+  const notes: string[] = [];
+  const { client, state } = env;
+  const started = Date.now();
+  await ensureNodes(state, size.nodes, log);
+  s.figures.nodesReady = size.nodes;
+  const ctl = await new ControllerProcess(env, {
+    identity: `load-${Date.now().toString(36)}`,
+    controllers: ["tenantcontrolplane", "clusterscaler"],
+    leaseId: "load",
+    extraArgs: ["--concurrency=8"],
+  }).start();
+  await ctl.waitLeader(120_000);
+  const before = await apiserverRequestsByVerb(state);
+  const cpu0 = procStat(ctl.child!.pid!)?.cpuSeconds ?? 0;
+  const t0 = Date.now();
+  // TenantControlPlanes, 20 at a time.
+  const names = Array.from({ length: size.tcps }, (_, i) => `load-${i}`);
+  for (let i = 0; i < names.length; i += 20)
+    await Promise.all(
+      names.slice(i, i + 20).map((n) =>
+        client
+          .create(Resources.TenantControlPlane, {
+            apiVersion: "metapilot.io/v1alpha1",
+            kind: "TenantControlPlane",
+            metadata: { name: n },
+            spec: { version: "v1.35.4", etcd: { managed: { replicas: 1, deletionPolicy: "Delete" } } },
+          } as KubeObject)
+          .catch(() => undefined),
+      ),
+    );
+  const readyBy = Date.now() + Math.max(300_000, size.tcps * 3000);
+  let ready = 0;
+  while (Date.now() < readyBy) {
+    const list = await client.listAll<KubeObject & { status?: { phase?: string } }>(Resources.TenantControlPlane);
+    ready = list.items.filter((t) => names.includes(t.metadata?.name ?? "") && t.status?.phase === "Ready").length;
+    if (ready === size.tcps) break;
+    await sleep(5000);
+  }
+  s.figures.tcpsReady = ready;
+  s.figures.tcpsReadySeconds = Math.round((Date.now() - t0) / 1000);
+  s.objectsAtRisk = size.tcps;
+  s.objectsLost = size.tcps - ready;
+  s.check(`${size.tcps} TCPs Ready`, ready === size.tcps, `${ready} Ready`);
+  // Extra pods (a Deployment of pause pods on kwok nodes) to the requested count, then pod status churn.
+  const podNs = "load-pods";
+  await client
+    .create(Resources.Namespace, { apiVersion: "v1", kind: "Namespace", metadata: { name: podNs } } as KubeObject)
+    .catch(() => undefined);
+  const existingPods = (await client.listAll<KubeObject>(Resources.Pod)).items.length;
+  const extra = Math.max(0, size.pods - existingPods);
+  await client
+    .create(Resources.Deployment, {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: "filler", namespace: podNs },
+      spec: {
+        replicas: extra,
+        selector: { matchLabels: { app: "filler" } },
+        template: {
+          metadata: { labels: { app: "filler" } },
+          spec: {
+            containers: [
+              { name: "c", image: "registry.k8s.io/pause:3.10", resources: { requests: { cpu: "1m", memory: "1Mi" } } },
+            ],
+          },
+        },
+      },
+    } as KubeObject)
+    .catch(() => undefined);
+  const podsBy = Date.now() + 600_000;
+  let running = 0;
+  while (Date.now() < podsBy) {
+    running = (
+      await client.listAll<KubeObject & { status?: { phase?: string } }>(Resources.Pod, { namespace: podNs })
+    ).items.filter((p) => p.status?.phase === "Running").length;
+    if (running >= extra) break;
+    await sleep(5000);
+  }
+  s.figures.podsTotal = existingPods + running;
+  if (running < extra) notes.push(`only ${running}/${extra} filler pods Running within 10 minutes`);
+  // Pod status changes at the requested rate, plus OOM kills on one tenant for decision latency.
+  const filler = (await client.listAll<KubeObject>(Resources.Pod, { namespace: podNs })).items.map(
+    (p) => p.metadata?.name ?? "",
+  );
+  const core = env.kc.makeApiClient(k8s.CoreV1Api);
+  let changes = 0;
+  let churnErrors = 0;
+  let churning = filler.length > 0;
+  const churn = (async () => {
+    const every = 1000 / size.podChangesPerSecond;
+    while (churning) {
+      const name = filler[changes % filler.length]!;
+      const at = Date.now();
+      void core
+        .patchNamespacedPodStatus(
+          {
+            name,
+            namespace: podNs,
+            body: {
+              status: {
+                conditions: [
+                  { type: "LoadProbe", status: changes % 2 ? "True" : "False", lastTransitionTime: new Date() },
+                ],
+              },
+            },
+          },
+          k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.StrategicMergePatch),
+        )
+        .catch(() => churnErrors++);
+      changes++;
+      await sleep(Math.max(0, every - (Date.now() - at)));
+    }
+  })();
+  const oomNs = "load-oom";
+  await createTenant(env, oomNs, "load-oom");
+  await client
+    .create(Resources.ClusterScaler, {
+      apiVersion: "metapilot.io/v1alpha1",
+      kind: "ClusterScaler",
+      metadata: { name: "load-oom" },
+      spec: {
+        tenantSelector: { matchLabels: { "metapilot.io/tenant": "load-oom" } },
+        components: [
+          {
+            name: "kube-apiserver",
+            scalers: [{ name: "oom" }],
+            estimators: ["oom-memory"],
+            maxAllowed: { memory: "1Ti" },
+          },
+        ],
+        scaleUp: { cooldown: "1s" },
+      },
+    } as KubeObject)
+    .catch(() => undefined);
+  const decisionLatencies: number[] = [];
+  const churnStart = Date.now();
+  for (let i = 1; i <= size.ooms; i++) {
+    const n = (await decisionsIn(env, oomNs)).length;
+    const at = Date.now();
+    await oomKill(env, oomNs, i);
+    if (await waitUntil(async () => (await decisionsIn(env, oomNs)).length > n, 30_000))
+      decisionLatencies.push(Date.now() - at);
+    await sleep(Math.max(0, (size.seconds * 1000) / size.ooms - (Date.now() - at)));
+  }
+  churning = false;
+  await churn;
+  const churnSeconds = (Date.now() - churnStart) / 1000;
+  s.figures.podStatusChangesPerSecond = Math.round((changes / churnSeconds) * 10) / 10;
+  s.figures.podStatusChangeErrors = churnErrors;
+  s.figures.decisionLatencyP99Ms = decisionLatencies.length ? percentile(decisionLatencies, 99) : "n/a";
+  s.figures.decisionLatencyP50Ms = decisionLatencies.length ? percentile(decisionLatencies, 50) : "n/a";
+  s.check(
+    `every OOM kill under load answered by a decision`,
+    decisionLatencies.length === size.ooms,
+    `${decisionLatencies.length}/${size.ooms}`,
+  );
+  const stat = procStat(ctl.child!.pid!);
+  const minutes = (Date.now() - t0) / 60_000;
+  s.figures.controllerRssMiB = stat ? Math.round(stat.rssKb / 1024) : "n/a";
+  s.figures.controllerCpuCores = stat
+    ? Math.round(((stat.cpuSeconds - cpu0) / ((Date.now() - t0) / 1000)) * 100) / 100
+    : "n/a";
+  const metrics = parseMetrics(await ctl.metrics());
+  s.figures.queueLatencyP99Seconds = histogramP99(metrics, "metapilot_workqueue_latency_seconds") ?? "n/a";
+  const after = await apiserverRequestsByVerb(state);
+  s.figures.apiserverRequestsPerMinuteByVerb = JSON.stringify(
+    Object.fromEntries(Object.entries(after).map(([v, n]) => [v, Math.round((n - (before[v] ?? 0)) / minutes)])),
+  );
+  // 429 storm: the apiserver restarted with tiny inflight limits while the controller keeps working.
+  s.fault("kube-apiserver restarted with --max-requests-inflight=5 (429 storm)");
+  const ctl429Before = parseMetrics(await ctl.metrics())
+    .filter((x) => x.name === "metapilot_apiserver_requests_total" && x.labels.code === "429")
+    .reduce((n, x) => n + x.value, 0);
+  await restartApiserver(state, 5);
+  const stormNames = Array.from({ length: 10 }, (_, i) => `load-storm-${i}`);
+  await Promise.all(
+    stormNames.map((n) =>
+      client
+        .create(Resources.TenantControlPlane, {
+          apiVersion: "metapilot.io/v1alpha1",
+          kind: "TenantControlPlane",
+          metadata: { name: n },
+          spec: { version: "v1.35.4", etcd: { managed: { replicas: 1, deletionPolicy: "Delete" } } },
+        } as KubeObject)
+        .catch(() => undefined),
+    ),
+  );
+  const stormReady = await waitUntil(async () => {
+    const list = await client.listAll<KubeObject & { status?: { phase?: string } }>(Resources.TenantControlPlane);
+    return (
+      list.items.filter((t) => stormNames.includes(t.metadata?.name ?? "") && t.status?.phase === "Ready").length ===
+      stormNames.length
+    );
+  }, 600_000);
+  const ctl429 = parseMetrics(await ctl.metrics().catch(() => ""))
+    .filter((x) => x.name === "metapilot_apiserver_requests_total" && x.labels.code === "429")
+    .reduce((n, x) => n + x.value, 0);
+  s.figures.stormControllerSaw429 = ctl429 - ctl429Before;
+  s.check("10 TCPs created during the 429 storm converge", stormReady);
+  s.check("the controller survives the 429 storm", ctl.running && ctl.crashLines().length === 0);
+  await restartApiserver(state, undefined);
+  churning = false;
+  await ctl.kill("SIGTERM");
+  s.figures.notes = notes.join("; ") || "none";
+  s.figures.loadSeconds = Math.round((Date.now() - started) / 1000);
+  return s.result();
+}
+
+export async function runReliability(opts: {
+  quick: boolean;
+  only?: string[];
+  load?: Partial<Sizes["load"]>;
+  log: (l: string) => void;
+}) {
+  const sizes: Sizes = opts.quick ? quick : full;
+  if (opts.load) sizes.load = { ...sizes.load, ...opts.load };
+  const log = opts.log;
+  const want = (n: string) => !opts.only?.length || opts.only.includes(n);
+  const results: ScenarioResult[] = [];
+  const errors: Array<{ scenario: string; error: string }> = [];
+  const env = await chaosUp(10, log, dir);
+  const run = async (name: string, fn: () => Promise<ScenarioResult>) => {
+    if (!want(name)) return;
+    log(`scenario ${name}`);
+    try {
+      results.push(await fn());
+    } catch (e) {
+      errors.push({ scenario: name, error: e instanceof Error ? (e.stack ?? e.message).slice(0, 2000) : String(e) });
+      log(`scenario ${name} FAILED: ${String(e)}`);
+    }
+  };
+  try {
+    await run("apiserver-kill", () =>
+      controlPlaneKill(env, {
+        component: "kube-apiserver",
+        tcps: sizes.tcps,
+        kills: sizes.kills,
+        downMs: 5000,
+        convergeMs: 600_000,
+      }),
+    );
+    await run("etcd-kill", () =>
+      controlPlaneKill(env, {
+        component: "etcd",
+        tcps: sizes.tcps,
+        kills: sizes.kills,
+        downMs: 5000,
+        convergeMs: 600_000,
+      }),
+    );
+    await run("upgrade-restart", () =>
+      restartMidUpgrade(env, { tcps: Math.max(2, Math.round(sizes.tcps / 4)), convergeMs: 600_000 }),
+    );
+    let rig: ScalerRig | undefined;
+    if (["prometheus-down", "prometheus-garbage", "ops-center-down"].some(want)) {
+      rig = new ScalerRig(env);
+      await rig.start();
+    }
+    await run("prometheus-down", () => prometheusDown(env, rig!, { outageMs: sizes.prometheusOutageMs }));
+    await run("prometheus-garbage", () =>
+      prometheusGarbage(env, rig!, { perModeMs: sizes.garbagePerModeMs, rounds: sizes.garbageRounds }),
+    );
+    await run("ops-center-down", () => opsCenterDown(env, rig!, { ooms: sizes.opsOoms, outageMs: sizes.opsOutageMs }));
+    await rig?.cleanup();
+    await run("leader-kill-scale-up", () => leaderKillScaleUp(env, { trials: sizes.failoverTrials }));
+    await run("leader-kill-drain", () =>
+      leaderKillDrain(env, { tenants: sizes.drainTenants, sourceNodes: sizes.drainNodes, kills: sizes.drainKills }),
+    );
+    await run("load", () => load(env, sizes.load, log));
+  } finally {
+    if (process.env.RELIABILITY_KEEP !== "1") await down(dir);
+  }
+  return {
+    sizes,
+    scenarios: results,
+    errors,
+    totals: {
+      invariantChecksPassed: results.reduce((n, r) => n + r.invariantChecksPassed, 0),
+      invariantChecksRun: results.reduce((n, r) => n + r.invariantChecksRun, 0),
+      objectsAtRisk: results.reduce((n, r) => n + r.objectsAtRisk, 0),
+      objectsLost: results.reduce((n, r) => n + r.objectsLost, 0),
+    },
+  };
+}
+
+export const reliabilityBenchmark = {
+  name: "reliability",
+  description: "chaos scenarios at full size, bad-input fuzzing, load with a 429 storm",
+  run: (o: { quick: boolean; log: (l: string) => void }) => runReliability({ quick: o.quick, log: o.log }),
+};
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const argv = process.argv.slice(2);
+  const arg = (name: string) => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const log = (l: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)} reliability] ${l}\n`);
+  const quickRun = argv.includes("--quick");
+  const loadOverride: Partial<Sizes["load"]> = {};
+  if (arg("--load-tcps")) loadOverride.tcps = Number(arg("--load-tcps"));
+  if (arg("--load-nodes")) loadOverride.nodes = Number(arg("--load-nodes"));
+  if (arg("--load-pods")) loadOverride.pods = Number(arg("--load-pods"));
+  if (arg("--load-seconds")) loadOverride.seconds = Number(arg("--load-seconds"));
+  const started = Date.now();
+  const body = await runReliability({ quick: quickRun, only: arg("--only")?.split(","), load: loadOverride, log });
+  const out = path.join(repoRoot, "bench/results", quickRun ? "reliability.quick.json" : "reliability.json");
+  mkdirSync(path.dirname(out), { recursive: true });
+  writeFileSync(
+    out,
+    `${JSON.stringify(
+      {
+        benchmark: "reliability",
+        quick: quickRun,
+        machine: {
+          cpus: os.cpus().length,
+          memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+          loadAverage1mAtEnd: os.loadavg()[0],
+        },
+        durationSeconds: Math.round((Date.now() - started) / 1000),
+        ...body,
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  log(`wrote ${out}`);
+  process.exit(body.totals.objectsLost === 0 && body.errors.length === 0 ? 0 : 1);
+}
