@@ -336,6 +336,7 @@ export class ScalerReconciler implements Reconciler {
       tcp?.spec?.paused === true;
     const h = this.history(wkey, now);
     const observed = this.currentSize(workload, ref.container);
+    await this.finishInterrupted(ref, observed, now);
     const dryRun = policy.dryRun || this.o.dryRun || this.o.actuator.dryRun;
     const current = dryRun && h.shadow && sameSize(observed, h.shadow.observed) ? h.shadow.after : observed;
     const partial = {
@@ -367,6 +368,53 @@ export class ScalerReconciler implements Reconciler {
     }
     this.heldReasons.delete(policy.clusterScaler);
     await this.record(plan, ref, policy.clusterScaler, dryRun, observed, cs, h, now, rc, tcp, workload);
+  }
+
+  /**
+   * Decisions a previous leader recorded but did not finish (it died between creating the decision and writing its
+   * phase). Each gets its outcome now, so no decision is left without one: dry-run ones are DryRun; a live one is
+   * Applied if the workload already has its size, re-applied (the same absolute size, so never a second bump) if
+   * it is the workload's latest decision, and Failed as superseded otherwise.
+   */
+  private async finishInterrupted(ref: WorkloadRef, observed: Size, now: number): Promise<void> {
+    const age = (d: DecisionObject) => now - (Date.parse(String(d.metadata?.creationTimestamp ?? "")) || now);
+    const mine = this.o.caches.decisions.listNamespace(ref.namespace, (d) => d.spec?.target?.name === ref.name);
+    const unfinished = mine.filter((d) => !d.status?.phase && age(d) > 30_000);
+    if (unfinished.length === 0) return;
+    const latest = mine.reduce((a, b) => ((a.spec?.decidedAt ?? "") >= (b.spec?.decidedAt ?? "") ? a : b));
+    for (const d of unfinished) {
+      const after = sizeOf(d.spec?.after);
+      let phase: "Applied" | "DryRun" | "Failed";
+      let message: string;
+      if (d.spec?.dryRun) {
+        phase = "DryRun";
+        message = "dry-run: recorded, workload unchanged (finished after a controller restart)";
+      } else if (sameSize(observed, after)) {
+        phase = "Applied";
+        message = "the workload already has this size: the controller restarted between actuation and recording";
+      } else if (d === latest) {
+        try {
+          await this.o.actuator.apply(ref, after);
+          phase = "Applied";
+          message = "applied after a controller restart interrupted it";
+        } catch (err) {
+          phase = "Failed";
+          message = `actuation failed after a restart: ${(err as Error).message}`.slice(0, 4000);
+        }
+      } else {
+        phase = "Failed";
+        message = "interrupted by a controller restart and superseded by a later decision";
+      }
+      await this.o.client.applyStatus(Resources.ScalingDecision, {
+        metadata: { name: d.metadata?.name, namespace: ref.namespace },
+        status: {
+          phase,
+          message,
+          ...(phase === "Applied" ? { appliedAt: new Date(this.now()).toISOString() } : {}),
+          delivery: { state: "Pending", attempts: 0 },
+        },
+      } as KubeObject & { status: unknown });
+    }
   }
 
   private async record(

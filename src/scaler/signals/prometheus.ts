@@ -133,6 +133,10 @@ export class PrometheusSignals {
         ),
       ]);
       this.queries += 5;
+      // Usage, ratios, rates and counts are never negative: an answer that says so is garbage, and the whole poll
+      // is rejected (the previous values age into staleness) rather than letting one bad series look like idleness.
+      const bad = [cpu, memory, throttled, rejected, nodes].flat().find((s) => s.value < 0);
+      if (bad) throw new PrometheusError(`negative value ${bad.value} for ${JSON.stringify(bad.labels)}`, "malformed");
       this.byContainer(cpu, this.snapshot.cpu, now);
       this.byContainer(memory, this.snapshot.memory, now);
       this.byContainer(throttled, this.snapshot.throttledRatio, now);
