@@ -1,7 +1,7 @@
 // `make demo`: the local meta-cluster, metapilot's controller in dry-run, a small fleet of tenant control planes
 // and a scenario that exercises the autopilot: an OOM storm, CPU growth, a 429 storm, cluster growth, an idle
 // tenant and a node drain. It ends with the dry-run report (a table here, HTML on disk).
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, openSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Command } from "commander";
@@ -11,7 +11,18 @@ import { readFileSync, readdirSync } from "node:fs";
 import { KubeClient } from "../src/kube/client.js";
 import { Resources, type KubeObject } from "../src/kube/resources.js";
 import { buildDigest, renderDigestHtml, renderDigestTable, type ReportableDecision } from "../src/scaler/reports.js";
-import { buildBinaries, down, freePort, repoRoot, setScrapeTargets, up } from "./lib/metacluster.js";
+import {
+  binDir,
+  buildBinaries,
+  down,
+  freePort,
+  repoRoot,
+  setScrapeTargets,
+  startComponent,
+  stopComponent,
+  up,
+} from "./lib/metacluster.js";
+import { writeOpenMetrics } from "../test/recommender/history.js";
 import { SyntheticExporter } from "../test/fixtures/exporter.js";
 
 const program = new Command("make demo")
@@ -52,11 +63,18 @@ async function until<T>(what: string, check: () => Promise<T | undefined>, timeo
 interface Pod extends KubeObject {
   status?: { phase?: string; containerStatuses?: Array<{ name: string; restartCount?: number }> };
 }
+interface Profile extends KubeObject {
+  status?: {
+    confidence?: number;
+    containers?: Array<{ name: string; target?: Record<string, string>; upperBound?: Record<string, string> }>;
+  };
+}
 interface Tcp extends KubeObject {
   status?: { phase?: string };
 }
 
 let controller: ChildProcess | undefined;
+let recommender: ChildProcess | undefined;
 const exporter = new SyntheticExporter();
 
 async function main(): Promise<void> {
@@ -108,6 +126,8 @@ async function main(): Promise<void> {
       "--poll-interval=3s",
       "--stale-after=30s",
       "--cluster-name=demo",
+      // The recommender starts later, once Prometheus holds the backfilled history of the tenants' pods.
+      "--controllers=tenantcontrolplane,clusterscaler,nodepool,nodedrain",
     ],
     { cwd: repoRoot, stdio: ["ignore", log, log] },
   );
@@ -150,6 +170,84 @@ async function main(): Promise<void> {
     return ready === count ? ready : undefined;
   });
   detail(`${count} control planes Ready (etcd 3 members, apiserver 2, controller-manager, scheduler each)`);
+
+  step(
+    "backfilling 8 days of usage history for every control-plane pod (promtool tsdb create-blocks-from openmetrics)",
+  );
+  const tenantPods = (
+    await client.listAll<Pod & { metadata?: { labels?: Record<string, string> } }>(Resources.Pod, {
+      labelSelector: "metapilot.io/tenant",
+    })
+  ).items;
+  const day = 86_400_000;
+  const historyEnd = Date.now() - 3 * 3_600_000;
+  // apiserver and etcd: the components the ClusterScaler sizes from profiles.
+  const sized = tenantPods.filter((p) =>
+    ["kube-apiserver", "etcd"].includes(p.metadata?.labels?.["metapilot.io/component"] ?? ""),
+  );
+  const containers = sized.map((p) => {
+    const component = p.metadata?.labels?.["metapilot.io/component"] ?? "";
+    // tenant-e is the idle dev tenant: a tenth of the others' usage, so its profile supports a scale-down.
+    const idle = p.metadata?.namespace === "tcp-tenant-e" ? 0.1 : 1;
+    const base = (component === "kube-apiserver" ? 0.3 : component === "etcd" ? 0.15 : 0.05) * idle;
+    const mem =
+      (component === "kube-apiserver" ? 700 : component === "etcd" ? 400 : 150) * 2 ** 20 * (idle < 1 ? 0.3 : 1);
+    // A daily cycle with a busier afternoon, like a real tenant.
+    const daily = (t: number) => 1 + 0.5 * Math.sin(((t % day) / day) * 2 * Math.PI);
+    return {
+      namespace: p.metadata?.namespace ?? "",
+      pod: p.metadata?.name ?? "",
+      container: component,
+      cpu: (t: number) => base * daily(t),
+      memory: (t: number) => mem * (0.8 + 0.2 * daily(t)),
+    };
+  });
+  const omFile = path.join(demoDir, "history.om");
+  // Two-minute samples: the recommender's rate() looks back five minutes, so it always finds two or more.
+  const { samples } = await writeOpenMetrics(omFile, containers, historyEnd - 8 * day, historyEnd, 120);
+  execFileSync(
+    path.join(binDir, "promtool"),
+    ["tsdb", "create-blocks-from", "openmetrics", omFile, path.join(state.dir, "prometheus/data")],
+    { stdio: "ignore" },
+  );
+  await stopComponent(state, "prometheus");
+  await startComponent(state, "prometheus");
+  detail(`${samples} samples for ${containers.length} containers; Prometheus restarted on the new blocks`);
+
+  step("starting the recommender (a second controller process, its own Lease): WorkloadProfiles from that history");
+  const recLog = openSync(path.join(demoDir, "recommender.log"), "w");
+  recommender = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      "src/cli/main.ts",
+      "controller",
+      "--dry-run",
+      `--kubeconfig=${state.kubeconfig}`,
+      "--leader-election-namespace=metapilot-system",
+      "--leader-election-id=metapilot-recommender",
+      "--metrics-address=",
+      `--prometheus-url=${state.prometheusUrl}`,
+      "--controllers=recommender",
+    ],
+    { cwd: repoRoot, stdio: ["ignore", recLog, recLog] },
+  );
+  const profiles = await until("WorkloadProfiles with recommendations for every tenant's apiserver", async () => {
+    const list = (
+      await client.listAll<Profile>(Resources.WorkloadProfile, {
+        labelSelector: "metapilot.io/component=kube-apiserver",
+      })
+    ).items;
+    const ready = list.filter((p) => p.status?.containers?.some((c) => c.target?.cpu));
+    return ready.length >= names.length ? ready : undefined;
+  });
+  for (const p of profiles.filter((x) => ["tcp-tenant-a", "tcp-tenant-e"].includes(x.metadata?.namespace ?? ""))) {
+    const c = p.status?.containers?.find((x) => x.target?.cpu);
+    detail(
+      `${p.metadata?.namespace}/${p.metadata?.name}: target cpu ${c?.target?.cpu}, memory ${c?.target?.memory} (upper ${c?.upperBound?.memory}), confidence ${p.status?.confidence?.toFixed(2) ?? "?"}`,
+    );
+  }
 
   step("creating the ClusterScalers (dry-run): one for the fleet, a stricter one for dev tenants");
   const components = (ladder: boolean) => [
@@ -365,6 +463,7 @@ async function cleanup(): Promise<void> {
     return;
   }
   controller?.kill("SIGTERM");
+  recommender?.kill("SIGTERM");
   await exporter.stop();
   await down(clusterDir);
   step("demo finished; the meta-cluster is stopped");
