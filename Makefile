@@ -9,8 +9,10 @@ NODE_STAMP := node_modules/.install-stamp
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
+# npm 11 as set up here writes lock files without other platforms' optional packages (rollup's native builds), and
+# then refuses them in `npm ci`; `npm install` installs the locked versions and fills the gap.
 $(NODE_STAMP): package.json package-lock.json
-	npm ci --no-fund --no-audit --loglevel=error
+	npm ci --no-fund --no-audit --loglevel=error 2>/dev/null || npm install --no-fund --no-audit --loglevel=error
 	@touch $@
 
 deps: $(NODE_STAMP) ## install npm packages (npm ci)
