@@ -184,6 +184,7 @@ describe(`bad input: ${count} mutated objects of every kind`, () => {
     const tcpNames = [
       ...accepted.filter((c) => c.kind === "TenantControlPlane").map((c) => c.object.metadata.name),
       sentinelName("TenantControlPlane"),
+      ...preexisting,
     ];
     const owned = new Set([ns, ...tcpNames.map((n) => `tcp-${n}`)]);
     // A TCP may name its namespace in spec.namespace.
