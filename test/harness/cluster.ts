@@ -1,7 +1,6 @@
 // Per-test helpers over the shared meta-cluster: a client for it, and a fresh namespace per test.
 import * as k8s from "@kubernetes/client-node";
 import { randomBytes } from "node:crypto";
-import { setTimeout as sleep } from "node:timers/promises";
 import { inject } from "vitest";
 import type { MetaclusterState } from "../../hack/lib/metacluster.js";
 
@@ -31,21 +30,7 @@ export async function freshNamespace(
   };
 }
 
-/** Polls `check` until it returns a value that is not undefined, or fails after `timeoutMs`. */
-export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (err) {
-      lastError = err;
-    }
-    await sleep(200);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ""}`);
-}
+export { eventually } from "./eventually.js";
 
 /**
  * A kubeconfig for a fresh ServiceAccount with a Role of `rules` in `namespace`, authenticated by a token from the

@@ -6,7 +6,7 @@ import { KubeClient } from "../../src/kube/client.js";
 import { Resources, type KubeObject } from "../../src/kube/resources.js";
 import { repoRoot } from "../../hack/lib/metacluster.js";
 import type * as k8s from "@kubernetes/client-node";
-import { eventually } from "./cluster.js";
+import { eventually } from "./eventually.js";
 
 interface Crd extends KubeObject {
   status?: { conditions?: Array<{ type: string; status: string }> };
