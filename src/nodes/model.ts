@@ -1,5 +1,6 @@
 // The slice of Node, Pod and PodDisruptionBudget that node pools and drains read, and pure helpers over them:
 // requests, fit (resources, taints, node selectors), label selectors and the "leave this alone" markers.
+import { labelsMatch } from "../kube/selectors.js";
 import { parseQuantity, type LabelSelector } from "../api/index.js";
 import type { KubeObject } from "../kube/resources.js";
 
@@ -196,28 +197,9 @@ export function schedulableOn(pod: Pod, labels: Record<string, string>, taints: 
   return true;
 }
 
+/** A missing selector selects nothing (as a PDB's or a drain's nil selector); otherwise the labels must match. */
 export function matchesSelector(selector: LabelSelector | undefined, labels: Record<string, string> = {}): boolean {
-  if (!selector) return false;
-  for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (labels[k] !== v) return false;
-  for (const e of selector.matchExpressions ?? []) {
-    const has = e.key in labels;
-    const v = labels[e.key];
-    switch (e.operator) {
-      case "In":
-        if (!has || !(e.values ?? []).includes(v ?? "")) return false;
-        break;
-      case "NotIn":
-        if (has && (e.values ?? []).includes(v ?? "")) return false;
-        break;
-      case "Exists":
-        if (!has) return false;
-        break;
-      case "DoesNotExist":
-        if (has) return false;
-        break;
-    }
-  }
-  return true;
+  return selector ? labelsMatch(selector, labels) : false;
 }
 
 /** A label selector as the apiserver's `labelSelector` query string. */

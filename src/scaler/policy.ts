@@ -2,6 +2,7 @@
 // Precedence (also in the CRD's description of spec.priority): among the ClusterScalers whose tenantSelector
 // matches, the highest spec.priority wins alone (policies are never merged); on a tie the oldest wins, then the
 // first by name. Within the winner, matching overrides apply in list order, so a later one wins.
+import { labelsMatch } from "../kube/selectors.js";
 import {
   parseDuration,
   parseQuantity,
@@ -13,28 +14,9 @@ import {
 import { availableEstimators } from "./estimators/index.js";
 import type { ComponentName, ResolvedPolicy, ScalerSettings } from "./types.js";
 
+/** A missing tenantSelector selects every tenant (documented on the field). */
 export function matchesSelector(selector: LabelSelector | undefined, labels: Record<string, string> = {}): boolean {
-  if (!selector) return true;
-  for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (labels[k] !== v) return false;
-  for (const e of selector.matchExpressions ?? []) {
-    const has = Object.prototype.hasOwnProperty.call(labels, e.key);
-    const value = labels[e.key];
-    switch (e.operator) {
-      case "In":
-        if (!has || !(e.values ?? []).includes(value ?? "")) return false;
-        break;
-      case "NotIn":
-        if (has && (e.values ?? []).includes(value ?? "")) return false;
-        break;
-      case "Exists":
-        if (!has) return false;
-        break;
-      case "DoesNotExist":
-        if (has) return false;
-        break;
-    }
-  }
-  return true;
+  return selector ? labelsMatch(selector, labels) : true;
 }
 
 /** The ClusterScaler that governs a tenant with `labels`, by the documented precedence. */

@@ -1,0 +1,17 @@
+import { describe, expect, it } from "vitest";
+import { labelsMatch } from "./selectors.js";
+
+describe("labelsMatch", () => {
+  it.each([
+    [{ matchLabels: { a: "1" } }, { a: "1", b: "2" }, true],
+    [{ matchLabels: { a: "1" } }, { a: "2" }, false],
+    [{ matchExpressions: [{ key: "t", operator: "In" as const, values: ["x", "y"] }] }, { t: "y" }, true],
+    [{ matchExpressions: [{ key: "t", operator: "In" as const, values: ["x"] }] }, {}, false],
+    [{ matchExpressions: [{ key: "t", operator: "NotIn" as const, values: ["x"] }] }, {}, true],
+    [{ matchExpressions: [{ key: "t", operator: "Exists" as const }] }, { t: "" }, true],
+    [{ matchExpressions: [{ key: "t", operator: "DoesNotExist" as const }] }, { t: "" }, false],
+    // Keys are the labels' own, never inherited object properties.
+    [{ matchExpressions: [{ key: "constructor", operator: "Exists" as const }] }, {}, false],
+    [{}, { any: "thing" }, true],
+  ])("%j against %j → %s", (selector, labels, expected) => expect(labelsMatch(selector, labels)).toBe(expected));
+});

@@ -1,0 +1,26 @@
+// metav1.LabelSelector matching, for the places that must evaluate a selector against objects already in a cache.
+import type { LabelSelector } from "../api/index.js";
+
+/** Whether `labels` satisfy `selector` (every matchLabels pair and every matchExpressions requirement). */
+export function labelsMatch(selector: LabelSelector, labels: Record<string, string> = {}): boolean {
+  for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (labels[k] !== v) return false;
+  for (const e of selector.matchExpressions ?? []) {
+    const has = Object.prototype.hasOwnProperty.call(labels, e.key);
+    const value = labels[e.key] ?? "";
+    switch (e.operator) {
+      case "In":
+        if (!has || !(e.values ?? []).includes(value)) return false;
+        break;
+      case "NotIn":
+        if (has && (e.values ?? []).includes(value)) return false;
+        break;
+      case "Exists":
+        if (!has) return false;
+        break;
+      case "DoesNotExist":
+        if (has) return false;
+        break;
+    }
+  }
+  return true;
+}
