@@ -133,6 +133,26 @@ export class TenantControlPlaneReconciler implements Reconciler {
   }
 
   async reconcile(key: ObjectKey, rc: ReconcileContext): Promise<ReconcileResult | void> {
+    try {
+      return await this.reconcilePipeline(key, rc);
+    } catch (err) {
+      // The error is retried with backoff; meanwhile the status says what is wrong, for this generation.
+      const raw = this.o.caches.tenants.get(key.name);
+      if (raw?.metadata?.name && !raw.metadata.deletionTimestamp && !rc.signal.aborted) {
+        const message = `reconcile failed, retrying: ${(err as Error).message}`.slice(0, 2000);
+        await this.writeStatus(
+          raw,
+          {
+            conditions: [{ type: "Ready", status: "False", reason: "ReconcileError", message }],
+          },
+          true,
+        ).catch(() => undefined);
+      }
+      throw err;
+    }
+  }
+
+  private async reconcilePipeline(key: ObjectKey, rc: ReconcileContext): Promise<ReconcileResult | void> {
     const raw = this.o.caches.tenants.get(key.name);
     if (!raw?.metadata?.name) {
       this.unschedulable?.remove({ tenant: key.name });

@@ -112,6 +112,14 @@ export class NodeDrainReconciler implements Reconciler {
         await this.releaseNodes(key.name, releasePredicate(status));
       }
       await this.deleteCreatedPDBs(key.name);
+      // A finished drain is a record: a later spec change is acknowledged, and the status says it was not acted on.
+      const generation = raw.metadata?.generation;
+      if (generation !== undefined && status.observedGeneration !== generation) {
+        status.observedGeneration = generation;
+        const note = "spec changed after the drain finished; create a new NodeDrain to act on it";
+        if (!status.message?.includes(note)) status.message = `${status.message ? `${status.message}; ` : ""}${note}`;
+        await this.writeStatus(raw, status);
+      }
       return;
     }
 
