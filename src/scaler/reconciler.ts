@@ -148,6 +148,8 @@ export class ScalerReconciler implements Reconciler {
   /** Why scale-downs are held, per ClusterScaler, for its status condition. */
   readonly heldReasons = new Map<string, string>();
   readonly lastDecisionAt = new Map<string, number>();
+  /** Decisions this process recorded to the end (bounded: the oldest are forgotten). */
+  private readonly finished = new BoundedSet(10_000);
 
   constructor(private readonly o: ScalerOptions) {
     this.now = o.now ?? Date.now;
@@ -336,7 +338,7 @@ export class ScalerReconciler implements Reconciler {
       tcp?.spec?.paused === true;
     const h = this.history(wkey, now);
     const observed = this.currentSize(workload, ref.container);
-    await this.finishInterrupted(ref, observed, now);
+    const finishRetryMs = await this.finishInterrupted(ref, observed, now);
     const dryRun = policy.dryRun || this.o.dryRun || this.o.actuator.dryRun;
     const current = dryRun && h.shadow && sameSize(observed, h.shadow.observed) ? h.shadow.after : observed;
     const partial = {
@@ -364,7 +366,9 @@ export class ScalerReconciler implements Reconciler {
         ([s, t]) => (t ?? now) + policy.scalers[s as ScalerName].windowMs - now,
       );
       const next = Math.min(...waiting.filter((x) => x > 0), 60_000);
-      return { requeueAfterMs: Math.max(1000, next) };
+      return {
+        requeueAfterMs: Math.max(finishRetryMs === undefined ? 1000 : 100, Math.min(next, finishRetryMs ?? next)),
+      };
     }
     this.heldReasons.delete(policy.clusterScaler);
     await this.record(plan, ref, policy.clusterScaler, dryRun, observed, cs, h, now, rc, tcp, workload);
@@ -376,11 +380,17 @@ export class ScalerReconciler implements Reconciler {
    * Applied if the workload already has its size, re-applied (the same absolute size, so never a second bump) if
    * it is the workload's latest decision, and Failed as superseded otherwise.
    */
-  private async finishInterrupted(ref: WorkloadRef, observed: Size, now: number): Promise<void> {
+  private async finishInterrupted(ref: WorkloadRef, observed: Size, now: number): Promise<number | undefined> {
     const age = (d: DecisionObject) => now - (Date.parse(String(d.metadata?.creationTimestamp ?? "")) || now);
     const mine = this.o.caches.decisions.listNamespace(ref.namespace, (d) => d.spec?.target?.name === ref.name);
-    const unfinished = mine.filter((d) => !d.status?.phase && age(d) > 30_000);
-    if (unfinished.length === 0) return;
+    // Decisions this process finished itself are skipped (the cache may not show their phase yet); others get a
+    // short grace period, and the workload is looked at again when it ends.
+    const open = mine.filter((d) => !d.status?.phase && !this.finished.has(`${ref.namespace}/${d.metadata?.name}`));
+    const graceMs = 3_000;
+    const unfinished = open.filter((d) => age(d) >= graceMs);
+    const young = open.filter((d) => age(d) < graceMs);
+    const retryInMs = young.length ? Math.max(100, graceMs - Math.min(...young.map(age))) : undefined;
+    if (unfinished.length === 0) return retryInMs;
     const latest = mine.reduce((a, b) => ((a.spec?.decidedAt ?? "") >= (b.spec?.decidedAt ?? "") ? a : b));
     for (const d of unfinished) {
       const after = sizeOf(d.spec?.after);
@@ -415,6 +425,7 @@ export class ScalerReconciler implements Reconciler {
         },
       } as KubeObject & { status: unknown });
     }
+    return retryInMs;
   }
 
   private async record(
@@ -521,6 +532,7 @@ export class ScalerReconciler implements Reconciler {
         delivery: { state: "Pending", attempts: 0 },
       },
     } as KubeObject & { status: unknown });
+    this.finished.add(`${ref.namespace}/${name}`);
     this.lastDecisionAt.set(clusterScaler, now);
     this.decisionsTotal?.inc({ direction: plan.direction, category: plan.category, phase });
     const oldest = Math.min(...plan.evidence.map((e) => Date.parse(e.observedAt ?? "") || now));
@@ -561,4 +573,20 @@ function sizeOf(
     memoryRequest: bytes(s?.resources?.requests?.memory),
     memoryLimit: bytes(s?.resources?.limits?.memory),
   };
+}
+
+/** A set that forgets its oldest entries beyond `limit`. */
+class BoundedSet {
+  private readonly items = new Set<string>();
+  constructor(private readonly limit: number) {}
+  add(v: string): void {
+    this.items.add(v);
+    if (this.items.size > this.limit) {
+      const oldest = this.items.values().next().value;
+      if (oldest !== undefined) this.items.delete(oldest);
+    }
+  }
+  has(v: string): boolean {
+    return this.items.has(v);
+  }
 }

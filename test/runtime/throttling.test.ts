@@ -61,6 +61,26 @@ describe("429 handling", () => {
       burst: 500,
     });
     addMirrorController(manager, ns.name, 16);
+    // Other tenants' writes keep the one mutating slot busy (as on a loaded apiserver), so the controller meets
+    // 429s whatever the speed of this machine. The noise client does not retry; its failures are expected.
+    const noise = controllerKc.makeApiClient(k8s.CoreV1Api);
+    let noisy = true;
+    const noiseLoop = (async () => {
+      let n = 0;
+      while (noisy) {
+        await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            noise
+              .createNamespacedConfigMap({
+                namespace: ns.name,
+                body: { metadata: { name: `noise-${n}-${i}` }, data: { v: String(n) } },
+              })
+              .catch(() => undefined),
+          ),
+        );
+        n++;
+      }
+    })();
     const started = Date.now();
     void manager.start(stop.signal);
     await eventually(
@@ -77,6 +97,8 @@ describe("429 handling", () => {
       240_000,
       "all mirrors under throttling",
     );
+    noisy = false;
+    await noiseLoop;
     const requests = (await manager.metrics.apiRequests.get()).values;
     const sum = (pred: (l: Record<string, string | number>) => boolean) =>
       requests.filter((v) => pred(v.labels)).reduce((a, v) => a + v.value, 0);
