@@ -465,7 +465,17 @@ async function waitHealthy(state: MetaclusterState, name: ComponentName, timeout
   throw new Error(`${name} did not become healthy within ${timeoutMs / 1000}s; see ${logFile}:\n${tail(logFile)}`);
 }
 
+/**
+ * Takes the pids from state.json: a test holds a copy of the state from the start of the run, and another test may
+ * have restarted a component since. Acting on a stale pid would leave the running process alone.
+ */
+function refreshPids(state: MetaclusterState): void {
+  const current = readState(state.dir);
+  if (current) state.pids = current.pids;
+}
+
 export async function startComponent(state: MetaclusterState, name: ComponentName, timeoutMs = 90_000): Promise<void> {
+  refreshPids(state);
   if (isOurProcess(state.pids[name], binaryOf(name)) && (await isHealthy(state, name))) return;
   state.pids[name] = spawnComponent(state, name);
   writeState(state);
@@ -477,6 +487,7 @@ export async function stopComponent(
   name: ComponentName,
   signal: NodeJS.Signals = "SIGTERM",
 ): Promise<void> {
+  refreshPids(state);
   const pid = state.pids[name];
   if (isOurProcess(pid, binaryOf(name)) && pid) {
     process.kill(pid, signal);
