@@ -28,7 +28,8 @@ export class WorkQueue {
   constructor(private readonly options: WorkQueueOptions) {
     this.now = options.now ?? (() => performance.now());
     this.baseDelayMs = options.baseDelayMs ?? 50;
-    this.maxDelayMs = options.maxDelayMs ?? 300_000;
+    // A minute at most: after an outage every key is retried within a minute of the apiserver coming back.
+    this.maxDelayMs = options.maxDelayMs ?? 60_000;
   }
 
   get length(): number {
