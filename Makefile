@@ -4,7 +4,7 @@ SHELL := /bin/bash
 
 NODE_STAMP := node_modules/.install-stamp
 
-.PHONY: help deps binaries chromium build lint test test-unit test-integration demo bench metacluster-up metacluster-down generate clean
+.PHONY: help deps binaries vpa chromium build lint test test-unit test-integration demo bench metacluster-up metacluster-down generate clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -19,6 +19,9 @@ deps: $(NODE_STAMP) ## install npm packages (npm ci)
 
 binaries: ## build the pinned upstream binaries into .cache/bin (warm: seconds)
 	bash hack/build-binaries.sh
+
+vpa: ## the upstream VPA recommender and its CRD into .cache/bin, for the recommender benchmark only (warm: a no-op)
+	bash hack/build-vpa.sh
 
 chromium: ## headless Chromium from Debian for the dashboard's browser test (skipped when present)
 	@test -x /usr/bin/chromium || { $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
@@ -45,7 +48,7 @@ test-integration: deps binaries chromium ## integration tests on the local meta-
 demo: deps binaries ## the main job: meta-cluster up, controller in dry-run, scenario, report
 	npm run demo
 
-bench: deps binaries ## full-size benchmarks; results land in bench/results/
+bench: deps binaries vpa ## full-size benchmarks; results land in bench/results/
 	npm run bench
 
 metacluster-up: deps binaries ## start the local meta-cluster
