@@ -13,6 +13,9 @@ export interface ControllerConfig {
   pollIntervalMs?: number;
   rateWindow?: string;
   staleAfterMs?: number;
+  /** Black-box /readyz probes of tenant apiservers: every this often; 0 or unset turns them off. */
+  probeIntervalMs?: number;
+  probeTimeoutMs?: number;
   opsCenter?: OpsCenterEndpoint[];
   clusterName?: string;
   decisionRetentionMs?: number;

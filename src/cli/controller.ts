@@ -27,6 +27,8 @@ interface ControllerFlags {
   prometheusBearerTokenFile?: string;
   prometheusCaFile?: string;
   pollInterval: string;
+  probeInterval: string;
+  probeTimeout: string;
   staleAfter: string;
   opsCenterUrl?: string[];
   opsCenterHmacSecretFile?: string;
@@ -100,6 +102,12 @@ export function controllerCommand(): Command {
       "15s",
     )
     .option("--stale-after <duration>", "a signal older than this is stale: it never causes a scale-down", "90s")
+    .option(
+      "--probe-interval <duration>",
+      "how often each governed tenant apiserver's /readyz is probed through its Service (0 turns the probe off)",
+      "10s",
+    )
+    .option("--probe-timeout <duration>", "a /readyz probe without an answer by then counts as failed", "3s")
     .addOption(
       new Option("--ops-center-url <url...>", "endpoints that receive every ScalingDecision as a CloudEvent").env(
         "METAPILOT_OPS_CENTER_URL",
@@ -166,6 +174,8 @@ export function controllerCommand(): Command {
           : undefined,
         pollIntervalMs: parseDuration(flags.pollInterval),
         staleAfterMs: parseDuration(flags.staleAfter),
+        probeIntervalMs: flags.probeInterval === "0" ? 0 : parseDuration(flags.probeInterval),
+        probeTimeoutMs: parseDuration(flags.probeTimeout),
         opsCenter: opsCenterUrls.map((url) => ({
           url,
           hmacSecretFile: flags.opsCenterHmacSecretFile,

@@ -13,15 +13,23 @@ import { KubeActuator, RecordingActuator } from "./actuator.js";
 import { selectClusterScaler } from "./policy.js";
 import { ScalerReconciler, componentLabel, tenantLabel, type DecisionObject, type ScalerCaches } from "./reconciler.js";
 import { Reporter } from "./reports.js";
+import { ProbeSignals, probeUrlAnnotation, type ProbeTarget } from "./signals/probe.js";
 import { PrometheusSignals } from "./signals/prometheus.js";
+import { pkiSecretName } from "../operator/pki/secrets.js";
 
 export interface ScalerWiring {
   controller: Controller;
   statusController: Controller;
   reconciler: ScalerReconciler;
   prometheus?: PrometheusSignals;
+  probe?: ProbeSignals;
   reporter?: Reporter;
 }
+
+type TenantObject = KubeObject & {
+  spec?: { namespace?: string };
+  status?: { phase?: string; namespace?: string; endpoint?: string };
+};
 
 export function addClusterScalerController(manager: Manager, config: ControllerConfig): ScalerWiring {
   const tenantScoped = <T extends KubeObject>(resource: (typeof Resources)[keyof typeof Resources]) =>
@@ -58,6 +66,7 @@ export function addClusterScalerController(manager: Manager, config: ControllerC
         },
       })
     : undefined;
+  const probe = config.probeIntervalMs ? newProber(manager, caches, config, enqueueAll) : undefined;
   const actuator = config.dryRun ? new RecordingActuator() : new KubeActuator(manager.client);
   const reconciler = new ScalerReconciler({
     client: manager.client,
@@ -65,6 +74,7 @@ export function addClusterScalerController(manager: Manager, config: ControllerC
     actuator,
     recorder: manager.recorder("clusterscaler"),
     prometheus,
+    probe,
     registry: manager.metrics.registry,
     dryRun: config.dryRun,
     engine: config.staleAfterMs ? { staleAfterMs: config.staleAfterMs } : undefined,
@@ -210,13 +220,73 @@ export function addClusterScalerController(manager: Manager, config: ControllerC
   manager.onLeading(async (signal) => {
     const work: Array<Promise<void>> = [];
     if (prometheus) work.push(prometheus.run(signal));
+    if (probe) work.push(probe.run(signal));
     if (reporter) work.push(reporter.run(signal));
     work.push(
       collectGarbage(manager, caches.decisions, config.decisionRetentionMs ?? 7 * 86_400_000, !!reporter, signal),
     );
     await Promise.all(work);
   });
-  return { controller, statusController, reconciler, prometheus, reporter };
+  return { controller, statusController, reconciler, prometheus, probe, reporter };
+}
+
+/**
+ * The black-box prober: every tenant a ClusterScaler governs, once it has an endpoint, through its Service
+ * (status.endpoint) or the URL in its metapilot.io/probe-url annotation, verified with the tenant's cluster CA.
+ */
+function newProber(
+  manager: Manager,
+  caches: ScalerCaches,
+  config: ControllerConfig,
+  onUpdate: () => void,
+): ProbeSignals {
+  const cas = new Map<string, { pem: string | undefined; at: number }>();
+  const targets = (): ProbeTarget[] => {
+    const scalers = caches.clusterScalers.list().flatMap((r) => {
+      const parsed = parseClusterScaler(r);
+      return parsed.ok ? [parsed.value] : [];
+    });
+    const out: ProbeTarget[] = [];
+    for (const raw of caches.tenants.list() as TenantObject[]) {
+      const name = raw.metadata?.name;
+      if (!name || raw.metadata?.deletionTimestamp) continue;
+      if (!selectClusterScaler(scalers, raw.metadata?.labels ?? {})) continue;
+      const override = raw.metadata?.annotations?.[probeUrlAnnotation];
+      const endpoint = raw.status?.endpoint;
+      if (!override && (!endpoint || raw.status?.phase === "Provisioning")) continue;
+      out.push({
+        tenant: name,
+        namespace: raw.status?.namespace ?? raw.spec?.namespace ?? `tcp-${name}`,
+        url: override ?? `${endpoint}/readyz`,
+      });
+    }
+    return out;
+  };
+  return new ProbeSignals({
+    intervalMs: config.probeIntervalMs ?? 10_000,
+    timeoutMs: config.probeTimeoutMs ?? 3000,
+    targets,
+    // The cluster CA's certificate (never its key) is kept, for ten minutes or until a TLS failure.
+    caFor: async (t) => {
+      const cached = cas.get(t.tenant);
+      if (cached && Date.now() - cached.at < 10 * 60_000) return cached.pem;
+      const secret = await manager.client
+        .get<KubeObject & { data?: Record<string, string> }>(
+          Resources.Secret,
+          pkiSecretName(t.tenant, "ca"),
+          t.namespace,
+        )
+        .catch(() => undefined);
+      const crt = secret?.data?.["tls.crt"];
+      const pem = crt ? Buffer.from(crt, "base64").toString("utf8") : undefined;
+      cas.set(t.tenant, { pem, at: Date.now() });
+      return pem;
+    },
+    forgetCa: (t) => cas.delete(t.tenant),
+    logger: manager.logger,
+    registry: manager.metrics.registry,
+    onUpdate,
+  });
 }
 
 /** Deletes decisions older than the retention, but never one whose report has not been delivered. */

@@ -18,6 +18,7 @@ import { profileNameFor, profileRecommendation } from "../recommender/index.js";
 import { resolvePolicy, selectClusterScaler } from "./policy.js";
 import { bytes, cores } from "./quantity.js";
 import { oomEventsOf, type PodLike } from "./signals/oom.js";
+import type { ProbeSignals } from "./signals/probe.js";
 import type { PrometheusSignals } from "./signals/prometheus.js";
 import type {
   ComponentName,
@@ -106,6 +107,8 @@ export interface ScalerOptions {
   actuator: Actuator;
   recorder: EventRecorder;
   prometheus?: PrometheusSignals;
+  /** Black-box /readyz probes of tenant apiservers. */
+  probe?: ProbeSignals;
   registry?: Registry;
   /** Global dry-run (the controller's --dry-run): wins over every policy. */
   dryRun: boolean;
@@ -240,10 +243,12 @@ export class ScalerReconciler implements Reconciler {
     };
   }
 
-  private signalsFor(ref: WorkloadRef, pods: Array<PodLike & KubeObject>): Signals {
+  private signalsFor(ref: WorkloadRef, pods: Array<PodLike & KubeObject>, probeWindowMs: number, now: number): Signals {
     const oom = pods.flatMap((p) => oomEventsOf(p, ref.container));
     const p = this.o.prometheus;
     const signals: Signals = { oom };
+    if (ref.component === "kube-apiserver" && this.o.probe)
+      signals.probeFailures = this.o.probe.failuresWithin(ref.tenant, probeWindowMs, now);
     if (!p) return { ...signals, unavailableReason: "no Prometheus configured" };
     const worst = (map: Map<string, Measurement>): Measurement | undefined => {
       let best: Measurement | undefined;
@@ -345,7 +350,7 @@ export class ScalerReconciler implements Reconciler {
       workload: ref,
       current,
       policy,
-      signals: this.signalsFor(ref, pods),
+      signals: this.signalsFor(ref, pods, policy.scalers.probe.windowMs, now),
       profile: this.profileFor(ref),
       now,
       fleetBudgetRemaining: this.budget.remaining(cs, now),

@@ -1,0 +1,223 @@
+// Black-box probe of each tenant apiserver: GET /readyz through its Service (the TenantControlPlane's
+// status.endpoint) or through the URL in its `metapilot.io/probe-url` annotation. /readyz is public by default
+// (system:public-info-viewer), so the probe needs no credentials; TLS is verified with the tenant's own cluster CA.
+//
+// Only answers that say something about the tenant count as failures: a non-2xx status or a timeout. A name that
+// does not resolve, a refused connection or a TLS error says more about metapilot's network path than about the
+// tenant, so it leaves the signal missing (never a failure, never a scale-up). And when many tenants fail in the
+// same round, the prober itself is the likelier cause: that round is not counted for anyone.
+import http from "node:http";
+import https from "node:https";
+import { Counter, Histogram, type Registry } from "prom-client";
+import { sleep } from "../../kube/backoff.js";
+import type { Logger } from "../../kube/logger.js";
+import { userAgent } from "../../version.js";
+import type { Measurement } from "../types.js";
+
+export const probeUrlAnnotation = "metapilot.io/probe-url";
+
+export type ProbeOutcome = "ok" | "http-status" | "timeout" | "unreachable";
+
+export interface ProbeResult {
+  outcome: ProbeOutcome;
+  status?: number;
+  durationMs: number;
+  message: string;
+}
+
+export interface ProbeTarget {
+  tenant: string;
+  namespace: string;
+  url: string;
+}
+
+/** One GET of a /readyz URL. Never throws: every way it can go wrong is an outcome. */
+export function probeOnce(
+  url: string,
+  o: { timeoutMs: number; ca?: string; signal?: AbortSignal },
+): Promise<ProbeResult> {
+  const started = performance.now();
+  const done = (outcome: ProbeOutcome, message: string, status?: number): ProbeResult => ({
+    outcome,
+    status,
+    message,
+    durationMs: Math.round(performance.now() - started),
+  });
+  return new Promise((resolve) => {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      resolve(done("unreachable", `not a URL: ${url}`));
+      return;
+    }
+    const lib = parsed.protocol === "https:" ? https : http;
+    const timeout = AbortSignal.timeout(o.timeoutMs);
+    const signal = o.signal ? AbortSignal.any([o.signal, timeout]) : timeout;
+    const req = lib.request(
+      parsed,
+      {
+        method: "GET",
+        headers: { "User-Agent": `${userAgent} probe`, Accept: "text/plain" },
+        ca: o.ca,
+        agent: false,
+        signal,
+      },
+      (res) => {
+        const status = res.statusCode ?? 0;
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => {
+          if (body.length < 2048) body += chunk;
+        });
+        res.on("end", () => {
+          if (status >= 200 && status < 300) resolve(done("ok", `HTTP ${status}`, status));
+          else {
+            // /readyz lists its failing checks as "[-]name failed: reason"; keep the first for the evidence.
+            const failing = body.split("\n").find((l) => l.startsWith("[-]"));
+            resolve(done("http-status", `HTTP ${status}${failing ? `: ${failing.slice(0, 160)}` : ""}`, status));
+          }
+        });
+        res.on("error", (err) => resolve(done("unreachable", err.message)));
+      },
+    );
+    req.on("error", (err: NodeJS.ErrnoException) => {
+      if (timeout.aborted) resolve(done("timeout", `no answer within ${o.timeoutMs} ms`));
+      else resolve(done("unreachable", `${err.code ?? "error"}: ${err.message}`));
+    });
+    req.end();
+  });
+}
+
+export interface ProbeRecord {
+  at: number;
+  outcome: ProbeOutcome;
+  message: string;
+}
+
+export interface ProbeSignalsOptions {
+  intervalMs: number;
+  timeoutMs: number;
+  /** Probes in flight at once. */
+  concurrency?: number;
+  /** The tenants to probe this round. */
+  targets: () => ProbeTarget[];
+  /** The tenant's cluster CA (PEM) for an https URL; undefined uses the system's trust store. */
+  caFor?: (target: ProbeTarget) => Promise<string | undefined>;
+  /** Called after a TLS failure, so a rotated CA is read again. */
+  forgetCa?: (target: ProbeTarget) => void;
+  /** A round in which at least this share of tenants (and at least minSuspectTenants) fails is not counted. */
+  suspectShare?: number;
+  minSuspectTenants?: number;
+  logger: Logger;
+  registry?: Registry;
+  onUpdate: () => void;
+  probe?: typeof probeOnce;
+}
+
+export class ProbeSignals {
+  /** tenant → recent results, oldest first (bounded). */
+  private readonly results = new Map<string, ProbeRecord[]>();
+  /** Why the last round was not counted, when it was not. */
+  suspectReason?: string;
+  lastRoundAt?: number;
+  private readonly duration?: Histogram<"outcome">;
+  private readonly ignored?: Counter;
+
+  constructor(private readonly o: ProbeSignalsOptions) {
+    if (o.registry) {
+      this.duration = new Histogram({
+        name: "metapilot_probe_duration_seconds",
+        help: "Black-box /readyz probes of tenant apiservers, by outcome (ok, http-status, timeout, unreachable).",
+        labelNames: ["outcome"],
+        buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
+        registers: [o.registry],
+      });
+      this.ignored = new Counter({
+        name: "metapilot_probe_rounds_ignored_total",
+        help: "Probe rounds not counted because too many tenants failed at once (the prober's own path is suspect).",
+        registers: [o.registry],
+      });
+    }
+  }
+
+  /**
+   * Failed probes of one tenant within the window, as a measurement timed at the latest probe. Missing when the
+   * tenant was never probed or its latest probe could not reach it: silence is never a failure.
+   */
+  failuresWithin(tenant: string, windowMs: number, now: number): Measurement | undefined {
+    const list = this.results.get(tenant);
+    const last = list?.at(-1);
+    if (!list || !last || last.outcome === "unreachable") return undefined;
+    const failures = list.filter(
+      (r) => r.at >= now - windowMs && (r.outcome === "http-status" || r.outcome === "timeout"),
+    );
+    return { value: failures.length, observedAt: last.at, source: `probe: ${last.message}` };
+  }
+
+  /** The latest result of one tenant, for status and the dashboard. */
+  latest(tenant: string): ProbeRecord | undefined {
+    return this.results.get(tenant)?.at(-1);
+  }
+
+  /** One round over every target, with bounded concurrency. */
+  async round(signal?: AbortSignal): Promise<void> {
+    const targets = this.o.targets();
+    const probe = this.o.probe ?? probeOnce;
+    const outcomes = new Map<string, ProbeRecord>();
+    const queue = [...targets];
+    const worker = async () => {
+      for (let t = queue.shift(); t; t = queue.shift()) {
+        if (signal?.aborted) return;
+        let ca: string | undefined;
+        try {
+          ca = t.url.startsWith("https:") ? await this.o.caFor?.(t) : undefined;
+        } catch (err) {
+          outcomes.set(t.tenant, {
+            at: Date.now(),
+            outcome: "unreachable",
+            message: `no CA: ${(err as Error).message}`,
+          });
+          continue;
+        }
+        const r = await probe(`${t.url}`, { timeoutMs: this.o.timeoutMs, ca, signal });
+        this.duration?.observe({ outcome: r.outcome }, r.durationMs / 1000);
+        if (r.outcome === "unreachable" && /CERT|SSL|TLS|self.signed|certificate/i.test(r.message))
+          this.o.forgetCa?.(t);
+        outcomes.set(t.tenant, { at: Date.now(), outcome: r.outcome, message: r.message });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, this.o.concurrency ?? 16) }, worker));
+    if (signal?.aborted) return;
+    const failed = [...outcomes.values()].filter((r) => r.outcome === "http-status" || r.outcome === "timeout").length;
+    const share = this.o.suspectShare ?? 0.5;
+    const min = this.o.minSuspectTenants ?? 3;
+    if (failed >= min && failed >= share * outcomes.size) {
+      this.suspectReason = `${failed} of ${outcomes.size} tenants failed their /readyz probe in the same round; metapilot's own network path is the likelier cause, so the round is not counted`;
+      this.ignored?.inc();
+      this.o.logger.warn({ failed, probed: outcomes.size }, "probe round not counted: too many tenants failed at once");
+      // Each tenant keeps its earlier results, but its latest says "unknown": no failure is counted from here.
+      for (const [tenant, r] of outcomes)
+        outcomes.set(tenant, { ...r, outcome: "unreachable", message: "round not counted" });
+    } else this.suspectReason = undefined;
+    const live = new Set(targets.map((t) => t.tenant));
+    for (const tenant of this.results.keys()) if (!live.has(tenant)) this.results.delete(tenant);
+    const horizon = Date.now() - 60 * 60_000;
+    for (const [tenant, r] of outcomes) {
+      const list = (this.results.get(tenant) ?? []).filter((x) => x.at >= horizon);
+      list.push(r);
+      if (list.length > 256) list.splice(0, list.length - 256);
+      this.results.set(tenant, list);
+    }
+    this.lastRoundAt = Date.now();
+    this.o.onUpdate();
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      const started = Date.now();
+      await this.round(signal).catch((err: unknown) => this.o.logger.warn({ err }, "probe round failed"));
+      await sleep(Math.max(0, this.o.intervalMs - (Date.now() - started)), signal).catch(() => undefined);
+    }
+  }
+}
