@@ -86,11 +86,20 @@ export async function recommendOnce(o: OneShotOptions): Promise<RecommendationRo
   });
   const end = o.now.getTime();
   let done = 0;
-  for (const [ns, nsModels] of byNamespace) {
-    o.onProgress?.(done, byNamespace.size, ns);
-    const batch = await o.source.fetch(ns, end - params.historyDays * 86_400_000, end, o.stepSeconds);
-    feedBatch(batch, ns, nsModels, resolver, end);
-    o.onProgress?.(++done, byNamespace.size, ns);
+  // Namespaces in groups of 20: one query per metric per group when the source can batch.
+  const all = [...byNamespace.keys()];
+  const start = end - params.historyDays * 86_400_000;
+  for (let i = 0; i < all.length; i += o.source.fetchMany ? 20 : 1) {
+    const group = all.slice(i, i + (o.source.fetchMany ? 20 : 1));
+    o.onProgress?.(done, byNamespace.size, group[0] ?? "");
+    const batches = o.source.fetchMany
+      ? await o.source.fetchMany(group, start, end, o.stepSeconds)
+      : new Map([[group[0] ?? "", await o.source.fetch(group[0] ?? "", start, end, o.stepSeconds)]]);
+    for (const ns of group) {
+      const batch = batches.get(ns);
+      if (batch) feedBatch(batch, ns, byNamespace.get(ns) ?? [], resolver, end);
+      o.onProgress?.(++done, byNamespace.size, ns);
+    }
   }
   const rows: RecommendationRow[] = [];
   for (const { model, obj } of models) {

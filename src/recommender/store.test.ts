@@ -169,3 +169,106 @@ describe("profileRecommendation", () => {
     expect(profileRecommendation({}, "app")).toBeUndefined();
   });
 });
+
+describe("ModelStore across namespaces", () => {
+  const now = Date.UTC(2026, 0, 9);
+  const etcdResolver = new OwnerResolver({
+    pod: () => undefined,
+    replicaSet: () => undefined,
+    replicaSetNames: () => [],
+    statefulSetNames: () => ["etcd"],
+  });
+  const rig = (namespaces: number, maxNamespacesPerRead: number) => {
+    const reads: Array<{ namespaces: readonly string[]; start: number; step: number }> = [];
+    const batch = (start: number, end: number, step: number): UsageBatch => {
+      const points: Array<[number, number]> = [];
+      for (let t = Math.ceil(start / (step * 1000)) * step * 1000; t <= end; t += step * 1000) points.push([t, 0.5]);
+      return {
+        source: "fake",
+        stepSeconds: step,
+        startMs: start,
+        endMs: end,
+        cpu: [{ pod: "etcd-0", container: "etcd", points }],
+        memory: [],
+      };
+    };
+    const source: UsageSource = {
+      name: "fake",
+      history: true,
+      async fetch(ns, start, end, step) {
+        reads.push({ namespaces: [ns], start, step });
+        return batch(start, end, step);
+      },
+      async fetchMany(list, start, end, step) {
+        reads.push({ namespaces: list, start, step });
+        await new Promise((r) => setTimeout(r, 5));
+        return new Map(list.map((ns) => [ns, batch(start, end, step)]));
+      },
+    };
+    let clock = now;
+    const store = new ModelStore({
+      source,
+      resolver: etcdResolver,
+      now: () => new Date(clock),
+      bootstrapGatherMs: 10,
+      maxNamespacesPerRead,
+    });
+    const names = Array.from({ length: namespaces }, (_, i) => `ns-${String(i).padStart(2, "0")}`);
+    for (const ns of names)
+      store.set({
+        namespace: ns,
+        ref: { kind: "StatefulSet", name: "etcd" },
+        uid: `${ns}-etcd`,
+        containers: new Map(),
+        halfLifeMs: dayMs,
+        historyDays: 8,
+      });
+    return { store, reads, names, tick: (ms: number) => (clock += ms) };
+  };
+
+  it("reads a fleet of namespaces in groups, however their refreshes interleave", async () => {
+    const { store, reads, names } = rig(45, 10);
+    // Four workers, as the controller has: each takes the next namespace when its refresh returns.
+    const queue = [...names];
+    const worker = async () => {
+      for (let ns = queue.shift(); ns; ns = queue.shift()) await store.refresh(ns);
+    };
+    await Promise.all([worker(), worker(), worker(), worker()]);
+    expect(reads.every((r) => r.namespaces.length <= 10)).toBe(true);
+    expect(reads.length).toBeLessThanOrEqual(8); // 45 namespaces, 10 per read: 5 when packed, never 45
+    // Every namespace read exactly once, and every model fed from it.
+    expect(reads.flatMap((r) => r.namespaces).sort()).toEqual(names);
+    for (const ns of names) {
+      const m = store.get(ns, { kind: "StatefulSet", name: "etcd" });
+      expect(m?.coveredUntilMs).toBe(now);
+      expect(m?.containers.get("etcd")?.sampleCount).toBe(8 * 288 + 1);
+    }
+  });
+
+  it("reads everything at once when all refreshes start together", async () => {
+    const { store, reads, names } = rig(30, 10);
+    await Promise.all(names.map((ns) => store.refresh(ns)));
+    expect(reads.length).toBe(3);
+    expect(reads.flatMap((r) => r.namespaces).sort()).toEqual(names);
+  });
+
+  it("never mixes a history read with a live one", async () => {
+    const { store, reads, names, tick } = rig(4, 10);
+    await Promise.all(names.map((ns) => store.refresh(ns)));
+    tick(5 * 60_000);
+    // A new workload in ns-00 needs its history; the others only the last five minutes.
+    store.set({
+      namespace: "ns-00",
+      ref: { kind: "StatefulSet", name: "etcd-new" },
+      uid: "new",
+      containers: new Map(),
+      halfLifeMs: dayMs,
+      historyDays: 8,
+    });
+    store.delete("ns-00", { kind: "StatefulSet", name: "etcd" });
+    await store.refresh("ns-00");
+    expect(reads.at(-1)).toMatchObject({ namespaces: ["ns-00"], step: 300 });
+    await store.refresh("ns-01");
+    expect(reads.at(-1)).toMatchObject({ namespaces: ["ns-01", "ns-02", "ns-03"], step: 60 });
+  });
+});

@@ -1,7 +1,9 @@
-// The models of the profiled workloads, fed in batches per namespace. A refresh reads, for every model of the
-// namespace that is behind, the range from the oldest model's coverage (or the start of its history window, if
-// it has none) to now: one range query per metric for the whole namespace. Refreshes of a namespace are
-// serialized, so the reconciles of its profiles share one read instead of each making its own.
+// The models of the profiled workloads, fed in batches. A refresh reads, for every model of the namespace that is
+// behind, the range from the oldest model's coverage (or the start of its history window, if it has none) to now:
+// one range query per metric for the whole namespace. When the source can batch, the same read also takes along
+// other namespaces that are behind in the same way (history or live), up to maxNamespacesPerRead, so a fleet of
+// N namespaces is read with about 2N/maxNamespacesPerRead queries however its reconciles interleave. A namespace
+// is in at most one read at a time: its profiles' reconciles wait for that read instead of making their own.
 import { addCpuSample, addMemorySample, dayMs, newContainerState, type ContainerState } from "./model/container.js";
 import { sleep } from "../kube/backoff.js";
 import type { OwnerResolver, WorkloadRef } from "./input/owners.js";
@@ -27,6 +29,8 @@ export interface RefreshResult {
   startMs?: number;
   endMs?: number;
   series?: number;
+  /** Namespaces the read covered (this one and those it took along). */
+  namespaces?: number;
 }
 
 export interface ModelStoreOptions {
@@ -45,6 +49,8 @@ export interface ModelStoreOptions {
    * read; default 500 ms.
    */
   bootstrapGatherMs?: number;
+  /** Namespaces read together in one query per metric (when the source can batch); default 20. */
+  maxNamespacesPerRead?: number;
 }
 
 export function workloadKey(namespace: string, ref: WorkloadRef): string {
@@ -91,7 +97,10 @@ export function feedBatch(
 
 export class ModelStore {
   private readonly models = new Map<string, WorkloadModel>();
-  private readonly locks = new Map<string, Promise<unknown>>();
+  /** namespace → the refresh asked for it (gathering, then reading). */
+  private readonly refreshing = new Map<string, Promise<unknown>>();
+  /** namespace → the query in flight that covers it (its own or another namespace's). */
+  private readonly inflight = new Map<string, Promise<unknown>>();
   private readonly now: () => Date;
   /** Counters a test or benchmark can read. */
   readonly stats = { refreshes: 0, historyReads: 0, liveReads: 0 };
@@ -118,15 +127,30 @@ export class ModelStore {
 
   /** Brings every stale model of `namespace` up to now with one batched read. */
   refresh(namespace: string, signal?: AbortSignal): Promise<RefreshResult> {
-    const previous = this.locks.get(namespace) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(() => this.refreshNow(namespace, signal));
-    this.locks.set(namespace, next);
-    void next
+    const pending = this.inflight.get(namespace) ?? this.refreshing.get(namespace);
+    if (pending) {
+      // Another refresh or read covers this namespace: wait for it, then look again (usually nothing is left).
+      return pending.catch(() => undefined).then(() => this.refresh(namespace, signal));
+    }
+    const next = this.refreshNow(namespace, signal);
+    this.track(this.refreshing, [namespace], next);
+    return next;
+  }
+
+  private track(map: Map<string, Promise<unknown>>, namespaces: readonly string[], p: Promise<unknown>): void {
+    for (const ns of namespaces) map.set(ns, p);
+    void p
       .finally(() => {
-        if (this.locks.get(namespace) === next) this.locks.delete(namespace);
+        for (const ns of namespaces) if (map.get(ns) === p) map.delete(ns);
       })
       .catch(() => undefined);
-    return next;
+  }
+
+  private staleModels(namespace: string, nowMs: number): WorkloadModel[] {
+    const interval = this.o.refreshIntervalMs ?? 60_000;
+    return [...this.models.values()].filter(
+      (m) => m.namespace === namespace && (m.coveredUntilMs ?? Number.NEGATIVE_INFINITY) < nowMs - interval,
+    );
   }
 
   private async refreshNow(namespace: string, signal?: AbortSignal): Promise<RefreshResult> {
@@ -134,24 +158,57 @@ export class ModelStore {
       (m) => m.namespace === namespace && m.coveredUntilMs === undefined,
     );
     if (needsHistory && (this.o.bootstrapGatherMs ?? 500) > 0) await sleep(this.o.bootstrapGatherMs ?? 500, signal);
+    // Another namespace's read may have taken this one along meanwhile.
+    for (let claimed = this.inflight.get(namespace); claimed; claimed = this.inflight.get(namespace))
+      await claimed.catch(() => undefined);
     const nowMs = this.now().getTime();
-    const interval = this.o.refreshIntervalMs ?? 60_000;
-    const stale = [...this.models.values()].filter(
-      (m) => m.namespace === namespace && (m.coveredUntilMs ?? Number.NEGATIVE_INFINITY) < nowMs - interval,
-    );
+    const stale = this.staleModels(namespace, nowMs);
     if (stale.length === 0) return { fetched: false };
-    const startMs = Math.min(...stale.map((m) => m.coveredUntilMs ?? nowMs - m.historyDays * dayMs));
-    const liveStep = this.o.stepSeconds ?? 60;
-    const historyStep = this.o.historyStepSeconds ?? 300;
+    const startOf = (models: readonly WorkloadModel[]) =>
+      Math.min(...models.map((m) => m.coveredUntilMs ?? nowMs - m.historyDays * dayMs));
     // History at a coarser step (Prometheus caps points per series); live reads at the fine one.
-    const history = nowMs - startMs > 60 * 60_000;
-    const step = history ? historyStep : liveStep;
+    const isHistory = (start: number) => nowMs - start > 60 * 60_000;
+    const history = isHistory(startOf(stale));
+    const group = new Map<string, WorkloadModel[]>([[namespace, stale]]);
+    const max = this.o.maxNamespacesPerRead ?? 20;
+    if (this.o.source.fetchMany && max > 1) {
+      const others = new Map<string, WorkloadModel[]>();
+      for (const m of this.models.values()) {
+        if (m.namespace === namespace || this.inflight.has(m.namespace)) continue;
+        if (!others.has(m.namespace)) others.set(m.namespace, this.staleModels(m.namespace, nowMs));
+      }
+      const candidates = [...others.entries()]
+        .filter(([, models]) => models.length > 0 && isHistory(startOf(models)) === history)
+        .sort((a, b) => startOf(a[1]) - startOf(b[1]) || a[0].localeCompare(b[0]));
+      for (const [ns, models] of candidates.slice(0, max - 1)) group.set(ns, models);
+    }
+    const startMs = Math.min(...[...group.values()].map(startOf));
+    const step = history ? (this.o.historyStepSeconds ?? 300) : (this.o.stepSeconds ?? 60);
     this.stats.refreshes++;
     if (history) this.stats.historyReads++;
     else this.stats.liveReads++;
-    const batch = await this.o.source.fetch(namespace, startMs, nowMs, step, signal);
-    this.o.onBatch?.(namespace, batch);
-    feedBatch(batch, namespace, stale, this.o.resolver, nowMs);
-    return { fetched: true, source: batch.source, startMs, endMs: batch.endMs, series: batch.cpu.length };
+    const namespaces = [...group.keys()];
+    const read =
+      namespaces.length > 1 && this.o.source.fetchMany
+        ? this.o.source.fetchMany(namespaces, startMs, nowMs, step, signal)
+        : this.o.source.fetch(namespace, startMs, nowMs, step, signal).then((b) => new Map([[namespace, b]]));
+    this.track(this.inflight, namespaces, read);
+    const batches = await read;
+    let own: UsageBatch | undefined;
+    for (const [ns, models] of group) {
+      const batch = batches.get(ns);
+      if (!batch) continue;
+      if (ns === namespace) own = batch;
+      this.o.onBatch?.(ns, batch);
+      feedBatch(batch, ns, models, this.o.resolver, nowMs);
+    }
+    return {
+      fetched: true,
+      source: own?.source,
+      startMs,
+      endMs: own?.endMs,
+      series: own?.cpu.length,
+      namespaces: namespaces.length,
+    };
   }
 }

@@ -123,10 +123,35 @@ describe("PrometheusUsageSource", () => {
       .times(2)
       .reply(200, ok([series("a-1", "c", [[120, "1"]]), series("b-0", "c", [[120, "2"]])]));
     const { c, requests } = client();
-    const batch = await new PrometheusUsageSource(c).fetch("tcp-a", 60_000, 180_000, 60);
+    const batch = await new PrometheusUsageSource(c).fetch("ns", 60_000, 180_000, 60);
     expect(requests).toHaveLength(2);
     expect(batch.cpu.map((s) => s.pod)).toEqual(["a-1", "b-0"]);
     expect(batch.startMs).toBe(120_000); // strictly after the start: that point is already covered
+  });
+
+  it("reads a group of namespaces with one query per metric and splits the answer by namespace", async () => {
+    const q = usageQueries(["tcp-a", "tcp-b", "tcp.c"], 60);
+    expect(q.cpu).toContain('namespace=~"tcp-a|tcp-b|tcp\\\\.c"');
+    const inNs = (ns: string, pod: string) => ({
+      metric: { namespace: ns, pod, container: "c" },
+      values: [[120, "1"]],
+    });
+    let asked = "";
+    nock(base)
+      .post("/api/v1/query_range", (body: Record<string, string>) => {
+        asked = body.query ?? "";
+        return true;
+      })
+      .times(2)
+      .reply(200, ok([inNs("tcp-a", "a-0"), inNs("tcp-a", "a-1"), inNs("tcp-b", "b-0")]));
+    const { c, requests } = client();
+    const batches = await new PrometheusUsageSource(c).fetchMany(["tcp-a", "tcp-b", "tcp-idle"], 60_000, 180_000, 60);
+    expect(requests).toHaveLength(2);
+    expect(asked).toContain('namespace=~"tcp-a|tcp-b|tcp-idle"');
+    expect(batches.get("tcp-a")?.cpu.map((s) => s.pod)).toEqual(["a-0", "a-1"]);
+    expect(batches.get("tcp-b")?.memory.map((s) => s.pod)).toEqual(["b-0"]);
+    // A namespace without data is in the answer, empty, so its models' coverage still moves on.
+    expect(batches.get("tcp-idle")).toMatchObject({ cpu: [], memory: [], endMs: 180_000 });
   });
 
   it("uses configured metric and label names", () => {

@@ -1,6 +1,6 @@
-// Usage samples per (pod, container) of one namespace, read in batches: one range query per metric per
-// namespace, `sum by (namespace, pod, container)`, never one per workload. Metric and label names are
-// configurable for Prometheus setups that relabel cAdvisor.
+// Usage samples per (pod, container), read in batches: one range query per metric for one namespace or for a
+// group of namespaces (`namespace=~"a|b|..."`), `sum by (namespace, pod, container)`, never one per workload.
+// Metric and label names are configurable for Prometheus setups that relabel cAdvisor.
 import { PrometheusError, type PrometheusClient, type RangeSeries } from "../../prometheus/client.js";
 
 export interface ContainerSeries {
@@ -32,6 +32,17 @@ export interface UsageSource {
     stepSeconds: number,
     signal?: AbortSignal,
   ): Promise<UsageBatch>;
+  /**
+   * The same range for several namespaces with one query per metric; every namespace asked for is in the answer
+   * (with no series when it has no data). Sources that cannot batch leave it out.
+   */
+  fetchMany?(
+    namespaces: readonly string[],
+    startMs: number,
+    endMs: number,
+    stepSeconds: number,
+    signal?: AbortSignal,
+  ): Promise<Map<string, UsageBatch>>;
 }
 
 export interface MetricNames {
@@ -61,11 +72,23 @@ export function promString(v: string): string {
   return `"${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`;
 }
 
-export function usageQueries(namespace: string, stepSeconds: number, names: MetricNames = defaultMetricNames) {
+/** Escapes a value for an RE2 regular expression in a PromQL string literal. */
+function promRegexAlternative(values: readonly string[]): string {
+  return promString(values.map((v) => v.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|"));
+}
+
+export function usageQueries(
+  namespaces: string | readonly string[],
+  stepSeconds: number,
+  names: MetricNames = defaultMetricNames,
+) {
   const n = names;
+  const list = typeof namespaces === "string" ? [namespaces] : namespaces;
   // cAdvisor also reports the pod cgroup (container="") and the pause container (POD); neither is a container.
   const matchers = [
-    `${n.namespaceLabel}=${promString(namespace)}`,
+    list.length === 1
+      ? `${n.namespaceLabel}=${promString(list[0] ?? "")}`
+      : `${n.namespaceLabel}=~${promRegexAlternative(list)}`,
     `${n.containerLabel}!=""`,
     `${n.containerLabel}!="POD"`,
     ...(n.extraSelector ? [n.extraSelector] : []),
@@ -90,43 +113,71 @@ export class PrometheusUsageSource implements UsageSource {
     private readonly names: MetricNames = defaultMetricNames,
   ) {}
 
+  /** namespace → series of that namespace, for one query read in chunks of at most maxPointsPerQuery. */
   private async range(promql: string, startMs: number, endMs: number, step: number, signal?: AbortSignal) {
-    const out = new Map<string, ContainerSeries>();
+    const out = new Map<string, Map<string, ContainerSeries>>();
     const chunkMs = maxPointsPerQuery * step * 1000;
     for (let from = startMs; from <= endMs; from += chunkMs + step * 1000) {
       const to = Math.min(endMs, from + chunkMs);
       const series: RangeSeries[] = await this.client.queryRange(promql, new Date(from), new Date(to), step, signal);
       for (const s of series) {
+        const namespace = s.labels[this.names.namespaceLabel];
         const pod = s.labels[this.names.podLabel];
         const container = s.labels[this.names.containerLabel];
-        if (!pod || !container) {
+        if (!namespace || !pod || !container) {
           throw new PrometheusError(
-            `series without ${this.names.podLabel}/${this.names.containerLabel} labels: ${JSON.stringify(s.labels)}`,
+            `series without ${this.names.namespaceLabel}/${this.names.podLabel}/${this.names.containerLabel} labels: ${JSON.stringify(s.labels)}`,
             "malformed",
           );
         }
+        let byKey = out.get(namespace);
+        if (!byKey) out.set(namespace, (byKey = new Map()));
         const key = `${pod}/${container}`;
-        const existing = out.get(key);
+        const existing = byKey.get(key);
         if (existing) existing.points.push(...s.points);
-        else out.set(key, { pod, container, points: [...s.points] });
+        else byKey.set(key, { pod, container, points: [...s.points] });
       }
     }
-    return [...out.values()];
+    return out;
   }
 
   async fetch(namespace: string, startMs: number, endMs: number, stepSeconds: number, signal?: AbortSignal) {
-    const q = usageQueries(namespace, stepSeconds, this.names);
+    const batches = await this.fetchMany([namespace], startMs, endMs, stepSeconds, signal);
+    return batches.get(namespace) as UsageBatch;
+  }
+
+  async fetchMany(
+    namespaces: readonly string[],
+    startMs: number,
+    endMs: number,
+    stepSeconds: number,
+    signal?: AbortSignal,
+  ): Promise<Map<string, UsageBatch>> {
+    const q = usageQueries(namespaces, stepSeconds, this.names);
     // Align to the step, strictly after startMs (the models' coverage), so that consecutive fetches neither skip
     // nor repeat a point, and a fetch with nothing new makes no query at all.
     const step = stepSeconds * 1000;
     const alignedStart = Math.floor(startMs / step) * step + step;
     const alignedEnd = Math.floor(endMs / step) * step;
+    const out = new Map<string, UsageBatch>();
     if (alignedEnd < alignedStart) {
-      return { source: this.name, cpu: [], memory: [], stepSeconds, startMs, endMs: startMs };
+      for (const ns of namespaces)
+        out.set(ns, { source: this.name, cpu: [], memory: [], stepSeconds, startMs, endMs: startMs });
+      return out;
     }
     const cpu = await this.range(q.cpu, alignedStart, alignedEnd, stepSeconds, signal);
     const memory = await this.range(q.memory, alignedStart, alignedEnd, stepSeconds, signal);
-    return { source: this.name, cpu, memory, stepSeconds, startMs: alignedStart, endMs: alignedEnd };
+    for (const ns of namespaces) {
+      out.set(ns, {
+        source: this.name,
+        cpu: [...(cpu.get(ns)?.values() ?? [])],
+        memory: [...(memory.get(ns)?.values() ?? [])],
+        stepSeconds,
+        startMs: alignedStart,
+        endMs: alignedEnd,
+      });
+    }
+    return out;
   }
 }
 
@@ -147,6 +198,30 @@ export class FallbackUsageSource implements UsageSource {
 
   get name(): string {
     return this.primary.name;
+  }
+
+  async fetchMany(
+    namespaces: readonly string[],
+    startMs: number,
+    endMs: number,
+    stepSeconds: number,
+    signal?: AbortSignal,
+  ): Promise<Map<string, UsageBatch>> {
+    if (!this.primary.fetchMany || namespaces.length === 1) {
+      const out = new Map<string, UsageBatch>();
+      for (const ns of namespaces) out.set(ns, await this.fetch(ns, startMs, endMs, stepSeconds, signal));
+      return out;
+    }
+    try {
+      return await this.primary.fetchMany(namespaces, startMs, endMs, stepSeconds, signal);
+    } catch (err) {
+      if (signal?.aborted || !this.fallback || endMs - startMs > this.liveWindowMs) throw err;
+      if (!(err instanceof PrometheusError) || !err.retryable) throw err;
+      // The batch failed on a live read: each namespace falls back on its own.
+      const out = new Map<string, UsageBatch>();
+      for (const ns of namespaces) out.set(ns, await this.fetch(ns, startMs, endMs, stepSeconds, signal));
+      return out;
+    }
   }
 
   async fetch(namespace: string, startMs: number, endMs: number, stepSeconds: number, signal?: AbortSignal) {
