@@ -33,6 +33,8 @@ const fullValues = [
   "serviceMonitor.enabled=true",
   "prometheusRule.enabled=true",
   "grafanaDashboard.enabled=true",
+  "webDashboard.enabled=true",
+  "webDashboard.authTokenSecret.name=metapilot-dashboard",
   "podDisruptionBudget.enabled=true",
   "networkPolicy.enabled=true",
 ].flatMap((v) => ["--set", v]);
@@ -76,6 +78,9 @@ describe("Helm chart", () => {
     expect(() => helm(["template", "x", chartDir, "--set", "bogus=1"])).toThrow(/additional properties/);
     expect(() => helm(["template", "x", chartDir, "--set", "opsCenter.urls[0]=https://ops"])).toThrow(
       /hmacSecret.name/,
+    );
+    expect(() => helm(["template", "x", chartDir, "--set", "webDashboard.enabled=true"])).toThrow(
+      /authTokenSecret.name/,
     );
   });
 

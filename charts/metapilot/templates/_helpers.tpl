@@ -44,3 +44,4 @@ app.kubernetes.io/part-of: metapilot
 
 {{/* Where the ops-center HMAC key is mounted. */}}
 {{- define "metapilot.hmacDir" -}}/etc/metapilot/ops-center{{- end }}
+{{- define "metapilot.webDashboardDir" -}}/etc/metapilot/web-dashboard{{- end }}
