@@ -17,17 +17,38 @@ export interface SyntheticContainer {
   cpu: (t: number) => number;
   /** Working-set bytes at time t (ms). */
   memory: (t: number) => number;
+  /** The pod's labels, for the pod-labels series (OpenMetricsOptions.podLabelsMetric). */
+  podLabels?: Record<string, string>;
 }
 
-const labels = (c: SyntheticContainer) => `{namespace="${c.namespace}",pod="${c.pod}",container="${c.container}"}`;
+/** What the upstream VPA recommender's Prometheus history provider needs besides the plain cAdvisor series. */
+export interface OpenMetricsOptions {
+  /** A `job` label on the cAdvisor series (VPA's --prometheus-cadvisor-job-name). */
+  job?: string;
+  /** The CPU counter every this many seconds instead of `intervalS` (VPA's rate() over one resolution step needs two samples in it). */
+  cpuIntervalS?: number;
+  /**
+   * A pod-labels info series with value 1 (e.g. kube_pod_labels{namespace,pod,pod_label_app="x"}), one per pod that
+   * has podLabels, every `intervalS` over the last `podLabelsWindowS` seconds before endMs (default one day).
+   */
+  podLabelsMetric?: string;
+  podLabelsWindowS?: number;
+}
 
-/** Writes the OpenMetrics file: a CPU counter (integrated from cpu(t)) and a memory gauge every `intervalS`. */
+const labels = (c: SyntheticContainer, job?: string) =>
+  `{${job === undefined ? "" : `job="${job}",`}namespace="${c.namespace}",pod="${c.pod}",container="${c.container}"}`;
+
+/**
+ * Writes the OpenMetrics file: a CPU counter (integrated from cpu(t)) and a memory gauge every `intervalS`, and the
+ * optional series of `options`.
+ */
 export async function writeOpenMetrics(
   file: string,
   containers: readonly SyntheticContainer[],
   startMs: number,
   endMs: number,
   intervalS: number,
+  options: OpenMetricsOptions = {},
 ): Promise<{ samples: number }> {
   const out = createWriteStream(file);
   let buffer = "";
@@ -40,13 +61,14 @@ export async function writeOpenMetrics(
     }
   };
   const step = intervalS * 1000;
+  const cpuIntervalS = options.cpuIntervalS ?? intervalS;
   await write("# HELP container_cpu_usage_seconds Cumulative cpu time consumed in seconds.\n");
   await write("# TYPE container_cpu_usage_seconds counter\n");
   for (const c of containers) {
     let total = 0;
-    const l = labels(c);
-    for (let t = startMs; t <= endMs; t += step) {
-      total += c.cpu(t) * intervalS;
+    const l = labels(c, options.job);
+    for (let t = startMs; t <= endMs; t += cpuIntervalS * 1000) {
+      total += c.cpu(t) * cpuIntervalS;
       await write(`container_cpu_usage_seconds_total${l} ${total.toFixed(6)} ${t / 1000}\n`);
       samples++;
     }
@@ -54,10 +76,30 @@ export async function writeOpenMetrics(
   await write("# HELP container_memory_working_set_bytes Current working set in bytes.\n");
   await write("# TYPE container_memory_working_set_bytes gauge\n");
   for (const c of containers) {
-    const l = labels(c);
+    const l = labels(c, options.job);
     for (let t = startMs; t <= endMs; t += step) {
       await write(`container_memory_working_set_bytes${l} ${Math.round(c.memory(t))} ${t / 1000}\n`);
       samples++;
+    }
+  }
+  if (options.podLabelsMetric) {
+    await write(`# HELP ${options.podLabelsMetric} Labels of the pod.\n`);
+    await write(`# TYPE ${options.podLabelsMetric} gauge\n`);
+    const from = endMs - (options.podLabelsWindowS ?? 86_400) * 1000;
+    const seen = new Set<string>();
+    for (const c of containers) {
+      const key = `${c.namespace}/${c.pod}`;
+      if (!c.podLabels || seen.has(key)) continue;
+      seen.add(key);
+      const extra = Object.entries(c.podLabels)
+        .map(([k, v]) => `,pod_label_${k.replace(/[^a-zA-Z0-9_]/g, "_")}="${v}"`)
+        .join("");
+      const l = `{namespace="${c.namespace}",pod="${c.pod}"${extra}}`;
+      // The same grid as the other series, from the first step inside the window.
+      for (let t = startMs + Math.max(0, Math.ceil((from - startMs) / step)) * step; t <= endMs; t += step) {
+        await write(`${options.podLabelsMetric}${l} 1 ${t / 1000}\n`);
+        samples++;
+      }
     }
   }
   await write("# EOF\n");
@@ -92,7 +134,8 @@ export class HistoryPrometheus {
     );
   }
 
-  async start(): Promise<void> {
+  /** `extraArgs`: more Prometheus flags, e.g. --query.lookback-delta for sparse synthetic series. */
+  async start(extraArgs: readonly string[] = []): Promise<void> {
     if (!this.port) this.port = await freePort();
     writeFileSync(
       path.join(this.dir, "prometheus.yml"),
@@ -107,6 +150,7 @@ export class HistoryPrometheus {
         "--storage.tsdb.retention.time=30d",
         `--web.listen-address=127.0.0.1:${this.port}`,
         "--log.level=warn",
+        ...extraArgs,
       ],
       { stdio: ["ignore", log, log] },
     );
