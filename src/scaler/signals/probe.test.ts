@@ -50,6 +50,13 @@ describe("probeOnce", () => {
     expect(refused.outcome).toBe("unreachable");
     expect(refused.message).toContain("ECONNREFUSED");
     expect((await probeOnce("not a url", { timeoutMs: 100 })).outcome).toBe("unreachable");
+    // A name that never resolves (a hung resolver) is the network's problem, not a failed probe.
+    const hungDns = await probeOnce("http://kube-apiserver.tcp-x.svc:6443/readyz", {
+      timeoutMs: 300,
+      lookup: () => undefined,
+    });
+    expect(hungDns.outcome).toBe("unreachable");
+    expect(hungDns.message).toContain("no connection within 300 ms");
   });
 
   describe("over TLS with the tenant's own PKI", () => {

@@ -8,6 +8,7 @@
 // same round, the prober itself is the likelier cause: that round is not counted for anyone.
 import http from "node:http";
 import https from "node:https";
+import type { LookupFunction } from "node:net";
 import { Counter, Histogram, type Registry } from "prom-client";
 import { sleep } from "../../kube/backoff.js";
 import type { Logger } from "../../kube/logger.js";
@@ -34,7 +35,7 @@ export interface ProbeTarget {
 /** One GET of a /readyz URL. Never throws: every way it can go wrong is an outcome. */
 export function probeOnce(
   url: string,
-  o: { timeoutMs: number; ca?: string; signal?: AbortSignal },
+  o: { timeoutMs: number; ca?: string; signal?: AbortSignal; lookup?: LookupFunction },
 ): Promise<ProbeResult> {
   const started = performance.now();
   const done = (outcome: ProbeOutcome, message: string, status?: number): ProbeResult => ({
@@ -62,6 +63,7 @@ export function probeOnce(
         ca: o.ca,
         agent: false,
         signal,
+        ...(o.lookup ? { lookup: o.lookup } : {}),
       },
       (res) => {
         const status = res.statusCode ?? 0;
@@ -81,8 +83,16 @@ export function probeOnce(
         res.on("error", (err) => resolve(done("unreachable", err.message)));
       },
     );
+    // A timeout counts against the tenant only once its endpoint accepted the connection: a name that never
+    // resolves or a connection that never opens is the network path's problem, not the apiserver's.
+    let connected = false;
+    req.on("socket", (socket) => {
+      if (!socket.connecting) connected = true;
+      else socket.once("connect", () => (connected = true));
+    });
     req.on("error", (err: NodeJS.ErrnoException) => {
-      if (timeout.aborted) resolve(done("timeout", `no answer within ${o.timeoutMs} ms`));
+      if (timeout.aborted && connected) resolve(done("timeout", `no answer within ${o.timeoutMs} ms`));
+      else if (timeout.aborted) resolve(done("unreachable", `no connection within ${o.timeoutMs} ms`));
       else resolve(done("unreachable", `${err.code ?? "error"}: ${err.message}`));
     });
     req.end();
