@@ -2,7 +2,6 @@
 // proxy, the ops-center receiver down, and the leader SIGKILLed right after an OOM kill. Invariants: no scale-down on
 // missing or bad data (and a condition that says why), no lost ScalingDecision or report, and exactly one decision
 // (and one write to the workload) per OOM kill across a failover.
-import * as k8s from "@kubernetes/client-node";
 import { randomBytes } from "node:crypto";
 import {
   createServer,
@@ -20,6 +19,7 @@ import { addClusterScalerController } from "../../src/scaler/controller.js";
 import { signBody } from "../../src/scaler/reports.js";
 import { SyntheticExporter } from "../fixtures/exporter.js";
 import { TestPrometheus } from "../fixtures/prometheus.js";
+import { createApiserver, markOomKilled } from "../fixtures/tenant.js";
 import { isWrite, readAudit } from "../harness/audit.js";
 import { ensureNamespace, ControllerProcess, Scenario, waitUntil, type ChaosEnv, type ScenarioResult } from "./lib.js";
 
@@ -173,28 +173,7 @@ export class Receiver {
 
 export async function createTenant(env: ChaosEnv, ns: string, tenant: string, cpu = "1"): Promise<void> {
   await ensureNamespace(env.client, ns, { "metapilot.io/test": "chaos" });
-  const labels = { "metapilot.io/tenant": tenant, "metapilot.io/component": "kube-apiserver" };
-  const container = {
-    name: "kube-apiserver",
-    image: "registry.k8s.io/kube-apiserver:v1.35.4",
-    resources: { requests: { cpu, memory: "512Mi" }, limits: { memory: "1Gi" } },
-  };
-  await env.client.create(Resources.Deployment, {
-    apiVersion: "apps/v1",
-    kind: "Deployment",
-    metadata: { name: "kube-apiserver", namespace: ns, labels },
-    spec: {
-      replicas: 1,
-      selector: { matchLabels: { ...labels, app: "apiserver" } },
-      template: { metadata: { labels: { ...labels, app: "apiserver" } }, spec: { containers: [container] } },
-    },
-  } as KubeObject);
-  await env.client.create(Resources.Pod, {
-    apiVersion: "v1",
-    kind: "Pod",
-    metadata: { name: "victim", namespace: ns, labels },
-    spec: { containers: [container] },
-  } as KubeObject);
+  await createApiserver(env.client, ns, tenant, { cpu, victim: true });
   await waitUntil(async () => {
     const p = await env.client.get<KubeObject & { status?: { phase?: string } }>(Resources.Pod, "victim", ns);
     return p.status?.phase === "Running";
@@ -203,38 +182,7 @@ export async function createTenant(env: ChaosEnv, ns: string, tenant: string, cp
 
 /** Marks the victim's container OOM-killed with the given restart count, as the kubelet would. */
 export async function oomKill(env: ChaosEnv, ns: string, restartCount: number): Promise<void> {
-  const core = env.kc.makeApiClient(k8s.CoreV1Api);
-  const now = new Date();
-  await core.patchNamespacedPodStatus(
-    {
-      name: "victim",
-      namespace: ns,
-      body: {
-        status: {
-          containerStatuses: [
-            {
-              name: "kube-apiserver",
-              image: "registry.k8s.io/kube-apiserver:v1.35.4",
-              imageID: "",
-              ready: true,
-              started: true,
-              restartCount,
-              state: { running: { startedAt: now } },
-              lastState: {
-                terminated: {
-                  reason: "OOMKilled",
-                  exitCode: 137,
-                  finishedAt: now,
-                  startedAt: new Date(now.getTime() - 60_000),
-                },
-              },
-            },
-          ],
-        },
-      },
-    },
-    k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.StrategicMergePatch),
-  );
+  await markOomKilled(env.client, ns, restartCount);
 }
 
 export async function decisionsIn(env: ChaosEnv, ns: string): Promise<Decision[]> {

@@ -23,6 +23,7 @@ import { SyntheticExporter } from "../fixtures/exporter.js";
 import { TestPrometheus } from "../fixtures/prometheus.js";
 import { adminKubeConfig, eventually, freshNamespace, metacluster } from "../harness/cluster.js";
 import { installCrds } from "../harness/crds.js";
+import { createApiserver, markOomKilled } from "../fixtures/tenant.js";
 
 const Mi = 2 ** 20;
 const artifacts = path.join(repoRoot, "test/artifacts");
@@ -74,39 +75,8 @@ describe("dashboard", () => {
     ns = await freshNamespace(kc, "dash");
     prom = new TestPrometheus([await exporter.start()]);
     await prom.start();
-    const component = { "metapilot.io/tenant": tenant, "metapilot.io/component": "kube-apiserver" };
     // A control plane metapilot did not create: the dashboard finds it by its labels alone.
-    await client.create(Resources.Deployment, {
-      metadata: { name: "kube-apiserver", namespace: ns.name, labels: component },
-      spec: {
-        replicas: 1,
-        selector: { matchLabels: { ...component, app: "apiserver" } },
-        template: {
-          metadata: { labels: { ...component, app: "apiserver" } },
-          spec: {
-            containers: [
-              {
-                name: "kube-apiserver",
-                image: "registry.k8s.io/kube-apiserver:v1.35.4",
-                resources: { requests: { cpu: "500m", memory: "512Mi" }, limits: { memory: "1Gi" } },
-              },
-            ],
-          },
-        },
-      },
-    } as KubeObject);
-    await client.create(Resources.Pod, {
-      metadata: { name: "victim", namespace: ns.name, labels: component },
-      spec: {
-        containers: [
-          {
-            name: "kube-apiserver",
-            image: "registry.k8s.io/kube-apiserver:v1.35.4",
-            resources: { limits: { memory: "1Gi" } },
-          },
-        ],
-      },
-    } as KubeObject);
+    await createApiserver(client, ns.name, tenant, { victim: true });
     await client.create(Resources.ClusterScaler, {
       apiVersion: "metapilot.io/v1alpha1",
       kind: "ClusterScaler",
@@ -199,36 +169,7 @@ describe("dashboard", () => {
     );
 
     // The OOM kill, as the kubelet reports it.
-    await core.patchNamespacedPodStatus(
-      {
-        name: "victim",
-        namespace: ns.name,
-        body: {
-          status: {
-            containerStatuses: [
-              {
-                name: "kube-apiserver",
-                image: "registry.k8s.io/kube-apiserver:v1.35.4",
-                imageID: "",
-                ready: true,
-                started: true,
-                restartCount: 1,
-                state: { running: { startedAt: new Date() } },
-                lastState: {
-                  terminated: {
-                    reason: "OOMKilled",
-                    exitCode: 137,
-                    finishedAt: new Date(),
-                    startedAt: new Date(Date.now() - 60_000),
-                  },
-                },
-              },
-            ],
-          },
-        },
-      },
-      k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.StrategicMergePatch),
-    );
+    await markOomKilled(client, ns.name, 1);
     decision = await eventually(
       async () => {
         const res = await fetch(`${base}/api/decisions?tenant=${tenant}&category=OOMKilled`, {

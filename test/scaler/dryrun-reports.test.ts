@@ -14,6 +14,7 @@ import { isWrite, readAudit } from "../harness/audit.js";
 import { adminKubeConfig, eventually, freshNamespace, metacluster } from "../harness/cluster.js";
 import { installCrds } from "../harness/crds.js";
 import { freePort } from "../../hack/lib/metacluster.js";
+import { createApiserver, markOomKilled } from "../fixtures/tenant.js";
 
 const outageMs = Number(process.env.REPORT_OUTAGE_MS ?? 20_000);
 const secret = "test-hmac-secret";
@@ -65,38 +66,7 @@ describe("dry-run parity and ops-center reports", () => {
     const tenant = tenants[kind];
     const ns = await freshNamespace(kc, kind);
     namespaces[kind] = ns;
-    const labels = { "metapilot.io/tenant": tenant, "metapilot.io/component": "kube-apiserver" };
-    await client.create(Resources.Deployment, {
-      metadata: { name: "kube-apiserver", namespace: ns.name, labels },
-      spec: {
-        replicas: 2,
-        selector: { matchLabels: labels },
-        template: {
-          metadata: { labels },
-          spec: {
-            containers: [
-              {
-                name: "kube-apiserver",
-                image: "registry.k8s.io/kube-apiserver:v1.35.4",
-                resources: { requests: { memory: "512Mi" }, limits: { memory: "1Gi" } },
-              },
-            ],
-          },
-        },
-      },
-    } as KubeObject);
-    await client.create(Resources.Pod, {
-      metadata: { name: "victim", namespace: ns.name, labels },
-      spec: {
-        containers: [
-          {
-            name: "kube-apiserver",
-            image: "registry.k8s.io/kube-apiserver:v1.35.4",
-            resources: { limits: { memory: "1Gi" } },
-          },
-        ],
-      },
-    } as KubeObject);
+    await createApiserver(client, ns.name, tenant, { replicas: 2, cpu: null, victim: true });
     await client.create(Resources.ClusterScaler, {
       apiVersion: "metapilot.io/v1alpha1",
       kind: "ClusterScaler",
@@ -149,28 +119,7 @@ describe("dry-run parity and ops-center reports", () => {
 
   async function oom(kind: "live" | "dry"): Promise<void> {
     restarts[kind] = (restarts[kind] ?? 0) + 1;
-    await core.patchNamespacedPodStatus(
-      {
-        name: "victim",
-        namespace: namespaces[kind]!.name,
-        body: {
-          status: {
-            containerStatuses: [
-              {
-                name: "kube-apiserver",
-                image: "x",
-                imageID: "",
-                ready: true,
-                restartCount: restarts[kind],
-                state: { running: { startedAt: new Date() } },
-                lastState: { terminated: { reason: "OOMKilled", exitCode: 137, finishedAt: new Date() } },
-              },
-            ],
-          },
-        },
-      },
-      k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.StrategicMergePatch),
-    );
+    await markOomKilled(client, namespaces[kind]!.name, restarts[kind]);
   }
 
   beforeAll(async () => {

@@ -12,6 +12,7 @@ import { Resources, type KubeObject } from "../../src/kube/resources.js";
 import { addClusterScalerController } from "../../src/scaler/controller.js";
 import { adminKubeConfig, eventually, freshNamespace } from "../harness/cluster.js";
 import { installCrds } from "../harness/crds.js";
+import { createApiserver } from "../fixtures/tenant.js";
 
 interface Deployment extends KubeObject {
   spec?: {
@@ -70,26 +71,7 @@ describe("black-box /readyz probe", () => {
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/readyz`;
     ns = await freshNamespace(kc, "probe");
-    const component = { "metapilot.io/tenant": tenant, "metapilot.io/component": "kube-apiserver" };
-    await client.create(Resources.Deployment, {
-      metadata: { name: "kube-apiserver", namespace: ns.name, labels: component },
-      spec: {
-        replicas: 1,
-        selector: { matchLabels: component },
-        template: {
-          metadata: { labels: component },
-          spec: {
-            containers: [
-              {
-                name: "kube-apiserver",
-                image: "registry.k8s.io/kube-apiserver:v1.35.4",
-                resources: { requests: { cpu: "500m", memory: "512Mi" }, limits: { memory: "1Gi" } },
-              },
-            ],
-          },
-        },
-      },
-    } as KubeObject);
+    await createApiserver(client, ns.name, tenant);
     // The TenantControlPlane names the tenant and carries the probe URL; no operator runs in this test.
     await client.create(Resources.TenantControlPlane, {
       apiVersion: "metapilot.io/v1alpha1",

@@ -11,6 +11,7 @@ import { Resources, type KubeObject } from "../../src/kube/resources.js";
 import { addClusterScalerController } from "../../src/scaler/controller.js";
 import { SyntheticExporter } from "../fixtures/exporter.js";
 import { TestPrometheus } from "../fixtures/prometheus.js";
+import { createApiserver, markOomKilled } from "../fixtures/tenant.js";
 import { adminKubeConfig, eventually, freshNamespace } from "../harness/cluster.js";
 import { installCrds } from "../harness/crds.js";
 
@@ -96,36 +97,7 @@ describe("ClusterScaler", () => {
   async function oom(): Promise<number> {
     restarts++;
     const started = Date.now();
-    await core.patchNamespacedPodStatus(
-      {
-        name: "victim",
-        namespace: ns.name,
-        body: {
-          status: {
-            containerStatuses: [
-              {
-                name: "kube-apiserver",
-                image: "registry.k8s.io/kube-apiserver:v1.35.4",
-                imageID: "",
-                ready: true,
-                started: true,
-                restartCount: restarts,
-                state: { running: { startedAt: new Date() } },
-                lastState: {
-                  terminated: {
-                    reason: "OOMKilled",
-                    exitCode: 137,
-                    finishedAt: new Date(),
-                    startedAt: new Date(started - 60_000),
-                  },
-                },
-              },
-            ],
-          },
-        },
-      },
-      k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.StrategicMergePatch),
-    );
+    await markOomKilled(client, ns.name, restarts);
     return started;
   }
 
@@ -135,39 +107,8 @@ describe("ClusterScaler", () => {
     const target = await exporter.start();
     prom = new TestPrometheus([target]);
     await prom.start();
-    const component = { "metapilot.io/tenant": tenant, "metapilot.io/component": "kube-apiserver" };
     // A control plane metapilot did not create: found by its labels alone.
-    await client.create(Resources.Deployment, {
-      metadata: { name: "kube-apiserver", namespace: ns.name, labels: component },
-      spec: {
-        replicas: 2,
-        selector: { matchLabels: { ...component, app: "apiserver" } },
-        template: {
-          metadata: { labels: { ...component, app: "apiserver" } },
-          spec: {
-            containers: [
-              {
-                name: "kube-apiserver",
-                image: "registry.k8s.io/kube-apiserver:v1.35.4",
-                resources: { requests: { cpu: "500m", memory: "512Mi" }, limits: { memory: "1Gi" } },
-              },
-            ],
-          },
-        },
-      },
-    } as KubeObject);
-    await client.create(Resources.Pod, {
-      metadata: { name: "victim", namespace: ns.name, labels: component },
-      spec: {
-        containers: [
-          {
-            name: "kube-apiserver",
-            image: "registry.k8s.io/kube-apiserver:v1.35.4",
-            resources: { limits: { memory: "1Gi" } },
-          },
-        ],
-      },
-    } as KubeObject);
+    await createApiserver(client, ns.name, tenant, { replicas: 2, victim: true });
     await eventually(
       async () =>
         (await core.readNamespacedPod({ name: "victim", namespace: ns.name })).status?.phase === "Running"
