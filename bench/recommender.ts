@@ -1,9 +1,10 @@
 // The recommender at fleet scale: 10,000 containers (100 namespaces × 50 Deployments × 2 pods) with 8 days of
 // synthetic cAdvisor history backfilled into a Prometheus of its own (OpenMetrics → promtool). Measures the
-// bootstrap (history read in batches, one range query per metric per namespace, fed into the models), computing
+// bootstrap (history read in batches, one range query per metric per group of namespaces, fed into the models), computing
 // every recommendation, the checkpoint size, a restart from checkpoints, the number of PromQL queries, our peak
 // RSS and Prometheus' peak RSS. History is at a 30-minute resolution to keep the backfill file under a GB; the
-// query path is the controller's (PrometheusUsageSource, feedBatch, recommendContainers).
+// query path is the controller's (ModelStore over PrometheusUsageSource, reading groups of namespaces, then
+// recommendContainers).
 // In the same run, on the same Prometheus, the upstream VPA recommender (bench/vpa-upstream.ts) reads the same
 // history and its recommendations are compared with ours, per container: ours as the controller feeds it, and ours
 // fed exactly the samples VPA read (its own queries, re-run), which separates feeding from the algorithm.
@@ -24,7 +25,7 @@ import { PrometheusClient } from "../src/prometheus/client.js";
 import { defaultMetricNames, PrometheusUsageSource } from "../src/recommender/input/usage.js";
 import { algorithmByName, resolveParameters, type Estimate } from "../src/recommender/logic/index.js";
 import { recommendContainers } from "../src/recommender/recommend.js";
-import { feedBatch, type WorkloadModel } from "../src/recommender/store.js";
+import { ModelStore, type WorkloadModel } from "../src/recommender/store.js";
 import { machineInfo, percentile, round, writeResults, type BenchOptions, type Benchmark } from "./lib.js";
 import { runUpstreamVpa, type VpaRecommendation } from "./vpa-upstream.js";
 
@@ -261,21 +262,40 @@ async function run(opts: BenchOptions): Promise<Record<string, unknown>> {
     const models: WorkloadModel[] = [];
     const rssBefore = process.memoryUsage().rss;
     t = performance.now();
+    // The controller's path: a ModelStore refreshed namespace by namespace by four workers; it reads groups of up
+    // to 20 namespaces that are behind with one query per metric.
+    const store = new ModelStore({
+      source,
+      resolver,
+      now: () => now,
+      historyStepSeconds: intervalS,
+      bootstrapGatherMs: 0,
+    });
     for (let n = 0; n < namespaces; n++) {
       const ns = `bench-${n}`;
-      const nsModels: WorkloadModel[] = Array.from({ length: deploymentsPerNamespace }, (_, d) => ({
-        namespace: ns,
-        ref: { kind: "Deployment" as const, name: `d${d}` },
-        uid: `${ns}-d${d}`,
-        containers: new Map(),
-        halfLifeMs: 24 * 3_600_000,
-        historyDays: 8,
-      }));
-      const batch = await source.fetch(ns, end - 8 * dayMs, end, intervalS);
-      feedBatch(batch, ns, nsModels, resolver, end);
-      models.push(...nsModels);
-      if (n % 10 === 9) opts.log(`bootstrapped ${n + 1}/${namespaces} namespaces`);
+      for (let d = 0; d < deploymentsPerNamespace; d++) {
+        const m: WorkloadModel = {
+          namespace: ns,
+          ref: { kind: "Deployment" as const, name: `d${d}` },
+          uid: `${ns}-d${d}`,
+          containers: new Map(),
+          halfLifeMs: 24 * 3_600_000,
+          historyDays: 8,
+        };
+        store.set(m);
+        models.push(m);
+      }
     }
+    const pending = Array.from({ length: namespaces }, (_, n) => `bench-${n}`);
+    let refreshed = 0;
+    const worker = async () => {
+      for (let ns = pending.shift(); ns; ns = pending.shift()) {
+        await store.refresh(ns);
+        if (++refreshed % 10 === 0) opts.log(`bootstrapped ${refreshed}/${namespaces} namespaces`);
+      }
+    };
+    await Promise.all([worker(), worker(), worker(), worker()]);
+    const bootstrapReads = store.stats.refreshes;
     const bootstrapSeconds = (performance.now() - t) / 1000;
     const bootstrapQueries = queries;
     t = performance.now();
@@ -307,12 +327,15 @@ async function run(opts: BenchOptions): Promise<Record<string, unknown>> {
       if (!r.ok) throw new Error(r.reason);
       return r.model;
     });
-    for (let n = 0; n < namespaces; n++) {
-      const ns = `bench-${n}`;
-      const nsModels = restored.filter((m) => m.namespace === ns);
-      const batch = await source.fetch(ns, end - 10 * 60_000, end, 60);
-      feedBatch(batch, ns, nsModels, resolver, end);
-    }
+    // Five minutes later: every restored model is behind by a live read, again in groups of namespaces.
+    const later = new Date(end + 5 * 60_000);
+    const restartStore = new ModelStore({ source, resolver, now: () => later, bootstrapGatherMs: 0 });
+    for (const m of restored) restartStore.set(m);
+    const again = Array.from({ length: namespaces }, (_, n) => `bench-${n}`);
+    const restartWorker = async () => {
+      for (let ns = again.shift(); ns; ns = again.shift()) await restartStore.refresh(ns);
+    };
+    await Promise.all([restartWorker(), restartWorker(), restartWorker(), restartWorker()]);
     const restartSeconds = (performance.now() - t) / 1000;
     const sorted = [...checkpointBytes].sort((a, b) => a - b);
     const oursRecommendSeconds = bootstrapSeconds + recommendSeconds;
@@ -332,7 +355,8 @@ async function run(opts: BenchOptions): Promise<Record<string, unknown>> {
       bootstrap: {
         wallSeconds: round(bootstrapSeconds, 2),
         promqlQueries: bootstrapQueries,
-        queriesPerNamespace: bootstrapQueries / namespaces,
+        reads: bootstrapReads,
+        namespacesPerRead: round(namespaces / bootstrapReads, 1),
       },
       recommend: {
         wallSeconds: round(recommendSeconds, 3),
@@ -345,7 +369,12 @@ async function run(opts: BenchOptions): Promise<Record<string, unknown>> {
         maxBytesPerWorkload: sorted[sorted.length - 1],
         totalMiB: round(checkpointBytes.reduce((a, b) => a + b, 0) / 2 ** 20, 1),
       },
-      restartFromCheckpoints: { wallSeconds: round(restartSeconds, 2), promqlQueries: queries, historyRead: false },
+      restartFromCheckpoints: {
+        wallSeconds: round(restartSeconds, 2),
+        promqlQueries: queries,
+        reads: restartStore.stats.refreshes,
+        historyRead: restartStore.stats.historyReads > 0,
+      },
       recommenderPeakRssMiB: round(oursRss, 1),
       recommenderRssGrowthDuringBootstrapMiB: round((process.memoryUsage().rss - rssBefore) / 2 ** 20, 1),
       prometheusPeakRssMiB: round(prometheusRssOurs, 1),

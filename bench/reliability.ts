@@ -5,6 +5,7 @@
 // meta-cluster of its own (.cache/reliability-metacluster). Writes bench/results/reliability.json.
 //
 //   npx tsx bench/reliability.ts [--quick] [--only name,name] [--load-tcps N] [--load-nodes N] [--load-pods N]
+//                                [--load-seconds N] [--out FILE]
 //
 // Standalone; also exports `reliabilityBenchmark` in bench/run.ts's Benchmark shape.
 import * as k8s from "@kubernetes/client-node";
@@ -149,6 +150,7 @@ async function load(env: ChaosEnv, size: Sizes["load"], log: (l: string) => void
     leaseId: "load",
     extraArgs: ["--concurrency=8"],
   }).start();
+  const ctlStarted = Date.now();
   await ctl.waitLeader(120_000);
   const before = await apiserverRequestsByVerb(state);
   const cpu0 = procStat(ctl.child!.pid!)?.cpuSeconds ?? 0;
@@ -303,8 +305,16 @@ async function load(env: ChaosEnv, size: Sizes["load"], log: (l: string) => void
   const metrics = parseMetrics(await ctl.metrics());
   s.figures.queueLatencyP99Seconds = histogramP99(metrics, "metapilot_workqueue_latency_seconds") ?? "n/a";
   const after = await apiserverRequestsByVerb(state);
+  // All clients of the meta-cluster's apiserver (kube-controller-manager, scheduler, kwok and the churn too) ...
   s.figures.apiserverRequestsPerMinuteByVerb = JSON.stringify(
     Object.fromEntries(Object.entries(after).map(([v, n]) => [v, Math.round((n - (before[v] ?? 0)) / minutes)])),
+  );
+  // ... and metapilot's own share, from its client's counters (the process started with this scenario).
+  const own: Record<string, number> = {};
+  for (const x of metrics.filter((m) => m.name === "metapilot_apiserver_requests_total"))
+    own[x.labels.verb ?? "?"] = (own[x.labels.verb ?? "?"] ?? 0) + x.value;
+  s.figures.metapilotRequestsPerMinuteByVerb = JSON.stringify(
+    Object.fromEntries(Object.entries(own).map(([v, n]) => [v, Math.round(n / ((Date.now() - ctlStarted) / 60_000))])),
   );
   // 429 storm: the apiserver restarted with tiny inflight limits while the controller keeps working.
   s.fault("kube-apiserver restarted with --max-requests-inflight=5 (429 storm)");
@@ -444,7 +454,9 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   if (arg("--load-seconds")) loadOverride.seconds = Number(arg("--load-seconds"));
   const started = Date.now();
   const body = await runReliability({ quick: quickRun, only: arg("--only")?.split(","), load: loadOverride, log });
-  const out = path.join(repoRoot, "bench/results", quickRun ? "reliability.quick.json" : "reliability.json");
+  const out = arg("--out")
+    ? path.resolve(arg("--out")!)
+    : path.join(repoRoot, "bench/results", quickRun ? "reliability.quick.json" : "reliability.json");
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(
     out,
