@@ -5,7 +5,7 @@
 // meta-cluster of its own (.cache/reliability-metacluster). Writes bench/results/reliability.json.
 //
 //   npx tsx bench/reliability.ts [--quick] [--only name,name] [--load-tcps N] [--load-nodes N] [--load-pods N]
-//                                [--load-seconds N] [--out FILE]
+//                                [--load-seconds N] [--out FILE] [--dir DIR]
 //
 // Standalone; also exports `reliabilityBenchmark` in bench/run.ts's Benchmark shape.
 import * as k8s from "@kubernetes/client-node";
@@ -45,7 +45,7 @@ import {
 } from "../test/chaos/scaler-scenarios.js";
 import { controlPlaneKill, restartMidUpgrade } from "../test/chaos/tcp-scenarios.js";
 
-const dir = path.join(repoRoot, ".cache/reliability-metacluster");
+const defaultDir = path.join(repoRoot, ".cache/reliability-metacluster");
 
 interface Sizes {
   tcps: number;
@@ -361,7 +361,10 @@ export async function runReliability(opts: {
   only?: string[];
   load?: Partial<Sizes["load"]>;
   log: (l: string) => void;
+  /** The meta-cluster's directory; two runs side by side need two. */
+  dir?: string;
 }) {
+  const dir = opts.dir ?? defaultDir;
   const sizes: Sizes = opts.quick ? quick : full;
   if (opts.load) sizes.load = { ...sizes.load, ...opts.load };
   const log = opts.log;
@@ -453,7 +456,13 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   if (arg("--load-pods")) loadOverride.pods = Number(arg("--load-pods"));
   if (arg("--load-seconds")) loadOverride.seconds = Number(arg("--load-seconds"));
   const started = Date.now();
-  const body = await runReliability({ quick: quickRun, only: arg("--only")?.split(","), load: loadOverride, log });
+  const body = await runReliability({
+    quick: quickRun,
+    only: arg("--only")?.split(","),
+    load: loadOverride,
+    log,
+    dir: arg("--dir") ? path.resolve(arg("--dir")!) : undefined,
+  });
   const out = arg("--out")
     ? path.resolve(arg("--out")!)
     : path.join(repoRoot, "bench/results", quickRun ? "reliability.quick.json" : "reliability.json");
