@@ -68,15 +68,16 @@ build_etcd() {
 }
 
 # kwok ships its stage definitions (what a fake kubelet does to nodes and pods) in its module; take the
-# fast node, lease heartbeat and fast pod stages from the exact version we built.
+# fast node, lease heartbeat and fast pod stages from the exact version we built, and add ours from hack/kwok/.
 kwok_stages() {
   local src
   src="$(go env GOMODCACHE)/sigs.k8s.io/kwok@$KWOK_VERSION/kustomize/stage"
   [[ -d $src ]] || (cd "$work/kwok" && go mod download "sigs.k8s.io/kwok@$KWOK_VERSION")
   local out="$bin/kwok-stages.yaml"
+  shopt -s nullglob
   : >"$out.tmp"
   for f in "$src"/node/fast/node-initialize.yaml "$src"/node/heartbeat-with-lease/*.yaml "$src"/pod/fast/pod-*.yaml \
-    "$src"/volume/fast/pv-*.yaml "$src"/volume/fast/pvc-*.yaml; do
+    "$src"/volume/fast/pv-*.yaml "$src"/volume/fast/pvc-*.yaml "$root"/hack/kwok/*.yaml; do
     [[ $(basename "$f") == kustomization.yaml ]] && continue
     { echo "---"; cat "$f"; } >>"$out.tmp"
   done
@@ -86,7 +87,7 @@ kwok_stages() {
 }
 
 build_kwok() {
-  up_to_date kwok "$KWOK_VERSION" && [[ -s "$bin/kwok-storageclass.yaml" ]] && return 0
+  # The stages are cheap to assemble and follow hack/kwok/: always rebuilt.
   up_to_date kwok "$KWOK_VERSION" && { kwok_stages; return 0; }
   local dir="$work/kwok"
   wrapper_module "$dir" sigs.k8s.io/kwok "$KWOK_VERSION"

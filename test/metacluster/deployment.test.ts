@@ -62,6 +62,43 @@ describe("local meta-cluster", () => {
       "Deployment Available",
     );
     expect(deployment.status?.readyReplicas).toBe(3);
+
+    // The node lifecycle controller marks a pod NotReady when its node's heartbeat lapses (an apiserver restart
+    // can do that); once the node is back, its kubelet (here kwok's pod-ready-again stage) reports it Ready again.
+    const victim = pods[0]!.metadata!.name!;
+    await core.patchNamespacedPodStatus(
+      {
+        name: victim,
+        namespace: ns.name,
+        body: { status: { conditions: [{ type: "Ready", status: "False", reason: "NodeNotReady" }] } },
+      },
+      k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.StrategicMergePatch),
+    );
+    await eventually(
+      async () => {
+        const d = await apps.readNamespacedDeployment({ name: "web", namespace: ns.name });
+        return (d.status?.availableReplicas ?? 0) < 3 ? true : undefined;
+      },
+      15_000,
+      "Deployment sees the NotReady pod",
+    ).catch(() => undefined); // the stage may win the race; what matters is what follows
+    const ready = await eventually(
+      async () => {
+        const p = await core.readNamespacedPod({ name: victim, namespace: ns.name });
+        return p.status?.conditions?.find((c) => c.type === "Ready")?.status === "True" ? p : undefined;
+      },
+      15_000,
+      "pod Ready again",
+    );
+    expect(ready.status?.phase).toBe("Running");
+    await eventually(
+      async () => {
+        const d = await apps.readNamespacedDeployment({ name: "web", namespace: ns.name });
+        return d.status?.availableReplicas === 3 ? true : undefined;
+      },
+      30_000,
+      "Deployment Available again",
+    );
   });
 
   it("computes PodDisruptionBudget status through kube-controller-manager", async () => {
