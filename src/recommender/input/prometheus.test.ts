@@ -229,6 +229,23 @@ describe("metrics-server fallback", () => {
     await expect(source.fetch("ns", 0, 8 * 86_400_000, 300)).rejects.toMatchObject({ kind: "server" });
   });
 
+  it("falls back per namespace when a grouped live read fails, without asking Prometheus again", async () => {
+    const { c, requests } = client();
+    // One grouped CPU query, retried by the client (3 attempts), then no per-namespace Prometheus query at all.
+    nock(base).post("/api/v1/query_range").times(3).reply(502, "bad gateway");
+    for (const ns of ["ns-a", "ns-b"])
+      nock("https://apiserver.test")
+        .get(`/apis/metrics.k8s.io/v1beta1/namespaces/${ns}/pods`)
+        .reply(200, {
+          items: [{ metadata: { name: `${ns}-1` }, timestamp: "2026-01-01T00:00:00Z", window: "30s", containers: [] }],
+        });
+    const source = new FallbackUsageSource(new PrometheusUsageSource(c), new MetricsServerSource(kube));
+    const batches = await source.fetchMany(["ns-a", "ns-b"], 0, 120_000, 60);
+    expect([...batches.values()].map((b) => b.source)).toEqual(["metrics-server", "metrics-server"]);
+    expect(requests).toHaveLength(3);
+    expect(nock.isDone()).toBe(true);
+  });
+
   it("reports both errors when both fail", async () => {
     nock(base).post("/api/v1/query_range").times(3).reply(503, "down");
     nock("https://apiserver.test").get(path).times(2).reply(503, { kind: "Status", code: 503 });

@@ -217,9 +217,17 @@ export class FallbackUsageSource implements UsageSource {
     } catch (err) {
       if (signal?.aborted || !this.fallback || endMs - startMs > this.liveWindowMs) throw err;
       if (!(err instanceof PrometheusError) || !err.retryable) throw err;
-      // The batch failed on a live read: each namespace falls back on its own.
+      // The batch failed on a live read: the fallback serves each namespace, and Prometheus is not asked again
+      // namespace by namespace (that would multiply the load on a Prometheus that is already failing).
       const out = new Map<string, UsageBatch>();
-      for (const ns of namespaces) out.set(ns, await this.fetch(ns, startMs, endMs, stepSeconds, signal));
+      try {
+        for (const ns of namespaces) out.set(ns, await this.fallback.fetch(ns, startMs, endMs, stepSeconds, signal));
+      } catch (fallbackErr) {
+        this.lastFallbackError = fallbackErr as Error;
+        throw new Error(`${err.message}; fallback ${this.fallback.name}: ${(fallbackErr as Error).message}`, {
+          cause: err,
+        });
+      }
       return out;
     }
   }
