@@ -266,10 +266,11 @@ function newProber(
     intervalMs: config.probeIntervalMs ?? 10_000,
     timeoutMs: config.probeTimeoutMs ?? 3000,
     targets,
-    // The cluster CA's certificate (never its key) is kept, for ten minutes or until a TLS failure.
+    // The cluster CA's certificate (never its key) is kept for an hour, or until a TLS failure says it was rotated;
+    // a tenant without a CA Secret is asked about again only after the hour, not every round.
     caFor: async (t) => {
       const cached = cas.get(t.tenant);
-      if (cached && Date.now() - cached.at < 10 * 60_000) return cached.pem;
+      if (cached && Date.now() - cached.at < 60 * 60_000) return cached.pem;
       const secret = await manager.client
         .get<KubeObject & { data?: Record<string, string> }>(
           Resources.Secret,
@@ -282,7 +283,9 @@ function newProber(
       cas.set(t.tenant, { pem, at: Date.now() });
       return pem;
     },
-    forgetCa: (t) => cas.delete(t.tenant),
+    forgetCa: (t) => {
+      if (cas.get(t.tenant)?.pem) cas.delete(t.tenant);
+    },
     logger: manager.logger,
     registry: manager.metrics.registry,
     onUpdate,
