@@ -217,9 +217,14 @@ export class KubeClient {
   }
 
   /** get, with a 404 turned into undefined. */
-  async getOptional<T extends KubeObject>(t: ResourceType, name: string, namespace?: string): Promise<T | undefined> {
+  async getOptional<T extends KubeObject>(
+    t: ResourceType,
+    name: string,
+    namespace?: string,
+    signal?: AbortSignal,
+  ): Promise<T | undefined> {
     try {
-      return await this.get<T>(t, name, namespace);
+      return await this.get<T>(t, name, namespace, signal);
     } catch (err) {
       if (err instanceof ApiError && err.isNotFound) return undefined;
       throw err;

@@ -93,10 +93,10 @@ export class LeaderElector {
   }
 
   /** One attempt to acquire or renew; true when we hold the Lease afterwards. */
-  private async tryAcquireOrRenew(): Promise<boolean> {
+  private async tryAcquireOrRenew(signal?: AbortSignal): Promise<boolean> {
     const { client, namespace, name, identity } = this.options;
     const nowMs = this.now();
-    const lease = await client.getOptional<Lease>(Resources.Lease, name, namespace);
+    const lease = await client.getOptional<Lease>(Resources.Lease, name, namespace, signal);
     const spec = {
       holderIdentity: identity,
       leaseDurationSeconds: Math.ceil(this.leaseDurationMs / 1000),
@@ -104,10 +104,11 @@ export class LeaderElector {
     };
     if (!lease) {
       try {
-        await client.create<Lease>(Resources.Lease, {
-          metadata: { name, namespace },
-          spec: { ...spec, acquireTime: microTime(nowMs), leaseTransitions: 0 },
-        });
+        await client.create<Lease>(
+          Resources.Lease,
+          { metadata: { name, namespace }, spec: { ...spec, acquireTime: microTime(nowMs), leaseTransitions: 0 } },
+          signal,
+        );
       } catch (err) {
         if (err instanceof ApiError && (err.isConflict || err.statusCode === 409)) return false;
         throw err;
@@ -130,7 +131,7 @@ export class LeaderElector {
     };
     try {
       // Optimistic concurrency: the resourceVersion in `updated` makes a racing candidate's update fail with 409.
-      const result = await client.update<Lease>(Resources.Lease, updated);
+      const result = await client.update<Lease>(Resources.Lease, updated, undefined, signal);
       this.observe(result);
     } catch (err) {
       if (err instanceof ApiError && err.isConflict) return false;
@@ -206,7 +207,10 @@ export class LeaderElector {
           break;
         }
         try {
-          if (await this.tryAcquireOrRenew()) continue;
+          // One renewal may take at most what is left of the renew deadline: a request stuck anywhere (a slow
+          // apiserver, a hung connection, retries) must not keep a leader that cannot renew from stepping down.
+          const left = Math.max(1, this.renewDeadlineMs - (this.now() - this.lastRenewAt));
+          if (await this.tryAcquireOrRenew(AbortSignal.any([signal, AbortSignal.timeout(left)]))) continue;
           logger.error("leader election: Lease taken by another candidate");
           break;
         } catch (err) {
