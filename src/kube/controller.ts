@@ -110,6 +110,10 @@ export class Controller {
       } finally {
         this.queue.done(key);
       }
+      // A reconcile that is answered from the caches never leaves the microtask queue, and neither does the next
+      // key of a full queue: without this yield, thousands of them in a row starve every socket and timer of the
+      // process (Lease renewals, watches, /metrics, /healthz) for as long as the queue stays full.
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
 
@@ -117,8 +121,15 @@ export class Controller {
   async processOne(key: string, signal: AbortSignal): Promise<void> {
     const { name, metrics, reconciler } = this.options;
     const logger = this.options.logger.child({ controller: name, key });
-    const timeout = AbortSignal.timeout(this.options.reconcileTimeoutMs ?? 120_000);
-    const combined = AbortSignal.any([signal, timeout]);
+    // A timer of our own, cleared when the reconcile ends (AbortSignal.timeout's would live on for its full
+    // length after every reconcile: tens of thousands of them on a busy controller).
+    const deadline = new AbortController();
+    const timer = setTimeout(
+      () => deadline.abort(new Error("reconcile timed out")),
+      this.options.reconcileTimeoutMs ?? 120_000,
+    );
+    timer.unref();
+    const combined = AbortSignal.any([signal, deadline.signal]);
     const started = performance.now();
     try {
       const result = await reconciler.reconcile(parseKey(key), { signal: combined, logger });
@@ -143,6 +154,7 @@ export class Controller {
         logger.warn({ err, retryInMs: delay, attempt: this.queue.numRequeues(key) }, "reconcile failed; retrying");
       }
     } finally {
+      clearTimeout(timer);
       metrics?.reconcileDuration.observe({ controller: name }, (performance.now() - started) / 1000);
     }
   }

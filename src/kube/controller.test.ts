@@ -1,0 +1,53 @@
+import { describe, expect, it } from "vitest";
+import { Controller } from "./controller.js";
+import { silentLogger } from "./testing.js";
+
+describe("Controller", () => {
+  it("lets timers and sockets run while a full queue is reconciled from caches", async () => {
+    // Reconciles that never leave the microtask queue, as a scaler answering from its caches does.
+    let processed = 0;
+    const controller = new Controller({
+      name: "cache-only",
+      reconciler: { reconcile: async () => void processed++ },
+      workers: 4,
+      logger: silentLogger,
+    });
+    const total = 20_000;
+    for (let i = 0; i < total; i++) controller.queue.add(`ns/key-${i}`);
+    const stop = new AbortController();
+    const running = controller.run(stop.signal);
+    // A 1 ms timer stands for a Lease renewal or a /healthz request: it must not wait for the whole queue.
+    const seenByTimer = await new Promise<number>((resolve) => setTimeout(() => resolve(processed), 1));
+    expect(seenByTimer).toBeLessThan(total);
+    while (processed < total) await new Promise((r) => setTimeout(r, 5));
+    stop.abort();
+    await running;
+    expect(processed).toBe(total);
+  });
+
+  it("aborts a reconcile that outlives its timeout and retries it", async () => {
+    let attempts = 0;
+    const controller = new Controller({
+      name: "slow",
+      reconciler: {
+        reconcile: (_key, rc) =>
+          new Promise<void>((resolve, reject) => {
+            attempts++;
+            if (attempts > 1) return resolve();
+            rc.signal.addEventListener("abort", () => reject(rc.signal.reason as Error), { once: true });
+          }),
+      },
+      workers: 1,
+      logger: silentLogger,
+      reconcileTimeoutMs: 50,
+      baseDelayMs: 1,
+    });
+    controller.queue.add("ns/slow");
+    const stop = new AbortController();
+    const running = controller.run(stop.signal);
+    while (attempts < 2) await new Promise((r) => setTimeout(r, 5));
+    stop.abort();
+    await running;
+    expect(attempts).toBe(2);
+  });
+});
