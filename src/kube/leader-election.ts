@@ -207,9 +207,10 @@ export class LeaderElector {
           break;
         }
         try {
-          // One renewal may take at most what is left of the renew deadline: a request stuck anywhere (a slow
-          // apiserver, a hung connection, retries) must not keep a leader that cannot renew from stepping down.
-          const left = Math.max(1, this.renewDeadlineMs - (this.now() - this.lastRenewAt));
+          // One renewal may take at most what is left of our Lease: a request stuck anywhere (a slow apiserver, a
+          // hung connection, retries) must not keep a leader that cannot renew from stepping down. Writes already
+          // stop at renewDeadline (isLeader); a renewal that is merely slow may still land before the Lease expires.
+          const left = Math.max(1, this.leaseDurationMs - (this.now() - this.lastRenewAt));
           if (await this.tryAcquireOrRenew(AbortSignal.any([signal, AbortSignal.timeout(left)]))) continue;
           logger.error("leader election: Lease taken by another candidate");
           break;
