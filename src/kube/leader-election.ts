@@ -207,10 +207,11 @@ export class LeaderElector {
           break;
         }
         try {
-          // One renewal may take at most what is left of our Lease: a request stuck anywhere (a slow apiserver, a
-          // hung connection, retries) must not keep a leader that cannot renew from stepping down. Writes already
-          // stop at renewDeadline (isLeader); a renewal that is merely slow may still land before the Lease expires.
-          const left = Math.max(1, this.leaseDurationMs - (this.now() - this.lastRenewAt));
+          // A renewal stuck anywhere (a slow apiserver, a hung connection, retries) must not keep a leader that
+          // cannot renew from stepping down: it is cut off two Lease durations after the last renewal. Writes
+          // already stop at renewDeadline (isLeader), and a late renewal is safe (the update carries the Lease's
+          // resourceVersion, so it fails if another candidate took over), so a merely slow one may still land.
+          const left = Math.max(1, 2 * this.leaseDurationMs - (this.now() - this.lastRenewAt));
           if (await this.tryAcquireOrRenew(AbortSignal.any([signal, AbortSignal.timeout(left)]))) continue;
           logger.error("leader election: Lease taken by another candidate");
           break;
