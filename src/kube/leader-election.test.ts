@@ -67,11 +67,14 @@ describe("LeaderElector", () => {
       leaseDurationMs: 1500,
       renewDeadlineMs: 1000,
       retryPeriodMs: 200,
+      lostGraceMs: 300,
       logger: silentLogger,
     });
     let ledAt = 0;
-    const outcome = await elector.run(new AbortController().signal, () => {
+    // Leader work that ignores the abort (a slow reconcile): it must not hold the step-down beyond the grace.
+    const outcome = await elector.run(new AbortController().signal, async () => {
       ledAt = Date.now();
+      await new Promise((r) => setTimeout(r, 30_000).unref());
     });
     const steppedDownAfter = Date.now() - ledAt;
     expect(ledAt).toBeGreaterThan(0);

@@ -31,6 +31,8 @@ export interface LeaderElectionOptions {
   logger: Logger;
   metrics?: RuntimeMetrics;
   now?: () => number;
+  /** After a lost Lease, how long in-flight work may take before `run` returns anyway; default 5 s. */
+  lostGraceMs?: number;
 }
 
 /** Kubernetes MicroTime: RFC 3339 with microseconds. */
@@ -45,6 +47,7 @@ export class LeaderElector {
   private readonly leaseDurationMs: number;
   private readonly renewDeadlineMs: number;
   private readonly retryPeriodMs: number;
+  private readonly lostGraceMs: number;
   private readonly now: () => number;
   private wake?: () => void;
 
@@ -52,6 +55,7 @@ export class LeaderElector {
     this.leaseDurationMs = options.leaseDurationMs ?? 15_000;
     this.renewDeadlineMs = options.renewDeadlineMs ?? 10_000;
     this.retryPeriodMs = options.retryPeriodMs ?? 2_000;
+    this.lostGraceMs = options.lostGraceMs ?? 5_000;
     this.now = options.now ?? Date.now;
     if (this.renewDeadlineMs >= this.leaseDurationMs)
       throw new Error("renewDeadline must be shorter than leaseDuration");
@@ -225,7 +229,11 @@ export class LeaderElector {
       }
       this.setLeading(false);
       leading.abort(new Error(`leadership ${outcome}`));
-      await work;
+      // On a clean stop the work finishes first (then the Lease is released). On a lost Lease the writes are
+      // already refused (isLeader is false), so in-flight work gets a short grace and no more: a process that
+      // waits minutes for slow reconciles leaves the fleet without a leader for as long.
+      if (outcome === "released") await work;
+      else await Promise.race([work, sleep(this.lostGraceMs)]);
       if (outcome === "released") await this.release();
       return outcome;
     } finally {
