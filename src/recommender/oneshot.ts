@@ -6,7 +6,7 @@ import { parseQuantity } from "../api/index.js";
 import type { KubeClient } from "../kube/client.js";
 import { Resources, type KubeObject } from "../kube/resources.js";
 import { OwnerResolver, type WorkloadKind } from "./input/owners.js";
-import type { UsageSource } from "./input/usage.js";
+import { readNamespaces, type UsageSource } from "./input/usage.js";
 import { algorithmByName, resolveParameters } from "./logic/index.js";
 import { recommendContainers, toContainerRecommendation } from "./recommend.js";
 import type { ContainerSpec, Workload } from "./reconciler.js";
@@ -89,12 +89,10 @@ export async function recommendOnce(o: OneShotOptions): Promise<RecommendationRo
   // Namespaces in groups of 20: one query per metric per group when the source can batch.
   const all = [...byNamespace.keys()];
   const start = end - params.historyDays * 86_400_000;
-  for (let i = 0; i < all.length; i += o.source.fetchMany ? 20 : 1) {
-    const group = all.slice(i, i + (o.source.fetchMany ? 20 : 1));
+  for (let i = 0; i < all.length; i += 20) {
+    const group = all.slice(i, i + 20);
     o.onProgress?.(done, byNamespace.size, group[0] ?? "");
-    const batches = o.source.fetchMany
-      ? await o.source.fetchMany(group, start, end, o.stepSeconds)
-      : new Map([[group[0] ?? "", await o.source.fetch(group[0] ?? "", start, end, o.stepSeconds)]]);
+    const batches = await readNamespaces(o.source, group, start, end, o.stepSeconds);
     for (const ns of group) {
       const batch = batches.get(ns);
       if (batch) feedBatch(batch, ns, byNamespace.get(ns) ?? [], resolver, end);

@@ -7,7 +7,7 @@
 import { addCpuSample, addMemorySample, dayMs, newContainerState, type ContainerState } from "./model/container.js";
 import { sleep } from "../kube/backoff.js";
 import type { OwnerResolver, WorkloadRef } from "./input/owners.js";
-import type { UsageBatch, UsageSource } from "./input/usage.js";
+import { readNamespaces, type UsageBatch, type UsageSource } from "./input/usage.js";
 
 export interface WorkloadModel {
   namespace: string;
@@ -188,10 +188,7 @@ export class ModelStore {
     if (history) this.stats.historyReads++;
     else this.stats.liveReads++;
     const namespaces = [...group.keys()];
-    const read =
-      namespaces.length > 1 && this.o.source.fetchMany
-        ? this.o.source.fetchMany(namespaces, startMs, nowMs, step, signal)
-        : this.o.source.fetch(namespace, startMs, nowMs, step, signal).then((b) => new Map([[namespace, b]]));
+    const read = readNamespaces(this.o.source, namespaces, startMs, nowMs, step, signal);
     this.track(this.inflight, namespaces, read);
     const batches = await read;
     let own: UsageBatch | undefined;

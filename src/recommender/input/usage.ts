@@ -215,20 +215,11 @@ export class FallbackUsageSource implements UsageSource {
     try {
       return await this.primary.fetchMany(namespaces, startMs, endMs, stepSeconds, signal);
     } catch (err) {
-      if (signal?.aborted || !this.fallback || endMs - startMs > this.liveWindowMs) throw err;
-      if (!(err instanceof PrometheusError) || !err.retryable) throw err;
       // The batch failed on a live read: the fallback serves each namespace, and Prometheus is not asked again
       // namespace by namespace (that would multiply the load on a Prometheus that is already failing).
-      const out = new Map<string, UsageBatch>();
-      try {
-        for (const ns of namespaces) out.set(ns, await this.fallback.fetch(ns, startMs, endMs, stepSeconds, signal));
-      } catch (fallbackErr) {
-        this.lastFallbackError = fallbackErr as Error;
-        throw new Error(`${err.message}; fallback ${this.fallback.name}: ${(fallbackErr as Error).message}`, {
-          cause: err,
-        });
-      }
-      return out;
+      return this.fallBack(err, startMs, endMs, signal, (fallback) =>
+        readNamespaces(fallback, namespaces, startMs, endMs, stepSeconds, signal),
+      );
     }
   }
 
@@ -236,17 +227,49 @@ export class FallbackUsageSource implements UsageSource {
     try {
       return await this.primary.fetch(namespace, startMs, endMs, stepSeconds, signal);
     } catch (err) {
-      if (signal?.aborted) throw err;
-      const live = endMs - startMs <= this.liveWindowMs;
-      if (!this.fallback || !live || !(err instanceof PrometheusError) || !err.retryable) throw err;
-      try {
-        return await this.fallback.fetch(namespace, startMs, endMs, stepSeconds, signal);
-      } catch (fallbackErr) {
-        this.lastFallbackError = fallbackErr as Error;
-        throw new Error(`${err.message}; fallback ${this.fallback.name}: ${(fallbackErr as Error).message}`, {
-          cause: err,
-        });
-      }
+      return this.fallBack(err, startMs, endMs, signal, (fallback) =>
+        fallback.fetch(namespace, startMs, endMs, stepSeconds, signal),
+      );
     }
   }
+
+  /** The primary failed with `err`: the fallback's answer for a live read of a retryable failure, else `err`. */
+  private async fallBack<T>(
+    err: unknown,
+    startMs: number,
+    endMs: number,
+    signal: AbortSignal | undefined,
+    read: (fallback: UsageSource) => Promise<T>,
+  ): Promise<T> {
+    if (signal?.aborted) throw err;
+    const live = endMs - startMs <= this.liveWindowMs;
+    if (!this.fallback || !live || !(err instanceof PrometheusError) || !err.retryable) throw err;
+    try {
+      return await read(this.fallback);
+    } catch (fallbackErr) {
+      this.lastFallbackError = fallbackErr as Error;
+      throw new Error(`${err.message}; fallback ${this.fallback.name}: ${(fallbackErr as Error).message}`, {
+        cause: err,
+      });
+    }
+  }
+}
+
+/**
+ * One read of several namespaces: a single query per metric when the source can batch and there is more than one,
+ * else namespace by namespace.
+ */
+export async function readNamespaces(
+  source: UsageSource,
+  namespaces: readonly string[],
+  startMs: number,
+  endMs: number,
+  stepSeconds: number,
+  signal?: AbortSignal,
+): Promise<Map<string, UsageBatch>> {
+  if (source.fetchMany && namespaces.length > 1)
+    return source.fetchMany(namespaces, startMs, endMs, stepSeconds, signal);
+  const out = new Map<string, UsageBatch>();
+  for (const ns of namespaces) out.set(ns, await source.fetch(ns, startMs, endMs, stepSeconds, signal));
+  return out;
 }
