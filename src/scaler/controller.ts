@@ -11,7 +11,14 @@ import { PrometheusClient } from "../prometheus/client.js";
 import { jsonEqual, mergeConditions, type ConditionInput } from "../operator/status.js";
 import { KubeActuator, RecordingActuator } from "./actuator.js";
 import { selectClusterScaler } from "./policy.js";
-import { ScalerReconciler, componentLabel, tenantLabel, type DecisionObject, type ScalerCaches } from "./reconciler.js";
+import {
+  ScalerReconciler,
+  componentLabel,
+  tenantLabel,
+  validClusterScalers,
+  type DecisionObject,
+  type ScalerCaches,
+} from "./reconciler.js";
 import { Reporter } from "./reports.js";
 import { ProbeSignals, probeUrlAnnotation, type ProbeTarget } from "./signals/probe.js";
 import { PrometheusSignals } from "./signals/prometheus.js";
@@ -242,10 +249,7 @@ function newProber(
 ): ProbeSignals {
   const cas = new Map<string, { pem: string | undefined; at: number }>();
   const targets = (): ProbeTarget[] => {
-    const scalers = caches.clusterScalers.list().flatMap((r) => {
-      const parsed = parseClusterScaler(r);
-      return parsed.ok ? [parsed.value] : [];
-    });
+    const scalers = validClusterScalers(caches.clusterScalers.list());
     const out: ProbeTarget[] = [];
     for (const raw of caches.tenants.list() as TenantObject[]) {
       const name = raw.metadata?.name;

@@ -141,6 +141,14 @@ function parseIntervalMs(d: string): number {
 
 const shortHash = (s: string) => createHash("sha256").update(s).digest("hex").slice(0, 10);
 
+/** The ClusterScalers that parse; an invalid one is left out here and reported by the status reconciler. */
+export function validClusterScalers(raws: readonly KubeObject[]): ClusterScaler[] {
+  return raws.flatMap((raw) => {
+    const r = parseClusterScaler(raw);
+    return r.ok ? [r.value] : [];
+  });
+}
+
 export class ScalerReconciler implements Reconciler {
   private readonly histories = new Map<string, History>();
   private readonly budget = new FleetBudget();
@@ -176,12 +184,7 @@ export class ScalerReconciler implements Reconciler {
 
   /** Parsed ClusterScalers; an invalid one is skipped here and reported by the status reconciler. */
   clusterScalers(): ClusterScaler[] {
-    const out: ClusterScaler[] = [];
-    for (const raw of this.o.caches.clusterScalers.list()) {
-      const r = parseClusterScaler(raw);
-      if (r.ok) out.push(r.value);
-    }
-    return out;
+    return validClusterScalers(this.o.caches.clusterScalers.list());
   }
 
   tenantLabels(tenant: string, workload: KubeObject): Record<string, string> {
