@@ -26,7 +26,7 @@ import { defaultMetricNames, PrometheusUsageSource } from "../src/recommender/in
 import { algorithmByName, resolveParameters, type Estimate } from "../src/recommender/logic/index.js";
 import { recommendContainers } from "../src/recommender/recommend.js";
 import { ModelStore, type WorkloadModel } from "../src/recommender/store.js";
-import { machineInfo, percentile, round, writeResults, type BenchOptions, type Benchmark } from "./lib.js";
+import { machineInfo, mapLimit, percentile, round, writeResults, type BenchOptions, type Benchmark } from "./lib.js";
 import { runUpstreamVpa, type VpaRecommendation } from "./vpa-upstream.js";
 
 const dayMs = 86_400_000;
@@ -286,15 +286,12 @@ async function run(opts: BenchOptions): Promise<Record<string, unknown>> {
         models.push(m);
       }
     }
-    const pending = Array.from({ length: namespaces }, (_, n) => `bench-${n}`);
+    const names = Array.from({ length: namespaces }, (_, n) => `bench-${n}`);
     let refreshed = 0;
-    const worker = async () => {
-      for (let ns = pending.shift(); ns; ns = pending.shift()) {
-        await store.refresh(ns);
-        if (++refreshed % 10 === 0) opts.log(`bootstrapped ${refreshed}/${namespaces} namespaces`);
-      }
-    };
-    await Promise.all([worker(), worker(), worker(), worker()]);
+    await mapLimit(names, 4, async (ns) => {
+      await store.refresh(ns);
+      if (++refreshed % 10 === 0) opts.log(`bootstrapped ${refreshed}/${namespaces} namespaces`);
+    });
     const bootstrapReads = store.stats.refreshes;
     const bootstrapSeconds = (performance.now() - t) / 1000;
     const bootstrapQueries = queries;
@@ -331,11 +328,7 @@ async function run(opts: BenchOptions): Promise<Record<string, unknown>> {
     const later = new Date(end + 5 * 60_000);
     const restartStore = new ModelStore({ source, resolver, now: () => later, bootstrapGatherMs: 0 });
     for (const m of restored) restartStore.set(m);
-    const again = Array.from({ length: namespaces }, (_, n) => `bench-${n}`);
-    const restartWorker = async () => {
-      for (let ns = again.shift(); ns; ns = again.shift()) await restartStore.refresh(ns);
-    };
-    await Promise.all([restartWorker(), restartWorker(), restartWorker(), restartWorker()]);
+    await mapLimit(names, 4, (ns) => restartStore.refresh(ns));
     const restartSeconds = (performance.now() - t) / 1000;
     const sorted = [...checkpointBytes].sort((a, b) => a - b);
     const oursRecommendSeconds = bootstrapSeconds + recommendSeconds;
