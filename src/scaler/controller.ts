@@ -51,10 +51,12 @@ export function addClusterScalerController(manager: Manager, config: ControllerC
     profiles: manager.informer({ resource: Resources.WorkloadProfile, namespace: config.namespace }),
   };
   // The poller is built before the controllers it wakes, so it reaches them through this late-bound reference.
-  const late: { controller?: Controller } = {};
-  const enqueueAll = () => {
+  const late: { controller?: Controller; reconciler?: ScalerReconciler } = {};
+  const governed = (w: KubeObject) => late.reconciler?.governs(w) ?? false;
+  /** Wakes every governed workload (or those `only` picks): after a poll, a probe round or a policy change. */
+  const enqueueAll = (only?: (w: KubeObject) => boolean) => {
     for (const inf of [caches.deployments, caches.statefulSets]) {
-      for (const w of inf.list((o) => !!o.metadata?.labels?.[componentLabel])) late.controller?.queue.add(keyOf(w));
+      for (const w of inf.list((o) => (!only || only(o)) && governed(o))) late.controller?.queue.add(keyOf(w));
     }
   };
   const prometheus = config.prometheus
@@ -73,7 +75,12 @@ export function addClusterScalerController(manager: Manager, config: ControllerC
         },
       })
     : undefined;
-  const probe = config.probeIntervalMs ? newProber(manager, caches, config, enqueueAll) : undefined;
+  // A probe round says something of tenant apiservers only.
+  const probe = config.probeIntervalMs
+    ? newProber(manager, caches, config, () =>
+        enqueueAll((w) => w.metadata?.labels?.[componentLabel] === "kube-apiserver"),
+      )
+    : undefined;
   const actuator = config.dryRun ? new RecordingActuator() : new KubeActuator(manager.client);
   const reconciler = new ScalerReconciler({
     client: manager.client,
@@ -94,9 +101,11 @@ export function addClusterScalerController(manager: Manager, config: ControllerC
     metrics: manager.metrics,
   });
   late.controller = controller;
-  const isWorkload = (o: KubeObject) => !!o.metadata?.labels?.[componentLabel];
-  controller.watch(caches.deployments, (o) => (isWorkload(o) ? [keyOf(o)] : []));
-  controller.watch(caches.statefulSets, (o) => (isWorkload(o) ? [keyOf(o)] : []));
+  late.reconciler = reconciler;
+  // A workload that stops being governed needs no last reconcile: nothing is kept for it but its history, which
+  // its deletion or the next governed reconcile settles.
+  controller.watch(caches.deployments, (o) => (governed(o) ? [keyOf(o)] : []));
+  controller.watch(caches.statefulSets, (o) => (governed(o) ? [keyOf(o)] : []));
   // A pod (an OOM kill in its status) maps to the workload of the same tenant and component in its namespace.
   const workloadOf = (pod: KubeObject): string[] => {
     const ns = pod.metadata?.namespace;
@@ -108,8 +117,10 @@ export function addClusterScalerController(manager: Manager, config: ControllerC
       w.metadata.labels?.[tenantLabel] === tenant &&
       w.metadata.labels?.[componentLabel] === component;
     const direct = caches.deployments.get(`${ns}/${component}`) ?? caches.statefulSets.get(`${ns}/${component}`);
-    if (direct && match(direct)) return [keyOf(direct)];
-    return [...caches.deployments.list(match), ...caches.statefulSets.list(match)].map(keyOf);
+    if (direct && match(direct)) return governed(direct) ? [keyOf(direct)] : [];
+    return [...caches.deployments.listNamespace(ns, match), ...caches.statefulSets.listNamespace(ns, match)]
+      .filter(governed)
+      .map(keyOf);
   };
   controller.watch(caches.pods, workloadOf);
   controller.watch(caches.clusterScalers, () => {
@@ -119,7 +130,7 @@ export function addClusterScalerController(manager: Manager, config: ControllerC
   controller.watch(caches.tenants, (t) => {
     const name = t.metadata?.name;
     return [...caches.deployments.list(), ...caches.statefulSets.list()]
-      .filter((w) => w.metadata?.labels?.[tenantLabel] === name && isWorkload(w))
+      .filter((w) => w.metadata?.labels?.[tenantLabel] === name && governed(w))
       .map(keyOf);
   });
   controller.watch(caches.profiles, () => []);

@@ -161,6 +161,7 @@ export class ScalerReconciler implements Reconciler {
   readonly lastDecisionAt = new Map<string, number>();
   /** Decisions this process recorded to the end (bounded: the oldest are forgotten). */
   private readonly finished = new BoundedSet(10_000);
+  private parsed?: { key: string; value: readonly ClusterScaler[] };
 
   constructor(private readonly o: ScalerOptions) {
     this.now = o.now ?? Date.now;
@@ -183,8 +184,28 @@ export class ScalerReconciler implements Reconciler {
   }
 
   /** Parsed ClusterScalers; an invalid one is skipped here and reported by the status reconciler. */
-  clusterScalers(): ClusterScaler[] {
-    return validClusterScalers(this.o.caches.clusterScalers.list());
+  /** The valid ClusterScalers, parsed once per change of any of them rather than once per reconcile. */
+  clusterScalers(): readonly ClusterScaler[] {
+    const raws = this.o.caches.clusterScalers.list();
+    const key = raws
+      .map((r) => `${r.metadata?.uid ?? r.metadata?.name}@${r.metadata?.resourceVersion}`)
+      .sort()
+      .join(",");
+    if (this.parsed?.key !== key) this.parsed = { key, value: validClusterScalers(raws) };
+    return this.parsed.value;
+  }
+
+  /**
+   * Whether a ClusterScaler governs this workload now. Work for any other is work for nothing (a fleet where a
+   * few tenants are governed would otherwise reconcile every tenant's workloads on every pod event and poll);
+   * the watch mappings ask this before they enqueue, and a ClusterScaler or tenant label change re-asks it.
+   */
+  governs(workload: KubeObject): boolean {
+    const labels = workload.metadata?.labels;
+    const tenant = labels?.[tenantLabel];
+    const component = labels?.[componentLabel] as ComponentName | undefined;
+    if (!tenant || !component || !components.includes(component)) return false;
+    return !!selectClusterScaler(this.clusterScalers(), this.tenantLabels(tenant, workload));
   }
 
   tenantLabels(tenant: string, workload: KubeObject): Record<string, string> {
