@@ -135,7 +135,7 @@ describe("NodePool", () => {
         );
         return ok && nodes.length === 13 ? true : undefined;
       },
-      20_000,
+      45_000,
       "label and taint on all 13 nodes",
     );
     await client.patch(Resources.NodePool, pool, undefined, {
@@ -151,7 +151,7 @@ describe("NodePool", () => {
         );
         return ok ? true : undefined;
       },
-      20_000,
+      45_000,
       "label and taint removed again",
     );
   }, 60_000);

@@ -90,6 +90,37 @@ export function templatePatch(node: Node, template: PoolTemplate): Record<string
   };
 }
 
+/**
+ * Patches one node to the template. The patch is a compare-and-swap on the node's resourceVersion, and kwok, the
+ * node lifecycle controller and cordons write nodes all the time, so a conflict is usual: the node is then read
+ * afresh and the patch recomputed, up to `attempts` times, instead of waiting for the cache to catch up (which,
+ * on a loaded apiserver, can lose the race again and again). A node gone meanwhile needs nothing.
+ */
+export async function syncNodeToTemplate(
+  client: KubeClient,
+  node: Node,
+  patch: Record<string, unknown>,
+  template: PoolTemplate,
+  attempts = 3,
+): Promise<void> {
+  const name = node.metadata?.name ?? "";
+  let next: Record<string, unknown> | undefined = patch;
+  for (let attempt = 1; next; attempt++) {
+    try {
+      await client.patch(Resources.Node, name, undefined, next);
+      return;
+    } catch (err) {
+      // The last conflict is left to the next reconcile, which the caller asks for within 500 ms.
+      if (!isConflict(err) || attempt >= attempts) {
+        if (isConflict(err)) return;
+        throw err;
+      }
+    }
+    const fresh = await client.getOptional<Node>(Resources.Node, name);
+    next = fresh ? templatePatch(fresh, template) : undefined;
+  }
+}
+
 export class NodePoolReconciler implements Reconciler {
   private readonly now: () => number;
   private readonly providers = new Map<string, NodeProvider>();
@@ -151,15 +182,7 @@ export class NodePoolReconciler implements Reconciler {
       .filter((x): x is { n: Node; patch: Record<string, unknown> } => x.patch !== undefined);
     if (outOfSync.length && !paused && !dryRun) {
       const batch = outOfSync.slice(0, this.o.syncBatchSize ?? 20);
-      await Promise.all(
-        batch.map(async ({ n, patch }) => {
-          try {
-            await this.o.client.patch(Resources.Node, n.metadata?.name ?? "", undefined, patch);
-          } catch (err) {
-            if (!isConflict(err)) throw err;
-          }
-        }),
-      );
+      await Promise.all(batch.map(({ n, patch }) => syncNodeToTemplate(this.o.client, n, patch, template)));
       requeueAfterMs = Math.min(requeueAfterMs, 500);
     }
     status.outOfSyncNodes = outOfSync.length;
