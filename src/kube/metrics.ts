@@ -38,7 +38,7 @@ export class RuntimeMetrics {
       name: "metapilot_reconcile_duration_seconds",
       help: "Time spent in one reconcile, by controller.",
       labelNames: ["controller"],
-      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
       registers: r,
     });
     this.queueDepth = new Gauge({
@@ -51,7 +51,8 @@ export class RuntimeMetrics {
       name: "metapilot_workqueue_latency_seconds",
       help: "Time a key waits in the queue before a worker takes it, by controller.",
       labelNames: ["controller"],
-      buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 5, 10, 60],
+      // Up to 10 minutes: a fleet created at once waits minutes in a fair FIFO queue, and that is worth seeing.
+      buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600],
       registers: r,
     });
     this.queueRetries = new Counter({

@@ -2,15 +2,15 @@
 // broken at will, metapilot controllers as child processes with leader election, and the bookkeeping of a scenario
 // (faults injected, invariant checks, objects at risk and lost). No vitest import, so the bench can use it.
 import * as k8s from "@kubernetes/client-node";
-import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, mkdirSync, type WriteStream } from "node:fs";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from "node:fs";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
 import { freePort, repoRoot, up, type MetaclusterState } from "../../hack/lib/metacluster.js";
 import { KubeClient } from "../../src/kube/client.js";
 import { Resources, type KubeObject } from "../../src/kube/resources.js";
-import { parse } from "yaml";
+import { parse, parseAllDocuments } from "yaml";
 import { readFileSync, readdirSync } from "node:fs";
 
 export const chaosDir = path.join(repoRoot, ".cache/chaos-metacluster");
@@ -42,6 +42,60 @@ export async function ensureNamespace(client: KubeClient, name: string, labels: 
     .catch((e: unknown) => {
       if (!/already exists|409/.test(String(e))) throw e;
     });
+}
+
+/**
+ * A kubeconfig file for a ServiceAccount with exactly the chart's RBAC (its ClusterRole and Role, rendered by
+ * `helm template` for chaos-system, the Role naming the Lease `leaseName`), as the controller runs in production. Unlike the admin identity
+ * (system:masters), it is subject to the apiserver's inflight limits, so a 429 storm reaches it.
+ */
+export async function chartServiceAccountKubeconfig(env: ChaosEnv, name: string, leaseName: string): Promise<string> {
+  const rendered = execFileSync(
+    path.join(repoRoot, ".cache/bin/helm"),
+    [
+      "template",
+      name,
+      path.join(repoRoot, "charts/metapilot"),
+      "-n",
+      "chaos-system",
+      "--set",
+      `fullnameOverride=${name}`,
+      "--set",
+      `leaderElection.leaseName=${leaseName}`,
+    ],
+    { encoding: "utf8" },
+  );
+  const kinds = new Set(["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"]);
+  const objects = parseAllDocuments(rendered)
+    .map((d) => d.toJSON() as k8s.KubernetesObject | null)
+    .filter((o): o is k8s.KubernetesObject => !!o && kinds.has(o.kind ?? ""));
+  const api = k8s.KubernetesObjectApi.makeApiClient(env.kc);
+  for (const o of objects) {
+    // Replaced when it exists: an earlier run may have rendered another Lease name.
+    await api.create(o).catch((e: unknown) => {
+      if (!/already exists|409/.test(String(e))) throw e;
+      return api.replace(o);
+    });
+  }
+  const sa = objects.find((o) => o.kind === "ServiceAccount")?.metadata?.name;
+  if (!sa) throw new Error("the chart rendered no ServiceAccount");
+  const token = await env.kc.makeApiClient(k8s.CoreV1Api).createNamespacedServiceAccountToken({
+    name: sa,
+    namespace: "chaos-system",
+    body: { spec: { audiences: ["https://kubernetes.default.svc.cluster.local"], expirationSeconds: 12 * 3600 } },
+  });
+  const cluster = env.kc.getCurrentCluster();
+  if (!cluster || !token.status?.token) throw new Error("could not mint a ServiceAccount token");
+  const out = new k8s.KubeConfig();
+  out.loadFromOptions({
+    clusters: [cluster],
+    users: [{ name: sa, token: token.status.token }],
+    contexts: [{ name: sa, cluster: cluster.name, user: sa }],
+    currentContext: sa,
+  });
+  const file = path.join(env.logDir, `${name}.kubeconfig`);
+  writeFileSync(file, out.exportConfig(), { mode: 0o600 });
+  return file;
 }
 
 // --- scenario bookkeeping ---------------------------------------------------------------------------------------
@@ -113,6 +167,8 @@ export interface ControllerProcessOptions {
   leaseId: string;
   extraArgs?: string[];
   logLevel?: string;
+  /** The kubeconfig the controller runs with; the meta-cluster's admin one when unset. */
+  kubeconfig?: string;
 }
 
 /**
@@ -148,7 +204,7 @@ export class ControllerProcess {
       "tsx",
       "src/cli/main.ts",
       "controller",
-      `--kubeconfig=${this.env.state.kubeconfig}`,
+      `--kubeconfig=${this.opts.kubeconfig ?? this.env.state.kubeconfig}`,
       `--controllers=${this.opts.controllers.join(",")}`,
       "--leader-election-namespace=chaos-system",
       `--leader-election-id=${this.opts.leaseId}`,
