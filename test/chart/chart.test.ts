@@ -4,7 +4,8 @@
 // (every granted verb used, apart from the documented allow-list below).
 import * as k8s from "@kubernetes/client-node";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import https from "node:https";
 import { createWriteStream, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -201,6 +202,7 @@ describe("Helm chart on the meta-cluster: the controller as the chart's ServiceA
       "ClusterRole",
       "ClusterRoleBinding",
       "Deployment",
+      "FlowSchema",
       "Role",
       "RoleBinding",
       "Service",
@@ -210,6 +212,9 @@ describe("Helm chart on the meta-cluster: the controller as the chart's ServiceA
       const t = Object.values(Resources).find((r) => r.kind === o.kind);
       if (t) await admin.get(t, o.metadata?.name ?? "", t.namespaced ? ns.name : undefined);
     }
+    const flowSchema = rendered.find((o) => o.kind === "FlowSchema")?.metadata?.name ?? "";
+    const fs = await kc.makeApiClient(k8s.FlowcontrolApiserverV1Api).readFlowSchema({ name: flowSchema });
+    expect(fs.spec?.priorityLevelConfiguration.name).toBe("leader-election");
     // The Deployment's pods land on kwok nodes (they never really execute the image).
     const pods = await eventually(
       async () => {
@@ -299,6 +304,29 @@ describe("Helm chart on the meta-cluster: the controller as the chart's ServiceA
         "the leader Lease in the release namespace",
       );
       expect(lease.spec?.holderIdentity).toBeTruthy();
+      // The apiserver classes the ServiceAccount's Lease requests by the chart's FlowSchema into the leader-election
+      // priority level (API Priority and Fairness names both in the headers of every answer).
+      const leaseUrl = new URL(
+        `${cluster.server}/apis/coordination.k8s.io/v1/namespaces/${ns.name}/leases/metapilot-leader`,
+      );
+      const opts: https.RequestOptions = { hostname: leaseUrl.hostname, port: leaseUrl.port, path: leaseUrl.pathname };
+      await saKc.applyToHTTPSOptions(opts);
+      const headers = await new Promise<IncomingHttpHeaders>((resolve, reject) =>
+        https
+          .get(opts, (res) => {
+            res.resume();
+            resolve(res.headers);
+          })
+          .on("error", reject),
+      );
+      const flowcontrol = kc.makeApiClient(k8s.FlowcontrolApiserverV1Api);
+      const fsName = rendered.find((o) => o.kind === "FlowSchema")?.metadata?.name ?? "";
+      expect(headers["x-kubernetes-pf-flowschema-uid"]).toBe(
+        (await flowcontrol.readFlowSchema({ name: fsName })).metadata?.uid,
+      );
+      expect(headers["x-kubernetes-pf-prioritylevel-uid"]).toBe(
+        (await flowcontrol.readPriorityLevelConfiguration({ name: "leader-election" })).metadata?.uid,
+      );
 
       // 1. A TenantControlPlane reaches Ready.
       const labels = { "metapilot.io/tenant": tenant };
