@@ -9,6 +9,7 @@ import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
 import { freePort, repoRoot, up, type MetaclusterState } from "../../hack/lib/metacluster.js";
 import { KubeClient } from "../../src/kube/client.js";
+import { serviceAccountTokenKubeConfig } from "../harness/tokens.js";
 import { Resources, type KubeObject } from "../../src/kube/resources.js";
 import { parse, parseAllDocuments } from "yaml";
 import { readFileSync, readdirSync } from "node:fs";
@@ -79,20 +80,7 @@ export async function chartServiceAccountKubeconfig(env: ChaosEnv, name: string,
   }
   const sa = objects.find((o) => o.kind === "ServiceAccount")?.metadata?.name;
   if (!sa) throw new Error("the chart rendered no ServiceAccount");
-  const token = await env.kc.makeApiClient(k8s.CoreV1Api).createNamespacedServiceAccountToken({
-    name: sa,
-    namespace: "chaos-system",
-    body: { spec: { audiences: ["https://kubernetes.default.svc.cluster.local"], expirationSeconds: 12 * 3600 } },
-  });
-  const cluster = env.kc.getCurrentCluster();
-  if (!cluster || !token.status?.token) throw new Error("could not mint a ServiceAccount token");
-  const out = new k8s.KubeConfig();
-  out.loadFromOptions({
-    clusters: [cluster],
-    users: [{ name: sa, token: token.status.token }],
-    contexts: [{ name: sa, cluster: cluster.name, user: sa }],
-    currentContext: sa,
-  });
+  const out = await serviceAccountTokenKubeConfig(env.kc, "chaos-system", sa, 12 * 3600);
   const file = path.join(env.logDir, `${name}.kubeconfig`);
   writeFileSync(file, out.exportConfig(), { mode: 0o600 });
   return file;

@@ -17,6 +17,7 @@ import { Resources, type KubeObject } from "../../src/kube/resources.js";
 import { readAudit } from "../harness/audit.js";
 import { adminKubeConfig, eventually, freshNamespace, metacluster } from "../harness/cluster.js";
 import { installCrds } from "../harness/crds.js";
+import { serviceAccountTokenKubeConfig } from "../harness/tokens.js";
 import { rbacAllowList } from "./rbac-allow-list.js";
 
 const helmBin = path.join(repoRoot, ".cache/bin/helm");
@@ -231,20 +232,8 @@ describe("Helm chart on the meta-cluster: the controller as the chart's ServiceA
   it("runs the scenario as the chart's ServiceAccount", async () => {
     const sa = rendered.find((o) => o.kind === "ServiceAccount")?.metadata?.name ?? "";
     saUser = `system:serviceaccount:${ns.name}:${sa}`;
-    const token = await core.createNamespacedServiceAccountToken({
-      name: sa,
-      namespace: ns.name,
-      body: { spec: { audiences: ["https://kubernetes.default.svc.cluster.local"], expirationSeconds: 3600 } },
-    });
-    const cluster = kc.getCurrentCluster();
-    if (!cluster || !token.status?.token) throw new Error("could not mint a ServiceAccount token");
-    const saKc = new k8s.KubeConfig();
-    saKc.loadFromOptions({
-      clusters: [cluster],
-      users: [{ name: sa, token: token.status.token }],
-      contexts: [{ name: sa, cluster: cluster.name, user: sa }],
-      currentContext: sa,
-    });
+    const saKc = await serviceAccountTokenKubeConfig(kc, ns.name, sa);
+    const cluster = saKc.getCurrentCluster()!;
     const hmacFile = path.join(work, "hmac-key");
     writeFileSync(hmacFile, "chart-test-hmac-key\n", { mode: 0o600 });
     const kubeconfig = path.join(work, "kubeconfig");

@@ -3,6 +3,7 @@ import * as k8s from "@kubernetes/client-node";
 import { randomBytes } from "node:crypto";
 import { inject } from "vitest";
 import type { MetaclusterState } from "../../hack/lib/metacluster.js";
+import { serviceAccountTokenKubeConfig } from "./tokens.js";
 
 export function metacluster(): MetaclusterState {
   return inject("metacluster");
@@ -54,19 +55,5 @@ export async function serviceAccountKubeConfig(
       subjects: [{ kind: "ServiceAccount", name, namespace }],
     },
   });
-  const token = await core.createNamespacedServiceAccountToken({
-    name,
-    namespace,
-    body: { spec: { audiences: ["https://kubernetes.default.svc.cluster.local"], expirationSeconds: 3600 } },
-  });
-  const cluster = kc.getCurrentCluster();
-  if (!cluster || !token.status?.token) throw new Error("could not mint a ServiceAccount token");
-  const out = new k8s.KubeConfig();
-  out.loadFromOptions({
-    clusters: [cluster],
-    users: [{ name, token: token.status.token }],
-    contexts: [{ name, cluster: cluster.name, user: name }],
-    currentContext: name,
-  });
-  return out;
+  return serviceAccountTokenKubeConfig(kc, namespace, name);
 }
