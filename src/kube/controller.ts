@@ -71,11 +71,12 @@ export class Controller {
 
   /** Watch `informer`, mapping each changed object to the keys to reconcile. */
   watch<T extends KubeObject>(informer: Informer<T>, mapper: KeyMapper<T> = (o) => [keyOf(o)]): this {
-    const enqueue = (obj: T) => {
-      for (const k of mapper(obj)) this.queue.add(typeof k === "string" ? k : formatKey(k));
+    const enqueue = (obj: T, low = false) => {
+      for (const k of mapper(obj)) this.queue.add(typeof k === "string" ? k : formatKey(k), { low });
     };
     informer.on({
-      add: enqueue,
+      // What the first LIST brings is queued behind changes (see WorkQueue).
+      add: (obj, initial) => enqueue(obj, initial === true),
       update: (obj, old) => {
         // Status-only churn of an owned object still matters (readiness), so every real change enqueues; a
         // resync-style update with the same resourceVersion does not.

@@ -48,7 +48,7 @@ describe("Informer", () => {
       labelSelector: "app=x",
     });
     informer.on({
-      add: (o) => seen.push(`add ${o.metadata?.name}`),
+      add: (o, initial) => seen.push(`add ${o.metadata?.name}${initial ? " (initial list)" : ""}`),
       update: (o) => seen.push(`update ${o.metadata?.name}`),
       delete: (o) => seen.push(`delete ${o.metadata?.name}`),
     });
@@ -62,7 +62,14 @@ describe("Informer", () => {
     stream.write(line("DELETED", cm("b", "103")));
     stream.write(line("BOOKMARK", { metadata: { resourceVersion: "150" } }));
     await until(() => informer.lastResourceVersion === "150");
-    expect(seen).toEqual(["add a", "add b", "add c", "update a", "delete b"]);
+    expect(seen).toEqual(["add a (initial list)", "add b (initial list)", "add c", "update a", "delete b"]);
+    // A handler registered after the sync gets the cache replayed, marked initial too.
+    const replayed: Array<[string, boolean | undefined]> = [];
+    informer.on({ add: (o, initial) => replayed.push([o.metadata?.name ?? "", initial]) });
+    expect(replayed).toEqual([
+      ["a", true],
+      ["c", true],
+    ]);
     expect(
       informer
         .list()
@@ -115,13 +122,22 @@ describe("Informer", () => {
       .query((q) => q.watch === "true" && q.resourceVersion === "50")
       .reply(200, () => new PassThrough());
     const deleted: string[] = [];
+    const added: Array<[string, boolean | undefined]> = [];
     const informer = new Informer(client(), { resource: Resources.Node });
-    informer.on({ delete: (o) => deleted.push(o.metadata?.name ?? "") });
+    informer.on({
+      delete: (o) => deleted.push(o.metadata?.name ?? ""),
+      add: (o, initial) => added.push([o.metadata?.name ?? "", initial]),
+    });
     const stop = new AbortController();
     void informer.start(stop.signal);
     await until(() => afterRelist.isDone());
     expect(informer.stats.lists).toBe(2);
     expect(deleted).toEqual(["old"]);
+    // What a relist after 410 finds new is a change missed while not watching, not part of the initial list.
+    expect(added).toEqual([
+      ["old", true],
+      ["new", false],
+    ]);
     expect(informer.list().map((n) => n.metadata?.name)).toEqual(["new"]);
     stop.abort();
   });

@@ -9,7 +9,8 @@ import type { RuntimeMetrics } from "./metrics.js";
 import { keyOf, resourceName, type KubeObject, type ResourceType } from "./resources.js";
 
 export interface InformerHandlers<T> {
-  add?: (obj: T) => void;
+  /** `initial`: the object came with the first LIST (or the replay to a late handler), not with a change. */
+  add?: (obj: T, initial?: boolean) => void;
   update?: (obj: T, old: T) => void;
   delete?: (obj: T) => void;
 }
@@ -67,7 +68,7 @@ export class Informer<T extends KubeObject = KubeObject> {
   on(handlers: InformerHandlers<T>): this {
     this.handlers.push(handlers);
     // A handler added after sync sees the current contents, as client-go's does.
-    if (this.synced) for (const obj of this.store.values()) handlers.add?.(obj);
+    if (this.synced) for (const obj of this.store.values()) handlers.add?.(obj, true);
     return this;
   }
 
@@ -129,11 +130,11 @@ export class Informer<T extends KubeObject = KubeObject> {
     return this.running;
   }
 
-  private emit(kind: "add" | "update" | "delete", obj: T, old?: T): void {
+  private emit(kind: "add" | "update" | "delete", obj: T, old?: T, initial = false): void {
     this.stats.events++;
     for (const h of this.handlers) {
       try {
-        if (kind === "add") h.add?.(obj);
+        if (kind === "add") h.add?.(obj, initial);
         else if (kind === "update") h.update?.(obj, old as T);
         else h.delete?.(obj);
       } catch (err) {
@@ -169,10 +170,12 @@ export class Informer<T extends KubeObject = KubeObject> {
     this.byNamespace = new Map();
     for (const [key, obj] of fresh) this.index(key, obj, undefined);
     this.resourceVersion = resourceVersion;
-    // Replace semantics: tell handlers what changed while we were not watching.
+    // Replace semantics: tell handlers what changed while we were not watching. The first LIST's objects are
+    // marked initial: a controller queues them behind real changes.
+    const initial = !this.synced;
     for (const [key, obj] of fresh) {
       const prev = old.get(key);
-      if (!prev) this.emit("add", obj);
+      if (!prev) this.emit("add", obj, undefined, initial);
       else if (prev.metadata?.resourceVersion !== obj.metadata?.resourceVersion) this.emit("update", obj, prev);
     }
     for (const [key, obj] of old) if (!fresh.has(key)) this.emit("delete", obj);

@@ -28,6 +28,43 @@ describe("WorkQueue", () => {
     expect(second).toBe("a");
   });
 
+  it("serves changes before the initial list's keys, and moves a pending low key up on a normal add", async () => {
+    const q = new WorkQueue({ name: "t" });
+    for (const k of ["a", "b", "c", "d"]) q.add(k, { low: true });
+    q.add("x");
+    q.add("c"); // a change to c while its initial reconcile still waits
+    q.add("x", { low: true }); // changes nothing: x stays normal
+    expect(q.length).toBe(5);
+    const order: Array<string | undefined> = [];
+    for (let i = 0; i < 5; i++) order.push(await q.get());
+    expect(order).toEqual(["x", "c", "a", "b", "d"]);
+  });
+
+  it("keeps the backlog moving: one low key in every lowEvery picks while changes keep coming", async () => {
+    const q = new WorkQueue({ name: "t", lowEvery: 4 });
+    for (let i = 0; i < 3; i++) q.add(`init-${i}`, { low: true });
+    const order: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      q.add(`event-${i}`);
+      const k = (await q.get())!;
+      order.push(k);
+      q.done(k);
+    }
+    expect(order.filter((k) => k.startsWith("init-"))).toEqual(["init-0", "init-1", "init-2"]);
+    expect(order.indexOf("init-0")).toBe(3);
+  });
+
+  it("replays an add made during processing with its own priority", async () => {
+    const q = new WorkQueue({ name: "t" });
+    q.add("a");
+    q.add("b");
+    expect(await q.get()).toBe("a");
+    q.add("a", { low: true }); // while a is processed
+    q.done("a");
+    q.add("c");
+    expect([await q.get(), await q.get(), await q.get()]).toEqual(["b", "c", "a"]);
+  });
+
   it("backs off per key exponentially and forgets on success", () => {
     const q = new WorkQueue({ name: "t", baseDelayMs: 100, maxDelayMs: 1000 });
     const delays = [0, 1, 2, 3, 4, 5].map(() => q.addRateLimited("k"));

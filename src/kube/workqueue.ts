@@ -1,6 +1,12 @@
 // A work queue with client-go's guarantees: a key is queued at most once however often it is added, a key is
 // never handed to two workers at once (an add while it is being processed is replayed after `done`), failures
 // back off exponentially per key up to a cap, and `addAfter` delays a key without holding a worker.
+//
+// Two priorities, as controller-runtime's priority queue: what the initial LIST of a (re)started controller
+// brings in is added with `low`, everything else (watch events, requeues, retries) is normal. Workers take
+// normal keys first, so an OOM kill or a spec change after a restart is not queued behind a thousand
+// reconciles of objects that did not change; one low key in every `lowEvery` picks keeps the backlog moving
+// under a steady stream of events. A low key that is added again normally moves up.
 import { backoffDelay } from "./backoff.js";
 import type { RuntimeMetrics } from "./metrics.js";
 
@@ -10,11 +16,23 @@ export interface WorkQueueOptions {
   maxDelayMs?: number;
   metrics?: RuntimeMetrics;
   now?: () => number;
+  /** While both priorities wait, every this many picks takes a low-priority key (default 8). */
+  lowEvery?: number;
+}
+
+export interface AddOptions {
+  /** The initial list's keys: served after normal keys. */
+  low?: boolean;
 }
 
 export class WorkQueue {
-  private readonly queue: string[] = [];
+  /** Keys waiting, in insertion order (a Set: O(1) removal when a low key moves up). */
+  private readonly high = new Set<string>();
+  private readonly low = new Set<string>();
+  private picks = 0;
   private readonly dirty = new Set<string>();
+  /** Dirty keys whose pending add is low priority (a normal add clears it). */
+  private readonly dirtyLow = new Set<string>();
   private readonly processing = new Set<string>();
   private readonly failures = new Map<string, number>();
   private readonly delayed = new Map<string, { at: number; timer: NodeJS.Timeout }>();
@@ -33,7 +51,7 @@ export class WorkQueue {
   }
 
   get length(): number {
-    return this.queue.length;
+    return this.high.size + this.low.size;
   }
 
   get inFlight(): number {
@@ -41,12 +59,18 @@ export class WorkQueue {
   }
 
   private updateDepth(): void {
-    this.options.metrics?.queueDepth.set({ controller: this.options.name }, this.queue.length);
+    this.options.metrics?.queueDepth.set({ controller: this.options.name }, this.length);
   }
 
-  add(key: string): void {
-    if (this.shuttingDown || this.dirty.has(key)) return;
+  add(key: string, opts: AddOptions = {}): void {
+    if (this.shuttingDown) return;
+    if (this.dirty.has(key)) {
+      // Already pending: a normal add moves a low-priority key up, a low add changes nothing.
+      if (!opts.low && this.dirtyLow.delete(key) && this.low.delete(key)) this.high.add(key);
+      return;
+    }
     this.dirty.add(key);
+    if (opts.low) this.dirtyLow.add(key);
     if (this.processing.has(key)) return;
     this.push(key);
   }
@@ -59,12 +83,23 @@ export class WorkQueue {
       waiter(key);
       return;
     }
-    this.queue.push(key);
+    (this.dirtyLow.has(key) ? this.low : this.high).add(key);
     this.updateDepth();
+  }
+
+  /** The next key: normal ones first, but a low one every `lowEvery` picks while both wait. */
+  private shift(): string | undefined {
+    const lowEvery = this.options.lowEvery ?? 8;
+    const fromLow = this.low.size > 0 && (this.high.size === 0 || ++this.picks % lowEvery === 0);
+    const from = fromLow ? this.low : this.high;
+    const key = from.values().next().value;
+    if (key !== undefined) from.delete(key);
+    return key;
   }
 
   private take(key: string): void {
     this.dirty.delete(key);
+    this.dirtyLow.delete(key);
     this.processing.add(key);
     const at = this.enqueuedAt.get(key);
     this.enqueuedAt.delete(key);
@@ -108,7 +143,7 @@ export class WorkQueue {
 
   /** Resolves with the next key, or undefined once the queue shuts down. */
   get(): Promise<string | undefined> {
-    const key = this.queue.shift();
+    const key = this.shift();
     if (key !== undefined) {
       this.take(key);
       this.updateDepth();
@@ -122,8 +157,10 @@ export class WorkQueue {
   done(key: string): void {
     this.processing.delete(key);
     if (this.dirty.has(key)) {
+      const low = this.dirtyLow.has(key);
       this.dirty.delete(key);
-      this.add(key);
+      this.dirtyLow.delete(key);
+      this.add(key, { low });
     }
   }
 

@@ -53,11 +53,17 @@ export function addClusterScalerController(manager: Manager, config: ControllerC
   // The poller is built before the controllers it wakes, so it reaches them through this late-bound reference.
   const late: { controller?: Controller; reconciler?: ScalerReconciler } = {};
   const governed = (w: KubeObject) => late.reconciler?.governs(w) ?? false;
-  /** Wakes every governed workload (or those `only` picks): after a poll, a probe round or a policy change. */
+  /** Every governed workload's key (or of those `only` picks). */
+  const governedKeys = (only?: (w: KubeObject) => boolean) =>
+    [caches.deployments, caches.statefulSets].flatMap((inf) =>
+      inf.list((o) => (!only || only(o)) && governed(o)).map(keyOf),
+    );
+  /**
+   * Wakes governed workloads after a poll or a probe round. Rounds come every few seconds for every workload, so
+   * their keys wait behind events (an OOM kill, a spec change) in the work queue, which still serves them in turn.
+   */
   const enqueueAll = (only?: (w: KubeObject) => boolean) => {
-    for (const inf of [caches.deployments, caches.statefulSets]) {
-      for (const w of inf.list((o) => (!only || only(o)) && governed(o))) late.controller?.queue.add(keyOf(w));
-    }
+    for (const k of governedKeys(only)) late.controller?.queue.add(k, { low: true });
   };
   const prometheus = config.prometheus
     ? new PrometheusSignals({
@@ -123,10 +129,7 @@ export function addClusterScalerController(manager: Manager, config: ControllerC
       .map(keyOf);
   };
   controller.watch(caches.pods, workloadOf);
-  controller.watch(caches.clusterScalers, () => {
-    enqueueAll();
-    return [];
-  });
+  controller.watch(caches.clusterScalers, () => governedKeys());
   controller.watch(caches.tenants, (t) => {
     const name = t.metadata?.name;
     return [...caches.deployments.list(), ...caches.statefulSets.list()]

@@ -142,10 +142,15 @@ describe("black-box /readyz probe", () => {
     const latency = Date.now() - started;
     console.log(`/readyz failing -> replica added in ${latency} ms (3 failures at a 500 ms interval)`);
     expect(latency).toBeGreaterThanOrEqual(1000); // never on the first failure
-    const [d] = probeDecisions();
-    expect(d?.spec?.before?.replicas).toBe(1);
-    expect(d?.spec?.after?.replicas).toBe(2);
-    expect(d?.status?.phase).toBe("Applied");
+    // The workload is written before the decision's outcome, so the outcome may land a moment later.
+    const d = await eventually(
+      async () => probeDecisions().find((x) => x.status?.phase === "Applied"),
+      10_000,
+      "the probe decision recorded as Applied",
+    );
+    expect(probeDecisions()).toHaveLength(1);
+    expect(d.spec?.before?.replicas).toBe(1);
+    expect(d.spec?.after?.replicas).toBe(2);
     const evidence = d?.spec?.rootCause?.evidence?.[0];
     expect(evidence?.signal).toBe("apiserver_readyz_failures");
     expect(Number(evidence?.value)).toBeGreaterThanOrEqual(3);
