@@ -52,7 +52,9 @@ describe("work queue priority on the real apiserver", () => {
       (await core.listNamespacedConfigMap({ namespace: ns.name, labelSelector: "mirror.metapilot.io/of" })).items;
     await eventually(async () => ((await mirrors()).length > 0 ? true : undefined), 60_000, "the first mirror");
     // The last source in list order (etcd lists by key, so src-99), changed while its initial reconcile waits.
-    const last = Array.from({ length: objects }, (_, i) => `src-${i}`).sort().at(-1)!;
+    const last = Array.from({ length: objects }, (_, i) => `src-${i}`)
+      .sort()
+      .at(-1)!;
     await core.patchNamespacedConfigMap(
       { name: last, namespace: ns.name, body: { data: { v: "1" } } },
       k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
