@@ -361,6 +361,11 @@ async function load(env: ChaosEnv, size: Sizes["load"], log: (l: string) => void
   s.figures.podStatusChangeErrors = churnErrors;
   s.figures.decisionLatencyP99Ms = decisionLatencies.length ? percentile(decisionLatencies, 99) : "n/a";
   s.figures.decisionLatencyP50Ms = decisionLatencies.length ? percentile(decisionLatencies, 50) : "n/a";
+  // ×1.2 a kill reaches maxAllowed after about 40 kills; the kills after that are answered by Blocked decisions.
+  const byPhase: Record<string, number> = {};
+  for (const d of await decisionsIn(env, oomNs))
+    byPhase[d.status?.phase ?? "none"] = (byPhase[d.status?.phase ?? "none"] ?? 0) + 1;
+  s.figures.oomDecisionsByPhase = JSON.stringify(byPhase);
   s.check(
     `every OOM kill under load answered by a decision`,
     decisionLatencies.length === size.ooms,

@@ -78,8 +78,22 @@ describe("decide: OOM", () => {
         },
       ),
     );
-    expect(again.action).toBe("none");
-    expect(again.action === "none" && again.reason).toMatch(/maxAllowed/);
+    // The OOM kill at the maximum is recorded as Blocked (once: its id is then handled), not silently dropped.
+    expect(again.action).toBe("blocked");
+    expect(again.action === "blocked" && again.blockedBy).toMatch(/raise the ClusterScaler's maxAllowed/);
+    expect(again.action === "blocked" && again.oomIds).toEqual(["y"]);
+    expect(again.action === "blocked" && again.after).toEqual(again.action === "blocked" && again.before);
+    const handled = decide(
+      input(
+        {
+          policy: p,
+          current: { replicas: 2, memoryRequest: 2200 * MiB, memoryLimit: 2200 * MiB },
+          history: { handledOomIds: new Set(["y"]), overThresholdSince: {}, recommendations: [], observingSince: now },
+        },
+        { oom: [{ id: "y", pod: "p", container: "c", finishedAt: now, limitBytes: 2200 * MiB }] },
+      ),
+    );
+    expect(handled.action).toBe("none");
   });
 });
 

@@ -385,25 +385,32 @@ export function decide(input: DecisionInput, o: EngineOptions = defaultEngineOpt
     }
     if (after.replicas < input.current.replicas) after.replicas = input.current.replicas;
     const oomIds = ups.flatMap((c) => c.oomIds);
-    if (sameSize(after, input.current)) {
-      return {
-        action: "none",
-        reason: `${primary.category}: already at maxAllowed (${describeSize(input.current)})`,
-        notes: [...notes, ...ups.map((u) => u.note)],
-      };
-    }
-    const summary = `${primary.category} on ${input.workload.component} of ${input.workload.tenant}: ${describeSize(input.current)} → ${describeSize(after)} (${primary.note})`;
+    const atMax = sameSize(after, input.current);
+    const where = `${primary.category} on ${input.workload.component} of ${input.workload.tenant}`;
     const base = {
       direction: "Up" as const,
       scaler: primary.scaler,
       category: primary.category,
-      summary,
+      summary: atMax
+        ? `${where}: already at maxAllowed (${describeSize(input.current)}); nothing left to raise (${primary.note})`
+        : `${where}: ${describeSize(input.current)} → ${describeSize(after)} (${primary.note})`,
       evidence: ups.flatMap((c) => c.evidence).slice(0, 32),
       before: input.current,
       after,
       oomIds,
       notes,
     };
+    if (atMax) {
+      // An OOM kill that nothing can answer is still recorded (Blocked, and reported), once per kill: a person has
+      // to raise maxAllowed or look at the workload. Pressure signals at the maximum are only noted.
+      if (oomIds.length > 0)
+        return { action: "blocked", ...base, blockedBy: "already at maxAllowed: raise the ClusterScaler's maxAllowed" };
+      return {
+        action: "none",
+        reason: `${primary.category}: already at maxAllowed (${describeSize(input.current)})`,
+        notes: [...notes, ...ups.map((u) => u.note)],
+      };
+    }
     const isOom = primary.category === "OOMKilled";
     // OOM kills are direct evidence and act at once; everything else respects the cooldown and the fleet budget.
     if (
