@@ -379,12 +379,15 @@ async function load(env: ChaosEnv, size: Sizes["load"], log: (l: string) => void
   const minutes = (Date.now() - t0) / 60_000;
   await gm.scrape();
   // Quantiles are the upper bounds of their histogram buckets; "_all" is every controller of the process.
-  const quantile = (metric: string, q: number, controller?: string) =>
-    histogramQuantile(
-      gm.samples(`${metric}_bucket`, (l) => !controller || l.controller === controller),
-      metric,
-      q,
-    ) ?? "n/a";
+  const quantile = (metric: string, q: number, controller?: string): number | string => {
+    const samples = gm.samples(`${metric}_bucket`, (l) => !controller || l.controller === controller);
+    const v = histogramQuantile(samples, metric, q);
+    if (v === null) return "n/a";
+    if (Number.isFinite(v)) return v;
+    // In the +Inf bucket: above the largest finite bound (JSON has no Infinity).
+    const bounds = samples.map((x) => Number(x.labels.le)).filter(Number.isFinite);
+    return `>${Math.max(...bounds)}`;
+  };
   s.figures.queueLatencyP99Seconds = quantile("metapilot_workqueue_latency_seconds", 0.99);
   for (const c of ["tenantcontrolplane", "clusterscaler"]) {
     s.figures[`queueLatencyP50Seconds_${c}`] = quantile("metapilot_workqueue_latency_seconds", 0.5, c);
