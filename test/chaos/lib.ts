@@ -47,8 +47,9 @@ export async function ensureNamespace(client: KubeClient, name: string, labels: 
 
 /**
  * A kubeconfig file for a ServiceAccount with exactly the chart's RBAC (its ClusterRole and Role, rendered by
- * `helm template` for chaos-system, the Role naming the Lease `leaseName`), as the controller runs in production. Unlike the admin identity
- * (system:masters), it is subject to the apiserver's inflight limits, so a 429 storm reaches it.
+ * `helm template` for chaos-system, the Role naming the Lease `leaseName`), as the controller runs in production.
+ * Unlike the admin identity (system:masters), it is subject to the apiserver's inflight limits, so a 429 storm
+ * reaches it.
  */
 export async function chartServiceAccountKubeconfig(env: ChaosEnv, name: string, leaseName: string): Promise<string> {
   const rendered = execFileSync(
