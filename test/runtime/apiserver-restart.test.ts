@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/kube/logger.js";
 import { Manager } from "../../src/kube/manager.js";
 import { startComponent, stopComponent } from "../../hack/lib/metacluster.js";
-import { addMirrorController, hashOf } from "../fixtures/mirror.js";
+import { addMirrorController, hashOf, createMirrorSources } from "../fixtures/mirror.js";
 import { readAudit } from "../harness/audit.js";
 import { adminKubeConfig, eventually, freshNamespace, metacluster } from "../harness/cluster.js";
 
@@ -21,19 +21,7 @@ describe("informer across an apiserver restart", () => {
 
   beforeAll(async () => {
     ns = await freshNamespace(kc, "restart");
-    for (let i = 0; i < objects; i += 50) {
-      await Promise.all(
-        Array.from({ length: Math.min(50, objects - i) }, (_, j) =>
-          core.createNamespacedConfigMap({
-            namespace: ns.name,
-            body: {
-              metadata: { name: `src-${i + j}`, labels: { "mirror.metapilot.io/source": "true" } },
-              data: { v: "0" },
-            },
-          }),
-        ),
-      );
-    }
+    await createMirrorSources(core, ns.name, objects);
   }, 300_000);
 
   afterAll(async () => {

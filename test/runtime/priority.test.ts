@@ -5,7 +5,7 @@ import * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/kube/logger.js";
 import { Manager } from "../../src/kube/manager.js";
-import { addMirrorController, hashOf } from "../fixtures/mirror.js";
+import { addMirrorController, hashOf, createMirrorSources } from "../fixtures/mirror.js";
 import { adminKubeConfig, eventually, freshNamespace } from "../harness/cluster.js";
 
 const objects = 300;
@@ -18,18 +18,7 @@ describe("work queue priority on the real apiserver", () => {
 
   beforeAll(async () => {
     ns = await freshNamespace(kc, "prio");
-    for (let i = 0; i < objects; i += 50)
-      await Promise.all(
-        Array.from({ length: 50 }, (_, j) =>
-          core.createNamespacedConfigMap({
-            namespace: ns.name,
-            body: {
-              metadata: { name: `src-${i + j}`, labels: { "mirror.metapilot.io/source": "true" } },
-              data: { v: "0" },
-            },
-          }),
-        ),
-      );
+    await createMirrorSources(core, ns.name, objects);
   }, 120_000);
 
   afterAll(async () => {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/kube/logger.js";
 import { Manager } from "../../src/kube/manager.js";
 import { restartApiserver } from "../../hack/lib/metacluster.js";
-import { addMirrorController, hashOf } from "../fixtures/mirror.js";
+import { addMirrorController, hashOf, createMirrorSources } from "../fixtures/mirror.js";
 import {
   adminKubeConfig,
   eventually,
@@ -26,19 +26,7 @@ describe("429 handling", () => {
 
   beforeAll(async () => {
     ns = await freshNamespace(kc, "throttle");
-    for (let i = 0; i < objects; i += 50) {
-      await Promise.all(
-        Array.from({ length: 50 }, (_, j) =>
-          core.createNamespacedConfigMap({
-            namespace: ns.name,
-            body: {
-              metadata: { name: `src-${i + j}`, labels: { "mirror.metapilot.io/source": "true" } },
-              data: { v: "0" },
-            },
-          }),
-        ),
-      );
-    }
+    await createMirrorSources(core, ns.name, objects);
     // system:masters is exempt from inflight limits, so the controller runs as a ServiceAccount.
     controllerKc = await serviceAccountKubeConfig(kc, ns.name, "mirror", [
       { apiGroups: [""], resources: ["configmaps"], verbs: ["get", "list", "watch", "create", "patch", "update"] },
