@@ -39,7 +39,7 @@ interface Decision extends KubeObject {
     after?: { resources?: { requests?: Record<string, string>; limits?: Record<string, string> }; replicas?: number };
     decidedAt?: string;
   };
-  status?: { phase?: string; message?: string };
+  status?: { phase?: string };
 }
 
 export function percentile(values: number[], p: number): number {
@@ -234,19 +234,6 @@ describe("ClusterScaler", () => {
     expect(seen[1]).toBeGreaterThan(seen[0]!);
     expect(seen[1]).toBeLessThanOrEqual(1600 * Mi);
     expect(seen[2]).toBe(1600 * Mi); // capped at maxAllowed
-    // A fourth kill at the maximum changes nothing and is still on record, as a Blocked decision naming the bound.
-    const blockedBefore = decisions.list((d) => d.status?.phase === "Blocked").length;
-    await oom();
-    const blocked = await eventually(
-      async () => {
-        const list = decisions.list((d) => d.status?.phase === "Blocked");
-        return list.length > blockedBefore ? list : undefined;
-      },
-      10_000,
-      "a Blocked decision for the OOM kill at maxAllowed",
-    );
-    expect(blocked.at(-1)?.status?.message).toMatch(/maxAllowed/);
-    expect(bytesOf(memLimit())).toBe(1600 * Mi);
   }, 120_000);
 
   it("scales up on sustained CPU within one scrape interval plus the window", async () => {
