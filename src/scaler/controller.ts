@@ -1,6 +1,6 @@
 // Wiring of the ClusterScaler: a per-workload controller keyed by the control-plane Deployment or StatefulSet,
 // a status controller for ClusterScaler objects, the Prometheus poller, report delivery and decision GC.
-import { parseClusterScaler } from "../api/index.js";
+import { parseClusterScaler, type ClusterScaler } from "../api/index.js";
 import { registerController, type ControllerConfig } from "../controllers.js";
 import { sleep } from "../kube/backoff.js";
 import { Controller, type Reconciler } from "../kube/controller.js";
@@ -11,14 +11,7 @@ import { PrometheusClient } from "../prometheus/client.js";
 import { jsonEqual, mergeConditions, type ConditionInput } from "../operator/status.js";
 import { KubeActuator, RecordingActuator } from "./actuator.js";
 import { selectClusterScaler } from "./policy.js";
-import {
-  ScalerReconciler,
-  componentLabel,
-  tenantLabel,
-  validClusterScalers,
-  type DecisionObject,
-  type ScalerCaches,
-} from "./reconciler.js";
+import { ScalerReconciler, componentLabel, tenantLabel, type DecisionObject, type ScalerCaches } from "./reconciler.js";
 import { Reporter } from "./reports.js";
 import { ProbeSignals, probeUrlAnnotation, type ProbeTarget } from "./signals/probe.js";
 import { PrometheusSignals } from "./signals/prometheus.js";
@@ -83,8 +76,12 @@ export function addClusterScalerController(manager: Manager, config: ControllerC
     : undefined;
   // A probe round says something of tenant apiservers only.
   const probe = config.probeIntervalMs
-    ? newProber(manager, caches, config, () =>
-        enqueueAll((w) => w.metadata?.labels?.[componentLabel] === "kube-apiserver"),
+    ? newProber(
+        manager,
+        caches,
+        config,
+        () => late.reconciler?.clusterScalers() ?? [],
+        () => enqueueAll((w) => w.metadata?.labels?.[componentLabel] === "kube-apiserver"),
       )
     : undefined;
   const actuator = config.dryRun ? new RecordingActuator() : new KubeActuator(manager.client);
@@ -259,11 +256,13 @@ function newProber(
   manager: Manager,
   caches: ScalerCaches,
   config: ControllerConfig,
+  /** The valid ClusterScalers, as the reconciler parsed them. */
+  clusterScalers: () => readonly ClusterScaler[],
   onUpdate: () => void,
 ): ProbeSignals {
   const cas = new Map<string, { pem: string | undefined; at: number }>();
   const targets = (): ProbeTarget[] => {
-    const scalers = validClusterScalers(caches.clusterScalers.list());
+    const scalers = clusterScalers();
     const out: ProbeTarget[] = [];
     for (const raw of caches.tenants.list() as TenantObject[]) {
       const name = raw.metadata?.name;
