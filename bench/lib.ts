@@ -302,3 +302,17 @@ export async function withTimeout<T>(promise: Promise<T>, ms: number, what: stri
     clearTimeout(timer);
   }
 }
+
+/** Per-key difference of two counter snapshots (a key missing on one side counts as 0). */
+export function diff(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of new Set([...Object.keys(after), ...Object.keys(before)])) out[k] = (after[k] ?? 0) - (before[k] ?? 0);
+  return out;
+}
+
+/** Counts over a window as rates per minute. */
+export function perMinute(counts: Record<string, number>, windowMs: number, digits = 2): Record<string, number> {
+  return Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, round((v * 60_000) / windowMs, digits)]));
+}
+
+export const sum = (r: Record<string, number>) => Object.values(r).reduce((s, v) => s + v, 0);

@@ -9,7 +9,7 @@
 //
 // Standalone; also exports `reliabilityBenchmark` in bench/run.ts's Benchmark shape.
 import * as k8s from "@kubernetes/client-node";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -46,6 +46,7 @@ import {
   ScalerRig,
 } from "../test/chaos/scaler-scenarios.js";
 import { controlPlaneKill, restartMidUpgrade } from "../test/chaos/tcp-scenarios.js";
+import { cpuSeconds, diff, perMinute, rssKb, sum } from "./lib.js";
 
 const defaultDir = path.join(repoRoot, ".cache/reliability-metacluster");
 
@@ -152,28 +153,12 @@ class GenerationMetrics {
   }
 }
 
-const perMinute = (after: Record<string, number>, before: Record<string, number>, minutes: number) =>
-  Object.fromEntries(
-    Object.entries(after).map(([v, n]) => [v, Math.round(((n - (before[v] ?? 0)) / minutes) * 10) / 10]),
-  );
-const total = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
-
 async function apiserverRequestsByVerb(state: MetaclusterState): Promise<Record<string, number>> {
   const res = await getUrl(state, `${state.apiserverUrl}/metrics`, 10_000);
   const out: Record<string, number> = {};
   for (const s of parseMetrics(res.body).filter((x) => x.name === "apiserver_request_total"))
     out[s.labels.verb ?? "?"] = (out[s.labels.verb ?? "?"] ?? 0) + s.value;
   return out;
-}
-
-function procStat(pid: number): { rssKb: number; cpuSeconds: number } | undefined {
-  try {
-    const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
-    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    return { rssKb: rss, cpuSeconds: (Number(f[11]) + Number(f[12])) / 100 };
-  } catch {
-    return undefined;
-  }
 }
 
 /** The load scenario, as large as this machine allows; what did not run is said in `notes`. */
@@ -208,8 +193,10 @@ async function load(env: ChaosEnv, size: Sizes["load"], log: (l: string) => void
     while (sampling) {
       for (const g of supervisor.generations) {
         const pid = g.child?.pid;
-        const st = pid && g.running ? procStat(pid) : undefined;
-        if (pid && st) usage.set(pid, { cpu: st.cpuSeconds, rssKb: Math.max(st.rssKb, usage.get(pid)?.rssKb ?? 0) });
+        const cpu = pid && g.running ? cpuSeconds(pid) : undefined;
+        const rss = pid && g.running ? rssKb(pid) : undefined;
+        if (pid && cpu !== undefined && rss !== undefined)
+          usage.set(pid, { cpu, rssKb: Math.max(rss, usage.get(pid)?.rssKb ?? 0) });
       }
       await gm.scrape();
       await sleep(5000);
@@ -397,10 +384,10 @@ async function load(env: ChaosEnv, size: Sizes["load"], log: (l: string) => void
   }
   const after = await apiserverRequestsByVerb(state);
   // All clients of the meta-cluster's apiserver (kube-controller-manager, scheduler, kwok and the churn too) ...
-  s.figures.apiserverRequestsPerMinuteByVerb = JSON.stringify(perMinute(after, before, minutes));
+  s.figures.apiserverRequestsPerMinuteByVerb = JSON.stringify(perMinute(diff(after, before), minutes * 60_000, 1));
   // ... and metapilot's own share, from its client's counters summed over every generation.
   s.figures.metapilotRequestsPerMinuteByVerb = JSON.stringify(
-    perMinute(gm.requestsByVerb(), {}, (Date.now() - ctlStarted) / 60_000),
+    perMinute(gm.requestsByVerb(), Date.now() - ctlStarted, 1),
   );
   // 429 storm: the apiserver restarted with tiny inflight limits while the controller keeps working. Amplification
   // is judged by metapilot's own request rate: during the storm against the 5 minutes before it.
@@ -410,7 +397,7 @@ async function load(env: ChaosEnv, size: Sizes["load"], log: (l: string) => void
   await sleep(steadyWindowMs);
   await gm.scrape();
   const stormFrom = gm.requestsByVerb();
-  const steadyPerMinute = (total(stormFrom) - total(steadyFrom)) / (steadyWindowMs / 60_000);
+  const steadyPerMinute = (sum(stormFrom) - sum(steadyFrom)) / (steadyWindowMs / 60_000);
   s.fault("kube-apiserver restarted with --max-requests-inflight=5 (429 storm)");
   const ctl429Before = gm.sum("metapilot_apiserver_requests_total", (l) => l.code === "429");
   const stormStarted = Date.now();
@@ -437,10 +424,10 @@ async function load(env: ChaosEnv, size: Sizes["load"], log: (l: string) => void
   }, 600_000);
   await gm.scrape();
   const stormMinutes = (Date.now() - stormStarted) / 60_000;
-  const stormPerMinute = (total(gm.requestsByVerb()) - total(stormFrom)) / stormMinutes;
+  const stormPerMinute = (sum(gm.requestsByVerb()) - sum(stormFrom)) / stormMinutes;
   s.figures.stormSeconds = Math.round(stormMinutes * 60);
   const throttled = gm.sum("metapilot_apiserver_requests_total", (l) => l.code === "429") - ctl429Before;
-  const sent = total(gm.requestsByVerb()) - total(stormFrom);
+  const sent = sum(gm.requestsByVerb()) - sum(stormFrom);
   s.figures.stormControllerSaw429 = throttled;
   s.figures.stormRequestsSent = sent;
   s.figures.metapilotRequestsPerMinuteSteady = Math.round(steadyPerMinute);

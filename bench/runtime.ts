@@ -27,6 +27,9 @@ import {
   summarize,
   waitFor,
   withTimeout,
+  diff,
+  perMinute,
+  sum,
   type BenchOptions,
   type Benchmark,
 } from "./lib.js";
@@ -209,12 +212,6 @@ function inWindow(events: AuditEvent[], fromMs: number, toMs: number): AuditEven
   });
 }
 
-function perMinute(counts: Record<string, number>, windowMs: number): Record<string, number> {
-  return Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, round((v * 60_000) / windowMs, 2)]));
-}
-
-const sum = (r: Record<string, number>) => Object.values(r).reduce((s, v) => s + v, 0);
-
 function httpGet(url: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(url, { timeout: 10_000 }, (res) => {
@@ -247,12 +244,6 @@ async function scrapeCounters(address: { host: string; port: number }) {
     }
   }
   return { requestsByVerb, relists };
-}
-
-function diff(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const k of new Set([...Object.keys(after), ...Object.keys(before)])) out[k] = (after[k] ?? 0) - (before[k] ?? 0);
-  return out;
 }
 
 interface ChildLine {
