@@ -104,6 +104,47 @@ describe("Helm chart", () => {
     expect(out).not.toContain("--dry-run");
     expect(out).toContain("--ops-center-hmac-secret-file=/etc/metapilot/ops-center/hmac-key");
   });
+
+  // The audit-log check below sees only the requests its scenario happens to make; a call on a rare path (a
+  // conflict, a provider not used on kwok) can go unseen there. This reads every call in src/ that names its
+  // resource (client.<method>(Resources.X, ...)) and checks that the chart grants the verb it needs.
+  it("grants every resource and verb the source calls by name", () => {
+    const granted = grantedVerbs(
+      parseAllDocuments(helm(["template", "metapilot", chartDir, "-n", "metapilot-system", ...fullValues]))
+        .map((d) => d.toJS() as KubeObject)
+        .filter(Boolean),
+    );
+    const verbsOf: Record<string, Array<[verb: string, subresource?: string]>> = {
+      get: [["get"]],
+      getOptional: [["get"]],
+      list: [["list"]],
+      listPage: [["list"]],
+      watch: [["watch"]],
+      create: [["create"]],
+      update: [["update"]],
+      patch: [["patch"]],
+      delete: [["delete"]],
+      apply: [["patch"]],
+      applyStatus: [["patch", "status"]],
+    };
+    const call = new RegExp(`\\.(${Object.keys(verbsOf).join("|")})(?:<[^>]*>)?\\(\\s*Resources\\.([A-Za-z]+)\\b`, "g");
+    const files = readdirSync(path.join(repoRoot, "src"), { recursive: true, encoding: "utf8" }).filter(
+      (f) => f.endsWith(".ts") && !f.endsWith(".test.ts"),
+    );
+    const needed = new Map<string, string>();
+    for (const f of files) {
+      for (const m of readFileSync(path.join(repoRoot, "src", f), "utf8").matchAll(call)) {
+        const t = Resources[m[2] as keyof typeof Resources];
+        expect(t, `${f}: Resources.${m[2]}`).toBeDefined();
+        for (const [verb, sub] of verbsOf[m[1] ?? ""] ?? []) {
+          needed.set(`${t.group}/${t.plural}${sub ? `/${sub}` : ""}:${verb}`, `${f}: .${m[1]}(Resources.${m[2]}`);
+        }
+      }
+    }
+    expect(needed.size).toBeGreaterThan(20);
+    const missing = [...needed].filter(([k]) => !granted.has(k)).map(([k, where]) => `${k} (${where})`);
+    expect(missing).toEqual([]);
+  });
 });
 
 describe("Helm chart on the meta-cluster: the controller as the chart's ServiceAccount", () => {

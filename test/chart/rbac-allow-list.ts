@@ -18,6 +18,7 @@ export const rbacAllowList: Record<string, string> = {
     "deletion of a TenantControlPlane whose etcd deletionPolicy is Retain (namespace kept)",
   "/pods:delete": 'the "delete" eviction strategy of a NodeDrain (ignores PodDisruptionBudgets; opt-in)',
   "/nodes:delete": "a kwok NodePool scaling down (after its NodeDrain succeeded)",
+  "/nodes:get": "a NodePool template patch that conflicted (409) with another writer of the node",
   "metapilot.io/nodedrains:create": "a NodePool scaling down starts a NodeDrain",
   "metapilot.io/scalingdecisions:delete": "garbage collection of decisions older than --decision-retention (168h)",
   "metapilot.io/workloadprofiles:delete": "a workload that is no longer selected (label or opt-out annotation)",
