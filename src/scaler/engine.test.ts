@@ -95,6 +95,31 @@ describe("decide: OOM", () => {
     );
     expect(handled.action).toBe("none");
   });
+
+  it("does not answer an OOM kill at the maximum limit by raising only the request", () => {
+    // Request 885Mi under a 1600Mi limit at maxAllowed: the OOM bump would carry the request up by the ratio
+    // (1920Mi x 0.55), which leaves the limit that killed the container where it was.
+    const p = policy({ maxAllowed: { cpu: 4, memory: 1600 * MiB } });
+    const current = { replicas: 1, memoryRequest: 885 * MiB, memoryLimit: 1600 * MiB };
+    const plan = decide(
+      input(
+        { policy: p, current },
+        { oom: [{ id: "z", pod: "p", container: "c", finishedAt: now, limitBytes: 1024 * MiB }] },
+      ),
+    );
+    expect(plan.action).toBe("blocked");
+    expect(plan.action === "blocked" && plan.after).toEqual(current);
+    expect(plan.action === "blocked" && plan.oomIds).toEqual(["z"]);
+    // Below the maximum the request still follows the limit.
+    const below = decide(
+      input(
+        { policy: p, current: { ...current, memoryLimit: 1400 * MiB } },
+        { oom: [{ id: "w", pod: "p", container: "c", finishedAt: now, limitBytes: 1400 * MiB }] },
+      ),
+    );
+    expect(below.action === "change" && below.after.memoryLimit).toBe(1600 * MiB);
+    expect(below.action === "change" && (below.after.memoryRequest ?? 0) > 885 * MiB).toBe(true);
+  });
 });
 
 describe("decide: sustained CPU", () => {

@@ -385,7 +385,12 @@ export function decide(input: DecisionInput, o: EngineOptions = defaultEngineOpt
     }
     if (after.replicas < input.current.replicas) after.replicas = input.current.replicas;
     const oomIds = ups.flatMap((c) => c.oomIds);
-    const atMax = sameSize(after, input.current);
+    // An OOM kill is answered only by more memory where the kill happens: the limit, or the request of a container
+    // without one. A limit held at maxAllowed while the request still grows (the request follows the limit by its
+    // ratio) would answer nothing, so that counts as being at the maximum too.
+    const killedAt = input.current.memoryLimit !== undefined ? "memoryLimit" : "memoryRequest";
+    const oomUnanswered = oomIds.length > 0 && (after[killedAt] ?? 0) <= (input.current[killedAt] ?? 0);
+    const atMax = oomUnanswered || sameSize(after, input.current);
     const where = `${primary.category} on ${input.workload.component} of ${input.workload.tenant}`;
     const base = {
       direction: "Up" as const,
@@ -396,7 +401,7 @@ export function decide(input: DecisionInput, o: EngineOptions = defaultEngineOpt
         : `${where}: ${describeSize(input.current)} → ${describeSize(after)} (${primary.note})`,
       evidence: ups.flatMap((c) => c.evidence).slice(0, 32),
       before: input.current,
-      after,
+      after: atMax ? input.current : after,
       oomIds,
       notes,
     };

@@ -39,7 +39,7 @@ interface Decision extends KubeObject {
     after?: { resources?: { requests?: Record<string, string>; limits?: Record<string, string> }; replicas?: number };
     decidedAt?: string;
   };
-  status?: { phase?: string };
+  status?: { phase?: string; message?: string };
 }
 
 export function percentile(values: number[], p: number): number {
@@ -63,6 +63,8 @@ describe("ClusterScaler", () => {
 
   const memLimit = () =>
     deployments.get(`${ns.name}/kube-apiserver`)?.spec?.template?.spec?.containers?.[0]?.resources?.limits?.memory;
+  const memRequest = () =>
+    deployments.get(`${ns.name}/kube-apiserver`)?.spec?.template?.spec?.containers?.[0]?.resources?.requests?.memory;
   const cpuRequest = () =>
     deployments.get(`${ns.name}/kube-apiserver`)?.spec?.template?.spec?.containers?.[0]?.resources?.requests?.cpu;
   const bytesOf = (q: string | undefined) =>
@@ -234,6 +236,22 @@ describe("ClusterScaler", () => {
     expect(seen[1]).toBeGreaterThan(seen[0]!);
     expect(seen[1]).toBeLessThanOrEqual(1600 * Mi);
     expect(seen[2]).toBe(1600 * Mi); // capped at maxAllowed
+    // A fourth kill at the maximum limit changes nothing (not even the request, which would answer nothing) and is
+    // still on record, as a Blocked decision naming the bound.
+    const requestBefore = memRequest();
+    const blockedBefore = decisions.list((d) => d.status?.phase === "Blocked").length;
+    await oom();
+    const blocked = await eventually(
+      async () => {
+        const list = decisions.list((d) => d.status?.phase === "Blocked");
+        return list.length > blockedBefore ? list : undefined;
+      },
+      10_000,
+      "a Blocked decision for the OOM kill at maxAllowed",
+    );
+    expect(blocked.at(-1)?.status?.message).toMatch(/maxAllowed/);
+    expect(bytesOf(memLimit())).toBe(1600 * Mi);
+    expect(memRequest()).toBe(requestBefore);
   }, 120_000);
 
   it("scales up on sustained CPU within one scrape interval plus the window", async () => {
