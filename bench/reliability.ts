@@ -223,11 +223,16 @@ async function load(env: ChaosEnv, size: Sizes["load"], log: (l: string) => void
   let ready = 0;
   let present = 0;
   const phases: Record<string, number> = {};
+  // When each TCP was first seen Ready, from the start of the creation burst (to the 5 s of the polling).
+  const readyAfterMs = new Map<string, number>();
   while (Date.now() < readyBy) {
     const list = await client.listAll<KubeObject & { status?: { phase?: string } }>(Resources.TenantControlPlane);
     const ours = list.items.filter((t) => names.includes(t.metadata?.name ?? ""));
     present = ours.length;
     ready = ours.filter((t) => t.status?.phase === "Ready").length;
+    for (const t of ours)
+      if (t.status?.phase === "Ready" && !readyAfterMs.has(t.metadata?.name ?? ""))
+        readyAfterMs.set(t.metadata?.name ?? "", Date.now() - t0);
     for (const k of Object.keys(phases)) delete phases[k];
     for (const t of ours) phases[t.status?.phase ?? "none"] = (phases[t.status?.phase ?? "none"] ?? 0) + 1;
     if (ready === size.tcps) break;
@@ -235,6 +240,12 @@ async function load(env: ChaosEnv, size: Sizes["load"], log: (l: string) => void
   }
   s.figures.tcpsReady = ready;
   s.figures.tcpsReadySeconds = Math.round((Date.now() - t0) / 1000);
+  const readyTimes = [...readyAfterMs.values()];
+  if (readyTimes.length) {
+    s.figures.tcpReadyP50Seconds = Math.round(percentile(readyTimes, 50) / 1000);
+    s.figures.tcpReadyP90Seconds = Math.round(percentile(readyTimes, 90) / 1000);
+    s.figures.tcpReadyP99Seconds = Math.round(percentile(readyTimes, 99) / 1000);
+  }
   s.figures.tcpPhasesAtEnd = JSON.stringify(phases);
   s.objectsAtRisk = size.tcps;
   // Lost is gone: a TenantControlPlane that is not Ready yet is still there, and the check above says so.

@@ -209,4 +209,44 @@ describe("Informer namespace index", () => {
     stop.abort();
     stream.end();
   });
+
+  it("keeps listByLabel in step with adds, relabels, deletes and relists", async () => {
+    const pod = (name: string, rv: string, tenant?: string) => ({
+      metadata: { name, namespace: "x", resourceVersion: rv, ...(tenant ? { labels: { tenant } } : {}) },
+    });
+    nock(testServer)
+      .get("/api/v1/pods")
+      .query({ limit: "500" })
+      .reply(200, { metadata: { resourceVersion: "1" }, items: [pod("a", "1", "t1"), pod("b", "1")] });
+    const stream = new PassThrough();
+    nock(testServer)
+      .get("/api/v1/pods")
+      .query((q) => q.watch === "true")
+      .reply(200, () => stream);
+    const informer = new Informer(client(), { resource: Resources.Pod });
+    expect(() => informer.listByLabel("tenant", "t1")).toThrow(/not indexed/);
+    const stop = new AbortController();
+    void informer.start(stop.signal);
+    await informer.waitForSync();
+    // Indexed after the sync: built from what the cache holds.
+    const names = (v: string) =>
+      informer
+        .indexLabel("tenant")
+        .listByLabel("tenant", v)
+        .map((p) => p.metadata?.name);
+    expect(names("t1")).toEqual(["a"]);
+    stream.write(line("MODIFIED", pod("b", "2", "t1")));
+    stream.write(line("MODIFIED", pod("a", "3", "t2")));
+    await until(() => informer.lastResourceVersion === "3");
+    expect(names("t1")).toEqual(["b"]);
+    expect(names("t2")).toEqual(["a"]);
+    stream.write(line("DELETED", pod("a", "4", "t2")));
+    stream.write(line("MODIFIED", pod("b", "5")));
+    await until(() => informer.lastResourceVersion === "5");
+    expect(names("t1")).toEqual([]);
+    expect(names("t2")).toEqual([]);
+    expect(informer.listByLabel("tenant", "t1", () => true)).toEqual([]);
+    stop.abort();
+    stream.end();
+  });
 });

@@ -49,6 +49,8 @@ export class Informer<T extends KubeObject = KubeObject> {
   private store = new Map<string, T>();
   /** namespace → key → object, so per-namespace reads never scan the whole cache. */
   private byNamespace = new Map<string, Map<string, T>>();
+  /** label → value → key → object, for the labels a mapping asked to look up by (see indexLabel). */
+  private byLabel = new Map<string, Map<string, Map<string, T>>>();
   private handlers: InformerHandlers<T>[] = [];
   private resourceVersion = "";
   private synced = false;
@@ -99,7 +101,44 @@ export class Informer<T extends KubeObject = KubeObject> {
     return filter ? objs.filter(filter) : objs;
   }
 
+  /**
+   * Keeps an index of the objects by the value of `label`, so listByLabel reads only the objects that carry a
+   * value instead of scanning the cache (a tenant's workloads among every tenant's). Idempotent.
+   */
+  indexLabel(label: string): this {
+    if (this.byLabel.has(label)) return this;
+    this.byLabel.set(label, new Map());
+    for (const [key, obj] of this.store) this.indexByLabel(label, key, obj, undefined);
+    return this;
+  }
+
+  /** Objects whose `label` has `value`, optionally filtered; `label` must have been indexed with indexLabel. */
+  listByLabel(label: string, value: string, filter?: (obj: T) => boolean): T[] {
+    const index = this.byLabel.get(label);
+    if (!index) throw new Error(`${this.name}: label ${label} is not indexed (call indexLabel first)`);
+    const objs = [...(index.get(value)?.values() ?? [])];
+    return filter ? objs.filter(filter) : objs;
+  }
+
+  private indexByLabel(label: string, key: string, obj: T | undefined, previous: T | undefined): void {
+    const index = this.byLabel.get(label);
+    if (!index) return;
+    const oldValue = previous?.metadata?.labels?.[label];
+    if (oldValue !== undefined) {
+      const m = index.get(oldValue);
+      m?.delete(key);
+      if (m?.size === 0) index.delete(oldValue);
+    }
+    const value = obj?.metadata?.labels?.[label];
+    if (obj && value !== undefined) {
+      let m = index.get(value);
+      if (!m) index.set(value, (m = new Map()));
+      m.set(key, obj);
+    }
+  }
+
   private index(key: string, obj: T | undefined, previous: T | undefined): void {
+    for (const label of this.byLabel.keys()) this.indexByLabel(label, key, obj, previous);
     const oldNs = previous?.metadata?.namespace;
     if (oldNs !== undefined) {
       const m = this.byNamespace.get(oldNs);
@@ -168,6 +207,7 @@ export class Informer<T extends KubeObject = KubeObject> {
     const old = this.store;
     this.store = fresh;
     this.byNamespace = new Map();
+    for (const label of this.byLabel.keys()) this.byLabel.set(label, new Map());
     for (const [key, obj] of fresh) this.index(key, obj, undefined);
     this.resourceVersion = resourceVersion;
     // Replace semantics: tell handlers what changed while we were not watching. The first LIST's objects are

@@ -127,11 +127,16 @@ export function addClusterScalerController(manager: Manager, config: ControllerC
   };
   controller.watch(caches.pods, workloadOf);
   controller.watch(caches.clusterScalers, () => governedKeys());
+  // A TenantControlPlane (its labels, its pause) maps to its workloads through a label index: every tenant's
+  // status write would otherwise scan the workloads of the whole fleet.
+  caches.deployments.indexLabel(tenantLabel);
+  caches.statefulSets.indexLabel(tenantLabel);
   controller.watch(caches.tenants, (t) => {
     const name = t.metadata?.name;
-    return [...caches.deployments.list(), ...caches.statefulSets.list()]
-      .filter((w) => w.metadata?.labels?.[tenantLabel] === name && governed(w))
-      .map(keyOf);
+    if (!name) return [];
+    return [caches.deployments, caches.statefulSets].flatMap((inf) =>
+      inf.listByLabel(tenantLabel, name, governed).map(keyOf),
+    );
   });
   controller.watch(caches.profiles, () => []);
   controller.watch(caches.decisions, () => []);
