@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Controller } from "./controller.js";
+import type { Informer, InformerHandlers } from "./informer.js";
+import type { KubeObject } from "./resources.js";
 import { silentLogger } from "./testing.js";
 
 describe("Controller", () => {
@@ -49,5 +51,43 @@ describe("Controller", () => {
     stop.abort();
     await running;
     expect(attempts).toBe(2);
+  });
+
+  it("maps an update only when updateMatters says so; adds and deletes always", () => {
+    let handlers: InformerHandlers<KubeObject> = {};
+    // Only the informer's handler registration is needed here.
+    const informer = {
+      on(h: InformerHandlers<KubeObject>) {
+        handlers = h;
+        return informer;
+      },
+    } as unknown as Informer<KubeObject>;
+    const controller = new Controller({
+      name: "fan-out",
+      reconciler: { reconcile: async () => {} },
+      logger: silentLogger,
+    });
+    let mapped = 0;
+    controller.watch(
+      informer,
+      () => {
+        mapped++;
+        return ["ns/a", "ns/b"];
+      },
+      { updateMatters: (o, old) => o.metadata?.generation !== old.metadata?.generation },
+    );
+    const obj = (rv: string, generation: number): KubeObject => ({
+      metadata: { name: "cs", resourceVersion: rv, generation },
+    });
+    handlers.add?.(obj("1", 1));
+    expect(mapped).toBe(1);
+    expect(controller.queue.length).toBe(2);
+    handlers.update?.(obj("2", 1), obj("1", 1)); // a status write: same generation
+    handlers.update?.(obj("2", 1), obj("2", 1)); // a resync: same resourceVersion
+    expect(mapped).toBe(1);
+    handlers.update?.(obj("3", 2), obj("2", 1)); // a spec change
+    expect(mapped).toBe(2);
+    handlers.delete?.(obj("4", 2));
+    expect(mapped).toBe(3);
   });
 });

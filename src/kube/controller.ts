@@ -69,8 +69,16 @@ export class Controller {
     return this.options.name;
   }
 
-  /** Watch `informer`, mapping each changed object to the keys to reconcile. */
-  watch<T extends KubeObject>(informer: Informer<T>, mapper: KeyMapper<T> = (o) => [keyOf(o)]): this {
+  /**
+   * Watch `informer`, mapping each changed object to the keys to reconcile. `options.updateMatters` narrows which
+   * updates count (adds and deletes always do): a mapping that fans one object out to many keys should not run
+   * for changes its targets never read, such as a status write.
+   */
+  watch<T extends KubeObject>(
+    informer: Informer<T>,
+    mapper: KeyMapper<T> = (o) => [keyOf(o)],
+    options: { updateMatters?: (obj: T, old: T) => boolean } = {},
+  ): this {
     const enqueue = (obj: T, low = false) => {
       for (const k of mapper(obj)) this.queue.add(typeof k === "string" ? k : formatKey(k), { low });
     };
@@ -80,7 +88,9 @@ export class Controller {
       update: (obj, old) => {
         // Status-only churn of an owned object still matters (readiness), so every real change enqueues; a
         // resync-style update with the same resourceVersion does not.
-        if (obj.metadata?.resourceVersion !== old.metadata?.resourceVersion) enqueue(obj);
+        if (obj.metadata?.resourceVersion === old.metadata?.resourceVersion) return;
+        if (options.updateMatters && !options.updateMatters(obj, old)) return;
+        enqueue(obj);
       },
       delete: enqueue,
     });

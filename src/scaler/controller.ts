@@ -31,6 +31,9 @@ type TenantObject = KubeObject & {
   status?: { phase?: string; namespace?: string; endpoint?: string };
 };
 
+const specChanged = (obj: KubeObject, old: KubeObject) => obj.metadata?.generation !== old.metadata?.generation;
+const labelsChanged = (obj: KubeObject, old: KubeObject) => !jsonEqual(obj.metadata?.labels, old.metadata?.labels);
+
 export function addClusterScalerController(manager: Manager, config: ControllerConfig): ScalerWiring {
   const tenantScoped = <T extends KubeObject>(resource: (typeof Resources)[keyof typeof Resources]) =>
     manager.informer<T>({ resource, namespace: config.namespace, labelSelector: tenantLabel });
@@ -126,7 +129,9 @@ export function addClusterScalerController(manager: Manager, config: ControllerC
       .map(keyOf);
   };
   controller.watch(caches.pods, workloadOf);
-  controller.watch(caches.clusterScalers, () => governedKeys());
+  // A ClusterScaler's policy is its spec: its own status writes (matched tenants, the last decision's time, after
+  // every decision) would otherwise wake every workload it governs.
+  controller.watch(caches.clusterScalers, () => governedKeys(), { updateMatters: specChanged });
   // A TenantControlPlane (its labels, its pause) maps to its workloads through a label index: every tenant's
   // status write would otherwise scan the workloads of the whole fleet.
   caches.deployments.indexLabel(tenantLabel);
@@ -227,7 +232,10 @@ export function addClusterScalerController(manager: Manager, config: ControllerC
     metrics: manager.metrics,
   });
   statusController.watch(caches.clusterScalers);
-  statusController.watch(caches.tenants, () => caches.clusterScalers.list().map(keyOf));
+  // Only a tenant's labels (or its coming and going) change what a ClusterScaler matches, not its status churn.
+  statusController.watch(caches.tenants, () => caches.clusterScalers.list().map(keyOf), {
+    updateMatters: labelsChanged,
+  });
   manager.add(statusController);
 
   const reporter = config.opsCenter?.length

@@ -183,12 +183,15 @@ export class ScalerReconciler implements Reconciler {
     }
   }
 
-  /** Parsed ClusterScalers; an invalid one is skipped here and reported by the status reconciler. */
-  /** The valid ClusterScalers, parsed once per change of any of them rather than once per reconcile. */
+  /**
+   * The valid ClusterScalers (an invalid one is skipped here and reported by the status reconciler), parsed once
+   * per spec change of any of them rather than once per reconcile. The generation moves with the spec only, so
+   * the ClusterScalers' own status writes do not cause a parse.
+   */
   clusterScalers(): readonly ClusterScaler[] {
     const raws = this.o.caches.clusterScalers.list();
     const key = raws
-      .map((r) => `${r.metadata?.uid ?? r.metadata?.name}@${r.metadata?.resourceVersion}`)
+      .map((r) => `${r.metadata?.uid ?? r.metadata?.name}@${r.metadata?.generation ?? r.metadata?.resourceVersion}`)
       .sort()
       .join(",");
     if (this.parsed?.key !== key) this.parsed = { key, value: validClusterScalers(raws) };
