@@ -103,7 +103,10 @@ describe("workload recommender", () => {
         { namespace: ns.name, pod, container: "sidecar", cpu: () => 0.05, memory: () => 50 * MiB },
       ]),
     ];
-    const end = Date.now() - 60_000;
+    // The history ends more than one rate window (5m) before the recommender starts. rate() over [5m] goes on
+    // answering for up to 5 minutes after a series' last sample, and those live points would raise the confidence
+    // (and with it the upper bounds) between the two reads that the restart test compares.
+    const end = Date.now() - 10 * 60_000;
     const file = path.join(prometheus.dir, "history.om");
     await writeOpenMetrics(file, containers, end - 8 * dayMs, end, 60);
     await prometheus.backfill(file);
