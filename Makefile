@@ -4,7 +4,7 @@ SHELL := /bin/bash
 
 NODE_STAMP := node_modules/.install-stamp
 
-.PHONY: help deps binaries vpa chromium build lint test test-unit test-integration demo bench metacluster-up metacluster-down generate clean
+.PHONY: help deps binaries vpa chromium build lint audit test test-unit test-integration demo bench metacluster-up metacluster-down generate clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ generate: deps ## regenerate crds/ and the chart's CRDs from src/api
 
 lint: deps ## ESLint and Prettier
 	npm run lint
+
+audit: deps ## npm audit of the production dependencies: fails on a high or critical advisory, or when the advisory endpoint cannot be reached
+	npm audit --omit=dev --audit-level=high
 
 test: deps binaries chromium ## everything CI runs: lint, type-check, generated-file check, unit and integration tests
 	npm test
