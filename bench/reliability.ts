@@ -5,7 +5,7 @@
 // meta-cluster of its own (.cache/reliability-metacluster). Writes bench/results/reliability.json.
 //
 //   npx tsx bench/reliability.ts [--quick] [--only name,name] [--load-tcps N] [--load-nodes N] [--load-pods N]
-//                                [--load-seconds N] [--out FILE] [--dir DIR]
+//                                [--load-seconds N] [--fuzz-objects N] [--out FILE] [--dir DIR]
 //
 // Standalone; also exports `reliabilityBenchmark` in bench/run.ts's Benchmark shape.
 import * as k8s from "@kubernetes/client-node";
@@ -46,6 +46,7 @@ import {
   ScalerRig,
 } from "../test/chaos/scaler-scenarios.js";
 import { controlPlaneKill, restartMidUpgrade } from "../test/chaos/tcp-scenarios.js";
+import { badInput } from "../test/fuzz/scenario.js";
 import { cpuSeconds, diff, perMinute, rssKb, sum } from "./lib.js";
 
 const defaultDir = path.join(repoRoot, ".cache/reliability-metacluster");
@@ -62,6 +63,8 @@ interface Sizes {
   drainTenants: number;
   drainNodes: number;
   drainKills: number;
+  /** Mutated objects the bad-input scenario creates (test/fuzz creates 1,000). */
+  fuzzObjects: number;
   load: { tcps: number; nodes: number; pods: number; podChangesPerSecond: number; seconds: number; ooms: number };
 }
 
@@ -77,6 +80,7 @@ const full: Sizes = {
   drainTenants: 30,
   drainNodes: 5,
   drainKills: 3,
+  fuzzObjects: 5000,
   load: { tcps: 1000, nodes: 1000, pods: 20_000, podChangesPerSecond: 50, seconds: 300, ooms: 50 },
 };
 const quick: Sizes = {
@@ -91,6 +95,7 @@ const quick: Sizes = {
   drainTenants: 10,
   drainNodes: 3,
   drainKills: 2,
+  fuzzObjects: 300,
   load: { tcps: 30, nodes: 100, pods: 1000, podChangesPerSecond: 50, seconds: 60, ooms: 20 },
 };
 
@@ -277,7 +282,10 @@ async function load(env: ChaosEnv, size: Sizes["load"], log: (l: string) => void
       },
     } as KubeObject)
     .catch(() => undefined);
-  const podsBy = Date.now() + 600_000;
+  // kube-controller-manager and the scheduler place about 20 pods a second here while 1,000 tenants run: give
+  // each filler pod 80 ms (15,000 pods: 20 minutes), never less than 10 minutes.
+  const podsWaitMs = Math.max(600_000, extra * 80);
+  const podsBy = Date.now() + podsWaitMs;
   let running = 0;
   while (Date.now() < podsBy) {
     running = (
@@ -287,7 +295,9 @@ async function load(env: ChaosEnv, size: Sizes["load"], log: (l: string) => void
     await sleep(5000);
   }
   s.figures.podsTotal = existingPods + running;
-  if (running < extra) notes.push(`only ${running}/${extra} filler pods Running within 10 minutes`);
+  s.figures.podsRunningSeconds = Math.round((Date.now() - (podsBy - podsWaitMs)) / 1000);
+  if (running < extra)
+    notes.push(`only ${running}/${extra} filler pods Running within ${Math.round(podsWaitMs / 60_000)} minutes`);
   // Pod status changes at the requested rate, plus OOM kills on one tenant for decision latency.
   const filler = (await client.listAll<KubeObject>(Resources.Pod, { namespace: podNs })).items.map(
     (p) => p.metadata?.name ?? "",
@@ -478,6 +488,7 @@ export async function runReliability(opts: {
   quick: boolean;
   only?: string[];
   load?: Partial<Sizes["load"]>;
+  fuzzObjects?: number;
   log: (l: string) => void;
   /** The meta-cluster's directory; two runs side by side need two. */
   dir?: string;
@@ -485,6 +496,7 @@ export async function runReliability(opts: {
   const dir = opts.dir ?? defaultDir;
   const sizes: Sizes = opts.quick ? quick : full;
   if (opts.load) sizes.load = { ...sizes.load, ...opts.load };
+  if (opts.fuzzObjects !== undefined) sizes.fuzzObjects = opts.fuzzObjects;
   const log = opts.log;
   const want = (n: string) => !opts.only?.length || opts.only.includes(n);
   const results: ScenarioResult[] = [];
@@ -537,6 +549,10 @@ export async function runReliability(opts: {
     await run("leader-kill-drain", () =>
       leaderKillDrain(env, { tenants: sizes.drainTenants, sourceNodes: sizes.drainNodes, kills: sizes.drainKills }),
     );
+    // Another seed than test/fuzz's, so the full count is not the small run again with more behind it.
+    await run("bad-input", () =>
+      badInput(env, { count: sizes.fuzzObjects, seed: 20261201, statusWaitMs: 600_000 }, log),
+    );
     await run("load", () => load(env, sizes.load, log));
   } finally {
     if (process.env.RELIABILITY_KEEP !== "1") await down(dir);
@@ -574,10 +590,12 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   if (arg("--load-pods")) loadOverride.pods = Number(arg("--load-pods"));
   if (arg("--load-seconds")) loadOverride.seconds = Number(arg("--load-seconds"));
   const started = Date.now();
+  const fuzzObjects = arg("--fuzz-objects") ? Number(arg("--fuzz-objects")) : undefined;
   const body = await runReliability({
     quick: quickRun,
     only: arg("--only")?.split(","),
     load: loadOverride,
+    fuzzObjects,
     log,
     dir: arg("--dir") ? path.resolve(arg("--dir")!) : undefined,
   });
