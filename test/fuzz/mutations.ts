@@ -90,7 +90,7 @@ const conflicts: Record<string, Array<(spec: Record<string, Json>) => void>> = {
       c.maxAllowed = { cpu: "1", memory: "1Gi" };
     },
     (s) => ((s.components as Array<Record<string, Json>>)[0]!.replicas = { min: 10, max: 2 }),
-    (s) => (s.components = [...(s.components as Json[]), (s.components as Json[])[0]!]),
+    (s) => (s.components = [...(s.components as Json[]), structuredClone((s.components as Json[])[0]!)]),
   ],
   NodeDrain: [(s) => (s.nodeSelector = { matchLabels: { type: "kwok" } }), (s) => (s.nodeNames = [])],
   NodePool: [
@@ -104,7 +104,7 @@ const conflicts: Record<string, Array<(spec: Record<string, Json>) => void>> = {
     (s) => ((s.parameters as Record<string, Json>).lowerBoundPercentile = 0.99),
     (s) => (s.targetRef = { apiVersion: "v1", kind: "Pod", name: "x" }),
   ],
-  ScalingDecision: [(s) => (s.direction = "Sideways"), (s) => (s.after = s.before ?? null)],
+  ScalingDecision: [(s) => (s.direction = "Sideways"), (s) => (s.after = structuredClone(s.before ?? null))],
 };
 
 function apply(kind: KindName, spec: Record<string, Json>, m: Mutation): void {
@@ -122,7 +122,8 @@ function apply(kind: KindName, spec: Record<string, Json>, m: Mutation): void {
   const path = all[m.at % all.length]!;
   switch (m.op) {
     case "wrongType":
-      return setAt(spec, path, () => m.value);
+      // A copy: fc.constant hands every case the same object, and setting it inside itself makes a cycle.
+      return setAt(spec, path, () => structuredClone(m.value));
     case "negative":
       return setAt(spec, path, (old) => (typeof old === "string" ? `${m.n}` : m.n));
     case "huge":
