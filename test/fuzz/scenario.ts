@@ -174,6 +174,11 @@ export async function badInput(env: ChaosEnv, o: BadInputOptions, log: (l: strin
       sentinelName("TenantControlPlane"),
       ...preexisting,
     ];
+    const ownerNames = [
+      ...tcpNames,
+      ...accepted.filter((c) => c.kind === "NodePool").map((c) => c.object.metadata.name),
+      sentinelName("NodePool"),
+    ];
     const owned = new Set([ns, ...tcpNames.map((n) => `tcp-${n}`)]);
     // A TCP may name its namespace in spec.namespace.
     for (const c of accepted.filter((x) => x.kind === "TenantControlPlane")) {
@@ -193,8 +198,9 @@ export async function badInput(env: ChaosEnv, o: BadInputOptions, log: (l: strin
         return false;
       if (drainsOrPools && (r.resource === "nodes" || (r.resource === "pods" && r.subresource === "eviction")))
         return false;
-      // Objects the controller creates for the tenants it owns carry the tenant's name as prefix (PKI Secrets etc.).
-      if (r.name && tcpNames.some((t) => r.name!.startsWith(`${t}-`))) return false;
+      // What the controllers create for a fuzzed or sentinel object carries its name as prefix: a tenant's PKI
+      // Secrets and kubeconfigs, a NodePool's scale-down NodeDrains (`<pool>-scaledown-<time>`).
+      if (r.name && ownerNames.some((t) => r.name!.startsWith(`${t}-`))) return false;
       return true;
     });
     s.figures.controllerWrites = writes.length;
