@@ -583,6 +583,9 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     return i >= 0 ? argv[i + 1] : undefined;
   };
   const log = (l: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)} reliability] ${l}\n`);
+  // Stopped by a signal, exit through the exit hooks, which stop the controller children (a leftover one would keep
+  // its Lease and leave the next run's controller waiting). The meta-cluster stays up for a next run to reuse.
+  for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => process.exit(1));
   const quickRun = argv.includes("--quick");
   const loadOverride: Partial<Sizes["load"]> = {};
   if (arg("--load-tcps")) loadOverride.tcps = Number(arg("--load-tcps"));

@@ -160,6 +160,12 @@ export interface ControllerProcessOptions {
   kubeconfig?: string;
 }
 
+/** Every controller child still running: a bench or test that exits, or is stopped, takes them along. */
+const liveChildren = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const c of liveChildren) c.kill("SIGKILL");
+});
+
 /**
  * `node --import tsx src/cli/main.ts controller ...` with leader election on a short Lease (4 s), its output in a log
  * file of its own. node --import tsx, not the tsx CLI: the CLI forks a child that a SIGKILL of the parent would orphan.
@@ -212,6 +218,7 @@ export class ControllerProcess {
       env: { ...process.env, METAPILOT_INSTANCE: this.opts.identity, HOSTNAME: this.opts.identity },
     });
     this.child = child;
+    liveChildren.add(child);
     this.leaderAt = undefined;
     this.exitCode = undefined;
     const onLine = (line: string) => {
@@ -222,6 +229,7 @@ export class ControllerProcess {
     createInterface({ input: child.stdout! }).on("line", onLine);
     createInterface({ input: child.stderr! }).on("line", onLine);
     child.on("exit", (code, signal) => {
+      liveChildren.delete(child);
       this.exitCode = code;
       this.exitSignal = signal;
     });
