@@ -2,6 +2,8 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
+    // The default reporter, then one line per failure at the very end (./test/harness/failure-summary.ts).
+    reporters: ["default", "./test/harness/failure-summary.ts"],
     projects: [
       {
         test: {

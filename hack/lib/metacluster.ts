@@ -586,6 +586,26 @@ export async function up(options: MetaclusterOptions = {}): Promise<MetaclusterS
   const missing = missingBinaries();
   if (missing.length)
     throw new Error(`missing binaries in ${binDir}: ${missing.join(", ")}; run hack/build-binaries.sh`);
+  // A start that fails (a component that does not come up in time on a loaded machine, a port taken between
+  // choosing and binding it) is tried once more from scratch, on new ports; the first error is logged.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startFresh(dir, nodes, options, log);
+    } catch (err) {
+      if (attempt >= 2) throw err;
+      log(`start failed: ${String(err).slice(0, 2000)}`);
+      log("stopping what started and trying once more on new ports");
+      await down(dir);
+    }
+  }
+}
+
+async function startFresh(
+  dir: string,
+  nodes: number,
+  options: MetaclusterOptions,
+  log: (l: string) => void,
+): Promise<MetaclusterState> {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(path.join(dir, "logs"), { recursive: true });
   const ports = {} as MetaclusterState["ports"];
@@ -662,7 +682,28 @@ export function kwokNode(name: string, labels: Record<string, string> = {}) {
   };
 }
 
-function adminCall(
+/**
+ * One request as the cluster admin. Set-up is not a client under test: a 429, a 5xx or a transport error (an
+ * apiserver that has just become ready and is still settling) is retried a few times, and no request may hang.
+ */
+async function adminCall(
+  state: MetaclusterState,
+  method: string,
+  p: string,
+  body?: unknown,
+): Promise<{ status: number; body: string }> {
+  for (let attempt = 1; ; attempt++) {
+    const res = await adminCallOnce(state, method, p, body).catch((err: unknown) => err as Error);
+    const retryable = res instanceof Error || res.status === 429 || res.status >= 500;
+    if (!retryable || attempt >= 5) {
+      if (res instanceof Error) throw res;
+      return res;
+    }
+    await sleep(500 * attempt);
+  }
+}
+
+function adminCallOnce(
   state: MetaclusterState,
   method: string,
   p: string,
@@ -680,6 +721,7 @@ function adminCall(
         res.on("end", () => resolve({ status: res.statusCode ?? 0, body: b }));
       },
     );
+    req.setTimeout(30_000, () => req.destroy(new Error(`${method} ${p}: no answer in 30 s`)));
     req.on("error", reject);
     req.end(data);
   });

@@ -27,6 +27,34 @@ describe("Controller", () => {
     expect(processed).toBe(total);
   });
 
+  it("serves a change ahead of resyncs that come faster than the workers can serve them", async () => {
+    // 200 profiles, each resynced every 20 ms, each reconcile 2 ms on one worker: a round takes 400 ms, so the
+    // resyncs alone keep the queue full. A change must not wait for a round.
+    const order: string[] = [];
+    const controller = new Controller({
+      name: "saturated",
+      reconciler: {
+        reconcile: async (key) => {
+          order.push(key.name);
+          await new Promise((r) => setTimeout(r, 2));
+          return { requeueAfterMs: 20, resync: true };
+        },
+      },
+      workers: 1,
+      logger: silentLogger,
+    });
+    for (let i = 0; i < 200; i++) controller.queue.add(`ns/p-${i}`);
+    const stop = new AbortController();
+    const running = controller.run(stop.signal);
+    while (order.length < 300) await new Promise((r) => setTimeout(r, 5));
+    const before = order.length;
+    controller.queue.add("ns/changed");
+    while (!order.includes("changed")) await new Promise((r) => setTimeout(r, 5));
+    stop.abort();
+    await running;
+    expect(order.indexOf("changed") - before).toBeLessThanOrEqual(2);
+  });
+
   it("aborts a reconcile that outlives its timeout and retries it", async () => {
     let attempts = 0;
     const controller = new Controller({

@@ -10,6 +10,11 @@ import { formatKey, keyOf, parseKey, type KubeObject, type ObjectKey } from "./r
 
 export interface ReconcileResult {
   requeueAfterMs?: number;
+  /**
+   * The requeue is a periodic resync of an object that did not change (not a step of work in progress): it is
+   * queued behind changes, as the initial list is, so a spec change never waits for a round of resyncs.
+   */
+  resync?: boolean;
 }
 
 export interface ReconcileContext {
@@ -146,7 +151,7 @@ export class Controller {
       const result = await reconciler.reconcile(parseKey(key), { signal: combined, logger });
       this.queue.forget(key);
       if (result?.requeueAfterMs !== undefined) {
-        this.queue.addAfter(key, result.requeueAfterMs);
+        this.queue.addAfter(key, result.requeueAfterMs, { low: result.resync === true });
         metrics?.reconcileTotal.inc({ controller: name, result: "requeue" });
       } else {
         metrics?.reconcileTotal.inc({ controller: name, result: "success" });

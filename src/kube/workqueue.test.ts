@@ -89,6 +89,19 @@ describe("WorkQueue", () => {
     q.shutdown();
   });
 
+  it("a delayed low add (a resync) waits behind changes; a normal add merged into it keeps it normal", async () => {
+    const q = new WorkQueue({ name: "t" });
+    q.addAfter("resync", 10, { low: true });
+    q.addAfter("merged", 10, { low: true });
+    q.addAfter("merged", 5000); // a later normal add: the earlier timer fires, but not as low
+    await new Promise((r) => setTimeout(r, 50));
+    q.add("change");
+    expect(await q.get()).toBe("merged");
+    expect(await q.get()).toBe("change");
+    expect(await q.get()).toBe("resync");
+    q.shutdown();
+  });
+
   it("resolves waiting workers with undefined on shutdown", async () => {
     const q = new WorkQueue({ name: "t" });
     const pending = q.get();

@@ -3,10 +3,12 @@
 // back off exponentially per key up to a cap, and `addAfter` delays a key without holding a worker.
 //
 // Two priorities, as controller-runtime's priority queue: what the initial LIST of a (re)started controller
-// brings in is added with `low`, everything else (watch events, requeues, retries) is normal. Workers take
-// normal keys first, so an OOM kill or a spec change after a restart is not queued behind a thousand
-// reconciles of objects that did not change; one low key in every `lowEvery` picks keeps the backlog moving
-// under a steady stream of events. A low key that is added again normally moves up.
+// brings in is added with `low`, and so is a reconciler's periodic resync of an object that did not change;
+// everything else (watch events, retries, the requeues of a reconcile in progress) is normal. Workers take
+// normal keys first, so an OOM kill or a spec change is not queued behind a thousand reconciles of objects that
+// did not change, after a restart or when resyncs come faster than the workers can serve them; one low key in
+// every `lowEvery` picks keeps the backlog moving under a steady stream of events. A low key that is added again
+// normally moves up.
 import { backoffDelay } from "./backoff.js";
 import type { RuntimeMetrics } from "./metrics.js";
 
@@ -21,7 +23,7 @@ export interface WorkQueueOptions {
 }
 
 export interface AddOptions {
-  /** The initial list's keys: served after normal keys. */
+  /** The initial list's keys and periodic resyncs: served after normal keys. */
   low?: boolean;
 }
 
@@ -35,7 +37,7 @@ export class WorkQueue {
   private readonly dirtyLow = new Set<string>();
   private readonly processing = new Set<string>();
   private readonly failures = new Map<string, number>();
-  private readonly delayed = new Map<string, { at: number; timer: NodeJS.Timeout }>();
+  private readonly delayed = new Map<string, { at: number; low: boolean; timer: NodeJS.Timeout }>();
   private readonly enqueuedAt = new Map<string, number>();
   private waiters: Array<(key: string | undefined) => void> = [];
   private shuttingDown = false;
@@ -107,20 +109,29 @@ export class WorkQueue {
       this.options.metrics?.queueLatency.observe({ controller: this.options.name }, (this.now() - at) / 1000);
   }
 
-  /** Adds `key` after `delayMs`; an earlier pending delay for the same key wins. */
-  addAfter(key: string, delayMs: number): void {
+  /**
+   * Adds `key` after `delayMs`; an earlier pending delay for the same key wins. The add is low priority only if
+   * every add that was merged into it asked for low.
+   */
+  addAfter(key: string, delayMs: number, opts: AddOptions = {}): void {
     if (this.shuttingDown) return;
-    if (delayMs <= 0) return this.add(key);
+    if (delayMs <= 0) return this.add(key, opts);
     const at = this.now() + delayMs;
+    const low = opts.low === true;
     const existing = this.delayed.get(key);
-    if (existing && existing.at <= at) return;
+    if (existing && existing.at <= at) {
+      existing.low &&= low;
+      return;
+    }
     if (existing) clearTimeout(existing.timer);
     const timer = setTimeout(() => {
+      // Read at firing time: a later normal add merged into this one clears `low`.
+      const merged = this.delayed.get(key)?.low ?? low;
       this.delayed.delete(key);
-      this.add(key);
+      this.add(key, { low: merged });
     }, delayMs);
     timer.unref?.();
-    this.delayed.set(key, { at, timer });
+    this.delayed.set(key, { at, low: low && (existing?.low ?? true), timer });
   }
 
   /** Requeues after a failure, backing off exponentially per key. Returns the delay chosen. */

@@ -204,7 +204,8 @@ export class TenantControlPlaneReconciler implements Reconciler {
       uid: raw.metadata.uid ?? "",
     };
     const conditions: ConditionInput[] = [];
-    let requeueAfterMs = this.o.resyncMs ?? 60 * 60_000;
+    const resyncMs = this.o.resyncMs ?? 60 * 60_000;
+    let requeueAfterMs = resyncMs;
 
     // 1. Namespace, isolation and quota.
     await this.ensure(Resources.Namespace, namespaceManifest(ctx), this.o.caches.namespaces);
@@ -339,7 +340,8 @@ export class TenantControlPlaneReconciler implements Reconciler {
       pki: pki.status,
     });
     rc.logger.debug({ phase, ready }, "reconciled tenant control plane");
-    return { requeueAfterMs: Math.max(1000, requeueAfterMs) };
+    // The hourly resync waits behind changes; a certificate renewal sooner than that does not.
+    return { requeueAfterMs: Math.max(1000, requeueAfterMs), resync: requeueAfterMs >= resyncMs };
   }
 
   // --- steps ----------------------------------------------------------------------------------------------

@@ -81,7 +81,8 @@ export class ProfileReconciler implements Reconciler {
       this.targets.delete(profileKey);
       return;
     }
-    const resync = { requeueAfterMs: this.o.resyncMs ?? 60_000 };
+    // Re-reading usage is a resync: it waits behind changes to profiles, however many profiles there are.
+    const resync = { requeueAfterMs: this.o.resyncMs ?? 60_000, resync: true };
     const parsed = parseWorkloadProfile(raw);
     if (!parsed.ok) {
       await this.writeStatus(raw, {
@@ -129,7 +130,7 @@ export class ProfileReconciler implements Reconciler {
     const now = this.now();
     const results = recommendContainers(containers, model.containers, algorithm, params, now);
     await this.writeStatus(raw, this.statusOf(results, params, algorithm.name, model, fetchError), model, containers);
-    return fetchError ? { requeueAfterMs: Math.min(30_000, resync.requeueAfterMs) } : resync;
+    return fetchError ? { ...resync, requeueAfterMs: Math.min(30_000, resync.requeueAfterMs) } : resync;
   }
 
   /** The model in memory, else the one in the checkpoint, else an empty one that will read the history. */
