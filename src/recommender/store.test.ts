@@ -180,6 +180,7 @@ describe("ModelStore across namespaces", () => {
   });
   const rig = (namespaces: number, maxNamespacesPerRead: number) => {
     const reads: Array<{ namespaces: readonly string[]; start: number; step: number }> = [];
+    const source_ = { down: false };
     const batch = (start: number, end: number, step: number): UsageBatch => {
       const points: Array<[number, number]> = [];
       for (let t = Math.ceil(start / (step * 1000)) * step * 1000; t <= end; t += step * 1000) points.push([t, 0.5]);
@@ -197,11 +198,13 @@ describe("ModelStore across namespaces", () => {
       history: true,
       async fetch(ns, start, end, step) {
         reads.push({ namespaces: [ns], start, step });
+        if (source_.down) throw new Error("Prometheus unreachable");
         return batch(start, end, step);
       },
       async fetchMany(list, start, end, step) {
         reads.push({ namespaces: list, start, step });
         await new Promise((r) => setTimeout(r, 5));
+        if (source_.down) throw new Error("Prometheus unreachable");
         return new Map(list.map((ns) => [ns, batch(start, end, step)]));
       },
     };
@@ -223,7 +226,7 @@ describe("ModelStore across namespaces", () => {
         halfLifeMs: dayMs,
         historyDays: 8,
       });
-    return { store, reads, names, tick: (ms: number) => (clock += ms) };
+    return { store, reads, names, source: source_, tick: (ms: number) => (clock += ms) };
   };
 
   it("reads a fleet of namespaces in groups, however their refreshes interleave", async () => {
@@ -270,5 +273,28 @@ describe("ModelStore across namespaces", () => {
     expect(reads.at(-1)).toMatchObject({ namespaces: ["ns-00"], step: 300 });
     await store.refresh("ns-01");
     expect(reads.at(-1)).toMatchObject({ namespaces: ["ns-01", "ns-02", "ns-03"], step: 60 });
+  });
+
+  it("does not repeat a failed read for its namespaces until the backoff ends, then reads again", async () => {
+    const { store, reads, names, source, tick } = rig(6, 3);
+    source.down = true;
+    // Every profile of six namespaces reconciled while Prometheus is unreachable: two failed reads of three
+    // namespaces each, not one per profile, and each profile gets the error.
+    const results = await Promise.allSettled([...names, ...names, ...names].map((ns) => store.refresh(ns)));
+    expect(results.every((r) => r.status === "rejected" && /unreachable/.test(String(r.reason)))).toBe(true);
+    expect(reads.length).toBe(2);
+    expect(reads.flatMap((r) => r.namespaces).sort()).toEqual(names);
+    tick(10_000);
+    await expect(store.refresh("ns-00")).rejects.toThrow(/unreachable/);
+    expect(reads.length).toBe(2); // within the 30 s: the same error, at once
+    source.down = false;
+    tick(21_000);
+    await store.refresh("ns-00");
+    expect(reads.length).toBe(3);
+    expect(store.stats).toMatchObject({ failedReads: 2 });
+    // Recovered: the namespaces read again as usual.
+    const after = reads.length;
+    await Promise.all(names.map((ns) => store.refresh(ns)));
+    expect(reads.length - after).toBeLessThanOrEqual(2);
   });
 });

@@ -3,7 +3,10 @@
 // one range query per metric for the whole namespace. When the source can batch, the same read also takes along
 // other namespaces that are behind in the same way (history or live), up to maxNamespacesPerRead, so a fleet of
 // N namespaces is read with about 2N/maxNamespacesPerRead queries however its reconciles interleave. A namespace
-// is in at most one read at a time: its profiles' reconciles wait for that read instead of making their own.
+// is in at most one read at a time: its profiles' reconciles wait for that read instead of making their own. A
+// read that fails is not repeated for its namespaces for failureBackoffMs: their profiles' reconciles get the same
+// error at once, so an unreachable Prometheus is asked once per group and period, not once per profile, and the
+// profile controller's workers are not held by doomed reads while spec changes wait.
 import { addCpuSample, addMemorySample, dayMs, newContainerState, type ContainerState } from "./model/container.js";
 import { sleep } from "../kube/backoff.js";
 import type { OwnerResolver, WorkloadRef } from "./input/owners.js";
@@ -51,6 +54,8 @@ export interface ModelStoreOptions {
   bootstrapGatherMs?: number;
   /** Namespaces read together in one query per metric (when the source can batch); default 20. */
   maxNamespacesPerRead?: number;
+  /** After a failed read, its namespaces are not read again for this long; default 30 s. */
+  failureBackoffMs?: number;
 }
 
 export function workloadKey(namespace: string, ref: WorkloadRef): string {
@@ -102,8 +107,10 @@ export class ModelStore {
   /** namespace → the query in flight that covers it (its own or another namespace's). */
   private readonly inflight = new Map<string, Promise<unknown>>();
   private readonly now: () => Date;
+  /** namespace → the last failed read that covered it, and until when it stands. */
+  private readonly failed = new Map<string, { untilMs: number; error: unknown }>();
   /** Counters a test or benchmark can read. */
-  readonly stats = { refreshes: 0, historyReads: 0, liveReads: 0 };
+  readonly stats = { refreshes: 0, historyReads: 0, liveReads: 0, failedReads: 0, failuresReused: 0 };
 
   constructor(private readonly o: ModelStoreOptions) {
     this.now = o.now ?? (() => new Date());
@@ -127,6 +134,11 @@ export class ModelStore {
 
   /** Brings every stale model of `namespace` up to now with one batched read. */
   refresh(namespace: string, signal?: AbortSignal): Promise<RefreshResult> {
+    const failure = this.recentFailure(namespace, this.now().getTime());
+    if (failure) {
+      this.stats.failuresReused++;
+      return Promise.reject(failure.error);
+    }
     const pending = this.inflight.get(namespace) ?? this.refreshing.get(namespace);
     if (pending) {
       // Another refresh or read covers this namespace: wait for it, then look again (usually nothing is left).
@@ -146,6 +158,12 @@ export class ModelStore {
       .catch(() => undefined);
   }
 
+  private recentFailure(namespace: string, nowMs: number) {
+    const f = this.failed.get(namespace);
+    if (f && f.untilMs <= nowMs) this.failed.delete(namespace);
+    return f && f.untilMs > nowMs ? f : undefined;
+  }
+
   private staleModels(namespace: string, nowMs: number): WorkloadModel[] {
     const interval = this.o.refreshIntervalMs ?? 60_000;
     return [...this.models.values()].filter(
@@ -162,6 +180,12 @@ export class ModelStore {
     for (let claimed = this.inflight.get(namespace); claimed; claimed = this.inflight.get(namespace))
       await claimed.catch(() => undefined);
     const nowMs = this.now().getTime();
+    // ... and may have failed: its error stands for this namespace too.
+    const failure = this.recentFailure(namespace, nowMs);
+    if (failure) {
+      this.stats.failuresReused++;
+      throw failure.error;
+    }
     const stale = this.staleModels(namespace, nowMs);
     if (stale.length === 0) return { fetched: false };
     const startOf = (models: readonly WorkloadModel[]) =>
@@ -174,7 +198,8 @@ export class ModelStore {
     if (this.o.source.fetchMany && max > 1) {
       const others = new Map<string, WorkloadModel[]>();
       for (const m of this.models.values()) {
-        if (m.namespace === namespace || this.inflight.has(m.namespace)) continue;
+        if (m.namespace === namespace || this.inflight.has(m.namespace) || this.recentFailure(m.namespace, nowMs))
+          continue;
         if (!others.has(m.namespace)) others.set(m.namespace, this.staleModels(m.namespace, nowMs));
       }
       const candidates = [...others.entries()]
@@ -190,7 +215,19 @@ export class ModelStore {
     const namespaces = [...group.keys()];
     const read = readNamespaces(this.o.source, namespaces, startMs, nowMs, step, signal);
     this.track(this.inflight, namespaces, read);
-    const batches = await read;
+    let batches: Awaited<typeof read>;
+    try {
+      batches = await read;
+    } catch (err) {
+      // An aborted read (shutdown, reconcile timeout) says nothing about the source.
+      if (!signal?.aborted) {
+        this.stats.failedReads++;
+        const untilMs = this.now().getTime() + (this.o.failureBackoffMs ?? 30_000);
+        for (const ns of namespaces) this.failed.set(ns, { untilMs, error: err });
+      }
+      throw err;
+    }
+    for (const ns of namespaces) this.failed.delete(ns);
     let own: UsageBatch | undefined;
     for (const [ns, models] of group) {
       const batch = batches.get(ns);

@@ -175,6 +175,8 @@ export async function badInput(env: ChaosEnv, o: BadInputOptions, log: (l: strin
       Object.fromEntries(controllerKinds.map((k) => [k, acknowledged.get(k)?.toFixed(1) ?? "> 120"])),
     );
     if (stale.length) s.figures.queueDepthsAtTimeout = JSON.stringify(await depths());
+    s.figures.recommender = JSON.stringify(await recommenderFigures(manager));
+    s.check("a valid sentinel of each kind keeps being reconciled", stale.length === 0, stale.join(", "));
     s.check("the controllers never see an uncaught error", uncaught.length === 0, uncaught.slice(0, 3).join("; "));
 
     // Writes by the controllers' identity, from the audit log: only to what the fuzzing and the sentinels made.
@@ -233,4 +235,21 @@ export async function badInput(env: ChaosEnv, o: BadInputOptions, log: (l: strin
     process.off("uncaughtException", onError);
     process.off("unhandledRejection", onError);
   }
+}
+
+/** What the profile controller did during the run: reconciles by result, their mean time, Prometheus requests. */
+async function recommenderFigures(manager: Manager): Promise<Record<string, number | string>> {
+  const out: Record<string, number | string> = {};
+  const controller = "workloadprofile";
+  for (const v of (await manager.metrics.reconcileTotal.get()).values)
+    if (v.labels.controller === controller) out[`reconciles_${String(v.labels.result)}`] = v.value;
+  const duration = (await manager.metrics.reconcileDuration.get()).values.filter(
+    (v) => v.labels.controller === controller,
+  );
+  const sum = duration.find((v) => v.metricName?.endsWith("_sum"))?.value ?? 0;
+  const count = duration.find((v) => v.metricName?.endsWith("_count"))?.value ?? 0;
+  out.reconcileMeanSeconds = count ? Math.round((sum / count) * 1000) / 1000 : 0;
+  const queries = manager.metrics.registry.getSingleMetric("metapilot_recommender_prometheus_requests_total");
+  for (const v of (await queries?.get())?.values ?? []) out[`prometheus_${String(v.labels.path)}`] = v.value;
+  return out;
 }
