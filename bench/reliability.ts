@@ -5,7 +5,8 @@
 // meta-cluster of its own (.cache/reliability-metacluster). Writes bench/results/reliability.json.
 //
 //   npx tsx bench/reliability.ts [--quick] [--only name,name] [--load-tcps N] [--load-nodes N] [--load-pods N]
-//                                [--load-seconds N] [--fuzz-objects N] [--out FILE] [--dir DIR]
+//                                [--load-seconds N] [--fuzz-objects N] [--fuzz-prometheus-unreachable]
+//                                [--out FILE] [--dir DIR]
 //
 // Standalone; also exports `reliabilityBenchmark` in bench/run.ts's Benchmark shape.
 import * as k8s from "@kubernetes/client-node";
@@ -491,6 +492,8 @@ export async function runReliability(opts: {
   only?: string[];
   load?: Partial<Sizes["load"]>;
   fuzzObjects?: number;
+  /** The bad-input scenario's controllers get a Prometheus that refuses connections. */
+  fuzzPrometheusUnreachable?: boolean;
   log: (l: string) => void;
   /** The meta-cluster's directory; two runs side by side need two. */
   dir?: string;
@@ -553,7 +556,16 @@ export async function runReliability(opts: {
     );
     // Another seed than test/fuzz's, so the full count is not the small run again with more behind it.
     await run("bad-input", () =>
-      badInput(env, { count: sizes.fuzzObjects, seed: 20261201, statusWaitMs: 600_000 }, log),
+      badInput(
+        env,
+        {
+          count: sizes.fuzzObjects,
+          seed: 20261201,
+          statusWaitMs: 600_000,
+          prometheus: opts.fuzzPrometheusUnreachable ? "unreachable" : "metacluster",
+        },
+        log,
+      ),
     );
     await run("load", () => load(env, sizes.load, log));
   } finally {
@@ -601,6 +613,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     only: arg("--only")?.split(","),
     load: loadOverride,
     fuzzObjects,
+    fuzzPrometheusUnreachable: argv.includes("--fuzz-prometheus-unreachable"),
     log,
     dir: arg("--dir") ? path.resolve(arg("--dir")!) : undefined,
   });

@@ -12,7 +12,7 @@ import { PrometheusClient, type PrometheusOptions } from "../prometheus/client.j
 import { defaultMetricNames, FallbackUsageSource, PrometheusUsageSource, type MetricNames } from "./input/usage.js";
 import { algorithmByName } from "./logic/index.js";
 import { ProfileReconciler, type PodObject, type RawWorkloadProfile, type Workload } from "./reconciler.js";
-import { WorkloadSelector, type WorkloadSelectorConfig } from "./selector.js";
+import { recommenderAnnotation, WorkloadSelector, type WorkloadSelectorConfig } from "./selector.js";
 import { ModelStore } from "./store.js";
 import { WorkloadReconciler } from "./workloads.js";
 import { Counter } from "prom-client";
@@ -148,10 +148,16 @@ export function addRecommender(
     logger: manager.logger,
     metrics: manager.metrics,
   })
-    .watch(caches.profiles)
-    // A changed workload (containers, annotation) is re-profiled at once.
-    .watch(caches.deployments, (d) => profileKeysOf(caches.profiles.list(), "Deployment", d))
-    .watch(caches.statefulSets, (s) => profileKeysOf(caches.profiles.list(), "StatefulSet", s));
+    // A profile's own status writes are not changes to it: only its spec (generation) and deletion are.
+    .watch(caches.profiles, undefined, { updateMatters: specOrDeletionChanged })
+    // A changed workload (containers, annotation) is re-profiled at once; its status churn (rollouts, readiness
+    // of every tenant's pods) is not a change the profile reads.
+    .watch(caches.deployments, (d) => profileKeysOf(caches.profiles.list(), "Deployment", d), {
+      updateMatters: workloadChanged,
+    })
+    .watch(caches.statefulSets, (s) => profileKeysOf(caches.profiles.list(), "StatefulSet", s), {
+      updateMatters: workloadChanged,
+    });
   const workloads = (["Deployment", "StatefulSet"] as WorkloadKind[]).map((kind) =>
     new Controller({
       name: `workloadprofile-${kind.toLowerCase()}s`,
@@ -174,6 +180,22 @@ export function addRecommender(
   manager.add(profiles);
   for (const w of workloads) manager.add(w);
   return { profiles, workloads, store, client };
+}
+
+function specOrDeletionChanged(obj: KubeObject, old: KubeObject): boolean {
+  return (
+    obj.metadata?.generation !== old.metadata?.generation ||
+    !!obj.metadata?.deletionTimestamp !== !!old.metadata?.deletionTimestamp
+  );
+}
+
+/** What the profile reconciler reads of a workload: its spec (containers), its uid and the algorithm annotation. */
+export function workloadChanged(obj: KubeObject, old: KubeObject): boolean {
+  return (
+    specOrDeletionChanged(obj, old) ||
+    obj.metadata?.uid !== old.metadata?.uid ||
+    obj.metadata?.annotations?.[recommenderAnnotation] !== old.metadata?.annotations?.[recommenderAnnotation]
+  );
 }
 
 function profileKeysOf(profiles: RawWorkloadProfile[], kind: WorkloadKind, workload: KubeObject) {

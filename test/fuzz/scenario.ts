@@ -44,10 +44,17 @@ export interface BadInputOptions {
   seed: number;
   /** How long accepted objects may take to get a status for their generation. */
   statusWaitMs?: number;
+  /**
+   * The Prometheus the controllers are given: the meta-cluster's (as deployed; the default), or one that refuses
+   * every connection, so bad input meets a metrics outage and the sentinels must still be served.
+   */
+  prometheus?: "metacluster" | "unreachable";
 }
 
 export async function badInput(env: ChaosEnv, o: BadInputOptions, log: (l: string) => void): Promise<ScenarioResult> {
+  const prometheusMode = o.prometheus ?? "metacluster";
   const s = new Scenario("bad-input", { objects: o.count, seed: o.seed }, log);
+  s.figures.prometheus = prometheusMode;
   const client = env.client;
   const stamp = Date.now().toString(36);
   const identity = `fuzz-${stamp}`;
@@ -75,7 +82,10 @@ export async function badInput(env: ChaosEnv, o: BadInputOptions, log: (l: strin
       qps: 200,
       burst: 400,
     });
-    for (const name of availableControllers()) controllerFactory(name)(manager, { workers: 4, dryRun: false });
+    // The controllers as deployed: the meta-cluster's Prometheus for usage and signals (or port 1: refused).
+    const prometheus = { url: prometheusMode === "unreachable" ? "http://127.0.0.1:1" : env.state.prometheusUrl };
+    for (const name of availableControllers())
+      controllerFactory(name)(manager, { workers: 4, dryRun: false, prometheus });
     void manager.start(stop.signal);
     if (!(await waitUntil(() => manager.hasSynced(), 120_000))) throw new Error("controllers not synced in 120 s");
     // A valid sentinel of every kind with a controller: the objects the fuzzing must not harm or hold up.
