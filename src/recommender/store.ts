@@ -134,11 +134,8 @@ export class ModelStore {
 
   /** Brings every stale model of `namespace` up to now with one batched read. */
   refresh(namespace: string, signal?: AbortSignal): Promise<RefreshResult> {
-    const failure = this.recentFailure(namespace, this.now().getTime());
-    if (failure) {
-      this.stats.failuresReused++;
-      return Promise.reject(failure.error);
-    }
+    const failure = this.reusedFailure(namespace, this.now().getTime());
+    if (failure) return Promise.reject(failure.error);
     const pending = this.inflight.get(namespace) ?? this.refreshing.get(namespace);
     if (pending) {
       // Another refresh or read covers this namespace: wait for it, then look again (usually nothing is left).
@@ -158,10 +155,20 @@ export class ModelStore {
       .catch(() => undefined);
   }
 
+  /** The failed read that still stands for `namespace`, if any (an expired one is forgotten). */
   private recentFailure(namespace: string, nowMs: number) {
     const f = this.failed.get(namespace);
-    if (f && f.untilMs <= nowMs) this.failed.delete(namespace);
-    return f && f.untilMs > nowMs ? f : undefined;
+    if (!f) return undefined;
+    if (f.untilMs > nowMs) return f;
+    this.failed.delete(namespace);
+    return undefined;
+  }
+
+  /** recentFailure, counted as reused: what a refresh of `namespace` answers with instead of reading. */
+  private reusedFailure(namespace: string, nowMs: number) {
+    const f = this.recentFailure(namespace, nowMs);
+    if (f) this.stats.failuresReused++;
+    return f;
   }
 
   private staleModels(namespace: string, nowMs: number): WorkloadModel[] {
@@ -181,11 +188,8 @@ export class ModelStore {
       await claimed.catch(() => undefined);
     const nowMs = this.now().getTime();
     // ... and may have failed: its error stands for this namespace too.
-    const failure = this.recentFailure(namespace, nowMs);
-    if (failure) {
-      this.stats.failuresReused++;
-      throw failure.error;
-    }
+    const failure = this.reusedFailure(namespace, nowMs);
+    if (failure) throw failure.error;
     const stale = this.staleModels(namespace, nowMs);
     if (stale.length === 0) return { fetched: false };
     const startOf = (models: readonly WorkloadModel[]) =>
