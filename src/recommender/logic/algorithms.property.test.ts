@@ -78,20 +78,25 @@ describe.each(availableAlgorithms())("recommendation algorithm %s", (name) => {
     expect(estimate(name, [])).toBeUndefined();
   });
 
+  const orderIndependent = fc.property(
+    history.chain((h) => fc.tuple(fc.constant(h), fc.shuffledSubarray(h, { minLength: h.length }))),
+    ([samples, shuffled]) => {
+      const a = estimate(name, samples)!;
+      const b = estimate(name, shuffled)!;
+      for (const bound of ["target", "lowerBound", "upperBound"] as const)
+        for (const r of ["cpu", "memory"] as const) expect(close(a[bound][r], b[bound][r])).toBe(true);
+      expect(close(a.confidenceDays, b.confidenceDays)).toBe(true);
+    },
+  );
+
   it("is unchanged when the same samples arrive in another order", () => {
-    fc.assert(
-      fc.property(
-        history.chain((h) => fc.tuple(fc.constant(h), fc.shuffledSubarray(h, { minLength: h.length }))),
-        ([samples, shuffled]) => {
-          const a = estimate(name, samples)!;
-          const b = estimate(name, shuffled)!;
-          for (const bound of ["target", "lowerBound", "upperBound"] as const)
-            for (const r of ["cpu", "memory"] as const) expect(close(a[bound][r], b[bound][r])).toBe(true);
-          expect(close(a.confidenceDays, b.confidenceDays)).toBe(true);
-        },
-      ),
-      { numRuns: 200 },
-    );
+    fc.assert(orderIndependent, { numRuns: 200 });
+  });
+
+  // The seed of a CI failure: two equal memory peaks 4 minutes apart in one day kept the time of whichever came
+  // first, and the decay weight of that time moved the target across a bucket edge.
+  it("is unchanged when the same samples arrive in another order (seed 1785008948)", () => {
+    fc.assert(orderIndependent, { numRuns: 200, seed: 1785008948 });
   });
 
   it("never recommends less when every sample uses more", () => {

@@ -90,6 +90,19 @@ function noteSample(state: ContainerState, timeMs: number): void {
   state.lastSampleMs = state.lastSampleMs === undefined ? timeMs : Math.max(state.lastSampleMs, timeMs);
 }
 
+/**
+ * Keeps the larger of the day's peak and a new value. On a tie the earlier time wins, which is what samples in time
+ * order give, so the model does not depend on the order samples arrive in: the peak's time sets its decay weight,
+ * and a few minutes' difference in that weight can move a percentile across a bucket edge.
+ */
+function notePeak(day: DayState, timeMs: number, bytes: number): void {
+  const higher = day.memoryPeak === undefined || bytes > day.memoryPeak;
+  const sameEarlier = bytes === day.memoryPeak && timeMs < (day.memoryPeakAt ?? Infinity);
+  if (!higher && !sameEarlier) return;
+  day.memoryPeak = bytes;
+  day.memoryPeakAt = timeMs;
+}
+
 /** Adds a CPU usage sample (cores) that stands for `minutes` of usage. */
 export function addCpuSample(state: ContainerState, timeMs: number, cores: number, minutes: number): void {
   if (!Number.isFinite(cores) || cores < 0) return;
@@ -106,11 +119,7 @@ export function addCpuSample(state: ContainerState, timeMs: number, cores: numbe
 /** Adds a memory working-set sample (bytes): only the day's peak is kept, as VPA aggregates memory per day. */
 export function addMemorySample(state: ContainerState, timeMs: number, bytes: number): void {
   if (!Number.isFinite(bytes) || bytes < 0) return;
-  const day = dayOf(state, timeMs);
-  if (day.memoryPeak === undefined || bytes > day.memoryPeak) {
-    day.memoryPeak = bytes;
-    day.memoryPeakAt = timeMs;
-  }
+  notePeak(dayOf(state, timeMs), timeMs, bytes);
   state.memorySampleCount++;
   noteSample(state, timeMs);
 }
@@ -139,12 +148,7 @@ export function recordOom(
   if (state.oomIds.includes(id)) return false;
   state.oomIds.push(id);
   if (state.oomIds.length > 32) state.oomIds.splice(0, state.oomIds.length - 32);
-  const day = dayOf(state, timeMs);
-  const value = oomBumped(memoryAtOom, bump);
-  if (day.memoryPeak === undefined || value > day.memoryPeak) {
-    day.memoryPeak = value;
-    day.memoryPeakAt = timeMs;
-  }
+  notePeak(dayOf(state, timeMs), timeMs, oomBumped(memoryAtOom, bump));
   return true;
 }
 
