@@ -120,3 +120,16 @@ export function parseKey(key: string): ObjectKey {
 export function formatKey(k: ObjectKey): string {
   return k.namespace ? `${k.namespace}/${k.name}` : k.name;
 }
+
+/**
+ * Orders two resourceVersions of one resource: negative when `a` is older, 0 when equal, positive when newer.
+ * Kubernetes 1.35 made them comparable (KEP-5504, GA): a canonical positive integer, compared by length and then
+ * digit by digit (client-go's CompareResourceVersion). Undefined when either is not such an integer, for an
+ * apiserver that does not follow the KEP; callers then treat the order as unknown.
+ */
+export function compareResourceVersions(a: string | undefined, b: string | undefined): number | undefined {
+  const canonical = /^[1-9][0-9]*$/;
+  if (!a || !b || !canonical.test(a) || !canonical.test(b)) return undefined;
+  if (a.length !== b.length) return a.length - b.length;
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -432,11 +432,7 @@ export class NodeDrainReconciler implements Reconciler {
       status: next,
     });
     const name = raw.metadata?.name ?? "";
-    this.overlay.remember(name, this.o.caches.drains.get(name)?.metadata?.resourceVersion, {
-      ...raw,
-      metadata: { ...raw.metadata, ...written.metadata },
-      status: next,
-    });
+    this.overlay.remember(name, written);
   }
 }
 

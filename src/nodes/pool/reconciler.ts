@@ -379,10 +379,6 @@ export class NodePoolReconciler implements Reconciler {
       metadata: { name },
       status,
     });
-    this.overlay.remember(name, this.o.caches.pools.get(name)?.metadata?.resourceVersion, {
-      ...raw,
-      metadata: { ...raw.metadata, ...written.metadata },
-      status,
-    });
+    this.overlay.remember(name, written);
   }
 }
