@@ -17,10 +17,12 @@ import {
 
 const log = (l: string) => process.stderr.write(`[metacluster] ${l}\n`);
 const program = new Command("hack/metacluster").description(
-  "Local meta-cluster: real etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok and Prometheus on 127.0.0.1.\nState, logs and data live under .cache/metacluster/.",
+  "Local meta-cluster: real etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok and Prometheus on 127.0.0.1.\nState, logs and data live under --dir ($METACLUSTER_DIR, default .cache/metacluster/).",
 );
 
-program.option("--dir <path>", "state directory of the meta-cluster", defaultDir);
+program.addOption(
+  new Option("--dir <path>", "state directory of the meta-cluster").env("METACLUSTER_DIR").default(defaultDir),
+);
 const dir = () => program.opts<{ dir: string }>().dir;
 
 program
@@ -41,6 +43,7 @@ program
         nodes: Number(o.nodes),
         prometheusTargets: targets,
         scrapeInterval: o.scrapeInterval,
+        dir: dir(),
         log,
       });
       log(`up in ${((Date.now() - started) / 1000).toFixed(1)}s`);

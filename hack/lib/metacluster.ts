@@ -14,7 +14,10 @@ import { renderKubeconfig } from "../../src/pki/kubeconfig.js";
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const binDir = path.join(repoRoot, ".cache/bin");
-export const defaultDir = path.join(repoRoot, ".cache/metacluster");
+/** Where the meta-cluster keeps state, logs and data: $METACLUSTER_DIR, so that two can run side by side. */
+export const defaultDir = process.env.METACLUSTER_DIR
+  ? path.resolve(process.env.METACLUSTER_DIR)
+  : path.join(repoRoot, ".cache/metacluster");
 
 export const componentNames = [
   "etcd",
