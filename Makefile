@@ -4,7 +4,7 @@ SHELL := /bin/bash
 
 NODE_STAMP := node_modules/.install-stamp
 
-.PHONY: help deps binaries vpa chromium build lint audit test test-unit test-integration demo bench metacluster-up metacluster-down generate clean
+.PHONY: help deps binaries realnodes-deps vpa chromium build lint audit test test-unit test-integration demo bench metacluster-up metacluster-down generate clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -19,6 +19,9 @@ deps: $(NODE_STAMP) ## install npm packages (npm ci)
 
 binaries: ## build the pinned upstream binaries into .cache/bin (warm: seconds)
 	bash hack/build-binaries.sh
+
+realnodes-deps: ## containerd, runc, CNI plugins, umoci, busybox-static and iptables from Debian, for real nodes (skipped when present)
+	bash hack/install-realnode-deps.sh
 
 vpa: ## the upstream VPA recommender and its CRD into .cache/bin, for the recommender benchmark only (warm: a no-op)
 	bash hack/build-vpa.sh
@@ -39,22 +42,22 @@ lint: deps ## ESLint and Prettier
 audit: deps ## npm audit of the production dependencies: fails on a high or critical advisory, or when the advisory endpoint cannot be reached
 	npm audit --omit=dev --audit-level=high
 
-test: deps binaries chromium ## everything CI runs: lint, type-check, generated-file check, unit and integration tests
+test: deps binaries realnodes-deps chromium ## everything CI runs: lint, type-check, generated-file check, unit and integration tests
 	npm test
 
 test-unit: deps ## unit tests only
 	npm run test:unit
 
-test-integration: deps binaries chromium ## integration tests on the local meta-cluster
+test-integration: deps binaries realnodes-deps chromium ## integration tests on the local meta-cluster
 	npm run test:integration
 
-demo: deps binaries ## the main job: meta-cluster up, controller in dry-run, scenario, report
+demo: deps binaries realnodes-deps ## the main job: meta-cluster up, controller in dry-run, scenario, report
 	npm run demo
 
 bench: deps binaries vpa ## full-size benchmarks; results land in bench/results/
 	npm run bench
 
-metacluster-up: deps binaries ## start the local meta-cluster
+metacluster-up: deps binaries realnodes-deps ## start the local meta-cluster
 	hack/metacluster up --no-build
 
 metacluster-down: ## stop the local meta-cluster
