@@ -138,7 +138,8 @@ async function compareWithVpa(c: CompareInput) {
     memoryQuery.step,
   )) {
     const st = stateOf(s.labels);
-    for (const [t, v] of s.points) addMemorySample(st, t, v);
+    // VPA keeps one memory peak per pod container and window: the pod is the series' own.
+    for (const [t, v] of s.points) addMemorySample(st, s.labels.pod ?? "", t, v);
     samples += s.points.length;
   }
   const matched = new Map<string, Estimate>();

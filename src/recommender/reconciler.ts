@@ -12,7 +12,7 @@ import { jsonEqual, mergeConditions, type ConditionInput } from "../operator/sta
 import { fromCheckpoint, toCheckpoint, Checkpoint } from "./checkpoint.js";
 import type { OwnerResolver, WorkloadKind, WorkloadRef } from "./input/owners.js";
 import { algorithmByName, resolveParameters, type Algorithm, type RecommenderParameters } from "./logic/index.js";
-import { recordOom } from "./model/container.js";
+import { podPeak, recordOom } from "./model/container.js";
 import { recommendContainers, toContainerRecommendation, type ContainerResult } from "./recommend.js";
 import { recommenderAnnotation } from "./selector.js";
 import { containerState, type ModelStore, type WorkloadModel } from "./store.js";
@@ -180,12 +180,17 @@ export class ProfileReconciler implements Reconciler {
         const state = containerState(model, cs.name, this.now().getTime());
         const limit = quantity(spec?.resources?.limits?.memory);
         const request = quantity(spec?.resources?.requests?.memory);
-        const dayPeak = state.days.find((d) => d.start <= at && at < d.start + 86_400_000)?.memoryPeak;
-        // VPA: the memory at the OOM is the larger of what was used and what was requested; a limit is where it died.
+        const podName = pod.metadata?.name ?? "";
+        const day = state.days.find((d) => d.start <= at && at < d.start + 86_400_000);
+        const dayPeak = day && podPeak(day, podName)?.bytes;
+        // VPA: the memory at the OOM is the larger of what this pod used and what was requested; a limit is where
+        // it died.
         const atOom = limit ?? Math.max(request ?? 0, dayPeak ?? 0);
         if (atOom <= 0) continue;
         const id = `${pod.metadata?.uid}/${cs.name}/${t.finishedAt}`;
-        if (recordOom(state, id, at, atOom, { bumpBytes: params.oomBumpBytes, bumpRatio: params.oomBumpRatio })) {
+        if (
+          recordOom(state, id, podName, at, atOom, { bumpBytes: params.oomBumpBytes, bumpRatio: params.oomBumpRatio })
+        ) {
           rc.logger.info({ pod: pod.metadata?.name, container: cs.name }, "OOM kill counted");
         }
       }
@@ -273,6 +278,7 @@ export class ProfileReconciler implements Reconciler {
     const nextRest = { ...previousRest, ...rest, conditions, observedGeneration: generation };
     if (!("containers" in patch)) delete nextRest.containers;
     const changed = !jsonEqual(previousRest, nextRest);
+    // A checkpoint of an older version counts as never saved: the first write rewrites it in the current shape.
     const savedAt = Checkpoint.safeParse(previousCheckpoint).data?.savedAt ?? 0;
     const checkpointDue =
       model !== undefined &&

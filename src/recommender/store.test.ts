@@ -1,11 +1,18 @@
 import { describe, expect, it } from "vitest";
 import type { KubeObject } from "../kube/resources.js";
-import { fromCheckpoint, toCheckpoint } from "./checkpoint.js";
+import { Checkpoint, checkpointVersion, fromCheckpoint, toCheckpoint } from "./checkpoint.js";
 import { OwnerResolver } from "./input/owners.js";
 import type { UsageBatch, UsageSource } from "./input/usage.js";
-import { dayMs } from "./model/container.js";
+import {
+  addMemorySample,
+  dayMs,
+  maxPodPeaksPerDay,
+  memoryDecayedHistogram,
+  unattributedPod,
+} from "./model/container.js";
+import { decayFactor, findBucket, memoryHistogramOptions } from "./model/histogram.js";
 import { parseLabelSelector, WorkloadSelector } from "./selector.js";
-import { ModelStore, type WorkloadModel } from "./store.js";
+import { feedBatch, ModelStore, type WorkloadModel } from "./store.js";
 import { profileNameFor } from "./workloads.js";
 
 const owned = (name: string, kind: string, owner: string): KubeObject => ({
@@ -113,6 +120,126 @@ describe("ModelStore", () => {
       reason: expect.stringMatching(/malformed/),
     });
     expect(fromCheckpoint(undefined, base)).toMatchObject({ ok: false });
+  });
+});
+
+describe("memory peaks per pod through the store and the checkpoint", () => {
+  const now = Date.UTC(2026, 0, 9);
+  const halfLifeMs = 86_400_000;
+  const base = { namespace: "ns", ref: { kind: "Deployment" as const, name: "api" }, uid: "api-uid", halfLifeMs };
+  // Three pods of the Deployment (a gone ReplicaSet's, resolved by name), 10% apart, over two days.
+  const pods = ["api-5c4b-aaaaa", "api-5c4b-bbbbb", "api-5c4b-ccccc"];
+  const points = (i: number): Array<[number, number]> =>
+    Array.from({ length: 48 }, (_, k) => [now - 2 * dayMs + (k + 1) * 3_600_000, 1e9 * (1 + 0.1 * i)]);
+  const batch: UsageBatch = {
+    source: "fake",
+    stepSeconds: 3600,
+    startMs: now - 2 * dayMs,
+    endMs: now,
+    cpu: pods.map((pod, i) => ({ pod, container: "app", points: points(i).map(([t]) => [t, 0.1]) })),
+    memory: pods.map((pod, i) => ({ pod, container: "app", points: points(i) })),
+  };
+
+  it("feedBatch keeps each pod's peak of the day in the one state of the container name", () => {
+    const m: WorkloadModel = { ...base, historyDays: 8, containers: new Map() };
+    feedBatch(batch, "ns", [m], resolver, now);
+    const state = m.containers.get("app")!;
+    expect(m.containers.size).toBe(1);
+    expect(state.sampleCount).toBe(3 * 48);
+    for (const d of state.days.filter((d) => d.start < now - dayMs))
+      expect(d.memoryPeaks.map((p) => [p.pod, p.bytes])).toEqual(pods.map((pod, i) => [pod, 1e9 * (1 + 0.1 * i)]));
+  });
+
+  it("round-trips the peaks per pod through a checkpoint", () => {
+    const m: WorkloadModel = { ...base, historyDays: 8, containers: new Map() };
+    feedBatch(batch, "ns", [m], resolver, now);
+    const cp = JSON.parse(JSON.stringify(toCheckpoint(m, new Date(now))));
+    expect(cp.version).toBe(checkpointVersion);
+    const restored = fromCheckpoint(cp, { ...base, historyDays: 8 });
+    if (!restored.ok) throw new Error(restored.reason);
+    // CPU weights are rounded to six digits in a checkpoint; peaks are kept as they are.
+    const peaks = (model: WorkloadModel) => model.containers.get("app")!.days.map((d) => d.memoryPeaks);
+    expect(peaks(restored.model)).toEqual(peaks(m));
+    expect(peaks(m).flat()).toHaveLength(9);
+  });
+
+  it("migrates a version 1 checkpoint: each day's peak across pods is one unattributed peak, the estimate unchanged", () => {
+    // A version 1 checkpoint as the previous release wrote it: one memory peak per day.
+    const v1 = {
+      version: 1,
+      workloadUid: "api-uid",
+      coveredUntil: now,
+      savedAt: now,
+      halfLifeMs,
+      containers: {
+        app: {
+          referenceMs: now - 2 * dayMs,
+          halfLifeMs,
+          days: [0, 1].map((d) => ({
+            start: now - (2 - d) * dayMs,
+            cpuDecayed: { "8": 24 * 60 * 2 ** d },
+            cpuPlain: { "8": 24 * 60 },
+            memoryPeak: 1.2e9 + d * 1e8,
+            memoryPeakAt: now - (2 - d) * dayMs + 6 * 3_600_000,
+          })),
+          cpuDecayedOlder: {},
+          memoryDecayedOlder: { "30": 0.25 },
+          firstSampleMs: now - 2 * dayMs,
+          lastSampleMs: now,
+          sampleCount: 96,
+          sampleMinutes: 2 * 24 * 60,
+          memorySampleCount: 96,
+          oomIds: ["x/app/1"],
+        },
+      },
+    };
+    const restored = fromCheckpoint(v1, { ...base, historyDays: 8 });
+    if (!restored.ok) throw new Error(restored.reason);
+    const state = restored.model.containers.get("app")!;
+    expect(state.days.map((d) => d.memoryPeaks)).toEqual(
+      [0, 1].map((d) => [{ pod: unattributedPod, bytes: 1.2e9 + d * 1e8, at: now - (2 - d) * dayMs + 6 * 3_600_000 }]),
+    );
+    expect(state.oomIds).toEqual(["x/app/1"]);
+    // The histogram the version 1 model computed: the older weights plus one decayed sample per day's peak.
+    const want: Record<number, number> = { 30: 0.25 };
+    for (const d of [0, 1]) {
+      const b = findBucket(memoryHistogramOptions, 1.2e9 + d * 1e8);
+      want[b] = (want[b] ?? 0) + decayFactor(now - (2 - d) * dayMs + 6 * 3_600_000, now - 2 * dayMs, halfLifeMs);
+    }
+    expect(memoryDecayedHistogram(state)).toEqual(want);
+    // Saved again, it is a current checkpoint; new samples of a pod go beside the unattributed peak.
+    addMemorySample(state, "api-5c4b-aaaaa", now - dayMs + 7 * 3_600_000, 9e8);
+    expect(state.days[1]!.memoryPeaks.map((p) => p.pod)).toEqual([unattributedPod, "api-5c4b-aaaaa"]);
+    const again = JSON.parse(JSON.stringify(toCheckpoint(restored.model, new Date(now))));
+    expect(Checkpoint.safeParse(again).success).toBe(true);
+    expect(Checkpoint.safeParse(v1).success).toBe(false);
+  });
+
+  it("refuses a version 2 checkpoint in the version 1 shape, and a day with too many pods", () => {
+    const m: WorkloadModel = { ...base, historyDays: 8, containers: new Map() };
+    feedBatch(batch, "ns", [m], resolver, now);
+    const cp = JSON.parse(JSON.stringify(toCheckpoint(m, new Date(now))));
+    const day = cp.containers.app.days[0];
+    const oldShape = { ...day, memoryPeak: 1e9, memoryPeaks: undefined };
+    expect(
+      fromCheckpoint(
+        { ...cp, containers: { app: { ...cp.containers.app, days: [oldShape] } } },
+        { ...base, historyDays: 8 },
+      ),
+    ).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/malformed/),
+    });
+    const crowded = {
+      ...day,
+      memoryPeaks: Array.from({ length: maxPodPeaksPerDay + 2 }, (_, i) => ({ pod: `p${i}`, bytes: 1, at: now })),
+    };
+    expect(
+      fromCheckpoint(
+        { ...cp, containers: { app: { ...cp.containers.app, days: [crowded] } } },
+        { ...base, historyDays: 8 },
+      ),
+    ).toMatchObject({ ok: false });
   });
 });
 

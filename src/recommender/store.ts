@@ -71,7 +71,11 @@ export function containerState(model: WorkloadModel, container: string, nowMs: n
   return s;
 }
 
-/** Feeds a batch into the models of its namespace: each takes only points after its own coverage. */
+/**
+ * Feeds a batch into the models of its namespace: each takes only points after its own coverage. A model's state
+ * per container name aggregates that container of every pod of the workload, as VPA's aggregate container state
+ * does.
+ */
 export function feedBatch(
   batch: UsageBatch,
   namespace: string,
@@ -82,18 +86,19 @@ export function feedBatch(
   const byRef = new Map(models.map((m) => [`${m.ref.kind}/${m.ref.name}`, m]));
   const minutes = batch.stepSeconds / 60;
   resolver.reset();
-  const feed = (series: UsageBatch["cpu"], add: (s: ContainerState, t: number, v: number) => void) => {
+  const feed = (series: UsageBatch["cpu"], add: (s: ContainerState, pod: string, t: number, v: number) => void) => {
     for (const s of series) {
       const ref = resolver.resolve(namespace, s.pod);
       const model = ref && byRef.get(`${ref.kind}/${ref.name}`);
       if (!model) continue;
       const state = containerState(model, s.container, nowMs);
       const after = model.coveredUntilMs ?? Number.NEGATIVE_INFINITY;
-      for (const [t, v] of s.points) if (t > after) add(state, t, v);
+      for (const [t, v] of s.points) if (t > after) add(state, s.pod, t, v);
     }
   };
-  feed(batch.cpu, (s, t, v) => addCpuSample(s, t, v, minutes));
-  feed(batch.memory, (s, t, v) => addMemorySample(s, t, v));
+  // CPU samples of all pods go into one histogram per container name; memory keeps each pod's peak of the day.
+  feed(batch.cpu, (s, _pod, t, v) => addCpuSample(s, t, v, minutes));
+  feed(batch.memory, (s, pod, t, v) => addMemorySample(s, pod, t, v));
   for (const m of models) {
     m.coveredUntilMs = Math.max(m.coveredUntilMs ?? Number.NEGATIVE_INFINITY, batch.endMs);
     m.source = batch.source;

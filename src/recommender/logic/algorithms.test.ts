@@ -37,7 +37,7 @@ function history(cpu: (i: number) => number, memory: (i: number) => number, days
   const s = newContainerState(24 * 3_600_000, t0);
   for (let i = 0; i < days * 1440; i++) {
     addCpuSample(s, t0 + i * minute, cpu(i), 1);
-    addMemorySample(s, t0 + i * minute, memory(i));
+    addMemorySample(s, "pod-0", t0 + i * minute, memory(i));
   }
   return s;
 }
@@ -166,7 +166,7 @@ describe("vpa-histogram", () => {
     const flat = newContainerState(1000 * 3_600_000, t0);
     for (let i = 0; i < 8 * 1440; i++) {
       addCpuSample(flat, t0 + i * minute, cpu(i), 1);
-      addMemorySample(flat, t0 + i * minute, 300 * MiB);
+      addMemorySample(flat, "pod-0", t0 + i * minute, 300 * MiB);
     }
     const e = vpa.estimate({ state: flat, containerCount: 1, now }, { ...p80, halfLifeHours: 1000 })!;
     expect(e.target.cpu).toBeCloseTo(0.11026564319570314 * 1.15, 9);
@@ -178,10 +178,10 @@ describe("vpa-histogram", () => {
       () => 300 * MiB,
     );
     expect(
-      recordOom(s, "pod/c/1", t0 + 7 * dayMs + 3_600_000, 400 * MiB, { bumpBytes: 100 * MiB, bumpRatio: 1.2 }),
+      recordOom(s, "pod/c/1", "pod-0", t0 + 7 * dayMs + 3_600_000, 400 * MiB, { bumpBytes: 100 * MiB, bumpRatio: 1.2 }),
     ).toBe(true);
     expect(
-      recordOom(s, "pod/c/1", t0 + 7 * dayMs + 3_600_000, 400 * MiB, { bumpBytes: 100 * MiB, bumpRatio: 1.2 }),
+      recordOom(s, "pod/c/1", "pod-0", t0 + 7 * dayMs + 3_600_000, 400 * MiB, { bumpBytes: 100 * MiB, bumpRatio: 1.2 }),
     ).toBe(false);
     const e = vpa.estimate({ state: s, containerCount: 1, now }, p)!;
     const bucket = findBucket(memoryHistogramOptions, 500 * MiB);
@@ -191,15 +191,15 @@ describe("vpa-histogram", () => {
       () => 0.5,
       () => 10 * MiB,
     );
-    recordOom(large, "y", t0 + 7 * dayMs, 1024 * MiB, { bumpBytes: 100 * MiB, bumpRatio: 1.2 });
-    expect(Math.max(...large.days.map((d) => d.memoryPeak ?? 0))).toBeCloseTo(1024 * MiB * 1.2, 3);
+    recordOom(large, "y", "pod-0", t0 + 7 * dayMs, 1024 * MiB, { bumpBytes: 100 * MiB, bumpRatio: 1.2 });
+    expect(Math.max(...large.days.flatMap((d) => d.memoryPeaks.map((p) => p.bytes)))).toBeCloseTo(1024 * MiB * 1.2, 3);
     // A small limit: +100 MiB wins over ×1.2.
     const small = history(
       () => 0.5,
       () => 10 * MiB,
     );
-    recordOom(small, "x", t0 + 7 * dayMs, 100 * MiB, { bumpBytes: 100 * MiB, bumpRatio: 1.2 });
-    expect(Math.max(...small.days.map((d) => d.memoryPeak ?? 0))).toBe(200 * MiB);
+    recordOom(small, "x", "pod-0", t0 + 7 * dayMs, 100 * MiB, { bumpBytes: 100 * MiB, bumpRatio: 1.2 });
+    expect(Math.max(...small.days.flatMap((d) => d.memoryPeaks.map((p) => p.bytes)))).toBe(200 * MiB);
   });
 
   it("per-profile overrides win over defaults", () => {

@@ -20,7 +20,7 @@ function minimums(input: AlgorithmInput, p: RecommenderParameters) {
 }
 
 /**
- * VPA's recommender: decaying histograms (half-life), CPU over all samples and memory over daily peaks;
+ * VPA's recommender: decaying histograms (half-life), CPU over all samples and memory over the daily peak of each pod;
  * target p90, lower p50, upper p95, each plus the safety margin; upper bound × (1 + 1/confidence)^1, lower
  * bound × (1 + 0.001/confidence)^−2; then the pod minimums.
  */
@@ -62,7 +62,7 @@ export const vpaHistogram: Algorithm = {
 
 /**
  * Crane / KRR "simple" style over the history window, no decay: CPU at cpuPercentile (p95), memory at
- * memoryPercentile of the daily peaks (1 = the maximum) plus memoryMarginFraction (15%). Lower bound: the
+ * memoryPercentile of the daily peaks of the pods (1 = the maximum) plus memoryMarginFraction (15%). Lower bound: the
  * lowerBoundPercentile of both; upper bound: the CPU maximum and the memory target.
  */
 export const percentileAlgorithm: Algorithm = {
@@ -128,7 +128,10 @@ export const peakMargin: Algorithm = {
   },
 };
 
-/** Nearest-rank percentile of a small list (daily peaks): the smallest value with at least p of the list at or below it. */
+/**
+ * Nearest-rank percentile of a small list (daily peaks of the pods): the smallest value with at least p of the list
+ * at or below it.
+ */
 export function exactPercentile(values: readonly number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   const rank = Math.max(1, Math.ceil(p * sorted.length));

@@ -1,5 +1,8 @@
-// The model of one container's usage: CPU samples in histograms per UTC day (decayed as VPA does, and plain for
-// the percentile algorithms), the memory peak of each day, sample counts and the OOM kills already counted.
+// The model of one container (by name) of a workload's pods: CPU samples of every pod in histograms per UTC day
+// (decayed as VPA does, and plain for the percentile algorithms), the memory peak of each pod in each day, sample
+// counts and the OOM kills already counted. Memory peaks are kept per pod because VPA keeps them per pod: each pod
+// container (model/container.go ContainerState) adds one peak per memory aggregation interval to the workload's
+// aggregate histogram, so a workload of 10 replicas adds 10 peaks a day, not the largest of them.
 // Days that fall out of the history window are folded into "older" decayed histograms, so vpa-histogram keeps
 // VPA's unbounded decaying memory while percentile and peak-margin see exactly the window. The state is plain
 // JSON: it is what the checkpoint in the profile's status holds.
@@ -16,6 +19,26 @@ import {
 
 export const dayMs = 86_400_000;
 
+/** The peak working set of one pod in one day (bytes), and when it was seen. */
+export interface PodPeak {
+  pod: string;
+  bytes: number;
+  at: number;
+}
+
+/**
+ * The pod name of the peak that stands for pods not told apart: the days of a checkpoint written before peaks were
+ * kept per pod (it held the maximum across pods), and the pods of a day beyond maxPodPeaksPerDay.
+ */
+export const unattributedPod = "";
+
+/**
+ * Distinct pods a day keeps a peak for. A workload that churns through more pods in one day (a crash-looping
+ * rollout) shares one peak for the rest, their maximum: that errs upward, and keeps a checkpoint in a profile's
+ * status small.
+ */
+export const maxPodPeaksPerDay = 256;
+
 export interface DayState {
   /** Start of the UTC day, in ms since the epoch. */
   start: number;
@@ -23,9 +46,8 @@ export interface DayState {
   cpuDecayed: BucketWeights;
   /** CPU samples weighted by sample minutes only. */
   cpuPlain: BucketWeights;
-  /** Peak working set of the day (bytes), and when it was seen. */
-  memoryPeak?: number;
-  memoryPeakAt?: number;
+  /** The day's memory peak of each pod, sorted by pod name. */
+  memoryPeaks: PodPeak[];
 }
 
 export interface ContainerState {
@@ -63,7 +85,7 @@ function dayOf(state: ContainerState, timeMs: number): DayState {
   const start = Math.floor(timeMs / dayMs) * dayMs;
   let day = state.days.find((d) => d.start === start);
   if (!day) {
-    day = { start, cpuDecayed: {}, cpuPlain: {} };
+    day = { start, cpuDecayed: {}, cpuPlain: {}, memoryPeaks: [] };
     state.days.push(day);
     state.days.sort((a, b) => a.start - b.start);
   }
@@ -90,17 +112,32 @@ function noteSample(state: ContainerState, timeMs: number): void {
   state.lastSampleMs = state.lastSampleMs === undefined ? timeMs : Math.max(state.lastSampleMs, timeMs);
 }
 
+/** The peak of `pod` in `day`, if it has one. */
+export function podPeak(day: DayState, pod: string): PodPeak | undefined {
+  return day.memoryPeaks.find((p) => p.pod === pod);
+}
+
 /**
- * Keeps the larger of the day's peak and a new value. On a tie the earlier time wins, which is what samples in time
- * order give, so the model does not depend on the order samples arrive in: the peak's time sets its decay weight,
- * and a few minutes' difference in that weight can move a percentile across a bucket edge.
+ * Keeps the larger of the pod's peak of the day and a new value. On a tie the earlier time wins, which is what
+ * samples in time order give, so the model does not depend on the order samples arrive in: the peak's time sets
+ * its decay weight, and a few minutes' difference in that weight can move a percentile across a bucket edge.
  */
-function notePeak(day: DayState, timeMs: number, bytes: number): void {
-  const higher = day.memoryPeak === undefined || bytes > day.memoryPeak;
-  const sameEarlier = bytes === day.memoryPeak && timeMs < (day.memoryPeakAt ?? Infinity);
+function notePeak(day: DayState, pod: string, timeMs: number, bytes: number): void {
+  let peak = podPeak(day, pod);
+  if (!peak && day.memoryPeaks.length >= maxPodPeaksPerDay) {
+    pod = unattributedPod;
+    peak = podPeak(day, pod);
+  }
+  if (!peak) {
+    const at = day.memoryPeaks.findIndex((p) => p.pod > pod);
+    day.memoryPeaks.splice(at < 0 ? day.memoryPeaks.length : at, 0, { pod, bytes, at: timeMs });
+    return;
+  }
+  const higher = bytes > peak.bytes;
+  const sameEarlier = bytes === peak.bytes && timeMs < peak.at;
   if (!higher && !sameEarlier) return;
-  day.memoryPeak = bytes;
-  day.memoryPeakAt = timeMs;
+  peak.bytes = bytes;
+  peak.at = timeMs;
 }
 
 /** Adds a CPU usage sample (cores) that stands for `minutes` of usage. */
@@ -116,10 +153,13 @@ export function addCpuSample(state: ContainerState, timeMs: number, cores: numbe
   noteSample(state, timeMs);
 }
 
-/** Adds a memory working-set sample (bytes): only the day's peak is kept, as VPA aggregates memory per day. */
-export function addMemorySample(state: ContainerState, timeMs: number, bytes: number): void {
+/**
+ * Adds a memory working-set sample (bytes) of one pod: only the pod's peak of the day is kept, as VPA keeps one
+ * peak per pod container and memory aggregation interval (24 h by default).
+ */
+export function addMemorySample(state: ContainerState, pod: string, timeMs: number, bytes: number): void {
   if (!Number.isFinite(bytes) || bytes < 0) return;
-  notePeak(dayOf(state, timeMs), timeMs, bytes);
+  notePeak(dayOf(state, timeMs), pod, timeMs, bytes);
   state.memorySampleCount++;
   noteSample(state, timeMs);
 }
@@ -135,12 +175,13 @@ export function oomBumped(memoryAtOom: number, bump: OomBump): number {
 }
 
 /**
- * Counts an OOM kill once (by id): the bumped memory becomes a memory peak sample of that day. Returns whether
- * it was new.
+ * Counts an OOM kill of `pod` once (by id): the bumped memory becomes a memory peak sample of that pod and day, as
+ * VPA records an OOM in the pod container's state. Returns whether it was new.
  */
 export function recordOom(
   state: ContainerState,
   id: string,
+  pod: string,
   timeMs: number,
   memoryAtOom: number,
   bump: OomBump,
@@ -148,11 +189,14 @@ export function recordOom(
   if (state.oomIds.includes(id)) return false;
   state.oomIds.push(id);
   if (state.oomIds.length > 32) state.oomIds.splice(0, state.oomIds.length - 32);
-  notePeak(dayOf(state, timeMs), timeMs, oomBumped(memoryAtOom, bump));
+  notePeak(dayOf(state, timeMs), pod, timeMs, oomBumped(memoryAtOom, bump));
   return true;
 }
 
-/** Folds days older than `historyDays` before `nowMs` into the older decayed histograms. */
+/**
+ * Folds days older than `historyDays` before `nowMs` into the older decayed histograms: the peaks of pods long gone
+ * live on only as weights there, so a model holds no more pods than its window saw.
+ */
 export function expireDays(state: ContainerState, nowMs: number, historyDays: number): void {
   const cutoff = nowMs - historyDays * dayMs;
   const keep: DayState[] = [];
@@ -162,13 +206,7 @@ export function expireDays(state: ContainerState, nowMs: number, historyDays: nu
       continue;
     }
     mergeBuckets(state.cpuDecayedOlder, d.cpuDecayed);
-    if (d.memoryPeak !== undefined) {
-      addToBuckets(
-        state.memoryDecayedOlder,
-        findBucket(memoryHistogramOptions, d.memoryPeak),
-        decayFactor(d.memoryPeakAt ?? d.start, state.referenceMs, state.halfLifeMs),
-      );
-    }
+    addPeaks(state, state.memoryDecayedOlder, d);
   }
   state.days = keep;
 }
@@ -181,18 +219,25 @@ export function cpuDecayedHistogram(state: ContainerState): BucketWeights {
   return h;
 }
 
-/** The decaying histogram of daily memory peaks (VPA's), one sample of weight 1 per day, decayed by age. */
+/** Adds the day's pod peaks to `h`, each a sample of weight 1 decayed by its age. */
+function addPeaks(state: ContainerState, h: BucketWeights, day: DayState): void {
+  for (const p of day.memoryPeaks) {
+    addToBuckets(
+      h,
+      findBucket(memoryHistogramOptions, p.bytes),
+      decayFactor(p.at, state.referenceMs, state.halfLifeMs),
+    );
+  }
+}
+
+/**
+ * The decaying histogram of memory peaks (VPA's): one sample of weight 1 per pod and day, decayed by age, so its
+ * percentiles are over pods as well as days.
+ */
 export function memoryDecayedHistogram(state: ContainerState): BucketWeights {
   const h: BucketWeights = {};
   mergeBuckets(h, state.memoryDecayedOlder);
-  for (const d of state.days) {
-    if (d.memoryPeak === undefined) continue;
-    addToBuckets(
-      h,
-      findBucket(memoryHistogramOptions, d.memoryPeak),
-      decayFactor(d.memoryPeakAt ?? d.start, state.referenceMs, state.halfLifeMs),
-    );
-  }
+  for (const d of state.days) addPeaks(state, h, d);
   return h;
 }
 
@@ -203,8 +248,9 @@ export function cpuWindowHistogram(state: ContainerState): BucketWeights {
   return h;
 }
 
+/** The memory peaks of the window: one per pod and day. */
 export function memoryWindowPeaks(state: ContainerState): number[] {
-  return state.days.flatMap((d) => (d.memoryPeak === undefined ? [] : [d.memoryPeak]));
+  return state.days.flatMap((d) => d.memoryPeaks.map((p) => p.bytes));
 }
 
 /** VPA's confidence, in days: min(days between first and last sample, sample minutes / 1440). */
