@@ -6,7 +6,7 @@ import * as k8s from "@kubernetes/client-node";
 import { KubeClient } from "../../kube/client.js";
 import { MetricsServerSource, MetricsServerUnavailable } from "./metrics-server.js";
 import { PrometheusClient, PrometheusError } from "../../prometheus/client.js";
-import { FallbackUsageSource, PrometheusUsageSource, usageQueries } from "./usage.js";
+import { defaultMetricNames, FallbackUsageSource, PrometheusUsageSource, usageQueries } from "./usage.js";
 
 const base = "http://prometheus.test:9090";
 const ok = (result: unknown[]) => ({ status: "success", data: { resultType: "matrix", result } });
@@ -167,6 +167,16 @@ describe("PrometheusUsageSource", () => {
     expect(q.cpu).toBe(
       'sum by (kubernetes_namespace, pod_name, container_name) (rate(cpu_total{kubernetes_namespace="x",container_name!="",container_name!="POD",job="kubelet"}[2m]))',
     );
+  });
+
+  it.each([
+    // step (s), configured window, window in the query
+    [60, "5m", "5m"], // live reads: the window, for scrape intervals up to 2.5 min
+    [300, "5m", "5m"], // history reads at the default step: the same
+    [1800, "5m", "1800s"], // a coarser step: the step, or 25 of every 30 minutes would be skipped
+    [1800, "1h", "1h"],
+  ])("reads CPU at a %i s step with rate over the larger of step and window (%s → %s)", (step, window, want) => {
+    expect(usageQueries("x", step, { ...defaultMetricNames, rateWindow: window }).cpu).toContain(`}[${want}]))`);
   });
 
   it("reads long ranges in chunks below Prometheus' 11,000 points per series", async () => {

@@ -1,6 +1,7 @@
 // Usage samples per (pod, container), read in batches: one range query per metric for one namespace or for a
 // group of namespaces (`namespace=~"a|b|..."`), `sum by (namespace, pod, container)`, never one per workload.
 // Metric and label names are configurable for Prometheus setups that relabel cAdvisor.
+import { parseDuration } from "../../api/index.js";
 import { PrometheusError, type PrometheusClient, type RangeSeries } from "../../prometheus/client.js";
 
 export interface ContainerSeries {
@@ -53,7 +54,11 @@ export interface MetricNames {
   containerLabel: string;
   /** Extra label matchers, e.g. `job="kubelet"`, to pick one of several cAdvisor scrapes. */
   extraSelector: string;
-  /** The rate() window for CPU; at least twice the scrape interval. */
+  /**
+   * The rate() window for CPU, at least twice the scrape interval. A read at a coarser step uses the step instead,
+   * so that each point is the usage of its own step: a shorter window would skip the usage between points, a
+   * longer one would average a point with its neighbours (fewer high values: a lower percentile on noisy usage).
+   */
   rateWindow: string;
 }
 
@@ -94,8 +99,9 @@ export function usageQueries(
     ...(n.extraSelector ? [n.extraSelector] : []),
   ].join(",");
   const by = `${n.namespaceLabel}, ${n.podLabel}, ${n.containerLabel}`;
+  const rateWindow = stepSeconds * 1000 > parseDuration(n.rateWindow) ? `${stepSeconds}s` : n.rateWindow;
   return {
-    cpu: `sum by (${by}) (rate(${n.cpuUsageSeconds}{${matchers}}[${n.rateWindow}]))`,
+    cpu: `sum by (${by}) (rate(${n.cpuUsageSeconds}{${matchers}}[${rateWindow}]))`,
     // The peak within each step, so that a short spike between two steps is not lost.
     memory: `sum by (${by}) (max_over_time(${n.memoryWorkingSet}{${matchers}}[${stepSeconds}s]))`,
   };
