@@ -25,9 +25,12 @@ wrapper_module() {
     go mod edit -require="$module@$version")
 }
 
+# kubelet runs the meta-cluster's real nodes (hack/lib/metacluster.ts, realnodes.ts); the others its control plane.
+kubernetes_commands=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet)
+
 build_kubernetes() {
   local v=$KUBERNETES_VERSION need=0
-  for c in kube-apiserver kube-controller-manager kube-scheduler kubectl; do up_to_date "$c" "$v" || need=1; done
+  for c in "${kubernetes_commands[@]}"; do up_to_date "$c" "$v" || need=1; done
   [[ $need == 1 ]] || return 0
   log "kubernetes $v: resolving staging modules"
   local dir="$work/kubernetes"
@@ -48,7 +51,7 @@ build_kubernetes() {
     -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z \
     -X k8s.io/client-go/pkg/version.gitVersion=$v"
   (cd "$dir" && go mod tidy -e >/dev/null 2>&1 || true)
-  for c in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+  for c in "${kubernetes_commands[@]}"; do
     up_to_date "$c" "$v" && continue
     (cd "$dir" && go get "k8s.io/kubernetes/cmd/$c@$v" >/dev/null 2>&1 || true)
     (cd "$dir" && go build -trimpath -ldflags "$ldflags" -o "$bin/$c" "k8s.io/kubernetes/cmd/$c")
@@ -110,6 +113,18 @@ build_helm() {
   log "built helm $HELM_VERSION"
 }
 
+# crictl talks to a real node's containerd over CRI: hack/metacluster down stops and removes its pod sandboxes with
+# it, so that containerd tears their network namespaces and mounts down.
+build_crictl() {
+  up_to_date crictl "$CRI_TOOLS_VERSION" && return 0
+  local dir="$work/cri-tools"
+  wrapper_module "$dir" sigs.k8s.io/cri-tools "$CRI_TOOLS_VERSION"
+  (cd "$dir" && go get "sigs.k8s.io/cri-tools/cmd/crictl@$CRI_TOOLS_VERSION" >/dev/null &&
+    go build -trimpath -ldflags "-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=$CRI_TOOLS_VERSION" -o "$bin/crictl" sigs.k8s.io/cri-tools/cmd/crictl)
+  stamp crictl "$CRI_TOOLS_VERSION"
+  log "built crictl $CRI_TOOLS_VERSION"
+}
+
 build_prometheus() {
   if command -v prometheus >/dev/null && command -v promtool >/dev/null; then
     ln -sf "$(command -v prometheus)" "$bin/prometheus"
@@ -125,7 +140,7 @@ build_prometheus() {
 }
 
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(prometheus etcd kwok helm kubernetes)
+[[ ${#targets[@]} -gt 0 ]] || targets=(prometheus etcd kwok helm kubernetes crictl)
 for t in "${targets[@]}"; do
   "build_$t"
 done
