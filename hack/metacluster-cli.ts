@@ -14,10 +14,14 @@ import {
   type ComponentName,
   defaultDir,
 } from "./lib/metacluster.js";
+import { isProcess } from "./lib/realnodes.js";
 
 const log = (l: string) => process.stderr.write(`[metacluster] ${l}\n`);
 const program = new Command("hack/metacluster").description(
-  "Local meta-cluster: real etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok and Prometheus on 127.0.0.1.\nState, logs and data live under --dir ($METACLUSTER_DIR, default .cache/metacluster/).",
+  "Local meta-cluster: real etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok and Prometheus on 127.0.0.1.\n" +
+    "Optional real nodes (--real-nodes): each its own containerd with runc and its own kubelet, pods on a private\n" +
+    "bridge network inside this machine, labelled and tainted metapilot.io/node-kind=real (NoSchedule).\n" +
+    "State, logs and data live under --dir ($METACLUSTER_DIR, default .cache/metacluster/).",
 );
 
 program.addOption(
@@ -33,9 +37,22 @@ program
     new Option("--prometheus-target <host:port...>", "extra static scrape targets").env("METACLUSTER_PROM_TARGETS"),
   )
   .addOption(new Option("--scrape-interval <duration>", "Prometheus scrape interval").default("5s"))
+  .addOption(
+    new Option(
+      "--real-nodes <n>",
+      "real nodes (containerd + kubelet, root only; needs 'make realnodes-deps'); pods must tolerate the taint " +
+        "metapilot.io/node-kind=real:NoSchedule to land there. Default 0 for a new cluster; a running one keeps its count",
+    ).env("METACLUSTER_REAL_NODES"),
+  )
   .option("--no-build", "do not run hack/build-binaries.sh first")
   .action(
-    async (o: { nodes: string; prometheusTarget?: string[] | string; scrapeInterval: string; build: boolean }) => {
+    async (o: {
+      nodes: string;
+      prometheusTarget?: string[] | string;
+      scrapeInterval: string;
+      realNodes?: string;
+      build: boolean;
+    }) => {
       if (o.build || missingBinaries().length) buildBinaries(log);
       const targets = typeof o.prometheusTarget === "string" ? o.prometheusTarget.split(",") : o.prometheusTarget;
       const started = Date.now();
@@ -43,6 +60,7 @@ program
         nodes: Number(o.nodes),
         prometheusTargets: targets,
         scrapeInterval: o.scrapeInterval,
+        realNodes: o.realNodes === undefined ? undefined : nonNegativeInteger("--real-nodes", o.realNodes),
         dir: dir(),
         log,
       });
@@ -51,9 +69,17 @@ program
     },
   );
 
+function nonNegativeInteger(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${flag} must be a whole number >= 0, not '${value}'`);
+  return n;
+}
+
 program
   .command("down")
-  .description("stop every process by its own pid")
+  .description(
+    "stop every process by its own pid; real nodes leave no mount, network namespace, bridge, iptables chain or cgroup",
+  )
   .action(async () => {
     await down(dir());
     log("down");
@@ -69,8 +95,13 @@ program
       process.exitCode = 1;
       return;
     }
-    const status = await statusOf(state);
-    for (const [name, s] of Object.entries(status)) console.log(`${name.padEnd(24)} ${s}`);
+    const status: Record<string, string> = await statusOf(state);
+    for (const node of state.realNodes ?? []) {
+      for (const [binary, pid] of Object.entries(node.pids)) {
+        status[`${node.name} ${binary}`] = isProcess(pid, binary) ? `running (pid ${pid})` : "stopped";
+      }
+    }
+    for (const [name, s] of Object.entries(status)) console.log(`${name.padEnd(32)} ${s}`);
     if (Object.values(status).some((s) => !s.startsWith("running"))) process.exitCode = 1;
   });
 

@@ -9,8 +9,45 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parse, stringify } from "yaml";
-import { createCertificateAuthority, createSigningKeyPair, issueCertificate } from "../../src/pki/certificates.js";
+import {
+  createCertificateAuthority,
+  createSigningKeyPair,
+  issueCertificate,
+  loadCertificateAuthority,
+} from "../../src/pki/certificates.js";
 import { renderKubeconfig } from "../../src/pki/kubeconfig.js";
+import { buildImage, busyboxRecipe, importImage, pauseRecipe, type BuiltImage } from "./images.js";
+import {
+  addEgressRule,
+  claimBridgeSlot,
+  clusterIdOf,
+  cniConfig,
+  containerdConfig,
+  createCgroupRoot,
+  ensureBridge,
+  isProcess,
+  kubeletArgs,
+  kubeletConfig,
+  kubeletPids,
+  kubeChains,
+  linkExists,
+  missingForRealNodes,
+  mountsUnder,
+  pidsWhere,
+  probeHost,
+  realNodeLayout,
+  recordHostDefaults,
+  removeCgroupRoot,
+  removeContainerLogLinks,
+  removeEgressRule,
+  removeEmptySharedDirs,
+  removeKubeChains,
+  restoreHostDefaults,
+  spawnLogged,
+  stopPid,
+  unmountAll,
+  type RealNode,
+} from "./realnodes.js";
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const binDir = path.join(repoRoot, ".cache/bin");
@@ -38,6 +75,11 @@ export interface MetaclusterOptions {
   scrapeInterval?: string;
   /** Lowers the apiserver's inflight limits (and switches off APF so they apply), for 429 tests. */
   maxRequestsInflight?: number;
+  /**
+   * Real nodes (containerd + kubelet) beside the kwok nodes, labelled and tainted metapilot.io/node-kind=real.
+   * Undefined keeps a running cluster's count (a new cluster has none).
+   */
+  realNodes?: number;
   log?: (line: string) => void;
 }
 
@@ -53,6 +95,8 @@ export interface MetaclusterState {
   ports: Record<ComponentName | "etcdPeer", number>;
   pids: Partial<Record<ComponentName, number>>;
   pki: Record<string, string>;
+  /** Real nodes, in order of their ordinal (metacluster-real-<ordinal>). */
+  realNodes?: RealNode[];
 }
 
 const statePath = (dir: string) => path.join(dir, "state.json");
@@ -143,39 +187,44 @@ async function ensurePki(dir: string): Promise<Record<string, string>> {
     saPub: path.join(pkiDir, "sa.pub"),
     saKey: path.join(pkiDir, "sa.key"),
   };
-  if (Object.values(files).every((f) => existsSync(f))) return files;
-  mkdirSync(pkiDir, { recursive: true });
-  const ca = await createCertificateAuthority("metacluster-ca", 3650);
-  const serving = await issueCertificate(ca, {
-    commonName: "kube-apiserver",
-    usage: "server",
-    validityDays: 3650,
-    dnsNames: ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"],
-    ipAddresses: ["127.0.0.1", "10.96.0.1"],
-  });
-  const admin = await issueCertificate(ca, {
-    commonName: "metacluster-admin",
-    organizations: ["system:masters"],
-    usage: "client",
-    validityDays: 3650,
-  });
-  const sa = await createSigningKeyPair();
-  writeFileSync(files.ca, ca.certificatePem);
-  writeFileSync(files.caKey, ca.privateKeyPem, { mode: 0o600 });
-  writeFileSync(files.apiserver, serving.certificatePem);
-  writeFileSync(files.apiserverKey, serving.privateKeyPem, { mode: 0o600 });
-  writeFileSync(files.admin, admin.certificatePem);
-  writeFileSync(files.adminKey, admin.privateKeyPem, { mode: 0o600 });
-  writeFileSync(files.saPub, sa.publicKeyPem);
-  writeFileSync(files.saKey, sa.privateKeyPem, { mode: 0o600 });
-  // One client identity per component, so the audit log tells them apart.
+  if (!Object.values(files).every((f) => existsSync(f))) {
+    mkdirSync(pkiDir, { recursive: true });
+    const ca = await createCertificateAuthority("metacluster-ca", 3650);
+    const serving = await issueCertificate(ca, {
+      commonName: "kube-apiserver",
+      usage: "server",
+      validityDays: 3650,
+      dnsNames: ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"],
+      ipAddresses: ["127.0.0.1", "10.96.0.1"],
+    });
+    const admin = await issueCertificate(ca, {
+      commonName: "metacluster-admin",
+      organizations: ["system:masters"],
+      usage: "client",
+      validityDays: 3650,
+    });
+    const sa = await createSigningKeyPair();
+    writeFileSync(files.ca, ca.certificatePem);
+    writeFileSync(files.caKey, ca.privateKeyPem, { mode: 0o600 });
+    writeFileSync(files.apiserver, serving.certificatePem);
+    writeFileSync(files.apiserverKey, serving.privateKeyPem, { mode: 0o600 });
+    writeFileSync(files.admin, admin.certificatePem);
+    writeFileSync(files.adminKey, admin.privateKeyPem, { mode: 0o600 });
+    writeFileSync(files.saPub, sa.publicKeyPem);
+    writeFileSync(files.saKey, sa.privateKeyPem, { mode: 0o600 });
+  }
+  // One client identity per component, so the audit log tells them apart. Each is issued when missing, so a
+  // meta-cluster made before an identity was added gets it too.
   const identities: Array<[string, string, string[]]> = [
     ["kube-controller-manager", "system:kube-controller-manager", ["system:masters"]],
     ["kube-scheduler", "system:kube-scheduler", []],
     ["kwok", "kwok-controller", ["system:masters"]],
+    // The apiserver's identity towards real kubelets (logs, exec); the kubelets ask the apiserver what it may do.
+    ["apiserver-kubelet-client", "kube-apiserver-kubelet-client", ["system:masters"]],
   ];
   for (const [file, cn, orgs] of identities) {
-    const pair = await issueCertificate(ca, {
+    if (existsSync(path.join(pkiDir, `${file}.crt`)) && existsSync(path.join(pkiDir, `${file}.key`))) continue;
+    const pair = await issueCertificate(await loadMetaclusterCa(dir), {
       commonName: cn,
       organizations: orgs,
       usage: "client",
@@ -185,6 +234,12 @@ async function ensurePki(dir: string): Promise<Record<string, string>> {
     writeFileSync(path.join(pkiDir, `${file}.key`), pair.privateKeyPem, { mode: 0o600 });
   }
   return files;
+}
+
+/** The meta-cluster's CA, to sign more certificates with (real nodes' kubelets). */
+export async function loadMetaclusterCa(dir: string) {
+  const read = (f: string) => readFileSync(path.join(dir, "pki", f), "utf8");
+  return loadCertificateAuthority({ certificatePem: read("ca.crt"), privateKeyPem: read("ca.key") });
 }
 
 function writeKubeconfigs(dir: string, apiserverPort: number): void {
@@ -212,6 +267,10 @@ function writeKubeconfigs(dir: string, apiserverPort: number): void {
     );
   }
 }
+
+/** Also what tells a meta-cluster started before real nodes existed: its apiserver lacks this flag. */
+const kubeletAddressTypesFlag =
+  "--kubelet-preferred-address-types=InternalIP,Hostname,InternalDNS,ExternalDNS,ExternalIP";
 
 // --- process management -----------------------------------------------------------------------------------
 
@@ -247,6 +306,10 @@ function argsFor(name: ComponentName, state: MetaclusterState): string[] {
         `--service-account-key-file=${pki("sa.pub")}`,
         `--service-account-signing-key-file=${pki("sa.key")}`,
         "--api-audiences=https://kubernetes.default.svc.cluster.local",
+        // Real nodes are reached at their --node-ip: their names resolve nowhere.
+        `--kubelet-client-certificate=${pki("apiserver-kubelet-client.crt")}`,
+        `--kubelet-client-key=${pki("apiserver-kubelet-client.key")}`,
+        kubeletAddressTypesFlag,
         "--service-cluster-ip-range=10.96.0.0/16",
         "--allow-privileged=true",
         "--profiling=false",
@@ -612,6 +675,7 @@ export async function up(options: MetaclusterOptions = {}): Promise<MetaclusterS
       existing.nodes = nodes;
       writeState(existing);
     }
+    await ensureRealNodes(existing, options.realNodes ?? existing.realNodes?.length ?? 0, log);
     return existing;
   }
   if (existing) {
@@ -669,14 +733,21 @@ async function startFresh(
   }
   await ensureStorageClass(state);
   await ensureNodes(state, nodes, log);
+  if (options.realNodes) await ensureRealNodes(state, options.realNodes, log);
   return state;
 }
 
 export async function down(dir = defaultDir): Promise<void> {
   const state = readState(dir);
   if (!state) return;
+  // Real nodes first: their kubelets are clients of the apiserver, and what they leave on the machine is theirs
+  // to remove. What could not be removed is reported after the control plane is stopped too.
+  const left = state.realNodes?.length
+    ? await ensureRealNodes(state, 0, () => {}).catch((err: unknown) => [`stopping real nodes failed: ${String(err)}`])
+    : [];
   // Reverse order: clients first, storage last.
   for (const name of [...componentNames].reverse()) await stopComponent(state, name);
+  if (left.length) throw new Error(`real nodes left behind:\n  ${left.join("\n  ")}`);
 }
 
 export function envOf(state: MetaclusterState): Record<string, string> {
@@ -825,4 +896,307 @@ export function memoryOf(state: MetaclusterState): Record<string, number> {
 
 export function listLogs(state: MetaclusterState): string[] {
   return readdirSync(path.join(state.dir, "logs")).map((f) => path.join(state.dir, "logs", f));
+}
+
+// --- real nodes ---------------------------------------------------------------------------------------------
+
+/** The images every real node has: the sandbox (pause) image and a busybox for test pods. */
+export interface RealNodeImageSet {
+  pause: BuiltImage;
+  busybox: BuiltImage;
+}
+
+function kubernetesVersion(): string {
+  const m = /^KUBERNETES_VERSION=(\S+)/m.exec(readFileSync(path.join(repoRoot, "hack/versions.env"), "utf8"));
+  if (!m?.[1]) throw new Error("KUBERNETES_VERSION is not set in hack/versions.env");
+  return m[1];
+}
+
+/** Builds (or takes from .cache/images) the images real nodes import. */
+export function realNodeImages(): RealNodeImageSet {
+  return {
+    pause: buildImage(repoRoot, pauseRecipe(repoRoot, kubernetesVersion())),
+    busybox: buildImage(repoRoot, busyboxRecipe()),
+  };
+}
+
+/** What stops this machine from running real nodes; empty when nothing does. */
+export function realNodePreflight(): string[] {
+  return missingForRealNodes(probeHost(binDir));
+}
+
+/**
+ * Brings the meta-cluster to exactly `count` real nodes, each Ready: starts missing ones (and restarts the
+ * processes of any that died), stops and removes extra ones. Returns what removing nodes left behind on this
+ * machine (mounts, cgroups, links, chains), which is empty when cleanup is complete.
+ */
+export async function ensureRealNodes(
+  state: MetaclusterState,
+  count: number,
+  log: (l: string) => void,
+): Promise<string[]> {
+  const saved = readState(state.dir);
+  if (saved?.realNodes) state.realNodes = saved.realNodes;
+  const nodes = state.realNodes ?? [];
+  const left: string[] = [];
+  while (nodes.length > count) {
+    const node = nodes[nodes.length - 1]!;
+    left.push(...(await stopRealNode(state, node, log)));
+    nodes.pop();
+    state.realNodes = nodes;
+    writeState(state);
+  }
+  if (nodes.length === 0) {
+    delete state.realNodes;
+    writeState(state);
+    left.push(...(await cleanupHostIfLastKubelet()));
+  }
+  if (count === 0) return left;
+
+  const missing = realNodePreflight();
+  if (missing.length) throw new Error(`this machine cannot run real nodes: ${missing.join("; ")}`);
+  await ensureApiserverServesRealNodes(state, log);
+  const images = realNodeImages();
+  const started = Date.now();
+  for (let ordinal = 0; ordinal < count; ordinal++) {
+    let node = nodes[ordinal];
+    if (!node) {
+      const taken = new Set(nodes.map((n) => n.index));
+      const index = claimBridgeSlot(taken);
+      node = realNodeLayout(
+        state.dir,
+        ordinal,
+        index,
+        { kubelet: await freePort(), healthz: await freePort() },
+        clusterIdOf(state.dir),
+      );
+      nodes.push(node);
+      state.realNodes = nodes;
+      writeState(state);
+    }
+    await startRealNode(state, node, images, log);
+    writeState(state);
+  }
+  for (const node of nodes) await waitNodeReady(state, node, 180_000);
+  log(`real nodes: ${count} Ready in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+  return left;
+}
+
+/**
+ * A meta-cluster started before real nodes existed has an apiserver that neither reaches kubelets at their
+ * InternalIP nor authenticates to them: give it its client certificate and restart it with the flags.
+ */
+async function ensureApiserverServesRealNodes(state: MetaclusterState, log: (l: string) => void): Promise<void> {
+  refreshPids(state);
+  const pid = state.pids["kube-apiserver"];
+  let cmdline = "";
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+  } catch {
+    // not running: started below with the flags
+  }
+  if (cmdline.split("\0").includes(kubeletAddressTypesFlag)) return;
+  log("restarting kube-apiserver with the flags real nodes need");
+  await ensurePki(state.dir);
+  await stopComponent(state, "kube-apiserver");
+  await startComponent(state, "kube-apiserver");
+}
+
+function realNodeLog(state: MetaclusterState, node: RealNode, process: "containerd" | "kubelet"): string {
+  return path.join(state.dir, "logs", `${node.name}-${process}.log`);
+}
+
+async function ensureKubeletPki(state: MetaclusterState, node: RealNode): Promise<void> {
+  const pkiDir = path.join(node.dir, "pki");
+  const files = ["kubelet-client.crt", "kubelet-client.key", "kubelet.crt", "kubelet.key"].map((f) =>
+    path.join(pkiDir, f),
+  );
+  if (files.every((f) => existsSync(f))) return;
+  mkdirSync(pkiDir, { recursive: true });
+  const ca = await loadMetaclusterCa(state.dir);
+  // The Node authorizer knows a kubelet by this name and group.
+  const client = await issueCertificate(ca, {
+    commonName: `system:node:${node.name}`,
+    organizations: ["system:nodes"],
+    usage: "client",
+    validityDays: 3650,
+  });
+  const serving = await issueCertificate(ca, {
+    commonName: `system:node:${node.name}`,
+    organizations: ["system:nodes"],
+    usage: "server",
+    validityDays: 3650,
+    dnsNames: [node.name],
+    ipAddresses: [node.gateway],
+  });
+  writeFileSync(files[0]!, client.certificatePem);
+  writeFileSync(files[1]!, client.privateKeyPem, { mode: 0o600 });
+  writeFileSync(files[2]!, serving.certificatePem);
+  writeFileSync(files[3]!, serving.privateKeyPem, { mode: 0o600 });
+  writeFileSync(
+    path.join(node.dir, "kubelet.kubeconfig"),
+    renderKubeconfig({
+      clusterName: "metacluster",
+      server: state.apiserverUrl,
+      caPem: readFileSync(path.join(state.dir, "pki/ca.crt"), "utf8"),
+      userName: `system:node:${node.name}`,
+      clientCertificatePem: client.certificatePem,
+      clientKeyPem: client.privateKeyPem,
+    }),
+    { mode: 0o600 },
+  );
+}
+
+async function startRealNode(
+  state: MetaclusterState,
+  node: RealNode,
+  images: RealNodeImageSet,
+  log: (l: string) => void,
+): Promise<void> {
+  const containerdUp = isProcess(node.pids.containerd, "containerd");
+  const kubeletUp = isProcess(node.pids.kubelet, "kubelet");
+  if (containerdUp && kubeletUp) return;
+  for (const d of [
+    "containerd/root",
+    "containerd/state",
+    "containerd/opt",
+    "cni/net.d",
+    "cni/ipam",
+    "kubelet",
+    "pod-logs",
+  ])
+    mkdirSync(path.join(node.dir, d), { recursive: true });
+  // The kubelet listens on the bridge's address, so the bridge has it before the first pod.
+  ensureBridge(node);
+  // Before the bridge plugin turns on forwarding and the kubelet sets its sysctls.
+  recordHostDefaults();
+  await addEgressRule(node);
+  createCgroupRoot(node.cgroupRoot);
+  writeFileSync(path.join(node.dir, "containerd.toml"), containerdConfig(node, { sandbox: images.pause.ref }));
+  writeFileSync(path.join(node.dir, "cni/net.d/10-bridge.conflist"), JSON.stringify(cniConfig(node), null, 2));
+  await ensureKubeletPki(state, node);
+  writeFileSync(
+    path.join(node.dir, "kubelet.yaml"),
+    stringify(
+      kubeletConfig(node, {
+        caFile: path.join(state.dir, "pki/ca.crt"),
+        tlsCertFile: path.join(node.dir, "pki/kubelet.crt"),
+        tlsPrivateKeyFile: path.join(node.dir, "pki/kubelet.key"),
+      }),
+    ),
+  );
+  if (!containerdUp) {
+    const logFile = realNodeLog(state, node, "containerd");
+    node.pids.containerd = spawnLogged(
+      "/usr/bin/containerd",
+      ["--config", path.join(node.dir, "containerd.toml")],
+      logFile,
+      node.dir,
+    );
+    writeState(state);
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      try {
+        execFileSync("ctr", ["--address", node.containerdSocket, "version"], { stdio: "ignore", timeout: 10_000 });
+        break;
+      } catch {
+        if (!isProcess(node.pids.containerd, "containerd"))
+          throw new Error(`containerd of ${node.name} exited while starting; see ${logFile}:\n${tail(logFile)}`);
+        if (Date.now() > deadline)
+          throw new Error(`containerd of ${node.name} did not answer within 60s; see ${logFile}:\n${tail(logFile)}`);
+        await sleep(250);
+      }
+    }
+  }
+  for (const image of [images.pause, images.busybox]) await importImage(node.containerdSocket, image);
+  if (!kubeletUp) {
+    node.pids.kubelet = spawnLogged(
+      path.join(binDir, "kubelet"),
+      kubeletArgs(node, path.join(node.dir, "kubelet.kubeconfig")),
+      realNodeLog(state, node, "kubelet"),
+      node.dir,
+    );
+    writeState(state);
+  }
+  log(`${node.name}: containerd pid ${node.pids.containerd}, kubelet pid ${node.pids.kubelet}, pods on ${node.subnet}`);
+}
+
+async function waitNodeReady(state: MetaclusterState, node: RealNode, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const logFile = realNodeLog(state, node, "kubelet");
+  for (;;) {
+    const res = await adminCall(state, "GET", `/api/v1/nodes/${node.name}`);
+    if (res.status === 200) {
+      const conditions = (JSON.parse(res.body) as { status?: { conditions?: Array<{ type: string; status: string }> } })
+        .status?.conditions;
+      if (conditions?.some((c) => c.type === "Ready" && c.status === "True")) return;
+    }
+    if (!isProcess(node.pids.kubelet, "kubelet"))
+      throw new Error(`the kubelet of ${node.name} exited; see ${logFile}:\n${tail(logFile, 30)}`);
+    if (Date.now() > deadline)
+      throw new Error(`${node.name} not Ready within ${timeoutMs / 1000}s; see ${logFile}:\n${tail(logFile, 30)}`);
+    await sleep(1000);
+  }
+}
+
+/**
+ * Stops a real node and removes all it made: the kubelet first (so it restarts nothing), then every pod sandbox
+ * through CRI (containerd tears down their network, mounts and containers), then containerd, any shim of it still
+ * running, the processes left in its cgroups, its mounts, bridge, egress rule and Node object.
+ */
+async function stopRealNode(state: MetaclusterState, node: RealNode, log: (l: string) => void): Promise<string[]> {
+  const left: string[] = [];
+  await stopPid(node.pids.kubelet, "kubelet");
+  if (isProcess(node.pids.containerd, "containerd")) {
+    try {
+      execFileSync(
+        path.join(binDir, "crictl"),
+        ["--runtime-endpoint", `unix://${node.containerdSocket}`, "--timeout", "60s", "rmp", "--all", "--force"],
+        { stdio: "ignore", timeout: 180_000 },
+      );
+    } catch (err) {
+      log(`${node.name}: removing pod sandboxes failed (${String(err).slice(0, 200)}); killing what is left`);
+    }
+  }
+  await stopPid(node.pids.containerd, "containerd");
+  const shims = pidsWhere(
+    (argv) => path.basename(argv[0] ?? "").startsWith("containerd-shim") && argv.includes(node.containerdSocket),
+  );
+  for (const pid of shims) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // gone
+    }
+  }
+  left.push(...(await removeCgroupRoot(node.cgroupRoot)).map((d) => `cgroup ${d}`));
+  left.push(...unmountAll(node.dir).map((m) => `mount ${m}`));
+  if (linkExists(node.bridge)) {
+    try {
+      execFileSync("ip", ["link", "del", node.bridge], { stdio: "ignore" });
+    } catch {
+      left.push(`link ${node.bridge}`);
+    }
+  }
+  await removeEgressRule(node);
+  removeContainerLogLinks(path.join(node.dir, "pod-logs"));
+  if (isOurProcess(state.pids["kube-apiserver"], "kube-apiserver")) {
+    await adminCall(state, "DELETE", `/api/v1/nodes/${node.name}`).catch(() => undefined);
+  }
+  if (!mountsUnder(node.dir).length) rmSync(node.dir, { recursive: true, force: true });
+  node.pids = {};
+  log(`${node.name}: stopped and removed`);
+  return left;
+}
+
+/**
+ * The kubelet's KUBE-* iptables chains and sysctls are machine-wide: they go when the last kubelet on this
+ * machine (ours or another meta-cluster's) has stopped.
+ */
+async function cleanupHostIfLastKubelet(): Promise<string[]> {
+  if (kubeletPids().length) return [];
+  const left = await removeKubeChains();
+  restoreHostDefaults();
+  removeEmptySharedDirs();
+  return [...left, ...(await kubeChains()).map((c) => `chain ${c}`)];
 }

@@ -22,7 +22,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const wasRunning = readState() !== undefined;
   let state: MetaclusterState;
   try {
-    state = await up({ nodes: Number(process.env.METACLUSTER_NODES ?? 20), log });
+    // Real nodes only when asked for: test/realnodes adds the one it needs itself, so other runs never pay for it.
+    const realNodes = process.env.METACLUSTER_REAL_NODES;
+    state = await up({
+      nodes: Number(process.env.METACLUSTER_NODES ?? 20),
+      realNodes: realNodes === undefined || realNodes === "" ? undefined : Number(realNodes),
+      log,
+    });
   } catch (err) {
     await down();
     throw err;

@@ -1,0 +1,265 @@
+// OCI images for the real nodes of the local meta-cluster, built without a registry or a Docker engine: Debian's
+// umoci writes an OCI layout, which is packed as an OCI archive and imported into a node's containerd with
+// `ctr images import`. Pods on real nodes use them with imagePullPolicy Never or IfNotPresent; nothing is pulled.
+//
+// Each image is described by an ImageRecipe (files to put in, entrypoint, user). The archive is cached under
+// .cache/images and rebuilt only when the recipe or the content of its files changes.
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  copyFileSync,
+  writeFileSync,
+  statSync,
+} from "node:fs";
+import path from "node:path";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+
+export interface ImageFile {
+  /** Absolute path in the image. */
+  target: string;
+  /** A file on this machine to copy, or a symlink target. */
+  source?: string;
+  symlink?: string;
+  mode?: number;
+}
+
+export interface ImageRecipe {
+  /** Repository, e.g. localhost/metapilot/busybox. */
+  name: string;
+  tag: string;
+  files: ImageFile[];
+  entrypoint?: string[];
+  cmd?: string[];
+  /** uid:gid as the Dockerfile's USER gives it. */
+  user?: string;
+  env?: Record<string, string>;
+  workdir?: string;
+}
+
+export interface BuiltImage {
+  /** name:tag, the reference pods use. */
+  ref: string;
+  /** The OCI archive for `ctr images import`. */
+  archive: string;
+}
+
+/** Where built archives and the pause binary are cached. */
+export function imagesDir(repoRoot: string): string {
+  return path.join(repoRoot, ".cache/images");
+}
+
+/** The reference of an image; ctr imports an OCI archive as `<base name>:<ref.name annotation>`. */
+export function refOf(recipe: Pick<ImageRecipe, "name" | "tag">): string {
+  return `${recipe.name}:${recipe.tag}`;
+}
+
+/** A fingerprint of everything that goes into the image: the recipe and each source file's bytes. */
+export function recipeDigest(recipe: ImageRecipe): string {
+  const hash = createHash("sha256");
+  hash.update(JSON.stringify({ ...recipe, files: recipe.files.map((f) => ({ ...f })) }));
+  for (const f of recipe.files) if (f.source) hash.update(readFileSync(f.source));
+  return hash.digest("hex").slice(0, 16);
+}
+
+/** The arguments of `umoci config` that give the image its entrypoint, cmd, user, env and workdir. */
+export function umociConfigArgs(recipe: ImageRecipe): string[] {
+  const args: string[] = [];
+  if (recipe.entrypoint) {
+    args.push("--clear=config.entrypoint");
+    for (const e of recipe.entrypoint) args.push(`--config.entrypoint=${e}`);
+  }
+  if (recipe.cmd) {
+    args.push("--clear=config.cmd");
+    for (const c of recipe.cmd) args.push(`--config.cmd=${c}`);
+  }
+  if (recipe.user) args.push(`--config.user=${recipe.user}`);
+  for (const [k, v] of Object.entries(recipe.env ?? {})) args.push(`--config.env=${k}=${v}`);
+  if (recipe.workdir) args.push(`--config.workingdir=${recipe.workdir}`);
+  return args;
+}
+
+/** Builds the OCI archive of `recipe` with umoci, unless the cached one was built from the same inputs. */
+export function buildImage(repoRoot: string, recipe: ImageRecipe): BuiltImage {
+  const dir = imagesDir(repoRoot);
+  const base = recipe.name.replace(/[^a-zA-Z0-9.-]+/g, "_");
+  const archive = path.join(dir, `${base}_${recipe.tag}.tar`);
+  const stampFile = `${archive}.digest`;
+  const digest = recipeDigest(recipe);
+  if (existsSync(archive) && existsSync(stampFile) && readFileSync(stampFile, "utf8") === digest) {
+    return { ref: refOf(recipe), archive };
+  }
+  const work = path.join(dir, `${base}_${recipe.tag}.build`);
+  rmSync(work, { recursive: true, force: true });
+  const rootfs = path.join(work, "rootfs");
+  mkdirSync(rootfs, { recursive: true });
+  for (const f of recipe.files) {
+    const dest = path.join(rootfs, f.target);
+    mkdirSync(path.dirname(dest), { recursive: true });
+    if (f.symlink) symlinkSync(f.symlink, dest);
+    else if (f.source) {
+      copyFileSync(f.source, dest);
+      execFileSync("chmod", [(f.mode ?? statSync(f.source).mode & 0o7777).toString(8), dest]);
+    } else throw new Error(`image ${refOf(recipe)}: ${f.target} has neither source nor symlink`);
+  }
+  const layout = path.join(work, "oci");
+  const image = `${layout}:${recipe.tag}`;
+  const umoci = (...args: string[]) => execFileSync("umoci", args, { stdio: ["ignore", "pipe", "pipe"] });
+  umoci("init", "--layout", layout);
+  umoci("new", "--image", image);
+  // One layer with the whole root file system, owned by root as in a Dockerfile's COPY.
+  umoci(
+    "insert",
+    "--image",
+    image,
+    "--history.created_by",
+    `metapilot hack/lib/images.ts ${refOf(recipe)}`,
+    rootfs,
+    "/",
+  );
+  umoci(
+    "config",
+    "--image",
+    image,
+    "--history.created_by",
+    "metapilot hack/lib/images.ts config",
+    ...umociConfigArgs(recipe),
+  );
+  umoci("gc", "--layout", layout);
+  mkdirSync(dir, { recursive: true });
+  execFileSync("tar", ["-C", layout, "-cf", `${archive}.tmp`, "."]);
+  execFileSync("mv", [`${archive}.tmp`, archive]);
+  writeFileSync(stampFile, digest);
+  rmSync(work, { recursive: true, force: true });
+  return { ref: refOf(recipe), archive };
+}
+
+/**
+ * The sandbox image: Kubernetes' own pause.c from the pinned k8s.io/kubernetes module, compiled static as its
+ * build/pause Makefile does, with the upstream image's entrypoint and user.
+ */
+export function pauseRecipe(repoRoot: string, kubernetesVersion: string): ImageRecipe {
+  const tag = "3.10.1";
+  const binary = path.join(imagesDir(repoRoot), `pause-${tag}-${kubernetesVersion}`);
+  if (!existsSync(binary)) {
+    mkdirSync(imagesDir(repoRoot), { recursive: true });
+    const gomodcache = execFileSync("go", ["env", "GOMODCACHE"], { encoding: "utf8" }).trim();
+    let source = path.join(gomodcache, `k8s.io/kubernetes@${kubernetesVersion}/build/pause/linux/pause.c`);
+    if (!existsSync(source)) {
+      execFileSync("go", ["mod", "download", `k8s.io/kubernetes@${kubernetesVersion}`], {
+        cwd: imagesDir(repoRoot),
+        env: { ...process.env, GOFLAGS: "-mod=mod", GO111MODULE: "on" },
+        stdio: "ignore",
+      });
+      source = path.join(gomodcache, `k8s.io/kubernetes@${kubernetesVersion}/build/pause/linux/pause.c`);
+    }
+    execFileSync("gcc", [
+      "-Os",
+      "-Wall",
+      "-Werror",
+      "-static",
+      `-DVERSION=v${tag}-metapilot`,
+      "-o",
+      `${binary}.tmp`,
+      source,
+    ]);
+    execFileSync("mv", [`${binary}.tmp`, binary]);
+  }
+  return {
+    name: "localhost/metapilot/pause",
+    tag,
+    files: [{ target: "/pause", source: binary, mode: 0o755 }],
+    entrypoint: ["/pause"],
+    user: "65535:65535",
+  };
+}
+
+/** The applets the busybox test image links; enough for shell scripts that sleep, print and allocate memory. */
+export const busyboxApplets = [
+  "sh",
+  "ash",
+  "cat",
+  "date",
+  "dd",
+  "echo",
+  "env",
+  "head",
+  "hostname",
+  "ls",
+  "mkdir",
+  "nc",
+  "ping",
+  "ps",
+  "rm",
+  "seq",
+  "sleep",
+  "tail",
+  "tr",
+  "true",
+  "false",
+  "wc",
+  "wget",
+  "yes",
+  "ip",
+  "nslookup",
+  "id",
+];
+
+/** A small image with Debian's busybox-static, for test pods. Its tag is the Debian package's version. */
+export function busyboxRecipe(): ImageRecipe {
+  const binary = "/bin/busybox";
+  const version = /BusyBox v([0-9.]+)/.exec(execFileSync(binary, ["--help"], { encoding: "utf8" }))?.[1] ?? "unknown";
+  return {
+    name: "localhost/metapilot/busybox",
+    tag: version,
+    files: [
+      { target: "/bin/busybox", source: binary, mode: 0o755 },
+      ...busyboxApplets.map((a) => ({ target: `/bin/${a}`, symlink: "busybox" })),
+    ],
+    cmd: ["sh"],
+    env: { PATH: "/bin" },
+  };
+}
+
+/** Imports an archive into a containerd (its `k8s.io` namespace, where the CRI plugin looks) under `ref`. */
+export async function importImage(containerdSocket: string, image: BuiltImage): Promise<void> {
+  const { stdout } = await run("ctr", ["--address", containerdSocket, "-n", "k8s.io", "images", "ls", "-q"]);
+  const digestFile = `${image.archive}.digest`;
+  const label = existsSync(digestFile) ? readFileSync(digestFile, "utf8") : "";
+  const present = stdout.split("\n").includes(image.ref);
+  if (present && label) {
+    const { stdout: labels } = await run("ctr", ["--address", containerdSocket, "-n", "k8s.io", "images", "ls"]);
+    if (labels.split("\n").some((l) => l.startsWith(`${image.ref} `) && l.includes(`metapilot.io/recipe=${label}`)))
+      return;
+  }
+  const name = image.ref.slice(0, image.ref.lastIndexOf(":"));
+  await run("ctr", [
+    "--address",
+    containerdSocket,
+    "-n",
+    "k8s.io",
+    "images",
+    "import",
+    "--base-name",
+    name,
+    image.archive,
+  ]);
+  if (label)
+    await run("ctr", [
+      "--address",
+      containerdSocket,
+      "-n",
+      "k8s.io",
+      "images",
+      "label",
+      image.ref,
+      `metapilot.io/recipe=${label}`,
+    ]);
+}

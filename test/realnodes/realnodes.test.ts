@@ -1,0 +1,192 @@
+// Real nodes of the local meta-cluster: a kubelet with containerd and runc that really runs pods. Proves the node
+// registers Ready with its label and taint, a pod runs and its log is read through the apiserver, a memory limit
+// ends in a kernel OOM kill that the kubelet reports, and removing the node leaves nothing on the machine.
+//
+// This file gets its real node itself (and removes it again unless the meta-cluster had real nodes before), so the
+// rest of the suite never pays for one. On a machine that cannot run real nodes it fails, naming what is missing.
+import * as k8s from "@kubernetes/client-node";
+import { existsSync, readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ensureRealNodes, readState, realNodeImages, type MetaclusterState } from "../../hack/lib/metacluster.js";
+import {
+  cgroupDirs,
+  egressRule,
+  hostRecordDir,
+  isProcess,
+  kubeChains,
+  kubeletPids,
+  mountsUnder,
+  pidsWhere,
+  realNodeKindKey,
+  realNodeKindValue,
+  sharedRuntimeDirs,
+  type RealNode,
+} from "../../hack/lib/realnodes.js";
+import { adminKubeConfig, eventually, freshNamespace, metacluster } from "../harness/cluster.js";
+
+const readIpForward = () => readFileSync("/proc/sys/net/ipv4/ip_forward", "utf8").trim();
+const log = (l: string) => process.stderr.write(`[realnodes] ${l}\n`);
+const toleration = { key: realNodeKindKey, operator: "Equal", value: realNodeKindValue, effect: "NoSchedule" };
+
+describe("real nodes", () => {
+  const kc = adminKubeConfig();
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  let state: MetaclusterState;
+  let node: RealNode;
+  let realNodesBefore = 0;
+  let ipForwardBefore = "";
+  let sharedDirsBefore: string[] = [];
+  let namespace: { name: string; cleanup: () => Promise<void> };
+  const busybox = () => realNodeImages().busybox.ref;
+
+  beforeAll(async () => {
+    state = readState(metacluster().dir) ?? metacluster();
+    realNodesBefore = state.realNodes?.length ?? 0;
+    ipForwardBefore = readIpForward();
+    sharedDirsBefore = sharedRuntimeDirs.filter((d) => existsSync(d));
+    // Fails (never skips) with the list of what this machine lacks: root, the memory controller, bridges, binaries.
+    await ensureRealNodes(state, Math.max(1, realNodesBefore), log);
+    node = state.realNodes![0]!;
+    namespace = await freshNamespace(kc, "realnode");
+  }, 600_000);
+
+  afterAll(async () => {
+    await namespace?.cleanup();
+  });
+
+  it("registers Ready, labelled and tainted metapilot.io/node-kind=real", async () => {
+    const n = await core.readNode({ name: node.name });
+    expect(n.status?.conditions?.find((c) => c.type === "Ready")?.status).toBe("True");
+    expect(n.metadata?.labels?.[realNodeKindKey]).toBe(realNodeKindValue);
+    expect(n.spec?.taints).toContainEqual({ key: realNodeKindKey, value: realNodeKindValue, effect: "NoSchedule" });
+    expect(n.status?.addresses).toContainEqual({ type: "InternalIP", address: node.gateway });
+    expect(n.status?.nodeInfo?.containerRuntimeVersion).toMatch(/^containerd:\/\//);
+    expect(n.status?.nodeInfo?.kubeletVersion).toMatch(/^v1\.\d+\.\d+/);
+  });
+
+  it("runs a pod that tolerates the taint, with an address on the node's bridge, and serves its log", async () => {
+    await core.createNamespacedPod({
+      namespace: namespace.name,
+      body: {
+        metadata: { name: "hello" },
+        spec: {
+          nodeSelector: { [realNodeKindKey]: realNodeKindValue },
+          tolerations: [toleration],
+          containers: [
+            {
+              name: "hello",
+              image: busybox(),
+              imagePullPolicy: "Never",
+              command: ["sh", "-c", "echo hello from $(hostname); sleep 3600"],
+              resources: { limits: { memory: "32Mi", cpu: "100m" } },
+            },
+          ],
+          terminationGracePeriodSeconds: 1,
+        },
+      },
+    });
+    const pod = await eventually(
+      async () => {
+        const p = await core.readNamespacedPod({ namespace: namespace.name, name: "hello" });
+        return p.status?.phase === "Running" ? p : undefined;
+      },
+      180_000,
+      "pod hello Running on the real node",
+    );
+    expect(pod.spec?.nodeName).toBe(node.name);
+    const prefix = node.subnet.replace(/\.0\/24$/, ".");
+    expect(pod.status?.podIP?.startsWith(prefix)).toBe(true);
+    // Through the apiserver, which reaches the kubelet at the node's InternalIP with its client certificate.
+    const text = await eventually(
+      async () => {
+        const l = await core.readNamespacedPodLog({ namespace: namespace.name, name: "hello", container: "hello" });
+        return l.includes("hello from hello") ? l : undefined;
+      },
+      60_000,
+      "the log of pod hello through the apiserver",
+    );
+    expect(text.trim()).toBe("hello from hello");
+  });
+
+  it("a pod over its memory limit is OOM-killed by the kernel, and the kubelet reports it", async () => {
+    // dd allocates its whole block size, 80 MB, as one buffer and fills it from /dev/zero: over the 32Mi limit.
+    await core.createNamespacedPod({
+      namespace: namespace.name,
+      body: {
+        metadata: { name: "hog" },
+        spec: {
+          nodeSelector: { [realNodeKindKey]: realNodeKindValue },
+          tolerations: [toleration],
+          restartPolicy: "Never",
+          containers: [
+            {
+              name: "hog",
+              image: busybox(),
+              imagePullPolicy: "IfNotPresent",
+              command: ["dd", "if=/dev/zero", "of=/dev/null", "bs=80M", "count=1"],
+              resources: { limits: { memory: "32Mi", cpu: "200m" } },
+            },
+          ],
+        },
+      },
+    });
+    const terminated = await eventually(
+      async () => {
+        const p = await core.readNamespacedPod({ namespace: namespace.name, name: "hog" });
+        const s = p.status?.containerStatuses?.find((c) => c.name === "hog");
+        return s?.state?.terminated ?? s?.lastState?.terminated;
+      },
+      180_000,
+      "container hog terminated",
+    );
+    expect(terminated.reason).toBe("OOMKilled");
+    expect(terminated.exitCode).toBe(137);
+    // The kubelet's record, not ours: it carries the container's id on this node's containerd.
+    expect(terminated.containerID).toMatch(/^containerd:\/\/[0-9a-f]{64}$/);
+  });
+
+  it("removing the node stops its processes and leaves no mount, bridge, iptables rule or chain, or cgroup", async () => {
+    if (realNodesBefore > 0) {
+      // The meta-cluster had real nodes before this file: they stay. Check their processes are the ones recorded.
+      expect(isProcess(node.pids.kubelet, "kubelet")).toBe(true);
+      return;
+    }
+    const kubeletsElsewhere = kubeletPids().filter((p) => p !== node.pids.kubelet);
+    const pids = { ...node.pids };
+    const left = await ensureRealNodes(state, 0, log);
+    expect(left).toEqual([]);
+    expect(readState(state.dir)?.realNodes ?? []).toEqual([]);
+    expect(isProcess(pids.kubelet, "kubelet")).toBe(false);
+    expect(isProcess(pids.containerd, "containerd")).toBe(false);
+    expect(
+      pidsWhere((argv) => argv.some((a) => a.startsWith(node.dir) || a === node.containerdSocket)),
+      "processes of the node",
+    ).toEqual([]);
+    expect(mountsUnder(node.dir), "mounts under the node's directory").toEqual([]);
+    expect(existsSync(node.dir)).toBe(false);
+    expect(existsSync(`/sys/class/net/${node.bridge}`), `bridge ${node.bridge}`).toBe(false);
+    expect(
+      cgroupDirs(node.cgroupRoot).filter((d) => existsSync(d)),
+      "cgroups",
+    ).toEqual([]);
+    const forward = execFileSync("iptables", ["-S", "FORWARD"], { encoding: "utf8" });
+    expect(forward).not.toContain(egressRule(node)[egressRule(node).indexOf("--comment") + 1]!);
+    // Network namespaces were mounted under the node's state directory (gone, above); none was left in the
+    // shared place either by this node's containerd.
+    const netns = existsSync("/var/run/netns") ? execFileSync("ls", ["/var/run/netns"], { encoding: "utf8" }) : "";
+    expect(netns.split("\n").filter((n) => n.startsWith("cni-"))).toEqual([]);
+    const nodes = await core.listNode({ labelSelector: `${realNodeKindKey}=${realNodeKindValue}` });
+    expect(nodes.items.map((n) => n.metadata?.name)).not.toContain(node.name);
+    // The kubelet's chains are machine-wide: they go with the last kubelet on this machine.
+    if (kubeletsElsewhere.length === 0) expect(await kubeChains()).toEqual([]);
+    if (kubeletsElsewhere.length === 0) {
+      expect(existsSync(path.join(hostRecordDir, "sysctls.json"))).toBe(false);
+      // Shared directories containerd, CNI and the kubelet made are gone, unless they were there before.
+      expect(sharedRuntimeDirs.filter((d) => existsSync(d) && !sharedDirsBefore.includes(d))).toEqual([]);
+    }
+    // The bridge plugin turned forwarding on for the pods; it is off again if it was before.
+    if (kubeletsElsewhere.length === 0) expect(readIpForward()).toBe(ipForwardBefore);
+  }, 300_000);
+});
