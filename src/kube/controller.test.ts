@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Controller } from "./controller.js";
+import { ApiError } from "./errors.js";
 import type { Informer, InformerHandlers } from "./informer.js";
 import type { KubeObject } from "./resources.js";
 import { silentLogger } from "./testing.js";
@@ -25,7 +26,9 @@ describe("Controller", () => {
     stop.abort();
     await running;
     expect(processed).toBe(total);
-  });
+    // 20,000 reconciles with a yield each: bounded work that takes seconds on a loaded 2-core machine. The test
+    // asserts interleaving, not speed, so vitest's 5 s default must not fail it.
+  }, 60_000);
 
   it("serves a change ahead of resyncs that come faster than the workers can serve them", async () => {
     // 200 profiles, each resynced every 20 ms, each reconcile 2 ms on one worker: a round takes 400 ms, so the
@@ -53,7 +56,7 @@ describe("Controller", () => {
     stop.abort();
     await running;
     expect(order.indexOf("changed") - before).toBeLessThanOrEqual(2);
-  });
+  }, 60_000); // order, not speed: see above
 
   it("aborts a reconcile that outlives its timeout and retries it", async () => {
     let attempts = 0;
@@ -79,6 +82,37 @@ describe("Controller", () => {
     stop.abort();
     await running;
     expect(attempts).toBe(2);
+  });
+
+  // The chaos etcd-kill scenario under load (issue 15): a leader whose Lease renewals ran late had its writes refused
+  // in short windows, each refusal counted as a failure, and keys backed off towards a minute between tries.
+  it("retries a write refused by a late Lease renewal without backing the key off", async () => {
+    const backoffSeen: number[] = [];
+    let attempts = 0;
+    const controller: Controller = new Controller({
+      name: "fenced",
+      reconciler: {
+        reconcile: async () => {
+          backoffSeen.push(controller.queue.numRequeues("ns/tcp"));
+          if (++attempts <= 8) {
+            const refused = new ApiError("PATCH /x: refused, this process is not the leader", 0, "NotLeader");
+            // Also when a reconciler wraps it.
+            throw attempts % 2 ? refused : new Error("apply failed", { cause: refused });
+          }
+        },
+      },
+      workers: 1,
+      logger: silentLogger,
+      baseDelayMs: 60_000,
+      notLeaderRetryMs: 1,
+    });
+    controller.queue.add("ns/tcp");
+    const stop = new AbortController();
+    const running = controller.run(stop.signal);
+    while (attempts < 9) await new Promise((r) => setTimeout(r, 2));
+    stop.abort();
+    await running;
+    expect(backoffSeen).toEqual(Array(9).fill(0));
   });
 
   it("maps an update only when updateMatters says so; adds and deletes always", () => {

@@ -1,7 +1,7 @@
 // The reconciler contract (controller-runtime's): reconcile({namespace, name}) → {requeueAfterMs?}. The key is
 // all a reconciler gets; it re-reads the object from the cache and never trusts an event payload. Errors are
 // retried with per-key backoff, TerminalError is not, and one key is never reconciled twice at once.
-import { TerminalError } from "./errors.js";
+import { isNotLeader, TerminalError } from "./errors.js";
 import type { Informer } from "./informer.js";
 import type { Logger } from "./logger.js";
 import type { RuntimeMetrics } from "./metrics.js";
@@ -52,6 +52,11 @@ export interface ControllerOptions {
   logger: Logger;
   /** Upper bound on one reconcile; it is aborted and retried after this. */
   reconcileTimeoutMs?: number;
+  /**
+   * When a write was refused because the leader's renewal is late (not lost: that aborts the run), retry after this
+   * long, without adding to the key's backoff. Default 1 s.
+   */
+  notLeaderRetryMs?: number;
   baseDelayMs?: number;
   maxDelayMs?: number;
 }
@@ -159,7 +164,15 @@ export class Controller {
     } catch (err) {
       if (signal.aborted) return;
       metrics?.reconcileErrors.inc({ controller: name });
-      if (err instanceof TerminalError) {
+      if (isNotLeader(err)) {
+        // The leader's Lease renewal is late, say on a slow apiserver, and its write guard refused the write. That
+        // is no fault of the object: counted as one, a few such windows in a row back a key off for a minute and
+        // keep it from converging long after the renewal lands. The refusal cost no request, so a short fixed
+        // retry is cheap; a Lease that is really lost aborts `signal` and the run ends instead.
+        this.queue.addAfter(key, this.options.notLeaderRetryMs ?? 1000);
+        metrics?.reconcileTotal.inc({ controller: name, result: "not_leader" });
+        logger.debug({ err }, "write refused while the Lease renewal is late; retrying without backoff");
+      } else if (err instanceof TerminalError) {
         this.queue.forget(key);
         metrics?.reconcileTotal.inc({ controller: name, result: "terminal" });
         logger.warn({ err }, "reconcile failed terminally; not retrying until the object changes");

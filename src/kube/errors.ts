@@ -23,15 +23,27 @@ export class ApiError extends Error {
   get isTooManyRequests(): boolean {
     return this.statusCode === 429;
   }
+  /** Refused by this process's own write guard: the leader's last Lease renewal is older than renewDeadline. */
+  get isNotLeader(): boolean {
+    return this.reason === "NotLeader";
+  }
   /** 429, 5xx and transport failures (statusCode 0) are worth retrying; other 4xx are the caller's fault. */
   get isRetryable(): boolean {
-    if (this.reason === "NotLeader") return false;
+    if (this.isNotLeader) return false;
     return this.statusCode === 0 || this.statusCode === 429 || this.statusCode >= 500;
   }
 }
 
 export function isNotFound(err: unknown): boolean {
   return err instanceof ApiError && err.isNotFound;
+}
+
+/** A write refused by the leader's own fence, here or as the cause of an error a reconciler wrapped it in. */
+export function isNotLeader(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e instanceof ApiError && e.isNotLeader) return true;
+  }
+  return false;
 }
 
 export function isConflict(err: unknown): boolean {
