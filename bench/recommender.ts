@@ -1,5 +1,6 @@
-// The recommender at fleet scale: 10,000 containers (100 namespaces × 50 Deployments × 2 pods) with 8 days of
-// synthetic cAdvisor history backfilled into a Prometheus of its own (OpenMetrics → promtool). Measures the
+// The recommender at fleet scale: 12,000 containers (100 namespaces × 50 Deployments: 40 of 2 pods, 10 of 4) with 8
+// days of synthetic cAdvisor history in five shapes (`shapes` below: the original identical pods, and four whose
+// pods differ from each other) backfilled into a Prometheus of its own (OpenMetrics → promtool). Measures the
 // bootstrap (history read in batches, one range query per metric per group of namespaces, fed into the models), computing
 // every recommendation, the checkpoint size, a restart from checkpoints, the number of PromQL queries, our peak
 // RSS and Prometheus' peak RSS. History is at a 30-minute resolution to keep the backfill file under a GB; the
@@ -7,7 +8,8 @@
 // recommendContainers).
 // In the same run, on the same Prometheus, the upstream VPA recommender (bench/vpa-upstream.ts) reads the same
 // history and its recommendations are compared with ours, per container: ours as the controller feeds it, and ours
-// fed exactly the samples VPA read (its own queries, re-run), which separates feeding from the algorithm.
+// fed exactly the samples VPA read (its own queries, re-run), which separates feeding from the algorithm; overall and
+// per shape.
 // Run alone: `npx tsx bench/recommender.ts [--quick]`, or through bench/run.ts as "recommender".
 import os from "node:os";
 import path from "node:path";
@@ -20,6 +22,14 @@ import {
   newContainerState,
   type ContainerState,
 } from "../src/recommender/model/container.js";
+import {
+  addToBuckets,
+  decayFactor,
+  findBucket,
+  memoryHistogramOptions,
+  percentile as histogramPercentile,
+  type BucketWeights,
+} from "../src/recommender/model/histogram.js";
 import { OwnerResolver } from "../src/recommender/input/owners.js";
 import { PrometheusClient } from "../src/prometheus/client.js";
 import { defaultMetricNames, PrometheusUsageSource } from "../src/recommender/input/usage.js";
@@ -35,11 +45,157 @@ const dayMs = 86_400_000;
 const cadvisorJob = "kubernetes-cadvisor";
 const podLabelsMetric = "kube_pod_labels";
 
+/** A deterministic number in [0, 1) for a tuple of integers (a 32-bit integer hash), so every run writes the same history. */
+function unitHash(...parts: number[]): number {
+  let h = 0x9e3779b9;
+  for (const x of parts) {
+    h = Math.imul(h ^ (x | 0), 0x85ebca6b);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    h ^= h >>> 16;
+  }
+  return (h >>> 0) / 2 ** 32;
+}
+
+const MiB = 2 ** 20;
+const halfHourMs = 1_800_000;
+
+/** Where a workload sits: namespace n, Deployment d, pod p, base CPU (cores) and base memory (bytes). */
+interface PodPlace {
+  n: number;
+  d: number;
+  p: number;
+  cpu: number;
+  memory: number;
+}
+
+interface Shape {
+  name: string;
+  description: string;
+  pods: number;
+  cpu: (w: PodPlace, t: number) => number;
+  memory: (w: PodPlace, t: number) => number;
+}
+
+const daily = (t: number) => Math.sin((2 * Math.PI * (t % dayMs)) / dayMs);
+/**
+ * Noise in [0, 1) that changes every 30 minutes (the history resolution) on the epoch's grid: a rate or a gauge read
+ * at a 30-minute step sees the same values whatever the reader's clock offset, ours on the epoch's grid and VPA's on
+ * its own, so what the comparison measures is the model, not which half of the 15-minute counter increments each
+ * reader happened to see.
+ */
+const slotNoise = (w: PodPlace, t: number, salt: number) => unitHash(w.n, w.d, w.p, Math.floor(t / halfHourMs), salt);
+
+/**
+ * The history's shapes, one per Deployment in turn (Deployment d has shape d mod 5). All but the first differ between
+ * the pods of one workload, which is where one memory peak per pod (VPA's rule) and one per workload part.
+ */
+export const shapes: Shape[] = [
+  {
+    name: "original",
+    description:
+      "the first benchmark's shape, kept for continuity: 2 identical pods, CPU base × (1 + 0.5 sin) by time of day, memory × (1 + 0.2 sin) over 24 h",
+    pods: 2,
+    cpu: (w, t) => w.cpu * (1 + 0.5 * daily(t)),
+    memory: (w, t) => w.memory * (1 + 0.2 * Math.sin((2 * Math.PI * t) / dayMs)),
+  },
+  {
+    name: "diurnal",
+    description:
+      "2 pods 20% apart in level and 3 h apart in phase: CPU × (1 + 0.5 sin) × ±10% noise per 30 min, memory × (1 + 0.2 sin)",
+    pods: 2,
+    cpu: (w, t) =>
+      w.cpu * (1 + 0.2 * w.p) * (1 + 0.5 * daily(t + w.p * 3 * 3_600_000)) * (0.9 + 0.2 * slotNoise(w, t, 1)),
+    memory: (w, t) => w.memory * (1 + 0.2 * w.p) * (1 + 0.2 * daily(t + w.p * 3 * 3_600_000)),
+  },
+  {
+    name: "spiky",
+    description:
+      "2 pods 10% apart, each with its own spikes: CPU 0.8–1.2 × base, 4 × base in 5% of the half-hours; memory 1–1.05 × base, 1.6 × base in 3% of the half-hours",
+    pods: 2,
+    cpu: (w, t) => w.cpu * (1 + 0.1 * w.p) * (slotNoise(w, t, 2) < 0.05 ? 4 : 0.8 + 0.4 * slotNoise(w, t, 3)),
+    memory: (w, t) => w.memory * (1 + 0.1 * w.p) * (slotNoise(w, t, 4) < 0.03 ? 1.6 : 1 + 0.05 * slotNoise(w, t, 5)),
+  },
+  {
+    name: "leaky",
+    description:
+      "2 pods that leak memory from 0.5 to 1.5 × base and restart, pod p every 1.5 + p days at its own phase; CPU base ± 10% noise",
+    pods: 2,
+    cpu: (w, t) => w.cpu * (0.9 + 0.2 * slotNoise(w, t, 6)),
+    memory: (w, t) => {
+      const period = (1.5 + w.p) * dayMs;
+      const phase = (unitHash(w.n, w.d, w.p, 7) * period) | 0;
+      return w.memory * (0.5 + ((t + phase) % period) / period);
+    },
+  },
+  {
+    name: "uneven",
+    description:
+      "4 replicas behind one Service with uneven load (0.55, 0.85, 1.15, 1.45 × base): CPU × (1 + 0.3 sin) ± 10% noise, memory × (0.6 + 0.4 load) × (1 + 0.1 sin) ± 3%",
+    pods: 4,
+    cpu: (w, t) => w.cpu * (0.55 + 0.3 * w.p) * (1 + 0.3 * daily(t)) * (0.9 + 0.2 * slotNoise(w, t, 8)),
+    memory: (w, t) =>
+      w.memory * (0.6 + 0.4 * (0.55 + 0.3 * w.p)) * (1 + 0.1 * daily(t)) * (0.97 + 0.06 * slotNoise(w, t, 9)),
+  },
+];
+
+const shapeOf = (d: number) => shapes[d % shapes.length]!;
+
+/**
+ * VPA's memory rule (vertical-pod-autoscaler/pkg/recommender/model/container.go addMemorySample), for the
+ * comparison: each pod's samples in 24-hour windows anchored at its first sample; a window's peak is one sample of
+ * weight 1 in the workload's decaying histogram, at the window's END. Samples in time order, as VPA reads them.
+ */
+function vpaMemoryRule(
+  pods: ReadonlyArray<ReadonlyArray<[number, number]>>,
+  referenceMs: number,
+  halfLifeMs: number,
+): BucketWeights {
+  const h: BucketWeights = {};
+  for (const samples of pods) {
+    let windowEnd: number | undefined;
+    let peak = 0;
+    const close = () => {
+      if (windowEnd !== undefined)
+        addToBuckets(h, findBucket(memoryHistogramOptions, peak), decayFactor(windowEnd, referenceMs, halfLifeMs));
+    };
+    for (const [t, v] of samples) {
+      if (windowEnd === undefined || t >= windowEnd) {
+        close();
+        const first = windowEnd ?? t;
+        windowEnd = first + (Math.floor((t - first) / dayMs) + 1) * dayMs;
+        peak = v;
+      } else peak = Math.max(peak, v);
+    }
+    close();
+  }
+  return h;
+}
+
+const memoryPercentile = (h: BucketWeights, q: number) => histogramPercentile(memoryHistogramOptions, h, q);
+
 type Bound = "target" | "lowerBound" | "upperBound";
 const bounds: Bound[] = ["target", "lowerBound", "upperBound"];
 
-/** |ours − VPA| / VPA per container, for each bound and resource. */
-function compare(ours: ReadonlyMap<string, Estimate>, vpa: ReadonlyMap<string, VpaRecommendation>) {
+/** The shape of a workload key `bench-<n>/d<d>`. */
+const shapeOfKey = (key: string) => shapeOf(Number(key.split("/d")[1])).name;
+
+/** compare(), overall and for each shape. */
+function compareByShape(ours: ReadonlyMap<string, Estimate>, vpa: ReadonlyMap<string, VpaRecommendation>) {
+  return {
+    all: compare(ours, vpa),
+    byShape: Object.fromEntries(
+      shapes.map((sh) => [sh.name, compare(ours, vpa, (k) => shapeOfKey(k) === sh.name)] as const),
+    ),
+  };
+}
+
+/** |ours − VPA| / VPA per workload (its one container), for each bound and resource. */
+function compare(
+  ours: ReadonlyMap<string, Estimate>,
+  vpa: ReadonlyMap<string, VpaRecommendation>,
+  include: (key: string) => boolean = () => true,
+) {
   const out: Record<string, unknown> = {};
   let both = 0;
   for (const b of bounds) {
@@ -47,6 +203,7 @@ function compare(ours: ReadonlyMap<string, Estimate>, vpa: ReadonlyMap<string, V
       const diffs: number[] = [];
       let oursHigher = 0;
       for (const [k, v] of vpa) {
+        if (!include(k)) continue;
         const o = ours.get(k);
         if (!o) continue;
         diffs.push(Math.abs(o[b][r] - v[b][r]) / v[b][r]);
@@ -113,8 +270,10 @@ async function compareWithVpa(c: CompareInput) {
   const algorithm = algorithmByName("vpa-histogram");
   const params = resolveParameters(algorithm);
   const states = new Map<string, ContainerState>();
+  const memoryByWorkload = new Map<string, Array<Array<[number, number]>>>();
+  const workloadKeyOf = (labels: Record<string, string>) => `${labels.namespace}/${(labels.pod ?? "").split("-")[0]}`;
   const stateOf = (labels: Record<string, string>) => {
-    const k = `${labels.namespace}/${(labels.pod ?? "").split("-")[0]}`;
+    const k = workloadKeyOf(labels);
     let st = states.get(k);
     if (!st) states.set(k, (st = newContainerState(24 * 3_600_000, cpuQuery.endMs)));
     return st;
@@ -140,6 +299,9 @@ async function compareWithVpa(c: CompareInput) {
     const st = stateOf(s.labels);
     // VPA keeps one memory peak per pod container and window: the pod is the series' own.
     for (const [t, v] of s.points) addMemorySample(st, s.labels.pod ?? "", t, v);
+    const k = workloadKeyOf(s.labels);
+    if (!memoryByWorkload.has(k)) memoryByWorkload.set(k, []);
+    memoryByWorkload.get(k)!.push(s.points);
     samples += s.points.length;
   }
   const matched = new Map<string, Estimate>();
@@ -147,6 +309,30 @@ async function compareWithVpa(c: CompareInput) {
   for (const [k, st] of states) {
     const [r] = recommendContainers(["app"], new Map([["app", st]]), algorithm, params, vpaNow);
     if (r?.estimate) matched.set(k, r.estimate);
+  }
+  // VPA's own memory rule on the same samples, to tell its window rule from the per-pod aggregation: the memory
+  // target and lower bound it gives (CPU and the upper bound as ours on VPA's samples).
+  const vpaRule = new Map<string, Estimate>();
+  for (const [k, pods] of memoryByWorkload) {
+    const h = vpaMemoryRule(pods, cpuQuery.startMs, params.halfLifeHours * 3_600_000);
+    const e = matched.get(k);
+    const p50 = memoryPercentile(h, params.lowerBoundPercentile);
+    const p90 = memoryPercentile(h, params.targetPercentile);
+    if (!e || p50 === undefined || p90 === undefined) continue;
+    const c = e.confidenceDays;
+    vpaRule.set(k, {
+      ...e,
+      target: { ...e.target, memory: Math.max(p90 * (1 + params.safetyMarginFraction), params.minMemory) },
+      lowerBound: {
+        ...e.lowerBound,
+        memory: Math.max(
+          p50 *
+            (1 + params.safetyMarginFraction) *
+            (1 + params.lowerBoundConfidenceMultiplier / c) ** params.lowerBoundConfidenceExponent,
+          params.minMemory,
+        ),
+      },
+    });
   }
   const example = (m: ReadonlyMap<string, Estimate | VpaRecommendation>) => {
     const e = m.get("bench-0/d1");
@@ -175,12 +361,16 @@ async function compareWithVpa(c: CompareInput) {
       oursAsController: round(c.ours.get("bench-0/d1")?.confidenceDays ?? Number.NaN, 3),
       vpaFormulaOnItsSamples: round(matched.get("bench-0/d1")?.confidenceDays ?? Number.NaN, 3),
     },
-    oursAsControllerVsVpa: compare(c.ours, vpa.recommendations),
-    oursOnVpaSamplesVsVpa: { samplesFed: samples, ...compare(matched, vpa.recommendations) },
+    oursAsControllerVsVpa: compareByShape(c.ours, vpa.recommendations),
+    oursOnVpaSamplesVsVpa: { samplesFed: samples, ...compareByShape(matched, vpa.recommendations) },
+    vpaMemoryRuleOnVpaSamplesVsVpa: {
+      note: "VPA's memory windows (vpaMemoryRule) on VPA's samples: memory target and lower bound; CPU and upper bounds are ours on VPA's samples",
+      ...compareByShape(vpaRule, vpa.recommendations),
+    },
     differencesExplained: [
-      "Feeding: VPA reads rate(cpu[30m]) and the plain memory gauge at a 30 m step from its own clock; ours (as the controller) reads rate(cpu[1h]) and max_over_time(memory[30m]) on a 30 m grid aligned to the epoch. The CPU counter is written every 15 min so that VPA's rate over one step has two samples; Prometheus runs with --query.lookback-delta=31m so that VPA's instant selector finds the 30-minute memory samples.",
+      "Feeding: VPA reads rate(cpu[30m]) and the plain memory gauge at a 30 m step from its own clock; ours (as the controller, rate window 5m raised to the step) reads rate(cpu[1800s]) and max_over_time(memory[30m]) on a 30 m grid aligned to the epoch, so each point of either is one step of usage. The CPU counter is written every 15 min so that a rate over one step has two samples; the synthetic noise changes every 30 min on the epoch's grid, so both readers see the same values whatever their clock offset (the original shape is smooth). Prometheus runs with --query.lookback-delta=31m so that VPA's instant selector finds the 30-minute memory samples.",
       "upperBound (CPU and memory): confidence. VPA's getConfidence is min(lifespan days, TotalSamplesCount / 1440): every sample counts as one minute, so 385 points × 2 pods at 30 m resolution are 0.53 days and the upper bound is × (1 + 1/0.53) ≈ 2.87. Ours counts each point as the minutes it stands for (30), so confidence is capped by the 8-day lifespan: × 1.125. Fed VPA's samples at one minute each, ours gives VPA's bound.",
-      "lowerBound.memory: aggregation windows. VPA's per-container memory windows are 24 h from the first sample, and each window's peak is added at the window's END (model/container.go addMemorySample); 385 points fill 8 windows and leave the last point alone in a 9th window whose end is ~24 h ahead, so that single sample (the usage at the moment VPA ran, here the low part of the daily cycle) weighs 2^9/(2^10−2) ≈ 50% of the histogram and becomes the p50. Ours keeps one peak per UTC day at the peak's own time, and in a run after 06:00 UTC (when the synthetic cycle peaks) today's partial day already holds the daily maximum, so every peak is the same and the p50 equals the p90 (in a run before 06:00 UTC, today's lower partial peak could become ours' p50 too). Not a bug on either side; VPA's memory lower bound from a Prometheus bootstrap depends on the time of day it starts.",
+      "Memory (target and lower bound): aggregation windows. Both keep one memory peak per pod per 24 h, VPA per pod container and window (model/container.go addMemorySample), ours per pod and UTC day. VPA's windows are anchored at each pod's first sample and each window's peak is added at the window's END: a Prometheus bootstrap reads exactly 8 days, so the last point (the usage at the moment VPA read its history) is alone in a ninth window whose end is ~24 h ahead, and weighs about half of that pod's histogram. Ours keeps each UTC day's peak at its own time, and today's peak so far weighs about as much. Where the usage at VPA's start is below the day's peak so far (spikes, noisy replicas), a percentile can fall a bucket apart, ours above; where it is at the daily high, as in the original shape after 06:00 UTC, every peak is the same. vpaMemoryRuleOnVpaSamplesVsVpa rebuilds VPA's window rule (vpaMemoryRule) on VPA's own samples: where it reproduces VPA's status, the remaining difference is that rule, not the per-pod aggregation.",
       "CPU: VPA truncates to whole millicores each usage sample (model.CPUAmountFromCores, before bucketing) and the result after the percentile, the margin and the confidence multiplier (model.ScaleResource); ours is compared unrounded, so ours is higher by about 1 m. The truncated samples can also move a percentile that sits at a bucket edge one bucket (5%) down: ours fed VPA's samples truncates them the same way.",
     ],
     vpaLogTail: vpa.logTail,
@@ -190,9 +380,12 @@ async function compareWithVpa(c: CompareInput) {
 async function run(opts: BenchOptions): Promise<Record<string, unknown>> {
   const namespaces = opts.quick ? 10 : 100;
   const deploymentsPerNamespace = 50;
-  const podsPerDeployment = 2;
   const intervalS = 1800;
-  const containers = namespaces * deploymentsPerNamespace * podsPerDeployment;
+  const podsPerNamespace = Array.from({ length: deploymentsPerNamespace }, (_, d) => shapeOf(d).pods).reduce(
+    (a, b) => a + b,
+    0,
+  );
+  const containers = namespaces * podsPerNamespace;
   const prom = new HistoryPrometheus();
   try {
     const end = Math.floor(Date.now() / 60_000) * 60_000 - 60_000;
@@ -200,16 +393,22 @@ async function run(opts: BenchOptions): Promise<Record<string, unknown>> {
     const synthetic: SyntheticContainer[] = [];
     for (let n = 0; n < namespaces; n++) {
       for (let d = 0; d < deploymentsPerNamespace; d++) {
-        for (let p = 0; p < podsPerDeployment; p++) {
-          const base = 0.05 + ((n * 7 + d * 13) % 40) / 20;
+        const shape = shapeOf(d);
+        for (let p = 0; p < shape.pods; p++) {
+          const place: PodPlace = {
+            n,
+            d,
+            p,
+            cpu: 0.05 + ((n * 7 + d * 13) % 40) / 20,
+            memory: (200 + ((n + d) % 30) * 40) * MiB,
+          };
           synthetic.push({
             namespace: `bench-${n}`,
             pod: `d${d}-5f7c9b${d % 10}-p${p}xyz`,
             container: "app",
             podLabels: { app: `d${d}` },
-            // A daily cycle: busy by day, quiet at night.
-            cpu: (t) => base * (1 + 0.5 * Math.sin((2 * Math.PI * (t % dayMs)) / dayMs)),
-            memory: (t) => (200 + ((n + d) % 30) * 40) * 2 ** 20 * (1 + 0.2 * Math.sin((2 * Math.PI * t) / dayMs)),
+            cpu: (t) => shape.cpu(place, t),
+            memory: (t) => shape.memory(place, t),
           });
         }
       }
@@ -218,7 +417,17 @@ async function run(opts: BenchOptions): Promise<Record<string, unknown>> {
     let t = performance.now();
     // VPA runs after ours and reads the 8 days before its own clock: the history starts an hour early and goes
     // on 3 hours past `end` (ours reads [end − 8 d, end]), so both read 8 full days of the same series.
-    const { samples } = await writeOpenMetrics(file, synthetic, start - 3_600_000, end + 3 * 3_600_000, intervalS, {
+    // The samples sit halfway between the quarter-hours (7.5 min past them), never on a point of our 30-minute
+    // grid: Prometheus 2 range selectors include both ends, so a counter sample on a point would put three samples
+    // (two increments, two slots of usage) in a rate over one step, and a gauge sample in two max_over_time
+    // windows. Scrapes at real-world millisecond offsets almost never land on a point; a run started at 1 minute
+    // past a quarter-hour made every sample land on one.
+    const quarterHourMs = 900_000;
+    const gridStart =
+      start -
+      3_600_000 +
+      ((((quarterHourMs / 2 - (start - 3_600_000)) % quarterHourMs) + quarterHourMs) % quarterHourMs);
+    const { samples } = await writeOpenMetrics(file, synthetic, gridStart, end + 3 * 3_600_000, intervalS, {
       job: cadvisorJob,
       // VPA's CPU is rate(…[history resolution]) at that step: it needs two counter samples per 30 minutes.
       cpuIntervalS: intervalS / 2,
@@ -236,7 +445,9 @@ async function run(opts: BenchOptions): Promise<Record<string, unknown>> {
 
     let queries = 0;
     const client = new PrometheusClient({ url: prom.url, timeoutMs: 120_000, onRequest: () => queries++ });
-    const source = new PrometheusUsageSource(client, { ...defaultMetricNames, rateWindow: "1h" });
+    // The controller's default window (5m); at the 30 m history step the query's window is the step (usageQueries),
+    // as VPA's rate over its history resolution.
+    const source = new PrometheusUsageSource(client, defaultMetricNames);
     const resolver = new OwnerResolver({
       pod: () => undefined,
       replicaSet: (ns, name) => ({
@@ -296,6 +507,8 @@ async function run(opts: BenchOptions): Promise<Record<string, unknown>> {
     const bootstrapReads = store.stats.refreshes;
     const bootstrapSeconds = (performance.now() - t) / 1000;
     const bootstrapQueries = queries;
+    // Read here, before the VPA phase holds its re-read samples in this process.
+    const rssGrowthDuringBootstrapMiB = (process.memoryUsage().rss - rssBefore) / 2 ** 20;
     t = performance.now();
     let recommended = 0;
     const ours = new Map<string, Estimate>();
@@ -331,6 +544,8 @@ async function run(opts: BenchOptions): Promise<Record<string, unknown>> {
     for (const m of restored) restartStore.set(m);
     await mapLimit(names, 4, (ns) => restartStore.refresh(ns));
     const restartSeconds = (performance.now() - t) / 1000;
+    // Read here: the VPA comparison re-runs VPA's queries through the same counting client.
+    const restartQueries = queries;
     const sorted = [...checkpointBytes].sort((a, b) => a - b);
     const oursRecommendSeconds = bootstrapSeconds + recommendSeconds;
     const oursRss = process.resourceUsage().maxRSS / 1024;
@@ -341,6 +556,12 @@ async function run(opts: BenchOptions): Promise<Record<string, unknown>> {
       containers,
       namespaces,
       workloads: models.length,
+      shapes: shapes.map((sh) => ({
+        name: sh.name,
+        podsPerWorkload: sh.pods,
+        workloads: models.filter((m) => shapeOf(Number(m.ref.name.slice(1))).name === sh.name).length,
+        description: sh.description,
+      })),
       historyDays: 8,
       historyResolutionSeconds: intervalS,
       syntheticSamples: samples,
@@ -365,12 +586,12 @@ async function run(opts: BenchOptions): Promise<Record<string, unknown>> {
       },
       restartFromCheckpoints: {
         wallSeconds: round(restartSeconds, 2),
-        promqlQueries: queries,
+        promqlQueries: restartQueries,
         reads: restartStore.stats.refreshes,
         historyRead: restartStore.stats.historyReads > 0,
       },
       recommenderPeakRssMiB: round(oursRss, 1),
-      recommenderRssGrowthDuringBootstrapMiB: round((process.memoryUsage().rss - rssBefore) / 2 ** 20, 1),
+      recommenderRssGrowthDuringBootstrapMiB: round(rssGrowthDuringBootstrapMiB, 1),
       prometheusPeakRssMiB: round(prometheusRssOurs, 1),
       loadAverageAtEnd: os.loadavg().map((l) => round(l, 2)),
       prometheusPeakRssMiBAfterVpa: round(prom.peakRssBytes() / 2 ** 20, 1),
@@ -387,7 +608,8 @@ async function run(opts: BenchOptions): Promise<Record<string, unknown>> {
 
 export const recommenderBenchmark: Benchmark = {
   name: "recommender",
-  description: "10,000 containers × 8 days: bootstrap queries, wall time, peak RSS of recommender and Prometheus",
+  description:
+    "12,000 containers × 8 days in five shapes: bootstrap queries, wall time, peak RSS of recommender and Prometheus, agreement with upstream VPA per shape",
   run,
 };
 
