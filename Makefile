@@ -20,7 +20,7 @@ deps: $(NODE_STAMP) ## install npm packages (npm ci)
 binaries: ## build the pinned upstream binaries into .cache/bin (warm: seconds)
 	bash hack/build-binaries.sh
 
-realnodes-deps: ## containerd, runc, CNI plugins, umoci, busybox-static and iptables from Debian, for real nodes (skipped when present)
+realnodes-deps: ## containerd, runc, CNI plugins, umoci, busybox-static, iptables and gcc from Debian, for real nodes (skipped when present)
 	bash hack/install-realnode-deps.sh
 
 vpa: ## the upstream VPA recommender and its CRD into .cache/bin, for the recommender benchmark only (warm: a no-op)

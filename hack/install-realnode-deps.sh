@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what real nodes of the local meta-cluster need from Debian, idempotently: containerd and runc (the
 # container runtime), the bridge, host-local and loopback CNI plugins, umoci (builds OCI images without a Docker
-# engine), busybox-static (the content of the test image) and iptables (the kubelet's and the pod-egress chains).
+# engine), busybox-static (the content of the test image), iptables (the kubelet's and the pod-egress chains), and gcc
+# with libc6-dev (the static pause binary).
 # A machine that has them all runs no apt at all, so a warm run takes milliseconds.
 set -euo pipefail
 
@@ -15,11 +16,14 @@ declare -A proof=(
   [umoci]=/usr/bin/umoci
   [busybox-static]=/bin/busybox
   [iptables]=/usr/sbin/iptables
+  # gcc and the static C library compile Kubernetes' pause.c for the sandbox image (hack/lib/images.ts).
+  [gcc]=/usr/bin/gcc
+  [libc6-dev]=/usr/include/stdio.h
 )
 
 missing=()
 for pkg in "${!proof[@]}"; do
-  [[ -x ${proof[$pkg]} ]] || missing+=("$pkg")
+  [[ -e ${proof[$pkg]} ]] || missing+=("$pkg")
 done
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 
@@ -35,6 +39,6 @@ if [[ " ${missing[*]} " == *" containerd "* ]] && command -v systemctl >/dev/nul
   "${sudo[@]}" systemctl disable --now containerd >/dev/null 2>&1 || true
 fi
 for pkg in "${!proof[@]}"; do
-  [[ -x ${proof[$pkg]} ]] || { log "$pkg installed but ${proof[$pkg]} is missing"; exit 1; }
+  [[ -e ${proof[$pkg]} ]] || { log "$pkg installed but ${proof[$pkg]} is missing"; exit 1; }
 done
 log "installed ${missing[*]}"

@@ -705,6 +705,11 @@ async function startFresh(
   options: MetaclusterOptions,
   log: (l: string) => void,
 ): Promise<MetaclusterState> {
+  // A real node that died without its cleanup may have left mounts (a kubelet's subPath bind mounts among them):
+  // removing the directory through them would delete what they show.
+  const stuck = unmountAll(dir);
+  if (stuck.length)
+    throw new Error(`cannot start afresh in ${dir}: these mounts would not come off: ${stuck.join(", ")}`);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(path.join(dir, "logs"), { recursive: true });
   const ports = {} as MetaclusterState["ports"];
