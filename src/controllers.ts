@@ -19,6 +19,14 @@ export interface ControllerConfig {
   opsCenter?: OpsCenterEndpoint[];
   clusterName?: string;
   decisionRetentionMs?: number;
+  /** metapilot's own namespaces (its leader-election namespace): no TenantControlPlane may use them. */
+  ownNamespaces?: string[];
+  /** Namespaces besides the tenant's own that spec.etcd.external.secretRef may name. */
+  externalEtcdSecretNamespaces?: string[];
+  /** The key ScalingDecisions are signed with (--decision-signing-key-file); else decisionSigningKeySecret. */
+  decisionSigningKeyFile?: string;
+  /** The Secret that holds the signing key, created with a random key when missing (next to the Lease). */
+  decisionSigningKeySecret?: { namespace: string; name: string };
 }
 
 export type ControllerFactory = (manager: Manager, config: ControllerConfig) => void;

@@ -11,7 +11,7 @@ import {
   StringMap,
   Timestamp,
 } from "./common.js";
-import { type TransitionRule, type UpdateCheck, updateCheck, withRules } from "./rules.js";
+import { type TransitionRule, type UpdateCheck, type ValueRule, updateCheck, withRules } from "./rules.js";
 import { kubeObject } from "./object.js";
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -197,7 +197,8 @@ export const ExternalEtcdSpec = z
       .max(7)
       .describe('Client URLs of the etcd members, e.g. "https://etcd-0.example:2379".'),
     secretRef: SecretReference.describe(
-      "Secret with the client certificate: keys ca.crt, tls.crt and tls.key. The namespace defaults to the tenant namespace.",
+      "Secret with the client certificate: keys ca.crt, tls.crt and tls.key. The namespace defaults to the tenant " +
+        "namespace; another namespace is read only when the controller's --external-etcd-secret-namespaces lists it.",
     ),
   })
   .describe("An etcd cluster run outside metapilot; the apiserver connects to it with TLS client certificates.");
@@ -314,16 +315,26 @@ const namespaceValueRule: TransitionRule<string> = {
   transition: (o, s) => o === s,
 };
 
+// A control plane never runs in a system namespace. metapilot's own namespace depends on how it is installed, so
+// the controller refuses that one (src/operator/namespace.ts) in a status condition.
+const systemNamespaceRule: ValueRule<string> = {
+  rule: "self != 'default' && !self.startsWith('kube-')",
+  message: "must not be default or a kube-* namespace: a control plane needs a namespace of its own",
+  check: (v) => v !== "default" && !v.startsWith("kube-"),
+};
+
 export const TenantControlPlaneSpec = withRules(
   z.object({
     version: KubernetesVersion.describe(
       'Kubernetes version of the control plane, e.g. "v1.35.4". Upgrades go one minor version at a time; ' +
         "downgrades are refused. Components roll in order: etcd, kube-apiserver, then the rest.",
     ),
-    namespace: withRules(DnsLabel, [namespaceValueRule])
+    namespace: withRules(DnsLabel, [namespaceValueRule, systemNamespaceRule])
       .describe(
         "Namespace in the meta-cluster that holds the control plane. When unset, the controller uses tcp-<name>. " +
-          "It can only be set at creation and never changes.",
+          "It can only be set at creation and never changes. metapilot creates it and uses only a namespace it " +
+          "created for this TenantControlPlane: an existing namespace, default, kube-*, metapilot's own or " +
+          "another TenantControlPlane's is refused in the NamespaceReady condition, and nothing is written there.",
       )
       .optional(),
     apiServer: ApiServerSpec.prefault({}),

@@ -5,6 +5,7 @@ import { availableControllers, controllerFactory, type ControllerConfig } from "
 import { addDashboard } from "../server/dashboard/index.js";
 import { loadKubeConfig } from "./kubeconfig.js";
 import { parseDuration } from "./duration.js";
+import { readSigningKeyFile } from "../scaler/signing-key.js";
 
 interface ControllerFlags {
   kubeconfig?: string;
@@ -35,6 +36,8 @@ interface ControllerFlags {
   opsCenterCaFile?: string;
   clusterName: string;
   decisionRetention: string;
+  externalEtcdSecretNamespaces?: string;
+  decisionSigningKeyFile?: string;
   dashboard?: boolean;
   dashboardAuthTokenFile?: string;
 }
@@ -125,6 +128,17 @@ export function controllerCommand(): Command {
         .default("meta-cluster"),
     )
     .option("--decision-retention <duration>", "delivered ScalingDecisions older than this are deleted", "168h")
+    .option(
+      "--decision-signing-key-file <path>",
+      "HMAC key (at least 32 bytes) metapilot signs its ScalingDecisions with, shared by all replicas; only a " +
+        "signed decision is finished after a restart (default: Secret <leader-election-id>-decision-key in the " +
+        "leader-election namespace, created when missing)",
+    )
+    .option(
+      "--external-etcd-secret-namespaces <namespaces>",
+      "comma-separated namespaces besides the tenant's own that a TenantControlPlane's " +
+        "spec.etcd.external.secretRef may copy its etcd client Secret from (default: none)",
+    )
     .option("--dashboard", "serve the read-only web dashboard on /ui/ and its JSON API on /api/ (off by default)")
     .option(
       "--dashboard-auth-token-file <path>",
@@ -143,6 +157,8 @@ export function controllerCommand(): Command {
       const workers = Number(flags.concurrency);
       if (!Number.isInteger(workers) || workers < 1)
         throw new Error(`--concurrency must be a positive integer, got ${flags.concurrency}`);
+      // A missing, empty or short key file fails here, at start, not at the first decision.
+      if (flags.decisionSigningKeyFile) readSigningKeyFile(flags.decisionSigningKeyFile);
       const kubeConfig = loadKubeConfig(flags);
       const address = flags.metricsAddress.startsWith(":") ? `0.0.0.0${flags.metricsAddress}` : flags.metricsAddress;
       const manager = new Manager({
@@ -183,6 +199,17 @@ export function controllerCommand(): Command {
         })),
         clusterName: flags.clusterName,
         decisionRetentionMs: parseDuration(flags.decisionRetention),
+        // The Lease's namespace is metapilot's own: no TenantControlPlane may take it over.
+        ownNamespaces: [flags.leaderElectionNamespace],
+        externalEtcdSecretNamespaces: (flags.externalEtcdSecretNamespaces ?? "")
+          .split(",")
+          .map((n) => n.trim())
+          .filter(Boolean),
+        decisionSigningKeyFile: flags.decisionSigningKeyFile,
+        decisionSigningKeySecret: {
+          namespace: flags.leaderElectionNamespace,
+          name: `${flags.leaderElectionId}-decision-key`,
+        },
       };
       for (const [, factory] of factories) factory(manager, config);
       if (flags.dashboard)

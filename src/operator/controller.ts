@@ -5,6 +5,7 @@ import { Controller, labelKeys } from "../kube/controller.js";
 import type { Manager } from "../kube/manager.js";
 import { Resources, type KubeObject } from "../kube/resources.js";
 import { tenantLabel } from "./manifests.js";
+import { claimantOf } from "./namespace.js";
 import { TenantControlPlaneReconciler, type OperatorCaches, type RawTenantControlPlane } from "./reconciler.js";
 
 export function addTenantControlPlaneController(manager: Manager, config: ControllerConfig): Controller {
@@ -12,7 +13,9 @@ export function addTenantControlPlaneController(manager: Manager, config: Contro
     manager.informer<T>({ resource, namespace: config.namespace, labelSelector: tenantLabel });
   const caches: OperatorCaches = {
     tenants: manager.informer<RawTenantControlPlane>({ resource: Resources.TenantControlPlane }),
-    namespaces: manager.informer({ resource: Resources.Namespace, labelSelector: tenantLabel }),
+    // Every namespace, not only tenant-labelled ones: a TenantControlPlane must see that the namespace it asks
+    // for already exists (and whose it is) before it creates or writes anything (src/operator/namespace.ts).
+    namespaces: manager.informer({ resource: Resources.Namespace }),
     deployments: owned(Resources.Deployment),
     statefulSets: owned(Resources.StatefulSet),
     services: owned(Resources.Service),
@@ -27,6 +30,8 @@ export function addTenantControlPlaneController(manager: Manager, config: Contro
     caches,
     recorder: manager.recorder("tenantcontrolplane"),
     registry: manager.metrics.registry,
+    ownNamespaces: config.ownNamespaces,
+    externalEtcdSecretNamespaces: config.externalEtcdSecretNamespaces,
   });
   const controller = new Controller({
     name: "tenantcontrolplane",
@@ -37,8 +42,24 @@ export function addTenantControlPlaneController(manager: Manager, config: Contro
   }).watch(caches.tenants);
   const byTenant = labelKeys(tenantLabel);
   for (const [name, informer] of Object.entries(caches)) {
-    if (name !== "tenants") controller.watch(informer as typeof caches.namespaces, byTenant);
+    if (name !== "tenants" && name !== "namespaces") controller.watch(informer as typeof caches.namespaces, byTenant);
   }
+  // A namespace wakes the tenant of its label and every TenantControlPlane that asks for it: one refused because
+  // the namespace existed (or was terminating) tries again when it is gone or an admin marked it.
+  controller.watch(caches.namespaces, (ns) => {
+    const name = ns.metadata?.name;
+    const claimants = caches.tenants
+      .list((t) => claimantOf(t).namespace === name || t.status?.namespace === name)
+      .map((t) => t.metadata?.name ?? "");
+    const labelled = byTenant(ns).map((k) => (typeof k === "string" ? k : k.name));
+    return [...new Set([...labelled, ...claimants])];
+  });
+  // A TenantControlPlane that goes away frees its namespace for one that was refused because of it.
+  controller.watch(caches.tenants, (t) => {
+    if (!t.metadata?.deletionTimestamp) return [];
+    const ns = claimantOf(t).namespace;
+    return caches.tenants.list((o) => o !== t && claimantOf(o).namespace === ns).map((o) => o.metadata?.name ?? "");
+  });
   manager.add(controller);
   return controller;
 }

@@ -12,6 +12,8 @@ export const versionLabel = "metapilot.io/version";
 export const specHashAnnotation = "metapilot.io/spec-hash";
 export const pkiChecksumAnnotation = "metapilot.io/pki-checksum";
 export const managedByLabel = "app.kubernetes.io/managed-by";
+/** On a tenant namespace: the uid of the TenantControlPlane metapilot created it for. */
+export const ownerUidAnnotation = "metapilot.io/owner-uid";
 
 export const names = {
   apiserver: "kube-apiserver",
@@ -83,11 +85,19 @@ function meta(ctx: TenantContext, name: string, component?: string, extra: Recor
   return { name, namespace: ctx.namespace, labels: { ...labels(ctx, component), ...extra } };
 }
 
+/**
+ * The tenant namespace. metapilot.io/owner-uid (the TenantControlPlane's uid) is set in the request that creates
+ * it and is what later proves that metapilot created it for this TenantControlPlane (src/operator/namespace.ts).
+ */
 export function namespaceManifest(ctx: TenantContext): KubeObject {
   return withSpecHash({
     apiVersion: "v1",
     kind: "Namespace",
-    metadata: { name: ctx.namespace, labels: { ...labels(ctx), "metapilot.io/role": "tenant" } },
+    metadata: {
+      name: ctx.namespace,
+      labels: { ...labels(ctx), "metapilot.io/role": "tenant" },
+      annotations: { [ownerUidAnnotation]: ctx.uid },
+    },
   });
 }
 

@@ -19,6 +19,7 @@ import {
   etcdVersionFor,
   names,
   namespaceManifest,
+  ownerUidAnnotation,
   networkPolicyManifest,
   pdbManifest,
   resourceQuotaManifest,
@@ -43,6 +44,8 @@ import {
 } from "./pki/index.js";
 import { describeCertificate } from "../pki/certificates.js";
 import { jsonEqual, mergeConditions, type ConditionInput } from "./status.js";
+import { claimantOf, namespaceVerdict, type NamespaceVerdict } from "./namespace.js";
+import { ApiError } from "../kube/errors.js";
 
 export const finalizerName = "metapilot.io/tenant-control-plane";
 export const pausedAnnotation = "metapilot.io/paused";
@@ -101,10 +104,19 @@ export interface OperatorOptions {
   now?: () => Date;
   /** Requeue period for Ready tenants, so certificate renewal is never missed (capped by the next expiry). */
   resyncMs?: number;
+  /** metapilot's own namespaces (its leader-election namespace): never a tenant's, like default and kube-*. */
+  ownNamespaces?: readonly string[];
+  /**
+   * Namespaces besides the tenant's own from which spec.etcd.external.secretRef may copy a Secret
+   * (--external-etcd-secret-namespaces). A TenantControlPlane may otherwise only name its own namespace.
+   */
+  externalEtcdSecretNamespaces?: readonly string[];
 }
 
 type ComponentState = {
   ready: boolean;
+  /** The condition's reason when not ready, where a generic one would hide what to fix. */
+  reason?: string;
   version?: string;
   message: string;
   replicas?: number;
@@ -207,8 +219,57 @@ export class TenantControlPlaneReconciler implements Reconciler {
     const resyncMs = this.o.resyncMs ?? 60 * 60_000;
     let requeueAfterMs = resyncMs;
 
-    // 1. Namespace, isolation and quota.
-    await this.ensure(Resources.Namespace, namespaceManifest(ctx), this.o.caches.namespaces);
+    // 1. Namespace (only one metapilot created for this TenantControlPlane), isolation and quota.
+    const verdict = this.namespaceVerdict(raw);
+    if (verdict.action === "refuse") {
+      // Nothing is written to the namespace; the TenantControlPlane says why and what to change. A change of the
+      // namespace (deleted, annotated) or of another TenantControlPlane brings it back (see controller.ts).
+      await this.writeStatus(raw, {
+        phase: raw.status?.phase ?? "Provisioning",
+        conditions: [
+          { type: "NamespaceReady", status: "False", reason: verdict.reason, message: verdict.message },
+          { type: "Ready", status: "False", reason: verdict.reason, message: verdict.message },
+        ],
+      });
+      this.o.recorder.record(raw, "Warning", verdict.reason, "ClaimNamespace", verdict.message);
+      return { requeueAfterMs: resyncMs, resync: true };
+    }
+    const namespaceObject = namespaceManifest(ctx);
+    if (verdict.action === "create") {
+      try {
+        await this.o.client.create(Resources.Namespace, namespaceObject);
+      } catch (err) {
+        // Created meanwhile by someone else: the next attempt sees it in the cache and decides again.
+        if (err instanceof ApiError && err.isConflict)
+          throw new Error(`namespace ${ctx.namespace} appeared while metapilot was creating it; checking it again`);
+        throw err;
+      }
+    } else {
+      if (verdict.action === "adopt")
+        this.o.recorder.record(
+          raw,
+          "Normal",
+          "NamespaceAdopted",
+          "ClaimNamespace",
+          `namespace ${ctx.namespace}: ${verdict.because}; marked with this TenantControlPlane's uid`,
+        );
+      // The uid is a precondition: a namespace deleted and created again by someone else since the cache saw it
+      // is not written to.
+      const uid = this.o.caches.namespaces.get(ctx.namespace)?.metadata?.uid;
+      await this.ensure(
+        Resources.Namespace,
+        { ...namespaceObject, metadata: { ...namespaceObject.metadata, uid } },
+        this.o.caches.namespaces,
+      );
+    }
+    conditions.push(
+      cond(
+        "NamespaceReady",
+        true,
+        "NamespaceOwned",
+        `namespace ${ctx.namespace} was created by metapilot for this TenantControlPlane`,
+      ),
+    );
     await this.ensure(Resources.NetworkPolicy, networkPolicyManifest(ctx), this.o.caches.networkPolicies);
     const quota = resourceQuotaManifest(ctx);
     if (quota) await this.ensure(Resources.ResourceQuota, quota, this.o.caches.resourceQuotas);
@@ -231,8 +292,10 @@ export class TenantControlPlaneReconciler implements Reconciler {
     requeueAfterMs = Math.min(requeueAfterMs, pki.renewInMs);
 
     // 4. etcd.
-    const etcd = await this.reconcileEtcd(ctx, pki.checksums.etcd);
-    conditions.push(cond("EtcdReady", etcd.ready, etcd.ready ? "EtcdAvailable" : "EtcdNotReady", etcd.message));
+    const etcd = await this.reconcileEtcd(raw, ctx, pki.checksums.etcd);
+    conditions.push(
+      cond("EtcdReady", etcd.ready, etcd.ready ? "EtcdAvailable" : (etcd.reason ?? "EtcdNotReady"), etcd.message),
+    );
 
     // 5. kube-apiserver: moves to a new version only once etcd is ready.
     const apiserverName = names.apiserver;
@@ -453,10 +516,20 @@ export class TenantControlPlaneReconciler implements Reconciler {
     };
   }
 
-  private async reconcileEtcd(ctx: TenantContext, pkiChecksum: string): Promise<ComponentState> {
+  private async reconcileEtcd(
+    raw: RawTenantControlPlane,
+    ctx: TenantContext,
+    pkiChecksum: string,
+  ): Promise<ComponentState> {
     const external = ctx.tcp.spec.etcd.external;
     if (external) {
       const ns = external.secretRef.namespace ?? ctx.namespace;
+      const refusal = externalSecretRefusal(ns, ctx.namespace, this.o.externalEtcdSecretNamespaces ?? []);
+      if (refusal) {
+        // Not even read: a TenantControlPlane must not be a way to copy another namespace's Secret.
+        this.o.recorder.record(raw, "Warning", "SecretNamespaceNotAllowed", "ReadExternalEtcdSecret", refusal);
+        return { ready: false, reason: "SecretNamespaceNotAllowed", message: refusal };
+      }
       const source = await this.o.client.getOptional<Secret>(Resources.Secret, external.secretRef.name, ns);
       if (!source?.data)
         return {
@@ -573,6 +646,21 @@ export class TenantControlPlaneReconciler implements Reconciler {
     }
   }
 
+  /** May this TenantControlPlane use (and delete) its namespace? See src/operator/namespace.ts. */
+  private namespaceVerdict(raw: RawTenantControlPlane): NamespaceVerdict {
+    const tenant = claimantOf(raw);
+    return namespaceVerdict({
+      tenant,
+      existing: this.o.caches.namespaces.get(tenant.namespace),
+      others: () =>
+        this.o.caches.tenants
+          .list()
+          .filter((t) => t.metadata?.uid !== tenant.uid)
+          .map(claimantOf),
+      ownNamespaces: this.o.ownNamespaces ?? [],
+    });
+  }
+
   // --- finalizer and deletion -----------------------------------------------------------------------------
 
   private async ensureFinalizer(raw: RawTenantControlPlane): Promise<void> {
@@ -614,10 +702,14 @@ export class TenantControlPlaneReconciler implements Reconciler {
     const namespace = spec?.namespace ?? `tcp-${tenant}`;
     const retain = spec?.etcd?.managed !== undefined && spec.etcd.managed.deletionPolicy !== "Delete";
     const ns = this.o.caches.namespaces.get(namespace);
-    const ours = ns?.metadata?.labels?.[tenantLabel] === tenant;
+    // Only a namespace metapilot created for this TenantControlPlane is deleted, or emptied of tenant objects.
+    const verdict = this.namespaceVerdict(raw);
+    const ours =
+      !!ns && (ns.metadata?.annotations?.[ownerUidAnnotation] === raw.metadata?.uid || verdict.action === "adopt");
     let waitingFor: string[] = [];
     if (ns && ours && !retain) {
-      if (!ns.metadata?.deletionTimestamp) await this.o.client.delete(Resources.Namespace, namespace);
+      if (!ns.metadata?.deletionTimestamp)
+        await this.o.client.delete(Resources.Namespace, namespace, undefined, { uid: ns.metadata?.uid });
       const left = this.o.caches.pods.listNamespace(namespace).length;
       waitingFor = [`namespace ${namespace} to terminate (${left} pods left)`];
     } else if (ns && ours) {
@@ -684,6 +776,24 @@ export class TenantControlPlaneReconciler implements Reconciler {
       status: next,
     } as RawTenantControlPlane);
   }
+}
+
+/**
+ * Why spec.etcd.external.secretRef may not name `secretNamespace`, or undefined when it may: the tenant's own
+ * namespace always, another only when the controller's --external-etcd-secret-namespaces lists it.
+ */
+export function externalSecretRefusal(
+  secretNamespace: string,
+  tenantNamespace: string,
+  allowed: readonly string[],
+): string | undefined {
+  if (secretNamespace === tenantNamespace || allowed.includes(secretNamespace)) return undefined;
+  return (
+    `spec.etcd.external.secretRef.namespace ${secretNamespace} is not allowed: the Secret must be in the tenant ` +
+    `namespace ${tenantNamespace}${allowed.length ? ` or one of ${allowed.join(", ")}` : ""}. Copy it there, or ask ` +
+    "the platform admin to list its namespace in the controller's --external-etcd-secret-namespaces " +
+    "(chart value externalEtcdSecretNamespaces); it was not read"
+  );
 }
 
 function cond(type: string, ok: boolean, reason: string, message: string): ConditionInput {

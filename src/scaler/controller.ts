@@ -15,6 +15,7 @@ import { ScalerReconciler, componentLabel, tenantLabel, type DecisionObject, typ
 import { Reporter } from "./reports.js";
 import { ProbeSignals, probeUrlAnnotation, type ProbeTarget } from "./signals/probe.js";
 import { PrometheusSignals } from "./signals/prometheus.js";
+import { signingKeyLoader } from "./signing-key.js";
 import { pkiSecretName } from "../operator/pki/secrets.js";
 
 export interface ScalerWiring {
@@ -98,6 +99,11 @@ export function addClusterScalerController(manager: Manager, config: ControllerC
     registry: manager.metrics.registry,
     dryRun: config.dryRun,
     engine: config.staleAfterMs ? { staleAfterMs: config.staleAfterMs } : undefined,
+    signingKey: signingKeyLoader(
+      manager.client,
+      { file: config.decisionSigningKeyFile, secret: config.decisionSigningKeySecret },
+      manager.logger,
+    ),
   });
   const controller = new Controller({
     name: "clusterscaler",

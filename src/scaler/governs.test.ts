@@ -42,7 +42,11 @@ const workload = (tenantName: string, component: string, extra: Record<string, s
   },
 });
 
-function reconcilerOver(scalers: Store, tenants: Store): ScalerReconciler {
+function reconcilerOver(
+  scalers: Store,
+  tenants: Store,
+  events: Array<{ reason: string; note: string; name?: string }> = [],
+): ScalerReconciler {
   const empty = new Store();
   // The governance check reads only these caches; a Store stands in for an informer's read side.
   const caches = {
@@ -54,12 +58,15 @@ function reconcilerOver(scalers: Store, tenants: Store): ScalerReconciler {
     decisions: empty,
     profiles: empty,
   } as unknown as ScalerCaches;
-  // Client, actuator and recorder are never reached by governs().
+  // Client and actuator are never reached by governs(); the recorder only for a workload it refuses.
   return new ScalerReconciler({
     caches,
     client: undefined as never,
     actuator: undefined as never,
-    recorder: undefined as never,
+    recorder: {
+      record: (regarding: KubeObject, _type: string, reason: string, _action: string, note: string) =>
+        events.push({ reason, note, name: regarding.metadata?.name }),
+    } as never,
     dryRun: false,
   });
 }
@@ -80,6 +87,26 @@ describe("ScalerReconciler.governs", () => {
     const r = reconcilerOver(new Store([scaler("gold", { tier: "gold" })]), new Store());
     expect(r.governs(workload("hand-made", "kube-apiserver", { tier: "gold" }))).toBe(true);
     expect(r.governs(workload("hand-made", "kube-apiserver"))).toBe(false);
+  });
+
+  it("refuses a workload labelled for a tenant outside that tenant's namespace, and says so once", () => {
+    const events: Array<{ reason: string; note: string; name?: string }> = [];
+    const r = reconcilerOver(new Store([scaler("all", {})]), new Store([tenant("victim", {})]), events);
+    const forged: KubeObject = {
+      metadata: {
+        name: "kube-apiserver",
+        namespace: "attacker",
+        uid: "u1",
+        labels: { [tenantLabel]: "victim", [componentLabel]: "kube-apiserver" },
+      },
+    };
+    expect(r.governs(forged)).toBe(false);
+    expect(r.governs(forged)).toBe(false);
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ reason: "ForeignTenantLabel", name: "kube-apiserver" });
+    expect(events[0]?.note).toMatch(/TenantControlPlane victim runs in namespace tcp-victim, not attacker/);
+    // The same labels in the tenant's own namespace are governed.
+    expect(r.governs({ metadata: { ...forged.metadata, namespace: "tcp-victim" } })).toBe(true);
   });
 
   it("ignores a ClusterScaler that does not parse", () => {

@@ -2,7 +2,7 @@
 // ask the pure engine for a plan, record the plan as a ScalingDecision, then let the actuator (live or recording)
 // carry it out. The decision is written before the actuation under a deterministic name, so a crash between the
 // two never loses a decision and a retry never actuates twice.
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { Counter, Histogram, type Registry } from "prom-client";
 import { mustParse, parseClusterScaler, type ClusterScaler, type ScalerName } from "../api/index.js";
 import type { KubeClient } from "../kube/client.js";
@@ -10,7 +10,7 @@ import type { ReconcileContext, ReconcileResult, Reconciler } from "../kube/cont
 import { ApiError } from "../kube/errors.js";
 import type { EventRecorder } from "../kube/events.js";
 import type { Informer } from "../kube/informer.js";
-import { Resources, type KubeObject, type ObjectKey } from "../kube/resources.js";
+import { keyOf, Resources, type KubeObject, type ObjectKey } from "../kube/resources.js";
 import type { Actuator } from "./actuator.js";
 import { resourcesOf } from "./actuator.js";
 import { decide, defaultEngineOptions, freshness, recommendation, sameSize, type EngineOptions } from "./engine.js";
@@ -20,12 +20,15 @@ import { bytes, cores } from "./quantity.js";
 import { oomEventsOf, type PodLike } from "./signals/oom.js";
 import type { ProbeSignals } from "./signals/probe.js";
 import type { PrometheusSignals } from "./signals/prometheus.js";
+import { signatureAnnotation, signDecision, verifyDecision } from "./signature.js";
+import { interruptedVerdict, workloadTenancy } from "./tenancy.js";
 import type {
   ComponentName,
   DecisionInput,
   Measurement,
   Plan,
   Profile,
+  ResolvedPolicy,
   Signals,
   Size,
   WorkloadHistory,
@@ -82,7 +85,8 @@ export interface DecisionObject extends KubeObject {
 }
 
 export interface TenantObject extends KubeObject {
-  spec?: { paused?: boolean };
+  spec?: { paused?: boolean; namespace?: string };
+  status?: { namespace?: string };
 }
 
 export interface ScalerCaches {
@@ -114,6 +118,13 @@ export interface ScalerOptions {
   dryRun: boolean;
   engine?: Partial<EngineOptions>;
   now?: () => number;
+  /**
+   * The key decisions are signed with, shared by every replica (src/scaler/signing-key.ts); a key of this process
+   * when unset. A decision without a valid signature is never finished (applied) by finishInterrupted.
+   */
+  signingKey?: () => Promise<Buffer>;
+  /** An interrupted decision older than this is not applied any more (default 10 minutes). */
+  interruptedMaxAgeMs?: number;
 }
 
 /** Fleet budget: changes per ClusterScaler in a sliding interval. */
@@ -162,9 +173,16 @@ export class ScalerReconciler implements Reconciler {
   /** Decisions this process recorded to the end (bounded: the oldest are forgotten). */
   private readonly finished = new BoundedSet(10_000);
   private parsed?: { key: string; value: readonly ClusterScaler[] };
+  /** Workloads reported as not governed (uid and reason), so each is reported once, not on every event. */
+  private readonly reportedForeign = new BoundedSet(10_000);
+  /** Unsigned decisions already reported, so each is reported once. */
+  private readonly reportedUnsigned = new BoundedSet(10_000);
+  private readonly signingKey: () => Promise<Buffer>;
 
   constructor(private readonly o: ScalerOptions) {
     this.now = o.now ?? Date.now;
+    const ownKey = randomBytes(32);
+    this.signingKey = o.signingKey ?? (() => Promise.resolve(ownKey));
     this.engine = { ...defaultEngineOptions, ...o.engine };
     if (o.registry) {
       this.decisionsTotal = new Counter({
@@ -208,7 +226,29 @@ export class ScalerReconciler implements Reconciler {
     const tenant = labels?.[tenantLabel];
     const component = labels?.[componentLabel] as ComponentName | undefined;
     if (!tenant || !component || !components.includes(component)) return false;
-    return !!selectClusterScaler(this.clusterScalers(), this.tenantLabels(tenant, workload));
+    const selected = !!selectClusterScaler(this.clusterScalers(), this.tenantLabels(tenant, workload));
+    if (!selected) return false;
+    const tenancy = workloadTenancy(workload, tenant, this.o.caches.tenants.get(tenant));
+    if (!tenancy.governed) {
+      this.reportForeign(workload, tenancy.reason);
+      return false;
+    }
+    return true;
+  }
+
+  /** A Warning Event on a workload that names a tenant it does not belong to, once per workload and reason. */
+  private reportForeign(workload: KubeObject, reason: string): void {
+    const key = `${workload.metadata?.uid ?? keyOf(workload)}/${reason}`;
+    if (this.reportedForeign.has(key)) return;
+    this.reportedForeign.add(key);
+    const kind = this.o.caches.deployments.get(keyOf(workload)) === workload ? "Deployment" : "StatefulSet";
+    this.o.recorder.record(
+      { ...workload, apiVersion: "apps/v1", kind },
+      "Warning",
+      "ForeignTenantLabel",
+      "Govern",
+      reason,
+    );
   }
 
   tenantLabels(tenant: string, workload: KubeObject): Record<string, string> {
@@ -341,6 +381,13 @@ export class ScalerReconciler implements Reconciler {
     const labels = this.tenantLabels(tenant, workload);
     const cs = selectClusterScaler(this.clusterScalers(), labels);
     if (!cs) return;
+    // Only the tenant's own workloads (src/scaler/tenancy.ts): a label alone never makes a workload another's.
+    const tenancy = workloadTenancy(workload, tenant, tcp);
+    if (!tenancy.governed) {
+      this.reportForeign(workload, tenancy.reason);
+      this.histories.delete(wkey);
+      return;
+    }
     let policy;
     try {
       policy = resolvePolicy(cs, component, labels);
@@ -356,7 +403,7 @@ export class ScalerReconciler implements Reconciler {
       tenant,
       component,
       container: component,
-      ownedByTenantControlPlane: !!tcp && workload.metadata.labels?.["app.kubernetes.io/managed-by"] === "metapilot",
+      ownedByTenantControlPlane: tenancy.ownedByTenantControlPlane,
     };
     const containers = workload.spec?.template?.spec?.containers ?? [];
     if (!containers.some((c) => c.name === ref.container)) ref.container = containers[0]?.name ?? component;
@@ -370,7 +417,7 @@ export class ScalerReconciler implements Reconciler {
       tcp?.spec?.paused === true;
     const h = this.history(wkey, now);
     const observed = this.currentSize(workload, ref.container);
-    const finishRetryMs = await this.finishInterrupted(ref, observed, now);
+    const finishRetryMs = await this.finishInterrupted(ref, observed, now, policy, paused);
     const dryRun = policy.dryRun || this.o.dryRun || this.o.actuator.dryRun;
     const current = dryRun && h.shadow && sameSize(observed, h.shadow.observed) ? h.shadow.after : observed;
     const partial = {
@@ -410,31 +457,67 @@ export class ScalerReconciler implements Reconciler {
    * Decisions a previous leader recorded but did not finish (it died between creating the decision and writing its
    * phase). Each gets its outcome now, so no decision is left without one: dry-run ones are DryRun; a live one is
    * Applied if the workload already has its size, re-applied (the same absolute size, so never a second bump) if
-   * it is the workload's latest decision, and Failed as superseded otherwise.
+   * it is the workload's latest decision, still fresh, within the current policy and the target is not paused,
+   * and Failed otherwise. A decision metapilot did not sign is a stranger's object: it is never applied and never
+   * given a phase (which would make it look like metapilot's), only reported in an Event.
    */
-  private async finishInterrupted(ref: WorkloadRef, observed: Size, now: number): Promise<number | undefined> {
+  private async finishInterrupted(
+    ref: WorkloadRef,
+    observed: Size,
+    now: number,
+    policy: ResolvedPolicy,
+    paused: boolean,
+  ): Promise<number | undefined> {
     const age = (d: DecisionObject) => now - (Date.parse(String(d.metadata?.creationTimestamp ?? "")) || now);
     const mine = this.o.caches.decisions.listNamespace(ref.namespace, (d) => d.spec?.target?.name === ref.name);
     // Decisions this process finished itself are skipped (the cache may not show their phase yet); others get a
     // short grace period, and the workload is looked at again when it ends.
-    const open = mine.filter((d) => !d.status?.phase && !this.finished.has(`${ref.namespace}/${d.metadata?.name}`));
+    const open = mine.filter(
+      (d) =>
+        !d.status?.phase &&
+        !this.finished.has(`${ref.namespace}/${d.metadata?.name}`) &&
+        !this.reportedUnsigned.has(`${d.metadata?.uid}`),
+    );
     const graceMs = 3_000;
     const unfinished = open.filter((d) => age(d) >= graceMs);
     const young = open.filter((d) => age(d) < graceMs);
     const retryInMs = young.length ? Math.max(100, graceMs - Math.min(...young.map(age))) : undefined;
     if (unfinished.length === 0) return retryInMs;
-    const latest = mine.reduce((a, b) => ((a.spec?.decidedAt ?? "") >= (b.spec?.decidedAt ?? "") ? a : b));
+    const key = await this.signingKey();
+    const signed = mine.filter((d) => verifyDecision(key, d));
+    const latest = signed.length
+      ? signed.reduce((a, b) => ((a.spec?.decidedAt ?? "") >= (b.spec?.decidedAt ?? "") ? a : b))
+      : undefined;
     for (const d of unfinished) {
       const after = sizeOf(d.spec?.after);
+      const verdict = interruptedVerdict({
+        signed: signed.includes(d),
+        dryRun: d.spec?.dryRun === true,
+        decidedAt: Date.parse(d.spec?.decidedAt ?? ""),
+        after,
+        observed,
+        latest: d === latest,
+        paused,
+        policy,
+        now,
+        maxAgeMs: this.o.interruptedMaxAgeMs ?? 10 * 60_000,
+      });
+      if (verdict.action === "ignore") {
+        this.reportedUnsigned.add(`${d.metadata?.uid}`);
+        this.o.recorder.record(
+          { ...d, apiVersion: "metapilot.io/v1alpha1", kind: "ScalingDecision" },
+          "Warning",
+          "UnverifiedDecision",
+          "FinishInterrupted",
+          `${verdict.reason}; ${ref.kind} ${ref.name} left as it is`,
+        );
+        continue;
+      }
       let phase: "Applied" | "DryRun" | "Failed";
       let message: string;
-      if (d.spec?.dryRun) {
-        phase = "DryRun";
-        message = "dry-run: recorded, workload unchanged (finished after a controller restart)";
-      } else if (sameSize(observed, after)) {
-        phase = "Applied";
-        message = "the workload already has this size: the controller restarted between actuation and recording";
-      } else if (d === latest) {
+      if (verdict.action === "finish") {
+        ({ phase, message } = verdict);
+      } else {
         try {
           await this.o.actuator.apply(ref, after);
           phase = "Applied";
@@ -443,9 +526,6 @@ export class ScalerReconciler implements Reconciler {
           phase = "Failed";
           message = `actuation failed after a restart: ${(err as Error).message}`.slice(0, 4000);
         }
-      } else {
-        phase = "Failed";
-        message = "interrupted by a controller restart and superseded by a later decision";
       }
       await this.o.client.applyStatus(Resources.ScalingDecision, {
         metadata: { name: d.metadata?.name, namespace: ref.namespace },
@@ -456,6 +536,7 @@ export class ScalerReconciler implements Reconciler {
           delivery: { state: "Pending", attempts: 0 },
         },
       } as KubeObject & { status: unknown });
+      this.finished.add(`${ref.namespace}/${d.metadata?.name}`);
     }
     return retryInMs;
   }
@@ -512,6 +593,10 @@ export class ScalerReconciler implements Reconciler {
         decidedAt: new Date(now).toISOString(),
       },
     };
+    (decision.metadata.annotations as Record<string, string>)[signatureAnnotation] = signDecision(
+      await this.signingKey(),
+      decision,
+    );
     mustParse("ScalingDecision", decision);
     let created = true;
     try {

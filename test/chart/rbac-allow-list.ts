@@ -5,7 +5,10 @@
  * Rendered into charts/metapilot/README.md by hack/chart-docs.ts. Each needs a reason; a verb missing here and unused fails the test.
  */
 export const rbacAllowList: Record<string, string> = {
-  "/secrets:get": "only for spec.etcd.external: the client certificate Secret named by secretRef",
+  "/secrets:get":
+    "spec.etcd.external's client certificate Secret, and the ScalingDecision signing key Secret once it exists",
+  "/namespaces:patch":
+    "a tenant namespace whose manifest changed, or one an earlier metapilot version created (adopted once)",
   "/secrets:delete": "deletion of a TenantControlPlane whose etcd deletionPolicy is Retain (namespace kept)",
   "/services:delete": "deletion of a TenantControlPlane whose etcd deletionPolicy is Retain (namespace kept)",
   "/resourcequotas:delete":
