@@ -59,7 +59,10 @@ export function controllerCommand(): Command {
     )
     .addOption(new Option("--no-leader-elect", "run without leader election (single replica only)"))
     .addOption(
-      new Option("--leader-election-namespace <ns>", "namespace of the leader Lease")
+      new Option(
+        "--leader-election-namespace <ns>",
+        "namespace of the leader Lease; it must exist (otherwise the controller exits with an error)",
+      )
         .env("POD_NAMESPACE")
         .default("metapilot-system"),
     )

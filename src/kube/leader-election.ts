@@ -20,6 +20,24 @@ export interface Lease extends KubeObject {
   };
 }
 
+/**
+ * The Lease can never be created: its namespace does not exist. Retrying cannot fix that, so `run` gives up with
+ * this error instead of campaigning forever while the process looks healthy.
+ */
+export class LeaseNamespaceMissingError extends Error {
+  constructor(
+    readonly namespace: string,
+    readonly lease: string,
+  ) {
+    super(
+      `leader election: namespace "${namespace}" does not exist, so the Lease ${namespace}/${lease} cannot be ` +
+        `created. Create it (kubectl create namespace ${namespace}), name another with ` +
+        `--leader-election-namespace <ns>, or run a single replica with --no-leader-elect.`,
+    );
+    this.name = "LeaseNamespaceMissingError";
+  }
+}
+
 export interface LeaderElectionOptions {
   client: KubeClient;
   namespace: string;
@@ -50,6 +68,8 @@ export class LeaderElector {
   private readonly lostGraceMs: number;
   private readonly now: () => number;
   private wake?: () => void;
+  /** Why the last attempt could not even read or create the Lease; cleared by the next attempt that could. */
+  private leaseProblem?: string;
 
   constructor(private readonly options: LeaderElectionOptions) {
     this.leaseDurationMs = options.leaseDurationMs ?? 15_000;
@@ -71,6 +91,14 @@ export class LeaderElector {
    */
   isLeader(): boolean {
     return this.leading && this.now() - this.lastRenewAt < this.renewDeadlineMs;
+  }
+
+  /**
+   * For /readyz: why this replica cannot take part in the election (the Lease cannot be read or created), or
+   * undefined while it can. A standby that reads a Lease someone else holds is fine.
+   */
+  problem(): string | undefined {
+    return this.leaseProblem;
   }
 
   private setLeading(v: boolean): void {
@@ -115,6 +143,8 @@ export class LeaderElector {
         );
       } catch (err) {
         if (err instanceof ApiError && (err.isConflict || err.statusCode === 409)) return false;
+        // A create answered 404 names a namespace that does not exist (the Lease itself was just found missing).
+        if (err instanceof ApiError && err.isNotFound) throw new LeaseNamespaceMissingError(namespace, name);
         throw err;
       }
       this.lastRenewAt = nowMs;
@@ -178,11 +208,23 @@ export class LeaderElector {
         let acquired = false;
         try {
           acquired = await this.tryAcquireOrRenew();
+          this.leaseProblem = undefined;
         } catch (err) {
-          logger.warn({ err }, "leader election: acquire attempt failed");
+          if (err instanceof LeaseNamespaceMissingError) {
+            this.leaseProblem = err.message;
+            throw err;
+          }
+          const problem = `cannot read or create the Lease ${namespace}/${name}: ${(err as Error).message}`;
+          // Logged when the problem starts or changes, not on every retry.
+          if (problem !== this.leaseProblem) logger.warn({ err }, "leader election: acquire attempt failed");
+          this.leaseProblem = problem;
         }
         if (acquired) break;
-        const wait = Math.max(50, Math.min(this.retryPeriodMs * 5, this.expiresInMs() + 10));
+        // After a failed attempt, the retry period; otherwise until the holder's Lease may expire (a watch event
+        // wakes us sooner).
+        const wait = this.leaseProblem
+          ? this.retryPeriodMs
+          : Math.max(50, Math.min(this.retryPeriodMs * 5, this.expiresInMs() + 10));
         await new Promise<void>((resolve) => {
           const done = () => {
             clearTimeout(timer);

@@ -99,6 +99,8 @@ export class Manager {
             const unsynced = [...this.informers.values()].filter((i) => !i.hasSynced()).map((i) => i.name);
             return unsynced.length ? `caches not synced: ${unsynced.join(", ")}` : undefined;
           },
+          // A replica that cannot even read or create its Lease can never lead: it is not ready.
+          leaderElection: () => elector?.problem(),
         },
         livenessChecks: { process: () => undefined },
       });
