@@ -24,7 +24,7 @@ import { pkiSecretName } from "../../src/operator/pki/secrets.js";
 import type { RawTenantControlPlane } from "../../src/operator/reconciler.js";
 import { addClusterScalerController } from "../../src/scaler/controller.js";
 import { signatureAnnotation, signDecision } from "../../src/scaler/signature.js";
-import { readSigningKeyFile } from "../../src/scaler/signing-key.js";
+import { readSigningKeyFile, signingKeyLoader } from "../../src/scaler/signing-key.js";
 import { createApiserver, markOomKilled } from "../fixtures/tenant.js";
 import { isWrite, readAudit, type AuditEvent } from "../harness/audit.js";
 import { adminKubeConfig, eventually, metacluster } from "../harness/cluster.js";
@@ -488,4 +488,25 @@ describe("tenant isolation (issue 17, exploits 1-4)", () => {
     });
     expect(await memoryLimit()).toBe("2Gi");
   }, 180_000);
+
+  it("4: replicas without a key file share one signing key, the Secret the first of them creates", async () => {
+    const secret = { namespace: ownNs, name: `iso${id}-leader-decision-key` };
+    const logger = createLogger({ level: "silent" });
+    // Two replicas start at once: one creates the Secret, the other gets a conflict and reads it.
+    const [a, b] = await Promise.all([
+      signingKeyLoader(new KubeClient(kc, { fieldManager: "metapilot" }), { secret }, logger)(),
+      signingKeyLoader(new KubeClient(kc, { fieldManager: "metapilot" }), { secret }, logger)(),
+    ]);
+    expect(a.length).toBe(32);
+    expect(a.equals(b)).toBe(true);
+    const stored = await client.get<KubeObject & { data?: Record<string, string> }>(
+      Resources.Secret,
+      secret.name,
+      secret.namespace,
+    );
+    expect(Buffer.from(stored.data?.key ?? "", "base64").equals(a)).toBe(true);
+    // A later replica reads the same key.
+    const c = await signingKeyLoader(new KubeClient(kc, { fieldManager: "metapilot" }), { secret }, logger)();
+    expect(c.equals(a)).toBe(true);
+  }, 60_000);
 });
