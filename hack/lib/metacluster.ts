@@ -42,7 +42,9 @@ import {
   removeEgressRule,
   removeEmptySharedDirs,
   removeKubeChains,
+  removeSharedLeftovers,
   restoreHostDefaults,
+  runtimeIds,
   spawnLogged,
   stopPid,
   unmountAll,
@@ -1151,6 +1153,7 @@ async function waitNodeReady(state: MetaclusterState, node: RealNode, timeoutMs:
  */
 async function stopRealNode(state: MetaclusterState, node: RealNode, log: (l: string) => void): Promise<string[]> {
   const left: string[] = [];
+  const ids = runtimeIds(node);
   await stopPid(node.pids.kubelet, "kubelet");
   if (isProcess(node.pids.containerd, "containerd")) {
     try {
@@ -1185,6 +1188,7 @@ async function stopRealNode(state: MetaclusterState, node: RealNode, log: (l: st
   }
   await removeEgressRule(node);
   removeContainerLogLinks(path.join(node.dir, "pod-logs"));
+  removeSharedLeftovers(node, ids);
   if (isOurProcess(state.pids["kube-apiserver"], "kube-apiserver")) {
     await adminCall(state, "DELETE", `/api/v1/nodes/${node.name}`).catch(() => undefined);
   }

@@ -10,6 +10,7 @@ import {
   missingForRealNodes,
   mountsUnder,
   realNodeLayout,
+  sharedLeftoverFiles,
   splitRule,
 } from "./realnodes.js";
 
@@ -237,6 +238,19 @@ describe("kubeChainCleanup", () => {
       'a b "c"',
       "-j",
       "DROP",
+    ]);
+  });
+});
+
+describe("sharedLeftoverFiles", () => {
+  it("names a sandbox's shim socket as containerd 1.6 does, and its CNI result files", () => {
+    // Seen on this machine kind after the containerd of a node in /work/main/.cache/mc-realnodes was killed.
+    const crashed = realNodeLayout("/work/main/.cache/mc-realnodes", 0, 0, { kubelet: 1, healthz: 2 }, "x");
+    const id = "3cd01612afc04f9bd919d2c4a84fdae956c71b42d18b18efb4940c224af22df8";
+    expect(sharedLeftoverFiles(crashed, [id])).toEqual([
+      "/run/containerd/s/aee2199b7c48d4db1bb2bcbbd086a949db8446a13611c0471116887e7539d20b",
+      `/var/lib/cni/results/cni-loopback-${id}-lo`,
+      `/var/lib/cni/results/mpbr0-${id}-eth0`,
     ]);
   });
 });

@@ -18,6 +18,7 @@ import {
   unlinkSync,
   writeFileSync,
 } from "node:fs";
+import { createHash } from "node:crypto";
 import path from "node:path";
 import { promisify } from "node:util";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -664,6 +665,54 @@ export function removeEmptySharedDirs(): void {
       rmdirSync(d);
     } catch {
       // not empty (someone else's), or not there
+    }
+  }
+}
+
+/**
+ * Ids of the pod sandboxes and containers a node's containerd has made: its task and CRI sandbox directories.
+ * Read before the node is torn down, to find what they left in shared places when containerd could not remove them.
+ */
+export function runtimeIds(node: RealNode): string[] {
+  const ids = new Set<string>();
+  for (const d of [
+    path.join(node.dir, "containerd/state/io.containerd.runtime.v2.task/k8s.io"),
+    path.join(node.dir, "containerd/state/io.containerd.grpc.v1.cri/sandboxes"),
+    path.join(node.dir, "containerd/root/io.containerd.grpc.v1.cri/sandboxes"),
+  ]) {
+    try {
+      for (const id of readdirSync(d)) if (/^[0-9a-f]{64}$/.test(id)) ids.add(id);
+    } catch {
+      // not there
+    }
+  }
+  return [...ids].sort();
+}
+
+/**
+ * Files a node's sandboxes leave in shared places when they die without containerd tearing them down (a crashed
+ * containerd, killed shims): the shims' sockets, named by containerd 1.6 as the sha256 of
+ * "<containerd socket>/<namespace>/<id>", and the CNI library's cached results. Pure.
+ */
+export function sharedLeftoverFiles(node: RealNode, ids: string[]): string[] {
+  const out: string[] = [];
+  for (const id of ids) {
+    const digest = createHash("sha256").update(`${node.containerdSocket}/k8s.io/${id}`).digest("hex");
+    out.push(
+      `/run/containerd/s/${digest}`,
+      `/var/lib/cni/results/cni-loopback-${id}-lo`,
+      `/var/lib/cni/results/${node.bridge}-${id}-eth0`,
+    );
+  }
+  return out;
+}
+
+export function removeSharedLeftovers(node: RealNode, ids: string[]): void {
+  for (const f of sharedLeftoverFiles(node, ids)) {
+    try {
+      unlinkSync(f);
+    } catch {
+      // removed by containerd already
     }
   }
 }

@@ -21,6 +21,8 @@ import {
   pidsWhere,
   realNodeKindKey,
   realNodeKindValue,
+  runtimeIds,
+  sharedLeftoverFiles,
   sharedRuntimeDirs,
   type RealNode,
 } from "../../hack/lib/realnodes.js";
@@ -147,46 +149,100 @@ describe("real nodes", () => {
     expect(terminated.containerID).toMatch(/^containerd:\/\/[0-9a-f]{64}$/);
   });
 
-  it("removing the node stops its processes and leaves no mount, bridge, iptables rule or chain, or cgroup", async () => {
-    if (realNodesBefore > 0) {
-      // The meta-cluster had real nodes before this file: they stay. Check their processes are the ones recorded.
-      expect(isProcess(node.pids.kubelet, "kubelet")).toBe(true);
-      return;
-    }
-    const kubeletsElsewhere = kubeletPids().filter((p) => p !== node.pids.kubelet);
-    const pids = { ...node.pids };
+  /** Removes every real node and checks that `removed` left nothing on this machine or in the apiserver. */
+  async function removeAndExpectNothingLeft(removed: RealNode, ids: string[]): Promise<void> {
+    const kubeletsElsewhere = kubeletPids().filter((p) => p !== removed.pids.kubelet);
+    const pids = { ...removed.pids };
     const left = await ensureRealNodes(state, 0, log);
     expect(left).toEqual([]);
     expect(readState(state.dir)?.realNodes ?? []).toEqual([]);
     expect(isProcess(pids.kubelet, "kubelet")).toBe(false);
     expect(isProcess(pids.containerd, "containerd")).toBe(false);
     expect(
-      pidsWhere((argv) => argv.some((a) => a.startsWith(node.dir) || a === node.containerdSocket)),
+      pidsWhere((argv) => argv.some((a) => a.startsWith(removed.dir) || a === removed.containerdSocket)),
       "processes of the node",
     ).toEqual([]);
-    expect(mountsUnder(node.dir), "mounts under the node's directory").toEqual([]);
-    expect(existsSync(node.dir)).toBe(false);
-    expect(existsSync(`/sys/class/net/${node.bridge}`), `bridge ${node.bridge}`).toBe(false);
+    // Pods' processes (pause and the containers) lived in the node's cgroups, which are gone: none is left.
     expect(
-      cgroupDirs(node.cgroupRoot).filter((d) => existsSync(d)),
+      cgroupDirs(removed.cgroupRoot).filter((d) => existsSync(d)),
       "cgroups",
     ).toEqual([]);
+    expect(mountsUnder(removed.dir), "mounts under the node's directory").toEqual([]);
+    expect(existsSync(removed.dir)).toBe(false);
+    expect(existsSync(`/sys/class/net/${removed.bridge}`), `bridge ${removed.bridge}`).toBe(false);
     const forward = execFileSync("iptables", ["-S", "FORWARD"], { encoding: "utf8" });
-    expect(forward).not.toContain(egressRule(node)[egressRule(node).indexOf("--comment") + 1]!);
+    expect(forward).not.toContain(egressRule(removed)[egressRule(removed).indexOf("--comment") + 1]!);
     // Network namespaces were mounted under the node's state directory (gone, above); none was left in the
-    // shared place either by this node's containerd.
+    // shared place either.
     const netns = existsSync("/var/run/netns") ? execFileSync("ls", ["/var/run/netns"], { encoding: "utf8" }) : "";
     expect(netns.split("\n").filter((n) => n.startsWith("cni-"))).toEqual([]);
+    expect(
+      sharedLeftoverFiles(removed, ids).filter((f) => existsSync(f)),
+      "shim sockets, CNI results",
+    ).toEqual([]);
     const nodes = await core.listNode({ labelSelector: `${realNodeKindKey}=${realNodeKindValue}` });
-    expect(nodes.items.map((n) => n.metadata?.name)).not.toContain(node.name);
-    // The kubelet's chains are machine-wide: they go with the last kubelet on this machine.
-    if (kubeletsElsewhere.length === 0) expect(await kubeChains()).toEqual([]);
+    expect(nodes.items.map((n) => n.metadata?.name)).not.toContain(removed.name);
+    // The kubelet's chains, the sysctls it changed and the shared directories are machine-wide: they go with the
+    // last kubelet on this machine.
     if (kubeletsElsewhere.length === 0) {
+      expect(await kubeChains()).toEqual([]);
       expect(existsSync(path.join(hostRecordDir, "sysctls.json"))).toBe(false);
-      // Shared directories containerd, CNI and the kubelet made are gone, unless they were there before.
       expect(sharedRuntimeDirs.filter((d) => existsSync(d) && !sharedDirsBefore.includes(d))).toEqual([]);
+      // The bridge plugin turned forwarding on for the pods; it is as it was before.
+      expect(readIpForward()).toBe(ipForwardBefore);
     }
-    // The bridge plugin turned forwarding on for the pods; it is off again if it was before.
-    if (kubeletsElsewhere.length === 0) expect(readIpForward()).toBe(ipForwardBefore);
+  }
+
+  it("removing the node stops its processes and leaves no mount, bridge, iptables rule or chain, or cgroup", async () => {
+    if (realNodesBefore > 0) {
+      // The meta-cluster had real nodes before this file: they stay. Check their processes are the ones recorded.
+      expect(isProcess(node.pids.kubelet, "kubelet")).toBe(true);
+      return;
+    }
+    // Pod "hello" still runs: its sandbox, mounts and veth are torn down with the node.
+    await removeAndExpectNothingLeft(node, runtimeIds(node));
   }, 300_000);
+
+  it("a node whose containerd and kubelet were killed is removed just as cleanly", async () => {
+    if (realNodesBefore > 0) return; // the meta-cluster's own real nodes are not this file's to kill
+    await ensureRealNodes(state, 1, log);
+    const crashed = state.realNodes![0]!;
+    await core.createNamespacedPod({
+      namespace: namespace.name,
+      body: {
+        metadata: { name: "survivor" },
+        spec: {
+          nodeName: crashed.name,
+          tolerations: [toleration],
+          containers: [{ name: "s", image: busybox(), imagePullPolicy: "Never", command: ["sleep", "3600"] }],
+          terminationGracePeriodSeconds: 1,
+        },
+      },
+    });
+    await eventually(
+      async () => {
+        const p = await core.readNamespacedPod({ namespace: namespace.name, name: "survivor" });
+        return p.status?.phase === "Running" ? p : undefined;
+      },
+      180_000,
+      "pod survivor Running",
+    );
+    const ids = runtimeIds(crashed);
+    expect(ids.length).toBeGreaterThan(0);
+    // No graceful stop: containerd cannot tear the sandbox down, and its shim and the pod's processes stay.
+    process.kill(crashed.pids.kubelet!, "SIGKILL");
+    process.kill(crashed.pids.containerd!, "SIGKILL");
+    await eventually(
+      async () =>
+        isProcess(crashed.pids.kubelet, "kubelet") || isProcess(crashed.pids.containerd, "containerd")
+          ? undefined
+          : true,
+      30_000,
+      "kubelet and containerd gone",
+    );
+    expect(pidsWhere((argv) => argv.includes(crashed.containerdSocket)).length, "shims still running").toBeGreaterThan(
+      0,
+    );
+    await removeAndExpectNothingLeft(crashed, ids);
+  }, 400_000);
 });
