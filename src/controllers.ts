@@ -16,6 +16,11 @@ export interface ControllerConfig {
   /** Black-box /readyz probes of tenant apiservers: every this often; 0 or unset turns them off. */
   probeIntervalMs?: number;
   probeTimeoutMs?: number;
+  /**
+   * Hosts a `metapilot.io/probe-url` annotation may name besides the tenant's own Service and endpoint: exact
+   * names or IPs, or `*.suffix`.
+   */
+  probeAllowedHosts?: string[];
   opsCenter?: OpsCenterEndpoint[];
   clusterName?: string;
   decisionRetentionMs?: number;

@@ -30,6 +30,7 @@ interface ControllerFlags {
   pollInterval: string;
   probeInterval: string;
   probeTimeout: string;
+  probeAllowedHosts?: string;
   staleAfter: string;
   opsCenterUrl?: string[];
   opsCenterHmacSecretFile?: string;
@@ -114,6 +115,11 @@ export function controllerCommand(): Command {
       "10s",
     )
     .option("--probe-timeout <duration>", "a /readyz probe without an answer by then counts as failed", "3s")
+    .option(
+      "--probe-allowed-hosts <hosts>",
+      "comma-separated hosts a metapilot.io/probe-url annotation may name besides the tenant's own Service and " +
+        "status.endpoint: exact names or IPs, or *.suffix (the URL must be https in every case)",
+    )
     .addOption(
       new Option("--ops-center-url <url...>", "endpoints that receive every ScalingDecision as a CloudEvent").env(
         "METAPILOT_OPS_CENTER_URL",
@@ -195,6 +201,10 @@ export function controllerCommand(): Command {
         staleAfterMs: parseDuration(flags.staleAfter),
         probeIntervalMs: flags.probeInterval === "0" ? 0 : parseDuration(flags.probeInterval),
         probeTimeoutMs: parseDuration(flags.probeTimeout),
+        probeAllowedHosts: (flags.probeAllowedHosts ?? "")
+          .split(",")
+          .map((h) => h.trim())
+          .filter(Boolean),
         opsCenter: opsCenterUrls.map((url) => ({
           url,
           hmacSecretFile: flags.opsCenterHmacSecretFile,

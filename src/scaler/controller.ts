@@ -13,7 +13,7 @@ import { KubeActuator, RecordingActuator } from "./actuator.js";
 import { selectClusterScaler } from "./policy.js";
 import { ScalerReconciler, componentLabel, tenantLabel, type DecisionObject, type ScalerCaches } from "./reconciler.js";
 import { Reporter } from "./reports.js";
-import { ProbeSignals, probeUrlAnnotation, type ProbeTarget } from "./signals/probe.js";
+import { checkProbeUrl, ProbeSignals, probeUrlAnnotation, type ProbeTarget } from "./signals/probe.js";
 import { PrometheusSignals } from "./signals/prometheus.js";
 import { signingKeyLoader } from "./signing-key.js";
 import { pkiSecretName } from "../operator/pki/secrets.js";
@@ -270,6 +270,8 @@ export function addClusterScalerController(manager: Manager, config: ControllerC
 /**
  * The black-box prober: every tenant a ClusterScaler governs, once it has an endpoint, through its Service
  * (status.endpoint) or the URL in its metapilot.io/probe-url annotation, verified with the tenant's cluster CA.
+ * A URL that checkProbeUrl refuses is never requested: the tenant is left unprobed, with a Warning Event
+ * (ProbeURLRefused) and one log line each time the reason changes.
  */
 function newProber(
   manager: Manager,
@@ -280,6 +282,9 @@ function newProber(
   onUpdate: () => void,
 ): ProbeSignals {
   const cas = new Map<string, { pem: string | undefined; at: number }>();
+  /** tenant → the refusal last reported, so it is reported once per change, not every round. */
+  const refused = new Map<string, string>();
+  const recorder = manager.recorder("clusterscaler");
   const targets = (): ProbeTarget[] => {
     const scalers = clusterScalers();
     const out: ProbeTarget[] = [];
@@ -290,12 +295,22 @@ function newProber(
       const override = raw.metadata?.annotations?.[probeUrlAnnotation];
       const endpoint = raw.status?.endpoint;
       if (!override && (!endpoint || raw.status?.phase === "Provisioning")) continue;
-      out.push({
-        tenant: name,
-        namespace: raw.status?.namespace ?? raw.spec?.namespace ?? `tcp-${name}`,
-        url: override ?? `${endpoint}/readyz`,
-      });
+      const namespace = raw.status?.namespace ?? raw.spec?.namespace ?? `tcp-${name}`;
+      const url = override ?? `${endpoint}/readyz`;
+      const reason = checkProbeUrl(url, { namespace, endpoint, allowedHosts: config.probeAllowedHosts });
+      if (reason) {
+        const why = `${override ? `annotation ${probeUrlAnnotation}` : "status.endpoint"} refused: ${reason}`;
+        if (refused.get(name) !== why) {
+          refused.set(name, why);
+          manager.logger.warn({ tenant: name, reason: why }, "probe URL refused; the tenant is not probed");
+          recorder.record(raw, "Warning", "ProbeURLRefused", "Probe", `${why}; the apiserver is not probed`);
+        }
+        continue;
+      }
+      refused.delete(name);
+      out.push({ tenant: name, namespace, url });
     }
+    for (const tenant of refused.keys()) if (!caches.tenants.get(tenant)) refused.delete(tenant);
     return out;
   };
   return new ProbeSignals({

@@ -1,7 +1,9 @@
-// The black-box probe on the real meta-cluster: a TenantControlPlane whose apiserver /readyz (here a local HTTP
-// endpoint named by the metapilot.io/probe-url annotation, which can be made to fail on demand) starts failing
-// gets one more apiserver replica with a ProbeFailure decision; a healthy or unreachable endpoint changes nothing.
+// The black-box probe on the real meta-cluster: a TenantControlPlane whose apiserver /readyz (here a local HTTPS
+// endpoint with a certificate of the tenant's own CA, named by the metapilot.io/probe-url annotation and allowed by
+// --probe-allowed-hosts, which can be made to fail on demand) starts failing gets one more apiserver replica with a
+// ProbeFailure decision; a healthy or unreachable endpoint changes nothing, and the answer's text is never recorded.
 import http from "node:http";
+import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KubeClient } from "../../src/kube/client.js";
@@ -13,6 +15,8 @@ import { addClusterScalerController } from "../../src/scaler/controller.js";
 import { adminKubeConfig, eventually, freshNamespace } from "../harness/cluster.js";
 import { installCrds } from "../harness/crds.js";
 import { createApiserver } from "../fixtures/tenant.js";
+import { generateTenantPki } from "../../src/operator/pki/issue.js";
+import { pkiSecretName } from "../../src/operator/pki/secrets.js";
 
 interface Deployment extends KubeObject {
   spec?: {
@@ -22,7 +26,11 @@ interface Deployment extends KubeObject {
 }
 interface Decision extends KubeObject {
   spec?: {
-    rootCause?: { category?: string; summary?: string; evidence?: Array<{ signal?: string; value?: string }> };
+    rootCause?: {
+      category?: string;
+      summary?: string;
+      evidence?: Array<{ signal?: string; value?: string; source?: string }>;
+    };
     before?: { replicas?: number };
     after?: { replicas?: number };
   };
@@ -42,7 +50,7 @@ describe("black-box /readyz probe", () => {
   let decisions: Informer<Decision>;
   let mode: "ok" | "fail" | "hang" = "ok";
   let probes = 0;
-  const server = http.createServer((_req, res) => {
+  const handler = (_req: http.IncomingMessage, res: http.ServerResponse) => {
     probes++;
     if (mode === "hang") return;
     if (mode === "fail") {
@@ -51,7 +59,8 @@ describe("black-box /readyz probe", () => {
       return;
     }
     res.end("ok");
-  });
+  };
+  let server: https.Server;
   let url = "";
   const replicas = () => deployments.get(`${ns.name}/kube-apiserver`)?.spec?.replicas;
   const cpuRequest = () =>
@@ -68,9 +77,28 @@ describe("black-box /readyz probe", () => {
 
   beforeAll(async () => {
     await installCrds(kc);
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/readyz`;
     ns = await freshNamespace(kc, "probe");
+    // The tenant's CA (its Secret is what the prober trusts) and a serving certificate for 127.0.0.1.
+    const pki = await generateTenantPki({
+      tenantName: tenant,
+      namespace: ns.name,
+      serviceName: "kube-apiserver",
+      certSANs: ["127.0.0.1"],
+      etcdServiceName: "etcd",
+      etcdReplicas: 1,
+      validityDays: 30,
+      caValidityDays: 365,
+      now: new Date(),
+    });
+    await client.create(Resources.Secret, {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: pkiSecretName(tenant, "ca"), namespace: ns.name },
+      stringData: { "tls.crt": pki.ca.certificatePem },
+    } as KubeObject);
+    server = https.createServer({ cert: pki.apiserver.certificatePem, key: pki.apiserver.privateKeyPem }, handler);
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/readyz`;
     await createApiserver(client, ns.name, tenant);
     // The TenantControlPlane names the tenant and carries the probe URL; no operator runs in this test.
     await client.create(Resources.TenantControlPlane, {
@@ -113,7 +141,13 @@ describe("black-box /readyz probe", () => {
       qps: 200,
       burst: 200,
     });
-    addClusterScalerController(manager, { workers: 2, dryRun: false, probeIntervalMs: 500, probeTimeoutMs: 300 });
+    addClusterScalerController(manager, {
+      workers: 2,
+      dryRun: false,
+      probeIntervalMs: 500,
+      probeTimeoutMs: 300,
+      probeAllowedHosts: ["127.0.0.1"],
+    });
     void manager.start(stop.signal);
     await eventually(async () => (manager.hasSynced() ? true : undefined), 60_000, "scaler caches synced");
   }, 120_000);
@@ -121,8 +155,8 @@ describe("black-box /readyz probe", () => {
   afterAll(async () => {
     stop.abort();
     watchStop.abort();
-    server.closeAllConnections();
-    server.close();
+    server?.closeAllConnections();
+    server?.close();
     await client.delete(Resources.ClusterScaler, tenant).catch(() => undefined);
     await client.delete(Resources.TenantControlPlane, tenant).catch(() => undefined);
     await ns?.cleanup();
@@ -154,6 +188,10 @@ describe("black-box /readyz probe", () => {
     const evidence = d?.spec?.rootCause?.evidence?.[0];
     expect(evidence?.signal).toBe("apiserver_readyz_failures");
     expect(Number(evidence?.value)).toBeGreaterThanOrEqual(3);
+    // The status code is the evidence; the text the endpoint answered is recorded nowhere.
+    expect(JSON.stringify(d)).not.toContain("reason withheld");
+    expect(JSON.stringify(d)).not.toContain("etcd failed");
+    expect(evidence?.source).toBe("probe: HTTP 500");
   }, 60_000);
 
   it("counts timeouts as failures: replicas up to their bound, then CPU up to maxAllowed, then nothing", async () => {
@@ -173,7 +211,7 @@ describe("black-box /readyz probe", () => {
     const port = (closed.address() as AddressInfo).port;
     closed.close();
     mode = "ok";
-    await setProbeUrl(`http://127.0.0.1:${port}/readyz`);
+    await setProbeUrl(`https://127.0.0.1:${port}/readyz`);
     await sleep(6000); // the earlier timeouts leave the 5 s window
     await client.patch(Resources.Deployment, "kube-apiserver", ns.name, { spec: { replicas: 1 } }, "merge");
     await eventually(async () => (replicas() === 1 ? true : undefined), 10_000, "back to 1");

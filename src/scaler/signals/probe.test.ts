@@ -5,58 +5,92 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createLogger } from "../../kube/logger.js";
 import { generateTenantPki } from "../../operator/pki/issue.js";
 import type { TenantPki } from "../../operator/pki/types.js";
-import { probeOnce, ProbeSignals, type ProbeResult, type ProbeTarget } from "./probe.js";
+import { checkProbeUrl, hostAllowed, probeOnce, ProbeSignals, type ProbeResult, type ProbeTarget } from "./probe.js";
 
 const logger = createLogger({ level: "silent" });
 
 describe("probeOnce", () => {
   let mode: "ok" | "fail" | "hang" = "ok";
-  const server = http.createServer((req, res) => {
-    if (mode === "hang") return; // never answers
-    if (mode === "fail") {
-      res.writeHead(500, { "Content-Type": "text/plain" });
-      res.end("[+]ping ok\n[-]etcd failed: reason withheld\nreadyz check failed\n");
-      return;
-    }
-    res.end("ok");
-  });
+  let pki: TenantPki;
+  let server: https.Server;
   let url = "";
   beforeAll(async () => {
+    pki = await generateTenantPki({
+      tenantName: "plain",
+      namespace: "tcp-plain",
+      serviceName: "kube-apiserver",
+      certSANs: ["127.0.0.1"],
+      etcdServiceName: "etcd",
+      etcdReplicas: 1,
+      validityDays: 30,
+      caValidityDays: 365,
+      now: new Date(),
+    });
+    server = https.createServer(
+      { cert: pki.apiserver.certificatePem, key: pki.apiserver.privateKeyPem },
+      (_req, res) => {
+        if (mode === "hang") return; // never answers
+        if (mode === "fail") {
+          res.writeHead(500, { "Content-Type": "text/plain" });
+          res.end("[+]ping ok\n[-]etcd failed: reason withheld\nreadyz check failed\n");
+          return;
+        }
+        res.end("ok");
+      },
+    );
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/readyz`;
-  });
+    url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/readyz`;
+  }, 60_000);
   afterAll(() => {
-    server.closeAllConnections();
-    server.close();
+    server?.closeAllConnections();
+    server?.close();
   });
 
   it("tells a ready apiserver, a failing check, a timeout and a refused connection apart", async () => {
+    const ca = pki.ca.certificatePem;
     mode = "ok";
-    expect((await probeOnce(url, { timeoutMs: 2000 })).outcome).toBe("ok");
+    expect((await probeOnce(url, { timeoutMs: 2000, ca })).outcome).toBe("ok");
     mode = "fail";
-    const failed = await probeOnce(url, { timeoutMs: 2000 });
+    const failed = await probeOnce(url, { timeoutMs: 2000, ca });
     expect(failed.outcome).toBe("http-status");
     expect(failed.status).toBe(500);
-    expect(failed.message).toContain("[-]etcd failed");
+    // The status code only: the answer's text never leaves the prober.
+    expect(failed.message).toBe("HTTP 500");
     mode = "hang";
-    const hung = await probeOnce(url, { timeoutMs: 200 });
+    const hung = await probeOnce(url, { timeoutMs: 200, ca });
     expect(hung.outcome).toBe("timeout");
     expect(hung.durationMs).toBeGreaterThanOrEqual(150);
     const closed = http.createServer();
     await new Promise<void>((r) => closed.listen(0, "127.0.0.1", r));
     const port = (closed.address() as AddressInfo).port;
     closed.close();
-    const refused = await probeOnce(`http://127.0.0.1:${port}/readyz`, { timeoutMs: 2000 });
+    const refused = await probeOnce(`https://127.0.0.1:${port}/readyz`, { timeoutMs: 2000, ca });
     expect(refused.outcome).toBe("unreachable");
-    expect(refused.message).toContain("ECONNREFUSED");
+    expect(refused.message).toBe("ECONNREFUSED");
     expect((await probeOnce("not a url", { timeoutMs: 100 })).outcome).toBe("unreachable");
     // A name that never resolves (a hung resolver) is the network's problem, not a failed probe.
-    const hungDns = await probeOnce("http://kube-apiserver.tcp-x.svc:6443/readyz", {
+    const hungDns = await probeOnce("https://kube-apiserver.tcp-x.svc:6443/readyz", {
       timeoutMs: 300,
       lookup: () => undefined,
     });
     expect(hungDns.outcome).toBe("unreachable");
     expect(hungDns.message).toContain("no connection within 300 ms");
+  });
+
+  it("sends nothing to a URL that is not https", async () => {
+    let requests = 0;
+    const plain = http.createServer((_req, res) => {
+      requests++;
+      res.end("ok");
+    });
+    await new Promise<void>((r) => plain.listen(0, "127.0.0.1", r));
+    const r = await probeOnce(`http://127.0.0.1:${(plain.address() as AddressInfo).port}/readyz`, {
+      timeoutMs: 1000,
+    });
+    plain.close();
+    expect(r.outcome).toBe("unreachable");
+    expect(r.message).toMatch(/only https/);
+    expect(requests).toBe(0);
   });
 
   describe("over TLS with the tenant's own PKI", () => {
@@ -89,7 +123,8 @@ describe("probeOnce", () => {
       expect((await probeOnce(tlsUrl, { timeoutMs: 3000, ca: pki.ca.certificatePem })).outcome).toBe("ok");
       const wrong = await probeOnce(tlsUrl, { timeoutMs: 3000, ca: other.ca.certificatePem });
       expect(wrong.outcome).toBe("unreachable");
-      expect(wrong.message).toMatch(/certificate|CERT/i);
+      // Reported by its code: a TLS message would quote the peer's certificate.
+      expect(wrong.message).toMatch(/^[A-Z_]+$/);
     });
 
     it("reads the CA again after a TLS failure", async () => {
@@ -188,5 +223,56 @@ describe("ProbeSignals", () => {
     await s.round();
     expect(s.latest("t2")).toBeUndefined();
     expect(s.latest("t0")?.outcome).toBe("ok");
+  });
+});
+
+describe("checkProbeUrl", () => {
+  const policy = { namespace: "tcp-acme", endpoint: "https://kube-apiserver.tcp-acme.svc:6443" };
+  it.each([
+    ["https://kube-apiserver.tcp-acme.svc:6443/readyz", undefined],
+    ["https://other-svc.tcp-acme.svc.cluster.local/readyz", undefined],
+    ["https://KUBE-APISERVER.TCP-ACME.SVC.:6443/readyz", undefined],
+    ["http://kube-apiserver.tcp-acme.svc:6443/readyz", /https only/],
+    ["file:///etc/passwd", /https only/],
+    ["gopher://x/", /https only/],
+    ["https://user:pw@kube-apiserver.tcp-acme.svc/readyz", /credentials/],
+    ["https://kube-apiserver.tcp-other.svc:6443/readyz", /neither a Service in namespace tcp-acme/],
+    ["https://kube-apiserver.tcp-acme.svc.evil.example/readyz", /neither/],
+    ["https://169.254.169.254/latest/meta-data", /neither/],
+    ["https://127.0.0.1:8080/metrics", /neither/],
+    ["https://[::1]/", /neither/],
+    ["https://kubernetes.default.svc/api", /neither/],
+    ["not a url", /not a URL/],
+  ])("%s", (url, want) => {
+    const got = checkProbeUrl(url, policy);
+    if (want === undefined) expect(got).toBeUndefined();
+    else expect(got).toMatch(want);
+  });
+
+  it("allows the host of status.endpoint, and hosts on the allow-list", () => {
+    const p = {
+      namespace: "tcp-acme",
+      endpoint: "https://10.0.0.7:6443",
+      allowedHosts: ["lb.example.com", "*.edge.example"],
+    };
+    expect(checkProbeUrl("https://10.0.0.7:6443/readyz", p)).toBeUndefined();
+    expect(checkProbeUrl("https://lb.example.com/readyz", p)).toBeUndefined();
+    expect(checkProbeUrl("https://acme.edge.example/readyz", p)).toBeUndefined();
+    expect(checkProbeUrl("https://edge.example/readyz", p)).toMatch(/neither/);
+    expect(checkProbeUrl("https://lb.example.com.evil/readyz", p)).toMatch(/neither/);
+    expect(checkProbeUrl("http://lb.example.com/readyz", p)).toMatch(/https only/);
+    // An endpoint that is not https allows nothing.
+    expect(checkProbeUrl("https://10.0.0.8/readyz", { namespace: "x", endpoint: "http://10.0.0.8" })).toMatch(
+      /neither/,
+    );
+  });
+
+  it("matches allow-list entries exactly or by suffix", () => {
+    expect(hostAllowed("a.b.example", "*.example")).toBe(true);
+    expect(hostAllowed("example", "*.example")).toBe(false);
+    expect(hostAllowed("badexample", "*.example")).toBe(false);
+    expect(hostAllowed("127.0.0.1", "127.0.0.1")).toBe(true);
+    expect(hostAllowed("127.0.0.10", "127.0.0.1")).toBe(false);
+    expect(hostAllowed("x", " ")).toBe(false);
   });
 });

@@ -2,11 +2,17 @@
 // status.endpoint) or through the URL in its `metapilot.io/probe-url` annotation. /readyz is public by default
 // (system:public-info-viewer), so the probe needs no credentials; TLS is verified with the tenant's own cluster CA.
 //
+// The annotation is written by whoever may edit the TenantControlPlane, and metapilot's network position is
+// privileged, so the URL is checked before anything is sent (checkProbeUrl): https only, no credentials, and a host
+// that is the tenant's own (a Service in its namespace, or the host of its status.endpoint) or on the operator's
+// allow-list (--probe-allowed-hosts). Nothing the endpoint answers is kept but its status code and the timing: the
+// body is never read, and a transport error is reported by its code, because those texts end up in decisions, the
+// dashboard and ops-center reports.
+//
 // Only answers that say something about the tenant count as failures: a non-2xx status or a timeout. A name that
 // does not resolve, a refused connection or a TLS error says more about metapilot's network path than about the
 // tenant, so it leaves the signal missing (never a failure, never a scale-up). And when many tenants fail in the
 // same round, the prober itself is the likelier cause: that round is not counted for anyone.
-import http from "node:http";
 import https from "node:https";
 import type { LookupFunction } from "node:net";
 import { Counter, Histogram, type Registry } from "prom-client";
@@ -26,13 +32,82 @@ export interface ProbeResult {
   message: string;
 }
 
+/** Why a probe URL is refused, or undefined when it may be probed. */
+export interface ProbeUrlPolicy {
+  /** The tenant's namespace: a Service in it (`<svc>.<ns>.svc[.cluster.local]`) is the tenant's own. */
+  namespace: string;
+  /** The TenantControlPlane's status.endpoint, whose host is the tenant's own too. */
+  endpoint?: string;
+  /** Hosts the operator allows besides: exact names or IPs, or `*.suffix` for any name under suffix. */
+  allowedHosts?: readonly string[];
+}
+
+const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/** A URL's host as compared: lower case, without a trailing dot or IPv6 brackets. */
+function hostOf(u: URL): string {
+  return u.hostname
+    .toLowerCase()
+    .replace(/\.$/, "")
+    .replace(/^\[(.*)\]$/, "$1");
+}
+
+/** Whether `host` matches one allow-list entry: the same name, or under a `*.suffix` entry. */
+export function hostAllowed(host: string, entry: string): boolean {
+  const e = entry.trim().toLowerCase().replace(/\.$/, "");
+  if (!e) return false;
+  if (e.startsWith("*.")) return host.endsWith(e.slice(1)) && host.length > e.length - 1;
+  return host === e;
+}
+
+/**
+ * Checks a probe URL against the policy; returns the reason it is refused, or undefined. Pure, so the same rules
+ * are unit-tested and applied by the prober.
+ */
+export function checkProbeUrl(url: string, policy: ProbeUrlPolicy): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return "not a URL";
+  }
+  if (u.protocol !== "https:") return `scheme ${u.protocol.replace(/:$/, "")} is not allowed: https only`;
+  if (u.username || u.password) return "credentials in the URL are not allowed";
+  const host = hostOf(u);
+  const parts = host.split(".");
+  const svcSuffix = parts.slice(2).join(".");
+  if (
+    parts.length >= 3 &&
+    dnsLabel.test(parts[0] ?? "") &&
+    parts[1] === policy.namespace &&
+    (svcSuffix === "svc" || svcSuffix === "svc.cluster.local")
+  )
+    return undefined;
+  if (policy.endpoint) {
+    try {
+      const own = new URL(policy.endpoint);
+      if (own.protocol === "https:" && hostOf(own) === host) return undefined;
+    } catch {
+      // an endpoint that does not parse allows nothing
+    }
+  }
+  if ((policy.allowedHosts ?? []).some((e) => hostAllowed(host, e))) return undefined;
+  return (
+    `host ${host} is neither a Service in namespace ${policy.namespace}, nor the host of status.endpoint, ` +
+    `nor allowed by --probe-allowed-hosts`
+  );
+}
+
 export interface ProbeTarget {
   tenant: string;
   namespace: string;
   url: string;
 }
 
-/** One GET of a /readyz URL. Never throws: every way it can go wrong is an outcome. */
+/**
+ * One GET of a /readyz URL (https only). Never throws: every way it can go wrong is an outcome. The result holds
+ * the status code and the timing, never the answer's text.
+ */
 export function probeOnce(
   url: string,
   o: { timeoutMs: number; ca?: string; signal?: AbortSignal; lookup?: LookupFunction },
@@ -49,13 +124,16 @@ export function probeOnce(
     try {
       parsed = new URL(url);
     } catch {
-      resolve(done("unreachable", `not a URL: ${url}`));
+      resolve(done("unreachable", "not a URL"));
       return;
     }
-    const lib = parsed.protocol === "https:" ? https : http;
+    if (parsed.protocol !== "https:") {
+      resolve(done("unreachable", "refused: only https URLs are probed"));
+      return;
+    }
     const timeout = AbortSignal.timeout(o.timeoutMs);
     const signal = o.signal ? AbortSignal.any([o.signal, timeout]) : timeout;
-    const req = lib.request(
+    const req = https.request(
       parsed,
       {
         method: "GET",
@@ -67,20 +145,11 @@ export function probeOnce(
       },
       (res) => {
         const status = res.statusCode ?? 0;
-        let body = "";
-        res.setEncoding("utf8");
-        res.on("data", (chunk: string) => {
-          if (body.length < 2048) body += chunk;
-        });
-        res.on("end", () => {
-          if (status >= 200 && status < 300) resolve(done("ok", `HTTP ${status}`, status));
-          else {
-            // /readyz lists its failing checks as "[-]name failed: reason"; keep the first for the evidence.
-            const failing = body.split("\n").find((l) => l.startsWith("[-]"));
-            resolve(done("http-status", `HTTP ${status}${failing ? `: ${failing.slice(0, 160)}` : ""}`, status));
-          }
-        });
-        res.on("error", (err) => resolve(done("unreachable", err.message)));
+        // The status line is the answer; the body is discarded unread (its text is the endpoint's, not ours).
+        const outcome = status >= 200 && status < 300 ? "ok" : "http-status";
+        resolve(done(outcome, `HTTP ${status}`, status));
+        res.on("error", () => undefined);
+        res.destroy();
       },
     );
     // A timeout counts against the tenant only once its endpoint accepted the connection: a name that never
@@ -93,7 +162,8 @@ export function probeOnce(
     req.on("error", (err: NodeJS.ErrnoException) => {
       if (timeout.aborted && connected) resolve(done("timeout", `no answer within ${o.timeoutMs} ms`));
       else if (timeout.aborted) resolve(done("unreachable", `no connection within ${o.timeoutMs} ms`));
-      else resolve(done("unreachable", `${err.code ?? "error"}: ${err.message}`));
+      // The code, not the message: a TLS message quotes the peer's certificate names.
+      else resolve(done("unreachable", err.code ?? "transport error"));
     });
     req.end();
   });
@@ -192,7 +262,7 @@ export class ProbeSignals {
         }
         const r = await probe(`${t.url}`, { timeoutMs: this.o.timeoutMs, ca, signal });
         this.duration?.observe({ outcome: r.outcome }, r.durationMs / 1000);
-        if (r.outcome === "unreachable" && /CERT|SSL|TLS|self.signed|certificate/i.test(r.message))
+        if (r.outcome === "unreachable" && /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_|SIGNATURE/i.test(r.message))
           this.o.forgetCa?.(t);
         outcomes.set(t.tenant, { at: Date.now(), outcome: r.outcome, message: r.message });
       }
