@@ -1,5 +1,5 @@
-// A leader whose renewal hangs (here an apiserver that stops answering the Lease GET once the Lease exists) stops
-// writing at renewDeadline and steps down two Lease durations after its last renewal, whatever the client's own
+// A leader whose renewal hangs (here an apiserver that stops answering Lease reads and writes once the Lease exists)
+// stops writing at renewDeadline and steps down two Lease durations after its last renewal, whatever the client's own
 // request timeout and retries would allow.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -43,6 +43,11 @@ describe("LeaderElector", () => {
       hungRenewals++; // never answered
       return;
     }
+    // A leader renews with a write alone (no read first): that hangs too.
+    if (url.pathname === `${leasePath}/lease` && req.method === "PUT" && created) {
+      hungRenewals++;
+      return;
+    }
     res.statusCode = 404;
     res.end();
   });
@@ -83,5 +88,88 @@ describe("LeaderElector", () => {
     expect(elector.isLeader()).toBe(false);
     // Two Lease durations (3 s) after the last renewal, plus one retry period: never the 60 s a request may take.
     expect(steppedDownAfter).toBeLessThan(4000);
+  }, 20_000);
+
+  it("renews with one write per renewal while it leads, and reads the Lease again only after a 409", async () => {
+    // An apiserver with one Lease in memory and optimistic concurrency on its resourceVersion.
+    let lease: { metadata: Record<string, unknown>; spec: Record<string, unknown> } | undefined;
+    let rv = 10;
+    const calls = { get: 0, put: 0, conflicts: 0 };
+    const json = (res: http.ServerResponse, code: number, body: unknown) => {
+      res.statusCode = code;
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify(body));
+    };
+    const store = http.createServer((req, res) => {
+      const url = new URL(req.url ?? "/", "http://x");
+      let body = "";
+      req.on("data", (c: Buffer) => (body += c.toString()));
+      req.on("end", () => {
+        if (url.pathname === leasePath && req.method === "GET") {
+          if (url.searchParams.get("watch")) return; // the Lease informer's watch: open, silent
+          return json(res, 200, { kind: "LeaseList", metadata: { resourceVersion: String(rv) }, items: [] });
+        }
+        if (url.pathname === leasePath && req.method === "POST") {
+          const sent = JSON.parse(body) as NonNullable<typeof lease>;
+          lease = { ...sent, metadata: { ...sent.metadata, resourceVersion: String(++rv) } };
+          return json(res, 201, lease);
+        }
+        if (url.pathname === `${leasePath}/lease` && req.method === "GET") {
+          calls.get++;
+          return lease ? json(res, 200, lease) : json(res, 404, { kind: "Status", code: 404, reason: "NotFound" });
+        }
+        if (url.pathname === `${leasePath}/lease` && req.method === "PUT") {
+          calls.put++;
+          const sent = JSON.parse(body) as NonNullable<typeof lease>;
+          if (sent.metadata.resourceVersion !== lease?.metadata.resourceVersion) {
+            calls.conflicts++;
+            return json(res, 409, { kind: "Status", code: 409, reason: "Conflict" });
+          }
+          lease = { ...sent, metadata: { ...sent.metadata, resourceVersion: String(++rv) } };
+          return json(res, 200, lease);
+        }
+        json(res, 404, { kind: "Status", code: 404, reason: "NotFound" });
+      });
+    });
+    await new Promise<void>((r) => store.listen(0, "127.0.0.1", r));
+    try {
+      const client = new KubeClient(testKubeConfig(`http://127.0.0.1:${(store.address() as AddressInfo).port}`), {
+        maxRetries: 0,
+      });
+      const elector = new LeaderElector({
+        client,
+        namespace: "ns",
+        name: "lease",
+        identity: "me",
+        leaseDurationMs: 3000,
+        renewDeadlineMs: 2000,
+        retryPeriodMs: 50,
+        lostGraceMs: 100,
+        logger: silentLogger,
+      });
+      let whileLeading = { get: -1, put: -1, conflicts: -1 };
+      const outcome = elector.run(new AbortController().signal, async () => {
+        // Five renewals while leading...
+        while (calls.put < 5) await new Promise((r) => setTimeout(r, 10));
+        whileLeading = { ...calls };
+        // ...then another candidate writes the Lease (as after our own Lease had expired for it).
+        lease = {
+          ...lease!,
+          metadata: { ...lease!.metadata, resourceVersion: String(++rv) },
+          spec: { ...lease!.spec, holderIdentity: "other", renewTime: new Date().toISOString() },
+        };
+        await new Promise((r) => setTimeout(r, 5000).unref());
+      });
+      // The next renewal is refused (409), the Lease read shows the other holder, and this one steps down.
+      expect(await outcome).toBe("lost");
+      // The campaign's read that found no Lease, and no read for any of the renewals.
+      expect(whileLeading).toMatchObject({ get: 1, conflicts: 0 });
+      expect(calls.conflicts).toBe(1);
+      expect(calls.get).toBe(2);
+      expect(lease?.spec.holderIdentity).toBe("other");
+    } finally {
+      store.closeAllConnections();
+      store.close();
+    }
   }, 20_000);
 });
