@@ -148,6 +148,8 @@ describe("kubeletConfig and kubeletArgs", () => {
     expect(args).toContain("--hostname-override=metacluster-real-0");
     expect(args).toContain("--node-labels=metapilot.io/node-kind=real");
     expect(args).toContain("--kubeconfig=/kc");
+    // cAdvisor's own containerd client: without it its series have no pod, namespace and container labels.
+    expect(args).toContain("--containerd=/work/.cache/mc/realnodes/metacluster-real-0/containerd.sock");
     expect(args).toContain("--config=/work/.cache/mc/realnodes/metacluster-real-0/kubelet.yaml");
   });
 });

@@ -267,6 +267,10 @@ export function kubeletArgs(node: RealNode, kubeconfig: string): string[] {
     // node's name resolves nowhere. The kubelet refuses a loopback node IP, so it is the bridge's address.
     `--node-ip=${node.gateway}`,
     `--node-labels=${realNodeKindKey}=${realNodeKindValue}`,
+    // cAdvisor asks containerd about each cgroup it sees, at /run/containerd/containerd.sock unless told; without
+    // an answer its /metrics/cadvisor series carry no container, pod and namespace labels. (Deprecated, and the
+    // only way to tell it.)
+    `--containerd=${node.containerdSocket}`,
     "--v=1",
   ];
 }

@@ -112,6 +112,29 @@ describe("real nodes", () => {
     expect(text.trim()).toBe("hello from hello");
   });
 
+  it("serves cAdvisor series of the pod's container with namespace, pod and container labels", async () => {
+    // Through the apiserver's node proxy, as a kube-prometheus scrape of /metrics/cadvisor would see them.
+    const series = await eventually(
+      async () => {
+        const text = await core.connectGetNodeProxyWithPath({ name: node.name, path: "metrics/cadvisor" });
+        const line = text
+          .split("\n")
+          .find(
+            (l) =>
+              l.startsWith("container_memory_working_set_bytes{") &&
+              l.includes(`namespace="${namespace.name}"`) &&
+              l.includes('pod="hello"') &&
+              l.includes('container="hello"'),
+          );
+        return line;
+      },
+      120_000,
+      "container_memory_working_set_bytes of container hello in /metrics/cadvisor",
+    );
+    expect(series).toContain(`image="${busybox()}"`);
+    expect(Number(series.split(" ")[1])).toBeGreaterThan(0);
+  });
+
   it("a pod over its memory limit is OOM-killed by the kernel, and the kubelet reports it", async () => {
     // dd allocates its whole block size, 80 MB, as one buffer and fills it from /dev/zero: over the 32Mi limit.
     await core.createNamespacedPod({
