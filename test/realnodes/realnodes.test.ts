@@ -110,7 +110,7 @@ describe("real nodes", () => {
       "the log of pod hello through the apiserver",
     );
     expect(text.trim()).toBe("hello from hello");
-  });
+  }, 300_000);
 
   it("serves cAdvisor series of the pod's container with namespace, pod and container labels", async () => {
     // Through the apiserver's node proxy, as a kube-prometheus scrape of /metrics/cadvisor would see them.
@@ -133,7 +133,7 @@ describe("real nodes", () => {
     );
     expect(series).toContain(`image="${busybox()}"`);
     expect(Number(series.split(" ")[1])).toBeGreaterThan(0);
-  });
+  }, 180_000);
 
   it("a pod over its memory limit is OOM-killed by the kernel, and the kubelet reports it", async () => {
     // dd allocates its whole block size, 80 MB, as one buffer and fills it from /dev/zero: over the 32Mi limit.
@@ -170,7 +170,7 @@ describe("real nodes", () => {
     expect(terminated.exitCode).toBe(137);
     // The kubelet's record, not ours: it carries the container's id on this node's containerd.
     expect(terminated.containerID).toMatch(/^containerd:\/\/[0-9a-f]{64}$/);
-  });
+  }, 300_000);
 
   /** Removes every real node and checks that `removed` left nothing on this machine or in the apiserver. */
   async function removeAndExpectNothingLeft(removed: RealNode, ids: string[]): Promise<void> {
