@@ -133,15 +133,14 @@ export async function runUpstreamVpa(o: VpaRunOptions): Promise<VpaRunResult> {
     const kubectl = (...args: string[]) =>
       execFileSync(path.join(binDir, "kubectl"), ["--kubeconfig", state.kubeconfig, ...args], { encoding: "utf8" });
     kubectl("apply", "--server-side", "-f", path.join(binDir, "vpa-v1-crd-gen.yaml"));
-    // Polled rather than `kubectl wait`: right after the apply the CRD may have no status.conditions yet, and
-    // kubectl wait then fails at once ("status.conditions accessor error: <nil>") instead of waiting.
-    const established = () =>
-      kubectl(
-        "get",
-        "crd/verticalpodautoscalers.autoscaling.k8s.io",
-        "-o",
-        'jsonpath={.status.conditions[?(@.type=="Established")].status}',
-      ).trim() === "True";
+    // Polled rather than `kubectl wait` (or a jsonpath filter): right after the apply the CRD may have no
+    // status.conditions yet, and kubectl then fails at once ("status.conditions accessor error: <nil>").
+    const established = () => {
+      const crd = JSON.parse(kubectl("get", "crd/verticalpodautoscalers.autoscaling.k8s.io", "-o", "json")) as {
+        status?: { conditions?: Array<{ type?: string; status?: string }> };
+      };
+      return crd.status?.conditions?.some((c) => c.type === "Established" && c.status === "True") ?? false;
+    };
     for (const deadline = Date.now() + 120_000; !established(); await sleep(500)) {
       if (Date.now() > deadline) throw new Error("the VerticalPodAutoscaler CRD was not Established within 120 s");
     }
