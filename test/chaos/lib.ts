@@ -158,6 +158,13 @@ export interface ControllerProcessOptions {
   logLevel?: string;
   /** The kubeconfig the controller runs with; the meta-cluster's admin one when unset. */
   kubeconfig?: string;
+  /**
+   * Lease timings. Unset: 4 s / 3 s / 500 ms, so that the scenarios that measure failover see it within seconds.
+   * "default": the controller's own 15 s / 10 s / 2 s, for scenarios that measure convergence, not failover:
+   * with the fast timings a loaded 2-core machine, where one apiserver request can take seconds, costs a step-down
+   * and a restart per late renewal, which tests the test machine's speed and not the controller.
+   */
+  leaseTimings?: "default";
 }
 
 /** Every controller child still running: a bench or test that exits, or is stopped, takes them along. */
@@ -203,9 +210,9 @@ export class ControllerProcess {
       `--controllers=${this.opts.controllers.join(",")}`,
       "--leader-election-namespace=chaos-system",
       `--leader-election-id=${this.opts.leaseId}`,
-      "--lease-duration=4s",
-      "--renew-deadline=3s",
-      "--retry-period=500ms",
+      ...(this.opts.leaseTimings === "default"
+        ? []
+        : ["--lease-duration=4s", "--renew-deadline=3s", "--retry-period=500ms"]),
       `--metrics-address=127.0.0.1:${this.metricsPort}`,
       `--log-level=${this.opts.logLevel ?? "info"}`,
       "--qps=100",
@@ -276,6 +283,11 @@ export class ControllerProcess {
  * Keeps one controller running, as a Deployment would: when it exits (a lost Lease exits 1 on purpose), a new one
  * starts. Every exit is recorded, so a crash (any other code) is visible.
  */
+/**
+ * Keeps `replicas` controller processes running (1 unless set), replacing each one that exits, as a Deployment
+ * does. With 2, a standby is already running when the leader steps down, as with the chart's two replicas: the
+ * failover then costs the Lease expiry, not a process start (tens of seconds on a loaded machine).
+ */
 export class Supervisor {
   readonly exits: Array<{ code: number | null | undefined; signal: NodeJS.Signals | null | undefined }> = [];
   readonly generations: ControllerProcess[] = [];
@@ -283,18 +295,32 @@ export class Supervisor {
   private loop?: Promise<void>;
   constructor(
     private readonly env: ChaosEnv,
-    private readonly opts: ControllerProcessOptions,
+    private readonly opts: ControllerProcessOptions & { replicas?: number },
   ) {}
+  /** The running process that became leader last, or the newest running one. */
   get current(): ControllerProcess | undefined {
-    return this.generations.at(-1);
+    const running = this.generations.filter((g) => g.exitCode === undefined);
+    const leading = running.filter((g) => g.leaderAt !== undefined).sort((a, b) => a.leaderAt! - b.leaderAt!);
+    return leading.at(-1) ?? running.at(-1) ?? this.generations.at(-1);
+  }
+  /** Waits until one of the running processes leads; returns it. */
+  async waitLeader(timeoutMs = 60_000): Promise<ControllerProcess> {
+    return eventually(
+      async () => this.generations.find((g) => g.exitCode === undefined && g.leaderAt !== undefined),
+      timeoutMs,
+      `a ${this.opts.identity} replica leads`,
+    );
   }
   async start(): Promise<void> {
-    await this.spawnOne();
+    const replicas = this.opts.replicas ?? 1;
+    for (let i = 0; i < replicas; i++) await this.spawnOne();
+    const counted = new Set<ControllerProcess>();
     this.loop = (async () => {
       while (!this.stopped) {
-        const cur = this.current;
-        if (cur && cur.exitCode !== undefined) {
-          this.exits.push({ code: cur.exitCode, signal: cur.exitSignal });
+        for (const g of this.generations) {
+          if (g.exitCode === undefined || counted.has(g)) continue;
+          counted.add(g);
+          this.exits.push({ code: g.exitCode, signal: g.exitSignal });
           if (!this.stopped) await this.spawnOne();
         }
         await sleep(200);

@@ -26,6 +26,19 @@ async function converged(env: ChaosEnv, name: string, version: string): Promise<
   );
 }
 
+/** Why a TCP has not converged, from its own status: phase, generations and the Ready condition's message. */
+async function convergenceReport(env: ChaosEnv, name: string): Promise<string> {
+  const t = await env.client
+    .getOptional<RawTenantControlPlane>(Resources.TenantControlPlane, name)
+    .catch((err: unknown) => ({ error: String(err) }));
+  if (!t || "error" in t) return `${name}: ${t ? t.error : "gone"}`;
+  const ready = t.status?.conditions?.find((c) => c.type === "Ready");
+  return (
+    `${name}: phase ${t.status?.phase ?? "-"}, generation ${t.metadata?.generation}/observed ` +
+    `${t.status?.observedGeneration ?? "-"}, Ready ${ready?.status ?? "-"} ${ready?.reason ?? ""}: ${ready?.message ?? ""}`
+  );
+}
+
 async function workloadCounts(env: ChaosEnv, name: string): Promise<string> {
   const ns = `tcp-${name}`;
   const deps = await env.client.listAll<KubeObject>(Resources.Deployment, { namespace: ns });
@@ -49,10 +62,17 @@ export async function controlPlaneKill(
   );
   const id = randomBytes(2).toString("hex");
   const names = Array.from({ length: opts.tcps }, (_, i) => `ck${opts.component === "etcd" ? "e" : "a"}${id}-${i}`);
-  const sup = new Supervisor(env, { identity: `tcp-${id}`, controllers: ["tenantcontrolplane"], leaseId: `tcp-${id}` });
+  const sup = new Supervisor(env, {
+    identity: `tcp-${id}`,
+    controllers: ["tenantcontrolplane"],
+    leaseId: `tcp-${id}`,
+    leaseTimings: "default",
+    // As the chart runs it: a standby takes over when a leader cut off by the outage steps down.
+    replicas: 2,
+  });
   await sup.start();
   try {
-    await sup.current!.waitLeader(60_000);
+    await sup.waitLeader(60_000);
     await Promise.all(names.map((n) => env.client.create(Resources.TenantControlPlane, tcp(n))));
     s.objectsAtRisk = names.length;
     for (let k = 0; k < opts.kills; k++) {
@@ -75,7 +95,7 @@ export async function controlPlaneKill(
     s.check(
       "every TCP converges (Ready, observedGeneration current)",
       notConverged.length === 0,
-      notConverged.join(" "),
+      (await Promise.all(notConverged.map((n) => convergenceReport(env, n)))).join(" | "),
     );
     const counts = await Promise.all(names.map((n) => workloadCounts(env, n)));
     const odd = names.filter((_, i) => counts[i] !== "3d/1s").map((n, i) => `${n}:${counts[i]}`);
@@ -106,7 +126,12 @@ export async function restartMidUpgrade(
   const s = new Scenario("controller-killed-mid-tcp-upgrade", { tcps: opts.tcps }, env.log);
   const id = randomBytes(2).toString("hex");
   const names = Array.from({ length: opts.tcps }, (_, i) => `up${id}-${i}`);
-  const sup = new Supervisor(env, { identity: `upg-${id}`, controllers: ["tenantcontrolplane"], leaseId: `upg-${id}` });
+  const sup = new Supervisor(env, {
+    identity: `upg-${id}`,
+    controllers: ["tenantcontrolplane"],
+    leaseId: `upg-${id}`,
+    leaseTimings: "default",
+  });
   await sup.start();
   const samples: Array<{ at: number; tenant: string; component: string; version?: string; available?: number }> = [];
   let sampling = true;
