@@ -72,7 +72,8 @@ export async function controlPlaneKill(
   });
   await sup.start();
   try {
-    await sup.waitLeader(60_000);
+    // Start-up, not the scenario: two controllers loading at once took over 60 s at load average 15.
+    await sup.waitLeader(180_000);
     await Promise.all(names.map((n) => env.client.create(Resources.TenantControlPlane, tcp(n))));
     s.objectsAtRisk = names.length;
     for (let k = 0; k < opts.kills; k++) {
