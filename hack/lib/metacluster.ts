@@ -35,6 +35,7 @@ import {
   mountsUnder,
   pidsWhere,
   probeHost,
+  realNodeBridges,
   realNodeLayout,
   recordHostDefaults,
   removeCgroupRoot,
@@ -1203,7 +1204,9 @@ async function stopRealNode(state: MetaclusterState, node: RealNode, log: (l: st
  * machine (ours or another meta-cluster's) has stopped.
  */
 async function cleanupHostIfLastKubelet(): Promise<string[]> {
-  if (kubeletPids().length) return [];
+  // A real node of another meta-cluster whose kubelet is down for a moment still has its bridge and pods, which
+  // need forwarding: only a machine with neither kubelets nor real-node bridges is cleaned.
+  if (kubeletPids().length || realNodeBridges().length) return [];
   const left = await removeKubeChains();
   restoreHostDefaults();
   removeEmptySharedDirs();

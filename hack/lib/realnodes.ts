@@ -508,6 +508,15 @@ export function linkExists(name: string): boolean {
   return existsSync(`/sys/class/net/${name}`);
 }
 
+/** The real-node bridges on this machine, of every meta-cluster. */
+export function realNodeBridges(): string[] {
+  try {
+    return readdirSync("/sys/class/net").filter((l) => /^mpbr\d+$/.test(l));
+  } catch {
+    return [];
+  }
+}
+
 /** Makes the node's bridge with its gateway address, up, unless it is there already. */
 export function ensureBridge(node: RealNode): void {
   if (!linkExists(node.bridge)) execFileSync("ip", ["link", "add", "name", node.bridge, "type", "bridge"]);

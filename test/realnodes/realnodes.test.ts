@@ -20,6 +20,7 @@ import {
   mountsUnder,
   pidsWhere,
   realNodeKindKey,
+  realNodeBridges,
   realNodeKindValue,
   runtimeIds,
   sharedLeftoverFiles,
@@ -184,7 +185,11 @@ describe("real nodes", () => {
 
   /** Removes every real node and checks that `removed` left nothing on this machine or in the apiserver. */
   async function removeAndExpectNothingLeft(removed: RealNode, ids: string[]): Promise<void> {
-    const kubeletsElsewhere = kubeletPids().filter((p) => p !== removed.pids.kubelet);
+    // Real nodes of other meta-clusters on this machine keep what is machine-wide.
+    const othersOnMachine = [
+      ...kubeletPids().filter((p) => p !== removed.pids.kubelet),
+      ...realNodeBridges().filter((b) => b !== removed.bridge),
+    ];
     const pids = { ...removed.pids };
     const left = await ensureRealNodes(state, 0, log);
     expect(left).toEqual([]);
@@ -217,7 +222,7 @@ describe("real nodes", () => {
     expect(nodes.items.map((n) => n.metadata?.name)).not.toContain(removed.name);
     // The kubelet's chains, the sysctls it changed and the shared directories are machine-wide: they go with the
     // last kubelet on this machine.
-    if (kubeletsElsewhere.length === 0) {
+    if (othersOnMachine.length === 0) {
       expect(await kubeChains()).toEqual([]);
       expect(existsSync(path.join(hostRecordDir, "sysctls.json"))).toBe(false);
       expect(sharedRuntimeDirs.filter((d) => existsSync(d) && !sharedDirsBefore.includes(d))).toEqual([]);
