@@ -255,7 +255,7 @@ export class ScalerReconciler implements Reconciler {
     return this.o.caches.tenants.get(tenant)?.metadata?.labels ?? workload.metadata?.labels ?? {};
   }
 
-  private history(key: string, now: number): History {
+  private history(key: string, now: number, signingKey: Buffer): History {
     let h = this.histories.get(key);
     if (!h) {
       // After a restart, cooldowns and handled OOMs are rebuilt from the recorded decisions.
@@ -266,6 +266,9 @@ export class ScalerReconciler implements Reconciler {
       let shadowAt = 0;
       const [ns, name] = key.split("/");
       for (const d of this.o.caches.decisions.listNamespace(ns ?? "", (d) => d.spec?.target?.name === name)) {
+        // A decision without a phase is metapilot's only when it carries metapilot's signature: anyone who may
+        // create ScalingDecisions could otherwise mark OOM kills as handled, and so keep them from being answered.
+        if (!d.status?.phase && !verifyDecision(signingKey, d)) continue;
         for (const id of (d.metadata?.annotations?.[oomIdsAnnotation] ?? "").split(",").filter(Boolean))
           handled.add(id);
         if (d.status?.phase !== "Applied" && d.status?.phase !== "DryRun") continue;
@@ -415,7 +418,7 @@ export class ScalerReconciler implements Reconciler {
       workload.metadata.annotations?.[pausedAnnotation] === "true" ||
       tcp?.metadata?.annotations?.[pausedAnnotation] === "true" ||
       tcp?.spec?.paused === true;
-    const h = this.history(wkey, now);
+    const h = this.history(wkey, now, await this.signingKey());
     const observed = this.currentSize(workload, ref.container);
     const finishRetryMs = await this.finishInterrupted(ref, observed, now, policy, paused);
     const dryRun = policy.dryRun || this.o.dryRun || this.o.actuator.dryRun;
