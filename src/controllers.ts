@@ -16,6 +16,12 @@ export interface ControllerConfig {
   /** Black-box /readyz probes of tenant apiservers: every this often; 0 or unset turns them off. */
   probeIntervalMs?: number;
   probeTimeoutMs?: number;
+  /** Name of the node this process runs on (downward API NODE_NAME): a drain takes it last. */
+  nodeName?: string;
+  /** Most nodes one NodeDrain may select; a drain that selects more is refused. Default 50. */
+  maxDrainNodes?: number;
+  /** Most nodes one NodeDrain may select, in percent of the cluster's nodes (at least one node). Default 34. */
+  maxDrainPercent?: number;
   /**
    * Hosts a `metapilot.io/probe-url` annotation may name besides the tenant's own Service and endpoint: exact
    * names or IPs, or `*.suffix`.

@@ -26,14 +26,23 @@ export const NodeDrainSpec = withRules(
       .optional(),
     nodeSelector: LabelSelector.describe(
       "The nodes to drain, by label; resolved once, when the drain is planned. Exactly one of nodeNames and " +
-        "nodeSelector must be set.",
+        "nodeSelector must be set, and a selector must not be empty (an empty one would select every node). " +
+        "A drain that selects more nodes than the controller's budget (--max-drain-nodes, --max-drain-percent of " +
+        "the cluster) or than a NodePool can spare above its minNodes is refused.",
     ).optional(),
     evictionStrategy: z
       .enum(["eviction", "delete"])
       .default("eviction")
       .describe(
         "How pods are removed: eviction uses the Eviction API, which honours PodDisruptionBudgets; delete deletes " +
-          "pods directly and ignores them.",
+          "pods directly and ignores them, and must be confirmed with confirmDeleteBypassesPDB.",
+      ),
+    confirmDeleteBypassesPDB: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Must be true when evictionStrategy is delete: a second field that says the PodDisruptionBudgets of the " +
+          "drained pods will not be honoured.",
       ),
     dryRun: z
       .boolean()
@@ -88,6 +97,28 @@ export const NodeDrainSpec = withRules(
       rule: "has(self.nodeNames) != has(self.nodeSelector)",
       message: "exactly one of nodeNames and nodeSelector must be set",
       check: (v) => (v?.nodeNames === undefined) !== (v?.nodeSelector === undefined),
+    },
+    {
+      rule:
+        "!has(self.nodeSelector) || " +
+        "(has(self.nodeSelector.matchLabels) && size(self.nodeSelector.matchLabels) > 0) || " +
+        "(has(self.nodeSelector.matchExpressions) && size(self.nodeSelector.matchExpressions) > 0)",
+      message: "nodeSelector must not be empty: an empty selector selects every node",
+      fieldPath: ".nodeSelector",
+      reason: "FieldValueForbidden",
+      check: (v) =>
+        v?.nodeSelector === undefined ||
+        Object.keys(v.nodeSelector.matchLabels ?? {}).length > 0 ||
+        (v.nodeSelector.matchExpressions ?? []).length > 0,
+    },
+    {
+      rule:
+        "!has(self.evictionStrategy) || self.evictionStrategy != 'delete' || " +
+        "(has(self.confirmDeleteBypassesPDB) && self.confirmDeleteBypassesPDB)",
+      message: "evictionStrategy delete ignores PodDisruptionBudgets: set confirmDeleteBypassesPDB: true to confirm it",
+      fieldPath: ".confirmDeleteBypassesPDB",
+      reason: "FieldValueRequired",
+      check: (v) => v?.evictionStrategy !== "delete" || v.confirmDeleteBypassesPDB === true,
     },
   ],
 ).describe("Which nodes to drain and how.");

@@ -30,6 +30,9 @@ interface ControllerFlags {
   pollInterval: string;
   probeInterval: string;
   probeTimeout: string;
+  nodeName?: string;
+  maxDrainNodes: string;
+  maxDrainPercent: string;
   probeAllowedHosts?: string;
   staleAfter: string;
   opsCenterUrl?: string[];
@@ -115,6 +118,22 @@ export function controllerCommand(): Command {
       "10s",
     )
     .option("--probe-timeout <duration>", "a /readyz probe without an answer by then counts as failed", "3s")
+    .addOption(
+      new Option(
+        "--node-name <name>",
+        "the node this process runs on (in a pod: the downward API's spec.nodeName); a NodeDrain takes it last",
+      ).env("NODE_NAME"),
+    )
+    .option(
+      "--max-drain-nodes <n>",
+      "a NodeDrain that selects more nodes than this is refused (also see --max-drain-percent)",
+      "50",
+    )
+    .option(
+      "--max-drain-percent <percent>",
+      "a NodeDrain that selects more than this share of the cluster's nodes (at least one node) is refused",
+      "34",
+    )
     .option(
       "--probe-allowed-hosts <hosts>",
       "comma-separated hosts a metapilot.io/probe-url annotation may name besides the tenant's own Service and " +
@@ -168,6 +187,12 @@ export function controllerCommand(): Command {
         throw new Error(`--concurrency must be a positive integer, got ${flags.concurrency}`);
       // A missing, empty or short key file fails here, at start, not at the first decision.
       if (flags.decisionSigningKeyFile) readSigningKeyFile(flags.decisionSigningKeyFile);
+      const maxDrainNodes = Number(flags.maxDrainNodes);
+      if (!Number.isInteger(maxDrainNodes) || maxDrainNodes < 1)
+        throw new Error(`--max-drain-nodes must be a positive integer, got ${flags.maxDrainNodes}`);
+      const maxDrainPercent = Number(flags.maxDrainPercent);
+      if (!Number.isFinite(maxDrainPercent) || maxDrainPercent <= 0 || maxDrainPercent > 100)
+        throw new Error(`--max-drain-percent must be in (0, 100], got ${flags.maxDrainPercent}`);
       const kubeConfig = loadKubeConfig(flags);
       const address = flags.metricsAddress.startsWith(":") ? `0.0.0.0${flags.metricsAddress}` : flags.metricsAddress;
       const manager = new Manager({
@@ -201,6 +226,9 @@ export function controllerCommand(): Command {
         staleAfterMs: parseDuration(flags.staleAfter),
         probeIntervalMs: flags.probeInterval === "0" ? 0 : parseDuration(flags.probeInterval),
         probeTimeoutMs: parseDuration(flags.probeTimeout),
+        nodeName: flags.nodeName || undefined,
+        maxDrainNodes,
+        maxDrainPercent,
         probeAllowedHosts: (flags.probeAllowedHosts ?? "")
           .split(",")
           .map((h) => h.trim())

@@ -6,6 +6,7 @@ import { registerController, type ControllerConfig } from "../controllers.js";
 import { Controller, type KeyMapper } from "../kube/controller.js";
 import type { Manager } from "../kube/manager.js";
 import { Resources } from "../kube/resources.js";
+import { defaultDrainBudget } from "./drain/budget.js";
 import { validateEvictionStrategies } from "./drain/eviction.js";
 import { isActiveNodeState, NodeDrainReconciler, type RawNodeDrain } from "./drain/reconciler.js";
 import {
@@ -50,8 +51,13 @@ export function addNodeDrainController(manager: Manager, config: ControllerConfi
   const c = caches(manager);
   const reconciler = new NodeDrainReconciler({
     client: manager.client,
-    caches: { drains: c.drains, nodes: c.nodes, pdbs: c.pdbs, pods: c.pods },
+    caches: { drains: c.drains, nodes: c.nodes, pdbs: c.pdbs, pods: c.pods, pools: c.pools },
     recorder: manager.recorder("nodedrain"),
+    budget: {
+      maxNodes: config.maxDrainNodes ?? defaultDrainBudget.maxNodes,
+      maxPercent: config.maxDrainPercent ?? defaultDrainBudget.maxPercent,
+    },
+    ownNodeName: config.nodeName,
   });
   const activeDrains = (node?: string) =>
     c.drains

@@ -9,7 +9,7 @@ import type { ReconcileContext, ReconcileResult, Reconciler } from "../../kube/c
 import type { EventRecorder } from "../../kube/events.js";
 import type { Informer } from "../../kube/informer.js";
 import { Resources, type KubeObject, type ObjectKey } from "../../kube/resources.js";
-import { jsonEqual } from "../../operator/status.js";
+import { jsonEqual, mergeConditions } from "../../operator/status.js";
 import {
   cordonedByAnnotation,
   doNotDisruptReason,
@@ -22,6 +22,7 @@ import {
 } from "../model.js";
 import type { PodIndex } from "../podindex.js";
 import { WriteOverlay } from "../overlay.js";
+import { defaultDrainBudget, drainBudgetRefusal, ownNodeLast, type DrainBudget, type PoolMinimum } from "./budget.js";
 import { evictionStrategy } from "./eviction.js";
 import { boundedName, missingPDBManifest, pdbsByNamespace, planNode, type NodePlan } from "./plan.js";
 
@@ -42,6 +43,8 @@ export interface DrainCaches {
   nodes: Informer<Node>;
   pdbs: Informer<PodDisruptionBudget>;
   pods: PodIndex;
+  /** NodePools, for their minNodes (a drain may not take a pool below it). */
+  pools?: Informer<KubeObject & { spec?: { minNodes?: unknown } }>;
 }
 
 export interface DrainReconcilerOptions {
@@ -51,6 +54,10 @@ export interface DrainReconcilerOptions {
   now?: () => number;
   /** How often an active drain looks again, besides pod events. */
   pollMs?: number;
+  /** How many nodes one drain may select; defaultDrainBudget when unset. */
+  budget?: DrainBudget;
+  /** The node this controller (the leader) runs on: drained after every other node of a drain. */
+  ownNodeName?: string;
 }
 
 const terminalPhases = new Set(["Succeeded", "Failed", "Aborted", "DryRun"]);
@@ -124,6 +131,26 @@ export class NodeDrainReconciler implements Reconciler {
     }
 
     if (!status.startTime) {
+      const refusal = this.budgetRefusal(drain);
+      if (refusal) {
+        // Refused as a whole, before anything is cordoned; dry-run says the same.
+        const message = `refused: ${refusal}`;
+        status.startTime = status.completionTime = new Date(now).toISOString();
+        status.phase = "Failed";
+        status.message = message;
+        status.plan = [];
+        status.nodes = [];
+        status.pods = [];
+        status.conditions = mergeConditions(
+          status.conditions,
+          [{ type: "Accepted", status: "False", reason: "ExceedsDrainBudget", message }],
+          raw.metadata?.generation,
+          new Date(now),
+        );
+        await this.writeStatus(raw, status);
+        this.o.recorder?.record(raw, "Warning", "Refused", "Drain", message);
+        return;
+      }
       this.start(drain, status, now);
       if (drain.spec.dryRun) {
         status.phase = "DryRun";
@@ -175,14 +202,34 @@ export class NodeDrainReconciler implements Reconciler {
     return { requeueAfterMs: Math.max(50, Math.min(this.o.pollMs ?? 1000, wakeAt - now)) };
   }
 
-  /** Resolves the nodes and records the full plan: the same for dry-run and live. */
-  private start(drain: NodeDrain, status: Status, now: number): void {
+  /** The nodes a drain selects, the controller's own node last. */
+  private selectedNodes(drain: NodeDrain): string[] {
     const names = drain.spec.nodeNames
       ? [...drain.spec.nodeNames]
       : this.o.caches.nodes
           .list((n) => matchesSelector(drain.spec.nodeSelector, n.metadata?.labels))
           .map((n) => n.metadata?.name ?? "")
           .sort();
+    return ownNodeLast(names, this.o.ownNodeName);
+  }
+
+  /** Why the drain takes more nodes at once than the cluster's or a pool's budget allows, if it does. */
+  private budgetRefusal(drain: NodeDrain): string | undefined {
+    const pools: PoolMinimum[] = (this.o.caches.pools?.list() ?? []).map((p) => ({
+      name: p.metadata?.name ?? "",
+      minNodes: typeof p.spec?.minNodes === "number" ? p.spec.minNodes : 0,
+    }));
+    return drainBudgetRefusal(
+      this.selectedNodes(drain),
+      this.o.caches.nodes.list(),
+      pools,
+      this.o.budget ?? defaultDrainBudget,
+    );
+  }
+
+  /** Resolves the nodes and records the full plan: the same for dry-run and live. */
+  private start(drain: NodeDrain, status: Status, now: number): void {
+    const names = this.selectedNodes(drain);
     const pdbs = pdbsByNamespace(this.o.caches.pdbs.list());
     status.startTime = new Date(now).toISOString();
     status.plan = [];
@@ -224,6 +271,9 @@ export class NodeDrainReconciler implements Reconciler {
     const pdbs = pdbsByNamespace(this.o.caches.pdbs.list());
     for (const entry of nodes) {
       if (entry.state !== "Pending") continue;
+      // The leader's own node waits until every other node of the drain is done: the controller (and its
+      // standby's PDB) should move once, at the end, not while it is still draining others.
+      if (entry.name === this.o.ownNodeName && nodes.some((n) => n !== entry && !doneNodeStates.has(n.state))) continue;
       if (active >= maxConcurrent) break;
       if (inWindow >= nodesPerInterval) {
         const oldest = Math.min(...starts.filter((t) => now - t < intervalMs));

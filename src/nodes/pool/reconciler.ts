@@ -260,6 +260,8 @@ export class NodePoolReconciler implements Reconciler {
       condition: { type: "ScalingDown", status: "False" as const, reason, message },
       requeueAfterMs: 30_000,
     });
+    // Nodes removed in this very reconcile: the cache still lists them, but they count no more.
+    const removed = new Set<string>();
     if (status.activeDrain) {
       const drain = this.o.caches.drains.get(status.activeDrain);
       const phase = drain?.status?.phase;
@@ -279,6 +281,7 @@ export class NodePoolReconciler implements Reconciler {
       const present = drained.filter((n) => pctx.nodes.some((x) => x.metadata?.name === n));
       if (present.length && !recordOnly) {
         const did = await provider.removeNodes(pctx, present);
+        for (const n of present) removed.add(n);
         const list = this.removals.get(name) ?? [];
         list.push(...present.map(() => pctx.now));
         this.removals.set(name, list);
@@ -292,7 +295,7 @@ export class NodePoolReconciler implements Reconciler {
     const hourAgo = pctx.now - 3_600_000;
     const recent = (this.removals.get(name) ?? []).filter((t) => t > hourAgo);
     this.removals.set(name, recent);
-    const live = pctx.nodes.filter((n) => !n.metadata?.deletionTimestamp);
+    const live = pctx.nodes.filter((n) => !n.metadata?.deletionTimestamp && !removed.has(n.metadata?.name ?? ""));
     const budget = Math.min(
       live.length - pool.spec.minNodes,
       spec.maxNodesPerHour === undefined ? Number.POSITIVE_INFINITY : spec.maxNodesPerHour - recent.length,
