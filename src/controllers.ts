@@ -16,6 +16,8 @@ export interface ControllerConfig {
   /** Black-box /readyz probes of tenant apiservers: every this often; 0 or unset turns them off. */
   probeIntervalMs?: number;
   probeTimeoutMs?: number;
+  /** Honour a TenantControlPlane's spec.allowInsecureExtraArgs (the platform admin's escape hatch). */
+  allowInsecureExtraArgs?: boolean;
   /** Name of the node this process runs on (downward API NODE_NAME): a drain takes it last. */
   nodeName?: string;
   /** Most nodes one NodeDrain may select; a drain that selects more is refused. Default 50. */

@@ -13,6 +13,7 @@ import {
 } from "./common.js";
 import { type TransitionRule, type UpdateCheck, type ValueRule, updateCheck, withRules } from "./rules.js";
 import { kubeObject } from "./object.js";
+import { AllowInsecureExtraArgs, extraArgsRules } from "./extraargs.js";
 
 // ---------------------------------------------------------------------------------------------------------------
 // Versions
@@ -106,7 +107,9 @@ const extraArgs = (component: string) =>
   StringMap.meta({ maxProperties: 64 })
     .describe(
       `Extra command-line flags for ${component}, without the leading "--": {"v": "2"} becomes --v=2. ` +
-        "They override the flags metapilot sets.",
+        "They override the flags metapilot sets, except flags that would switch security off (anonymous or " +
+        "static-credential access, AlwaysAllow, other trust anchors, identities or data stores): those are " +
+        "refused unless spec.allowInsecureExtraArgs names them.",
     )
     .optional();
 
@@ -364,8 +367,9 @@ export const TenantControlPlaneSpec = withRules(
         "Stops every automatic change to this control plane (reconciling, scaling, upgrades) while true. " +
           'Same as the annotation metapilot.io/paused: "true".',
       ),
+    allowInsecureExtraArgs: AllowInsecureExtraArgs.optional(),
   }),
-  [namespacePresenceRule],
+  [namespacePresenceRule, ...extraArgsRules],
 ).describe("Desired state of the tenant control plane.");
 
 // ---------------------------------------------------------------------------------------------------------------

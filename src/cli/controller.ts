@@ -30,6 +30,7 @@ interface ControllerFlags {
   pollInterval: string;
   probeInterval: string;
   probeTimeout: string;
+  allowInsecureExtraArgs?: boolean;
   nodeName?: string;
   maxDrainNodes: string;
   maxDrainPercent: string;
@@ -118,6 +119,11 @@ export function controllerCommand(): Command {
       "10s",
     )
     .option("--probe-timeout <duration>", "a /readyz probe without an answer by then counts as failed", "3s")
+    .option(
+      "--allow-insecure-extra-args",
+      "honour spec.allowInsecureExtraArgs, the escape hatch that lets a TenantControlPlane set extraArgs that switch " +
+        "security off; set it only where an admission policy lets only platform admins write that field",
+    )
     .addOption(
       new Option(
         "--node-name <name>",
@@ -226,6 +232,7 @@ export function controllerCommand(): Command {
         staleAfterMs: parseDuration(flags.staleAfter),
         probeIntervalMs: flags.probeInterval === "0" ? 0 : parseDuration(flags.probeInterval),
         probeTimeoutMs: parseDuration(flags.probeTimeout),
+        allowInsecureExtraArgs: flags.allowInsecureExtraArgs ?? false,
         nodeName: flags.nodeName || undefined,
         maxDrainNodes,
         maxDrainPercent,

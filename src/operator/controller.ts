@@ -30,6 +30,7 @@ export function addTenantControlPlaneController(manager: Manager, config: Contro
     caches,
     recorder: manager.recorder("tenantcontrolplane"),
     registry: manager.metrics.registry,
+    allowInsecureExtraArgs: config.allowInsecureExtraArgs,
     ownNamespaces: config.ownNamespaces,
     externalEtcdSecretNamespaces: config.externalEtcdSecretNamespaces,
   });

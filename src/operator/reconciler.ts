@@ -104,6 +104,11 @@ export interface OperatorOptions {
   now?: () => Date;
   /** Requeue period for Ready tenants, so certificate renewal is never missed (capped by the next expiry). */
   resyncMs?: number;
+  /**
+   * Honour spec.allowInsecureExtraArgs (--allow-insecure-extra-args). Off, a TenantControlPlane that names any
+   * flag there is not deployed: the escape hatch needs the platform admin's consent, not only the tenant's.
+   */
+  allowInsecureExtraArgs?: boolean;
   /** metapilot's own namespaces (its leader-election namespace): never a tenant's, like default and kube-*. */
   ownNamespaces?: readonly string[];
   /**
@@ -190,6 +195,17 @@ export class TenantControlPlaneReconciler implements Reconciler {
       return;
     }
     const tcp = parsed.value;
+    if (tcp.spec.allowInsecureExtraArgs?.length && !this.o.allowInsecureExtraArgs) {
+      const message =
+        `spec.allowInsecureExtraArgs (${tcp.spec.allowInsecureExtraArgs.join(", ")}) is honoured only when the ` +
+        "controller runs with --allow-insecure-extra-args; nothing is deployed until it is removed or allowed";
+      await this.writeStatus(raw, {
+        phase: raw.status?.phase ?? "Provisioning",
+        conditions: [{ type: "Ready", status: "False", reason: "InsecureExtraArgsNotAllowed", message }],
+      });
+      this.o.recorder.record(raw, "Warning", "InsecureExtraArgsNotAllowed", "Validate", message);
+      return;
+    }
     if (tcp.spec.paused || raw.metadata.annotations?.[pausedAnnotation] === "true") {
       await this.writeStatus(
         raw,
