@@ -28,7 +28,7 @@ export const NodeDrainSpec = withRules(
       "The nodes to drain, by label; resolved once, when the drain is planned. Exactly one of nodeNames and " +
         "nodeSelector must be set, and a selector must not be empty (an empty one would select every node). " +
         "A drain that selects more nodes than the controller's budget (--max-drain-nodes, --max-drain-percent of " +
-        "the cluster) or than a NodePool can spare above its minNodes is refused.",
+        "the cluster) or than a NodePool can spare above its minNodes (one node may always be drained) is refused.",
     ).optional(),
     evictionStrategy: z
       .enum(["eviction", "delete"])

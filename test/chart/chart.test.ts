@@ -245,6 +245,7 @@ describe("Helm chart on the meta-cluster: the controller as the chart's ServiceA
       "ClusterRoleBinding",
       "Deployment",
       "FlowSchema",
+      "PodDisruptionBudget",
       "Role",
       "RoleBinding",
       "Service",

@@ -165,7 +165,7 @@ describe("NodeDrain safety stops", () => {
     const done = await waitPhase(name, ["Failed", "Draining", "Succeeded"]);
     expect(done.status?.phase).toBe("Failed");
     expect(done.status?.message).toBe(
-      `refused: selects 2 of NodePool ${pool}'s 3 nodes; it may lose at most 1 (minNodes 2)`,
+      `refused: selects 2 of NodePool ${pool}'s 3 nodes; it may lose at most 1 at once (minNodes 2)`,
     );
     expect(nodeWrites(since)).toEqual([]);
   });

@@ -44,11 +44,13 @@ describe("drain budget", () => {
     const pools = [{ name: "pool-a", minNodes: 2 }];
     expect(drainBudgetRefusal(["p0"], nodes, pools, defaultDrainBudget)).toBeUndefined();
     expect(drainBudgetRefusal(["p0", "p1"], nodes, pools, defaultDrainBudget)).toBe(
-      "selects 2 of NodePool pool-a's 3 nodes; it may lose at most 1 (minNodes 2)",
+      "selects 2 of NodePool pool-a's 3 nodes; it may lose at most 1 at once (minNodes 2)",
     );
-    // A pool at its minimum can lose none.
-    expect(drainBudgetRefusal(["p0"], nodes, [{ name: "pool-a", minNodes: 3 }], defaultDrainBudget)).toMatch(
-      /may lose at most 0/,
+    // A pool at its minimum may still have one node drained (for maintenance), never two.
+    const atMinimum = [{ name: "pool-a", minNodes: 3 }];
+    expect(drainBudgetRefusal(["p0"], nodes, atMinimum, defaultDrainBudget)).toBeUndefined();
+    expect(drainBudgetRefusal(["p0", "p2"], nodes, atMinimum, defaultDrainBudget)).toMatch(
+      /may lose at most 1 at once/,
     );
   });
 

@@ -4,7 +4,8 @@
 //
 // - The cluster's budget: at most `maxNodes` nodes, and at most `maxPercent` percent of the cluster's nodes (at
 //   least one node), so a drain cannot empty the meta-cluster.
-// - A pool's budget: a NodePool may lose at most the nodes it has above its spec.minNodes.
+// - A pool's budget: a NodePool may lose at once at most the nodes it has above its spec.minNodes, and always one
+//   (a drain only cordons and evicts: one node of a pool at its minimum may still be drained for maintenance).
 import { nodePoolLabel, type Node } from "../model.js";
 
 export interface DrainBudget {
@@ -47,10 +48,10 @@ export function drainBudgetRefusal(
   for (const pool of pools) {
     const members = nodes.filter((n) => n.metadata?.labels?.[nodePoolLabel] === pool.name).length;
     const fromPool = taken.filter((n) => byName.get(n)?.metadata?.labels?.[nodePoolLabel] === pool.name).length;
-    const spare = Math.max(0, members - pool.minNodes);
+    const spare = Math.max(1, members - pool.minNodes);
     if (fromPool > spare)
       return (
-        `selects ${fromPool} of NodePool ${pool.name}'s ${members} nodes; it may lose at most ${spare} ` +
+        `selects ${fromPool} of NodePool ${pool.name}'s ${members} nodes; it may lose at most ${spare} at once ` +
         `(minNodes ${pool.minNodes})`
       );
   }
