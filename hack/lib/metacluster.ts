@@ -161,17 +161,6 @@ function bindAndRelease(port: number): Promise<number> {
   });
 }
 
-/** True when `pid` is alive and is the binary we started (a recycled pid is never killed). */
-export function isOurProcess(pid: number | undefined, binary: string): boolean {
-  if (!pid) return false;
-  try {
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
-    return cmdline.split("\0")[0]?.endsWith(binary) ?? false;
-  } catch {
-    return false;
-  }
-}
-
 function binaryOf(name: ComponentName): string {
   return name;
 }
@@ -568,7 +557,7 @@ async function waitHealthy(state: MetaclusterState, name: ComponentName, timeout
   const logFile = path.join(state.dir, "logs", `${name}.log`);
   while (Date.now() < deadline) {
     if (await isHealthy(state, name)) return;
-    if (!isOurProcess(state.pids[name], binaryOf(name))) {
+    if (!isProcess(state.pids[name], binaryOf(name))) {
       throw new Error(`${name} exited while starting; see ${logFile}:\n${tail(logFile)}`);
     }
     await sleep(250);
@@ -587,7 +576,7 @@ function refreshPids(state: MetaclusterState): void {
 
 export async function startComponent(state: MetaclusterState, name: ComponentName, timeoutMs = 90_000): Promise<void> {
   refreshPids(state);
-  if (isOurProcess(state.pids[name], binaryOf(name)) && (await isHealthy(state, name))) return;
+  if (isProcess(state.pids[name], binaryOf(name)) && (await isHealthy(state, name))) return;
   state.pids[name] = spawnComponent(state, name);
   writeState(state);
   await waitHealthy(state, name, timeoutMs);
@@ -600,13 +589,7 @@ export async function stopComponent(
 ): Promise<void> {
   refreshPids(state);
   const pid = state.pids[name];
-  if (isOurProcess(pid, binaryOf(name)) && pid) {
-    process.kill(pid, signal);
-    const deadline = Date.now() + 15_000;
-    while (isOurProcess(pid, binaryOf(name)) && Date.now() < deadline) await sleep(100);
-    if (isOurProcess(pid, binaryOf(name))) process.kill(pid, "SIGKILL");
-    while (isOurProcess(pid, binaryOf(name))) await sleep(50);
-  }
+  await stopPid(pid, binaryOf(name), 15_000, signal);
   delete state.pids[name];
   writeState(state);
 }
@@ -622,7 +605,7 @@ export async function statusOf(state: MetaclusterState): Promise<Record<Componen
   const out = {} as Record<ComponentName, string>;
   for (const name of componentNames) {
     const pid = state.pids[name];
-    if (!isOurProcess(pid, binaryOf(name))) out[name] = "stopped";
+    if (!isProcess(pid, binaryOf(name))) out[name] = "stopped";
     else out[name] = (await isHealthy(state, name)) ? `running (pid ${pid})` : `unhealthy (pid ${pid})`;
   }
   return out;
@@ -630,7 +613,7 @@ export async function statusOf(state: MetaclusterState): Promise<Record<Componen
 
 async function allHealthy(state: MetaclusterState): Promise<boolean> {
   for (const name of componentNames) {
-    if (!isOurProcess(state.pids[name], binaryOf(name)) || !(await isHealthy(state, name))) return false;
+    if (!isProcess(state.pids[name], binaryOf(name)) || !(await isHealthy(state, name))) return false;
   }
   return true;
 }
@@ -666,7 +649,7 @@ export async function up(options: MetaclusterOptions = {}): Promise<MetaclusterS
   const existing = readState(dir);
   // A component that is alive but briefly unhealthy (another test restarting the apiserver, say) gets time to
   // recover before the whole cluster is judged broken and restarted.
-  if (existing && componentNames.every((n) => isOurProcess(existing.pids[n], binaryOf(n)))) {
+  if (existing && componentNames.every((n) => isProcess(existing.pids[n], binaryOf(n)))) {
     const deadline = Date.now() + 60_000;
     while (!(await allHealthy(existing)) && Date.now() < deadline) await sleep(500);
   }
@@ -894,7 +877,7 @@ export function memoryOf(state: MetaclusterState): Record<string, number> {
   const out: Record<string, number> = {};
   for (const name of componentNames) {
     const pid = state.pids[name];
-    if (!pid || !isOurProcess(pid, binaryOf(name))) continue;
+    if (!pid || !isProcess(pid, binaryOf(name))) continue;
     const status = readFileSync(`/proc/${pid}/status`, "utf8");
     const m = /VmRSS:\s+(\d+) kB/.exec(status);
     if (m?.[1]) out[name] = Number(m[1]);
@@ -1190,7 +1173,7 @@ async function stopRealNode(state: MetaclusterState, node: RealNode, log: (l: st
   await removeEgressRule(node);
   removeContainerLogLinks(path.join(node.dir, "pod-logs"));
   removeSharedLeftovers(node, ids);
-  if (isOurProcess(state.pids["kube-apiserver"], "kube-apiserver")) {
+  if (isProcess(state.pids["kube-apiserver"], "kube-apiserver")) {
     await adminCall(state, "DELETE", `/api/v1/nodes/${node.name}`).catch(() => undefined);
   }
   if (!mountsUnder(node.dir).length) rmSync(node.dir, { recursive: true, force: true });

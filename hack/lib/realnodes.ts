@@ -383,9 +383,15 @@ export function spawnLogged(binary: string, args: string[], logFile: string, cwd
   return child.pid;
 }
 
-export async function stopPid(pid: number | undefined, binary: string, graceMs = 15_000): Promise<void> {
+/** Stops `pid` if it is still `binary`: `signal` first, SIGKILL after `graceMs`; returns once it is gone. */
+export async function stopPid(
+  pid: number | undefined,
+  binary: string,
+  graceMs = 15_000,
+  signal: NodeJS.Signals = "SIGTERM",
+): Promise<void> {
   if (!isProcess(pid, binary) || !pid) return;
-  process.kill(pid, "SIGTERM");
+  process.kill(pid, signal);
   const deadline = Date.now() + graceMs;
   while (isProcess(pid, binary) && Date.now() < deadline) await sleep(100);
   if (isProcess(pid, binary)) process.kill(pid, "SIGKILL");
