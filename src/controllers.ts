@@ -36,6 +36,8 @@ export interface ControllerConfig {
   ownNamespaces?: string[];
   /** Namespaces besides the tenant's own that spec.etcd.external.secretRef may name. */
   externalEtcdSecretNamespaces?: string[];
+  /** Registry of the tenant component images (--image-registry); a TenantControlPlane's spec.imageRegistry wins. */
+  imageRegistry?: string;
   /** The key ScalingDecisions are signed with (--decision-signing-key-file); else decisionSigningKeySecret. */
   decisionSigningKeyFile?: string;
   /** The Secret that holds the signing key, created with a random key when missing (next to the Lease). */

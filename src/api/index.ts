@@ -2,6 +2,7 @@
 export * from "./common.js";
 export * from "./rules.js";
 export * from "./object.js";
+export * from "./scheduling.js";
 export * from "./tenantcontrolplane.js";
 export * from "./workloadprofile.js";
 export * from "./clusterscaler.js";

@@ -14,6 +14,12 @@ import {
 import { type TransitionRule, type UpdateCheck, type ValueRule, updateCheck, withRules } from "./rules.js";
 import { kubeObject } from "./object.js";
 import { AllowInsecureExtraArgs, extraArgsRules } from "./extraargs.js";
+import {
+  componentSchedulingDescription,
+  ImageRegistry,
+  Scheduling,
+  topLevelSchedulingDescription,
+} from "./scheduling.js";
 
 // ---------------------------------------------------------------------------------------------------------------
 // Versions
@@ -132,6 +138,7 @@ export const ApiServerSpec = z
       ),
     resources: ResourceRequirements.optional(),
     extraArgs: extraArgs("kube-apiserver"),
+    scheduling: Scheduling.describe(componentSchedulingDescription("kube-apiserver")).optional(),
   })
   .describe("The tenant's kube-apiserver Deployment.");
 
@@ -146,6 +153,7 @@ const singletonComponent = (component: string) =>
         .describe(`Number of ${component} pods; more than one run with leader election.`),
       resources: ResourceRequirements.optional(),
       extraArgs: extraArgs(component),
+      scheduling: Scheduling.describe(componentSchedulingDescription(component)).optional(),
     })
     .describe(`The tenant's ${component} Deployment.`);
 
@@ -181,6 +189,7 @@ export const ManagedEtcdSpec = z
       .regex(/^v?[0-9]+[.][0-9]+[.][0-9]+$/, { error: 'must be an etcd version such as "v3.6.16"' })
       .describe('etcd version, e.g. "v3.6.16". When unset, the version metapilot pins for the Kubernetes version.')
       .optional(),
+    scheduling: Scheduling.describe(componentSchedulingDescription("etcd")).optional(),
   })
   .describe("An etcd cluster that metapilot runs as a StatefulSet in the tenant namespace.");
 
@@ -345,6 +354,14 @@ export const TenantControlPlaneSpec = withRules(
     scheduler: SchedulerSpec.prefault({}),
     etcd: EtcdSpec,
     service: ServiceSpec.prefault({}),
+    scheduling: Scheduling.describe(topLevelSchedulingDescription).optional(),
+    imageRegistry: ImageRegistry.describe(
+      "Registry (host, optional port and path, no tag or digest) the component images are pulled from, e.g. " +
+        '"mirror.example.com/k8s" for an air-gapped mirror: images become <imageRegistry>/kube-apiserver:<version>, ' +
+        "<imageRegistry>/etcd:<etcd version>-0 and so on. It takes precedence over the controller's " +
+        "--image-registry flag (chart value imageRegistry), which takes precedence over registry.k8s.io. Changing " +
+        "it rolls every component.",
+    ).optional(),
     certSANs: z
       .array(z.string().min(1).max(253).describe("A DNS name or IP address."))
       .max(64)

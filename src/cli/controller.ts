@@ -1,4 +1,4 @@
-import { Command, Option } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { createLogger } from "../kube/logger.js";
 import { Manager } from "../kube/manager.js";
 import { availableControllers, controllerFactory, type ControllerConfig } from "../controllers.js";
@@ -6,6 +6,15 @@ import { addDashboard } from "../server/dashboard/index.js";
 import { loadKubeConfig } from "./kubeconfig.js";
 import { parseDuration } from "./duration.js";
 import { readSigningKeyFile } from "../scaler/signing-key.js";
+import { imageRegistryError } from "../api/scheduling.js";
+
+/** --image-registry: a registry host with an optional port and path, no scheme, tag or digest. */
+export function parseImageRegistry(value: string): string {
+  if (value === "") return value; // an empty METAPILOT_IMAGE_REGISTRY is unset: registry.k8s.io
+  const error = imageRegistryError(value);
+  if (error) throw new InvalidArgumentError(`"${value}" ${error}`);
+  return value;
+}
 
 interface ControllerFlags {
   kubeconfig?: string;
@@ -42,6 +51,7 @@ interface ControllerFlags {
   clusterName: string;
   decisionRetention: string;
   externalEtcdSecretNamespaces?: string;
+  imageRegistry?: string;
   decisionSigningKeyFile?: string;
   dashboard?: boolean;
   dashboardAuthTokenFile?: string;
@@ -173,6 +183,16 @@ export function controllerCommand(): Command {
       "comma-separated namespaces besides the tenant's own that a TenantControlPlane's " +
         "spec.etcd.external.secretRef may copy its etcd client Secret from (default: none)",
     )
+    .addOption(
+      new Option(
+        "--image-registry <host/path>",
+        "registry of the tenant component images (kube-apiserver, kube-controller-manager, kube-scheduler, etcd), " +
+          "e.g. an air-gapped mirror such as mirror.example.com/k8s; a TenantControlPlane's spec.imageRegistry " +
+          "takes precedence (default: registry.k8s.io)",
+      )
+        .env("METAPILOT_IMAGE_REGISTRY")
+        .argParser(parseImageRegistry),
+    )
     .option("--dashboard", "serve the read-only web dashboard on /ui/ and its JSON API on /api/ (off by default)")
     .option(
       "--dashboard-auth-token-file <path>",
@@ -253,6 +273,7 @@ export function controllerCommand(): Command {
           .split(",")
           .map((n) => n.trim())
           .filter(Boolean),
+        imageRegistry: flags.imageRegistry || undefined,
         decisionSigningKeyFile: flags.decisionSigningKeyFile,
         decisionSigningKeySecret: {
           namespace: flags.leaderElectionNamespace,

@@ -33,6 +33,7 @@ export function addTenantControlPlaneController(manager: Manager, config: Contro
     allowInsecureExtraArgs: config.allowInsecureExtraArgs,
     ownNamespaces: config.ownNamespaces,
     externalEtcdSecretNamespaces: config.externalEtcdSecretNamespaces,
+    imageRegistry: config.imageRegistry,
   });
   const controller = new Controller({
     name: "tenantcontrolplane",

@@ -2,7 +2,7 @@
 // Every object carries metapilot.io/tenant and metapilot.io/component, so the ClusterScaler and the drainer can
 // find them, and a hash of its own desired content, so an unchanged object is never written again.
 import { createHash } from "node:crypto";
-import type { TenantControlPlane } from "../api/index.js";
+import { DEFAULT_IMAGE_REGISTRY, effectiveScheduling, type Scheduling, type TenantControlPlane } from "../api/index.js";
 import type { KubeObject } from "../kube/resources.js";
 import { pkiSecretName, secretsMountedBy, type ControlPlaneComponent } from "./pki/index.js";
 
@@ -71,6 +71,28 @@ export interface TenantContext {
   namespace: string;
   /** UID of the TenantControlPlane, for owner references of namespaced objects it cannot own (cluster → ns). */
   uid: string;
+  /** The controller's --image-registry; spec.imageRegistry overrides it, registry.k8s.io is the default. */
+  imageRegistry?: string;
+}
+
+/** The registry of the component images: spec.imageRegistry, else the controller's, else registry.k8s.io. */
+export function imageRegistryOf(ctx: TenantContext): string {
+  return ctx.tcp.spec.imageRegistry ?? ctx.imageRegistry ?? DEFAULT_IMAGE_REGISTRY;
+}
+
+/** The scheduling a component's own field holds, if any (it overrides spec.scheduling field by field). */
+function componentScheduling(ctx: TenantContext, component: ControlPlaneComponent): Scheduling | undefined {
+  const spec = ctx.tcp.spec;
+  switch (component) {
+    case "kube-apiserver":
+      return spec.apiServer.scheduling;
+    case "kube-controller-manager":
+      return spec.controllerManager.scheduling;
+    case "kube-scheduler":
+      return spec.scheduler.scheduling;
+    case "etcd":
+      return spec.etcd.managed?.scheduling;
+  }
 }
 
 function labels(ctx: TenantContext, component?: string): Record<string, string> {
@@ -191,31 +213,43 @@ function secretVolumes(ctx: TenantContext, component: ControlPlaneComponent) {
 const pki = (ctx: TenantContext, part: Parameters<typeof pkiSecretName>[1], file: string) =>
   `/etc/kubernetes/pki/${pkiSecretName(ctx.tenant, part)}/${file}`;
 
-/** Spreads a component's pods over meta-cluster nodes and zones; preferences, so a small pool still schedules. */
-function spread(ctx: TenantContext, component: string) {
+/**
+ * The placement fields of a component's pod spec. spec.scheduling and the component's own scheduling merge field
+ * by field (src/api/scheduling.ts). Without affinity or topologySpreadConstraints, metapilot's defaults spread the
+ * component's pods over nodes and zones, as preferences, so a small pool still schedules. A spread constraint
+ * without a labelSelector counts the component's own pods.
+ */
+export function placement(ctx: TenantContext, component: ControlPlaneComponent): Record<string, unknown> {
   const selector = { matchLabels: { [tenantLabel]: ctx.tenant, [componentLabel]: component } };
-  return {
-    topologySpreadConstraints: [
-      {
-        maxSkew: 1,
-        topologyKey: "kubernetes.io/hostname",
-        whenUnsatisfiable: "ScheduleAnyway",
-        labelSelector: selector,
-      },
-      {
-        maxSkew: 1,
-        topologyKey: "topology.kubernetes.io/zone",
-        whenUnsatisfiable: "ScheduleAnyway",
-        labelSelector: selector,
-      },
-    ],
-    affinity: {
-      podAntiAffinity: {
-        preferredDuringSchedulingIgnoredDuringExecution: [
-          { weight: 100, podAffinityTerm: { topologyKey: "kubernetes.io/hostname", labelSelector: selector } },
-        ],
-      },
+  const s = effectiveScheduling(ctx.tcp.spec.scheduling, componentScheduling(ctx, component));
+  const topologySpreadConstraints = s.topologySpreadConstraints?.map((c) =>
+    c.labelSelector ? c : { ...c, labelSelector: selector },
+  ) ?? [
+    {
+      maxSkew: 1,
+      topologyKey: "kubernetes.io/hostname",
+      whenUnsatisfiable: "ScheduleAnyway",
+      labelSelector: selector,
     },
+    {
+      maxSkew: 1,
+      topologyKey: "topology.kubernetes.io/zone",
+      whenUnsatisfiable: "ScheduleAnyway",
+      labelSelector: selector,
+    },
+  ];
+  const affinity = s.affinity ?? {
+    podAntiAffinity: {
+      preferredDuringSchedulingIgnoredDuringExecution: [
+        { weight: 100, podAffinityTerm: { topologyKey: "kubernetes.io/hostname", labelSelector: selector } },
+      ],
+    },
+  };
+  return {
+    ...(s.nodeSelector && Object.keys(s.nodeSelector).length > 0 ? { nodeSelector: s.nodeSelector } : {}),
+    ...(s.tolerations && s.tolerations.length > 0 ? { tolerations: s.tolerations } : {}),
+    ...(topologySpreadConstraints.length > 0 ? { topologySpreadConstraints } : {}),
+    ...(Object.keys(affinity).length > 0 ? { affinity } : {}),
   };
 }
 
@@ -292,11 +326,11 @@ function deployment(
           automountServiceAccountToken: false,
           enableServiceLinks: false,
           securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
-          ...spread(ctx, component),
+          ...placement(ctx, component),
           containers: [
             {
               name: component,
-              image: `registry.k8s.io/${component}:${inputs.version}`,
+              image: `${imageRegistryOf(ctx)}/${component}:${inputs.version}`,
               securityContext,
               volumeMounts: [...mounts, ...extraVolumes.mounts],
               ...container,
@@ -464,11 +498,11 @@ export function etcdStatefulSet(
           automountServiceAccountToken: false,
           enableServiceLinks: false,
           securityContext: { runAsNonRoot: true, fsGroup: 65532, seccompProfile: { type: "RuntimeDefault" } },
-          ...spread(ctx, "etcd"),
+          ...placement(ctx, "etcd"),
           containers: [
             {
               name: "etcd",
-              image: `registry.k8s.io/etcd:${inputs.etcdVersion}-0`,
+              image: `${imageRegistryOf(ctx)}/etcd:${inputs.etcdVersion}-0`,
               command: ["etcd"],
               args: [
                 "--name=$(POD_NAME)",

@@ -116,6 +116,8 @@ export interface OperatorOptions {
    * (--external-etcd-secret-namespaces). A TenantControlPlane may otherwise only name its own namespace.
    */
   externalEtcdSecretNamespaces?: readonly string[];
+  /** Registry of the component images (--image-registry); spec.imageRegistry overrides it. */
+  imageRegistry?: string;
 }
 
 type ComponentState = {
@@ -230,6 +232,7 @@ export class TenantControlPlaneReconciler implements Reconciler {
       tenant: raw.metadata.name,
       namespace: tcp.spec.namespace ?? `tcp-${raw.metadata.name}`,
       uid: raw.metadata.uid ?? "",
+      imageRegistry: this.o.imageRegistry,
     };
     const conditions: ConditionInput[] = [];
     const resyncMs = this.o.resyncMs ?? 60 * 60_000;
