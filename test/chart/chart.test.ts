@@ -39,6 +39,7 @@ const fullValues = [
   "webDashboard.authTokenSecret.name=metapilot-dashboard",
   "podDisruptionBudget.enabled=true",
   "networkPolicy.enabled=true",
+  "imageRegistry=mirror.example.com:5000/k8s",
 ].flatMap((v) => ["--set", v]);
 
 interface Rule {
@@ -84,6 +85,10 @@ describe("Helm chart", () => {
     expect(() => helm(["template", "x", chartDir, "--set", "webDashboard.enabled=true"])).toThrow(
       /authTokenSecret.name/,
     );
+    for (const registry of ["mirror.example.com/k8s:v1", "https://mirror.example.com", "mirror.example.com/"])
+      expect(() => helm(["template", "x", chartDir, "--set", `imageRegistry=${registry}`]), registry).toThrow(
+        /imageRegistry/,
+      );
   });
 
   it("renders the defaults (snapshot)", async () => {
@@ -103,6 +108,7 @@ describe("Helm chart", () => {
     await expect(out).toMatchFileSnapshot("__snapshots__/full.yaml");
     expect(out).not.toContain("--dry-run");
     expect(out).toContain("--ops-center-hmac-secret-file=/etc/metapilot/ops-center/hmac-key");
+    expect(out).toContain("- --image-registry=mirror.example.com:5000/k8s\n");
   });
 
   // The audit-log check below sees only the requests its scenario happens to make; a call on a rare path (a

@@ -46,7 +46,7 @@ describe("master-operator", () => {
   beforeAll(async () => {
     await installCrds(kc);
     manager = new Manager({ kubeConfig: kc, logger: createLogger({ level: "warn" }), identity, qps: 200, burst: 200 });
-    addTenantControlPlaneController(manager, { workers: 8, dryRun: false });
+    addTenantControlPlaneController(manager, { workers: 8, dryRun: false, imageRegistry: "mirror.local:5000/k8s" });
     void manager.start(stop.signal);
   }, 120_000);
 
@@ -78,6 +78,63 @@ describe("master-operator", () => {
     const api = await apps.readNamespacedDeployment({ name: "kube-apiserver", namespace: `tcp-${tenants[0]}` });
     expect(api.spec?.strategy?.rollingUpdate).toEqual({ maxSurge: 3, maxUnavailable: 0 });
     expect(api.spec?.template.spec?.containers[0]?.livenessProbe?.httpGet?.path).toBe("/livez");
+    // The controller's --image-registry.
+    expect(api.spec?.template.spec?.containers[0]?.image).toBe("mirror.local:5000/k8s/kube-apiserver:v1.34.4");
+  }, 300_000);
+
+  it("places every component by spec.scheduling, a component's own scheduling first, with images from spec.imageRegistry", async () => {
+    const name = `${prefix}-placed`;
+    tenants.push(name);
+    const toleration = { key: "metapilot.io/node-kind", operator: "Equal", value: "real", effect: "NoSchedule" };
+    const spreadByNode = { maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "DoNotSchedule" };
+    await client.create(
+      Resources.TenantControlPlane,
+      tcp(name, "v1.34.4", {
+        imageRegistry: "registry.example.com/team-a",
+        scheduling: {
+          nodeSelector: { type: "kwok" },
+          tolerations: [toleration],
+          topologySpreadConstraints: [spreadByNode],
+        },
+        apiServer: { scheduling: { nodeSelector: { "metacluster.local/pool": "default" } } },
+        etcd: { managed: { replicas: 1, deletionPolicy: "Delete", scheduling: { tolerations: [] } } },
+      }),
+    );
+    await waitPhase(name, "Ready", 240_000);
+    const ns = `tcp-${name}`;
+    const templates = {
+      "kube-apiserver": (await apps.readNamespacedDeployment({ name: "kube-apiserver", namespace: ns })).spec!.template,
+      "kube-controller-manager": (
+        await apps.readNamespacedDeployment({ name: "kube-controller-manager", namespace: ns })
+      ).spec!.template,
+      "kube-scheduler": (await apps.readNamespacedDeployment({ name: "kube-scheduler", namespace: ns })).spec!.template,
+      etcd: (await apps.readNamespacedStatefulSet({ name: "etcd", namespace: ns })).spec!.template,
+    };
+    for (const [component, t] of Object.entries(templates)) {
+      const own = { matchLabels: { "metapilot.io/tenant": name, "metapilot.io/component": component } };
+      expect(t.spec?.nodeSelector, component).toEqual(
+        component === "kube-apiserver" ? { "metacluster.local/pool": "default" } : { type: "kwok" },
+      );
+      expect(t.spec?.tolerations, component).toEqual(component === "etcd" ? undefined : [toleration]);
+      expect(t.spec?.topologySpreadConstraints, component).toEqual([{ ...spreadByNode, labelSelector: own }]);
+      // No affinity given: metapilot's default anti-affinity stays.
+      expect(
+        t.spec?.affinity?.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution,
+        component,
+      ).toHaveLength(1);
+      expect(t.spec?.containers[0]?.image, component).toMatch(
+        new RegExp(`^registry[.]example[.]com/team-a/${component}:v?[0-9]`),
+      );
+    }
+    const pods = await core.listNamespacedPod({ namespace: ns });
+    expect(pods.items.length).toBe(5);
+    for (const p of pods.items) {
+      expect(p.status?.phase).toBe("Running");
+      expect(p.spec?.nodeName).toMatch(/^metacluster-node-/);
+    }
+    // DoNotSchedule by hostname: the two apiservers run on different nodes.
+    const apiNodes = pods.items.filter((p) => p.metadata?.labels?.["metapilot.io/component"] === "kube-apiserver");
+    expect(new Set(apiNodes.map((p) => p.spec?.nodeName)).size).toBe(2);
   }, 300_000);
 
   it("writes nothing in a steady state (audit log)", async () => {
