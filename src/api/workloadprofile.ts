@@ -43,7 +43,9 @@ export const WorkloadProfileParameters = withRules(
       .describe("How many days of Prometheus history the profile is built from.")
       .optional(),
     cpuPercentile: fraction("percentile: percentile of CPU usage used as target, e.g. 0.95."),
-    memoryPercentile: fraction("percentile: percentile of the daily memory peaks used as target; 1 is the maximum."),
+    memoryPercentile: fraction(
+      "percentile: percentile of the daily memory peaks (one per pod and day, as VPA counts them) used as target; 1 is the maximum.",
+    ),
     cpuMarginFraction: z
       .number()
       .min(0)
