@@ -75,7 +75,7 @@ interface WorkloadStatus extends KubeObject {
 }
 
 interface Pod extends KubeObject {
-  status?: { phase?: string; conditions?: Array<{ type: string; status: string; reason?: string }> };
+  status?: { phase?: string; conditions?: Array<{ type: string; status: string; reason?: string; message?: string }> };
 }
 
 interface ServiceObject extends KubeObject {
@@ -311,7 +311,7 @@ export class TenantControlPlaneReconciler implements Reconciler {
     requeueAfterMs = Math.min(requeueAfterMs, pki.renewInMs);
 
     // 4. etcd.
-    const etcd = await this.reconcileEtcd(raw, ctx, pki.checksums.etcd);
+    const etcd = this.withUnschedulable(ctx, "etcd", await this.reconcileEtcd(raw, ctx, pki.checksums.etcd));
     conditions.push(
       cond("EtcdReady", etcd.ready, etcd.ready ? "EtcdAvailable" : (etcd.reason ?? "EtcdNotReady"), etcd.message),
     );
@@ -326,13 +326,17 @@ export class TenantControlPlaneReconciler implements Reconciler {
       this.o.caches.deployments,
     );
     await this.ensure(Resources.PodDisruptionBudget, pdbManifest(ctx, "kube-apiserver"), this.o.caches.pdbs);
-    const apiserver = this.deploymentState(ctx, apiserverName, apiVersion);
+    const apiserver = this.withUnschedulable(
+      ctx,
+      "kube-apiserver",
+      this.deploymentState(ctx, apiserverName, apiVersion),
+    );
     const apiserverDone = apiserver.ready && apiVersion === tcp.spec.version;
     conditions.push(
       cond(
         "APIServerReady",
         apiserver.ready,
-        apiserver.ready ? "DeploymentAvailable" : "RollingOut",
+        apiserver.ready ? "DeploymentAvailable" : (apiserver.reason ?? "RollingOut"),
         apiserver.message,
       ),
     );
@@ -352,10 +356,15 @@ export class TenantControlPlaneReconciler implements Reconciler {
         this.o.caches.deployments,
       );
       await this.ensure(Resources.PodDisruptionBudget, pdbManifest(ctx, component), this.o.caches.pdbs);
-      const state = this.deploymentState(ctx, component, version);
+      const state = this.withUnschedulable(ctx, component, this.deploymentState(ctx, component, version));
       states[component] = state;
       conditions.push(
-        cond(conditionType, state.ready, state.ready ? "DeploymentAvailable" : "RollingOut", state.message),
+        cond(
+          conditionType,
+          state.ready,
+          state.ready ? "DeploymentAvailable" : (state.reason ?? "RollingOut"),
+          state.message,
+        ),
       );
     }
 
@@ -638,6 +647,35 @@ export class TenantControlPlaneReconciler implements Reconciler {
         : ready
           ? `${want}/${want} available at ${version}`
           : `${s.availableReplicas ?? 0}/${want} available, ${s.updatedReplicas ?? 0} updated to ${version}`,
+    };
+  }
+
+  /**
+   * A component that is not ready because the scheduler cannot place its pods (spec.scheduling that matches no
+   * node, too little room) says so: reason Unschedulable and the scheduler's own message, e.g. "0/20 nodes are
+   * available: 20 node(s) didn't match Pod's node affinity/selector".
+   */
+  private withUnschedulable(
+    ctx: TenantContext,
+    component: ControlPlaneComponent,
+    state: ComponentState,
+  ): ComponentState {
+    if (state.ready) return state;
+    const pending = this.o.caches.pods.listNamespace(
+      ctx.namespace,
+      (p) => p.metadata?.labels?.[componentLabel] === component && p.status?.phase === "Pending",
+    );
+    const reasons = pending.flatMap((p) =>
+      (p.status?.conditions ?? []).filter(
+        (c) => c.type === "PodScheduled" && c.status === "False" && c.reason === "Unschedulable",
+      ),
+    );
+    if (reasons.length === 0) return state;
+    const why = reasons[0]?.message ?? "no node fits";
+    return {
+      ...state,
+      reason: "Unschedulable",
+      message: `${state.message}; ${reasons.length} pod(s) cannot be scheduled: ${why}`.slice(0, 1024),
     };
   }
 

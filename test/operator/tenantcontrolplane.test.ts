@@ -137,6 +137,38 @@ describe("master-operator", () => {
     expect(new Set(apiNodes.map((p) => p.spec?.nodeName)).size).toBe(2);
   }, 300_000);
 
+  it("says in each component's condition when spec.scheduling matches no node, with the scheduler's reason", async () => {
+    const name = `${prefix}-nowhere`;
+    tenants.push(name);
+    await client.create(
+      Resources.TenantControlPlane,
+      tcp(name, "v1.34.4", { scheduling: { nodeSelector: { "metapilot.io/node-kind": "nowhere" } } }),
+    );
+    const types = ["EtcdReady", "APIServerReady", "ControllerManagerReady", "SchedulerReady"];
+    const t = await eventually(
+      async () => {
+        const t = await get(name);
+        const all = types.map((type) => t.status?.conditions?.find((c) => c.type === type));
+        return all.every((c) => c?.reason === "Unschedulable") ? t : undefined;
+      },
+      120_000,
+      `${name} Unschedulable`,
+    );
+    for (const type of types) {
+      const c = t.status!.conditions!.find((c) => c.type === type)!;
+      expect(c.status, type).toBe("False");
+      expect(c.message, type).toMatch(/cannot be scheduled: 0\/\d+ nodes are available: .*node affinity\/selector/);
+    }
+    expect(t.status?.phase).toBe("Provisioning");
+    // Gone before the steady-state check: its pods stay Pending, and each reconcile repeats their Warning Event.
+    await client.delete(Resources.TenantControlPlane, name);
+    await eventually(
+      async () => ((await client.getOptional<KubeObject>(Resources.Namespace, `tcp-${name}`)) ? undefined : true),
+      120_000,
+      `tcp-${name} deleted`,
+    );
+  }, 300_000);
+
   it("writes nothing in a steady state (audit log)", async () => {
     const since = new Date();
     // Force a resync of every tenant: each key reconciled again from the cache.
