@@ -75,8 +75,15 @@ interface WorkloadStatus extends KubeObject {
 }
 
 interface Pod extends KubeObject {
-  status?: { phase?: string; conditions?: Array<{ type: string; status: string; reason?: string; message?: string }> };
+  status?: {
+    phase?: string;
+    conditions?: Array<{ type: string; status: string; reason?: string; message?: string }>;
+    containerStatuses?: Array<{ image?: string; state?: { waiting?: { reason?: string; message?: string } } }>;
+  };
 }
+
+/** Container waiting reasons that mean the kubelet cannot get the image. */
+const imagePullReasons = new Set(["ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName"]);
 
 interface ServiceObject extends KubeObject {
   spec?: { clusterIP?: string };
@@ -651,9 +658,10 @@ export class TenantControlPlaneReconciler implements Reconciler {
   }
 
   /**
-   * A component that is not ready because the scheduler cannot place its pods (spec.scheduling that matches no
-   * node, too little room) says so: reason Unschedulable and the scheduler's own message, e.g. "0/20 nodes are
-   * available: 20 node(s) didn't match Pod's node affinity/selector".
+   * A component that is not ready because of its pods says why. The scheduler cannot place them (spec.scheduling
+   * that matches no node, too little room): reason Unschedulable and the scheduler's own message, e.g. "0/20 nodes
+   * are available: 20 node(s) didn't match Pod's node affinity/selector". The kubelet cannot get an image (absent
+   * from the registry or the node, a wrong spec.imageRegistry): reason ImagePullFailed, naming the image.
    */
   private withUnschedulable(
     ctx: TenantContext,
@@ -665,18 +673,32 @@ export class TenantControlPlaneReconciler implements Reconciler {
       ctx.namespace,
       (p) => p.metadata?.labels?.[componentLabel] === component && p.status?.phase === "Pending",
     );
-    const reasons = pending.flatMap((p) =>
+    const unschedulable = pending.flatMap((p) =>
       (p.status?.conditions ?? []).filter(
         (c) => c.type === "PodScheduled" && c.status === "False" && c.reason === "Unschedulable",
       ),
     );
-    if (reasons.length === 0) return state;
-    const why = reasons[0]?.message ?? "no node fits";
-    return {
-      ...state,
-      reason: "Unschedulable",
-      message: `${state.message}; ${reasons.length} pod(s) cannot be scheduled: ${why}`.slice(0, 1024),
-    };
+    if (unschedulable.length > 0) {
+      const why = unschedulable[0]?.message ?? "no node fits";
+      return {
+        ...state,
+        reason: "Unschedulable",
+        message: `${state.message}; ${unschedulable.length} pod(s) cannot be scheduled: ${why}`.slice(0, 1024),
+      };
+    }
+    const pulls = pending.flatMap((p) =>
+      (p.status?.containerStatuses ?? []).filter((c) => imagePullReasons.has(c.state?.waiting?.reason ?? "")),
+    );
+    if (pulls.length > 0) {
+      const first = pulls[0]!;
+      const why = first.state?.waiting?.message ?? first.state?.waiting?.reason ?? "";
+      return {
+        ...state,
+        reason: "ImagePullFailed",
+        message: `${state.message}; image ${first.image} cannot be pulled: ${why}`.slice(0, 1024),
+      };
+    }
+    return state;
   }
 
   private reportUnschedulable(raw: RawTenantControlPlane, ctx: TenantContext): void {
