@@ -161,11 +161,17 @@ describe("master-operator", () => {
     }
     expect(t.status?.phase).toBe("Provisioning");
     // Gone before the steady-state check: its pods stay Pending, and each reconcile repeats their Warning Event.
+    // Gone means the TenantControlPlane itself: the operator removes its finalizer only after it has seen the
+    // namespace go, and that write once landed in the steady-state check's window.
     await client.delete(Resources.TenantControlPlane, name);
     await eventually(
-      async () => ((await client.getOptional<KubeObject>(Resources.Namespace, `tcp-${name}`)) ? undefined : true),
+      async () =>
+        (await client.getOptional<KubeObject>(Resources.Namespace, `tcp-${name}`)) ||
+        (await client.getOptional<KubeObject>(Resources.TenantControlPlane, name))
+          ? undefined
+          : true,
       120_000,
-      `tcp-${name} deleted`,
+      `tcp-${name} and its TenantControlPlane deleted`,
     );
   }, 300_000);
 
