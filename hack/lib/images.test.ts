@@ -2,7 +2,17 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { recipeDigest, refOf, umociConfigArgs, type ImageRecipe } from "./images.js";
+import { etcdVersionFor } from "../../src/operator/manifests.js";
+import {
+  binaryVersionOf,
+  controlPlaneImageTag,
+  controlPlaneRecipe,
+  distrolessPasswd,
+  recipeDigest,
+  refOf,
+  umociConfigArgs,
+  type ImageRecipe,
+} from "./images.js";
 
 const recipe: ImageRecipe = {
   name: "localhost/metapilot/pause",
@@ -49,5 +59,63 @@ describe("image recipes", () => {
     writeFileSync(file, "two");
     expect(recipeDigest(withFile)).not.toBe(first);
     expect(recipeDigest({ ...withFile, user: "0:0" })).not.toBe(recipeDigest(withFile));
+  });
+});
+
+describe("control-plane image recipes", () => {
+  it("read the version each static binary reports", () => {
+    expect(binaryVersionOf("kube-apiserver", "Kubernetes v1.35.4\n")).toBe("1.35.4");
+    expect(binaryVersionOf("kube-scheduler", "Kubernetes v1.36.0-rc.1\n")).toBe("1.36.0-rc.1");
+    expect(
+      binaryVersionOf(
+        "etcd",
+        "etcd Version: 3.6.16\nGit SHA: Not provided\nGo Version: go1.26.8\nGo OS/Arch: linux/amd64\n",
+      ),
+    ).toBe("3.6.16");
+    expect(() => binaryVersionOf("etcd", "Kubernetes v1.35.4")).toThrow(/cannot read the version of etcd/);
+    expect(() => binaryVersionOf("kube-apiserver", "etcd Version: 3.6.16")).toThrow(/kube-apiserver/);
+  });
+
+  it.each([
+    ["kube-apiserver", "1.35.4", "v1.35.4"],
+    ["kube-controller-manager", "v1.35.4", "v1.35.4"],
+    ["kube-scheduler", "1.35.4", "v1.35.4"],
+    ["etcd", "3.6.16", "3.6.16-0"],
+    ["etcd", "v3.6.16", "3.6.16-0"],
+  ] as const)("tag %s %s as upstream does: %s", (component, version, tag) => {
+    expect(controlPlaneImageTag(component, version)).toBe(tag);
+  });
+
+  it("are named as the operator asks for them: <registry>/<component>:<version>, etcd <etcd version>-0", () => {
+    const apiserver = controlPlaneRecipe("kube-apiserver", "/bin/kube-apiserver", "1.35.4");
+    expect(refOf(apiserver)).toBe("registry.k8s.io/kube-apiserver:v1.35.4");
+    // The operator's etcd image for a TCP that pins spec.etcd.managed.version to the built etcd.
+    const pinned = { spec: { etcd: { managed: { version: "3.6.16" } } } } as Parameters<typeof etcdVersionFor>[0];
+    const etcd = controlPlaneRecipe("etcd", "/bin/etcd", "3.6.16", "mirror.local:5000/k8s");
+    expect(refOf(etcd)).toBe(`mirror.local:5000/k8s/etcd:${etcdVersionFor(pinned, "v1.35.4")}-0`);
+  });
+
+  it("put the binary on PATH in /usr/local/bin, with distroless's users, and keep upstream's root user", () => {
+    const r = controlPlaneRecipe("kube-controller-manager", "/x/kube-controller-manager", "1.35.4");
+    expect(r.files).toContainEqual({
+      target: "/usr/local/bin/kube-controller-manager",
+      source: "/x/kube-controller-manager",
+      mode: 0o755,
+    });
+    expect(r.env?.PATH?.split(":")).toContain("/usr/local/bin");
+    expect(r.entrypoint).toEqual(["/usr/local/bin/kube-controller-manager"]);
+    // Upstream's images run as root; the operator's pods set runAsUser 65532, which has a name in /etc/passwd.
+    expect(r.user).toBeUndefined();
+    expect(distrolessPasswd).toMatch(/^nonroot:x:65532:65532:/m);
+    expect(r.files.find((f) => f.target === "/etc/passwd")?.content).toBe(distrolessPasswd);
+  });
+
+  it("are rebuilt when the text of a generated file changes", () => {
+    const r = controlPlaneRecipe("etcd", "/dev/null", "3.6.16");
+    const changed: ImageRecipe = {
+      ...r,
+      files: r.files.map((f) => (f.target === "/etc/group" ? { ...f, content: "root:x:0:\n" } : f)),
+    };
+    expect(recipeDigest(changed)).not.toBe(recipeDigest(r));
   });
 });

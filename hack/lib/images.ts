@@ -19,15 +19,17 @@ import {
 import path from "node:path";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
+import { DEFAULT_IMAGE_REGISTRY } from "../../src/api/scheduling.js";
 
 const run = promisify(execFile);
 
 export interface ImageFile {
   /** Absolute path in the image. */
   target: string;
-  /** A file on this machine to copy, or a symlink target. */
+  /** A file on this machine to copy, or a symlink target, or the file's text. */
   source?: string;
   symlink?: string;
+  content?: string;
   mode?: number;
 }
 
@@ -104,10 +106,13 @@ export function buildImage(repoRoot: string, recipe: ImageRecipe): BuiltImage {
     const dest = path.join(rootfs, f.target);
     mkdirSync(path.dirname(dest), { recursive: true });
     if (f.symlink) symlinkSync(f.symlink, dest);
-    else if (f.source) {
+    else if (f.content !== undefined) {
+      writeFileSync(dest, f.content);
+      execFileSync("chmod", [(f.mode ?? 0o644).toString(8), dest]);
+    } else if (f.source) {
       copyFileSync(f.source, dest);
       execFileSync("chmod", [(f.mode ?? statSync(f.source).mode & 0o7777).toString(8), dest]);
-    } else throw new Error(`image ${refOf(recipe)}: ${f.target} has neither source nor symlink`);
+    } else throw new Error(`image ${refOf(recipe)}: ${f.target} has neither source, content nor symlink`);
   }
   const layout = path.join(work, "oci");
   const image = `${layout}:${recipe.tag}`;
@@ -226,6 +231,79 @@ export function busyboxRecipe(): ImageRecipe {
     cmd: ["sh"],
     env: { PATH: "/bin" },
   };
+}
+
+/** The control-plane components whose images are built from the static binaries in .cache/bin. */
+export const controlPlaneComponents = ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"] as const;
+export type ControlPlaneImageComponent = (typeof controlPlaneComponents)[number];
+
+/** The registry the operator asks for unless told otherwise. */
+export const upstreamRegistry = DEFAULT_IMAGE_REGISTRY;
+
+/** distroless/static's PATH, which the upstream images inherit. */
+const distrolessPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/** distroless/static's users: root, nobody and nonroot (65532), so a uid in a pod's securityContext has a name. */
+export const distrolessPasswd = [
+  "root:x:0:0:root:/root:/sbin/nologin",
+  "nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin",
+  "nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin",
+  "",
+].join("\n");
+export const distrolessGroup = ["root:x:0:", "nobody:x:65534:", "nonroot:x:65532:", ""].join("\n");
+
+/**
+ * The tag of a control-plane image as upstream publishes it and the operator asks for it: Kubernetes components
+ * are tagged with the release (v1.35.4), etcd with its version without the v and a `-0` image revision (3.6.16-0).
+ */
+export function controlPlaneImageTag(component: ControlPlaneImageComponent, binaryVersion: string): string {
+  const bare = binaryVersion.replace(/^v/, "");
+  return component === "etcd" ? `${bare}-0` : `v${bare}`;
+}
+
+/** The version a static binary reports: `Kubernetes v1.35.4`, or etcd's `etcd Version: 3.6.16`. */
+export function binaryVersionOf(component: ControlPlaneImageComponent, versionOutput: string): string {
+  const m =
+    component === "etcd"
+      ? /etcd Version:\s*v?([0-9]+\.[0-9]+\.[0-9]+\S*)/.exec(versionOutput)
+      : /Kubernetes v([0-9]+\.[0-9]+\.[0-9]+\S*)/.exec(versionOutput);
+  if (!m?.[1]) throw new Error(`cannot read the version of ${component} from ${JSON.stringify(versionOutput)}`);
+  return m[1];
+}
+
+/**
+ * A control-plane image as registry.k8s.io publishes it: the static binary in /usr/local/bin on distroless/static's
+ * users and PATH. Upstream's user is root (kubeadm sets the non-root user in the pod, as metapilot does), and so it
+ * is here. Upstream's entrypoint is go-runner from its base image; pods give the command, so the binary itself is
+ * the entrypoint here. `binaryVersion` is what the binary reports, so the tag never names another version.
+ */
+export function controlPlaneRecipe(
+  component: ControlPlaneImageComponent,
+  binary: string,
+  binaryVersion: string,
+  registry: string = upstreamRegistry,
+): ImageRecipe {
+  const target = `/usr/local/bin/${component}`;
+  return {
+    name: `${registry}/${component}`,
+    tag: controlPlaneImageTag(component, binaryVersion),
+    files: [
+      { target, source: binary, mode: 0o755 },
+      { target: "/etc/passwd", content: distrolessPasswd },
+      { target: "/etc/group", content: distrolessGroup },
+    ],
+    entrypoint: [target],
+    env: { PATH: distrolessPath },
+  };
+}
+
+/** The recipes of the four control-plane images, from the binaries in `binDir` and the versions they report. */
+export function controlPlaneRecipes(binDir: string, registry: string = upstreamRegistry): ImageRecipe[] {
+  return controlPlaneComponents.map((component) => {
+    const binary = path.join(binDir, component);
+    const output = execFileSync(binary, ["--version"], { encoding: "utf8" });
+    return controlPlaneRecipe(component, binary, binaryVersionOf(component, output), registry);
+  });
 }
 
 /** Imports an archive into a containerd (its `k8s.io` namespace, where the CRI plugin looks) under `ref`. */

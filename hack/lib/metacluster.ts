@@ -16,7 +16,7 @@ import {
   loadCertificateAuthority,
 } from "../../src/pki/certificates.js";
 import { renderKubeconfig } from "../../src/pki/kubeconfig.js";
-import { buildImage, busyboxRecipe, importImage, pauseRecipe, type BuiltImage } from "./images.js";
+import { buildImage, busyboxRecipe, controlPlaneRecipes, importImage, pauseRecipe, type BuiltImage } from "./images.js";
 import {
   addEgressRule,
   claimBridgeSlot,
@@ -891,10 +891,15 @@ export function listLogs(state: MetaclusterState): string[] {
 
 // --- real nodes ---------------------------------------------------------------------------------------------
 
-/** The images every real node has: the sandbox (pause) image and a busybox for test pods. */
+/**
+ * The images every real node has: the sandbox (pause) image, a busybox for test pods, and kube-apiserver,
+ * kube-controller-manager, kube-scheduler and etcd from the binaries in .cache/bin, named as the operator asks for
+ * them with its default registry.
+ */
 export interface RealNodeImageSet {
   pause: BuiltImage;
   busybox: BuiltImage;
+  controlPlane: BuiltImage[];
 }
 
 function kubernetesVersion(): string {
@@ -908,6 +913,7 @@ export function realNodeImages(): RealNodeImageSet {
   return {
     pause: buildImage(repoRoot, pauseRecipe(repoRoot, kubernetesVersion())),
     busybox: buildImage(repoRoot, busyboxRecipe()),
+    controlPlane: controlPlaneRecipes(binDir).map((recipe) => buildImage(repoRoot, recipe)),
   };
 }
 
@@ -1099,7 +1105,8 @@ async function startRealNode(
       }
     }
   }
-  for (const image of [images.pause, images.busybox]) await importImage(node.containerdSocket, image);
+  for (const image of [images.pause, images.busybox, ...images.controlPlane])
+    await importImage(node.containerdSocket, image);
   if (!kubeletUp) {
     node.pids.kubelet = spawnLogged(
       path.join(binDir, "kubelet"),
