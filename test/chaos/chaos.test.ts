@@ -36,7 +36,7 @@ describe("chaos (small size, own meta-cluster)", () => {
 
   const expectClean = (r: ScenarioResult) => {
     results.push(r);
-    expect(failedChecks(r)).toEqual([]);
+    expect(failedChecks(r), JSON.stringify(failedChecks(r))).toEqual([]);
     expect(r.objectsLost).toBe(0);
     expect(r.invariantChecksRun).toBeGreaterThan(0);
   };

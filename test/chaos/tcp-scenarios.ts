@@ -99,7 +99,7 @@ export async function controlPlaneKill(
       (await Promise.all(notConverged.map((n) => convergenceReport(env, n)))).join(" | "),
     );
     const counts = await Promise.all(names.map((n) => workloadCounts(env, n)));
-    const odd = names.filter((_, i) => counts[i] !== "3d/1s").map((n, i) => `${n}:${counts[i]}`);
+    const odd = names.map((n, i) => `${n}:${counts[i]}`).filter((_, i) => counts[i] !== "3d/1s");
     s.check(
       "exactly 3 Deployments and 1 StatefulSet per tenant (no duplicate actuation)",
       odd.length === 0,

@@ -1,8 +1,15 @@
 // Polling helper shared by tests and benchmarks (no vitest import, so benchmarks can load it).
 import { setTimeout as sleep } from "node:timers/promises";
 
-/** Polls `check` until it returns a value that is not undefined, or fails after `timeoutMs`. */
-export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
+/**
+ * Polls `check` until it returns a value that is not undefined, or fails after `timeoutMs`. `what` may be a function,
+ * so that the failure can say what was last seen.
+ */
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  timeoutMs: number,
+  what: string | (() => string),
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
@@ -14,5 +21,7 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
     }
     await sleep(200);
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ""}`);
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${typeof what === "function" ? what() : what}${lastError ? `: ${String(lastError)}` : ""}`,
+  );
 }
