@@ -14,7 +14,13 @@ type PodSpec = {
   tolerations?: unknown[];
   affinity?: unknown;
   topologySpreadConstraints?: Array<Record<string, unknown>>;
-  containers: Array<{ image: string }>;
+  securityContext?: { runAsNonRoot?: boolean; fsGroup?: number };
+  containers: Array<{
+    image: string;
+    securityContext?: { runAsUser?: number };
+    volumeMounts?: Array<{ name: string; mountPath: string }>;
+  }>;
+  volumes?: Array<{ name: string; secret?: { defaultMode?: number } }>;
 };
 
 function context(spec: Partial<TenantControlPlaneInput["spec"]> = {}, imageRegistry?: string): TenantContext {
@@ -163,6 +169,23 @@ describe("placement of the component pods", () => {
   });
 });
 
+describe("pod security", () => {
+  it("gives every component's non-root user the group of its PKI files (fsGroup), so it can read them", () => {
+    // Secret volumes are mounted 0400 and owned by root. Only a pod fsGroup makes the kubelet hand them to a group
+    // (0440), and the containers run as 65532: without it each component fails at start with "permission denied"
+    // on its certificate, key or kubeconfig, as seen on a real kubelet.
+    for (const [component, pod] of Object.entries(podSpecs(context()))) {
+      const user = pod.containers[0]!.securityContext?.runAsUser;
+      expect(user, component).toBe(65532);
+      expect(pod.securityContext?.runAsNonRoot, component).toBe(true);
+      expect(pod.securityContext?.fsGroup, component).toBe(user);
+      const secretVolumes = (pod.volumes ?? []).filter((v) => v.secret);
+      expect(secretVolumes.length, component).toBeGreaterThan(0);
+      for (const v of secretVolumes) expect(v.secret?.defaultMode, `${component} ${v.name}`).toBe(0o400);
+    }
+  });
+});
+
 describe("component images", () => {
   const images = (ctx: TenantContext) => Object.values(podSpecs(ctx)).map((p) => p.containers[0]!.image);
 
@@ -195,7 +218,9 @@ describe("component images", () => {
 
   it("leave the spec hashes of a TenantControlPlane without the new fields as they were", () => {
     // The hashes of the default workloads before spec.scheduling and spec.imageRegistry existed: an upgrade of
-    // metapilot must not roll every tenant.
+    // metapilot must not roll every tenant. The three Deployments changed once since, on purpose: their pods got
+    // fsGroup 65532, without which no component could read its PKI files on a real kubelet (pods of the old
+    // template never ran there, so rolling them loses nothing). etcd's StatefulSet had fsGroup already.
     const ctx = context();
     const hashes = [
       apiServerDeployment(ctx, inputs),
@@ -204,9 +229,9 @@ describe("component images", () => {
       etcdStatefulSet(ctx, inputs),
     ].map((o) => o?.metadata?.annotations?.["metapilot.io/spec-hash"]);
     expect(hashes).toEqual([
-      "f3084f541e5dfd80ae87",
-      "62aaf071528b2030dbfb",
-      "ef43ae8f7fcbd96005c1",
+      "64c2d152f55477a85d79",
+      "2a307d7c6857e95d876a",
+      "7574724378bfeebbeec7",
       "db2963c7496b5309e814",
     ]);
   });

@@ -284,6 +284,12 @@ const securityContext = {
   seccompProfile: { type: "RuntimeDefault" },
 };
 
+/**
+ * Every component pod's: the containers run as 65532, the group that fsGroup gives the PKI Secret files (mounted
+ * 0400, owned by root) and etcd's data volume, so both are readable (and the data volume writable) by that user.
+ */
+const podSecurityContext = { runAsNonRoot: true, fsGroup: 65532, seccompProfile: { type: "RuntimeDefault" } };
+
 export interface ComponentInputs {
   /** Kubernetes version this component should run now (the pipeline holds later components back). */
   version: string;
@@ -325,7 +331,9 @@ function deployment(
         spec: {
           automountServiceAccountToken: false,
           enableServiceLinks: false,
-          securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
+          // The PKI Secrets are mounted 0400 and owned by root; with fsGroup the kubelet gives them the group and
+          // 0440, so the container's non-root user (65532) can read its certificates, keys and kubeconfig.
+          securityContext: podSecurityContext,
           ...placement(ctx, component),
           containers: [
             {
@@ -497,7 +505,7 @@ export function etcdStatefulSet(
         spec: {
           automountServiceAccountToken: false,
           enableServiceLinks: false,
-          securityContext: { runAsNonRoot: true, fsGroup: 65532, seccompProfile: { type: "RuntimeDefault" } },
+          securityContext: podSecurityContext,
           ...placement(ctx, "etcd"),
           containers: [
             {
