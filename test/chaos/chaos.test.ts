@@ -72,23 +72,23 @@ describe("chaos (small size, own meta-cluster)", () => {
   it("Prometheus answering garbage through a proxy: no scale-down, a condition explains", async () => {
     const modes = garbageModes.filter((m) => m !== "negative");
     expectClean(await prometheusGarbage(env, rig!, { perModeMs: 5000, rounds: 1, modes }));
-  }, 240_000);
+  }, 600_000); // each mode waits up to 60 s for the condition that explains the hold
 
   // Negative usage is garbage too: the scaler rejects the whole poll (src/scaler/signals/prometheus.ts), so the
   // hold is explained and nothing is scaled down.
   it("Prometheus answering negative usage: a condition explains the hold", async () => {
     expectClean(await prometheusGarbage(env, rig!, { perModeMs: 5000, rounds: 1, modes: ["negative"] }));
-  }, 120_000);
+  }, 180_000);
 
   it("ops-center receiver down: no report lost", async () => {
     expectClean(await opsCenterDown(env, rig!, { ooms: 3, outageMs: 10_000 }));
-  }, 240_000);
+  }, 480_000); // redelivery waits out the backoff, capped at 5 min
 
   it("leader SIGKILLed right after an OOM kill: exactly one decision and one write per OOM", async () => {
     expectClean(await leaderKillScaleUp(env, { trials: 2 }));
-  }, 240_000);
+  }, 600_000); // each replica's start-up may take up to 180 s under load
 
   it("leader SIGKILLed mid-drain: no PDB violated, drain completes, no node left cordoned", async () => {
     expectClean(await leaderKillDrain(env, { tenants: 5, sourceNodes: 2, kills: 1 }));
-  }, 400_000);
+  }, 600_000); // each replica's start-up may take up to 180 s under load
 });

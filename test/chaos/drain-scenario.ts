@@ -2,7 +2,6 @@
 // finishes it. Invariants: no PDB ever below its minimum (sampled continuously), the drain succeeds with every pod
 // Running elsewhere, only the drained nodes end cordoned, and once the drain is deleted no node is left cordoned.
 import { randomBytes } from "node:crypto";
-import { setTimeout as sleep } from "node:timers/promises";
 import { Resources, type KubeObject } from "../../src/kube/resources.js";
 import type { RawNodeDrain } from "../../src/nodes/drain/reconciler.js";
 import { cordonedByAnnotation, type Node, type Pod } from "../../src/nodes/model.js";
@@ -88,9 +87,10 @@ export async function leaderKillDrain(
     }, 120_000);
 
     let leader = await spawnOne();
-    await leader.waitLeader(60_000);
+    // Start-up, not the scenario: two controllers starting at once took over 60 s at load average 20.
+    await leader.waitLeader(180_000);
     let standby = await spawnOne();
-    await sleep(5000);
+    await standby.waitReady();
     const sampler = samplePdbs(client, () => [ns], 150);
     await client.create(Resources.NodeDrain, {
       apiVersion: "metapilot.io/v1alpha1",
@@ -114,6 +114,7 @@ export async function leaderKillDrain(
       await standby.waitLeader(30_000);
       leader = standby;
       standby = await spawnOne();
+      await standby.waitReady();
     }
     const finished = await waitUntil(async () => {
       const d = await client.get<RawNodeDrain>(Resources.NodeDrain, drainName);

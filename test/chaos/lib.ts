@@ -256,6 +256,22 @@ export class ControllerProcess {
     return eventually(async () => this.leaderAt, timeoutMs, `${this.opts.identity} leads`);
   }
 
+  /**
+   * Waits until the process answers /readyz with 200: serving, caches synced, its Lease readable. A standby in that
+   * state takes over within one Lease duration of the leader's death; one still starting (tsx took over 40 s at load
+   * 15) does not, which is start-up, not failover.
+   */
+  async waitReady(timeoutMs = 180_000): Promise<void> {
+    await eventually(
+      async () => {
+        const res = await fetch(`http://127.0.0.1:${this.metricsPort}/readyz`).catch(() => undefined);
+        return res?.status === 200 ? true : undefined;
+      },
+      timeoutMs,
+      `${this.opts.identity} ready (/readyz 200)`,
+    );
+  }
+
   async kill(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
     const c = this.child;
     if (!c || this.exitCode !== undefined) return;

@@ -364,8 +364,11 @@ export async function prometheusGarbage(
       rig.proxy.mode = mode;
       const t0 = Date.now();
       let explained: Condition | undefined;
+      // Watched for scale-downs for perModeMs at least, and until a condition explains the hold: a poll and its
+      // status write took longer than 5 s at load average 20.
       const deadline = Date.now() + opts.perModeMs;
-      while (Date.now() < deadline) {
+      const explainBy = Date.now() + 60_000;
+      while (Date.now() < deadline || (explained === undefined && Date.now() < explainBy)) {
         const conds = await rig.conditions();
         const sig = conds.find((x) => x.type === "SignalsAvailable");
         const held = conds.find((x) => x.type === "ScaleDownHeld");
@@ -412,9 +415,11 @@ export async function opsCenterDown(
   await rig.receiver.start();
   const all = await decisionsIn(env, rig.ns);
   s.objectsAtRisk = all.length;
+  // Failed deliveries back off from 1 s, doubling, to 5 min (src/scaler/reports.ts): after an outage of T seconds
+  // the next attempt comes within about T more, and T grows with load. The wait covers the cap.
   await waitUntil(
     async () => (await decisionsIn(env, rig.ns)).every((d) => d.status?.delivery?.state === "Delivered"),
-    120_000,
+    330_000,
   );
   const final = await decisionsIn(env, rig.ns);
   const ids = new Set(rig.receiver.received.filter((r) => r.signatureOk).map((r) => r.id));
@@ -475,9 +480,10 @@ export async function leaderKillScaleUp(env: ChaosEnv, opts: { trials: number })
   const since = new Date();
   try {
     let leader = await spawnOne();
-    await leader.waitLeader(60_000);
+    // Start-up, not the scenario: two controllers starting at once took over 60 s at load average 20.
+    await leader.waitLeader(180_000);
     let standby = await spawnOne();
-    await sleep(6000); // the standby's caches sync
+    await standby.waitReady();
     s.objectsAtRisk = opts.trials;
     const latencies: number[] = [];
     for (let t = 1; t <= opts.trials; t++) {
@@ -494,7 +500,7 @@ export async function leaderKillScaleUp(env: ChaosEnv, opts: { trials: number })
       s.check(`OOM #${t} answered after the failover`, decided);
       leader = standby;
       standby = await spawnOne();
-      await sleep(6000);
+      await standby.waitReady();
     }
     await sleep(3000); // any late duplicate would be written by now
     const decisions = (await decisionsIn(env, ns)).filter((d) => d.spec?.rootCause?.category === "OOMKilled");

@@ -137,7 +137,7 @@ export async function restartMidUpgrade(
   const samples: Array<{ at: number; tenant: string; component: string; version?: string; available?: number }> = [];
   let sampling = true;
   try {
-    await sup.current!.waitLeader(60_000);
+    await sup.current!.waitLeader(180_000); // start-up, not the scenario
     await Promise.all(names.map((n) => env.client.create(Resources.TenantControlPlane, tcp(n))));
     s.objectsAtRisk = names.length;
     const ready = await waitUntil(async () => {
