@@ -26,7 +26,11 @@ interface RecommendFlags {
 
 export function recommendCommand(): Command {
   return new Command("recommend")
-    .description("recommend CPU and memory requests from Prometheus history (one shot; writes nothing)")
+    .description(
+      "recommend CPU and memory requests from Prometheus history and OOM kills, as the WorkloadProfile controller " +
+        "does (one shot; writes nothing). OOM kills are read from pod status and, for pods that are gone, from " +
+        "OOMKilled ScalingDecisions; a row whose memory they raised says so in NOTE",
+    )
     .addOption(new Option("--kubeconfig <path>", "kubeconfig file").env("KUBECONFIG"))
     .option("--context <name>", "kubeconfig context to use")
     .option("-n, --namespace <ns>", "namespace of the workloads")
@@ -84,6 +88,7 @@ export function recommendCommand(): Command {
               if (done === total) process.stderr.write("\n");
             }
           : undefined,
+        onWarning: (message) => process.stderr.write(`metapilot: warning: ${message}\n`),
       });
       process.stdout.write(formatRows(rows, flags.output));
     });

@@ -1,10 +1,15 @@
 // `metapilot recommend`: a one-shot recommendation, as KRR does it, for the workloads of a namespace or a label
 // selector. Same input and logic as the controller (one range query per metric per namespace, the owner chain
-// for pods, the registry's algorithms), with nothing written to the cluster.
+// for pods, OOM kills counted by the same rule into the same model, the registry's algorithms), with nothing
+// written to the cluster. The controller keeps the OOM kills it saw in its checkpoint after their pods are gone;
+// the one shot reads them from pod status and, for pods that are gone, from the evidence of OOMKilled
+// ScalingDecisions, so a workload that is being OOM-killed is never told to shrink.
 import { stringify } from "yaml";
 import { parseQuantity } from "../api/index.js";
 import type { KubeClient } from "../kube/client.js";
 import { Resources, type KubeObject } from "../kube/resources.js";
+import { ApiError } from "../kube/errors.js";
+import { applyOomKills, oomKillsOfDecision, oomKillsOfWorkload, type OomDecision, type OomKill } from "./input/ooms.js";
 import { OwnerResolver, type WorkloadKind } from "./input/owners.js";
 import { readNamespaces, type UsageSource } from "./input/usage.js";
 import { algorithmByName, resolveParameters } from "./logic/index.js";
@@ -22,6 +27,8 @@ export interface OneShotOptions {
   stepSeconds: number;
   now: Date;
   onProgress?: (done: number, total: number, namespace: string) => void;
+  /** Told when an input could not be read and the answer goes on without it (e.g. no access to ScalingDecisions). */
+  onWarning?: (message: string) => void;
 }
 
 export interface RecommendationRow {
@@ -39,6 +46,10 @@ export interface RecommendationRow {
   memoryLower?: string;
   memoryUpper?: string;
   confidenceDays: number;
+  /** OOM kills of this container counted into the memory model (pod status and ScalingDecisions). */
+  oomKills: number;
+  /** The memory target the same history gives without those kills, when they changed it. */
+  memoryTargetWithoutOomKills?: string;
 }
 
 export async function recommendOnce(o: OneShotOptions): Promise<RecommendationRow[]> {
@@ -99,18 +110,26 @@ export async function recommendOnce(o: OneShotOptions): Promise<RecommendationRo
       o.onProgress?.(++done, byNamespace.size, ns);
     }
   }
+  const decisionKills = await recordedOomKills(o);
+  const bump = { bumpBytes: params.oomBumpBytes, bumpRatio: params.oomBumpRatio };
   const rows: RecommendationRow[] = [];
   for (const { model, obj } of models) {
     const specs: ContainerSpec[] = obj.spec?.template?.spec?.containers ?? [];
-    const results = recommendContainers(
-      specs.map((c) => c.name),
-      model.containers,
-      algorithm,
-      params,
-      o.now,
-    );
+    const names = specs.map((c) => c.name);
+    // What the history alone says, to tell in the row what the kills changed.
+    const withoutOoms = recommendContainers(names, structuredClone(model.containers), algorithm, params, o.now);
+    resolver.reset();
+    const kills: OomKill[] = [
+      ...oomKillsOfWorkload(pods.values(), model.namespace, model.ref, resolver),
+      ...(decisionKills.get(`${model.namespace}/${model.ref.kind}/${model.ref.name}`) ?? []),
+    ];
+    const counted = applyOomKills(model, kills, bump, end);
+    const results = recommendContainers(names, model.containers, algorithm, params, o.now);
     for (const r of results) {
       const rec = toContainerRecommendation(r);
+      const plain = withoutOoms.find((w) => w.name === r.name);
+      const plainMemory = plain && toContainerRecommendation(plain).target?.memory;
+      const oomKills = counted.filter((k) => k.container === r.name).length;
       const req = specs.find((c) => c.name === r.name)?.resources?.requests;
       rows.push({
         namespace: model.namespace,
@@ -127,10 +146,42 @@ export async function recommendOnce(o: OneShotOptions): Promise<RecommendationRo
         memoryLower: rec.lowerBound?.memory,
         memoryUpper: rec.upperBound?.memory,
         confidenceDays: rec.confidenceDays ?? 0,
+        oomKills,
+        ...(oomKills > 0 && plainMemory !== rec.target?.memory
+          ? { memoryTargetWithoutOomKills: plainMemory ?? "none" }
+          : {}),
       });
     }
   }
   return rows;
+}
+
+/**
+ * The OOM kills recorded as evidence of OOMKilled ScalingDecisions, by workload ("ns/Kind/name"). A cluster without
+ * the CRD has none; a user who may not list them gets a warning and the answer from pod status alone.
+ */
+async function recordedOomKills(o: OneShotOptions): Promise<Map<string, OomKill[]>> {
+  const out = new Map<string, OomKill[]>();
+  let decisions: OomDecision[];
+  try {
+    decisions = (await o.client.listAll<OomDecision>(Resources.ScalingDecision, { namespace: o.namespace })).items;
+  } catch (err) {
+    if (err instanceof ApiError && err.statusCode === 404) return out;
+    if (err instanceof ApiError && err.statusCode === 403) {
+      o.onWarning?.(
+        `cannot list ScalingDecisions (${err.message}): OOM kills of pods that are gone are not counted, only those in pod status`,
+      );
+      return out;
+    }
+    throw err;
+  }
+  for (const d of decisions) {
+    const found = oomKillsOfDecision(d);
+    if (!found || found.kills.length === 0) continue;
+    const key = `${found.namespace}/${found.target.kind}/${found.target.name}`;
+    out.set(key, [...(out.get(key) ?? []), ...found.kills]);
+  }
+  return out;
 }
 
 /** "1 → 588m (−41%)": the current request, the recommendation and the change. */
@@ -139,6 +190,20 @@ function change(current: string | undefined, target: string | undefined): string
   if (!current) return `none → ${target}`;
   const pct = Math.round((parseQuantity(target) / parseQuantity(current) - 1) * 100);
   return `${current} → ${target} (${pct >= 0 ? "+" : ""}${pct}%)`;
+}
+
+/** The NOTE column: why there is no recommendation, and what OOM kills did to it. */
+function note(r: RecommendationRow): string {
+  const parts = r.reason === "Recommended" ? [] : [r.reason];
+  if (r.oomKills > 0) {
+    const kills = `${r.oomKills} OOM kill${r.oomKills === 1 ? "" : "s"}`;
+    parts.push(
+      r.memoryTargetWithoutOomKills !== undefined
+        ? `memory raised by ${kills} (history alone: ${r.memoryTargetWithoutOomKills})`
+        : `${kills} counted`,
+    );
+  }
+  return parts.join("; ");
 }
 
 export function formatRows(rows: readonly RecommendationRow[], format: "table" | "json" | "yaml"): string {
@@ -152,7 +217,7 @@ export function formatRows(rows: readonly RecommendationRow[], format: "table" |
     change(r.cpuRequest, r.cpuTarget),
     change(r.memoryRequest, r.memoryTarget),
     `${r.confidenceDays.toFixed(1)}d`,
-    r.reason === "Recommended" ? "" : r.reason,
+    note(r),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
   return (

@@ -12,11 +12,10 @@ import { jsonEqual, mergeConditions, type ConditionInput } from "../operator/sta
 import { fromCheckpoint, toCheckpoint, Checkpoint } from "./checkpoint.js";
 import type { OwnerResolver, WorkloadKind, WorkloadRef } from "./input/owners.js";
 import { algorithmByName, resolveParameters, type Algorithm, type RecommenderParameters } from "./logic/index.js";
-import { podPeak, recordOom } from "./model/container.js";
+import { applyOomKills, oomKillsOfWorkload } from "./input/ooms.js";
 import { recommendContainers, toContainerRecommendation, type ContainerResult } from "./recommend.js";
 import { recommenderAnnotation } from "./selector.js";
-import { containerState, type ModelStore, type WorkloadModel } from "./store.js";
-import { parseQuantity } from "../api/index.js";
+import type { ModelStore, WorkloadModel } from "./store.js";
 
 export interface RawWorkloadProfile extends KubeObject {
   spec?: Record<string, unknown>;
@@ -169,32 +168,10 @@ export class ProfileReconciler implements Reconciler {
     rc: ReconcileContext,
   ): void {
     const pods = this.o.caches.pods.list((p) => p.metadata?.namespace === namespace);
-    for (const pod of pods) {
-      const owner = this.o.resolver.resolve(namespace, pod.metadata?.name ?? "");
-      if (owner?.kind !== ref.kind || owner.name !== ref.name) continue;
-      for (const cs of pod.status?.containerStatuses ?? []) {
-        const t = cs.lastState?.terminated;
-        if (t?.reason !== "OOMKilled" || !t.finishedAt) continue;
-        const at = Date.parse(t.finishedAt);
-        const spec = pod.spec?.containers?.find((c) => c.name === cs.name);
-        const state = containerState(model, cs.name, this.now().getTime());
-        const limit = quantity(spec?.resources?.limits?.memory);
-        const request = quantity(spec?.resources?.requests?.memory);
-        const podName = pod.metadata?.name ?? "";
-        const day = state.days.find((d) => d.start <= at && at < d.start + 86_400_000);
-        const dayPeak = day && podPeak(day, podName)?.bytes;
-        // VPA: the memory at the OOM is the larger of what this pod used and what was requested; a limit is where
-        // it died.
-        const atOom = limit ?? Math.max(request ?? 0, dayPeak ?? 0);
-        if (atOom <= 0) continue;
-        const id = `${pod.metadata?.uid}/${cs.name}/${t.finishedAt}`;
-        if (
-          recordOom(state, id, podName, at, atOom, { bumpBytes: params.oomBumpBytes, bumpRatio: params.oomBumpRatio })
-        ) {
-          rc.logger.info({ pod: pod.metadata?.name, container: cs.name }, "OOM kill counted");
-        }
-      }
-    }
+    const kills = oomKillsOfWorkload(pods, namespace, ref, this.o.resolver);
+    const bump = { bumpBytes: params.oomBumpBytes, bumpRatio: params.oomBumpRatio };
+    for (const k of applyOomKills(model, kills, bump, this.now().getTime()))
+      rc.logger.info({ pod: k.pod, container: k.container }, "OOM kill counted");
   }
 
   private statusOf(
@@ -303,13 +280,4 @@ type StatusPatch = Partial<Omit<WorkloadProfileStatus, "conditions" | "checkpoin
 
 function notReady(reason: string, message: string): ConditionInput {
   return { type: "Ready", status: "False", reason, message };
-}
-
-function quantity(q: string | undefined): number | undefined {
-  if (q === undefined) return undefined;
-  try {
-    return parseQuantity(q);
-  } catch {
-    return undefined;
-  }
 }
