@@ -197,6 +197,7 @@ export const busyboxApplets = [
   "env",
   "head",
   "hostname",
+  "httpd",
   "ls",
   "mkdir",
   "nc",

@@ -51,6 +51,17 @@ import {
   unmountAll,
   type RealNode,
 } from "./realnodes.js";
+import {
+  clusterDirOfKubeProxy,
+  corednsRbac,
+  corefile,
+  isKubeProxyChain,
+  kubeProxyArgs,
+  kubeProxyConfig,
+  kubeProxyPids,
+  realNodeServicesLayout,
+  type RealNodeServices,
+} from "./realnode-services.js";
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const binDir = path.join(repoRoot, ".cache/bin");
@@ -100,6 +111,8 @@ export interface MetaclusterState {
   pki: Record<string, string>;
   /** Real nodes, in order of their ordinal (metacluster-real-<ordinal>). */
   realNodes?: RealNode[];
+  /** kube-proxy and CoreDNS for the real nodes' pods, while there are real nodes. */
+  realNodeServices?: RealNodeServices;
 }
 
 const statePath = (dir: string) => path.join(dir, "state.json");
@@ -213,6 +226,9 @@ async function ensurePki(dir: string): Promise<Record<string, string>> {
     ["kwok", "kwok-controller", ["system:masters"]],
     // The apiserver's identity towards real kubelets (logs, exec); the kubelets ask the apiserver what it may do.
     ["apiserver-kubelet-client", "kube-apiserver-kubelet-client", ["system:masters"]],
+    // Real nodes' kube-proxy (bound to system:node-proxier by the apiserver's bootstrap policy) and CoreDNS.
+    ["kube-proxy", "system:kube-proxy", []],
+    ["coredns", "metacluster:coredns", []],
   ];
   for (const [file, cn, orgs] of identities) {
     if (existsSync(path.join(pkiDir, `${file}.crt`)) && existsSync(path.join(pkiDir, `${file}.key`))) continue;
@@ -936,6 +952,8 @@ export async function ensureRealNodes(
   if (saved?.realNodes) state.realNodes = saved.realNodes;
   const nodes = state.realNodes ?? [];
   const left: string[] = [];
+  // CoreDNS listens on the first node's bridge, and kube-proxy acts as that node: both go before it does.
+  if (count === 0) left.push(...(await stopRealNodeServices(state, log)));
   while (nodes.length > count) {
     const node = nodes[nodes.length - 1]!;
     left.push(...(await stopRealNode(state, node, log)));
@@ -971,10 +989,11 @@ export async function ensureRealNodes(
       state.realNodes = nodes;
       writeState(state);
     }
-    await startRealNode(state, node, images, log);
+    await startRealNode(state, node, images, nodes[0]!.gateway, log);
     writeState(state);
   }
   for (const node of nodes) await waitNodeReady(state, node, 180_000);
+  await ensureRealNodeServices(state, log);
   log(`real nodes: ${count} Ready in ${((Date.now() - started) / 1000).toFixed(1)}s`);
   return left;
 }
@@ -1048,10 +1067,30 @@ async function startRealNode(
   state: MetaclusterState,
   node: RealNode,
   images: RealNodeImageSet,
+  clusterDns: string,
   log: (l: string) => void,
 ): Promise<void> {
+  const kubeletYaml = stringify(
+    kubeletConfig(
+      node,
+      {
+        caFile: path.join(state.dir, "pki/ca.crt"),
+        tlsCertFile: path.join(node.dir, "pki/kubelet.crt"),
+        tlsPrivateKeyFile: path.join(node.dir, "pki/kubelet.key"),
+      },
+      clusterDns,
+    ),
+  );
+  const kubeletYamlFile = path.join(node.dir, "kubelet.yaml");
   const containerdUp = isProcess(node.pids.containerd, "containerd");
-  const kubeletUp = isProcess(node.pids.kubelet, "kubelet");
+  let kubeletUp = isProcess(node.pids.kubelet, "kubelet");
+  // A kubelet started with other settings (one from before cluster DNS existed) is restarted with these; its pods
+  // keep running.
+  if (kubeletUp && existsSync(kubeletYamlFile) && readFileSync(kubeletYamlFile, "utf8") !== kubeletYaml) {
+    log(`${node.name}: restarting the kubelet with its new configuration`);
+    await stopPid(node.pids.kubelet, "kubelet");
+    kubeletUp = false;
+  }
   if (containerdUp && kubeletUp) return;
   for (const d of [
     "containerd/root",
@@ -1072,16 +1111,7 @@ async function startRealNode(
   writeFileSync(path.join(node.dir, "containerd.toml"), containerdConfig(node, { sandbox: images.pause.ref }));
   writeFileSync(path.join(node.dir, "cni/net.d/10-bridge.conflist"), JSON.stringify(cniConfig(node), null, 2));
   await ensureKubeletPki(state, node);
-  writeFileSync(
-    path.join(node.dir, "kubelet.yaml"),
-    stringify(
-      kubeletConfig(node, {
-        caFile: path.join(state.dir, "pki/ca.crt"),
-        tlsCertFile: path.join(node.dir, "pki/kubelet.crt"),
-        tlsPrivateKeyFile: path.join(node.dir, "pki/kubelet.key"),
-      }),
-    ),
-  );
+  writeFileSync(kubeletYamlFile, kubeletYaml);
   if (!containerdUp) {
     const logFile = realNodeLog(state, node, "containerd");
     node.pids.containerd = spawnLogged(
@@ -1201,4 +1231,173 @@ async function cleanupHostIfLastKubelet(): Promise<string[]> {
   restoreHostDefaults();
   removeEmptySharedDirs();
   return [...left, ...(await kubeChains()).map((c) => `chain ${c}`)];
+}
+
+// --- Services and DNS of real nodes -------------------------------------------------------------------------
+
+/** Writes `content` unless the file has it already; true when it wrote. */
+function writeIfChanged(file: string, content: string, mode?: number): boolean {
+  if (existsSync(file) && readFileSync(file, "utf8") === content) return false;
+  writeFileSync(file, content, { mode });
+  return true;
+}
+
+function realNodeServicesLog(state: MetaclusterState, process: "kube-proxy" | "coredns"): string {
+  return path.join(state.dir, "logs", `${process}.log`);
+}
+
+async function waitUrlOk(
+  state: MetaclusterState,
+  url: string,
+  pid: number | undefined,
+  binary: string,
+  logFile: string,
+): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const status = await getUrl(state, url).then(
+      (r) => r.status,
+      () => 0,
+    );
+    if (status === 200) return;
+    if (!isProcess(pid, binary)) throw new Error(`${binary} exited while starting; see ${logFile}:\n${tail(logFile)}`);
+    if (Date.now() > deadline)
+      throw new Error(`${binary} did not answer ${url} within 120s; see ${logFile}:\n${tail(logFile)}`);
+    await sleep(500);
+  }
+}
+
+/**
+ * Starts (or restarts, when they died) the meta-cluster's CoreDNS and kube-proxy for its real nodes, unless they
+ * run. kube-proxy does not start while another meta-cluster's kube-proxy runs on this machine: the reason is kept
+ * in realNodeServices.kubeProxyBlockedBy, and the next call tries again.
+ */
+export async function ensureRealNodeServices(state: MetaclusterState, log: (l: string) => void): Promise<void> {
+  const nodes = state.realNodes ?? [];
+  if (!nodes.length) return;
+  let services = state.realNodeServices;
+  if (services && services.dnsAddress !== nodes[0]!.gateway) {
+    await stopRealNodeServices(state, log);
+    services = undefined;
+  }
+  if (!services) {
+    services = realNodeServicesLayout(state.dir, nodes, {
+      kubeProxyHealthz: await freePort(),
+      kubeProxyMetrics: await freePort(),
+      corednsReady: await freePort(),
+    });
+    state.realNodeServices = services;
+    writeState(state);
+  }
+  mkdirSync(services.dir, { recursive: true });
+  await ensurePki(state.dir);
+  const pkiRead = (f: string) => readFileSync(path.join(state.dir, "pki", f), "utf8");
+  const kubeconfigOf = (user: string) => {
+    const file = path.join(services.dir, `${user}.kubeconfig`);
+    writeIfChanged(
+      file,
+      renderKubeconfig({
+        clusterName: "metacluster",
+        server: state.apiserverUrl,
+        caPem: pkiRead("ca.crt"),
+        userName: user,
+        clientCertificatePem: pkiRead(`${user}.crt`),
+        clientKeyPem: pkiRead(`${user}.key`),
+      }),
+      0o600,
+    );
+    return file;
+  };
+  for (const { path: p, body } of corednsRbac()) {
+    const res = await adminCall(state, "POST", p, body);
+    if (res.status !== 201 && res.status !== 409) throw new Error(`creating CoreDNS's RBAC: ${res.status} ${res.body}`);
+  }
+  // kube-proxy exits when its config file changes, so a file is only written when its content does; a process
+  // whose file changed is restarted with it.
+  const corefilePath = path.join(services.dir, "Corefile");
+  if (writeIfChanged(corefilePath, corefile(services, kubeconfigOf("coredns"))))
+    await stopPid(services.pids.coredns, "coredns");
+  const kubeProxyYaml = path.join(services.dir, "kube-proxy.yaml");
+  if (writeIfChanged(kubeProxyYaml, stringify(kubeProxyConfig(services, kubeconfigOf("kube-proxy")))))
+    await stopPid(services.pids.kubeProxy, "kube-proxy");
+
+  const corednsLog = realNodeServicesLog(state, "coredns");
+  if (!isProcess(services.pids.coredns, "coredns")) {
+    services.pids.coredns = spawnLogged(
+      path.join(binDir, "coredns"),
+      ["-conf", corefilePath],
+      corednsLog,
+      services.dir,
+    );
+    writeState(state);
+  }
+  await waitUrlOk(
+    state,
+    `http://127.0.0.1:${services.ports.corednsReady}/ready`,
+    services.pids.coredns,
+    "coredns",
+    corednsLog,
+  );
+
+  const kubeProxyLog = realNodeServicesLog(state, "kube-proxy");
+  if (!isProcess(services.pids.kubeProxy, "kube-proxy")) {
+    delete services.pids.kubeProxy;
+    const others = kubeProxyPids();
+    if (others.length) {
+      const owner = others
+        .map((pid) => {
+          const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+          return `pid ${pid} of the meta-cluster in ${clusterDirOfKubeProxy(argv) ?? "(unknown)"}`;
+        })
+        .join(", ");
+      services.kubeProxyBlockedBy = `another kube-proxy owns this machine's Service rules (${owner})`;
+      log(`kube-proxy not started: ${services.kubeProxyBlockedBy}; ClusterIPs of this meta-cluster do not work`);
+    } else {
+      delete services.kubeProxyBlockedBy;
+      services.pids.kubeProxy = spawnLogged(
+        path.join(binDir, "kube-proxy"),
+        kubeProxyArgs(kubeProxyYaml),
+        kubeProxyLog,
+        services.dir,
+      );
+    }
+    writeState(state);
+  }
+  if (services.pids.kubeProxy) {
+    await waitUrlOk(
+      state,
+      `http://127.0.0.1:${services.ports.kubeProxyHealthz}/healthz`,
+      services.pids.kubeProxy,
+      "kube-proxy",
+      kubeProxyLog,
+    );
+  }
+  log(
+    `real-node services: CoreDNS pid ${services.pids.coredns} on ${services.dnsAddress}:53, ` +
+      (services.pids.kubeProxy ? `kube-proxy pid ${services.pids.kubeProxy}` : "no kube-proxy"),
+  );
+}
+
+/**
+ * Stops CoreDNS and kube-proxy and removes kube-proxy's chains (the kubelet's stay for the kubelets). Returns what
+ * is left: kube-proxy chains that would not go.
+ */
+async function stopRealNodeServices(state: MetaclusterState, log: (l: string) => void): Promise<string[]> {
+  const saved = readState(state.dir);
+  const services = saved?.realNodeServices ?? state.realNodeServices;
+  if (!services) return [];
+  const hadKubeProxy = !!services.pids.kubeProxy;
+  await stopPid(services.pids.kubeProxy, "kube-proxy");
+  await stopPid(services.pids.coredns, "coredns");
+  let left: string[] = [];
+  // Another meta-cluster's kube-proxy may own the chains now; they are only ours to remove when none runs.
+  if (hadKubeProxy && !kubeProxyPids().length) {
+    await removeKubeChains(isKubeProxyChain);
+    left = (await kubeChains(isKubeProxyChain)).map((c) => `chain ${c}`);
+  }
+  rmSync(services.dir, { recursive: true, force: true });
+  delete state.realNodeServices;
+  writeState(state);
+  log("real-node services: kube-proxy and CoreDNS stopped");
+  return left;
 }

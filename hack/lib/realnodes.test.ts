@@ -110,7 +110,11 @@ describe("cniConfig", () => {
 });
 
 describe("kubeletConfig and kubeletArgs", () => {
-  const config = kubeletConfig(node, { caFile: "/ca.crt", tlsCertFile: "/k.crt", tlsPrivateKeyFile: "/k.key" });
+  const config = kubeletConfig(
+    node,
+    { caFile: "/ca.crt", tlsCertFile: "/k.crt", tlsPrivateKeyFile: "/k.key" },
+    "10.88.3.1",
+  );
 
   it("runs on cgroup v1 with cgroupfs under its own root, with swap, on its bridge address, port and containerd", () => {
     expect(config).toMatchObject({
@@ -125,6 +129,10 @@ describe("kubeletConfig and kubeletArgs", () => {
       containerRuntimeEndpoint: "unix:///work/.cache/mc/realnodes/metacluster-real-0/containerd.sock",
       podLogsDir: "/work/.cache/mc/realnodes/metacluster-real-0/pod-logs",
     });
+  });
+
+  it("gives pods the meta-cluster's CoreDNS and cluster.local, and none of this machine's resolvers", () => {
+    expect(config).toMatchObject({ clusterDNS: ["10.88.3.1"], clusterDomain: "cluster.local", resolvConf: "" });
   });
 
   it("registers with the NoSchedule taint and never garbage-collects the imported images", () => {

@@ -206,8 +206,8 @@ export interface KubeletFiles {
   tlsPrivateKeyFile: string;
 }
 
-/** The kubelet's KubeletConfiguration. Pure. */
-export function kubeletConfig(node: RealNode, files: KubeletFiles): Record<string, unknown> {
+/** The kubelet's KubeletConfiguration; `clusterDns` is the address of the meta-cluster's CoreDNS. Pure. */
+export function kubeletConfig(node: RealNode, files: KubeletFiles, clusterDns: string): Record<string, unknown> {
   return {
     apiVersion: "kubelet.config.k8s.io/v1beta1",
     kind: "KubeletConfiguration",
@@ -238,7 +238,11 @@ export function kubeletConfig(node: RealNode, files: KubeletFiles): Record<strin
     podCIDR: node.subnet,
     registerWithTaints: [{ key: realNodeKindKey, value: realNodeKindValue, effect: "NoSchedule" }],
     maxPods: 30,
-    resolvConf: "/etc/resolv.conf",
+    // Pods' names resolve at the meta-cluster's CoreDNS, which answers cluster.local and nothing else. No
+    // resolv.conf of this machine: its nameservers and search domains are off the machine, where pods never go.
+    clusterDNS: [clusterDns],
+    clusterDomain: "cluster.local",
+    resolvConf: "",
     // Images are imported, never pulled: garbage-collecting one would leave pods that can never start again.
     imageGCHighThresholdPercent: 100,
     imageGCLowThresholdPercent: 99,
@@ -302,6 +306,8 @@ export function missingForRealNodes(probe: HostProbe): string[] {
 export function requiredFiles(binDir: string): string[] {
   return [
     path.join(binDir, "kubelet"),
+    path.join(binDir, "kube-proxy"),
+    path.join(binDir, "coredns"),
     path.join(binDir, "crictl"),
     "/usr/bin/containerd",
     "/usr/bin/containerd-shim-runc-v2",
@@ -569,10 +575,13 @@ export async function removeEgressRule(node: RealNode): Promise<void> {
 }
 
 /**
- * The `-D` commands and chain names that remove every KUBE-* chain from one table's `iptables-save` output:
- * first the rules of other chains that jump to them, then the chains. Pure.
+ * The `-D` commands and chain names that remove every KUBE-* chain (or those `owned` picks) from one table's
+ * `iptables-save` output: first the rules of other chains that jump to them, then the chains. Pure.
  */
-export function kubeChainCleanup(saveOutput: string): {
+export function kubeChainCleanup(
+  saveOutput: string,
+  owned: (chain: string) => boolean = (chain) => chain.startsWith("KUBE-"),
+): {
   deletes: Array<{ table: string; rule: string[] }>;
   chains: Array<{ table: string; chain: string }>;
 } {
@@ -583,13 +592,13 @@ export function kubeChainCleanup(saveOutput: string): {
     if (line.startsWith("*")) table = line.slice(1).trim();
     else if (line.startsWith(":")) {
       const chain = line.slice(1).split(" ")[0] ?? "";
-      if (chain.startsWith("KUBE-")) chains.push({ table, chain });
+      if (owned(chain)) chains.push({ table, chain });
     } else if (line.startsWith("-A ")) {
       const words = splitRule(line);
       const chain = words[1] ?? "";
       const at = words.findIndex((w) => w === "-j" || w === "-g");
       const jump = at >= 0 ? (words[at + 1] ?? "") : "";
-      if (!chain.startsWith("KUBE-") && jump.startsWith("KUBE-")) deletes.push({ table, rule: words.slice(1) });
+      if (!owned(chain) && owned(jump)) deletes.push({ table, rule: words.slice(1) });
     }
   }
   return { deletes, chains };
@@ -604,15 +613,18 @@ export function splitRule(line: string): string[] {
   return out;
 }
 
-/** Removes the KUBE-* chains the kubelet adds (KUBE-FIREWALL, KUBE-KUBELET-CANARY, KUBE-IPTABLES-HINT, ...). */
-export async function removeKubeChains(): Promise<string[]> {
+/**
+ * Removes the KUBE-* chains the kubelet and kube-proxy add (KUBE-FIREWALL, KUBE-KUBELET-CANARY, KUBE-SERVICES,
+ * ...), or only those `owned` picks.
+ */
+export async function removeKubeChains(owned?: (chain: string) => boolean): Promise<string[]> {
   const left: string[] = [];
   for (const binary of ["iptables", "ip6tables"] as const) {
     const save = await run(`${binary}-save`, []).then(
       (r) => r.stdout,
       () => "",
     );
-    const { deletes, chains } = kubeChainCleanup(save);
+    const { deletes, chains } = kubeChainCleanup(save, owned);
     for (const d of deletes) await iptables(binary, ["-t", d.table, "-D", ...d.rule]);
     for (const c of chains) await iptables(binary, ["-t", c.table, "-F", c.chain]);
     for (const c of chains) {
@@ -623,15 +635,15 @@ export async function removeKubeChains(): Promise<string[]> {
   return left;
 }
 
-/** KUBE-* chains present now, as "iptables filter KUBE-FIREWALL". */
-export async function kubeChains(): Promise<string[]> {
+/** KUBE-* chains (or those `owned` picks) present now, as "iptables filter KUBE-FIREWALL". */
+export async function kubeChains(owned?: (chain: string) => boolean): Promise<string[]> {
   const out: string[] = [];
   for (const binary of ["iptables", "ip6tables"] as const) {
     const save = await run(`${binary}-save`, []).then(
       (r) => r.stdout,
       () => "",
     );
-    for (const c of kubeChainCleanup(save).chains) out.push(`${binary} ${c.table} ${c.chain}`);
+    for (const c of kubeChainCleanup(save, owned).chains) out.push(`${binary} ${c.table} ${c.chain}`);
   }
   return out;
 }
