@@ -26,17 +26,39 @@ async function converged(env: ChaosEnv, name: string, version: string): Promise<
   );
 }
 
-/** Why a TCP has not converged, from its own status: phase, generations and the Ready condition's message. */
+interface WorkloadLike extends KubeObject {
+  spec?: { replicas?: number };
+  status?: { readyReplicas?: number; updatedReplicas?: number; observedGeneration?: number; phase?: string };
+}
+
+/**
+ * Why a TCP has not converged: its phase, generations and every condition that is not True, then each workload's
+ * replicas and generations and each pod's phase, as the apiserver has them. That tells a status that lags its
+ * workloads (the operator) from workloads or pods that never caught up (the meta-cluster's controllers or kwok).
+ */
 async function convergenceReport(env: ChaosEnv, name: string): Promise<string> {
-  const t = await env.client
-    .getOptional<RawTenantControlPlane>(Resources.TenantControlPlane, name)
-    .catch((err: unknown) => ({ error: String(err) }));
-  if (!t || "error" in t) return `${name}: ${t ? t.error : "gone"}`;
-  const ready = t.status?.conditions?.find((c) => c.type === "Ready");
-  return (
-    `${name}: phase ${t.status?.phase ?? "-"}, generation ${t.metadata?.generation}/observed ` +
-    `${t.status?.observedGeneration ?? "-"}, Ready ${ready?.status ?? "-"} ${ready?.reason ?? ""}: ${ready?.message ?? ""}`
-  );
+  try {
+    const t = await env.client.getOptional<RawTenantControlPlane>(Resources.TenantControlPlane, name);
+    if (!t) return `${name}: gone`;
+    const notTrue = (t.status?.conditions ?? [])
+      .filter((c) => c.status !== "True")
+      .map((c) => `${c.type}=${c.status} ${c.reason ?? ""}: ${c.message ?? ""}`);
+    const namespace = `tcp-${name}`;
+    const list = async (r: typeof Resources.Pod) => (await env.client.listAll<WorkloadLike>(r, { namespace })).items;
+    const workloads = [...(await list(Resources.Deployment)), ...(await list(Resources.StatefulSet))].map(
+      (w) =>
+        `${w.metadata?.name} ${w.status?.readyReplicas ?? 0}/${w.spec?.replicas ?? "-"} ready, ` +
+        `${w.status?.updatedReplicas ?? 0} updated, generation ${w.metadata?.generation}/${w.status?.observedGeneration ?? "-"}`,
+    );
+    const pods = (await list(Resources.Pod)).map((p) => `${p.metadata?.name} ${p.status?.phase ?? "-"}`);
+    return (
+      `${name}: phase ${t.status?.phase ?? "-"}, generation ${t.metadata?.generation}/observed ` +
+      `${t.status?.observedGeneration ?? "-"}; not True: ${notTrue.join("; ") || "none"}; ` +
+      `workloads: ${workloads.join(", ") || "none"}; pods: ${pods.join(", ") || "none"}`
+    );
+  } catch (err) {
+    return `${name}: ${String(err)}`;
+  }
 }
 
 async function workloadCounts(env: ChaosEnv, name: string): Promise<string> {
