@@ -1,0 +1,379 @@
+// A TenantControlPlane that serves, on a real node: the operator's own Deployments and StatefulSet (commands,
+// flags, probes, PKI volumes, DNS names) run as real pods from the locally built control-plane images, etcd on a
+// real local PersistentVolume. The TenantControlPlane becomes Ready because the pods pass their probes, and its
+// admin kubeconfig works from this machine with only the server changed to the apiserver Service's ClusterIP (the
+// CA still verifies it): namespaces are listed, a Deployment gets its ReplicaSet from the tenant's
+// controller-manager and its pod an answer from the tenant's scheduler, and a ServiceAccount token from the
+// TokenRequest API passes a TokenReview.
+//
+// The time to Ready and the memory of each component (VmRSS of its processes, found through the kubelet's cgroup
+// of the container) are written by this test into bench/results/realnodes.json, key tenantControlPlane.
+//
+// Like realnodes.test.ts this file gets its real node itself and removes it again unless the meta-cluster had real
+// nodes before. On a machine that cannot run real nodes every test fails with what is missing.
+import * as k8s from "@kubernetes/client-node";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, totalmem } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { controlPlaneRecipes } from "../../hack/lib/images.js";
+import {
+  localStorageClassManifest,
+  localVolumeManifest,
+  localVolumePath,
+  makeLocalVolumeDir,
+  realLocalStorageClass,
+} from "../../hack/lib/localvolumes.js";
+import { binDir, ensureRealNodes, readState, repoRoot, type MetaclusterState } from "../../hack/lib/metacluster.js";
+import { cgroupDirs, realNodeKindKey, realNodeKindValue, type RealNode } from "../../hack/lib/realnodes.js";
+import { createLogger } from "../../src/kube/logger.js";
+import { Manager } from "../../src/kube/manager.js";
+import { KubeClient } from "../../src/kube/client.js";
+import { isNotFound } from "../../src/kube/errors.js";
+import { Resources } from "../../src/kube/resources.js";
+import { addTenantControlPlaneController } from "../../src/operator/controller.js";
+import type { RawTenantControlPlane } from "../../src/operator/reconciler.js";
+import { installCrds } from "../harness/crds.js";
+import { adminKubeConfig, eventually, metacluster } from "../harness/cluster.js";
+
+const log = (l: string) => process.stderr.write(`[realnodes-tcp] ${l}\n`);
+const toleration = { key: realNodeKindKey, operator: "Equal", value: realNodeKindValue, effect: "NoSchedule" };
+const components = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"] as const;
+const resultsFile = path.join(repoRoot, "bench/results/realnodes.json");
+
+/** The versions the built images carry, read from the binaries (the tags of controlPlaneRecipes). */
+function builtVersions(): { kubernetes: string; etcd: string } {
+  const recipes = controlPlaneRecipes(binDir);
+  const tag = (c: string) => recipes.find((r) => r.name.endsWith(`/${c}`))!.tag;
+  return { kubernetes: tag("kube-apiserver"), etcd: tag("etcd").replace(/-0$/, "") };
+}
+
+/** The directory of a pod's cgroup under the node's cgroup root, in the first hierarchy that has it. */
+function podCgroupDir(node: RealNode, podUid: string): string | undefined {
+  const wanted = `pod${podUid}`;
+  const walk = (dir: string, depth: number): string | undefined => {
+    if (depth > 4 || !existsSync(dir)) return undefined;
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (!entry.isDirectory()) continue;
+      const full = path.join(dir, entry.name);
+      if (entry.name === wanted) return full;
+      const found = walk(full, depth + 1);
+      if (found) return found;
+    }
+    return undefined;
+  };
+  for (const root of cgroupDirs(node.cgroupRoot)) {
+    const found = walk(root, 0);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** VmRSS in KiB of every process in a container's cgroup, by the kubelet's cgroup of the container. */
+function containerRss(node: RealNode, podUid: string, containerId: string): { kib: number; processes: string[] } {
+  const podDir = podCgroupDir(node, podUid);
+  if (!podDir) throw new Error(`no cgroup of pod ${podUid} under ${node.cgroupRoot}`);
+  const procs = readFileSync(path.join(podDir, containerId, "cgroup.procs"), "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map(Number);
+  let kib = 0;
+  const processes: string[] = [];
+  for (const pid of procs) {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    kib += Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
+    processes.push(/Name:\s+(\S+)/.exec(status)?.[1] ?? String(pid));
+  }
+  return { kib, processes };
+}
+
+/** Merges `entry` under `key` into bench/results/realnodes.json, leaving the other keys as they are. */
+function recordResult(key: string, entry: unknown): void {
+  const existing = existsSync(resultsFile)
+    ? (JSON.parse(readFileSync(resultsFile, "utf8")) as Record<string, unknown>)
+    : {};
+  mkdirSync(path.dirname(resultsFile), { recursive: true });
+  writeFileSync(resultsFile, `${JSON.stringify({ ...existing, [key]: entry }, null, 2)}\n`);
+}
+
+describe("a TenantControlPlane on a real node", () => {
+  const kc = adminKubeConfig();
+  const client = new KubeClient(kc, { qps: 50, burst: 50, fieldManager: "test-user" });
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const storage = kc.makeApiClient(k8s.StorageV1Api);
+  const stop = new AbortController();
+  const name = `real${Date.now().toString(36).slice(-5)}`;
+  const namespace = `tcp-${name}`;
+  const volumeName = `${name}-etcd-0`;
+  let state: MetaclusterState;
+  let node: RealNode;
+  let realNodesBefore = 0;
+  let setupError: unknown;
+  let versions: { kubernetes: string; etcd: string };
+  let created = 0;
+  let readyAfterMs = 0;
+  let tenant: k8s.KubeConfig;
+  let clusterIP = "";
+
+  const get = () => client.get<RawTenantControlPlane>(Resources.TenantControlPlane, name);
+
+  beforeAll(async () => {
+    state = readState(metacluster().dir) ?? metacluster();
+    realNodesBefore = state.realNodes?.length ?? 0;
+    try {
+      // Also builds (or takes from .cache/images) the control-plane images and imports them into the node.
+      await ensureRealNodes(state, Math.max(1, realNodesBefore), log);
+      node = state.realNodes![0]!;
+      versions = builtVersions();
+      await installCrds(kc);
+      await storage
+        .createStorageClass({ body: localStorageClassManifest() as unknown as k8s.V1StorageClass })
+        .catch((err) => {
+          if ((err as { code?: number }).code !== 409) throw err;
+        });
+      makeLocalVolumeDir(node, volumeName);
+      await core.createPersistentVolume({
+        body: localVolumeManifest(node, volumeName, "1Gi", {
+          namespace,
+          name: "data-etcd-0",
+        }) as unknown as k8s.V1PersistentVolume,
+      });
+      const manager = new Manager({
+        kubeConfig: kc,
+        logger: createLogger({ level: "warn" }),
+        identity: `operator-${name}`,
+        qps: 50,
+        burst: 50,
+      });
+      // No --image-registry: the pods ask for registry.k8s.io, under which the images were imported.
+      addTenantControlPlaneController(manager, { workers: 2, dryRun: false });
+      void manager.start(stop.signal);
+    } catch (err) {
+      setupError = err;
+    }
+  }, 900_000);
+
+  beforeEach(() => {
+    if (setupError) throw setupError;
+  });
+
+  afterAll(async () => {
+    if (state && node) {
+      await client.delete(Resources.TenantControlPlane, name).catch(() => undefined);
+      // The finalizer is the operator's: it runs until the TenantControlPlane is gone.
+      await eventually(
+        async () =>
+          get().then(
+            () => undefined,
+            (err: unknown) => {
+              if (isNotFound(err)) return true;
+              throw err;
+            },
+          ),
+        300_000,
+        `TenantControlPlane ${name} deleted`,
+      ).catch((err) => log(String(err)));
+      await core.deletePersistentVolume({ name: volumeName }).catch(() => undefined);
+      rmSync(localVolumePath(node, volumeName), { recursive: true, force: true });
+    }
+    stop.abort();
+    if (state && realNodesBefore === 0) await ensureRealNodes(state, 0, log);
+  }, 600_000);
+
+  it("becomes Ready because its etcd, kube-apiserver, kube-controller-manager and kube-scheduler pods run on the real node and pass their probes", async () => {
+    created = Date.now();
+    await client.create(Resources.TenantControlPlane, {
+      apiVersion: "metapilot.io/v1alpha1",
+      kind: "TenantControlPlane",
+      metadata: { name },
+      spec: {
+        version: versions.kubernetes,
+        scheduling: { nodeSelector: { [realNodeKindKey]: realNodeKindValue }, tolerations: [toleration] },
+        etcd: {
+          managed: {
+            replicas: 1,
+            // The built etcd; the operator's default for this minor is another patch release.
+            version: versions.etcd,
+            deletionPolicy: "Delete",
+            storage: { size: "1Gi", storageClassName: realLocalStorageClass },
+          },
+        },
+      },
+    });
+    const ready = await eventually(
+      async () => {
+        const t = await get();
+        return t.status?.phase === "Ready" && t.status.observedGeneration === t.metadata?.generation ? t : undefined;
+      },
+      900_000,
+      () => `${name} Ready`,
+    );
+    readyAfterMs = Date.now() - created;
+    log(`${name} Ready in ${(readyAfterMs / 1000).toFixed(1)} s`);
+    for (const type of ["EtcdReady", "APIServerReady", "ControllerManagerReady", "SchedulerReady", "Ready"])
+      expect(ready.status?.conditions?.find((c) => c.type === type)?.status, type).toBe("True");
+
+    const pods = (await core.listNamespacedPod({ namespace })).items;
+    expect(pods.map((p) => p.metadata?.labels?.["metapilot.io/component"]).sort()).toEqual([
+      "etcd",
+      "kube-apiserver",
+      "kube-apiserver",
+      "kube-controller-manager",
+      "kube-scheduler",
+    ]);
+    for (const p of pods) {
+      const what = p.metadata!.name!;
+      expect(p.spec?.nodeName, what).toBe(node.name);
+      expect(p.status?.phase, what).toBe("Running");
+      expect(p.status?.conditions?.find((c) => c.type === "Ready")?.status, what).toBe("True");
+      // Started by containerd on this node, from the imported image, as the operator's non-root user.
+      expect(p.status?.containerStatuses?.[0]?.containerID, what).toMatch(/^containerd:\/\//);
+      expect(p.status?.containerStatuses?.[0]?.imageID, what).toMatch(/sha256:/);
+      expect(p.status?.podIP?.startsWith(node.subnet.replace(/\.0\/24$/, ".")), what).toBe(true);
+    }
+    const pvc = await core.readNamespacedPersistentVolumeClaim({ namespace, name: "data-etcd-0" });
+    expect(pvc.spec?.volumeName).toBe(volumeName);
+    expect(pvc.status?.phase).toBe("Bound");
+    // etcd wrote its data onto the local volume, as uid 65532.
+    expect(existsSync(path.join(localVolumePath(node, volumeName), "data/member/snap/db"))).toBe(true);
+  }, 960_000);
+
+  it("serves its admin kubeconfig from this machine at the apiserver Service's ClusterIP, with the CA verifying", async () => {
+    const t = await get();
+    const ref = t.status!.kubeconfigSecretRef!;
+    const secret = await core.readNamespacedSecret({ namespace: ref.namespace, name: ref.name });
+    const text = Buffer.from(secret.data![ref.key]!, "base64").toString("utf8");
+    const svc = await core.readNamespacedService({ namespace, name: "kube-apiserver" });
+    clusterIP = svc.spec!.clusterIP!;
+    tenant = new k8s.KubeConfig();
+    tenant.loadFromString(text);
+    const cluster = tenant.getCurrentCluster()!;
+    expect(cluster.caData, "the kubeconfig carries its CA").toBeTruthy();
+    expect(cluster.skipTLSVerify).toBeFalsy();
+    // Only the server changes; the CA, the client certificate and the TLS verification stay as written.
+    tenant.clusters = tenant.clusters.map((c) =>
+      c.name === cluster.name ? { ...c, server: `https://${clusterIP}:6443` } : c,
+    );
+    const tenantCore = tenant.makeApiClient(k8s.CoreV1Api);
+    const namespaces = await eventually(
+      async () => {
+        const list = await tenantCore.listNamespace();
+        const names = list.items.map((n) => n.metadata!.name!);
+        return names.includes("kube-system") && names.includes("default") ? names : undefined;
+      },
+      120_000,
+      "the tenant's namespaces through the ClusterIP",
+    );
+    expect(namespaces).toEqual(expect.arrayContaining(["default", "kube-system", "kube-public"]));
+    // The tenant's own cluster, not the meta-cluster: the meta-cluster's tenant namespace is not in it.
+    expect(namespaces).not.toContain(namespace);
+  }, 300_000);
+
+  it("runs the tenant's controller-manager and scheduler: a Deployment gets its ReplicaSet, its pod a scheduling answer", async () => {
+    const apps = tenant.makeApiClient(k8s.AppsV1Api);
+    const tenantCore = tenant.makeApiClient(k8s.CoreV1Api);
+    const deployment = await apps.createNamespacedDeployment({
+      namespace: "default",
+      body: {
+        metadata: { name: "hello" },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: { app: "hello" } },
+          template: {
+            metadata: { labels: { app: "hello" } },
+            spec: { containers: [{ name: "hello", image: "localhost/metapilot/busybox:1.35.0" }] },
+          },
+        },
+      },
+    });
+    const replicaSet = await eventually(
+      async () => {
+        const list = await apps.listNamespacedReplicaSet({ namespace: "default", labelSelector: "app=hello" });
+        return list.items.find((rs) => rs.metadata?.ownerReferences?.some((o) => o.uid === deployment.metadata?.uid));
+      },
+      180_000,
+      "the tenant controller-manager's ReplicaSet of Deployment hello",
+    );
+    expect(replicaSet.spec?.replicas).toBe(1);
+    // The tenant has no nodes, so its scheduler's answer is that the pod does not fit anywhere.
+    const pod = await eventually(
+      async () => {
+        const list = await tenantCore.listNamespacedPod({ namespace: "default", labelSelector: "app=hello" });
+        return list.items.find((p) =>
+          p.status?.conditions?.some(
+            (c) => c.type === "PodScheduled" && c.status === "False" && c.reason === "Unschedulable",
+          ),
+        );
+      },
+      180_000,
+      "the tenant scheduler's Unschedulable answer for the pod of Deployment hello",
+    );
+    expect(pod.metadata?.ownerReferences?.[0]?.uid).toBe(replicaSet.metadata?.uid);
+  }, 420_000);
+
+  it("issues a ServiceAccount token through the TokenRequest API and verifies it with a TokenReview", async () => {
+    const tenantCore = tenant.makeApiClient(k8s.CoreV1Api);
+    const auth = tenant.makeApiClient(k8s.AuthenticationV1Api);
+    await tenantCore.createNamespacedServiceAccount({ namespace: "default", body: { metadata: { name: "probe" } } });
+    const request = await tenantCore.createNamespacedServiceAccountToken({
+      namespace: "default",
+      name: "probe",
+      // No audiences: the apiserver's own, which a TokenReview without audiences accepts.
+      body: { spec: { audiences: [], expirationSeconds: 600 } },
+    });
+    const token = request.status!.token;
+    expect(token.split(".")).toHaveLength(3);
+    const review = await auth.createTokenReview({ body: { spec: { token } } });
+    expect(review.status?.authenticated).toBe(true);
+    expect(review.status?.user?.username).toBe("system:serviceaccount:default:probe");
+    // A token the tenant did not sign is refused: the review really checks.
+    const [header, payload] = token.split(".");
+    const forged = await auth.createTokenReview({ body: { spec: { token: `${header}.${payload}.AAAA` } } });
+    expect(forged.status?.authenticated).toBeFalsy();
+  }, 120_000);
+
+  it("records the time to Ready and the memory of each idle component", async () => {
+    expect(readyAfterMs).toBeGreaterThan(0);
+    const pods = (await core.listNamespacedPod({ namespace })).items;
+    const createdAt = new Date((await get()).metadata!.creationTimestamp!).getTime();
+    const rss: Record<
+      string,
+      { kib: number; pods: number; restarts: number; readyAfterSeconds: number; processes: string[] }
+    > = {};
+    for (const p of pods) {
+      const component = p.metadata!.labels!["metapilot.io/component"]!;
+      const status = p.status!.containerStatuses![0]!;
+      const id = status.containerID!.replace(/^containerd:\/\//, "");
+      const m = containerRss(node, p.metadata!.uid!, id);
+      expect(m.processes, component).toContain(component.slice(0, 15));
+      const entry = (rss[component] ??= { kib: 0, pods: 0, restarts: 0, readyAfterSeconds: 0, processes: [] });
+      // Both times are the meta-cluster apiserver's (whole seconds): the slowest pod of the component counts.
+      const readyAt = p.status?.conditions?.find((c) => c.type === "Ready")?.lastTransitionTime;
+      if (readyAt)
+        entry.readyAfterSeconds = Math.max(entry.readyAfterSeconds, (new Date(readyAt).getTime() - createdAt) / 1000);
+      entry.kib += m.kib;
+      entry.pods += 1;
+      entry.restarts += status.restartCount;
+      entry.processes.push(...m.processes);
+    }
+    for (const c of components) expect(rss[c]?.kib, c).toBeGreaterThan(1024);
+    const perPod = Object.fromEntries(
+      Object.entries(rss).map(([c, e]) => [c, { rssMiBPerPod: Math.round(e.kib / e.pods / 1024), ...e }]),
+    );
+    recordResult("tenantControlPlane", {
+      recordedBy: "test/realnodes/tcp.test.ts",
+      measuredAt: new Date().toISOString(),
+      // The machine is shared with other test runs: its load says how much of the time to Ready is waiting.
+      machine: { cpus: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), loadAverage: loadavg() },
+      kubernetesVersion: versions.kubernetes,
+      etcdVersion: versions.etcd,
+      timeToReadySeconds: Math.round(readyAfterMs / 100) / 10,
+      timeToReadyMeaning: "TenantControlPlane created → phase Ready (all five pods Running and passing probes)",
+      rssSource: "VmRSS from /proc of every process in the container's cgroup under the kubelet's cgroup root",
+      components: perPod,
+    });
+    log(
+      `RSS per component (MiB per pod): ${JSON.stringify(Object.fromEntries(Object.entries(perPod).map(([c, e]) => [c, e.rssMiBPerPod])))}`,
+    );
+  }, 120_000);
+});
