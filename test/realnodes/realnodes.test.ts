@@ -191,9 +191,14 @@ describe("real nodes", () => {
       ...realNodeBridges().filter((b) => b !== removed.bridge),
     ];
     const pids = { ...removed.pids };
+    const servicePids = { ...readState(state.dir)?.realNodeServices?.pids };
     const left = await ensureRealNodes(state, 0, log);
     expect(left).toEqual([]);
     expect(readState(state.dir)?.realNodes ?? []).toEqual([]);
+    // CoreDNS and kube-proxy go with the last real node; kube-proxy's chains are checked with the others below.
+    expect(readState(state.dir)?.realNodeServices).toBeUndefined();
+    expect(isProcess(servicePids.coredns, "coredns"), "CoreDNS").toBe(false);
+    expect(isProcess(servicePids.kubeProxy, "kube-proxy"), "kube-proxy").toBe(false);
     expect(isProcess(pids.kubelet, "kubelet")).toBe(false);
     expect(isProcess(pids.containerd, "containerd")).toBe(false);
     expect(
