@@ -4,6 +4,13 @@ import { Manager } from "../kube/manager.js";
 import { availableControllers, controllerFactory, type ControllerConfig } from "../controllers.js";
 import { addDashboard } from "../server/dashboard/index.js";
 import { loadKubeConfig } from "./kubeconfig.js";
+import {
+  addKubeFlags,
+  addPrometheusFlags,
+  prometheusOptions,
+  type KubeFlags,
+  type PrometheusFlags,
+} from "./common-flags.js";
 import { parseDuration } from "./duration.js";
 import { readSigningKeyFile } from "../scaler/signing-key.js";
 import { imageRegistryError } from "../api/scheduling.js";
@@ -16,10 +23,7 @@ export function parseImageRegistry(value: string): string {
   return value;
 }
 
-interface ControllerFlags {
-  kubeconfig?: string;
-  context?: string;
-  namespace?: string;
+interface ControllerFlags extends KubeFlags, PrometheusFlags {
   leaderElect: boolean;
   leaderElectionNamespace: string;
   leaderElectionId: string;
@@ -33,9 +37,6 @@ interface ControllerFlags {
   burst: string;
   dryRun: boolean;
   controllers: string;
-  prometheusUrl?: string;
-  prometheusBearerTokenFile?: string;
-  prometheusCaFile?: string;
   pollInterval: string;
   probeInterval: string;
   probeTimeout: string;
@@ -58,20 +59,11 @@ interface ControllerFlags {
 }
 
 export function controllerCommand(): Command {
-  return new Command("controller")
-    .description("run metapilot's controllers against a meta-cluster")
-    .addOption(
-      new Option(
-        "--kubeconfig <path>",
-        "kubeconfig file (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)",
-      ).env("KUBECONFIG"),
-    )
-    .option("--context <name>", "kubeconfig context to use")
-    .addOption(
-      new Option("--namespace <ns>", "watch only this namespace for namespaced kinds (default: all)").env(
-        "METAPILOT_NAMESPACE",
-      ),
-    )
+  const cmd = addKubeFlags(
+    new Command("controller").description("run metapilot's controllers against a meta-cluster"),
+    "watch only this namespace for namespaced kinds (default: all)",
+  );
+  return addPrometheusFlags(cmd, "Prometheus HTTP API for usage signals (unset: only OOM kills are acted on)")
     .addOption(new Option("--no-leader-elect", "run without leader election (single replica only)"))
     .addOption(
       new Option(
@@ -109,14 +101,6 @@ export function controllerCommand(): Command {
       `comma-separated controllers to run (available: ${availableControllers().join(", ") || "none"})`,
       "all",
     )
-    .addOption(
-      new Option(
-        "--prometheus-url <url>",
-        "Prometheus HTTP API for usage signals (unset: only OOM kills are acted on)",
-      ).env("PROMETHEUS_URL"),
-    )
-    .option("--prometheus-bearer-token-file <path>", "bearer token for Prometheus")
-    .option("--prometheus-ca-file <path>", "CA bundle for a Prometheus served over TLS")
     .option(
       "--poll-interval <duration>",
       "how often usage signals are read from Prometheus (one batched query per metric)",
@@ -241,13 +225,7 @@ export function controllerCommand(): Command {
         workers,
         dryRun: flags.dryRun ?? false,
         namespace: flags.namespace,
-        prometheus: flags.prometheusUrl
-          ? {
-              url: flags.prometheusUrl,
-              bearerTokenFile: flags.prometheusBearerTokenFile,
-              caFile: flags.prometheusCaFile,
-            }
-          : undefined,
+        prometheus: prometheusOptions(flags),
         pollIntervalMs: parseDuration(flags.pollInterval),
         staleAfterMs: parseDuration(flags.staleAfter),
         probeIntervalMs: flags.probeInterval === "0" ? 0 : parseDuration(flags.probeInterval),

@@ -1,11 +1,18 @@
 import { KubeConfig } from "@kubernetes/client-node";
 import { existsSync } from "node:fs";
 
-/** Loads credentials: an explicit file, else in-cluster service account, else $KUBECONFIG / ~/.kube/config. */
-export function loadKubeConfig(opts: { kubeconfig?: string; context?: string }): KubeConfig {
+/**
+ * Loads credentials as kubectl does, with the in-cluster service account before ~/.kube/config: --kubeconfig, else
+ * $KUBECONFIG (a list of files is merged), else the pod's service account, else ~/.kube/config.
+ */
+export function loadKubeConfig(
+  opts: { kubeconfig?: string; context?: string },
+  env: NodeJS.ProcessEnv = process.env,
+): KubeConfig {
   const kc = new KubeConfig();
   if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
-  else if (process.env.KUBERNETES_SERVICE_HOST && existsSync("/var/run/secrets/kubernetes.io/serviceaccount/token")) {
+  else if (env.KUBECONFIG) kc.loadFromDefault();
+  else if (env.KUBERNETES_SERVICE_HOST && existsSync("/var/run/secrets/kubernetes.io/serviceaccount/token")) {
     kc.loadFromCluster();
   } else kc.loadFromDefault();
   if (opts.context) kc.setCurrentContext(opts.context);

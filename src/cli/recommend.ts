@@ -7,17 +7,17 @@ import { defaultMetricNames, PrometheusUsageSource } from "../recommender/input/
 import { availableAlgorithms } from "../recommender/logic/index.js";
 import { formatRows, recommendOnce } from "../recommender/oneshot.js";
 import { loadKubeConfig } from "./kubeconfig.js";
+import {
+  addKubeFlags,
+  addPrometheusFlags,
+  prometheusOptions,
+  type KubeFlags,
+  type PrometheusFlags,
+} from "./common-flags.js";
 
-interface RecommendFlags {
-  kubeconfig?: string;
-  context?: string;
-  namespace?: string;
+interface RecommendFlags extends KubeFlags, PrometheusFlags {
   allNamespaces?: boolean;
   selector?: string;
-  prometheusUrl: string;
-  bearerTokenFile?: string;
-  caFile?: string;
-  insecureSkipTlsVerify?: boolean;
   algorithm: string;
   historyDays: string;
   step: string;
@@ -25,29 +25,17 @@ interface RecommendFlags {
 }
 
 export function recommendCommand(): Command {
-  return new Command("recommend")
-    .description(
+  const cmd = addKubeFlags(
+    new Command("recommend").description(
       "recommend CPU and memory requests from Prometheus history and OOM kills, as the WorkloadProfile controller " +
         "does (one shot; writes nothing). OOM kills are read from pod status and, for pods that are gone, from " +
         "OOMKilled ScalingDecisions; a row whose memory they raised says so in NOTE",
-    )
-    .addOption(new Option("--kubeconfig <path>", "kubeconfig file").env("KUBECONFIG"))
-    .option("--context <name>", "kubeconfig context to use")
-    .option("-n, --namespace <ns>", "namespace of the workloads")
+    ),
+    "namespace of the workloads",
+  )
     .option("-A, --all-namespaces", "workloads of every namespace")
-    .option("-l, --selector <selector>", "label selector, e.g. metapilot.io/tenant,metapilot.io/component")
-    .addOption(
-      new Option("--prometheus-url <url>", "Prometheus base URL")
-        .env("METAPILOT_PROMETHEUS_URL")
-        .default("http://127.0.0.1:9090"),
-    )
-    .addOption(
-      new Option("--bearer-token-file <path>", "bearer token for Prometheus").env(
-        "METAPILOT_PROMETHEUS_BEARER_TOKEN_FILE",
-      ),
-    )
-    .addOption(new Option("--ca-file <path>", "CA bundle for Prometheus TLS").env("METAPILOT_PROMETHEUS_CA_FILE"))
-    .option("--insecure-skip-tls-verify", "do not verify Prometheus' certificate")
+    .option("-l, --selector <selector>", "label selector, e.g. metapilot.io/tenant,metapilot.io/component");
+  return addPrometheusFlags(cmd, "Prometheus HTTP API to read the history from (required)")
     .addOption(
       new Option("--algorithm <name>", "recommendation algorithm")
         .choices(availableAlgorithms())
@@ -60,14 +48,12 @@ export function recommendCommand(): Command {
       if (!flags.namespace && !flags.allNamespaces && !flags.selector) {
         throw new Error("pass --namespace, --all-namespaces or --selector");
       }
+      const prometheusConfig = prometheusOptions(flags);
+      if (!prometheusConfig)
+        throw new Error("--prometheus-url is required: pass --prometheus-url URL or set PROMETHEUS_URL");
       const kc = loadKubeConfig(flags);
       const client = new KubeClient(kc, { qps: 20, burst: 40 });
-      const prometheus = new PrometheusClient({
-        url: flags.prometheusUrl,
-        bearerTokenFile: flags.bearerTokenFile,
-        caFile: flags.caFile,
-        insecureSkipVerify: flags.insecureSkipTlsVerify,
-      });
+      const prometheus = new PrometheusClient(prometheusConfig);
       const tty = process.stderr.isTTY;
       const rows = await recommendOnce({
         client,

@@ -9,13 +9,11 @@ import { renderDigestHtml, renderDigestTable, type Digest, type ReportableDecisi
 import { reportDigest } from "../server/dashboard/report.js";
 import { userAgent } from "../version.js";
 import { loadKubeConfig } from "./kubeconfig.js";
+import { addKubeFlags, type KubeFlags } from "./common-flags.js";
 
 export type ReportFormat = "table" | "json" | "yaml" | "html";
 
-interface ReportFlags {
-  kubeconfig?: string;
-  context?: string;
-  namespace?: string;
+interface ReportFlags extends KubeFlags {
   since: string;
   until?: string;
   dryRunOnly?: boolean;
@@ -51,16 +49,12 @@ export async function collectReport(
 }
 
 export function reportCommand(): Command {
-  return new Command("report")
-    .description("summarise ScalingDecisions over a period (the dashboard's /api/report, from the command line)")
-    .addOption(
-      new Option(
-        "--kubeconfig <path>",
-        "kubeconfig file (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)",
-      ).env("KUBECONFIG"),
-    )
-    .option("--context <name>", "kubeconfig context to use")
-    .option("-n, --namespace <ns>", "only decisions in this namespace (default: all)")
+  return addKubeFlags(
+    new Command("report").description(
+      "summarise ScalingDecisions over a period (the dashboard's /api/report, from the command line)",
+    ),
+    "only decisions in this namespace (default: all)",
+  )
     .option("--since <when>", "start of the period: a duration back from now (24h, 90m, 7d) or an RFC 3339 time", "24h")
     .option("--until <when>", "end of the period, same forms as --since (default: now)")
     .option("--dry-run-only", "only decisions that were recorded but not applied")

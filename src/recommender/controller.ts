@@ -1,7 +1,8 @@
 // Wiring of the recommender: the workload controllers (one profile per selected Deployment / StatefulSet) and
-// the profile controller, over shared caches. Configuration comes from the environment (METAPILOT_PROMETHEUS_*,
-// METAPILOT_RECOMMENDER_*) so `metapilot controller` needs no recommender-specific flags; the default algorithm
-// and the selector are checked here, at start-up.
+// the profile controller, over shared caches. Prometheus is the controller command's (--prometheus-* flags and
+// PROMETHEUS_* variables, shared with every subcommand); without them, and for the rest of the configuration, the
+// environment (METAPILOT_PROMETHEUS_*, METAPILOT_RECOMMENDER_*) is read, so `metapilot controller` needs no
+// recommender-specific flags; the default algorithm and the selector are checked here, at start-up.
 import { registerController, type ControllerConfig } from "../controllers.js";
 import { Controller, ownerKeys } from "../kube/controller.js";
 import type { Manager } from "../kube/manager.js";

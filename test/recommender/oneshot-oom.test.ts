@@ -3,8 +3,11 @@
 // Its pod is OOM-killed at the 2Gi limit (kubelet's lastState, patched on the kwok pod) while the controller
 // watches; the pod is then deleted, as a rollout after the ClusterScaler's OOM decision would, and that decision
 // is recorded. The one shot, run after the pod is gone, must see the kill through the decision and agree with the
-// profile within one memory histogram bucket; without the decision it would have said "shrink".
+// profile within one memory histogram bucket; without the decision it would have said "shrink". Last, the
+// `metapilot recommend -A` process, with only KUBECONFIG and PROMETHEUS_URL set, gives the same row.
+import { execFile } from "node:child_process";
 import path from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as k8s from "@kubernetes/client-node";
 import { parseQuantity } from "../../src/api/index.js";
@@ -18,7 +21,7 @@ import { findBucket, memoryHistogramOptions } from "../../src/recommender/model/
 import { formatRows, recommendOnce } from "../../src/recommender/oneshot.js";
 import { addRecommender } from "../../src/recommender/controller.js";
 import type { RawWorkloadProfile } from "../../src/recommender/reconciler.js";
-import { adminKubeConfig, eventually, freshNamespace } from "../harness/cluster.js";
+import { adminKubeConfig, eventually, freshNamespace, metacluster } from "../harness/cluster.js";
 import { installCrds } from "../harness/crds.js";
 import { HistoryPrometheus, writeOpenMetrics } from "./history.js";
 
@@ -219,5 +222,20 @@ describe("metapilot recommend agrees with the WorkloadProfile on an OOM-killed w
     const profileNow = await memoryTarget();
     expect(sameBucket(gone!.memoryTarget!, profileNow!)).toBeLessThanOrEqual(1);
     expect(parseQuantity(gone!.memoryTarget!)).toBeGreaterThan(2048 * MiB);
+
+    // The command itself, configured only by what `eval "$(hack/metacluster env)"` exports.
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ["--import", "tsx", "src/cli/main.ts", "recommend", "-A", "-o", "json"],
+      {
+        env: { ...process.env, KUBECONFIG: metacluster().kubeconfig, PROMETHEUS_URL: prometheus.url },
+        maxBuffer: 64 << 20,
+      },
+    );
+    const cliRows = JSON.parse(stdout) as Array<{ namespace: string; workload: string; memoryTarget?: string }>;
+    expect(cliRows.find((r) => r.namespace === ns.name && r.workload === "api")).toMatchObject({
+      oomKills: 1,
+      memoryTarget: gone!.memoryTarget,
+    });
   }, 300_000);
 });
