@@ -86,7 +86,7 @@ describe("chaos (small size, own meta-cluster)", () => {
 
   it("leader SIGKILLed right after an OOM kill: exactly one decision and one write per OOM", async () => {
     expectClean(await leaderKillScaleUp(env, { trials: 2 }));
-  }, 600_000); // each replica's start-up may take up to 180 s under load
+  }, 900_000); // four replica start-ups, each up to 180 s under load (527 s in all at load 17)
 
   it("leader SIGKILLed mid-drain: no PDB violated, drain completes, no node left cordoned", async () => {
     expectClean(await leaderKillDrain(env, { tenants: 5, sourceNodes: 2, kills: 1 }));
