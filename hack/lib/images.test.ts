@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -9,7 +9,9 @@ import {
   controlPlaneRecipe,
   distrolessPasswd,
   recipeDigest,
+  recipeStatKey,
   refOf,
+  versionOutput,
   umociConfigArgs,
   type ImageRecipe,
 } from "./images.js";
@@ -117,5 +119,38 @@ describe("control-plane image recipes", () => {
       files: r.files.map((f) => (f.target === "/etc/group" ? { ...f, content: "root:x:0:\n" } : f)),
     };
     expect(recipeDigest(changed)).not.toBe(recipeDigest(r));
+  });
+});
+
+describe("image build caches", () => {
+  it("key a recipe by its source files' size and mtime, so an unchanged binary is not hashed again", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "images-test-"));
+    const file = path.join(dir, "etcd");
+    writeFileSync(file, "one");
+    const r = controlPlaneRecipe("etcd", file, "3.6.16");
+    const first = recipeStatKey(r);
+    expect(recipeStatKey(r)).toBe(first);
+    utimesSync(file, new Date(1_000_000), new Date(2_000_000));
+    expect(recipeStatKey(r)).not.toBe(first);
+    const touched = recipeStatKey(r);
+    writeFileSync(file, "three");
+    expect(recipeStatKey(r)).not.toBe(touched);
+    expect(recipeStatKey({ ...r, tag: "3.6.17-0" })).not.toBe(recipeStatKey(r));
+  });
+
+  it("run a binary's --version once per version of the file", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "images-test-"));
+    const binary = path.join(dir, "kube-apiserver");
+    const calls = path.join(dir, "calls");
+    const script = (version: string) => `#!/bin/sh\necho run >> ${calls}\necho "Kubernetes ${version}"\n`;
+    writeFileSync(binary, script("v1.35.4"));
+    chmodSync(binary, 0o755);
+    expect(versionOutput(binary)).toBe("Kubernetes v1.35.4\n");
+    expect(versionOutput(binary)).toBe("Kubernetes v1.35.4\n");
+    expect(readFileSync(calls, "utf8").trim().split("\n")).toHaveLength(1);
+    writeFileSync(binary, script("v1.36.0"));
+    utimesSync(binary, new Date(), new Date(Date.now() + 5000));
+    expect(versionOutput(binary)).toBe("Kubernetes v1.36.0\n");
+    expect(readFileSync(calls, "utf8").trim().split("\n")).toHaveLength(2);
   });
 });

@@ -15,6 +15,7 @@ import {
   copyFileSync,
   writeFileSync,
   statSync,
+  renameSync,
 } from "node:fs";
 import path from "node:path";
 import { execFile } from "node:child_process";
@@ -88,14 +89,40 @@ export function umociConfigArgs(recipe: ImageRecipe): string[] {
   return args;
 }
 
+/**
+ * What identifies a recipe's inputs without reading them: the recipe and each source file's size, mtime and inode.
+ * Equal stat keys mean the bytes hashed for the archive's digest are unchanged, so the control-plane binaries
+ * (hundreds of MB) are not hashed again on every call.
+ */
+export function recipeStatKey(recipe: ImageRecipe): string {
+  const stats = recipe.files.map((f) => {
+    if (!f.source) return null;
+    const st = statSync(f.source);
+    return [st.size, st.mtimeMs, st.ino];
+  });
+  return JSON.stringify({ recipe, stats });
+}
+
 /** Builds the OCI archive of `recipe` with umoci, unless the cached one was built from the same inputs. */
 export function buildImage(repoRoot: string, recipe: ImageRecipe): BuiltImage {
   const dir = imagesDir(repoRoot);
   const base = recipe.name.replace(/[^a-zA-Z0-9.-]+/g, "_");
   const archive = path.join(dir, `${base}_${recipe.tag}.tar`);
   const stampFile = `${archive}.digest`;
+  const statFile = `${archive}.stat`;
+  const statKey = recipeStatKey(recipe);
+  const stamp = existsSync(stampFile) ? readFileSync(stampFile, "utf8") : undefined;
+  if (existsSync(archive) && stamp && existsSync(statFile)) {
+    const cached = JSON.parse(readFileSync(statFile, "utf8")) as { key?: string; digest?: string };
+    if (cached.key === statKey && cached.digest === stamp) return { ref: refOf(recipe), archive };
+  }
   const digest = recipeDigest(recipe);
-  if (existsSync(archive) && existsSync(stampFile) && readFileSync(stampFile, "utf8") === digest) {
+  const writeStatFile = () => {
+    writeFileSync(`${statFile}.${process.pid}`, JSON.stringify({ key: statKey, digest }));
+    renameSync(`${statFile}.${process.pid}`, statFile);
+  };
+  if (existsSync(archive) && stamp === digest) {
+    writeStatFile();
     return { ref: refOf(recipe), archive };
   }
   const work = path.join(dir, `${base}_${recipe.tag}.build`);
@@ -142,6 +169,7 @@ export function buildImage(repoRoot: string, recipe: ImageRecipe): BuiltImage {
   execFileSync("tar", ["-C", layout, "-cf", `${archive}.tmp`, "."]);
   execFileSync("mv", [`${archive}.tmp`, archive]);
   writeFileSync(stampFile, digest);
+  writeStatFile();
   rmSync(work, { recursive: true, force: true });
   return { ref: refOf(recipe), archive };
 }
@@ -298,12 +326,34 @@ export function controlPlaneRecipe(
   };
 }
 
+/**
+ * `<binary> --version`, remembered per file (size, mtime, inode) in `<binDir>/.versions.json`: starting
+ * kube-apiserver only to print its version takes seconds on a loaded machine, and every real-node test asks.
+ */
+export function versionOutput(binary: string): string {
+  const st = statSync(binary);
+  const key = `${st.size}:${st.mtimeMs}:${st.ino}`;
+  const cacheFile = path.join(path.dirname(binary), ".versions.json");
+  let cache: Record<string, { key: string; output: string }> = {};
+  try {
+    cache = JSON.parse(readFileSync(cacheFile, "utf8")) as typeof cache;
+  } catch {
+    // absent or half-written by another process: asked again below
+  }
+  const hit = cache[path.basename(binary)];
+  if (hit?.key === key) return hit.output;
+  const output = execFileSync(binary, ["--version"], { encoding: "utf8" });
+  cache[path.basename(binary)] = { key, output };
+  writeFileSync(`${cacheFile}.${process.pid}`, JSON.stringify(cache));
+  renameSync(`${cacheFile}.${process.pid}`, cacheFile);
+  return output;
+}
+
 /** The recipes of the four control-plane images, from the binaries in `binDir` and the versions they report. */
 export function controlPlaneRecipes(binDir: string, registry: string = upstreamRegistry): ImageRecipe[] {
   return controlPlaneComponents.map((component) => {
     const binary = path.join(binDir, component);
-    const output = execFileSync(binary, ["--version"], { encoding: "utf8" });
-    return controlPlaneRecipe(component, binary, binaryVersionOf(component, output), registry);
+    return controlPlaneRecipe(component, binary, binaryVersionOf(component, versionOutput(binary)), registry);
   });
 }
 
