@@ -2,14 +2,15 @@
 // meta-cluster, both host processes, both started when the meta-cluster has real nodes and stopped with the last.
 //
 // kube-proxy writes the host's iptables, so ClusterIPs work from pods on every real node's bridge and from this
-// machine itself. Its chain names (KUBE-SERVICES, ...) are fixed and machine-wide: two kube-proxies would rewrite
-// each other's rules. So one kube-proxy runs on this machine at a time; a second meta-cluster with real nodes
-// finds it, records why its own does not run, and starts its own once the first is gone.
+// machine itself. Its chain names (KUBE-SERVICES, ...) are fixed: two kube-proxies in one network namespace would
+// rewrite each other's rules. So one kube-proxy runs in a network namespace at a time; a second meta-cluster with
+// real nodes there finds it, records why its own does not run, and starts its own once the first is gone.
 //
 // CoreDNS listens on the first real node's bridge address. That address belongs to this machine, so a pod on any
 // real node's bridge reaches it through its own gateway, and it lives exactly as long as the meta-cluster has real
 // nodes (the first node is the last one removed). It answers cluster.local from the meta-cluster's apiserver and
 // NXDOMAIN for every other name: nothing is forwarded off this machine.
+import { readlinkSync } from "node:fs";
 import path from "node:path";
 import { podNetwork, pidsWhere, type RealNode } from "./realnodes.js";
 
@@ -142,9 +143,20 @@ export function isKubeProxyChain(chain: string): boolean {
   return chain.startsWith("KUBE-") && !kubeletChainNames.includes(chain);
 }
 
-/** kube-proxy processes on this machine, of every meta-cluster. */
+/**
+ * kube-proxy processes of every meta-cluster in this network namespace (whose iptables they share; a meta-cluster
+ * started in a network namespace of its own has its own).
+ */
 export function kubeProxyPids(): number[] {
-  return pidsWhere((argv) => path.basename(argv[0] ?? "") === "kube-proxy");
+  const netns = (pid: number | "self") => {
+    try {
+      return readlinkSync(`/proc/${pid}/ns/net`);
+    } catch {
+      return undefined;
+    }
+  };
+  const mine = netns("self");
+  return pidsWhere((argv) => path.basename(argv[0] ?? "") === "kube-proxy").filter((pid) => netns(pid) === mine);
 }
 
 /** The meta-cluster directory a kube-proxy's --config points into, from its command line. Pure. */

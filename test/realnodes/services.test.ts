@@ -148,8 +148,11 @@ describe("Services and cluster DNS on real nodes", () => {
     const script = [
       `addr() { nslookup "$1" | while read -r k v; do [ "$k" = "Address:" ] && echo "$v"; done | tail -n 1; }`,
       `get() { printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 10 "$1" "$2" | tail -n 1; }`,
+      `echo "resolv.conf: $(tr '\\n' ';' < /etc/resolv.conf)"`,
       `svc=$(addr web-svc); echo "svc address: $svc"`,
-      `pod=$(addr web-0.web.${ns}.svc); echo "pod address: $pod"`,
+      // busybox's nslookup applies the search list to names without dots only; the resolvers of glibc, musl and Go
+      // apply it to names with fewer dots than ndots (5), so that web-0.web.<ns>.svc becomes this name.
+      `pod=$(addr web-0.web.${ns}.svc.cluster.local); echo "pod address: $pod"`,
       `echo "svc: $(get "$svc" 80)"`,
       `echo "pod: $(get "$pod" 8080)"`,
       `echo "ip: $(get ${clusterIP} 80)"`,
@@ -188,6 +191,15 @@ describe("Services and cluster DNS on real nodes", () => {
     log(`pod client's log:\n${out}`);
     expect(phase).toBe("Succeeded");
     const web0 = await core.readNamespacedPod({ namespace: ns, name: "web-0" });
+    // The kubelet gave the pod only the cluster's nameserver and search list.
+    const resolvConf = /^resolv\.conf: (.*)$/m.exec(out)?.[1]?.split(";").filter(Boolean) ?? [];
+    expect(resolvConf.sort()).toEqual(
+      [
+        `nameserver ${services.dnsAddress}`,
+        `search ${ns}.svc.cluster.local svc.cluster.local cluster.local`,
+        "options ndots:5",
+      ].sort(),
+    );
     expect(out).toContain(`svc address: ${clusterIP}\n`);
     expect(out).toContain(`pod address: ${web0.status?.podIP}\n`);
     expect(out).toContain("svc: served by web-0");
