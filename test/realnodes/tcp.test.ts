@@ -188,7 +188,11 @@ describe("a TenantControlPlane on a real node", () => {
       metadata: { name },
       spec: {
         version: versions.kubernetes,
-        scheduling: { nodeSelector: { [realNodeKindKey]: realNodeKindValue }, tolerations: [toleration] },
+        // This file's real node (the one that holds the etcd volume), should the meta-cluster have more.
+        scheduling: {
+          nodeSelector: { [realNodeKindKey]: realNodeKindValue, "kubernetes.io/hostname": node.name },
+          tolerations: [toleration],
+        },
         etcd: {
           managed: {
             replicas: 1,
