@@ -20,7 +20,8 @@ const log = (l: string) => process.stderr.write(`[metacluster] ${l}\n`);
 const program = new Command("hack/metacluster").description(
   "Local meta-cluster: real etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok and Prometheus on 127.0.0.1.\n" +
     "Optional real nodes (--real-nodes): each its own containerd with runc and its own kubelet, pods on a private\n" +
-    "bridge network inside this machine, labelled and tainted metapilot.io/node-kind=real (NoSchedule).\n" +
+    "bridge network inside this machine, labelled and tainted metapilot.io/node-kind=real (NoSchedule), with one\n" +
+    "kube-proxy (ClusterIPs in pods and on this machine) and one CoreDNS (cluster.local names in pods).\n" +
     "State, logs and data live under --dir ($METACLUSTER_DIR, default .cache/metacluster/).",
 );
 
@@ -100,6 +101,17 @@ program
       for (const [binary, pid] of Object.entries(node.pids)) {
         status[`${node.name} ${binary}`] = isProcess(pid, binary) ? `running (pid ${pid})` : "stopped";
       }
+    }
+    const services = state.realNodeServices;
+    if (services) {
+      status.coredns = isProcess(services.pids.coredns, "coredns")
+        ? `running (pid ${services.pids.coredns}, ${services.dnsAddress}:53)`
+        : "stopped";
+      status["kube-proxy"] = isProcess(services.pids.kubeProxy, "kube-proxy")
+        ? `running (pid ${services.pids.kubeProxy})`
+        : services.kubeProxyBlockedBy
+          ? `not started: ${services.kubeProxyBlockedBy}`
+          : "stopped";
     }
     for (const [name, s] of Object.entries(status)) console.log(`${name.padEnd(32)} ${s}`);
     if (Object.values(status).some((s) => !s.startsWith("running"))) process.exitCode = 1;
