@@ -154,8 +154,9 @@ build_coredns() {
     echo
     echo "func main() { coremain.Run() }"
   } >"$dir/main.go"
-  (cd "$dir" && go get "github.com/coredns/coredns@$COREDNS_VERSION" >/dev/null 2>&1 && go mod tidy >/dev/null &&
-    go build -trimpath -ldflags "-s -w" -o "$bin/coredns" .)
+  # No `go get` of the module: that loads its main package, and with it every plugin's dependencies (1.6 GB of
+  # modules instead of 0.26 GB). go build (-mod=mod) adds what these plugins need, at the versions CoreDNS requires.
+  (cd "$dir" && go build -trimpath -ldflags "-s -w" -o "$bin/coredns" .)
   stamp coredns "$stamp_value"
   log "built coredns $COREDNS_VERSION (${coredns_plugins[*]})"
 }
