@@ -3,7 +3,12 @@
 // the meta-cluster and its Prometheus without a flag. A name that shipped before (in the README or the chart) and
 // was replaced stays as a deprecated alias that still works and says, once, what to use instead.
 import { Option, type Command } from "commander";
+import type { KubeConfig } from "@kubernetes/client-node";
+import type { KubeClient } from "../kube/client.js";
 import type { PrometheusOptions } from "../prometheus/client.js";
+import { waitForApiserver } from "./apiserver.js";
+import { duration } from "./args.js";
+import { parseDuration } from "./duration.js";
 
 export interface KubeFlags {
   kubeconfig?: string;
@@ -84,4 +89,22 @@ export function prometheusOptions(flags: PrometheusFlags): PrometheusOptions | u
     caFile: flags.prometheusCaFile,
     insecureSkipVerify: flags.prometheusInsecureSkipTlsVerify,
   };
+}
+
+/** --apiserver-timeout of the one-shot commands (recommend, report). */
+export function addApiserverTimeoutFlag(cmd: Command): Command {
+  return cmd.option(
+    "--apiserver-timeout <duration>",
+    "how long to wait for the apiserver to answer before giving up (progress is written to stderr)",
+    duration,
+    "30s",
+  );
+}
+
+/** Waits for the apiserver as --apiserver-timeout says, with a line on stderr per failed attempt. */
+export function waitForApiserverFlag(client: KubeClient, kc: KubeConfig, flags: { apiserverTimeout: string }) {
+  return waitForApiserver(client, kc, {
+    timeoutMs: parseDuration(flags.apiserverTimeout),
+    progress: (line) => process.stderr.write(`metapilot: ${line}\n`),
+  });
 }

@@ -12,6 +12,7 @@ import {
   type PrometheusFlags,
 } from "./common-flags.js";
 import { parseDuration } from "./duration.js";
+import { duration, durationOrZero, percent, positiveInteger, positiveNumber } from "./args.js";
 import { readSigningKeyFile } from "../scaler/signing-key.js";
 import { imageRegistryError } from "../api/scheduling.js";
 
@@ -74,9 +75,9 @@ export function controllerCommand(): Command {
         .default("metapilot-system"),
     )
     .option("--leader-election-id <name>", "name of the leader Lease", "metapilot-leader")
-    .option("--lease-duration <duration>", "how long a Lease is valid without renewal", "15s")
-    .option("--renew-deadline <duration>", "the leader stops acting if it cannot renew within this", "10s")
-    .option("--retry-period <duration>", "interval between renewals", "2s")
+    .option("--lease-duration <duration>", "how long a Lease is valid without renewal", duration, "15s")
+    .option("--renew-deadline <duration>", "the leader stops acting if it cannot renew within this", duration, "10s")
+    .option("--retry-period <duration>", "interval between renewals", duration, "2s")
     .addOption(
       new Option(
         "--metrics-address <host:port>",
@@ -84,13 +85,14 @@ export function controllerCommand(): Command {
       ).default(":8080"),
     )
     .addOption(
-      new Option("--log-level <level>", "trace, debug, info, warn, error, fatal or silent")
+      new Option("--log-level <level>", "how much to log")
+        .choices(["trace", "debug", "info", "warn", "error", "fatal", "silent"])
         .env("METAPILOT_LOG_LEVEL")
         .default("info"),
     )
-    .option("--concurrency <n>", "workers per controller", "4")
-    .option("--qps <n>", "client-side apiserver request rate", "20")
-    .option("--burst <n>", "client-side apiserver burst", "40")
+    .option("--concurrency <n>", "workers per controller", positiveInteger, "4")
+    .option("--qps <n>", "client-side apiserver request rate (requests per second)", positiveNumber, "20")
+    .option("--burst <n>", "client-side apiserver burst", positiveInteger, "40")
     .addOption(
       new Option("--dry-run", "global dry-run: plans and decisions are recorded, targets are never changed").env(
         "METAPILOT_DRY_RUN",
@@ -104,15 +106,22 @@ export function controllerCommand(): Command {
     .option(
       "--poll-interval <duration>",
       "how often usage signals are read from Prometheus (one batched query per metric)",
+      duration,
       "15s",
     )
-    .option("--stale-after <duration>", "a signal older than this is stale: it never causes a scale-down", "90s")
+    .option(
+      "--stale-after <duration>",
+      "a signal older than this is stale: it never causes a scale-down",
+      duration,
+      "90s",
+    )
     .option(
       "--probe-interval <duration>",
       "how often each governed tenant apiserver's /readyz is probed through its Service (0 turns the probe off)",
+      durationOrZero,
       "10s",
     )
-    .option("--probe-timeout <duration>", "a /readyz probe without an answer by then counts as failed", "3s")
+    .option("--probe-timeout <duration>", "a /readyz probe without an answer by then counts as failed", duration, "3s")
     .option(
       "--allow-insecure-extra-args",
       "honour spec.allowInsecureExtraArgs, the escape hatch that lets a TenantControlPlane set extraArgs that switch " +
@@ -127,11 +136,13 @@ export function controllerCommand(): Command {
     .option(
       "--max-drain-nodes <n>",
       "a NodeDrain that selects more nodes than this is refused (also see --max-drain-percent)",
+      positiveInteger,
       "50",
     )
     .option(
       "--max-drain-percent <percent>",
       "a NodeDrain that selects more than this share of the cluster's nodes (at least one node) is refused",
+      percent,
       "34",
     )
     .option(
@@ -155,7 +166,12 @@ export function controllerCommand(): Command {
         .env("METAPILOT_CLUSTER_NAME")
         .default("meta-cluster"),
     )
-    .option("--decision-retention <duration>", "delivered ScalingDecisions older than this are deleted", "168h")
+    .option(
+      "--decision-retention <duration>",
+      "delivered ScalingDecisions older than this are deleted",
+      duration,
+      "168h",
+    )
     .option(
       "--decision-signing-key-file <path>",
       "HMAC key (at least 32 bytes) metapilot signs its ScalingDecisions with, shared by all replicas; only a " +

@@ -8,8 +8,10 @@ import { availableAlgorithms } from "../recommender/logic/index.js";
 import { formatRows, recommendOnce } from "../recommender/oneshot.js";
 import { loadKubeConfig } from "./kubeconfig.js";
 import {
+  addApiserverTimeoutFlag,
   addKubeFlags,
   addPrometheusFlags,
+  waitForApiserverFlag,
   prometheusOptions,
   type KubeFlags,
   type PrometheusFlags,
@@ -22,6 +24,7 @@ interface RecommendFlags extends KubeFlags, PrometheusFlags {
   historyDays: string;
   step: string;
   output: "table" | "json" | "yaml";
+  apiserverTimeout: string;
 }
 
 export function recommendCommand(): Command {
@@ -35,7 +38,7 @@ export function recommendCommand(): Command {
   )
     .option("-A, --all-namespaces", "workloads of every namespace")
     .option("-l, --selector <selector>", "label selector, e.g. metapilot.io/tenant,metapilot.io/component");
-  return addPrometheusFlags(cmd, "Prometheus HTTP API to read the history from (required)")
+  return addApiserverTimeoutFlag(addPrometheusFlags(cmd, "Prometheus HTTP API to read the history from (required)"))
     .addOption(
       new Option("--algorithm <name>", "recommendation algorithm")
         .choices(availableAlgorithms())
@@ -52,7 +55,8 @@ export function recommendCommand(): Command {
       if (!prometheusConfig)
         throw new Error("--prometheus-url is required: pass --prometheus-url URL or set PROMETHEUS_URL");
       const kc = loadKubeConfig(flags);
-      const client = new KubeClient(kc, { qps: 20, burst: 40 });
+      const client = new KubeClient(kc, { qps: 20, burst: 40, maxRetries: 3 });
+      await waitForApiserverFlag(client, kc, flags);
       const prometheus = new PrometheusClient(prometheusConfig);
       const tty = process.stderr.isTTY;
       const rows = await recommendOnce({

@@ -9,7 +9,7 @@ import { renderDigestHtml, renderDigestTable, type Digest, type ReportableDecisi
 import { reportDigest } from "../server/dashboard/report.js";
 import { userAgent } from "../version.js";
 import { loadKubeConfig } from "./kubeconfig.js";
-import { addKubeFlags, type KubeFlags } from "./common-flags.js";
+import { addApiserverTimeoutFlag, addKubeFlags, waitForApiserverFlag, type KubeFlags } from "./common-flags.js";
 
 export type ReportFormat = "table" | "json" | "yaml" | "html";
 
@@ -19,6 +19,7 @@ interface ReportFlags extends KubeFlags {
   dryRunOnly?: boolean;
   tenant?: string;
   output: ReportFormat;
+  apiserverTimeout: string;
 }
 
 export function renderReport(digest: Digest, format: ReportFormat, dryRunOnly = false): string {
@@ -49,12 +50,13 @@ export async function collectReport(
 }
 
 export function reportCommand(): Command {
-  return addKubeFlags(
+  const cmd = addKubeFlags(
     new Command("report").description(
       "summarise ScalingDecisions over a period (the dashboard's /api/report, from the command line)",
     ),
     "only decisions in this namespace (default: all)",
-  )
+  );
+  return addApiserverTimeoutFlag(cmd)
     .option("--since <when>", "start of the period: a duration back from now (24h, 90m, 7d) or an RFC 3339 time", "24h")
     .option("--until <when>", "end of the period, same forms as --since (default: now)")
     .option("--dry-run-only", "only decisions that were recorded but not applied")
@@ -63,7 +65,9 @@ export function reportCommand(): Command {
       new Option("-o, --output <format>", "output format").choices(["table", "json", "yaml", "html"]).default("table"),
     )
     .action(async (flags: ReportFlags) => {
-      const client = new KubeClient(loadKubeConfig(flags), { userAgent: `${userAgent} report`, maxRetries: 2 });
+      const kc = loadKubeConfig(flags);
+      const client = new KubeClient(kc, { userAgent: `${userAgent} report`, maxRetries: 2 });
+      await waitForApiserverFlag(client, kc, flags);
       const digest = await collectReport(client, flags);
       process.stdout.write(renderReport(digest, flags.output, flags.dryRunOnly ?? false));
     });
