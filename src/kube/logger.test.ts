@@ -1,6 +1,7 @@
 import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { createLogger, scrub } from "./logger.js";
+import { ApiError } from "./errors.js";
+import { createLogger, redactDeep, RepeatedFailureLog, scrub } from "./logger.js";
 
 function capture(): { stream: Writable; lines: () => string } {
   const chunks: string[] = [];
@@ -32,6 +33,44 @@ describe("logger redaction", () => {
     expect(text).toContain("[REDACTED]");
   });
 
+  it("censors sensitive keys at any depth, in errors' bodies, and survives cycles", () => {
+    const out = capture();
+    const log = createLogger({ level: "info", destination: out.stream });
+    const cyclic: Record<string, unknown> = { name: "loop" };
+    cyclic.self = cyclic;
+    log.info(
+      {
+        tenant: { pki: { files: { "tls.key": "TLSKEY1", "sa.key": "SAKEY1", "ca.crt": "public-ca" } } },
+        rendered: [{ spec: { volumes: [{ kubeconfig: "KUBECONFIG1" }] } }],
+        deep: { a: { b: { c: { d: { Data: { x: "DATA1" } } } } } },
+        cyclic,
+      },
+      "nested",
+    );
+    log.warn(
+      { err: new ApiError("GET /api/v1/secrets/x: 500", 500, "InternalError", undefined, { echo: "BODY1" }) },
+      "e",
+    );
+    const text = out.lines();
+    for (const secret of ["TLSKEY1", "SAKEY1", "KUBECONFIG1", "DATA1", "BODY1"]) expect(text).not.toContain(secret);
+    expect(text).toContain("public-ca");
+    expect(text).toContain("[Circular]");
+    // The error is still useful: its message, status and stack survive.
+    const err = JSON.parse(text.trim().split("\n").at(-1)!).err as Record<string, unknown>;
+    expect(err.message).toBe("GET /api/v1/secrets/x: 500");
+    expect(err.statusCode).toBe(500);
+    expect(String(err.stack)).toContain("ApiError");
+  });
+
+  it("leaves ordinary fields alone", () => {
+    expect(redactDeep({ key: "ns/name", count: 3, ok: true, list: ["a"] })).toEqual({
+      key: "ns/name",
+      count: 3,
+      ok: true,
+      list: ["a"],
+    });
+  });
+
   it("scrubs PEM blocks and JWTs out of messages and errors", () => {
     const out = capture();
     const log = createLogger({ level: "info", destination: out.stream });
@@ -50,5 +89,37 @@ describe("logger redaction", () => {
     log.warn("shown");
     expect(out.lines()).not.toContain("hidden");
     expect(out.lines()).toContain("shown");
+  });
+});
+
+describe("RepeatedFailureLog", () => {
+  it("logs a failure when it starts, changes and ends, with a count, not on every repetition", () => {
+    const out = capture();
+    const log = createLogger({ level: "info", destination: out.stream });
+    let now = 0;
+    const failures = new RepeatedFailureLog(log, "poll failed", { reminderMs: 60_000, now: () => now });
+    for (let i = 0; i < 30; i++, now += 1000) failures.failed(new Error("connect ECONNREFUSED"));
+    expect(failures.count).toBe(30);
+    now += 40_000; // 70 s after the first failure: one reminder with the count
+    failures.failed(new Error("connect ECONNREFUSED"));
+    failures.failed(new Error("answered 502")); // another error: logged at once
+    failures.recovered();
+    failures.recovered(); // nothing more to say
+    const lines = out
+      .lines()
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.map((l) => l.msg)).toEqual([
+      "poll failed",
+      "poll failed (still failing)",
+      "poll failed",
+      "poll failed: recovered",
+    ]);
+    expect(lines[0]!.err).toBeDefined(); // the full error once
+    expect(lines[1]).toMatchObject({ failures: 31, failingForSeconds: 70, error: "Error: connect ECONNREFUSED" });
+    expect(lines[2]).toMatchObject({ failures: 32 });
+    expect(lines[3]).toMatchObject({ failures: 32, failedForSeconds: 70 });
+    expect(failures.count).toBe(0);
   });
 });

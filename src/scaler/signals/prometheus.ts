@@ -2,7 +2,7 @@
 // namespaces, never one per workload. Every value keeps its timestamp; when Prometheus is unreachable or answers
 // garbage, the signals go stale and the reason is kept, so nothing downstream mistakes silence for zero.
 import { sleep } from "../../kube/backoff.js";
-import type { Logger } from "../../kube/logger.js";
+import { RepeatedFailureLog, type Logger } from "../../kube/logger.js";
 import type { PrometheusClient } from "../../prometheus/client.js";
 import { PrometheusError, type InstantSample } from "../../prometheus/client.js";
 import type { Measurement } from "../types.js";
@@ -64,9 +64,11 @@ export class PrometheusSignals {
   lastError?: string;
   queries = 0;
   private readonly names: MetricNames;
+  private readonly failureLog: RepeatedFailureLog;
 
   constructor(private readonly o: PrometheusSignalsOptions) {
     this.names = { ...defaultMetricNames, ...o.metrics };
+    this.failureLog = new RepeatedFailureLog(o.logger, "Prometheus poll failed; usage signals will go stale");
   }
 
   private selector(extra = ""): string {
@@ -144,11 +146,12 @@ export class PrometheusSignals {
       this.byNamespace(nodes, this.snapshot.nodes, now);
       this.lastSuccessAt = now;
       this.lastError = undefined;
+      this.failureLog.recovered();
     } catch (err) {
       this.queries += 5;
       const kind = err instanceof PrometheusError ? err.kind : "unreachable";
       this.lastError = `Prometheus ${kind}: ${(err as Error).message}`;
-      this.o.logger.warn({ err }, "Prometheus poll failed; usage signals will go stale");
+      this.failureLog.failed(err);
     }
     this.o.onUpdate();
   }
