@@ -7,6 +7,10 @@ import { kubeObject } from "./object.js";
 export const ALGORITHMS = ["vpa-histogram", "percentile", "peak-margin"] as const;
 export type Algorithm = (typeof ALGORITHMS)[number];
 
+/** How a pod's memory samples become peaks: src/recommender/model/container.ts. */
+export const MEMORY_PEAK_RULES = ["PerDay", "VPA"] as const;
+export type MemoryPeakRule = (typeof MEMORY_PEAK_RULES)[number];
+
 const fraction = (description: string) => z.number().gt(0).max(1).describe(description).optional();
 
 const ordered = (a: string, b: string) => ({
@@ -57,6 +61,19 @@ export const WorkloadProfileParameters = withRules(
       .min(0)
       .max(10)
       .describe("percentile and peak-margin: margin over the memory estimate, as a fraction: 0.2 adds 20%.")
+      .optional(),
+    memoryPeakRule: z
+      .enum(MEMORY_PEAK_RULES)
+      .describe(
+        "Every algorithm: how each pod's memory samples become the peaks the memory estimate is built from. " +
+          "PerDay (default): one peak per pod and UTC day, weighted at the time it was seen, so a spike earlier " +
+          "in the day keeps its full weight until the day leaves the history: safer for control planes that are " +
+          "prone to OOM kills. VPA: the Vertical Pod " +
+          "Autoscaler's rule, one peak per pod and 24-hour window anchored at the pod's first sample, weighted at " +
+          "the window's end; right after a history read each pod's latest sample is alone in its window and " +
+          "weighs about half, so a spike before it counts less. Choose VPA to reproduce VPA's numbers. Changing " +
+          "it drops the profile's checkpoint and reads the history again.",
+      )
       .optional(),
     upperBoundConfidenceMultiplier: z
       .number()

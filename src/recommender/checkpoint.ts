@@ -9,14 +9,26 @@
 // counted, and the pods' own peaks take over from the next sample on. For the day that was open when the version 1
 // checkpoint was written, this adds the pods' peaks of the rest of that day beside the old maximum, which the
 // histogram forgets when the day leaves the window.
+//
+// memoryPeakRule (both versions; absent means "PerDay", the only rule before it was recorded): a checkpoint made
+// under one rule is not restored under the other. The peaks of one cannot be turned into the other's (a UTC day's
+// peak does not say which of a pod's 24-hour windows it fell in, nor the reverse), so the checkpoint is dropped
+// with its reason and the history is read again under the profile's rule; mixing them would weigh some days twice.
 import { z } from "zod";
-import { maxPodPeaksPerDay, unattributedPod, type ContainerState } from "./model/container.js";
+import {
+  defaultMemoryPeakRule,
+  maxPodPeaksPerDay,
+  MEMORY_PEAK_RULES,
+  unattributedPod,
+  type ContainerState,
+} from "./model/container.js";
 import type { WorkloadModel } from "./store.js";
 
 export const checkpointVersion = 2;
 
 const buckets = z.record(z.string().regex(/^\d+$/), z.number().min(0));
-const podPeak = z.object({ pod: z.string(), bytes: z.number().min(0), at: z.number() });
+const podPeak = z.object({ pod: z.string(), bytes: z.number().min(0), at: z.number(), lastAt: z.number().optional() });
+const memoryPeakRule = z.enum(MEMORY_PEAK_RULES).default(defaultMemoryPeakRule);
 const dayState = z.object({
   start: z.number(),
   cpuDecayed: buckets,
@@ -25,6 +37,7 @@ const dayState = z.object({
   memoryPeaks: z.array(podPeak).max(maxPodPeaksPerDay + 1),
 });
 const containerFields = {
+  memoryPeakRule,
   referenceMs: z.number(),
   halfLifeMs: z.number().gt(0),
   days: z.array(dayState).max(400),
@@ -44,6 +57,7 @@ const checkpointFields = {
   /** When the checkpoint was written (ms); it is rewritten at most once per checkpoint interval. */
   savedAt: z.number(),
   halfLifeMs: z.number().gt(0),
+  memoryPeakRule,
 };
 export const Checkpoint = z.object({
   version: z.literal(checkpointVersion),
@@ -121,6 +135,7 @@ export function toCheckpoint(model: WorkloadModel, savedAt: Date, containers?: r
     coveredUntil: model.coveredUntilMs ?? 0,
     savedAt: savedAt.getTime(),
     halfLifeMs: model.halfLifeMs,
+    memoryPeakRule: model.memoryPeakRule ?? defaultMemoryPeakRule,
     containers: out,
   };
 }
@@ -137,6 +152,12 @@ export function fromCheckpoint(
   const c = parsed.data;
   if (c.workloadUid !== expect.uid) return { ok: false, reason: "checkpoint of another workload (uid differs)" };
   if (c.halfLifeMs !== expect.halfLifeMs) return { ok: false, reason: "checkpoint made with another half-life" };
+  const rule = expect.memoryPeakRule ?? defaultMemoryPeakRule;
+  if (c.memoryPeakRule !== rule || Object.values(c.containers).some((s) => s.memoryPeakRule !== c.memoryPeakRule))
+    return {
+      ok: false,
+      reason: `checkpoint made with memory peak rule ${c.memoryPeakRule}, the profile asks for ${rule}`,
+    };
   if (c.coveredUntil <= 0) return { ok: false, reason: "checkpoint before any history was read" };
   const containers = new Map<string, ContainerState>();
   for (const [name, s] of Object.entries(c.containers)) containers.set(name, s as ContainerState);

@@ -91,6 +91,7 @@ export async function recommendOnce(o: OneShotOptions): Promise<RecommendationRo
       containers: new Map(),
       halfLifeMs: params.halfLifeHours * 3_600_000,
       historyDays: params.historyDays,
+      memoryPeakRule: params.memoryPeakRule,
     };
     byNamespace.set(model.namespace, [...(byNamespace.get(model.namespace) ?? []), model]);
     return { model, obj };

@@ -143,16 +143,21 @@ export class ProfileReconciler implements Reconciler {
   ): WorkloadModel {
     const halfLifeMs = params.halfLifeHours * 3_600_000;
     let model = this.o.store.get(namespace, ref);
-    if (model && (model.uid !== uid || model.halfLifeMs !== halfLifeMs)) model = undefined;
+    const memoryPeakRule = params.memoryPeakRule;
+    if (model && (model.uid !== uid || model.halfLifeMs !== halfLifeMs || model.memoryPeakRule !== memoryPeakRule))
+      model = undefined;
     if (!model) {
-      const base = { namespace, ref, uid, halfLifeMs, historyDays: params.historyDays };
+      const base = { namespace, ref, uid, halfLifeMs, historyDays: params.historyDays, memoryPeakRule };
       const restored = fromCheckpoint(raw.status?.checkpoint, base);
       if (restored.ok) {
         model = restored.model;
         rc.logger.debug({ coveredUntil: new Date(model.coveredUntilMs ?? 0) }, "model restored from checkpoint");
       } else {
         model = { ...base, containers: new Map() };
-        rc.logger.debug({ reason: restored.reason }, "no usable checkpoint; reading the history");
+        // A checkpoint that is there but unusable (another rule, half-life or workload) is worth a line.
+        if (raw.status?.checkpoint)
+          rc.logger.info({ reason: restored.reason }, "checkpoint dropped; reading the history");
+        else rc.logger.debug({ reason: restored.reason }, "no usable checkpoint; reading the history");
       }
       this.o.store.set(model);
     }

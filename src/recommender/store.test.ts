@@ -215,6 +215,42 @@ describe("memory peaks per pod through the store and the checkpoint", () => {
     expect(Checkpoint.safeParse(v1).success).toBe(false);
   });
 
+  it("a checkpoint made under one memory peak rule is dropped under the other, never mixed", () => {
+    const perDay: WorkloadModel = { ...base, historyDays: 8, containers: new Map() };
+    feedBatch(batch, "ns", [perDay], resolver, now);
+    const vpa: WorkloadModel = { ...base, historyDays: 8, containers: new Map(), memoryPeakRule: "VPA" };
+    feedBatch(batch, "ns", [vpa], resolver, now);
+    expect(vpa.containers.get("app")!.memoryPeakRule).toBe("VPA");
+    const cpPerDay = JSON.parse(JSON.stringify(toCheckpoint(perDay, new Date(now))));
+    const cpVpa = JSON.parse(JSON.stringify(toCheckpoint(vpa, new Date(now))));
+    expect([cpPerDay.memoryPeakRule, cpVpa.memoryPeakRule]).toEqual(["PerDay", "VPA"]);
+    const expectPerDay = { ...base, historyDays: 8 };
+    const expectVpa = { ...base, historyDays: 8, memoryPeakRule: "VPA" as const };
+    expect(fromCheckpoint(cpPerDay, expectVpa)).toEqual({
+      ok: false,
+      reason: "checkpoint made with memory peak rule PerDay, the profile asks for VPA",
+    });
+    expect(fromCheckpoint(cpVpa, expectPerDay)).toEqual({
+      ok: false,
+      reason: "checkpoint made with memory peak rule VPA, the profile asks for PerDay",
+    });
+    // Under its own rule a checkpoint comes back whole: the windows' ends and last samples included.
+    const restored = fromCheckpoint(cpVpa, expectVpa);
+    if (!restored.ok) throw new Error(restored.reason);
+    const state = restored.model.containers.get("app")!;
+    expect(state.days.map((d) => d.memoryPeaks)).toEqual(vpa.containers.get("app")!.days.map((d) => d.memoryPeaks));
+    expect(state.days.flatMap((d) => d.memoryPeaks).every((p) => p.lastAt !== undefined)).toBe(true);
+    // One with the rule recorded for the workload but another in a container is refused as well.
+    const mixed = { ...cpVpa, containers: { app: cpVpa.containers.app, sidecar: cpPerDay.containers.app } };
+    expect(fromCheckpoint(mixed, expectVpa)).toMatchObject({ ok: false });
+    // A checkpoint from before the rule was recorded was made under PerDay, the only rule then.
+    const { memoryPeakRule: _rule, ...unrecorded } = cpPerDay;
+    const { memoryPeakRule: _containerRule, ...app } = cpPerDay.containers.app;
+    const older = { ...unrecorded, containers: { app } };
+    expect(fromCheckpoint(older, expectPerDay)).toMatchObject({ ok: true });
+    expect(fromCheckpoint(older, expectVpa)).toMatchObject({ ok: false });
+  });
+
   it("refuses a version 2 checkpoint in the version 1 shape, and a day with too many pods", () => {
     const m: WorkloadModel = { ...base, historyDays: 8, containers: new Map() };
     feedBatch(batch, "ns", [m], resolver, now);

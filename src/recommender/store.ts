@@ -7,7 +7,14 @@
 // read that fails is not repeated for its namespaces for failureBackoffMs: their profiles' reconciles get the same
 // error at once, so an unreachable Prometheus is asked once per group and period, not once per profile, and the
 // profile controller's workers are not held by doomed reads while spec changes wait.
-import { addCpuSample, addMemorySample, dayMs, newContainerState, type ContainerState } from "./model/container.js";
+import {
+  addCpuSample,
+  addMemorySample,
+  dayMs,
+  newContainerState,
+  type ContainerState,
+  type MemoryPeakRule,
+} from "./model/container.js";
 import { sleep } from "../kube/backoff.js";
 import type { OwnerResolver, WorkloadRef } from "./input/owners.js";
 import { readNamespaces, type UsageBatch, type UsageSource } from "./input/usage.js";
@@ -22,6 +29,8 @@ export interface WorkloadModel {
   coveredUntilMs?: number;
   halfLifeMs: number;
   historyDays: number;
+  /** How memory samples become peaks (model/container.ts); default "PerDay". */
+  memoryPeakRule?: MemoryPeakRule;
   /** Where the last samples came from ("prometheus", "metrics-server", "checkpoint"). */
   source?: string;
 }
@@ -65,7 +74,7 @@ export function workloadKey(namespace: string, ref: WorkloadRef): string {
 export function containerState(model: WorkloadModel, container: string, nowMs: number): ContainerState {
   let s = model.containers.get(container);
   if (!s) {
-    s = newContainerState(model.halfLifeMs, nowMs);
+    s = newContainerState(model.halfLifeMs, nowMs, model.memoryPeakRule);
     model.containers.set(container, s);
   }
   return s;

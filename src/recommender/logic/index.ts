@@ -21,6 +21,7 @@ export const defaultParameters: RecommenderParameters = {
   memoryPercentile: 1,
   cpuMarginFraction: 0,
   memoryMarginFraction: 0.15,
+  memoryPeakRule: "PerDay",
   oomBumpBytes: 100 * MiB,
   oomBumpRatio: 1.2,
   minCPU: 0.025,

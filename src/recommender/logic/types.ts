@@ -1,6 +1,6 @@
 // What every algorithm shares: resolved parameters (all numbers, base units), the estimate it returns, and the
 // Algorithm interface of the registry.
-import type { ContainerState } from "../model/container.js";
+import type { ContainerState, MemoryPeakRule } from "../model/container.js";
 
 export interface RecommenderParameters {
   targetPercentile: number;
@@ -13,6 +13,8 @@ export interface RecommenderParameters {
   memoryPercentile: number;
   cpuMarginFraction: number;
   memoryMarginFraction: number;
+  /** How a pod's memory samples become peaks (model/container.ts). */
+  memoryPeakRule: MemoryPeakRule;
   oomBumpBytes: number;
   oomBumpRatio: number;
   /** Pod-level minimums (cores, bytes), shared among the containers as VPA does. */

@@ -146,6 +146,96 @@ describe("memory peaks of a workload with 10 replicas that differ by 5% each", (
   });
 });
 
+describe('memoryPeakRule "VPA": VPA\'s windows in the model', () => {
+  const halfLife = 24 * 3_600_000;
+  const replicas = 10;
+  const usage = (i: number, t: number) => 500 * MiB * (1 + 0.05 * i) * (1 + 0.2 * Math.sin((2 * Math.PI * t) / dayMs));
+  const feed = (rule: "PerDay" | "VPA", samplesByPod: ReadonlyMap<string, ReadonlyArray<[number, number]>>) => {
+    const s = newContainerState(halfLife, t0, rule);
+    for (const [pod, points] of samplesByPod) {
+      for (const [t, v] of points) {
+        addCpuSample(s, t, 0.5, 5);
+        addMemorySample(s, pod, t, v);
+      }
+    }
+    return s;
+  };
+  const expectSameHistogram = (got: BucketWeights, want: BucketWeights) => {
+    expect(Object.keys(got).sort()).toEqual(Object.keys(want).sort());
+    for (const [b, w] of Object.entries(want)) expect(got[Number(b)]).toBeCloseTo(w, 9);
+  };
+
+  it("10 replicas 5% apart, sampled from 00:00 UTC: both rules give VPA's p50 and p90, and the same 80 peaks", () => {
+    const samplesByPod = new Map<string, Array<[number, number]>>();
+    for (let i = 0; i < replicas; i++) {
+      const points: Array<[number, number]> = [];
+      for (let t = t0; t < t0 + 8 * dayMs; t += 5 * minute) points.push([t, usage(i, t)]);
+      samplesByPod.set(`api-7d9f-p${i}`, points);
+    }
+    const vpa = vpaMemoryHistogram(samplesByPod, t0, halfLife);
+    const perDay = feed("PerDay", samplesByPod);
+    const windows = feed("VPA", samplesByPod);
+    // Windows anchored at 00:00 UTC are the UTC days: the same peaks; only the time they are weighted at differs.
+    expect(memoryWindowPeaks(windows).sort()).toEqual(memoryWindowPeaks(perDay).sort());
+    expect(memoryWindowPeaks(windows)).toHaveLength(80);
+    expectSameHistogram(memoryDecayedHistogram(windows), vpa);
+    for (const q of [0.5, 0.9]) {
+      const want = percentile(memoryHistogramOptions, vpa, q);
+      expect(percentile(memoryHistogramOptions, memoryDecayedHistogram(windows), q)).toBe(want);
+      expect(percentile(memoryHistogramOptions, memoryDecayedHistogram(perDay), q)).toBe(want);
+    }
+    for (const d of windows.days) for (const p of d.memoryPeaks) expect(p.at).toBe(d.start + dayMs);
+  });
+
+  // A Prometheus bootstrap at 13:37 UTC: 8 days at a 30-minute step, both ends included (385 points), two pods whose
+  // memory spikes to 1.6× in the morning of every day; the last point, at 13:37, is at base level.
+  const end = t0 + 8 * dayMs + 13 * 3_600_000 + 37 * minute;
+  const spiky = (i: number, t: number) => 600 * MiB * (1 + 0.1 * i) * ((t % dayMs) / 3_600_000 < 2 ? 1.6 : 1);
+  const bootstrap = new Map<string, Array<[number, number]>>();
+  for (let i = 0; i < 2; i++) {
+    const points: Array<[number, number]> = [];
+    for (let t = end - 8 * dayMs; t <= end; t += 30 * minute) points.push([t, spiky(i, t)]);
+    bootstrap.set(`etcd-${i}`, points);
+  }
+
+  it("after a bootstrap, the lone last sample of each pod weighs about half of its histogram, as in VPA", () => {
+    const windows = feed("VPA", bootstrap);
+    const h = memoryDecayedHistogram(windows);
+    expectSameHistogram(h, vpaMemoryHistogram(bootstrap, t0, halfLife));
+    // Nine windows per pod: eight full ones, each with the morning spike, and the last point alone.
+    expect(memoryWindowPeaks(windows)).toHaveLength(18);
+    const lone = [0, 1].map((i) => findBucket(memoryHistogramOptions, spiky(i, end)));
+    const loneWeight = lone.reduce((a, b) => a + (h[b] ?? 0), 0);
+    expect(loneWeight / totalWeight(h)).toBeGreaterThan(0.45);
+    expect(loneWeight / totalWeight(h)).toBeLessThan(0.55);
+    // So VPA's p50 is the base level, where one peak per UTC day keeps the spikes: PerDay is the higher.
+    const perDay = memoryDecayedHistogram(feed("PerDay", bootstrap));
+    const p50 = (x: BucketWeights) => percentile(memoryHistogramOptions, x, 0.5)!;
+    expect(p50(h)).toBe(bucketStart(memoryHistogramOptions, lone[1]! + 1));
+    expect(p50(perDay)).toBeGreaterThan(p50(h) * 1.3);
+  });
+
+  it("drops a memory sample older than the pod's last one (VPA's order rule), but not an OOM in the window", () => {
+    const s = newContainerState(halfLife, t0, "VPA");
+    addMemorySample(s, "p", t0 + 60 * minute, GiB);
+    addMemorySample(s, "p", t0 + 30 * minute, 2 * GiB);
+    expect(memoryWindowPeaks(s)).toEqual([GiB]);
+    expect(s.memorySampleCount).toBe(1);
+    expect(recordOom(s, "oom-1", "p", t0 + 90 * minute, GiB, { bumpBytes: 100 * MiB, bumpRatio: 1.2 })).toBe(true);
+    expect(memoryWindowPeaks(s)).toEqual([1.2 * GiB]);
+    // The next window starts 24 h after the pod's first sample, not at the UTC day.
+    addMemorySample(s, "p", t0 + dayMs + 59 * minute, GiB / 2);
+    addMemorySample(s, "p", t0 + dayMs + 60 * minute, GiB / 4);
+    expect(s.days.flatMap((d) => d.memoryPeaks.map((p) => [p.bytes, p.at]))).toEqual([
+      [1.2 * GiB, t0 + dayMs + 60 * minute],
+      [GiB / 4, t0 + 2 * dayMs + 60 * minute],
+    ]);
+    // An OOM from before the current window is too old for VPA, and for this rule.
+    expect(recordOom(s, "oom-2", "p", t0 + 30 * minute, 3 * GiB, { bumpBytes: 100 * MiB, bumpRatio: 1.2 })).toBe(true);
+    expect(memoryWindowPeaks(s)).toEqual([1.2 * GiB, GiB / 4]);
+  });
+});
+
 describe("memory peaks per pod stay bounded", () => {
   it("a pod that is gone leaves the days when its day leaves the window; its peak stays in the decayed histogram", () => {
     const s = newContainerState(86_400_000, t0);

@@ -3,6 +3,14 @@
 // counts and the OOM kills already counted. Memory peaks are kept per pod because VPA keeps them per pod: each pod
 // container (model/container.go ContainerState) adds one peak per memory aggregation interval to the workload's
 // aggregate histogram, so a workload of 10 replicas adds 10 peaks a day, not the largest of them.
+// Two rules for those peaks (MemoryPeakRule, spec.parameters.memoryPeakRule of a WorkloadProfile):
+// - "PerDay" (the default): one peak per pod and UTC day, weighted at the time it was seen. Today's peak so far
+//   counts as much as any other day's, so a spike earlier in the day keeps its weight.
+// - "VPA": VPA's own rule (model/container.go addMemorySample): per pod, 24-hour windows anchored at the pod's first
+//   sample, each window's peak weighted at the window's END (so it weighs more than the samples in it, ~1 day of
+//   decay ahead), and memory samples older than the pod's last one dropped. After a bootstrap from Prometheus the
+//   last sample of every pod opens a window of its own, alone, and weighs about half of that pod's histogram.
+//   A window's peak is kept in the UTC day its window starts in.
 // Days that fall out of the history window are folded into "older" decayed histograms, so vpa-histogram keeps
 // VPA's unbounded decaying memory while percentile and peak-margin see exactly the window. The state is plain
 // JSON: it is what the checkpoint in the profile's status holds.
@@ -16,14 +24,23 @@ import {
   mergeBuckets,
   type BucketWeights,
 } from "./histogram.js";
+import { MEMORY_PEAK_RULES, type MemoryPeakRule } from "../../api/workloadprofile.js";
 
 export const dayMs = 86_400_000;
 
-/** The peak working set of one pod in one day (bytes), and when it was seen. */
+export { MEMORY_PEAK_RULES, type MemoryPeakRule };
+export const defaultMemoryPeakRule: MemoryPeakRule = "PerDay";
+
+/**
+ * The peak working set of one pod in one day (bytes) and the time its weight is taken at: under "PerDay" when it
+ * was seen, under "VPA" the end of its 24-hour window.
+ */
 export interface PodPeak {
   pod: string;
   bytes: number;
   at: number;
+  /** "VPA" only: the time of the pod's last memory sample; an earlier one is dropped, as VPA drops it. */
+  lastAt?: number;
 }
 
 /**
@@ -51,6 +68,8 @@ export interface DayState {
 }
 
 export interface ContainerState {
+  /** How memory samples become peaks; a state never mixes rules (a checkpoint of another rule is not restored). */
+  memoryPeakRule: MemoryPeakRule;
   /** Reference time of the decay factors (ms); moved forward when factors would overflow. */
   referenceMs: number;
   halfLifeMs: number;
@@ -67,8 +86,13 @@ export interface ContainerState {
   oomIds: string[];
 }
 
-export function newContainerState(halfLifeMs: number, referenceMs: number): ContainerState {
+export function newContainerState(
+  halfLifeMs: number,
+  referenceMs: number,
+  memoryPeakRule: MemoryPeakRule = defaultMemoryPeakRule,
+): ContainerState {
   return {
+    memoryPeakRule,
     referenceMs: Math.floor(referenceMs / dayMs) * dayMs,
     halfLifeMs,
     days: [],
@@ -153,13 +177,52 @@ export function addCpuSample(state: ContainerState, timeMs: number, cores: numbe
   noteSample(state, timeMs);
 }
 
+/** "VPA": the pod's latest window (the peak with the latest window end), if it has one. */
+function latestWindow(state: ContainerState, pod: string): PodPeak | undefined {
+  for (let i = state.days.length - 1; i >= 0; i--) {
+    const p = podPeak(state.days[i]!, pod);
+    if (p) return p;
+  }
+  return undefined;
+}
+
 /**
- * Adds a memory working-set sample (bytes) of one pod: only the pod's peak of the day is kept, as VPA keeps one
- * peak per pod container and memory aggregation interval (24 h by default).
+ * "VPA": VPA's ContainerState.addMemorySample. A sample before the pod's last one is dropped (an OOM is not); one
+ * inside the current window raises its peak; one at or after the window's end opens the next window on the grid
+ * anchored at the pod's first sample (the first sample opens [t, t + 24 h)). Returns whether the sample was taken.
+ */
+function addWindowSample(state: ContainerState, pod: string, timeMs: number, bytes: number, oom: boolean): boolean {
+  const current = latestWindow(state, pod);
+  if (current && !oom && current.lastAt !== undefined && timeMs < current.lastAt) return false;
+  if (current && timeMs < current.at) {
+    // VPA's RecordOOM drops an OOM older than the current window.
+    if (oom && timeMs < current.at - dayMs) return false;
+    current.bytes = Math.max(current.bytes, bytes);
+    current.lastAt = timeMs;
+    return true;
+  }
+  const previousEnd = current?.at ?? timeMs;
+  const end = previousEnd + (Math.floor((timeMs - previousEnd) / dayMs) + 1) * dayMs;
+  const day = dayOf(state, end - dayMs);
+  if (day.memoryPeaks.length >= maxPodPeaksPerDay && !podPeak(day, pod)) {
+    // Beyond maxPodPeaksPerDay pods, the rest share one peak (their maximum), as under "PerDay".
+    notePeak(day, unattributedPod, end, bytes);
+    return true;
+  }
+  const at = day.memoryPeaks.findIndex((p) => p.pod > pod);
+  day.memoryPeaks.splice(at < 0 ? day.memoryPeaks.length : at, 0, { pod, bytes, at: end, lastAt: timeMs });
+  return true;
+}
+
+/**
+ * Adds a memory working-set sample (bytes) of one pod, by the state's rule: under "PerDay" only the pod's peak of
+ * the UTC day is kept; under "VPA" the pod's peak of its 24-hour window (VPA's memory aggregation interval).
  */
 export function addMemorySample(state: ContainerState, pod: string, timeMs: number, bytes: number): void {
   if (!Number.isFinite(bytes) || bytes < 0) return;
-  notePeak(dayOf(state, timeMs), pod, timeMs, bytes);
+  if (state.memoryPeakRule === "VPA") {
+    if (!addWindowSample(state, pod, timeMs, bytes, false)) return;
+  } else notePeak(dayOf(state, timeMs), pod, timeMs, bytes);
   state.memorySampleCount++;
   noteSample(state, timeMs);
 }
@@ -189,7 +252,9 @@ export function recordOom(
   if (state.oomIds.includes(id)) return false;
   state.oomIds.push(id);
   if (state.oomIds.length > 32) state.oomIds.splice(0, state.oomIds.length - 32);
-  notePeak(dayOf(state, timeMs), pod, timeMs, oomBumped(memoryAtOom, bump));
+  const bytes = oomBumped(memoryAtOom, bump);
+  if (state.memoryPeakRule === "VPA") addWindowSample(state, pod, timeMs, bytes, true);
+  else notePeak(dayOf(state, timeMs), pod, timeMs, bytes);
   return true;
 }
 
@@ -231,8 +296,8 @@ function addPeaks(state: ContainerState, h: BucketWeights, day: DayState): void 
 }
 
 /**
- * The decaying histogram of memory peaks (VPA's): one sample of weight 1 per pod and day, decayed by age, so its
- * percentiles are over pods as well as days.
+ * The decaying histogram of memory peaks (VPA's): one sample of weight 1 per pod and day (or window), decayed by
+ * age, so its percentiles are over pods as well as days.
  */
 export function memoryDecayedHistogram(state: ContainerState): BucketWeights {
   const h: BucketWeights = {};
