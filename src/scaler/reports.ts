@@ -109,6 +109,32 @@ export interface ReporterOptions {
   now?: () => number;
 }
 
+/**
+ * The HMAC key of an endpoint, or undefined when it is configured to send unsigned reports. A key file that cannot
+ * be read or holds only whitespace, or an empty key, is an error that names the flag: never a silent unsigned report.
+ */
+export function hmacKeyOf(endpoint: OpsCenterEndpoint): string | undefined {
+  if (endpoint.hmacSecret !== undefined) {
+    if (endpoint.hmacSecret.trim() === "") throw new Error(`the ops-center HMAC key for ${endpoint.url} is empty`);
+    return endpoint.hmacSecret;
+  }
+  if (endpoint.hmacSecretFile === undefined) return undefined;
+  let key: string;
+  try {
+    key = readFileSync(endpoint.hmacSecretFile, "utf8").trim();
+  } catch (err) {
+    throw new Error(
+      `--ops-center-hmac-secret-file ${endpoint.hmacSecretFile} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
+  }
+  if (key === "") {
+    throw new Error(
+      `--ops-center-hmac-secret-file ${endpoint.hmacSecretFile} is empty: put the HMAC-SHA256 key in it, or drop the flag to send unsigned reports`,
+    );
+  }
+  return key;
+}
+
 export class Reporter {
   private readonly inFlight = new Set<string>();
   private readonly agents = new Map<string, HttpsAgent>();
@@ -117,6 +143,8 @@ export class Reporter {
 
   constructor(private readonly o: ReporterOptions) {
     this.now = o.now ?? Date.now;
+    // Fail at start, not with unsigned reports later: a key that is configured must be there and not empty.
+    for (const endpoint of o.endpoints) hmacKeyOf(endpoint);
     if (o.registry) {
       this.delivered = new Counter({
         name: "metapilot_reports_total",
@@ -161,15 +189,14 @@ export class Reporter {
     let error: string | undefined;
     for (const endpoint of this.o.endpoints) {
       const timestamp = String(Math.floor(this.now() / 1000));
-      const secret =
-        endpoint.hmacSecret ??
-        (endpoint.hmacSecretFile ? readFileSync(endpoint.hmacSecretFile, "utf8").trim() : undefined);
-      const signed = {
-        ...headers,
-        "x-metapilot-timestamp": timestamp,
-        ...(secret ? { "x-metapilot-signature": signBody(secret, timestamp, body) } : {}),
-      };
       try {
+        // Read on every delivery, so a rotated key file is picked up; emptied since start, nothing is sent.
+        const secret = hmacKeyOf(endpoint);
+        const signed = {
+          ...headers,
+          "x-metapilot-timestamp": timestamp,
+          ...(secret !== undefined ? { "x-metapilot-signature": signBody(secret, timestamp, body) } : {}),
+        };
         const code = await post(endpoint, signed, body, this.agentFor(endpoint));
         if (code < 200 || code >= 300) error = `${endpoint.url} answered ${code}`;
       } catch (err) {
