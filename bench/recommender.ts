@@ -22,21 +22,22 @@ import {
   newContainerState,
   type ContainerState,
 } from "../src/recommender/model/container.js";
-import {
-  addToBuckets,
-  decayFactor,
-  findBucket,
-  memoryHistogramOptions,
-  percentile as histogramPercentile,
-  type BucketWeights,
-} from "../src/recommender/model/histogram.js";
 import { OwnerResolver } from "../src/recommender/input/owners.js";
 import { PrometheusClient } from "../src/prometheus/client.js";
 import { defaultMetricNames, PrometheusUsageSource } from "../src/recommender/input/usage.js";
 import { algorithmByName, resolveParameters, type Estimate } from "../src/recommender/logic/index.js";
 import { recommendContainers } from "../src/recommender/recommend.js";
 import { ModelStore, type WorkloadModel } from "../src/recommender/store.js";
-import { machineInfo, mapLimit, percentile, round, writeResults, type BenchOptions, type Benchmark } from "./lib.js";
+import {
+  machineInfo,
+  mapLimit,
+  percentile,
+  readResults,
+  round,
+  writeResults,
+  type BenchOptions,
+  type Benchmark,
+} from "./lib.js";
 import { runUpstreamVpa, type VpaRecommendation } from "./vpa-upstream.js";
 
 const dayMs = 86_400_000;
@@ -141,39 +142,6 @@ export const shapes: Shape[] = [
 
 const shapeOf = (d: number) => shapes[d % shapes.length]!;
 
-/**
- * VPA's memory rule (vertical-pod-autoscaler/pkg/recommender/model/container.go addMemorySample), for the
- * comparison: each pod's samples in 24-hour windows anchored at its first sample; a window's peak is one sample of
- * weight 1 in the workload's decaying histogram, at the window's END. Samples in time order, as VPA reads them.
- */
-function vpaMemoryRule(
-  pods: ReadonlyArray<ReadonlyArray<[number, number]>>,
-  referenceMs: number,
-  halfLifeMs: number,
-): BucketWeights {
-  const h: BucketWeights = {};
-  for (const samples of pods) {
-    let windowEnd: number | undefined;
-    let peak = 0;
-    const close = () => {
-      if (windowEnd !== undefined)
-        addToBuckets(h, findBucket(memoryHistogramOptions, peak), decayFactor(windowEnd, referenceMs, halfLifeMs));
-    };
-    for (const [t, v] of samples) {
-      if (windowEnd === undefined || t >= windowEnd) {
-        close();
-        const first = windowEnd ?? t;
-        windowEnd = first + (Math.floor((t - first) / dayMs) + 1) * dayMs;
-        peak = v;
-      } else peak = Math.max(peak, v);
-    }
-    close();
-  }
-  return h;
-}
-
-const memoryPercentile = (h: BucketWeights, q: number) => histogramPercentile(memoryHistogramOptions, h, q);
-
 type Bound = "target" | "lowerBound" | "upperBound";
 const bounds: Bound[] = ["target", "lowerBound", "upperBound"];
 
@@ -230,6 +198,8 @@ interface CompareInput {
   deploymentsPerNamespace: number;
   intervalS: number;
   ours: ReadonlyMap<string, Estimate>;
+  /** Ours as the controller with memoryPeakRule "VPA" (the same reads). */
+  oursVpaRule?: ReadonlyMap<string, Estimate>;
   end: number;
   opts: BenchOptions;
 }
@@ -266,17 +236,20 @@ async function compareWithVpa(c: CompareInput) {
   if (!cpuQuery || !memoryQuery)
     throw new Error(`VPA's history queries not in the query log: ${JSON.stringify(vpaQueries)}`);
 
-  // Ours on exactly VPA's samples.
+  // Ours on exactly VPA's samples, under each memory peak rule: "PerDay" (ours) and "VPA" (VPA's own windows, the
+  // model's rule, model/container.ts), which tells that rule apart from the per-pod aggregation and from feeding.
   const algorithm = algorithmByName("vpa-histogram");
   const params = resolveParameters(algorithm);
-  const states = new Map<string, ContainerState>();
-  const memoryByWorkload = new Map<string, Array<Array<[number, number]>>>();
+  const rules = ["PerDay", "VPA"] as const;
+  const states = { PerDay: new Map<string, ContainerState>(), VPA: new Map<string, ContainerState>() };
   const workloadKeyOf = (labels: Record<string, string>) => `${labels.namespace}/${(labels.pod ?? "").split("-")[0]}`;
-  const stateOf = (labels: Record<string, string>) => {
+  const statesOf = (labels: Record<string, string>) => {
     const k = workloadKeyOf(labels);
-    let st = states.get(k);
-    if (!st) states.set(k, (st = newContainerState(24 * 3_600_000, cpuQuery.endMs)));
-    return st;
+    return rules.map((rule) => {
+      let st = states[rule].get(k);
+      if (!st) states[rule].set(k, (st = newContainerState(params.halfLifeHours * 3_600_000, cpuQuery.endMs, rule)));
+      return st;
+    });
   };
   let samples = 0;
   for (const s of await c.client.queryRange(
@@ -285,9 +258,9 @@ async function compareWithVpa(c: CompareInput) {
     new Date(cpuQuery.endMs),
     cpuQuery.step,
   )) {
-    const st = stateOf(s.labels);
     // VPA stores usage as whole millicores (model.CPUAmountFromCores truncates) before it buckets a sample.
-    for (const [t, v] of s.points) addCpuSample(st, t, Math.trunc(v * 1000) / 1000, 1);
+    for (const st of statesOf(s.labels))
+      for (const [t, v] of s.points) addCpuSample(st, t, Math.trunc(v * 1000) / 1000, 1);
     samples += s.points.length;
   }
   for (const s of await c.client.queryRange(
@@ -296,44 +269,21 @@ async function compareWithVpa(c: CompareInput) {
     new Date(memoryQuery.endMs),
     memoryQuery.step,
   )) {
-    const st = stateOf(s.labels);
-    // VPA keeps one memory peak per pod container and window: the pod is the series' own.
-    for (const [t, v] of s.points) addMemorySample(st, s.labels.pod ?? "", t, v);
-    const k = workloadKeyOf(s.labels);
-    if (!memoryByWorkload.has(k)) memoryByWorkload.set(k, []);
-    memoryByWorkload.get(k)!.push(s.points);
+    // VPA keeps one memory peak per pod container and window: the pod is the series' own; samples in time order.
+    for (const st of statesOf(s.labels)) for (const [t, v] of s.points) addMemorySample(st, s.labels.pod ?? "", t, v);
     samples += s.points.length;
   }
-  const matched = new Map<string, Estimate>();
   const vpaNow = new Date(cpuQuery.endMs);
-  for (const [k, st] of states) {
-    const [r] = recommendContainers(["app"], new Map([["app", st]]), algorithm, params, vpaNow);
-    if (r?.estimate) matched.set(k, r.estimate);
-  }
-  // VPA's own memory rule on the same samples, to tell its window rule from the per-pod aggregation: the memory
-  // target and lower bound it gives (CPU and the upper bound as ours on VPA's samples).
-  const vpaRule = new Map<string, Estimate>();
-  for (const [k, pods] of memoryByWorkload) {
-    const h = vpaMemoryRule(pods, cpuQuery.startMs, params.halfLifeHours * 3_600_000);
-    const e = matched.get(k);
-    const p50 = memoryPercentile(h, params.lowerBoundPercentile);
-    const p90 = memoryPercentile(h, params.targetPercentile);
-    if (!e || p50 === undefined || p90 === undefined) continue;
-    const c = e.confidenceDays;
-    vpaRule.set(k, {
-      ...e,
-      target: { ...e.target, memory: Math.max(p90 * (1 + params.safetyMarginFraction), params.minMemory) },
-      lowerBound: {
-        ...e.lowerBound,
-        memory: Math.max(
-          p50 *
-            (1 + params.safetyMarginFraction) *
-            (1 + params.lowerBoundConfidenceMultiplier / c) ** params.lowerBoundConfidenceExponent,
-          params.minMemory,
-        ),
-      },
-    });
-  }
+  const estimates = (m: ReadonlyMap<string, ContainerState>) => {
+    const out = new Map<string, Estimate>();
+    for (const [k, st] of m) {
+      const [r] = recommendContainers(["app"], new Map([["app", st]]), algorithm, params, vpaNow);
+      if (r?.estimate) out.set(k, r.estimate);
+    }
+    return out;
+  };
+  const matched = estimates(states.PerDay);
+  const vpaRule = estimates(states.VPA);
   const example = (m: ReadonlyMap<string, Estimate | VpaRecommendation>) => {
     const e = m.get("bench-0/d1");
     return e && { target: e.target, lowerBound: e.lowerBound, upperBound: e.upperBound };
@@ -362,15 +312,21 @@ async function compareWithVpa(c: CompareInput) {
       vpaFormulaOnItsSamples: round(matched.get("bench-0/d1")?.confidenceDays ?? Number.NaN, 3),
     },
     oursAsControllerVsVpa: compareByShape(c.ours, vpa.recommendations),
+    ...(c.oursVpaRule && {
+      oursAsControllerVpaRuleVsVpa: {
+        note: 'ours as the controller with spec.parameters.memoryPeakRule "VPA", fed the same reads as oursAsControllerVsVpa',
+        ...compareByShape(c.oursVpaRule, vpa.recommendations),
+      },
+    }),
     oursOnVpaSamplesVsVpa: { samplesFed: samples, ...compareByShape(matched, vpa.recommendations) },
     vpaMemoryRuleOnVpaSamplesVsVpa: {
-      note: "VPA's memory windows (vpaMemoryRule) on VPA's samples: memory target and lower bound; CPU and upper bounds are ours on VPA's samples",
+      note: "ours on VPA's samples with memoryPeakRule \"VPA\" (VPA's memory windows, model/container.ts): every bound; CPU as oursOnVpaSamplesVsVpa",
       ...compareByShape(vpaRule, vpa.recommendations),
     },
     differencesExplained: [
       "Feeding: VPA reads rate(cpu[30m]) and the plain memory gauge at a 30 m step from its own clock; ours (as the controller, rate window 5m raised to the step) reads rate(cpu[1800s]) and max_over_time(memory[30m]) on a 30 m grid aligned to the epoch, so each point of either is one step of usage. The CPU counter is written every 15 min so that a rate over one step has two samples; the synthetic noise changes every 30 min on the epoch's grid, so both readers see the same values whatever their clock offset (the original shape is smooth). Prometheus runs with --query.lookback-delta=31m so that VPA's instant selector finds the 30-minute memory samples.",
       "upperBound (CPU and memory): confidence. VPA's getConfidence is min(lifespan days, TotalSamplesCount / 1440): every sample counts as one minute, so 385 points × 2 pods at 30 m resolution are 0.53 days and the upper bound is × (1 + 1/0.53) ≈ 2.87. Ours counts each point as the minutes it stands for (30), so confidence is capped by the 8-day lifespan: × 1.125. Fed VPA's samples at one minute each, ours gives VPA's bound.",
-      "Memory (target and lower bound): aggregation windows. Both keep one memory peak per pod per 24 h, VPA per pod container and window (model/container.go addMemorySample), ours per pod and UTC day. VPA's windows are anchored at each pod's first sample and each window's peak is added at the window's END: a Prometheus bootstrap reads exactly 8 days, so the last point (the usage at the moment VPA read its history) is alone in a ninth window whose end is ~24 h ahead, and weighs about half of that pod's histogram. Ours keeps each UTC day's peak at its own time, and today's peak so far weighs about as much. Where the usage at VPA's start is below the day's peak so far (spikes, noisy replicas), a percentile can fall a bucket apart, ours above; where it is at the daily high, as in the original shape after 06:00 UTC, every peak is the same. vpaMemoryRuleOnVpaSamplesVsVpa rebuilds VPA's window rule (vpaMemoryRule) on VPA's own samples: where it reproduces VPA's status, the remaining difference is that rule, not the per-pod aggregation.",
+      "Memory (target and lower bound): aggregation windows. Both keep one memory peak per pod per 24 h, VPA per pod container and window (model/container.go addMemorySample), ours per pod and UTC day. VPA's windows are anchored at each pod's first sample and each window's peak is added at the window's END: a Prometheus bootstrap reads exactly 8 days, so the last point (the usage at the moment VPA read its history) is alone in a ninth window whose end is ~24 h ahead, and weighs about half of that pod's histogram. Ours keeps each UTC day's peak at its own time, and today's peak so far weighs about as much. Where the usage at VPA's start is below the day's peak so far (spikes, noisy replicas), a percentile can fall a bucket apart, ours above; where it is at the daily high, as in the original shape after 06:00 UTC, every peak is the same. vpaMemoryRuleOnVpaSamplesVsVpa runs the model's \"VPA\" memory peak rule (VPA's windows) on VPA's own samples, and oursAsControllerVpaRuleVsVpa runs it as the controller reads: where it reproduces VPA's status, the remaining difference is that rule, not the per-pod aggregation.",
       "CPU: VPA truncates to whole millicores each usage sample (model.CPUAmountFromCores, before bucketing) and the result after the percentile, the margin and the confidence multiplier (model.ScaleResource); ours is compared unrounded, so ours is higher by about 1 m. The truncated samples can also move a percentile that sits at a bucket edge one bucket (5%) down: ours fed VPA's samples truncates them the same way.",
     ],
     vpaLogTail: vpa.logTail,
@@ -378,7 +334,10 @@ async function compareWithVpa(c: CompareInput) {
 }
 
 async function run(opts: BenchOptions): Promise<Record<string, unknown>> {
-  const namespaces = opts.quick ? 10 : 100;
+  // BENCH_RECOMMENDER_NAMESPACES sets the size between --quick's 10 and the full 100 (50 workloads each).
+  const namespaces = Number(process.env.BENCH_RECOMMENDER_NAMESPACES ?? (opts.quick ? 10 : 100));
+  if (!Number.isInteger(namespaces) || namespaces < 1)
+    throw new Error("BENCH_RECOMMENDER_NAMESPACES: a whole number ≥ 1");
   const deploymentsPerNamespace = 50;
   const intervalS = 1800;
   const podsPerNamespace = Array.from({ length: deploymentsPerNamespace }, (_, d) => shapeOf(d).pods).reduce(
@@ -550,7 +509,45 @@ async function run(opts: BenchOptions): Promise<Record<string, unknown>> {
     const oursRecommendSeconds = bootstrapSeconds + recommendSeconds;
     const oursRss = process.resourceUsage().maxRSS / 1024;
     const prometheusRssOurs = prom.peakRssBytes() / 2 ** 20;
-    const vpa = await compareWithVpa({ prom, client, namespaces, deploymentsPerNamespace, intervalS, ours, end, opts });
+
+    // The same history read again by a store whose models use memoryPeakRule "VPA" (after every figure above, so
+    // they are the default rule's alone), for the comparison of both rules with VPA.
+    t = performance.now();
+    const vpaRuleModels: WorkloadModel[] = models.map((m) => ({
+      namespace: m.namespace,
+      ref: m.ref,
+      uid: m.uid,
+      containers: new Map(),
+      halfLifeMs: m.halfLifeMs,
+      historyDays: m.historyDays,
+      memoryPeakRule: "VPA",
+    }));
+    const vpaRuleStore = new ModelStore({
+      source,
+      resolver,
+      now: () => now,
+      historyStepSeconds: intervalS,
+      bootstrapGatherMs: 0,
+    });
+    for (const m of vpaRuleModels) vpaRuleStore.set(m);
+    await mapLimit(names, 4, (ns) => vpaRuleStore.refresh(ns));
+    const oursVpaRule = new Map<string, Estimate>();
+    for (const m of vpaRuleModels) {
+      for (const r of recommendContainers(["app"], m.containers, algorithm, params, now))
+        if (r.estimate) oursVpaRule.set(`${m.namespace}/${m.ref.name}`, r.estimate);
+    }
+    const vpaRuleSeconds = (performance.now() - t) / 1000;
+    const vpa = await compareWithVpa({
+      prom,
+      client,
+      namespaces,
+      deploymentsPerNamespace,
+      intervalS,
+      ours,
+      oursVpaRule,
+      end,
+      opts,
+    });
     return {
       machine: machineInfo(),
       containers,
@@ -590,6 +587,10 @@ async function run(opts: BenchOptions): Promise<Record<string, unknown>> {
         reads: restartStore.stats.refreshes,
         historyRead: restartStore.stats.historyReads > 0,
       },
+      memoryPeakRuleVpa: {
+        note: 'a second bootstrap and recommendation with memoryPeakRule "VPA", after the figures above',
+        wallSeconds: round(vpaRuleSeconds, 2),
+      },
       recommenderPeakRssMiB: round(oursRss, 1),
       recommenderRssGrowthDuringBootstrapMiB: round(rssGrowthDuringBootstrapMiB, 1),
       prometheusPeakRssMiB: round(prometheusRssOurs, 1),
@@ -618,12 +619,19 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   const log = (l: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)} recommender] ${l}\n`);
   const started = performance.now();
   const figures = await run({ quick, coldBuild: false, log });
-  const file = writeResults("recommender", quick, {
+  const body = {
     benchmark: "recommender",
     description: recommenderBenchmark.description,
     quick,
     durationSeconds: Math.round((performance.now() - started) / 1000),
     ...figures,
-  });
-  log(`wrote ${file}`);
+  };
+  const sized = process.env.BENCH_RECOMMENDER_NAMESPACES;
+  if (sized !== undefined && Number(sized) !== 100) {
+    // A run at another size goes beside the full-size figures in results/recommender.json, under its size.
+    const full = readResults("recommender") ?? {};
+    const other = (full.runsAtOtherSizes ?? {}) as Record<string, unknown>;
+    other[`${figures.namespaces as number} namespaces`] = body;
+    log(`wrote ${writeResults("recommender", false, { ...full, runsAtOtherSizes: other })} (runsAtOtherSizes)`);
+  } else log(`wrote ${writeResults("recommender", quick, body)}`);
 }
