@@ -24,6 +24,8 @@ export interface Benchmark {
   description: string;
   /** Returns the figures; the runner adds machine information and writes bench/results/<name>.json. */
   run(opts: BenchOptions): Promise<Record<string, unknown>>;
+  /** Writes the results when they do not simply replace bench/results/<name>.json; returns the file. */
+  write?(quick: boolean, body: Record<string, unknown>): string;
 }
 
 // --- statistics ---------------------------------------------------------------------------------------------

@@ -607,11 +607,25 @@ async function run(opts: BenchOptions): Promise<Record<string, unknown>> {
   }
 }
 
+/**
+ * A run at BENCH_RECOMMENDER_NAMESPACES other than the full 100 goes beside the full-size figures in
+ * results/recommender.json, under runsAtOtherSizes["<N> namespaces"]; --quick and full-size runs replace their file.
+ */
+function writeRecommenderResults(quick: boolean, body: Record<string, unknown>): string {
+  const sized = process.env.BENCH_RECOMMENDER_NAMESPACES;
+  if (sized === undefined || Number(sized) === 100) return writeResults("recommender", quick, body);
+  const full = readResults("recommender") ?? {};
+  const other = (full.runsAtOtherSizes ?? {}) as Record<string, unknown>;
+  other[`${String(body.namespaces)} namespaces`] = body;
+  return `${writeResults("recommender", false, { ...full, runsAtOtherSizes: other })} (runsAtOtherSizes)`;
+}
+
 export const recommenderBenchmark: Benchmark = {
   name: "recommender",
   description:
     "12,000 containers × 8 days in five shapes: bootstrap queries, wall time, peak RSS of recommender and Prometheus, agreement with upstream VPA per shape",
   run,
+  write: writeRecommenderResults,
 };
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
@@ -619,19 +633,12 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   const log = (l: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)} recommender] ${l}\n`);
   const started = performance.now();
   const figures = await run({ quick, coldBuild: false, log });
-  const body = {
+  const file = writeRecommenderResults(quick, {
     benchmark: "recommender",
     description: recommenderBenchmark.description,
     quick,
     durationSeconds: Math.round((performance.now() - started) / 1000),
     ...figures,
-  };
-  const sized = process.env.BENCH_RECOMMENDER_NAMESPACES;
-  if (sized !== undefined && Number(sized) !== 100) {
-    // A run at another size goes beside the full-size figures in results/recommender.json, under its size.
-    const full = readResults("recommender") ?? {};
-    const other = (full.runsAtOtherSizes ?? {}) as Record<string, unknown>;
-    other[`${figures.namespaces as number} namespaces`] = body;
-    log(`wrote ${writeResults("recommender", false, { ...full, runsAtOtherSizes: other })} (runsAtOtherSizes)`);
-  } else log(`wrote ${writeResults("recommender", quick, body)}`);
+  });
+  log(`wrote ${file}`);
 }

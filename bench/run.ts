@@ -46,7 +46,8 @@ async function main(argv: string[]): Promise<number> {
     const started = performance.now();
     try {
       const figures = await bench.run(opts);
-      const file = writeResults(bench.name, opts.quick, {
+      const write = bench.write ?? ((quick, body) => writeResults(bench.name, quick, body));
+      const file = write(opts.quick, {
         benchmark: bench.name,
         description: bench.description,
         quick: opts.quick,
