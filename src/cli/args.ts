@@ -2,6 +2,7 @@
 // adds "option '--qps <n>' argument 'abc' is invalid.") and says what form is expected, and the process exits 1
 // without a stack. Each returns the text it was given, so defaults and parsed values have the same type.
 import { InvalidArgumentError } from "commander";
+import { parseQuantity } from "../api/common.js";
 import { parseDuration } from "./duration.js";
 
 /** A number > 0, e.g. --qps 20. */
@@ -40,5 +41,18 @@ export function percent(value: string): string {
   const n = Number(value);
   if (value.trim() === "" || !Number.isFinite(n) || n <= 0 || n > 100)
     throw new InvalidArgumentError("expected a percentage greater than 0 and at most 100, e.g. 34");
+  return value;
+}
+
+/** A size in bytes as a Kubernetes quantity, at least 1 KiB, e.g. --prometheus-max-response-size 64Mi. */
+export function byteSize(value: string): string {
+  let bytes = Number.NaN;
+  try {
+    bytes = parseQuantity(value.trim());
+  } catch {
+    // reported below
+  }
+  if (!Number.isFinite(bytes) || bytes < 1024)
+    throw new InvalidArgumentError("expected a size of at least 1Ki, as a quantity, e.g. 32Mi or 100M");
   return value;
 }

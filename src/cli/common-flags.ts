@@ -7,7 +7,8 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import type { KubeClient } from "../kube/client.js";
 import type { PrometheusOptions } from "../prometheus/client.js";
 import { waitForApiserver } from "./apiserver.js";
-import { duration } from "./args.js";
+import { byteSize, duration } from "./args.js";
+import { parseQuantity } from "../api/common.js";
 import { parseDuration } from "./duration.js";
 
 export interface KubeFlags {
@@ -21,6 +22,7 @@ export interface PrometheusFlags {
   prometheusBearerTokenFile?: string;
   prometheusCaFile?: string;
   prometheusInsecureSkipTlsVerify?: boolean;
+  prometheusMaxResponseSize?: string;
 }
 
 /** --kubeconfig, --context and -n/--namespace (with `namespaceHelp` saying what the namespace limits). */
@@ -53,6 +55,15 @@ export function addPrometheusFlags(cmd: Command, urlHelp: string): Command {
       new Option("--prometheus-ca-file <path>", "CA bundle for a Prometheus served over TLS").env("PROMETHEUS_CA_FILE"),
     )
     .option("--prometheus-insecure-skip-tls-verify", "do not verify Prometheus' certificate (tests only)")
+    .addOption(
+      new Option(
+        "--prometheus-max-response-size <size>",
+        "largest Prometheus answer read, as a quantity; a larger one is refused before it is parsed",
+      )
+        .env("PROMETHEUS_MAX_RESPONSE_SIZE")
+        .default("32Mi")
+        .argParser(byteSize),
+    )
     .hook("preAction", (thisCommand) => applyDeprecatedEnv(thisCommand));
 }
 
@@ -88,6 +99,9 @@ export function prometheusOptions(flags: PrometheusFlags): PrometheusOptions | u
     bearerTokenFile: flags.prometheusBearerTokenFile,
     caFile: flags.prometheusCaFile,
     insecureSkipVerify: flags.prometheusInsecureSkipTlsVerify,
+    maxResponseBytes: flags.prometheusMaxResponseSize
+      ? Math.floor(parseQuantity(flags.prometheusMaxResponseSize))
+      : undefined,
   };
 }
 

@@ -19,12 +19,20 @@ export interface PrometheusOptions {
   timeoutMs?: number;
   /** Retries after the first attempt; default 2. */
   retries?: number;
+  /**
+   * The largest answer read, in bytes; default 32 MiB. A larger one (by Content-Length, or counted as it arrives) is
+   * refused before it is parsed, so a runaway query or a hostile server cannot make the process hold it.
+   */
+  maxResponseBytes?: number;
   retryBaseMs?: number;
   /** Called before every HTTP request, with the API path (query counting in tests and benchmarks). */
   onRequest?: (path: string, params: URLSearchParams) => void;
 }
 
-export type PrometheusErrorKind = "unreachable" | "timeout" | "server" | "malformed" | "partial" | "query";
+export type PrometheusErrorKind =
+  "unreachable" | "timeout" | "server" | "malformed" | "partial" | "query" | "too-large";
+
+export const defaultMaxResponseBytes = 32 * 1024 * 1024;
 
 export class PrometheusError extends Error {
   constructor(
@@ -104,6 +112,7 @@ export class PrometheusClient {
     const body = params.toString();
     const token = this.token();
     const timeoutMs = this.options.timeoutMs ?? 30_000;
+    const maxBytes = this.options.maxResponseBytes ?? defaultMaxResponseBytes;
     this.options.onRequest?.(path, params);
     return new Promise((resolve, reject) => {
       const req = (url.protocol === "https:" ? httpsRequest : httpRequest)(
@@ -120,8 +129,32 @@ export class PrometheusClient {
           },
         },
         (res) => {
+          // Settled before the socket is torn down, so the refusal, not the broken-off response, is the error.
+          const tooLarge = (bytes: string) => {
+            const err = new PrometheusError(
+              `Prometheus answer of ${bytes} bytes is over the limit of ${maxBytes} bytes ` +
+                "(--prometheus-max-response-size); narrow the query or raise the limit",
+              "too-large",
+            );
+            reject(err);
+            req.destroy(err);
+          };
+          const declared = Number(res.headers["content-length"]);
+          if (Number.isFinite(declared) && declared > maxBytes) {
+            tooLarge(String(declared));
+            return;
+          }
           const chunks: Buffer[] = [];
-          res.on("data", (c: Buffer) => chunks.push(c));
+          let received = 0;
+          res.on("data", (c: Buffer) => {
+            received += c.length;
+            if (received > maxBytes) {
+              chunks.length = 0;
+              tooLarge(`over ${received}`);
+              return;
+            }
+            chunks.push(c);
+          });
           res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
           res.on("error", (err) => reject(new PrometheusError(`response broken off: ${err.message}`, "partial")));
           res.on("aborted", () => reject(new PrometheusError("response broken off", "partial")));
