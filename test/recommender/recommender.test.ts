@@ -210,6 +210,40 @@ describe("workload recommender", () => {
     expect(again.status?.containers).toEqual(before.status?.containers);
   }, 120_000);
 
+  it("memoryPeakRule VPA: the PerDay checkpoint is dropped and the history read again under VPA", async () => {
+    const before = await profile("web-deploy");
+    expect((before.status?.checkpoint as { memoryPeakRule?: string } | undefined)?.memoryPeakRule).toBe("PerDay");
+    const historyReads = handle.store.stats.historyReads;
+    // The recommender writes the status meanwhile: retry the update on a conflict.
+    await eventually(
+      async () => {
+        const p = await profile("web-deploy");
+        const spec = {
+          ...p.spec!,
+          parameters: { ...(p.spec?.parameters as object | undefined), memoryPeakRule: "VPA" },
+        };
+        return client.update(Resources.WorkloadProfile, { ...p, spec }).then(
+          () => true,
+          () => undefined,
+        );
+      },
+      60_000,
+      "the profile's spec updated",
+    );
+    const after = await eventually(
+      async () => {
+        const p = await profile("web-deploy");
+        const rule = (p.status?.checkpoint as { memoryPeakRule?: string } | undefined)?.memoryPeakRule;
+        return rule === "VPA" && p.status?.containers?.length ? p : undefined;
+      },
+      120_000,
+      "a checkpoint made under VPA",
+    );
+    expect(handle.store.stats.historyReads).toBeGreaterThan(historyReads);
+    // Constant usage: one bucket under either rule, so the memory target is the same.
+    expect(after.status?.containers?.[0]?.target?.memory).toBe(before.status?.containers?.[0]?.target?.memory);
+  }, 240_000);
+
   it("metapilot recommend: one shot, recommendations vs requests", async () => {
     const rows = await recommendOnce({
       client,
