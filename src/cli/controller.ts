@@ -280,6 +280,7 @@ export function controllerCommand(): Command {
           namespace: flags.namespace,
           prometheus: config.prometheus,
           authTokenFile: flags.dashboardAuthTokenFile,
+          listenAddress: flags.metricsAddress,
         });
       const stop = new AbortController();
       for (const sig of ["SIGTERM", "SIGINT"] as const) {

@@ -32,6 +32,24 @@ export interface DashboardOptions {
   rateWindow?: string;
   /** A file holding the bearer token; when set, every /ui and /api request needs it. */
   authTokenFile?: string;
+  /**
+   * The address the HTTP server listens on (--metrics-address). Without a token the dashboard is served only on a
+   * loopback address, where nobody but this host can reach it.
+   */
+  listenAddress?: string;
+}
+
+/** True for 127.0.0.0/8, ::1 and localhost, given as "host:port", "[::1]:port" or a bare host. */
+export function isLoopbackAddress(address: string): boolean {
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(address);
+  const host = bracketed
+    ? bracketed[1]!
+    : address.includes(":") && address.split(":").length === 2
+      ? address.split(":")[0]!
+      : address;
+  if (host === "localhost" || host === "::1") return true;
+  const v4 = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
+  return v4 !== null && v4.slice(1).every((o) => Number(o) <= 255);
 }
 
 /** The informers the dashboard reads; the same keys as the controllers', so the caches are shared, not doubled. */
@@ -152,6 +170,13 @@ export function readToken(file: string): string {
 /** Wires the dashboard into a manager: its caches now, its routes on the manager's HTTP server. */
 export function addDashboard(manager: Manager, o: DashboardOptions = {}): Dashboard {
   if (!manager.server) throw new Error("--dashboard needs the HTTP server: set --metrics-address");
+  if (!o.authTokenFile && !(o.listenAddress !== undefined && isLoopbackAddress(o.listenAddress))) {
+    throw new Error(
+      `--dashboard without --dashboard-auth-token-file would show every tenant's data to anyone who can reach ` +
+        `--metrics-address ${o.listenAddress ?? "(unknown)"}: give a token file, or bind --metrics-address to ` +
+        "127.0.0.1 and reach it with kubectl port-forward",
+    );
+  }
   const caches = dashboardCaches(manager, o.namespace);
   const deps: ApiDeps = {
     caches,
