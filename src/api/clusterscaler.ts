@@ -174,6 +174,13 @@ export const ClusterScalerSpec = z
       .prefault({})
       .describe("Scale-downs happen slowly and in small steps."),
     dryRun: z.boolean().default(false).describe("Record ScalingDecisions without changing any workload."),
+    paused: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Make no decisions for the tenants this policy governs (it still governs them: no lower-priority policy " +
+          "takes over). Same as the annotation metapilot.io/paused on each of their workloads.",
+      ),
     fleetBudget: z
       .object({
         maxChangesPerInterval: z

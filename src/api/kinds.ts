@@ -99,6 +99,12 @@ export const kinds = {
       { name: "Phase", type: "string", jsonPath: ".status.phase", description: "Summary of the control plane." },
       { name: "Endpoint", type: "string", jsonPath: ".status.endpoint", description: "URL of the tenant apiserver." },
       {
+        name: "Kubeconfig",
+        type: "string",
+        jsonPath: ".status.kubeconfigSecretRef.name",
+        description: "Secret with an admin kubeconfig, in status.kubeconfigSecretRef.namespace.",
+      },
+      {
         name: "Namespace",
         type: "string",
         jsonPath: ".status.namespace",
@@ -125,6 +131,12 @@ export const kinds = {
         description: "Confidence of the recommendation, 0 to 1.",
       },
       {
+        name: "History",
+        type: "string",
+        jsonPath: '.status.conditions[?(@.type=="HistoryAvailable")].reason',
+        description: "SamplesFound, or NoData when no container has usage samples (the reason for a confidence of 0).",
+      },
+      {
         name: "Updated",
         type: "date",
         jsonPath: ".status.lastUpdated",
@@ -136,18 +148,26 @@ export const kinds = {
   ClusterScaler: defineKind({
     kind: "ClusterScaler",
     plural: "clusterscalers",
-    shortNames: ["cs"],
+    // Not "cs": that is ComponentStatus's short name.
+    shortNames: ["csc"],
     scope: "Cluster",
     schema: ClusterScaler,
     printerColumns: [
-      { name: "Priority", type: "integer", jsonPath: ".spec.priority", description: "Higher wins." },
-      { name: "DryRun", type: "boolean", jsonPath: ".spec.dryRun", description: "Decisions are only recorded." },
+      {
+        name: "Ready",
+        type: "string",
+        jsonPath: '.status.conditions[?(@.type=="Ready")].status',
+        description: "Whether the policy is valid and in effect.",
+      },
+      { name: "Paused", type: "boolean", jsonPath: ".spec.paused", description: "No changes are made." },
       {
         name: "Tenants",
         type: "integer",
         jsonPath: ".status.matchedTenants",
         description: "Tenants the policy applies to.",
       },
+      { name: "Priority", type: "integer", jsonPath: ".spec.priority", description: "Higher wins." },
+      { name: "DryRun", type: "boolean", jsonPath: ".spec.dryRun", description: "Decisions are only recorded." },
       age,
     ],
   }),
@@ -159,12 +179,13 @@ export const kinds = {
     schema: ScalingDecision,
     updateChecks: scalingDecisionUpdateChecks,
     printerColumns: [
+      // Names are hashes, so Age comes first: `kubectl get sd --sort-by=.metadata.creationTimestamp` lists in time.
+      age,
+      { name: "Tenant", type: "string", jsonPath: ".spec.target.tenant", description: "The tenant." },
       { name: "Component", type: "string", jsonPath: ".spec.component", description: "The component scaled." },
       { name: "Direction", type: "string", jsonPath: ".spec.direction", description: "Up or Down." },
-      { name: "Category", type: "string", jsonPath: ".spec.rootCause.category", description: "Root cause category." },
+      { name: "Root Cause", type: "string", jsonPath: ".spec.rootCause.category", description: "Root cause category." },
       { name: "Phase", type: "string", jsonPath: ".status.phase", description: "Applied, DryRun, Blocked or Failed." },
-      age,
-      { name: "Tenant", type: "string", jsonPath: ".spec.target.tenant", description: "The tenant.", priority: 1 },
       { name: "Summary", type: "string", jsonPath: ".spec.rootCause.summary", description: "Why.", priority: 1 },
     ],
   }),

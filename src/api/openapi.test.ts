@@ -194,8 +194,12 @@ describe.each(allKinds.map((k) => [k.kind, k] as const))("CRD of %s", (_name, in
   it("has printer columns whose JSON paths exist in the schema", () => {
     for (const col of info.printerColumns) {
       let node: JSONSchemaProps | undefined = schema;
-      for (const seg of col.jsonPath.split(".").slice(1)) node = node?.properties?.[seg];
       if (col.jsonPath === ".metadata.creationTimestamp") continue;
+      // A segment may filter a list of conditions: conditions[?(@.type=="Ready")] is an item of conditions.
+      for (const seg of col.jsonPath.split(/\.(?![^[]*\])/).slice(1)) {
+        const filtered = /^(\w+)\[\?\(@\.type=="\w+"\)\]$/.exec(seg);
+        node = filtered ? node?.properties?.[filtered[1] ?? ""]?.items : node?.properties?.[seg];
+      }
       expect(node, `${col.name} → ${col.jsonPath}`).toBeDefined();
       const expected = col.type === "date" ? "string" : col.type;
       expect(node?.type, `${col.name} → ${col.jsonPath}`).toBe(expected);
@@ -233,7 +237,7 @@ describe("kinds table", () => {
     expect(table).toEqual([
       ["TenantControlPlane", "Cluster", "tcp", "tenantcontrolplanes"],
       ["WorkloadProfile", "Namespaced", "wp", "workloadprofiles"],
-      ["ClusterScaler", "Cluster", "cs", "clusterscalers"],
+      ["ClusterScaler", "Cluster", "csc", "clusterscalers"],
       ["ScalingDecision", "Namespaced", "sd", "scalingdecisions"],
       ["NodePool", "Cluster", "np", "nodepools"],
       ["NodeDrain", "Cluster", "nd", "nodedrains"],

@@ -179,7 +179,9 @@ export function addClusterScalerController(manager: Manager, config: ControllerC
           type: "Ready",
           status: "True",
           reason: "PolicyValid",
-          message: `governs ${matched} tenants (highest priority wins, then oldest, then name)`,
+          message: parsed.value.spec.paused
+            ? `paused (spec.paused): governs ${matched} tenants and changes none of them`
+            : `governs ${matched} tenants (highest priority wins, then oldest, then name)`,
         });
         if (prometheus) {
           const err = prometheus.lastError;

@@ -368,7 +368,8 @@ function downPlan(input: DecisionInput, o: EngineOptions, notes: string[]): Plan
 
 export function decide(input: DecisionInput, o: EngineOptions = defaultEngineOptions): Plan {
   const notes: string[] = [];
-  if (input.paused) return { action: "none", reason: "paused (metapilot.io/paused)", notes };
+  if (input.paused)
+    return { action: "none", reason: "paused (metapilot.io/paused, or the ClusterScaler's spec.paused)", notes };
   for (const name of input.policy.estimators) estimator(name); // unknown names fail loudly
   const ups = upCandidates(input, o, notes);
   if (ups.length > 0) {

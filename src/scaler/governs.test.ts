@@ -2,7 +2,7 @@
 // caches the reconciler reads, with the parsed ClusterScalers reused until one of them changes.
 import { describe, expect, it } from "vitest";
 import type { KubeObject } from "../kube/resources.js";
-import { ScalerReconciler, componentLabel, tenantLabel, type ScalerCaches } from "./reconciler.js";
+import { ScalerReconciler, componentLabel, isPaused, tenantLabel, type ScalerCaches } from "./reconciler.js";
 
 /** The part of an informer the reconciler's governance check reads, over a plain array. */
 class Store {
@@ -128,5 +128,26 @@ describe("ScalerReconciler.governs", () => {
     expect(r.governs(workload("a", "kube-apiserver"))).toBe(false);
     scalers.items.push(scaler("all", {}, "1"));
     expect(r.governs(workload("a", "kube-apiserver"))).toBe(true);
+  });
+});
+
+describe("isPaused", () => {
+  const annotated = { metadata: { annotations: { "metapilot.io/paused": "true" } } };
+  const running = { spec: { paused: false } };
+  it.each([
+    ["nothing paused", {}, undefined, running, false],
+    ["the workload's annotation", annotated, undefined, running, true],
+    ["the TenantControlPlane's annotation", {}, annotated, running, true],
+    ["the TenantControlPlane's spec.paused", {}, { spec: { paused: true } }, running, true],
+    ["the ClusterScaler's spec.paused", {}, { spec: { paused: false } }, { spec: { paused: true } }, true],
+    [
+      'an annotation that is not "true"',
+      { metadata: { annotations: { "metapilot.io/paused": "no" } } },
+      undefined,
+      running,
+      false,
+    ],
+  ])("%s", (_name, workload, tcp, clusterScaler, expected) => {
+    expect(isPaused(workload, tcp, clusterScaler)).toBe(expected);
   });
 });

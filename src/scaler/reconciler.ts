@@ -4,7 +4,7 @@
 // two never loses a decision and a retry never actuates twice.
 import { createHash, randomBytes } from "node:crypto";
 import { Counter, Histogram, type Registry } from "prom-client";
-import { mustParse, parseClusterScaler, type ClusterScaler, type ScalerName } from "../api/index.js";
+import { mustParse, parseClusterScaler, parseDuration, type ClusterScaler, type ScalerName } from "../api/index.js";
 import type { KubeClient } from "../kube/client.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../kube/controller.js";
 import { ApiError } from "../kube/errors.js";
@@ -38,6 +38,23 @@ import type {
 export const tenantLabel = "metapilot.io/tenant";
 export const componentLabel = "metapilot.io/component";
 export const pausedAnnotation = "metapilot.io/paused";
+
+/**
+ * Whether no automatic change may touch a workload: the metapilot.io/paused annotation on it or on its
+ * TenantControlPlane, the TenantControlPlane's spec.paused, or the governing ClusterScaler's spec.paused.
+ */
+export function isPaused(
+  workload: { metadata?: { annotations?: Record<string, string> } },
+  tcp: { metadata?: { annotations?: Record<string, string> }; spec?: { paused?: boolean } } | undefined,
+  clusterScaler: { spec: { paused?: boolean } },
+): boolean {
+  return (
+    workload.metadata?.annotations?.[pausedAnnotation] === "true" ||
+    tcp?.metadata?.annotations?.[pausedAnnotation] === "true" ||
+    tcp?.spec?.paused === true ||
+    clusterScaler.spec.paused === true
+  );
+}
 export const oomIdsAnnotation = "metapilot.io/oom-ids";
 export const workloadAnnotation = "metapilot.io/workload";
 /** On dry-run decisions: the workload's real size when the decision was made (JSON). */
@@ -128,12 +145,12 @@ export interface ScalerOptions {
 }
 
 /** Fleet budget: changes per ClusterScaler in a sliding interval. */
-class FleetBudget {
+export class FleetBudget {
   private readonly changes = new Map<string, number[]>();
   remaining(cs: ClusterScaler, now: number): number {
     const b = cs.spec.fleetBudget;
     if (!b) return Infinity;
-    const interval = parseIntervalMs(b.interval);
+    const interval = parseDuration(b.interval);
     const list = (this.changes.get(cs.metadata?.name ?? "") ?? []).filter((t) => now - t < interval);
     this.changes.set(cs.metadata?.name ?? "", list);
     return b.maxChangesPerInterval - list.length;
@@ -142,12 +159,6 @@ class FleetBudget {
     const key = cs.metadata?.name ?? "";
     this.changes.set(key, [...(this.changes.get(key) ?? []), now]);
   }
-}
-
-function parseIntervalMs(d: string): number {
-  const m = /^(\d+)(ms|s|m|h)$/.exec(d);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m?.[2] ?? "m"] ?? 60_000;
-  return Number(m?.[1] ?? 1) * unit;
 }
 
 const shortHash = (s: string) => createHash("sha256").update(s).digest("hex").slice(0, 10);
@@ -414,10 +425,7 @@ export class ScalerReconciler implements Reconciler {
       ref.namespace,
       (p) => p.metadata?.labels?.[tenantLabel] === tenant && p.metadata?.labels?.[componentLabel] === component,
     );
-    const paused =
-      workload.metadata.annotations?.[pausedAnnotation] === "true" ||
-      tcp?.metadata?.annotations?.[pausedAnnotation] === "true" ||
-      tcp?.spec?.paused === true;
+    const paused = isPaused(workload, tcp, cs);
     const h = this.history(wkey, now, await this.signingKey());
     const observed = this.currentSize(workload, ref.container);
     const finishRetryMs = await this.finishInterrupted(ref, observed, now, policy, paused);
