@@ -13,8 +13,11 @@ export const API_VERSION = `${GROUP}/${VERSION}`;
 /** A non-negative Kubernetes resource quantity: "500m", "2", "1.5Gi", "1e3". */
 export const QUANTITY_PATTERN =
   "^\\+?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$";
-/** A Go duration as Kubernetes writes them: "90s", "2m", "1h30m", "500ms". */
-export const DURATION_PATTERN = "^(0|([0-9]+(\\.[0-9]+)?(ms|s|m|h))+)$";
+/**
+ * A duration in Go's `time.ParseDuration` syntax without a sign: "90s", "2m", "1h30m", "1.5h", ".5s", "500ms",
+ * "250us", "0". `parseDuration` accepts exactly the strings this pattern matches (up to Go's ~292 years).
+ */
+export const DURATION_PATTERN = "^(0|(([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$";
 export const DNS1123_LABEL_PATTERN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
 export const DNS1123_SUBDOMAIN_PATTERN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
 /** metav1.Condition reason: CamelCase, starts with a letter. */
@@ -40,8 +43,10 @@ export const Quantity = z
 export const Duration = z
   .string()
   .max(32)
-  .regex(re(DURATION_PATTERN), { error: 'must be a duration such as "90s", "2m" or "1h30m"' })
-  .describe('A duration such as "90s", "2m" or "1h30m" (units ms, s, m, h).');
+  .regex(re(DURATION_PATTERN), { error: 'must be a duration such as "90s", "2m", "1h30m" or "1.5h"' })
+  .describe(
+    'A duration in Go syntax without a sign, such as "90s", "2m", "1h30m", "1.5h" or "500ms" (units ns, us, ms, s, m, h).',
+  );
 
 export const DnsLabel = z
   .string()
@@ -120,16 +125,37 @@ export function compareQuantities(a: string, b: string): number {
   return Math.sign(parseQuantity(a) - parseQuantity(b));
 }
 
-const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+/** Nanoseconds per unit, as in Go's time package. */
+const nanosPerUnit: Record<string, bigint> = {
+  ns: 1n,
+  us: 1_000n,
+  µs: 1_000n, // U+00B5 micro sign
+  μs: 1_000n, // U+03BC Greek mu
+  ms: 1_000_000n,
+  s: 1_000_000_000n,
+  m: 60_000_000_000n,
+  h: 3_600_000_000_000n,
+};
+const maxDurationNanos = 2n ** 63n - 1n;
 
-/** Milliseconds in a duration string such as "1h30m". Throws on a malformed duration. */
+/**
+ * Milliseconds in a duration, with Go's `time.ParseDuration` semantics less the sign: "1h30m" and "1.5h" are
+ * 5,400,000; "0" is 0; a number without a unit, an empty string or an unknown unit throws, and so does a duration
+ * past Go's range (about 292 years). Like Go, it counts whole nanoseconds (a fraction below 1 ns is dropped), so
+ * "1.1s" is exactly 1100. This is metapilot's one duration parser: CRD fields (their pattern is DURATION_PATTERN),
+ * CLI flags and the controllers all use it.
+ */
 export function parseDuration(d: string): number {
-  if (!new RegExp(DURATION_PATTERN).test(d)) throw new Error(`invalid duration "${d}"`);
-  let total = 0;
-  for (const m of d.matchAll(/([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)/g)) {
-    total += Number(m[1]) * (durationUnits[m[2] ?? ""] ?? 0);
+  if (typeof d !== "string" || !new RegExp(DURATION_PATTERN).test(d)) throw new Error(`invalid duration "${d}"`);
+  let nanos = 0n;
+  for (const m of d.matchAll(/([0-9]*)(?:\.([0-9]*))?(ns|us|µs|μs|ms|s|m|h)/g)) {
+    const unit = nanosPerUnit[m[3] ?? ""] ?? 0n;
+    const fraction = m[2] ?? "";
+    nanos += BigInt(m[1] || "0") * unit;
+    if (fraction) nanos += (BigInt(fraction) * unit) / 10n ** BigInt(fraction.length);
+    if (nanos > maxDurationNanos) throw new Error(`invalid duration "${d}": longer than Go's ~292 years`);
   }
-  return total;
+  return Number(nanos) / 1e6;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -2,8 +2,7 @@
 // adds "option '--qps <n>' argument 'abc' is invalid.") and says what form is expected, and the process exits 1
 // without a stack. Each returns the text it was given, so defaults and parsed values have the same type.
 import { InvalidArgumentError } from "commander";
-import { parseQuantity } from "../api/common.js";
-import { parseDuration } from "./duration.js";
+import { parseDuration, parseQuantity } from "../api/common.js";
 
 /** A number > 0, e.g. --qps 20. */
 export function positiveNumber(value: string): string {

@@ -9,7 +9,7 @@ import type { PrometheusOptions } from "../prometheus/client.js";
 import { waitForApiserver } from "./apiserver.js";
 import { byteSize, duration } from "./args.js";
 import { parseQuantity } from "../api/common.js";
-import { parseDuration } from "./duration.js";
+import { parseDuration } from "../api/common.js";
 
 export interface KubeFlags {
   kubeconfig?: string;

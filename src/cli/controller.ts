@@ -11,7 +11,7 @@ import {
   type KubeFlags,
   type PrometheusFlags,
 } from "./common-flags.js";
-import { parseDuration } from "./duration.js";
+import { parseDuration } from "../api/common.js";
 import { duration, durationOrZero, percent, positiveInteger, positiveNumber } from "./args.js";
 import { readSigningKeyFile } from "../scaler/signing-key.js";
 import { imageRegistryError } from "../api/scheduling.js";

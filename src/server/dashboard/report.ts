@@ -1,6 +1,6 @@
 // The decision digest over a period, shared by `metapilot report` and the dashboard's /api/report, so both give
 // the same JSON for the same decisions. Periods are durations back from now ("24h", "90m") or RFC 3339 times.
-import { parseDuration } from "../../cli/duration.js";
+import { parseDuration } from "../../api/common.js";
 import { buildDigest, type Digest, type ReportableDecision } from "../../scaler/reports.js";
 
 export interface ReportQuery {
@@ -12,7 +12,7 @@ export interface ReportQuery {
   tenant?: string;
 }
 
-/** A point in time from "24h" (that long before `now`) or from an RFC 3339 timestamp. */
+/** A point in time from "24h" or "7d" (that long before `now`) or from an RFC 3339 timestamp. */
 export function parseTimeArg(text: string, now: number, what: string): Date {
   const s = text.trim();
   if (/^\d{4}-\d{2}-\d{2}/.test(s)) {
@@ -20,10 +20,13 @@ export function parseTimeArg(text: string, now: number, what: string): Date {
     if (Number.isNaN(t)) throw new Error(`${what}: "${text}" is not a valid RFC 3339 time`);
     return new Date(t);
   }
+  // Whole days ("7d") read better than "168h" in a report period; Go durations have no day unit.
+  const days = /^([0-9]{1,4})d$/.exec(s);
+  if (days) return new Date(now - Number(days[1]) * 86_400_000);
   try {
     return new Date(now - parseDuration(s));
   } catch {
-    throw new Error(`${what}: "${text}" is neither a duration (24h, 90m) nor an RFC 3339 time`);
+    throw new Error(`${what}: "${text}" is neither a duration (24h, 90m, 7d) nor an RFC 3339 time`);
   }
 }
 
