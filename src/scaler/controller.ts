@@ -10,9 +10,11 @@ import { keyOf, Resources, type KubeObject } from "../kube/resources.js";
 import { PrometheusClient } from "../prometheus/client.js";
 import { jsonEqual, mergeConditions, type ConditionInput } from "../operator/status.js";
 import { KubeActuator, RecordingActuator } from "./actuator.js";
+import { defaultEngineOptions } from "./engine.js";
 import { selectClusterScaler } from "./policy.js";
 import { ScalerReconciler, componentLabel, tenantLabel, type DecisionObject, type ScalerCaches } from "./reconciler.js";
 import { Reporter } from "./reports.js";
+import { signalConditions } from "./signal-conditions.js";
 import { checkProbeUrl, ProbeSignals, probeUrlAnnotation, type ProbeTarget } from "./signals/probe.js";
 import { PrometheusSignals } from "./signals/prometheus.js";
 import { signingKeyLoader } from "./signing-key.js";
@@ -183,36 +185,13 @@ export function addClusterScalerController(manager: Manager, config: ControllerC
             ? `paused (spec.paused): governs ${matched} tenants and changes none of them`
             : `governs ${matched} tenants (highest priority wins, then oldest, then name)`,
         });
-        if (prometheus) {
-          const err = prometheus.lastError;
-          conditions.push(
-            err
-              ? {
-                  type: "SignalsAvailable",
-                  status: "False",
-                  reason: "PrometheusUnavailable",
-                  message: `${err}; scale-downs are held until fresh data returns`,
-                }
-              : {
-                  type: "SignalsAvailable",
-                  status: prometheus.lastSuccessAt ? "True" : "Unknown",
-                  reason: prometheus.lastSuccessAt ? "Fresh" : "NotPolledYet",
-                  message: prometheus.lastSuccessAt ? "usage signals are fresh" : "waiting for the first poll",
-                },
-          );
-        } else {
-          conditions.push({
-            type: "SignalsAvailable",
-            status: "False",
-            reason: "NoPrometheus",
-            message: "no Prometheus configured: only OOM kills are acted on, nothing is scaled down",
-          });
-        }
-        const held = reconciler.heldReasons.get(key.name);
         conditions.push(
-          held
-            ? { type: "ScaleDownHeld", status: "True", reason: "StaleSignals", message: held }
-            : { type: "ScaleDownHeld", status: "False", reason: "SignalsFresh", message: "scale-downs may proceed" },
+          ...signalConditions({
+            prometheus,
+            held: reconciler.heldReasons.get(key.name) ?? new Map<string, string>(),
+            now: Date.now(),
+            staleAfterMs: config.staleAfterMs ?? defaultEngineOptions.staleAfterMs,
+          }),
         );
         const last = reconciler.lastDecisionAt.get(key.name);
         if (last) status.lastDecisionTime = new Date(last).toISOString();

@@ -46,6 +46,9 @@ const priority: RootCauseCategory[] = [
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/** How the reason of a scale-down held for missing or stale data begins. */
+export const heldForDataReason = "no scale-down without fresh data";
+
 export function freshness(
   m: Measurement | undefined,
   now: number,
@@ -285,7 +288,7 @@ function downPlan(input: DecisionInput, o: EngineOptions, notes: string[]): Plan
   const none = (reason: string): Plan => ({ action: "none", reason, notes });
   if (!sd.enabled) return none("scale-down disabled");
   // The moment the source fails, scale-downs stop: values that have not aged out yet are not trusted either.
-  if (signals.unavailableReason) return none(`no scale-down without fresh data: ${signals.unavailableReason}`);
+  if (signals.unavailableReason) return none(`${heldForDataReason}: ${signals.unavailableReason}`);
   const missing: string[] = [];
   for (const [name, m] of [
     ["cpu usage", signals.cpuUsage],
@@ -296,7 +299,7 @@ function downPlan(input: DecisionInput, o: EngineOptions, notes: string[]): Plan
   }
   if (missing.length)
     return none(
-      `no scale-down without fresh data: ${missing.join(", ")}${signals.unavailableReason ? `; ${signals.unavailableReason}` : ""}`,
+      `${heldForDataReason}: ${missing.join(", ")}${signals.unavailableReason ? `; ${signals.unavailableReason}` : ""}`,
     );
   if (now - history.observingSince < sd.stabilizationWindowMs)
     return none("no scale-down before a full stabilization window of observation");

@@ -13,7 +13,15 @@ import type { Informer } from "../kube/informer.js";
 import { keyOf, Resources, type KubeObject, type ObjectKey } from "../kube/resources.js";
 import type { Actuator } from "./actuator.js";
 import { resourcesOf } from "./actuator.js";
-import { decide, defaultEngineOptions, freshness, recommendation, sameSize, type EngineOptions } from "./engine.js";
+import {
+  decide,
+  defaultEngineOptions,
+  freshness,
+  heldForDataReason,
+  recommendation,
+  sameSize,
+  type EngineOptions,
+} from "./engine.js";
 import { profileNameFor, profileRecommendation } from "../recommender/index.js";
 import { resolvePolicy, selectClusterScaler } from "./policy.js";
 import { bytes, cores } from "./quantity.js";
@@ -178,8 +186,11 @@ export class ScalerReconciler implements Reconciler {
   private readonly engine: EngineOptions;
   private readonly decisionsTotal?: Counter<"direction" | "category" | "phase">;
   private readonly decisionLatency?: Histogram<"trigger">;
-  /** Why scale-downs are held, per ClusterScaler, for its status condition. */
-  readonly heldReasons = new Map<string, string>();
+  /**
+   * Per ClusterScaler, its workloads whose last scale-down check was held for missing or stale data, and why (for
+   * its SignalsAvailable and ScaleDownHeld conditions). A workload leaves it on its next plan that is not held.
+   */
+  readonly heldReasons = new Map<string, Map<string, string>>();
   readonly lastDecisionAt = new Map<string, number>();
   /** Decisions this process recorded to the end (bounded: the oldest are forgotten). */
   private readonly finished = new BoundedSet(10_000);
@@ -379,9 +390,19 @@ export class ScalerReconciler implements Reconciler {
     mark("probe", !!probe && probe.value >= s.probe.threshold);
   }
 
+  /** Drops a workload from every ClusterScaler's held set (it may have moved to another policy). */
+  private forgetHeld(wkey: string): void {
+    for (const [cs, held] of this.heldReasons) {
+      held.delete(wkey);
+      if (held.size === 0) this.heldReasons.delete(cs);
+    }
+  }
+
   async reconcile(key: ObjectKey, rc: ReconcileContext): Promise<ReconcileResult | void> {
     const now = this.now();
     const wkey = `${key.namespace}/${key.name}`;
+    // Held again below if this round's plan is still held for data; every other way out leaves it unheld.
+    this.forgetHeld(wkey);
     const deployment = this.o.caches.deployments.get(wkey);
     const workload = deployment ?? this.o.caches.statefulSets.get(wkey);
     if (!workload?.metadata) {
@@ -450,8 +471,12 @@ export class ScalerReconciler implements Reconciler {
       const cutoff = now - policy.scaleDown.stabilizationWindowMs;
       while (h.recommendations.length && (h.recommendations[0]?.at ?? 0) < cutoff) h.recommendations.shift();
     }
+    if (plan.action === "none" && plan.reason.startsWith(heldForDataReason)) {
+      const held = this.heldReasons.get(policy.clusterScaler) ?? new Map<string, string>();
+      held.set(wkey, plan.reason.slice(heldForDataReason.length).replace(/^: /, ""));
+      this.heldReasons.set(policy.clusterScaler, held);
+    }
     if (plan.action === "none") {
-      if (/no scale-down without fresh data/.test(plan.reason)) this.heldReasons.set(policy.clusterScaler, plan.reason);
       const waiting = Object.entries(h.overThresholdSince).map(
         ([s, t]) => (t ?? now) + policy.scalers[s as ScalerName].windowMs - now,
       );
@@ -460,7 +485,6 @@ export class ScalerReconciler implements Reconciler {
         requeueAfterMs: Math.max(finishRetryMs === undefined ? 1000 : 100, Math.min(next, finishRetryMs ?? next)),
       };
     }
-    this.heldReasons.delete(policy.clusterScaler);
     await this.record(plan, ref, policy.clusterScaler, dryRun, observed, cs, h, now, rc, tcp, workload);
   }
 
