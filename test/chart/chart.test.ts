@@ -111,6 +111,43 @@ describe("Helm chart", () => {
     expect(out).toContain("- --image-registry=mirror.example.com:5000/k8s\n");
   });
 
+  it("tells in NOTES.txt how to reach the dashboard and read its token, and how to turn it on", async () => {
+    const kubeconfig = metacluster().kubeconfig;
+    const notes = (values: string[]) => {
+      const out = helm(["install", "metapilot", chartDir, "-n", "metapilot-system", "--dry-run=client", ...values], {
+        KUBECONFIG: kubeconfig,
+      });
+      return out.slice(out.indexOf("NOTES:"));
+    };
+    expect(notes([])).toMatch(/Dashboard: off\. .*\n.*create secret generic metapilot-dashboard/);
+    const on = notes(["--set", "webDashboard.enabled=true", "--set", "webDashboard.authTokenSecret.name=dash"]);
+    expect(on).toContain("kubectl -n metapilot-system port-forward svc/metapilot 8080\n");
+    expect(on).toContain("http://127.0.0.1:8080/ui/?token=$TOKEN");
+    // The printed command reads the token back from a real Secret.
+    const tokenLine = /^\s*TOKEN=\$\((kubectl .*)\)$/m.exec(on)?.[1];
+    expect(tokenLine).toBeDefined();
+    const kc = adminKubeConfig();
+    const ns = await freshNamespace(kc, "notes");
+    try {
+      await kc.makeApiClient(k8s.CoreV1Api).createNamespacedSecret({
+        namespace: ns.name,
+        body: { metadata: { name: "dash" }, stringData: { token: "s3cret-token" } },
+      });
+      const command = (tokenLine ?? "").replace("-n metapilot-system", `-n ${ns.name}`);
+      const token = execFileSync("bash", ["-c", command], {
+        encoding: "utf8",
+        env: {
+          ...process.env,
+          KUBECONFIG: kubeconfig,
+          PATH: `${path.join(repoRoot, ".cache/bin")}:${process.env.PATH}`,
+        },
+      });
+      expect(token).toBe("s3cret-token");
+    } finally {
+      await ns.cleanup();
+    }
+  });
+
   // The audit-log check below sees only the requests its scenario happens to make; a call on a rare path (a
   // conflict, a provider not used on kwok) can go unseen there. This reads every call in src/ that names its
   // resource (client.<method>(Resources.X, ...)) and checks that the chart grants the verb it needs.
