@@ -2,7 +2,7 @@
 // creates or updates them (only when their content hash changed), and reports readiness; a step that is not
 // ready holds back the steps behind it only where order matters (upgrades roll etcd → apiserver → the rest).
 // Status is written once at the end, only when it changed, with observedGeneration last.
-import { Gauge, type Registry } from "prom-client";
+import { Counter, Gauge, type Registry } from "prom-client";
 import { parseTenantControlPlane, type TenantControlPlane, type TenantPhase } from "../api/index.js";
 import type { KubeClient } from "../kube/client.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../kube/controller.js";
@@ -46,6 +46,7 @@ import { describeCertificate } from "../pki/certificates.js";
 import { jsonEqual, mergeConditions, type ConditionInput } from "./status.js";
 import { claimantOf, namespaceVerdict, type NamespaceVerdict } from "./namespace.js";
 import { ApiError } from "../kube/errors.js";
+import { driftToRepair } from "./drift.js";
 
 export const finalizerName = "metapilot.io/tenant-control-plane";
 export const pausedAnnotation = "metapilot.io/paused";
@@ -142,6 +143,7 @@ const day = 86_400_000;
 
 export class TenantControlPlaneReconciler implements Reconciler {
   private readonly unschedulable?: Gauge<"tenant">;
+  private readonly driftRepairs?: Counter<"kind">;
   private readonly now: () => Date;
 
   constructor(private readonly o: OperatorOptions) {
@@ -153,6 +155,14 @@ export class TenantControlPlaneReconciler implements Reconciler {
           name: "metapilot_tenant_unschedulable_pods",
           help: "Control-plane pods of a tenant that the scheduler cannot place (Pending, Unschedulable).",
           labelNames: ["tenant"],
+          registers: [o.registry],
+        });
+      this.driftRepairs =
+        (o.registry.getSingleMetric("metapilot_drift_repairs_total") as Counter<"kind"> | undefined) ??
+        new Counter({
+          name: "metapilot_drift_repairs_total",
+          help: "Managed objects re-applied because a field metapilot owns was changed by someone else, by kind.",
+          labelNames: ["kind"],
           registers: [o.registry],
         });
     }
@@ -331,6 +341,7 @@ export class TenantControlPlaneReconciler implements Reconciler {
       Resources.Deployment,
       apiServerDeployment(ctx, { version: apiVersion, pkiChecksum: pki.checksums["kube-apiserver"] }),
       this.o.caches.deployments,
+      raw,
     );
     await this.ensure(Resources.PodDisruptionBudget, pdbManifest(ctx, "kube-apiserver"), this.o.caches.pdbs);
     const apiserver = this.withUnschedulable(
@@ -361,6 +372,7 @@ export class TenantControlPlaneReconciler implements Reconciler {
         Resources.Deployment,
         manifest(ctx, { version, pkiChecksum: pki.checksums[component] }),
         this.o.caches.deployments,
+        raw,
       );
       await this.ensure(Resources.PodDisruptionBudget, pdbManifest(ctx, component), this.o.caches.pdbs);
       const state = this.withUnschedulable(ctx, component, this.deploymentState(ctx, component, version));
@@ -444,11 +456,16 @@ export class TenantControlPlaneReconciler implements Reconciler {
 
   // --- steps ----------------------------------------------------------------------------------------------
 
-  /** Server-side applies `desired` unless the cached object already carries the same content hash. */
+  /**
+   * Server-side applies `desired` unless the cached object already carries the same content hash. A workload
+   * (`owner` given) with the same hash is still compared field by field with the cache, and re-applied when a
+   * field metapilot owns was edited by hand: drift is repaired on the edit's own watch event or the next resync.
+   */
   private async ensure(
     t: ResourceType,
     desired: KubeObject,
     cache: Informer<KubeObject> | Informer<WorkloadStatus> | Informer<ServiceObject>,
+    owner?: RawTenantControlPlane,
   ): Promise<KubeObject> {
     const key = desired.metadata?.namespace
       ? `${desired.metadata.namespace}/${desired.metadata.name}`
@@ -458,7 +475,18 @@ export class TenantControlPlaneReconciler implements Reconciler {
       cached &&
       cached.metadata?.annotations?.[specHashAnnotation] === desired.metadata?.annotations?.[specHashAnnotation]
     ) {
-      return cached;
+      const drifted = owner ? driftToRepair(desired, cached) : [];
+      if (drifted.length === 0) return cached;
+      const applied = await this.o.client.apply(t, desired);
+      this.driftRepairs?.inc({ kind: desired.kind ?? t.kind });
+      this.o.recorder.record(
+        owner!,
+        "Warning",
+        "DriftRepaired",
+        "Repair",
+        `${desired.kind} ${key} was changed outside metapilot; re-applied ${drifted.join(", ")}`,
+      );
+      return applied;
     }
     return this.o.client.apply(t, desired);
   }
@@ -601,7 +629,7 @@ export class TenantControlPlaneReconciler implements Reconciler {
     const etcdVersion = etcdVersionFor(ctx.tcp, ctx.tcp.spec.version);
     await this.ensure(Resources.Service, etcdServiceManifest(ctx), this.o.caches.services);
     const sts = etcdStatefulSet(ctx, { version: ctx.tcp.spec.version, etcdVersion, pkiChecksum });
-    if (sts) await this.ensure(Resources.StatefulSet, sts, this.o.caches.statefulSets);
+    if (sts) await this.ensure(Resources.StatefulSet, sts, this.o.caches.statefulSets, raw);
     await this.ensure(Resources.PodDisruptionBudget, pdbManifest(ctx, "etcd"), this.o.caches.pdbs);
     const cached = this.o.caches.statefulSets.get(`${ctx.namespace}/${names.etcd}`);
     const want = ctx.tcp.spec.etcd.managed?.replicas ?? 1;

@@ -14,6 +14,13 @@ import { installCrds } from "../harness/crds.js";
 
 const count = Number(process.env.TCP_TEST_COUNT ?? 20);
 
+interface EventObject extends KubeObject {
+  reason?: string;
+  type?: string;
+  note?: string;
+  regarding?: { kind?: string; name?: string };
+}
+
 describe("master-operator", () => {
   const state = metacluster();
   const kc = adminKubeConfig();
@@ -198,6 +205,53 @@ describe("master-operator", () => {
     // The writes in the message itself: the failure summary at the end of a CI log shows only the message.
     expect(described, `writes in a steady state: ${described.join(" | ")}`).toEqual([]);
   }, 60_000);
+
+  it("repairs a tenant Deployment edited by hand, with a DriftRepaired Event and metapilot_drift_repairs_total", async () => {
+    const name = tenants[Math.min(2, tenants.length - 1)]!;
+    const ns = `tcp-${name}`;
+    const image = "mirror.local:5000/k8s/kube-apiserver:v1.34.4";
+    const apiserverImage = async () =>
+      (await apps.readNamespacedDeployment({ name: "kube-apiserver", namespace: ns })).spec?.template.spec
+        ?.containers[0]?.image;
+    expect(await apiserverImage()).toBe(image);
+    const repairs = async () => {
+      const metric = manager.metrics.registry.getSingleMetric("metapilot_drift_repairs_total");
+      const values = metric ? (await metric.get()).values : [];
+      return values.find((v) => v.labels.kind === "Deployment")?.value ?? 0;
+    };
+    const before = await repairs();
+    const editedAt = Date.now();
+    // What `kubectl edit` does: an update under another field manager, leaving the spec-hash annotation as it was.
+    await client.patch(
+      Resources.Deployment,
+      "kube-apiserver",
+      ns,
+      [{ op: "replace", path: "/spec/template/spec/containers/0/image", value: "evil.example/kube-apiserver:v0" }],
+      "json",
+    );
+    // The edit's own watch event wakes the tenant; no resync is needed. Generous limits for a loaded machine.
+    await eventually(
+      async () => ((await apiserverImage()) === image ? true : undefined),
+      120_000,
+      `${ns}/kube-apiserver image back to ${image}`,
+    );
+    await eventually(async () => ((await repairs()) > before ? true : undefined), 60_000, "a drift repair counted");
+    const event = await eventually(
+      async () =>
+        (await client.listAll<EventObject>(Resources.Event, { namespace: "default" })).items.find(
+          (e) =>
+            e.reason === "DriftRepaired" &&
+            e.regarding?.kind === "TenantControlPlane" &&
+            e.regarding.name === name &&
+            new Date(e.metadata?.creationTimestamp ?? 0).getTime() >= Math.floor(editedAt / 1000) * 1000,
+        ),
+      60_000,
+      `a DriftRepaired Event for ${name}`,
+    );
+    expect(event.type).toBe("Warning");
+    expect(event.note).toContain(`Deployment ${ns}/kube-apiserver`);
+    expect(event.note).toContain("spec.template.spec.containers[kube-apiserver].image");
+  }, 300_000);
 
   it("upgrades one minor version in order, keeping the apiserver at full strength, and refuses a skip", async () => {
     const name = tenants[0]!;
