@@ -2,6 +2,7 @@
 // and a scenario that exercises the autopilot: an OOM storm, CPU growth, a 429 storm, cluster growth, an idle
 // tenant and a node drain. It ends with the dry-run report (a table here, HTML on disk).
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdirSync, openSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Command } from "commander";
@@ -27,7 +28,10 @@ import { SyntheticExporter } from "../test/fixtures/exporter.js";
 
 const program = new Command("make demo")
   .description("metapilot demo on the local meta-cluster (dry-run)")
-  .option("--keep-running", "leave the meta-cluster and controller running to browse the dashboard")
+  .option(
+    "--keep-running",
+    "leave the meta-cluster and controller running, with the dashboard on 127.0.0.1 (its URL and token are printed)",
+  )
   .option("--tenants <n>", "tenant control planes to create", "6")
   .option("--nodes <n>", "fake meta-cluster nodes", "20")
   .option("--timeout <seconds>", "give up on a phase after this long", "180")
@@ -37,6 +41,9 @@ const phaseTimeoutMs = Number(opts.timeout) * 1000;
 const demoDir = path.join(repoRoot, ".cache/demo");
 // The demo's meta-cluster lives apart from the one tests use, so `make demo` never disturbs a test run.
 const clusterDir = path.join(demoDir, "metacluster");
+const dashboardTokenFile = path.join(demoDir, "dashboard-token");
+/** The dashboard's address with its token, once it serves (--keep-running only). */
+let dashboardUrl: string | undefined;
 mkdirSync(demoDir, { recursive: true });
 
 const tty = process.stdout.isTTY;
@@ -111,6 +118,12 @@ async function main(): Promise<void> {
   step("starting metapilot's controller in dry-run");
   const metricsPort = await freePort();
   const log = openSync(path.join(demoDir, "controller.log"), "w");
+  // To browse after the run: the dashboard on the loopback address, behind a fresh token all the same.
+  const dashboard: string[] = [];
+  if (opts.keepRunning) {
+    writeFileSync(dashboardTokenFile, `${randomBytes(24).toString("base64url")}\n`, { mode: 0o600 });
+    dashboard.push("--dashboard", `--dashboard-auth-token-file=${dashboardTokenFile}`);
+  }
   controller = spawn(
     process.execPath,
     [
@@ -128,6 +141,7 @@ async function main(): Promise<void> {
       "--cluster-name=demo",
       // The recommender starts later, once Prometheus holds the backfilled history of the tenants' pods.
       "--controllers=tenantcontrolplane,clusterscaler,nodepool,nodedrain",
+      ...dashboard,
     ],
     { cwd: repoRoot, stdio: ["ignore", log, log] },
   );
@@ -135,6 +149,16 @@ async function main(): Promise<void> {
     const res = await fetch(`http://127.0.0.1:${metricsPort}/readyz`).catch(() => undefined);
     return res?.ok ? true : undefined;
   });
+  if (opts.keepRunning) {
+    const token = readFileSync(dashboardTokenFile, "utf8").trim();
+    await until("the dashboard (/ui/)", async () => {
+      const res = await fetch(`http://127.0.0.1:${metricsPort}/ui/`, {
+        headers: { authorization: `Bearer ${token}` },
+      }).catch(() => undefined);
+      return res?.ok ? true : undefined;
+    });
+    dashboardUrl = `http://127.0.0.1:${metricsPort}/ui/?token=${token}`;
+  }
   detail(
     `metrics and health on http://127.0.0.1:${metricsPort}, logs in ${path.relative(repoRoot, demoDir)}/controller.log`,
   );
@@ -460,6 +484,13 @@ async function cleanup(): Promise<void> {
     step(
       `keeping everything running (--keep-running); Ctrl-C stops the controller; the meta-cluster stays until: hack/metacluster down --dir ${path.relative(repoRoot, clusterDir)}`,
     );
+    if (dashboardUrl) {
+      detail(`dashboard (loopback only): ${dashboardUrl}`);
+      detail(
+        `the token is in ${path.relative(process.cwd(), dashboardTokenFile)}; the first visit with ?token= sets a ` +
+          "session cookie, or send Authorization: Bearer <token> to /api/",
+      );
+    }
     return;
   }
   controller?.kill("SIGTERM");
