@@ -64,6 +64,12 @@ describe("ScalerReconciler.heldReasons", () => {
 
     await reconcile();
     expect(reconciler.heldReasons.get("all")).toEqual(new Map([["hand/kube-apiserver", "no Prometheus configured"]]));
+    // While the next round runs, the status (written on each poll) still sees it held: emptied at the start of a
+    // round, the set read empty and the ClusterScaler said its signals were fresh (chaos: Prometheus answering NaN).
+    const inFlight = reconcile();
+    expect(reconciler.heldReasons.get("all")?.size).toBe(1);
+    await inFlight;
+    expect(reconciler.heldReasons.get("all")?.size).toBe(1);
 
     // Paused: its plan is no longer a hold for data, so the old reason must not linger.
     deployment.metadata = { ...deployment.metadata, annotations: { [pausedAnnotation]: "true" } };

@@ -398,11 +398,29 @@ export class ScalerReconciler implements Reconciler {
     }
   }
 
+  /**
+   * The workload's place in its ClusterScaler's held set changes only when this round knows the answer: set where
+   * the plan is held for data, dropped on every other way out. Emptied at the start instead, the ClusterScaler's
+   * status, written on each poll while the poll's reconciles are still running, read it empty and said the
+   * signals were fresh while they were missing.
+   */
   async reconcile(key: ObjectKey, rc: ReconcileContext): Promise<ReconcileResult | void> {
-    const now = this.now();
     const wkey = `${key.namespace}/${key.name}`;
-    // Held again below if this round's plan is still held for data; every other way out leaves it unheld.
-    this.forgetHeld(wkey);
+    const round = { held: false };
+    try {
+      return await this.reconcileWorkload(key, wkey, rc, round);
+    } finally {
+      if (!round.held) this.forgetHeld(wkey);
+    }
+  }
+
+  private async reconcileWorkload(
+    key: ObjectKey,
+    wkey: string,
+    rc: ReconcileContext,
+    round: { held: boolean },
+  ): Promise<ReconcileResult | void> {
+    const now = this.now();
     const deployment = this.o.caches.deployments.get(wkey);
     const workload = deployment ?? this.o.caches.statefulSets.get(wkey);
     if (!workload?.metadata) {
@@ -472,9 +490,12 @@ export class ScalerReconciler implements Reconciler {
       while (h.recommendations.length && (h.recommendations[0]?.at ?? 0) < cutoff) h.recommendations.shift();
     }
     if (plan.action === "none" && plan.reason.startsWith(heldForDataReason)) {
+      // Out of any other ClusterScaler's set first: the workload may have moved to this one.
+      this.forgetHeld(wkey);
       const held = this.heldReasons.get(policy.clusterScaler) ?? new Map<string, string>();
       held.set(wkey, plan.reason.slice(heldForDataReason.length).replace(/^: /, ""));
       this.heldReasons.set(policy.clusterScaler, held);
+      round.held = true;
     }
     if (plan.action === "none") {
       const waiting = Object.entries(h.overThresholdSince).map(
