@@ -368,7 +368,7 @@ describe("metapilot.io CRDs on a real apiserver", () => {
       kind: "ClusterScaler",
       change: (o) => (o.spec.scaleUp = { cooldown: "one minute" }),
       server: /spec\.scaleUp\.cooldown: Invalid value: "one minute": .*should match/,
-      local: 'spec.scaleUp.cooldown: must be a duration such as "90s", "2m" or "1h30m"',
+      local: 'spec.scaleUp.cooldown: must be a duration such as "90s", "2m", "1h30m" or "1.5h"',
     },
     {
       what: "an unknown root cause category",
