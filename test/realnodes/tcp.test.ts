@@ -12,142 +12,30 @@
 // Like realnodes.test.ts this file gets its real node itself and removes it again unless the meta-cluster had real
 // nodes before. On a machine that cannot run real nodes every test fails with what is missing.
 import * as k8s from "@kubernetes/client-node";
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, loadavg, totalmem } from "node:os";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { controlPlaneRecipes } from "../../hack/lib/images.js";
-import {
-  localStorageClassManifest,
-  localVolumeManifest,
-  localVolumePath,
-  makeLocalVolumeDir,
-  realLocalStorageClass,
-} from "../../hack/lib/localvolumes.js";
-import { binDir, ensureRealNodes, readState, repoRoot, type MetaclusterState } from "../../hack/lib/metacluster.js";
-import { cgroupDirs, realNodeKindKey, realNodeKindValue, type RealNode } from "../../hack/lib/realnodes.js";
-import { createLogger } from "../../src/kube/logger.js";
-import { Manager } from "../../src/kube/manager.js";
-import { KubeClient } from "../../src/kube/client.js";
-import { isNotFound } from "../../src/kube/errors.js";
-import { Resources } from "../../src/kube/resources.js";
-import { addTenantControlPlaneController } from "../../src/operator/controller.js";
-import type { RawTenantControlPlane } from "../../src/operator/reconciler.js";
-import { installCrds } from "../harness/crds.js";
-import { adminKubeConfig, eventually, metacluster } from "../harness/cluster.js";
+import { localVolumePath } from "../../hack/lib/localvolumes.js";
+import { containerRss, machineNow, RealTenant, recordRealNodeResult } from "../harness/realtenant.js";
+import { eventually } from "../harness/cluster.js";
 
 const log = (l: string) => process.stderr.write(`[realnodes-tcp] ${l}\n`);
-const toleration = { key: realNodeKindKey, operator: "Equal", value: realNodeKindValue, effect: "NoSchedule" };
 const components = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"] as const;
-const resultsFile = path.join(repoRoot, "bench/results/realnodes.json");
-
-/** The versions the built images carry, read from the binaries (the tags of controlPlaneRecipes). */
-function builtVersions(): { kubernetes: string; etcd: string } {
-  const recipes = controlPlaneRecipes(binDir);
-  const tag = (c: string) => recipes.find((r) => r.name.endsWith(`/${c}`))!.tag;
-  return { kubernetes: tag("kube-apiserver"), etcd: tag("etcd").replace(/-0$/, "") };
-}
-
-/** The directory of a pod's cgroup under the node's cgroup root, in the first hierarchy that has it. */
-function podCgroupDir(node: RealNode, podUid: string): string | undefined {
-  const wanted = `pod${podUid}`;
-  const walk = (dir: string, depth: number): string | undefined => {
-    if (depth > 4 || !existsSync(dir)) return undefined;
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      if (!entry.isDirectory()) continue;
-      const full = path.join(dir, entry.name);
-      if (entry.name === wanted) return full;
-      const found = walk(full, depth + 1);
-      if (found) return found;
-    }
-    return undefined;
-  };
-  for (const root of cgroupDirs(node.cgroupRoot)) {
-    const found = walk(root, 0);
-    if (found) return found;
-  }
-  return undefined;
-}
-
-/** VmRSS in KiB of every process in a container's cgroup, by the kubelet's cgroup of the container. */
-function containerRss(node: RealNode, podUid: string, containerId: string): { kib: number; processes: string[] } {
-  const podDir = podCgroupDir(node, podUid);
-  if (!podDir) throw new Error(`no cgroup of pod ${podUid} under ${node.cgroupRoot}`);
-  const procs = readFileSync(path.join(podDir, containerId, "cgroup.procs"), "utf8")
-    .split("\n")
-    .filter(Boolean)
-    .map(Number);
-  let kib = 0;
-  const processes: string[] = [];
-  for (const pid of procs) {
-    const status = readFileSync(`/proc/${pid}/status`, "utf8");
-    kib += Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
-    processes.push(/Name:\s+(\S+)/.exec(status)?.[1] ?? String(pid));
-  }
-  return { kib, processes };
-}
-
-/** Merges `entry` under `key` into bench/results/realnodes.json, leaving the other keys as they are. */
-function recordResult(key: string, entry: unknown): void {
-  const existing = existsSync(resultsFile)
-    ? (JSON.parse(readFileSync(resultsFile, "utf8")) as Record<string, unknown>)
-    : {};
-  mkdirSync(path.dirname(resultsFile), { recursive: true });
-  writeFileSync(resultsFile, `${JSON.stringify({ ...existing, [key]: entry }, null, 2)}\n`);
-}
 
 describe("a TenantControlPlane on a real node", () => {
-  const kc = adminKubeConfig();
-  const client = new KubeClient(kc, { qps: 50, burst: 50, fieldManager: "test-user" });
-  const core = kc.makeApiClient(k8s.CoreV1Api);
-  const storage = kc.makeApiClient(k8s.StorageV1Api);
-  const stop = new AbortController();
-  const name = `real${Date.now().toString(36).slice(-5)}`;
-  const namespace = `tcp-${name}`;
+  const t = new RealTenant({ prefix: "real", log });
+  const { core, name, namespace } = t;
   const volumeName = `${name}-etcd-0`;
-  let state: MetaclusterState;
-  let node: RealNode;
-  let realNodesBefore = 0;
   let setupError: unknown;
-  let versions: { kubernetes: string; etcd: string };
   let created = 0;
   let readyAfterMs = 0;
   let tenant: k8s.KubeConfig;
-  let clusterIP = "";
 
-  const get = () => client.get<RawTenantControlPlane>(Resources.TenantControlPlane, name);
+  const get = () => t.get();
 
   beforeAll(async () => {
-    state = readState(metacluster().dir) ?? metacluster();
-    realNodesBefore = state.realNodes?.length ?? 0;
     try {
-      // Also builds (or takes from .cache/images) the control-plane images and imports them into the node.
-      await ensureRealNodes(state, Math.max(1, realNodesBefore), log);
-      node = state.realNodes![0]!;
-      versions = builtVersions();
-      await installCrds(kc);
-      await storage
-        .createStorageClass({ body: localStorageClassManifest() as unknown as k8s.V1StorageClass })
-        .catch((err) => {
-          if ((err as { code?: number }).code !== 409) throw err;
-        });
-      makeLocalVolumeDir(node, volumeName);
-      await core.createPersistentVolume({
-        body: localVolumeManifest(node, volumeName, "1Gi", {
-          namespace,
-          name: "data-etcd-0",
-        }) as unknown as k8s.V1PersistentVolume,
-      });
-      const manager = new Manager({
-        kubeConfig: kc,
-        logger: createLogger({ level: "warn" }),
-        identity: `operator-${name}`,
-        qps: 50,
-        burst: 50,
-      });
-      // No --image-registry: the pods ask for registry.k8s.io, under which the images were imported.
-      addTenantControlPlaneController(manager, { workers: 2, dryRun: false });
-      void manager.start(stop.signal);
+      await t.setUp();
     } catch (err) {
       setupError = err;
     }
@@ -157,61 +45,12 @@ describe("a TenantControlPlane on a real node", () => {
     if (setupError) throw setupError;
   });
 
-  afterAll(async () => {
-    if (state && node) {
-      await client.delete(Resources.TenantControlPlane, name).catch(() => undefined);
-      // The finalizer is the operator's: it runs until the TenantControlPlane is gone.
-      await eventually(
-        async () =>
-          get().then(
-            () => undefined,
-            (err: unknown) => {
-              if (isNotFound(err)) return true;
-              throw err;
-            },
-          ),
-        300_000,
-        `TenantControlPlane ${name} deleted`,
-      ).catch((err) => log(String(err)));
-      await core.deletePersistentVolume({ name: volumeName }).catch(() => undefined);
-      rmSync(localVolumePath(node, volumeName), { recursive: true, force: true });
-    }
-    stop.abort();
-    if (state && realNodesBefore === 0) await ensureRealNodes(state, 0, log);
-  }, 600_000);
+  afterAll(() => t.tearDown(), 600_000);
 
   it("becomes Ready because its etcd, kube-apiserver, kube-controller-manager and kube-scheduler pods run on the real node and pass their probes", async () => {
     created = Date.now();
-    await client.create(Resources.TenantControlPlane, {
-      apiVersion: "metapilot.io/v1alpha1",
-      kind: "TenantControlPlane",
-      metadata: { name },
-      spec: {
-        version: versions.kubernetes,
-        // This file's real node (the one that holds the etcd volume), should the meta-cluster have more.
-        scheduling: {
-          nodeSelector: { [realNodeKindKey]: realNodeKindValue, "kubernetes.io/hostname": node.name },
-          tolerations: [toleration],
-        },
-        etcd: {
-          managed: {
-            replicas: 1,
-            // The built etcd; the operator's default for this minor is another patch release.
-            version: versions.etcd,
-            deletionPolicy: "Delete",
-            storage: { size: "1Gi", storageClassName: realLocalStorageClass },
-          },
-        },
-      },
-    });
-    const ready = await eventually(
-      async () => {
-        const t = await get();
-        return t.status?.phase === "Ready" && t.status.observedGeneration === t.metadata?.generation ? t : undefined;
-      },
-      900_000,
-      () => `${name} Ready`,
-    );
+    await t.create();
+    const ready = await t.waitReady();
     readyAfterMs = Date.now() - created;
     log(`${name} Ready in ${(readyAfterMs / 1000).toFixed(1)} s`);
     for (const type of ["EtcdReady", "APIServerReady", "ControllerManagerReady", "SchedulerReady", "Ready"])
@@ -227,37 +66,28 @@ describe("a TenantControlPlane on a real node", () => {
     ]);
     for (const p of pods) {
       const what = p.metadata!.name!;
-      expect(p.spec?.nodeName, what).toBe(node.name);
+      expect(p.spec?.nodeName, what).toBe(t.node.name);
       expect(p.status?.phase, what).toBe("Running");
       expect(p.status?.conditions?.find((c) => c.type === "Ready")?.status, what).toBe("True");
       // Started by containerd on this node, from the imported image, as the operator's non-root user.
       expect(p.status?.containerStatuses?.[0]?.containerID, what).toMatch(/^containerd:\/\//);
       expect(p.status?.containerStatuses?.[0]?.imageID, what).toMatch(/sha256:/);
-      expect(p.status?.podIP?.startsWith(node.subnet.replace(/\.0\/24$/, ".")), what).toBe(true);
+      expect(p.status?.podIP?.startsWith(t.node.subnet.replace(/\.0\/24$/, ".")), what).toBe(true);
     }
     const pvc = await core.readNamespacedPersistentVolumeClaim({ namespace, name: "data-etcd-0" });
     expect(pvc.spec?.volumeName).toBe(volumeName);
     expect(pvc.status?.phase).toBe("Bound");
     // etcd wrote its data onto the local volume, as uid 65532.
-    expect(existsSync(path.join(localVolumePath(node, volumeName), "data/member/snap/db"))).toBe(true);
+    expect(existsSync(path.join(localVolumePath(t.node, volumeName), "data/member/snap/db"))).toBe(true);
   }, 960_000);
 
   it("serves its admin kubeconfig from this machine at the apiserver Service's ClusterIP, with the CA verifying", async () => {
-    const t = await get();
-    const ref = t.status!.kubeconfigSecretRef!;
-    const secret = await core.readNamespacedSecret({ namespace: ref.namespace, name: ref.name });
-    const text = Buffer.from(secret.data![ref.key]!, "base64").toString("utf8");
-    const svc = await core.readNamespacedService({ namespace, name: "kube-apiserver" });
-    clusterIP = svc.spec!.clusterIP!;
-    tenant = new k8s.KubeConfig();
-    tenant.loadFromString(text);
+    const { kubeConfig, clusterIP } = await t.tenantKubeConfig();
+    tenant = kubeConfig;
     const cluster = tenant.getCurrentCluster()!;
+    expect(cluster.server).toBe(`https://${clusterIP}:6443`);
     expect(cluster.caData, "the kubeconfig carries its CA").toBeTruthy();
     expect(cluster.skipTLSVerify).toBeFalsy();
-    // Only the server changes; the CA, the client certificate and the TLS verification stay as written.
-    tenant.clusters = tenant.clusters.map((c) =>
-      c.name === cluster.name ? { ...c, server: `https://${clusterIP}:6443` } : c,
-    );
     const tenantCore = tenant.makeApiClient(k8s.CoreV1Api);
     const namespaces = await eventually(
       async () => {
@@ -348,7 +178,7 @@ describe("a TenantControlPlane on a real node", () => {
       const component = p.metadata!.labels!["metapilot.io/component"]!;
       const status = p.status!.containerStatuses![0]!;
       const id = status.containerID!.replace(/^containerd:\/\//, "");
-      const m = containerRss(node, p.metadata!.uid!, id);
+      const m = containerRss(t.node, p.metadata!.uid!, id);
       expect(m.processes, component).toContain(component.slice(0, 15));
       const entry = (rss[component] ??= { kib: 0, pods: 0, restarts: 0, readyAfterSeconds: 0, processes: [] });
       // Both times are the meta-cluster apiserver's (whole seconds): the slowest pod of the component counts.
@@ -364,13 +194,13 @@ describe("a TenantControlPlane on a real node", () => {
     const perPod = Object.fromEntries(
       Object.entries(rss).map(([c, e]) => [c, { rssMiBPerPod: Math.round(e.kib / e.pods / 1024), ...e }]),
     );
-    recordResult("tenantControlPlane", {
+    recordRealNodeResult("tenantControlPlane", {
       recordedBy: "test/realnodes/tcp.test.ts",
       measuredAt: new Date().toISOString(),
       // The machine is shared with other test runs: its load says how much of the time to Ready is waiting.
-      machine: { cpus: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), loadAverage: loadavg() },
-      kubernetesVersion: versions.kubernetes,
-      etcdVersion: versions.etcd,
+      machine: machineNow(),
+      kubernetesVersion: t.versions.kubernetes,
+      etcdVersion: t.versions.etcd,
       timeToReadySeconds: Math.round(readyAfterMs / 100) / 10,
       timeToReadyMeaning: "TenantControlPlane created → phase Ready (all five pods Running and passing probes)",
       rssSource: "VmRSS from /proc of every process in the container's cgroup under the kubelet's cgroup root",
