@@ -33,7 +33,7 @@ beforeAll(async () => {
 const planned = (plan: PkiPlan) => plan.issue.map((i) => i.part);
 const codes = (plan: PkiPlan, part: PkiPart): PkiReasonCode[] =>
   plan.issue.find((i) => i.part === part)?.reasons.map((r) => r.code) ?? [];
-const signedByClusterCa: PkiPart[] = ["apiserver", "apiserverKubeletClient", ...kubeconfigParts];
+const signedByClusterCa: PkiPart[] = ["apiserver", "apiserverKubeletClient", "metricsClient", ...kubeconfigParts];
 const leavesAndKubeconfigs: PkiPart[] = [...certificateParts, ...kubeconfigParts];
 
 describe("issued certificates (hand-checked)", () => {

@@ -50,6 +50,7 @@ describe("pkiSecretNames", () => {
       etcdServer: "acme-etcd-server",
       etcdPeer: "acme-etcd-peer",
       apiserverEtcdClient: "acme-apiserver-etcd-client",
+      metricsClient: "acme-metrics-client",
       serviceAccount: "acme-service-account",
       adminKubeconfig: "acme-admin-kubeconfig",
       controllerManagerKubeconfig: "acme-controller-manager-kubeconfig",

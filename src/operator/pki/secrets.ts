@@ -11,13 +11,16 @@
 //   T-etcd-server                       kubernetes.io/tls  tls.crt tls.key ca.crt   ca.crt: etcd CA
 //   T-etcd-peer                         kubernetes.io/tls  tls.crt tls.key ca.crt   ca.crt: etcd CA
 //   T-apiserver-etcd-client             kubernetes.io/tls  tls.crt tls.key ca.crt   ca.crt: etcd CA
+//   T-metrics-client                    kubernetes.io/tls  tls.crt tls.key ca.crt   O=system:monitoring; ca.crt: cluster CA
 //   T-service-account                   Opaque             sa.pub sa.key            token signing key pair
 //   T-admin-kubeconfig                  Opaque             kubeconfig               O=system:masters
 //   T-controller-manager-kubeconfig     Opaque             kubeconfig
 //   T-scheduler-kubeconfig              Opaque             kubeconfig
 //
 // Leaf Secrets carry their signer's certificate as ca.crt, so no component mounts a CA private key except
-// kube-controller-manager, which signs CSRs with the cluster CA. Every Secret has the labels metapilot.io/tenant=T
+// kube-controller-manager, which signs CSRs with the cluster CA. T-metrics-client is mounted by no component: it is
+// what the meta-cluster's Prometheus scrapes the tenant apiserver's /metrics with (tls.crt/tls.key as the client
+// certificate, ca.crt to verify the serving certificate, which the same CA signs). Every Secret has the labels metapilot.io/tenant=T
 // and metapilot.io/component=pki, and the annotation metapilot.io/checksum=sha256:<hex> over its data.
 import { createHash } from "node:crypto";
 import type { PkiPlan } from "./plan.js";
@@ -71,6 +74,7 @@ const secretSuffixes: Record<PkiPart, string> = {
   etcdServer: "etcd-server",
   etcdPeer: "etcd-peer",
   apiserverEtcdClient: "apiserver-etcd-client",
+  metricsClient: "metrics-client",
   serviceAccount: "service-account",
   adminKubeconfig: "admin-kubeconfig",
   controllerManagerKubeconfig: "controller-manager-kubeconfig",

@@ -81,6 +81,14 @@ export type CaGenerations = Record<CaPart, number>;
 /** kubeadm's group for admin identities since 1.29, bound to cluster-admin by a ClusterRoleBinding in the tenant. */
 export const clusterAdminsGroup = "kubeadm:cluster-admins";
 
+/**
+ * The bootstrap group that the apiserver's own ClusterRoleBinding system:monitoring binds to the ClusterRole of the
+ * same name: GET on /metrics, /metrics/slis, /livez, /readyz and /healthz, and nothing else (no resources at all).
+ */
+export const monitoringGroup = "system:monitoring";
+/** The user name of the metrics client certificate, as audit logs of the tenant apiserver show it. */
+export const metricsClientCommonName = "metapilot:metrics-scraper";
+
 const caGenerationPrefix = "ca-generation-";
 
 export function caGenerationUnit(generation: number): string {
@@ -263,6 +271,8 @@ export function desiredPki(spec: TenantPkiSpec, generations: CaGenerations): Des
       etcdServer: certificate("etcdServer", "etcd-server", [], "server-and-client", etcd),
       etcdPeer: certificate("etcdPeer", "etcd-peer", [], "server-and-client", etcd),
       apiserverEtcdClient: certificate("apiserverEtcdClient", "kube-apiserver-etcd-client", [], "client", noSans),
+      // Least privilege: the one group the tenant's bootstrap RBAC lets read /metrics, no other group, client only.
+      metricsClient: certificate("metricsClient", metricsClientCommonName, [monitoringGroup], "client", noSans),
     },
     kubeconfigs: {
       adminKubeconfig: kubeconfig("adminKubeconfig", "kubernetes-admin", ["system:masters"], "kubernetes-admin"),

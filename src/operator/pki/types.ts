@@ -13,6 +13,7 @@ export const certificateParts = [
   "etcdServer",
   "etcdPeer",
   "apiserverEtcdClient",
+  "metricsClient",
 ] as const;
 export type CertificatePart = (typeof certificateParts)[number];
 
@@ -43,6 +44,11 @@ export interface TenantPki {
   etcdServer: KeyPairPem;
   etcdPeer: KeyPairPem;
   apiserverEtcdClient: KeyPairPem;
+  /**
+   * The identity that scrapes the tenant apiserver's /metrics (O=system:monitoring, nothing else). Mounted by no
+   * component: it is for the meta-cluster's Prometheus (a ServiceMonitor's tlsConfig or a scrape job).
+   */
+  metricsClient: KeyPairPem;
   /** Service-account token signing key; not a certificate, so it never expires and never follows a CA rotation. */
   serviceAccount: ServiceAccountKeyPair;
   adminKubeconfig: string;
@@ -67,6 +73,7 @@ const signers: Record<CertificatePart | KubeconfigPart, CaPart> = {
   etcdServer: "etcdCA",
   etcdPeer: "etcdCA",
   apiserverEtcdClient: "etcdCA",
+  metricsClient: "ca",
   adminKubeconfig: "ca",
   controllerManagerKubeconfig: "ca",
   schedulerKubeconfig: "ca",
