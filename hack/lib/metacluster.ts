@@ -18,6 +18,7 @@ import {
 import { renderKubeconfig } from "../../src/pki/kubeconfig.js";
 import { buildImage, busyboxRecipe, controlPlaneRecipes, importImage, pauseRecipe, type BuiltImage } from "./images.js";
 import {
+  addApiserverRoute,
   addEgressRule,
   claimBridgeSlot,
   clusterIdOf,
@@ -40,6 +41,7 @@ import {
   recordHostDefaults,
   removeCgroupRoot,
   removeContainerLogLinks,
+  removeApiserverRoute,
   removeEgressRule,
   removeEmptySharedDirs,
   removeKubeChains,
@@ -1107,6 +1109,8 @@ async function startRealNode(
   // Before the bridge plugin turns on forwarding and the kubelet sets its sysctls.
   recordHostDefaults();
   await addEgressRule(node);
+  // In-cluster clients in its pods (the chart's metapilot) reach the apiserver at the kubernetes Service.
+  await addApiserverRoute(node, state.ports["kube-apiserver"]);
   createCgroupRoot(node.cgroupRoot);
   writeFileSync(path.join(node.dir, "containerd.toml"), containerdConfig(node, { sandbox: images.pause.ref }));
   writeFileSync(path.join(node.dir, "cni/net.d/10-bridge.conflist"), JSON.stringify(cniConfig(node), null, 2));
@@ -1170,7 +1174,7 @@ async function waitNodeReady(state: MetaclusterState, node: RealNode, timeoutMs:
 /**
  * Stops a real node and removes all it made: the kubelet first (so it restarts nothing), then every pod sandbox
  * through CRI (containerd tears down their network, mounts and containers), then containerd, any shim of it still
- * running, the processes left in its cgroups, its mounts, bridge, egress rule and Node object.
+ * running, the processes left in its cgroups, its mounts, bridge, egress and apiserver-route rules and Node object.
  */
 async function stopRealNode(state: MetaclusterState, node: RealNode, log: (l: string) => void): Promise<string[]> {
   const left: string[] = [];
@@ -1208,6 +1212,7 @@ async function stopRealNode(state: MetaclusterState, node: RealNode, log: (l: st
     }
   }
   await removeEgressRule(node);
+  await removeApiserverRoute(node, state.ports["kube-apiserver"]);
   removeContainerLogLinks(path.join(node.dir, "pod-logs"));
   removeSharedLeftovers(node, ids);
   if (isProcess(state.pids["kube-apiserver"], "kube-apiserver")) {

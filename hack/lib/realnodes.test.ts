@@ -4,6 +4,7 @@ import {
   cniConfig,
   containerdConfig,
   egressRule,
+  apiserverRouteRules,
   kubeChainCleanup,
   kubeletArgs,
   kubeletConfig,
@@ -106,6 +107,20 @@ describe("cniConfig", () => {
     const rule = egressRule(node);
     expect(rule.slice(0, 5)).toEqual(["-s", "10.88.3.0/24", "!", "-d", "10.88.0.0/16"]);
     expect(rule.slice(-2)).toEqual(["-j", "DROP"]);
+  });
+
+  it("sends only its own bridge's connections to the kubernetes Service to the apiserver on 127.0.0.1, and guards 127/8", () => {
+    const [dnat, guard] = apiserverRouteRules(node, 34567);
+    expect(dnat?.table).toBe("nat");
+    expect(dnat?.chain).toBe("PREROUTING");
+    expect(dnat?.rule.join(" ")).toMatch(/^-i mpbr3 -d 10\.96\.0\.1\/32 -p tcp -m tcp --dport 443 /);
+    expect(dnat?.rule.slice(-3)).toEqual(["DNAT", "--to-destination", "127.0.0.1:34567"]);
+    expect(guard?.table).toBe("filter");
+    expect(guard?.chain).toBe("INPUT");
+    expect(guard?.rule.join(" ")).toMatch(
+      /^-i mpbr3 -d 127\.0\.0\.0\/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT /,
+    );
+    expect(guard?.rule.slice(-2)).toEqual(["-j", "DROP"]);
   });
 });
 

@@ -200,6 +200,73 @@ export function egressRule(node: RealNode): string[] {
   ];
 }
 
+/** The ClusterIP of the meta-cluster's `kubernetes` Service: the first address of its Service range. */
+export const kubernetesServiceIP = "10.96.0.1";
+
+/**
+ * The iptables rules (table, chain, rule without -A/-I/-D) that let the pods of a node reach the meta-cluster's
+ * apiserver as in-cluster clients do, at the `kubernetes` Service (10.96.0.1:443). The apiserver listens on
+ * 127.0.0.1 only, and the Endpoints it would publish for that address are refused ("may not be in the loopback
+ * range"), so the Service has no endpoints and kube-proxy gives it none. Instead, connections from this node's
+ * bridge to the ClusterIP are sent to 127.0.0.1:<apiserver port>, and route_localnet on the bridge (set by
+ * addApiserverRoute) lets the kernel deliver them. The second rule keeps that to the translated connections: any
+ * other packet from the bridge to 127.0.0.0/8 is dropped, as the kubelet's KUBE-FIREWALL does while it runs.
+ * Per bridge, so a pod reaches its own meta-cluster's apiserver even when another meta-cluster's kube-proxy owns
+ * the KUBE-* chains. Pure.
+ */
+export function apiserverRouteRules(
+  node: RealNode,
+  apiserverPort: number,
+): Array<{ table: "nat" | "filter"; chain: string; rule: string[] }> {
+  return [
+    {
+      table: "nat",
+      chain: "PREROUTING",
+      rule: [
+        "-i",
+        node.bridge,
+        "-d",
+        `${kubernetesServiceIP}/32`,
+        "-p",
+        "tcp",
+        "-m",
+        "tcp",
+        "--dport",
+        "443",
+        "-m",
+        "comment",
+        "--comment",
+        `metapilot real node ${node.bridge}: the kubernetes Service to the apiserver`,
+        "-j",
+        "DNAT",
+        "--to-destination",
+        `127.0.0.1:${apiserverPort}`,
+      ],
+    },
+    {
+      table: "filter",
+      chain: "INPUT",
+      rule: [
+        "-i",
+        node.bridge,
+        "-d",
+        "127.0.0.0/8",
+        "-m",
+        "conntrack",
+        "!",
+        "--ctstate",
+        "RELATED,ESTABLISHED,DNAT",
+        "-m",
+        "comment",
+        "--comment",
+        `metapilot real node ${node.bridge}: nothing but the kubernetes Service reaches 127.0.0.1`,
+        "-j",
+        "DROP",
+      ],
+    },
+  ];
+}
+
 export interface KubeletFiles {
   caFile: string;
   tlsCertFile: string;
@@ -571,6 +638,26 @@ export async function addEgressRule(node: RealNode): Promise<void> {
 export async function removeEgressRule(node: RealNode): Promise<void> {
   while ((await iptables("iptables", ["-C", "FORWARD", ...egressRule(node)])).ok) {
     await iptables("iptables", ["-D", "FORWARD", ...egressRule(node)]);
+  }
+}
+
+/** Sends the node's pods' connections to the `kubernetes` Service to the apiserver (see apiserverRouteRules). */
+export async function addApiserverRoute(node: RealNode, apiserverPort: number): Promise<void> {
+  // The guard goes in before the translation, so no moment has route_localnet without it.
+  for (const r of [...apiserverRouteRules(node, apiserverPort)].reverse()) {
+    if ((await iptables("iptables", ["-t", r.table, "-C", r.chain, ...r.rule])).ok) continue;
+    const res = await iptables("iptables", ["-t", r.table, "-I", r.chain, "1", ...r.rule]);
+    if (!res.ok) throw new Error(`adding the apiserver route of ${node.name}: ${res.out}`);
+  }
+  // Per interface: only packets that came in on this node's bridge may be routed to 127.0.0.0/8.
+  writeFileSync(`/proc/sys/net/ipv4/conf/${node.bridge}/route_localnet`, "1");
+}
+
+/** Removes the rules of addApiserverRoute (route_localnet goes with the bridge). */
+export async function removeApiserverRoute(node: RealNode, apiserverPort: number): Promise<void> {
+  for (const r of apiserverRouteRules(node, apiserverPort)) {
+    while ((await iptables("iptables", ["-t", r.table, "-C", r.chain, ...r.rule])).ok)
+      await iptables("iptables", ["-t", r.table, "-D", r.chain, ...r.rule]);
   }
 }
 
