@@ -16,6 +16,13 @@ import {
   loadCertificateAuthority,
 } from "../../src/pki/certificates.js";
 import { renderKubeconfig } from "../../src/pki/kubeconfig.js";
+import {
+  kubeletScrapeConfigs,
+  kubeletScrapeIdentity,
+  kubeletScrapeRbac,
+  kubeletScrapeUser,
+  kubeletTargetGroups,
+} from "./kubelet-scrape.js";
 import { buildImage, busyboxRecipe, controlPlaneRecipes, importImage, pauseRecipe, type BuiltImage } from "./images.js";
 import {
   addApiserverRoute,
@@ -231,6 +238,8 @@ async function ensurePki(dir: string): Promise<Record<string, string>> {
     // Real nodes' kube-proxy (bound to system:node-proxier by the apiserver's bootstrap policy) and CoreDNS.
     ["kube-proxy", "system:kube-proxy", []],
     ["coredns", "metacluster:coredns", []],
+    // Prometheus towards real kubelets: only get nodes/metrics (hack/lib/kubelet-scrape.ts).
+    [kubeletScrapeIdentity, kubeletScrapeUser, []],
   ];
   for (const [file, cn, orgs] of identities) {
     if (existsSync(path.join(pkiDir, `${file}.crt`)) && existsSync(path.join(pkiDir, `${file}.key`))) continue;
@@ -394,7 +403,7 @@ function argsFor(name: ComponentName, state: MetaclusterState): string[] {
 }
 
 function writeConfigs(state: MetaclusterState, targets: string[]): void {
-  const { dir, ports } = state;
+  const { dir } = state;
   writeFileSync(
     path.join(dir, "audit-policy.yaml"),
     stringify({
@@ -431,37 +440,98 @@ function writeConfigs(state: MetaclusterState, targets: string[]): void {
   );
   const promDir = path.join(dir, "prometheus");
   mkdirSync(path.join(promDir, "targets"), { recursive: true });
-  writeFileSync(
-    path.join(promDir, "prometheus.yml"),
-    stringify({
-      global: {
-        scrape_interval: state.scrapeInterval,
-        evaluation_interval: state.scrapeInterval,
-        query_log_file: path.join(promDir, "query.log"),
-      },
-      scrape_configs: [
-        { job_name: "prometheus", static_configs: [{ targets: [`127.0.0.1:${ports.prometheus}`] }] },
-        {
-          job_name: "kube-apiserver",
-          scheme: "https",
-          tls_config: {
-            ca_file: path.join(dir, "pki/ca.crt"),
-            cert_file: path.join(dir, "pki/admin.crt"),
-            key_file: path.join(dir, "pki/admin.key"),
-          },
-          static_configs: [{ targets: [`127.0.0.1:${ports["kube-apiserver"]}`] }],
-        },
-        {
-          job_name: "targets",
-          file_sd_configs: [{ files: [path.join(promDir, "targets/*.json")], refresh_interval: "2s" }],
-        },
-      ],
-    }),
-  );
+  mkdirSync(path.dirname(kubeletTargetsFile(state)), { recursive: true });
+  if (!existsSync(kubeletTargetsFile(state))) writeFileSync(kubeletTargetsFile(state), "[]");
+  writeFileSync(path.join(promDir, "prometheus.yml"), stringify(prometheusConfig(state)));
   writeFileSync(
     path.join(promDir, "targets/static.json"),
     JSON.stringify(targets.length ? [{ targets, labels: { source: "metacluster-up" } }] : []),
   );
+}
+
+/** Where file service discovery finds the real kubelets for the kubelet jobs. */
+function kubeletTargetsFile(state: MetaclusterState): string {
+  return path.join(state.dir, "prometheus/kubelets/kubelets.json");
+}
+
+/**
+ * Prometheus' configuration: itself, the apiserver, the file_sd "targets" job (setScrapeTargets) and the real
+ * kubelets' cAdvisor and resource metrics as kube-prometheus scrapes them (none while there are no real nodes).
+ */
+export function prometheusConfig(state: MetaclusterState): Record<string, unknown> {
+  const { dir, ports } = state;
+  const promDir = path.join(dir, "prometheus");
+  return {
+    global: {
+      scrape_interval: state.scrapeInterval,
+      evaluation_interval: state.scrapeInterval,
+      query_log_file: path.join(promDir, "query.log"),
+    },
+    scrape_configs: [
+      { job_name: "prometheus", static_configs: [{ targets: [`127.0.0.1:${ports.prometheus}`] }] },
+      {
+        job_name: "kube-apiserver",
+        scheme: "https",
+        tls_config: {
+          ca_file: path.join(dir, "pki/ca.crt"),
+          cert_file: path.join(dir, "pki/admin.crt"),
+          key_file: path.join(dir, "pki/admin.key"),
+        },
+        static_configs: [{ targets: [`127.0.0.1:${ports["kube-apiserver"]}`] }],
+      },
+      {
+        job_name: "targets",
+        file_sd_configs: [{ files: [path.join(promDir, "targets/*.json")], refresh_interval: "2s" }],
+      },
+      ...kubeletScrapeConfigs({
+        caFile: path.join(dir, "pki/ca.crt"),
+        certFile: path.join(dir, `pki/${kubeletScrapeIdentity}.crt`),
+        keyFile: path.join(dir, `pki/${kubeletScrapeIdentity}.key`),
+        targetsFile: kubeletTargetsFile(state),
+      }),
+    ],
+  };
+}
+
+/**
+ * Points Prometheus at exactly the real nodes' kubelets: grants its identity nodes/metrics while there are any,
+ * lists them for file service discovery (picked up within seconds, and a removed node is no longer scraped), and
+ * rewrites prometheus.yml and reloads Prometheus when the file is not this version's (a meta-cluster started
+ * before the kubelet jobs existed).
+ */
+export async function syncKubeletScrape(state: MetaclusterState, log: (l: string) => void): Promise<void> {
+  const nodes = state.realNodes ?? [];
+  if (nodes.length) {
+    await ensurePki(state.dir);
+    for (const { path: p, body } of kubeletScrapeRbac()) {
+      const res = await adminCall(state, "POST", p, body);
+      if (res.status !== 201 && res.status !== 409)
+        throw new Error(`creating Prometheus' kubelet RBAC: ${res.status} ${res.body}`);
+    }
+  }
+  mkdirSync(path.dirname(kubeletTargetsFile(state)), { recursive: true });
+  writeIfChanged(kubeletTargetsFile(state), JSON.stringify(kubeletTargetGroups(nodes), null, 2));
+  if (nodes.length === 0) return;
+  if (writeIfChanged(path.join(state.dir, "prometheus/prometheus.yml"), stringify(prometheusConfig(state)))) {
+    log("Prometheus: configuration with the kubelet jobs written; reloading");
+    await reloadPrometheus(state);
+  }
+}
+
+/** POST /-/reload (Prometheus runs with --web.enable-lifecycle); fails when Prometheus refuses the configuration. */
+async function reloadPrometheus(state: MetaclusterState): Promise<void> {
+  const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = httpRequest(`${state.prometheusUrl}/-/reload`, { method: "POST", timeout: 30_000 }, (r) => {
+      let body = "";
+      r.setEncoding("utf8");
+      r.on("data", (c: string) => (body += c));
+      r.on("end", () => resolve({ status: r.statusCode ?? 0, body }));
+    });
+    req.on("timeout", () => req.destroy(new Error("Prometheus did not answer /-/reload within 30 s")));
+    req.on("error", reject);
+    req.end();
+  });
+  if (res.status !== 200) throw new Error(`Prometheus refused its new configuration: ${res.status} ${res.body}`);
 }
 
 /** Registers scrape targets with Prometheus through file service discovery (picked up within 2 s). */
@@ -962,6 +1032,7 @@ export async function ensureRealNodes(
     nodes.pop();
     state.realNodes = nodes;
     writeState(state);
+    await syncKubeletScrape(state, log);
   }
   if (nodes.length === 0) {
     delete state.realNodes;
@@ -995,6 +1066,7 @@ export async function ensureRealNodes(
     writeState(state);
   }
   for (const node of nodes) await waitNodeReady(state, node, 180_000);
+  await syncKubeletScrape(state, log);
   await ensureRealNodeServices(state, log);
   log(`real nodes: ${count} Ready in ${((Date.now() - started) / 1000).toFixed(1)}s`);
   return left;
