@@ -47,6 +47,7 @@ import { jsonEqual, mergeConditions, type ConditionInput } from "./status.js";
 import { claimantOf, namespaceVerdict, type NamespaceVerdict } from "./namespace.js";
 import { ApiError } from "../kube/errors.js";
 import { driftToRepair } from "./drift.js";
+import { podProblem } from "./pod-problems.js";
 
 export const finalizerName = "metapilot.io/tenant-control-plane";
 export const pausedAnnotation = "metapilot.io/paused";
@@ -82,9 +83,6 @@ interface Pod extends KubeObject {
     containerStatuses?: Array<{ image?: string; state?: { waiting?: { reason?: string; message?: string } } }>;
   };
 }
-
-/** Container waiting reasons that mean the kubelet cannot get the image. */
-const imagePullReasons = new Set(["ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName"]);
 
 interface ServiceObject extends KubeObject {
   spec?: { clusterIP?: string };
@@ -689,7 +687,8 @@ export class TenantControlPlaneReconciler implements Reconciler {
    * A component that is not ready because of its pods says why. The scheduler cannot place them (spec.scheduling
    * that matches no node, too little room): reason Unschedulable and the scheduler's own message, e.g. "0/20 nodes
    * are available: 20 node(s) didn't match Pod's node affinity/selector". The kubelet cannot get an image (absent
-   * from the registry or the node, a wrong spec.imageRegistry): reason ImagePullFailed, naming the image.
+   * from the registry or the node, a wrong spec.imageRegistry): reason ImagePullFailed, naming the image and the
+   * fields that choose it (src/operator/pod-problems.ts).
    */
   private withUnschedulable(
     ctx: TenantContext,
@@ -697,36 +696,13 @@ export class TenantControlPlaneReconciler implements Reconciler {
     state: ComponentState,
   ): ComponentState {
     if (state.ready) return state;
-    const pending = this.o.caches.pods.listNamespace(
+    const pods = this.o.caches.pods.listNamespace(
       ctx.namespace,
       (p) => p.metadata?.labels?.[componentLabel] === component && p.status?.phase === "Pending",
     );
-    const unschedulable = pending.flatMap((p) =>
-      (p.status?.conditions ?? []).filter(
-        (c) => c.type === "PodScheduled" && c.status === "False" && c.reason === "Unschedulable",
-      ),
-    );
-    if (unschedulable.length > 0) {
-      const why = unschedulable[0]?.message ?? "no node fits";
-      return {
-        ...state,
-        reason: "Unschedulable",
-        message: `${state.message}; ${unschedulable.length} pod(s) cannot be scheduled: ${why}`.slice(0, 1024),
-      };
-    }
-    const pulls = pending.flatMap((p) =>
-      (p.status?.containerStatuses ?? []).filter((c) => imagePullReasons.has(c.state?.waiting?.reason ?? "")),
-    );
-    if (pulls.length > 0) {
-      const first = pulls[0]!;
-      const why = first.state?.waiting?.message ?? first.state?.waiting?.reason ?? "";
-      return {
-        ...state,
-        reason: "ImagePullFailed",
-        message: `${state.message}; image ${first.image} cannot be pulled: ${why}`.slice(0, 1024),
-      };
-    }
-    return state;
+    const problem = podProblem(component, pods);
+    if (!problem) return state;
+    return { ...state, reason: problem.reason, message: `${state.message}; ${problem.message}`.slice(0, 1024) };
   }
 
   private reportUnschedulable(raw: RawTenantControlPlane, ctx: TenantContext): void {
