@@ -1,4 +1,13 @@
-import { chmodSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  symlinkSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -11,6 +20,7 @@ import {
   recipeDigest,
   recipeStatKey,
   refOf,
+  treeEntries,
   versionOutput,
   umociConfigArgs,
   type ImageRecipe,
@@ -61,6 +71,33 @@ describe("image recipes", () => {
     writeFileSync(file, "two");
     expect(recipeDigest(withFile)).not.toBe(first);
     expect(recipeDigest({ ...withFile, user: "0:0" })).not.toBe(recipeDigest(withFile));
+  });
+
+  it("fingerprint a copied tree by every file's path, mode and bytes and every symlink's target", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "images-test-"));
+    mkdirSync(path.join(dir, "lib/deep"), { recursive: true });
+    writeFileSync(path.join(dir, "lib/deep/a.js"), "one");
+    symlinkSync("deep/a.js", path.join(dir, "lib/link"));
+    expect(treeEntries(dir)).toEqual(["lib/deep/a.js", "lib/link"]);
+    const tree: ImageRecipe = { ...recipe, files: [{ target: "/app/lib", tree: path.join(dir, "lib") }] };
+    const digests = [recipeDigest(tree)];
+    const statKeys = [recipeStatKey(tree)];
+    const changes = [
+      () => writeFileSync(path.join(dir, "lib/deep/a.js"), "two"),
+      () => chmodSync(path.join(dir, "lib/deep/a.js"), 0o755),
+      () => {
+        unlinkSync(path.join(dir, "lib/link"));
+        symlinkSync("deep/b.js", path.join(dir, "lib/link"));
+      },
+      () => writeFileSync(path.join(dir, "lib/new.js"), ""),
+    ];
+    for (const change of changes) {
+      change();
+      digests.push(recipeDigest(tree));
+      statKeys.push(recipeStatKey(tree));
+    }
+    expect(new Set(digests).size).toBe(digests.length);
+    expect(new Set(statKeys).size).toBe(statKeys.length);
   });
 });
 

@@ -16,6 +16,9 @@ import {
   writeFileSync,
   statSync,
   renameSync,
+  lstatSync,
+  readdirSync,
+  readlinkSync,
 } from "node:fs";
 import path from "node:path";
 import { execFile } from "node:child_process";
@@ -31,7 +34,16 @@ export interface ImageFile {
   source?: string;
   symlink?: string;
   content?: string;
+  /** A directory on this machine copied whole (files, modes and symlinks as they are), as a Dockerfile's COPY. */
+  tree?: string;
   mode?: number;
+}
+
+/** Every file and symlink below `dir`, as paths relative to it, sorted; directories only through what they hold. */
+export function treeEntries(dir: string): string[] {
+  return (readdirSync(dir, { recursive: true, encoding: "utf8" }) as string[])
+    .filter((rel) => !lstatSync(path.join(dir, rel)).isDirectory())
+    .sort();
 }
 
 export interface ImageRecipe {
@@ -68,7 +80,17 @@ export function refOf(recipe: Pick<ImageRecipe, "name" | "tag">): string {
 export function recipeDigest(recipe: ImageRecipe): string {
   const hash = createHash("sha256");
   hash.update(JSON.stringify({ ...recipe, files: recipe.files.map((f) => ({ ...f })) }));
-  for (const f of recipe.files) if (f.source) hash.update(readFileSync(f.source));
+  for (const f of recipe.files) {
+    if (f.source) hash.update(readFileSync(f.source));
+    if (f.tree) {
+      for (const rel of treeEntries(f.tree)) {
+        const full = path.join(f.tree, rel);
+        const st = lstatSync(full);
+        hash.update(`\0${rel}\0${st.mode}\0`);
+        hash.update(st.isSymbolicLink() ? readlinkSync(full) : readFileSync(full));
+      }
+    }
+  }
   return hash.digest("hex").slice(0, 16);
 }
 
@@ -96,6 +118,11 @@ export function umociConfigArgs(recipe: ImageRecipe): string[] {
  */
 export function recipeStatKey(recipe: ImageRecipe): string {
   const stats = recipe.files.map((f) => {
+    if (f.tree)
+      return treeEntries(f.tree).map((rel) => {
+        const st = lstatSync(path.join(f.tree!, rel));
+        return [rel, st.size, st.mtimeMs, st.ino, st.mode];
+      });
     if (!f.source) return null;
     const st = statSync(f.source);
     return [st.size, st.mtimeMs, st.ino];
@@ -133,13 +160,17 @@ export function buildImage(repoRoot: string, recipe: ImageRecipe): BuiltImage {
     const dest = path.join(rootfs, f.target);
     mkdirSync(path.dirname(dest), { recursive: true });
     if (f.symlink) symlinkSync(f.symlink, dest);
-    else if (f.content !== undefined) {
+    else if (f.tree) {
+      mkdirSync(dest, { recursive: true });
+      // -a keeps modes and symlinks; the layer's owner is root, as the Dockerfile's COPY --chown=0:0 gives.
+      execFileSync("cp", ["-a", "--no-preserve=ownership", `${f.tree}/.`, `${dest}/`]);
+    } else if (f.content !== undefined) {
       writeFileSync(dest, f.content);
       execFileSync("chmod", [(f.mode ?? 0o644).toString(8), dest]);
     } else if (f.source) {
       copyFileSync(f.source, dest);
       execFileSync("chmod", [(f.mode ?? statSync(f.source).mode & 0o7777).toString(8), dest]);
-    } else throw new Error(`image ${refOf(recipe)}: ${f.target} has neither source, content nor symlink`);
+    } else throw new Error(`image ${refOf(recipe)}: ${f.target} has neither source, content, tree nor symlink`);
   }
   const layout = path.join(work, "oci");
   const image = `${layout}:${recipe.tag}`;
