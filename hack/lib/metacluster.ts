@@ -67,8 +67,10 @@ import {
   isKubeProxyChain,
   kubeProxyArgs,
   kubeProxyConfig,
+  kubeProxyLockFile,
   kubeProxyPids,
   realNodeServicesLayout,
+  withHostLock,
   type RealNodeServices,
 } from "./realnode-services.js";
 
@@ -1344,10 +1346,29 @@ async function waitUrlOk(
   }
 }
 
+/** How long a meta-cluster waits for another one's kube-proxy to stop before it goes on without ClusterIPs. */
+const kubeProxyWaitMs = 20 * 60_000;
+
+/** Who runs the kube-proxies of this network namespace, for messages. */
+function kubeProxyOwners(): string {
+  return kubeProxyPids()
+    .map((pid) => {
+      let argv: string[] = [];
+      try {
+        argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+      } catch {
+        // gone meanwhile
+      }
+      return `pid ${pid} of the meta-cluster in ${clusterDirOfKubeProxy(argv) ?? "(unknown)"}`;
+    })
+    .join(", ");
+}
+
 /**
  * Starts (or restarts, when they died) the meta-cluster's CoreDNS and kube-proxy for its real nodes, unless they
- * run. kube-proxy does not start while another meta-cluster's kube-proxy runs on this machine: the reason is kept
- * in realNodeServices.kubeProxyBlockedBy, and the next call tries again.
+ * run. kube-proxy does not start while another meta-cluster's kube-proxy runs in this network namespace: it waits
+ * up to kubeProxyWaitMs for that one to stop, then goes on without it, keeping the reason in
+ * realNodeServices.kubeProxyBlockedBy; the next call tries again.
  */
 export async function ensureRealNodeServices(state: MetaclusterState, log: (l: string) => void): Promise<void> {
   const nodes = state.realNodes ?? [];
@@ -1419,24 +1440,36 @@ export async function ensureRealNodeServices(state: MetaclusterState, log: (l: s
   const kubeProxyLog = realNodeServicesLog(state, "kube-proxy");
   if (!isProcess(services.pids.kubeProxy, "kube-proxy")) {
     delete services.pids.kubeProxy;
-    const others = kubeProxyPids();
+    // Another meta-cluster's kube-proxy owns the chains while it runs: wait for it to go (its tests end, or it is
+    // brought down), then take over. The check and the start happen under one machine-wide lock, so two meta-clusters
+    // coming up at once never both start one.
+    const waitUntil = Date.now() + kubeProxyWaitMs;
+    let lastLog = 0;
+    for (;;) {
+      const started = await withHostLock(kubeProxyLockFile(), async () => {
+        if (kubeProxyPids().length) return false;
+        delete services.kubeProxyBlockedBy;
+        services.pids.kubeProxy = spawnLogged(
+          path.join(binDir, "kube-proxy"),
+          kubeProxyArgs(kubeProxyYaml),
+          kubeProxyLog,
+          services.dir,
+        );
+        return true;
+      });
+      if (started || Date.now() > waitUntil) break;
+      if (Date.now() - lastLog > 60_000) {
+        lastLog = Date.now();
+        log(
+          `kube-proxy: waiting up to ${Math.round((waitUntil - Date.now()) / 1000)} s for another meta-cluster's kube-proxy to stop (${kubeProxyOwners()})`,
+        );
+      }
+      await sleep(5_000);
+    }
+    const others = services.pids.kubeProxy ? [] : kubeProxyPids();
     if (others.length) {
-      const owner = others
-        .map((pid) => {
-          const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
-          return `pid ${pid} of the meta-cluster in ${clusterDirOfKubeProxy(argv) ?? "(unknown)"}`;
-        })
-        .join(", ");
-      services.kubeProxyBlockedBy = `another kube-proxy owns this machine's Service rules (${owner})`;
+      services.kubeProxyBlockedBy = `another kube-proxy owns this machine's Service rules (${kubeProxyOwners()})`;
       log(`kube-proxy not started: ${services.kubeProxyBlockedBy}; ClusterIPs of this meta-cluster do not work`);
-    } else {
-      delete services.kubeProxyBlockedBy;
-      services.pids.kubeProxy = spawnLogged(
-        path.join(binDir, "kube-proxy"),
-        kubeProxyArgs(kubeProxyYaml),
-        kubeProxyLog,
-        services.dir,
-      );
     }
     writeState(state);
   }

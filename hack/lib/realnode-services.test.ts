@@ -1,3 +1,6 @@
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   clusterDirOfKubeProxy,
@@ -8,6 +11,7 @@ import {
   kubeProxyArgs,
   kubeProxyConfig,
   realNodeServicesLayout,
+  withHostLock,
 } from "./realnode-services.js";
 import { kubeChainCleanup, realNodeLayout } from "./realnodes.js";
 
@@ -201,5 +205,53 @@ describe("clusterDirOfKubeProxy", () => {
       clusterDirOfKubeProxy(["/b/kube-proxy", "--config=/work/.cache/mc/realnode-services/kube-proxy.yaml", "--v=1"]),
     ).toBe("/work/.cache/mc");
     expect(clusterDirOfKubeProxy(["/usr/sbin/kube-proxy"])).toBeUndefined();
+  });
+});
+
+describe("withHostLock", () => {
+  const lockFile = () => path.join(mkdtempSync(path.join(tmpdir(), "hostlock-")), "kube-proxy.lock");
+
+  it("runs one holder at a time: the check and the start of two callers never interleave", async () => {
+    const file = lockFile();
+    const events: string[] = [];
+    const critical = (who: string) => async () => {
+      events.push(`${who} in`);
+      await new Promise((r) => setTimeout(r, 50));
+      events.push(`${who} out`);
+      return who;
+    };
+    const results = await Promise.all([withHostLock(file, critical("a"), 5), withHostLock(file, critical("b"), 5)]);
+    expect(results).toEqual(["a", "b"]);
+    // Each "in" is followed by its own "out" before the other enters.
+    for (let i = 0; i < events.length; i += 2) expect(events[i + 1]).toBe(events[i]!.replace(" in", " out"));
+    expect(existsSync(file)).toBe(false);
+  });
+
+  it("takes over a lock whose holder died, and releases the lock when the work throws", async () => {
+    const file = lockFile();
+    // A pid that is not running: the highest pid the kernel allows is below 2^22.
+    writeFileSync(file, String(2 ** 22 + 1));
+    await expect(withHostLock(file, () => Promise.reject(new Error("boom")), 5)).rejects.toThrow("boom");
+    expect(existsSync(file)).toBe(false);
+    expect(await withHostLock(file, () => Promise.resolve("ok"), 5)).toBe("ok");
+  });
+
+  it("waits for a live holder", async () => {
+    const file = lockFile();
+    writeFileSync(file, String(process.pid));
+    let ran = false;
+    const waiting = withHostLock(
+      file,
+      () => {
+        ran = true;
+        return Promise.resolve();
+      },
+      5,
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    expect(ran).toBe(false);
+    rmSync(file);
+    await waiting;
+    expect(ran).toBe(true);
   });
 });

@@ -10,8 +10,9 @@
 // real node's bridge reaches it through its own gateway, and it lives exactly as long as the meta-cluster has real
 // nodes (the first node is the last one removed). It answers cluster.local from the meta-cluster's apiserver and
 // NXDOMAIN for every other name: nothing is forwarded off this machine.
-import { readlinkSync } from "node:fs";
+import { closeSync, openSync, readFileSync, readlinkSync, rmSync, writeSync } from "node:fs";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { podNetwork, pidsWhere, type RealNode } from "./realnodes.js";
 
 /** The meta-cluster's Service range (the apiserver's --service-cluster-ip-range). */
@@ -163,4 +164,54 @@ export function kubeProxyPids(): number[] {
 export function clusterDirOfKubeProxy(argv: string[]): string | undefined {
   const config = argv.find((a) => a.startsWith("--config="))?.slice("--config=".length);
   return config ? path.dirname(path.dirname(config)) : undefined;
+}
+
+/** True while a process with this pid exists (signal 0 checks without sending anything). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Runs `fn` while holding the machine-wide lock file `lockFile` (created with O_EXCL; it holds the holder's pid).
+ * A lock whose holder has died is taken over. Used where two meta-clusters would otherwise both see "no kube-proxy
+ * runs here" and both start one.
+ */
+export async function withHostLock<T>(lockFile: string, fn: () => Promise<T>, pollMs = 100): Promise<T> {
+  for (;;) {
+    let fd: number | undefined;
+    try {
+      fd = openSync(lockFile, "wx", 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+    if (fd !== undefined) {
+      try {
+        writeSync(fd, String(process.pid));
+        closeSync(fd);
+        return await fn();
+      } finally {
+        rmSync(lockFile, { force: true });
+      }
+    }
+    let holder = NaN;
+    try {
+      holder = Number(readFileSync(lockFile, "utf8"));
+    } catch {
+      // removed between open and read: try again
+    }
+    // A holder that died (or a file it had not written its pid into yet, if it never will): take it over.
+    if (Number.isInteger(holder) && holder > 0 && !alive(holder)) rmSync(lockFile, { force: true });
+    await sleep(pollMs);
+  }
+}
+
+/** The lock of the kube-proxy in this process's network namespace (kube-proxy's chains are per namespace). */
+export function kubeProxyLockFile(runDir = "/run"): string {
+  const netns = readlinkSync("/proc/self/ns/net").replace(/\D/g, "");
+  return path.join(runDir, `metapilot-kube-proxy-${netns}.lock`);
 }
