@@ -1167,7 +1167,11 @@ async function startRealNode(
     await stopPid(node.pids.kubelet, "kubelet");
     kubeletUp = false;
   }
-  if (containerdUp && kubeletUp) return;
+  if (containerdUp && kubeletUp) {
+    // A node started before the apiserver route existed gets it now; present already, nothing changes.
+    await addApiserverRoute(node, state.ports["kube-apiserver"]);
+    return;
+  }
   for (const d of [
     "containerd/root",
     "containerd/state",
