@@ -95,6 +95,11 @@ describe.concurrent("metapilot errors name the flag and the fix", { timeout: 240
     expectOneLineError(r, "--log-level", "'loud'", /trace, debug, info, warn, error, fatal, silent/);
   });
 
+  it("--log-format yaml", async () => {
+    const r = await run(["controller", "--kubeconfig", kubeconfig, "--log-format", "yaml"]);
+    expectOneLineError(r, "--log-format", "'yaml'", /json, text/);
+  });
+
   it("--context nope", async () => {
     const r = await run(["report", "--kubeconfig", kubeconfig, "--context", "nope"]);
     expectOneLineError(r, "--context nope: no such context", "pass one of: meta");

@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from "commander";
-import { createLogger } from "../kube/logger.js";
+import { createLogger, logFormats, type LogFormat } from "../kube/logger.js";
 import { Manager } from "../kube/manager.js";
 import { availableControllers, controllerFactory, type ControllerConfig } from "../controllers.js";
 import { addDashboard } from "../server/dashboard/index.js";
@@ -33,6 +33,7 @@ interface ControllerFlags extends KubeFlags, PrometheusFlags {
   retryPeriod: string;
   metricsAddress: string;
   logLevel: string;
+  logFormat: LogFormat;
   concurrency: string;
   qps: string;
   burst: string;
@@ -89,6 +90,12 @@ export function controllerCommand(): Command {
         .choices(["trace", "debug", "info", "warn", "error", "fatal", "silent"])
         .env("METAPILOT_LOG_LEVEL")
         .default("info"),
+    )
+    .addOption(
+      new Option("--log-format <format>", "json: one pino JSON object per line; text: one readable line per entry")
+        .choices(logFormats)
+        .env("METAPILOT_LOG_FORMAT")
+        .default("json"),
     )
     .option("--concurrency <n>", "workers per controller", positiveInteger, "4")
     .option("--qps <n>", "client-side apiserver request rate (requests per second)", positiveNumber, "20")
@@ -199,7 +206,7 @@ export function controllerCommand(): Command {
       "require this file's token on /ui and /api: Authorization: Bearer <token>, or /ui/?token=<token> once (sets a cookie)",
     )
     .action(async (flags: ControllerFlags) => {
-      const logger = createLogger({ level: flags.logLevel });
+      const logger = createLogger({ level: flags.logLevel, format: flags.logFormat });
       const names =
         flags.controllers === "all"
           ? availableControllers()

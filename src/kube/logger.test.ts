@@ -92,6 +92,28 @@ describe("logger redaction", () => {
   });
 });
 
+describe("--log-format text", () => {
+  it("writes one readable line per entry: ISO time, level, message, fields; redacted like JSON", () => {
+    const out = capture();
+    const log = createLogger({ level: "info", destination: out.stream, format: "text" });
+    log.info({ tenant: "tcp-a", token: "s3cr3t-token-value" }, "reconciled");
+    log.debug("hidden");
+    const lines = out.lines().trimEnd().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\] INFO: reconciled \{.*"tenant":"tcp-a".*\}$/);
+    expect(lines[0]).toContain('"token":"[REDACTED]"');
+    expect(out.lines()).not.toContain("s3cr3t");
+    // Not JSON: a person's format, not a collector's.
+    expect(() => JSON.parse(lines[0]!) as unknown).toThrow();
+  });
+
+  it("is JSON by default", () => {
+    const out = capture();
+    createLogger({ level: "info", destination: out.stream }).info({ tenant: "tcp-a" }, "reconciled");
+    expect(JSON.parse(out.lines())).toMatchObject({ level: "info", msg: "reconciled", tenant: "tcp-a" });
+  });
+});
+
 describe("RepeatedFailureLog", () => {
   it("logs a failure when it starts, changes and ends, with a count, not on every repetition", () => {
     const out = capture();

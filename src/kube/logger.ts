@@ -6,6 +6,7 @@ import {
   type Logger,
   type LevelWithSilent,
 } from "pino";
+import { PinoPretty } from "pino-pretty";
 
 export type { Logger };
 
@@ -77,10 +78,31 @@ export function scrub(text: string): string {
     .replace(jwtPattern, "[JWT REDACTED]");
 }
 
+/** `json`: one pino JSON object per line (for log collectors); `text`: one readable line per entry (for people). */
+export const logFormats = ["json", "text"] as const;
+export type LogFormat = (typeof logFormats)[number];
+
 export interface LoggerOptions {
   level?: LevelWithSilent | string;
   destination?: NodeJS.WritableStream;
   name?: string;
+  format?: LogFormat;
+}
+
+/**
+ * The text format: pino-pretty in this process (synchronously, so nothing is lost on exit), one line per entry with
+ * the time, level, message and the fields after it on the same line, no colours. Redaction happens before, in pino.
+ */
+function textStream(destination: NodeJS.WritableStream): DestinationStream {
+  return PinoPretty({
+    destination,
+    sync: true,
+    colorize: false,
+    singleLine: true,
+    // pino already writes the time as ISO 8601 in UTC; shown as it is.
+    translateTime: false,
+    ignore: "pid,hostname,name",
+  });
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
@@ -104,7 +126,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       },
       timestamp: stdTimeFunctions.isoTime,
     },
-    (options.destination ?? process.stdout) as DestinationStream,
+    options.format === "text"
+      ? textStream(options.destination ?? process.stdout)
+      : ((options.destination ?? process.stdout) as DestinationStream),
   );
 }
 
