@@ -3,7 +3,7 @@
 // the Deployment or StatefulSet is server-side applied. The recording actuator (dry-run) writes nothing.
 import type { KubeClient } from "../kube/client.js";
 import { Resources, type KubeObject } from "../kube/resources.js";
-import { formatCpu, formatMemory } from "./quantity.js";
+import { bytes, cores, formatCpu, formatMemory } from "./quantity.js";
 import type { Size, WorkloadRef } from "./types.js";
 
 export interface Actuator {
@@ -26,6 +26,32 @@ const tcpField: Record<string, string> = {
   "kube-controller-manager": "controllerManager",
   "kube-scheduler": "scheduler",
 };
+
+type ResourceLists = { requests?: Record<string, string>; limits?: Record<string, string> };
+
+/**
+ * The size a TenantControlPlane's spec gives a component, where KubeActuator writes it: the size its workload is
+ * rolling to. The workload itself lags while the operator rolls it, so a decision made from the workload's size
+ * would answer the same OOM kill twice. Without resources in the spec (the operator's defaults) it is the
+ * workload's own `observed` size. Pure.
+ */
+export function tenantSpecSize(observed: Size, tenantSpec: unknown, component: string): Size {
+  const spec = (tenantSpec ?? {}) as Record<string, { resources?: ResourceLists; replicas?: number } | undefined> & {
+    etcd?: { managed?: { resources?: ResourceLists } };
+  };
+  const field = component === "etcd" ? spec.etcd?.managed : spec[tcpField[component] ?? ""];
+  const r = field?.resources;
+  if (!r) return observed;
+  return {
+    // etcd's member count is never the scaler's to change; a component's replicas default in the operator.
+    replicas:
+      component === "etcd" ? observed.replicas : ((field as { replicas?: number }).replicas ?? observed.replicas),
+    cpuRequest: cores(r.requests?.cpu),
+    cpuLimit: cores(r.limits?.cpu),
+    memoryRequest: bytes(r.requests?.memory),
+    memoryLimit: bytes(r.limits?.memory),
+  };
+}
 
 export class KubeActuator implements Actuator {
   readonly dryRun = false;

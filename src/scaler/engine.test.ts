@@ -50,6 +50,38 @@ describe("decide: OOM", () => {
     expect(plan.action === "change" && plan.after.memoryLimit).toBeCloseTo(expectedMi * MiB);
   });
 
+  it("answers a kill of a pod its rollout replaces, at a smaller limit than the workload now has, with no second raise", () => {
+    // Raised 150Mi → 250Mi; the old pod, still at 150Mi until the rollout replaces it, is killed again.
+    const current = { replicas: 1, memoryRequest: 250 * MiB, memoryLimit: 250 * MiB };
+    const old = { pod: "old", container: "c", finishedAt: now, limitBytes: 150 * MiB, replaceable: true };
+    const plan = decide(input({ current }, { oom: [{ id: "old/c/2", ...old }] }));
+    expect(plan.action).toBe("none");
+    expect(plan.notes.join("\n")).toMatch(/old at a smaller limit than the workload now has: answered by its rollout/);
+    // A kill at the limit the workload has now is a new one, answered from there; so is one of a pod that no
+    // rollout replaces (a stand-alone pod), whatever its limit.
+    for (const e of [
+      { id: "new/c/1", ...old, pod: "new", limitBytes: 250 * MiB },
+      { id: "bare/c/1", ...old, pod: "bare", replaceable: false },
+    ]) {
+      const again = decide(input({ current }, { oom: [e] }));
+      expect(again.action === "change" && again.oomIds, e.pod).toEqual([e.id]);
+      expect(again.action === "change" && again.after.memoryLimit, e.pod).toBeCloseTo(350 * MiB);
+    }
+    // Both at once: only the kill at the current limit counts, and the old one is not raised from.
+    const both = decide(
+      input(
+        { current },
+        {
+          oom: [
+            { id: "old/c/2", ...old },
+            { id: "new/c/1", ...old, pod: "new", limitBytes: 250 * MiB },
+          ],
+        },
+      ),
+    );
+    expect(both.action === "change" && both.oomIds).toEqual(["new/c/1"]);
+  });
+
   it("never acts twice on the same OOM", () => {
     const plan = decide(
       input(

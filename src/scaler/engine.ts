@@ -3,7 +3,7 @@
 // stabilization window, by at most maxStepPercent, and only when every signal it needs is fresh). Dry-run and live
 // mode call the same function; only the actuator differs.
 import type { RootCauseCategory, ScalerName } from "../api/index.js";
-import { clusterSizeEstimate, estimator, ladderStep, oomMemory } from "./estimators/index.js";
+import { clusterSizeEstimate, estimator, ladderStep, oomMemory, unansweredOoms } from "./estimators/index.js";
 import { formatCpu, formatMemory } from "./quantity.js";
 import type { DecisionInput, Evidence, Measurement, Plan, Recommendation, Size } from "./types.js";
 
@@ -132,7 +132,12 @@ function upCandidates(input: DecisionInput, o: EngineOptions, notes: string[]): 
 
   // OOM: acts at once, on each OOM kill exactly once.
   if (s.oom.enabled) {
-    const newOoms = signals.oom.filter((e) => !input.history.handledOomIds.has(e.id));
+    const newOoms = unansweredOoms(input);
+    const rolledPast = signals.oom.filter((e) => !input.history.handledOomIds.has(e.id) && !newOoms.includes(e));
+    if (rolledPast.length > 0)
+      notes.push(
+        `OOM kill(s) of ${rolledPast.map((e) => e.pod).join(", ")} at a smaller limit than the workload now has: answered by its rollout`,
+      );
     const est = oomMemory(input);
     if (newOoms.length > 0 && est) {
       out.push({

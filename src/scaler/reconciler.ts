@@ -12,7 +12,7 @@ import type { EventRecorder } from "../kube/events.js";
 import type { Informer } from "../kube/informer.js";
 import { keyOf, Resources, type KubeObject, type ObjectKey } from "../kube/resources.js";
 import type { Actuator } from "./actuator.js";
-import { resourcesOf } from "./actuator.js";
+import { resourcesOf, tenantSpecSize } from "./actuator.js";
 import {
   decide,
   defaultEngineOptions,
@@ -466,7 +466,13 @@ export class ScalerReconciler implements Reconciler {
     );
     const paused = isPaused(workload, tcp, cs);
     const h = this.history(wkey, now, await this.signingKey());
-    const observed = this.currentSize(workload, ref.container);
+    const observed = tenancy.ownedByTenantControlPlane
+      ? tenantSpecSize(
+          this.currentSize(workload, ref.container),
+          (tcp as { spec?: unknown } | undefined)?.spec,
+          component,
+        )
+      : this.currentSize(workload, ref.container);
     const finishRetryMs = await this.finishInterrupted(ref, observed, now, policy, paused);
     const dryRun = policy.dryRun || this.o.dryRun || this.o.actuator.dryRun;
     const current = dryRun && h.shadow && sameSize(observed, h.shadow.observed) ? h.shadow.after : observed;

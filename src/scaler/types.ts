@@ -41,6 +41,11 @@ export interface OomEvent {
   finishedAt: number;
   /** Memory limit of the container when it was killed, bytes. */
   limitBytes?: number;
+  /**
+   * The pod has a controller (a ReplicaSet or StatefulSet), so a rollout of its workload replaces it: a kill of it
+   * at a smaller limit than the workload now has was already answered, by the size it is rolling to.
+   */
+  replaceable?: boolean;
 }
 
 /** Everything known about one workload at decision time. */

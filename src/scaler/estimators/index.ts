@@ -1,7 +1,7 @@
 // Estimators turn a fired scaler into a new size. Each is a pure function in a registry by name; the policy
 // lists which ones a component uses, and unknown names are rejected when the policy is resolved.
 import { lusolve, matrix, multiply, transpose, type Matrix } from "mathjs";
-import type { ClusterSizeStep, DecisionInput, Size } from "../types.js";
+import type { ClusterSizeStep, DecisionInput, OomEvent, Size } from "../types.js";
 import { MiB } from "../quantity.js";
 
 export interface EstimatorResult {
@@ -22,12 +22,31 @@ export interface OomBumpOptions {
 export const defaultOomBump: OomBumpOptions = { bumpBytes: 100 * MiB, bumpRatio: 1.2 };
 
 /**
+ * OOM kills still to answer: not handled before, and not of a pod that its workload's rollout replaces and that was
+ * killed at a smaller limit than the workload now has. While a raised size rolls out, the old pod can be killed
+ * again (the kubelet restarts it at its old limit); that kill is answered by the rollout, not by another raise.
+ */
+export function unansweredOoms(input: Pick<DecisionInput, "signals" | "history" | "current">): OomEvent[] {
+  const { current, signals, history } = input;
+  return signals.oom.filter(
+    (e) =>
+      !history.handledOomIds.has(e.id) &&
+      !(
+        e.replaceable &&
+        e.limitBytes !== undefined &&
+        current.memoryLimit !== undefined &&
+        e.limitBytes < current.memoryLimit
+      ),
+  );
+}
+
+/**
  * VPA's OOM bump: the new memory is max(base + 100 MiB, base × 1.2), where base is the larger of the limit the
  * container was killed at and the peak working set. The request keeps its ratio to the limit.
  */
 export function oomMemory(input: DecisionInput, options: OomBumpOptions = defaultOomBump): EstimatorResult | undefined {
-  const { current, signals, history } = input;
-  const fresh = signals.oom.filter((e) => !history.handledOomIds.has(e.id));
+  const { current, signals } = input;
+  const fresh = unansweredOoms(input);
   if (fresh.length === 0) return undefined;
   const killedAt = Math.max(0, ...fresh.map((e) => e.limitBytes ?? 0), current.memoryLimit ?? 0);
   const peak = signals.memoryWorkingSet?.value ?? 0;

@@ -11,7 +11,13 @@ export interface ContainerStatus {
 }
 
 export interface PodLike {
-  metadata?: { name?: string; namespace?: string; uid?: string; labels?: Record<string, string> };
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    uid?: string;
+    labels?: Record<string, string>;
+    ownerReferences?: Array<{ controller?: boolean }>;
+  };
   spec?: { containers?: Array<{ name: string; resources?: { limits?: Record<string, string> } }> };
   status?: { phase?: string; containerStatuses?: ContainerStatus[] };
 }
@@ -36,6 +42,7 @@ export function oomEventsOf(pod: PodLike, container?: string): OomEvent[] {
       container: cs.name,
       finishedAt: Date.parse(terminated.finishedAt ?? "") || Date.now(),
       limitBytes,
+      replaceable: (pod.metadata?.ownerReferences ?? []).some((o) => o.controller === true),
     });
   }
   return out;
