@@ -6,7 +6,7 @@ import {
   kubeletScrapeUser,
   kubeletTargetGroups,
 } from "./kubelet-scrape.js";
-import { prometheusConfig, type MetaclusterState } from "./metacluster.js";
+import { prometheusConfig, withOwnJobs, type MetaclusterState } from "./metacluster.js";
 
 const files = { caFile: "/mc/pki/ca.crt", certFile: "/mc/pki/p.crt", keyFile: "/mc/pki/p.key", targetsFile: "/t.json" };
 
@@ -157,5 +157,32 @@ describe("prometheusConfig", () => {
     expect((targets.file_sd_configs as Array<{ files: string[] }>)[0]!.files).toEqual([
       "/mc/prometheus/targets/*.json",
     ]);
+  });
+
+  it("keeps the jobs others merged into prometheus.yml (tenant apiservers) when it adds the kubelet jobs", () => {
+    const desired = prometheusConfig(state);
+    const older = {
+      global: {},
+      scrape_configs: [
+        { job_name: "prometheus" },
+        { job_name: "kube-apiserver" },
+        { job_name: "targets" },
+        { job_name: "tenant-apiserver/tcp-a", scheme: "https" },
+      ],
+    };
+    const merged = withOwnJobs(older, desired);
+    const jobs = (merged.scrape_configs as Array<Record<string, unknown>>).map((j) => j.job_name);
+    expect(jobs).toEqual([
+      "prometheus",
+      "kube-apiserver",
+      "targets",
+      "kubelet",
+      "kubelet-resource",
+      "tenant-apiserver/tcp-a",
+    ]);
+    expect(merged.global).toEqual(desired.global);
+    // Once written, the same again: no rewrite, no reload.
+    expect(withOwnJobs(merged, desired)).toEqual(merged);
+    expect(withOwnJobs(null, desired)).toEqual(desired);
   });
 });

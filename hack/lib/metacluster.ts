@@ -514,10 +514,24 @@ export async function syncKubeletScrape(state: MetaclusterState, log: (l: string
   mkdirSync(path.dirname(kubeletTargetsFile(state)), { recursive: true });
   writeIfChanged(kubeletTargetsFile(state), JSON.stringify(kubeletTargetGroups(nodes), null, 2));
   if (nodes.length === 0) return;
-  if (writeIfChanged(path.join(state.dir, "prometheus/prometheus.yml"), stringify(prometheusConfig(state)))) {
+  const file = path.join(state.dir, "prometheus/prometheus.yml");
+  if (writeIfChanged(file, stringify(withOwnJobs(parse(readFileSync(file, "utf8")), prometheusConfig(state))))) {
     log("Prometheus: configuration with the kubelet jobs written; reloading");
     await reloadPrometheus(state);
   }
+}
+
+/**
+ * `desired` with the jobs of `current` that it does not define kept after its own (tenant apiserver jobs that
+ * hack/lib/tenant-scrape.ts merged in). Pure.
+ */
+export function withOwnJobs(current: unknown, desired: Record<string, unknown>): Record<string, unknown> {
+  const own = (desired.scrape_configs ?? []) as Array<Record<string, unknown>>;
+  const names = new Set(own.map((j) => j.job_name));
+  const existing = ((current as { scrape_configs?: unknown } | null)?.scrape_configs ?? []) as Array<
+    Record<string, unknown>
+  >;
+  return { ...desired, scrape_configs: [...own, ...existing.filter((j) => !names.has(j.job_name))] };
 }
 
 /** POST /-/reload (Prometheus runs with --web.enable-lifecycle); fails when Prometheus refuses the configuration. */
