@@ -1364,8 +1364,19 @@ async function waitUrlOk(
   }
 }
 
-/** How long a meta-cluster waits for another one's kube-proxy to stop before it goes on without ClusterIPs. */
-const kubeProxyWaitMs = 20 * 60_000;
+/**
+ * How long a meta-cluster waits for another one's kube-proxy to stop before it goes on without ClusterIPs:
+ * METACLUSTER_KUBE_PROXY_WAIT_SECONDS, 1200 unless set (0 for a run that needs no ClusterIP).
+ */
+const kubeProxyWaitMs = kubeProxyWaitSeconds(process.env.METACLUSTER_KUBE_PROXY_WAIT_SECONDS) * 1000;
+
+export function kubeProxyWaitSeconds(value: string | undefined): number {
+  if (value === undefined || value === "") return 1200;
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds < 0)
+    throw new Error(`METACLUSTER_KUBE_PROXY_WAIT_SECONDS must be a number of seconds, not "${value}"`);
+  return seconds;
+}
 
 /** Who runs the kube-proxies of this network namespace, for messages. */
 function kubeProxyOwners(): string {
