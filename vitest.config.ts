@@ -8,7 +8,7 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["src/**/*.test.ts", "hack/**/*.test.ts"],
+          include: ["src/**/*.test.ts", "hack/**/*.test.ts", "examples/**/*.test.ts"],
           environment: "node",
         },
       },
