@@ -82,6 +82,17 @@ describe("decide: OOM", () => {
     expect(both.action === "change" && both.oomIds).toEqual(["new/c/1"]);
   });
 
+  it("in dry-run, where no rollout replaced the pod, a kill at its real limit still grows the dry-run size", () => {
+    // The last dry-run decision said 250Mi; the workload really still has 150Mi, and its pod is killed again.
+    const shadow = { replicas: 1, memoryRequest: 250 * MiB, memoryLimit: 250 * MiB };
+    const real = { replicas: 1, memoryRequest: 150 * MiB, memoryLimit: 150 * MiB };
+    const kill = { id: "p/c/3", pod: "p", container: "c", finishedAt: now, limitBytes: 150 * MiB, replaceable: true };
+    const plan = decide(input({ current: shadow, observed: real }, { oom: [kill] }));
+    expect(plan.action === "change" && plan.after.memoryLimit).toBeCloseTo(350 * MiB);
+    // Live, the same kill with the workload at 250Mi is the rollout's to answer.
+    expect(decide(input({ current: shadow, observed: shadow }, { oom: [kill] })).action).toBe("none");
+  });
+
   it("never acts twice on the same OOM", () => {
     const plan = decide(
       input(

@@ -479,6 +479,7 @@ export class ScalerReconciler implements Reconciler {
     const partial = {
       workload: ref,
       current,
+      observed,
       policy,
       signals: this.signalsFor(ref, pods, policy.scalers.probe.windowMs, now),
       profile: this.profileFor(ref),

@@ -123,6 +123,11 @@ export interface Profile {
 export interface DecisionInput {
   workload: WorkloadRef;
   current: Size;
+  /**
+   * The size the workload really has or is rolling to, where it differs from `current`: in dry-run `current`
+   * carries on from the last dry-run decision, but no rollout replaced any pod.
+   */
+  observed?: Size;
   policy: ResolvedPolicy;
   signals: Signals;
   history: WorkloadHistory;

@@ -26,17 +26,13 @@ export const defaultOomBump: OomBumpOptions = { bumpBytes: 100 * MiB, bumpRatio:
  * killed at a smaller limit than the workload now has. While a raised size rolls out, the old pod can be killed
  * again (the kubelet restarts it at its old limit); that kill is answered by the rollout, not by another raise.
  */
-export function unansweredOoms(input: Pick<DecisionInput, "signals" | "history" | "current">): OomEvent[] {
-  const { current, signals, history } = input;
+export function unansweredOoms(input: Pick<DecisionInput, "signals" | "history" | "current" | "observed">): OomEvent[] {
+  const { signals, history } = input;
+  const rollingTo = (input.observed ?? input.current).memoryLimit;
   return signals.oom.filter(
     (e) =>
       !history.handledOomIds.has(e.id) &&
-      !(
-        e.replaceable &&
-        e.limitBytes !== undefined &&
-        current.memoryLimit !== undefined &&
-        e.limitBytes < current.memoryLimit
-      ),
+      !(e.replaceable && e.limitBytes !== undefined && rollingTo !== undefined && e.limitBytes < rollingTo),
   );
 }
 
