@@ -182,8 +182,8 @@ describe("workload recommender", () => {
     const queries = prometheus.rangeQueries();
     const history = queries.filter((q) => q.endMs - q.startMs > 7 * dayMs);
     expect(history.map((q) => q.query.replace(/\{.*/, "")).sort()).toEqual([
-      "sum by (namespace, pod, container) (max_over_time(container_memory_working_set_bytes",
-      "sum by (namespace, pod, container) (rate(container_cpu_usage_seconds_total",
+      "max by (namespace, pod, container) (max_over_time(container_memory_working_set_bytes",
+      "max by (namespace, pod, container) (rate(container_cpu_usage_seconds_total",
     ]);
     expect(handle.store.stats.historyReads).toBe(1);
   });

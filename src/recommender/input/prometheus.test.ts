@@ -114,12 +114,14 @@ describe("PrometheusClient", () => {
 });
 
 describe("PrometheusUsageSource", () => {
-  it("makes one query per metric for the whole namespace, sum by (namespace, pod, container)", async () => {
+  it("makes one query per metric for the whole namespace, max by (namespace, pod, container)", async () => {
     const q = usageQueries("tcp-a", 60);
     expect(q.cpu).toBe(
-      'sum by (namespace, pod, container) (rate(container_cpu_usage_seconds_total{namespace="tcp-a",container!="",container!="POD"}[5m]))',
+      'max by (namespace, pod, container) (rate(container_cpu_usage_seconds_total{namespace="tcp-a",container!="",container!="POD"}[5m]))',
     );
-    expect(q.memory).toContain("max_over_time(container_memory_working_set_bytes{");
+    expect(q.memory).toBe(
+      'max by (namespace, pod, container) (max_over_time(container_memory_working_set_bytes{namespace="tcp-a",container!="",container!="POD"}[60s]))',
+    );
     nock(base)
       .post("/api/v1/query_range")
       .times(2)
@@ -156,6 +158,23 @@ describe("PrometheusUsageSource", () => {
     expect(batches.get("tcp-idle")).toMatchObject({ cpu: [], memory: [], endMs: 180_000 });
   });
 
+  it("counts a container seen by two scrapes once, and never the pod's cgroup or its sandbox", () => {
+    // What the kubelet serves for one container of a kube-prometheus scrape: /metrics/cadvisor's series (with id
+    // and image), /metrics/resource's (without), both job="kubelet"; and cAdvisor's series of the pod's own cgroup
+    // and of its pause container, container="" on containerd.
+    const q = usageQueries("tcp-a", 60);
+    for (const query of [q.cpu, q.memory]) {
+      // One value per container: the maximum of its series. A sum by (namespace, pod, container) would add the
+      // /metrics/resource series to the /metrics/cadvisor one and double the usage.
+      expect(query).toMatch(/^max by \(namespace, pod, container\) \(/);
+      expect(query).not.toMatch(/\bsum\b/);
+      expect(query).toContain('container!=""'); // the pod cgroup and the containerd sandbox
+      expect(query).toContain('container!="POD"'); // the dockershim sandbox
+      // Nothing that only one scrape's series carry (image, id, metrics_path) is required.
+      expect(query).not.toMatch(/image|\bid\b|metrics_path/);
+    }
+  });
+
   it("uses configured metric and label names", () => {
     const q = usageQueries("x", 60, {
       cpuUsageSeconds: "cpu_total",
@@ -167,7 +186,7 @@ describe("PrometheusUsageSource", () => {
       rateWindow: "2m",
     });
     expect(q.cpu).toBe(
-      'sum by (kubernetes_namespace, pod_name, container_name) (rate(cpu_total{kubernetes_namespace="x",container_name!="",container_name!="POD",job="kubelet"}[2m]))',
+      'max by (kubernetes_namespace, pod_name, container_name) (rate(cpu_total{kubernetes_namespace="x",container_name!="",container_name!="POD",job="kubelet"}[2m]))',
     );
   });
 

@@ -1,6 +1,7 @@
 // Usage samples per (pod, container), read in batches: one range query per metric for one namespace or for a
-// group of namespaces (`namespace=~"a|b|..."`), `sum by (namespace, pod, container)`, never one per workload.
-// Metric and label names are configurable for Prometheus setups that relabel cAdvisor.
+// group of namespaces (`namespace=~"a|b|..."`), `max by (namespace, pod, container)`, never one per workload.
+// Metric and label names are those the kubelet's cAdvisor gives (as kube-prometheus scrapes them), configurable
+// for Prometheus setups that relabel cAdvisor.
 import { parseDuration } from "../../api/index.js";
 import { PrometheusError, type PrometheusClient, type RangeSeries } from "../../prometheus/client.js";
 
@@ -89,7 +90,8 @@ export function usageQueries(
 ) {
   const n = names;
   const list = typeof namespaces === "string" ? [namespaces] : namespaces;
-  // cAdvisor also reports the pod cgroup (container="") and the pause container (POD); neither is a container.
+  // cAdvisor also reports the pod's own cgroup and its sandbox (pause) container: container="" for both on
+  // containerd and CRI-O, "POD" for the sandbox under dockershim. None is a container of the workload.
   const matchers = [
     list.length === 1
       ? `${n.namespaceLabel}=${promString(list[0] ?? "")}`
@@ -100,10 +102,15 @@ export function usageQueries(
   ].join(",");
   const by = `${n.namespaceLabel}, ${n.podLabel}, ${n.containerLabel}`;
   const rateWindow = stepSeconds * 1000 > parseDuration(n.rateWindow) ? `${stepSeconds}s` : n.rateWindow;
+  // Several series of one (namespace, pod, container) are one container seen more than once: the kubelet serves
+  // its usage at /metrics/cadvisor and again at /metrics/resource (kube-prometheus scrapes both as job="kubelet",
+  // the resource series without id and image), and two jobs may scrape one kubelet. Their maximum is the
+  // container's usage; their sum would count it twice. (A restarted container's old and new cgroup overlap for one
+  // step: its memory is the larger, which is right, and its CPU the larger share, a slight under-read there.)
   return {
-    cpu: `sum by (${by}) (rate(${n.cpuUsageSeconds}{${matchers}}[${rateWindow}]))`,
+    cpu: `max by (${by}) (rate(${n.cpuUsageSeconds}{${matchers}}[${rateWindow}]))`,
     // The peak within each step, so that a short spike between two steps is not lost.
-    memory: `sum by (${by}) (max_over_time(${n.memoryWorkingSet}{${matchers}}[${stepSeconds}s]))`,
+    memory: `max by (${by}) (max_over_time(${n.memoryWorkingSet}{${matchers}}[${stepSeconds}s]))`,
   };
 }
 

@@ -37,6 +37,30 @@ describe("PrometheusSignals.poll", () => {
     expect(s.queries).toBe(5);
   });
 
+  it("asks for each container's usage once: the maximum of its series, without the pod cgroup or the sandbox", async () => {
+    const asked: string[] = [];
+    nock(url)
+      .post("/api/v1/query", (body: Record<string, string>) => {
+        asked.push(body.query ?? "");
+        return true;
+      })
+      .times(5)
+      .reply(200, vector("0.5"));
+    await signals().poll();
+    const only = 'container!="",container!="POD"';
+    // The kubelet serves a container's CPU and memory at /metrics/cadvisor and /metrics/resource, both scraped as
+    // job="kubelet" by kube-prometheus: a sum by container would double them.
+    expect(asked).toContain(
+      `max by (namespace,pod,container) (rate(container_cpu_usage_seconds_total{namespace=~"tcp-a",${only}}[1m]))`,
+    );
+    expect(asked).toContain(
+      `max by (namespace,pod,container) (container_memory_working_set_bytes{namespace=~"tcp-a",${only}})`,
+    );
+    // The throttling ratio is cAdvisor's alone (the resource endpoint has no CFS series), and a duplicate scrape
+    // would scale numerator and denominator alike.
+    expect(asked.find((q) => q.includes("container_cpu_cfs_throttled_periods_total"))).toContain(only);
+  });
+
   it("rejects a poll with a negative value: nothing is updated and the failure is kept", async () => {
     nock(url).post("/api/v1/query").times(5).reply(200, vector("0.5"));
     const s = signals();

@@ -110,13 +110,16 @@ export class PrometheusSignals {
   /** One poll: five batched queries. On any failure the previous values stay, aging into staleness. */
   async poll(signal?: AbortSignal): Promise<void> {
     const n = this.names;
+    // Not the pod's own cgroup nor its sandbox (container="" on containerd, "POD" under dockershim). One container
+    // can have several series (the kubelet's /metrics/cadvisor and /metrics/resource, both job="kubelet" in
+    // kube-prometheus; two jobs scraping one kubelet): usage is their maximum, never their sum.
     const c = `${n.containerLabel}!="",${n.containerLabel}!="POD"`;
     const by = `${n.namespaceLabel},${n.podLabel},${n.containerLabel}`;
     const w = this.o.rateWindow;
     const now = Date.now();
     try {
       const [cpu, memory, throttled, rejected, nodes] = await Promise.all([
-        this.o.client.query(`sum by (${by}) (rate(${n.cpu}${this.selector(c)}[${w}]))`, undefined, signal),
+        this.o.client.query(`max by (${by}) (rate(${n.cpu}${this.selector(c)}[${w}]))`, undefined, signal),
         this.o.client.query(`max by (${by}) (${n.memory}${this.selector(c)})`, undefined, signal),
         this.o.client.query(
           `sum by (${by}) (rate(${n.throttledPeriods}${this.selector(c)}[${w}])) / sum by (${by}) (rate(${n.periods}${this.selector(c)}[${w}]))`,

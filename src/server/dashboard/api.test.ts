@@ -277,7 +277,7 @@ describe("decisions", () => {
     const base = decision("x", { tenant: "alpha", category: "CPUSaturation", ago: 0 });
     const cpu = chartPlan(base, "kube-apiserver", "1m");
     expect(cpu.query).toBe(
-      'sum by (pod) (rate(container_cpu_usage_seconds_total{namespace="tcp-alpha",container="kube-apiserver"}[1m]))',
+      'max by (pod) (rate(container_cpu_usage_seconds_total{namespace="tcp-alpha",container="kube-apiserver"}[1m]))',
     );
     expect(cpu.threshold?.value).toBeCloseTo(0.4); // 0.8 x 500m
     const with_ = (category: string, evidence: EvidenceItem[]) => {

@@ -63,7 +63,9 @@ export function chartPlan(d: DecisionObject, container: string, rateWindow: stri
   const cpu = {
     metric: "CPU usage",
     unit: "cores" as const,
-    query: `sum by (pod) (rate(container_cpu_usage_seconds_total{${sel}}[${rateWindow}]))`,
+    // max, as the ClusterScaler reads it: kube-prometheus scrapes a container's CPU from /metrics/cadvisor and
+    // /metrics/resource alike, and a sum would chart it twice.
+    query: `max by (pod) (rate(container_cpu_usage_seconds_total{${sel}}[${rateWindow}]))`,
   };
   switch (spec.rootCause?.category) {
     case "OOMKilled": {
