@@ -24,7 +24,9 @@ import {
   realpathSync,
   renameSync,
   rmSync,
+  statSync,
   symlinkSync,
+  utimesSync,
 } from "node:fs";
 import path from "node:path";
 import { parse } from "yaml";
@@ -191,7 +193,12 @@ function hashOf(parts: Array<string | Buffer>): string {
 
 /** Makes `dir` by `fill`ing a temporary sibling and renaming it, unless it is there; concurrent callers are safe. */
 function staged(dir: string, fill: (tmp: string) => void): string {
-  if (existsSync(dir)) return dir;
+  if (existsSync(dir)) {
+    // Its mtime says when it was last used, which prune() goes by.
+    const now = new Date();
+    utimesSync(dir, now, now);
+    return dir;
+  }
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
@@ -205,11 +212,15 @@ function staged(dir: string, fill: (tmp: string) => void): string {
   return dir;
 }
 
-/** Removes the staging directories under `parent` other than `current` (finished ones only). */
+/**
+ * Removes the finished staging directories under `parent` other than `current` that nobody used for an hour:
+ * another process may still be copying from one into its image.
+ */
 function prune(parent: string, current: string): void {
   for (const entry of readdirSync(parent)) {
     const full = path.join(parent, entry);
-    if (full !== current && !entry.includes(".tmp-")) rmSync(full, { recursive: true, force: true });
+    if (full === current || entry.includes(".tmp-")) continue;
+    if (Date.now() - statSync(full).mtimeMs > 3_600_000) rmSync(full, { recursive: true, force: true });
   }
 }
 

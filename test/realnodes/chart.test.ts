@@ -109,6 +109,22 @@ describe("the Helm chart on a real node", () => {
       (p) => !p.metadata?.deletionTimestamp,
     );
   const ready = (p: k8s.V1Pod) => p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True");
+  /** The pods' states and the tail of each one's log, for a failure message. */
+  const diagnostics = async () => {
+    const out: string[] = [];
+    for (const p of (await core.listNamespacedPod({ namespace: ns!.name, labelSelector: appLabel })).items) {
+      const name = p.metadata!.name!;
+      const c = p.status?.containerStatuses?.[0];
+      out.push(
+        `pod ${name}: ${p.status?.phase} ready=${ready(p)} restarts=${c?.restartCount} deleting=${!!p.metadata?.deletionTimestamp} state=${JSON.stringify(c?.state)} last=${JSON.stringify(c?.lastState)}`,
+      );
+      const text = await core
+        .readNamespacedPodLog({ namespace: ns!.name, name, container: "metapilot", tailLines: 15 })
+        .catch((err: unknown) => `(no log: ${String(err)})`);
+      out.push(...text.split("\n").map((l) => `  ${l.slice(0, 400)}`));
+    }
+    return out.join("\n");
+  };
   const readLease = () => coordination.readNamespacedLease({ namespace: ns!.name, name: leaseName }) as Promise<Lease>;
 
   beforeAll(async () => {
@@ -300,14 +316,17 @@ describe("the Helm chart on a real node", () => {
     expect(survivor, `a standby besides ${leaderPod}`).toBeDefined();
     const deletedAt = Date.now();
     await core.deleteNamespacedPod({ namespace: ns!.name, name: leaderPod });
+    let lastLease: Lease | undefined;
     const after = await eventually(
       async () => {
-        const l = await readLease();
+        const l = (lastLease = await readLease());
         return l.spec?.holderIdentity && l.spec.holderIdentity !== oldHolder ? l : undefined;
       },
       180_000,
-      `Lease ${leaseName} held by another than ${oldHolder}`,
-    );
+      () => `Lease ${leaseName} held by another than ${oldHolder} (last: ${JSON.stringify(lastLease?.spec)})`,
+    ).catch(async (err: unknown) => {
+      throw new Error(`${String(err)}\n${await diagnostics()}`);
+    });
     const observedAt = Date.now();
     const newHolder = after.spec!.holderIdentity!;
     expect(newHolder.split("_")[0]).toBe(survivor.metadata!.name);
