@@ -1,6 +1,7 @@
 // The tenant PKI, proven on real processes: a 3-member etcd cluster with client and peer TLS (client-cert-auth on)
 // and a kube-apiserver, both configured only from files laid out exactly as the PKI Secrets would be mounted.
-// Then the CAs rotate, both restart on the new material, the new admin kubeconfig works and the old one is refused.
+// Then the CAs roll in three phases (trust old + new, reissue, drop the old) with no client cut off on the way; and a
+// hard cut-over (what the operator does today) restarts both on new material, where the old admin kubeconfig fails.
 // This file starts its own processes on free ports and ignores the shared meta-cluster.
 import * as k8s from "@kubernetes/client-node";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -13,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { binDir, freePort } from "../../hack/lib/metacluster.js";
 import { parseKubeconfig, renderKubeconfig } from "../../src/pki/kubeconfig.js";
 import {
+  bundleCertificates,
   componentsAffectedBy,
   generateTenantPki,
   issuePki,
@@ -21,6 +23,7 @@ import {
   pkiToSecrets,
   planPki,
   secretsMountedBy,
+  trustBundle,
   type PkiPart,
   type SecretObject,
   type TenantPki,
@@ -142,11 +145,18 @@ interface Ports {
   apiserver: number;
 }
 
-async function startEtcd(file: ReturnType<typeof mountSecrets>, ports: Ports, fresh: boolean): Promise<Proc[]> {
+/** Starts the etcd members `indices` (default: all) and waits until each is healthy. */
+async function startEtcd(
+  file: ReturnType<typeof mountSecrets>,
+  ports: Ports,
+  fresh: boolean,
+  indices: number[] = ports.etcdClient.map((_, i) => i),
+): Promise<Proc[]> {
   const names = ports.etcdClient.map((_, i) => `etcd-${i}`);
   const initialCluster = names.map((n, i) => `${n}=https://127.0.0.1:${ports.etcdPeer[i]}`).join(",");
-  const members = names.map((name, i) =>
-    start(name, "etcd", [
+  const members = indices.map((i) => {
+    const name = `etcd-${i}`;
+    return start(name, "etcd", [
       `--name=${name}`,
       `--data-dir=${path.join(workDir, name)}`,
       `--listen-client-urls=https://127.0.0.1:${ports.etcdClient[i]}`,
@@ -166,8 +176,8 @@ async function startEtcd(file: ReturnType<typeof mountSecrets>, ports: Ports, fr
       "--peer-client-cert-auth=true",
       "--unsafe-no-fsync",
       "--log-level=warn",
-    ]),
-  );
+    ]);
+  });
   // The apiserver's etcd client identity, from its own Secret: proves the client certificate too.
   const client: Tls = {
     ca: readFileSync(file("apiserverEtcdClient", "ca.crt"), "utf8"),
@@ -176,9 +186,9 @@ async function startEtcd(file: ReturnType<typeof mountSecrets>, ports: Ports, fr
   };
   // /health is true only with a leader, which needs the members to talk over peer TLS.
   await Promise.all(
-    members.map((m, i) =>
+    members.map((m, k) =>
       waitFor(m, "healthy", async () => {
-        const res = await httpsCall(`https://127.0.0.1:${ports.etcdClient[i]}/health`, client);
+        const res = await httpsCall(`https://127.0.0.1:${ports.etcdClient[indices[k]!]}/health`, client);
         return res.status === 200 && (JSON.parse(res.body) as { health?: string }).health === "true";
       }),
     ),
@@ -359,6 +369,92 @@ describe("tenant PKI on real etcd and kube-apiserver", () => {
     };
     await expect(httpsCall(url, foreign)).rejects.toThrow();
   });
+
+  it("rolls the CAs without cutting a client off: old and new trusted side by side, reissued, then dropped", async () => {
+    // The material of each phase as pkiToSecrets writes it (see src/operator/pki/rotation.ts); the processes roll
+    // one at a time, etcd member by member, the way the pods would.
+    const fresh = await issuePki(planPki(pki0, spec, { renewBeforeDays: 30, rotateCAGeneration: 1 }, new Date()), pki0);
+    const cas = (pki: TenantPki) => ({
+      ca: [pki.ca.certificatePem],
+      frontProxyCA: [pki.frontProxyCA.certificatePem],
+      etcdCA: [pki.etcdCA.certificatePem],
+    });
+    const roll = async (dir: string, secrets: SecretObject[]) => {
+      const file = mountSecrets(path.join(workDir, dir), secrets);
+      for (let i = 0; i < etcd.length; i++) {
+        await stop(etcd[i]!);
+        etcd[i] = (await startEtcd(file, ports, false, [i]))[0]!;
+      }
+      await stop(apiserver!);
+      apiserver = await startApiserver(file, ports);
+    };
+    const bundle = (signer: "ca" | "frontProxyCA" | "etcdCA") =>
+      trustBundle([pki0[signer].certificatePem, fresh[signer].certificatePem]);
+    // Clients as they exist during the roll: old certificate and new certificate, each trusting both CAs.
+    const oldAdmin: Tls = { ...kubeconfigTls(pki0.adminKubeconfig), ca: bundle("ca") };
+    const newAdmin: Tls = { ...kubeconfigTls(fresh.adminKubeconfig), ca: bundle("ca") };
+    const etcdClient = (pki: TenantPki): Tls => ({
+      ca: bundle("etcdCA"),
+      cert: pki.apiserverEtcdClient.certificatePem,
+      key: pki.apiserverEtcdClient.privateKeyPem,
+    });
+    const etcdHealthy = async (tls: Tls) => {
+      for (const port of ports.etcdClient) {
+        const res = await httpsCall(`https://127.0.0.1:${port}/health`, tls);
+        expect(res.status).toBe(200);
+      }
+    };
+    const headers = { "X-Remote-User": "alice", "X-Remote-Group": "tenant-devs" };
+    const viaProxy = (pki: TenantPki) =>
+      whoAmI(
+        server,
+        { ca: bundle("ca"), cert: pki.frontProxyClient.certificatePem, key: pki.frontProxyClient.privateKeyPem },
+        headers,
+      );
+
+    // Trust: leaves still from the old CAs, every trust file holds old + new.
+    const trust = pkiToSecrets(pki0, spec, cas(fresh));
+    await roll("rotate-trust", trust);
+    const trustAdmin = kubeconfigTls(
+      Buffer.from(
+        trust.find((x) => x.metadata.name === pkiSecretName(spec.tenantName, "adminKubeconfig"))!.data.kubeconfig!,
+        "base64",
+      ).toString(),
+    );
+    expect(bundleCertificates(trustAdmin.ca!)).toHaveLength(2);
+    // Every client that existed before still works, as is: its CA still signs the serving certificate.
+    expect((await whoAmI(server, kubeconfigTls(pki0.adminKubeconfig))).username).toBe("kubernetes-admin");
+    expect((await whoAmI(server, trustAdmin)).username).toBe("kubernetes-admin");
+    expect((await whoAmI(server, newAdmin)).username).toBe("kubernetes-admin");
+    expect((await viaProxy(pki0)).username).toBe("alice");
+    expect((await viaProxy(fresh)).username).toBe("alice");
+    await etcdHealthy(etcdClient(pki0));
+    await etcdHealthy(etcdClient(fresh));
+
+    // Reissue: every leaf from the new CAs (etcd peers too, member by member), trust still old + new.
+    const reissue = pkiToSecrets(fresh, spec, cas(pki0));
+    await roll("rotate-reissue", reissue);
+    // The kubeconfig handed out during Trust (old certificate, both CAs) keeps working across the switch.
+    expect((await whoAmI(server, trustAdmin)).username).toBe("kubernetes-admin");
+    expect((await whoAmI(server, oldAdmin)).username).toBe("kubernetes-admin");
+    expect((await whoAmI(server, newAdmin)).username).toBe("kubernetes-admin");
+    expect((await viaProxy(pki0)).username).toBe("alice");
+    expect((await viaProxy(fresh)).username).toBe("alice");
+    await etcdHealthy(etcdClient(pki0));
+    await etcdHealthy(etcdClient(fresh));
+    const core = kubeConfigFor(fresh.adminKubeconfig, server).makeApiClient(k8s.CoreV1Api);
+    expect((await core.listNamespace()).items.map((n) => n.metadata?.name)).toContain("before-rotation");
+
+    // Drop: the new CAs alone. Only now are old client certificates refused.
+    await roll("rotate-drop", pkiToSecrets(fresh, spec));
+    expect((await whoAmI(server, kubeconfigTls(fresh.adminKubeconfig))).username).toBe("kubernetes-admin");
+    expect((await whoAmI(server, oldAdmin)).status).toBe(401);
+    expect((await viaProxy(fresh)).username).toBe("alice");
+    expect((await viaProxy(pki0)).username).not.toBe("alice");
+    await etcdHealthy(etcdClient(fresh));
+    await expect(httpsCall(`https://127.0.0.1:${ports.etcdClient[0]}/health`, etcdClient(pki0))).rejects.toThrow();
+    // Three rolls of four processes, each waited for by its own health check: generous on a loaded machine.
+  }, 900_000);
 
   it("rotates the CAs: the new admin kubeconfig works, the old one is refused", async () => {
     // Round-trip through the Secrets, as the operator would read them back from the meta-cluster.

@@ -5,3 +5,4 @@ export * from "./plan.js";
 export * from "./issue.js";
 export * from "./secrets.js";
 export * from "./rbac.js";
+export * from "./rotation.js";

@@ -24,12 +24,14 @@
 // and metapilot.io/component=pki, and the annotation metapilot.io/checksum=sha256:<hex> over its data.
 import { createHash } from "node:crypto";
 import type { PkiPlan } from "./plan.js";
+import { kubeconfigTrusting, trustBundle } from "./rotation.js";
 import {
   isCaPart,
   isCertificatePart,
   isKubeconfigPart,
   pkiParts,
   signerOf,
+  type CaPart,
   type ControlPlaneComponent,
   type ExistingTenantPki,
   type PkiPart,
@@ -126,7 +128,22 @@ export function secretDataChecksum(data: Record<string, string>): string {
   return `sha256:${createHash("sha256").update(JSON.stringify(entries)).digest("hex")}`;
 }
 
-function partData(pki: TenantPki, part: PkiPart): { type: SecretObject["type"]; data: Record<string, string> } {
+/**
+ * CA certificates trusted next to the signing CA, per CA: during a rotation (see rotation.ts) the other
+ * generation's certificate.
+ */
+export type AlsoTrusted = Partial<Record<CaPart, readonly string[]>>;
+
+function partData(
+  pki: TenantPki,
+  part: PkiPart,
+  alsoTrust: AlsoTrusted,
+): { type: SecretObject["type"]; data: Record<string, string> } {
+  // Without extra CAs the signer's PEM as it is, byte for byte: the Secrets' checksums (and so the pods) stay put.
+  const trusted = (signer: CaPart) => {
+    const extra = alsoTrust[signer] ?? [];
+    return extra.length > 0 ? trustBundle([pki[signer].certificatePem, ...extra]) : pki[signer].certificatePem;
+  };
   if (isCaPart(part)) {
     const ca = pki[part];
     return { type: "kubernetes.io/tls", data: { "tls.crt": b64(ca.certificatePem), "tls.key": b64(ca.privateKeyPem) } };
@@ -138,21 +155,33 @@ function partData(pki: TenantPki, part: PkiPart): { type: SecretObject["type"]; 
       data: {
         "tls.crt": b64(leaf.certificatePem),
         "tls.key": b64(leaf.privateKeyPem),
-        "ca.crt": b64(pki[signerOf(part)].certificatePem),
+        "ca.crt": b64(trusted(signerOf(part))),
       },
     };
   }
-  if (isKubeconfigPart(part)) return { type: "Opaque", data: { [kubeconfigSecretKey]: b64(pki[part]) } };
+  if (isKubeconfigPart(part)) {
+    const extra = alsoTrust[signerOf(part)] ?? [];
+    const kubeconfig = extra.length > 0 ? kubeconfigTrusting(pki[part], trusted(signerOf(part))) : pki[part];
+    return { type: "Opaque", data: { [kubeconfigSecretKey]: b64(kubeconfig) } };
+  }
   return {
     type: "Opaque",
     data: { "sa.pub": b64(pki.serviceAccount.publicKeyPem), "sa.key": b64(pki.serviceAccount.privateKeyPem) },
   };
 }
 
-/** Every PKI Secret of a tenant, ready for server-side apply, in issue order. */
-export function pkiToSecrets(pki: TenantPki, tenant: { tenantName: string; namespace: string }): SecretObject[] {
+/**
+ * Every PKI Secret of a tenant, ready for server-side apply, in issue order. With `alsoTrust`, each leaf's ca.crt and
+ * each kubeconfig's certificate-authority-data is a bundle of its signer and those CAs (signer first); without it,
+ * the signer alone.
+ */
+export function pkiToSecrets(
+  pki: TenantPki,
+  tenant: { tenantName: string; namespace: string },
+  alsoTrust: AlsoTrusted = {},
+): SecretObject[] {
   return pkiParts.map((part) => {
-    const { type, data } = partData(pki, part);
+    const { type, data } = partData(pki, part, alsoTrust);
     return {
       apiVersion: "v1",
       kind: "Secret",
