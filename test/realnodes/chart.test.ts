@@ -242,6 +242,7 @@ describe("the Helm chart on a real node", () => {
       // The probes' own endpoints, from this machine at the pod's address.
       for (const probe of ["/healthz", "/readyz"])
         expect(await httpStatus(`http://${p.status!.podIP}:8080${probe}`), `${what} ${probe}`).toBe(200);
+      expect(p.spec?.containers[0]?.startupProbe?.httpGet?.path, what).toBe("/healthz");
       expect(p.spec?.containers[0]?.livenessProbe?.httpGet?.path, what).toBe("/healthz");
       expect(p.spec?.containers[0]?.readinessProbe?.httpGet?.path, what).toBe("/readyz");
     }
