@@ -291,8 +291,12 @@ export const PkiSpec = withRules(
     rotateCA: withRules(z.int().min(0).max(1_000_000), rotateCARules)
       .default(0)
       .describe(
-        "CA generation counter. Increase it by one to rotate the certificate authorities: new CAs are issued, " +
-          "trusted next to the old ones until every certificate is reissued, then the old ones are dropped.",
+        "CA generation counter. Increase it by one to rotate the certificate authorities: the cluster, " +
+          "front-proxy and etcd CAs are issued anew, every certificate and kubeconfig they sign is reissued with " +
+          "them, and every component rolls onto the new material. This is a hard cut-over: old and new CAs are " +
+          "never trusted side by side, so a client holding the old admin kubeconfig or an old certificate is " +
+          "refused from then on (read the new admin kubeconfig from status.kubeconfigSecretRef). The " +
+          "service-account signing key is not rotated, so service-account tokens stay valid.",
       ),
   }),
   [
