@@ -108,7 +108,11 @@ const within = (s: Size, i: DecisionInput) => {
   );
 };
 
-describe("decision engine properties", () => {
+// fast-check runs hundreds of cases per property: CPU-bound work whose wall time grows with the machine's load (it
+// took up to 1 s idle and passed 5 s at load 38 on 2 cores). The limit is for a hang, not for speed.
+const propertyTimeout = { timeout: 60_000 };
+
+describe("decision engine properties", propertyTimeout, () => {
   it("a scale-down never exceeds the max step, and never grows anything", () => {
     fc.assert(
       fc.property(inputArb, (i) => {
@@ -191,7 +195,7 @@ describe("decision engine properties", () => {
   });
 });
 
-describe("estimator properties", () => {
+describe("estimator properties", propertyTimeout, () => {
   it("the OOM bump is at least +100Mi and x1.2 of its base", () => {
     fc.assert(
       fc.property(sizeArb, fc.double({ min: 64 * MiB, max: 16384 * MiB, noNaN: true }), (current, limit) => {

@@ -46,7 +46,9 @@ function estimate(name: string, samples: readonly Sample[], containerCount = 1):
 /** The same value up to floating-point summation order. */
 const close = (a: number, b: number) => Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a), Math.abs(b));
 
-describe.each(availableAlgorithms())("recommendation algorithm %s", (name) => {
+// fast-check runs hundreds of cases per property: CPU-bound work whose wall time grows with the machine's load. The
+// limit is for a hang, not for speed.
+describe.each(availableAlgorithms())("recommendation algorithm %s", { timeout: 60_000 }, (name) => {
   const params = resolveParameters(algorithmByName(name));
 
   it("orders its bounds and stays between the pod minimums and the histogram range", () => {
