@@ -131,8 +131,9 @@ export type ScalerOverride = z.infer<typeof ScalerOverride>;
 export const ClusterScalerSpec = z
   .object({
     tenantSelector: LabelSelector.describe(
-      "Tenants this policy applies to, by the labels of their TenantControlPlane (or, for control planes " +
-        "metapilot did not create, of their workloads labelled metapilot.io/tenant). Every tenant when unset.",
+      "Tenants this policy applies to, by the labels of their TenantControlPlane plus metapilot.io/tenant=<name> " +
+        "(or, for control planes metapilot did not create, the labels of their workloads labelled " +
+        "metapilot.io/tenant). Every tenant when unset.",
     ).optional(),
     priority: z
       .int()

@@ -18,6 +18,7 @@ import { signalConditions } from "./signal-conditions.js";
 import { checkProbeUrl, ProbeSignals, probeUrlAnnotation, type ProbeTarget } from "./signals/probe.js";
 import { PrometheusSignals } from "./signals/prometheus.js";
 import { signingKeyLoader } from "./signing-key.js";
+import { tenantSelectionLabels } from "./tenancy.js";
 import { pkiSecretName } from "../operator/pki/secrets.js";
 
 export interface ScalerWiring {
@@ -174,7 +175,8 @@ export function addClusterScalerController(manager: Manager, config: ControllerC
         const all = reconciler.clusterScalers();
         const tenants = caches.tenants.list();
         const matched = tenants.filter(
-          (t) => selectClusterScaler(all, t.metadata?.labels ?? {})?.metadata?.name === key.name,
+          (t) =>
+            selectClusterScaler(all, tenantSelectionLabels(t.metadata?.name ?? "", t))?.metadata?.name === key.name,
         ).length;
         status.matchedTenants = matched;
         conditions.push({

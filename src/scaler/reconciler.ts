@@ -29,7 +29,7 @@ import { oomEventsOf, type PodLike } from "./signals/oom.js";
 import type { ProbeSignals } from "./signals/probe.js";
 import type { PrometheusSignals } from "./signals/prometheus.js";
 import { signatureAnnotation, signDecision, verifyDecision } from "./signature.js";
-import { interruptedVerdict, workloadTenancy } from "./tenancy.js";
+import { interruptedVerdict, tenantSelectionLabels, workloadTenancy } from "./tenancy.js";
 import type {
   ComponentName,
   DecisionInput,
@@ -274,7 +274,7 @@ export class ScalerReconciler implements Reconciler {
   }
 
   tenantLabels(tenant: string, workload: KubeObject): Record<string, string> {
-    return this.o.caches.tenants.get(tenant)?.metadata?.labels ?? workload.metadata?.labels ?? {};
+    return tenantSelectionLabels(tenant, this.o.caches.tenants.get(tenant), workload);
   }
 
   private history(key: string, now: number, signingKey: Buffer): History {

@@ -7,6 +7,7 @@ import {
   interruptedVerdict,
   outsidePolicy,
   tenantNamespaceOf,
+  tenantSelectionLabels,
   workloadTenancy,
   type InterruptedInput,
 } from "./tenancy.js";
@@ -61,6 +62,31 @@ describe("workloadTenancy", () => {
     );
     expect(tenantNamespaceOf({ metadata: { name: "a" }, spec: { namespace: "s" } })).toBe("s");
     expect(tenantNamespaceOf({ metadata: { name: "a" } })).toBe("tcp-a");
+  });
+});
+
+describe("tenantSelectionLabels", () => {
+  it("is a TenantControlPlane's labels plus its name, so a tenant is selected by name without a label", () => {
+    expect(tenantSelectionLabels("acme", { metadata: {} })).toEqual({ "metapilot.io/tenant": "acme" });
+    expect(tenantSelectionLabels("acme", { metadata: { labels: { tier: "prod" } } })).toEqual({
+      tier: "prod",
+      "metapilot.io/tenant": "acme",
+    });
+    // The name wins over a label that claims another tenant.
+    expect(tenantSelectionLabels("acme", { metadata: { labels: { "metapilot.io/tenant": "other" } } })).toEqual({
+      "metapilot.io/tenant": "acme",
+    });
+  });
+
+  it("never takes the workload's labels for a TenantControlPlane's tenant: they are the operator's, not the user's", () => {
+    const workload = { metadata: { labels: { "metapilot.io/tenant": "acme", "metapilot.io/component": "etcd" } } };
+    expect(tenantSelectionLabels("acme", { metadata: {} }, workload)).not.toHaveProperty(["metapilot.io/component"]);
+  });
+
+  it("is the workload's labels for a control plane without a TenantControlPlane", () => {
+    const workload = { metadata: { labels: { "metapilot.io/tenant": "acme", team: "a" } } };
+    expect(tenantSelectionLabels("acme", undefined, workload)).toEqual(workload.metadata.labels);
+    expect(tenantSelectionLabels("acme", undefined)).toEqual({});
   });
 });
 

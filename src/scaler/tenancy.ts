@@ -43,6 +43,21 @@ export function workloadTenancy(workload: WorkloadLike, tenant: string, tcp: Ten
   return { governed: true, ownedByTenantControlPlane: managed };
 }
 
+/**
+ * The labels a ClusterScaler's tenantSelector is matched against, one answer for the scaler and the ClusterScaler's
+ * status: a TenantControlPlane's own labels plus metapilot.io/tenant=<name> (so a tenant can be selected by name
+ * without labelling it); for a control plane metapilot did not create (no TenantControlPlane), the labels of its
+ * workload, which carry metapilot.io/tenant.
+ */
+export function tenantSelectionLabels(
+  tenant: string,
+  tcp: { metadata?: { labels?: Record<string, string> } } | undefined,
+  workload?: WorkloadLike,
+): Record<string, string> {
+  if (tcp) return { ...(tcp.metadata?.labels ?? {}), "metapilot.io/tenant": tenant };
+  return workload?.metadata?.labels ?? {};
+}
+
 /** Why `after` is outside the policy's bounds now, or undefined when it is within them. */
 export function outsidePolicy(after: Size, observed: Size, policy: ResolvedPolicy): string | undefined {
   const bounded = clamp(after, { policy } as Parameters<typeof clamp>[1]);
