@@ -1,5 +1,6 @@
 // Vitest global setup for integration tests: one shared meta-cluster per run. A cluster this run started is torn
-// down at the end even when tests fail; one that was already running (hack/metacluster up) is left alone.
+// down at the end even when tests fail (unless METACLUSTER_KEEP=1, to reuse it in the next run); one that was
+// already running (hack/metacluster up, or kept from an earlier run) is left alone.
 import type { TestProject } from "vitest/node";
 import {
   down,
@@ -34,7 +35,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     throw err;
   }
   project.provide("metacluster", state);
-  const startedHere = !wasRunning || process.env.METACLUSTER_KEEP !== "1";
+  const startedHere = !wasRunning;
   return async () => {
     if (startedHere && process.env.METACLUSTER_KEEP !== "1") {
       log("tearing the meta-cluster down");
