@@ -1,6 +1,7 @@
 // `make demo`: the local meta-cluster, metapilot's controller in dry-run, a small fleet of tenant control planes
-// and a scenario that exercises the autopilot: an OOM storm, CPU growth, a 429 storm, cluster growth, an idle
-// tenant and a node drain. It ends with the dry-run report (a table here, HTML on disk).
+// and a scenario that exercises the autopilot: a real OOM kill on a real node, an OOM storm, CPU growth, a 429
+// storm, cluster growth, an idle tenant and a node drain. It ends with the dry-run report (a table here, HTML on
+// disk).
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, openSync, writeFileSync } from "node:fs";
@@ -23,6 +24,7 @@ import {
   stopComponent,
   up,
 } from "./lib/metacluster.js";
+import { RealTenant } from "./lib/realtenant.js";
 import { writeOpenMetrics } from "../test/recommender/history.js";
 import { SyntheticExporter } from "../test/fixtures/exporter.js";
 
@@ -35,8 +37,15 @@ const program = new Command("make demo")
   .option("--tenants <n>", "tenant control planes to create", "6")
   .option("--nodes <n>", "fake meta-cluster nodes", "20")
   .option("--timeout <seconds>", "give up on a phase after this long", "180")
+  .option("--no-real-node", "leave out the real node and its tenant (the real OOM kill)")
   .parse();
-const opts = program.opts<{ keepRunning?: boolean; tenants: string; nodes: string; timeout: string }>();
+const opts = program.opts<{
+  keepRunning?: boolean;
+  tenants: string;
+  nodes: string;
+  timeout: string;
+  realNode: boolean;
+}>();
 const phaseTimeoutMs = Number(opts.timeout) * 1000;
 const demoDir = path.join(repoRoot, ".cache/demo");
 // The demo's meta-cluster lives apart from the one tests use, so `make demo` never disturbs a test run.
@@ -79,6 +88,22 @@ interface Profile extends KubeObject {
 interface Tcp extends KubeObject {
   status?: { phase?: string };
 }
+interface RealPod extends KubeObject {
+  spec?: { nodeName?: string };
+  status?: {
+    containerStatuses?: Array<{
+      name: string;
+      restartCount?: number;
+      lastState?: { terminated?: { reason?: string; exitCode?: number; finishedAt?: string } };
+    }>;
+  };
+}
+
+/**
+ * The real node's tenant: its kube-apiserver's memory limit is below what an apiserver needs to start, so the kernel
+ * kills it and the kubelet reports OOMKilled, like a tenant that outgrew its limit.
+ */
+const realTenantApiServerMemoryLimit = "128Mi";
 
 let controller: ChildProcess | undefined;
 let recommender: ChildProcess | undefined;
@@ -195,6 +220,38 @@ async function main(): Promise<void> {
   });
   detail(`${count} control planes Ready (etcd 3 members, apiserver 2, controller-manager, scheduler each)`);
 
+  let realTenant: RealTenant | undefined;
+  if (opts.realNode) {
+    step("adding a real node (kubelet and containerd that really run pods), and a tenant on it");
+    realTenant = new RealTenant({
+      prefix: "tenant-real-",
+      log: detail,
+      state,
+      // The controller process runs the operator.
+      operator: false,
+      spec: (spec) => ({
+        ...spec,
+        apiServer: {
+          replicas: 1,
+          resources: {
+            requests: { cpu: "100m", memory: realTenantApiServerMemoryLimit },
+            limits: { memory: realTenantApiServerMemoryLimit },
+          },
+        },
+      }),
+    });
+    await realTenant.setUp();
+    await client.apply(Resources.TenantControlPlane, {
+      apiVersion: "metapilot.io/v1alpha1",
+      kind: "TenantControlPlane",
+      metadata: { name: realTenant.name, labels: { "demo.metapilot.io/role": "real-oom", tier: "prod" } },
+      spec: realTenant.spec(),
+    } as KubeObject);
+    detail(
+      `${realTenant.name} on ${realTenant.node.name}: etcd, kube-apiserver (memory limit ${realTenantApiServerMemoryLimit}), controller-manager and scheduler as real pods`,
+    );
+  }
+
   step(
     "backfilling 8 days of usage history for every control-plane pod (promtool tsdb create-blocks-from openmetrics)",
   );
@@ -206,8 +263,11 @@ async function main(): Promise<void> {
   const day = 86_400_000;
   const historyEnd = Date.now() - 3 * 3_600_000;
   // apiserver and etcd: the components the ClusterScaler sizes from profiles.
-  const sized = tenantPods.filter((p) =>
-    ["kube-apiserver", "etcd"].includes(p.metadata?.labels?.["metapilot.io/component"] ?? ""),
+  // The real tenant's history is its own, from nothing: no synthetic past for it.
+  const sized = tenantPods.filter(
+    (p) =>
+      ["kube-apiserver", "etcd"].includes(p.metadata?.labels?.["metapilot.io/component"] ?? "") &&
+      p.metadata?.namespace !== (realTenant && `tcp-${realTenant.name}`),
   );
   const containers = sized.map((p) => {
     const component = p.metadata?.labels?.["metapilot.io/component"] ?? "";
@@ -399,7 +459,8 @@ async function main(): Promise<void> {
   });
   const perNode = new Map<string, number>();
   for (const p of allPods.items)
-    if (p.spec?.nodeName) perNode.set(p.spec.nodeName, (perNode.get(p.spec.nodeName) ?? 0) + 1);
+    if (p.spec?.nodeName && p.spec.nodeName !== realTenant?.node.name)
+      perNode.set(p.spec.nodeName, (perNode.get(p.spec.nodeName) ?? 0) + 1);
   const busiest = [...perNode.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] ?? "metacluster-node-0";
   await client.apply(Resources.NodeDrain, {
     apiVersion: "metapilot.io/v1alpha1",
@@ -435,6 +496,27 @@ async function main(): Promise<void> {
     } as KubeObject);
   }
 
+  if (realTenant) {
+    const name = realTenant.name;
+    step(`the real OOM kill: ${name}'s kube-apiserver on ${realTenant.node.name}`);
+    const killed = await until(
+      `the kubelet's OOMKilled report of ${name}'s kube-apiserver`,
+      async () =>
+        (
+          await client.listAll<RealPod>(Resources.Pod, {
+            namespace: `tcp-${name}`,
+            labelSelector: `metapilot.io/component=kube-apiserver`,
+          })
+        ).items.find((p) => p.status?.containerStatuses?.some((c) => c.lastState?.terminated?.reason === "OOMKilled")),
+      Math.max(phaseTimeoutMs, 300_000),
+    );
+    const terminated = killed.status?.containerStatuses?.find((c) => c.lastState?.terminated?.reason === "OOMKilled")
+      ?.lastState?.terminated;
+    detail(
+      `${killed.metadata?.name} on ${killed.spec?.nodeName}: OOMKilled by the kernel, exit ${terminated?.exitCode}, at ${terminated?.finishedAt} (from the kubelet)`,
+    );
+  }
+
   const expected = ["OOMKilled", "CPUSaturation", "ClusterGrowth", "Throttling", "Underutilized"];
   step(`waiting for the autopilot's decisions (${expected.join(", ")})`);
   const decisions = await until(
@@ -444,7 +526,14 @@ async function main(): Promise<void> {
       const seen = new Set(
         list.map((d) => (d.spec as { rootCause?: { category?: string } } | undefined)?.rootCause?.category),
       );
-      return expected.every((c) => seen.has(c)) ? list : undefined;
+      const realDecided =
+        !realTenant ||
+        list.some(
+          (d) =>
+            d.metadata?.namespace === `tcp-${realTenant.name}` &&
+            (d.spec as { rootCause?: { category?: string } } | undefined)?.rootCause?.category === "OOMKilled",
+        );
+      return expected.every((c) => seen.has(c)) && realDecided ? list : undefined;
     },
     Math.max(phaseTimeoutMs, 150_000),
   );
