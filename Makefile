@@ -4,7 +4,7 @@ SHELL := /bin/bash
 
 NODE_STAMP := node_modules/.install-stamp
 
-.PHONY: help deps binaries realnodes-deps vpa chromium build lint audit test test-unit test-integration demo bench metacluster-up metacluster-down generate clean
+.PHONY: help deps binaries previous-release realnodes-deps vpa chromium build lint audit test test-unit test-integration demo bench metacluster-up metacluster-down generate clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -54,8 +54,12 @@ test-integration: deps binaries realnodes-deps chromium ## integration tests on 
 demo: deps binaries realnodes-deps ## the main job: meta-cluster up, controller in dry-run, scenario, report
 	npm run demo
 
-bench: deps binaries vpa ## full-size benchmarks; results land in bench/results/
+bench: deps binaries previous-release realnodes-deps vpa ## full-size benchmarks and the slow real-node checks (the upgrade); results land in bench/results/
 	npm run bench
+	npm run test:slow
+
+previous-release: ## the previous Kubernetes release's control plane into .cache/bin/previous, for the upgrade on real pods
+	bash hack/build-binaries.sh kubernetes_previous
 
 metacluster-up: deps binaries realnodes-deps ## start the local meta-cluster
 	hack/metacluster up --no-build

@@ -13,7 +13,9 @@ export GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0
 log() { printf '[build-binaries] %s\n' "$*" >&2; }
 
 # up_to_date NAME VERSION: true when .cache/bin/NAME was built from VERSION.
-up_to_date() { [[ -x "$bin/$1" && -f "$bin/.$1.version" && "$(cat "$bin/.$1.version")" == "$2" ]]; }
+up_to_date() { up_to_date_in "$bin" "$@"; }
+# up_to_date_in DIR NAME VERSION: the same for DIR/NAME.
+up_to_date_in() { [[ -x "$1/$2" && -f "$1/.$2.version" && "$(cat "$1/.$2.version")" == "$3" ]]; }
 stamp() { echo "$2" >"$bin/.$1.version"; }
 
 # wrapper_module DIR MODULE VERSION: a throwaway module that requires MODULE@VERSION, so that the upstream
@@ -29,12 +31,16 @@ wrapper_module() {
 # realnode-services.ts); the others its control plane.
 kubernetes_commands=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy)
 
-build_kubernetes() {
-  local v=$KUBERNETES_VERSION need=0
-  for c in "${kubernetes_commands[@]}"; do up_to_date "$c" "$v" || need=1; done
+# build_kubernetes_release VERSION OUT_DIR COMMAND...: the commands of k8s.io/kubernetes VERSION into OUT_DIR.
+build_kubernetes_release() {
+  local v=$1 out=$2 need=0
+  shift 2
+  local commands=("$@")
+  mkdir -p "$out"
+  for c in "${commands[@]}"; do up_to_date_in "$out" "$c" "$v" || need=1; done
   [[ $need == 1 ]] || return 0
   log "kubernetes $v: resolving staging modules"
-  local dir="$work/kubernetes"
+  local dir="$work/kubernetes-$v"
   wrapper_module "$dir" k8s.io/kubernetes "$v"
   local gomod
   gomod=$(cd "$dir" && go mod download -json "k8s.io/kubernetes@$v" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
@@ -52,13 +58,24 @@ build_kubernetes() {
     -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z \
     -X k8s.io/client-go/pkg/version.gitVersion=$v"
   (cd "$dir" && go mod tidy -e >/dev/null 2>&1 || true)
-  for c in "${kubernetes_commands[@]}"; do
-    up_to_date "$c" "$v" && continue
+  for c in "${commands[@]}"; do
+    up_to_date_in "$out" "$c" "$v" && continue
     (cd "$dir" && go get "k8s.io/kubernetes/cmd/$c@$v" >/dev/null 2>&1 || true)
-    (cd "$dir" && go build -trimpath -ldflags "$ldflags" -o "$bin/$c" "k8s.io/kubernetes/cmd/$c")
-    stamp "$c" "$v"
-    log "built $c $v"
+    (cd "$dir" && go build -trimpath -ldflags "$ldflags" -o "$out/$c" "k8s.io/kubernetes/cmd/$c")
+    echo "$v" >"$out/.$c.version"
+    log "built $c $v into $out"
   done
+}
+
+build_kubernetes() {
+  build_kubernetes_release "$KUBERNETES_VERSION" "$bin" "${kubernetes_commands[@]}"
+}
+
+# The control plane of the release before KUBERNETES_VERSION, for the upgrade of a tenant on real pods (make bench
+# only: a second Kubernetes build is several more minutes cold). Into .cache/bin/previous/.
+build_kubernetes_previous() {
+  build_kubernetes_release "$PREVIOUS_KUBERNETES_VERSION" "$bin/previous" kube-apiserver kube-controller-manager \
+    kube-scheduler
 }
 
 build_etcd() {
