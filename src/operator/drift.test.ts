@@ -46,7 +46,7 @@ function live(edit: (o: Live) => void = () => undefined): Live {
   pod.restartPolicy = "Always";
   pod.dnsPolicy = "ClusterFirst";
   pod.schedulerName = "default-scheduler";
-  pod.terminationGracePeriodSeconds = 30;
+  pod.terminationGracePeriodSeconds ??= 30;
   for (const c of pod.containers) {
     c.imagePullPolicy = "IfNotPresent";
     c.terminationMessagePath = "/dev/termination-log";

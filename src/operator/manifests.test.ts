@@ -3,6 +3,7 @@ import { mustParse, type TenantControlPlaneInput } from "../api/index.js";
 import type { KubeObject } from "../kube/resources.js";
 import {
   apiServerDeployment,
+  apiServerShutdownDelaySeconds,
   controllerManagerDeployment,
   etcdStatefulSet,
   schedulerDeployment,
@@ -15,8 +16,10 @@ type PodSpec = {
   affinity?: unknown;
   topologySpreadConstraints?: Array<Record<string, unknown>>;
   securityContext?: { runAsNonRoot?: boolean; fsGroup?: number };
+  terminationGracePeriodSeconds?: number;
   containers: Array<{
     image: string;
+    args?: string[];
     securityContext?: { runAsUser?: number };
     volumeMounts?: Array<{ name: string; mountPath: string }>;
   }>;
@@ -186,6 +189,16 @@ describe("pod security", () => {
   });
 });
 
+describe("apiserver shutdown", () => {
+  it("keeps serving after SIGTERM until the endpoints have moved on, within a grace period that covers it", () => {
+    const pod = podSpecs(context())["kube-apiserver"]!;
+    expect(pod.containers[0]!.args).toContain(`--shutdown-delay-duration=${apiServerShutdownDelaySeconds}s`);
+    expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(apiServerShutdownDelaySeconds + 30);
+    // The other components are not behind a Service that clients connect to: the default grace period.
+    expect(podSpecs(context())["kube-scheduler"]!.terminationGracePeriodSeconds).toBeUndefined();
+  });
+});
+
 describe("component images", () => {
   const images = (ctx: TenantContext) => Object.values(podSpecs(ctx)).map((p) => p.containers[0]!.image);
 
@@ -220,7 +233,10 @@ describe("component images", () => {
     // The hashes of the default workloads before spec.scheduling and spec.imageRegistry existed: an upgrade of
     // metapilot must not roll every tenant. The three Deployments changed once since, on purpose: their pods got
     // fsGroup 65532, without which no component could read its PKI files on a real kubelet (pods of the old
-    // template never ran there, so rolling them loses nothing). etcd's StatefulSet had fsGroup already.
+    // template never ran there, so rolling them loses nothing). etcd's StatefulSet had fsGroup already. The
+    // apiserver's changed once more, on purpose: --shutdown-delay-duration and its grace period, without which a
+    // roll refuses requests through the ClusterIP (test/realnodes/upgrade.slow.test.ts); one more roll of each
+    // tenant's apiserver, with nothing unavailable, buys every later roll without refused requests.
     const ctx = context();
     const hashes = [
       apiServerDeployment(ctx, inputs),
@@ -229,7 +245,7 @@ describe("component images", () => {
       etcdStatefulSet(ctx, inputs),
     ].map((o) => o?.metadata?.annotations?.["metapilot.io/spec-hash"]);
     expect(hashes).toEqual([
-      "64c2d152f55477a85d79",
+      "f078f6e1c9541cf42560",
       "2a307d7c6857e95d876a",
       "7574724378bfeebbeec7",
       "db2963c7496b5309e814",
