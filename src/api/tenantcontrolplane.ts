@@ -296,7 +296,10 @@ export const PkiSpec = withRules(
           "them, and every component rolls onto the new material. This is a hard cut-over: old and new CAs are " +
           "never trusted side by side, so a client holding the old admin kubeconfig or an old certificate is " +
           "refused from then on (read the new admin kubeconfig from status.kubeconfigSecretRef). The " +
-          "service-account signing key is not rotated, so service-account tokens stay valid.",
+          "service-account signing key is not rotated, so service-account tokens stay valid. With a managed " +
+          "etcd of more than one member the etcd CA's cut-over can stall the StatefulSet's roll: a restarted " +
+          "member's new peer certificate is refused by the members still on the old CA (seen on etcd " +
+          "processes, not yet through the operator); rotate such tenants in a maintenance window.",
       ),
   }),
   [
