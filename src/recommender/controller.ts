@@ -3,6 +3,7 @@
 // PROMETHEUS_* variables, shared with every subcommand); without them, and for the rest of the configuration, the
 // environment (METAPILOT_PROMETHEUS_*, METAPILOT_RECOMMENDER_*) is read, so `metapilot controller` needs no
 // recommender-specific flags; the default algorithm and the selector are checked here, at start-up.
+import { parseDuration } from "../api/index.js";
 import { registerController, type ControllerConfig } from "../controllers.js";
 import { Controller, ownerKeys } from "../kube/controller.js";
 import type { Manager } from "../kube/manager.js";
@@ -54,6 +55,7 @@ export function recommenderConfigFromEnv(env: NodeJS.ProcessEnv = process.env): 
       ...(env.METAPILOT_RECOMMENDER_CPU_METRIC ? { cpuUsageSeconds: env.METAPILOT_RECOMMENDER_CPU_METRIC } : {}),
       ...(env.METAPILOT_RECOMMENDER_MEMORY_METRIC ? { memoryWorkingSet: env.METAPILOT_RECOMMENDER_MEMORY_METRIC } : {}),
       ...(env.METAPILOT_RECOMMENDER_EXTRA_SELECTOR ? { extraSelector: env.METAPILOT_RECOMMENDER_EXTRA_SELECTOR } : {}),
+      ...(env.METAPILOT_RECOMMENDER_RATE_WINDOW ? { rateWindow: env.METAPILOT_RECOMMENDER_RATE_WINDOW } : {}),
     },
     selector: {
       namespaces: list(env.METAPILOT_RECOMMENDER_NAMESPACES),
@@ -62,6 +64,17 @@ export function recommenderConfigFromEnv(env: NodeJS.ProcessEnv = process.env): 
     defaultAlgorithm: env.METAPILOT_RECOMMENDER_ALGORITHM ?? "vpa-histogram",
     metricsServerFallback: env.METAPILOT_RECOMMENDER_METRICS_SERVER !== "false",
   };
+}
+
+/**
+ * The CPU rate window (METAPILOT_RECOMMENDER_RATE_WINDOW): whole hours, minutes and seconds such as 1m or 1m30s,
+ * at least 1s. Both Prometheus and parseDuration read that form (Prometheus refuses a fraction such as 1.5m, and
+ * parseDuration a day), and the window goes into the query as written.
+ */
+export function checkRateWindow(window: string | undefined): void {
+  if (window === undefined) return;
+  if (!/^(\d+[hms])+$/.test(window) || parseDuration(window) < 1000)
+    throw new Error(`METAPILOT_RECOMMENDER_RATE_WINDOW: "${window}" is not a window such as 1m or 90s (at least 1s)`);
 }
 
 export interface RecommenderHandle {
@@ -77,6 +90,7 @@ export function addRecommender(
   rc: RecommenderConfig = recommenderConfigFromEnv(),
 ): RecommenderHandle {
   algorithmByName(rc.defaultAlgorithm); // unknown names fail here, at start-up
+  checkRateWindow(rc.metricNames?.rateWindow); // and so does a CPU rate window that is not a duration
   const selector = new WorkloadSelector(rc.selector); // and so does a bad selector
   const registry = manager.metrics.registry;
   const queries =

@@ -59,6 +59,10 @@ export interface MetricNames {
    * The rate() window for CPU, at least twice the scrape interval. A read at a coarser step uses the step instead,
    * so that each point is the usage of its own step: a shorter window would skip the usage between points, a
    * longer one would average a point with its neighbours (fewer high values: a lower percentile on noisy usage).
+   * At the controller's defaults (5m; history at a 300 s step, live reads at 60 s) a history point is one step of
+   * usage, and a live point the average of the last 5 minutes, taken every minute: smoother than VPA's live
+   * samples, which are metrics-server's rates over its resolution (15 s in its default manifest). Where cAdvisor is
+   * scraped every 30 s or faster, METAPILOT_RECOMMENDER_RATE_WINDOW=1m makes each live point its own minute.
    */
   rateWindow: string;
 }

@@ -146,6 +146,39 @@ describe("memory peaks of a workload with 10 replicas that differ by 5% each", (
   });
 });
 
+describe("issue 22's figures: 10 replicas whose daily highs are 5% of the base apart", () => {
+  // Pod i's daily high is 535 MiB × (1 + 0.05·i), 535 to 776 MiB, at 06:00 UTC; 20% lower at night. This is the
+  // shape of the issue's example: VPA's p50/p90 of the peak histogram 675/764 MiB, and 811/811 MiB under the rule the
+  // model had before (one peak per day, the maximum across pods, as a version 1 checkpoint still holds it).
+  const halfLife = 24 * 3_600_000;
+  const usage = (i: number, t: number) =>
+    535 * MiB * (1 + 0.05 * i) * (1 + (0.2 * (Math.sin((2 * Math.PI * t) / dayMs) - 1)) / 2);
+  const samplesByPod = new Map<string, Array<[number, number]>>();
+  for (let i = 0; i < 10; i++) {
+    const points: Array<[number, number]> = [];
+    for (let t = t0; t < t0 + 8 * dayMs; t += 5 * minute) points.push([t, usage(i, t)]);
+    samplesByPod.set(`kube-apiserver-5c6d-${i}`, points);
+  }
+  const fed = (rule: "PerDay" | "VPA", podOf: (pod: string) => string) => {
+    const s = newContainerState(halfLife, t0, rule);
+    for (const [pod, points] of samplesByPod) for (const [t, v] of points) addMemorySample(s, podOf(pod), t, v);
+    return memoryDecayedHistogram(s);
+  };
+  const mib = (h: BucketWeights, q: number) => Math.round((percentile(memoryHistogramOptions, h, q)! / MiB) * 10) / 10;
+
+  it("per pod, as VPA: p50 674.8 and p90 763.5 MiB under both rules and in VPA's reference", () => {
+    const vpa = vpaMemoryHistogram(samplesByPod, t0, halfLife);
+    for (const h of [vpa, fed("PerDay", (pod) => pod), fed("VPA", (pod) => pod)]) {
+      expect([mib(h, 0.5), mib(h, 0.9)]).toEqual([674.8, 763.5]);
+    }
+  });
+
+  it("the maximum across pods (one peak per day, all pods as one) gives 811.3 / 811.3 MiB: +20% and +6%", () => {
+    const acrossPods = fed("PerDay", () => unattributedPod);
+    expect([mib(acrossPods, 0.5), mib(acrossPods, 0.9)]).toEqual([811.3, 811.3]);
+  });
+});
+
 describe('memoryPeakRule "VPA": VPA\'s windows in the model', () => {
   const halfLife = 24 * 3_600_000;
   const replicas = 10;
