@@ -69,13 +69,25 @@ export const workloadAnnotation = "metapilot.io/workload";
 export const observedSizeAnnotation = "metapilot.io/observed-size";
 
 /**
- * Dry-run carries on from where live mode would be: while the real workload still has the size it had at the last
- * dry-run decision, the next decision starts from that decision's "after". So a dry-run sequence of decisions
- * (three OOMs, three growing bumps) is the sequence live mode would make.
+ * A simulated change is the baseline of the workload's next dry-run decisions for its cooldown only (the scale-up
+ * cooldown after an Up, the longer of the scale-down cooldown and stabilization window after a Down), and only
+ * while the real workload keeps the size it had then. Within that time OOM kills, which act at once, build on it
+ * as live mode would. After it, the baseline is the real workload again: the signals dry-run reads come from the
+ * unchanged workload, so building on the simulated size would assume the change had no effect (a constant 429
+ * rate would grow the simulated size every cooldown without end).
  */
 interface DryRunShadow {
   observed: Size;
   after: Size;
+  at: number;
+  direction: "Up" | "Down";
+}
+
+/** How long a simulated change stays the dry-run baseline (see DryRunShadow). */
+export function dryRunBaselineHoldMs(direction: "Up" | "Down", policy: ResolvedPolicy): number {
+  return direction === "Up"
+    ? policy.scaleUpCooldownMs
+    : Math.max(policy.scaleDown.cooldownMs, policy.scaleDown.stabilizationWindowMs);
 }
 
 type History = WorkloadHistory & { handled: Set<string>; shadow?: DryRunShadow };
@@ -299,7 +311,12 @@ export class ScalerReconciler implements Reconciler {
         const observed = d.metadata?.annotations?.[observedSizeAnnotation];
         if (d.status?.phase === "DryRun" && observed && at >= shadowAt) {
           try {
-            shadow = { observed: JSON.parse(observed) as Size, after: sizeOf(d.spec?.after) };
+            shadow = {
+              observed: JSON.parse(observed) as Size,
+              after: sizeOf(d.spec?.after),
+              at,
+              direction: d.spec?.direction === "Down" ? "Down" : "Up",
+            };
             shadowAt = at;
           } catch {
             // an unreadable annotation only loses the shadow, never a decision
@@ -475,7 +492,14 @@ export class ScalerReconciler implements Reconciler {
       : this.currentSize(workload, ref.container);
     const finishRetryMs = await this.finishInterrupted(ref, observed, now, policy, paused);
     const dryRun = policy.dryRun || this.o.dryRun || this.o.actuator.dryRun;
-    const current = dryRun && h.shadow && sameSize(observed, h.shadow.observed) ? h.shadow.after : observed;
+    const shadow = h.shadow;
+    const current =
+      dryRun &&
+      shadow &&
+      sameSize(observed, shadow.observed) &&
+      now - shadow.at < dryRunBaselineHoldMs(shadow.direction, policy)
+        ? shadow.after
+        : observed;
     const partial = {
       workload: ref,
       current,
@@ -696,7 +720,8 @@ export class ScalerReconciler implements Reconciler {
       }
     }
     // The shadow holds the size as it would read back after applying it (whole millicores and MiB), like live.
-    if (phase === "DryRun") h.shadow = { observed, after: sizeOf(size(plan.after)) };
+    if (phase === "DryRun")
+      h.shadow = { observed, after: sizeOf(size(plan.after)), at: now, direction: plan.direction };
     if (phase !== "Blocked" && phase !== "Failed") {
       h.lastChangeAt = now;
       if (plan.direction === "Up") h.lastScaleUpAt = now;
