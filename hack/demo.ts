@@ -25,6 +25,7 @@ import {
   up,
 } from "./lib/metacluster.js";
 import { RealTenant } from "./lib/realtenant.js";
+import { pinnedNodeBinary } from "./lib/node-runtime.js";
 import { writeOpenMetrics } from "../test/recommender/history.js";
 import { SyntheticExporter } from "../test/fixtures/exporter.js";
 
@@ -149,8 +150,9 @@ async function main(): Promise<void> {
     writeFileSync(dashboardTokenFile, `${randomBytes(24).toString("base64url")}\n`, { mode: 0o600 });
     dashboard.push("--dashboard", `--dashboard-auth-token-file=${dashboardTokenFile}`);
   }
+  // The controllers run on the project's pinned Node.js (hack/versions.env), whatever node started the demo.
   controller = spawn(
-    process.execPath,
+    pinnedNodeBinary(repoRoot),
     [
       "--import",
       "tsx",
@@ -301,7 +303,7 @@ async function main(): Promise<void> {
   step("starting the recommender (a second controller process, its own Lease): WorkloadProfiles from that history");
   const recLog = openSync(path.join(demoDir, "recommender.log"), "w");
   recommender = spawn(
-    process.execPath,
+    pinnedNodeBinary(repoRoot),
     [
       "--import",
       "tsx",

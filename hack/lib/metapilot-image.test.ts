@@ -10,13 +10,14 @@ import {
   parseDockerfileRuntime,
   type MetapilotStaging,
 } from "./metapilot-image.js";
+import { pinnedNodeVersion } from "./node-runtime.js";
 
 const repoRoot = path.resolve(import.meta.dirname, "../..");
 const dockerfile = readFileSync(path.join(repoRoot, "Dockerfile"), "utf8");
 
 const staging: MetapilotStaging = {
-  node: "/usr/bin/node",
-  nodeVersion: "v20.20.2",
+  node: "/repo/.cache/node/bin/node",
+  nodeVersion: "v24.22.3",
   libraries: ["/lib/x86_64-linux-gnu/libc.so.6", "/lib64/ld-linux-x86-64.so.2"],
   deps: "/stage/deps",
   build: "/stage/build",
@@ -34,6 +35,8 @@ describe("parseDockerfileRuntime", () => {
         "  && echo done",
         "FROM $BASE",
         "# a comment",
+        "RUN rm -rf /usr/local/lib/node_modules \\",
+        "  /usr/local/bin/npm",
         "ENV A=1 B=two",
         "WORKDIR /srv",
         "WORKDIR app",
@@ -52,6 +55,7 @@ describe("parseDockerfileRuntime", () => {
       entrypoint: ["node", "main.js"],
       cmd: ["serve"],
       copies: ["/srv/app", "/opt/out"],
+      runs: ["rm -rf /usr/local/lib/node_modules    /usr/local/bin/npm"],
     });
   });
 
@@ -62,6 +66,7 @@ describe("parseDockerfileRuntime", () => {
   it("tells the Node.js major of a node image", () => {
     expect(nodeImageMajor("node:20-bookworm-slim")).toBe(20);
     expect(nodeImageMajor("docker.io/library/node:24")).toBe(24);
+    expect(nodeImageMajor(`node:24.21.0-bookworm-slim@sha256:${"0".repeat(64)}`)).toBe(24);
     expect(() => nodeImageMajor("debian:bookworm")).toThrow(/Node.js major/);
   });
 });
@@ -80,7 +85,7 @@ describe("the metapilot image recipe", () => {
     expect(recipe.env).toMatchObject(runtime.env);
     // `node` in the entrypoint is found on the node image's PATH.
     expect(recipe.env?.PATH?.split(":")).toContain("/usr/local/bin");
-    expect(recipe.files.find((f) => f.target === "/usr/local/bin/node")?.source).toBe("/usr/bin/node");
+    expect(recipe.files.find((f) => f.target === "/usr/local/bin/node")?.source).toBe("/repo/.cache/node/bin/node");
   });
 
   it("puts something at every path the Dockerfile's runtime stage copies to", () => {
@@ -93,9 +98,22 @@ describe("the metapilot image recipe", () => {
     expect(recipe.files.find((f) => f.target === "/app/dist/src")?.tree).toBe("/stage/build/dist/src");
   });
 
-  it("runs the Node.js major of the Dockerfile's base image, the one this project runs on", () => {
-    expect(nodeImageMajor(runtime.from)).toBe(Number(process.versions.node.split(".")[0]));
-    expect(recipe.env?.NODE_VERSION).toBe("20.20.2");
+  it("runs the Node.js major of the Dockerfile's base image, the one hack/versions.env pins", () => {
+    expect(nodeImageMajor(runtime.from)).toBe(Number(pinnedNodeVersion(repoRoot).split(".")[0]));
+    expect(recipe.env?.NODE_VERSION).toBe("24.22.3");
+  });
+
+  it("has a base image pinned by digest", () => {
+    expect(runtime.from).toMatch(/^node:[^@\s]+@sha256:[0-9a-f]{64}$/);
+  });
+
+  it("has no npm, npx, corepack or yarn, in the Dockerfile's runtime stage as in the recipe", () => {
+    const removed = runtime.runs.flatMap((run) => (/^rm -rf (.*?)(?:&&|$)/.exec(run)?.[1] ?? "").split(/\s+/));
+    for (const tool of ["/usr/local/lib/node_modules", "/usr/local/bin/npm", "/usr/local/bin/npx"])
+      expect(removed, tool).toContain(tool);
+    expect(removed).toEqual(expect.arrayContaining(["/usr/local/bin/corepack", "/usr/local/bin/yarn"]));
+    const targets = recipe.files.map((f) => f.target);
+    expect(targets.filter((t) => t.startsWith("/usr/local/") && t !== "/usr/local/bin/node")).toEqual([]);
   });
 
   it("is named as the chart's default image: values.yaml image.repository, tagged with the appVersion", () => {

