@@ -2,7 +2,17 @@
 // manager in a few lines; unknown names are rejected at start-up, before anything runs.
 import type { Manager } from "./kube/manager.js";
 import type { PrometheusOptions } from "./prometheus/client.js";
-import type { OpsCenterEndpoint } from "./scaler/reports.js";
+
+/** An ops center that receives decision reports (--ops-center-url and its options). */
+export interface OpsCenterEndpoint {
+  url: string;
+  /** HMAC-SHA256 key; the signature goes into X-Metapilot-Signature over "<timestamp>.<body>". */
+  hmacSecret?: string;
+  hmacSecretFile?: string;
+  caFile?: string;
+  insecureSkipVerify?: boolean;
+  timeoutMs?: number;
+}
 
 export interface ControllerConfig {
   workers: number;

@@ -1,6 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { InvalidArgumentError } from "commander";
-import { parseImageRegistry } from "../cli/controller.js";
 import { examples } from "./examples.js";
 import { effectiveScheduling, imageRegistryError } from "./scheduling.js";
 import { parseTenantControlPlane } from "./validate.js";
@@ -16,7 +14,7 @@ function errorsOf(obj: unknown): string[] {
   return r.ok ? [] : (r.errors ?? []);
 }
 
-describe("spec.imageRegistry and --image-registry", () => {
+describe("spec.imageRegistry", () => {
   it.each([
     "registry.k8s.io",
     "mirror.local:5000",
@@ -28,7 +26,6 @@ describe("spec.imageRegistry and --image-registry", () => {
   ])("accepts %s", (value) => {
     expect(imageRegistryError(value)).toBeUndefined();
     expect(parseTenantControlPlane(withSpec({ imageRegistry: value })).ok).toBe(true);
-    expect(parseImageRegistry(value)).toBe(value);
   });
 
   it.each([
@@ -46,11 +43,6 @@ describe("spec.imageRegistry and --image-registry", () => {
     expect(errors.join("\n")).toMatch(/spec\.imageRegistry/);
     if (value.length <= 255) expect(errors.join("\n")).toContain("registry host with an optional port and path");
     expect(imageRegistryError(value)).toBeDefined();
-    if (value !== "") expect(() => parseImageRegistry(value)).toThrow(InvalidArgumentError);
-  });
-
-  it("reads an empty --image-registry (an empty environment variable) as unset", () => {
-    expect(parseImageRegistry("")).toBe("");
   });
 });
 

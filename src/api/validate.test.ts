@@ -1,10 +1,8 @@
 import { describe, expect, it } from "vitest";
-import type { KubeObject } from "../kube/resources.js";
 import { compareQuantities, parseDuration, parseQuantity } from "./common.js";
 import { examples } from "./examples.js";
 import { kindNames } from "./kinds.js";
 import { compareKubernetesVersions, defaultNamespace, parseKubernetesVersion } from "./tenantcontrolplane.js";
-import type { NodeDrain, TenantControlPlane } from "./index.js";
 import {
   formatPath,
   mustParse,
@@ -18,10 +16,6 @@ import {
   validateUpdate,
   ValidationError,
 } from "./validate.js";
-
-// The API types are usable wherever the kube runtime takes a KubeObject.
-const _tcpIsKubeObject: KubeObject = {} as TenantControlPlane;
-const _drainIsKubeObject: KubeObject = {} as NodeDrain;
 
 /** The example of a kind with `change` applied to a copy. */
 function variant<K extends keyof ReturnType<typeof examples>>(

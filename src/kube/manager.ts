@@ -13,7 +13,7 @@ import { LeaderElector } from "./leader-election.js";
 import type { Logger } from "./logger.js";
 import { RuntimeMetrics } from "./metrics.js";
 import { resourceName, type KubeObject } from "./resources.js";
-import { HealthServer } from "../server/http.js";
+import { HealthServer } from "./health.js";
 import { userAgent } from "../version.js";
 
 export interface ManagerOptions {

@@ -14,16 +14,7 @@ import type { Informer } from "../kube/informer.js";
 import type { Logger } from "../kube/logger.js";
 import { Resources, type KubeObject } from "../kube/resources.js";
 import { userAgent } from "../version.js";
-
-export interface OpsCenterEndpoint {
-  url: string;
-  /** HMAC-SHA256 key; the signature goes into X-Metapilot-Signature over "<timestamp>.<body>". */
-  hmacSecret?: string;
-  hmacSecretFile?: string;
-  caFile?: string;
-  insecureSkipVerify?: boolean;
-  timeoutMs?: number;
-}
+import type { OpsCenterEndpoint } from "../controllers.js";
 
 export interface ReportableDecision extends KubeObject {
   spec?: Record<string, unknown> & { decidedAt?: string; dryRun?: boolean; direction?: string; component?: string };

@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import type { Manager } from "../../kube/manager.js";
 import { Resources } from "../../kube/resources.js";
 import { PrometheusClient, type PrometheusOptions } from "../../prometheus/client.js";
-import type { Route } from "../http.js";
+import type { Route } from "../../kube/health.js";
 import {
   handleApi,
   tenantLabel,
