@@ -189,11 +189,33 @@ export const ClusterScalerSpec = z
           .min(1)
           .max(10000)
           .default(10)
-          .describe("Most workload changes this policy makes across all tenants per interval."),
-        interval: Duration.default("1m").describe("Length of the interval."),
+          .describe(
+            "Most workload changes (scale-ups and scale-downs, OOM scale-ups included) this policy makes across all " +
+              "its tenants per interval; in dry-run, the changes it records. A change the budget holds back is " +
+              "recorded as a Blocked ScalingDecision and made once the budget allows it.",
+          ),
+        interval: Duration.default("5m").describe(
+          "Length of the sliding interval. The default, 5m, is about how long a control-plane rollout takes to " +
+            "finish and show its effect, so at most maxChangesPerInterval rollouts are in flight at once.",
+        ),
+        oomFloorPerTenant: z
+          .int()
+          .min(1)
+          .max(100)
+          .default(2)
+          .describe(
+            "OOM scale-ups each tenant still gets per interval when the budget is spent: an OOM-killed tenant is " +
+              "never left crash-looping because other tenants used the budget. They count against the budget all " +
+              "the same. The default, 2, covers a tenant's kube-apiserver and etcd killed by the same list storm.",
+          ),
       })
-      .describe("Limits how many changes happen at once across the fleet, so a bad signal cannot resize everything.")
-      .optional(),
+      .prefault({})
+      .describe(
+        "Limits how many changes happen across the fleet, so a bad signal cannot resize everything at once. When " +
+          "unset: 10 changes per 5 minutes (120 an hour), with 2 OOM scale-ups per tenant per interval that the " +
+          "budget never takes away. It is counted from the ScalingDecisions this policy recorded (Applied or " +
+          "DryRun, by decidedAt), so a restart or a new leader carries on with what was spent.",
+      ),
     overrides: z
       .array(ScalerOverride)
       .max(64)
@@ -211,6 +233,37 @@ export const ClusterScalerStatus = z
     matchedTenants: z.int().min(0).describe("Tenants this policy applies to (after priority resolution).").optional(),
     observedGeneration: z.int().min(0).describe("The metadata.generation this status describes.").optional(),
     lastDecisionTime: Timestamp.describe("When the policy last made a ScalingDecision.").optional(),
+    fleetBudget: z
+      .object({
+        maxChangesPerInterval: z.int().min(0).describe("The budget in force: changes per interval."),
+        interval: Duration.describe("The budget's interval in force."),
+        oomFloorPerTenant: z
+          .int()
+          .min(0)
+          .describe("OOM scale-ups per tenant per interval the budget never holds back."),
+        changes: z
+          .int()
+          .min(0)
+          .describe(
+            "Changes counted in the last interval: Applied and DryRun decisions of this policy (OOM scale-ups " +
+              "included) and those still being recorded.",
+          ),
+        remaining: z.int().min(0).describe("Changes left in the last interval."),
+        heldBack: z
+          .int()
+          .min(0)
+          .describe("Workloads whose change the budget held back in the last interval (Blocked decisions)."),
+        heldBackWorkloads: z
+          .array(z.string().max(317))
+          .max(20)
+          .describe("Up to 20 of those workloads, as namespace/name, the most recent first.")
+          .optional(),
+        nextChangeAt: Timestamp.describe(
+          "When the oldest counted change leaves the interval and frees one change; unset while changes remain.",
+        ).optional(),
+      })
+      .describe("What the fleet budget holds now, counted from this policy's ScalingDecisions.")
+      .optional(),
   })
   .describe("Observed state of the policy.");
 

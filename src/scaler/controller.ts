@@ -11,6 +11,7 @@ import { PrometheusClient } from "../prometheus/client.js";
 import { jsonEqual, mergeConditions, type ConditionInput } from "../operator/status.js";
 import { KubeActuator, RecordingActuator } from "./actuator.js";
 import { defaultEngineOptions } from "./engine.js";
+import { fleetBudgetCondition, fleetBudgetStatus } from "./fleet-budget.js";
 import { selectClusterScaler } from "./policy.js";
 import { ScalerReconciler, componentLabel, tenantLabel, type DecisionObject, type ScalerCaches } from "./reconciler.js";
 import { Reporter } from "./reports.js";
@@ -164,6 +165,7 @@ export function addClusterScalerController(manager: Manager, config: ControllerC
       const parsed = parseClusterScaler(raw);
       const conditions: ConditionInput[] = [];
       const status: Record<string, unknown> = { ...(raw.status ?? {}) };
+      let requeueAfterMs: number | undefined;
       if (!parsed.ok) {
         conditions.push({
           type: "Ready",
@@ -197,6 +199,15 @@ export function addClusterScalerController(manager: Manager, config: ControllerC
         );
         const last = reconciler.lastDecisionAt.get(key.name);
         if (last) status.lastDecisionTime = new Date(last).toISOString();
+        const now = Date.now();
+        const budget = await reconciler.fleetBudgetUsage(key.name, now);
+        if (budget) {
+          const interval = parsed.value.spec.fleetBudget.interval;
+          status.fleetBudget = fleetBudgetStatus(budget, interval);
+          conditions.push(fleetBudgetCondition(budget, interval));
+          // The counts change when a decision leaves the interval, which no event announces.
+          if (budget.nextExpiryAt !== undefined) requeueAfterMs = Math.max(1000, budget.nextExpiryAt - now + 100);
+        }
       }
       const generation = raw.metadata.generation;
       const merged = mergeConditions(
@@ -206,11 +217,13 @@ export function addClusterScalerController(manager: Manager, config: ControllerC
         new Date(),
       );
       const next = { ...status, conditions: merged, observedGeneration: generation };
-      if (jsonEqual(raw.status ?? {}, next)) return;
+      const result = requeueAfterMs === undefined ? undefined : { requeueAfterMs };
+      if (jsonEqual(raw.status ?? {}, next)) return result;
       await manager.client.applyStatus(Resources.ClusterScaler, {
         metadata: { name: key.name },
         status: next,
       } as KubeObject & { status: unknown });
+      return result;
     },
   };
   const statusController = new Controller({
@@ -224,6 +237,10 @@ export function addClusterScalerController(manager: Manager, config: ControllerC
   // Only a tenant's labels (or its coming and going) change what a ClusterScaler matches, not its status churn.
   statusController.watch(caches.tenants, () => caches.clusterScalers.list().map(keyOf), {
     updateMatters: labelsChanged,
+  });
+  // A decision recorded or finished changes what its ClusterScaler's fleet budget holds.
+  statusController.watch(caches.decisions, (d) => (d.spec?.clusterScaler ? [{ name: d.spec.clusterScaler }] : []), {
+    updateMatters: (d, old) => d.status?.phase !== old.status?.phase,
   });
   manager.add(statusController);
 

@@ -61,6 +61,7 @@ const inputArb = fc
       { maxLength: 10 },
     ),
     budget: fc.integer({ min: 0, max: 3 }),
+    oomFloor: fc.integer({ min: 0, max: 2 }),
     maxStep: fc.integer({ min: 1, max: 100 }),
     unavailable: fc.option(fc.constant("Prometheus unreachable"), { nil: undefined }),
   })
@@ -93,6 +94,7 @@ const inputArb = fc
         lastChangeAt: r.lastChangeAgo === undefined ? undefined : now - r.lastChangeAgo,
       },
       fleetBudgetRemaining: r.budget,
+      oomFloorRemaining: r.oomFloor,
     };
   });
 
@@ -132,6 +134,17 @@ describe("decision engine properties", propertyTimeout, () => {
     );
   });
 
+  it("with the fleet budget spent, makes no change but an OOM scale-up within the tenant's floor", () => {
+    fc.assert(
+      fc.property(inputArb, (i) => {
+        const plan = decide(i);
+        if (i.fleetBudgetRemaining > 0 || plan.action !== "change") return;
+        expect(plan.category).toBe("OOMKilled");
+        expect(i.oomFloorRemaining).toBeGreaterThan(0);
+      }),
+      { numRuns: 3000 },
+    );
+  });
   it("never leaves minAllowed/maxAllowed when it starts inside them", () => {
     fc.assert(
       fc.property(inputArb, (i) => {

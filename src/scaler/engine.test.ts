@@ -93,6 +93,18 @@ describe("decide: OOM", () => {
     expect(decide(input({ current: shadow, observed: shadow }, { oom: [kill] })).action).toBe("none");
   });
 
+  it("is made with the fleet budget spent while the tenant's OOM floor lasts, and blocked after it", () => {
+    const kill = { id: "p/c/1", pod: "p", container: "c", finishedAt: now - 100, limitBytes: 2048 * MiB };
+    const onFloor = decide(input({ fleetBudgetRemaining: 0, oomFloorRemaining: 1 }, { oom: [kill] }));
+    expect(onFloor.action).toBe("change");
+    const beyond = decide(input({ fleetBudgetRemaining: 0, oomFloorRemaining: 0 }, { oom: [kill] }));
+    expect(beyond.action).toBe("blocked");
+    expect(beyond.action === "blocked" && beyond.heldByFleetBudget).toBe(true);
+    expect(beyond.action === "blocked" && beyond.blockedBy).toMatch(/oomFloorPerTenant/);
+    // With budget left, the floor does not matter: the OOM scale-up spends the budget like any change.
+    expect(decide(input({ fleetBudgetRemaining: 1, oomFloorRemaining: 0 }, { oom: [kill] })).action).toBe("change");
+  });
+
   it("never acts twice on the same OOM", () => {
     const plan = decide(
       input(
@@ -217,6 +229,9 @@ describe("decide: sustained CPU", () => {
     };
     const plan = decide(input({ history: h, fleetBudgetRemaining: 0 }, hot));
     expect(plan.action).toBe("blocked");
+    expect(plan.action === "blocked" && plan.heldByFleetBudget).toBe(true);
+    // The OOM floor is for OOM kills only.
+    expect(decide(input({ history: h, fleetBudgetRemaining: 0, oomFloorRemaining: 2 }, hot)).action).toBe("blocked");
   });
 });
 

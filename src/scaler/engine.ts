@@ -426,7 +426,8 @@ export function decide(input: DecisionInput, o: EngineOptions = defaultEngineOpt
       };
     }
     const isOom = primary.category === "OOMKilled";
-    // OOM kills are direct evidence and act at once; everything else respects the cooldown and the fleet budget.
+    // OOM kills are direct evidence and act at once; everything else respects the cooldown. Every change counts
+    // against the fleet budget, but an OOM scale-up within the tenant's floor is made even when it is spent.
     if (
       !isOom &&
       input.history.lastScaleUpAt !== undefined &&
@@ -438,14 +439,27 @@ export function decide(input: DecisionInput, o: EngineOptions = defaultEngineOpt
         notes,
       };
     }
-    if (!isOom && input.fleetBudgetRemaining <= 0) {
-      return { action: "blocked", ...base, blockedBy: "fleet budget exhausted for this interval" };
+    if (input.fleetBudgetRemaining <= 0 && !(isOom && input.oomFloorRemaining > 0)) {
+      return {
+        action: "blocked",
+        ...base,
+        heldByFleetBudget: true,
+        blockedBy: isOom
+          ? "fleet budget exhausted for this interval, and this tenant's OOM scale-ups that the budget never " +
+            "holds back (fleetBudget.oomFloorPerTenant) are used"
+          : "fleet budget exhausted for this interval",
+      };
     }
     return { action: "change", ...base };
   }
   const down = downPlan(input, o, notes);
   if (down.action === "change" && input.fleetBudgetRemaining <= 0) {
-    return { ...down, action: "blocked", blockedBy: "fleet budget exhausted for this interval" };
+    return {
+      ...down,
+      action: "blocked",
+      heldByFleetBudget: true,
+      blockedBy: "fleet budget exhausted for this interval",
+    };
   }
   return down;
 }

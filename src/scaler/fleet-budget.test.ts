@@ -1,20 +1,96 @@
+import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { parseClusterScaler, type ClusterScaler } from "../api/index.js";
-import { FleetBudget } from "./reconciler.js";
+import {
+  blockedByAnnotation,
+  blockedByFleetBudget,
+  budgetOf,
+  FleetBudget,
+  type BudgetDecision,
+} from "./fleet-budget.js";
+import { signatureAnnotation, signDecision } from "./signature.js";
 
-function clusterScaler(interval: string): ClusterScaler {
+const key = randomBytes(32);
+const t0 = Date.parse("2026-12-01T00:00:00Z");
+const min = 60_000;
+
+function clusterScaler(fleetBudget?: Record<string, unknown>, name = "fleet"): ClusterScaler {
   const r = parseClusterScaler({
     apiVersion: "metapilot.io/v1alpha1",
     kind: "ClusterScaler",
-    metadata: { name: "fleet" },
+    metadata: { name },
     spec: {
       components: [{ name: "kube-apiserver", scalers: [{ name: "oom" }] }],
-      fleetBudget: { maxChangesPerInterval: 1, interval },
+      ...(fleetBudget ? { fleetBudget } : {}),
     },
   });
   if (!r.ok) throw new Error(r.errors.join("; "));
   return r.value;
 }
+
+let serial = 0;
+/** A decision as metapilot records it: signed, with its phase. */
+function decision(
+  o: {
+    at: number;
+    tenant?: string;
+    phase?: string;
+    oom?: boolean;
+    byBudget?: boolean;
+    clusterScaler?: string;
+    signWith?: Buffer | null;
+  } = { at: t0 },
+): BudgetDecision {
+  const tenant = o.tenant ?? "a";
+  const d: BudgetDecision = {
+    metadata: {
+      name: `kube-apiserver-up-${serial++}`,
+      namespace: `tcp-${tenant}`,
+      annotations: o.byBudget ? { [blockedByAnnotation]: blockedByFleetBudget } : {},
+    },
+    spec: {
+      target: { name: "kube-apiserver", namespace: `tcp-${tenant}`, tenant },
+      component: "kube-apiserver",
+      direction: "Up",
+      dryRun: false,
+      after: { replicas: 2 },
+      rootCause: { category: o.oom ? "OOMKilled" : "CPUSaturation" },
+      clusterScaler: o.clusterScaler ?? "fleet",
+      decidedAt: new Date(o.at).toISOString(),
+    },
+    ...(o.phase ? { status: { phase: o.phase } } : {}),
+  };
+  if (o.signWith !== null) d.metadata!.annotations![signatureAnnotation] = signDecision(o.signWith ?? key, d);
+  return d;
+}
+
+/** A budget fed by `recorded` as an informer replays a cache to a new handler: what a new leader starts from. */
+function budgetOver(recorded: BudgetDecision[]): FleetBudget {
+  const b = new FleetBudget(() => recorded);
+  for (const d of recorded) b.observe(d);
+  return b;
+}
+
+describe("the fleet budget's spec", () => {
+  it("is 10 changes per 5 minutes with 2 OOM scale-ups per tenant when unset", () => {
+    expect(budgetOf(clusterScaler())).toEqual({ maxChanges: 10, intervalMs: 5 * min, oomFloor: 2 });
+    expect(budgetOf(clusterScaler({}))).toEqual({ maxChanges: 10, intervalMs: 5 * min, oomFloor: 2 });
+    expect(budgetOf(clusterScaler({ maxChangesPerInterval: 3 }))).toEqual({
+      maxChanges: 3,
+      intervalMs: 5 * min,
+      oomFloor: 2,
+    });
+  });
+  it("refuses a floor of 0: the budget may never take every OOM scale-up away", () => {
+    const r = parseClusterScaler({
+      apiVersion: "metapilot.io/v1alpha1",
+      kind: "ClusterScaler",
+      metadata: { name: "x" },
+      spec: { components: [{ name: "etcd" }], fleetBudget: { oomFloorPerTenant: 0 } },
+    });
+    expect(r.ok).toBe(false);
+  });
+});
 
 describe("FleetBudget", () => {
   // The scaler had its own parser that read anything but <integer><unit> as 60 s.
@@ -25,12 +101,143 @@ describe("FleetBudget", () => {
     ["90s", 90_000],
     ["1m", 60_000],
   ])("holds a change for the whole interval %s (%d ms)", (interval, ms) => {
-    const cs = clusterScaler(interval);
+    const cs = clusterScaler({ maxChangesPerInterval: 1, interval });
+    const budget = budgetOver([decision({ at: t0, phase: "Applied" })]);
+    expect(budget.usage(cs, t0 - 1, key).remaining).toBe(1);
+    expect(budget.usage(cs, t0, key).remaining).toBe(0);
+    expect(budget.usage(cs, t0 + ms - 1, key).remaining).toBe(0);
+    expect(budget.usage(cs, t0 + ms, key).remaining).toBe(1);
+  });
+
+  it("counts Applied, DryRun and unfinished decisions of its own ClusterScaler only", () => {
+    const cs = clusterScaler({ maxChangesPerInterval: 10, interval: "5m" });
+    const budget = budgetOver([
+      decision({ at: t0, phase: "Applied" }),
+      decision({ at: t0, phase: "DryRun" }),
+      decision({ at: t0 }), // a leader died before writing its phase: it may have applied it
+      decision({ at: t0, phase: "Blocked" }),
+      decision({ at: t0, phase: "Failed" }),
+      decision({ at: t0, phase: "Applied", clusterScaler: "other" }),
+      decision({ at: t0 - 5 * min, phase: "Applied" }), // just out of the interval
+    ]);
+    const u = budget.usage(cs, t0 + 1000, key);
+    expect(u.changes).toBe(3);
+    expect(u.remaining).toBe(7);
+    expect(u.nextChangeAt).toBeUndefined();
+  });
+
+  it("does not count a decision metapilot did not sign: no one else can spend the fleet's budget", () => {
+    const cs = clusterScaler({ maxChangesPerInterval: 2, interval: "5m" });
+    const budget = budgetOver([
+      decision({ at: t0, phase: "Applied", signWith: null }),
+      decision({ at: t0, phase: "Applied", signWith: randomBytes(32) }),
+      decision({ at: t0, phase: "Applied" }),
+    ]);
+    expect(budget.usage(cs, t0, key).changes).toBe(1);
+  });
+
+  it("a new leader that reads the same decisions holds the same budget as the one that made them", () => {
+    const cs = clusterScaler({ maxChangesPerInterval: 4, interval: "10m" });
+    const leader = new FleetBudget();
+    const recorded: BudgetDecision[] = [];
+    for (let i = 0; i < 4; i++) {
+      const at = t0 + i * min;
+      const d = decision({ at, tenant: `t${i}`, phase: "Applied" });
+      const k = `${d.metadata?.namespace}/${d.metadata?.name}`;
+      leader.reserve("fleet", k, { tenant: `t${i}`, workload: "x", at, oom: false, heldByBudget: false });
+      leader.settle("fleet", k, "Applied");
+      recorded.push(d);
+    }
+    const at = t0 + 5 * min;
+    const before = leader.usage(cs, at, key);
+    expect(before.remaining).toBe(0);
+    // The leader dies; a fresh process (nothing in memory) is handed the decisions by its informer.
+    const next = budgetOver(recorded);
+    expect(next.usage(cs, at, key)).toEqual(before);
+    expect(next.usage(cs, at, key).nextChangeAt).toBe(t0 + 10 * min);
+  });
+
+  it("counts its own change from the moment it is planned, once, whatever the cache shows of it", () => {
+    const cs = clusterScaler({ maxChangesPerInterval: 2, interval: "5m" });
     const budget = new FleetBudget();
-    const t0 = Date.parse("2026-12-01T00:00:00Z");
-    expect(budget.remaining(cs, t0)).toBe(1);
-    budget.consume(cs, t0);
-    expect(budget.remaining(cs, t0 + ms - 1)).toBe(0);
-    expect(budget.remaining(cs, t0 + ms)).toBe(1);
+    const d = decision({ at: t0 });
+    const k = `${d.metadata?.namespace}/${d.metadata?.name}`;
+    budget.reserve("fleet", k, {
+      tenant: "a",
+      workload: "tcp-a/kube-apiserver",
+      at: t0,
+      oom: false,
+      heldByBudget: false,
+    });
+    expect(budget.usage(cs, t0, key).changes).toBe(1);
+    budget.observe(d); // created, no phase yet
+    expect(budget.usage(cs, t0, key).changes).toBe(1);
+    budget.settle("fleet", k, "Applied");
+    budget.observe({ ...d, status: { phase: "Applied" } });
+    expect(budget.usage(cs, t0, key).changes).toBe(1);
+  });
+
+  it("a planned change that was held back or never recorded frees its place", () => {
+    const cs = clusterScaler({ maxChangesPerInterval: 2, interval: "5m" });
+    const budget = new FleetBudget();
+    budget.reserve("fleet", "tcp-a/x", {
+      tenant: "a",
+      workload: "tcp-a/kube-apiserver",
+      at: t0,
+      oom: false,
+      heldByBudget: true,
+    });
+    budget.reserve("fleet", "tcp-b/y", {
+      tenant: "b",
+      workload: "tcp-b/kube-apiserver",
+      at: t0,
+      oom: false,
+      heldByBudget: false,
+    });
+    budget.settle("fleet", "tcp-a/x", "Blocked");
+    budget.settle("fleet", "tcp-b/y", "Failed");
+    const u = budget.usage(cs, t0, key);
+    expect(u.changes).toBe(0);
+    expect(u.heldBack).toEqual(["tcp-a/kube-apiserver"]);
+  });
+
+  it("gives each tenant its OOM floor, counted per tenant, while OOM scale-ups still spend the budget", () => {
+    const cs = clusterScaler({ maxChangesPerInterval: 3, interval: "5m", oomFloorPerTenant: 2 });
+    const budget = budgetOver([
+      decision({ at: t0, tenant: "a", phase: "Applied", oom: true }),
+      decision({ at: t0, tenant: "a", phase: "Applied", oom: true }),
+      decision({ at: t0, tenant: "b", phase: "Applied", oom: true }),
+      decision({ at: t0, tenant: "c", phase: "Applied" }),
+    ]);
+    const a = budget.usage(cs, t0 + 1, key, "a");
+    expect(a.changes).toBe(4);
+    expect(a.remaining).toBe(0);
+    expect(a.oomFloorRemaining).toBe(0);
+    expect(budget.usage(cs, t0 + 1, key, "b").oomFloorRemaining).toBe(1);
+    expect(budget.usage(cs, t0 + 1, key, "c").oomFloorRemaining).toBe(2);
+    // Four changes against three: the second oldest must leave the interval before one is free.
+    expect(a.nextChangeAt).toBe(t0 + 5 * min);
+  });
+
+  it("lists what it held back in the interval, the most recent first, each workload once", () => {
+    const cs = clusterScaler({ maxChangesPerInterval: 1, interval: "5m" });
+    const budget = budgetOver([
+      decision({ at: t0, tenant: "a", phase: "Applied" }),
+      decision({ at: t0 + 1, tenant: "b", phase: "Blocked", byBudget: true }),
+      decision({ at: t0 + 2, tenant: "c", phase: "Blocked", byBudget: true }),
+      decision({ at: t0 + 3, tenant: "b", phase: "Blocked", byBudget: true }),
+      decision({ at: t0 + 4, tenant: "d", phase: "Blocked" }), // held by a bound, not by the budget
+    ]);
+    expect(budget.usage(cs, t0 + 10, key).heldBack).toEqual(["tcp-b/kube-apiserver", "tcp-c/kube-apiserver"]);
+  });
+
+  it("reads older decisions again when the interval grows, and forgets deleted ones", () => {
+    const recorded = [decision({ at: t0, phase: "Applied" }), decision({ at: t0 + 20 * min, phase: "Applied" })];
+    const budget = budgetOver(recorded);
+    const now = t0 + 25 * min;
+    expect(budget.usage(clusterScaler({ interval: "10m" }), now, key).changes).toBe(1);
+    expect(budget.usage(clusterScaler({ interval: "1h" }), now, key).changes).toBe(2);
+    budget.forget(recorded[1] as BudgetDecision);
+    expect(budget.usage(clusterScaler({ interval: "1h" }), now, key).changes).toBe(1);
   });
 });

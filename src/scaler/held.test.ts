@@ -12,6 +12,11 @@ class Store {
       (o) => (o.metadata?.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : o.metadata?.name) === key,
     );
   }
+  /** Like an informer, replays what it holds to a new handler. */
+  on(handlers: { add?: (o: KubeObject, initial?: boolean) => void }) {
+    for (const o of this.items) handlers.add?.(o, true);
+    return this;
+  }
   list(filter?: (o: KubeObject) => boolean) {
     return filter ? this.items.filter(filter) : [...this.items];
   }

@@ -4,7 +4,7 @@
 // two never loses a decision and a retry never actuates twice.
 import { createHash, randomBytes } from "node:crypto";
 import { Counter, Histogram, type Registry } from "prom-client";
-import { mustParse, parseClusterScaler, parseDuration, type ClusterScaler, type ScalerName } from "../api/index.js";
+import { mustParse, parseClusterScaler, type ClusterScaler, type ScalerName } from "../api/index.js";
 import type { KubeClient } from "../kube/client.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../kube/controller.js";
 import { ApiError } from "../kube/errors.js";
@@ -23,6 +23,13 @@ import {
   type EngineOptions,
 } from "./engine.js";
 import { profileNameFor, profileRecommendation } from "../recommender/index.js";
+import {
+  blockedByAnnotation,
+  blockedByFleetBudget,
+  FleetBudget,
+  type BudgetDecision,
+  type BudgetUsage,
+} from "./fleet-budget.js";
 import { resolvePolicy, selectClusterScaler } from "./policy.js";
 import { bytes, cores } from "./quantity.js";
 import { oomEventsOf, type PodLike } from "./signals/oom.js";
@@ -115,6 +122,7 @@ export interface DecisionObject extends KubeObject {
     component?: string;
     dryRun?: boolean;
     decidedAt?: string;
+    clusterScaler?: string;
     rootCause?: { category?: string };
     after?: { replicas?: number; resources?: { requests?: Record<string, string>; limits?: Record<string, string> } };
   };
@@ -164,23 +172,6 @@ export interface ScalerOptions {
   interruptedMaxAgeMs?: number;
 }
 
-/** Fleet budget: changes per ClusterScaler in a sliding interval. */
-export class FleetBudget {
-  private readonly changes = new Map<string, number[]>();
-  remaining(cs: ClusterScaler, now: number): number {
-    const b = cs.spec.fleetBudget;
-    if (!b) return Infinity;
-    const interval = parseDuration(b.interval);
-    const list = (this.changes.get(cs.metadata?.name ?? "") ?? []).filter((t) => now - t < interval);
-    this.changes.set(cs.metadata?.name ?? "", list);
-    return b.maxChangesPerInterval - list.length;
-  }
-  consume(cs: ClusterScaler, now: number): void {
-    const key = cs.metadata?.name ?? "";
-    this.changes.set(key, [...(this.changes.get(key) ?? []), now]);
-  }
-}
-
 const shortHash = (s: string) => createHash("sha256").update(s).digest("hex").slice(0, 10);
 
 /** The ClusterScalers that parse; an invalid one is left out here and reported by the status reconciler. */
@@ -193,7 +184,8 @@ export function validClusterScalers(raws: readonly KubeObject[]): ClusterScaler[
 
 export class ScalerReconciler implements Reconciler {
   private readonly histories = new Map<string, History>();
-  private readonly budget = new FleetBudget();
+  /** Counted from the recorded decisions (src/scaler/fleet-budget.ts), so it survives a restart or failover. */
+  private readonly budget: FleetBudget;
   private readonly now: () => number;
   private readonly engine: EngineOptions;
   private readonly decisionsTotal?: Counter<"direction" | "category" | "phase">;
@@ -218,6 +210,13 @@ export class ScalerReconciler implements Reconciler {
     const ownKey = randomBytes(32);
     this.signingKey = o.signingKey ?? (() => Promise.resolve(ownKey));
     this.engine = { ...defaultEngineOptions, ...o.engine };
+    const decisions = o.caches.decisions;
+    this.budget = new FleetBudget(() => decisions.list() as BudgetDecision[]);
+    decisions.on({
+      add: (d) => this.budget.observe(d as BudgetDecision),
+      update: (d) => this.budget.observe(d as BudgetDecision),
+      delete: (d) => this.budget.forget(d as BudgetDecision),
+    });
     if (o.registry) {
       this.decisionsTotal = new Counter({
         name: "metapilot_scaling_decisions_total",
@@ -283,6 +282,12 @@ export class ScalerReconciler implements Reconciler {
       "Govern",
       reason,
     );
+  }
+
+  /** What the fleet budget of a valid ClusterScaler holds now, for its status. */
+  async fleetBudgetUsage(name: string, now: number): Promise<BudgetUsage | undefined> {
+    const cs = this.clusterScalers().find((c) => c.metadata?.name === name);
+    return cs ? this.budget.usage(cs, now, await this.signingKey()) : undefined;
   }
 
   tenantLabels(tenant: string, workload: KubeObject): Record<string, string> {
@@ -482,7 +487,8 @@ export class ScalerReconciler implements Reconciler {
       (p) => p.metadata?.labels?.[tenantLabel] === tenant && p.metadata?.labels?.[componentLabel] === component,
     );
     const paused = isPaused(workload, tcp, cs);
-    const h = this.history(wkey, now, await this.signingKey());
+    const signingKey = await this.signingKey();
+    const h = this.history(wkey, now, signingKey);
     const observed = tenancy.ownedByTenantControlPlane
       ? tenantSpecSize(
           this.currentSize(workload, ref.container),
@@ -500,6 +506,7 @@ export class ScalerReconciler implements Reconciler {
       now - shadow.at < dryRunBaselineHoldMs(shadow.direction, policy)
         ? shadow.after
         : observed;
+    const budget = this.budget.usage(cs, now, signingKey, tenant);
     const partial = {
       workload: ref,
       current,
@@ -508,12 +515,22 @@ export class ScalerReconciler implements Reconciler {
       signals: this.signalsFor(ref, pods, policy.scalers.probe.windowMs, now),
       profile: this.profileFor(ref),
       now,
-      fleetBudgetRemaining: this.budget.remaining(cs, now),
+      fleetBudgetRemaining: budget.remaining,
+      oomFloorRemaining: budget.oomFloorRemaining,
       paused,
     };
     this.track(h, partial);
     const input: DecisionInput = { ...partial, history: h };
     const plan = decide(input, this.engine);
+    // Spent at once, before any await, so that no other worker's reconcile finds this change still in the budget.
+    if (plan.action !== "none")
+      this.budget.reserve(policy.clusterScaler, `${ref.namespace}/${decisionName(plan, ref, now)}`, {
+        tenant,
+        workload: wkey,
+        at: now,
+        oom: plan.direction === "Up" && plan.category === "OOMKilled",
+        heldByBudget: plan.heldByFleetBudget === true,
+      });
     const rec = recommendation(input, this.engine);
     if (rec) {
       h.recommendations.push(rec);
@@ -537,7 +554,7 @@ export class ScalerReconciler implements Reconciler {
         requeueAfterMs: Math.max(finishRetryMs === undefined ? 1000 : 100, Math.min(next, finishRetryMs ?? next)),
       };
     }
-    await this.record(plan, ref, policy.clusterScaler, dryRun, observed, cs, h, now, rc, tcp, workload);
+    await this.record(plan, ref, policy.clusterScaler, dryRun, observed, h, now, rc, tcp, workload);
   }
 
   /**
@@ -634,21 +651,14 @@ export class ScalerReconciler implements Reconciler {
     clusterScaler: string,
     dryRun: boolean,
     observed: Size,
-    cs: ClusterScaler,
     h: History,
     now: number,
     rc: ReconcileContext,
     tcp: TenantObject | undefined,
     workload: Workload,
   ): Promise<void> {
-    const identity = plan.oomIds.length
-      ? plan.oomIds.join(",")
-      : `${JSON.stringify(plan.after)}/${Math.floor(now / 60_000)}`;
-    const name =
-      `${ref.component}-${plan.direction.toLowerCase()}-${shortHash(`${ref.namespace}/${ref.name}/${plan.direction}/${identity}`)}`.slice(
-        0,
-        63,
-      );
+    const name = decisionName(plan, ref, now);
+    const budgetKey = `${ref.namespace}/${name}`;
     const size = (s: Size) => ({ replicas: s.replicas, resources: resourcesOf(s) });
     const decision = {
       apiVersion: "metapilot.io/v1alpha1",
@@ -665,6 +675,7 @@ export class ScalerReconciler implements Reconciler {
           [workloadAnnotation]: `${ref.kind}/${ref.name}`,
           ...(plan.oomIds.length ? { [oomIdsAnnotation]: plan.oomIds.join(",").slice(0, 4000) } : {}),
           ...(dryRun ? { [observedSizeAnnotation]: JSON.stringify(observed) } : {}),
+          ...(plan.heldByFleetBudget ? { [blockedByAnnotation]: blockedByFleetBudget } : {}),
         },
       },
       spec: {
@@ -689,11 +700,15 @@ export class ScalerReconciler implements Reconciler {
     try {
       await this.o.client.create(Resources.ScalingDecision, decision as KubeObject);
     } catch (err) {
-      if (!(err instanceof ApiError && err.isConflict)) throw err;
+      if (!(err instanceof ApiError && err.isConflict)) {
+        this.budget.settle(clusterScaler, budgetKey, "Failed"); // never recorded, so never carried out
+        throw err;
+      }
       created = false; // already recorded by an earlier attempt: carry on to make sure it was carried out
     }
     const existing = created ? undefined : this.o.caches.decisions.get(`${ref.namespace}/${name}`);
     if (existing?.status?.phase) {
+      this.budget.settle(clusterScaler, budgetKey, existing.status.phase);
       for (const id of plan.oomIds) h.handled.add(id);
       return;
     }
@@ -705,7 +720,6 @@ export class ScalerReconciler implements Reconciler {
     } else if (dryRun) {
       phase = "DryRun";
       message = "dry-run: recorded, workload unchanged";
-      this.budget.consume(cs, now);
     } else {
       try {
         await this.o.actuator.apply(ref, plan.after);
@@ -713,12 +727,12 @@ export class ScalerReconciler implements Reconciler {
         message = ref.ownedByTenantControlPlane
           ? `TenantControlPlane ${ref.tenant} spec updated`
           : `${ref.kind} ${ref.name} updated`;
-        this.budget.consume(cs, now);
       } catch (err) {
         phase = "Failed";
         message = `actuation failed: ${(err as Error).message}`.slice(0, 4000);
       }
     }
+    this.budget.settle(clusterScaler, budgetKey, phase);
     // The shadow holds the size as it would read back after applying it (whole millicores and MiB), like live.
     if (phase === "DryRun")
       h.shadow = { observed, after: sizeOf(size(plan.after)), at: now, direction: plan.direction };
@@ -763,6 +777,22 @@ export class ScalerReconciler implements Reconciler {
       "scaling decision",
     );
   }
+}
+
+/**
+ * The decision's name: the same plan gets the same name (a retry after a crash finds the decision it recorded), a
+ * plan for new OOM kills one per set of kills, any other one per size asked for and minute. A change the budget
+ * held back is named apart from the change made once the budget allows it, so that one is not mistaken for the
+ * other within the same minute.
+ */
+function decisionName(plan: Exclude<Plan, { action: "none" }>, ref: WorkloadRef, now: number): string {
+  const identity = plan.oomIds.length
+    ? plan.oomIds.join(",")
+    : `${JSON.stringify(plan.after)}/${Math.floor(now / 60_000)}${plan.action === "blocked" ? "/blocked" : ""}`;
+  return `${ref.component}-${plan.direction.toLowerCase()}-${shortHash(`${ref.namespace}/${ref.name}/${plan.direction}/${identity}`)}`.slice(
+    0,
+    63,
+  );
 }
 
 /** A decision's before/after block back into numbers. */

@@ -44,6 +44,7 @@ export function input(over: Partial<DecisionInput> = {}, signals: Partial<Signal
     },
     now,
     fleetBudgetRemaining: 10,
+    oomFloorRemaining: 2,
     paused: false,
     ...over,
   };

@@ -137,6 +137,11 @@ export interface DecisionInput {
   now: number;
   /** Changes still allowed by the fleet budget in this interval. */
   fleetBudgetRemaining: number;
+  /**
+   * OOM scale-ups the tenant still gets in this interval however spent the fleet budget is (its
+   * oomFloorPerTenant, less the OOM scale-ups it had).
+   */
+  oomFloorRemaining: number;
   paused: boolean;
 }
 
@@ -154,5 +159,7 @@ export type Plan =
       /** OOM events this plan answers; recorded so they are never acted on twice. */
       oomIds: string[];
       blockedBy?: string;
+      /** Blocked because the fleet budget is spent (not by a bound). */
+      heldByFleetBudget?: boolean;
       notes: string[];
     };
