@@ -46,6 +46,11 @@ export interface ControllerConfig {
   ownNamespaces?: string[];
   /** Namespaces besides the tenant's own that spec.etcd.external.secretRef may name. */
   externalEtcdSecretNamespaces?: string[];
+  /**
+   * Secrets only in tenant namespaces: the ClusterRole metapilot binds to its own ServiceAccount in each tenant
+   * namespace it creates (--tenant-secrets-cluster-role, --service-account). Unset: its kubeconfig's own rights.
+   */
+  tenantSecretAccess?: { clusterRole: string; serviceAccount: { namespace: string; name: string } };
   /** Registry of the tenant component images (--image-registry); a TenantControlPlane's spec.imageRegistry wins. */
   imageRegistry?: string;
   /** The key ScalingDecisions are signed with (--decision-signing-key-file); else decisionSigningKeySecret. */

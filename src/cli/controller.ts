@@ -15,6 +15,7 @@ import { parseDuration } from "../api/common.js";
 import { duration, durationOrZero, percent, positiveInteger, positiveNumber } from "./args.js";
 import { readSigningKeyFile } from "../scaler/signing-key.js";
 import { imageRegistryError } from "../api/scheduling.js";
+import { parseServiceAccount, type TenantSecretAccess } from "../operator/tenant-secrets.js";
 
 /** --image-registry: a registry host with an optional port and path, no scheme, tag or digest. */
 export function parseImageRegistry(value: string): string {
@@ -54,6 +55,8 @@ interface ControllerFlags extends KubeFlags, PrometheusFlags {
   clusterName: string;
   decisionRetention: string;
   externalEtcdSecretNamespaces?: string;
+  tenantSecretsClusterRole?: string;
+  serviceAccount?: string;
   imageRegistry?: string;
   decisionSigningKeyFile?: string;
   dashboard?: boolean;
@@ -192,6 +195,20 @@ export function controllerCommand(): Command {
     )
     .addOption(
       new Option(
+        "--tenant-secrets-cluster-role <name>",
+        "ClusterRole (Secrets: get, list, create, patch, delete) that metapilot binds to its own ServiceAccount " +
+          "(--service-account) in each tenant namespace it creates, so that it needs no Secret access cluster-wide " +
+          "(the chart sets both); unset: metapilot uses the rights of its kubeconfig and binds nothing",
+      ).env("METAPILOT_TENANT_SECRETS_CLUSTER_ROLE"),
+    )
+    .addOption(
+      new Option(
+        "--service-account <namespace/name>",
+        "metapilot's own ServiceAccount, the subject of the RoleBindings of --tenant-secrets-cluster-role",
+      ).env("METAPILOT_SERVICE_ACCOUNT"),
+    )
+    .addOption(
+      new Option(
         "--image-registry <host/path>",
         "registry of the tenant component images (kube-apiserver, kube-controller-manager, kube-scheduler, etcd), " +
           "e.g. an air-gapped mirror such as mirror.example.com/k8s; a TenantControlPlane's spec.imageRegistry " +
@@ -226,6 +243,14 @@ export function controllerCommand(): Command {
       const maxDrainPercent = Number(flags.maxDrainPercent);
       if (!Number.isFinite(maxDrainPercent) || maxDrainPercent <= 0 || maxDrainPercent > 100)
         throw new Error(`--max-drain-percent must be in (0, 100], got ${flags.maxDrainPercent}`);
+      let tenantSecretAccess: TenantSecretAccess | undefined;
+      if (!flags.tenantSecretsClusterRole !== !flags.serviceAccount)
+        throw new Error("--tenant-secrets-cluster-role and --service-account go together: set both or neither");
+      if (flags.tenantSecretsClusterRole && flags.serviceAccount)
+        tenantSecretAccess = {
+          clusterRole: flags.tenantSecretsClusterRole,
+          serviceAccount: parseServiceAccount(flags.serviceAccount),
+        };
       const kubeConfig = loadKubeConfig(flags);
       const address = flags.metricsAddress.startsWith(":") ? `0.0.0.0${flags.metricsAddress}` : flags.metricsAddress;
       const manager = new Manager({
@@ -275,6 +300,7 @@ export function controllerCommand(): Command {
           .map((n) => n.trim())
           .filter(Boolean),
         imageRegistry: flags.imageRegistry || undefined,
+        tenantSecretAccess,
         decisionSigningKeyFile: flags.decisionSigningKeyFile,
         decisionSigningKeySecret: {
           namespace: flags.leaderElectionNamespace,

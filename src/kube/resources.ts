@@ -34,6 +34,14 @@ export const Resources = {
   NetworkPolicy: r("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", true),
   Lease: r("coordination.k8s.io", "v1", "Lease", "leases", true),
   Event: r("events.k8s.io", "v1", "Event", "events", true),
+  RoleBinding: r("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", true),
+  SelfSubjectAccessReview: r(
+    "authorization.k8s.io",
+    "v1",
+    "SelfSubjectAccessReview",
+    "selfsubjectaccessreviews",
+    false,
+  ),
   CustomResourceDefinition: r(
     "apiextensions.k8s.io",
     "v1",

@@ -1,5 +1,6 @@
 // Wiring of the master-operator: the primary kind, the owned kinds (found by the metapilot.io/tenant label, with
-// that label as a server-side selector so the caches hold only tenant objects), and the reconciler.
+// that label as a server-side selector so the caches hold only tenant objects), and the reconciler. Secrets are no
+// cache: metapilot may read them only in tenant namespaces, per namespace (src/operator/tenant-secrets.ts).
 import { registerController, type ControllerConfig } from "../controllers.js";
 import { Controller, labelKeys } from "../kube/controller.js";
 import type { Manager } from "../kube/manager.js";
@@ -7,6 +8,7 @@ import { Resources, type KubeObject } from "../kube/resources.js";
 import { tenantLabel } from "./manifests.js";
 import { claimantOf } from "./namespace.js";
 import { TenantControlPlaneReconciler, type OperatorCaches, type RawTenantControlPlane } from "./reconciler.js";
+import { TenantSecrets } from "./tenant-secrets.js";
 
 export function addTenantControlPlaneController(manager: Manager, config: ControllerConfig): Controller {
   const owned = <T extends KubeObject>(resource: (typeof Resources)[keyof typeof Resources]) =>
@@ -19,7 +21,6 @@ export function addTenantControlPlaneController(manager: Manager, config: Contro
     deployments: owned(Resources.Deployment),
     statefulSets: owned(Resources.StatefulSet),
     services: owned(Resources.Service),
-    secrets: owned(Resources.Secret),
     pdbs: owned(Resources.PodDisruptionBudget),
     networkPolicies: owned(Resources.NetworkPolicy),
     resourceQuotas: owned(Resources.ResourceQuota),
@@ -28,6 +29,7 @@ export function addTenantControlPlaneController(manager: Manager, config: Contro
   const reconciler = new TenantControlPlaneReconciler({
     client: manager.client,
     caches,
+    secrets: new TenantSecrets(manager.client, { access: config.tenantSecretAccess }),
     recorder: manager.recorder("tenantcontrolplane"),
     registry: manager.metrics.registry,
     allowInsecureExtraArgs: config.allowInsecureExtraArgs,

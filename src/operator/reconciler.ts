@@ -48,6 +48,7 @@ import { claimantOf, namespaceVerdict, type NamespaceVerdict } from "./namespace
 import { ApiError } from "../kube/errors.js";
 import { driftToRepair } from "./drift.js";
 import { podProblem } from "./pod-problems.js";
+import { tenantSecretsRoleBindingName, type TenantSecrets } from "./tenant-secrets.js";
 
 export const finalizerName = "metapilot.io/tenant-control-plane";
 export const pausedAnnotation = "metapilot.io/paused";
@@ -95,7 +96,6 @@ export interface OperatorCaches {
   deployments: Informer<WorkloadStatus>;
   statefulSets: Informer<WorkloadStatus>;
   services: Informer<ServiceObject>;
-  secrets: Informer<Secret>;
   pdbs: Informer<KubeObject>;
   networkPolicies: Informer<KubeObject>;
   resourceQuotas: Informer<KubeObject>;
@@ -105,6 +105,11 @@ export interface OperatorCaches {
 export interface OperatorOptions {
   client: KubeClient;
   caches: OperatorCaches;
+  /**
+   * The tenant's Secrets, read per namespace (metapilot may not read Secrets cluster-wide; see
+   * src/operator/tenant-secrets.ts).
+   */
+  secrets: TenantSecrets;
   recorder: EventRecorder;
   registry?: Registry;
   now?: () => Date;
@@ -269,9 +274,10 @@ export class TenantControlPlaneReconciler implements Reconciler {
       return { requeueAfterMs: resyncMs, resync: true };
     }
     const namespaceObject = namespaceManifest(ctx);
+    let namespaceUid = this.o.caches.namespaces.get(ctx.namespace)?.metadata?.uid ?? "";
     if (verdict.action === "create") {
       try {
-        await this.o.client.create(Resources.Namespace, namespaceObject);
+        namespaceUid = (await this.o.client.create(Resources.Namespace, namespaceObject)).metadata?.uid ?? "";
       } catch (err) {
         // Created meanwhile by someone else: the next attempt sees it in the cache and decides again.
         if (err instanceof ApiError && err.isConflict)
@@ -295,6 +301,11 @@ export class TenantControlPlaneReconciler implements Reconciler {
         { ...namespaceObject, metadata: { ...namespaceObject.metadata, uid } },
         this.o.caches.namespaces,
       );
+    }
+    // Secrets only in the namespaces metapilot created: it binds its tenant-secrets ClusterRole to itself here.
+    if (!(await this.o.secrets.ensureAccess(ctx.namespace, namespaceUid, ctx.tenant, rc.signal))) {
+      rc.logger.debug({ namespace: ctx.namespace }, "the Secret RoleBinding is not in effect yet; trying again");
+      return { requeueAfterMs: 500 };
     }
     conditions.push(
       cond(
@@ -322,7 +333,7 @@ export class TenantControlPlaneReconciler implements Reconciler {
     const externalEndpoint = tcp.spec.service.externalEndpoint ?? lbIngress?.ip ?? lbIngress?.hostname;
 
     // 3. PKI.
-    const pki = await this.reconcilePki(raw, ctx, clusterIP, externalEndpoint);
+    const pki = await this.reconcilePki(raw, ctx, clusterIP, externalEndpoint, rc.signal);
     requeueAfterMs = Math.min(requeueAfterMs, pki.renewInMs);
 
     // 4. etcd.
@@ -462,13 +473,13 @@ export class TenantControlPlaneReconciler implements Reconciler {
   private async ensure(
     t: ResourceType,
     desired: KubeObject,
-    cache: Informer<KubeObject> | Informer<WorkloadStatus> | Informer<ServiceObject>,
+    cache: { get(key: string): KubeObject | undefined },
     owner?: RawTenantControlPlane,
   ): Promise<KubeObject> {
     const key = desired.metadata?.namespace
       ? `${desired.metadata.namespace}/${desired.metadata.name}`
       : (desired.metadata?.name ?? "");
-    const cached = (cache as Informer<KubeObject>).get(key);
+    const cached = cache.get(key);
     if (
       cached &&
       cached.metadata?.annotations?.[specHashAnnotation] === desired.metadata?.annotations?.[specHashAnnotation]
@@ -494,16 +505,14 @@ export class TenantControlPlaneReconciler implements Reconciler {
     ctx: TenantContext,
     clusterIP: string | undefined,
     externalEndpoint: string | undefined,
+    signal: AbortSignal,
   ): Promise<{
     checksums: Record<ControlPlaneComponent, string>;
     renewInMs: number;
     status: NonNullable<TenantControlPlane["status"]>["pki"];
   }> {
     const { tcp } = ctx;
-    const secrets = this.o.caches.secrets.listNamespace(
-      ctx.namespace,
-      (s) => s.metadata?.labels?.[tenantLabel] === ctx.tenant,
-    );
+    const secrets: Secret[] = await this.o.secrets.list(ctx.namespace, ctx.tenant, { signal });
     const existing = pkiFromSecrets(ctx.tenant, secrets);
     const now = this.now();
     const spec = {
@@ -533,7 +542,7 @@ export class TenantControlPlaneReconciler implements Reconciler {
         const cached = cachedByName.get(secret.metadata.name);
         if (cached?.metadata?.annotations?.[checksumAnnotation] === secret.metadata.annotations[checksumAnnotation])
           continue;
-        await this.o.client.apply(Resources.Secret, secret as unknown as KubeObject);
+        this.o.secrets.remember(await this.o.client.apply(Resources.Secret, secret as unknown as KubeObject));
       }
       this.o.recorder.record(
         raw,
@@ -603,7 +612,7 @@ export class TenantControlPlaneReconciler implements Reconciler {
           ready: false,
           message: `external etcd Secret ${ns}/${external.secretRef.name} lacks ${missing.join(", ")}`,
         };
-      await this.ensure(
+      const copy = await this.ensure(
         Resources.Secret,
         {
           apiVersion: "v1",
@@ -620,8 +629,9 @@ export class TenantControlPlaneReconciler implements Reconciler {
             "tls.key": source.data["tls.key"] ?? "",
           },
         } as KubeObject,
-        this.o.caches.secrets,
+        this.o.secrets,
       );
+      this.o.secrets.remember(copy);
       return { ready: true, message: `external etcd at ${external.endpoints.join(", ")}` };
     }
     const etcdVersion = etcdVersionFor(ctx.tcp, ctx.tcp.spec.version);
@@ -806,7 +816,7 @@ export class TenantControlPlaneReconciler implements Reconciler {
         [Resources.PodDisruptionBudget, inNs(this.o.caches.pdbs)],
         [Resources.NetworkPolicy, inNs(this.o.caches.networkPolicies)],
         [Resources.ResourceQuota, inNs(this.o.caches.resourceQuotas)],
-        [Resources.Secret, inNs(this.o.caches.secrets)],
+        [Resources.Secret, await this.retainedSecrets(namespace, tenant, rc.signal)],
       ];
       for (const [t, objs] of groups) {
         for (const obj of objs) {
@@ -815,7 +825,12 @@ export class TenantControlPlaneReconciler implements Reconciler {
         if (objs.length) waitingFor.push(`${objs.length} ${t.plural}`);
       }
     }
+    if (waitingFor.length === 0 && ns && ours && retain && this.o.secrets.access) {
+      // Last, once its Secrets are gone: the binding that let metapilot read them in the retained namespace.
+      await this.o.client.delete(Resources.RoleBinding, tenantSecretsRoleBindingName, namespace);
+    }
     if (waitingFor.length === 0) {
+      this.o.secrets.forget(namespace);
       await this.removeFinalizer(raw);
       this.unschedulable?.remove({ tenant });
       rc.logger.info({ tenant, retained: retain }, "tenant control plane deleted");
@@ -830,6 +845,19 @@ export class TenantControlPlaneReconciler implements Reconciler {
     });
     // Deletion progress arrives through watches; the requeue is a safety net, never a busy loop.
     return { requeueAfterMs: 10_000 };
+  }
+
+  /**
+   * The tenant's Secrets left in a namespace retained at deletion. Refused means the RoleBinding is gone, which
+   * metapilot deletes only after the last of them: none are left.
+   */
+  private async retainedSecrets(namespace: string, tenant: string, signal: AbortSignal): Promise<KubeObject[]> {
+    try {
+      return await this.o.secrets.list(namespace, tenant, { fresh: true, signal });
+    } catch (err) {
+      if (err instanceof ApiError && err.statusCode === 403 && this.o.secrets.access) return [];
+      throw err;
+    }
   }
 
   // --- status ---------------------------------------------------------------------------------------------
