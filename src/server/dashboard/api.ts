@@ -3,9 +3,16 @@
 // cache interface, so unit tests feed them fakes.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { KubeObject } from "../../kube/resources.js";
-import { renderDigestHtml, type DigestRow, type ReportableDecision } from "../../scaler/reports.js";
+import {
+  buildDigest,
+  renderDigestCsv,
+  type Digest,
+  type DigestRow,
+  type PlanRow,
+  type ReportableDecision,
+} from "../../scaler/reports.js";
 import { evidenceChart, type EvidenceChart, type SeriesSource } from "./evidence.js";
-import { reportDigest, reportWindow, tenantOf } from "./report.js";
+import { planContext, renderReportHtml, reportDigest, reportWindow, tenantOf } from "./report.js";
 
 /** What the API reads: an Informer satisfies it. */
 export interface Cache<T> {
@@ -97,6 +104,7 @@ export interface NodeDrainObject extends KubeObject {
     completionTime?: string;
     nodes?: Array<{ name: string; state: string; message?: string }>;
     pods?: Array<{ namespace: string; name: string; node?: string; state: string; message?: string }>;
+    plan?: Array<{ node: string; pods?: string[]; blockingPDBs?: string[] }>;
   };
 }
 
@@ -108,10 +116,14 @@ export interface DashboardCaches {
   decisions: Cache<DecisionObject>;
   nodePools: Cache<NodePoolObject>;
   nodeDrains: Cache<NodeDrainObject>;
+  /** For the dry-run plan's bounds; without it the plan names no bounds. */
+  clusterScalers?: Cache<KubeObject>;
 }
 
 export interface ApiDeps {
   caches: DashboardCaches;
+  /** Whether decisions are reported to an ops center; without one, no delivery state is shown. */
+  opsCenter?: boolean;
   /** Range queries for the evidence chart; absent without Prometheus. */
   series?: SeriesSource;
   rateWindow?: string;
@@ -159,22 +171,48 @@ export interface TenantView {
   endpoint?: string;
   paused: boolean;
   components: ComponentView[];
-  decisions: { last24h: number; lastDecidedAt?: string };
+  decisions: {
+    last24h: number;
+    lastDecidedAt?: string;
+    last?: { name: string; namespace: string; category: string; direction: string; phase: string; dryRun: boolean };
+  };
+  health: Health;
+  /** Why the health is not Healthy. */
+  healthReason?: string;
 }
 
-function profileFor(caches: DashboardCaches, w: WorkloadObject, kind: string): ProfileObject | undefined {
-  const ns = w.metadata?.namespace;
-  const name = w.metadata?.name;
-  return caches.profiles.list(
-    (p) =>
-      p.metadata?.namespace === ns &&
-      p.spec?.targetRef?.name === name &&
-      (p.spec?.targetRef?.kind ?? "Deployment") === kind,
-  )[0];
+/** Worst first: the order of the fleet page's health sort. */
+export const healthOrder = ["Degraded", "Progressing", "Unknown", "Paused", "Healthy"] as const;
+export type Health = (typeof healthOrder)[number];
+
+function healthOf(v: Omit<TenantView, "health" | "healthReason">): { health: Health; reason?: string } {
+  if (v.phase === "Degraded") return { health: "Degraded", reason: "TenantControlPlane phase Degraded" };
+  const unready = v.components.filter((c) => (c.replicas ?? 1) > 0 && (c.readyReplicas ?? 0) < (c.replicas ?? 1));
+  if (unready.length && !["Provisioning", "Upgrading"].includes(v.phase ?? ""))
+    return {
+      health: "Degraded",
+      reason: unready.map((c) => `${c.component} ${c.readyReplicas ?? 0}/${c.replicas ?? 1} ready`).join(", "),
+    };
+  if (v.phase === "Provisioning" || v.phase === "Upgrading") return { health: "Progressing", reason: v.phase };
+  if (v.paused) return { health: "Paused", reason: "paused: no automatic change" };
+  if (v.phase === "Ready" || v.components.length > 0) return { health: "Healthy" };
+  return { health: "Unknown", reason: "no phase and no labelled workloads yet" };
 }
 
-function componentView(caches: DashboardCaches, w: WorkloadObject, kind: ComponentView["kind"]): ComponentView {
-  const profile = profileFor(caches, w, kind);
+type ProfileIndex = Map<string, ProfileObject>;
+
+/** WorkloadProfiles by namespace/kind/name of their target, built once per request (not once per workload). */
+function profileIndex(caches: DashboardCaches): ProfileIndex {
+  const index: ProfileIndex = new Map();
+  for (const p of caches.profiles.list()) {
+    const key = `${p.metadata?.namespace}/${p.spec?.targetRef?.kind ?? "Deployment"}/${p.spec?.targetRef?.name}`;
+    if (!index.has(key)) index.set(key, p);
+  }
+  return index;
+}
+
+function componentView(profiles: ProfileIndex, w: WorkloadObject, kind: ComponentView["kind"]): ComponentView {
+  const profile = profiles.get(`${w.metadata?.namespace}/${kind}/${w.metadata?.name}`);
   const containers = (w.spec?.template?.spec?.containers ?? []).map((c): ContainerView => {
     const rec = profile?.status?.containers?.find((x) => x.name === c.name);
     return {
@@ -215,6 +253,7 @@ export function listTenants(deps: ApiDeps): TenantView[] {
   const { caches } = deps;
   const now = (deps.now ?? Date.now)();
   const byTenant = new Map<string, TenantView>();
+  const profiles = profileIndex(caches);
   for (const t of caches.tenants.list()) {
     const name = t.metadata?.name ?? "";
     byTenant.set(name, {
@@ -227,6 +266,7 @@ export function listTenants(deps: ApiDeps): TenantView[] {
       paused: t.spec?.paused === true || t.metadata?.annotations?.[pausedAnnotation] === "true",
       components: [],
       decisions: { last24h: 0 },
+      health: "Unknown",
     });
   }
   const workloads = [
@@ -245,25 +285,169 @@ export function listTenants(deps: ApiDeps): TenantView[] {
         paused: false,
         components: [],
         decisions: { last24h: 0 },
+        health: "Unknown",
       };
       byTenant.set(tenant, view);
     }
-    view.components.push(componentView(caches, w, kind));
+    view.components.push(componentView(profiles, w, kind));
   }
   for (const d of caches.decisions.list()) {
     const view = byTenant.get(tenantOf(d));
     const at = Date.parse(d.spec?.decidedAt ?? "");
     if (!view || Number.isNaN(at)) continue;
     if (now - at <= 86_400_000) view.decisions.last24h++;
-    const decidedAt = d.spec?.decidedAt ?? "";
-    if (!view.decisions.lastDecidedAt || decidedAt > view.decisions.lastDecidedAt)
+    const decidedAt = new Date(at).toISOString();
+    if (!view.decisions.lastDecidedAt || decidedAt > view.decisions.lastDecidedAt) {
       view.decisions.lastDecidedAt = decidedAt;
+      view.decisions.last = {
+        name: d.metadata?.name ?? "",
+        namespace: d.metadata?.namespace ?? "",
+        category: d.spec?.rootCause?.category ?? "",
+        direction: d.spec?.direction ?? "",
+        phase: d.status?.phase ?? "Pending",
+        dryRun: d.spec?.dryRun === true,
+      };
+    }
   }
   const rank = (c: string) => (componentOrder.indexOf(c) + 1 || 99) * 1000;
   for (const v of byTenant.values()) {
     v.components.sort((a, b) => rank(a.component) - rank(b.component) || a.name.localeCompare(b.name));
+    const h = healthOf(v);
+    v.health = h.health;
+    if (h.reason) v.healthReason = h.reason;
   }
   return [...byTenant.values()].sort((a, b) => a.name.localeCompare(b.name));
+}
+
+// --- fleet ----------------------------------------------------------------------------------------------------
+
+export type FleetSort = "tenant" | "lastDecision" | "health";
+export const fleetSorts: readonly FleetSort[] = ["tenant", "lastDecision", "health"];
+
+export interface FleetQuery {
+  /** Substring of the tenant name or namespace, case-insensitive. */
+  q?: string;
+  sort?: FleetSort;
+  /** 1-based. */
+  page?: number;
+  pageSize?: number;
+  health?: Health;
+}
+
+/** One line of the fleet page: no per-container detail (that is the tenant page), so 1,000 tenants stay small. */
+export interface FleetRow {
+  name: string;
+  namespace: string;
+  managed: boolean;
+  phase?: string;
+  version?: string;
+  paused: boolean;
+  health: Health;
+  healthReason?: string;
+  components: number;
+  ready: string;
+  decisions: TenantView["decisions"];
+}
+
+export interface FleetPage {
+  summary: {
+    tenants: number;
+    byHealth: Record<string, number>;
+    decisionsLast24h: number;
+    tenantsWithDecisionsLast24h: number;
+    managed: number;
+    foreign: number;
+  };
+  /** Tenants matching q and health, before paging. */
+  matching: number;
+  page: number;
+  pageSize: number;
+  pages: number;
+  sort: FleetSort;
+  tenants: FleetRow[];
+}
+
+export function fleetPage(deps: ApiDeps, q: FleetQuery = {}): FleetPage {
+  const all = listTenants(deps);
+  const byHealth: Record<string, number> = {};
+  for (const t of all) byHealth[t.health] = (byHealth[t.health] ?? 0) + 1;
+  const needle = q.q?.trim().toLowerCase();
+  let list = needle
+    ? all.filter((t) => t.name.toLowerCase().includes(needle) || t.namespace.toLowerCase().includes(needle))
+    : all;
+  if (q.health) list = list.filter((t) => t.health === q.health);
+  const sort = q.sort ?? "tenant";
+  const byName = (a: TenantView, b: TenantView) => a.name.localeCompare(b.name);
+  if (sort === "lastDecision")
+    list = [...list].sort(
+      (a, b) => (b.decisions.lastDecidedAt ?? "").localeCompare(a.decisions.lastDecidedAt ?? "") || byName(a, b),
+    );
+  else if (sort === "health")
+    list = [...list].sort((a, b) => healthOrder.indexOf(a.health) - healthOrder.indexOf(b.health) || byName(a, b));
+  const pageSize = Math.min(Math.max(q.pageSize ?? 50, 1), 500);
+  const pages = Math.max(1, Math.ceil(list.length / pageSize));
+  const page = Math.min(Math.max(q.page ?? 1, 1), pages);
+  return {
+    summary: {
+      tenants: all.length,
+      byHealth,
+      decisionsLast24h: all.reduce((n, t) => n + t.decisions.last24h, 0),
+      tenantsWithDecisionsLast24h: all.filter((t) => t.decisions.last24h > 0).length,
+      managed: all.filter((t) => t.managed).length,
+      foreign: all.filter((t) => !t.managed).length,
+    },
+    matching: list.length,
+    page,
+    pageSize,
+    pages,
+    sort,
+    tenants: list.slice((page - 1) * pageSize, page * pageSize).map((t) => ({
+      name: t.name,
+      namespace: t.namespace,
+      managed: t.managed,
+      phase: t.phase,
+      version: t.version,
+      paused: t.paused,
+      health: t.health,
+      healthReason: t.healthReason,
+      components: t.components.length,
+      ready: `${t.components.filter((c) => (c.readyReplicas ?? 0) >= (c.replicas ?? 1)).length}/${t.components.length}`,
+      decisions: t.decisions,
+    })),
+  };
+}
+
+export interface TenantDetail {
+  tenant: TenantView;
+  /** The tenant's newest decisions (at most 50) over the last 7 days. */
+  decisions: DecisionList;
+  /** Its dry-run plan over the last 7 days. */
+  plan: PlanRow[];
+}
+
+export function tenantDetail(deps: ApiDeps, name: string): TenantDetail | undefined {
+  const tenant = listTenants(deps).find((t) => t.name === name);
+  if (!tenant) return undefined;
+  return {
+    tenant,
+    decisions: listDecisions(deps, { since: "7d", tenant: name, limit: 50 }),
+    plan: digestFor(deps, { since: "7d", tenant: name, dryRunOnly: true }).plan,
+  };
+}
+
+/** The report digest from the caches, with the dry-run plan's today and bounds. */
+export function digestFor(
+  deps: ApiDeps,
+  q: { since?: string; until?: string; tenant?: string; dryRunOnly?: boolean },
+): Digest {
+  const { caches } = deps;
+  const ctx = planContext({
+    workload: (kind, namespace, name) =>
+      (kind === "StatefulSet" ? caches.statefulSets : caches.deployments).get(`${namespace}/${name}`),
+    clusterScalers: caches.clusterScalers?.list() ?? [],
+    tenant: (n) => caches.tenants.get(n),
+  });
+  return reportDigest(caches.decisions.list(), q, (deps.now ?? Date.now)(), ctx);
 }
 
 // --- decisions ------------------------------------------------------------------------------------------------
@@ -311,6 +495,10 @@ export function listDecisions(deps: ApiDeps, q: DecisionQuery): DecisionList {
 export interface DecisionDetail {
   decision: DecisionObject;
   chart: EvidenceChart;
+  /** Whether an ops center is configured (else the decision's delivery state means nothing). */
+  opsCenter: boolean;
+  /** Dry-run decisions: the workload's real size at the decision, and whether "before" was a simulated size. */
+  row?: DigestRow;
 }
 
 /** The workload's main container: the one named after the component, else the first (as the scaler picks it). */
@@ -338,7 +526,9 @@ export async function decisionDetail(
     now: (deps.now ?? Date.now)(),
     windowMs,
   });
-  return { decision: d, chart };
+  const at = Date.parse(d.spec?.decidedAt ?? "");
+  const row = Number.isNaN(at) ? undefined : buildDigest([d], new Date(at), new Date(at)).rows[0];
+  return { decision: d, chart, opsCenter: deps.opsCenter === true, ...(row ? { row } : {}) };
 }
 
 // --- nodes ----------------------------------------------------------------------------------------------------
@@ -388,13 +578,46 @@ export interface NodeDrainView {
   startTime?: string;
   completionTime?: string;
   nodes: { total: number; byState: Record<string, number>; items: Array<{ name: string; state: string }> };
-  pods: { total: number; byState: Record<string, number>; blocked: Array<{ pod: string; message?: string }> };
+  pods: {
+    total: number;
+    byState: Record<string, number>;
+    blocked: Array<{ pod: string; node?: string; message?: string; pdbs: string[] }>;
+  };
+  /** Per node: its state, the pods on it still to go, and the PodDisruptionBudgets that hold it up. */
+  rows: Array<{ node: string; state: string; pods: string[]; blockingPDBs: string[] }>;
   /** Pods finished (Evicted or Skipped) over all pods, 0..100; nodes drained when the plan has no pods. */
   percent: number;
 }
 
 const countBy = <T>(items: readonly T[], f: (t: T) => string) =>
   items.reduce<Record<string, number>>((acc, x) => ((acc[f(x)] = (acc[f(x)] ?? 0) + 1), acc), {});
+
+/** PodDisruptionBudgets named in a pod's message ("PodDisruptionBudget ns/name allows 0 disruptions"). */
+function pdbsIn(message: string | undefined, namespace: string): string[] {
+  const out: string[] = [];
+  for (const m of (message ?? "").matchAll(
+    /\b(?:PodDisruptionBudgets?|PDBs?)\s+"?([a-z0-9.-]+(?:\/[a-z0-9.-]+)?)"?/gi,
+  )) {
+    const name = m[1] ?? "";
+    out.push(name.includes("/") ? name : `${namespace}/${name}`);
+  }
+  return out;
+}
+
+/** A row per node of the drain: its pods still on it (by progress, else by the plan) and its blocking PDBs. */
+function drainRows(d: NodeDrainObject, nodes: ReadonlyArray<{ name: string; state: string }>): NodeDrainView["rows"] {
+  const pods = d.status?.pods ?? [];
+  const plan = new Map((d.status?.plan ?? []).map((p) => [p.node, p]));
+  return nodes.map((n) => {
+    const mine = pods.filter((p) => p.node === n.name);
+    const left = mine.length
+      ? mine.filter((p) => p.state !== "Evicted" && p.state !== "Skipped").map((p) => `${p.namespace}/${p.name}`)
+      : (plan.get(n.name)?.pods ?? []);
+    const blocking = new Set(plan.get(n.name)?.blockingPDBs ?? []);
+    for (const p of mine) if (p.state === "Blocked") for (const b of pdbsIn(p.message, p.namespace)) blocking.add(b);
+    return { node: n.name, state: n.state, pods: left, blockingPDBs: [...blocking] };
+  });
+}
 
 export function listNodeDrains(deps: ApiDeps): NodeDrainView[] {
   return deps.caches.nodeDrains
@@ -430,8 +653,14 @@ export function listNodeDrains(deps: ApiDeps): NodeDrainView[] {
           blocked: pods
             .filter((p) => p.state === "Blocked" || p.state === "Failed")
             .slice(0, 50)
-            .map((p) => ({ pod: `${p.namespace}/${p.name}`, message: p.message })),
+            .map((p) => ({
+              pod: `${p.namespace}/${p.name}`,
+              node: p.node,
+              message: p.message,
+              pdbs: pdbsIn(p.message, p.namespace),
+            })),
         },
+        rows: drainRows(d, nodes),
         percent,
       };
     })
@@ -470,15 +699,48 @@ export async function handleApi(deps: ApiDeps, _req: IncomingMessage, res: Serve
       return sendJson(res, 200, {
         endpoints: [
           "/api/tenants",
+          "/api/fleet?q=&sort=tenant|lastDecision|health&health=&page=1&pageSize=50",
+          "/api/tenants/{name}",
           "/api/decisions?since=24h&until=&tenant=&category=&dryRun=true|false&limit=500",
           "/api/decisions/{namespace}/{name}?window=15m",
           "/api/nodepools",
           "/api/nodedrains",
-          "/api/report?since=24h&until=&tenant=&dryRunOnly=true|false&format=json|html",
+          "/api/report?since=24h&until=&tenant=&dryRunOnly=true|false&format=json|html|csv",
         ],
       });
     }
     if (path === "/api/tenants") return sendJson(res, 200, { tenants: listTenants(deps) });
+    if (path === "/api/fleet") {
+      const sort = p.get("sort") || undefined;
+      if (sort !== undefined && !fleetSorts.includes(sort as FleetSort))
+        throw new BadRequest(`sort must be one of ${fleetSorts.join(", ")}`);
+      const health = p.get("health") || undefined;
+      if (health !== undefined && !healthOrder.includes(health as Health))
+        throw new BadRequest(`health must be one of ${healthOrder.join(", ")}`);
+      const whole = (name: string) => {
+        const v = p.get(name);
+        if (v === null || v === "") return undefined;
+        if (!/^\d+$/.test(v)) throw new BadRequest(`${name} must be a whole number`);
+        return Number(v);
+      };
+      return sendJson(
+        res,
+        200,
+        fleetPage(deps, {
+          q: p.get("q") || undefined,
+          sort: sort as FleetSort | undefined,
+          health: health as Health | undefined,
+          page: whole("page"),
+          pageSize: whole("pageSize"),
+        }),
+      );
+    }
+    const tenantPath = /^\/api\/tenants\/([^/]+)$/.exec(path);
+    if (tenantPath?.[1]) {
+      const detail = tenantDetail(deps, decodeURIComponent(tenantPath[1]));
+      if (!detail) return sendJson(res, 404, { error: `no tenant ${decodeURIComponent(tenantPath[1])}` });
+      return sendJson(res, 200, detail);
+    }
     if (path === "/api/decisions") {
       const limit = p.get("limit");
       if (limit !== null && !/^\d+$/.test(limit)) throw new BadRequest("limit must be a whole number");
@@ -511,18 +773,25 @@ export async function handleApi(deps: ApiDeps, _req: IncomingMessage, res: Serve
     if (path === "/api/nodedrains") return sendJson(res, 200, { nodeDrains: listNodeDrains(deps) });
     if (path === "/api/report") {
       const format = p.get("format") ?? "json";
-      if (format !== "json" && format !== "html") throw new BadRequest("format must be json or html");
+      if (format !== "json" && format !== "html" && format !== "csv")
+        throw new BadRequest("format must be json, html or csv");
       const q = {
         since: p.get("since") || undefined,
         until: p.get("until") || undefined,
         tenant: p.get("tenant") || undefined,
         dryRunOnly: boolParam(p.get("dryRunOnly"), "dryRunOnly"),
       };
-      const digest = reportDigest(deps.caches.decisions.list(), q, (deps.now ?? Date.now)());
+      const digest = digestFor(deps, q);
       if (format === "html") {
         const title = q.dryRunOnly ? "metapilot dry-run decisions" : "metapilot decisions";
-        return send(res, 200, renderDigestHtml(digest, title), "text/html; charset=utf-8");
+        return send(
+          res,
+          200,
+          renderReportHtml(digest, deps.caches.decisions.list(), title),
+          "text/html; charset=utf-8",
+        );
       }
+      if (format === "csv") return send(res, 200, renderDigestCsv(digest), "text/csv; charset=utf-8");
       return sendJson(res, 200, digest);
     }
     return sendJson(res, 404, { error: `no such endpoint: ${url.pathname}` });

@@ -5,6 +5,7 @@
 // the decision itself, and says so in `source` and `note`.
 import { parseQuantity } from "../../api/index.js";
 import type { RangeSeries } from "../../prometheus/client.js";
+import { observedSizeOf } from "../../scaler/reports.js";
 import type { DecisionObject, EvidenceItem } from "./api.js";
 
 /** Range queries; PrometheusClient satisfies it. */
@@ -54,7 +55,9 @@ export function chartPlan(d: DecisionObject, container: string, rateWindow: stri
   const sel = `namespace="${ns}",container="${esc(container)}"`;
   const evidence = spec.rootCause?.evidence ?? [];
   const find = (signal: string) => evidence.find((e) => e.signal === signal);
-  const before = spec.before?.resources;
+  // A dry-run decision's "before" may be an earlier simulated size; the signal was measured on the real workload,
+  // so its threshold is drawn from the size the workload really had (recorded on the decision).
+  const before = observedSizeOf(d) ?? spec.before?.resources;
   const memory = {
     metric: "memory working set",
     unit: "bytes" as const,

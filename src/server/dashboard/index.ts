@@ -4,11 +4,10 @@
 // library is chart.js's UMD build, served from node_modules (no CDN).
 import { existsSync, readFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Manager } from "../../kube/manager.js";
-import { Resources } from "../../kube/resources.js";
+import { Resources, type KubeObject } from "../../kube/resources.js";
 import { PrometheusClient, type PrometheusOptions } from "../../prometheus/client.js";
 import type { Route } from "../../kube/health.js";
 import {
@@ -24,6 +23,7 @@ import {
   type WorkloadObject,
 } from "./api.js";
 import { TokenAuth } from "./auth.js";
+import { chartJsFile } from "./report.js";
 
 export interface DashboardOptions {
   /** Watch only this namespace for namespaced kinds, as the controllers do. */
@@ -32,6 +32,8 @@ export interface DashboardOptions {
   rateWindow?: string;
   /** A file holding the bearer token; when set, every /ui and /api request needs it. */
   authTokenFile?: string;
+  /** Whether an ops center receives decision reports (--ops-center-url); the dashboard shows delivery only then. */
+  opsCenter?: boolean;
   /**
    * The address the HTTP server listens on (--metrics-address). Without a token the dashboard is served only on a
    * loopback address, where nobody but this host can reach it.
@@ -65,6 +67,7 @@ export function dashboardCaches(manager: Manager, namespace?: string): Dashboard
     profiles: manager.informer<ProfileObject>({ resource: Resources.WorkloadProfile, namespace }),
     nodePools: manager.informer<NodePoolObject>({ resource: Resources.NodePool }),
     nodeDrains: manager.informer<NodeDrainObject>({ resource: Resources.NodeDrain }),
+    clusterScalers: manager.informer<KubeObject>({ resource: Resources.ClusterScaler }),
   };
 }
 
@@ -76,12 +79,6 @@ export function uiDirectory(): string {
   const found = candidates.find((d) => existsSync(path.join(d, "index.html")));
   if (!found) throw new Error(`dashboard UI files not found in ${candidates.join(" or ")}`);
   return found;
-}
-
-function chartJsFile(): string {
-  // chart.js's exports map has no entry for its UMD build; resolve the package and take the file beside it.
-  const main = createRequire(import.meta.url).resolve("chart.js");
-  return path.join(path.dirname(main), "chart.umd.min.js");
 }
 
 const contentTypes: Record<string, string> = {
@@ -105,7 +102,7 @@ export class StaticFiles {
   private readonly files = new Map<string, { body: Buffer; type: string }>();
 
   constructor(dir = uiDirectory(), chartJs = chartJsFile()) {
-    for (const name of ["index.html", "app.js", "style.css"]) {
+    for (const name of ["index.html", "app.js", "charts.js", "style.css"]) {
       this.files.set(`/ui/${name}`, {
         body: readFileSync(path.join(dir, name)),
         type: contentTypes[path.extname(name)] ?? "application/octet-stream",
@@ -182,6 +179,7 @@ export function addDashboard(manager: Manager, o: DashboardOptions = {}): Dashbo
     caches,
     series: o.prometheus ? new PrometheusClient({ timeoutMs: 5_000, retries: 0, ...o.prometheus }) : undefined,
     rateWindow: o.rateWindow,
+    opsCenter: o.opsCenter === true,
   };
   const handler = createDashboardHandler(deps, { token: o.authTokenFile ? readToken(o.authTokenFile) : undefined });
   manager.server.route("/ui", handler);

@@ -1,18 +1,12 @@
-// metapilot dashboard: a read-only single page over /api/. Hash routes: #/ (fleet), #/decisions, #/decision/ns/name,
-// #/nodes, #/report. Charts use chart.js (served from node_modules by the controller). No build step.
-/* global Chart, window, document, location, fetch, URLSearchParams, FormData, setTimeout, clearTimeout */
+// metapilot dashboard: a read-only single page over /api/. Hash routes: #/ (fleet), #/tenant/name, #/decisions,
+// #/decision/ns/name, #/plan (dry-run plan), #/nodes, #/report. Charts are drawn by charts.js (shared with the HTML
+// report) on chart.js (served from node_modules by the controller). No build step. Times are ISO 8601 in UTC.
+/* global window, document, location, fetch, URLSearchParams, FormData, setTimeout, clearTimeout, performance */
 "use strict";
 
 const view = document.getElementById("view");
-const categories = [
-  "OOMKilled",
-  "CPUSaturation",
-  "MemoryPressure",
-  "Throttling",
-  "ClusterGrowth",
-  "ProbeFailure",
-  "Underutilized",
-];
+const draw = window.metapilotDraw;
+const categories = draw.categories;
 /** Chart instances by name, for tests and for destroying them on navigation. */
 window.metapilotCharts = {};
 let refreshTimer;
@@ -63,22 +57,9 @@ function quantity(q) {
   return mult[m[2]] === undefined ? undefined : Number(m[1]) * mult[m[2]];
 }
 
-function fmt(v, unit) {
-  if (v === undefined || v === null || Number.isNaN(v)) return "–";
-  if (unit === "bytes") {
-    if (Math.abs(v) >= 1024 ** 3) return `${(v / 1024 ** 3).toFixed(2)}Gi`;
-    return `${Math.round(v / 1024 ** 2)}Mi`;
-  }
-  if (unit === "cores") return v >= 1 ? `${v.toFixed(2)}` : `${Math.round(v * 1000)}m`;
-  if (unit === "per-second") return `${v.toFixed(2)}/s`;
-  if (unit === "ratio") return v.toFixed(2);
-  return String(Math.round(v * 100) / 100);
-}
-
+/** ISO 8601 with its zone (UTC), to the second. */
 function time(iso) {
-  if (!iso) return "–";
-  const d = new Date(iso);
-  return d.toLocaleString(undefined, { hour12: false });
+  return draw.iso(iso);
 }
 
 function ago(iso) {
@@ -112,6 +93,27 @@ function sizeCell(res) {
     .join("<br>");
 }
 
+/** "2x cpu 500m mem 1024Mi lim mem 2048Mi" from a structured size (replicas, requests, limits). */
+function sizeText(s) {
+  if (!s) return "";
+  const r = s.requests ?? {};
+  const l = s.limits ?? {};
+  const lim = [l.cpu && `cpu ${l.cpu}`, l.memory && `mem ${l.memory}`].filter(Boolean).join(" ");
+  return [`${s.replicas ?? "?"}x`, r.cpu && `cpu ${r.cpu}`, r.memory && `mem ${r.memory}`, lim && `lim ${lim}`]
+    .filter(Boolean)
+    .join(" ");
+}
+
+/** The phase badge, and "dry-run" only where the phase does not already say it (a Blocked dry-run decision). */
+function phaseBadges(phase, dryRun) {
+  return badge(phase) + (dryRun && phase !== "DryRun" ? " " + badge("dry-run", "DryRun") : "");
+}
+
+function changesText(changes) {
+  if (!changes.length) return "no change";
+  return changes.map((c) => `${c.field} ${c.today ?? "unset"} → ${c.wouldBe}`).join(", ");
+}
+
 function recCell(current, target, key) {
   if (!target || target[key] === undefined) return '<span class="muted">–</span>';
   const c = quantity(current?.[key]);
@@ -135,41 +137,160 @@ function setActive(name) {
 
 // --- fleet ----------------------------------------------------------------------------------------------------
 
-async function renderFleet() {
+const healthOrder = ["Degraded", "Progressing", "Unknown", "Paused", "Healthy"];
+
+async function renderFleet(params) {
   setActive("fleet");
-  const { tenants } = await api("/api/tenants");
-  if (tenants.length === 0) {
-    view.innerHTML = "<h1>Fleet</h1><p class='muted'>No tenant control planes found.</p>";
-    return;
-  }
-  const cards = tenants.map((t) => {
-    const rows = t.components
-      .flatMap((c) =>
-        c.containers.map(
-          (k, i) => `<tr data-component="${esc(c.component)}">
-            ${i === 0 ? `<td rowspan="${c.containers.length}"><b>${esc(c.component)}</b><br><span class="muted">${esc(c.kind)}/${esc(c.name)}</span>${c.paused ? " " + badge("paused", "foreign") : ""}</td><td class="num" rowspan="${c.containers.length}">${esc(c.readyReplicas ?? 0)}/${esc(c.replicas ?? "?")}</td>` : ""}
-            <td>${esc(k.name)}</td>
-            <td class="num">${sizeCell(k.current)}</td>
-            <td class="num">${recCell(k.current.requests, k.recommended?.target, "cpu")}</td>
-            <td class="num">${recCell(k.current.requests, k.recommended?.target, "memory")}</td>
-            <td class="num muted">${k.recommended?.lowerBound ? esc(`${k.recommended.lowerBound.cpu ?? "?"} / ${k.recommended.lowerBound.memory ?? "?"}`) : "–"}</td>
-            <td class="num muted">${k.recommended?.upperBound ? esc(`${k.recommended.upperBound.cpu ?? "?"} / ${k.recommended.upperBound.memory ?? "?"}`) : "–"}</td>
-            <td>${c.profile ? esc(c.profile.name) + (c.profile.confidence !== undefined ? ` <span class="muted">(${esc(Math.round(c.profile.confidence * 100))}%)</span>` : "") : '<span class="muted">no profile</span>'}</td>
-          </tr>`,
-        ),
-      )
-      .join("");
-    return `<section class="card tenant" data-tenant="${esc(t.name)}">
-      <h2>${esc(t.name)} ${t.managed ? badge("TenantControlPlane", "ok") : badge("foreign (by label)", "foreign")}
-        ${t.phase ? badge(t.phase) : ""} ${t.paused ? badge("paused", "foreign") : ""}</h2>
-      <p class="muted">namespace <code>${esc(t.namespace)}</code>${t.version ? ` · version ${esc(t.version)}` : ""}
-        · <a href="#/decisions?tenant=${encodeURIComponent(t.name)}&since=7d">${esc(t.decisions.last24h)} decisions in 24h</a>
-        ${t.decisions.lastDecidedAt ? `· last ${esc(ago(t.decisions.lastDecidedAt))}` : ""}</p>
-      <table><thead><tr><th>component</th><th>ready</th><th>container</th><th>current</th><th>rec. cpu</th><th>rec. memory</th><th>lower bound</th><th>upper bound</th><th>profile</th></tr></thead>
-      <tbody>${rows || '<tr><td colspan="9" class="muted">no labelled workloads</td></tr>'}</tbody></table>
-    </section>`;
+  const started = performance.now();
+  const q = params.get("q") || "";
+  const sort = params.get("sort") || "tenant";
+  const health = params.get("health") || "";
+  const page = Number(params.get("page") || 1);
+  const query = new URLSearchParams({ sort, page: String(page), pageSize: "50" });
+  if (q) query.set("q", q);
+  if (health) query.set("health", health);
+  const fleet = await api(`/api/fleet?${query}`);
+  const s = fleet.summary;
+  const link = (over) => {
+    const next = new URLSearchParams({ q, sort, health, page: String(page), ...over });
+    for (const [k, v] of [...next]) if (!v || (k === "page" && v === "1")) next.delete(k);
+    return `#/?${next}`;
+  };
+  const healthChips = healthOrder
+    .filter((h) => s.byHealth[h])
+    .map(
+      (h) =>
+        `<a class="chip${health === h ? " active" : ""}" href="${esc(link({ health: health === h ? "" : h, page: "1" }))}">${badge(h, `health-${h}`)} ${esc(s.byHealth[h])}</a>`,
+    )
+    .join(" ");
+  const rows = fleet.tenants
+    .map(
+      (t) => `<tr class="tenant-row" data-tenant="${esc(t.name)}" tabindex="0">
+        <td><a href="#/tenant/${encodeURIComponent(t.name)}"><b>${esc(t.name)}</b></a>${t.managed ? "" : " " + badge("foreign (by label)", "foreign")}<br><span class="muted">${esc(t.namespace)}</span></td>
+        <td>${badge(t.health, `health-${t.health}`)}${t.healthReason ? `<br><span class="muted">${esc(t.healthReason)}</span>` : ""}</td>
+        <td>${t.phase ? badge(t.phase) : '<span class="muted">–</span>'}</td>
+        <td>${esc(t.version ?? "–")}</td>
+        <td class="num">${esc(t.ready)}</td>
+        <td class="num">${esc(t.decisions.last24h)}</td>
+        <td>${t.decisions.last ? `<a href="${decisionLink(t.decisions.last)}">${esc(time(t.decisions.lastDecidedAt))}</a><br><span class="muted">${esc(t.decisions.last.direction)} ${esc(t.decisions.last.category)} · ${esc(t.decisions.last.phase)}</span>` : '<span class="muted">none</span>'}</td>
+      </tr>`,
+    )
+    .join("");
+  const sortLink = (key, label) =>
+    sort === key ? `<b>${esc(label)} ▾</b>` : `<a href="${esc(link({ sort: key, page: "1" }))}">${esc(label)}</a>`;
+  const pager =
+    fleet.pages > 1
+      ? `<nav class="pager" aria-label="pages">${page > 1 ? `<a id="prev-page" href="${esc(link({ page: String(page - 1) }))}">← previous</a>` : ""}
+        <span id="page-info">page ${esc(fleet.page)} of ${esc(fleet.pages)}</span>
+        ${page < fleet.pages ? `<a id="next-page" href="${esc(link({ page: String(page + 1) }))}">next →</a>` : ""}</nav>`
+      : "";
+  view.innerHTML = `<h1>Fleet</h1>
+    <div class="card summary" id="fleet-summary">
+      <span><b id="tenant-count">${esc(s.tenants)}</b> tenants</span>
+      <span class="muted">(${esc(s.managed)} TenantControlPlanes, ${esc(s.foreign)} found by label)</span>
+      <span>${healthChips}</span>
+      <span><b>${esc(s.decisionsLast24h)}</b> decisions in 24h on ${esc(s.tenantsWithDecisionsLast24h)} tenants</span>
+    </div>
+    <form class="filters" id="fleet-filters" role="search">
+      <label>search<input type="search" name="q" id="fleet-search" value="${esc(q)}" placeholder="tenant or namespace" autocomplete="off"></label>
+      <span class="muted">sort by ${sortLink("tenant", "tenant")} · ${sortLink("lastDecision", "last decision")} · ${sortLink("health", "health (worst first)")}</span>
+    </form>
+    <p class="muted" id="fleet-matching">${esc(fleet.matching)} of ${esc(s.tenants)} tenants${q ? ` match “${esc(q)}”` : ""}${health ? ` with health ${esc(health)}` : ""}</p>
+    <table id="fleet-table"><thead><tr><th>tenant</th><th>health</th><th>phase</th><th>version</th><th>components ready</th><th>decisions 24h</th><th>last decision</th></tr></thead>
+    <tbody>${rows || '<tr><td colspan="7" class="muted">no tenant matches</td></tr>'}</tbody></table>${pager}`;
+  const search = document.getElementById("fleet-search");
+  let typing;
+  const apply = () => {
+    location.hash = link({ q: search.value.trim(), page: "1" });
+  };
+  search.addEventListener("input", () => {
+    clearTimeout(typing);
+    typing = setTimeout(apply, 250);
   });
-  view.innerHTML = `<h1>Fleet <span class="muted">(${tenants.length} tenants)</span></h1>${cards.join("")}`;
+  document.getElementById("fleet-filters").addEventListener("submit", (e) => {
+    e.preventDefault();
+    clearTimeout(typing);
+    apply();
+  });
+  for (const tr of view.querySelectorAll("tr.tenant-row")) {
+    const open = () => (location.hash = `#/tenant/${encodeURIComponent(tr.dataset.tenant)}`);
+    tr.addEventListener("click", (e) => {
+      if (e.target.closest("a")) return;
+      open();
+    });
+    tr.addEventListener("keydown", (e) => {
+      if (e.key === "Enter") open();
+    });
+  }
+  if (params.has("q")) {
+    search.focus();
+    search.setSelectionRange(search.value.length, search.value.length);
+  }
+  window.metapilotFleetRenderMs = performance.now() - started;
+}
+
+// --- one tenant -----------------------------------------------------------------------------------------------
+
+function componentTable(t) {
+  const rows = t.components
+    .flatMap((c) =>
+      c.containers.map(
+        (k, i) => `<tr data-component="${esc(c.component)}">
+          ${i === 0 ? `<td rowspan="${c.containers.length}"><b>${esc(c.component)}</b><br><span class="muted">${esc(c.kind)}/${esc(c.name)}</span>${c.paused ? " " + badge("paused", "foreign") : ""}</td><td class="num" rowspan="${c.containers.length}">${esc(c.readyReplicas ?? 0)}/${esc(c.replicas ?? "?")}</td>` : ""}
+          <td>${esc(k.name)}</td>
+          <td class="num">${sizeCell(k.current)}</td>
+          <td class="num">${recCell(k.current.requests, k.recommended?.target, "cpu")}</td>
+          <td class="num">${recCell(k.current.requests, k.recommended?.target, "memory")}</td>
+          <td class="num muted">${k.recommended?.lowerBound ? esc(`${k.recommended.lowerBound.cpu ?? "?"} / ${k.recommended.lowerBound.memory ?? "?"}`) : "–"}</td>
+          <td class="num muted">${k.recommended?.upperBound ? esc(`${k.recommended.upperBound.cpu ?? "?"} / ${k.recommended.upperBound.memory ?? "?"}`) : "–"}</td>
+          <td>${c.profile ? esc(c.profile.name) + (c.profile.confidence !== undefined ? ` <span class="muted">(${esc(Math.round(c.profile.confidence * 100))}%)</span>` : "") : '<span class="muted">no profile</span>'}</td>
+        </tr>`,
+      ),
+    )
+    .join("");
+  return `<table><thead><tr><th>component</th><th>ready</th><th>container</th><th>current</th><th>rec. cpu</th><th>rec. memory</th><th>lower bound</th><th>upper bound</th><th>profile</th></tr></thead>
+    <tbody>${rows || '<tr><td colspan="9" class="muted">no labelled workloads</td></tr>'}</tbody></table>`;
+}
+
+function planTable(plan) {
+  const rows = plan
+    .map(
+      (p) => `<tr class="plan-row" data-tenant="${esc(p.tenant)}" data-component="${esc(p.component)}">
+        <td>${esc(p.tenant)}</td><td>${esc(p.component)}<br><span class="muted">${esc(p.workload)}</span></td>
+        <td class="num">${esc(sizeText(p.today))}${p.todaySource === "workload" ? "" : `<br>${badge(p.todaySource === "decision" ? "as recorded at the decision" : "unknown", "foreign")}`}</td>
+        <td class="num"><b>${esc(sizeText(p.wouldBe))}</b></td>
+        <td class="change">${esc(changesText(p.changes))}</td>
+        <td class="num"><a href="${decisionLink(p.lastDecision)}">${esc(p.decisions)}</a><br><span class="muted">${esc(time(p.firstAt))} – ${esc(time(p.lastAt))}</span></td>
+        <td>${p.categories.map((c) => badge(c, "")).join(" ")}</td>
+        <td>${p.simulatedBaselines ? badge(`${p.simulatedBaselines} from a simulated baseline`, "simulated") : ""} ${p.boundsHit.map((b) => badge(b, "bound")).join(" ")}</td>
+      </tr>`,
+    )
+    .join("");
+  return `<table id="plan-table"><thead><tr><th>tenant</th><th>component</th><th>today (real)</th><th>would be</th><th>net change</th><th>decisions</th><th>root causes</th><th>notes</th></tr></thead>
+    <tbody>${rows || '<tr><td colspan="8" class="muted">no dry-run decisions in this period</td></tr>'}</tbody></table>`;
+}
+
+async function renderTenant(name) {
+  setActive("fleet");
+  const { tenant: t, decisions, plan } = await api(`/api/tenants/${encodeURIComponent(name)}`);
+  const rows = decisions.decisions
+    .map(
+      (
+        r,
+      ) => `<tr class="decision" data-name="${esc(r.name)}"><td class="num">${esc(time(r.decidedAt))}</td><td>${esc(r.component)}</td>
+        <td class="dir-${esc(r.direction)}">${r.direction === "Up" ? "▲" : "▼"} ${esc(r.direction)}</td><td>${badge(r.category, "")}</td>
+        <td>${phaseBadges(r.phase, r.dryRun)}</td><td><a href="${decisionLink(r)}">${esc(r.summary)}</a></td></tr>`,
+    )
+    .join("");
+  view.innerHTML = `<p><a href="#/">← fleet</a></p>
+    <h1 id="tenant-title">${esc(t.name)} ${t.managed ? badge("TenantControlPlane", "ok") : badge("foreign (by label)", "foreign")}
+      ${badge(t.health, `health-${t.health}`)} ${t.phase ? badge(t.phase) : ""} ${t.paused ? badge("paused", "foreign") : ""}</h1>
+    <p class="muted">namespace <code>${esc(t.namespace)}</code>${t.version ? ` · version ${esc(t.version)}` : ""}${t.endpoint ? ` · ${esc(t.endpoint)}` : ""}${t.healthReason ? ` · ${esc(t.healthReason)}` : ""}</p>
+    <div class="card">${componentTable(t)}</div>
+    <h2>Dry-run plan (7 days)</h2>${planTable(plan)}
+    <h2>Decisions (7 days) <a class="muted" href="#/decisions?tenant=${encodeURIComponent(t.name)}&since=7d">timeline →</a></h2>
+    <table><thead><tr><th>time</th><th>component</th><th>dir</th><th>root cause</th><th>phase</th><th>summary</th></tr></thead>
+    <tbody>${rows || '<tr><td colspan="6" class="muted">no decisions</td></tr>'}</tbody></table>`;
 }
 
 // --- decision timeline ----------------------------------------------------------------------------------------
@@ -193,8 +314,8 @@ async function renderDecisions(params) {
         <td class="num">${esc(time(r.decidedAt))}<br><span class="muted">${esc(ago(r.decidedAt))}</span></td>
         <td>${esc(r.tenant)}</td><td>${esc(r.component)}</td>
         <td class="dir-${esc(r.direction)}">${r.direction === "Up" ? "▲" : "▼"} ${esc(r.direction)}</td>
-        <td>${badge(r.category, "")}</td><td>${badge(r.phase)}${r.dryRun ? " " + badge("dry-run", "DryRun") : ""}</td>
-        <td class="num">${esc(r.before)}</td><td class="num">${esc(r.after)}</td>
+        <td>${badge(r.category, "")}</td><td>${phaseBadges(r.phase, r.dryRun)}</td>
+        <td class="num">${esc(sizeText(r.before))}${r.baseline === "simulated" ? " " + badge("simulated", "simulated") : ""}</td><td class="num">${esc(sizeText(r.after))}</td>
         <td><a href="${decisionLink(r)}">${esc(r.summary)}</a></td></tr>`,
     )
     .join("");
@@ -213,46 +334,8 @@ async function renderDecisions(params) {
 }
 
 function drawTimeline(list) {
-  if (typeof Chart === "undefined") return;
-  const cats = [...new Set([...categories, ...list.decisions.map((d) => d.category)])];
-  const point = (d) => ({ x: Date.parse(d.decidedAt), y: d.category, d });
-  const from = Date.parse(list.from);
-  const to = Date.parse(list.to);
-  const pad = (to - from) * 0.02;
-  const canvas = document.getElementById("timeline");
-  const chart = new Chart(canvas, {
-    type: "scatter",
-    data: {
-      datasets: ["Up", "Down"].map((dir) => ({
-        label: `scale ${dir.toLowerCase()}`,
-        data: list.decisions.filter((d) => d.direction === dir).map(point),
-        backgroundColor: dir === "Up" ? "#c0392b" : "#1e8449",
-        pointRadius: 5,
-        pointHoverRadius: 7,
-      })),
-    },
-    options: {
-      animation: false,
-      maintainAspectRatio: false,
-      scales: {
-        x: {
-          type: "linear",
-          min: from - pad,
-          max: to + pad,
-          ticks: { callback: (v) => new Date(v).toLocaleTimeString(undefined, { hour12: false }), maxTicksLimit: 8 },
-        },
-        y: { type: "category", labels: cats, offset: true },
-      },
-      plugins: {
-        tooltip: { callbacks: { label: (ctx) => `${ctx.raw.d.tenant} ${ctx.raw.d.component}: ${ctx.raw.d.summary}` } },
-      },
-      onClick: (_e, els) => {
-        const el = els[0];
-        if (el) location.hash = decisionLink(chart.data.datasets[el.datasetIndex].data[el.index].d);
-      },
-    },
-  });
-  window.metapilotCharts.timeline = chart;
+  const chart = draw.timeline(document.getElementById("timeline"), list, (d) => (location.hash = decisionLink(d)));
+  if (chart) window.metapilotCharts.timeline = chart;
 }
 
 // --- one decision ---------------------------------------------------------------------------------------------
@@ -261,7 +344,7 @@ async function renderDecision(ns, name, params) {
   setActive("decisions");
   const span = params.get("window") || "15m";
   const path = `/api/decisions/${encodeURIComponent(ns)}/${encodeURIComponent(name)}`;
-  const { decision: d, chart } = await api(`${path}?window=${encodeURIComponent(span)}`);
+  const { decision: d, chart, opsCenter, row } = await api(`${path}?window=${encodeURIComponent(span)}`);
   const s = d.spec ?? {};
   const evidence = (s.rootCause?.evidence ?? [])
     .map(
@@ -280,13 +363,13 @@ async function renderDecision(ns, name, params) {
   const points = chart.series.reduce((n, x) => n + x.points.length, 0);
   view.innerHTML = `<p><a href="#/decisions">← decisions</a></p>
     <h1 class="dir-${esc(s.direction)}">${s.direction === "Up" ? "▲" : "▼"} ${esc(s.component)} of ${esc(s.target?.tenant)}
-      ${badge(s.rootCause?.category ?? "", "")} ${badge(d.status?.phase ?? "Pending")} ${s.dryRun ? badge("dry-run", "DryRun") : ""}</h1>
+      ${badge(s.rootCause?.category ?? "", "")} ${phaseBadges(d.status?.phase ?? "Pending", s.dryRun)}</h1>
     <div class="card"><h2>Root cause</h2><p id="summary">${esc(s.rootCause?.summary)}</p>
       <dl class="kv"><dt>decided</dt><dd>${esc(time(s.decidedAt))} (${esc(ago(s.decidedAt))})</dd>
       <dt>target</dt><dd>${esc(s.target?.kind)}/${esc(s.target?.name)} in <code>${esc(s.target?.namespace)}</code></dd>
       <dt>scaler</dt><dd>${esc(s.scaler ?? "–")}${s.clusterScaler ? ` (ClusterScaler ${esc(s.clusterScaler)})` : ""}</dd>
       ${d.status?.message ? `<dt>message</dt><dd>${esc(d.status.message)}</dd>` : ""}
-      <dt>report</dt><dd>${esc(d.status?.delivery?.state ?? "Pending")}${d.status?.delivery?.attempts ? ` after ${esc(d.status.delivery.attempts)} attempts` : ""}</dd></dl>
+      ${opsCenter ? `<dt>report</dt><dd id="delivery">${esc(d.status?.delivery?.state ?? "Pending")}${d.status?.delivery?.attempts ? ` after ${esc(d.status.delivery.attempts)} attempts` : ""}</dd>` : ""}</dl>
     </div>
     <div class="card"><h2>Evidence: ${esc(chart.metric)} ${chart.source === "prometheus" ? badge("Prometheus", "ok") : badge("recorded evidence only", "foreign")}</h2>
       ${
@@ -307,7 +390,9 @@ async function renderDecision(ns, name, params) {
       ${chart.query ? `<p class="muted">query: <code>${esc(chart.query)}</code></p>` : ""}
       <table><thead><tr><th>signal</th><th>value</th><th>threshold</th><th>observed</th><th>source</th></tr></thead><tbody>${evidence || '<tr><td colspan="5" class="muted">none recorded</td></tr>'}</tbody></table>
     </div>
-    <div class="grid"><div class="card"><h2>Before</h2>${size(s.before)}</div><div class="card"><h2>After</h2>${size(s.after)}</div></div>`;
+    <div class="grid"><div class="card" id="before"><h2>Before ${row?.baseline === "simulated" ? badge("simulated baseline", "simulated") : ""}</h2>${size(s.before)}
+      ${row?.baseline === "simulated" ? `<p class="note">Dry-run: this size is an earlier dry-run decision's, not the workload's. The workload really had: ${esc(sizeText(row.observed))}.</p>` : ""}</div>
+      <div class="card" id="after"><h2>After${s.dryRun ? " (would be)" : ""}</h2>${size(s.after)}</div></div>`;
   document.getElementById("window-form")?.addEventListener("change", (e) => {
     const w = new FormData(e.currentTarget).get("window");
     location.hash = `#/decision/${encodeURIComponent(ns)}/${encodeURIComponent(name)}?window=${encodeURIComponent(w)}`;
@@ -315,85 +400,9 @@ async function renderDecision(ns, name, params) {
   drawEvidence(chart);
 }
 
-const palette = ["#2457c5", "#8e44ad", "#16a085", "#d35400", "#2c3e50", "#7f8c8d"];
-
 function drawEvidence(c) {
-  if (typeof Chart === "undefined") return;
-  const start = Date.parse(c.start);
-  const end = Date.parse(c.end);
-  const at = Date.parse(c.decidedAt);
-  const values = c.series.flatMap((s) => s.points.map((p) => p.v));
-  if (c.threshold) values.push(c.threshold.value);
-  const top = Math.max(1e-9, ...values) * 1.15;
-  // Zoom onto the samples when they start well inside the window (a young workload, a short retention).
-  const times = c.series.flatMap((s) => s.points.map((p) => p.t));
-  const first = Math.min(...times, at);
-  let left = Math.max(Math.min(start, at), first - (Math.max(end, at) - first) * 0.1);
-  let right = Math.max(end, at);
-  if (right - left < 60000) {
-    // A single recorded point: give it a minute of room.
-    left -= 30000;
-    right += 30000;
-  }
-  const datasets = c.series.map((s, i) => ({
-    label: s.label,
-    data: s.points.map((p) => ({ x: p.t, y: p.v })),
-    borderColor: palette[i % palette.length],
-    backgroundColor: palette[i % palette.length],
-    pointRadius: c.source === "prometheus" ? 2 : 6,
-    showLine: c.source === "prometheus",
-    borderWidth: 2,
-    tension: 0,
-  }));
-  if (c.threshold) {
-    datasets.push({
-      label: c.threshold.label,
-      data: [
-        { x: left, y: c.threshold.value },
-        { x: right, y: c.threshold.value },
-      ],
-      borderColor: "#c0392b",
-      borderDash: [6, 4],
-      pointRadius: 0,
-      borderWidth: 2,
-      metapilotRole: "threshold",
-    });
-  }
-  datasets.push({
-    label: "decision",
-    data: [
-      { x: at, y: 0 },
-      { x: at, y: top },
-    ],
-    borderColor: "#b9770e",
-    borderDash: [2, 3],
-    pointRadius: 0,
-    borderWidth: 1.5,
-    metapilotRole: "decision",
-  });
-  const chart = new Chart(document.getElementById("evidence-chart"), {
-    type: "line",
-    data: { datasets },
-    options: {
-      animation: false,
-      maintainAspectRatio: false,
-      parsing: false,
-      interaction: { mode: "nearest", intersect: false },
-      scales: {
-        x: {
-          type: "linear",
-          min: left,
-          max: right,
-          ticks: { callback: (v) => new Date(v).toLocaleTimeString(undefined, { hour12: false }), maxTicksLimit: 10 },
-        },
-        y: { beginAtZero: true, max: top, ticks: { callback: (v) => fmt(v, c.unit) } },
-      },
-      plugins: {
-        tooltip: { callbacks: { label: (ctx) => `${ctx.dataset.label}: ${fmt(ctx.parsed.y, c.unit)}` } },
-      },
-    },
-  });
-  window.metapilotCharts.evidence = chart;
+  const chart = draw.evidence(document.getElementById("evidence-chart"), c);
+  if (chart) window.metapilotCharts.evidence = chart;
 }
 
 // --- nodes ----------------------------------------------------------------------------------------------------
@@ -415,9 +424,7 @@ async function renderNodes() {
     .join("");
   const drains = nodeDrains
     .map(
-      (
-        d,
-      ) => `<tr data-drain="${esc(d.name)}"><td><b>${esc(d.name)}</b> ${d.dryRun ? badge("dry-run", "DryRun") : ""}</td><td>${badge(d.phase)}</td>
+      (d) => `<tr data-drain="${esc(d.name)}"><td><b>${esc(d.name)}</b></td><td>${phaseBadges(d.phase, d.dryRun)}</td>
         <td><progress max="100" value="${esc(d.percent)}"></progress> ${esc(d.percent)}%</td>
         <td>${Object.entries(d.nodes.byState)
           .map(([k, v]) => `${esc(k)} ${esc(v)}`)
@@ -426,7 +433,13 @@ async function renderNodes() {
           .map(([k, v]) => `${esc(k)} ${esc(v)}`)
           .join(
             ", ",
-          )} <span class="muted">of ${esc(d.pods.total)}</span>${d.pods.blocked.map((b) => `<br><span class="error">${esc(b.pod)}: ${esc(b.message ?? "")}</span>`).join("")}</td>
+          )} <span class="muted">of ${esc(d.pods.total)}</span>${d.pods.blocked.map((b) => `<br><span class="error">${esc(b.pod)}${b.node ? ` on ${esc(b.node)}` : ""}: ${esc(b.message ?? "")}</span>`).join("")}
+          ${d.rows
+            .map(
+              (n) =>
+                `<div class="drain-node" data-node="${esc(n.node)}"><b>${esc(n.node)}</b> ${badge(n.state)}${n.pods.length ? ` pods: ${esc(n.pods.join(", "))}` : ""}${n.blockingPDBs.length ? ` <span class="error">blocked by PDB ${esc(n.blockingPDBs.join(", "))}</span>` : ""}</div>`,
+            )
+            .join("")}</td>
         <td>${esc(time(d.startTime))}</td><td>${esc(d.message ?? "")}</td></tr>`,
     )
     .join("");
@@ -438,7 +451,25 @@ async function renderNodes() {
     <tbody>${drains || '<tr><td colspan="7" class="muted">no NodeDrains</td></tr>'}</tbody></table>`;
 }
 
-// --- dry-run report -------------------------------------------------------------------------------------------
+// --- dry-run plan and report ---------------------------------------------------------------------------------
+
+async function renderPlan(params) {
+  setActive("plan");
+  const since = params.get("since") || "24h";
+  const q = new URLSearchParams({ since, dryRunOnly: "true" });
+  const digest = await api(`/api/report?${q}&format=json`);
+  view.innerHTML = `<h1>Dry-run plan <span class="muted">today → would be</span></h1>
+    <form class="filters" id="plan-filters">
+      <label>period<select name="since">${["1h", "6h", "24h", "72h", "7d"].map((s) => `<option${s === since ? " selected" : ""}>${s}</option>`).join("")}</select></label>
+      <span class="muted">${esc(time(digest.from))} – ${esc(time(digest.to))} · <span id="plan-count">${esc(digest.plan.length)}</span> workloads from ${esc(digest.total)} dry-run decisions</span>
+    </form>
+    <p class="note" id="dry-run-semantics">${esc(digest.dryRunSemantics)}</p>
+    ${planTable(digest.plan)}
+    <p class="muted">Today is read from the Deployment or StatefulSet now; “would be” is the newest dry-run decision's after. Each row links its newest decision.</p>`;
+  document.getElementById("plan-filters").addEventListener("change", (e) => {
+    location.hash = `#/plan?since=${encodeURIComponent(new FormData(e.currentTarget).get("since"))}`;
+  });
+}
 
 async function renderReport(params) {
   setActive("report");
@@ -453,18 +484,20 @@ async function renderReport(params) {
   const rows = digest.rows
     .map(
       (r) => `<tr><td class="num">${esc(time(r.decidedAt))}</td><td>${esc(r.tenant)}</td><td>${esc(r.component)}</td>
-      <td class="dir-${esc(r.direction)}">${esc(r.direction)}</td><td>${esc(r.category)}</td><td>${badge(r.phase)}</td>
-      <td class="num">${esc(r.before)}</td><td class="num">${esc(r.after)}</td><td><a href="${decisionLink(r)}">${esc(r.summary)}</a></td></tr>`,
+      <td class="dir-${esc(r.direction)}">${esc(r.direction)}</td><td>${esc(r.category)}</td><td>${phaseBadges(r.phase, r.dryRun)}</td>
+      <td class="num">${esc(sizeText(r.before))}${r.baseline === "simulated" ? " " + badge("simulated", "simulated") : ""}</td><td class="num">${esc(sizeText(r.after))}</td><td><a href="${decisionLink(r)}">${esc(r.summary)}</a></td></tr>`,
     )
     .join("");
   view.innerHTML = `<h1>${dryRunOnly ? "Dry-run report" : "Decision report"}</h1>
     <form class="filters" id="report-filters">
       <label>period<select name="since">${["1h", "6h", "24h", "72h", "7d"].map((s) => `<option${s === since ? " selected" : ""}>${s}</option>`).join("")}</select></label>
       <label>decisions<select name="dryRunOnly"><option value="true"${dryRunOnly ? " selected" : ""}>dry-run only</option><option value="false"${dryRunOnly ? "" : " selected"}>all</option></select></label>
-      <span class="muted">download: <a href="/api/report?${q}&format=html">HTML</a> · <a href="/api/report?${q}&format=json">JSON</a> · or <code>metapilot report --since ${esc(since)}${dryRunOnly ? " --dry-run-only" : ""}</code></span>
+      <span class="muted">download: <a href="/api/report?${q}&format=html">HTML</a> · <a href="/api/report?${q}&format=json">JSON</a> · <a href="/api/report?${q}&format=csv">CSV</a> · or <code>metapilot report --since ${esc(since)}${dryRunOnly ? " --dry-run-only" : ""}</code></span>
     </form>
     <div class="card"><p>${esc(time(digest.from))} – ${esc(time(digest.to))}: <b id="report-total">${esc(digest.total)}</b> decision${digest.total === 1 ? "" : "s"}</p>
       <p>by root cause: ${counts(digest.byCategory)}</p><p>by phase: ${counts(digest.byPhase)}</p></div>
+    ${digest.plan.length ? `<h2>Dry-run plan <a class="muted" href="#/plan?since=${encodeURIComponent(since)}">→</a></h2>${planTable(digest.plan)}<p class="note">${esc(digest.dryRunSemantics)}</p>` : ""}
+    <h2>Decisions</h2>
     <table><thead><tr><th>time</th><th>tenant</th><th>component</th><th>dir</th><th>root cause</th><th>phase</th><th>before</th><th>after</th><th>summary</th></tr></thead>
     <tbody>${rows || '<tr><td colspan="9" class="muted">no decisions in this period</td></tr>'}</tbody></table>`;
   document.getElementById("report-filters").addEventListener("change", (e) => {
@@ -485,11 +518,12 @@ async function route() {
     else if (parts[0] === "decision" && parts[1] && parts[2]) {
       refresh = false;
       await renderDecision(decodeURIComponent(parts[1]), decodeURIComponent(parts[2]), params);
-    } else if (parts[0] === "nodes") await renderNodes();
+    } else if (parts[0] === "tenant" && parts[1]) await renderTenant(decodeURIComponent(parts[1]));
+    else if (parts[0] === "nodes") await renderNodes();
+    else if (parts[0] === "plan") await renderPlan(params);
     else if (parts[0] === "report") await renderReport(params);
-    else await renderFleet();
-    document.getElementById("updated").textContent =
-      `· updated ${new Date().toLocaleTimeString(undefined, { hour12: false })}`;
+    else await renderFleet(params);
+    document.getElementById("updated").textContent = `· updated ${time(new Date().toISOString())}`;
     document.body.dataset.ready = location.hash || "#/";
   } catch (err) {
     view.innerHTML = `<p class="error">Could not load: ${esc(err.message)}</p>`;
