@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { labelsMatch } from "./selectors.js";
+import { labelsMatch, selectorSelects } from "./selectors.js";
 
 describe("labelsMatch", () => {
   it.each([
@@ -14,4 +14,16 @@ describe("labelsMatch", () => {
     [{ matchExpressions: [{ key: "constructor", operator: "Exists" as const }] }, {}, false],
     [{}, { any: "thing" }, true],
   ])("%j against %j → %s", (selector, labels, expected) => expect(labelsMatch(selector, labels)).toBe(expected));
+});
+
+describe("selectorSelects", () => {
+  it("says what a missing selector means where the caller says it, and matches labels otherwise", () => {
+    expect(selectorSelects(undefined, { a: "1" }, "nothing")).toBe(false);
+    expect(selectorSelects(undefined, { a: "1" }, "everything")).toBe(true);
+    for (const whenMissing of ["nothing", "everything"] as const) {
+      expect(selectorSelects({}, undefined, whenMissing)).toBe(true);
+      expect(selectorSelects({ matchLabels: { a: "1" } }, { a: "1" }, whenMissing)).toBe(true);
+      expect(selectorSelects({ matchLabels: { a: "1" } }, { a: "2" }, whenMissing)).toBe(false);
+    }
+  });
 });

@@ -24,3 +24,17 @@ export function labelsMatch(selector: LabelSelector, labels: Record<string, stri
   }
   return true;
 }
+
+/**
+ * Whether an optional selector selects an object with `labels`. What a missing selector means differs by field,
+ * so every caller says it: a PodDisruptionBudget's or a NodeDrain's nil selector selects "nothing" (as the
+ * apiserver treats a PDB's), a ClusterScaler's missing tenantSelector selects "everything" (documented on the
+ * field). An empty selector ({}) selects everything in both cases.
+ */
+export function selectorSelects(
+  selector: LabelSelector | undefined,
+  labels: Record<string, string> | undefined,
+  whenMissing: "nothing" | "everything",
+): boolean {
+  return selector ? labelsMatch(selector, labels) : whenMissing === "everything";
+}

@@ -1,6 +1,5 @@
 // The slice of Node, Pod and PodDisruptionBudget that node pools and drains read, and pure helpers over them:
 // requests, fit (resources, taints, node selectors), label selectors and the "leave this alone" markers.
-import { labelsMatch } from "../kube/selectors.js";
 import { parseQuantity, type LabelSelector } from "../api/index.js";
 import type { KubeObject } from "../kube/resources.js";
 
@@ -195,11 +194,6 @@ export function schedulableOn(pod: Pod, labels: Record<string, string>, taints: 
     if (!tolerates(pod.spec?.tolerations, t)) return false;
   }
   return true;
-}
-
-/** A missing selector selects nothing (as a PDB's or a drain's nil selector); otherwise the labels must match. */
-export function matchesSelector(selector: LabelSelector | undefined, labels: Record<string, string> = {}): boolean {
-  return selector ? labelsMatch(selector, labels) : false;
 }
 
 /** A label selector as the apiserver's `labelSelector` query string. */

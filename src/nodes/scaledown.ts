@@ -1,6 +1,7 @@
 // Scale-down candidates, a pure function of nodes, pods, policy and the clock. Strategies (a registry by name,
 // as cluster-autoscaler's node-selection processors) choose and order the eligible nodes; a simulation then
 // keeps a node only if every pod that would be evicted fits on the nodes that remain.
+import { selectorSelects } from "../kube/selectors.js";
 import type { LabelSelector, ScaleDownStrategy as StrategyName } from "../api/index.js";
 import { SCALE_DOWN_STRATEGIES } from "../api/index.js";
 import { placeAll, type Bin, type PackItem } from "./binpack.js";
@@ -13,7 +14,6 @@ import {
   isDaemonSetPod,
   isMirrorPod,
   isNodeReady,
-  matchesSelector,
   nodeAllocatable,
   occupiesNode,
   podKey,
@@ -94,7 +94,8 @@ registerScaleDownStrategy({
 registerScaleDownStrategy({
   name: "label-selector",
   description: "Nodes matching spec.scaleDown.selector, whatever their utilization, by name.",
-  order: (nodes, ctx) => nodes.filter((n) => matchesSelector(ctx.selector, n.node.metadata?.labels)).sort(byName),
+  order: (nodes, ctx) =>
+    nodes.filter((n) => selectorSelects(ctx.selector, n.node.metadata?.labels, "nothing")).sort(byName),
 });
 
 /** Fails at start-up when the API offers a strategy that has no implementation. */

@@ -2,22 +2,10 @@
 // Precedence (also in the CRD's description of spec.priority): among the ClusterScalers whose tenantSelector
 // matches, the highest spec.priority wins alone (policies are never merged); on a tie the oldest wins, then the
 // first by name. Within the winner, matching overrides apply in list order, so a later one wins.
-import { labelsMatch } from "../kube/selectors.js";
-import {
-  parseDuration,
-  parseQuantity,
-  SCALER_NAMES,
-  type ClusterScaler,
-  type LabelSelector,
-  type ScalerName,
-} from "../api/index.js";
+import { selectorSelects } from "../kube/selectors.js";
+import { parseDuration, parseQuantity, SCALER_NAMES, type ClusterScaler, type ScalerName } from "../api/index.js";
 import { availableEstimators } from "./estimators/index.js";
 import type { ComponentName, ResolvedPolicy, ScalerSettings } from "./types.js";
-
-/** A missing tenantSelector selects every tenant (documented on the field). */
-export function matchesSelector(selector: LabelSelector | undefined, labels: Record<string, string> = {}): boolean {
-  return selector ? labelsMatch(selector, labels) : true;
-}
 
 /** The ClusterScaler that governs a tenant with `labels`, by the documented precedence. */
 export function selectClusterScaler(
@@ -25,7 +13,7 @@ export function selectClusterScaler(
   labels: Record<string, string>,
 ): ClusterScaler | undefined {
   const matching = scalers.filter(
-    (s) => !s.metadata?.deletionTimestamp && matchesSelector(s.spec.tenantSelector, labels),
+    (s) => !s.metadata?.deletionTimestamp && selectorSelects(s.spec.tenantSelector, labels, "everything"),
   );
   matching.sort((a, b) => {
     const p = (b.spec.priority ?? 0) - (a.spec.priority ?? 0);
@@ -79,7 +67,7 @@ export function resolvePolicy(
   let dryRun = cs.spec.dryRun ?? false;
   for (const o of cs.spec.overrides ?? []) {
     if (o.component && o.component !== component) continue;
-    if (!matchesSelector(o.tenantSelector, tenantLabels)) continue;
+    if (!selectorSelects(o.tenantSelector, tenantLabels, "everything")) continue;
     applyScalers(o.scalers, false);
     for (const [name, threshold] of Object.entries(o.thresholds ?? {})) {
       if (threshold !== undefined) scalers[name as ScalerName].threshold = threshold;

@@ -2,6 +2,7 @@
 // evicted and in what order, which stay (with the reason), which PDB would block right now (disruptionsAllowed
 // is 0), and which control-plane components have no PDB at all. Dry-run reports this plan; a live drain records
 // the same plan and then acts on it, so the two always agree.
+import { selectorSelects } from "../../kube/selectors.js";
 import {
   componentLabel,
   controllerOf,
@@ -9,7 +10,6 @@ import {
   hasLocalStorage,
   isDaemonSetPod,
   isMirrorPod,
-  matchesSelector,
   podKey,
   tenantLabel,
   type Node,
@@ -80,7 +80,7 @@ export function matchingPDBs(pod: Pod, pdbs: readonly PodDisruptionBudget[]): Po
     (p) =>
       p.metadata?.namespace === pod.metadata?.namespace &&
       !p.metadata?.deletionTimestamp &&
-      matchesSelector(p.spec?.selector, pod.metadata?.labels),
+      selectorSelects(p.spec?.selector, pod.metadata?.labels, "nothing"),
   );
 }
 

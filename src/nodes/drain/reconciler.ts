@@ -2,6 +2,7 @@
 // where the last one stopped: it counts cordoned nodes from the cluster, not from memory, and never starts more
 // than the rate limit and the pool's disruption budget allow. Each node it cordons carries an annotation naming
 // the drain, and only that drain, on abort or timeout, or a sweep after the drain is gone, uncordons it.
+import { selectorSelects } from "../../kube/selectors.js";
 import { setMaxListeners } from "node:events";
 import { parseDuration, parseNodeDrain, type NodeDrain, type NodeDrainStatus } from "../../api/index.js";
 import type { KubeClient } from "../../kube/client.js";
@@ -14,7 +15,6 @@ import {
   cordonedByAnnotation,
   doNotDisruptReason,
   isNodeReady,
-  matchesSelector,
   nodePoolLabel,
   type Node,
   type Pod,
@@ -207,7 +207,7 @@ export class NodeDrainReconciler implements Reconciler {
     const names = drain.spec.nodeNames
       ? [...drain.spec.nodeNames]
       : this.o.caches.nodes
-          .list((n) => matchesSelector(drain.spec.nodeSelector, n.metadata?.labels))
+          .list((n) => selectorSelects(drain.spec.nodeSelector, n.metadata?.labels, "nothing"))
           .map((n) => n.metadata?.name ?? "")
           .sort();
     return ownNodeLast(names, this.o.ownNodeName);
