@@ -45,6 +45,16 @@ export interface RecommendationRow {
   memoryTarget?: string;
   memoryLower?: string;
   memoryUpper?: string;
+  /** The container's limits today. */
+  cpuLimit?: string;
+  memoryLimit?: string;
+  /**
+   * Limit recommendations, as KRR gives them: no CPU limit (null: a CPU limit throttles a control plane under a
+   * burst that its request already pays for), and a memory limit at the upper bound, never below the target, so a
+   * working set the model still expects is not OOM-killed.
+   */
+  cpuLimitTarget: null;
+  memoryLimitTarget?: string;
   confidenceDays: number;
   /** OOM kills of this container counted into the memory model (pod status and ScalingDecisions). */
   oomKills: number;
@@ -131,7 +141,8 @@ export async function recommendOnce(o: OneShotOptions): Promise<RecommendationRo
       const plain = withoutOoms.find((w) => w.name === r.name);
       const plainMemory = plain && toContainerRecommendation(plain).target?.memory;
       const oomKills = counted.filter((k) => k.container === r.name).length;
-      const req = specs.find((c) => c.name === r.name)?.resources?.requests;
+      const spec = specs.find((c) => c.name === r.name)?.resources;
+      const req = spec?.requests;
       rows.push({
         namespace: model.namespace,
         kind: model.ref.kind,
@@ -146,6 +157,10 @@ export async function recommendOnce(o: OneShotOptions): Promise<RecommendationRo
         memoryTarget: rec.target?.memory,
         memoryLower: rec.lowerBound?.memory,
         memoryUpper: rec.upperBound?.memory,
+        cpuLimit: spec?.limits?.cpu,
+        memoryLimit: spec?.limits?.memory,
+        cpuLimitTarget: null,
+        memoryLimitTarget: memoryLimitFor(rec.target?.memory, rec.upperBound?.memory),
         confidenceDays: rec.confidenceDays ?? 0,
         oomKills,
         ...(oomKills > 0 && plainMemory !== rec.target?.memory
@@ -185,8 +200,15 @@ async function recordedOomKills(o: OneShotOptions): Promise<Map<string, OomKill[
   return out;
 }
 
+/** The memory limit to recommend: the upper bound, never below the target. */
+export function memoryLimitFor(target: string | undefined, upper: string | undefined): string | undefined {
+  if (target === undefined) return upper;
+  if (upper === undefined) return target;
+  return parseQuantity(upper) >= parseQuantity(target) ? upper : target;
+}
+
 /** "1 → 588m (−41%)": the current request, the recommendation and the change. */
-function change(current: string | undefined, target: string | undefined): string {
+export function change(current: string | undefined, target: string | undefined): string {
   if (!target) return current ? `${current} → ?` : "?";
   if (!current) return `none → ${target}`;
   const pct = Math.round((parseQuantity(target) / parseQuantity(current) - 1) * 100);
@@ -194,7 +216,7 @@ function change(current: string | undefined, target: string | undefined): string
 }
 
 /** The NOTE column: why there is no recommendation, and what OOM kills did to it. */
-function note(r: RecommendationRow): string {
+export function note(r: RecommendationRow): string {
   const parts = r.reason === "Recommended" ? [] : [r.reason];
   if (r.oomKills > 0) {
     const kills = `${r.oomKills} OOM kill${r.oomKills === 1 ? "" : "s"}`;
@@ -210,13 +232,25 @@ function note(r: RecommendationRow): string {
 export function formatRows(rows: readonly RecommendationRow[], format: "table" | "json" | "yaml"): string {
   if (format === "json") return JSON.stringify(rows, null, 2) + "\n";
   if (format === "yaml") return stringify(rows);
-  const header = ["NAMESPACE", "WORKLOAD", "CONTAINER", "CPU REQUEST", "MEMORY REQUEST", "CONFIDENCE", "NOTE"];
+  const header = [
+    "NAMESPACE",
+    "WORKLOAD",
+    "CONTAINER",
+    "CPU REQUEST",
+    "MEMORY REQUEST",
+    "CPU LIMIT",
+    "MEMORY LIMIT",
+    "CONFIDENCE",
+    "NOTE",
+  ];
   const body = rows.map((r) => [
     r.namespace,
     `${r.kind === "Deployment" ? "deploy" : "sts"}/${r.workload}`,
     r.container,
     change(r.cpuRequest, r.cpuTarget),
     change(r.memoryRequest, r.memoryTarget),
+    r.cpuLimit ? `${r.cpuLimit} → none` : "none",
+    change(r.memoryLimit, r.memoryLimitTarget),
     `${r.confidenceDays.toFixed(1)}d`,
     note(r),
   ]);
