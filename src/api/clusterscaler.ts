@@ -83,9 +83,13 @@ export const ComponentPolicy = withRules(
       .max(ESTIMATOR_NAMES.length)
       .meta({ "x-kubernetes-list-type": "set" })
       .describe(
-        "How the new size is computed once a scaler fires, tried in order: oom-memory (memory at the OOM kill " +
-          "plus a bump), profile (the WorkloadProfile recommendation), cluster-size (clusterSizeLadder), " +
-          "fleet-regression (what similar tenants use).",
+        "How new sizes are computed. oom-memory answers OOM kills (memory at the kill plus a bump); without it, " +
+          "OOM kills are not answered. cluster-size (clusterSizeLadder, or a linear size by node count) and " +
+          "fleet-regression (what the fleet's tenants of that size use, see spec.fleetRegression) size a tenant by " +
+          "its size when the cluster-size scaler runs: they are tried in list order, and the first that gives an " +
+          "answer sets the size. For scale-downs, profile (the WorkloadProfile recommendation), cluster-size and " +
+          "fleet-regression are floors: no scale-down goes below what a listed one says. Default: oom-memory, " +
+          "profile, cluster-size.",
       )
       .optional(),
     minAllowed: ResourceList.describe("Requests never go below these amounts.").optional(),
@@ -216,6 +220,31 @@ export const ClusterScalerSpec = z
           "budget never takes away. It is counted from the ScalingDecisions this policy recorded (Applied or " +
           "DryRun, by decidedAt), so a restart or a new leader carries on with what was spent.",
       ),
+    fleetRegression: z
+      .object({
+        minTenants: z
+          .int()
+          .min(3)
+          .max(100000)
+          .default(10)
+          .describe("Fewest tenants with fresh usage and size a fit needs; with fewer, the estimator gives nothing."),
+        minR2: z
+          .number()
+          .min(0)
+          .max(1)
+          .default(0.7)
+          .describe(
+            "Lowest R² (share of the usage's variance the fit explains) the estimator trusts; below it, it gives nothing.",
+          ),
+      })
+      .prefault({})
+      .describe(
+        "The fleet-regression estimator: for each component that lists it, the usage (CPU, memory) of every tenant " +
+          "this policy governs is fitted by least squares against the tenant's size (its node count, and its " +
+          "stored object count when every tenant reports one), and a tenant is sized by the fit at its own size, " +
+          "with the usual headroom (CPU for 60% utilisation, memory 30% over) and bounds. status.fleetRegression " +
+          "shows each fit, its R² and sample count, or why there is none.",
+      ),
     overrides: z
       .array(ScalerOverride)
       .max(64)
@@ -233,6 +262,35 @@ export const ClusterScalerStatus = z
     matchedTenants: z.int().min(0).describe("Tenants this policy applies to (after priority resolution).").optional(),
     observedGeneration: z.int().min(0).describe("The metadata.generation this status describes.").optional(),
     lastDecisionTime: Timestamp.describe("When the policy last made a ScalingDecision.").optional(),
+    fleetRegression: z
+      .array(
+        z
+          .object({
+            component: ComponentName,
+            resource: z.enum(["cpu", "memory"]).describe("cpu (cores) or memory (bytes)."),
+            fitted: z.boolean().describe("Whether the fit is good enough to size tenants by."),
+            samples: z.int().min(0).describe("Tenants in the fit: those with fresh usage and size."),
+            r2: z.number().describe("The fit's R²; absent when nothing could be fitted.").optional(),
+            predictors: z
+              .array(z.enum(["nodes", "objects"]))
+              .max(2)
+              .describe("What usage is fitted against: nodes, and objects when every tenant reports them.")
+              .optional(),
+            coefficients: z
+              .array(z.number())
+              .max(3)
+              .describe("Intercept, then one coefficient per predictor, in cores or bytes.")
+              .optional(),
+            reason: z
+              .enum(["Fitted", "InsufficientTenants", "PoorFit", "Degenerate"])
+              .describe("Fitted, or why the estimator gives nothing: InsufficientTenants, PoorFit or Degenerate."),
+            message: z.string().max(1024).describe("The fit as a line, or why there is none."),
+          })
+          .describe("One fit of the fleet-regression estimator."),
+      )
+      .max(8)
+      .describe("The fleet-regression fits of the components that list the estimator, from the last Prometheus poll.")
+      .optional(),
     fleetBudget: z
       .object({
         maxChangesPerInterval: z.int().min(0).describe("The budget in force: changes per interval."),

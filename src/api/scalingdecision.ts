@@ -1,7 +1,7 @@
 // ScalingDecision: the record of one scaling decision, its root cause and evidence, and whether it was applied.
 import { z } from "zod";
 import { ComponentName, DnsLabel, DnsSubdomain, ResourceRequirements, Timestamp } from "./common.js";
-import { ScalerName } from "./clusterscaler.js";
+import { ESTIMATOR_NAMES, ScalerName } from "./clusterscaler.js";
 import { type TransitionRule, type UpdateCheck, updateCheck, withRules } from "./rules.js";
 import { kubeObject } from "./object.js";
 
@@ -80,6 +80,13 @@ export const ScalingDecisionSpec = z
       .describe("Why the decision was made."),
     before: WorkloadState.describe("Size of the workload before the decision."),
     after: WorkloadState.describe("Size of the workload the decision asks for."),
+    estimator: z
+      .enum(ESTIMATOR_NAMES)
+      .describe(
+        "The estimator that computed the new size (oom-memory, cluster-size or fleet-regression); the summary and " +
+          "evidence say what it rested on, e.g. the fleet fit and its R².",
+      )
+      .optional(),
     clusterScaler: DnsSubdomain.describe("The ClusterScaler whose policy made the decision.").optional(),
     decidedAt: Timestamp.describe("When the decision was made.").optional(),
   })

@@ -12,6 +12,7 @@ import { jsonEqual, mergeConditions, type ConditionInput } from "../operator/sta
 import { KubeActuator, RecordingActuator } from "./actuator.js";
 import { defaultEngineOptions } from "./engine.js";
 import { fleetBudgetCondition, fleetBudgetStatus } from "./fleet-budget.js";
+import { fleetRegressionCondition, fleetRegressionStatus } from "./fleet-model.js";
 import { selectClusterScaler } from "./policy.js";
 import { ScalerReconciler, componentLabel, tenantLabel, type DecisionObject, type ScalerCaches } from "./reconciler.js";
 import { Reporter } from "./reports.js";
@@ -200,6 +201,11 @@ export function addClusterScalerController(manager: Manager, config: ControllerC
         const last = reconciler.lastDecisionAt.get(key.name);
         if (last) status.lastDecisionTime = new Date(last).toISOString();
         const now = Date.now();
+        if (parsed.value.spec.components.some((c) => c.estimators?.includes("fleet-regression"))) {
+          const fits = reconciler.fleetModel(now).get(key.name);
+          status.fleetRegression = fleetRegressionStatus(fits);
+          conditions.push(fleetRegressionCondition(fits));
+        } else delete status.fleetRegression;
         const budget = await reconciler.fleetBudgetUsage(key.name, now);
         if (budget) {
           const interval = parsed.value.spec.fleetBudget.interval;

@@ -58,6 +58,7 @@ function setup(cooldown: string) {
     throttledRatio: new Map(),
     apiserver429: new Map(),
     nodes: new Map(),
+    objects: new Map(),
   };
   const prometheus = { snapshot, lastError: undefined } as unknown as PrometheusSignals;
   const client = {

@@ -3,7 +3,14 @@
 // stabilization window, by at most maxStepPercent, and only when every signal it needs is fresh). Dry-run and live
 // mode call the same function; only the actuator differs.
 import type { RootCauseCategory, ScalerName } from "../api/index.js";
-import { clusterSizeEstimate, estimator, ladderStep, oomMemory, unansweredOoms } from "./estimators/index.js";
+import {
+  estimator,
+  fleetRegressionEstimate,
+  ladderStep,
+  oomMemory,
+  sizeByTenant,
+  unansweredOoms,
+} from "./estimators/index.js";
 import { formatCpu, formatMemory } from "./quantity.js";
 import type { DecisionInput, Evidence, Measurement, Plan, Recommendation, Size } from "./types.js";
 
@@ -32,6 +39,7 @@ interface UpCandidate {
   evidence: Evidence[];
   note: string;
   oomIds: string[];
+  estimator?: string;
 }
 
 // Order of root causes when several scalers fire at once: the most direct evidence names the decision.
@@ -130,8 +138,8 @@ function upCandidates(input: DecisionInput, o: EngineOptions, notes: string[]): 
   const out: UpCandidate[] = [];
   const s = policy.scalers;
 
-  // OOM: acts at once, on each OOM kill exactly once.
-  if (s.oom.enabled) {
+  // OOM: acts at once, on each OOM kill exactly once, sized by the oom-memory estimator when the policy lists it.
+  if (s.oom.enabled && policy.estimators.includes("oom-memory")) {
     const newOoms = unansweredOoms(input);
     const rolledPast = signals.oom.filter((e) => !input.history.handledOomIds.has(e.id) && !newOoms.includes(e));
     if (rolledPast.length > 0)
@@ -145,6 +153,7 @@ function upCandidates(input: DecisionInput, o: EngineOptions, notes: string[]): 
         category: "OOMKilled",
         size: est.size,
         note: est.note,
+        estimator: "oom-memory",
         oomIds: newOoms.map((e) => e.id),
         evidence: newOoms.slice(0, 8).map((e) => ({
           signal: "container_oom_killed",
@@ -236,10 +245,11 @@ function upCandidates(input: DecisionInput, o: EngineOptions, notes: string[]): 
     });
   }
 
-  // Cluster growth: the ladder (or linear form) for the tenant's node count.
+  // Tenant size: the listed cluster-size and fleet-regression estimators in list order, the first with an answer.
   const nodes = fresh(signals.clusterNodes, now, o);
-  if (s["cluster-size"].enabled && nodes && policy.estimators.includes("cluster-size")) {
-    const est = clusterSizeEstimate(input);
+  if (s["cluster-size"].enabled && nodes) {
+    const { answer: est, misses } = sizeByTenant(input, o);
+    if (!est && misses.length) notes.push(`no size for ${nodes.value} tenant nodes: ${misses.join("; ")}`);
     if (est) {
       const grown = maxSize(current, est.size);
       if (!sameSize(clamp(grown, input), clamp(current, input))) {
@@ -252,9 +262,10 @@ function upCandidates(input: DecisionInput, o: EngineOptions, notes: string[]): 
           scaler: "cluster-size",
           category: "ClusterGrowth",
           size: { ...est.size, memoryLimit: limit },
-          note: est.note,
+          note: misses.length ? `${est.note}; tried first: ${misses.join("; ")}` : est.note,
+          estimator: est.estimator,
           oomIds: [],
-          evidence: [ev("tenant_nodes", nodes, String(nodes.value))],
+          evidence: [ev("tenant_nodes", nodes, String(nodes.value)), ...(est.evidence ?? [])],
         });
       }
     }
@@ -283,6 +294,14 @@ export function recommendation(
     const step = nodes ? ladderStep(input.policy.ladder, nodes.value) : undefined;
     cpuRec = Math.max(cpuRec, step?.cpu ?? 0);
     memRec = Math.max(memRec, step?.memory ?? 0);
+  }
+  if (input.policy.estimators.includes("fleet-regression")) {
+    const nodes = fresh(input.signals.clusterNodes, input.now, o);
+    const fleet = nodes
+      ? fleetRegressionEstimate({ ...input, signals: { ...input.signals, clusterNodes: nodes } }, o)
+      : undefined;
+    cpuRec = Math.max(cpuRec, fleet?.size.cpuRequest ?? 0);
+    memRec = Math.max(memRec, fleet?.size.memoryRequest ?? 0);
   }
   return { at: input.now, cpu: cpuRec, memory: memRec };
 }
@@ -413,6 +432,7 @@ export function decide(input: DecisionInput, o: EngineOptions = defaultEngineOpt
       after: atMax ? input.current : after,
       oomIds,
       notes,
+      ...(primary.estimator ? { estimator: primary.estimator } : {}),
     };
     if (atMax) {
       // An OOM kill that nothing can answer is still recorded (Blocked, and reported), once per kill: a person has

@@ -31,6 +31,7 @@ import {
   type BudgetUsage,
 } from "./fleet-budget.js";
 import { resolvePolicy, selectClusterScaler } from "./policy.js";
+import { buildFleetModel, type FleetMember, type FleetModel } from "./fleet-model.js";
 import { bytes, cores } from "./quantity.js";
 import { oomEventsOf, type PodLike } from "./signals/oom.js";
 import type { ProbeSignals } from "./signals/probe.js";
@@ -199,6 +200,8 @@ export class ScalerReconciler implements Reconciler {
   /** Decisions this process recorded to the end (bounded: the oldest are forgotten). */
   private readonly finished = new BoundedSet(10_000);
   private parsed?: { key: string; value: readonly ClusterScaler[] };
+  /** The fleet model of the last Prometheus poll, fitted once per poll and ClusterScaler spec. */
+  private fleet?: { key: string; value: FleetModel };
   /** Workloads reported as not governed (uid and reason), so each is reported once, not on every event. */
   private readonly reportedForeign = new BoundedSet(10_000);
   /** Unsigned decisions already reported, so each is reported once. */
@@ -377,8 +380,72 @@ export class ScalerReconciler implements Reconciler {
     signals.cpuThrottledRatio = worst(p.snapshot.throttledRatio);
     if (ref.component === "kube-apiserver") signals.apiserver429Rate = p.snapshot.apiserver429.get(ref.namespace);
     signals.clusterNodes = p.snapshot.nodes.get(ref.namespace);
+    signals.storedObjects = p.snapshot.objects.get(ref.namespace);
     if (p.lastError) signals.unavailableReason = p.lastError;
     return signals;
+  }
+
+  /**
+   * The fleet model: for every ClusterScaler component that lists fleet-regression, usage against tenant size over
+   * every tenant the ClusterScaler governs, from the last poll. Refitted when a poll or a ClusterScaler spec changes.
+   */
+  fleetModel(now: number): FleetModel {
+    const p = this.o.prometheus;
+    const scalers = this.clusterScalers();
+    const key = `${p?.lastSuccessAt ?? "none"}|${this.parsed?.key ?? ""}`;
+    if (this.fleet?.key === key) return this.fleet.value;
+    const wanted = scalers.flatMap((cs) =>
+      cs.spec.components
+        .filter((c) => c.estimators?.includes("fleet-regression"))
+        .map((c) => ({ clusterScaler: cs.metadata?.name ?? "", component: c.name as ComponentName })),
+    );
+    const members: FleetMember[] = [];
+    if (p && wanted.length) {
+      const want = new Set(wanted.map((w) => `${w.clusterScaler}/${w.component}`));
+      for (const workload of [...this.o.caches.deployments.list(), ...this.o.caches.statefulSets.list()]) {
+        const tenant = workload.metadata?.labels?.[tenantLabel];
+        const component = workload.metadata?.labels?.[componentLabel] as ComponentName | undefined;
+        const ns = workload.metadata?.namespace;
+        if (!tenant || !component || !ns) continue;
+        const cs = selectClusterScaler(scalers, this.tenantLabels(tenant, workload))?.metadata?.name;
+        if (!cs || !want.has(`${cs}/${component}`)) continue;
+        if (!workloadTenancy(workload, tenant, this.o.caches.tenants.get(tenant)).governed) continue;
+        const containers = workload.spec?.template?.spec?.containers ?? [];
+        const container = containers.some((c) => c.name === component) ? component : (containers[0]?.name ?? component);
+        const pods = this.o.caches.pods.listNamespace(
+          ns,
+          (pod) =>
+            pod.metadata?.labels?.[tenantLabel] === tenant && pod.metadata?.labels?.[componentLabel] === component,
+        );
+        const worst = (map: Map<string, Measurement>) => {
+          let best: Measurement | undefined;
+          for (const pod of pods) {
+            const m = map.get(`${ns}/${pod.metadata?.name}/${container}`);
+            if (m && (!best || m.value > best.value)) best = m;
+          }
+          return best;
+        };
+        members.push({
+          clusterScaler: cs,
+          component,
+          tenant,
+          nodes: p.snapshot.nodes.get(ns),
+          objects: p.snapshot.objects.get(ns),
+          cpu: worst(p.snapshot.cpu),
+          memory: worst(p.snapshot.memory),
+        });
+      }
+    }
+    const options = new Map(scalers.map((cs) => [cs.metadata?.name ?? "", cs.spec.fleetRegression]));
+    const value = buildFleetModel(
+      members,
+      wanted,
+      (cs) => options.get(cs) ?? { minTenants: 10, minR2: 0.7 },
+      now,
+      this.engine.staleAfterMs,
+    );
+    this.fleet = { key, value };
+    return value;
   }
 
   /** The WorkloadProfile's recommendation (only a real one: NoData and InsufficientData give none). */
@@ -514,6 +581,9 @@ export class ScalerReconciler implements Reconciler {
       policy,
       signals: this.signalsFor(ref, pods, policy.scalers.probe.windowMs, now),
       profile: this.profileFor(ref),
+      fleet: policy.estimators.includes("fleet-regression")
+        ? this.fleetModel(now).get(policy.clusterScaler)?.get(component)
+        : undefined,
       now,
       fleetBudgetRemaining: budget.remaining,
       oomFloorRemaining: budget.oomFloorRemaining,
@@ -684,6 +754,7 @@ export class ScalerReconciler implements Reconciler {
         direction: plan.direction,
         dryRun,
         scaler: plan.scaler,
+        ...(plan.estimator ? { estimator: plan.estimator } : {}),
         rootCause: { category: plan.category, summary: plan.summary.slice(0, 1024), evidence: plan.evidence },
         before: size(plan.before),
         after: size(plan.after),

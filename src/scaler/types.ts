@@ -1,5 +1,6 @@
 // The plain data the scaler's pure parts exchange: signals in, a plan out.
 import type { RootCauseCategory, ScalerName } from "../api/index.js";
+import type { FleetFitResult } from "./estimators/fleet.js";
 
 export type ComponentName = "kube-apiserver" | "kube-controller-manager" | "kube-scheduler" | "etcd";
 
@@ -56,6 +57,7 @@ export interface Signals {
   cpuThrottledRatio?: Measurement; // 0..1
   apiserver429Rate?: Measurement; // requests/s, tenant apiserver (kube-apiserver only)
   clusterNodes?: Measurement; // tenant cluster node count
+  storedObjects?: Measurement; // objects stored in the tenant apiserver, all resources
   probeFailures?: Measurement; // failed /readyz probes in the window
   /** Why Prometheus-based signals are missing, when they are. */
   unavailableReason?: string;
@@ -132,8 +134,11 @@ export interface DecisionInput {
   signals: Signals;
   history: WorkloadHistory;
   profile?: Profile;
-  /** Fleet model: expected usage for a tenant of a given node count, if fitted. */
-  fleet?: { cpu?: (nodes: number) => number; memory?: (nodes: number) => number };
+  /**
+   * The fleet model of this component across the ClusterScaler's tenants (usage against tenant size), for the
+   * fleet-regression estimator; each resource's fit or why there is none.
+   */
+  fleet?: { cpu?: FleetFitResult; memory?: FleetFitResult };
   now: number;
   /** Changes still allowed by the fleet budget in this interval. */
   fleetBudgetRemaining: number;
@@ -161,5 +166,7 @@ export type Plan =
       blockedBy?: string;
       /** Blocked because the fleet budget is spent (not by a bound). */
       heldByFleetBudget?: boolean;
+      /** The estimator that computed the new size, when one did. */
+      estimator?: string;
       notes: string[];
     };

@@ -1,17 +1,36 @@
 // Estimators turn a fired scaler into a new size. Each is a pure function in a registry by name; the policy
 // lists which ones a component uses, and unknown names are rejected when the policy is resolved.
-import { lusolve, matrix, multiply, transpose, type Matrix } from "mathjs";
-import type { ClusterSizeStep, DecisionInput, OomEvent, Size } from "../types.js";
-import { MiB } from "../quantity.js";
+//
+// What the list means (also in the CRD's text of spec.components[].estimators):
+// - oom-memory answers OOM kills (the oom scaler). Without it in the list, OOM kills are not answered.
+// - cluster-size and fleet-regression size a tenant by its size (the cluster-size scaler, on a fresh node count):
+//   they are tried in list order and the first that gives an answer sets the size (sizeByTenant).
+// - for scale-downs, every listed profile, cluster-size and fleet-regression answer is a floor: no recommendation
+//   goes below what the WorkloadProfile, the ladder step or the fleet fit says the tenant needs.
+import type { ClusterSizeStep, DecisionInput, Evidence, OomEvent, Size } from "../types.js";
+import { formatCpu, formatMemory, MiB } from "../quantity.js";
+import { describeFleetFit, leastSquares, predictFleet, type FleetFitResult } from "./fleet.js";
 
 export interface EstimatorResult {
   size: Partial<Size>;
   note: string;
+  /** What the estimate rests on, for the decision's evidence. */
+  evidence?: Evidence[];
 }
+
+/** The headroom an estimate of usage is sized with: the engine's own (src/scaler/engine.ts). */
+export interface Headroom {
+  /** CPU utilisation of the request aimed for. */
+  cpuTargetUtilization: number;
+  /** Memory over the expected working set. */
+  memoryHeadroom: number;
+}
+
+export const defaultHeadroom: Headroom = { cpuTargetUtilization: 0.6, memoryHeadroom: 1.3 };
 
 export interface Estimator {
   name: string;
-  estimate(input: DecisionInput): EstimatorResult | undefined;
+  estimate(input: DecisionInput, headroom?: Headroom): EstimatorResult | undefined;
 }
 
 export interface OomBumpOptions {
@@ -119,38 +138,99 @@ export function clusterSizeEstimate(input: DecisionInput): EstimatorResult | und
 /** A least-squares line y = a + b·x over (x, y) points, fitted with mathjs; undefined with fewer than 3 points. */
 export function fitLine(points: ReadonlyArray<readonly [number, number]>): { a: number; b: number } | undefined {
   if (points.length < 3) return undefined;
-  const xs = new Set(points.map(([x]) => x));
-  if (xs.size < 2) return undefined;
-  const X = matrix(points.map(([x]) => [1, x]));
-  const y = matrix(points.map(([, v]) => [v]));
-  const Xt = transpose(X);
-  const solution = lusolve(multiply(Xt, X) as Matrix, multiply(Xt, y) as Matrix) as Matrix;
-  const [a, b] = (solution.toArray() as number[][]).map((r) => r[0] ?? 0);
-  if (a === undefined || b === undefined || !Number.isFinite(a) || !Number.isFinite(b)) return undefined;
-  return { a, b };
+  if (new Set(points.map(([x]) => x)).size < 2) return undefined;
+  const solved = leastSquares(
+    points.map(([x]) => [1, x]),
+    points.map(([, y]) => y),
+  );
+  const [a, b] = solved?.beta ?? [];
+  return a === undefined || b === undefined ? undefined : { a, b };
 }
 
-/** Sizes a tenant by what the fleet uses at its node count (regression across tenants), plus 20% headroom. */
-export function fleetRegressionEstimate(input: DecisionInput): EstimatorResult | undefined {
+/**
+ * Sizes a tenant by what the fleet uses at its size: the fit of each resource's usage against size across the
+ * ClusterScaler's tenants (DecisionInput.fleet), at the tenant's node (and object) count, with the engine's
+ * headroom: CPU for its target utilisation, memory with its margin. Gives nothing for a resource without a fit
+ * (too few tenants, too low an R²), and nothing at all when neither resource has one.
+ */
+export function fleetRegressionEstimate(
+  input: DecisionInput,
+  headroom: Headroom = defaultHeadroom,
+): EstimatorResult | undefined {
   const nodes = input.signals.clusterNodes?.value;
   if (nodes === undefined || !input.fleet) return undefined;
-  const cpu = input.fleet.cpu?.(nodes);
-  const memory = input.fleet.memory?.(nodes);
-  if (cpu === undefined && memory === undefined) return undefined;
+  const size = { nodes, objects: input.signals.storedObjects?.value };
+  const at = (r: FleetFitResult | undefined) => (r?.ok ? predictFleet(r.fit, size) : undefined);
+  const cpu = at(input.fleet.cpu);
+  const memory = at(input.fleet.memory);
+  const cpuRequest = cpu !== undefined && cpu > 0 ? cpu / headroom.cpuTargetUtilization : undefined;
+  const memoryRequest = memory !== undefined && memory > 0 ? memory * headroom.memoryHeadroom : undefined;
+  if (cpuRequest === undefined && memoryRequest === undefined) return undefined;
+  const evidence: Evidence[] = [];
+  const parts: string[] = [];
+  if (cpuRequest !== undefined && input.fleet.cpu?.ok) {
+    const fit = describeFleetFit(input.fleet.cpu.fit, (v) => v.toPrecision(3));
+    evidence.push({
+      signal: "fleet_fit_cpu_cores",
+      value: fit,
+      threshold: formatCpu(cpu ?? 0),
+      source: "fleet-regression",
+    });
+    parts.push(`CPU ${formatCpu(cpu ?? 0)} expected → request ${formatCpu(cpuRequest)}`);
+  }
+  if (memoryRequest !== undefined && input.fleet.memory?.ok) {
+    const fit = describeFleetFit(input.fleet.memory.fit, (v) => `${(v / MiB).toPrecision(4)}Mi`);
+    evidence.push({
+      signal: "fleet_fit_memory_bytes",
+      value: fit,
+      threshold: formatMemory(memory ?? 0),
+      source: "fleet-regression",
+    });
+    parts.push(`memory ${formatMemory(memory ?? 0)} expected → request ${formatMemory(memoryRequest)}`);
+  }
+  const objects = size.objects !== undefined ? ` and ${size.objects} objects` : "";
   return {
-    size: {
-      cpuRequest: cpu !== undefined && cpu > 0 ? cpu * 1.2 : undefined,
-      memoryRequest: memory !== undefined && memory > 0 ? memory * 1.2 : undefined,
-    },
-    note: `fleet regression at ${nodes} nodes`,
+    size: { cpuRequest, memoryRequest },
+    note: `fleet regression at ${nodes} nodes${objects}: ${parts.join(", ")}`,
+    evidence,
   };
+}
+
+export type SizeEstimatorName = "cluster-size" | "fleet-regression";
+const sizeEstimators: readonly SizeEstimatorName[] = ["cluster-size", "fleet-regression"];
+
+/**
+ * The size of a tenant by its size: the listed cluster-size and fleet-regression estimators in list order, the
+ * first that gives an answer; `misses` says why each one before it (or every one, without an answer) gave none.
+ */
+export function sizeByTenant(
+  input: DecisionInput,
+  headroom: Headroom = defaultHeadroom,
+): { answer?: EstimatorResult & { estimator: SizeEstimatorName }; misses: string[] } {
+  const misses: string[] = [];
+  for (const name of input.policy.estimators) {
+    if (!(sizeEstimators as readonly string[]).includes(name)) continue;
+    const result = estimator(name).estimate(input, headroom);
+    if (result) return { answer: { ...result, estimator: name as SizeEstimatorName }, misses };
+    misses.push(`${name}: ${whyNoAnswer(name, input)}`);
+  }
+  return { misses };
+}
+
+function whyNoAnswer(name: string, input: DecisionInput): string {
+  if (name === "fleet-regression") {
+    const f = input.fleet;
+    const why = (r: FleetFitResult | undefined) => (r === undefined ? "no fit" : r.ok ? "no prediction" : r.message);
+    return `no fit (cpu: ${why(f?.cpu)}; memory: ${why(f?.memory)})`;
+  }
+  return "no ladder step or linear size for this component";
 }
 
 const registry = new Map<string, Estimator>([
   ["oom-memory", { name: "oom-memory", estimate: (i) => oomMemory(i) }],
   ["profile", { name: "profile", estimate: profileEstimate }],
   ["cluster-size", { name: "cluster-size", estimate: clusterSizeEstimate }],
-  ["fleet-regression", { name: "fleet-regression", estimate: fleetRegressionEstimate }],
+  ["fleet-regression", { name: "fleet-regression", estimate: (i, h) => fleetRegressionEstimate(i, h) }],
 ]);
 
 export function availableEstimators(): string[] {

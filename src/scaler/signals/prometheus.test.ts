@@ -28,13 +28,13 @@ function signals(): PrometheusSignals {
 }
 
 describe("PrometheusSignals.poll", () => {
-  it("reads five batched queries into per-container and per-namespace values", async () => {
-    nock(url).post("/api/v1/query").times(5).reply(200, vector("0.5"));
+  it("reads six batched queries into per-container and per-namespace values", async () => {
+    nock(url).post("/api/v1/query").times(6).reply(200, vector("0.5"));
     const s = signals();
     await s.poll();
     expect(s.lastError).toBeUndefined();
     expect(s.snapshot.cpu.get("tcp-a/p/c")?.value).toBe(0.5);
-    expect(s.queries).toBe(5);
+    expect(s.queries).toBe(6);
   });
 
   it("asks for each container's usage once: the maximum of its series, without the pod cgroup or the sandbox", async () => {
@@ -44,7 +44,7 @@ describe("PrometheusSignals.poll", () => {
         asked.push(body.query ?? "");
         return true;
       })
-      .times(5)
+      .times(6)
       .reply(200, vector("0.5"));
     await signals().poll();
     const only = 'container!="",container!="POD"';
@@ -62,10 +62,10 @@ describe("PrometheusSignals.poll", () => {
   });
 
   it("rejects a poll with a negative value: nothing is updated and the failure is kept", async () => {
-    nock(url).post("/api/v1/query").times(5).reply(200, vector("0.5"));
+    nock(url).post("/api/v1/query").times(6).reply(200, vector("0.5"));
     const s = signals();
     await s.poll();
-    nock(url).post("/api/v1/query").times(5).reply(200, vector("-1"));
+    nock(url).post("/api/v1/query").times(6).reply(200, vector("-1"));
     await s.poll();
     expect(s.lastError).toMatch(/negative value -1/);
     expect(s.snapshot.cpu.get("tcp-a/p/c")?.value).toBe(0.5);

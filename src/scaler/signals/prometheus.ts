@@ -39,6 +39,8 @@ export interface UsageSnapshot {
   /** namespace → value */
   apiserver429: Map<string, Measurement>;
   nodes: Map<string, Measurement>;
+  /** Objects the tenant apiserver stores, all resources (the fleet-regression estimator's second size). */
+  objects: Map<string, Measurement>;
 }
 
 export interface PrometheusSignalsOptions {
@@ -59,6 +61,7 @@ export class PrometheusSignals {
     throttledRatio: new Map(),
     apiserver429: new Map(),
     nodes: new Map(),
+    objects: new Map(),
   };
   lastSuccessAt?: number;
   lastError?: string;
@@ -107,7 +110,7 @@ export class PrometheusSignals {
     }
   }
 
-  /** One poll: five batched queries. On any failure the previous values stay, aging into staleness. */
+  /** One poll: six batched queries. On any failure the previous values stay, aging into staleness. */
   async poll(signal?: AbortSignal): Promise<void> {
     const n = this.names;
     // Not the pod's own cgroup nor its sandbox (container="" on containerd, "POD" under dockershim). One container
@@ -118,7 +121,7 @@ export class PrometheusSignals {
     const w = this.o.rateWindow;
     const now = Date.now();
     try {
-      const [cpu, memory, throttled, rejected, nodes] = await Promise.all([
+      const [cpu, memory, throttled, rejected, nodes, objects] = await Promise.all([
         this.o.client.query(`max by (${by}) (rate(${n.cpu}${this.selector(c)}[${w}]))`, undefined, signal),
         this.o.client.query(`max by (${by}) (${n.memory}${this.selector(c)})`, undefined, signal),
         this.o.client.query(
@@ -136,22 +139,29 @@ export class PrometheusSignals {
           undefined,
           signal,
         ),
+        // Each resource's count once (the maximum over the tenant's apiserver pods, which all report it), summed.
+        this.o.client.query(
+          `sum by (${n.namespaceLabel}) (max by (${n.namespaceLabel},resource) (${n.storageObjects}${this.selector()}))`,
+          undefined,
+          signal,
+        ),
       ]);
-      this.queries += 5;
+      this.queries += 6;
       // Usage, ratios, rates and counts are never negative: an answer that says so is garbage, and the whole poll
       // is rejected (the previous values age into staleness) rather than letting one bad series look like idleness.
-      const bad = [cpu, memory, throttled, rejected, nodes].flat().find((s) => s.value < 0);
+      const bad = [cpu, memory, throttled, rejected, nodes, objects].flat().find((s) => s.value < 0);
       if (bad) throw new PrometheusError(`negative value ${bad.value} for ${JSON.stringify(bad.labels)}`, "malformed");
       this.byContainer(cpu, this.snapshot.cpu, now);
       this.byContainer(memory, this.snapshot.memory, now);
       this.byContainer(throttled, this.snapshot.throttledRatio, now);
       this.byNamespace(rejected, this.snapshot.apiserver429, now);
       this.byNamespace(nodes, this.snapshot.nodes, now);
+      this.byNamespace(objects, this.snapshot.objects, now);
       this.lastSuccessAt = now;
       this.lastError = undefined;
       this.failureLog.recovered();
     } catch (err) {
-      this.queries += 5;
+      this.queries += 6;
       const kind = err instanceof PrometheusError ? err.kind : "unreachable";
       this.lastError = `Prometheus ${kind}: ${(err as Error).message}`;
       this.failureLog.failed(err);
