@@ -12,7 +12,8 @@ import { parse } from "yaml";
 import { readFileSync, readdirSync } from "node:fs";
 import { KubeClient } from "../src/kube/client.js";
 import { Resources, type KubeObject } from "../src/kube/resources.js";
-import { buildDigest, renderDigestHtml, renderDigestTable, type ReportableDecision } from "../src/scaler/reports.js";
+import { buildDigest, renderDigestTable, type ReportableDecision } from "../src/scaler/reports.js";
+import { renderReportHtml } from "../src/server/dashboard/report.js";
 import {
   binDir,
   buildBinaries,
@@ -557,7 +558,7 @@ async function main(): Promise<void> {
   console.log("");
   console.log(renderDigestTable(digest));
   const htmlPath = path.join(demoDir, "report.html");
-  writeFileSync(htmlPath, renderDigestHtml(digest, "metapilot demo: dry-run decisions"));
+  writeFileSync(htmlPath, renderReportHtml(digest, decisions, "metapilot demo: dry-run decisions"));
   writeFileSync(path.join(demoDir, "report.json"), JSON.stringify(digest, null, 2));
   const scaling = pool?.status?.conditions?.find((c) => c.type === "ScalingUp");
   if (scaling) detail(`NodePool big-nodes: ${scaling.reason}, ${scaling.message}`);

@@ -314,6 +314,7 @@ export function controllerCommand(): Command {
           prometheus: config.prometheus,
           authTokenFile: flags.dashboardAuthTokenFile,
           listenAddress: flags.metricsAddress,
+          opsCenter: (config.opsCenter ?? []).length > 0,
         });
       const stop = new AbortController();
       for (const sig of ["SIGTERM", "SIGINT"] as const) {

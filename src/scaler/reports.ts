@@ -725,8 +725,8 @@ ${plan}
   return `<!doctype html><html><head><meta charset="utf-8"><title>${esc(title)}</title>
 <style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse;width:100%;margin-bottom:1.5em}td,th{border:1px solid #ccc;padding:4px 6px;text-align:left;vertical-align:top}th{background:#f3f3f3}tr.up td:nth-child(4){color:#b00}tr.down td:nth-child(4){color:#070}.sim,.bound{font-size:12px;padding:0 4px;border-radius:3px;background:#fdebd0}.bound{background:#fadbd8}.note{color:#555;max-width:60em}.chart{position:relative;height:240px;margin-bottom:1em}</style>${extras.head ?? ""}</head>
 <body><h1>${esc(title)}</h1><p>${esc(isoSeconds(d.from))} – ${esc(isoSeconds(d.to))}: <b>${d.total}</b> decisions</p><ul>${cats}</ul>
-${extras.charts ?? ""}
 ${planSection}
+${extras.charts ?? ""}
 <h2>Decisions</h2>
 <table id="decisions"><thead><tr><th>time (UTC)</th><th>tenant</th><th>component</th><th>direction</th><th>root cause</th><th>phase</th><th>before</th><th>after</th><th>summary</th></tr></thead><tbody>
 ${rows}
