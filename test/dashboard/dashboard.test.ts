@@ -220,13 +220,18 @@ describe("dashboard", () => {
     const cookies = await page.context().cookies();
     expect(cookies.find((c) => c.name === "metapilot_session")?.httpOnly).toBe(true);
 
-    // Fleet: the foreign tenant with its apiserver, current resources (raised by the OOM decision).
-    const card = page.locator(`section.tenant[data-tenant="${tenant}"]`);
-    await card.waitFor({ timeout: 20_000 });
-    await expect.poll(() => card.textContent()).toContain("foreign (by label)");
-    await expect.poll(() => card.locator('tr[data-component="kube-apiserver"]').textContent()).toMatch(/mem lim \d+Mi/);
-    await card.scrollIntoViewIfNeeded();
+    // Fleet: the foreign tenant's row; on click its detail with the apiserver's current resources (raised by the
+    // OOM decision).
+    await page.goto(`${base}/ui/#/?q=${tenant}`);
+    const fleetRow = page.locator(`tr.tenant-row[data-tenant="${tenant}"]`);
+    await fleetRow.waitFor({ timeout: 20_000 });
+    await expect.poll(() => fleetRow.textContent()).toContain("foreign (by label)");
     await shot(page, "fleet");
+    await fleetRow.locator("td").nth(3).click();
+    const component = page.locator('tr[data-component="kube-apiserver"]');
+    await component.waitFor({ timeout: 20_000 });
+    await expect.poll(() => component.textContent()).toMatch(/mem lim \d+Mi/);
+    await shot(page, "tenant");
 
     // Timeline: the decision is there.
     await page.goto(`${base}/ui/#/decisions?tenant=${tenant}&since=1h`);
@@ -276,6 +281,10 @@ describe("dashboard", () => {
     const drain = page.locator(`tr[data-drain="${drainName}"]`);
     await drain.waitFor({ timeout: 20_000 });
     expect(await drain.textContent()).toMatch(/Blocked 1/);
+    // The drain row names the node, the pods still on it and the PodDisruptionBudget that blocks it.
+    const nodeB = drain.locator(`.drain-node[data-node="${tenant}-node-b"]`);
+    expect(await nodeB.textContent()).toContain(`pods: ${ns.name}/etcd-0, ${ns.name}/web-3`);
+    expect(await nodeB.textContent()).toContain(`blocked by PDB ${ns.name}/etcd`);
     await shot(page, "nodes");
     await page.goto(`${base}/ui/#/report?since=1h&dryRunOnly=false`);
     await page.locator('body[data-ready^="#/report"]').waitFor({ state: "attached" });
