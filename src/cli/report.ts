@@ -20,6 +20,7 @@ import { planContext, renderReportHtml, reportDigest } from "../server/dashboard
 import { userAgent } from "../version.js";
 import { loadKubeConfig } from "./kubeconfig.js";
 import { addApiserverTimeoutFlag, addKubeFlags, waitForApiserverFlag, type KubeFlags } from "./common-flags.js";
+import { tenantLabel } from "../api/labels.js";
 
 export const reportFormats = ["table", "json", "yaml", "csv", "html"] as const;
 export type ReportFormat = (typeof reportFormats)[number];
@@ -69,7 +70,7 @@ export async function collectReport(
 export async function listDecisions(client: KubeClient, q: ReportQuery): Promise<ReportableDecision[]> {
   const { items } = await client.listAll<ReportableDecision>(Resources.ScalingDecision, {
     namespace: q.namespace,
-    labelSelector: q.tenant ? `metapilot.io/tenant=${q.tenant}` : undefined,
+    labelSelector: q.tenant ? `${tenantLabel}=${q.tenant}` : undefined,
     limit: 500,
   });
   return items;
@@ -85,7 +86,7 @@ export async function collectPlanContext(
   q: ReportQuery,
   warn: (message: string) => void = () => undefined,
 ): Promise<PlanContext> {
-  const labelSelector = q.tenant ? `metapilot.io/tenant=${q.tenant}` : "metapilot.io/tenant";
+  const labelSelector = q.tenant ? `${tenantLabel}=${q.tenant}` : tenantLabel;
   const list = async (
     r: (typeof Resources)[keyof typeof Resources],
     opts: { namespace?: string; labelSelector?: string },

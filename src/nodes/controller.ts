@@ -9,18 +9,12 @@ import { Resources } from "../kube/resources.js";
 import { defaultDrainBudget } from "./drain/budget.js";
 import { validateEvictionStrategies } from "./drain/eviction.js";
 import { isActiveNodeState, NodeDrainReconciler, type RawNodeDrain } from "./drain/reconciler.js";
-import {
-  cordonedByAnnotation,
-  isUnschedulable,
-  nodePoolLabel,
-  type Node,
-  type Pod,
-  type PodDisruptionBudget,
-} from "./model.js";
+import { isUnschedulable, type Node, type Pod, type PodDisruptionBudget } from "./model.js";
 import { PodIndex } from "./podindex.js";
 import { NodePoolReconciler, type RawNodePool } from "./pool/reconciler.js";
 import { validateNodeProviders } from "./providers.js";
 import { validateScaleDownStrategies } from "./scaledown.js";
+import { cordonedByAnnotation, nodePoolLabel } from "../api/labels.js";
 
 /** Throws at start-up on a name the API accepts but nothing implements. */
 export function validateNodeRegistries(): void {

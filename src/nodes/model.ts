@@ -2,18 +2,13 @@
 // requests, fit (resources, taints, node selectors), label selectors and the "leave this alone" markers.
 import { parseQuantity, type LabelSelector } from "../api/index.js";
 import type { KubeObject } from "../kube/resources.js";
+import { pausedAnnotation } from "../api/labels.js";
 
-export const pausedAnnotation = "metapilot.io/paused";
 export const doNotDisruptAnnotations: ReadonlyArray<readonly [string, string]> = [
   ["metapilot.io/do-not-disrupt", "true"],
   ["karpenter.sh/do-not-disrupt", "true"],
   ["cluster-autoscaler.kubernetes.io/safe-to-evict", "false"],
 ];
-/** On a node: the NodeDrain that cordoned it, so only that drain (or its sweeper) ever uncordons it. */
-export const cordonedByAnnotation = "metapilot.io/cordoned-by";
-export const nodePoolLabel = "metapilot.io/nodepool";
-export const componentLabel = "metapilot.io/component";
-export const tenantLabel = "metapilot.io/tenant";
 export const gpuResource = "nvidia.com/gpu";
 
 export interface Taint {

@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import type { NodePoolSpec } from "../api/index.js";
 import { parseNodePool } from "../api/index.js";
 import { node, pod } from "./fixtures.js";
-import { nodePoolLabel } from "./model.js";
 import { planScaleUp, poolTemplate } from "./scaleup.js";
+import { nodePoolLabel } from "../api/labels.js";
 
 function spec(extra: Record<string, unknown> = {}): NodePoolSpec {
   const r = parseNodePool({

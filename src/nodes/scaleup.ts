@@ -9,7 +9,6 @@ import {
   fitsIn,
   isNodeReady,
   nodeAllocatable,
-  nodePoolLabel,
   occupiesNode,
   podRequests,
   schedulableOn,
@@ -19,6 +18,7 @@ import {
   type Resources,
   type Taint,
 } from "./model.js";
+import { nodePoolLabel } from "../api/labels.js";
 
 export const shapeLabels = {
   cpu: "metapilot.io/cpu",

@@ -5,10 +5,10 @@ import { registerController, type ControllerConfig } from "../controllers.js";
 import { Controller, labelKeys } from "../kube/controller.js";
 import type { Manager } from "../kube/manager.js";
 import { Resources, type KubeObject } from "../kube/resources.js";
-import { tenantLabel } from "./manifests.js";
 import { claimantOf } from "./namespace.js";
 import { TenantControlPlaneReconciler, type OperatorCaches, type RawTenantControlPlane } from "./reconciler.js";
 import { TenantSecrets } from "./tenant-secrets.js";
+import { tenantLabel } from "../api/labels.js";
 
 export function addTenantControlPlaneController(manager: Manager, config: ControllerConfig): Controller {
   const owned = <T extends KubeObject>(resource: (typeof Resources)[keyof typeof Resources]) =>

@@ -14,6 +14,7 @@
 // already carries its choice and a repair does not fight it.
 import { parseQuantity } from "../api/index.js";
 import type { KubeObject } from "../kube/resources.js";
+import { pausedAnnotation } from "../api/labels.js";
 
 /** The parts of a workload that the operator owns and repairs. */
 const comparedPaths: ReadonlyArray<readonly string[]> = [
@@ -125,6 +126,6 @@ export function driftedFields(desired: KubeObject, live: KubeObject): string[] {
  * automatic change to it (an admin debugging a control plane by hand pauses it first).
  */
 export function driftToRepair(desired: KubeObject, live: KubeObject): string[] {
-  if (live.metadata?.annotations?.["metapilot.io/paused"] === "true") return [];
+  if (live.metadata?.annotations?.[pausedAnnotation] === "true") return [];
   return driftedFields(desired, live);
 }

@@ -5,15 +5,15 @@ import { createHash } from "node:crypto";
 import { DEFAULT_IMAGE_REGISTRY, effectiveScheduling, type Scheduling, type TenantControlPlane } from "../api/index.js";
 import type { KubeObject } from "../kube/resources.js";
 import { pkiSecretName, secretsMountedBy, type ControlPlaneComponent } from "./pki/index.js";
-
-export const tenantLabel = "metapilot.io/tenant";
-export const componentLabel = "metapilot.io/component";
-export const versionLabel = "metapilot.io/version";
-export const specHashAnnotation = "metapilot.io/spec-hash";
-export const pkiChecksumAnnotation = "metapilot.io/pki-checksum";
-export const managedByLabel = "app.kubernetes.io/managed-by";
-/** On a tenant namespace: the uid of the TenantControlPlane metapilot created it for. */
-export const ownerUidAnnotation = "metapilot.io/owner-uid";
+import {
+  componentLabel,
+  managedByLabel,
+  ownerUidAnnotation,
+  pkiChecksumAnnotation,
+  specHashAnnotation,
+  tenantLabel,
+  versionLabel,
+} from "../api/labels.js";
 
 export const names = {
   apiserver: "kube-apiserver",

@@ -4,9 +4,9 @@
 import { describe, expect, it } from "vitest";
 import { parseTenantControlPlane } from "../api/index.js";
 import type { KubeObject } from "../kube/resources.js";
-import { managedByLabel, ownerUidAnnotation, tenantLabel } from "./manifests.js";
 import { claimantOf, isProtectedNamespace, namespaceVerdict, type NamespaceClaimant } from "./namespace.js";
 import { externalSecretRefusal } from "./reconciler.js";
+import { managedByLabel, ownerUidAnnotation, tenantLabel } from "../api/labels.js";
 
 const tcp = (name: string, uid: string, created: string, namespace?: string): NamespaceClaimant =>
   claimantOf({ metadata: { name, uid, creationTimestamp: created }, spec: namespace ? { namespace } : {} });

@@ -8,7 +8,7 @@
 // says metapilot created them for this TenantControlPlane: the tenant and managed-by labels, and a creation time
 // no earlier than the TenantControlPlane's own (a namespace that existed before it cannot have been created for it).
 import type { KubeObject } from "../kube/resources.js";
-import { managedByLabel, ownerUidAnnotation, tenantLabel } from "./manifests.js";
+import { managedByLabel, ownerUidAnnotation, tenantLabel } from "../api/labels.js";
 
 export { ownerUidAnnotation };
 

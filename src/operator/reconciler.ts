@@ -12,21 +12,16 @@ import { Resources, type KubeObject, type ObjectKey, type ResourceType } from ".
 import {
   apiServerDeployment,
   apiServerServiceManifest,
-  componentLabel,
   controllerManagerDeployment,
   etcdServiceManifest,
   etcdStatefulSet,
   etcdVersionFor,
   names,
   namespaceManifest,
-  ownerUidAnnotation,
   networkPolicyManifest,
   pdbManifest,
   resourceQuotaManifest,
   schedulerDeployment,
-  specHashAnnotation,
-  tenantLabel,
-  versionLabel,
   type TenantContext,
 } from "./manifests.js";
 import {
@@ -38,7 +33,6 @@ import {
   pkiSecretName,
   pkiToSecrets,
   planPki,
-  checksumAnnotation,
   type ControlPlaneComponent,
   type SecretObject,
 } from "./pki/index.js";
@@ -49,9 +43,16 @@ import { ApiError } from "../kube/errors.js";
 import { driftToRepair } from "./drift.js";
 import { podProblem } from "./pod-problems.js";
 import { tenantSecretsRoleBindingName, type TenantSecrets } from "./tenant-secrets.js";
-
-export const finalizerName = "metapilot.io/tenant-control-plane";
-export const pausedAnnotation = "metapilot.io/paused";
+import {
+  checksumAnnotation,
+  componentLabel,
+  ownerUidAnnotation,
+  pausedAnnotation,
+  specHashAnnotation,
+  tenantFinalizer,
+  tenantLabel,
+  versionLabel,
+} from "../api/labels.js";
 
 /** The raw object as it sits in the cache: not yet validated or defaulted. */
 export interface RawTenantControlPlane extends KubeObject {
@@ -758,7 +759,7 @@ export class TenantControlPlaneReconciler implements Reconciler {
 
   private async ensureFinalizer(raw: RawTenantControlPlane): Promise<void> {
     const finalizers = raw.metadata?.finalizers ?? [];
-    if (finalizers.includes(finalizerName)) return;
+    if (finalizers.includes(tenantFinalizer)) return;
     await this.o.client.patch(
       Resources.TenantControlPlane,
       raw.metadata?.name ?? "",
@@ -766,8 +767,8 @@ export class TenantControlPlaneReconciler implements Reconciler {
       [
         { op: "test", path: "/metadata/resourceVersion", value: raw.metadata?.resourceVersion },
         raw.metadata?.finalizers
-          ? { op: "add", path: "/metadata/finalizers/-", value: finalizerName }
-          : { op: "add", path: "/metadata/finalizers", value: [finalizerName] },
+          ? { op: "add", path: "/metadata/finalizers/-", value: tenantFinalizer }
+          : { op: "add", path: "/metadata/finalizers", value: [tenantFinalizer] },
       ],
       "json",
     );
@@ -775,21 +776,21 @@ export class TenantControlPlaneReconciler implements Reconciler {
 
   private async removeFinalizer(raw: RawTenantControlPlane): Promise<void> {
     const finalizers = raw.metadata?.finalizers ?? [];
-    if (!finalizers.includes(finalizerName)) return;
+    if (!finalizers.includes(tenantFinalizer)) return;
     await this.o.client.patch(
       Resources.TenantControlPlane,
       raw.metadata?.name ?? "",
       undefined,
       [
         { op: "test", path: "/metadata/resourceVersion", value: raw.metadata?.resourceVersion },
-        { op: "replace", path: "/metadata/finalizers", value: finalizers.filter((f) => f !== finalizerName) },
+        { op: "replace", path: "/metadata/finalizers", value: finalizers.filter((f) => f !== tenantFinalizer) },
       ],
       "json",
     );
   }
 
   private async finalize(raw: RawTenantControlPlane, rc: ReconcileContext): Promise<ReconcileResult | void> {
-    if (!(raw.metadata?.finalizers ?? []).includes(finalizerName)) return;
+    if (!(raw.metadata?.finalizers ?? []).includes(tenantFinalizer)) return;
     const tenant = raw.metadata?.name ?? "";
     const spec = raw.spec as { namespace?: string; etcd?: { managed?: { deletionPolicy?: string } } } | undefined;
     const namespace = spec?.namespace ?? `tcp-${tenant}`;

@@ -12,7 +12,7 @@
 import type { KubeClient } from "../kube/client.js";
 import { ApiError } from "../kube/errors.js";
 import { Resources, type KubeObject } from "../kube/resources.js";
-import { managedByLabel, tenantLabel } from "./manifests.js";
+import { managedByLabel, tenantLabel } from "../api/labels.js";
 
 export interface SecretObject extends KubeObject {
   data?: Record<string, string>;

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { KubeObject } from "../kube/resources.js";
 import { checkRateWindow, recommenderConfigFromEnv, workloadChanged } from "./controller.js";
 import { defaultMetricNames, usageQueries } from "./input/usage.js";
-import { recommenderAnnotation } from "./selector.js";
+import { recommenderAnnotation } from "../api/labels.js";
 
 const deployment = (generation: number, extra: Partial<NonNullable<KubeObject["metadata"]>> = {}): KubeObject => ({
   metadata: { name: "kube-apiserver", namespace: "tcp-a", uid: "u1", generation, resourceVersion: "1", ...extra },

@@ -14,10 +14,11 @@ import { PrometheusClient, type PrometheusOptions } from "../prometheus/client.j
 import { defaultMetricNames, FallbackUsageSource, PrometheusUsageSource, type MetricNames } from "./input/usage.js";
 import { algorithmByName } from "./logic/index.js";
 import { ProfileReconciler, type PodObject, type RawWorkloadProfile, type Workload } from "./reconciler.js";
-import { recommenderAnnotation, WorkloadSelector, type WorkloadSelectorConfig } from "./selector.js";
+import { WorkloadSelector, type WorkloadSelectorConfig } from "./selector.js";
 import { ModelStore } from "./store.js";
 import { WorkloadReconciler } from "./workloads.js";
 import { Counter } from "prom-client";
+import { recommenderAnnotation } from "../api/labels.js";
 
 export interface RecommenderConfig {
   prometheus: PrometheusOptions;

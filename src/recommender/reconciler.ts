@@ -14,8 +14,8 @@ import type { OwnerResolver, WorkloadKind, WorkloadRef } from "./input/owners.js
 import { algorithmByName, resolveParameters, type Algorithm, type RecommenderParameters } from "./logic/index.js";
 import { applyOomKills, oomKillsOfWorkload } from "./input/ooms.js";
 import { recommendContainers, toContainerRecommendation, type ContainerResult } from "./recommend.js";
-import { recommenderAnnotation } from "./selector.js";
 import type { ModelStore, WorkloadModel } from "./store.js";
+import { recommenderAnnotation } from "../api/labels.js";
 
 export interface RawWorkloadProfile extends KubeObject {
   spec?: Record<string, unknown>;

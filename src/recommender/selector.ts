@@ -1,9 +1,8 @@
 // Which workloads get a profile: in the configured namespaces (all if none), matching the label selector, or
 // opted in with the annotation metapilot.io/profile: "true" ("false" opts out even when the labels match).
 import type { KubeObject } from "../kube/resources.js";
+import { profileAnnotation } from "../api/labels.js";
 
-export const profileAnnotation = "metapilot.io/profile";
-export const recommenderAnnotation = "metapilot.io/recommender";
 /** Tenant control-plane workloads: `--selector tenant-control-planes` or this selector. */
 export const tenantControlPlaneSelector = "metapilot.io/tenant,metapilot.io/component";
 

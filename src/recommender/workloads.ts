@@ -7,14 +7,14 @@ import type { ReconcileContext, ReconcileResult, Reconciler } from "../kube/cont
 import type { Informer } from "../kube/informer.js";
 import { Resources, type KubeObject, type ObjectKey } from "../kube/resources.js";
 import { availableAlgorithms } from "./logic/index.js";
-import { recommenderAnnotation, type WorkloadSelector } from "./selector.js";
+import { type WorkloadSelector } from "./selector.js";
 import type { WorkloadKind } from "./input/owners.js";
 import type { RawWorkloadProfile } from "./reconciler.js";
 import type { EventRecorder } from "../kube/events.js";
+import { componentLabel, managedByLabel, recommenderAnnotation, tenantLabel } from "../api/labels.js";
 
-export const managedByLabel = "app.kubernetes.io/managed-by";
 export const managedByValue = "metapilot-recommender";
-const copiedLabels = ["metapilot.io/tenant", "metapilot.io/component"];
+const copiedLabels = [tenantLabel, componentLabel];
 
 /** `<workload>-<deploy|sts>`, DNS-1123 and at most 63 characters, with a hash suffix when shortened. */
 export function profileNameFor(kind: WorkloadKind, name: string): string {

@@ -14,14 +14,15 @@ import { defaultEngineOptions } from "./engine.js";
 import { fleetBudgetCondition, fleetBudgetStatus } from "./fleet-budget.js";
 import { fleetRegressionCondition, fleetRegressionStatus } from "./fleet-model.js";
 import { selectClusterScaler } from "./policy.js";
-import { ScalerReconciler, componentLabel, tenantLabel, type DecisionObject, type ScalerCaches } from "./reconciler.js";
+import { ScalerReconciler, type DecisionObject, type ScalerCaches } from "./reconciler.js";
 import { Reporter } from "./reports.js";
 import { signalConditions } from "./signal-conditions.js";
-import { checkProbeUrl, ProbeSignals, probeUrlAnnotation, type ProbeTarget } from "./signals/probe.js";
+import { checkProbeUrl, ProbeSignals, type ProbeTarget } from "./signals/probe.js";
 import { PrometheusSignals } from "./signals/prometheus.js";
 import { signingKeyLoader } from "./signing-key.js";
 import { tenantSelectionLabels } from "./tenancy.js";
 import { pkiSecretName } from "../operator/pki/secrets.js";
+import { componentLabel, probeUrlAnnotation, tenantLabel } from "../api/labels.js";
 
 export interface ScalerWiring {
   controller: Controller;

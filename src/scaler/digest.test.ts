@@ -5,12 +5,12 @@ import {
   buildDigest,
   csvField,
   csvLine,
-  observedSizeAnnotation,
   renderDigestCsv,
   renderDigestTable,
   sizeChanges,
   type ReportableDecision,
 } from "./reports.js";
+import { observedSizeAnnotation } from "../api/labels.js";
 
 const t0 = Date.parse("2026-12-05T12:00:00Z");
 const MiB = 2 ** 20;

@@ -5,14 +5,9 @@ import { describe, expect, it } from "vitest";
 import { createLogger } from "../kube/logger.js";
 import type { KubeObject } from "../kube/resources.js";
 import type { PrometheusSignals } from "./signals/prometheus.js";
-import {
-  componentLabel,
-  dryRunBaselineHoldMs,
-  ScalerReconciler,
-  tenantLabel,
-  type ScalerCaches,
-} from "./reconciler.js";
+import { dryRunBaselineHoldMs, ScalerReconciler, type ScalerCaches } from "./reconciler.js";
 import { policy } from "./testing.js";
+import { componentLabel, tenantLabel } from "../api/labels.js";
 
 class Store {
   constructor(readonly items: KubeObject[] = []) {}

@@ -1,14 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { parseClusterScaler, type ClusterScaler } from "../api/index.js";
-import {
-  blockedByAnnotation,
-  blockedByFleetBudget,
-  budgetOf,
-  FleetBudget,
-  type BudgetDecision,
-} from "./fleet-budget.js";
-import { signatureAnnotation, signDecision } from "./signature.js";
+import { blockedByFleetBudget, budgetOf, FleetBudget, type BudgetDecision } from "./fleet-budget.js";
+import { signDecision } from "./signature.js";
+import { blockedByAnnotation, signatureAnnotation } from "../api/labels.js";
 
 const key = randomBytes(32);
 const t0 = Date.parse("2026-12-01T00:00:00Z");

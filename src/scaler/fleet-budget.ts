@@ -14,9 +14,8 @@
 // however spent the budget is (the engine's rule, fed by oomFloorRemaining).
 import { parseDuration, type ClusterScaler } from "../api/index.js";
 import { verifyDecision, type SignedDecision } from "./signature.js";
+import { blockedByAnnotation } from "../api/labels.js";
 
-/** On a Blocked decision: what held it back. "fleet-budget" marks the ones the budget held back. */
-export const blockedByAnnotation = "metapilot.io/blocked-by";
 export const blockedByFleetBudget = "fleet-budget";
 
 /** The parts of a ScalingDecision the budget reads. */

@@ -13,8 +13,9 @@ import { fitFleet } from "./estimators/fleet.js";
 import { linearFleet, seeded } from "./estimators/fleet-testing.js";
 import { fleetRegressionCondition, fleetRegressionStatus } from "./fleet-model.js";
 import { MiB } from "./quantity.js";
-import { componentLabel, ScalerReconciler, tenantLabel, type ScalerCaches } from "./reconciler.js";
+import { ScalerReconciler, type ScalerCaches } from "./reconciler.js";
 import { input, policy } from "./testing.js";
+import { componentLabel, tenantLabel } from "../api/labels.js";
 
 const now = Date.parse("2026-11-23T12:00:00Z");
 const cpuLine = (nodes: number) => 0.1 + 0.002 * nodes; // cores

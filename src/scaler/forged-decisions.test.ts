@@ -4,8 +4,9 @@ import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import type { KubeObject } from "../kube/resources.js";
 import { createLogger } from "../kube/logger.js";
-import { componentLabel, oomIdsAnnotation, ScalerReconciler, tenantLabel, type ScalerCaches } from "./reconciler.js";
-import { signatureAnnotation, signDecision } from "./signature.js";
+import { ScalerReconciler, type ScalerCaches } from "./reconciler.js";
+import { signDecision } from "./signature.js";
+import { componentLabel, oomIdsAnnotation, signatureAnnotation, tenantLabel } from "../api/labels.js";
 
 class Store {
   constructor(readonly items: KubeObject[] = []) {}

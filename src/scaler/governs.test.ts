@@ -2,7 +2,8 @@
 // caches the reconciler reads, with the parsed ClusterScalers reused until one of them changes.
 import { describe, expect, it } from "vitest";
 import type { KubeObject } from "../kube/resources.js";
-import { ScalerReconciler, componentLabel, isPaused, tenantLabel, type ScalerCaches } from "./reconciler.js";
+import { ScalerReconciler, isPaused, type ScalerCaches } from "./reconciler.js";
+import { componentLabel, tenantLabel } from "../api/labels.js";
 
 /** The part of an informer the reconciler's governance check reads, over a plain array. */
 class Store {

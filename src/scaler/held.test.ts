@@ -3,7 +3,8 @@
 import { describe, expect, it } from "vitest";
 import { createLogger } from "../kube/logger.js";
 import type { KubeObject } from "../kube/resources.js";
-import { componentLabel, pausedAnnotation, ScalerReconciler, tenantLabel, type ScalerCaches } from "./reconciler.js";
+import { ScalerReconciler, type ScalerCaches } from "./reconciler.js";
+import { componentLabel, pausedAnnotation, tenantLabel } from "../api/labels.js";
 
 class Store {
   constructor(readonly items: KubeObject[] = []) {}

@@ -23,20 +23,14 @@ import {
   type EngineOptions,
 } from "./engine.js";
 import { profileNameFor, profileRecommendation } from "../recommender/index.js";
-import {
-  blockedByAnnotation,
-  blockedByFleetBudget,
-  FleetBudget,
-  type BudgetDecision,
-  type BudgetUsage,
-} from "./fleet-budget.js";
+import { blockedByFleetBudget, FleetBudget, type BudgetDecision, type BudgetUsage } from "./fleet-budget.js";
 import { resolvePolicy, selectClusterScaler } from "./policy.js";
 import { buildFleetModel, type FleetMember, type FleetModel } from "./fleet-model.js";
 import { bytes, cores } from "./quantity.js";
 import { oomEventsOf, type PodLike } from "./signals/oom.js";
 import type { ProbeSignals } from "./signals/probe.js";
 import type { PrometheusSignals } from "./signals/prometheus.js";
-import { signatureAnnotation, signDecision, verifyDecision } from "./signature.js";
+import { signDecision, verifyDecision } from "./signature.js";
 import { interruptedVerdict, tenantSelectionLabels, workloadTenancy } from "./tenancy.js";
 import type {
   ComponentName,
@@ -50,10 +44,16 @@ import type {
   WorkloadHistory,
   WorkloadRef,
 } from "./types.js";
-
-export const tenantLabel = "metapilot.io/tenant";
-export const componentLabel = "metapilot.io/component";
-export const pausedAnnotation = "metapilot.io/paused";
+import {
+  blockedByAnnotation,
+  componentLabel,
+  observedSizeAnnotation,
+  oomIdsAnnotation,
+  pausedAnnotation,
+  signatureAnnotation,
+  tenantLabel,
+  workloadAnnotation,
+} from "../api/labels.js";
 
 /**
  * Whether no automatic change may touch a workload: the metapilot.io/paused annotation on it or on its
@@ -71,10 +71,6 @@ export function isPaused(
     clusterScaler.spec.paused === true
   );
 }
-export const oomIdsAnnotation = "metapilot.io/oom-ids";
-export const workloadAnnotation = "metapilot.io/workload";
-/** On dry-run decisions: the workload's real size when the decision was made (JSON). */
-export const observedSizeAnnotation = "metapilot.io/observed-size";
 
 /**
  * A simulated change is the baseline of the workload's next dry-run decisions for its cooldown only (the scale-up

@@ -19,6 +19,7 @@ import { resourcesOf } from "./actuator.js";
 import { bytes, cores } from "./quantity.js";
 import type { Size } from "./types.js";
 import type { OpsCenterEndpoint } from "../controllers.js";
+import { observedSizeAnnotation, tenantLabel } from "../api/labels.js";
 
 export interface ReportableDecision extends KubeObject {
   spec?: Record<string, unknown> & { decidedAt?: string; dryRun?: boolean; direction?: string; component?: string };
@@ -242,9 +243,6 @@ export interface SizeFields {
   limits: Record<string, string>;
 }
 
-/** On dry-run decisions: the workload's real size when the decision was made (JSON of a Size). */
-export const observedSizeAnnotation = "metapilot.io/observed-size";
-
 /**
  * How dry-run treats the effect of its own decisions; the report states it. The scaler's reconciler implements it
  * (dryRunBaselineHoldMs in src/scaler/reconciler.ts).
@@ -462,7 +460,7 @@ export function buildDigest(
     rows.push({
       name: d.metadata?.name ?? "",
       namespace: d.metadata?.namespace ?? "",
-      tenant: spec?.target?.tenant ?? d.metadata?.labels?.["metapilot.io/tenant"] ?? "",
+      tenant: spec?.target?.tenant ?? d.metadata?.labels?.[tenantLabel] ?? "",
       component: String(d.spec?.component ?? ""),
       direction: String(d.spec?.direction ?? ""),
       category: spec?.rootCause?.category ?? "",

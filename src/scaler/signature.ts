@@ -4,8 +4,8 @@
 // under a key only the controller holds (src/scaler/signing-key.ts); a user can copy a signature but not make
 // one for other content, and every field that decides what an actuation does is under it.
 import { createHmac, timingSafeEqual } from "node:crypto";
+import { signatureAnnotation } from "../api/labels.js";
 
-export const signatureAnnotation = "metapilot.io/decision-signature";
 const version = "v1";
 
 export interface SignedDecision {

@@ -2,7 +2,7 @@
 // still be applied (signed by metapilot, fresh, within the current policy, target not paused).
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { signatureAnnotation, signDecision, verifyDecision, type SignedDecision } from "./signature.js";
+import { signDecision, verifyDecision, type SignedDecision } from "./signature.js";
 import {
   interruptedVerdict,
   outsidePolicy,
@@ -13,6 +13,7 @@ import {
 } from "./tenancy.js";
 import type { ResolvedPolicy, Size } from "./types.js";
 import { scalerDefaults } from "./policy.js";
+import { signatureAnnotation } from "../api/labels.js";
 
 const Gi = 2 ** 30;
 

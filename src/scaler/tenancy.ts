@@ -11,6 +11,7 @@
 // the current policy still allows, for a target that is not paused.
 import { clamp, sameSize } from "./engine.js";
 import type { ResolvedPolicy, Size } from "./types.js";
+import { tenantLabel } from "../api/labels.js";
 
 export interface TenantLike {
   metadata?: { name?: string };
@@ -54,7 +55,7 @@ export function tenantSelectionLabels(
   tcp: { metadata?: { labels?: Record<string, string> } } | undefined,
   workload?: WorkloadLike,
 ): Record<string, string> {
-  if (tcp) return { ...(tcp.metadata?.labels ?? {}), "metapilot.io/tenant": tenant };
+  if (tcp) return { ...(tcp.metadata?.labels ?? {}), [tenantLabel]: tenant };
   return workload?.metadata?.labels ?? {};
 }
 

@@ -4,7 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { Resources, type KubeObject } from "../../src/kube/resources.js";
 import type { RawNodeDrain } from "../../src/nodes/drain/reconciler.js";
-import { cordonedByAnnotation, type Node, type Pod } from "../../src/nodes/model.js";
+import { type Node, type Pod } from "../../src/nodes/model.js";
 import { deployment, ownNode, pdbFor, testPoolLabel } from "../nodes/manifests.js";
 import {
   ControllerProcess,
@@ -15,6 +15,7 @@ import {
   type ChaosEnv,
   type ScenarioResult,
 } from "./lib.js";
+import { cordonedByAnnotation } from "../../src/api/labels.js";
 
 export async function leaderKillDrain(
   env: ChaosEnv,

@@ -10,11 +10,12 @@ import { Manager } from "../../src/kube/manager.js";
 import { Resources, type KubeObject } from "../../src/kube/resources.js";
 import { addNodeDrainController } from "../../src/nodes/controller.js";
 import type { RawNodeDrain } from "../../src/nodes/drain/reconciler.js";
-import { cordonedByAnnotation, type Node, type Pod } from "../../src/nodes/model.js";
+import { type Node, type Pod } from "../../src/nodes/model.js";
 import { isWrite, readAudit } from "../harness/audit.js";
 import { adminKubeConfig, eventually, freshNamespace, metacluster } from "../harness/cluster.js";
 import { installCrds } from "../harness/crds.js";
 import { deployment, ownNode, pdbFor, samplePdbs, testPoolLabel } from "./helpers.js";
+import { cordonedByAnnotation } from "../../src/api/labels.js";
 
 const tenants = 30;
 const sourceNodes = 10;

@@ -8,11 +8,12 @@ import { createLogger } from "../../src/kube/logger.js";
 import { Manager } from "../../src/kube/manager.js";
 import { Resources, type KubeObject } from "../../src/kube/resources.js";
 import { addNodeDrainController, addNodePoolController } from "../../src/nodes/controller.js";
-import { nodePoolLabel, type Node, type Pod } from "../../src/nodes/model.js";
+import { type Node, type Pod } from "../../src/nodes/model.js";
 import type { RawNodePool } from "../../src/nodes/pool/reconciler.js";
 import { adminKubeConfig, eventually, freshNamespace } from "../harness/cluster.js";
 import { installCrds } from "../harness/crds.js";
 import { deployment, installClusterApiCrds, testPoolLabel, testTaintKey } from "./helpers.js";
+import { nodePoolLabel } from "../../src/api/labels.js";
 
 describe("NodePool", () => {
   const kc = adminKubeConfig();

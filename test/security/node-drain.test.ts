@@ -12,11 +12,12 @@ import { Manager } from "../../src/kube/manager.js";
 import { Resources, type KubeObject } from "../../src/kube/resources.js";
 import { addNodeDrainController } from "../../src/nodes/controller.js";
 import type { RawNodeDrain } from "../../src/nodes/drain/reconciler.js";
-import { nodePoolLabel, type Node } from "../../src/nodes/model.js";
+import { type Node } from "../../src/nodes/model.js";
 import { isWrite, readAudit } from "../harness/audit.js";
 import { adminKubeConfig, eventually, metacluster } from "../harness/cluster.js";
 import { installCrds } from "../harness/crds.js";
 import { ownNode } from "../nodes/manifests.js";
+import { nodePoolLabel } from "../../src/api/labels.js";
 
 interface EventObject extends KubeObject {
   reason?: string;

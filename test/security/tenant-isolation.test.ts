@@ -23,12 +23,13 @@ import { ownerUidAnnotation } from "../../src/operator/namespace.js";
 import { pkiSecretName } from "../../src/operator/pki/secrets.js";
 import type { RawTenantControlPlane } from "../../src/operator/reconciler.js";
 import { addClusterScalerController } from "../../src/scaler/controller.js";
-import { signatureAnnotation, signDecision } from "../../src/scaler/signature.js";
+import { signDecision } from "../../src/scaler/signature.js";
 import { readSigningKeyFile, signingKeyLoader } from "../../src/scaler/signing-key.js";
 import { createApiserver, markOomKilled } from "../fixtures/tenant.js";
 import { isWrite, readAudit, type AuditEvent } from "../harness/audit.js";
 import { adminKubeConfig, eventually, metacluster } from "../harness/cluster.js";
 import { installCrds } from "../harness/crds.js";
+import { signatureAnnotation } from "../../src/api/labels.js";
 
 interface Event extends KubeObject {
   reason?: string;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { nodePoolLabel, type Node } from "../model.js";
+import { type Node } from "../model.js";
 import { clusterDrainLimit, defaultDrainBudget, drainBudgetRefusal, ownNodeLast } from "./budget.js";
+import { nodePoolLabel } from "../../api/labels.js";
 
 const node = (name: string, pool?: string): Node => ({
   metadata: { name, labels: pool ? { [nodePoolLabel]: pool } : {} },

@@ -6,7 +6,8 @@
 //   least one node), so a drain cannot empty the meta-cluster.
 // - A pool's budget: a NodePool may lose at once at most the nodes it has above its spec.minNodes, and always one
 //   (a drain only cordons and evicts: one node of a pool at its minimum may still be drained for maintenance).
-import { nodePoolLabel, type Node } from "../model.js";
+import { type Node } from "../model.js";
+import { nodePoolLabel } from "../../api/labels.js";
 
 export interface DrainBudget {
   /** Most nodes one drain may select (--max-drain-nodes). */

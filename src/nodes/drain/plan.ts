@@ -4,18 +4,17 @@
 // the same plan and then acts on it, so the two always agree.
 import { selectorSelects } from "../../kube/selectors.js";
 import {
-  componentLabel,
   controllerOf,
   doNotDisruptReason,
   hasLocalStorage,
   isDaemonSetPod,
   isMirrorPod,
   podKey,
-  tenantLabel,
   type Node,
   type Pod,
   type PodDisruptionBudget,
 } from "../model.js";
+import { componentLabel, tenantLabel } from "../../api/labels.js";
 
 export interface PodPlan {
   key: string;

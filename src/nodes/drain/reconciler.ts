@@ -11,22 +11,13 @@ import type { EventRecorder } from "../../kube/events.js";
 import type { Informer } from "../../kube/informer.js";
 import { Resources, type KubeObject, type ObjectKey } from "../../kube/resources.js";
 import { jsonEqual, mergeConditions } from "../../operator/status.js";
-import {
-  cordonedByAnnotation,
-  doNotDisruptReason,
-  isNodeReady,
-  nodePoolLabel,
-  type Node,
-  type Pod,
-  type PodDisruptionBudget,
-} from "../model.js";
+import { doNotDisruptReason, isNodeReady, type Node, type Pod, type PodDisruptionBudget } from "../model.js";
 import type { PodIndex } from "../podindex.js";
 import { WriteOverlay } from "../overlay.js";
 import { defaultDrainBudget, drainBudgetRefusal, ownNodeLast, type DrainBudget, type PoolMinimum } from "./budget.js";
 import { evictionStrategy } from "./eviction.js";
 import { boundedName, missingPDBManifest, pdbsByNamespace, planNode, type NodePlan } from "./plan.js";
-
-export const createdByDrainLabel = "metapilot.io/created-by-drain";
+import { cordonedByAnnotation, createdByDrainLabel, nodePoolLabel } from "../../api/labels.js";
 
 export interface RawNodeDrain extends KubeObject {
   spec?: Record<string, unknown>;

@@ -11,16 +11,14 @@ import type { Informer } from "../../kube/informer.js";
 import { Resources, type KubeObject, type ObjectKey } from "../../kube/resources.js";
 import { jsonEqual, mergeConditions, type ConditionInput } from "../../operator/status.js";
 import type { RawNodeDrain } from "../drain/reconciler.js";
-import { isNodeReady, isPaused, isUnschedulable, nodePoolLabel, type Node, type Taint } from "../model.js";
+import { isNodeReady, isPaused, isUnschedulable, type Node, type Taint } from "../model.js";
 import type { PodIndex } from "../podindex.js";
 import { nodeProvider, type NodeProvider, type ProviderContext } from "../providers.js";
 import { chooseScaleDownCandidates } from "../scaledown.js";
 import { planScaleUp, poolTemplate, type PoolTemplate } from "../scaleup.js";
 import { boundedName } from "../drain/plan.js";
 import { WriteOverlay } from "../overlay.js";
-
-export const managedLabelsAnnotation = "metapilot.io/managed-labels";
-export const managedTaintsAnnotation = "metapilot.io/managed-taints";
+import { managedLabelsAnnotation, managedTaintsAnnotation, nodePoolLabel } from "../../api/labels.js";
 
 export interface RawNodePool extends KubeObject {
   spec?: Record<string, unknown>;

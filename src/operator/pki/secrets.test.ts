@@ -2,7 +2,6 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { generateTenantPki, issuePki } from "./issue.js";
 import { planPki, type PkiPlanOptions } from "./plan.js";
 import {
-  checksumAnnotation,
   componentChecksum,
   componentsAffectedBy,
   pkiFromSecrets,
@@ -14,6 +13,7 @@ import {
 } from "./secrets.js";
 import type { TenantPkiSpec } from "./spec.js";
 import { controlPlaneComponents, pkiParts, type TenantPki } from "./types.js";
+import { checksumAnnotation } from "../../api/labels.js";
 
 const spec: TenantPkiSpec = {
   tenantName: "acme",

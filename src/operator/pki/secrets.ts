@@ -37,14 +37,9 @@ import {
   type PkiPart,
   type TenantPki,
 } from "./types.js";
+import { checksumAnnotation, componentLabel, tenantLabel } from "../../api/labels.js";
 
-export const tenantLabel = "metapilot.io/tenant";
-export const componentLabel = "metapilot.io/component";
 export const pkiComponentValue = "pki";
-/** On every PKI Secret: sha256 of its data. */
-export const checksumAnnotation = "metapilot.io/checksum";
-/** Meant for pod templates: the combined checksum of the PKI Secrets a component mounts (`componentChecksum`). */
-export const pkiChecksumAnnotation = "metapilot.io/pki-checksum";
 
 /** The shape of a core/v1 Secret this module reads and writes (data is base64, as on the wire). */
 export interface SecretObject {

@@ -21,8 +21,6 @@ import type { Logger } from "../../kube/logger.js";
 import { userAgent } from "../../version.js";
 import type { Measurement } from "../types.js";
 
-export const probeUrlAnnotation = "metapilot.io/probe-url";
-
 export type ProbeOutcome = "ok" | "http-status" | "timeout" | "unreachable";
 
 export interface ProbeResult {

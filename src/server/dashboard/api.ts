@@ -13,6 +13,7 @@ import {
 } from "../../scaler/reports.js";
 import { evidenceChart, type EvidenceChart, type SeriesSource } from "./evidence.js";
 import { planContext, renderReportHtml, reportDigest, reportWindow, tenantOf } from "./report.js";
+import { componentLabel, pausedAnnotation, tenantLabel } from "../../api/labels.js";
 
 /** What the API reads: an Informer satisfies it. */
 export interface Cache<T> {
@@ -130,9 +131,6 @@ export interface ApiDeps {
   now?: () => number;
 }
 
-export const tenantLabel = "metapilot.io/tenant";
-export const componentLabel = "metapilot.io/component";
-const pausedAnnotation = "metapilot.io/paused";
 const componentOrder = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"];
 
 // --- tenants --------------------------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ import { PrometheusClient, type PrometheusOptions } from "../../prometheus/clien
 import type { Route } from "../../kube/health.js";
 import {
   handleApi,
-  tenantLabel,
   type ApiDeps,
   type DashboardCaches,
   type DecisionObject,
@@ -24,6 +23,7 @@ import {
 } from "./api.js";
 import { TokenAuth } from "./auth.js";
 import { chartJsFile } from "./report.js";
+import { tenantLabel } from "../../api/labels.js";
 
 export interface DashboardOptions {
   /** Watch only this namespace for namespaced kinds, as the controllers do. */

@@ -23,6 +23,7 @@ import {
 import { tenantSelectionLabels } from "../../scaler/tenancy.js";
 import type { ComponentName } from "../../scaler/types.js";
 import { chartFromEvidence, type EvidenceChart } from "./evidence.js";
+import { componentLabel, tenantLabel } from "../../api/labels.js";
 
 export interface ReportQuery {
   /** Duration back from now ("24h") or an RFC 3339 time. Default 24h. */
@@ -61,7 +62,7 @@ export function reportWindow(q: ReportQuery, now: number): { from: Date; to: Dat
 
 export function tenantOf(d: ReportableDecision): string {
   const target = d.spec?.target as { tenant?: string } | undefined;
-  return target?.tenant ?? d.metadata?.labels?.["metapilot.io/tenant"] ?? "";
+  return target?.tenant ?? d.metadata?.labels?.[tenantLabel] ?? "";
 }
 
 /** The digest for a query: the one JSON shape of `metapilot report -o json` and GET /api/report?format=json. */
@@ -95,7 +96,7 @@ interface WorkloadShape extends KubeObject {
 /** A workload's size as the scaler reads it: replicas and its main container (named after the component, else the first). */
 export function workloadSizeOf(w: WorkloadShape): SizeFields {
   const containers = w.spec?.template?.spec?.containers ?? [];
-  const component = w.metadata?.labels?.["metapilot.io/component"];
+  const component = w.metadata?.labels?.[componentLabel];
   const c = containers.find((x) => x.name === component) ?? containers[0];
   return {
     replicas: w.spec?.replicas ?? 1,
