@@ -179,13 +179,13 @@ async function load(env: ChaosEnv, size: Sizes["load"], log: (l: string) => void
   // controller when it exits, as its Deployment would: a Lease lost under load exits 1 by design.
   // The controller runs as the chart's ServiceAccount (production RBAC, and subject to inflight limits, which
   // system:masters is not: an admin controller never meets the 429 storm below).
-  const kubeconfig = await chartServiceAccountKubeconfig(env, "metapilot-load", "load");
+  const { kubeconfig, args: rbacArgs } = await chartServiceAccountKubeconfig(env, "metapilot-load", "load");
   const supervisor = new Supervisor(env, {
     identity: `load-${Date.now().toString(36)}`,
     controllers: ["tenantcontrolplane", "clusterscaler"],
     leaseId: "load",
     kubeconfig,
-    extraArgs: ["--concurrency=8", "--lease-duration=15s", "--renew-deadline=10s", "--retry-period=2s"],
+    extraArgs: ["--concurrency=8", "--lease-duration=15s", "--renew-deadline=10s", "--retry-period=2s", ...rbacArgs],
   });
   await supervisor.start();
   const ctl = () => supervisor.current!;

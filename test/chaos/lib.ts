@@ -49,9 +49,14 @@ export async function ensureNamespace(client: KubeClient, name: string, labels: 
  * A kubeconfig file for a ServiceAccount with exactly the chart's RBAC (its ClusterRole and Role, rendered by
  * `helm template` for chaos-system, the Role naming the Lease `leaseName`), as the controller runs in production.
  * Unlike the admin identity (system:masters), it is subject to the apiserver's inflight limits, so a 429 storm
- * reaches it.
+ * reaches it. `args` are the chart's flags that go with that RBAC: the operator binds the chart's tenant-secrets
+ * ClusterRole to this ServiceAccount in each tenant namespace (it has no Secret access cluster-wide).
  */
-export async function chartServiceAccountKubeconfig(env: ChaosEnv, name: string, leaseName: string): Promise<string> {
+export async function chartServiceAccountKubeconfig(
+  env: ChaosEnv,
+  name: string,
+  leaseName: string,
+): Promise<{ kubeconfig: string; args: string[] }> {
   const rendered = execFileSync(
     path.join(repoRoot, ".cache/bin/helm"),
     [
@@ -84,7 +89,12 @@ export async function chartServiceAccountKubeconfig(env: ChaosEnv, name: string,
   const out = await serviceAccountTokenKubeConfig(env.kc, "chaos-system", sa, 12 * 3600);
   const file = path.join(env.logDir, `${name}.kubeconfig`);
   writeFileSync(file, out.exportConfig(), { mode: 0o600 });
-  return file;
+  const role = objects.find((o) => o.kind === "ClusterRole" && o.metadata?.name?.endsWith("-tenant-secrets"));
+  if (!role) throw new Error("the chart rendered no tenant-secrets ClusterRole");
+  return {
+    kubeconfig: file,
+    args: [`--tenant-secrets-cluster-role=${role.metadata?.name}`, `--service-account=chaos-system/${sa}`],
+  };
 }
 
 // --- scenario bookkeeping ---------------------------------------------------------------------------------------

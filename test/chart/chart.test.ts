@@ -40,6 +40,8 @@ const fullValues = [
   "podDisruptionBudget.enabled=true",
   "networkPolicy.enabled=true",
   "imageRegistry=mirror.example.com:5000/k8s",
+  "nodePools.kwok.enabled=true",
+  "externalEtcdSecretNamespaces[0]=etcd-certs",
 ].flatMap((v) => ["--set", v]);
 
 interface Rule {
@@ -48,11 +50,11 @@ interface Rule {
   verbs?: string[];
 }
 
-/** "group/resource[/sub]:verb" for every rule of the rendered ClusterRole and Role. */
-function grantedVerbs(docs: KubeObject[]): Set<string> {
+/** "group/resource[/sub]:verb" for every rule of the rendered ClusterRoles and Roles (or only of `kinds`). */
+function grantedVerbs(docs: KubeObject[], kinds = ["ClusterRole", "Role"]): Set<string> {
   const out = new Set<string>();
   for (const d of docs) {
-    if (d.kind !== "ClusterRole" && d.kind !== "Role") continue;
+    if (!kinds.includes(d.kind ?? "")) continue;
     for (const r of (d as { rules?: Rule[] }).rules ?? []) {
       for (const g of r.apiGroups ?? [])
         for (const res of r.resources ?? []) for (const v of r.verbs ?? []) out.add(`${g}/${res}:${v}`);
@@ -101,6 +103,14 @@ describe("Helm chart", () => {
     };
     expect(deploy.spec.replicas).toBe(2);
     expect(deploy.spec.template.spec.containers[0]?.args).toContain("--dry-run");
+    // Least privilege by default: no Secret and no node create/delete in any ClusterRole bound cluster-wide.
+    const granted = grantedVerbs(
+      parseAllDocuments(out)
+        .map((d) => d.toJS() as KubeObject)
+        .filter((d) => d && !(d.kind === "ClusterRole" && d.metadata?.name?.endsWith("-tenant-secrets"))),
+      ["ClusterRole"],
+    );
+    expect([...granted].filter((g) => g.startsWith("/secrets:") || /^\/nodes:(create|delete)$/.test(g))).toEqual([]);
   });
 
   it("renders live mode with ops center, ServiceMonitor, PrometheusRule, dashboard, PDB, NetworkPolicy (snapshot)", async () => {
@@ -255,6 +265,9 @@ describe("Helm chart on the meta-cluster: the controller as the chart's ServiceA
         `opsCenter.urls[0]=${opsCenterUrl}`,
         "--set",
         "opsCenter.hmacSecret.name=ops-center-hmac",
+        // Step 5's kwok NodePool creates and deletes Nodes.
+        "--set",
+        "nodePools.kwok.enabled=true",
       ],
       { KUBECONFIG: state.kubeconfig },
     );
@@ -285,14 +298,19 @@ describe("Helm chart on the meta-cluster: the controller as the chart's ServiceA
     const kinds = rendered.map((o) => o.kind).sort();
     expect(kinds).toEqual([
       "ClusterRole",
+      "ClusterRole",
       "ClusterRoleBinding",
       "Deployment",
       "FlowSchema",
       "PodDisruptionBudget",
       "Role",
+      "Role",
+      "RoleBinding",
       "RoleBinding",
       "Service",
       "ServiceAccount",
+      "ValidatingAdmissionPolicy",
+      "ValidatingAdmissionPolicyBinding",
     ]);
     for (const o of rendered) {
       const t = Object.values(Resources).find((r) => r.kind === o.kind);
@@ -420,6 +438,14 @@ describe("Helm chart on the meta-cluster: the controller as the chart's ServiceA
         240_000,
         `${tenant} Ready`,
       );
+      // Its Secrets were read and written through the RoleBinding the operator gave itself in the tenant namespace.
+      const binding = await admin.get<KubeObject & { roleRef?: { name?: string }; subjects?: unknown[] }>(
+        Resources.RoleBinding,
+        "metapilot-tenant-secrets",
+        tenantNs,
+      );
+      expect(binding.roleRef?.name).toBe(`${release}-metapilot-tenant-secrets`);
+      expect(binding.subjects).toEqual([{ kind: "ServiceAccount", name: sa, namespace: ns.name }]);
 
       // 2. A ClusterScaler and an OOM-killed apiserver pod produce an applied ScalingDecision.
       await admin.create(Resources.ClusterScaler, {

@@ -6,10 +6,16 @@
  */
 export const rbacAllowList: Record<string, string> = {
   "/secrets:get":
-    "spec.etcd.external's client certificate Secret, and the ScalingDecision signing key Secret once it exists",
+    "spec.etcd.external's client certificate Secret, the CA a tenant's /readyz probe trusts (a tenant with a reachable " +
+    "endpoint), and the ScalingDecision signing key Secret",
   "/namespaces:patch":
     "a tenant namespace whose manifest changed, or one an earlier metapilot version created (adopted once)",
   "/secrets:delete": "deletion of a TenantControlPlane whose etcd deletionPolicy is Retain (namespace kept)",
+  "rbac.authorization.k8s.io/rolebindings:delete":
+    "deletion of a TenantControlPlane whose etcd deletionPolicy is Retain: its Secret RoleBinding, after its Secrets",
+  "rbac.authorization.k8s.io/clusterroles:bind":
+    "checked by the apiserver's RBAC escalation check when the operator writes its tenant-secrets RoleBinding; never " +
+    "a request of its own, so never in the audit log",
   "/services:delete": "deletion of a TenantControlPlane whose etcd deletionPolicy is Retain (namespace kept)",
   "/resourcequotas:delete":
     "a spec.resourceQuota removed from a TenantControlPlane, or deletion with deletionPolicy Retain",
@@ -20,7 +26,8 @@ export const rbacAllowList: Record<string, string> = {
   "networking.k8s.io/networkpolicies:delete":
     "deletion of a TenantControlPlane whose etcd deletionPolicy is Retain (namespace kept)",
   "/pods:delete": 'the "delete" eviction strategy of a NodeDrain (ignores PodDisruptionBudgets; opt-in)',
-  "/nodes:delete": "a kwok NodePool scaling down (after its NodeDrain succeeded)",
+  "/nodes:delete":
+    "a kwok NodePool scaling down (after its NodeDrain succeeded); granted only with nodePools.kwok.enabled",
   "/nodes:get": "a NodePool template patch that conflicted (409) with another writer of the node",
   "metapilot.io/nodedrains:create": "a NodePool scaling down starts a NodeDrain",
   "metapilot.io/scalingdecisions:delete": "garbage collection of decisions older than --decision-retention (168h)",

@@ -45,3 +45,13 @@ app.kubernetes.io/part-of: metapilot
 {{/* Where the ops-center HMAC key is mounted. */}}
 {{- define "metapilot.hmacDir" -}}/etc/metapilot/ops-center{{- end }}
 {{- define "metapilot.webDashboardDir" -}}/etc/metapilot/web-dashboard{{- end }}
+
+{{/* The ClusterRole the operator binds to itself in each tenant namespace (--tenant-secrets-cluster-role). */}}
+{{- define "metapilot.tenantSecretsRole" -}}
+{{- printf "%s-tenant-secrets" (include "metapilot.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The ScalingDecision signing key Secret, next to the Lease (the controller's default). */}}
+{{- define "metapilot.decisionKeySecret" -}}
+{{- printf "%s-decision-key" .Values.leaderElection.leaseName }}
+{{- end }}
