@@ -20,8 +20,8 @@ export function summarize(where: string, err: ErrorLike): string {
 }
 
 export default class FailureSummary implements Reporter {
-  private lines: string[] = [];
-
+  // The default reporter prints its summary in its own onTestRunEnd; this one is listed after it, so its lines come
+  // last.
   onTestRunEnd(modules: ReadonlyArray<TestModule>, unhandled: ReadonlyArray<ErrorLike>): void {
     const lines: string[] = [];
     const visit = (node: TestModule | TestSuite, path: string) => {
@@ -37,14 +37,8 @@ export default class FailureSummary implements Reporter {
     };
     for (const m of modules) visit(m, m.moduleId.replace(`${process.cwd()}/`, ""));
     for (const err of unhandled) lines.push(summarize("unhandled", err));
-    this.lines = lines;
-  }
-
-  // The default reporter prints its summary in onFinished, which runs after every reporter's onTestRunEnd; this
-  // one is listed after it, so its lines come last.
-  onFinished(): void {
-    if (this.lines.length === 0) return;
-    const shown = this.lines.slice(0, 15).join("\n");
-    process.stdout.write(`\n[failures] ${this.lines.length}, first ones first:\n${shown}\n`);
+    if (lines.length === 0) return;
+    const shown = lines.slice(0, 15).join("\n");
+    process.stdout.write(`\n[failures] ${lines.length}, first ones first:\n${shown}\n`);
   }
 }
