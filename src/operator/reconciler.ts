@@ -42,7 +42,7 @@ import { claimantOf, namespaceVerdict, type NamespaceVerdict } from "./namespace
 import { ApiError } from "../kube/errors.js";
 import { driftToRepair } from "./drift.js";
 import { podProblem } from "./pod-problems.js";
-import { tenantSecretsRoleBindingName, type TenantSecrets } from "./tenant-secrets.js";
+import type { TenantSecrets } from "./tenant-secrets.js";
 import {
   checksumAnnotation,
   componentLabel,
@@ -826,9 +826,9 @@ export class TenantControlPlaneReconciler implements Reconciler {
         if (objs.length) waitingFor.push(`${objs.length} ${t.plural}`);
       }
     }
-    if (waitingFor.length === 0 && ns && ours && retain && this.o.secrets.access) {
+    if (waitingFor.length === 0 && ns && ours && retain && !this.o.secrets.isUnbound(namespace)) {
       // Last, once its Secrets are gone: the binding that let metapilot read them in the retained namespace.
-      await this.o.client.delete(Resources.RoleBinding, tenantSecretsRoleBindingName, namespace);
+      await this.o.secrets.unbind(namespace);
     }
     if (waitingFor.length === 0) {
       this.o.secrets.forget(namespace);
@@ -853,6 +853,7 @@ export class TenantControlPlaneReconciler implements Reconciler {
    * metapilot deletes only after the last of them: none are left.
    */
   private async retainedSecrets(namespace: string, tenant: string, signal: AbortSignal): Promise<KubeObject[]> {
+    if (this.o.secrets.isUnbound(namespace)) return [];
     try {
       return await this.o.secrets.list(namespace, tenant, { fresh: true, signal });
     } catch (err) {

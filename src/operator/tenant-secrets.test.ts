@@ -104,6 +104,21 @@ describe("TenantSecrets", () => {
     expect(nock.isDone()).toBe(true);
   });
 
+  it("remembers a binding it removed, until it binds there again", async () => {
+    const binding = `/apis/rbac.authorization.k8s.io/v1/namespaces/tcp-a/rolebindings/metapilot-tenant-secrets`;
+    nock(testServer).delete(binding).query(true).reply(200, {});
+    const secrets = new TenantSecrets(client(), { access });
+    await secrets.unbind("tcp-a");
+    expect(secrets.isUnbound("tcp-a")).toBe(true);
+    expect(nock.isDone()).toBe(true);
+    nock(testServer)
+      .post("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews")
+      .query(true)
+      .reply(201, { status: { allowed: true } });
+    expect(await secrets.ensureAccess("tcp-a", "uid-3", "a")).toBe(true);
+    expect(secrets.isUnbound("tcp-a")).toBe(false);
+  });
+
   it("binds nothing without --tenant-secrets-cluster-role (an admin's own rights)", async () => {
     expect(await new TenantSecrets(client()).ensureAccess("tcp-a", "uid-1", "a")).toBe(true);
   });

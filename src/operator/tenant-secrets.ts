@@ -62,6 +62,8 @@ export class TenantSecrets {
   private readonly snapshots = new Map<string, Snapshot>();
   /** Namespace → uid of the namespace in which the RoleBinding was applied and found effective. */
   private readonly bound = new Map<string, string>();
+  /** Namespaces whose RoleBinding metapilot removed (retained at a deletion): nothing there is readable now. */
+  private readonly unbound = new Set<string>();
   readonly stats = { lists: 0, accessReviews: 0 };
 
   constructor(
@@ -93,6 +95,7 @@ export class TenantSecrets {
       await this.client.apply(Resources.RoleBinding, tenantSecretsRoleBinding(namespace, tenant, access), { signal });
       allowed = await this.mayListSecrets(namespace, signal);
     }
+    if (allowed) this.unbound.delete(namespace);
     if (allowed && namespaceUid) this.bound.set(namespace, namespaceUid);
     return allowed;
   }
@@ -147,6 +150,22 @@ export class TenantSecrets {
     if (!snap) return;
     delete secret.metadata?.managedFields;
     snap.items.set(secret.metadata?.name ?? "", secret);
+  }
+
+  /**
+   * Removes the RoleBinding from a namespace retained at a deletion, once the tenant's Secrets there are gone.
+   * Later passes of the same deletion (events of the objects it deleted, a retried finalizer) then know that there
+   * is nothing left to read, instead of asking and being refused.
+   */
+  async unbind(namespace: string): Promise<void> {
+    if (!this.options.access) return;
+    await this.client.delete(Resources.RoleBinding, tenantSecretsRoleBindingName, namespace);
+    this.unbound.add(namespace);
+    this.forget(namespace);
+  }
+
+  isUnbound(namespace: string): boolean {
+    return this.unbound.has(namespace);
   }
 
   /** Forgets a namespace: its snapshot and its binding (the tenant is gone, or its namespace). */

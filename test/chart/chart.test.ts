@@ -209,6 +209,8 @@ describe("Helm chart on the meta-cluster: the controller as the chart's ServiceA
   const release = "mp";
   const tenant = `chart-${run}`;
   const tenantNs = `tcp-${tenant}`;
+  const kept = `chart-keep-${run}`;
+  const keptNs = `tcp-${kept}`;
   const pool = `chart-${run}`;
   const work = mkdtempSync(path.join(tmpdir(), "metapilot-chart-"));
   const logFile = path.join(work, "controller.log");
@@ -280,6 +282,8 @@ describe("Helm chart on the meta-cluster: the controller as the chart's ServiceA
     if (child && child.exitCode === null) child.kill("SIGKILL");
     opsCenter?.close();
     await admin.delete(Resources.TenantControlPlane, tenant).catch(() => undefined);
+    await admin.delete(Resources.TenantControlPlane, kept).catch(() => undefined);
+    await admin.delete(Resources.Namespace, keptNs).catch(() => undefined);
     await admin.delete(Resources.NodePool, pool).catch(() => undefined);
     for (const d of [`chart-dry-${run}`, `chart-live-${run}`])
       await admin.delete(Resources.NodeDrain, d).catch(() => undefined);
@@ -651,6 +655,44 @@ describe("Helm chart on the meta-cluster: the controller as the chart's ServiceA
         120_000,
         `${tenant} deleted`,
       );
+
+      // 7. A TenantControlPlane deleted with deletionPolicy Retain: metapilot empties the namespace it keeps, its
+      // Secrets through its own RoleBinding there, and then removes that RoleBinding, last.
+      await admin.create(Resources.TenantControlPlane, {
+        apiVersion: "metapilot.io/v1alpha1",
+        kind: "TenantControlPlane",
+        metadata: { name: kept },
+        spec: { version: "v1.34.4", etcd: { managed: { replicas: 1, deletionPolicy: "Retain" } } },
+      } as KubeObject);
+      const tenantSecrets = async () =>
+        (
+          await admin.listAll<KubeObject>(Resources.Secret, {
+            namespace: keptNs,
+            labelSelector: `metapilot.io/tenant=${kept}`,
+          })
+        ).items;
+      // Ready: every object the deletion must remove exists (Deployments, the etcd StatefulSet, Services, policy).
+      await eventually(
+        async () => {
+          alive();
+          const t = await admin.get<Tcp>(Resources.TenantControlPlane, kept);
+          return t.status?.phase === "Ready" && (await tenantSecrets()).length > 0 ? true : undefined;
+        },
+        240_000,
+        `${kept} Ready`,
+      );
+      await admin.delete(Resources.TenantControlPlane, kept);
+      await eventually(
+        async () => {
+          alive();
+          return (await admin.getOptional(Resources.TenantControlPlane, kept)) ? undefined : true;
+        },
+        120_000,
+        `${kept} deleted`,
+      );
+      expect((await admin.get(Resources.Namespace, keptNs)).metadata?.deletionTimestamp).toBeUndefined();
+      expect(await tenantSecrets()).toEqual([]);
+      expect(await admin.getOptional(Resources.RoleBinding, "metapilot-tenant-secrets", keptNs)).toBeUndefined();
     } catch (err) {
       console.error(`controller log tail:\n${tail()}`);
       throw err;

@@ -10,21 +10,13 @@ export const rbacAllowList: Record<string, string> = {
     "endpoint), and the ScalingDecision signing key Secret",
   "/namespaces:patch":
     "a tenant namespace whose manifest changed, or one an earlier metapilot version created (adopted once)",
-  "/secrets:delete": "deletion of a TenantControlPlane whose etcd deletionPolicy is Retain (namespace kept)",
-  "rbac.authorization.k8s.io/rolebindings:delete":
-    "deletion of a TenantControlPlane whose etcd deletionPolicy is Retain: its Secret RoleBinding, after its Secrets",
   "rbac.authorization.k8s.io/clusterroles:bind":
     "checked by the apiserver's RBAC escalation check when the operator writes its tenant-secrets RoleBinding; never " +
     "a request of its own, so never in the audit log",
-  "/services:delete": "deletion of a TenantControlPlane whose etcd deletionPolicy is Retain (namespace kept)",
   "/resourcequotas:delete":
     "a spec.resourceQuota removed from a TenantControlPlane, or deletion with deletionPolicy Retain",
   "/resourcequotas:patch": "only for a TenantControlPlane with spec.resourceQuota",
   "/resourcequotas:create": "only for a TenantControlPlane with spec.resourceQuota",
-  "apps/deployments:delete": "deletion of a TenantControlPlane whose etcd deletionPolicy is Retain (namespace kept)",
-  "apps/statefulsets:delete": "deletion of a TenantControlPlane whose etcd deletionPolicy is Retain (namespace kept)",
-  "networking.k8s.io/networkpolicies:delete":
-    "deletion of a TenantControlPlane whose etcd deletionPolicy is Retain (namespace kept)",
   "/pods:delete": 'the "delete" eviction strategy of a NodeDrain (ignores PodDisruptionBudgets; opt-in)',
   "/nodes:delete":
     "a kwok NodePool scaling down (after its NodeDrain succeeded); granted only with nodePools.kwok.enabled",
