@@ -138,3 +138,22 @@ export type ScalingDecisionSpec = z.infer<typeof ScalingDecisionSpec>;
 export type ScalingDecisionStatus = z.infer<typeof ScalingDecisionStatus>;
 
 export const scalingDecisionUpdateChecks: readonly UpdateCheck[] = [updateCheck("spec", [specImmutable])];
+
+/** An object as read from the apiserver or a cache, where nothing is guaranteed: every field optional, at any depth. */
+export type DeepPartial<T> = T extends readonly (infer U)[]
+  ? DeepPartial<U>[]
+  : T extends object
+    ? { [K in keyof T]?: DeepPartial<T[K]> }
+    : T;
+
+/**
+ * A ScalingDecision as a cache or a LIST gives it, before anyone validated it: the schema's spec and status with
+ * nothing required (the reports, the dashboard and the CloudEvents read these).
+ */
+export interface ScalingDecisionObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: ScalingDecision["metadata"];
+  spec?: DeepPartial<ScalingDecision["spec"]>;
+  status?: DeepPartial<ScalingDecision["status"]>;
+}

@@ -15,7 +15,7 @@ import { fleetBudgetCondition, fleetBudgetStatus } from "./fleet-budget.js";
 import { fleetRegressionCondition, fleetRegressionStatus } from "./fleet-model.js";
 import { selectClusterScaler } from "./policy.js";
 import { ScalerReconciler, type DecisionObject, type ScalerCaches } from "./reconciler.js";
-import { Reporter } from "./reports.js";
+import { Reporter, type ReportableDecision } from "./reports.js";
 import { signalConditions } from "./signal-conditions.js";
 import { checkProbeUrl, ProbeSignals, type ProbeTarget } from "./signals/probe.js";
 import { PrometheusSignals } from "./signals/prometheus.js";
@@ -254,7 +254,7 @@ export function addClusterScalerController(manager: Manager, config: ControllerC
   const reporter = config.opsCenter?.length
     ? new Reporter({
         client: manager.client,
-        decisions: caches.decisions as unknown as Informer<KubeObject>,
+        decisions: caches.decisions as unknown as Informer<ReportableDecision>,
         endpoints: config.opsCenter,
         source: `metapilot.io/${config.clusterName ?? "meta-cluster"}`,
         logger: manager.logger,

@@ -1,6 +1,7 @@
 // The digest as data: structured sizes, simulated baselines, the dry-run plan's net "today → would be" with the
 // bounds it hits, CSV quoting and ISO 8601 times with their zone.
 import { describe, expect, it } from "vitest";
+import type { DecisionPhase } from "../api/index.js";
 import {
   buildDigest,
   csvField,
@@ -21,7 +22,7 @@ function decision(
   before: { replicas: number; cpu: string; memLimit?: string },
   after: { replicas: number; cpu: string; memLimit?: string },
   observed?: { replicas: number; cpu: number; memLimit?: number },
-  extra: { phase?: string; tenant?: string } = {},
+  extra: { phase?: DecisionPhase; tenant?: string } = {},
 ): ReportableDecision {
   const size = (s: typeof before) => ({
     replicas: s.replicas,

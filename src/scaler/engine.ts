@@ -12,7 +12,8 @@ import {
   unansweredOoms,
 } from "./estimators/index.js";
 import { formatCpu, formatMemory } from "./quantity.js";
-import type { DecisionInput, Evidence, Measurement, Plan, Recommendation, Size } from "./types.js";
+import type { Evidence } from "../api/index.js";
+import type { DecisionInput, Measurement, Plan, Recommendation, Size } from "./types.js";
 
 export interface EngineOptions {
   /** A signal older than this is stale. */

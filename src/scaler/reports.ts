@@ -19,23 +19,11 @@ import { resourcesOf } from "./actuator.js";
 import { bytes, cores } from "./quantity.js";
 import type { Size } from "./types.js";
 import type { OpsCenterEndpoint } from "../controllers.js";
+import type { ScalingDecisionObject } from "../api/index.js";
 import { observedSizeAnnotation, tenantLabel } from "../api/labels.js";
 
-export interface ReportableDecision extends KubeObject {
-  spec?: Record<string, unknown> & { decidedAt?: string; dryRun?: boolean; direction?: string; component?: string };
-  status?: {
-    phase?: string;
-    message?: string;
-    appliedAt?: string;
-    delivery?: {
-      state?: string;
-      attempts?: number;
-      lastAttemptTime?: string;
-      lastError?: string;
-      deliveredAt?: string;
-    };
-  };
-}
+/** A ScalingDecision as the reports read it from a cache or a LIST: the schema's shape, nothing guaranteed. */
+export type ReportableDecision = ScalingDecisionObject;
 
 export const eventType = "io.metapilot.scalingdecision.v1";
 

@@ -1,5 +1,5 @@
 // The plain data the scaler's pure parts exchange: signals in, a plan out.
-import type { RootCauseCategory, ScalerName } from "../api/index.js";
+import type { Evidence, RootCauseCategory, ScalerName } from "../api/index.js";
 import type { FleetFitResult } from "./estimators/fleet.js";
 
 export type ComponentName = "kube-apiserver" | "kube-controller-manager" | "kube-scheduler" | "etcd";
@@ -88,14 +88,6 @@ export interface ResolvedPolicy {
   scaleUpCooldownMs: number;
   scaleDown: { enabled: boolean; stabilizationWindowMs: number; maxStepPercent: number; cooldownMs: number };
   dryRun: boolean;
-}
-
-export interface Evidence {
-  signal: string;
-  value: string;
-  threshold?: string;
-  observedAt?: string;
-  source?: string;
 }
 
 export interface Recommendation {

@@ -7,7 +7,8 @@
 //   they are tried in list order and the first that gives an answer sets the size (sizeByTenant).
 // - for scale-downs, every listed profile, cluster-size and fleet-regression answer is a floor: no recommendation
 //   goes below what the WorkloadProfile, the ladder step or the fleet fit says the tenant needs.
-import type { ClusterSizeStep, DecisionInput, Evidence, OomEvent, Size } from "../types.js";
+import type { Evidence } from "../../api/index.js";
+import type { ClusterSizeStep, DecisionInput, OomEvent, Size } from "../types.js";
 import { formatCpu, formatMemory, MiB } from "../quantity.js";
 import { describeFleetFit, leastSquares, predictFleet, type FleetFitResult } from "./fleet.js";
 

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Registry } from "prom-client";
 import { createLogger } from "../../kube/logger.js";
 import type { Digest } from "../../scaler/reports.js";
+import type { DecisionPhase, Evidence, RootCauseCategory } from "../../api/index.js";
 import { HealthServer } from "../../kube/health.js";
 import {
   decisionDetail,
@@ -16,7 +17,6 @@ import {
   type Cache,
   type DashboardCaches,
   type DecisionObject,
-  type EvidenceItem,
 } from "./api.js";
 import { chartPlan, type SeriesSource } from "./evidence.js";
 import { createDashboardHandler } from "./index.js";
@@ -43,7 +43,14 @@ const labels = (tenant: string, component: string) => ({
 
 function decision(
   name: string,
-  o: { tenant: string; category: string; ago: number; dryRun?: boolean; direction?: "Up" | "Down"; phase?: string },
+  o: {
+    tenant: string;
+    category: RootCauseCategory;
+    ago: number;
+    dryRun?: boolean;
+    direction?: "Up" | "Down";
+    phase?: DecisionPhase;
+  },
 ): DecisionObject {
   const ns = o.tenant === "alpha" ? "tcp-alpha" : "foreign-ns";
   return {
@@ -279,7 +286,7 @@ describe("decisions", () => {
       'max by (pod) (rate(container_cpu_usage_seconds_total{namespace="tcp-alpha",container="kube-apiserver"}[1m]))',
     );
     expect(cpu.threshold?.value).toBeCloseTo(0.4); // 0.8 x 500m
-    const with_ = (category: string, evidence: EvidenceItem[]) => {
+    const with_ = (category: RootCauseCategory, evidence: Evidence[]) => {
       const d = structuredClone(base);
       d.spec = { ...d.spec, rootCause: { category, summary: "s", evidence } };
       return chartPlan(d, "kube-apiserver", "1m");

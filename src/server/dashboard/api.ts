@@ -3,17 +3,11 @@
 // cache interface, so unit tests feed them fakes.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { KubeObject } from "../../kube/resources.js";
-import {
-  buildDigest,
-  renderDigestCsv,
-  type Digest,
-  type DigestRow,
-  type PlanRow,
-  type ReportableDecision,
-} from "../../scaler/reports.js";
+import { buildDigest, renderDigestCsv, type Digest, type DigestRow, type PlanRow } from "../../scaler/reports.js";
 import { evidenceChart, type EvidenceChart, type SeriesSource } from "./evidence.js";
 import { planContext, renderReportHtml, reportDigest, reportWindow, tenantOf } from "./report.js";
 import { componentLabel, pausedAnnotation, tenantLabel } from "../../api/labels.js";
+import type { ScalingDecisionObject } from "../../api/index.js";
 
 /** What the API reads: an Informer satisfies it. */
 export interface Cache<T> {
@@ -56,24 +50,8 @@ export interface ProfileObject extends KubeObject {
   };
 }
 
-export interface EvidenceItem {
-  signal: string;
-  value: string;
-  threshold?: string;
-  observedAt?: string;
-  source?: string;
-}
-
-export interface DecisionObject extends ReportableDecision {
-  spec?: ReportableDecision["spec"] & {
-    target?: { kind?: string; name?: string; namespace?: string; tenant?: string };
-    scaler?: string;
-    clusterScaler?: string;
-    rootCause?: { category?: string; summary?: string; evidence?: EvidenceItem[] };
-    before?: { replicas?: number; resources?: ResourceRequirements };
-    after?: { replicas?: number; resources?: ResourceRequirements };
-  };
-}
+/** A ScalingDecision as the dashboard reads it from the cache. */
+export type DecisionObject = ScalingDecisionObject;
 
 interface Condition {
   type: string;

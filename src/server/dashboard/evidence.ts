@@ -6,7 +6,8 @@
 import { parseQuantity } from "../../api/index.js";
 import type { RangeSeries } from "../../prometheus/client.js";
 import { observedSizeOf } from "../../scaler/reports.js";
-import type { DecisionObject, EvidenceItem } from "./api.js";
+import type { DeepPartial, Evidence } from "../../api/index.js";
+import type { DecisionObject } from "./api.js";
 
 /** Range queries; PrometheusClient satisfies it. */
 export interface SeriesSource {
@@ -162,18 +163,19 @@ function unitOf(signal: string): Unit {
 /** The chart from the decision alone: each evidence item with a time and a number becomes a point. */
 export function chartFromEvidence(d: DecisionObject, note: string, plan?: ChartPlan): EvidenceChart {
   const decidedAt = d.spec?.decidedAt ?? new Date(0).toISOString();
-  const evidence: EvidenceItem[] = d.spec?.rootCause?.evidence ?? [];
+  const evidence: DeepPartial<Evidence>[] = d.spec?.rootCause?.evidence ?? [];
   const bySignal = new Map<string, Array<{ t: number; v: number }>>();
   for (const e of evidence) {
+    if (!e.signal) continue; // a hand-written decision may carry an item without one: nothing to draw
     const t = Date.parse(e.observedAt ?? decidedAt);
     // An OOM kill's value names the pod; the memory at the kill is the limit it hit.
-    const v = quantity(e.value) ?? quantity(e.threshold?.replace(/^(limit|request)\s+/, ""));
+    const v = quantity(e.value ?? "") ?? quantity(e.threshold?.replace(/^(limit|request)\s+/, ""));
     if (Number.isNaN(t) || v === undefined) continue;
     const list = bySignal.get(e.signal) ?? [];
     list.push({ t, v });
     bySignal.set(e.signal, list);
   }
-  const first = evidence[0];
+  const first = evidence.find((e) => e.signal);
   const thresholdValue = quantity(first?.threshold?.replace(/^(limit|request)\s+/, ""));
   const ts = [...bySignal.values()].flat().map((p) => p.t);
   const at = Date.parse(decidedAt);
@@ -182,8 +184,8 @@ export function chartFromEvidence(d: DecisionObject, note: string, plan?: ChartP
   return {
     source: "decision-evidence",
     note,
-    metric: first ? first.signal : (plan?.metric ?? "evidence"),
-    unit: first ? unitOf(first.signal) : (plan?.unit ?? "count"),
+    metric: first?.signal ? first.signal : (plan?.metric ?? "evidence"),
+    unit: first?.signal ? unitOf(first.signal) : (plan?.unit ?? "count"),
     threshold:
       thresholdValue !== undefined ? { value: thresholdValue, label: `threshold ${first?.threshold}` } : undefined,
     decidedAt,
