@@ -6,8 +6,7 @@
 import { parseQuantity } from "../../api/index.js";
 import type { RangeSeries } from "../../prometheus/client.js";
 import { observedSizeOf } from "../../scaler/reports.js";
-import type { DeepPartial, Evidence } from "../../api/index.js";
-import type { DecisionObject } from "./api.js";
+import type { DeepPartial, Evidence, ScalingDecisionObject } from "../../api/index.js";
 
 /** Range queries; PrometheusClient satisfies it. */
 export interface SeriesSource {
@@ -50,7 +49,7 @@ function quantity(q: string | undefined): number | undefined {
 const esc = (s: string) => s.replace(/["\\]/g, "\\$&");
 
 /** Which metric and threshold tell the story of a decision; pure, so it is unit-tested per category. */
-export function chartPlan(d: DecisionObject, container: string, rateWindow: string): ChartPlan {
+export function chartPlan(d: ScalingDecisionObject, container: string, rateWindow: string): ChartPlan {
   const spec = d.spec ?? {};
   const ns = esc(spec.target?.namespace ?? d.metadata?.namespace ?? "");
   const sel = `namespace="${ns}",container="${esc(container)}"`;
@@ -161,7 +160,7 @@ function unitOf(signal: string): Unit {
 }
 
 /** The chart from the decision alone: each evidence item with a time and a number becomes a point. */
-export function chartFromEvidence(d: DecisionObject, note: string, plan?: ChartPlan): EvidenceChart {
+export function chartFromEvidence(d: ScalingDecisionObject, note: string, plan?: ChartPlan): EvidenceChart {
   const decidedAt = d.spec?.decidedAt ?? new Date(0).toISOString();
   const evidence: DeepPartial<Evidence>[] = d.spec?.rootCause?.evidence ?? [];
   const bySignal = new Map<string, Array<{ t: number; v: number }>>();
@@ -205,7 +204,7 @@ export interface ChartOptions {
   signal?: AbortSignal;
 }
 
-export async function evidenceChart(d: DecisionObject, o: ChartOptions): Promise<EvidenceChart> {
+export async function evidenceChart(d: ScalingDecisionObject, o: ChartOptions): Promise<EvidenceChart> {
   const plan = chartPlan(d, o.container, o.rateWindow);
   if (!o.series) return chartFromEvidence(d, "no Prometheus configured: showing the evidence recorded in the decision");
   if (!plan.query) return chartFromEvidence(d, `no Prometheus series for this root cause`, plan);
