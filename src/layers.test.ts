@@ -62,6 +62,39 @@ export function reversedImports(root: string): string[] {
   return reversed.sort();
 }
 
+/** Import cycles among the modules of src/ (tests left out), each as "a.ts -> b.ts -> a.ts". */
+export function importCycles(root: string): string[] {
+  const files = readdirSync(root, { recursive: true, encoding: "utf8" }).filter(
+    (f) => f.endsWith(".ts") && !f.endsWith(".test.ts"),
+  );
+  const graph = new Map<string, string[]>();
+  for (const file of files) {
+    const targets = relativeImports(readFileSync(path.join(root, file), "utf8")).map((specifier) =>
+      path.relative(root, path.resolve(root, path.dirname(file), specifier)).replace(/\.js$/, ".ts"),
+    );
+    graph.set(
+      file,
+      targets.filter((t) => files.includes(t)),
+    );
+  }
+  const cycles: string[] = [];
+  const visiting = new Set<string>();
+  const done = new Set<string>();
+  const visit = (file: string, stack: string[]): void => {
+    visiting.add(file);
+    stack.push(file);
+    for (const next of graph.get(file) ?? []) {
+      if (visiting.has(next)) cycles.push([...stack.slice(stack.indexOf(next)), next].join(" -> "));
+      else if (!done.has(next)) visit(next, stack);
+    }
+    stack.pop();
+    visiting.delete(file);
+    done.add(file);
+  };
+  for (const file of graph.keys()) if (!done.has(file)) visit(file, []);
+  return cycles;
+}
+
 describe("layers", () => {
   it("finds static, type-only, side-effect and dynamic imports", () => {
     const source = [
@@ -92,6 +125,25 @@ describe("layers", () => {
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
+  });
+
+  it("reports an import cycle within a layer", () => {
+    const root = mkdtempSync(path.join(tmpdir(), "layers-"));
+    try {
+      mkdirSync(path.join(root, "server"));
+      writeFileSync(path.join(root, "server/a.ts"), 'import type { B } from "./b.js";\n');
+      writeFileSync(path.join(root, "server/b.ts"), 'import { a } from "./a.js";\n');
+      writeFileSync(path.join(root, "server/c.ts"), 'import { a } from "./a.js";\n');
+      const a = path.join("server", "a.ts");
+      const b = path.join("server", "b.ts");
+      expect(importCycles(root)).toEqual([`${a} -> ${b} -> ${a}`]);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it("has no import cycle among the modules of src/", () => {
+    expect(importCycles(srcDir)).toEqual([]);
   });
 
   it("has no import from a lower layer into a higher one", () => {
