@@ -6,26 +6,8 @@ import { createLogger } from "../kube/logger.js";
 import type { KubeObject } from "../kube/resources.js";
 import type { PrometheusSignals } from "./signals/prometheus.js";
 import { dryRunBaselineHoldMs, ScalerReconciler, type ScalerCaches } from "./reconciler.js";
-import { policy } from "./testing.js";
+import { policy, Store } from "./testing.js";
 import { componentLabel, tenantLabel } from "../api/labels.js";
-
-class Store {
-  constructor(readonly items: KubeObject[] = []) {}
-  get(key: string) {
-    return this.items.find(
-      (o) => (o.metadata?.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : o.metadata?.name) === key,
-    );
-  }
-  list(filter?: (o: KubeObject) => boolean) {
-    return filter ? this.items.filter(filter) : [...this.items];
-  }
-  on(): void {
-    // the reconciler subscribes to decision events; this test drives it by reconcile calls alone
-  }
-  listNamespace(ns: string, filter?: (o: KubeObject) => boolean) {
-    return this.list((o) => o.metadata?.namespace === ns && (!filter || filter(o)));
-  }
-}
 
 type Decision = KubeObject & {
   spec: { before: unknown; after: unknown; decidedAt: string; direction: string };

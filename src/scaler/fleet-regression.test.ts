@@ -14,7 +14,7 @@ import { linearFleet, seeded } from "./estimators/fleet-testing.js";
 import { fleetRegressionCondition, fleetRegressionStatus } from "./fleet-model.js";
 import { MiB } from "./quantity.js";
 import { ScalerReconciler, type ScalerCaches } from "./reconciler.js";
-import { input, policy } from "./testing.js";
+import { input, policy, Store } from "./testing.js";
 import { componentLabel, tenantLabel } from "../api/labels.js";
 
 const now = Date.parse("2026-11-23T12:00:00Z");
@@ -105,25 +105,6 @@ describe("fleet-regression in the engine", () => {
     expect(within10(plan.after.memoryRequest, memoryLine(newTenantNodes) * 1.3)).toBeLessThan(0.1);
   });
 });
-
-class Store {
-  constructor(readonly items: KubeObject[] = []) {}
-  get(key: string) {
-    return this.items.find(
-      (o) => (o.metadata?.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : o.metadata?.name) === key,
-    );
-  }
-  on(handlers: { add?: (o: KubeObject, initial?: boolean) => void }) {
-    for (const o of this.items) handlers.add?.(o, true);
-    return this;
-  }
-  list(filter?: (o: KubeObject) => boolean) {
-    return filter ? this.items.filter(filter) : [...this.items];
-  }
-  listNamespace(ns: string, filter?: (o: KubeObject) => boolean) {
-    return this.list((o) => o.metadata?.namespace === ns && (!filter || filter(o)));
-  }
-}
 
 describe("fleet-regression through the reconciler", () => {
   it("fits the governed fleet from the Prometheus snapshot, and the new tenant's decision names the estimator and the fit", async () => {

@@ -7,26 +7,7 @@ import { createLogger } from "../kube/logger.js";
 import { ScalerReconciler, type ScalerCaches } from "./reconciler.js";
 import { signDecision } from "./signature.js";
 import { componentLabel, oomIdsAnnotation, signatureAnnotation, tenantLabel } from "../api/labels.js";
-
-class Store {
-  constructor(readonly items: KubeObject[] = []) {}
-  get(key: string) {
-    return this.items.find(
-      (o) => (o.metadata?.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : o.metadata?.name) === key,
-    );
-  }
-  /** Like an informer, replays what it holds to a new handler. */
-  on(handlers: { add?: (o: KubeObject, initial?: boolean) => void }) {
-    for (const o of this.items) handlers.add?.(o, true);
-    return this;
-  }
-  list(filter?: (o: KubeObject) => boolean) {
-    return filter ? this.items.filter(filter) : [...this.items];
-  }
-  listNamespace(ns: string, filter?: (o: KubeObject) => boolean) {
-    return this.list((o) => o.metadata?.namespace === ns && (!filter || filter(o)));
-  }
-}
+import { Store } from "./testing.js";
 
 const ns = "hand";
 const labels = { [tenantLabel]: "hand", [componentLabel]: "kube-apiserver" };

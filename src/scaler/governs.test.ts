@@ -4,27 +4,7 @@ import { describe, expect, it } from "vitest";
 import type { KubeObject } from "../kube/resources.js";
 import { ScalerReconciler, isPaused, type ScalerCaches } from "./reconciler.js";
 import { componentLabel, tenantLabel } from "../api/labels.js";
-
-/** The part of an informer the reconciler's governance check reads, over a plain array. */
-class Store {
-  constructor(readonly items: KubeObject[] = []) {}
-  get(key: string) {
-    return this.items.find(
-      (o) => (o.metadata?.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : o.metadata?.name) === key,
-    );
-  }
-  /** Like an informer, replays what it holds to a new handler. */
-  on(handlers: { add?: (o: KubeObject, initial?: boolean) => void }) {
-    for (const o of this.items) handlers.add?.(o, true);
-    return this;
-  }
-  list(filter?: (o: KubeObject) => boolean) {
-    return filter ? this.items.filter(filter) : [...this.items];
-  }
-  listNamespace(ns: string, filter?: (o: KubeObject) => boolean) {
-    return this.list((o) => o.metadata?.namespace === ns && (!filter || filter(o)));
-  }
-}
+import { Store } from "./testing.js";
 
 const scaler = (name: string, matchLabels: Record<string, string>, resourceVersion = "1"): KubeObject =>
   ({

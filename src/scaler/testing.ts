@@ -2,6 +2,7 @@
 import { scalerDefaults } from "./policy.js";
 import { MiB } from "./quantity.js";
 import type { DecisionInput, ResolvedPolicy, Signals } from "./types.js";
+import type { KubeObject } from "../kube/resources.js";
 
 const now = Date.parse("2026-11-23T12:00:00Z");
 const min = 60_000;
@@ -48,4 +49,25 @@ export function input(over: Partial<DecisionInput> = {}, signals: Partial<Signal
     paused: false,
     ...over,
   };
+}
+
+/** The part of an informer the scaler's reconciler reads, over a plain array (unit tests' caches). */
+export class Store {
+  constructor(readonly items: KubeObject[] = []) {}
+  get(key: string) {
+    return this.items.find(
+      (o) => (o.metadata?.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : o.metadata?.name) === key,
+    );
+  }
+  /** Like an informer, replays what it holds to a new handler. */
+  on(handlers: { add?: (o: KubeObject, initial?: boolean) => void }) {
+    for (const o of this.items) handlers.add?.(o, true);
+    return this;
+  }
+  list(filter?: (o: KubeObject) => boolean) {
+    return filter ? this.items.filter(filter) : [...this.items];
+  }
+  listNamespace(ns: string, filter?: (o: KubeObject) => boolean) {
+    return this.list((o) => o.metadata?.namespace === ns && (!filter || filter(o)));
+  }
 }

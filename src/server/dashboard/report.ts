@@ -24,6 +24,7 @@ import { tenantSelectionLabels } from "../../scaler/tenancy.js";
 import type { ComponentName } from "../../scaler/types.js";
 import { chartFromEvidence, type EvidenceChart } from "./evidence.js";
 import { componentLabel, tenantLabel } from "../../api/labels.js";
+import type { Workload } from "../../scaler/reconciler.js";
 
 export interface ReportQuery {
   /** Duration back from now ("24h") or an RFC 3339 time. Default 24h. */
@@ -79,22 +80,8 @@ export function reportDigest(
 
 // --- plan context ---------------------------------------------------------------------------------------------
 
-interface WorkloadShape extends KubeObject {
-  spec?: {
-    replicas?: number;
-    template?: {
-      spec?: {
-        containers?: Array<{
-          name: string;
-          resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
-        }>;
-      };
-    };
-  };
-}
-
 /** A workload's size as the scaler reads it: replicas and its main container (named after the component, else the first). */
-export function workloadSizeOf(w: WorkloadShape): SizeFields {
+export function workloadSizeOf(w: Workload): SizeFields {
   const containers = w.spec?.template?.spec?.containers ?? [];
   const component = w.metadata?.labels?.[componentLabel];
   const c = containers.find((x) => x.name === component) ?? containers[0];
@@ -107,7 +94,7 @@ export function workloadSizeOf(w: WorkloadShape): SizeFields {
 
 export interface PlanSources {
   /** A Deployment or StatefulSet by kind, namespace and name. */
-  workload: (kind: string, namespace: string, name: string) => WorkloadShape | undefined;
+  workload: (kind: string, namespace: string, name: string) => Workload | undefined;
   clusterScalers: readonly KubeObject[];
   tenant: (name: string) => KubeObject | undefined;
 }
