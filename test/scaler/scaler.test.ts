@@ -137,6 +137,9 @@ describe("ClusterScaler", () => {
         ],
         scaleUp: { cooldown: "2s" },
         scaleDown: { enabled: true, stabilizationWindow: "12s", maxStepPercent: 20 },
+        // Over a hundred changes to one tenant within minutes: the default budget (10 per 5 minutes, OOM floor 2 per
+        // tenant) would hold most of them back. The budget has its own test (test/scaler/fleet-budget.test.ts).
+        fleetBudget: { maxChangesPerInterval: 10000, interval: "5m" },
       },
     } as KubeObject);
     deployments = new Informer<Deployment>(client, { resource: Resources.Deployment, namespace: ns.name });
