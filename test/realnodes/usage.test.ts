@@ -198,9 +198,12 @@ describe("real usage from the kubelet's cAdvisor series", () => {
       expect(ours, m).toHaveLength(1);
       expect(ours[0]!.labels, m).toEqual({ namespace, pod: pod.metadata!.name, container });
       const values = paths.map((s) => s.value);
-      // The maximum of the two scrapes of one container, well below their sum.
+      // The maximum of the two scrapes of one container, not their sum. How far apart the two are is the kubelet's
+      // business: a clean-clone run saw CPU rates of 0.0157 (/metrics/cadvisor) and 0.0017 (/metrics/resource), so
+      // "well below the sum" is not a property of our query and is not asserted.
       expect(ours[0]!.value, m).toBe(Math.max(...values));
-      expect(ours[0]!.value, m).toBeLessThan(0.75 * values.reduce((a, b) => a + b, 0));
+      expect(Math.min(...values), m).toBeGreaterThan(0);
+      expect(ours[0]!.value, m).toBeLessThan(values.reduce((a, b) => a + b, 0));
     }
     const at = read.at;
     // Only the workload's containers: no series for the pod cgroup or the sandbox (container="").
