@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { createLogger } from "../kube/logger.js";
 import type { KubeObject } from "../kube/resources.js";
-import type { PrometheusSignals } from "./signals/prometheus.js";
+import { emptyUsageSnapshot, type PrometheusSignals } from "./signals/prometheus.js";
 import { dryRunBaselineHoldMs, ScalerReconciler, type ScalerCaches } from "./reconciler.js";
 import { policy, Store } from "./testing.js";
 import { componentLabel, tenantLabel } from "../api/labels.js";
@@ -29,14 +29,7 @@ function setup(cooldown: string) {
   } as KubeObject;
   const decisions = new Store();
   let clock = Date.parse("2026-12-05T12:00:00Z");
-  const snapshot = {
-    cpu: new Map(),
-    memory: new Map(),
-    throttledRatio: new Map(),
-    apiserver429: new Map(),
-    nodes: new Map(),
-    objects: new Map(),
-  };
+  const snapshot = emptyUsageSnapshot();
   const prometheus = { snapshot, lastError: undefined } as unknown as PrometheusSignals;
   const client = {
     create: async (_r: unknown, obj: KubeObject) => {

@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { createLogger } from "../kube/logger.js";
 import type { KubeObject } from "../kube/resources.js";
-import type { PrometheusSignals } from "./signals/prometheus.js";
+import { emptyUsageSnapshot, type PrometheusSignals } from "./signals/prometheus.js";
 import { decide, defaultEngineOptions } from "./engine.js";
 import { fitFleet } from "./estimators/fleet.js";
 import { linearFleet, seeded } from "./estimators/fleet-testing.js";
@@ -111,14 +111,7 @@ describe("fleet-regression through the reconciler", () => {
     const random = seeded(5);
     const deployments = new Store();
     const pods = new Store();
-    const snapshot = {
-      cpu: new Map(),
-      memory: new Map(),
-      throttledRatio: new Map(),
-      apiserver429: new Map(),
-      nodes: new Map(),
-      objects: new Map(),
-    };
+    const snapshot = emptyUsageSnapshot();
     const addTenant = (tenant: string, nodes: number, usage: boolean) => {
       const ns = `tcp-${tenant}`;
       const labels = { [tenantLabel]: tenant, [componentLabel]: "kube-apiserver" };

@@ -54,8 +54,9 @@ export interface PrometheusSignalsOptions {
   onUpdate: () => void;
 }
 
-export class PrometheusSignals {
-  readonly snapshot: UsageSnapshot = {
+/** A snapshot with no series yet: what a PrometheusSignals holds before its first poll. */
+export function emptyUsageSnapshot(): UsageSnapshot {
+  return {
     cpu: new Map(),
     memory: new Map(),
     throttledRatio: new Map(),
@@ -63,6 +64,10 @@ export class PrometheusSignals {
     nodes: new Map(),
     objects: new Map(),
   };
+}
+
+export class PrometheusSignals {
+  readonly snapshot: UsageSnapshot = emptyUsageSnapshot();
   lastSuccessAt?: number;
   lastError?: string;
   queries = 0;
