@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, c
 import { createServer } from "node:net";
 import { request as httpsRequest } from "node:https";
 import { request as httpRequest } from "node:http";
+import { hostname } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -32,12 +33,14 @@ import {
   cniConfig,
   containerdConfig,
   createCgroupRoot,
+  bridgeIsOurs,
   ensureBridge,
   isProcess,
   kubeletArgs,
   kubeletConfig,
   kubeletPids,
   kubeChains,
+  linkAlias,
   linkExists,
   missingForRealNodes,
   mountsUnder,
@@ -698,6 +701,42 @@ export async function stopComponent(
   writeState(state);
 }
 
+/**
+ * Restarts kwok as a node's kubelet resyncs after an outage of the meta-cluster's etcd or apiserver. kwok v0.8.0
+ * drops a pod's stage when its PATCH fails with anything but connection refused, a timeout, 503 or 429
+ * (pkg/kwok/controllers/utils.go shouldRetry), and it has no resync: a PATCH that the apiserver answered with a
+ * 500 while etcd restarted leaves that pod Pending for good, which no kubelet would. A new kwok lists every pod
+ * and plays its stages again. The old kwok's node Leases go first, since the new one (its identity is random:
+ * hostname_uuid) would otherwise wait out their 120 s before it managed a node; real nodes' Leases, held by their
+ * kubelets under the node's name, stay.
+ */
+export async function restartKwok(state: MetaclusterState): Promise<void> {
+  await stopComponent(state, "kwok");
+  const leases = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases";
+  const kwokHolder = `${hostname()}_`;
+  let next = "";
+  do {
+    const res = await adminCall(
+      state,
+      "GET",
+      `${leases}?limit=500${next ? `&continue=${encodeURIComponent(next)}` : ""}`,
+    );
+    if (res.status !== 200) throw new Error(`listing node Leases: ${res.status} ${res.body}`);
+    const page = JSON.parse(res.body) as {
+      metadata?: { continue?: string };
+      items: Array<{ metadata: { name: string }; spec?: { holderIdentity?: string } }>;
+    };
+    for (const l of page.items) {
+      if (!l.spec?.holderIdentity?.startsWith(kwokHolder)) continue;
+      const del = await adminCall(state, "DELETE", `${leases}/${l.metadata.name}`);
+      if (del.status !== 200 && del.status !== 404)
+        throw new Error(`deleting node Lease ${l.metadata.name}: ${del.status} ${del.body}`);
+    }
+    next = page.metadata?.continue ?? "";
+  } while (next);
+  await startComponent(state, "kwok");
+}
+
 /** Restarts kube-apiserver, optionally with new inflight limits (undefined restores the defaults). */
 export async function restartApiserver(state: MetaclusterState, maxRequestsInflight?: number): Promise<void> {
   await stopComponent(state, "kube-apiserver");
@@ -1296,14 +1335,18 @@ async function stopRealNode(state: MetaclusterState, node: RealNode, log: (l: st
   }
   left.push(...(await removeCgroupRoot(node.cgroupRoot)).map((d) => `cgroup ${d}`));
   left.push(...unmountAll(node.dir).map((m) => `mount ${m}`));
-  if (linkExists(node.bridge)) {
+  // The bridge's slot may have been freed and claimed by another meta-cluster since (this teardown runs late):
+  // then the bridge, and the egress rule keyed by its name and subnet, are that one's.
+  const slotStillOurs = !linkExists(node.bridge) || bridgeIsOurs(linkAlias(node.bridge), node);
+  if (!slotStillOurs) log(`${node.name}: ${node.bridge} now belongs to another meta-cluster; left alone`);
+  if (slotStillOurs && linkExists(node.bridge)) {
     try {
       execFileSync("ip", ["link", "del", node.bridge], { stdio: "ignore" });
     } catch {
       left.push(`link ${node.bridge}`);
     }
   }
-  await removeEgressRule(node);
+  if (slotStillOurs) await removeEgressRule(node);
   await removeApiserverRoute(node, state.ports["kube-apiserver"]);
   removeContainerLogLinks(path.join(node.dir, "pod-logs"));
   removeSharedLeftovers(node, ids);

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
+  bridgeIsOurs,
+  bridgeOwner,
   clusterIdOf,
   cniConfig,
   containerdConfig,
@@ -277,5 +279,20 @@ describe("sharedLeftoverFiles", () => {
       `/var/lib/cni/results/cni-loopback-${id}-lo`,
       `/var/lib/cni/results/mpbr0-${id}-eth0`,
     ]);
+  });
+});
+
+describe("bridgeIsOurs", () => {
+  const mine = { dir: "/tmp/ci-a/.cache/metacluster/real/metacluster-real-0" };
+  const theirs = { dir: "/tmp/ci-b/.cache/metacluster/real/metacluster-real-0" };
+
+  it("is the node's bridge when it carries the node's alias, or none yet", () => {
+    expect(bridgeIsOurs(bridgeOwner(mine) + "\n", mine)).toBe(true); // /sys/class/net/<link>/ifalias ends in \n
+    expect(bridgeIsOurs("", mine)).toBe(true);
+  });
+
+  it("is not when another meta-cluster claimed the slot after this one let it go", () => {
+    expect(bridgeIsOurs(bridgeOwner(theirs) + "\n", mine)).toBe(false);
+    expect(bridgeIsOurs("something else", mine)).toBe(false);
   });
 });

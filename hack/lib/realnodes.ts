@@ -596,9 +596,35 @@ export function realNodeBridges(): string[] {
   }
 }
 
-/** Makes the node's bridge with its gateway address, up, unless it is there already. */
+/** The alias a node's bridge carries: whose slot it is, so a stale teardown never removes another's bridge. */
+export function bridgeOwner(node: Pick<RealNode, "dir">): string {
+  return `metapilot real node ${node.dir}`;
+}
+
+/**
+ * Whether the bridge with this alias is the node's: its own alias, or none (a slot claimed but not yet set up, or a
+ * bridge made before bridges carried an owner). A slot freed by one meta-cluster and claimed by another carries
+ * the other's alias; a process of the first that tears its node down late (a run killed without its teardown) must
+ * leave that bridge, and the egress rule keyed by it, alone.
+ */
+export function bridgeIsOurs(alias: string, node: Pick<RealNode, "dir">): boolean {
+  const owner = alias.trim();
+  return owner === "" || owner === bridgeOwner(node);
+}
+
+/** The alias of a link, "" when it has none or is gone. */
+export function linkAlias(name: string): string {
+  try {
+    return readFileSync(`/sys/class/net/${name}/ifalias`, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+/** Makes the node's bridge with its gateway address, up, unless it is there already, marked as the node's. */
 export function ensureBridge(node: RealNode): void {
   if (!linkExists(node.bridge)) execFileSync("ip", ["link", "add", "name", node.bridge, "type", "bridge"]);
+  execFileSync("ip", ["link", "set", "dev", node.bridge, "alias", bridgeOwner(node)]);
   const addresses = execFileSync("ip", ["-4", "-o", "addr", "show", "dev", node.bridge], { encoding: "utf8" });
   if (!addresses.includes(` ${node.gateway}/24 `))
     execFileSync("ip", ["addr", "add", `${node.gateway}/24`, "dev", node.bridge]);

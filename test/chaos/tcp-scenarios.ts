@@ -4,7 +4,7 @@
 // never crashes (a lost Lease exits 1 on purpose; anything else is a crash), and an upgrade keeps its order.
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { startComponent, stopComponent } from "../../hack/lib/metacluster.js";
+import { restartKwok, startComponent, stopComponent } from "../../hack/lib/metacluster.js";
 import { Resources, type KubeObject } from "../../src/kube/resources.js";
 import type { RawTenantControlPlane } from "../../src/operator/reconciler.js";
 import { Scenario, Supervisor, waitUntil, type ChaosEnv, type ScenarioResult } from "./lib.js";
@@ -106,6 +106,10 @@ export async function controlPlaneKill(
       await startComponent(env.state, opts.component);
       s.fault(`${opts.component} restarted`);
     }
+    // kwok stands in for the nodes' kubelets, which resync after an outage; kwok itself drops a pod's stage whose
+    // PATCH failed with a 500 during it, and that pod would stay Pending (seen in CI: a tenant's etcd-0, and an
+    // apiserver replica, never Ready). A kwok restart is that resync (see restartKwok).
+    await restartKwok(env.state);
     const started = Date.now();
     await waitUntil(async () => {
       for (const n of names) if (!(await converged(env, n, "v1.34.4"))) return false;
