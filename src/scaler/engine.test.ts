@@ -267,6 +267,18 @@ describe("decide: scale-down", () => {
     const failing = decide(input({ history: settled([]) }, { ...cold, unavailableReason: "Prometheus timeout" }));
     expect(failing.action === "none" && failing.reason).toMatch(/Prometheus timeout/);
   });
+  it("says what a held scale-down waits for in a typed field, and only then", () => {
+    const held = decide(
+      input({ history: settled([]) }, { cpuUsage: m(0.1, 10 * min), memoryWorkingSet: m(200 * MiB) }),
+    );
+    expect(held.action === "none" && held.heldForData).toMatch(/^cpu usage stale \(last seen .*\)$/);
+    const down = decide(input({ history: settled([]) }, { ...cold, unavailableReason: "Prometheus timeout" }));
+    expect(down.action === "none" && down.heldForData).toBe("Prometheus timeout");
+    // Held for another reason (the window after a change), the field is unset: the workload is not held for data.
+    const cooling = decide(input({ history: { ...settled([]), lastChangeAt: now - min } }, cold));
+    expect(cooling.action).toBe("none");
+    expect(cooling.action === "none" && cooling.heldForData).toBeUndefined();
+  });
   it("waits for a full window of observation (after a restart too)", () => {
     const plan = decide(input({ history: { ...settled([]), observingSince: now - 10 * min } }, cold));
     expect(plan.action).toBe("none");

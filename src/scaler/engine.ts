@@ -311,9 +311,15 @@ function downPlan(input: DecisionInput, o: EngineOptions, notes: string[]): Plan
   const { policy, current, history, now, signals } = input;
   const sd = policy.scaleDown;
   const none = (reason: string): Plan => ({ action: "none", reason, notes });
+  const held = (why: string): Plan => ({
+    action: "none",
+    reason: `${heldForDataReason}: ${why}`,
+    heldForData: why,
+    notes,
+  });
   if (!sd.enabled) return none("scale-down disabled");
   // The moment the source fails, scale-downs stop: values that have not aged out yet are not trusted either.
-  if (signals.unavailableReason) return none(`${heldForDataReason}: ${signals.unavailableReason}`);
+  if (signals.unavailableReason) return held(signals.unavailableReason);
   const missing: string[] = [];
   for (const [name, m] of [
     ["cpu usage", signals.cpuUsage],
@@ -323,9 +329,7 @@ function downPlan(input: DecisionInput, o: EngineOptions, notes: string[]): Plan
     if (f !== "fresh") missing.push(`${name} ${f}${m ? ` (last seen ${iso(m.observedAt)})` : ""}`);
   }
   if (missing.length)
-    return none(
-      `${heldForDataReason}: ${missing.join(", ")}${signals.unavailableReason ? `; ${signals.unavailableReason}` : ""}`,
-    );
+    return held(`${missing.join(", ")}${signals.unavailableReason ? `; ${signals.unavailableReason}` : ""}`);
   if (now - history.observingSince < sd.stabilizationWindowMs)
     return none("no scale-down before a full stabilization window of observation");
   if (

@@ -13,15 +13,7 @@ import type { Informer } from "../kube/informer.js";
 import { keyOf, Resources, type KubeObject, type ObjectKey } from "../kube/resources.js";
 import type { Actuator } from "./actuator.js";
 import { resourcesOf, tenantSpecSize } from "./actuator.js";
-import {
-  decide,
-  defaultEngineOptions,
-  freshness,
-  heldForDataReason,
-  recommendation,
-  sameSize,
-  type EngineOptions,
-} from "./engine.js";
+import { decide, defaultEngineOptions, freshness, recommendation, sameSize, type EngineOptions } from "./engine.js";
 import { profileNameFor, profileRecommendation } from "../recommender/index.js";
 import { blockedByFleetBudget, FleetBudget, type BudgetDecision, type BudgetUsage } from "./fleet-budget.js";
 import { resolvePolicy, selectClusterScaler } from "./policy.js";
@@ -603,11 +595,11 @@ export class ScalerReconciler implements Reconciler {
       const cutoff = now - policy.scaleDown.stabilizationWindowMs;
       while (h.recommendations.length && (h.recommendations[0]?.at ?? 0) < cutoff) h.recommendations.shift();
     }
-    if (plan.action === "none" && plan.reason.startsWith(heldForDataReason)) {
+    if (plan.action === "none" && plan.heldForData !== undefined) {
       // Out of any other ClusterScaler's set first: the workload may have moved to this one.
       this.forgetHeld(wkey);
       const held = this.heldReasons.get(policy.clusterScaler) ?? new Map<string, string>();
-      held.set(wkey, plan.reason.slice(heldForDataReason.length).replace(/^: /, ""));
+      held.set(wkey, plan.heldForData);
       this.heldReasons.set(policy.clusterScaler, held);
       round.held = true;
     }

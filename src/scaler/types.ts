@@ -143,7 +143,16 @@ export interface DecisionInput {
 }
 
 export type Plan =
-  | { action: "none"; reason: string; notes: string[] }
+  | {
+      action: "none";
+      reason: string;
+      notes: string[];
+      /**
+       * Set when the scale-down is held because a signal it needs is missing or stale (or the source is down): what
+       * is missing. The ClusterScaler's SignalsAvailable and ScaleDownHeld conditions are built from it.
+       */
+      heldForData?: string;
+    }
   | {
       action: "change" | "blocked";
       direction: "Up" | "Down";
