@@ -114,7 +114,8 @@ export async function recommendOnce(o: OneShotOptions): Promise<RecommendationRo
   for (let i = 0; i < all.length; i += 20) {
     const group = all.slice(i, i + 20);
     o.onProgress?.(done, byNamespace.size, group[0] ?? "");
-    const batches = await readNamespaces(o.source, group, start, end, o.stepSeconds);
+    // The whole history, ending at now, as VPA's bootstrap reads it (see ReadGrid).
+    const batches = await readNamespaces(o.source, group, start, end, o.stepSeconds, undefined, "fromEnd");
     for (const ns of group) {
       const batch = batches.get(ns);
       if (batch) feedBatch(batch, ns, byNamespace.get(ns) ?? [], resolver, end);

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { KubeObject } from "../kube/resources.js";
 import { Checkpoint, checkpointVersion, fromCheckpoint, toCheckpoint } from "./checkpoint.js";
 import { OwnerResolver } from "./input/owners.js";
-import type { UsageBatch, UsageSource } from "./input/usage.js";
+import type { ReadGrid, UsageBatch, UsageSource } from "./input/usage.js";
 import {
   addMemorySample,
   dayMs,
@@ -49,12 +49,12 @@ describe("OwnerResolver", () => {
 
 describe("ModelStore", () => {
   const now = Date.UTC(2026, 0, 9);
-  const calls: Array<{ ns: string; start: number; end: number; step: number }> = [];
+  const calls: Array<{ ns: string; start: number; end: number; step: number; grid?: ReadGrid }> = [];
   const source: UsageSource = {
     name: "fake",
     history: true,
-    async fetch(ns, start, end, step): Promise<UsageBatch> {
-      calls.push({ ns, start, end, step });
+    async fetch(ns, start, end, step, _signal, grid): Promise<UsageBatch> {
+      calls.push({ ns, start, end, step, grid });
       const points: Array<[number, number]> = [];
       for (let t = Math.ceil(start / (step * 1000)) * step * 1000; t <= end; t += step * 1000) points.push([t, 0.5]);
       return {
@@ -87,7 +87,8 @@ describe("ModelStore", () => {
     store.set(api);
     store.set(etcd);
     await Promise.all([store.refresh("ns"), store.refresh("ns")]);
-    expect(calls).toEqual([{ ns: "ns", start: now - 8 * dayMs, end: now, step: 300 }]);
+    // The history ends at now, as VPA's does: the source is asked for its fromEnd grid (start included).
+    expect(calls).toEqual([{ ns: "ns", start: now - 8 * dayMs, end: now, step: 300, grid: "fromEnd" }]);
     expect(api.containers.get("app")?.sampleCount).toBe(8 * 288 + 1);
     expect(etcd.containers.get("etcd")?.memorySampleCount).toBe(8 * 288 + 1);
     expect(api.coveredUntilMs).toBe(now);
@@ -96,7 +97,7 @@ describe("ModelStore", () => {
   it("then reads only what is new, at the live step", async () => {
     clock = now + 5 * 60_000;
     await store.refresh("ns");
-    expect(calls[1]).toEqual({ ns: "ns", start: now, end: clock, step: 60 });
+    expect(calls[1]).toEqual({ ns: "ns", start: now, end: clock, step: 60, grid: "epoch" });
     expect(store.get("ns", { kind: "Deployment", name: "api" })?.containers.get("app")?.sampleCount).toBe(8 * 288 + 6);
   });
 

@@ -231,7 +231,8 @@ export class ModelStore {
     if (history) this.stats.historyReads++;
     else this.stats.liveReads++;
     const namespaces = [...group.keys()];
-    const read = readNamespaces(this.o.source, namespaces, startMs, nowMs, step, signal);
+    // A history read ends at now, as VPA's does (see ReadGrid); live reads stay on the epoch's grid.
+    const read = readNamespaces(this.o.source, namespaces, startMs, nowMs, step, signal, history ? "fromEnd" : "epoch");
     this.track(this.inflight, namespaces, read);
     let batches: Awaited<typeof read>;
     try {

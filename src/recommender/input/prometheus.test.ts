@@ -6,7 +6,7 @@ import * as k8s from "@kubernetes/client-node";
 import { KubeClient } from "../../kube/client.js";
 import { MetricsServerSource, MetricsServerUnavailable } from "./metrics-server.js";
 import { PrometheusClient, PrometheusError } from "../../prometheus/client.js";
-import { defaultMetricNames, FallbackUsageSource, PrometheusUsageSource, usageQueries } from "./usage.js";
+import { defaultMetricNames, FallbackUsageSource, gridBounds, PrometheusUsageSource, usageQueries } from "./usage.js";
 
 const base = "http://prometheus.test:9090";
 const ok = (result: unknown[]) => ({ status: "success", data: { resultType: "matrix", result } });
@@ -131,6 +131,31 @@ describe("PrometheusUsageSource", () => {
     expect(requests).toHaveLength(2);
     expect(batch.cpu.map((s) => s.pod)).toEqual(["a-1", "b-0"]);
     expect(batch.startMs).toBe(120_000); // strictly after the start: that point is already covered
+  });
+
+  it("reads a history bootstrap as VPA does: from the start, included, to the end, whatever the clock", async () => {
+    const asked: Array<{ start: number; end: number }> = []; // ms
+    nock(base)
+      .post("/api/v1/query_range", (body: Record<string, string>) => {
+        asked.push({ start: Math.round(Number(body.start) * 1000), end: Math.round(Number(body.end) * 1000) });
+        return true;
+      })
+      .times(4)
+      .reply(200, ok([series("a-1", "c", [[120, "1"]])]));
+    const { c } = client();
+    const source = new PrometheusUsageSource(c);
+    // 8 days of 5-minute points ending 123.456 s past a step boundary.
+    const endMs = Date.UTC(2026, 0, 9) + 123_456;
+    const startMs = endMs - 8 * 86_400_000;
+    const vpa = await source.fetch("ns", startMs, endMs, 300, undefined, "fromEnd");
+    expect(asked[0]).toEqual({ start: startMs, end: endMs });
+    expect(vpa).toMatchObject({ startMs, endMs });
+    // The live grid: on the epoch's 5-minute boundaries, strictly after the start.
+    const live = await source.fetch("ns", startMs, endMs, 300);
+    const firstMs = Math.floor(startMs / 300_000) * 300_000 + 300_000;
+    const lastMs = Math.floor(endMs / 300_000) * 300_000;
+    expect(asked[2]).toEqual({ start: firstMs, end: lastMs });
+    expect(live).toMatchObject({ startMs: firstMs, endMs: lastMs });
   });
 
   it("reads a group of namespaces with one query per metric and splits the answer by namespace", async () => {
@@ -285,5 +310,19 @@ describe("metrics-server fallback", () => {
     await expect(source.fetch("ns", 0, 120_000, 60)).rejects.toThrow(
       /503.*fallback metrics-server: metrics.k8s.io is not served/,
     );
+  });
+});
+
+describe("gridBounds", () => {
+  const step = 60_000;
+  it("epoch: on the step's grid, strictly after the start, nothing when no point is new", () => {
+    expect(gridBounds(60_000, 180_000, step, "epoch")).toEqual({ firstMs: 120_000, lastMs: 180_000 });
+    expect(gridBounds(61_000, 119_000, step, "epoch")).toBeUndefined();
+  });
+  it("fromEnd: the end and whole steps back to the start, included", () => {
+    expect(gridBounds(1_000, 181_000, step, "fromEnd")).toEqual({ firstMs: 1_000, lastMs: 181_000 });
+    expect(gridBounds(1_000, 150_000, step, "fromEnd")).toEqual({ firstMs: 30_000, lastMs: 150_000 });
+    expect(gridBounds(150_000, 150_000, step, "fromEnd")).toEqual({ firstMs: 150_000, lastMs: 150_000 });
+    expect(gridBounds(150_001, 150_000, step, "fromEnd")).toBeUndefined();
   });
 });

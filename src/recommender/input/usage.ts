@@ -23,6 +23,33 @@ export interface UsageBatch {
   endMs: number;
 }
 
+/**
+ * Where a read of a range puts its points.
+ * - `epoch` (live reads): on the step's grid counted from the epoch, strictly after the start and at or before the
+ *   end, so that consecutive reads neither skip nor repeat a point and a read with nothing new asks nothing.
+ * - `fromEnd` (history bootstraps): at the end and back by whole steps down to the start, the start included, as
+ *   VPA's Prometheus history provider reads (start = now - history length, end = now): the first and last points
+ *   are exactly the history apart, and the last is the usage at the moment of the read, not up to a step earlier.
+ *   Points at or before a model's coverage are dropped when the batch is fed (feedBatch), so a repeat costs nothing.
+ */
+export type ReadGrid = "epoch" | "fromEnd";
+
+/** The first and last point of a read of [startMs, endMs] at `stepMs` on `grid`; undefined when it has none. */
+export function gridBounds(
+  startMs: number,
+  endMs: number,
+  stepMs: number,
+  grid: ReadGrid,
+): { firstMs: number; lastMs: number } | undefined {
+  if (grid === "fromEnd") {
+    if (endMs < startMs) return undefined;
+    return { firstMs: endMs - Math.floor((endMs - startMs) / stepMs) * stepMs, lastMs: endMs };
+  }
+  const firstMs = Math.floor(startMs / stepMs) * stepMs + stepMs;
+  const lastMs = Math.floor(endMs / stepMs) * stepMs;
+  return lastMs < firstMs ? undefined : { firstMs, lastMs };
+}
+
 export interface UsageSource {
   readonly name: string;
   /** Whether it can serve history (a range), or only the current sample. */
@@ -33,6 +60,7 @@ export interface UsageSource {
     endMs: number,
     stepSeconds: number,
     signal?: AbortSignal,
+    grid?: ReadGrid,
   ): Promise<UsageBatch>;
   /**
    * The same range for several namespaces with one query per metric; every namespace asked for is in the answer
@@ -44,6 +72,7 @@ export interface UsageSource {
     endMs: number,
     stepSeconds: number,
     signal?: AbortSignal,
+    grid?: ReadGrid,
   ): Promise<Map<string, UsageBatch>>;
 }
 
@@ -158,8 +187,15 @@ export class PrometheusUsageSource implements UsageSource {
     return out;
   }
 
-  async fetch(namespace: string, startMs: number, endMs: number, stepSeconds: number, signal?: AbortSignal) {
-    const batches = await this.fetchMany([namespace], startMs, endMs, stepSeconds, signal);
+  async fetch(
+    namespace: string,
+    startMs: number,
+    endMs: number,
+    stepSeconds: number,
+    signal?: AbortSignal,
+    grid: ReadGrid = "epoch",
+  ) {
+    const batches = await this.fetchMany([namespace], startMs, endMs, stepSeconds, signal, grid);
     return batches.get(namespace) as UsageBatch;
   }
 
@@ -169,19 +205,17 @@ export class PrometheusUsageSource implements UsageSource {
     endMs: number,
     stepSeconds: number,
     signal?: AbortSignal,
+    grid: ReadGrid = "epoch",
   ): Promise<Map<string, UsageBatch>> {
     const q = usageQueries(namespaces, stepSeconds, this.names);
-    // Align to the step, strictly after startMs (the models' coverage), so that consecutive fetches neither skip
-    // nor repeat a point, and a fetch with nothing new makes no query at all.
-    const step = stepSeconds * 1000;
-    const alignedStart = Math.floor(startMs / step) * step + step;
-    const alignedEnd = Math.floor(endMs / step) * step;
+    const bounds = gridBounds(startMs, endMs, stepSeconds * 1000, grid);
     const out = new Map<string, UsageBatch>();
-    if (alignedEnd < alignedStart) {
+    if (!bounds) {
       for (const ns of namespaces)
         out.set(ns, { source: this.name, cpu: [], memory: [], stepSeconds, startMs, endMs: startMs });
       return out;
     }
+    const { firstMs: alignedStart, lastMs: alignedEnd } = bounds;
     const cpu = await this.range(q.cpu, alignedStart, alignedEnd, stepSeconds, signal);
     const memory = await this.range(q.memory, alignedStart, alignedEnd, stepSeconds, signal);
     for (const ns of namespaces) {
@@ -223,29 +257,37 @@ export class FallbackUsageSource implements UsageSource {
     endMs: number,
     stepSeconds: number,
     signal?: AbortSignal,
+    grid: ReadGrid = "epoch",
   ): Promise<Map<string, UsageBatch>> {
     if (!this.primary.fetchMany || namespaces.length === 1) {
       const out = new Map<string, UsageBatch>();
-      for (const ns of namespaces) out.set(ns, await this.fetch(ns, startMs, endMs, stepSeconds, signal));
+      for (const ns of namespaces) out.set(ns, await this.fetch(ns, startMs, endMs, stepSeconds, signal, grid));
       return out;
     }
     try {
-      return await this.primary.fetchMany(namespaces, startMs, endMs, stepSeconds, signal);
+      return await this.primary.fetchMany(namespaces, startMs, endMs, stepSeconds, signal, grid);
     } catch (err) {
       // The batch failed on a live read: the fallback serves each namespace, and Prometheus is not asked again
       // namespace by namespace (that would multiply the load on a Prometheus that is already failing).
       return this.fallBack(err, startMs, endMs, signal, (fallback) =>
-        readNamespaces(fallback, namespaces, startMs, endMs, stepSeconds, signal),
+        readNamespaces(fallback, namespaces, startMs, endMs, stepSeconds, signal, grid),
       );
     }
   }
 
-  async fetch(namespace: string, startMs: number, endMs: number, stepSeconds: number, signal?: AbortSignal) {
+  async fetch(
+    namespace: string,
+    startMs: number,
+    endMs: number,
+    stepSeconds: number,
+    signal?: AbortSignal,
+    grid: ReadGrid = "epoch",
+  ) {
     try {
-      return await this.primary.fetch(namespace, startMs, endMs, stepSeconds, signal);
+      return await this.primary.fetch(namespace, startMs, endMs, stepSeconds, signal, grid);
     } catch (err) {
       return this.fallBack(err, startMs, endMs, signal, (fallback) =>
-        fallback.fetch(namespace, startMs, endMs, stepSeconds, signal),
+        fallback.fetch(namespace, startMs, endMs, stepSeconds, signal, grid),
       );
     }
   }
@@ -283,10 +325,11 @@ export async function readNamespaces(
   endMs: number,
   stepSeconds: number,
   signal?: AbortSignal,
+  grid: ReadGrid = "epoch",
 ): Promise<Map<string, UsageBatch>> {
   if (source.fetchMany && namespaces.length > 1)
-    return source.fetchMany(namespaces, startMs, endMs, stepSeconds, signal);
+    return source.fetchMany(namespaces, startMs, endMs, stepSeconds, signal, grid);
   const out = new Map<string, UsageBatch>();
-  for (const ns of namespaces) out.set(ns, await source.fetch(ns, startMs, endMs, stepSeconds, signal));
+  for (const ns of namespaces) out.set(ns, await source.fetch(ns, startMs, endMs, stepSeconds, signal, grid));
   return out;
 }
