@@ -10,17 +10,17 @@ import type { Manager } from "../../kube/manager.js";
 import { Resources, type KubeObject } from "../../kube/resources.js";
 import { PrometheusClient, type PrometheusOptions } from "../../prometheus/client.js";
 import type { Route } from "../../kube/health.js";
-import {
-  handleApi,
-  type ApiDeps,
-  type DashboardCaches,
-  type DecisionObject,
-  type NodeDrainObject,
-  type NodePoolObject,
-  type ProfileObject,
-  type TenantObject,
-  type WorkloadObject,
-} from "./api.js";
+import type {
+  ApiDeps,
+  DashboardCaches,
+  DecisionObject,
+  NodeDrainObject,
+  NodePoolObject,
+  ProfileObject,
+  TenantObject,
+  WorkloadObject,
+} from "./api/deps.js";
+import { handleApi } from "./api/router.js";
 import { TokenAuth } from "./auth.js";
 import { chartJsFile } from "./report.js";
 import { tenantLabel } from "../../api/labels.js";
