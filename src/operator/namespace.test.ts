@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { parseTenantControlPlane } from "../api/index.js";
 import type { KubeObject } from "../kube/resources.js";
 import { claimantOf, isProtectedNamespace, namespaceVerdict, type NamespaceClaimant } from "./namespace.js";
-import { externalSecretRefusal } from "./reconciler.js";
+import { externalSecretRefusal } from "./steps/etcd.js";
 import { managedByLabel, ownerUidAnnotation, tenantLabel } from "../api/labels.js";
 
 const tcp = (name: string, uid: string, created: string, namespace?: string): NamespaceClaimant =>
