@@ -233,7 +233,7 @@ export interface SizeFields {
 
 /**
  * How dry-run treats the effect of its own decisions; the report states it. The scaler's reconciler implements it
- * (dryRunBaselineHoldMs in src/scaler/reconciler.ts).
+ * (dryRunBaselineHoldMs in src/scaler/history.ts).
  */
 export const dryRunSemantics =
   "Dry-run changes nothing, so the signals it reads keep describing the real, unchanged workload. A simulated " +

@@ -4,10 +4,12 @@
 // What the list means (also in the CRD's text of spec.components[].estimators):
 // - oom-memory answers OOM kills (the oom scaler). Without it in the list, OOM kills are not answered.
 // - cluster-size and fleet-regression size a tenant by its size (the cluster-size scaler, on a fresh node count):
-//   they are tried in list order and the first that gives an answer sets the size (sizeByTenant).
+//   they are tried in list order and the first that gives an answer sets the size (sizeByTenant, Estimator.bySize).
 // - for scale-downs, every listed profile, cluster-size and fleet-regression answer is a floor: no recommendation
-//   goes below what the WorkloadProfile, the ladder step or the fleet fit says the tenant needs.
+//   goes below what the WorkloadProfile, the ladder step or the fleet fit says the tenant needs (Estimator.floor).
 import type { Evidence } from "../../api/index.js";
+import type { EngineOptions } from "../engine-options.js";
+import { fresh } from "../freshness.js";
 import type { ClusterSizeStep, DecisionInput, OomEvent, Size } from "../types.js";
 import { formatCpu, formatMemory, MiB } from "../quantity.js";
 import { describeFleetFit, leastSquares, predictFleet, type FleetFitResult } from "./fleet.js";
@@ -29,9 +31,25 @@ export interface Headroom {
 
 export const defaultHeadroom: Headroom = { cpuTargetUtilization: 0.6, memoryHeadroom: 1.3 };
 
+/** The least a workload needs by one estimator, for scale-downs (cores, bytes); a field it says nothing of is absent. */
+export interface Floor {
+  cpu?: number;
+  memory?: number;
+}
+
 export interface Estimator {
   name: string;
   estimate(input: DecisionInput, headroom?: Headroom): EstimatorResult | undefined;
+  /**
+   * Sizes a tenant by its size (nodes, objects): the cluster-size scaler tries every listed estimator that does, in
+   * list order, and the first answer wins (sizeByTenant). `whyNone` says why `estimate` gave nothing.
+   */
+  bySize?: { whyNone(input: DecisionInput): string };
+  /**
+   * The floor it puts under every scale-down recommendation, or "unknown" when a signal it needs is not fresh (no
+   * recommendation at all then, so no scale-down).
+   */
+  floor?(input: DecisionInput, o: EngineOptions): Floor | "unknown" | undefined;
 }
 
 export interface OomBumpOptions {
@@ -197,42 +215,85 @@ export function fleetRegressionEstimate(
   };
 }
 
-export type SizeEstimatorName = "cluster-size" | "fleet-regression";
-const sizeEstimators: readonly SizeEstimatorName[] = ["cluster-size", "fleet-regression"];
-
 /**
- * The size of a tenant by its size: the listed cluster-size and fleet-regression estimators in list order, the
- * first that gives an answer; `misses` says why each one before it (or every one, without an answer) gave none.
+ * The size of a tenant by its size: the listed estimators that size by it (cluster-size, fleet-regression) in list
+ * order, the first that gives an answer; `misses` says why each one before it (or every one, without an answer)
+ * gave none.
  */
 export function sizeByTenant(
   input: DecisionInput,
   headroom: Headroom = defaultHeadroom,
-): { answer?: EstimatorResult & { estimator: SizeEstimatorName }; misses: string[] } {
+): { answer?: EstimatorResult & { estimator: string }; misses: string[] } {
   const misses: string[] = [];
   for (const name of input.policy.estimators) {
-    if (!(sizeEstimators as readonly string[]).includes(name)) continue;
-    const result = estimator(name).estimate(input, headroom);
-    if (result) return { answer: { ...result, estimator: name as SizeEstimatorName }, misses };
-    misses.push(`${name}: ${whyNoAnswer(name, input)}`);
+    const e = estimator(name);
+    if (!e.bySize) continue;
+    const result = e.estimate(input, headroom);
+    if (result) return { answer: { ...result, estimator: name }, misses };
+    misses.push(`${name}: ${e.bySize.whyNone(input)}`);
   }
   return { misses };
 }
 
-function whyNoAnswer(name: string, input: DecisionInput): string {
-  if (name === "fleet-regression") {
-    const f = input.fleet;
-    const why = (r: FleetFitResult | undefined) => (r === undefined ? "no fit" : r.ok ? "no prediction" : r.message);
-    return `no fit (cpu: ${why(f?.cpu)}; memory: ${why(f?.memory)})`;
-  }
-  return "no ladder step or linear size for this component";
+function whyNoFleetFit(input: DecisionInput): string {
+  const f = input.fleet;
+  const why = (r: FleetFitResult | undefined) => (r === undefined ? "no fit" : r.ok ? "no prediction" : r.message);
+  return `no fit (cpu: ${why(f?.cpu)}; memory: ${why(f?.memory)})`;
 }
 
-const registry = new Map<string, Estimator>([
-  ["oom-memory", { name: "oom-memory", estimate: (i) => oomMemory(i) }],
-  ["profile", { name: "profile", estimate: profileEstimate }],
-  ["cluster-size", { name: "cluster-size", estimate: clusterSizeEstimate }],
-  ["fleet-regression", { name: "fleet-regression", estimate: (i, h) => fleetRegressionEstimate(i, h) }],
-]);
+/** The WorkloadProfile's target (CPU) and upper bound (memory) are the least a scale-down goes to. */
+function profileFloor(input: DecisionInput): Floor | undefined {
+  const target = input.profile?.target;
+  if (!target) return undefined;
+  return { cpu: target.cpu, memory: input.profile?.upperBound?.memory ?? target.memory };
+}
+
+/** The ladder step at the tenant's fresh node count; with a ladder and no fresh count, nothing is known. */
+function clusterSizeFloor(input: DecisionInput, o: EngineOptions): Floor | "unknown" {
+  const nodes = fresh(input.signals.clusterNodes, input.now, o);
+  if (!nodes && input.policy.ladder.length > 0) return "unknown";
+  const step = nodes ? ladderStep(input.policy.ladder, nodes.value) : undefined;
+  return { cpu: step?.cpu, memory: step?.memory };
+}
+
+/** What the fleet's fit says the tenant needs at its fresh node count. */
+function fleetRegressionFloor(input: DecisionInput, o: EngineOptions): Floor | undefined {
+  const nodes = fresh(input.signals.clusterNodes, input.now, o);
+  const fleet = nodes
+    ? fleetRegressionEstimate({ ...input, signals: { ...input.signals, clusterNodes: nodes } }, o)
+    : undefined;
+  return { cpu: fleet?.size.cpuRequest, memory: fleet?.size.memoryRequest };
+}
+
+const registry = new Map<string, Estimator>();
+
+export function registerEstimator(e: Estimator): void {
+  if (registry.has(e.name)) throw new Error(`estimator ${e.name} registered twice`);
+  registry.set(e.name, e);
+}
+
+for (const e of [
+  { name: "oom-memory", estimate: (i: DecisionInput) => oomMemory(i) },
+  { name: "profile", estimate: profileEstimate, floor: profileFloor },
+  {
+    name: "cluster-size",
+    estimate: clusterSizeEstimate,
+    bySize: { whyNone: () => "no ladder step or linear size for this component" },
+    floor: clusterSizeFloor,
+  },
+  {
+    name: "fleet-regression",
+    estimate: (i: DecisionInput, h?: Headroom) => fleetRegressionEstimate(i, h),
+    bySize: { whyNone: whyNoFleetFit },
+    floor: fleetRegressionFloor,
+  },
+] satisfies Estimator[])
+  registerEstimator(e);
+
+/** A listed estimator's floor under scale-down recommendations (none for a name without one). */
+export function estimatorFloor(name: string, input: DecisionInput, o: EngineOptions): Floor | "unknown" | undefined {
+  return registry.get(name)?.floor?.(input, o);
+}
 
 export function availableEstimators(): string[] {
   return [...registry.keys()];

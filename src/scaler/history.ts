@@ -1,0 +1,167 @@
+// The scaler's model of each workload: what it remembers between decisions (cooldowns, the OOM kills it answered,
+// since when each sustained signal has been over its threshold, the recommendations of the stabilization window, the
+// simulated size of dry-run). It is fed by the signals of each round and by the decisions recorded; after a restart
+// it is rebuilt from the recorded decisions. Everything here but the map of HistoryModel is a pure function.
+import type { ScalerName } from "../api/index.js";
+import { sizeOf, type DecisionObject } from "./decisions.js";
+import { sameSize } from "./sizes.js";
+import { overThreshold } from "./scalers/index.js";
+import type { EngineOptions } from "./engine-options.js";
+import type { DecisionInput, Plan, Recommendation, ResolvedPolicy, Size, WorkloadHistory } from "./types.js";
+import { observedSizeAnnotation, oomIdsAnnotation } from "../api/labels.js";
+
+/**
+ * A simulated change is the baseline of the workload's next dry-run decisions for its cooldown only (the scale-up
+ * cooldown after an Up, the longer of the scale-down cooldown and stabilization window after a Down), and only
+ * while the real workload keeps the size it had then. Within that time OOM kills, which act at once, build on it
+ * as live mode would. After it, the baseline is the real workload again: the signals dry-run reads come from the
+ * unchanged workload, so building on the simulated size would assume the change had no effect (a constant 429
+ * rate would grow the simulated size every cooldown without end).
+ */
+export interface DryRunShadow {
+  observed: Size;
+  after: Size;
+  at: number;
+  direction: "Up" | "Down";
+}
+
+/** How long a simulated change stays the dry-run baseline (see DryRunShadow). */
+export function dryRunBaselineHoldMs(direction: "Up" | "Down", policy: ResolvedPolicy): number {
+  return direction === "Up"
+    ? policy.scaleUpCooldownMs
+    : Math.max(policy.scaleDown.cooldownMs, policy.scaleDown.stabilizationWindowMs);
+}
+
+/** A workload's history as the scaler keeps it: the engine's view plus the OOM kills it answered and the shadow. */
+export type History = WorkloadHistory & { handled: Set<string>; shadow?: DryRunShadow };
+
+/** A history with nothing remembered yet, observed from `now`. */
+export function emptyHistory(now: number): History {
+  const handled = new Set<string>();
+  return { handled, handledOomIds: handled, overThresholdSince: {}, recommendations: [], observingSince: now };
+}
+
+/**
+ * The history rebuilt from a workload's recorded decisions, after a restart: cooldowns, handled OOM kills and the
+ * dry-run shadow. `trusted` says whether a decision without a phase is metapilot's (it carries metapilot's
+ * signature): anyone who may create ScalingDecisions could otherwise mark OOM kills as handled, and so keep them
+ * from being answered. The observation window starts again at `now`.
+ */
+export function historyFromDecisions(
+  decisions: readonly DecisionObject[],
+  trusted: (d: DecisionObject) => boolean,
+  now: number,
+): History {
+  const h = emptyHistory(now);
+  let shadowAt = 0;
+  for (const d of decisions) {
+    if (!d.status?.phase && !trusted(d)) continue;
+    for (const id of (d.metadata?.annotations?.[oomIdsAnnotation] ?? "").split(",").filter(Boolean)) h.handled.add(id);
+    if (d.status?.phase !== "Applied" && d.status?.phase !== "DryRun") continue;
+    const at = Date.parse(d.spec?.decidedAt ?? "") || 0;
+    h.lastChangeAt = Math.max(h.lastChangeAt ?? 0, at);
+    const observed = d.metadata?.annotations?.[observedSizeAnnotation];
+    if (d.status?.phase === "DryRun" && observed && at >= shadowAt) {
+      try {
+        h.shadow = {
+          observed: JSON.parse(observed) as Size,
+          after: sizeOf(d.spec?.after),
+          at,
+          direction: d.spec?.direction === "Down" ? "Down" : "Up",
+        };
+        shadowAt = at;
+      } catch {
+        // an unreadable annotation only loses the shadow, never a decision
+      }
+    }
+    if (d.spec?.direction === "Up") h.lastScaleUpAt = Math.max(h.lastScaleUpAt ?? 0, at);
+  }
+  return h;
+}
+
+/**
+ * The size the next decision starts from: in dry-run, the last simulated change while it holds (see DryRunShadow);
+ * otherwise the size the workload has or is rolling to.
+ */
+export function baselineSize(h: History, observed: Size, dryRun: boolean, policy: ResolvedPolicy, now: number): Size {
+  const shadow = h.shadow;
+  return dryRun &&
+    shadow &&
+    sameSize(observed, shadow.observed) &&
+    now - shadow.at < dryRunBaselineHoldMs(shadow.direction, policy)
+    ? shadow.after
+    : observed;
+}
+
+/** Feeds a round's signals in: since when each sustained scaler has been over its threshold (scalers/index.ts). */
+export function trackThresholds(h: WorkloadHistory, input: Omit<DecisionInput, "history">, o: EngineOptions): void {
+  const since = h.overThresholdSince as Record<ScalerName, number | undefined>;
+  for (const [scaler, over] of overThreshold(input, o)) {
+    if (over) since[scaler] ??= input.now;
+    else delete since[scaler];
+  }
+}
+
+/** Keeps a round's recommendation for the scale-down stabilization window, and forgets those older than it. */
+export function rememberRecommendation(h: WorkloadHistory, rec: Recommendation, windowMs: number, now: number): void {
+  h.recommendations.push(rec);
+  const cutoff = now - windowMs;
+  while (h.recommendations.length && (h.recommendations[0]?.at ?? 0) < cutoff) h.recommendations.shift();
+}
+
+/**
+ * When the workload is worth looking at again without an event: when the first sustained signal over its
+ * threshold has been so for its window, at most a minute from now.
+ */
+export function nextWindowEndMs(h: WorkloadHistory, policy: ResolvedPolicy, now: number): number {
+  const waiting = Object.entries(h.overThresholdSince).map(
+    ([s, t]) => (t ?? now) + policy.scalers[s as ScalerName].windowMs - now,
+  );
+  return Math.min(...waiting.filter((x) => x > 0), 60_000);
+}
+
+/** The OOM kills a recorded plan answered: never acted on twice. */
+export function markHandled(h: History, plan: Exclude<Plan, { action: "none" }>): void {
+  for (const id of plan.oomIds) h.handled.add(id);
+}
+
+/**
+ * Feeds a decision in once it has its phase: a change made (or simulated) starts the cooldowns and, after a Down,
+ * a new stabilization window; a simulated one becomes the dry-run shadow, at the size it would read back after
+ * applying it (whole millicores and MiB), as live.
+ */
+export function afterDecision(
+  h: History,
+  plan: Exclude<Plan, { action: "none" }>,
+  phase: "Applied" | "DryRun" | "Blocked" | "Failed",
+  observed: Size,
+  recordedAfter: Size,
+  now: number,
+): void {
+  if (phase === "DryRun") h.shadow = { observed, after: recordedAfter, at: now, direction: plan.direction };
+  if (phase !== "Blocked" && phase !== "Failed") {
+    h.lastChangeAt = now;
+    if (plan.direction === "Up") h.lastScaleUpAt = now;
+    if (plan.direction === "Down") h.recommendations = [];
+  }
+  markHandled(h, plan);
+}
+
+/** Every governed workload's history, by namespace/name, built on first use. */
+export class HistoryModel {
+  private readonly histories = new Map<string, History>();
+
+  /** The workload's history; `rebuild` makes it when there is none (the first round, or after a restart). */
+  get(key: string, rebuild: () => History): History {
+    let h = this.histories.get(key);
+    if (!h) {
+      h = rebuild();
+      this.histories.set(key, h);
+    }
+    return h;
+  }
+
+  forget(key: string): void {
+    this.histories.delete(key);
+  }
+}

@@ -1,0 +1,34 @@
+// Tenant size: on a fresh node count, the listed cluster-size and fleet-regression estimators in list order, the
+// first with an answer; a scale-up only when that size is above the current one (after the policy's bounds).
+import { sizeByTenant } from "../estimators/index.js";
+import { evidenceOf, fresh } from "../freshness.js";
+import { clamp, maxSize, sameSize } from "../sizes.js";
+import type { Scaler } from "./types.js";
+
+export const clusterSizeScaler: Scaler = {
+  name: "cluster-size",
+  propose(input, o, notes) {
+    const { current } = input;
+    const nodes = fresh(input.signals.clusterNodes, input.now, o);
+    if (!input.policy.scalers["cluster-size"].enabled || !nodes) return undefined;
+    const { answer: est, misses } = sizeByTenant(input, o);
+    if (!est && misses.length) notes.push(`no size for ${nodes.value} tenant nodes: ${misses.join("; ")}`);
+    if (!est) return undefined;
+    const grown = maxSize(current, est.size);
+    if (sameSize(clamp(grown, input), clamp(current, input))) return undefined;
+    const req = est.size.memoryRequest;
+    const limit =
+      req !== undefined && current.memoryLimit !== undefined && current.memoryRequest
+        ? Math.max(current.memoryLimit, req * (current.memoryLimit / current.memoryRequest))
+        : undefined;
+    return {
+      scaler: "cluster-size",
+      category: "ClusterGrowth",
+      size: { ...est.size, memoryLimit: limit },
+      note: misses.length ? `${est.note}; tried first: ${misses.join("; ")}` : est.note,
+      estimator: est.estimator,
+      oomIds: [],
+      evidence: [evidenceOf("tenant_nodes", nodes, String(nodes.value)), ...(est.evidence ?? [])],
+    };
+  },
+};

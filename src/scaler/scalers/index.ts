@@ -1,0 +1,57 @@
+// The registry of scalers, by name, in cluster-autoscaler's plug-in shape: each scaler is a small pure module that
+// looks at one kind of signal and proposes a scale-up; the engine asks every enabled one in registry order and
+// takes the largest answer. The names are the CRD's (SCALER_NAMES): an unknown name is refused by the schema, and
+// scalerByName refuses it too. The scale-down (scale-down.ts) is the engine's slow path, not a trigger.
+import { SCALER_NAMES, type ScalerName } from "../../api/index.js";
+import type { EngineOptions } from "../engine-options.js";
+import type { DecisionInput } from "../types.js";
+import { clusterSizeScaler } from "./cluster-size.js";
+import { cpuScaler } from "./cpu.js";
+import { memoryScaler } from "./memory.js";
+import { oomScaler } from "./oom.js";
+import { probeScaler } from "./probe.js";
+import { throttlingScaler } from "./throttling.js";
+import type { Scaler, ScalerInput, UpCandidate } from "./types.js";
+
+export type { Scaler, ScalerInput, UpCandidate } from "./types.js";
+
+const registry = new Map<ScalerName, Scaler>();
+
+export function registerScaler(s: Scaler): void {
+  if (registry.has(s.name)) throw new Error(`scaler ${s.name} registered twice`);
+  registry.set(s.name, s);
+}
+
+// Registry order is the order scalers are asked in, and so the order of their notes.
+for (const s of [oomScaler, probeScaler, throttlingScaler, cpuScaler, memoryScaler, clusterSizeScaler])
+  registerScaler(s);
+
+export function availableScalers(): ScalerName[] {
+  return [...registry.keys()];
+}
+
+export function scalerByName(name: string): Scaler {
+  const s = registry.get(name as ScalerName);
+  if (!s) throw new Error(`unknown scaler "${name}"; available: ${availableScalers().join(", ")}`);
+  return s;
+}
+
+/** Every name the CRD accepts has a scaler, and only those (checked at load: a missing one fails at start-up). */
+for (const name of SCALER_NAMES) scalerByName(name);
+
+/** Each sustained scaler's verdict on this round's signals: over its threshold or not (fed to the history model). */
+export function overThreshold(input: ScalerInput, o: EngineOptions): Array<[ScalerName, boolean]> {
+  const out: Array<[ScalerName, boolean]> = [];
+  for (const s of registry.values()) if (s.overThreshold) out.push([s.name, s.overThreshold(input, o)]);
+  return out;
+}
+
+/** The scale-ups the scalers ask for now, in registry order. */
+export function upCandidates(input: DecisionInput, o: EngineOptions, notes: string[]): UpCandidate[] {
+  const out: UpCandidate[] = [];
+  for (const s of registry.values()) {
+    const c = s.propose(input, o, notes);
+    if (c) out.push(c);
+  }
+  return out;
+}

@@ -1,0 +1,36 @@
+// OOM kills: act at once, on each kill exactly once, sized by the oom-memory estimator when the policy lists it.
+import { formatMemory } from "../quantity.js";
+import { estimator, unansweredOoms } from "../estimators/index.js";
+import { iso } from "../freshness.js";
+import type { Scaler } from "./types.js";
+
+export const oomScaler: Scaler = {
+  name: "oom",
+  propose(input, _o, notes) {
+    const { signals, policy } = input;
+    if (!policy.scalers.oom.enabled || !policy.estimators.includes("oom-memory")) return undefined;
+    const newOoms = unansweredOoms(input);
+    const rolledPast = signals.oom.filter((e) => !input.history.handledOomIds.has(e.id) && !newOoms.includes(e));
+    if (rolledPast.length > 0)
+      notes.push(
+        `OOM kill(s) of ${rolledPast.map((e) => e.pod).join(", ")} at a smaller limit than the workload now has: answered by its rollout`,
+      );
+    const est = estimator("oom-memory").estimate(input);
+    if (newOoms.length === 0 || !est) return undefined;
+    return {
+      scaler: "oom",
+      category: "OOMKilled",
+      size: est.size,
+      note: est.note,
+      estimator: "oom-memory",
+      oomIds: newOoms.map((e) => e.id),
+      evidence: newOoms.slice(0, 8).map((e) => ({
+        signal: "container_oom_killed",
+        value: `${e.pod}/${e.container}`,
+        threshold: e.limitBytes ? `limit ${formatMemory(e.limitBytes)}` : undefined,
+        observedAt: iso(e.finishedAt),
+        source: "pod-status",
+      })),
+    };
+  },
+};

@@ -1,0 +1,127 @@
+// Scale-down, the slow path: only after a full stabilization window of observation and none since the last change,
+// only when every signal it needs is fresh, to the highest recommendation of the window (HPA's rule), by at most
+// maxStepPercent. It runs when no scaler asks for more.
+import type { Evidence } from "../../api/index.js";
+import { defaultEngineOptions, type EngineOptions } from "../engine-options.js";
+import { estimatorFloor } from "../estimators/index.js";
+import { evidenceOf, fresh, freshness, iso } from "../freshness.js";
+import { formatCpu, formatMemory } from "../quantity.js";
+import { clamp, describeSize, sameSize } from "../sizes.js";
+import type { DecisionInput, Plan, Recommendation, Size } from "../types.js";
+
+/** How the reason of a scale-down held for missing or stale data begins. */
+export const heldForDataReason = "no scale-down without fresh data";
+
+/**
+ * What the workload would need now, for the scale-down stabilization window; undefined if a needed signal is not
+ * fresh. Every listed estimator with a floor (profile, cluster-size, fleet-regression) raises it to that floor.
+ */
+export function recommendation(
+  input: DecisionInput,
+  o: EngineOptions = defaultEngineOptions,
+): Recommendation | undefined {
+  const cpu = fresh(input.signals.cpuUsage, input.now, o);
+  const mem = fresh(input.signals.memoryWorkingSet, input.now, o);
+  if (!cpu || !mem) return undefined;
+  let cpuRec = cpu.value / o.cpuTargetUtilization;
+  let memRec = mem.value * o.memoryHeadroom;
+  for (const name of input.policy.estimators) {
+    const floor = estimatorFloor(name, input, o);
+    if (floor === "unknown") return undefined;
+    cpuRec = Math.max(cpuRec, floor?.cpu ?? 0);
+    memRec = Math.max(memRec, floor?.memory ?? 0);
+  }
+  return { at: input.now, cpu: cpuRec, memory: memRec };
+}
+
+/** The scale-down plan, or why there is none. */
+export function scaleDownPlan(input: DecisionInput, o: EngineOptions, notes: string[]): Plan {
+  const { policy, current, history, now, signals } = input;
+  const sd = policy.scaleDown;
+  const none = (reason: string): Plan => ({ action: "none", reason, notes });
+  const held = (why: string): Plan => ({
+    action: "none",
+    reason: `${heldForDataReason}: ${why}`,
+    heldForData: why,
+    notes,
+  });
+  if (!sd.enabled) return none("scale-down disabled");
+  // The moment the source fails, scale-downs stop: values that have not aged out yet are not trusted either.
+  if (signals.unavailableReason) return held(signals.unavailableReason);
+  const missing: string[] = [];
+  for (const [name, m] of [
+    ["cpu usage", signals.cpuUsage],
+    ["memory working set", signals.memoryWorkingSet],
+  ] as const) {
+    const f = freshness(m, now, o.staleAfterMs);
+    if (f !== "fresh") missing.push(`${name} ${f}${m ? ` (last seen ${iso(m.observedAt)})` : ""}`);
+  }
+  if (missing.length)
+    return held(`${missing.join(", ")}${signals.unavailableReason ? `; ${signals.unavailableReason}` : ""}`);
+  if (now - history.observingSince < sd.stabilizationWindowMs)
+    return none("no scale-down before a full stabilization window of observation");
+  if (
+    history.lastChangeAt !== undefined &&
+    now - history.lastChangeAt < Math.max(sd.cooldownMs, sd.stabilizationWindowMs)
+  ) {
+    return none("no scale-down within the stabilization window after a change");
+  }
+  const windowStart = now - sd.stabilizationWindowMs;
+  const inWindow = history.recommendations.filter((r) => r.at >= windowStart);
+  const rec = recommendation(input, o);
+  if (rec) inWindow.push(rec);
+  if (inWindow.length === 0) return none("no recommendations in the stabilization window");
+  // HPA's rule: the highest recommendation over the window is the most we may go down to.
+  const cpuMax = Math.max(...inWindow.map((r) => r.cpu ?? Infinity));
+  const memMax = Math.max(...inWindow.map((r) => r.memory ?? Infinity));
+  const step = sd.maxStepPercent / 100;
+  const target: Size = { ...current };
+  const changes: Evidence[] = [];
+  if (current.cpuRequest !== undefined && cpuMax < current.cpuRequest * (1 - o.minDownChange)) {
+    target.cpuRequest = Math.max(cpuMax, current.cpuRequest * (1 - step));
+    changes.push({
+      signal: "cpu_recommendation_max_in_window",
+      value: formatCpu(cpuMax),
+      threshold: `request ${formatCpu(current.cpuRequest)}`,
+      source: "engine",
+    });
+  }
+  const memBase = current.memoryRequest;
+  if (memBase !== undefined && memMax < memBase * (1 - o.minDownChange)) {
+    const newRequest = Math.max(memMax, memBase * (1 - step));
+    target.memoryRequest = newRequest;
+    if (current.memoryLimit !== undefined)
+      target.memoryLimit = Math.max(newRequest, current.memoryLimit * (newRequest / memBase));
+    changes.push({
+      signal: "memory_recommendation_max_in_window",
+      value: formatMemory(memMax),
+      threshold: `request ${formatMemory(memBase)}`,
+      source: "engine",
+    });
+  }
+  const after = clamp(target, input);
+  // Never let clamping turn a scale-down into an increase.
+  for (const k of ["cpuRequest", "memoryRequest", "memoryLimit", "cpuLimit"] as const) {
+    const c = current[k];
+    const a = after[k];
+    if (c !== undefined && a !== undefined && a > c) after[k] = c;
+  }
+  if (sameSize(after, current)) return none("recommendations within the window do not allow a scale-down");
+  const cpu = signals.cpuUsage;
+  const mem = signals.memoryWorkingSet;
+  const evidence: Evidence[] = [...changes];
+  if (cpu) evidence.push(evidenceOf("cpu_usage", cpu, formatCpu(cpu.value)));
+  if (mem) evidence.push(evidenceOf("memory_working_set", mem, formatMemory(mem.value)));
+  return {
+    action: "change",
+    direction: "Down",
+    scaler: "cpu",
+    category: "Underutilized",
+    summary: `${input.workload.component} of ${input.workload.tenant} used less than its size for the whole ${Math.round(sd.stabilizationWindowMs / 60_000)}m window: ${describeSize(current)} → ${describeSize(after)} (at most ${sd.maxStepPercent}% per step)`,
+    evidence,
+    before: current,
+    after,
+    oomIds: [],
+    notes,
+  };
+}

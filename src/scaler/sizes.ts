@@ -1,0 +1,60 @@
+// Sizes as plain numbers: bounding one by the policy, combining, comparing and describing them. Pure.
+import { formatCpu, formatMemory } from "./quantity.js";
+import type { ResolvedPolicy, Size } from "./types.js";
+
+/** Bounds a size by the policy: minAllowed/maxAllowed on requests and limits, replicas min/max. */
+export function clamp(
+  size: Size,
+  input: { policy: Pick<ResolvedPolicy, "minAllowed" | "maxAllowed" | "replicas"> },
+): Size {
+  const { minAllowed, maxAllowed, replicas } = input.policy;
+  const bound = (v: number | undefined, min?: number, max?: number) =>
+    v === undefined ? undefined : Math.min(max ?? Infinity, Math.max(min ?? 0, v));
+  const out: Size = {
+    replicas: Math.round(bound(size.replicas, replicas.min, replicas.max) ?? size.replicas),
+    cpuRequest: bound(size.cpuRequest, minAllowed.cpu, maxAllowed.cpu),
+    cpuLimit: size.cpuLimit,
+    memoryRequest: bound(size.memoryRequest, minAllowed.memory, maxAllowed.memory),
+    memoryLimit: bound(size.memoryLimit, minAllowed.memory, maxAllowed.memory),
+  };
+  if (out.cpuLimit !== undefined && out.cpuRequest !== undefined && out.cpuLimit < out.cpuRequest)
+    out.cpuLimit = out.cpuRequest;
+  // A request above its limit is invalid; raise the limit (a bigger request is what was asked for).
+  if (out.memoryLimit !== undefined && out.memoryRequest !== undefined && out.memoryRequest > out.memoryLimit) {
+    out.memoryLimit = out.memoryRequest;
+  }
+  return out;
+}
+
+/** The larger of each field; a limit the size does not have is not added. */
+export function maxSize(a: Size, b: Partial<Size>): Size {
+  const m = (x: number | undefined, y: number | undefined) =>
+    y === undefined ? x : x === undefined ? y : Math.max(x, y);
+  return {
+    replicas: m(a.replicas, b.replicas) ?? a.replicas,
+    cpuRequest: m(a.cpuRequest, b.cpuRequest),
+    cpuLimit: a.cpuLimit !== undefined ? m(a.cpuLimit, b.cpuLimit) : undefined,
+    memoryRequest: m(a.memoryRequest, b.memoryRequest),
+    memoryLimit: a.memoryLimit !== undefined ? m(a.memoryLimit, b.memoryLimit) : undefined,
+  };
+}
+
+export function sameSize(a: Size, b: Size): boolean {
+  const eq = (x?: number, y?: number) =>
+    (x === undefined && y === undefined) || (x !== undefined && y !== undefined && Math.abs(x - y) < 1e-9);
+  return (
+    a.replicas === b.replicas &&
+    eq(a.cpuRequest, b.cpuRequest) &&
+    eq(a.cpuLimit, b.cpuLimit) &&
+    eq(a.memoryRequest, b.memoryRequest) &&
+    eq(a.memoryLimit, b.memoryLimit)
+  );
+}
+
+export function describeSize(s: Size): string {
+  const parts = [`replicas ${s.replicas}`];
+  if (s.cpuRequest !== undefined) parts.push(`cpu ${formatCpu(s.cpuRequest)}`);
+  if (s.memoryRequest !== undefined) parts.push(`memory ${formatMemory(s.memoryRequest)}`);
+  if (s.memoryLimit !== undefined) parts.push(`memory limit ${formatMemory(s.memoryLimit)}`);
+  return parts.join(", ");
+}
