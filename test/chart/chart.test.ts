@@ -93,6 +93,15 @@ describe("Helm chart", () => {
       );
   });
 
+  it("leaves the PodDisruptionBudget out for a single replica, which it would keep from ever being drained", () => {
+    const kinds = (args: string[]) =>
+      parseAllDocuments(helm(["template", "x", chartDir, ...args])).map((d) => (d.toJS() as KubeObject | null)?.kind);
+    expect(kinds([])).toContain("PodDisruptionBudget");
+    expect(kinds(["--set", "replicaCount=1", "--set", "leaderElection.enabled=false"])).not.toContain(
+      "PodDisruptionBudget",
+    );
+  });
+
   it("renders the defaults (snapshot)", async () => {
     const out = helm(["template", "metapilot", chartDir, "-n", "metapilot-system"]);
     await expect(out).toMatchFileSnapshot("__snapshots__/default.yaml");
