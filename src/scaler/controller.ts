@@ -194,7 +194,7 @@ export function addClusterScalerController(manager: Manager, config: ControllerC
         conditions.push(
           ...signalConditions({
             prometheus,
-            held: reconciler.heldReasons.get(key.name) ?? new Map<string, string>(),
+            held: reconciler.heldFor(key.name),
             now: Date.now(),
             staleAfterMs: config.staleAfterMs ?? defaultEngineOptions.staleAfterMs,
           }),

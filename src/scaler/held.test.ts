@@ -5,6 +5,9 @@ import { createLogger } from "../kube/logger.js";
 import type { KubeObject } from "../kube/resources.js";
 import { ScalerReconciler, type ScalerCaches } from "./reconciler.js";
 import { componentLabel, pausedAnnotation, tenantLabel } from "../api/labels.js";
+import { HeldForData } from "./held.js";
+import { signalConditions } from "./signal-conditions.js";
+import { emptyUsageSnapshot, type PrometheusSignals } from "./signals/prometheus.js";
 import { Store } from "./testing.js";
 
 const ns = "hand";
@@ -71,5 +74,100 @@ describe("ScalerReconciler.heldReasons", () => {
     deployments.items.length = 0;
     await reconcile();
     expect(reconciler.heldReasons.has("all")).toBe(false);
+  });
+});
+
+describe("ScaleDownHeld follows its cause", () => {
+  const conditionsOf = (reconciler: ScalerReconciler, prometheus: PrometheusSignals, now: number) =>
+    signalConditions({ prometheus, held: reconciler.heldFor("all"), now, staleAfterMs: 90_000 });
+
+  function setup() {
+    const now = Date.parse("2026-12-05T12:00:00Z");
+    const deployment = {
+      metadata: { name: "kube-apiserver", namespace: ns, uid: "d1", labels },
+      spec: {
+        replicas: 1,
+        template: {
+          spec: {
+            containers: [{ name: "kube-apiserver", resources: { requests: { cpu: "1", memory: "512Mi" } } }],
+          },
+        },
+      },
+    } as KubeObject;
+    const clusterScaler = {
+      apiVersion: "metapilot.io/v1alpha1",
+      kind: "ClusterScaler",
+      metadata: { name: "all", uid: "cs", resourceVersion: "1" },
+      spec: { components: [{ name: "kube-apiserver" }] },
+    } as KubeObject & { spec: Record<string, unknown> };
+    const snapshot = emptyUsageSnapshot();
+    const prometheus = { snapshot, lastError: undefined, lastSuccessAt: now } as unknown as PrometheusSignals;
+    const caches = {
+      clusterScalers: new Store([clusterScaler]),
+      tenants: new Store(),
+      deployments: new Store([deployment]),
+      statefulSets: new Store(),
+      pods: new Store([{ metadata: { name: "kube-apiserver-0", namespace: ns, labels } } as KubeObject]),
+      decisions: new Store(),
+      profiles: new Store(),
+    } as unknown as ScalerCaches;
+    const reconciler = new ScalerReconciler({
+      caches,
+      client: undefined as never,
+      actuator: { dryRun: false, apply: async () => undefined },
+      recorder: { record: () => undefined } as never,
+      prometheus,
+      dryRun: false,
+      now: () => now,
+    });
+    const rc = { signal: new AbortController().signal, logger: createLogger({ level: "silent" }) };
+    const reconcile = () => reconciler.reconcile({ namespace: ns, name: "kube-apiserver" }, rc);
+    return { now, snapshot, prometheus, reconciler, reconcile, clusterScaler };
+  }
+
+  it("clears when the missing series comes back", async () => {
+    const t = setup();
+    // Prometheus answers, but has no cpu usage of this workload: its scale-down is held.
+    await t.reconcile();
+    let [signals, held] = conditionsOf(t.reconciler, t.prometheus, t.now);
+    expect(held).toMatchObject({ type: "ScaleDownHeld", status: "True", reason: "SignalsMissing" });
+    expect(held.message).toMatch(/^hand\/kube-apiserver: cpu usage missing, memory working set missing$/);
+    expect(signals.status).toBe("False");
+
+    const series = `${ns}/kube-apiserver-0/kube-apiserver`;
+    t.snapshot.cpu.set(series, { value: 0.5, observedAt: t.now, source: "test" });
+    t.snapshot.memory.set(series, { value: 300 * 2 ** 20, observedAt: t.now, source: "test" });
+    await t.reconcile();
+    [signals, held] = conditionsOf(t.reconciler, t.prometheus, t.now);
+    expect(held).toMatchObject({ type: "ScaleDownHeld", status: "False", reason: "SignalsFresh" });
+    expect(signals).toMatchObject({ type: "SignalsAvailable", status: "True" });
+  });
+
+  it("clears when the ClusterScaler stops governing the workload, though the workload is never reconciled again", async () => {
+    const t = setup();
+    await t.reconcile();
+    expect(conditionsOf(t.reconciler, t.prometheus, t.now)[1].status).toBe("True");
+    // The ClusterScaler now selects other tenants: the watches enqueue only governed workloads, so this one gets
+    // no last round; its old reason must not hold the ClusterScaler's conditions.
+    t.clusterScaler.spec = { ...t.clusterScaler.spec, tenantSelector: { matchLabels: { tier: "gold" } } };
+    t.clusterScaler.metadata = { ...t.clusterScaler.metadata, resourceVersion: "2" };
+    expect(t.reconciler.heldReasons.get("all")?.size).toBe(1);
+    expect(conditionsOf(t.reconciler, t.prometheus, t.now)[1]).toMatchObject({
+      status: "False",
+      reason: "SignalsFresh",
+    });
+  });
+});
+
+describe("HeldForData", () => {
+  it("keeps a workload under one ClusterScaler at a time, and drops a ClusterScaler with none", () => {
+    const held = new HeldForData();
+    held.hold("a", "ns/w", "cpu usage missing");
+    held.hold("b", "ns/w", "memory working set stale");
+    expect(held.byClusterScaler.has("a")).toBe(false);
+    expect(held.of("b", () => true)).toEqual(new Map([["ns/w", "memory working set stale"]]));
+    expect(held.of("b", () => false)).toEqual(new Map());
+    held.release("ns/w");
+    expect(held.byClusterScaler.size).toBe(0);
   });
 });
