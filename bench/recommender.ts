@@ -324,7 +324,7 @@ async function compareWithVpa(c: CompareInput) {
       ...compareByShape(vpaRule, vpa.recommendations),
     },
     differencesExplained: [
-      "Feeding: VPA reads rate(cpu[30m]) and the plain memory gauge at a 30 m step from its own clock; ours (as the controller, rate window 5m raised to the step) reads rate(cpu[1800s]) and max_over_time(memory[30m]) on a 30 m grid aligned to the epoch, so each point of either is one step of usage. The CPU counter is written every 15 min so that a rate over one step has two samples; the synthetic noise changes every 30 min on the epoch's grid, so both readers see the same values whatever their clock offset (the original shape is smooth). Prometheus runs with --query.lookback-delta=31m so that VPA's instant selector finds the 30-minute memory samples.",
+      "Feeding: VPA reads rate(cpu[30m]) and the plain memory gauge at a 30 m step from its own clock; ours (as the controller, rate window 5m raised to the step) reads rate(cpu[1800s]) and max_over_time(memory[30m]) at a 30 m step, its history from its own clock back by whole steps to exactly 8 days before, both ends included, as VPA reads (ReadGrid fromEnd), so each point of either is one step of usage. The CPU counter is written every 15 min so that a rate over one step has two samples; the synthetic noise changes every 30 min on the epoch's grid, so both readers see the same values whatever their clock offset (the original shape is smooth). Prometheus runs with --query.lookback-delta=31m so that VPA's instant selector finds the 30-minute memory samples.",
       "upperBound (CPU and memory): confidence. VPA's getConfidence is min(lifespan days, TotalSamplesCount / 1440): every sample counts as one minute, so 385 points × 2 pods at 30 m resolution are 0.53 days and the upper bound is × (1 + 1/0.53) ≈ 2.87. Ours counts each point as the minutes it stands for (30), so confidence is capped by the 8-day lifespan: × 1.125. Fed VPA's samples at one minute each, ours gives VPA's bound.",
       "Memory (target and lower bound): aggregation windows. Both keep one memory peak per pod per 24 h, VPA per pod container and window (model/container.go addMemorySample), ours per pod and UTC day. VPA's windows are anchored at each pod's first sample and each window's peak is added at the window's END: a Prometheus bootstrap reads exactly 8 days, so the last point (the usage at the moment VPA read its history) is alone in a ninth window whose end is ~24 h ahead, and weighs about half of that pod's histogram. Ours keeps each UTC day's peak at its own time, and today's peak so far weighs about as much. Where the usage at VPA's start is below the day's peak so far (spikes, noisy replicas), a percentile can fall a bucket apart, ours above; where it is at the daily high, as in the original shape after 06:00 UTC, every peak is the same. vpaMemoryRuleOnVpaSamplesVsVpa runs the model's \"VPA\" memory peak rule (VPA's windows) on VPA's own samples, and oursAsControllerVpaRuleVsVpa runs it as the controller reads: where it reproduces VPA's status, the remaining difference is that rule, not the per-pod aggregation.",
       "CPU: VPA truncates to whole millicores each usage sample (model.CPUAmountFromCores, before bucketing) and the result after the percentile, the margin and the confidence multiplier (model.ScaleResource); ours is compared unrounded, so ours is higher by about 1 m. The truncated samples can also move a percentile that sits at a bucket edge one bucket (5%) down: ours fed VPA's samples truncates them the same way.",
@@ -609,11 +609,16 @@ async function run(opts: BenchOptions): Promise<Record<string, unknown>> {
 
 /**
  * A run at BENCH_RECOMMENDER_NAMESPACES other than the full 100 goes beside the full-size figures in
- * results/recommender.json, under runsAtOtherSizes["<N> namespaces"]; --quick and full-size runs replace their file.
+ * results/recommender.json, under runsAtOtherSizes["<N> namespaces"]; --quick runs replace their file, full-size runs
+ * everything but runsAtOtherSizes.
  */
 function writeRecommenderResults(quick: boolean, body: Record<string, unknown>): string {
   const sized = process.env.BENCH_RECOMMENDER_NAMESPACES;
-  if (sized === undefined || Number(sized) === 100) return writeResults("recommender", quick, body);
+  if (sized === undefined || Number(sized) === 100) {
+    // A full-size run keeps the runs at other sizes beside it.
+    const kept = quick ? undefined : readResults("recommender")?.runsAtOtherSizes;
+    return writeResults("recommender", quick, kept === undefined ? body : { ...body, runsAtOtherSizes: kept });
+  }
   const full = readResults("recommender") ?? {};
   const other = (full.runsAtOtherSizes ?? {}) as Record<string, unknown>;
   other[`${String(body.namespaces)} namespaces`] = body;
