@@ -1,6 +1,6 @@
 // kube-apiserver: its Deployment and PodDisruptionBudget. It moves to a new version only once etcd is ready.
-import type { TenantContext } from "../manifests.js";
-import { apiServerDeployment } from "../manifests.js";
+import type { KubeObject } from "../../kube/resources.js";
+import { apiServerDeployment, type ComponentInputs, type TenantContext } from "../manifests.js";
 import type { Found } from "./step.js";
 import { controlPlaneDeploymentStep } from "./workload.js";
 
@@ -21,4 +21,20 @@ export function apiServerDone(found: Found, ctx: TenantContext): boolean {
   return (
     found.components["kube-apiserver"]?.ready === true && found.versions["kube-apiserver"] === ctx.tcp.spec.version
   );
+}
+
+/** The step of a component that follows the apiserver: its own Deployment and PodDisruptionBudget, nothing else. */
+export function afterApiServerStep(
+  component: "kube-controller-manager" | "kube-scheduler",
+  conditionType: string,
+  manifest: (ctx: TenantContext, inputs: ComponentInputs) => KubeObject,
+) {
+  const own = { component };
+  return controlPlaneDeploymentStep({
+    component,
+    conditionType,
+    manifest,
+    mayUpgrade: apiServerDone,
+    cleanup: { deployments: own, pdbs: own },
+  });
 }
