@@ -1,0 +1,139 @@
+// The engine offline: recorded inputs of one workload replayed round by round through exactly the pipeline the
+// controller runs (decideRound: the history model, the scalers, the estimators and the engine), with no cluster and
+// no clock but the recorded one. Each change is carried forward as the workload would read it back once applied,
+// so later rounds see earlier decisions; nothing is ever applied, so the ClusterScaler's dryRun makes no
+// difference here. The fleet budget is not counted: a round says what remained of it (unlimited when it does not).
+import { parseClusterScaler } from "../api/index.js";
+import { sizeBlock, sizeOf } from "./decisions.js";
+import { defaultEngineOptions, type EngineOptions } from "./engine-options.js";
+import { afterDecision, emptyHistory } from "./history.js";
+import { resolvePolicy } from "./policy.js";
+import { decideRound } from "./round.js";
+import type { DecisionInput, Measurement, Plan, Profile, Signals, Size, WorkloadRef } from "./types.js";
+
+/** A measurement as recorded: its time as an ISO string. */
+export interface RecordedMeasurement {
+  value: number;
+  observedAt: string;
+  source?: string;
+}
+
+export interface RecordedOomKill {
+  id: string;
+  pod: string;
+  container: string;
+  finishedAt: string;
+  limitBytes?: number;
+  replaceable?: boolean;
+}
+
+/** What one round saw. */
+export interface RecordedRound {
+  /** The round's clock. */
+  at: string;
+  signals: {
+    oom?: RecordedOomKill[];
+    cpuUsage?: RecordedMeasurement;
+    memoryWorkingSet?: RecordedMeasurement;
+    cpuThrottledRatio?: RecordedMeasurement;
+    apiserver429Rate?: RecordedMeasurement;
+    clusterNodes?: RecordedMeasurement;
+    storedObjects?: RecordedMeasurement;
+    probeFailures?: RecordedMeasurement;
+    unavailableReason?: string;
+  };
+  /** The size the workload really had, where known; otherwise the size the earlier decisions left it at. */
+  observed?: Size;
+  profile?: Profile;
+  /** The fleet model's fits of the component, for the fleet-regression estimator. */
+  fleet?: DecisionInput["fleet"];
+  /** Changes the fleet budget still allowed (unlimited when unset), and the tenant's OOM floor left. */
+  fleetBudgetRemaining?: number;
+  oomFloorRemaining?: number;
+  paused?: boolean;
+}
+
+export interface RecordedInputs {
+  /** The ClusterScaler, as in a file or from the cluster. */
+  clusterScaler: unknown;
+  workload: WorkloadRef;
+  /** The tenant's labels, for the ClusterScaler's overrides. */
+  tenantLabels?: Record<string, string>;
+  /** The workload's size before the first round. */
+  start: Size;
+  rounds: RecordedRound[];
+  engine?: Partial<EngineOptions>;
+}
+
+export interface OfflineDecision {
+  at: string;
+  plan: Plan;
+  /** The size the round started from. */
+  size: Size;
+}
+
+const measurement = (m: RecordedMeasurement | undefined): Measurement | undefined =>
+  m && { value: m.value, observedAt: Date.parse(m.observedAt), source: m.source ?? "recorded" };
+
+function signalsOf(r: RecordedRound["signals"]): Signals {
+  const signals: Signals = {
+    oom: (r.oom ?? []).map((e) => ({ ...e, finishedAt: Date.parse(e.finishedAt) })),
+  };
+  for (const name of [
+    "cpuUsage",
+    "memoryWorkingSet",
+    "cpuThrottledRatio",
+    "apiserver429Rate",
+    "clusterNodes",
+    "storedObjects",
+    "probeFailures",
+  ] as const) {
+    const m = measurement(r[name]);
+    if (m) signals[name] = m;
+  }
+  if (r.unavailableReason !== undefined) signals.unavailableReason = r.unavailableReason;
+  return signals;
+}
+
+/** Every round's plan, in order. Throws on a ClusterScaler that does not parse or does not list the component. */
+export function decideOffline(recorded: RecordedInputs): OfflineDecision[] {
+  const parsed = parseClusterScaler(recorded.clusterScaler);
+  if (!parsed.ok) throw new Error(`invalid ClusterScaler: ${parsed.errors.join("; ")}`);
+  const { component } = recorded.workload;
+  const policy = resolvePolicy(parsed.value, component, recorded.tenantLabels ?? {});
+  if (!policy) throw new Error(`the ClusterScaler lists no component ${component}`);
+  const engine = { ...defaultEngineOptions, ...recorded.engine };
+  const first = recorded.rounds[0];
+  const history = emptyHistory(first ? Date.parse(first.at) : 0);
+  let size = recorded.start;
+  const out: OfflineDecision[] = [];
+  for (const round of recorded.rounds) {
+    const now = Date.parse(round.at);
+    const observed = round.observed ?? size;
+    const { plan } = decideRound(
+      history,
+      {
+        workload: recorded.workload,
+        current: observed,
+        observed,
+        policy,
+        signals: signalsOf(round.signals),
+        profile: round.profile,
+        fleet: round.fleet,
+        now,
+        fleetBudgetRemaining: round.fleetBudgetRemaining ?? Number.POSITIVE_INFINITY,
+        oomFloorRemaining: round.oomFloorRemaining ?? Number.POSITIVE_INFINITY,
+        paused: round.paused ?? false,
+      },
+      engine,
+    );
+    out.push({ at: round.at, plan, size: observed });
+    size = observed;
+    if (plan.action === "none") continue;
+    // As the workload reads back once applied: whole millicores and MiB, as live.
+    const applied = sizeOf(sizeBlock(plan.after));
+    afterDecision(history, plan, plan.action === "blocked" ? "Blocked" : "Applied", observed, applied, now);
+    if (plan.action === "change") size = applied;
+  }
+  return out;
+}
