@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { describe, expect, it } from "vitest";
-import { freePort, kubeProxyWaitSeconds } from "./metacluster.js";
+import { freePort } from "./metacluster-ports.js";
 
 describe("freePort", () => {
   it("gives bindable ports below the kernel's ephemeral range, where outgoing connections cannot take them", async () => {
@@ -22,16 +22,5 @@ describe("freePort", () => {
       });
       await new Promise((r) => server.close(r));
     }
-  });
-});
-
-describe("kubeProxyWaitSeconds", () => {
-  it("is 1200 unless METACLUSTER_KUBE_PROXY_WAIT_SECONDS says otherwise, and refuses what is not seconds", () => {
-    expect(kubeProxyWaitSeconds(undefined)).toBe(1200);
-    expect(kubeProxyWaitSeconds("")).toBe(1200);
-    expect(kubeProxyWaitSeconds("0")).toBe(0);
-    expect(kubeProxyWaitSeconds("90")).toBe(90);
-    expect(() => kubeProxyWaitSeconds("20m")).toThrow(/number of seconds/);
-    expect(() => kubeProxyWaitSeconds("-1")).toThrow(/number of seconds/);
   });
 });
