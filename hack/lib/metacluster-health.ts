@@ -29,16 +29,16 @@ export async function isHealthy(state: MetaclusterState, name: ComponentName): P
   try {
     // kcm and the scheduler serve a self-signed certificate; the probe only cares that they answer.
     if (name === "kube-controller-manager" || name === "kube-scheduler") {
-      const res = await new Promise<number>((resolve, reject) => {
-        const req = httpsRequest(healthUrl(state, name), { rejectUnauthorized: false, timeout: 2000 }, (r) => {
-          r.resume();
-          resolve(r.statusCode ?? 0);
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = httpsRequest(healthUrl(state, name), { rejectUnauthorized: false, timeout: 2000 }, (response) => {
+          response.resume();
+          resolve(response.statusCode ?? 0);
         });
         req.on("timeout", () => req.destroy(new Error("timeout")));
         req.on("error", reject);
         req.end();
       });
-      return res === 200;
+      return status === 200;
     }
     return (await getUrl(state, healthUrl(state, name))).status === 200;
   } catch {

@@ -58,12 +58,12 @@ export async function ensureNodes(state: MetaclusterState, count: number, log: (
   const run = async (items: string[], fn: (n: string) => Promise<void>) => {
     for (let i = 0; i < items.length; i += 50) await Promise.all(items.slice(i, i + 50).map(fn));
   };
-  await run(toCreate, async (n) => {
-    const res = await call("POST", "/api/v1/nodes", kwokNode(n, { "metacluster.local/pool": "default" }));
-    if (res.status !== 201 && res.status !== 409) throw new Error(`creating node ${n}: ${res.status} ${res.body}`);
+  await run(toCreate, async (name) => {
+    const res = await call("POST", "/api/v1/nodes", kwokNode(name, { "metacluster.local/pool": "default" }));
+    if (res.status !== 201 && res.status !== 409) throw new Error(`creating node ${name}: ${res.status} ${res.body}`);
   });
-  await run(toDelete, async (n) => {
-    await call("DELETE", `/api/v1/nodes/${n}`);
+  await run(toDelete, async (name) => {
+    await call("DELETE", `/api/v1/nodes/${name}`);
   });
   // Wait for kwok to mark them Ready.
   const deadline = Date.now() + 120_000;

@@ -113,11 +113,11 @@ export function withOwnJobs(current: unknown, desired: Record<string, unknown>):
 /** POST /-/reload (Prometheus runs with --web.enable-lifecycle); fails when Prometheus refuses the configuration. */
 async function reloadPrometheus(state: MetaclusterState): Promise<void> {
   const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = httpRequest(`${state.prometheusUrl}/-/reload`, { method: "POST", timeout: 30_000 }, (r) => {
+    const req = httpRequest(`${state.prometheusUrl}/-/reload`, { method: "POST", timeout: 30_000 }, (response) => {
       let body = "";
-      r.setEncoding("utf8");
-      r.on("data", (c: string) => (body += c));
-      r.on("end", () => resolve({ status: r.statusCode ?? 0, body }));
+      response.setEncoding("utf8");
+      response.on("data", (chunk: string) => (body += chunk));
+      response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
     });
     req.on("timeout", () => req.destroy(new Error("Prometheus did not answer /-/reload within 30 s")));
     req.on("error", reject);

@@ -165,27 +165,31 @@ export function readToken(file: string): string {
 }
 
 /** Wires the dashboard into a manager: its caches now, its routes on the manager's HTTP server. */
-export function addDashboard(manager: Manager, o: DashboardOptions = {}): Dashboard {
+export function addDashboard(manager: Manager, options: DashboardOptions = {}): Dashboard {
   if (!manager.server) throw new Error("--dashboard needs the HTTP server: set --metrics-address");
-  if (!o.authTokenFile && !(o.listenAddress !== undefined && isLoopbackAddress(o.listenAddress))) {
+  if (!options.authTokenFile && !(options.listenAddress !== undefined && isLoopbackAddress(options.listenAddress))) {
     throw new Error(
       `--dashboard without --dashboard-auth-token-file would show every tenant's data to anyone who can reach ` +
-        `--metrics-address ${o.listenAddress ?? "(unknown)"}: give a token file, or bind --metrics-address to ` +
+        `--metrics-address ${options.listenAddress ?? "(unknown)"}: give a token file, or bind --metrics-address to ` +
         "127.0.0.1 and reach it with kubectl port-forward",
     );
   }
-  const caches = dashboardCaches(manager, o.namespace);
+  const caches = dashboardCaches(manager, options.namespace);
   const deps: ApiDeps = {
     caches,
-    series: o.prometheus ? new PrometheusClient({ timeoutMs: 5_000, retries: 0, ...o.prometheus }) : undefined,
-    rateWindow: o.rateWindow,
-    opsCenter: o.opsCenter === true,
+    series: options.prometheus
+      ? new PrometheusClient({ timeoutMs: 5_000, retries: 0, ...options.prometheus })
+      : undefined,
+    rateWindow: options.rateWindow,
+    opsCenter: options.opsCenter === true,
   };
-  const handler = createDashboardHandler(deps, { token: o.authTokenFile ? readToken(o.authTokenFile) : undefined });
+  const handler = createDashboardHandler(deps, {
+    token: options.authTokenFile ? readToken(options.authTokenFile) : undefined,
+  });
   manager.server.route("/ui", handler);
   manager.server.route("/api/", handler);
   manager.logger.info(
-    { auth: o.authTokenFile ? "bearer token" : "none", prometheus: o.prometheus?.url ?? "none" },
+    { auth: options.authTokenFile ? "bearer token" : "none", prometheus: options.prometheus?.url ?? "none" },
     "dashboard enabled on /ui/ and /api/",
   );
   return { caches, handler, deps };
