@@ -1,0 +1,161 @@
+import { describe, expect, it } from "vitest";
+import { defaultEngineOptions } from "./engine-options.js";
+import type { DecisionObject } from "./decisions.js";
+import {
+  afterDecision,
+  baselineSize,
+  emptyHistory,
+  historyFromDecisions,
+  HistoryModel,
+  nextWindowEndMs,
+  rememberRecommendation,
+  trackThresholds,
+} from "./history.js";
+import { input, policy } from "./testing.js";
+import type { Plan, Size } from "./types.js";
+import { observedSizeAnnotation, oomIdsAnnotation } from "../api/labels.js";
+
+const now = Date.parse("2026-11-23T12:00:00Z");
+const min = 60_000;
+const iso = (ms: number) => new Date(ms).toISOString();
+
+const decision = (over: {
+  phase?: string;
+  at: number;
+  direction?: "Up" | "Down";
+  oomIds?: string;
+  observed?: string;
+}): DecisionObject => ({
+  metadata: {
+    annotations: {
+      ...(over.oomIds ? { [oomIdsAnnotation]: over.oomIds } : {}),
+      ...(over.observed ? { [observedSizeAnnotation]: over.observed } : {}),
+    },
+  },
+  spec: {
+    direction: over.direction ?? "Up",
+    decidedAt: iso(over.at),
+    after: { replicas: 2, resources: { requests: { cpu: "750m" } } },
+  },
+  ...(over.phase ? { status: { phase: over.phase } } : {}),
+});
+
+describe("historyFromDecisions", () => {
+  it("rebuilds cooldowns and handled kills, and trusts a decision without a phase only when it is signed", () => {
+    const signed = decision({ at: now - 3 * min, oomIds: "a,b" });
+    const forged = decision({ at: now - 2 * min, oomIds: "c" });
+    const h = historyFromDecisions(
+      [
+        decision({ phase: "Applied", at: now - 10 * min, direction: "Up" }),
+        decision({ phase: "Applied", at: now - 5 * min, direction: "Down" }),
+        decision({ phase: "Blocked", at: now - min, oomIds: "d" }),
+        signed,
+        forged,
+      ],
+      (d) => d === signed,
+      now,
+    );
+    expect(h.lastScaleUpAt).toBe(now - 10 * min);
+    expect(h.lastChangeAt).toBe(now - 5 * min);
+    expect([...h.handledOomIds].sort()).toEqual(["a", "b", "d"]);
+    expect(h.observingSince).toBe(now);
+    expect(h.shadow).toBeUndefined();
+  });
+
+  it("keeps the latest dry-run decision as the shadow, and loses only the shadow to an unreadable annotation", () => {
+    const observed: Size = { replicas: 2, cpuRequest: 0.5 };
+    const h = historyFromDecisions(
+      [
+        decision({ phase: "DryRun", at: now - 2 * min, observed: JSON.stringify(observed) }),
+        decision({ phase: "DryRun", at: now - 3 * min, observed: JSON.stringify({ replicas: 9 }) }),
+      ],
+      () => false,
+      now,
+    );
+    expect(h.shadow).toEqual({
+      observed,
+      after: { replicas: 2, cpuRequest: 0.75 },
+      at: now - 2 * min,
+      direction: "Up",
+    });
+    const broken = historyFromDecisions([decision({ phase: "DryRun", at: now, observed: "{" })], () => false, now);
+    expect(broken.shadow).toBeUndefined();
+    expect(broken.lastChangeAt).toBe(now);
+  });
+});
+
+describe("baselineSize", () => {
+  const observed: Size = { replicas: 2, cpuRequest: 0.5 };
+  const after: Size = { replicas: 2, cpuRequest: 0.75 };
+  const h = { ...emptyHistory(now), shadow: { observed, after, at: now - 30_000, direction: "Up" as const } };
+  it.each<[string, boolean, Size, number, Size]>([
+    ["dry-run within the cooldown: the simulated size", true, observed, now, after],
+    ["after the cooldown: the real one", true, observed, now + min, observed],
+    [
+      "the real workload changed: the real one",
+      true,
+      { replicas: 3, cpuRequest: 0.5 },
+      now,
+      { replicas: 3, cpuRequest: 0.5 },
+    ],
+    ["live: the real one", false, observed, now, observed],
+  ])("%s", (_name, dryRun, real, at, expected) => {
+    expect(baselineSize(h, real, dryRun, policy({ scaleUpCooldownMs: min }), at)).toEqual(expected);
+  });
+});
+
+describe("the history fed by rounds", () => {
+  it("tracks since when a sustained signal is over its threshold, and forgets it when it goes under", () => {
+    const h = emptyHistory(now);
+    const cpu = (value: number, at: number) =>
+      input({ now: at }, { cpuUsage: { value, observedAt: at, source: "test" } });
+    trackThresholds(h, cpu(0.9, now), defaultEngineOptions);
+    trackThresholds(h, cpu(0.9, now + 90_000), defaultEngineOptions);
+    expect(h.overThresholdSince.cpu).toBe(now);
+    // The cpu scaler's window is 2 minutes: look again when it ends (at most a minute away).
+    expect(nextWindowEndMs(h, policy(), now + 90_000)).toBe(30_000);
+    expect(nextWindowEndMs(h, policy(), now)).toBe(60_000);
+    trackThresholds(h, cpu(0.1, now + 60_000), defaultEngineOptions);
+    expect(h.overThresholdSince.cpu).toBeUndefined();
+    expect(nextWindowEndMs(h, policy(), now + 60_000)).toBe(60_000);
+  });
+
+  it("keeps recommendations for the stabilization window only", () => {
+    const h = emptyHistory(now);
+    for (const at of [now - 20 * min, now - 5 * min, now]) rememberRecommendation(h, { at, cpu: 1 }, 10 * min, now);
+    expect(h.recommendations.map((r) => r.at)).toEqual([now - 5 * min, now]);
+  });
+
+  it("learns of a decision by its phase", () => {
+    const plan = {
+      action: "change",
+      direction: "Down",
+      oomIds: ["k"],
+    } as unknown as Exclude<Plan, { action: "none" }>;
+    const size: Size = { replicas: 1 };
+    const blocked = { ...emptyHistory(now), recommendations: [{ at: now }] };
+    afterDecision(blocked, plan, "Blocked", size, size, now);
+    expect([blocked.lastChangeAt, blocked.recommendations.length, [...blocked.handled]]).toEqual([undefined, 1, ["k"]]);
+    const dry = { ...emptyHistory(now), recommendations: [{ at: now }] };
+    afterDecision(dry, plan, "DryRun", size, { replicas: 2 }, now);
+    expect(dry).toMatchObject({
+      lastChangeAt: now,
+      recommendations: [],
+      shadow: { after: { replicas: 2 }, direction: "Down" },
+    });
+    expect(dry.lastScaleUpAt).toBeUndefined();
+  });
+});
+
+describe("HistoryModel", () => {
+  it("builds a workload's history once, until it is forgotten", () => {
+    const model = new HistoryModel();
+    let built = 0;
+    const rebuild = () => (built++, emptyHistory(now));
+    const first = model.get("ns/w", rebuild);
+    expect(model.get("ns/w", rebuild)).toBe(first);
+    model.forget("ns/w");
+    expect(model.get("ns/w", rebuild)).not.toBe(first);
+    expect(built).toBe(2);
+  });
+});
