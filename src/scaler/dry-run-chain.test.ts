@@ -6,7 +6,7 @@ import { createLogger } from "../kube/logger.js";
 import type { KubeObject } from "../kube/resources.js";
 import { emptyUsageSnapshot, type PrometheusSignals } from "./signals/prometheus.js";
 import { dryRunBaselineHoldMs, ScalerReconciler, type ScalerCaches } from "./reconciler.js";
-import { policy, Store } from "./testing.js";
+import { decisionsClient, policy, storeCaches } from "./testing.js";
 import { componentLabel, tenantLabel } from "../api/labels.js";
 
 type Decision = KubeObject & {
@@ -27,23 +27,11 @@ function setup(cooldown: string) {
       },
     },
   } as KubeObject;
-  const decisions = new Store();
   let clock = Date.parse("2026-12-05T12:00:00Z");
   const snapshot = emptyUsageSnapshot();
   const prometheus = { snapshot, lastError: undefined } as unknown as PrometheusSignals;
-  const client = {
-    create: async (_r: unknown, obj: KubeObject) => {
-      decisions.items.push(structuredClone(obj));
-      return obj;
-    },
-    applyStatus: async (_r: unknown, obj: KubeObject & { status: unknown }) => {
-      const d = decisions.get(`${obj.metadata?.namespace}/${obj.metadata?.name}`) as Decision | undefined;
-      if (d) d.status = obj.status as Decision["status"];
-      return obj;
-    },
-  };
-  const caches = {
-    clusterScalers: new Store([
+  const caches = storeCaches({
+    clusterScalers: [
       {
         apiVersion: "metapilot.io/v1alpha1",
         kind: "ClusterScaler",
@@ -55,17 +43,13 @@ function setup(cooldown: string) {
           scaleDown: { enabled: false },
         },
       } as KubeObject,
-    ]),
-    tenants: new Store(),
-    deployments: new Store([deployment]),
-    statefulSets: new Store(),
-    pods: new Store(),
-    decisions,
-    profiles: new Store(),
-  } as unknown as ScalerCaches;
+    ],
+    deployments: [deployment],
+  });
+  const decisions = caches.decisions;
   const reconciler = new ScalerReconciler({
-    caches,
-    client: client as never,
+    caches: caches as unknown as ScalerCaches,
+    client: decisionsClient(decisions) as never,
     actuator: { dryRun: true, apply: async () => undefined },
     recorder: { record: () => undefined } as never,
     prometheus,

@@ -8,10 +8,19 @@ import { componentLabel, pausedAnnotation, tenantLabel } from "../api/labels.js"
 import { HeldForData } from "./held.js";
 import { signalConditions } from "./signal-conditions.js";
 import { emptyUsageSnapshot, type PrometheusSignals } from "./signals/prometheus.js";
-import { Store } from "./testing.js";
+import { storeCaches } from "./testing.js";
 
 const ns = "hand";
 const labels = { [tenantLabel]: "hand", [componentLabel]: "kube-apiserver" };
+
+/** A ClusterScaler "all" for every tenant, with the given components (the apiserver with only its oom scaler). */
+const clusterScaler = (components: unknown[] = [{ name: "kube-apiserver", scalers: [{ name: "oom" }] }]) =>
+  ({
+    apiVersion: "metapilot.io/v1alpha1",
+    kind: "ClusterScaler",
+    metadata: { name: "all", uid: "cs", resourceVersion: "1" },
+    spec: { components },
+  }) as KubeObject & { spec: Record<string, unknown> };
 
 describe("ScalerReconciler.heldReasons", () => {
   it("holds a workload while its scale-down waits for data, and forgets it when it no longer does", async () => {
@@ -24,26 +33,11 @@ describe("ScalerReconciler.heldReasons", () => {
         },
       },
     } as KubeObject;
-    const deployments = new Store([deployment]);
-    const caches = {
-      clusterScalers: new Store([
-        {
-          apiVersion: "metapilot.io/v1alpha1",
-          kind: "ClusterScaler",
-          metadata: { name: "all", uid: "cs", resourceVersion: "1" },
-          spec: { components: [{ name: "kube-apiserver", scalers: [{ name: "oom" }] }] },
-        } as KubeObject,
-      ]),
-      tenants: new Store(),
-      deployments,
-      statefulSets: new Store(),
-      pods: new Store(),
-      decisions: new Store(),
-      profiles: new Store(),
-    } as unknown as ScalerCaches;
+    const caches = storeCaches({ clusterScalers: [clusterScaler()], deployments: [deployment] });
+    const deployments = caches.deployments;
     // No Prometheus: nothing can be scaled down, so the workload's scale-down is held for data.
     const reconciler = new ScalerReconciler({
-      caches,
+      caches: caches as unknown as ScalerCaches,
       client: undefined as never,
       actuator: { dryRun: false, apply: async () => undefined },
       recorder: { record: () => undefined } as never,
@@ -94,25 +88,16 @@ describe("ScaleDownHeld follows its cause", () => {
         },
       },
     } as KubeObject;
-    const clusterScaler = {
-      apiVersion: "metapilot.io/v1alpha1",
-      kind: "ClusterScaler",
-      metadata: { name: "all", uid: "cs", resourceVersion: "1" },
-      spec: { components: [{ name: "kube-apiserver" }] },
-    } as KubeObject & { spec: Record<string, unknown> };
+    const scaler = clusterScaler([{ name: "kube-apiserver" }]);
     const snapshot = emptyUsageSnapshot();
     const prometheus = { snapshot, lastError: undefined, lastSuccessAt: now } as unknown as PrometheusSignals;
-    const caches = {
-      clusterScalers: new Store([clusterScaler]),
-      tenants: new Store(),
-      deployments: new Store([deployment]),
-      statefulSets: new Store(),
-      pods: new Store([{ metadata: { name: "kube-apiserver-0", namespace: ns, labels } } as KubeObject]),
-      decisions: new Store(),
-      profiles: new Store(),
-    } as unknown as ScalerCaches;
+    const caches = storeCaches({
+      clusterScalers: [scaler],
+      deployments: [deployment],
+      pods: [{ metadata: { name: "kube-apiserver-0", namespace: ns, labels } } as KubeObject],
+    });
     const reconciler = new ScalerReconciler({
-      caches,
+      caches: caches as unknown as ScalerCaches,
       client: undefined as never,
       actuator: { dryRun: false, apply: async () => undefined },
       recorder: { record: () => undefined } as never,
@@ -122,7 +107,7 @@ describe("ScaleDownHeld follows its cause", () => {
     });
     const rc = { signal: new AbortController().signal, logger: createLogger({ level: "silent" }) };
     const reconcile = () => reconciler.reconcile({ namespace: ns, name: "kube-apiserver" }, rc);
-    return { now, snapshot, prometheus, reconciler, reconcile, clusterScaler };
+    return { now, snapshot, prometheus, reconciler, reconcile, clusterScaler: scaler };
   }
 
   it("clears when the missing series comes back", async () => {

@@ -10,7 +10,7 @@ import { decideOffline, type RecordedInputs } from "./offline.js";
 import { MiB } from "./quantity.js";
 import { ScalerReconciler, type ScalerCaches } from "./reconciler.js";
 import { emptyUsageSnapshot, type PrometheusSignals } from "./signals/prometheus.js";
-import { Store } from "./testing.js";
+import { decisionsClient, storeCaches } from "./testing.js";
 import type { Measurement, Size } from "./types.js";
 import { sizeBlock } from "./decisions.js";
 import { componentLabel, tenantLabel } from "../api/labels.js";
@@ -85,31 +85,17 @@ async function replayThroughController(): Promise<RecordedDecision[]> {
     metadata: { name: "kube-apiserver-0", namespace: ref.namespace, uid: "uid-1", labels },
     status: {},
   } as KubeObject & { status: Record<string, unknown>; spec?: unknown };
-  const decisions = new Store();
   const snapshot = emptyUsageSnapshot();
   const prometheus = { snapshot, lastError: undefined as string | undefined };
   let clock = 0;
+  const caches = storeCaches({
+    clusterScalers: [recorded.clusterScaler as KubeObject],
+    deployments: [deployment],
+    pods: [pod],
+  });
   const reconciler = new ScalerReconciler({
-    caches: {
-      clusterScalers: new Store([recorded.clusterScaler as KubeObject]),
-      tenants: new Store(),
-      deployments: new Store([deployment]),
-      statefulSets: new Store(),
-      pods: new Store([pod]),
-      decisions,
-      profiles: new Store(),
-    } as unknown as ScalerCaches,
-    client: {
-      create: async (_r: unknown, obj: KubeObject) => {
-        decisions.items.push(structuredClone(obj));
-        return obj;
-      },
-      applyStatus: async (_r: unknown, obj: KubeObject & { status: unknown }) => {
-        const d = decisions.get(`${obj.metadata?.namespace}/${obj.metadata?.name}`);
-        if (d) (d as KubeObject & { status: unknown }).status = obj.status;
-        return obj;
-      },
-    } as never,
+    caches: caches as unknown as ScalerCaches,
+    client: decisionsClient(caches.decisions) as never,
     actuator: { dryRun: false, apply: async (_w, after) => setSize(after) },
     recorder: { record: () => undefined } as never,
     prometheus: prometheus as unknown as PrometheusSignals,
@@ -152,7 +138,7 @@ async function replayThroughController(): Promise<RecordedDecision[]> {
     if (kill) pod.metadata = { ...pod.metadata, ownerReferences: [{ controller: true } as never] };
     await reconciler.reconcile({ namespace: ref.namespace, name: ref.name }, rc);
   }
-  return decisions.items as RecordedDecision[];
+  return caches.decisions.items as RecordedDecision[];
 }
 
 describe("decideOffline and the controller", () => {

@@ -71,3 +71,38 @@ export class Store {
     return this.list((o) => o.metadata?.namespace === ns && (!filter || filter(o)));
   }
 }
+
+const cacheNames = [
+  "clusterScalers",
+  "tenants",
+  "deployments",
+  "statefulSets",
+  "pods",
+  "decisions",
+  "profiles",
+] as const;
+
+/** The scaler reconciler's caches (ScalerCaches) over plain arrays: each named one holds its items, the rest none. */
+export function storeCaches(
+  items: Partial<Record<(typeof cacheNames)[number], KubeObject[]>> = {},
+): Record<(typeof cacheNames)[number], Store> {
+  return Object.fromEntries(cacheNames.map((name) => [name, new Store(items[name] ?? [])])) as Record<
+    (typeof cacheNames)[number],
+    Store
+  >;
+}
+
+/** A client for unit tests of the reconciler: a created decision goes into `decisions`, and its status onto it. */
+export function decisionsClient(decisions: Store) {
+  return {
+    create: async (_resource: unknown, obj: KubeObject) => {
+      decisions.items.push(structuredClone(obj));
+      return obj;
+    },
+    applyStatus: async (_resource: unknown, obj: KubeObject & { status: unknown }) => {
+      const recorded = decisions.get(`${obj.metadata?.namespace}/${obj.metadata?.name}`);
+      if (recorded) (recorded as KubeObject & { status: unknown }).status = obj.status;
+      return obj;
+    },
+  };
+}
