@@ -36,6 +36,8 @@ interface Aggregate {
   writtenCount: number;
   lastWriteMs: number;
   flushTimer?: NodeJS.Timeout;
+  /** Writes the series count now, when a flush is scheduled (shutdown, and flush()). */
+  flushNow?: () => void;
   created: boolean;
   note: string;
 }
@@ -125,10 +127,13 @@ export class EventRecorder {
     if (agg.flushTimer) return;
     const flushMs = this.options.seriesFlushMs ?? 30_000;
     const wait = Math.max(0, agg.lastWriteMs + flushMs - this.now());
-    agg.flushTimer = setTimeout(() => {
+    agg.flushNow = () => {
+      clearTimeout(agg.flushTimer);
       agg.flushTimer = undefined;
+      agg.flushNow = undefined;
       if (agg.count !== agg.writtenCount) this.enqueue(() => this.write(agg, regarding, type, reason, action));
-    }, wait);
+    };
+    agg.flushTimer = setTimeout(() => agg.flushNow?.(), wait);
     agg.flushTimer.unref?.();
     void key;
   }
@@ -186,8 +191,12 @@ export class EventRecorder {
     }
   }
 
-  /** Waits for queued writes (tests and shutdown). */
+  /**
+   * Writes every series count still waiting for its flush interval, then waits for all queued writes: at shutdown,
+   * so that a stopping controller loses no count, and in tests that measure the writes of a steady state.
+   */
   async flush(): Promise<void> {
+    for (const agg of this.aggregates.values()) agg.flushNow?.();
     await this.pending;
   }
 }
