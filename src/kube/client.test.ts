@@ -89,7 +89,8 @@ describe("KubeClient", () => {
     const scope = nock(testServer, { reqheaders: { "content-type": "application/apply-patch+yaml" } })
       .patch("/apis/apps/v1/namespaces/ns/deployments/d")
       .query({ fieldManager: "metapilot", force: "true" })
-      .reply(200, (_uri, body) => body as object);
+      // nock 15 hands a reply function the Fetch Request (a second parameter would be a callback nock waits on).
+      .reply(200, async (request: Request) => (await request.json()) as object);
     const client = new KubeClient(testKubeConfig(), fast);
     const out = await client.apply<KubeObject>(Resources.Deployment, { metadata: { name: "d", namespace: "ns" } });
     expect(out.kind).toBe("Deployment");

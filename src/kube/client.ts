@@ -165,7 +165,12 @@ export class KubeClient {
     const body =
       spec.body === undefined ? undefined : typeof spec.body === "string" ? spec.body : JSON.stringify(spec.body);
     const headers: Record<string, string> = {};
-    if (body !== undefined) headers["content-type"] = spec.contentType ?? "application/json";
+    if (body !== undefined) {
+      headers["content-type"] = spec.contentType ?? "application/json";
+      // Explicit, not left to node:http: it frames a DELETE's body (DeleteOptions) the same way on every path, and
+      // nock 15's interceptor lets a DELETE with a body but no declared length through to the network unmocked.
+      headers["content-length"] = String(Buffer.byteLength(body));
+    }
     const url = this.url(spec.path, spec.query);
     const maxRetries = spec.maxRetries ?? this.maxRetries;
     const metrics = this.options.metrics;

@@ -74,11 +74,25 @@ describe("PrometheusClient.query (instant)", () => {
     expect(await client().query("x")).toEqual([]);
   });
 
+  // A reply function that never settles: nock 15 sends nothing, not even the status line. (Its .delay() holds back
+  // only the body, which is the next case.)
+  const neverAnswers = () => new Promise<never>(() => {});
+
   it("times out a server that does not answer", async () => {
-    nock(url).post("/api/v1/query").times(2).delay(2000).reply(200, {});
+    nock(url).post("/api/v1/query").times(2).reply(neverAnswers);
     const err = await client(500)
       .query("x")
       .catch((e: unknown) => e);
     expect((err as PrometheusError).kind).toBe("timeout");
+    expect(nock.isDone()).toBe(true);
+  });
+
+  it("times out a server that sends the headers and then stalls the body, rather than calling it partial", async () => {
+    nock(url).post("/api/v1/query").times(2).delay(2000).reply(200, { status: "success" });
+    const err = await client(500)
+      .query("x")
+      .catch((e: unknown) => e);
+    expect((err as PrometheusError).kind).toBe("timeout");
+    expect(nock.isDone()).toBe(true);
   });
 });

@@ -115,6 +115,10 @@ export class PrometheusClient {
     const maxBytes = this.options.maxResponseBytes ?? defaultMaxResponseBytes;
     this.options.onRequest?.(path, params);
     return new Promise((resolve, reject) => {
+      // Set when the deadline fires. Destroying the request then breaks the response off too, and whether the
+      // response or the request reports it first depends on the socket (a real one or nock's), so the deadline
+      // is what every handler reports once it has passed.
+      let deadlinePassed: PrometheusError | undefined;
       const req = (url.protocol === "https:" ? httpsRequest : httpRequest)(
         url,
         {
@@ -156,15 +160,17 @@ export class PrometheusClient {
             chunks.push(c);
           });
           res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
-          res.on("error", (err) => reject(new PrometheusError(`response broken off: ${err.message}`, "partial")));
-          res.on("aborted", () => reject(new PrometheusError("response broken off", "partial")));
+          res.on("error", (err) =>
+            reject(deadlinePassed ?? new PrometheusError(`response broken off: ${err.message}`, "partial")),
+          );
+          res.on("aborted", () => reject(deadlinePassed ?? new PrometheusError("response broken off", "partial")));
         },
       );
       // A deadline for the whole exchange, not an idle timeout: a server that trickles bytes still times out.
-      const timer = setTimeout(
-        () => req.destroy(new PrometheusError(`Prometheus did not answer within ${timeoutMs} ms`, "timeout")),
-        timeoutMs,
-      );
+      const timer = setTimeout(() => {
+        deadlinePassed = new PrometheusError(`Prometheus did not answer within ${timeoutMs} ms`, "timeout");
+        req.destroy(deadlinePassed);
+      }, timeoutMs);
       req.on("close", () => clearTimeout(timer));
       const onAbort = () => req.destroy(new Error("aborted"));
       signal?.addEventListener("abort", onAbort, { once: true });
