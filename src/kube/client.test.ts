@@ -1,5 +1,13 @@
 import nock from "nock";
+import { KubeConfig } from "@kubernetes/client-node";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:https";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { TLSSocket } from "node:tls";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createCertificateAuthority, issueCertificate } from "../pki/certificates.js";
 import { KubeClient } from "./client.js";
 import { ApiError } from "./errors.js";
 import { RuntimeMetrics } from "./metrics.js";
@@ -96,6 +104,67 @@ describe("KubeClient", () => {
     expect(out.kind).toBe("Deployment");
     expect(out.apiVersion).toBe("apps/v1");
     scope.done();
+  });
+
+  // client-node 2.x caches the agent applyToHTTPSOptions sets, with the TLS material of the first request in it.
+  it("presents the client certificate on disk at each request, so a rotated one is used at once", async () => {
+    const ca = await createCertificateAuthority("test-ca", 1);
+    const serving = await issueCertificate(ca, {
+      commonName: "apiserver",
+      ipAddresses: ["127.0.0.1"],
+      usage: "server",
+      validityDays: 1,
+    });
+    const [first, second] = await Promise.all(
+      ["first", "second"].map((commonName) => issueCertificate(ca, { commonName, usage: "client", validityDays: 1 })),
+    );
+    const server = createServer(
+      {
+        key: serving.privateKeyPem,
+        cert: serving.certificatePem,
+        ca: ca.certificatePem,
+        requestCert: true,
+        rejectUnauthorized: true,
+      },
+      (req, res) => {
+        const user = (req.socket as TLSSocket).getPeerCertificate().subject.CN;
+        res.setHeader("content-type", "application/json");
+        res.end(JSON.stringify({ metadata: { name: user } }));
+      },
+    );
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    nock.enableNetConnect("127.0.0.1");
+    const dir = mkdtempSync(path.join(tmpdir(), "metapilot-client-cert-"));
+    try {
+      const write = (pair: { certificatePem: string; privateKeyPem: string }) => {
+        writeFileSync(path.join(dir, "tls.crt"), pair.certificatePem);
+        writeFileSync(path.join(dir, "tls.key"), pair.privateKeyPem);
+      };
+      writeFileSync(path.join(dir, "ca.crt"), ca.certificatePem);
+      write(first!);
+      const kc = new KubeConfig();
+      kc.loadFromOptions({
+        clusters: [
+          {
+            name: "c",
+            server: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
+            caFile: path.join(dir, "ca.crt"),
+          },
+        ],
+        users: [{ name: "u", certFile: path.join(dir, "tls.crt"), keyFile: path.join(dir, "tls.key") }],
+        contexts: [{ name: "x", cluster: "c", user: "u" }],
+        currentContext: "x",
+      });
+      const client = new KubeClient(kc, fast);
+      expect((await client.get(Resources.Namespace, "whoami")).metadata?.name).toBe("first");
+      write(second!);
+      expect((await client.get(Resources.Namespace, "whoami")).metadata?.name).toBe("second");
+    } finally {
+      nock.disableNetConnect();
+      server.close();
+      server.closeAllConnections();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("refuses writes when the write guard says no, without sending anything", async () => {

@@ -4,8 +4,8 @@
 // Retry-After, sends our User-Agent and is counted by verb and code. The generated API classes offer no hook
 // that can re-issue a request, which is what honouring Retry-After needs.
 import type { KubeConfig } from "@kubernetes/client-node";
-import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from "node:https";
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
+import { request as httpsRequest, type RequestOptions } from "node:https";
+import { request as httpRequest, type IncomingMessage } from "node:http";
 import { createInterface } from "node:readline";
 import { ApiError } from "./errors.js";
 import { backoffDelay, sleep } from "./backoff.js";
@@ -86,7 +86,6 @@ export class KubeClient {
   readonly fieldManager: string;
   readonly dryRun: boolean;
   private readonly limiter: TokenBucket;
-  private readonly agent: HttpsAgent | HttpAgent;
   private readonly userAgent: string;
   private readonly maxRetries: number;
   private readonly retryBaseMs: number;
@@ -101,10 +100,6 @@ export class KubeClient {
     if (!cluster) throw new Error("kubeconfig has no current cluster");
     this.server = new URL(cluster.server);
     this.limiter = new TokenBucket(options.qps ?? 20, options.burst ?? 40);
-    this.agent =
-      this.server.protocol === "https:"
-        ? new HttpsAgent({ keepAlive: true, maxSockets: 64 })
-        : new HttpAgent({ keepAlive: true, maxSockets: 64 });
     this.userAgent = options.userAgent ?? defaultUserAgent;
     this.maxRetries = options.maxRetries ?? 8;
     this.retryBaseMs = options.retryBaseMs ?? 200;
@@ -121,11 +116,15 @@ export class KubeClient {
       hostname: url.hostname,
       port: url.port,
       path: url.pathname + url.search,
-      agent: this.agent,
       headers: { "user-agent": this.userAgent, accept: "application/json", ...headers },
     };
     // Sets ca/cert/key and the Authorization header; re-read per request so rotated token files are picked up.
     await this.kubeConfig.applyToHTTPSOptions(opts);
+    // It also sets an agent. client-node 2.x keeps one per (cluster, user), built from the TLS material of the first
+    // request, and an agent's TLS options override the request's: a rotated client certificate or CA file would
+    // never be used again. A one-off agent (what 1.x built on every request) uses the material read just now. A
+    // proxy (cluster.proxyUrl) needs client-node's agent.
+    if (!this.kubeConfig.getCurrentCluster()?.proxyUrl) opts.agent = false;
     return opts;
   }
 

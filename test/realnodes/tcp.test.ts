@@ -155,7 +155,9 @@ describe("a TenantControlPlane on a real node", () => {
       // No audiences: the apiserver's own, which a TokenReview without audiences accepts.
       body: { spec: { audiences: [], expirationSeconds: 600 } },
     });
-    const token = request.status!.token;
+    // client-node 2.x types status.token as optional; a TokenRequest that issued nothing fails here, not later.
+    const token = request.status?.token;
+    if (!token) throw new Error(`the TokenRequest issued no token: ${JSON.stringify(request.status)}`);
     expect(token.split(".")).toHaveLength(3);
     const review = await auth.createTokenReview({ body: { spec: { token } } });
     expect(review.status?.authenticated).toBe(true);
