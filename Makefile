@@ -17,10 +17,9 @@ help: ## list targets
 node: ## the pinned Node.js (hack/versions.env) into .cache/node, its tarball checked against the pinned integrity (warm: a no-op)
 	@bash hack/install-node.sh
 
-# npm 11 as set up here writes lock files without other platforms' optional packages (rollup's native builds), and
-# then refuses them in `npm ci`; `npm install` installs the locked versions and fills the gap.
+# Exactly the lock file: a lock that `npm ci` refuses fails here, loudly, instead of being rewritten by `npm install`.
 $(NODE_STAMP): package.json package-lock.json | node
-	npm ci --no-fund --no-audit --loglevel=error 2>/dev/null || npm install --no-fund --no-audit --loglevel=error
+	npm ci --no-fund --no-audit --loglevel=error
 	@touch $@
 
 deps: node $(NODE_STAMP) ## the pinned Node.js, then the npm packages (npm ci)
