@@ -30,17 +30,17 @@ function eventsApi(): Write[] {
     .persist()
     .post(eventsPath)
     .query(true)
-    .reply(201, (_uri, body) => {
-      writes.push({ verb: "create", body: body as Write["body"] });
+    .reply(201, async (request: Request) => {
+      const body = (await request.json()) as Write["body"];
+      writes.push({ verb: "create", body });
       return body as nock.Body;
     })
     .patch(new RegExp(`^${eventsPath}/`))
     .query(true)
-    .reply(200, (_uri, body) => {
-      // A merge patch's content type is not JSON to nock: its body arrives as text.
-      const parsed = (typeof body === "string" ? JSON.parse(body) : body) as Write["body"];
-      writes.push({ verb: "patch", body: parsed });
-      return parsed as nock.Body;
+    .reply(200, async (request: Request) => {
+      const body = (await request.json()) as Write["body"]; // a merge patch
+      writes.push({ verb: "patch", body });
+      return body as nock.Body;
     });
   return writes;
 }
