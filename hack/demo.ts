@@ -19,6 +19,7 @@ import {
   buildBinaries,
   down,
   freePort,
+  readState,
   repoRoot,
   setScrapeTargets,
   startComponent,
@@ -297,6 +298,10 @@ async function main(): Promise<void> {
     ["tsdb", "create-blocks-from", "openmetrics", omFile, path.join(state.dir, "prometheus/data")],
     { stdio: "ignore" },
   );
+  // The real node was added through its own copy of the state (RealTenant.setUp): take it over, or the restart
+  // writes state.json without it and `down` at the end leaves that node running (seen: kubelet, containerd and
+  // kube-proxy still up after "the meta-cluster is stopped").
+  Object.assign(state, readState(state.dir));
   await stopComponent(state, "prometheus");
   await startComponent(state, "prometheus");
   detail(`${samples} samples for ${containers.length} containers; Prometheus restarted on the new blocks`);
