@@ -9,6 +9,7 @@ import { createLogger } from "../../src/kube/logger.js";
 import { Manager } from "../../src/kube/manager.js";
 import { Resources, type KubeObject } from "../../src/kube/resources.js";
 import { addClusterScalerController } from "../../src/scaler/controller.js";
+import type { Workload } from "../../src/scaler/workload.js";
 import { SyntheticExporter } from "../fixtures/exporter.js";
 import { TestPrometheus } from "../fixtures/prometheus.js";
 import { createApiserver, markOomKilled } from "../fixtures/tenant.js";
@@ -18,19 +19,6 @@ import { installCrds } from "../harness/crds.js";
 const trials = Number(process.env.OOM_TRIALS ?? 100);
 const Mi = 2 ** 20;
 
-interface Deployment extends KubeObject {
-  spec?: {
-    replicas?: number;
-    template?: {
-      spec?: {
-        containers?: Array<{
-          name: string;
-          resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
-        }>;
-      };
-    };
-  };
-}
 interface Decision extends KubeObject {
   spec?: {
     direction?: string;
@@ -57,7 +45,7 @@ describe("ClusterScaler", () => {
   const tenant = `scale-${Date.now().toString(36)}`;
   const stop = new AbortController();
   const watchStop = new AbortController();
-  let deployments: Informer<Deployment>;
+  let deployments: Informer<Workload>;
   let decisions: Informer<Decision>;
   let manager: Manager;
 
@@ -142,7 +130,7 @@ describe("ClusterScaler", () => {
         fleetBudget: { maxChangesPerInterval: 10000, interval: "5m" },
       },
     } as KubeObject);
-    deployments = new Informer<Deployment>(client, { resource: Resources.Deployment, namespace: ns.name });
+    deployments = new Informer<Workload>(client, { resource: Resources.Deployment, namespace: ns.name });
     decisions = new Informer<Decision>(client, { resource: Resources.ScalingDecision, namespace: ns.name });
     void deployments.start(watchStop.signal);
     void decisions.start(watchStop.signal);
