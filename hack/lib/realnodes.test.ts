@@ -1,3 +1,6 @@
+import { spawn } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
 import {
   bridgeIsOurs,
@@ -12,9 +15,12 @@ import {
   kubeletConfig,
   missingForRealNodes,
   mountsUnder,
+  parentPid,
+  pidsWhere,
   realNodeLayout,
   sharedLeftoverFiles,
   splitRule,
+  topLevel,
 } from "./realnodes.js";
 
 const node = realNodeLayout("/work/.cache/mc", 0, 3, { kubelet: 21001, healthz: 21002 }, "abcd1234");
@@ -294,5 +300,46 @@ describe("bridgeIsOurs", () => {
   it("is not when another meta-cluster claimed the slot after this one let it go", () => {
     expect(bridgeIsOurs(bridgeOwner(theirs) + "\n", mine)).toBe(false);
     expect(bridgeIsOurs("something else", mine)).toBe(false);
+  });
+});
+
+describe("pidsWhere", () => {
+  it("reads the parent from a stat line whose name holds spaces and parentheses", () => {
+    expect(parentPid("4242 (kube proxy) (x)) S 4100 4242 4242 0 -1 4194560 1 0 0 0")).toBe(4100);
+  });
+
+  it("drops a process whose parent is among the matches, at any depth, and keeps the order", () => {
+    expect(
+      topLevel([
+        { pid: 30, ppid: 1 },
+        { pid: 31, ppid: 30 },
+        { pid: 32, ppid: 31 },
+        { pid: 40, ppid: 7 },
+      ]),
+    ).toEqual([30, 40]);
+  });
+
+  it("does not count a forked child that still has its parent's command line (CI: two kube-proxies seen)", async () => {
+    // bash forks a subshell for the parentheses; the subshell keeps bash's command line, as a Go program's child
+    // does between fork and exec. The marker is bash's $0, so nothing else on the machine matches.
+    const marker = `pidswhere-test-${process.pid}-${Date.now()}`;
+    const child = spawn("bash", ["-c", "(sleep 30; true); true", marker], { stdio: "ignore" });
+    try {
+      const withMarker = () =>
+        readdirSync("/proc")
+          .filter((e) => /^\d+$/.test(e))
+          .filter((e) => {
+            try {
+              return readFileSync(`/proc/${e}/cmdline`, "utf8").split("\0").includes(marker);
+            } catch {
+              return false;
+            }
+          });
+      for (let i = 0; i < 200 && withMarker().length < 2; i++) await sleep(25);
+      expect(withMarker(), "bash and its subshell").toHaveLength(2);
+      expect(pidsWhere((argv) => argv.includes(marker))).toEqual([child.pid]);
+    } finally {
+      child.kill("SIGKILL");
+    }
   });
 });

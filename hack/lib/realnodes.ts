@@ -428,18 +428,41 @@ export function isProcess(pid: number | undefined, binary: string): boolean {
 }
 
 /** Pids of processes whose command line matches: the containerd shims of a node carry its socket path. */
+/**
+ * Processes whose command line matches, without the children they fork. A child that a process has forked and that
+ * has not exec'd yet has its parent's command line for a moment (kube-proxy and the kubelet fork iptables, mount
+ * and others all the time), so a child whose parent matches too is the parent's, not a process of its own.
+ */
 export function pidsWhere(match: (argv: string[]) => boolean): number[] {
-  const out: number[] = [];
+  const found: ProcessEntry[] = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const argv = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").filter(Boolean);
-      if (argv.length && match(argv)) out.push(Number(entry));
+      if (!argv.length || !match(argv)) continue;
+      found.push({ pid: Number(entry), ppid: parentPid(readFileSync(`/proc/${entry}/stat`, "utf8")) });
     } catch {
       // gone meanwhile
     }
   }
-  return out;
+  return topLevel(found);
+}
+
+export interface ProcessEntry {
+  pid: number;
+  ppid: number;
+}
+
+/** The parent's pid from a /proc/<pid>/stat line (the field after the state; the name before it may hold spaces and parentheses). Pure. */
+export function parentPid(stat: string): number {
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(fields[1]);
+}
+
+/** The processes whose parent is not among them, in their order. Pure. */
+export function topLevel(processes: ProcessEntry[]): number[] {
+  const pids = new Set(processes.map((p) => p.pid));
+  return processes.filter((p) => !pids.has(p.ppid)).map((p) => p.pid);
 }
 
 /** Kubelets running on this machine, ours and anyone else's. */
