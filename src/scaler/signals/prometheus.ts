@@ -66,6 +66,47 @@ export function emptyUsageSnapshot(): UsageSnapshot {
   };
 }
 
+/** The live poll's six signals, in the order poll() sends them. */
+export const usageQueryOrder = ["cpu", "memory", "throttledRatio", "apiserver429", "nodes", "objects"] as const;
+export type UsageQueryName = (typeof usageQueryOrder)[number];
+
+/**
+ * The PromQL of the live poll's six signals, one query each for all tenants: the scaler's poll evaluates them at
+ * one instant, `metapilot backtest` over a range, so both read exactly the same series. `selector(extra)` gives
+ * the label matchers in braces (the tenant namespaces, and `extra`).
+ */
+export function usageQueries(
+  n: MetricNames,
+  selector: (extra?: string) => string,
+  rateWindow: string,
+): Record<UsageQueryName, string> {
+  // Not the pod's own cgroup nor its sandbox (container="" on containerd, "POD" under dockershim). One container
+  // can have several series (the kubelet's /metrics/cadvisor and /metrics/resource, both job="kubelet" in
+  // kube-prometheus; two jobs scraping one kubelet): usage is their maximum, never their sum.
+  const c = `${n.containerLabel}!="",${n.containerLabel}!="POD"`;
+  const by = `${n.namespaceLabel},${n.podLabel},${n.containerLabel}`;
+  const w = rateWindow;
+  return {
+    cpu: `max by (${by}) (rate(${n.cpu}${selector(c)}[${w}]))`,
+    memory: `max by (${by}) (${n.memory}${selector(c)})`,
+    throttledRatio: `sum by (${by}) (rate(${n.throttledPeriods}${selector(c)}[${w}])) / sum by (${by}) (rate(${n.periods}${selector(c)}[${w}]))`,
+    apiserver429: `sum by (${n.namespaceLabel}) (rate(${n.apiserverRequests}${selector('code="429"')}[${w}]))`,
+    nodes: `max by (${n.namespaceLabel}) (${n.storageObjects}${selector('resource="nodes"')})`,
+    // Each resource's count once (the maximum over the tenant's apiserver pods, which all report it), summed.
+    objects: `sum by (${n.namespaceLabel}) (max by (${n.namespaceLabel},resource) (${n.storageObjects}${selector()}))`,
+  };
+}
+
+/** Label matchers in braces: namespace=~"a|b" when `namespaces` is given and not empty, and `extra`. */
+export function namespaceSelector(n: MetricNames, namespaces: readonly string[] | undefined, extra = ""): string {
+  const parts: string[] = [];
+  if (namespaces && namespaces.length > 0) {
+    parts.push(`${n.namespaceLabel}=~"${namespaces.map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|")}"`);
+  }
+  if (extra) parts.push(extra);
+  return `{${parts.join(",")}}`;
+}
+
 export class PrometheusSignals {
   readonly snapshot: UsageSnapshot = emptyUsageSnapshot();
   lastSuccessAt?: number;
@@ -80,14 +121,7 @@ export class PrometheusSignals {
   }
 
   private selector(extra = ""): string {
-    const n = this.names;
-    const namespaces = this.o.namespaces();
-    const parts: string[] = [];
-    if (namespaces && namespaces.length > 0) {
-      parts.push(`${n.namespaceLabel}=~"${namespaces.map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|")}"`);
-    }
-    if (extra) parts.push(extra);
-    return `{${parts.join(",")}}`;
+    return namespaceSelector(this.names, this.o.namespaces(), extra);
   }
 
   private byContainer(samples: InstantSample[], into: Map<string, Measurement>, now: number): void {
@@ -117,51 +151,23 @@ export class PrometheusSignals {
 
   /** One poll: six batched queries. On any failure the previous values stay, aging into staleness. */
   async poll(signal?: AbortSignal): Promise<void> {
-    const n = this.names;
-    // Not the pod's own cgroup nor its sandbox (container="" on containerd, "POD" under dockershim). One container
-    // can have several series (the kubelet's /metrics/cadvisor and /metrics/resource, both job="kubelet" in
-    // kube-prometheus; two jobs scraping one kubelet): usage is their maximum, never their sum.
-    const c = `${n.containerLabel}!="",${n.containerLabel}!="POD"`;
-    const by = `${n.namespaceLabel},${n.podLabel},${n.containerLabel}`;
-    const w = this.o.rateWindow;
+    const q = usageQueries(this.names, (extra) => this.selector(extra), this.o.rateWindow);
     const now = Date.now();
     try {
-      const [cpu, memory, throttled, rejected, nodes, objects] = await Promise.all([
-        this.o.client.query(`max by (${by}) (rate(${n.cpu}${this.selector(c)}[${w}]))`, undefined, signal),
-        this.o.client.query(`max by (${by}) (${n.memory}${this.selector(c)})`, undefined, signal),
-        this.o.client.query(
-          `sum by (${by}) (rate(${n.throttledPeriods}${this.selector(c)}[${w}])) / sum by (${by}) (rate(${n.periods}${this.selector(c)}[${w}]))`,
-          undefined,
-          signal,
-        ),
-        this.o.client.query(
-          `sum by (${n.namespaceLabel}) (rate(${n.apiserverRequests}${this.selector('code="429"')}[${w}]))`,
-          undefined,
-          signal,
-        ),
-        this.o.client.query(
-          `max by (${n.namespaceLabel}) (${n.storageObjects}${this.selector('resource="nodes"')})`,
-          undefined,
-          signal,
-        ),
-        // Each resource's count once (the maximum over the tenant's apiserver pods, which all report it), summed.
-        this.o.client.query(
-          `sum by (${n.namespaceLabel}) (max by (${n.namespaceLabel},resource) (${n.storageObjects}${this.selector()}))`,
-          undefined,
-          signal,
-        ),
-      ]);
+      const [cpu, memory, throttled, rejected, nodes, objects] = await Promise.all(
+        usageQueryOrder.map((name) => this.o.client.query(q[name], undefined, signal)),
+      );
       this.queries += 6;
       // Usage, ratios, rates and counts are never negative: an answer that says so is garbage, and the whole poll
       // is rejected (the previous values age into staleness) rather than letting one bad series look like idleness.
       const bad = [cpu, memory, throttled, rejected, nodes, objects].flat().find((s) => s.value < 0);
       if (bad) throw new PrometheusError(`negative value ${bad.value} for ${JSON.stringify(bad.labels)}`, "malformed");
-      this.byContainer(cpu, this.snapshot.cpu, now);
-      this.byContainer(memory, this.snapshot.memory, now);
-      this.byContainer(throttled, this.snapshot.throttledRatio, now);
-      this.byNamespace(rejected, this.snapshot.apiserver429, now);
-      this.byNamespace(nodes, this.snapshot.nodes, now);
-      this.byNamespace(objects, this.snapshot.objects, now);
+      this.byContainer(cpu!, this.snapshot.cpu, now);
+      this.byContainer(memory!, this.snapshot.memory, now);
+      this.byContainer(throttled!, this.snapshot.throttledRatio, now);
+      this.byNamespace(rejected!, this.snapshot.apiserver429, now);
+      this.byNamespace(nodes!, this.snapshot.nodes, now);
+      this.byNamespace(objects!, this.snapshot.objects, now);
       this.lastSuccessAt = now;
       this.lastError = undefined;
       this.failureLog.recovered();
