@@ -154,20 +154,19 @@ export class PrometheusSignals {
     const q = usageQueries(this.names, (extra) => this.selector(extra), this.o.rateWindow);
     const now = Date.now();
     try {
-      const [cpu, memory, throttled, rejected, nodes, objects] = await Promise.all(
-        usageQueryOrder.map((name) => this.o.client.query(q[name], undefined, signal)),
-      );
+      const answers = await Promise.all(usageQueryOrder.map((name) => this.o.client.query(q[name], undefined, signal)));
+      const [cpu = [], memory = [], throttled = [], rejected = [], nodes = [], objects = []] = answers;
       this.queries += 6;
       // Usage, ratios, rates and counts are never negative: an answer that says so is garbage, and the whole poll
       // is rejected (the previous values age into staleness) rather than letting one bad series look like idleness.
-      const bad = [cpu, memory, throttled, rejected, nodes, objects].flat().find((s) => s.value < 0);
+      const bad = answers.flat().find((s) => s.value < 0);
       if (bad) throw new PrometheusError(`negative value ${bad.value} for ${JSON.stringify(bad.labels)}`, "malformed");
-      this.byContainer(cpu!, this.snapshot.cpu, now);
-      this.byContainer(memory!, this.snapshot.memory, now);
-      this.byContainer(throttled!, this.snapshot.throttledRatio, now);
-      this.byNamespace(rejected!, this.snapshot.apiserver429, now);
-      this.byNamespace(nodes!, this.snapshot.nodes, now);
-      this.byNamespace(objects!, this.snapshot.objects, now);
+      this.byContainer(cpu, this.snapshot.cpu, now);
+      this.byContainer(memory, this.snapshot.memory, now);
+      this.byContainer(throttled, this.snapshot.throttledRatio, now);
+      this.byNamespace(rejected, this.snapshot.apiserver429, now);
+      this.byNamespace(nodes, this.snapshot.nodes, now);
+      this.byNamespace(objects, this.snapshot.objects, now);
       this.lastSuccessAt = now;
       this.lastError = undefined;
       this.failureLog.recovered();
