@@ -1,0 +1,208 @@
+// Every signal the live scaler reads, rebuilt from Prometheus history step by step at the poll interval: the poll's
+// own six queries (src/scaler/signals/prometheus.ts usageQueries) evaluated over a range instead of at one instant,
+// plus kube-state-metrics for OOM kills and for the sizes the workloads really had. The number of queries is
+// bounded: one range query per metric per chunk of the range, for all tenants at once (grouped by
+// namespace/pod/container or namespace), never one per tenant or per step. A query that fails leaves its metric
+// missing over its chunk, with the reason kept; the rest of the history is still used (a partial history, never
+// a crash), and a step without a value is missing, never zero.
+import type { PrometheusClient } from "../prometheus/client.js";
+import { PrometheusError } from "../prometheus/client.js";
+import {
+  defaultMetricNames,
+  namespaceSelector,
+  usageQueries,
+  usageQueryOrder,
+  type MetricNames,
+} from "../scaler/signals/prometheus.js";
+
+/** The live poll's six signals, then kube-state-metrics' OOM kills, the tenant's pods seen by it, and sizes. */
+export const historyMetrics = [
+  ...usageQueryOrder,
+  "oomKills",
+  "kubeStateMetrics",
+  "cpuRequest",
+  "memoryRequest",
+  "memoryLimit",
+] as const;
+export type HistoryMetric = (typeof historyMetrics)[number];
+
+/** Metrics keyed by namespace alone; the others by namespace/pod/container. */
+export const namespaceMetrics: ReadonlySet<HistoryMetric> = new Set([
+  "apiserver429",
+  "nodes",
+  "objects",
+  "kubeStateMetrics",
+]);
+
+/** The PromQL of every metric the backtest reads, for the tenant namespaces. */
+export function historyQueries(
+  namespaces: readonly string[] | undefined,
+  rateWindow: string,
+  metrics: Partial<MetricNames> = {},
+): Record<HistoryMetric, string> {
+  const n = { ...defaultMetricNames, ...metrics };
+  const sel = (extra?: string) => namespaceSelector(n, namespaces, extra);
+  const by = `${n.namespaceLabel},${n.podLabel},${n.containerLabel}`;
+  return {
+    ...usageQueries(n, sel, rateWindow),
+    // While a container's last termination was an OOM kill, its restart count: each count is one kill, as the
+    // live scaler's id of a kill is the pod, container and restart count.
+    oomKills:
+      `max by (${by}) (kube_pod_container_status_last_terminated_reason${sel('reason="OOMKilled"')}) ` +
+      `* on (${by}) max by (${by}) (kube_pod_container_status_restarts_total${sel()})`,
+    // Whether kube-state-metrics reported the tenant's pods at all: without it, no OOM kill can be seen.
+    kubeStateMetrics: `count by (${n.namespaceLabel}) (kube_pod_container_status_restarts_total${sel()})`,
+    cpuRequest: `max by (${by}) (kube_pod_container_resource_requests${sel('resource="cpu"')})`,
+    memoryRequest: `max by (${by}) (kube_pod_container_resource_requests${sel('resource="memory"')})`,
+    memoryLimit: `max by (${by}) (kube_pod_container_resource_limits${sel('resource="memory"')})`,
+  };
+}
+
+/** One metric's series: key → value per step (NaN where the step has none). */
+export type SeriesByKey = Map<string, Float64Array>;
+
+export interface QueryFailure {
+  metric: HistoryMetric;
+  from: string;
+  to: string;
+  error: string;
+}
+
+export interface SignalHistory {
+  /** The steps, ms since epoch, `stepMs` apart. */
+  steps: number[];
+  stepMs: number;
+  series: Record<HistoryMetric, SeriesByKey>;
+  /** Per metric, the reason a step's value is unknown because its query failed (undefined where it did not). */
+  failedAt: Record<HistoryMetric, Array<string | undefined>>;
+  failures: QueryFailure[];
+  /** Range queries sent (each one counted once, whatever its retries). */
+  queries: number;
+  /** Steps whose usage answer had a negative value: the live poll rejects such an answer whole, and so does this. */
+  rejectedSteps: number;
+}
+
+export interface FetchHistoryOptions {
+  client: PrometheusClient;
+  from: number;
+  to: number;
+  stepMs: number;
+  rateWindow: string;
+  namespaces?: readonly string[];
+  metrics?: Partial<MetricNames>;
+  /**
+   * Steps per range query; default: as many as keep one answer near `pointsPerQuery` points for `seriesHint`
+   * series, at most 11,000 (Prometheus' limit per series).
+   */
+  chunkSteps?: number;
+  seriesHint?: number;
+  pointsPerQuery?: number;
+  /** Range queries in flight at once (default 4). */
+  concurrency?: number;
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** The steps of [from, to]: multiples of stepMs, as the poll sees them at its interval. */
+export function stepsOf(from: number, to: number, stepMs: number): number[] {
+  const out: number[] = [];
+  for (let t = Math.ceil(from / stepMs) * stepMs; t <= to; t += stepMs) out.push(t);
+  return out;
+}
+
+/** The steps of one range query each: [first, last] step indexes. */
+export function chunksOf(steps: number, chunkSteps: number): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (let i = 0; i < steps; i += chunkSteps) out.push([i, Math.min(steps, i + chunkSteps) - 1]);
+  return out;
+}
+
+export async function fetchHistory(o: FetchHistoryOptions): Promise<SignalHistory> {
+  const n = { ...defaultMetricNames, ...o.metrics };
+  const steps = stepsOf(o.from, o.to, o.stepMs);
+  const chunkSteps =
+    o.chunkSteps ??
+    Math.max(60, Math.min(11_000, Math.floor((o.pointsPerQuery ?? 400_000) / Math.max(1, o.seriesHint ?? 100))));
+  const queries = historyQueries(o.namespaces, o.rateWindow, o.metrics);
+  const history: SignalHistory = {
+    steps,
+    stepMs: o.stepMs,
+    series: Object.fromEntries(historyMetrics.map((m) => [m, new Map()])) as SignalHistory["series"],
+    failedAt: Object.fromEntries(historyMetrics.map((m) => [m, new Array(steps.length)])) as SignalHistory["failedAt"],
+    failures: [],
+    queries: 0,
+    rejectedSteps: 0,
+  };
+  if (steps.length === 0) return history;
+  const t0 = steps[0] as number;
+  const jobs = chunksOf(steps.length, chunkSteps).flatMap(([first, last]) =>
+    historyMetrics.map((metric) => ({ metric, first, last })),
+  );
+  const negative = new Set<number>();
+  let next = 0;
+  let done = 0;
+  const worker = async () => {
+    while (next < jobs.length) {
+      const job = jobs[next++] as (typeof jobs)[number];
+      if (o.signal?.aborted) return;
+      const start = steps[job.first] as number;
+      const end = steps[job.last] as number;
+      history.queries++;
+      try {
+        const result = await o.client.queryRange(
+          queries[job.metric],
+          new Date(start),
+          new Date(end),
+          o.stepMs / 1000,
+          o.signal,
+        );
+        const byKey = history.series[job.metric];
+        for (const s of result) {
+          const ns = s.labels[n.namespaceLabel];
+          const key = namespaceMetrics.has(job.metric)
+            ? ns
+            : ns && `${ns}/${s.labels[n.podLabel] ?? ""}/${s.labels[n.containerLabel] ?? ""}`;
+          if (!key) continue;
+          let values = byKey.get(key);
+          if (!values) {
+            values = new Float64Array(steps.length).fill(Number.NaN);
+            byKey.set(key, values);
+          }
+          for (const [t, v] of s.points) {
+            const i = Math.round((t - t0) / o.stepMs);
+            if (i < job.first || i > job.last) continue;
+            if (v < 0 && (usageQueryOrder as readonly string[]).includes(job.metric)) negative.add(i);
+            // Two series of one key (a label the grouping dropped): the larger, as the poll's worst pod.
+            const old = values[i] as number;
+            values[i] = Number.isNaN(old) ? v : Math.max(old, v);
+          }
+        }
+      } catch (err) {
+        if (o.signal?.aborted) throw err;
+        const kind = err instanceof PrometheusError ? err.kind : "unreachable";
+        const error = `Prometheus ${kind}: ${(err as Error).message}`;
+        history.failures.push({
+          metric: job.metric,
+          from: new Date(start).toISOString(),
+          to: new Date(end).toISOString(),
+          error,
+        });
+        const failed = history.failedAt[job.metric];
+        for (let i = job.first; i <= job.last; i++) failed[i] = error;
+      }
+      o.onProgress?.(++done, jobs.length);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, o.concurrency ?? 4) }, worker));
+  // As the live poll: an answer with a negative usage, ratio, rate or count is garbage, and the whole poll of
+  // that instant is rejected rather than letting one bad series look like idleness.
+  for (const i of negative) {
+    for (const metric of usageQueryOrder) {
+      history.failedAt[metric][i] ??= "Prometheus malformed: negative value";
+      for (const values of history.series[metric].values()) values[i] = Number.NaN;
+    }
+  }
+  history.rejectedSteps = negative.size;
+  history.failures.sort((a, b) => a.from.localeCompare(b.from) || a.metric.localeCompare(b.metric));
+  return history;
+}
