@@ -1,0 +1,183 @@
+// One workload's rounds, rebuilt from the signal history as the live scaler would have seen them at each poll
+// (src/scaler/signals/workload.ts: the worst pod of the workload's main container, the tenant's namespace-wide
+// signals, OOM kills of its pods, the last poll's error), then replayed through decideOffline, the engine that runs
+// live, once per workload per policy.
+import type { RecordedMeasurement, RecordedOomKill, RecordedRound } from "../scaler/offline.js";
+import type { BacktestWorkload } from "./inventory.js";
+import { namespaceMetrics, type HistoryMetric, type SignalHistory } from "./signals.js";
+import { usageQueryOrder } from "../scaler/signals/prometheus.js";
+
+/** The signals coverage is counted for, as the report names them. */
+export const coverageSignals = [
+  "cpuUsage",
+  "memoryWorkingSet",
+  "cpuThrottledRatio",
+  "apiserver429Rate",
+  "clusterNodes",
+  "storedObjects",
+  "oomKills",
+] as const;
+export type CoverageSignal = (typeof coverageSignals)[number];
+
+export interface Coverage {
+  /** Steps the signal was expected at (apiserver429Rate: kube-apiserver workloads only). */
+  expected: number;
+  present: number;
+  /** Runs of missing steps after the signal had had a value (interruptions; stale or gone series). */
+  gaps: number;
+}
+
+export interface OomKill {
+  id: string;
+  pod: string;
+  container: string;
+  /** The first step the kill was seen at. */
+  stepIndex: number;
+  at: number;
+  /** The memory limit it was killed at, where kube-state-metrics had it. */
+  limitBytes?: number;
+}
+
+export interface WorkloadSteps {
+  rounds: RecordedRound[];
+  cpuUsage: Float64Array;
+  memoryUsage: Float64Array;
+  /** The sizes the workload really had per step (its pods' largest, per kube-state-metrics), NaN where unknown. */
+  real: { cpuRequest: Float64Array; memoryRequest: Float64Array; memoryLimit: Float64Array };
+  kills: OomKill[];
+  coverage: Record<CoverageSignal, Coverage>;
+}
+
+/** The pod names a workload's pods have: <name>-<hash>-<suffix> (Deployment) or <name>-<ordinal> (StatefulSet). */
+export function podPattern(kind: "Deployment" | "StatefulSet", name: string): RegExp {
+  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return kind === "StatefulSet" ? new RegExp(`^${escaped}-\\d+$`) : new RegExp(`^${escaped}-[a-z0-9]+-[a-z0-9]+$`);
+}
+
+const containerMetrics = [
+  "cpu",
+  "memory",
+  "throttledRatio",
+  "oomKills",
+  "cpuRequest",
+  "memoryRequest",
+  "memoryLimit",
+] as const;
+
+/** For each container-keyed metric, the series keys of this workload's pods' main container. */
+function keysOf(history: SignalHistory, w: BacktestWorkload): Record<(typeof containerMetrics)[number], string[]> {
+  const pods = podPattern(w.ref.kind, w.ref.name);
+  const out = {} as Record<(typeof containerMetrics)[number], string[]>;
+  for (const metric of containerMetrics) {
+    out[metric] = [];
+    for (const key of history.series[metric].keys()) {
+      const [ns, pod, container] = key.split("/");
+      if (ns === w.ref.namespace && container === w.ref.container && pod && pods.test(pod)) out[metric].push(key);
+    }
+  }
+  return out;
+}
+
+/** The largest value of `keys` at step i (the worst pod), NaN when none has one. */
+function worst(series: Map<string, Float64Array>, keys: readonly string[], i: number): number {
+  let v = Number.NaN;
+  for (const key of keys) {
+    const x = series.get(key)?.[i] ?? Number.NaN;
+    if (!Number.isNaN(x) && !(x <= v)) v = x;
+  }
+  return v;
+}
+
+/** The rounds of one workload over the history, and what the report needs beside them. */
+export function workloadSteps(history: SignalHistory, w: BacktestWorkload): WorkloadSteps {
+  const n = history.steps.length;
+  const keys = keysOf(history, w);
+  const ns = w.ref.namespace;
+  const apiserver = w.ref.component === "kube-apiserver";
+  const col = (metric: HistoryMetric, i: number): number =>
+    namespaceMetrics.has(metric)
+      ? (history.series[metric].get(ns)?.[i] ?? Number.NaN)
+      : worst(history.series[metric], keys[metric as (typeof containerMetrics)[number]], i);
+  const cpuUsage = new Float64Array(n);
+  const memoryUsage = new Float64Array(n);
+  const real = {
+    cpuRequest: new Float64Array(n),
+    memoryRequest: new Float64Array(n),
+    memoryLimit: new Float64Array(n),
+  };
+  const coverage = Object.fromEntries(coverageSignals.map((s) => [s, { expected: 0, present: 0, gaps: 0 }])) as Record<
+    CoverageSignal,
+    Coverage
+  >;
+  const seen: Partial<Record<CoverageSignal, boolean>> = {};
+  const lastPresent: Partial<Record<CoverageSignal, boolean>> = {};
+  const count = (signal: CoverageSignal, present: boolean) => {
+    const c = coverage[signal];
+    c.expected++;
+    if (present) c.present++;
+    else if (seen[signal] && lastPresent[signal]) c.gaps++;
+    if (present) seen[signal] = true;
+    lastPresent[signal] = present;
+  };
+  // Each kill: its series and restart count, first seen at one step; seen again while the pod status says so.
+  const kills = new Map<string, OomKill>();
+  const rounds: RecordedRound[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = history.steps[i] as number;
+    const at = new Date(t).toISOString();
+    const m = (value: number): RecordedMeasurement | undefined =>
+      Number.isNaN(value) ? undefined : { value, observedAt: at, source: "prometheus" };
+    const signals: RecordedRound["signals"] = {};
+    const cpu = col("cpu", i);
+    const memory = col("memory", i);
+    cpuUsage[i] = cpu;
+    memoryUsage[i] = memory;
+    real.cpuRequest[i] = col("cpuRequest", i);
+    real.memoryRequest[i] = col("memoryRequest", i);
+    real.memoryLimit[i] = col("memoryLimit", i);
+    const put = (name: keyof RecordedRound["signals"], signal: CoverageSignal, value: number) => {
+      const measured = m(value);
+      count(signal, measured !== undefined);
+      if (measured) (signals as Record<string, RecordedMeasurement>)[name] = measured;
+    };
+    put("cpuUsage", "cpuUsage", cpu);
+    put("memoryWorkingSet", "memoryWorkingSet", memory);
+    put("cpuThrottledRatio", "cpuThrottledRatio", col("throttledRatio", i));
+    if (apiserver) put("apiserver429Rate", "apiserver429Rate", col("apiserver429", i));
+    put("clusterNodes", "clusterNodes", col("nodes", i));
+    put("storedObjects", "storedObjects", col("objects", i));
+    count("oomKills", !Number.isNaN(col("kubeStateMetrics", i)));
+    const oom: RecordedOomKill[] = [];
+    for (const key of keys.oomKills) {
+      const restarts = history.series.oomKills.get(key)?.[i] ?? Number.NaN;
+      if (Number.isNaN(restarts)) continue;
+      const [, pod = "", container = ""] = key.split("/");
+      const id = `${ns}/${pod}/${container}/${restarts}`;
+      let kill = kills.get(id);
+      if (!kill) {
+        // The limit it died at: the pod's limit just before the kill was seen, or at it.
+        const limit = history.series.memoryLimit.get(key);
+        const before = limit?.[Math.max(0, i - 1)] ?? Number.NaN;
+        const limitBytes = Number.isNaN(before) ? limit?.[i] : before;
+        kill = { id, pod, container, stepIndex: i, at: t };
+        if (limitBytes !== undefined && !Number.isNaN(limitBytes)) kill.limitBytes = limitBytes;
+        kills.set(id, kill);
+      }
+      oom.push({
+        id,
+        pod,
+        container,
+        finishedAt: new Date(kill.at).toISOString(),
+        ...(kill.limitBytes !== undefined ? { limitBytes: kill.limitBytes } : {}),
+        // A Deployment's or StatefulSet's pod: its controller replaces it on a rollout.
+        replaceable: true,
+      });
+    }
+    if (oom.length > 0) signals.oom = oom;
+    // As the live poll's lastError: a usage query that failed at this step makes the signals unavailable.
+    const failed = usageQueryOrder.map((metric) => history.failedAt[metric][i]).find((e) => e !== undefined);
+    if (failed !== undefined) signals.unavailableReason = failed;
+    rounds.push({ at, signals });
+  }
+  return { rounds, cpuUsage, memoryUsage, real, kills: [...kills.values()], coverage };
+}
