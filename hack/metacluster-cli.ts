@@ -1,4 +1,5 @@
 // hack/metacluster up|down|status|env|restart: the local meta-cluster from the command line.
+import path from "node:path";
 import { Command, Option } from "commander";
 import {
   buildBinaries,
@@ -26,9 +27,10 @@ const program = new Command("hack/metacluster").description(
 );
 
 program.addOption(
-  new Option("--dir <path>", "state directory of the meta-cluster").env("METACLUSTER_DIR").default(defaultDir),
+  new Option("--dir <path>", "state directory of the meta-cluster (a relative path is taken from the current directory)").env("METACLUSTER_DIR").default(defaultDir),
 );
-const dir = () => program.opts<{ dir: string }>().dir;
+// Absolute: the processes run with other working directories and their flags name files under it.
+const dir = () => path.resolve(program.opts<{ dir: string }>().dir);
 
 program
   .command("up")
