@@ -342,6 +342,48 @@ const systemNamespaceRule: ValueRule<string> = {
   check: (v) => v !== "default" && !v.startsWith("kube-"),
 };
 
+export const RESIZE_STRATEGIES = ["InPlaceOrRestart", "Restart"] as const;
+export const RESIZE_REASONS = [
+  "Resized",
+  "Restart",
+  "RestartRequired",
+  "KubeletCannotResize",
+  "QoSClassChange",
+  "Infeasible",
+  "DeferredTooLong",
+  "ResizeRefused",
+] as const;
+
+export const ResourceUpdates = z
+  .object({
+    strategy: z
+      .enum(RESIZE_STRATEGIES)
+      .default("InPlaceOrRestart")
+      .describe(
+        "How a change of only CPU or memory (spec.*.resources, usually written by a ClusterScaler) reaches running " +
+          "pods. InPlaceOrRestart: through each pod's resize subresource (in-place pod resize, Kubernetes 1.33+; " +
+          "GA in 1.35), with no restart and no rollout; the Deployment or StatefulSet keeps its old template " +
+          "resources until the next change that needs a restart anyway (a version, flag or certificate change), " +
+          "and a pod created from that template meanwhile (a reschedule) is resized as soon as it runs. It falls " +
+          "back to a rolling update, recorded in status.components[].resize, when the pod's kubelet does not " +
+          "report container resources (older than 1.33, or no kubelet), when the resize would change the pod's QoS " +
+          "class, when the node calls it Infeasible, when it stays Deferred or unfinished longer than " +
+          "deferredTimeoutSeconds, or when the apiserver refuses it. Restart: every change rolls the pods, as before " +
+          "in-place resize existed.",
+      ),
+    deferredTimeoutSeconds: z
+      .int()
+      .min(10)
+      .max(3600)
+      .default(120)
+      .describe(
+        "How long an in-place resize may stay Deferred (the node lacks room now) or unfinished before the " +
+          "component is rolled instead, in seconds.",
+      ),
+  })
+  .prefault({})
+  .describe("How resource changes are applied to the running control plane.");
+
 export const TenantControlPlaneSpec = withRules(
   z.object({
     version: KubernetesVersion.describe(
@@ -392,6 +434,7 @@ export const TenantControlPlaneSpec = withRules(
           'Same as the annotation metapilot.io/paused: "true".',
       ),
     allowInsecureExtraArgs: AllowInsecureExtraArgs.optional(),
+    resourceUpdates: ResourceUpdates,
   }),
   [namespacePresenceRule, ...extraArgsRules],
 ).describe("Desired state of the tenant control plane.");
@@ -413,6 +456,29 @@ export const ComponentStatus = z
       .describe("Rollout state: Pending (not started), Progressing, Ready or Degraded.")
       .optional(),
     message: z.string().max(1024).describe("Details about the state.").optional(),
+    resize: z
+      .object({
+        method: z
+          .enum(["InPlace", "Rolling"])
+          .describe("InPlace: the pods' resize subresource, no restart. Rolling: a rolling update of the pods."),
+        state: z
+          .enum(["InProgress", "Done"])
+          .describe("InProgress until every pod runs with the resources of the spec."),
+        reason: z
+          .enum(RESIZE_REASONS)
+          .describe(
+            "Why this method: Resized (in place), Restart (spec.resourceUpdates.strategy), RestartRequired (other " +
+              "fields of the pod template change too), KubeletCannotResize, QoSClassChange, Infeasible, " +
+              "DeferredTooLong or ResizeRefused (the apiserver refused it).",
+          ),
+        message: z.string().max(1024).describe("The pods and sizes concerned, or what refused the resize."),
+        resources: z
+          .string()
+          .max(256)
+          .describe('The resources the pods are being given, e.g. "requests cpu=500m memory=1Gi, limits memory=2Gi".'),
+      })
+      .describe("The last change of this component's CPU or memory, and how it reached the pods.")
+      .optional(),
   })
   .describe("Rollout state of one component.");
 

@@ -236,7 +236,9 @@ describe("component images", () => {
     // template never ran there, so rolling them loses nothing). etcd's StatefulSet had fsGroup already. The
     // apiserver's changed once more, on purpose: --shutdown-delay-duration and its grace period, without which a
     // roll refuses requests through the ClusterIP (test/realnodes/upgrade.slow.test.ts); one more roll of each
-    // tenant's apiserver, with nothing unavailable, buys every later roll without refused requests.
+    // tenant's apiserver, with nothing unavailable, buys every later roll without refused requests. All four changed
+    // once more, on purpose: resizePolicy NotRequired for CPU and memory, which lets later size changes reach the
+    // pods in place (spec.resourceUpdates); one roll now buys every later resize without a restart.
     const ctx = context();
     const hashes = [
       apiServerDeployment(ctx, inputs),
@@ -245,10 +247,10 @@ describe("component images", () => {
       etcdStatefulSet(ctx, inputs),
     ].map((o) => o?.metadata?.annotations?.["metapilot.io/spec-hash"]);
     expect(hashes).toEqual([
-      "f078f6e1c9541cf42560",
-      "2a307d7c6857e95d876a",
-      "7574724378bfeebbeec7",
-      "db2963c7496b5309e814",
+      "be8457988464b3c75419",
+      "ad86038a3e8e55084489",
+      "4f54d6614b12b904fd25",
+      "7727c5630421789d45cc",
     ]);
   });
 });

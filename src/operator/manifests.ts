@@ -285,6 +285,19 @@ const securityContext = {
 };
 
 /**
+ * Every component's container: CPU and memory change in place, with no restart (spec.resourceUpdates). All four are
+ * Go programs that read neither at start-up: the Go runtime sizes its threads from the CPU quota only at start
+ * (GOMAXPROCS stays as it was until the next restart, which costs some parallelism after a CPU increase, never
+ * correctness), and no component is given GOMEMLIMIT, so a new memory limit takes effect at once. A memory limit
+ * below what a container uses is not applied by the kubelet (the resize stays in progress), and the operator rolls
+ * the component once spec.resourceUpdates.deferredTimeoutSeconds runs out.
+ */
+const resizePolicy = [
+  { resourceName: "cpu", restartPolicy: "NotRequired" },
+  { resourceName: "memory", restartPolicy: "NotRequired" },
+];
+
+/**
  * Every component pod's: the containers run as 65532, the group that fsGroup gives the PKI Secret files (mounted
  * 0400, owned by root) and etcd's data volume, so both are readable (and the data volume writable) by that user.
  */
@@ -341,6 +354,7 @@ function deployment(
               name: component,
               image: `${imageRegistryOf(ctx)}/${component}:${inputs.version}`,
               securityContext,
+              resizePolicy,
               volumeMounts: [...mounts, ...extraVolumes.mounts],
               ...container,
             },
@@ -554,6 +568,7 @@ export function etcdStatefulSet(
                 { name: "metrics", containerPort: 2381 },
               ],
               resources: managed.resources ?? defaultResources.etcd,
+              resizePolicy,
               securityContext,
               ...probes(2381, "HTTP", "/livez", "/readyz"),
               volumeMounts: [...mounts, { name: "data", mountPath: "/var/lib/etcd" }],

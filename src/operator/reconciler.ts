@@ -218,7 +218,8 @@ export class TenantControlPlaneReconciler implements Reconciler {
     rc.logger.debug({ phase, ready }, "reconciled tenant control plane");
     // The hourly resync waits behind changes; a certificate renewal sooner than that does not.
     const resyncMs = this.deps.resyncMs;
-    const requeueAfterMs = Math.min(resyncMs, found.pki?.renewInMs ?? resyncMs);
+    const recheckInMs = found.recheckAtMs === undefined ? resyncMs : found.recheckAtMs - this.deps.now().getTime();
+    const requeueAfterMs = Math.min(resyncMs, found.pki?.renewInMs ?? resyncMs, recheckInMs);
     return { requeueAfterMs: Math.max(1000, requeueAfterMs), resync: requeueAfterMs >= resyncMs };
   }
 
@@ -288,6 +289,7 @@ export class TenantControlPlaneReconciler implements Reconciler {
         updatedReplicas: s.updatedReplicas,
         state: s.ready ? ("Ready" as const) : ("Progressing" as const),
         message: s.message,
+        ...(s.resize ? { resize: s.resize } : {}),
       })),
       pki: found.pki?.status,
     });

@@ -13,7 +13,7 @@ import {
 import type { SecretObject } from "../tenant-secrets.js";
 import { deleteTenantObjects, ensure } from "./apply.js";
 import { cond, type ComponentState, type Found, type Step, type StepContext } from "./step.js";
-import { withPodProblems } from "./workload.js";
+import { ensureControlPlaneWorkload, withPodProblems } from "./workload.js";
 
 const externalKeys = ["ca.crt", "tls.crt", "tls.key"] as const;
 
@@ -92,10 +92,18 @@ async function applyExternal(sc: StepContext): Promise<ComponentState> {
   return { ready: true, message: `external etcd at ${ctx.tcp.spec.etcd.external!.endpoints.join(", ")}` };
 }
 
-async function applyManaged({ deps, raw, ctx, found }: StepContext): Promise<ComponentState> {
-  const [service, statefulSet, pdb] = etcdStep.define(ctx, found);
+async function applyManaged(sc: StepContext): Promise<ComponentState> {
+  const { deps, ctx, found } = sc;
+  const [service, desired, pdb] = etcdStep.define(ctx, found);
   await ensure(deps, Resources.Service, service!, deps.caches.services);
-  await ensure(deps, Resources.StatefulSet, statefulSet!, deps.caches.statefulSets, raw);
+  // The StatefulSet as applied: with its old template resources when the members were resized in place.
+  const { applied: statefulSet, resize } = await ensureControlPlaneWorkload(
+    sc,
+    "StatefulSet",
+    "etcd",
+    desired!,
+    deps.caches.statefulSets,
+  );
   await ensure(deps, Resources.PodDisruptionBudget, pdb!, deps.caches.pdbs);
   const cached = deps.caches.statefulSets.get(`${ctx.namespace}/${names.etcd}`);
   const want = ctx.tcp.spec.etcd.managed?.replicas ?? 1;
@@ -109,6 +117,7 @@ async function applyManaged({ deps, raw, ctx, found }: StepContext): Promise<Com
     (!s.updateRevision || s.currentRevision === s.updateRevision);
   return {
     ready: rolledOut,
+    resize: resize(rolledOut),
     version: cached?.metadata?.labels?.[versionLabel],
     replicas: s.replicas,
     readyReplicas: s.readyReplicas,

@@ -67,7 +67,7 @@ export interface OperatorCaches {
 
 /** The world a step acts on: the apiserver, the caches, the tenant's Secrets, events, the clock, the options. */
 export interface StepDeps {
-  client: Pick<KubeClient, "apply" | "create" | "delete" | "getOptional">;
+  client: Pick<KubeClient, "apply" | "create" | "delete" | "getOptional" | "patch">;
   caches: OperatorCaches;
   secrets: Pick<
     TenantSecrets,
@@ -85,6 +85,11 @@ export interface StepDeps {
   resyncMs: number;
 }
 
+/** How the last CPU or memory change of a component reached its pods (status.components[].resize). */
+export type ComponentResize = NonNullable<
+  NonNullable<NonNullable<TenantControlPlane["status"]>["components"]>[number]["resize"]
+>;
+
 export type ComponentState = {
   ready: boolean;
   /** The condition's reason when not ready, where a generic one would hide what to fix. */
@@ -94,6 +99,7 @@ export type ComponentState = {
   replicas?: number;
   readyReplicas?: number;
   updatedReplicas?: number;
+  resize?: ComponentResize;
 };
 
 export interface PkiOutcome {
@@ -122,6 +128,8 @@ export interface Found {
   versions: Partial<Record<ControlPlaneComponent, string>>;
   /** Readiness of each component, in the order the steps ran. */
   components: Partial<Record<ControlPlaneComponent, ComponentState>>;
+  /** The earliest time a step wants to look again (an in-place resize that may run out of time), in ms. */
+  recheckAtMs?: number;
 }
 
 export function emptyFound(): Found {

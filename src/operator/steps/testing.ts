@@ -36,7 +36,8 @@ export class ListCache<T extends KubeObject = KubeObject> implements Cache<T> {
 export type Call =
   | { verb: "apply" | "create"; resource: string; key: string; object: KubeObject }
   | { verb: "delete"; resource: string; key: string; uid?: string }
-  | { verb: "get"; resource: string; key: string };
+  | { verb: "get"; resource: string; key: string }
+  | { verb: "patch"; resource: string; key: string; subresource?: string; body: unknown };
 
 /** A test's specs, parsed and defaulted as the reconciler sees them. */
 export const specs = {
@@ -80,6 +81,8 @@ export interface World {
   unbound: Set<string>;
   /** What ensureAccess answers. */
   access: { effective: boolean };
+  /** Errors that patch throws, by "namespace/name" (after recording the call). */
+  patchErrors: Map<string, Error>;
   /** Builds the context of one step's run. */
   step(ctx: TenantContext, found?: Found, raw?: RawTenantControlPlane): StepContext;
   finalizing(retain: boolean, namespaceObject?: KubeObject): FinalizeContext;
@@ -92,6 +95,7 @@ export function world(objects: Partial<Record<keyof OperatorCaches, KubeObject[]
   const secrets = new Map<string, SecretObject>();
   const unbound = new Set<string>();
   const access = { effective: true };
+  const patchErrors = new Map<string, Error>();
   const cache = (name: keyof OperatorCaches) => new ListCache(objects[name] ?? []);
   const caches = {
     tenants: cache("tenants"),
@@ -125,6 +129,19 @@ export function world(objects: Partial<Record<keyof OperatorCaches, KubeObject[]
           uid: opts?.uid,
         });
         return Promise.resolve();
+      },
+      patch: (
+        resource: ResourceType,
+        name: string,
+        namespace: string | undefined,
+        body: unknown,
+        _type?: string,
+        subresource?: string,
+      ) => {
+        const key = namespace ? `${namespace}/${name}` : name;
+        calls.push({ verb: "patch", resource: resource.plural, key, subresource, body });
+        const err = patchErrors.get(key);
+        return err ? Promise.reject(err) : Promise.resolve({ metadata: { name, namespace } });
       },
       getOptional: <T extends KubeObject>(resource: ResourceType, name: string, namespace?: string) => {
         const key = namespace ? `${namespace}/${name}` : name;
@@ -165,6 +182,7 @@ export function world(objects: Partial<Record<keyof OperatorCaches, KubeObject[]
     secrets,
     unbound,
     access,
+    patchErrors,
     step: (ctx, found = emptyFound(), raw = rawTenant()) => ({ deps, raw, ctx, found, rc: { signal, logger } }),
     finalizing: (retain, namespaceObject = namespaceObjectOf("tcp-team-a")) => ({
       deps,

@@ -1,12 +1,23 @@
 // What the workload steps share: the readiness of a component, why its pods do not run, and the step of a
 // control-plane Deployment (the apiserver, controller-manager and scheduler are each one of these).
 import { componentLabel, versionLabel } from "../../api/labels.js";
-import { Resources, type KubeObject } from "../../kube/resources.js";
+import { Resources, type KubeObject, type ResourceType } from "../../kube/resources.js";
 import { pdbManifest, type ComponentInputs, type TenantContext } from "../manifests.js";
 import type { ControlPlaneComponent } from "../pki/index.js";
 import { podProblem } from "../pod-problems.js";
 import { deleteTenantObjects, ensure, type ComponentFilter } from "./apply.js";
-import { cond, type ComponentState, type Found, type Step, type StepDeps } from "./step.js";
+import { planResize } from "./resize.js";
+import {
+  cond,
+  type Cache,
+  type ComponentResize,
+  type ComponentState,
+  type Found,
+  type Step,
+  type StepContext,
+  type StepDeps,
+  type WorkloadStatus,
+} from "./step.js";
 
 /** The version a component's Deployment runs now (its label), if it exists. */
 export function runningVersion(deps: StepDeps, ctx: TenantContext, component: string): string | undefined {
@@ -68,6 +79,44 @@ export function withPodProblems(
   return { ...state, reason: problem.reason, message: `${state.message}; ${problem.message}`.slice(0, 1024) };
 }
 
+/**
+ * Applies a control-plane Deployment or StatefulSet. A change of only its container's CPU or memory resizes the
+ * running pods in place where it can (src/operator/steps/resize.ts) and leaves the template's resources as they
+ * are; anything else is applied as defined. Returns what was applied, and how the resources reach the pods: the
+ * new resize, or the one in status carried on (Done once the component is ready).
+ */
+export async function ensureControlPlaneWorkload(
+  sc: StepContext,
+  kind: "Deployment" | "StatefulSet",
+  component: ControlPlaneComponent,
+  desired: KubeObject,
+  cache: Cache<WorkloadStatus>,
+): Promise<{ applied: KubeObject; resize: (ready: boolean) => ComponentResize | undefined }> {
+  const { deps, raw, ctx, found } = sc;
+  const resource: ResourceType = kind === "Deployment" ? Resources.Deployment : Resources.StatefulSet;
+  const live = cache.get(`${ctx.namespace}/${desired.metadata?.name ?? ""}`);
+  const plan = await planResize(sc, kind, component, desired, live);
+  await ensure(deps, resource, plan.apply, cache, raw);
+  if (plan.recheckAtMs !== undefined) found.recheckAtMs = Math.min(found.recheckAtMs ?? Infinity, plan.recheckAtMs);
+  const previous = raw.status?.components?.find((c) => c.name === component)?.resize;
+  const next = plan.resize;
+  if (
+    next?.method === "Rolling" &&
+    (previous?.method !== "Rolling" || previous.reason !== next.reason || previous.resources !== next.resources)
+  )
+    deps.recorder.record(
+      raw,
+      "Warning",
+      "ResizeByRollingUpdate",
+      "Resize",
+      `${component}: ${next.resources} by a rolling update, not in place: ${next.message}`.slice(0, 1024),
+    );
+  return {
+    applied: plan.apply,
+    resize: (ready) => next ?? (previous && ready ? { ...previous, state: "Done" } : previous),
+  };
+}
+
 type DeploymentComponent = Exclude<ControlPlaneComponent, "etcd">;
 
 /** The step of one control-plane Deployment and its PodDisruptionBudget. */
@@ -95,19 +144,22 @@ export function controlPlaneDeploymentStep(spec: {
       };
       return [spec.manifest(ctx, inputs), pdbManifest(ctx, component)];
     },
-    async apply({ deps, raw, ctx, found }) {
+    async apply(sc) {
+      const { deps, ctx, found } = sc;
       const running = runningVersion(deps, ctx, component);
       const version = !running || spec.mayUpgrade(found, ctx) ? ctx.tcp.spec.version : running;
       found.versions[component] = version;
       const [deployment, pdb] = this.define(ctx, found);
-      await ensure(deps, Resources.Deployment, deployment!, deps.caches.deployments, raw);
-      await ensure(deps, Resources.PodDisruptionBudget, pdb!, deps.caches.pdbs);
-      found.components[component] = withPodProblems(
-        deps,
-        ctx,
+      const { resize } = await ensureControlPlaneWorkload(
+        sc,
+        "Deployment",
         component,
-        deploymentState(deps, ctx, component, version),
+        deployment!,
+        deps.caches.deployments,
       );
+      await ensure(deps, Resources.PodDisruptionBudget, pdb!, deps.caches.pdbs);
+      const state = withPodProblems(deps, ctx, component, deploymentState(deps, ctx, component, version));
+      found.components[component] = { ...state, resize: resize(state.ready) };
     },
     status({ found }) {
       const s = state(found);
