@@ -1,6 +1,6 @@
 // ScalingDecision: the record of one scaling decision, its root cause and evidence, and whether it was applied.
 import { z } from "zod";
-import { ComponentName, DnsLabel, DnsSubdomain, ResourceRequirements, Timestamp } from "./common.js";
+import { ComponentName, DnsLabel, DnsSubdomain, Quantity, ResourceRequirements, Timestamp } from "./common.js";
 import { ESTIMATOR_NAMES, ScalerName } from "./clusterscaler.js";
 import { type TransitionRule, type UpdateCheck, updateCheck, withRules } from "./rules.js";
 import { kubeObject } from "./object.js";
@@ -18,6 +18,10 @@ export type RootCauseCategory = (typeof ROOT_CAUSE_CATEGORIES)[number];
 
 export const DECISION_PHASES = ["Applied", "DryRun", "Blocked", "Failed"] as const;
 export type DecisionPhase = (typeof DECISION_PHASES)[number];
+
+/** Why a decision is Blocked (status.reason). */
+export const BLOCKED_REASONS = ["MaxAllowed", "FleetBudget", "ExceedsNodeCapacity"] as const;
+export type BlockedReason = (typeof BLOCKED_REASONS)[number];
 
 export const DELIVERY_STATES = ["Pending", "Delivered", "Failed"] as const;
 export type DeliveryState = (typeof DELIVERY_STATES)[number];
@@ -100,6 +104,54 @@ export const ScalingDecisionStatus = z
         "Applied (the workload was changed), DryRun (only recorded), Blocked (a limit such as a cooldown, bound or " +
           "the fleet budget held it back) or Failed.",
       )
+      .optional(),
+    reason: z
+      .enum(BLOCKED_REASONS)
+      .describe(
+        "For a Blocked decision, what blocked it: MaxAllowed (an OOM kill with memory already at the ClusterScaler's " +
+          "maxAllowed; recorded once while the workload keeps that size and bound and its pods keep being killed), " +
+          "FleetBudget (the fleet budget is spent), or ExceedsNodeCapacity (the requests exceed the allocatable of " +
+          "every node the component may run on, by its nodeSelector, required node affinity and tolerations; " +
+          "recorded once while the size and the largest node stay the same; see capacity).",
+      )
+      .optional(),
+    capacity: z
+      .object({
+        need: z
+          .object({
+            cpu: Quantity.describe("CPU request of the main container.").optional(),
+            memory: Quantity.describe("Memory request of the main container.").optional(),
+          })
+          .describe("The requests that fit no node."),
+        largestNode: z
+          .object({
+            name: DnsSubdomain.describe("Name of the node."),
+            allocatable: z
+              .object({
+                cpu: Quantity.describe("Allocatable CPU.").optional(),
+                memory: Quantity.describe("Allocatable memory.").optional(),
+              })
+              .describe("Its allocatable CPU and memory."),
+          })
+          .describe("The largest node the component may run on, by the resource that does not fit.")
+          .optional(),
+        proposedNodePool: z
+          .object({
+            name: DnsSubdomain.describe("Name of the NodePool."),
+            nodeShape: z
+              .object({
+                cpu: Quantity.describe("Allocatable CPU of one node of the pool.").optional(),
+                memory: Quantity.describe("Allocatable memory of one node of the pool.").optional(),
+              })
+              .describe("The pool's spec.shape."),
+          })
+          .describe(
+            "A NodePool whose nodes would hold the requests and whose labels and taints the component may use: a " +
+              "proposal to scale that pool up (metapilot does not do it for this decision), the smallest such shape.",
+          )
+          .optional(),
+      })
+      .describe("For reason ExceedsNodeCapacity: the need, the largest node and a NodePool that would hold it.")
       .optional(),
     message: z.string().max(4096).describe("Details, e.g. what blocked the decision or why it failed.").optional(),
     appliedAt: Timestamp.describe("When the workload was changed.").optional(),

@@ -13,12 +13,13 @@ import { Resources, type KubeObject } from "../kube/resources.js";
 import { resourcesOf, type Actuator } from "./actuator.js";
 import { BoundedSet } from "./bounded-set.js";
 import type { FleetBudget } from "./fleet-budget.js";
-import { bytes, cores } from "./quantity.js";
+import { bytes, cores, formatCpu, formatMemory } from "./quantity.js";
 import { signDecision, verifyDecision } from "./signature.js";
 import { interruptedVerdict } from "./tenancy.js";
 import type { Plan, ResolvedPolicy, Size, WorkloadRef } from "./types.js";
 import {
   blockedByAnnotation,
+  blockedKeyAnnotation,
   componentLabel,
   observedSizeAnnotation,
   oomIdsAnnotation,
@@ -39,7 +40,7 @@ export interface DecisionObject extends KubeObject {
     rootCause?: { category?: string };
     after?: { replicas?: number; resources?: { requests?: Record<string, string>; limits?: Record<string, string> } };
   };
-  status?: { phase?: string; delivery?: { state?: string } };
+  status?: { phase?: string; reason?: string; message?: string; delivery?: { state?: string } };
 }
 
 export type RecordedPhase = "Applied" | "DryRun" | "Blocked" | "Failed";
@@ -111,6 +112,9 @@ export function decisionObject(
         ...(plan.oomIds.length ? { [oomIdsAnnotation]: plan.oomIds.join(",").slice(0, 4000) } : {}),
         ...(how.dryRun ? { [observedSizeAnnotation]: JSON.stringify(how.observed) } : {}),
         ...(plan.heldByFleetBudget ? { [blockedByAnnotation]: blockedByFleetBudget } : {}),
+        ...(plan.action === "blocked" && plan.blockedKey
+          ? { [blockedKeyAnnotation]: plan.blockedKey.slice(0, 1000) }
+          : {}),
       },
     },
     spec: {
@@ -130,6 +134,38 @@ export function decisionObject(
   (decision.metadata.annotations as Record<string, string>)[signatureAnnotation] = signDecision(signingKey, decision);
   mustParse("ScalingDecision", decision);
   return decision as KubeObject;
+}
+
+/** A Blocked decision's status.reason and, for ExceedsNodeCapacity, status.capacity. */
+export function blockedStatus(plan: ActionPlan): {
+  reason?: string;
+  capacity?: {
+    need: Record<string, string>;
+    largestNode?: { name: string; allocatable: Record<string, string> };
+    proposedNodePool?: { name: string; nodeShape: Record<string, string> };
+  };
+} {
+  const c = plan.capacity;
+  const quantities = (r: { cpu?: number; memory?: number }) => ({
+    ...(r.cpu !== undefined ? { cpu: formatCpu(r.cpu) } : {}),
+    ...(r.memory !== undefined ? { memory: formatMemory(r.memory) } : {}),
+  });
+  return {
+    ...(plan.blockedReason ? { reason: plan.blockedReason } : {}),
+    ...(c
+      ? {
+          capacity: {
+            need: quantities(c.need),
+            ...(c.largestNode
+              ? { largestNode: { name: c.largestNode.name, allocatable: quantities(c.largestNode) } }
+              : {}),
+            ...(c.proposedNodePool
+              ? { proposedNodePool: { name: c.proposedNodePool.name, nodeShape: quantities(c.proposedNodePool) } }
+              : {}),
+          },
+        }
+      : {}),
+  };
 }
 
 export interface DecisionRecorderOptions {
@@ -214,7 +250,7 @@ export class DecisionRecorder {
     }
     budget.settle(clusterScaler, budgetKey, phase);
     onPhase(phase);
-    await this.writePhase(ref.namespace, name, phase, message);
+    await this.writePhase(ref.namespace, name, phase, message, phase === "Blocked" ? blockedStatus(plan) : {});
     this.options.recorder.record(
       regarding,
       phase === "Failed" || plan.direction === "Up" ? "Warning" : "Normal",
@@ -320,11 +356,13 @@ export class DecisionRecorder {
     name: string | undefined,
     phase: RecordedPhase,
     message: string,
+    blocked: ReturnType<typeof blockedStatus> = {},
   ): Promise<void> {
     await this.options.client.applyStatus(Resources.ScalingDecision, {
       metadata: { name, namespace },
       status: {
         phase,
+        ...blocked,
         message,
         ...(phase === "Applied" ? { appliedAt: new Date(this.options.now()).toISOString() } : {}),
         delivery: { state: "Pending", attempts: 0 },

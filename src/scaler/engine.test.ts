@@ -136,6 +136,7 @@ describe("decide: OOM", () => {
     // The OOM kill at the maximum is recorded as Blocked (once: its id is then handled), not silently dropped.
     expect(again.action).toBe("blocked");
     expect(again.action === "blocked" && again.blockedBy).toMatch(/raise the ClusterScaler's maxAllowed/);
+    expect(again.action === "blocked" && again.blockedReason).toBe("MaxAllowed");
     expect(again.action === "blocked" && again.oomIds).toEqual(["y"]);
     expect(again.action === "blocked" && again.after).toEqual(again.action === "blocked" && again.before);
     const handled = decide(
@@ -149,6 +150,89 @@ describe("decide: OOM", () => {
       ),
     );
     expect(handled.action).toBe("none");
+  });
+
+  it("records repeated kills at maxAllowed once, until the size or the bound changes", () => {
+    const p = policy({ maxAllowed: { cpu: 8, memory: 2200 * MiB } });
+    const current = { replicas: 2, memoryRequest: 2200 * MiB, memoryLimit: 2200 * MiB };
+    const kill = (id: string) => ({ id, pod: "p", container: "c", finishedAt: now, limitBytes: 2200 * MiB });
+    const first = decide(input({ policy: p, current }, { oom: [kill("p/c/1")] }));
+    expect(first).toMatchObject({ action: "blocked", blockedReason: "MaxAllowed" });
+    if (first.action !== "blocked" || !first.blockedKey) throw new Error("expected a blocked plan with a key");
+    const blockedReport = {
+      reason: "MaxAllowed" as const,
+      key: first.blockedKey,
+      message: first.blockedBy ?? "",
+      at: now,
+      oom: true,
+    };
+    const history = {
+      handledOomIds: new Set(["p/c/1"]),
+      overThresholdSince: {},
+      recommendations: [],
+      observingSince: now,
+      blockedReport,
+    };
+    // The next kill at the same size and bound: nothing new is recorded, and the plan says why.
+    const next = decide(input({ policy: p, current, history }, { oom: [kill("p/c/1"), kill("p/c/2")] }));
+    expect(next).toMatchObject({ action: "none", stillBlocked: blockedReport });
+    expect(next.action === "none" && next.reason).toMatch(/^MaxAllowed: still blocked as recorded at/);
+    // Raised bound: the kill is answered at once, with a bump from where it was killed.
+    const raised = decide(
+      input(
+        { policy: policy({ maxAllowed: { cpu: 8, memory: 4096 * MiB } }), current, history },
+        { oom: [kill("p/c/2")] },
+      ),
+    );
+    expect(raised.action === "change" && raised.after.memoryLimit).toBeCloseTo(2200 * MiB * 1.2);
+    // Lowered bound (someone else's size stays above it): a new condition, recorded once more.
+    const lowered = decide(
+      input(
+        { policy: policy({ maxAllowed: { cpu: 8, memory: 2048 * MiB } }), current, history },
+        { oom: [kill("p/c/2")] },
+      ),
+    );
+    expect(lowered).toMatchObject({ action: "blocked", blockedReason: "MaxAllowed", after: current });
+  });
+
+  it("bumps a container killed while starting, before any usage sample (VPA #4981)", () => {
+    // No working set: Prometheus never saw the container, or is not there at all.
+    const kill = { id: "p/c/1", pod: "p", container: "c", finishedAt: now, limitBytes: 256 * MiB };
+    const withLimit = decide(
+      input(
+        { current: { replicas: 1, memoryRequest: 256 * MiB, memoryLimit: 256 * MiB } },
+        { oom: [kill], unavailableReason: "no Prometheus configured" },
+      ),
+    );
+    expect(withLimit.action === "change" && withLimit.after.memoryLimit).toBeCloseTo(356 * MiB);
+    // A container without a limit is bumped from its request; without either, from minAllowed (128Mi here).
+    const requestOnly = decide(
+      input({ current: { replicas: 1, memoryRequest: 300 * MiB } }, { oom: [{ ...kill, limitBytes: undefined }] }),
+    );
+    expect(requestOnly.action === "change" && requestOnly.after.memoryRequest).toBeCloseTo(400 * MiB);
+    const bare = decide(input({ current: { replicas: 1 } }, { oom: [{ ...kill, limitBytes: undefined }] }));
+    expect(bare.action === "change" && bare.after.memoryRequest).toBeCloseTo(228 * MiB);
+  });
+
+  it("doubles the memory for a kill at the size the last OOM bump set (an OOM loop), within 10 minutes of it", () => {
+    const current = { replicas: 1, memoryRequest: 512 * MiB, memoryLimit: 1024 * MiB };
+    const kill = { id: "p2/c/1", pod: "p2", container: "c", finishedAt: now - 1000, limitBytes: 1024 * MiB };
+    const history = (bumpedAgoMs: number, memoryLimit = 1024 * MiB) => ({
+      handledOomIds: new Set<string>(),
+      overThresholdSince: {},
+      recommendations: [],
+      observingSince: now - 3600_000,
+      lastOomBump: { at: now - bumpedAgoMs, memoryLimit, memoryRequest: memoryLimit / 2 },
+    });
+    const loop = decide(input({ current, history: history(30_000) }, { oom: [kill] }));
+    expect(loop.action === "change" && loop.after.memoryLimit).toBeCloseTo(2048 * MiB);
+    expect(loop.action === "change" && loop.after.memoryRequest).toBeCloseTo(1024 * MiB); // the request's half kept
+    expect(loop.action === "change" && loop.summary).toMatch(/OOM loop/);
+    // Long after the last bump, or killed at a size that bump did not set: VPA's × 1.2.
+    for (const h of [history(11 * 60_000), history(30_000, 4096 * MiB)]) {
+      const plan = decide(input({ current, history: h }, { oom: [kill] }));
+      expect(plan.action === "change" && plan.after.memoryLimit).toBeCloseTo(1024 * MiB * 1.2);
+    }
   });
 
   it("does not answer an OOM kill at the maximum limit by raising only the request", () => {
@@ -329,4 +413,91 @@ describe("clamp", () => {
     });
   });
   it("has sane defaults", () => expect(defaultEngineOptions.cpuTargetUtilization).toBe(0.6));
+});
+
+describe("decide: a need that no node can meet", () => {
+  const GiB = 1024 * MiB;
+  const placement = (pools: Array<{ name: string; cpu: number; memory: number; maxNodes: number }> = []) => ({
+    nodes: [
+      { name: "small", cpu: 4, memory: 16 * GiB },
+      { name: "big", cpu: 8, memory: 32 * GiB },
+    ],
+    pools,
+  });
+  const ladder = [{ nodes: 0, cpu: 2, memory: 48 * GiB }];
+  const grows = { clusterNodes: m(500) };
+
+  it("is Blocked with ExceedsNodeCapacity, giving the need and the largest node", () => {
+    const p = policy({ ladder, maxAllowed: { cpu: 16, memory: 64 * GiB }, replicas: { min: 2, max: 2 } });
+    const plan = decide(input({ policy: p, placement: placement() }, grows));
+    expect(plan).toMatchObject({
+      action: "blocked",
+      blockedReason: "ExceedsNodeCapacity",
+      capacity: { need: { cpu: 2, memory: 48 * GiB }, largestNode: { name: "big", cpu: 8, memory: 32 * GiB } },
+    });
+    expect(plan.action === "blocked" && plan.blockedBy).toBe(
+      "the requests (cpu 2000m, memory 49152Mi per pod) exceed every node: the largest node it may run on, big, has " +
+        "cpu 8000m, memory 32768Mi allocatable; no NodePool it may run on has nodes that large",
+    );
+    // A size that fits one of them is made as before; so is any size when the nodes are not known.
+    const fits = policy({ ladder: [{ nodes: 0, cpu: 2, memory: 24 * GiB }], replicas: { min: 2, max: 2 } });
+    expect(decide(input({ policy: fits, placement: placement() }, grows)).action).toBe("change");
+    expect(decide(input({ policy: p }, grows)).action).toBe("change");
+  });
+
+  it("proposes a scale-up of the smallest NodePool whose nodes would hold it", () => {
+    const p = policy({ ladder, maxAllowed: { cpu: 16, memory: 64 * GiB }, replicas: { min: 2, max: 2 } });
+    const pools = [
+      { name: "huge", cpu: 32, memory: 128 * GiB, maxNodes: 4 },
+      { name: "large", cpu: 16, memory: 64 * GiB, maxNodes: 4 },
+      { name: "tiny", cpu: 2, memory: 8 * GiB, maxNodes: 4 },
+    ];
+    const plan = decide(input({ policy: p, placement: placement(pools) }, grows));
+    expect(plan.action === "blocked" && plan.capacity?.proposedNodePool).toEqual({
+      name: "large",
+      cpu: 16,
+      memory: 64 * GiB,
+    });
+    expect(plan.action === "blocked" && plan.blockedBy).toMatch(
+      /proposal: scale up NodePool large, whose nodes \(cpu 16000m, memory 65536Mi\) would hold it$/,
+    );
+  });
+
+  it("adds a replica instead where replicas are allowed", () => {
+    const p = policy({ ladder, maxAllowed: { cpu: 16, memory: 64 * GiB }, replicas: { min: 1, max: 5 } });
+    const plan = decide(input({ policy: p, placement: placement() }, grows));
+    expect(plan.action).toBe("change");
+    expect(plan.action === "change" && plan.after).toEqual({ ...input().current, replicas: 3 });
+    expect(plan.action === "change" && plan.summary).toMatch(/one more replica instead of .*exceed every node/);
+  });
+
+  it("does not answer an OOM kill with a replica: more memory or Blocked", () => {
+    const current = { replicas: 2, memoryRequest: 30 * GiB, memoryLimit: 30 * GiB };
+    const kill = { id: "p/c/1", pod: "p", container: "c", finishedAt: now, limitBytes: 30 * GiB };
+    const p = policy({ maxAllowed: { cpu: 16, memory: 64 * GiB } });
+    const plan = decide(input({ policy: p, current, placement: placement() }, { oom: [kill] }));
+    expect(plan).toMatchObject({ action: "blocked", blockedReason: "ExceedsNodeCapacity", oomIds: ["p/c/1"] });
+    expect(plan.action === "blocked" && plan.capacity?.need.memory).toBeCloseTo(36 * GiB);
+  });
+
+  it("is recorded once while the size and the largest node stay the same", () => {
+    const p = policy({ ladder, maxAllowed: { cpu: 16, memory: 64 * GiB }, replicas: { min: 2, max: 2 } });
+    const first = decide(input({ policy: p, placement: placement() }, grows));
+    if (first.action !== "blocked" || !first.blockedKey) throw new Error("expected a blocked plan with a key");
+    const blockedReport = {
+      reason: "ExceedsNodeCapacity" as const,
+      key: first.blockedKey,
+      message: first.blockedBy ?? "",
+      at: now,
+      oom: false,
+    };
+    const history = { ...input().history, blockedReport };
+    expect(decide(input({ policy: p, placement: placement(), history }, grows))).toMatchObject({
+      action: "none",
+      stillBlocked: blockedReport,
+    });
+    // A larger node joins: it fits, and the change is made.
+    const larger = { nodes: [...placement().nodes, { name: "new", cpu: 16, memory: 64 * GiB }], pools: [] };
+    expect(decide(input({ policy: p, placement: larger, history }, grows)).action).toBe("change");
+  });
 });

@@ -7,10 +7,18 @@ import type { RootCauseCategory } from "../api/index.js";
 import { defaultEngineOptions, type EngineOptions } from "./engine-options.js";
 import { estimator } from "./estimators/index.js";
 import { iso } from "./freshness.js";
+import { capacityShortfall, describeShortfall, shortfallKey } from "./capacity.js";
 import { upCandidates, type UpCandidate } from "./scalers/index.js";
+import { canAddReplica } from "./scalers/common.js";
 import { scaleDownPlan } from "./scalers/scale-down.js";
 import { clamp, describeSize, maxSize, sameSize } from "./sizes.js";
-import type { DecisionInput, Plan } from "./types.js";
+import type { BlockedReason, DecisionInput, Plan } from "./types.js";
+
+type BlockedPlan = Exclude<Plan, { action: "none" }> & {
+  action: "blocked";
+  blockedReason: BlockedReason;
+  blockedKey: string;
+};
 
 export { defaultEngineOptions, type EngineOptions } from "./engine-options.js";
 export { freshness } from "./freshness.js";
@@ -70,10 +78,17 @@ export function decide(input: DecisionInput, o: EngineOptions = defaultEngineOpt
       ...(primary.estimator ? { estimator: primary.estimator } : {}),
     };
     if (atMax) {
-      // An OOM kill that nothing can answer is still recorded (Blocked, and reported), once per kill: a person has
+      // An OOM kill that nothing can answer is recorded (Blocked, and reported) once while the workload stays at
+      // this memory under this bound and its pods keep showing kills (WorkloadHistory.blockedReport): a person has
       // to raise maxAllowed or look at the workload. Pressure signals at the maximum are only noted.
       if (oomIds.length > 0)
-        return { action: "blocked", ...base, blockedBy: "already at maxAllowed: raise the ClusterScaler's maxAllowed" };
+        return reportOnce(input, notes, {
+          action: "blocked",
+          ...base,
+          blockedBy: "already at maxAllowed: raise the ClusterScaler's maxAllowed",
+          blockedReason: "MaxAllowed",
+          blockedKey: maxAllowedKey(input),
+        });
       return {
         action: "none",
         reason: `${primary.category}: already at maxAllowed (${describeSize(input.current)})`,
@@ -81,6 +96,28 @@ export function decide(input: DecisionInput, o: EngineOptions = defaultEngineOpt
       };
     }
     const isOom = primary.category === "OOMKilled";
+    // A size no node the component may run on can hold: one more replica instead where replicas are allowed (not
+    // for an OOM kill, which only more memory answers), else Blocked, with a NodePool that would hold it proposed.
+    const shortfall = capacityShortfall(after, input.placement);
+    if (shortfall) {
+      const wider = { ...input.current, replicas: input.current.replicas + 1 };
+      if (!isOom && canAddReplica(input) && !capacityShortfall(wider, input.placement)) {
+        base.summary =
+          `${where}: ${describeSize(input.current)} → ${describeSize(wider)}, one more replica instead of ` +
+          `${describeSize(after)}: ${describeShortfall(shortfall)} (${primary.note})`;
+        base.after = wider;
+      } else {
+        return reportOnce(input, notes, {
+          action: "blocked",
+          ...base,
+          summary: `${where}: ${describeSize(input.current)} → ${describeSize(after)} fits no node (${primary.note})`,
+          blockedBy: describeShortfall(shortfall),
+          blockedReason: "ExceedsNodeCapacity",
+          blockedKey: shortfallKey(input.current, shortfall),
+          capacity: shortfall,
+        });
+      }
+    }
     // OOM kills are direct evidence and act at once; everything else respects the cooldown. Every change counts
     // against the fleet budget, but an OOM scale-up within the tenant's floor is made even when it is spent.
     if (
@@ -99,6 +136,7 @@ export function decide(input: DecisionInput, o: EngineOptions = defaultEngineOpt
         action: "blocked",
         ...base,
         heldByFleetBudget: true,
+        blockedReason: "FleetBudget",
         blockedBy: isOom
           ? "fleet budget exhausted for this interval, and this tenant's OOM scale-ups that the budget never " +
             "holds back (fleetBudget.oomFloorPerTenant) are used"
@@ -113,8 +151,35 @@ export function decide(input: DecisionInput, o: EngineOptions = defaultEngineOpt
       ...down,
       action: "blocked",
       heldByFleetBudget: true,
+      blockedReason: "FleetBudget",
       blockedBy: "fleet budget exhausted for this interval",
     };
   }
   return down;
+}
+
+/** The condition an OOM kill at maxAllowed is: the memory the workload has, under the bound it is at. */
+export function maxAllowedKey(input: Pick<DecisionInput, "current" | "policy">): string {
+  const { current, policy } = input;
+  return [
+    "max-allowed",
+    current.memoryLimit ?? "-",
+    current.memoryRequest ?? "-",
+    policy.maxAllowed.memory ?? "-",
+  ].join("/");
+}
+
+/**
+ * A blocked plan for a condition that lasts, unless a Blocked decision was already recorded for the same condition
+ * (WorkloadHistory.blockedReport): then nothing new is recorded, and the plan says the condition still holds.
+ */
+function reportOnce(input: DecisionInput, notes: string[], plan: BlockedPlan): Plan {
+  const r = input.history.blockedReport;
+  if (r?.reason !== plan.blockedReason || r.key !== plan.blockedKey) return plan;
+  return {
+    action: "none",
+    reason: `${plan.blockedReason}: still blocked as recorded at ${iso(r.at)} (${plan.summary})`,
+    notes,
+    stillBlocked: r,
+  };
 }

@@ -13,7 +13,7 @@ import {
 } from "./history.js";
 import { input, policy } from "./testing.js";
 import type { Plan, Size } from "./types.js";
-import { observedSizeAnnotation, oomIdsAnnotation } from "../api/labels.js";
+import { blockedKeyAnnotation, observedSizeAnnotation, oomIdsAnnotation } from "../api/labels.js";
 
 const now = Date.parse("2026-11-23T12:00:00Z");
 const min = 60_000;
@@ -41,6 +41,39 @@ const decision = (over: {
 });
 
 describe("historyFromDecisions", () => {
+  it("rebuilds the last OOM bump, and a lasting Blocked condition only while its decision is the latest", () => {
+    const blocked: DecisionObject = {
+      metadata: { annotations: { [oomIdsAnnotation]: "k1", [blockedKeyAnnotation]: "max-allowed/1/1/1" } },
+      spec: { direction: "Up", decidedAt: iso(now - min) },
+      status: { phase: "Blocked", reason: "MaxAllowed", message: "already at maxAllowed" },
+    };
+    const bump: DecisionObject = {
+      metadata: { annotations: { [oomIdsAnnotation]: "k0" } },
+      spec: {
+        direction: "Up",
+        decidedAt: iso(now - 3 * min),
+        rootCause: { category: "OOMKilled" },
+        after: { replicas: 1, resources: { requests: { memory: "512Mi" }, limits: { memory: "1Gi" } } },
+      },
+      status: { phase: "Applied" },
+    };
+    const h = historyFromDecisions([blocked, bump], () => true, now);
+    expect(h.lastOomBump).toEqual({ at: now - 3 * min, memoryLimit: 1024 * 2 ** 20, memoryRequest: 512 * 2 ** 20 });
+    expect(h.blockedReport).toEqual({
+      reason: "MaxAllowed",
+      key: "max-allowed/1/1/1",
+      message: "already at maxAllowed",
+      at: now - min,
+      oom: true,
+    });
+    // A later change (the bound was raised and the kill answered) ends it; so does a fleet-budget block.
+    expect(
+      historyFromDecisions([blocked, decision({ phase: "Applied", at: now })], () => true, now).blockedReport,
+    ).toBe(undefined);
+    const budget = { ...decision({ phase: "Blocked", at: now }), status: { phase: "Blocked", reason: "FleetBudget" } };
+    expect(historyFromDecisions([blocked, budget], () => true, now).blockedReport).toBe(undefined);
+  });
+
   it("rebuilds cooldowns and handled kills, and trusts a decision without a phase only when it is signed", () => {
     const signed = decision({ at: now - 3 * min, oomIds: "a,b" });
     const forged = decision({ at: now - 2 * min, oomIds: "c" });

@@ -7,8 +7,17 @@ import { sizeOf, type DecisionObject } from "./decisions.js";
 import { sameSize } from "./sizes.js";
 import { overThreshold } from "./scalers/index.js";
 import type { EngineOptions } from "./engine-options.js";
-import type { DecisionInput, Plan, Recommendation, ResolvedPolicy, Size, WorkloadHistory } from "./types.js";
-import { observedSizeAnnotation, oomIdsAnnotation } from "../api/labels.js";
+import type {
+  BlockedReason,
+  DecisionInput,
+  Plan,
+  Recommendation,
+  ResolvedPolicy,
+  Signals,
+  Size,
+  WorkloadHistory,
+} from "./types.js";
+import { blockedKeyAnnotation, observedSizeAnnotation, oomIdsAnnotation } from "../api/labels.js";
 
 /**
  * A simulated change is the baseline of the workload's next dry-run decisions for its cooldown only (the scale-up
@@ -42,8 +51,8 @@ export function emptyHistory(now: number): History {
 }
 
 /**
- * The history rebuilt from a workload's recorded decisions, after a restart: cooldowns, handled OOM kills and the
- * dry-run shadow. `trusted` says whether a decision without a phase is metapilot's (it carries metapilot's
+ * The history rebuilt from a workload's recorded decisions, after a restart: cooldowns, handled OOM kills, the last
+ * OOM bump, a lasting Blocked condition the latest decision recorded, and the dry-run shadow. `trusted` says whether a decision without a phase is metapilot's (it carries metapilot's
  * signature): anyone who may create ScalingDecisions could otherwise mark OOM kills as handled, and so keep them
  * from being answered. The observation window starts again at `now`.
  */
@@ -54,11 +63,22 @@ export function historyFromDecisions(
 ): History {
   const h = emptyHistory(now);
   let shadowAt = 0;
+  let latestAt = -1;
   for (const d of decisions) {
     if (!d.status?.phase && !trusted(d)) continue;
-    for (const id of (d.metadata?.annotations?.[oomIdsAnnotation] ?? "").split(",").filter(Boolean)) h.handled.add(id);
-    if (d.status?.phase !== "Applied" && d.status?.phase !== "DryRun") continue;
+    const oomIds = (d.metadata?.annotations?.[oomIdsAnnotation] ?? "").split(",").filter(Boolean);
+    for (const id of oomIds) h.handled.add(id);
     const at = Date.parse(d.spec?.decidedAt ?? "") || 0;
+    // The latest decision says whether a lasting Blocked condition was recorded and not yet left.
+    if (d.status?.phase && at >= latestAt) {
+      latestAt = at;
+      const key = d.metadata?.annotations?.[blockedKeyAnnotation];
+      const reason = d.status.reason as BlockedReason | undefined;
+      if (d.status.phase === "Blocked" && key && (reason === "MaxAllowed" || reason === "ExceedsNodeCapacity"))
+        h.blockedReport = { reason, key, message: d.status.message ?? "", at, oom: oomIds.length > 0 };
+      else delete h.blockedReport;
+    }
+    if (d.status?.phase !== "Applied" && d.status?.phase !== "DryRun") continue;
     h.lastChangeAt = Math.max(h.lastChangeAt ?? 0, at);
     const observed = d.metadata?.annotations?.[observedSizeAnnotation];
     if (d.status?.phase === "DryRun" && observed && at >= shadowAt) {
@@ -75,6 +95,10 @@ export function historyFromDecisions(
       }
     }
     if (d.spec?.direction === "Up") h.lastScaleUpAt = Math.max(h.lastScaleUpAt ?? 0, at);
+    if (d.spec?.direction === "Up" && d.spec.rootCause?.category === "OOMKilled" && at >= (h.lastOomBump?.at ?? 0)) {
+      const after = sizeOf(d.spec.after);
+      h.lastOomBump = { at, memoryLimit: after.memoryLimit, memoryRequest: after.memoryRequest };
+    }
   }
   return h;
 }
@@ -143,8 +167,31 @@ export function afterDecision(
     h.lastChangeAt = now;
     if (plan.direction === "Up") h.lastScaleUpAt = now;
     if (plan.direction === "Down") h.recommendations = [];
+    if (plan.direction === "Up" && plan.category === "OOMKilled")
+      h.lastOomBump = { at: now, memoryLimit: recordedAfter.memoryLimit, memoryRequest: recordedAfter.memoryRequest };
   }
+  if (phase === "Blocked" && plan.blockedKey && plan.blockedReason)
+    h.blockedReport = {
+      reason: plan.blockedReason,
+      key: plan.blockedKey,
+      message: plan.blockedBy ?? plan.summary,
+      at: now,
+      oom: plan.oomIds.length > 0,
+    };
   markHandled(h, plan);
+}
+
+/**
+ * After a round's plan: a recorded Blocked condition (WorkloadHistory.blockedReport) is forgotten once the round
+ * no longer meets it, so that it is recorded again if it comes back. One raised by OOM kills lasts while the pods
+ * still show a kill (a kill is in a pod's status until its container ends again), since kills come and go between
+ * rounds of an OOM loop; any plan that changes or blocks something else ends it too.
+ */
+export function settleBlockedReport(h: WorkloadHistory, plan: Plan, signals: Signals): void {
+  const r = h.blockedReport;
+  if (!r || (plan.action === "none" && plan.stillBlocked)) return;
+  if (plan.action === "none" && r.oom && signals.oom.length > 0) return;
+  delete h.blockedReport;
 }
 
 /** Every governed workload's history, by namespace/name, built on first use. */

@@ -4,7 +4,7 @@
 // live would.
 import { decide, recommendation } from "./engine.js";
 import type { EngineOptions } from "./engine-options.js";
-import { rememberRecommendation, trackThresholds } from "./history.js";
+import { rememberRecommendation, settleBlockedReport, trackThresholds } from "./history.js";
 import type { ScalerInput } from "./scalers/index.js";
 import type { DecisionInput, Plan, WorkloadHistory } from "./types.js";
 
@@ -16,6 +16,7 @@ export function decideRound(
   trackThresholds(history, round, o);
   const input: DecisionInput = { ...round, history };
   const plan = decide(input, o);
+  settleBlockedReport(history, plan, round.signals);
   const rec = recommendation(input, o);
   if (rec) rememberRecommendation(history, rec, round.policy.scaleDown.stabilizationWindowMs, round.now);
   return { input, plan };

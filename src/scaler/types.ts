@@ -1,6 +1,8 @@
 // The plain data the scaler's pure parts exchange: signals in, a plan out.
-import type { Evidence, RootCauseCategory, ScalerName } from "../api/index.js";
+import type { BlockedReason, Evidence, RootCauseCategory, ScalerName } from "../api/index.js";
 import type { FleetFitResult } from "./estimators/fleet.js";
+
+export type { BlockedReason } from "../api/index.js";
 
 export type ComponentName = "kube-apiserver" | "kube-controller-manager" | "kube-scheduler" | "etcd";
 
@@ -107,6 +109,57 @@ export interface WorkloadHistory {
   recommendations: Recommendation[];
   /** Since when this process has been observing the workload; a scale-down needs a full window of it. */
   observingSince: number;
+  /**
+   * The last OOM scale-up made (or simulated): when, and the memory it set. A kill at that size soon after is an
+   * OOM loop, answered with a larger bump (estimators/index.ts, oomMemory).
+   */
+  lastOomBump?: { at: number; memoryLimit?: number; memoryRequest?: number };
+  /**
+   * The Blocked decision already recorded for a condition that persists (an OOM kill at maxAllowed, a size no node
+   * can hold): the same condition again is not recorded again while it lasts (see BlockedReport).
+   */
+  blockedReport?: BlockedReport;
+}
+
+/**
+ * A Blocked decision recorded for a condition that lasts. `key` names the condition (the size and the bound or
+ * node it meets); while a round meets the same reason and key, no other decision is recorded.
+ */
+export interface BlockedReport {
+  reason: BlockedReason;
+  key: string;
+  /** What the decision said, for the ClusterScaler's condition. */
+  message: string;
+  at: number;
+  /** Raised by OOM kills: it lasts while the pods show a kill (history.ts, settleBlockedReport). */
+  oom: boolean;
+}
+
+/** A node's allocatable resources, or a NodePool's node shape: cores and bytes. */
+export interface NodeShape {
+  name: string;
+  cpu: number;
+  memory: number;
+}
+
+/**
+ * Where the component's pods may run, as far as the meta-cluster says: the allocatable of every schedulable node
+ * its pod template's nodeSelector, required node affinity and tolerations allow, and the NodePools whose labels
+ * and taints allow it (their node shape). Absent when the nodes are not known (no node cache): nothing is checked.
+ */
+export interface Placement {
+  nodes: NodeShape[];
+  pools: Array<NodeShape & { maxNodes: number }>;
+}
+
+/** A size that no node the component may run on can hold (a Blocked decision with reason ExceedsNodeCapacity). */
+export interface CapacityShortfall {
+  /** The pod's need that does not fit: the main container's requests (cores, bytes). */
+  need: { cpu?: number; memory?: number };
+  /** The largest node it may run on (by the resource that does not fit), when there is one. */
+  largestNode?: NodeShape;
+  /** A NodePool whose node shape would hold it: a proposal to scale that pool up, not an action. */
+  proposedNodePool?: NodeShape;
 }
 
 export interface Profile {
@@ -134,6 +187,8 @@ export interface DecisionInput {
   now: number;
   /** Changes still allowed by the fleet budget in this interval. */
   fleetBudgetRemaining: number;
+  /** The nodes and NodePools the component may run on; no capacity check without it. */
+  placement?: Placement;
   /**
    * OOM scale-ups the tenant still gets in this interval however spent the fleet budget is (its
    * oomFloorPerTenant, less the OOM scale-ups it had).
@@ -152,6 +207,8 @@ export type Plan =
        * is missing. The ClusterScaler's SignalsAvailable and ScaleDownHeld conditions are built from it.
        */
       heldForData?: string;
+      /** Set when the round meets a condition already recorded as Blocked (WorkloadHistory.blockedReport). */
+      stillBlocked?: BlockedReport;
     }
   | {
       action: "change" | "blocked";
@@ -165,6 +222,12 @@ export type Plan =
       /** OOM events this plan answers; recorded so they are never acted on twice. */
       oomIds: string[];
       blockedBy?: string;
+      /** Why it is blocked, for a blocked plan. */
+      blockedReason?: BlockedReason;
+      /** The condition a blocked plan meets (BlockedReport.key), so that it is recorded once while it lasts. */
+      blockedKey?: string;
+      /** For reason ExceedsNodeCapacity: the need, the largest node and the NodePool that would hold it. */
+      capacity?: CapacityShortfall;
       /** Blocked because the fleet budget is spent (not by a bound). */
       heldByFleetBudget?: boolean;
       /** The estimator that computed the new size, when one did. */
