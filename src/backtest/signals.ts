@@ -133,7 +133,8 @@ export async function fetchHistory(o: FetchHistoryOptions): Promise<SignalHistor
     queries: 0,
     rejectedSteps: 0,
   };
-  if (steps.length === 0) return history;
+  // No tenant to ask about: an empty selector would read every namespace's series.
+  if (steps.length === 0 || o.namespaces?.length === 0) return history;
   const t0 = steps[0] as number;
   const jobs = chunksOf(steps.length, chunkSteps).flatMap(([first, last]) =>
     historyMetrics.map((metric) => ({ metric, first, last })),

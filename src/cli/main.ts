@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from "commander";
 import { version } from "../version.js";
+import { backtestCommand } from "./backtest.js";
 import { controllerCommand } from "./controller.js";
 import { recommendCommand } from "./recommend.js";
 import { reportCommand } from "./report.js";
@@ -13,6 +14,7 @@ const program = new Command("metapilot")
 program.addCommand(controllerCommand());
 program.addCommand(recommendCommand());
 program.addCommand(reportCommand());
+program.addCommand(backtestCommand());
 program
   .command("version")
   .description("print the version")

@@ -1,0 +1,197 @@
+// `metapilot backtest`: what would this ClusterScaler have done to my fleet over the last two weeks? Every signal
+// the live scaler reads is rebuilt from Prometheus history at the poll interval (a bounded number of range
+// queries, counted in the report), fed through the engine that runs live (decideOffline), and summed up per
+// policy, several side by side. It writes nothing to any cluster: the meta-cluster is only read (three LISTs, and
+// a GET with --name), and not at all with --tenants-file.
+import { readFileSync } from "node:fs";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { parseAllDocuments } from "yaml";
+import { parseDuration } from "../api/common.js";
+import { evaluateFailIf, failIfMetrics, parseFailIf, type FailIf } from "../backtest/fail-if.js";
+import { backtestFormats, renderBacktest, type BacktestFormat } from "../backtest/format.js";
+import { listInventory, readTenantsFile, type Inventory } from "../backtest/inventory.js";
+import { runBacktest, type BacktestReport, type Policy } from "../backtest/run.js";
+import { fetchHistory } from "../backtest/signals.js";
+import { KubeClient } from "../kube/client.js";
+import { Resources, type KubeObject } from "../kube/resources.js";
+import { PrometheusClient, type PrometheusOptions } from "../prometheus/client.js";
+import { parseTimeArg } from "../server/dashboard/report.js";
+import { userAgent } from "../version.js";
+import { duration } from "./args.js";
+import {
+  addApiserverTimeoutFlag,
+  addKubeFlags,
+  addPrometheusFlags,
+  prometheusOptions,
+  waitForApiserverFlag,
+  type KubeFlags,
+  type PrometheusFlags,
+} from "./common-flags.js";
+import { loadKubeConfig } from "./kubeconfig.js";
+
+/** The controller's defaults (--poll-interval, and the rate window of src/scaler/controller.ts). */
+export const defaultStep = "15s";
+export const liveRateWindow = "1m";
+
+/** The exit code when a --fail-if threshold holds (1 is any other error). */
+export const failIfExitCode = 3;
+
+export interface BacktestFlags extends KubeFlags, PrometheusFlags {
+  file: string[];
+  name?: string;
+  from: string;
+  to?: string;
+  step: string;
+  tenantsFile?: string;
+  output: BacktestFormat;
+  failIf: FailIf[];
+  apiserverTimeout: string;
+}
+
+/** RFC 3339, or a duration back from now with or without a leading minus: -14d, 14d, -36h, 90m. */
+export function parseWhen(text: string, now: number, what: string): number {
+  return parseTimeArg(text.trim().replace(/^-(?=\d)/, ""), now, what).getTime();
+}
+
+/** The ClusterScaler documents of one file (YAML or JSON; several documents allowed). */
+export function readPolicyFile(path: string, text = readFileSync(path, "utf8")): Policy[] {
+  const docs = parseAllDocuments(text);
+  const out: Policy[] = [];
+  for (const [i, doc] of docs.entries()) {
+    if (doc.errors.length > 0) throw new Error(`${path}: not YAML or JSON: ${doc.errors[0]?.message}`);
+    const raw: unknown = doc.toJS();
+    if (raw === null || raw === undefined) continue;
+    out.push({ source: docs.length > 1 ? `${path}#${i + 1}` : path, raw });
+  }
+  if (out.length === 0) throw new Error(`${path}: no ClusterScaler in it`);
+  return out;
+}
+
+export interface BacktestRun {
+  policies: Policy[];
+  inventory: Inventory;
+  prometheus: PrometheusOptions;
+  from: number;
+  to: number;
+  stepMs: number;
+  onProgress?: (done: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+/** Reads the history for the inventory's namespaces and replays every policy over it. */
+export async function backtest(r: BacktestRun): Promise<BacktestReport> {
+  const namespaces = [...new Set(r.inventory.workloads.map((w) => w.ref.namespace))].sort();
+  const history = await fetchHistory({
+    client: new PrometheusClient(r.prometheus),
+    from: r.from,
+    to: r.to,
+    stepMs: r.stepMs,
+    rateWindow: liveRateWindow,
+    namespaces,
+    // About two pods per workload.
+    seriesHint: Math.max(1, r.inventory.workloads.length * 2),
+    onProgress: r.onProgress,
+    signal: r.signal,
+  });
+  return runBacktest({ policies: r.policies, workloads: r.inventory.workloads, history, from: r.from, to: r.to });
+}
+
+export function backtestCommand(): Command {
+  const cmd = addKubeFlags(
+    new Command("backtest").description(
+      "replay Prometheus history through one or more ClusterScalers with the engine that runs live, and report " +
+        "what each would have done: OOM kills prevented, slack, restarts, time under-provisioned, bound and " +
+        "budget hits, coverage. Writes nothing to any cluster",
+    ),
+    "only the workloads in this namespace (one tenant's control plane); default: every tenant",
+  );
+  return addApiserverTimeoutFlag(addPrometheusFlags(cmd, "Prometheus HTTP API to read the history from (required)"))
+    .option(
+      "-f, --file <path>",
+      "a ClusterScaler file (YAML or JSON); repeat for side-by-side columns",
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
+    .option("--name <clusterscaler>", "a ClusterScaler read from the meta-cluster instead of (or beside) the files")
+    .requiredOption("--from <when>", "start: an RFC 3339 time, or a duration back from now (-14d, 36h)")
+    .option("--to <when>", "end, same forms as --from (default: now)")
+    .option(
+      "--step <duration>",
+      "the poll interval replayed (the controller's --poll-interval default)",
+      duration,
+      defaultStep,
+    )
+    .option(
+      "--tenants-file <path>",
+      "tenants and current sizes from a file (a List of TenantControlPlanes, Deployments and StatefulSets, " +
+        "JSON or YAML) instead of the meta-cluster",
+    )
+    .addOption(
+      new Option("-o, --output <format>", "table (policies side by side) or json (with each tenant's timeline)")
+        .choices(backtestFormats)
+        .default("table"),
+    )
+    .option(
+      "--fail-if <expr>",
+      `exit ${failIfExitCode} when a threshold holds for any policy, e.g. restarts>10, oomPrevented<3 ` +
+        `(repeatable; metrics: ${failIfMetrics.join(", ")})`,
+      (v: string, acc: FailIf[]) => {
+        try {
+          return [...acc, parseFailIf(v)];
+        } catch (err) {
+          throw new InvalidArgumentError((err as Error).message);
+        }
+      },
+      [] as FailIf[],
+    )
+    .action(async (flags: BacktestFlags) => {
+      const code = await runBacktestCommand(
+        flags,
+        (s) => process.stdout.write(s),
+        (s) => process.stderr.write(s),
+      );
+      if (code !== 0) process.exitCode = code;
+    });
+}
+
+/** The command without the process around it: the exit code it should end with. */
+export async function runBacktestCommand(
+  flags: BacktestFlags,
+  out: (s: string) => void,
+  err: (s: string) => void,
+  now = Date.now(),
+): Promise<number> {
+  if (flags.file.length === 0 && !flags.name) throw new Error("pass -f <ClusterScaler file> or --name <ClusterScaler>");
+  const prometheus = prometheusOptions(flags);
+  if (!prometheus) throw new Error("--prometheus-url is required: pass --prometheus-url URL or set PROMETHEUS_URL");
+  const from = parseWhen(flags.from, now, "--from");
+  const to = flags.to ? parseWhen(flags.to, now, "--to") : now;
+  if (from >= to)
+    throw new Error(`--from (${new Date(from).toISOString()}) is not before --to (${new Date(to).toISOString()})`);
+  const stepMs = parseDuration(flags.step);
+  if (stepMs < 1000) throw new Error("--step: at least 1s");
+  const policies = flags.file.flatMap((f) => readPolicyFile(f));
+  let client: KubeClient | undefined;
+  const kube = async () => {
+    if (client) return client;
+    const kc = loadKubeConfig(flags);
+    client = new KubeClient(kc, { userAgent: `${userAgent} backtest`, maxRetries: 2 });
+    await waitForApiserverFlag(client, kc, flags);
+    return client;
+  };
+  if (flags.name) {
+    const cs = await (await kube()).get<KubeObject>(Resources.ClusterScaler, flags.name);
+    policies.unshift({ source: `clusterscaler/${flags.name}`, raw: cs });
+  }
+  const inventory = flags.tenantsFile ? readTenantsFile(flags.tenantsFile) : await listInventory(await kube());
+  if (flags.namespace) inventory.workloads = inventory.workloads.filter((w) => w.ref.namespace === flags.namespace);
+  for (const s of inventory.skipped) err(`metapilot: warning: skipped ${s}\n`);
+  if (inventory.workloads.length === 0) err("metapilot: warning: no tenant control-plane workloads to replay\n");
+  const report = await backtest({ policies, inventory, prometheus, from, to, stepMs });
+  if (report.partial)
+    err(`metapilot: warning: partial report: ${report.missing.length} range queries failed (listed under Missing)\n`);
+  out(renderBacktest(report, flags.output));
+  const reasons = evaluateFailIf(flags.failIf, report.policies);
+  for (const r of reasons) err(`metapilot: ${r}\n`);
+  return reasons.length > 0 ? failIfExitCode : 0;
+}
