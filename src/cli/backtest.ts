@@ -133,7 +133,7 @@ export function backtestCommand(): Command {
     )
     .option(
       "--fail-if <expr>",
-      `exit ${failIfExitCode} when a threshold holds for any policy, e.g. restarts>10, oomPrevented<3 ` +
+      `exit ${failIfExitCode} when a threshold holds for any policy, e.g. 'restarts>10' or 'oomPrevented<3' (quoted) ` +
         `(repeatable; metrics: ${failIfMetrics.join(", ")})`,
       (v: string, acc: FailIf[]) => {
         try {
