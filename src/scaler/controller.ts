@@ -16,10 +16,12 @@ import { fleetRegressionCondition, fleetRegressionStatus } from "./fleet-model.j
 import { selectClusterScaler } from "./policy.js";
 import { ScalerReconciler, type DecisionObject, type ScalerCaches } from "./reconciler.js";
 import { Reporter, type ReportableDecision } from "./reports.js";
+import { scaleUpBlockedCondition } from "./held.js";
 import { signalConditions } from "./signal-conditions.js";
 import { checkProbeUrl, ProbeSignals, type ProbeTarget } from "./signals/probe.js";
 import { PrometheusSignals } from "./signals/prometheus.js";
 import { signingKeyLoader } from "./signing-key.js";
+import type { Node } from "../nodes/model.js";
 import { tenantSelectionLabels } from "./tenancy.js";
 import { pkiSecretName } from "../operator/pki/secrets.js";
 import { componentLabel, probeUrlAnnotation, tenantLabel } from "../api/labels.js";
@@ -44,6 +46,8 @@ const labelsChanged = (obj: KubeObject, old: KubeObject) => !jsonEqual(obj.metad
 export function addClusterScalerController(manager: Manager, config: ControllerConfig): ScalerWiring {
   const tenantScoped = <T extends KubeObject>(resource: (typeof Resources)[keyof typeof Resources]) =>
     manager.informer<T>({ resource, namespace: config.namespace, labelSelector: tenantLabel });
+  const nodes = manager.informer<Node>({ resource: Resources.Node });
+  const nodePools = manager.informer({ resource: Resources.NodePool });
   const caches: ScalerCaches = {
     clusterScalers: manager.informer({ resource: Resources.ClusterScaler }),
     tenants: manager.informer({ resource: Resources.TenantControlPlane }),
@@ -52,6 +56,9 @@ export function addClusterScalerController(manager: Manager, config: ControllerC
     pods: tenantScoped(Resources.Pod),
     decisions: tenantScoped<DecisionObject>(Resources.ScalingDecision),
     profiles: manager.informer({ resource: Resources.WorkloadProfile, namespace: config.namespace }),
+    // For the capacity check: the same shared caches the node-pool controllers read (placement.ts).
+    nodes,
+    nodePools,
   };
   // The poller is built before the controllers it wakes, so it reaches them through this late-bound reference.
   const late: { controller?: Controller; reconciler?: ScalerReconciler } = {};
@@ -157,6 +164,9 @@ export function addClusterScalerController(manager: Manager, config: ControllerC
   });
   controller.watch(caches.profiles, () => []);
   controller.watch(caches.decisions, () => []);
+  // Read, not watched for work: a node or pool change shows in the next round of each workload.
+  controller.watch(nodes, () => []);
+  controller.watch(nodePools, () => []);
   manager.add(controller);
 
   const statusReconciler: Reconciler = {
@@ -199,6 +209,7 @@ export function addClusterScalerController(manager: Manager, config: ControllerC
             staleAfterMs: config.staleAfterMs ?? defaultEngineOptions.staleAfterMs,
           }),
         );
+        conditions.push(scaleUpBlockedCondition(reconciler.blockedFor(key.name)));
         const last = reconciler.lastDecisionAt.get(key.name);
         if (last) status.lastDecisionTime = new Date(last).toISOString();
         const now = Date.now();

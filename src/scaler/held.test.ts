@@ -5,7 +5,7 @@ import { createLogger } from "../kube/logger.js";
 import type { KubeObject } from "../kube/resources.js";
 import { ScalerReconciler, type ScalerCaches } from "./reconciler.js";
 import { componentLabel, pausedAnnotation, tenantLabel } from "../api/labels.js";
-import { HeldForData } from "./held.js";
+import { WorkloadReasons } from "./held.js";
 import { signalConditions } from "./signal-conditions.js";
 import { emptyUsageSnapshot, type PrometheusSignals } from "./signals/prometheus.js";
 import { storeCaches } from "./testing.js";
@@ -144,9 +144,9 @@ describe("ScaleDownHeld follows its cause", () => {
   });
 });
 
-describe("HeldForData", () => {
+describe("WorkloadReasons", () => {
   it("keeps a workload under one ClusterScaler at a time, and drops a ClusterScaler with none", () => {
-    const held = new HeldForData();
+    const held = new WorkloadReasons();
     held.hold("a", "ns/w", "cpu usage missing");
     held.hold("b", "ns/w", "memory working set stale");
     expect(held.byClusterScaler.has("a")).toBe(false);

@@ -1,12 +1,16 @@
-// Which workloads each ClusterScaler has whose scale-down is held for missing or stale data, and why: the cause of
-// its SignalsAvailable and ScaleDownHeld conditions (signal-conditions.ts). A workload is in the set while its
-// latest plan is held for data, and leaves it on any other outcome of a round.
+// Which workloads of each ClusterScaler are in some state, and why. The reconciler keeps two: those whose scale-down
+// is held for missing or stale data (the cause of the SignalsAvailable and ScaleDownHeld conditions,
+// signal-conditions.ts), in the set while their latest plan is held for data; and those whose scale-up is Blocked by
+// a lasting condition (an OOM kill at maxAllowed, a size no node holds: the ScaleUpBlocked condition and the
+// metapilot_scaler_blocked_workloads metric), in the set while their history keeps the Blocked condition.
 
-export class HeldForData {
-  /** ClusterScaler → workload (namespace/name) → what is missing. A ClusterScaler with none is absent. */
+import type { ConditionInput } from "../operator/status.js";
+
+export class WorkloadReasons {
+  /** ClusterScaler → workload (namespace/name) → why. A ClusterScaler with none is absent. */
   readonly byClusterScaler = new Map<string, Map<string, string>>();
 
-  /** The workload's latest plan, under `clusterScaler`, is held for data (it leaves any other one's set). */
+  /** The workload is in the set under `clusterScaler`, for `why` (it leaves any other one's set). */
   hold(clusterScaler: string, workload: string, why: string): void {
     this.release(workload);
     const held = this.byClusterScaler.get(clusterScaler) ?? new Map<string, string>();
@@ -14,7 +18,7 @@ export class HeldForData {
     this.byClusterScaler.set(clusterScaler, held);
   }
 
-  /** The workload is held by no ClusterScaler any more. */
+  /** The workload is in no ClusterScaler's set any more. */
   release(workload: string): void {
     for (const [cs, held] of this.byClusterScaler) {
       held.delete(workload);
@@ -22,7 +26,7 @@ export class HeldForData {
     }
   }
 
-  /** A ClusterScaler's held workloads, keeping only those `stillGoverned` says it governs now. */
+  /** A ClusterScaler's workloads in the set, keeping only those `stillGoverned` says it governs now. */
   of(clusterScaler: string, stillGoverned: (workload: string) => boolean): Map<string, string> {
     const out = new Map<string, string>();
     for (const [workload, why] of this.byClusterScaler.get(clusterScaler) ?? []) {
@@ -30,4 +34,23 @@ export class HeldForData {
     }
     return out;
   }
+}
+
+/**
+ * The ClusterScaler's ScaleUpBlocked condition from its blocked workloads (workload → "<reason>: <message>"): True
+ * while any is, with the first by name and how many more; its reason is that workload's (MaxAllowed,
+ * ExceedsNodeCapacity).
+ */
+export function scaleUpBlockedCondition(blocked: ReadonlyMap<string, string>): ConditionInput {
+  if (blocked.size === 0)
+    return {
+      type: "ScaleUpBlocked",
+      status: "False",
+      reason: "NoneBlocked",
+      message: "no workload's scale-up is blocked by maxAllowed or node capacity",
+    };
+  const [workload, why] = [...blocked].sort(([a], [b]) => a.localeCompare(b))[0] ?? ["", ""];
+  const reason = why.slice(0, Math.max(0, why.indexOf(":"))) || "Blocked";
+  const more = blocked.size > 1 ? ` (and ${blocked.size - 1} more workloads)` : "";
+  return { type: "ScaleUpBlocked", status: "True", reason, message: `${workload}: ${why}${more}`.slice(0, 32_000) };
 }

@@ -208,6 +208,11 @@ export class HistoryModel {
     return h;
   }
 
+  /** The workload's history if there is one, without building it. */
+  peek(key: string): History | undefined {
+    return this.histories.get(key);
+  }
+
   forget(key: string): void {
     this.histories.delete(key);
   }

@@ -9,7 +9,7 @@ import { defaultEngineOptions, type EngineOptions } from "./engine-options.js";
 import { afterDecision, emptyHistory } from "./history.js";
 import { resolvePolicy } from "./policy.js";
 import { decideRound } from "./round.js";
-import type { DecisionInput, Measurement, Plan, Profile, Signals, Size, WorkloadRef } from "./types.js";
+import type { DecisionInput, Measurement, Placement, Plan, Profile, Signals, Size, WorkloadRef } from "./types.js";
 
 /** A measurement as recorded: its time as an ISO string. */
 export interface RecordedMeasurement {
@@ -47,6 +47,8 @@ export interface RecordedRound {
   profile?: Profile;
   /** The fleet model's fits of the component, for the fleet-regression estimator. */
   fleet?: DecisionInput["fleet"];
+  /** The nodes and NodePools the component could run on then (no capacity check when unset). */
+  placement?: Placement;
   /** Changes the fleet budget still allowed (unlimited when unset), and the tenant's OOM floor left. */
   fleetBudgetRemaining?: number;
   oomFloorRemaining?: number;
@@ -123,6 +125,7 @@ export function decideOffline(recorded: RecordedInputs): OfflineDecision[] {
         now,
         fleetBudgetRemaining: round.fleetBudgetRemaining ?? Number.POSITIVE_INFINITY,
         oomFloorRemaining: round.oomFloorRemaining ?? Number.POSITIVE_INFINITY,
+        placement: round.placement,
         paused: round.paused ?? false,
       },
       engine,

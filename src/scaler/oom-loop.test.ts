@@ -137,3 +137,40 @@ describe("an OOM loop, replayed", () => {
     expect(phases).toEqual(["blocked", "none", "none", "blocked", "none"]);
   });
 });
+
+describe("a need no node can meet, replayed", () => {
+  const GiB = 1024 * MiB;
+  const placement = {
+    nodes: [{ name: "n1", cpu: 8, memory: 4 * GiB }],
+    pools: [{ name: "big", cpu: 16, memory: 16 * GiB, maxNodes: 3 }],
+  };
+  it("an OOM loop stops at the largest node: one Blocked decision with the pool proposal, not a bump past it", () => {
+    const base = recorded("16Gi");
+    const rounds: RecordedRound[] = Array.from({ length: 12 }, (_, i) => ({
+      at: iso(t0 + i * pollMs),
+      placement,
+      signals: {
+        oom: [
+          {
+            id: `uid-0/kube-apiserver/${i + 1}`,
+            pod: "kube-apiserver-0",
+            container: "kube-apiserver",
+            finishedAt: iso(t0 + i * pollMs - 5_000),
+            replaceable: false, // a kill the engine must answer every time, whatever limit it was at
+          },
+        ],
+      },
+    }));
+    const decisions = decideOffline({ ...base, rounds });
+    const recordedPlans = decisions.filter((d) => d.plan.action !== "none").map((d) => d.plan);
+    const blocked = recordedPlans.filter((p) => p.action === "blocked");
+    expect(blocked).toHaveLength(1);
+    expect(blocked[0]).toMatchObject({
+      blockedReason: "ExceedsNodeCapacity",
+      capacity: { largestNode: { name: "n1" }, proposedNodePool: { name: "big" } },
+    });
+    // Every size it reached fits n1; the one asked for after it would not.
+    for (const d of decisions) expect(d.size.memoryRequest ?? 0).toBeLessThanOrEqual(4 * GiB);
+    expect(blocked[0]?.action === "blocked" && (blocked[0].capacity?.need.memory ?? 0) > 4 * GiB).toBe(true);
+  });
+});

@@ -17,7 +17,9 @@ import { DecisionRecorder, decisionName, sizeBlock, sizeOf, type DecisionObject 
 import { defaultEngineOptions, type EngineOptions } from "./engine-options.js";
 import { profileNameFor, profileRecommendation } from "../recommender/index.js";
 import { FleetBudget, type BudgetDecision, type BudgetUsage } from "./fleet-budget.js";
-import { HeldForData } from "./held.js";
+import { WorkloadReasons } from "./held.js";
+import { PlacementIndex } from "./placement.js";
+import type { Node } from "../nodes/model.js";
 import {
   afterDecision,
   baselineSize,
@@ -83,6 +85,9 @@ export interface ScalerCaches {
       };
     }
   >;
+  /** The meta-cluster's nodes and NodePools, for the capacity check (placement.ts); none without them. */
+  nodes?: Pick<Informer<Node>, "list" | "on">;
+  nodePools?: Pick<Informer<KubeObject>, "list" | "on">;
 }
 
 export interface ScalerOptions {
@@ -132,7 +137,10 @@ export class ScalerReconciler implements Reconciler {
   private readonly now: () => number;
   private readonly engine: EngineOptions;
   private readonly metrics?: ScalerMetrics;
-  private readonly held = new HeldForData();
+  private readonly held = new WorkloadReasons();
+  /** Workloads whose scale-up a lasting condition blocks (an OOM kill at maxAllowed, a size no node holds). */
+  private readonly blocked = new WorkloadReasons();
+  private readonly placement?: PlacementIndex;
   readonly lastDecisionAt = new Map<string, number>();
   private parsed?: { key: string; value: readonly ClusterScaler[] };
   /** The fleet model of the last Prometheus poll, fitted once per poll and ClusterScaler spec. */
@@ -163,7 +171,19 @@ export class ScalerReconciler implements Reconciler {
       now: this.now,
       interruptedMaxAgeMs: o.interruptedMaxAgeMs,
     });
-    if (o.registry) this.metrics = new ScalerMetrics(o.registry);
+    if (o.registry) this.metrics = new ScalerMetrics(o.registry, this.blocked);
+    if (o.caches.nodes) this.placement = new PlacementIndex(o.caches.nodes, o.caches.nodePools);
+  }
+
+  /**
+   * The workloads of a ClusterScaler whose scale-up is Blocked by a lasting condition, and the recorded reason and
+   * message, for its ScaleUpBlocked condition; only those it still governs.
+   */
+  blockedFor(clusterScaler: string): Map<string, string> {
+    return this.blocked.of(clusterScaler, (key) => {
+      const workload = this.o.caches.deployments.get(key) ?? this.o.caches.statefulSets.get(key);
+      return !!workload && this.governing(workload)?.clusterScaler.metadata?.name === clusterScaler;
+    });
   }
 
   /**
@@ -339,18 +359,22 @@ export class ScalerReconciler implements Reconciler {
    */
   async reconcile(key: ObjectKey, rc: ReconcileContext): Promise<ReconcileResult | void> {
     const wkey = `${key.namespace}/${key.name}`;
-    const round = { held: false };
+    const round: { held: boolean; clusterScaler?: string } = { held: false };
     try {
       return await this.reconcileWorkload(wkey, rc, round);
     } finally {
       if (!round.held) this.held.release(wkey);
+      const report = round.clusterScaler ? this.histories.peek(wkey)?.blockedReport : undefined;
+      if (report && round.clusterScaler)
+        this.blocked.hold(round.clusterScaler, wkey, `${report.reason}: ${report.message}`);
+      else this.blocked.release(wkey);
     }
   }
 
   private async reconcileWorkload(
     wkey: string,
     rc: ReconcileContext,
-    round: { held: boolean },
+    round: { held: boolean; clusterScaler?: string },
   ): Promise<ReconcileResult | void> {
     const now = this.now();
     // Observe: the workload, who governs it and by which policy.
@@ -379,6 +403,7 @@ export class ScalerReconciler implements Reconciler {
       return;
     }
     if (!policy) return;
+    round.clusterScaler = policy.clusterScaler;
     const ref: WorkloadRef = {
       kind: deployment ? "Deployment" : "StatefulSet",
       name: workload.metadata.name ?? "",
@@ -426,6 +451,7 @@ export class ScalerReconciler implements Reconciler {
         now,
         fleetBudgetRemaining: budget.remaining,
         oomFloorRemaining: budget.oomFloorRemaining,
+        placement: this.placement?.for(workload.spec?.template?.spec),
         paused,
       },
       this.engine,

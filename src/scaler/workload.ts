@@ -1,5 +1,6 @@
 // A control-plane workload (Deployment or StatefulSet) as the scaler reads it from the cache, and its size.
 import type { KubeObject } from "../kube/resources.js";
+import type { PodScheduling } from "./placement.js";
 import { bytes, cores } from "./quantity.js";
 import type { Size } from "./types.js";
 
@@ -7,7 +8,7 @@ export interface Workload extends KubeObject {
   spec?: {
     replicas?: number;
     template?: {
-      spec?: {
+      spec?: PodScheduling & {
         containers?: Array<{
           name: string;
           resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
