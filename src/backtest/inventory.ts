@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { componentLabel, tenantLabel } from "../api/labels.js";
 import type { KubeClient } from "../kube/client.js";
+import { ApiError } from "../kube/errors.js";
 import { Resources, type KubeObject } from "../kube/resources.js";
 import { tenantSpecSize } from "../scaler/actuator.js";
 import { tenantSelectionLabels, workloadTenancy } from "../scaler/tenancy.js";
@@ -28,6 +29,8 @@ export interface Inventory {
   workloads: BacktestWorkload[];
   /** Workloads left out, and why (not a control-plane component, not the tenant's own). */
   skipped: string[];
+  /** What could not be read, and what the inventory does without it. */
+  warnings: string[];
 }
 
 /** The workloads of `objects` (TenantControlPlanes, Deployments and StatefulSets, in any order). */
@@ -71,19 +74,31 @@ export function inventoryOf(objects: readonly KubeObject[]): Inventory {
     });
   }
   workloads.sort((a, b) => `${a.ref.namespace}/${a.ref.name}`.localeCompare(`${b.ref.namespace}/${b.ref.name}`));
-  return { workloads, skipped };
+  return { workloads, skipped, warnings: [] };
 }
 
-/** The three paginated LISTs the scaler's caches hold: TenantControlPlanes, and the labelled workloads. */
+/**
+ * The three paginated LISTs the scaler's caches hold: TenantControlPlanes, and the labelled workloads. Without the
+ * TenantControlPlane CRD (404), every labelled control plane is one metapilot did not create, governed where it
+ * runs, as live; that is said in the warnings.
+ */
 export async function listInventory(client: KubeClient, signal?: AbortSignal): Promise<Inventory> {
   const list = async (r: (typeof Resources)[keyof typeof Resources], kind: string, labelSelector?: string) =>
     (await client.listAll<KubeObject>(r, { labelSelector, limit: 500, signal })).items.map((o) => ({ ...o, kind }));
+  const warnings: string[] = [];
   const [tenants, deployments, statefulSets] = await Promise.all([
-    list(Resources.TenantControlPlane, "TenantControlPlane"),
+    list(Resources.TenantControlPlane, "TenantControlPlane").catch((err: unknown) => {
+      if (!(err instanceof ApiError && err.statusCode === 404)) throw err;
+      warnings.push(
+        "no TenantControlPlane CRD in the meta-cluster: every labelled control plane is replayed where it runs",
+      );
+      return [];
+    }),
     list(Resources.Deployment, "Deployment", tenantLabel),
     list(Resources.StatefulSet, "StatefulSet", tenantLabel),
   ]);
-  return inventoryOf([...tenants, ...deployments, ...statefulSets]);
+  const inventory = inventoryOf([...tenants, ...deployments, ...statefulSets]);
+  return { ...inventory, warnings };
 }
 
 /** The objects of a tenants file: a List (`items`), an array, or YAML documents, each object with its kind. */

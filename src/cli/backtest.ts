@@ -185,6 +185,7 @@ export async function runBacktestCommand(
   }
   const inventory = flags.tenantsFile ? readTenantsFile(flags.tenantsFile) : await listInventory(await kube());
   if (flags.namespace) inventory.workloads = inventory.workloads.filter((w) => w.ref.namespace === flags.namespace);
+  for (const s of inventory.warnings) err(`metapilot: warning: ${s}\n`);
   for (const s of inventory.skipped) err(`metapilot: warning: skipped ${s}\n`);
   if (inventory.workloads.length === 0) err("metapilot: warning: no tenant control-plane workloads to replay\n");
   const report = await backtest({ policies, inventory, prometheus, from, to, stepMs });

@@ -1,0 +1,187 @@
+// `metapilot backtest` as a process against a real Prometheus and the meta-cluster's apiserver: six hours of a
+// tenant apiserver's history (idle CPU and memory, one OOM kill at its 2Gi limit, a memory series that stops for
+// forty minutes) backfilled with promtool, the tenant's Deployment read from the meta-cluster, two policies side by
+// side. The query log proves the number of range queries the report prints; the kill is answered at once; the
+// shorter stabilization window scales down more often; no scale-down happens while memory is missing.
+import { execFile } from "node:child_process";
+import { createWriteStream, writeFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { KubeClient } from "../../src/kube/client.js";
+import { Resources, type KubeObject } from "../../src/kube/resources.js";
+import { adminKubeConfig, freshNamespace, metacluster } from "../harness/cluster.js";
+import { installCrds } from "../harness/crds.js";
+import { HistoryPrometheus } from "../recommender/history.js";
+
+const MiB = 2 ** 20;
+const hourMs = 3_600_000;
+const root = path.resolve(import.meta.dirname, "../..");
+
+describe("metapilot backtest on a real Prometheus and the meta-cluster", () => {
+  const kc = adminKubeConfig();
+  const client = new KubeClient(kc, { qps: 100, burst: 100, fieldManager: "test-user" });
+  const prometheus = new HistoryPrometheus();
+  let ns: { name: string; cleanup: () => Promise<void> };
+  // Whole minutes, six hours back from a few minutes ago: the range the backtest reads.
+  const end = Math.floor(Date.now() / 60_000) * 60_000 - 5 * 60_000;
+  const start = end - 6 * hourMs;
+  const oomAt = start + 2 * hourMs;
+  const gap = { from: start + 4 * hourMs, to: start + 4 * hourMs + 40 * 60_000 };
+  const pod = "kube-apiserver-5d9f8c7b6-abcde";
+
+  beforeAll(async () => {
+    await installCrds(kc);
+    ns = await freshNamespace(kc, "backtest");
+    const tenant = ns.name;
+    await client.create(Resources.Deployment, {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: {
+        name: "kube-apiserver",
+        namespace: ns.name,
+        labels: { "metapilot.io/tenant": tenant, "metapilot.io/component": "kube-apiserver" },
+      },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: "kube-apiserver" } },
+        template: {
+          metadata: { labels: { app: "kube-apiserver" } },
+          spec: {
+            containers: [
+              {
+                name: "kube-apiserver",
+                image: "registry.k8s.io/pause:3.10",
+                resources: { requests: { cpu: "1", memory: "1Gi" }, limits: { memory: "2Gi" } },
+              },
+            ],
+          },
+        },
+      },
+    } as KubeObject);
+    // The history, every 30 s: cAdvisor's counter and gauge, kube-state-metrics' termination reason, restarts and
+    // resources.
+    const file = path.join(prometheus.dir, "history.om");
+    const out = createWriteStream(file);
+    const l = `{namespace="${ns.name}",pod="${pod}",container="kube-apiserver"}`;
+    const series = (name: string, type: string, labels: string, value: (t: number) => number | undefined) => {
+      out.write(`# TYPE ${name.replace(/_total$/, "")} ${type}\n`);
+      for (let t = start - 10 * 60_000; t <= end; t += 30_000) {
+        const v = value(t);
+        if (v !== undefined) out.write(`${name}${labels} ${v} ${t / 1000}\n`);
+      }
+    };
+    series("container_cpu_usage_seconds_total", "counter", l, (t) => ((t - start + 10 * 60_000) / 1000) * 0.1);
+    series("container_memory_working_set_bytes", "gauge", l, (t) =>
+      t >= gap.from && t < gap.to ? undefined : t >= oomAt - 60_000 && t < oomAt ? 2000 * MiB : 300 * MiB,
+    );
+    const ksm = `{namespace="${ns.name}",pod="${pod}",container="kube-apiserver",uid="u1"`;
+    series("kube_pod_container_status_restarts_total", "counter", `${ksm}}`, (t) => (t >= oomAt ? 1 : 0));
+    series("kube_pod_container_status_last_terminated_reason", "gauge", `${ksm},reason="OOMKilled"}`, (t) =>
+      t >= oomAt ? 1 : undefined,
+    );
+    series("kube_pod_container_resource_limits", "gauge", `${ksm},resource="memory",unit="byte"}`, () => 2048 * MiB);
+    series("kube_pod_container_resource_requests", "gauge", `${ksm},resource="memory",unit="byte"}`, () => 1024 * MiB);
+    series("kube_pod_container_resource_requests", "gauge", `${ksm},resource="cpu",unit="core"}`, () => 1);
+    out.end("# EOF\n");
+    await new Promise<void>((r) => out.once("finish", () => r()));
+    await prometheus.backfill(file);
+    await prometheus.start();
+    for (const [name, window] of [
+      ["fast", "5m"],
+      ["slow", "30m"],
+    ])
+      writeFileSync(
+        path.join(prometheus.dir, `${name}.yaml`),
+        [
+          "apiVersion: metapilot.io/v1alpha1",
+          "kind: ClusterScaler",
+          `metadata: { name: ${name} }`,
+          "spec:",
+          "  components: [{ name: kube-apiserver, replicas: { min: 1, max: 1 } }]",
+          `  scaleDown: { enabled: true, stabilizationWindow: ${window}, maxStepPercent: 20 }`,
+          "",
+        ].join("\n"),
+      );
+  });
+
+  afterAll(async () => {
+    await prometheus.cleanup();
+    await ns?.cleanup();
+  });
+
+  it("replays the history with the live engine, bounded queries, honest coverage", async () => {
+    const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+      execFile(
+        process.execPath,
+        [
+          "--import",
+          "tsx",
+          "src/cli/main.ts",
+          "backtest",
+          "-f",
+          path.join(prometheus.dir, "fast.yaml"),
+          "-f",
+          path.join(prometheus.dir, "slow.yaml"),
+          "-n",
+          ns.name,
+          "--from",
+          new Date(start).toISOString(),
+          "--to",
+          new Date(end).toISOString(),
+          "-o",
+          "json",
+          "--fail-if",
+          "oomLost>0",
+        ],
+        {
+          cwd: root,
+          env: {
+            PATH: process.env.PATH,
+            HOME: prometheus.dir,
+            KUBECONFIG: metacluster().kubeconfig,
+            PROMETHEUS_URL: prometheus.url,
+          },
+          maxBuffer: 256 << 20,
+          timeout: 110_000,
+        },
+        (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr }),
+      ),
+    );
+    expect(run.code, run.stderr).toBe(0);
+    const report = JSON.parse(run.stdout);
+    // 1,441 steps of 15 s in one chunk: one range query per metric, as the Prometheus query log saw them.
+    expect(report.steps).toBe(6 * 240 + 1);
+    expect(report.queries).toBe(11);
+    const logged = prometheus.rangeQueries().filter((q) => q.query.includes(ns.name));
+    expect(logged).toHaveLength(11);
+    expect(report.partial).toBe(false);
+    const [fast, slow] = report.policies;
+    expect([fast.name, slow.name]).toEqual(["fast", "slow"]);
+    for (const p of report.policies) {
+      expect(p.summary.workloads).toBe(1);
+      expect(p.oomKills).toEqual([
+        expect.objectContaining({
+          outcome: "answered",
+          delayMinutes: 0,
+          limitBytes: 2048 * MiB,
+          at: new Date(oomAt).toISOString(),
+        }),
+      ]);
+      // No scale-down while memory was missing (Prometheus keeps a series 5 minutes past its last sample).
+      const downs = (Object.values(p.timeline).flat() as Array<{ at: string; direction: string }>).filter(
+        (e) => e.direction === "Down",
+      );
+      for (const d of downs) {
+        const t = Date.parse(d.at);
+        expect(t >= gap.from + 5 * 60_000 && t < gap.to, d.at).toBe(false);
+      }
+      expect(p.summary.heldForData).toBeGreaterThan(0);
+    }
+    expect(fast.summary.scaleDowns).toBeGreaterThan(slow.summary.scaleDowns);
+    expect(fast.summary.slackCpuHoursAfter).toBeLessThan(slow.summary.slackCpuHoursAfter);
+    expect(fast.summary.slackCpuHoursBefore).toBeCloseTo(6 * 0.9, 0);
+    expect(report.coverage.memoryWorkingSet.percent).toBeLessThan(95);
+    expect(report.coverage.memoryWorkingSet.gaps).toBe(1);
+    expect(report.coverage.oomKills.percent).toBeGreaterThan(99);
+  });
+});
