@@ -364,11 +364,15 @@ export class ScalerReconciler implements Reconciler {
       return await this.reconcileWorkload(wkey, rc, round);
     } finally {
       if (!round.held) this.held.release(wkey);
-      const report = round.clusterScaler ? this.histories.peek(wkey)?.blockedReport : undefined;
-      if (report && round.clusterScaler)
-        this.blocked.hold(round.clusterScaler, wkey, `${report.reason}: ${report.message}`);
-      else this.blocked.release(wkey);
+      this.noteBlocked(wkey, round.clusterScaler);
     }
+  }
+
+  /** The workload's place in the blocked set, from its history's lasting Blocked condition. */
+  private noteBlocked(wkey: string, clusterScaler: string | undefined): void {
+    const report = clusterScaler ? this.histories.peek(wkey)?.blockedReport : undefined;
+    if (report && clusterScaler) this.blocked.hold(clusterScaler, wkey, `${report.reason}: ${report.message}`);
+    else this.blocked.release(wkey);
   }
 
   private async reconcileWorkload(
@@ -485,7 +489,11 @@ export class ScalerReconciler implements Reconciler {
       { clusterScaler: policy.clusterScaler, dryRun, observed, now },
       regarding,
       rc,
-      (phase) => afterDecision(h, plan, phase, observed, sizeOf(sizeBlock(plan.after)), now),
+      (phase) => {
+        afterDecision(h, plan, phase, observed, sizeOf(sizeBlock(plan.after)), now);
+        // Before the phase is written: the status reconcile that the decision's phase wakes sees the workload.
+        this.noteBlocked(wkey, policy.clusterScaler);
+      },
     );
     if (outcome.already) {
       markHandled(h, plan);
