@@ -93,7 +93,11 @@ export const ComponentPolicy = withRules(
       )
       .optional(),
     minAllowed: ResourceList.describe("Requests never go below these amounts.").optional(),
-    maxAllowed: ResourceList.describe("Requests never go above these amounts.").optional(),
+    maxAllowed: ResourceList.describe(
+      "Requests never go above these amounts (nor a memory limit above the memory). An OOM kill with memory " +
+        "already here is recorded as one Blocked ScalingDecision (status.reason MaxAllowed) however many kills follow, " +
+        "until the size or this bound changes or the pods stop showing a kill.",
+    ).optional(),
     replicas: Replicas.optional(),
     clusterSizeLadder: z
       .array(ClusterSizeStep)
