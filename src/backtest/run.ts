@@ -223,162 +223,220 @@ export interface RunOptions {
   to: number;
 }
 
-export function runBacktest(o: RunOptions): BacktestReport {
-  const parsed = parsePolicies(o.policies);
-  const { history } = o;
-  const stepMs = history.stepMs;
-  const perWorkload = new Map(o.workloads.map((w) => [w, workloadSteps(history, w)]));
-  const coverage = Object.fromEntries(
-    coverageSignals.map((s) => {
-      const c = [...perWorkload.values()].reduce<Coverage>(
-        (acc, w) => ({
-          expected: acc.expected + w.coverage[s].expected,
-          present: acc.present + w.coverage[s].present,
-          gaps: acc.gaps + w.coverage[s].gaps,
-        }),
-        { expected: 0, present: 0, gaps: 0 },
-      );
-      return [s, { percent: c.expected ? round2((100 * c.present) / c.expected) : 0, gaps: c.gaps }];
-    }),
-  ) as BacktestReport["coverage"];
-  const policies = parsed.map((p): PolicyResult => {
-    const timeline: Record<string, TimelineEntry[]> = {};
-    const outcomes: OomOutcome[] = [];
-    const changes: Array<{ at: number; oom: boolean }> = [];
-    const tenants = new Set<string>();
-    const s: Summary = {
-      tenants: 0,
-      workloads: 0,
-      oomKills: 0,
-      oomPrevented: 0,
-      oomAnswered: 0,
-      oomLost: 0,
-      oomLeadMinutes: 0,
-      slackCpuHoursBefore: 0,
-      slackCpuHoursAfter: 0,
-      slackGiBHoursBefore: 0,
-      slackGiBHoursAfter: 0,
-      changes: 0,
-      scaleUps: 0,
-      scaleDowns: 0,
-      restarts: 0,
-      restartsInPlace: 0,
-      restartsRolling: 0,
-      underProvisionedHoursBefore: 0,
-      underProvisionedHours: 0,
-      boundHits: 0,
-      budgetHits: 0,
-      heldForData: 0,
-      coverage: 0,
-    };
-    let usageExpected = 0;
-    let usagePresent = 0;
-    let notGoverned = 0;
-    for (const w of o.workloads) {
-      // As live: the policy governs the tenants its tenantSelector selects, and the components it lists.
-      if (!selectClusterScaler([p.value], w.tenantLabels) || !resolvePolicy(p.value, w.ref.component, w.tenantLabels)) {
-        notGoverned++;
+const emptySummary = (): Summary => ({
+  tenants: 0,
+  workloads: 0,
+  oomKills: 0,
+  oomPrevented: 0,
+  oomAnswered: 0,
+  oomLost: 0,
+  oomLeadMinutes: 0,
+  slackCpuHoursBefore: 0,
+  slackCpuHoursAfter: 0,
+  slackGiBHoursBefore: 0,
+  slackGiBHoursAfter: 0,
+  changes: 0,
+  scaleUps: 0,
+  scaleDowns: 0,
+  restarts: 0,
+  restartsInPlace: 0,
+  restartsRolling: 0,
+  underProvisionedHoursBefore: 0,
+  underProvisionedHours: 0,
+  boundHits: 0,
+  budgetHits: 0,
+  heldForData: 0,
+  coverage: 0,
+});
+
+interface PolicyState {
+  policy: Policy & { value: ClusterScaler };
+  summary: Summary;
+  timeline: Record<string, TimelineEntry[]>;
+  outcomes: OomOutcome[];
+  changes: Array<{ at: number; oom: boolean }>;
+  tenants: Set<string>;
+  usageExpected: number;
+  usagePresent: number;
+  notGoverned: number;
+}
+
+/**
+ * A backtest built up one batch of tenants at a time (each with its own history), so that only one batch's history
+ * and one workload's rounds are held at once; `report()` sums it up. Each workload's rounds are built once and
+ * replayed through every policy, then dropped.
+ */
+export class Backtest {
+  private readonly policies: PolicyState[];
+  private readonly coverage = Object.fromEntries(
+    coverageSignals.map((s) => [s, { expected: 0, present: 0, gaps: 0 }]),
+  ) as Record<CoverageSignal, Coverage>;
+  private queries = 0;
+  private rejectedSteps = 0;
+  private steps = 0;
+  private stepMs = 0;
+  private readonly failures: QueryFailure[] = [];
+
+  constructor(policies: readonly Policy[]) {
+    this.policies = parsePolicies(policies).map((policy) => ({
+      policy,
+      summary: emptySummary(),
+      timeline: {},
+      outcomes: [],
+      changes: [],
+      tenants: new Set(),
+      usageExpected: 0,
+      usagePresent: 0,
+      notGoverned: 0,
+    }));
+  }
+
+  /** Replays `workloads` (whose namespaces `history` was read for) through every policy. */
+  add(history: SignalHistory, workloads: readonly BacktestWorkload[]): void {
+    this.queries += history.queries;
+    this.rejectedSteps += history.rejectedSteps;
+    this.steps = history.steps.length;
+    this.stepMs = history.stepMs;
+    this.failures.push(...history.failures);
+    for (const w of workloads) {
+      const steps = workloadSteps(history, w);
+      for (const s of coverageSignals) {
+        this.coverage[s].expected += steps.coverage[s].expected;
+        this.coverage[s].present += steps.coverage[s].present;
+        this.coverage[s].gaps += steps.coverage[s].gaps;
+      }
+      for (const p of this.policies) this.replay(p, w, steps, history);
+    }
+  }
+
+  private replay(p: PolicyState, w: BacktestWorkload, steps: WorkloadSteps, history: SignalHistory): void {
+    const cs = p.policy.value;
+    // As live: the policy governs the tenants its tenantSelector selects, and the components it lists.
+    if (!selectClusterScaler([cs], w.tenantLabels) || !resolvePolicy(cs, w.ref.component, w.tenantLabels)) {
+      p.notGoverned++;
+      return;
+    }
+    const stepMs = history.stepMs;
+    const s = p.summary;
+    const decisions = decideOffline({
+      clusterScaler: p.policy.raw,
+      workload: w.ref,
+      tenantLabels: w.tenantLabels,
+      start: w.start,
+      rounds: steps.rounds,
+    });
+    s.workloads++;
+    p.tenants.add(w.ref.tenant);
+    p.usageExpected += steps.coverage.cpuUsage.expected + steps.coverage.memoryWorkingSet.expected;
+    p.usagePresent += steps.coverage.cpuUsage.present + steps.coverage.memoryWorkingSet.present;
+    const before = usageFigures(steps, stepMs, (i) => ({
+      cpu: pick(steps.real.cpuRequest[i], w.start.cpuRequest),
+      memory: pick(steps.real.memoryRequest[i], w.start.memoryRequest),
+      replicas: w.start.replicas,
+    }));
+    const after = usageFigures(steps, stepMs, (i) => {
+      const size = (decisions[i] as OfflineDecision).size;
+      return { cpu: size.cpuRequest, memory: size.memoryRequest, replicas: size.replicas };
+    });
+    s.slackCpuHoursBefore += before.cpuHours;
+    s.slackGiBHoursBefore += before.gibHours;
+    s.underProvisionedHoursBefore += hours(before.underMs);
+    s.slackCpuHoursAfter += after.cpuHours;
+    s.slackGiBHoursAfter += after.gibHours;
+    s.underProvisionedHours += hours(after.underMs);
+    p.outcomes.push(...oomOutcomes(w, steps, decisions, history));
+    const entries = (p.timeline[w.ref.tenant] ??= []);
+    for (const d of decisions) {
+      const plan = d.plan;
+      if (plan.action === "none") {
+        if (plan.heldForData !== undefined) s.heldForData++;
+        if (/maxAllowed|minAllowed/.test(plan.reason)) s.boundHits++;
         continue;
       }
-      const steps = perWorkload.get(w) as WorkloadSteps;
-      const decisions = decideOffline({
-        clusterScaler: p.raw,
-        workload: w.ref,
-        tenantLabels: w.tenantLabels,
-        start: w.start,
-        rounds: steps.rounds,
+      if (plan.action === "blocked" && !plan.heldByFleetBudget) s.boundHits++;
+      entries.push({
+        at: d.at,
+        workload: `${w.ref.kind}/${w.ref.name}`,
+        component: w.ref.component,
+        action: plan.action,
+        direction: plan.direction,
+        category: plan.category,
+        scaler: plan.scaler,
+        summary: plan.summary,
+        before: plan.before,
+        after: plan.after,
+        ...(plan.blockedBy ? { blockedBy: plan.blockedBy } : {}),
       });
-      s.workloads++;
-      tenants.add(w.ref.tenant);
-      usageExpected += steps.coverage.cpuUsage.expected + steps.coverage.memoryWorkingSet.expected;
-      usagePresent += steps.coverage.cpuUsage.present + steps.coverage.memoryWorkingSet.present;
-      const before = usageFigures(steps, stepMs, (i) => ({
-        cpu: pick(steps.real.cpuRequest[i], w.start.cpuRequest),
-        memory: pick(steps.real.memoryRequest[i], w.start.memoryRequest),
-        replicas: w.start.replicas,
-      }));
-      const after = usageFigures(steps, stepMs, (i) => {
-        const size = (decisions[i] as OfflineDecision).size;
-        return { cpu: size.cpuRequest, memory: size.memoryRequest, replicas: size.replicas };
-      });
-      s.slackCpuHoursBefore += before.cpuHours;
-      s.slackGiBHoursBefore += before.gibHours;
-      s.underProvisionedHoursBefore += hours(before.underMs);
-      s.slackCpuHoursAfter += after.cpuHours;
-      s.slackGiBHoursAfter += after.gibHours;
-      s.underProvisionedHours += hours(after.underMs);
-      outcomes.push(...oomOutcomes(w, steps, decisions, history));
-      const entries = (timeline[w.ref.tenant] ??= []);
-      for (const d of decisions) {
-        const plan = d.plan;
-        if (plan.action === "none") {
-          if (plan.heldForData !== undefined) s.heldForData++;
-          if (/maxAllowed|minAllowed/.test(plan.reason)) s.boundHits++;
-          continue;
-        }
-        if (plan.action === "blocked" && !plan.heldByFleetBudget) s.boundHits++;
-        entries.push({
-          at: d.at,
-          workload: `${w.ref.kind}/${w.ref.name}`,
-          component: w.ref.component,
-          action: plan.action,
-          direction: plan.direction,
-          category: plan.category,
-          scaler: plan.scaler,
-          summary: plan.summary,
-          before: plan.before,
-          after: plan.after,
-          ...(plan.blockedBy ? { blockedBy: plan.blockedBy } : {}),
-        });
-        if (plan.action !== "change") continue;
-        s.changes++;
-        if (plan.direction === "Up") s.scaleUps++;
-        else s.scaleDowns++;
-        changes.push({ at: Date.parse(d.at), oom: plan.category === "OOMKilled" });
-      }
+      if (plan.action !== "change") continue;
+      s.changes++;
+      if (plan.direction === "Up") s.scaleUps++;
+      else s.scaleDowns++;
+      p.changes.push({ at: Date.parse(d.at), oom: plan.category === "OOMKilled" });
     }
-    for (const entries of Object.values(timeline)) entries.sort((a, b) => a.at.localeCompare(b.at));
-    s.tenants = tenants.size;
-    s.restarts = s.changes;
-    s.restartsRolling = s.changes;
-    s.oomKills = outcomes.length;
-    s.oomPrevented = outcomes.filter((k) => k.outcome === "prevented").length;
-    s.oomAnswered = outcomes.filter((k) => k.outcome === "answered").length;
-    s.oomLost = outcomes.filter((k) => k.outcome === "lost").length;
-    s.oomLeadMinutes = round2(median(outcomes.flatMap((k) => (k.leadMinutes !== undefined ? [k.leadMinutes] : []))));
-    s.budgetHits = budgetHitsOf(p.value, changes);
-    s.coverage = usageExpected ? round2((100 * usagePresent) / usageExpected) : 0;
-    for (const key of [
-      "slackCpuHoursBefore",
-      "slackCpuHoursAfter",
-      "slackGiBHoursBefore",
-      "slackGiBHoursAfter",
-      "underProvisionedHoursBefore",
-      "underProvisionedHours",
-    ] as const)
-      s[key] = round2(s[key]);
+  }
+
+  report(from: number, to: number): BacktestReport {
+    const policies = this.policies.map((p): PolicyResult => {
+      const s = { ...p.summary };
+      for (const entries of Object.values(p.timeline)) entries.sort((a, b) => a.at.localeCompare(b.at));
+      s.tenants = p.tenants.size;
+      s.restarts = s.changes;
+      s.restartsRolling = s.changes;
+      s.oomKills = p.outcomes.length;
+      s.oomPrevented = p.outcomes.filter((k) => k.outcome === "prevented").length;
+      s.oomAnswered = p.outcomes.filter((k) => k.outcome === "answered").length;
+      s.oomLost = p.outcomes.filter((k) => k.outcome === "lost").length;
+      s.oomLeadMinutes = round2(
+        median(p.outcomes.flatMap((k) => (k.leadMinutes !== undefined ? [k.leadMinutes] : []))),
+      );
+      s.budgetHits = budgetHitsOf(p.policy.value, p.changes);
+      s.coverage = p.usageExpected ? round2((100 * p.usagePresent) / p.usageExpected) : 0;
+      for (const key of [
+        "slackCpuHoursBefore",
+        "slackCpuHoursAfter",
+        "slackGiBHoursBefore",
+        "slackGiBHoursAfter",
+        "underProvisionedHoursBefore",
+        "underProvisionedHours",
+      ] as const)
+        s[key] = round2(s[key]);
+      return {
+        name: p.policy.value.metadata?.name ?? p.policy.source,
+        source: p.policy.source,
+        summary: s,
+        timeline: p.timeline,
+        oomKills: p.outcomes,
+        notGoverned: p.notGoverned,
+      };
+    });
+    const coverage = Object.fromEntries(
+      coverageSignals.map((sig) => {
+        const c = this.coverage[sig];
+        return [sig, { percent: c.expected ? round2((100 * c.present) / c.expected) : 0, gaps: c.gaps }];
+      }),
+    ) as BacktestReport["coverage"];
+    const missing = [...this.failures].sort((a, b) => a.from.localeCompare(b.from) || a.metric.localeCompare(b.metric));
     return {
-      name: p.value.metadata?.name ?? p.source,
-      source: p.source,
-      summary: s,
-      timeline,
-      oomKills: outcomes,
-      notGoverned,
+      from: new Date(from).toISOString(),
+      to: new Date(to).toISOString(),
+      stepSeconds: this.stepMs / 1000,
+      steps: this.steps,
+      queries: this.queries,
+      coverage,
+      rejectedSteps: this.rejectedSteps,
+      missing,
+      partial: missing.length > 0,
+      notes: reportNotes,
+      policies,
     };
-  });
-  return {
-    from: new Date(o.from).toISOString(),
-    to: new Date(o.to).toISOString(),
-    stepSeconds: stepMs / 1000,
-    steps: history.steps.length,
-    queries: history.queries,
-    coverage,
-    rejectedSteps: history.rejectedSteps,
-    missing: history.failures,
-    partial: history.failures.length > 0,
-    notes: reportNotes,
-    policies,
-  };
+  }
+}
+
+/** One history, every workload of it: a backtest of one batch. */
+export function runBacktest(o: RunOptions): BacktestReport {
+  const b = new Backtest(o.policies);
+  b.add(o.history, o.workloads);
+  return b.report(o.from, o.to);
 }
 
 const pick = (series: number | undefined, fallback: number | undefined) =>

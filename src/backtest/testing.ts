@@ -20,23 +20,33 @@ export interface CannedPrometheus {
 /**
  * Answers POST /api/v1/query_range for the queries of `namespaces` (the live rate window), from `series`; a metric
  * not given answers no series. `fail(metric, startMs)` returning a status makes that answer an error instead.
+ * Several lists of namespaces (batches of tenants) answer the queries of each, with the series of its namespaces.
  */
 export function cannedPrometheus(
-  namespaces: readonly string[],
+  namespaces: readonly string[] | ReadonlyArray<readonly string[]>,
   series: Partial<Record<HistoryMetric, CannedSeries[]>>,
   fail?: (metric: HistoryMetric, startMs: number) => number | undefined,
 ): CannedPrometheus {
-  const queries = historyQueries(namespaces, "1m");
-  const byQuery = new Map(Object.entries(queries).map(([metric, q]) => [q, metric as HistoryMetric]));
+  const sets = namespaces.every((n) => typeof n === "string")
+    ? [namespaces as readonly string[]]
+    : (namespaces as ReadonlyArray<readonly string[]>);
+  const byQuery = new Map(
+    sets.flatMap((set) =>
+      Object.entries(historyQueries(set, "1m")).map(
+        ([metric, q]) => [q, { metric: metric as HistoryMetric, set }] as const,
+      ),
+    ),
+  );
   const asked: HistoryMetric[] = [];
   const scope = nock(promUrl)
     .persist()
     .post("/api/v1/query_range")
     .reply(async (req: Request) => {
       const params = new URLSearchParams(await req.text());
-      const metric = byQuery.get(params.get("query") ?? "");
-      if (!metric)
+      const known = byQuery.get(params.get("query") ?? "");
+      if (!known)
         return [400, { status: "error", errorType: "bad_data", error: `unexpected query ${params.get("query")}` }];
+      const { metric, set } = known;
       asked.push(metric);
       const start = Number(params.get("start")) * 1000;
       const end = Number(params.get("end")) * 1000;
@@ -44,7 +54,8 @@ export function cannedPrometheus(
       const status = fail?.(metric, start);
       if (status)
         return [status, status >= 500 ? "unavailable" : { status: "error", errorType: "bad_data", error: "x" }];
-      const result = (series[metric] ?? []).flatMap((s) => {
+      const inSet = (s: CannedSeries) => sets.length === 1 || set.includes(s.labels.namespace ?? "");
+      const result = (series[metric] ?? []).filter(inSet).flatMap((s) => {
         const values: Array<[number, string]> = [];
         for (let t = start; t <= end; t += step) {
           const v = s.at(t);

@@ -8,7 +8,16 @@ import nock from "nock";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { cannedPrometheus, promUrl } from "../backtest/testing.js";
 import { MiB } from "../scaler/quantity.js";
-import { failIfExitCode, parseWhen, runBacktestCommand, type BacktestFlags } from "./backtest.js";
+import { inventoryOf } from "../backtest/inventory.js";
+import {
+  backtest as runBatches,
+  failIfExitCode,
+  namespaceBatches,
+  parseWhen,
+  readPolicyFile,
+  runBacktestCommand,
+  type BacktestFlags,
+} from "./backtest.js";
 import { parseFailIf } from "../backtest/fail-if.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
@@ -156,6 +165,61 @@ describe("runBacktestCommand", () => {
     await expect(backtest(flags({ file: [path.join(dir, "bad.yaml")] }))).rejects.toThrow(
       /bad\.yaml: invalid ClusterScaler: spec\.scaleDown\.maxStepPercent/,
     );
+  });
+});
+
+describe("batches of tenants", () => {
+  it("reads all tenants at once unless the history would be too large", () => {
+    const namespaces = Array.from({ length: 500 }, (_, i) => `tcp-${i}`);
+    expect(namespaceBatches(namespaces.slice(0, 50), 24 * 120)).toHaveLength(1);
+    expect(namespaceBatches(namespaces, 24 * 120)).toHaveLength(3);
+    // 14 days at 30 s: 13 namespaces a batch (32 Mi values of 64 per namespace and step).
+    const batches = namespaceBatches(namespaces, 14 * 24 * 120);
+    expect(batches).toHaveLength(39);
+    expect(batches.flat()).toEqual(namespaces);
+  });
+
+  it("gives the same figures batch by batch as all at once, with more queries", async () => {
+    const second = JSON.parse(
+      JSON.stringify(tenants.items[1])
+        .replaceAll('"tcp-a"', '"tcp-b"')
+        .replace('"metapilot.io/tenant":"a"', '"metapilot.io/tenant":"b"'),
+    ) as unknown;
+    const inventory = inventoryOf([...tenants.items, second] as Parameters<typeof inventoryOf>[0]);
+    const policies = [path.join(dir, "fast.yaml"), path.join(dir, "slow.yaml")].flatMap((f) => readPolicyFile(f));
+    const podB = { ...podLabels, namespace: "tcp-b" };
+    const run = async (namespacesPerBatch?: number) => {
+      cannedPrometheus(namespacesPerBatch === 1 ? [["tcp-a"], ["tcp-b"]] : ["tcp-a", "tcp-b"], {
+        cpu: [
+          { labels: podLabels, at: () => 0.1 },
+          { labels: podB, at: () => 0.3 },
+        ],
+        memory: [
+          { labels: podLabels, at: () => 300 * MiB },
+          { labels: podB, at: () => 200 * MiB },
+        ],
+      });
+      const report = await runBatches({
+        policies,
+        inventory,
+        prometheus: { url: promUrl, retries: 0 },
+        from: Date.parse("2026-12-01T00:00:00Z"),
+        to: Date.parse("2026-12-01T02:00:00Z"),
+        stepMs: 30_000,
+        namespacesPerBatch,
+      });
+      nock.cleanAll();
+      return report;
+    };
+    const together = await run();
+    const apart = await run(1);
+    expect(together.queries).toBe(11);
+    expect(apart.queries).toBe(22);
+    expect(apart.policies).toEqual(together.policies);
+    expect(apart.coverage).toEqual(together.coverage);
+    expect(together.policies[0]?.summary.workloads).toBe(2);
+    expect(together.coverage.cpuUsage.percent).toBe(100);
+    expect(Object.keys(together.policies[0]?.timeline ?? {})).toEqual(["a", "b"]);
   });
 });
 

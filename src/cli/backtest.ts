@@ -9,9 +9,9 @@ import { parseAllDocuments } from "yaml";
 import { parseDuration } from "../api/common.js";
 import { evaluateFailIf, failIfMetrics, parseFailIf, type FailIf } from "../backtest/fail-if.js";
 import { backtestFormats, renderBacktest, type BacktestFormat } from "../backtest/format.js";
-import { listInventory, readTenantsFile, type Inventory } from "../backtest/inventory.js";
-import { runBacktest, type BacktestReport, type Policy } from "../backtest/run.js";
-import { fetchHistory } from "../backtest/signals.js";
+import { listInventory, readTenantsFile, type BacktestWorkload, type Inventory } from "../backtest/inventory.js";
+import { Backtest, type BacktestReport, type Policy } from "../backtest/run.js";
+import { fetchHistory, stepsOf } from "../backtest/signals.js";
 import { KubeClient } from "../kube/client.js";
 import { Resources, type KubeObject } from "../kube/resources.js";
 import { PrometheusClient, type PrometheusOptions } from "../prometheus/client.js";
@@ -76,24 +76,57 @@ export interface BacktestRun {
   stepMs: number;
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
+  /** Tenant namespaces read and replayed together (default: as many as namespaceBatches allows). */
+  namespacesPerBatch?: number;
 }
 
-/** Reads the history for the inventory's namespaces and replays every policy over it. */
+/**
+ * Values held per namespace and step: about ten pods of four components, six per-pod metrics, and the namespace's
+ * own series. A batch of namespaces is read and replayed at a time so that its history stays near
+ * `historyPointsPerBatch` values (8 bytes each, 256 MiB), whatever the fleet and the range.
+ */
+const valuesPerNamespace = 64;
+export const historyPointsPerBatch = 32 * 1024 * 1024;
+
+/** The namespaces, in batches read and replayed together: all at once unless the history would be too large. */
+export function namespaceBatches(
+  namespaces: readonly string[],
+  steps: number,
+  size = Math.max(1, Math.floor(historyPointsPerBatch / (Math.max(1, steps) * valuesPerNamespace))),
+): string[][] {
+  const out: string[][] = [];
+  for (let i = 0; i < namespaces.length; i += size) out.push(namespaces.slice(i, i + size));
+  return out;
+}
+
+/** Reads the history batch by batch of tenant namespaces and replays every policy over it. */
 export async function backtest(r: BacktestRun): Promise<BacktestReport> {
-  const namespaces = [...new Set(r.inventory.workloads.map((w) => w.ref.namespace))].sort();
-  const history = await fetchHistory({
-    client: new PrometheusClient(r.prometheus),
-    from: r.from,
-    to: r.to,
-    stepMs: r.stepMs,
-    rateWindow: liveRateWindow,
-    namespaces,
-    // About two pods per workload.
-    seriesHint: Math.max(1, r.inventory.workloads.length * 2),
-    onProgress: r.onProgress,
-    signal: r.signal,
-  });
-  return runBacktest({ policies: r.policies, workloads: r.inventory.workloads, history, from: r.from, to: r.to });
+  const b = new Backtest(r.policies);
+  const client = new PrometheusClient(r.prometheus);
+  const byNamespace = new Map<string, BacktestWorkload[]>();
+  for (const w of r.inventory.workloads)
+    byNamespace.set(w.ref.namespace, [...(byNamespace.get(w.ref.namespace) ?? []), w]);
+  const namespaces = [...byNamespace.keys()].sort();
+  const batches = namespaceBatches(namespaces, stepsOf(r.from, r.to, r.stepMs).length, r.namespacesPerBatch);
+  for (const batch of batches.length > 0 ? batches : [[]]) {
+    const history = await fetchHistory({
+      client,
+      from: r.from,
+      to: r.to,
+      stepMs: r.stepMs,
+      rateWindow: liveRateWindow,
+      namespaces: batch,
+      // About ten pods per namespace.
+      seriesHint: Math.max(1, batch.length * 10),
+      onProgress: r.onProgress,
+      signal: r.signal,
+    });
+    b.add(
+      history,
+      batch.flatMap((ns) => byNamespace.get(ns) ?? []),
+    );
+  }
+  return b.report(r.from, r.to);
 }
 
 export function backtestCommand(): Command {
