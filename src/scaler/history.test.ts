@@ -72,6 +72,10 @@ describe("historyFromDecisions", () => {
     ).toBe(undefined);
     const budget = { ...decision({ phase: "Blocked", at: now }), status: { phase: "Blocked", reason: "FleetBudget" } };
     expect(historyFromDecisions([blocked, budget], () => true, now).blockedReport).toBe(undefined);
+    // Decisions metapilot did not sign say nothing of either, phase or not.
+    const unsigned = historyFromDecisions([blocked, bump], () => false, now);
+    expect(unsigned.blockedReport).toBe(undefined);
+    expect(unsigned.lastOomBump).toBe(undefined);
   });
 
   it("rebuilds cooldowns and handled kills, and trusts a decision without a phase only when it is signed", () => {

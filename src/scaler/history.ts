@@ -69,12 +69,19 @@ export function historyFromDecisions(
     const oomIds = (d.metadata?.annotations?.[oomIdsAnnotation] ?? "").split(",").filter(Boolean);
     for (const id of oomIds) h.handled.add(id);
     const at = Date.parse(d.spec?.decidedAt ?? "") || 0;
-    // The latest decision says whether a lasting Blocked condition was recorded and not yet left.
+    // The latest decision says whether a lasting Blocked condition was recorded and not yet left. It, and the last
+    // OOM bump, are read from metapilot's signed decisions only: a stranger's must not silence or double a bump.
+    const signed = trusted(d);
     if (d.status?.phase && at >= latestAt) {
       latestAt = at;
       const key = d.metadata?.annotations?.[blockedKeyAnnotation];
       const reason = d.status.reason as BlockedReason | undefined;
-      if (d.status.phase === "Blocked" && key && (reason === "MaxAllowed" || reason === "ExceedsNodeCapacity"))
+      if (
+        signed &&
+        d.status.phase === "Blocked" &&
+        key &&
+        (reason === "MaxAllowed" || reason === "ExceedsNodeCapacity")
+      )
         h.blockedReport = { reason, key, message: d.status.message ?? "", at, oom: oomIds.length > 0 };
       else delete h.blockedReport;
     }
@@ -95,7 +102,12 @@ export function historyFromDecisions(
       }
     }
     if (d.spec?.direction === "Up") h.lastScaleUpAt = Math.max(h.lastScaleUpAt ?? 0, at);
-    if (d.spec?.direction === "Up" && d.spec.rootCause?.category === "OOMKilled" && at >= (h.lastOomBump?.at ?? 0)) {
+    if (
+      signed &&
+      d.spec?.direction === "Up" &&
+      d.spec.rootCause?.category === "OOMKilled" &&
+      at >= (h.lastOomBump?.at ?? 0)
+    ) {
       const after = sizeOf(d.spec.after);
       h.lastOomBump = { at, memoryLimit: after.memoryLimit, memoryRequest: after.memoryRequest };
     }
