@@ -1,12 +1,14 @@
 // The backtest report as a table (the policies side by side, one column each, then coverage and what is missing)
 // or as JSON (everything, with each policy's timeline of decisions per tenant).
+import { renderBacktestHtml } from "./html.js";
 import { coverageSignals } from "./replay.js";
 import type { BacktestReport, Summary } from "./run.js";
 
-export const backtestFormats = ["table", "json"] as const;
+export const backtestFormats = ["table", "json", "html"] as const;
 export type BacktestFormat = (typeof backtestFormats)[number];
 
-const rows: Array<[string, (s: Summary) => string]> = [
+/** The summary's rows, as the table and the HTML page show them. */
+export const summaryRows: Array<[string, (s: Summary) => string]> = [
   ["tenants / workloads", (s) => `${s.tenants} / ${s.workloads}`],
   ["OOM kills in history", (s) => String(s.oomKills)],
   ["  prevented (limit raised before)", (s) => String(s.oomPrevented)],
@@ -49,7 +51,7 @@ export function renderBacktestTable(r: BacktestReport): string {
   out.push(
     table([
       ["", ...r.policies.map((p) => p.name)],
-      ...rows.map(([label, f]) => [label, ...r.policies.map((p) => f(p.summary))]),
+      ...summaryRows.map(([label, f]) => [label, ...r.policies.map((p) => f(p.summary))]),
     ]),
   );
   out.push("\nCoverage (steps with data, per signal):\n");
@@ -78,5 +80,7 @@ export function renderBacktestTable(r: BacktestReport): string {
 }
 
 export function renderBacktest(r: BacktestReport, format: BacktestFormat): string {
-  return format === "json" ? JSON.stringify(r, null, 2) + "\n" : renderBacktestTable(r);
+  if (format === "json") return JSON.stringify(r, null, 2) + "\n";
+  if (format === "html") return renderBacktestHtml(r);
+  return renderBacktestTable(r);
 }

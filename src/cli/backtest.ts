@@ -160,7 +160,10 @@ export function backtestCommand(): Command {
         "JSON or YAML) instead of the meta-cluster",
     )
     .addOption(
-      new Option("-o, --output <format>", "table (policies side by side) or json (with each tenant's timeline)")
+      new Option(
+        "-o, --output <format>",
+        "table (policies side by side), json (with each tenant's timeline) or html (a page with the dashboard's timeline chart per policy)",
+      )
         .choices(backtestFormats)
         .default("table"),
     )

@@ -131,7 +131,7 @@ export function planContext(s: PlanSources): PlanContext {
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-function uiFile(name: string): string {
+export function uiFile(name: string): string {
   const candidates = [path.join(here, "ui", name), path.resolve(here, "../../../../src/server/dashboard/ui", name)];
   const found = candidates.find((f) => existsSync(f));
   if (!found) throw new Error(`dashboard UI file ${name} not found in ${candidates.join(" or ")}`);
