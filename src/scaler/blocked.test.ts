@@ -64,7 +64,9 @@ type Recorded = KubeObject & {
 
 function setup(caches: ReturnType<typeof storeCaches> & { nodes?: Store; nodePools?: Store }, registry?: Registry) {
   let clock = Date.parse("2026-12-06T03:00:10Z");
+  const woken: string[] = [];
   const reconciler = new ScalerReconciler({
+    onBlockedChange: (cs) => woken.push(cs),
     caches: caches as unknown as ScalerCaches,
     client: decisionsClient(caches.decisions) as never,
     actuator: { dryRun: false, apply: async () => undefined },
@@ -77,6 +79,7 @@ function setup(caches: ReturnType<typeof storeCaches> & { nodes?: Store; nodePoo
   const rc = { signal: new AbortController().signal, logger: createLogger({ level: "silent" }) };
   return {
     reconciler,
+    woken,
     round: async (p: KubeObject) => {
       clock += 15_000;
       caches.pods.items.splice(0, caches.pods.items.length, p);
@@ -106,9 +109,13 @@ describe("OOM kills at maxAllowed, through the reconciler", () => {
     for (let restarts = 7; restarts <= 9; restarts++) await second.round(pod(restarts, "1Gi"));
     expect(caches.decisions.items).toHaveLength(1);
     expect(second.reconciler.blockedFor("cs").size).toBe(1);
-    // The pods stop showing a kill (the container ended otherwise): the condition clears.
+    // The ClusterScaler's status is woken once when the workload enters the set, not on every kill after it.
+    expect(first.woken).toEqual(["cs"]);
+    // The pods stop showing a kill (the container ended otherwise): the condition clears, and the status is woken.
+    const wokenBefore = second.woken.length;
     await second.round(pod(0, "1Gi"));
     expect(second.reconciler.blockedFor("cs").size).toBe(0);
+    expect(second.woken.slice(wokenBefore)).toEqual(["cs"]);
     expect(scaleUpBlockedCondition(second.reconciler.blockedFor("cs"))).toMatchObject({ status: "False" });
   });
 });

@@ -112,6 +112,8 @@ export function addClusterScalerController(manager: Manager, config: ControllerC
     registry: manager.metrics.registry,
     dryRun: config.dryRun,
     engine: config.staleAfterMs ? { staleAfterMs: config.staleAfterMs } : undefined,
+    // Its ScaleUpBlocked condition; a workload that enters the set with a decision wakes it through the decision too.
+    onBlockedChange: (clusterScaler) => statusController.queue.add(clusterScaler),
     signingKey: signingKeyLoader(
       manager.client,
       { file: config.decisionSigningKeyFile, secret: config.decisionSigningKeySecret },

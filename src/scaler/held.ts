@@ -18,6 +18,15 @@ export class WorkloadReasons {
     this.byClusterScaler.set(clusterScaler, held);
   }
 
+  /** Under which ClusterScaler, and why, the workload is in the set, if it is. */
+  find(workload: string): { clusterScaler: string; why: string } | undefined {
+    for (const [clusterScaler, held] of this.byClusterScaler) {
+      const why = held.get(workload);
+      if (why !== undefined) return { clusterScaler, why };
+    }
+    return undefined;
+  }
+
   /** The workload is in no ClusterScaler's set any more. */
   release(workload: string): void {
     for (const [cs, held] of this.byClusterScaler) {

@@ -110,6 +110,11 @@ export interface ScalerOptions {
   signingKey?: () => Promise<Buffer>;
   /** An interrupted decision older than this is not applied any more (default 10 minutes). */
   interruptedMaxAgeMs?: number;
+  /**
+   * A workload entered or left a ClusterScaler's blocked set without a decision to announce it (its condition
+   * cleared): the ClusterScaler's status is worth writing again.
+   */
+  onBlockedChange?: (clusterScaler: string) => void;
 }
 
 /** The ClusterScalers that parse; an invalid one is left out here and reported by the status reconciler. */
@@ -371,8 +376,14 @@ export class ScalerReconciler implements Reconciler {
   /** The workload's place in the blocked set, from its history's lasting Blocked condition. */
   private noteBlocked(wkey: string, clusterScaler: string | undefined): void {
     const report = clusterScaler ? this.histories.peek(wkey)?.blockedReport : undefined;
-    if (report && clusterScaler) this.blocked.hold(clusterScaler, wkey, `${report.reason}: ${report.message}`);
+    const before = this.blocked.find(wkey);
+    const why = report && `${report.reason}: ${report.message}`;
+    if (why && clusterScaler) this.blocked.hold(clusterScaler, wkey, why);
     else this.blocked.release(wkey);
+    if (before && (before.clusterScaler !== clusterScaler || before.why !== why))
+      this.o.onBlockedChange?.(before.clusterScaler);
+    if (why && clusterScaler && (before?.clusterScaler !== clusterScaler || before.why !== why))
+      this.o.onBlockedChange?.(clusterScaler);
   }
 
   private async reconcileWorkload(

@@ -10,7 +10,7 @@ import { Manager } from "../../src/kube/manager.js";
 import { Resources, type KubeObject } from "../../src/kube/resources.js";
 import { addClusterScalerController } from "../../src/scaler/controller.js";
 import type { Workload } from "../../src/scaler/workload.js";
-import { createApiserver, markOomKilled } from "../fixtures/tenant.js";
+import { apiserverImage, createApiserver, markOomKilled } from "../fixtures/tenant.js";
 import { adminKubeConfig, eventually, freshNamespace } from "../harness/cluster.js";
 import { installCrds } from "../harness/crds.js";
 import { ownNode, podPlacement, testPoolLabel, testTaintKey } from "../nodes/manifests.js";
@@ -182,5 +182,36 @@ describe("ClusterScaler: scale-ups that cannot be made", () => {
     await new Promise((r) => setTimeout(r, 2000));
     expect(blocked("MaxAllowed")).toHaveLength(1);
     expect(memLimit()).toBe("1229Mi");
+    // The container restarts for another reason (its lastState no longer says OOMKilled): the condition clears, and
+    // the ClusterScaler's status says so without a decision or a Prometheus poll to wake it.
+    const now = new Date().toISOString();
+    await client.patch(
+      Resources.Pod,
+      "victim",
+      ns.name,
+      {
+        status: {
+          containerStatuses: [
+            {
+              name: "kube-apiserver",
+              image: apiserverImage,
+              imageID: "",
+              ready: true,
+              started: true,
+              restartCount: ++restarts,
+              state: { running: { startedAt: now } },
+              lastState: { terminated: { reason: "Error", exitCode: 1, finishedAt: now, startedAt: now } },
+            },
+          ],
+        },
+      },
+      "strategic",
+      "status",
+    );
+    await eventually(
+      async () => ((await condition())?.status === "False" ? true : undefined),
+      15_000,
+      "ScaleUpBlocked: False",
+    );
   }, 60_000);
 });
