@@ -1,7 +1,7 @@
 // `metapilot backtest` as a process against a real Prometheus and the meta-cluster's apiserver: six hours of a
 // tenant apiserver's history (idle CPU and memory, one OOM kill at its 2Gi limit, a memory series that stops for
 // forty minutes) backfilled with promtool, the tenant's Deployment read from the meta-cluster, two policies side by
-// side. The query log proves the number of range queries the report prints; the kill is answered at once; the
+// side, one read from the meta-cluster (--name), one from a file. The query log proves the number of range queries the report prints; the kill is answered at once; the
 // shorter stabilization window scales down more often; no scale-down happens while memory is missing.
 import { execFile } from "node:child_process";
 import { createWriteStream, writeFileSync } from "node:fs";
@@ -84,12 +84,19 @@ describe("metapilot backtest on a real Prometheus and the meta-cluster", () => {
     series("kube_pod_container_resource_requests", "gauge", `${ksm},resource="cpu",unit="core"}`, () => 1);
     out.end("# EOF\n");
     await new Promise<void>((r) => out.once("finish", () => r()));
+    // The fast policy from the meta-cluster (--name), the slow one from a file (-f).
+    await client.create(Resources.ClusterScaler, {
+      apiVersion: "metapilot.io/v1alpha1",
+      kind: "ClusterScaler",
+      metadata: { name: ns.name },
+      spec: {
+        components: [{ name: "kube-apiserver", replicas: { min: 1, max: 1 } }],
+        scaleDown: { enabled: true, stabilizationWindow: "5m", maxStepPercent: 20 },
+      },
+    } as KubeObject);
     await prometheus.backfill(file);
     await prometheus.start();
-    for (const [name, window] of [
-      ["fast", "5m"],
-      ["slow", "30m"],
-    ])
+    for (const [name, window] of [["slow", "30m"]])
       writeFileSync(
         path.join(prometheus.dir, `${name}.yaml`),
         [
@@ -105,6 +112,7 @@ describe("metapilot backtest on a real Prometheus and the meta-cluster", () => {
   });
 
   afterAll(async () => {
+    await client.delete(Resources.ClusterScaler, ns.name).catch(() => undefined);
     await prometheus.cleanup();
     await ns?.cleanup();
   });
@@ -118,8 +126,8 @@ describe("metapilot backtest on a real Prometheus and the meta-cluster", () => {
           "tsx",
           "src/cli/main.ts",
           "backtest",
-          "-f",
-          path.join(prometheus.dir, "fast.yaml"),
+          "--name",
+          ns.name,
           "-f",
           path.join(prometheus.dir, "slow.yaml"),
           "-n",
@@ -156,7 +164,7 @@ describe("metapilot backtest on a real Prometheus and the meta-cluster", () => {
     expect(logged).toHaveLength(11);
     expect(report.partial).toBe(false);
     const [fast, slow] = report.policies;
-    expect([fast.name, slow.name]).toEqual(["fast", "slow"]);
+    expect([fast.name, fast.source, slow.name]).toEqual([ns.name, `clusterscaler/${ns.name}`, "slow"]);
     for (const p of report.policies) {
       expect(p.summary.workloads).toBe(1);
       expect(p.oomKills).toEqual([
