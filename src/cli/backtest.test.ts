@@ -161,6 +161,14 @@ describe("runBacktestCommand", () => {
     expect(r.err).toMatch(/no tenant control-plane workloads to replay/);
   });
 
+  it("says so when the range has no usage history at all", async () => {
+    cannedPrometheus(["tcp-a"], {});
+    const r = await backtest(flags());
+    expect(r.code).toBe(0);
+    expect(r.err).toContain("no usage history in the range for any workload: every scale-down was held for data");
+    expect(JSON.parse(r.out).partial).toBe(false);
+  });
+
   it("names the field of a malformed ClusterScaler file", async () => {
     await expect(backtest(flags({ file: [path.join(dir, "bad.yaml")] }))).rejects.toThrow(
       /bad\.yaml: invalid ClusterScaler: spec\.scaleDown\.maxStepPercent/,

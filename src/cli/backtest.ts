@@ -225,6 +225,12 @@ export async function runBacktestCommand(
   for (const s of inventory.skipped) err(`metapilot: warning: skipped ${s}\n`);
   if (inventory.workloads.length === 0) err("metapilot: warning: no tenant control-plane workloads to replay\n");
   const report = await backtest({ policies, inventory, prometheus, from, to, stepMs });
+  if (
+    inventory.workloads.length > 0 &&
+    report.coverage.cpuUsage.percent === 0 &&
+    report.coverage.memoryWorkingSet.percent === 0
+  )
+    err("metapilot: warning: no usage history in the range for any workload: every scale-down was held for data\n");
   if (report.partial)
     err(`metapilot: warning: partial report: ${report.missing.length} range queries failed (listed under Missing)\n`);
   out(renderBacktest(report, flags.output));

@@ -1,8 +1,9 @@
 // `metapilot backtest` as a process against a real Prometheus and the meta-cluster's apiserver: six hours of a
 // tenant apiserver's history (idle CPU and memory, one OOM kill at its 2Gi limit, a memory series that stops for
 // forty minutes) backfilled with promtool, the tenant's Deployment read from the meta-cluster, two policies side by
-// side, one read from the meta-cluster (--name), one from a file. The query log proves the number of range queries the report prints; the kill is answered at once; the
-// shorter stabilization window scales down more often; no scale-down happens while memory is missing.
+// side, one read from the meta-cluster (--name), one from a file. The query log proves the number of range queries
+// the report prints; the kill is answered at once; the shorter stabilization window scales down more often; no
+// scale-down happens while memory is missing.
 import { execFile } from "node:child_process";
 import { createWriteStream, writeFileSync } from "node:fs";
 import path from "node:path";
