@@ -122,7 +122,10 @@ export const ScalingDecisionStatus = z
             cpu: Quantity.describe("CPU request of the main container.").optional(),
             memory: Quantity.describe("Memory request of the main container.").optional(),
           })
-          .describe("The requests that fit no node."),
+          .describe(
+            "The main container's requests that fit no node (counted with the requests of the pod's other " +
+              "containers, which the message gives).",
+          ),
         largestNode: z
           .object({
             name: DnsSubdomain.describe("Name of the node."),

@@ -463,6 +463,21 @@ describe("decide: a need that no node can meet", () => {
     );
   });
 
+  it("counts the requests of the pod's other containers", () => {
+    const p = policy({
+      ladder: [{ nodes: 0, cpu: 2, memory: 30 * GiB }],
+      maxAllowed: { cpu: 16, memory: 64 * GiB },
+      replicas: { min: 2, max: 2 },
+    });
+    expect(decide(input({ policy: p, placement: placement() }, grows)).action).toBe("change");
+    const sidecars = { ...placement(), otherContainers: { cpu: 0.5, memory: 4 * GiB } };
+    const plan = decide(input({ policy: p, placement: sidecars }, grows));
+    expect(plan).toMatchObject({ action: "blocked", capacity: { otherContainers: { memory: 4 * GiB } } });
+    expect(plan.action === "blocked" && plan.blockedBy).toMatch(
+      /^the requests \(cpu 2000m, memory 30720Mi per pod, and cpu 500m, memory 4096Mi of its other containers\)/,
+    );
+  });
+
   it("adds a replica instead where replicas are allowed", () => {
     const p = policy({ ladder, maxAllowed: { cpu: 16, memory: 64 * GiB }, replicas: { min: 1, max: 5 } });
     const plan = decide(input({ policy: p, placement: placement() }, grows));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { KubeObject } from "../kube/resources.js";
 import type { Node } from "../nodes/model.js";
-import { allowsNode, PlacementIndex } from "./placement.js";
+import { allowsNode, PlacementIndex, placementOf } from "./placement.js";
 import { MiB } from "./quantity.js";
 
 const GiB = 1024 * MiB;
@@ -114,5 +114,26 @@ describe("PlacementIndex", () => {
     nodes.update(0, node("n1", "8", "64Gi"));
     expect(index.for(undefined)?.nodes).toEqual([{ name: "n1", cpu: 8, memory: 64 * GiB }]);
     expect(new PlacementIndex(new FakeInformer<Node>([])).for(undefined)).toBeUndefined();
+  });
+});
+
+describe("placementOf", () => {
+  it("adds what the template's other containers request, and nothing for a single container", () => {
+    const index = new PlacementIndex(new FakeInformer<Node>([node("n1", "4", "16Gi")]));
+    const container = (name: string, cpu: string, memory: string) => ({
+      name,
+      resources: { requests: { cpu, memory } },
+    });
+    const workload = (...containers: ReturnType<typeof container>[]) => ({
+      spec: { template: { spec: { containers } } },
+    });
+    expect(placementOf(index, workload(container("main", "1", "1Gi")), "main")?.otherContainers).toBeUndefined();
+    const both = placementOf(
+      index,
+      workload(container("main", "1", "1Gi"), container("proxy", "250m", "256Mi"), container("log", "250m", "256Mi")),
+      "main",
+    );
+    expect(both?.otherContainers).toEqual({ cpu: 0.5, memory: 512 * MiB });
+    expect(both?.nodes).toEqual([{ name: "n1", cpu: 4, memory: 16 * GiB }]);
   });
 });

@@ -6,7 +6,15 @@
 import { parseNodePool, parseQuantity } from "../api/index.js";
 import type { Informer } from "../kube/informer.js";
 import type { KubeObject } from "../kube/resources.js";
-import { nodeAllocatable, tolerates, type Node, type Taint, type Toleration } from "../nodes/model.js";
+import {
+  nodeAllocatable,
+  podRequests,
+  tolerates,
+  type Container,
+  type Node,
+  type Taint,
+  type Toleration,
+} from "../nodes/model.js";
 import type { NodeShape, Placement } from "./types.js";
 import { nodePoolLabel } from "../api/labels.js";
 
@@ -150,4 +158,19 @@ export class PlacementIndex {
     if (known > 0) this.cache.set(key, placement);
     return known > 0 ? placement : undefined;
   }
+}
+
+/** The placement of a workload's pods: where its template may run, and what its containers but `main` request. */
+export function placementOf(
+  index: PlacementIndex,
+  workload: { spec?: { template?: { spec?: PodScheduling & { containers?: Container[] } } } },
+  main: string,
+): Placement | undefined {
+  const spec = workload.spec?.template?.spec;
+  const placement = index.for(spec);
+  if (!placement) return undefined;
+  const others = (spec?.containers ?? []).filter((c) => c.name !== main);
+  if (others.length === 0) return placement;
+  const r = podRequests({ spec: { containers: others } });
+  return { ...placement, otherContainers: { cpu: r.cpu, memory: r.memory } };
 }

@@ -18,7 +18,7 @@ import { defaultEngineOptions, type EngineOptions } from "./engine-options.js";
 import { profileNameFor, profileRecommendation } from "../recommender/index.js";
 import { FleetBudget, type BudgetDecision, type BudgetUsage } from "./fleet-budget.js";
 import { WorkloadReasons } from "./held.js";
-import { PlacementIndex } from "./placement.js";
+import { PlacementIndex, placementOf } from "./placement.js";
 import type { Node } from "../nodes/model.js";
 import {
   afterDecision,
@@ -466,7 +466,7 @@ export class ScalerReconciler implements Reconciler {
         now,
         fleetBudgetRemaining: budget.remaining,
         oomFloorRemaining: budget.oomFloorRemaining,
-        placement: this.placement?.for(workload.spec?.template?.spec),
+        placement: this.placement && placementOf(this.placement, workload, ref.container),
         paused,
       },
       this.engine,

@@ -150,12 +150,16 @@ export interface NodeShape {
 export interface Placement {
   nodes: NodeShape[];
   pools: Array<NodeShape & { maxNodes: number }>;
+  /** The requests of the pod's other containers (sidecars), which share the node with the main one. */
+  otherContainers?: { cpu: number; memory: number };
 }
 
 /** A size that no node the component may run on can hold (a Blocked decision with reason ExceedsNodeCapacity). */
 export interface CapacityShortfall {
-  /** The pod's need that does not fit: the main container's requests (cores, bytes). */
+  /** The pod's need that does not fit: the main container's requests (cores, bytes), without its sidecars'. */
   need: { cpu?: number; memory?: number };
+  /** The requests of the pod's other containers, counted in the fit, when it has any. */
+  otherContainers?: { cpu: number; memory: number };
   /** The largest node it may run on (by the resource that does not fit), when there is one. */
   largestNode?: NodeShape;
   /** A NodePool whose node shape would hold it: a proposal to scale that pool up, not an action. */
