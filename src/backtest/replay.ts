@@ -64,16 +64,35 @@ const containerMetrics = [
   "memoryLimit",
 ] as const;
 
+/** Per history: each container-keyed metric's series keys by namespace, built once, not once per workload. */
+const keysByNamespace = new WeakMap<SignalHistory, Map<string, Map<string, string[]>>>();
+
+function namespaceIndex(history: SignalHistory, metric: string): Map<string, string[]> {
+  let byMetric = keysByNamespace.get(history);
+  if (!byMetric) keysByNamespace.set(history, (byMetric = new Map()));
+  let index = byMetric.get(metric);
+  if (!index) {
+    index = new Map();
+    for (const key of history.series[metric as HistoryMetric].keys()) {
+      const ns = key.slice(0, key.indexOf("/"));
+      const keys = index.get(ns);
+      if (keys) keys.push(key);
+      else index.set(ns, [key]);
+    }
+    byMetric.set(metric, index);
+  }
+  return index;
+}
+
 /** For each container-keyed metric, the series keys of this workload's pods' main container. */
 function keysOf(history: SignalHistory, w: BacktestWorkload): Record<(typeof containerMetrics)[number], string[]> {
   const pods = podPattern(w.ref.kind, w.ref.name);
   const out = {} as Record<(typeof containerMetrics)[number], string[]>;
   for (const metric of containerMetrics) {
-    out[metric] = [];
-    for (const key of history.series[metric].keys()) {
-      const [ns, pod, container] = key.split("/");
-      if (ns === w.ref.namespace && container === w.ref.container && pod && pods.test(pod)) out[metric].push(key);
-    }
+    out[metric] = (namespaceIndex(history, metric).get(w.ref.namespace) ?? []).filter((key) => {
+      const [, pod, container] = key.split("/");
+      return container === w.ref.container && !!pod && pods.test(pod);
+    });
   }
   return out;
 }

@@ -104,8 +104,11 @@ export async function backtest(r: BacktestRun): Promise<BacktestReport> {
   const b = new Backtest(r.policies);
   const client = new PrometheusClient(r.prometheus);
   const byNamespace = new Map<string, BacktestWorkload[]>();
-  for (const w of r.inventory.workloads)
-    byNamespace.set(w.ref.namespace, [...(byNamespace.get(w.ref.namespace) ?? []), w]);
+  for (const w of r.inventory.workloads) {
+    const list = byNamespace.get(w.ref.namespace);
+    if (list) list.push(w);
+    else byNamespace.set(w.ref.namespace, [w]);
+  }
   const namespaces = [...byNamespace.keys()].sort();
   const batches = namespaceBatches(namespaces, stepsOf(r.from, r.to, r.stepMs).length, r.namespacesPerBatch);
   for (const batch of batches.length > 0 ? batches : [[]]) {
