@@ -2,16 +2,13 @@
 // as the `report -o html` page inlines them): the policies side by side, coverage and what is missing, and each
 // policy's decisions on the dashboard's timeline chart.
 import { readFileSync } from "node:fs";
-import { chartJsFile, uiFile } from "../server/dashboard/report.js";
+import { chartJsFile, jsonForScript, scriptText, uiFile } from "../server/dashboard/report.js";
 import { summaryRows } from "./format.js";
 import { coverageSignals } from "./replay.js";
 import type { BacktestReport } from "./run.js";
 
 const esc = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] ?? c);
-/** Text for inside a <script> element: no "</script" can end it early. */
-const scriptText = (s: string) => s.replace(/<\/(script)/gi, "<\\/$1");
-const jsonForScript = (v: unknown) => JSON.stringify(v).replace(/</g, "\\u003c");
 
 const table = (head: string[], rows: string[][]) =>
   `<table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join("")}</tr></thead><tbody>` +

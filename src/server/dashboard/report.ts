@@ -145,8 +145,8 @@ export function chartJsFile(): string {
 }
 
 /** Text for inside a <script> element: no "</script" can end it early. */
-const scriptText = (s: string) => s.replace(/<\/(script)/gi, "<\\/$1");
-const jsonForScript = (v: unknown) => JSON.stringify(v).replace(/</g, "\\u003c");
+export const scriptText = (s: string) => s.replace(/<\/(script)/gi, "<\\/$1");
+export const jsonForScript = (v: unknown) => JSON.stringify(v).replace(/</g, "\\u003c");
 
 /** At most this many evidence charts in one page; the rest are in the dashboard. */
 export const maxEvidenceCharts = 30;
