@@ -56,10 +56,32 @@ items:
       memoryRequest: 1024 * MiB,
       memoryLimit: 2048 * MiB,
     });
+    // Neither is owned by a TenantControlPlane (no managed-by label): no in-place resize.
+    expect(inv.workloads.map((w) => w.inPlaceResize)).toEqual([false, false]);
     expect(inv.skipped).toHaveLength(2);
     expect(inv.skipped[0]).toMatch(
       /elsewhere\/kube-apiserver: labelled metapilot.io\/tenant=a, but TenantControlPlane a runs in namespace tcp-a/,
     );
+  });
+
+  it("resizes a TenantControlPlane's own components in place unless its resourceUpdates.strategy is Restart", () => {
+    const tcp = (name: string, spec: Record<string, unknown>) => ({
+      kind: "TenantControlPlane",
+      metadata: { name },
+      spec,
+      status: { namespace: `tcp-${name}` },
+    });
+    const managed = { "app.kubernetes.io/managed-by": "metapilot" };
+    const inv = inventoryOf([
+      tcp("a", {}),
+      tcp("b", { resourceUpdates: { strategy: "Restart" } }),
+      deployment("tcp-a", "a", managed),
+      deployment("tcp-b", "b", managed),
+    ]);
+    expect(inv.workloads.map((w) => [w.ref.tenant, w.ref.ownedByTenantControlPlane, w.inPlaceResize])).toEqual([
+      ["a", true, true],
+      ["b", true, false],
+    ]);
   });
 
   it("refuses a tenants file that is not a List or an array of objects with kinds", () => {

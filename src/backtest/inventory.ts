@@ -23,6 +23,11 @@ export interface BacktestWorkload {
   tenantLabels: Record<string, string>;
   /** The size it has now (the TenantControlPlane's spec where that owns it): the replay's starting size. */
   start: Size;
+  /**
+   * A change of only CPU or memory reaches its pods in place (the operator's spec.resourceUpdates.strategy
+   * InPlaceOrRestart, the default, on a TenantControlPlane that owns it), not by a rolling update.
+   */
+  inPlaceResize: boolean;
 }
 
 export interface Inventory {
@@ -65,9 +70,12 @@ export function inventoryOf(objects: readonly KubeObject[]): Inventory {
       ownedByTenantControlPlane: tenancy.ownedByTenantControlPlane,
     };
     const size = workloadSize(w, ref.container);
+    const strategy = (tcp as { spec?: { resourceUpdates?: { strategy?: string } } } | undefined)?.spec?.resourceUpdates
+      ?.strategy;
     workloads.push({
       ref,
       tenantLabels: tenantSelectionLabels(tenant, tcp, w),
+      inPlaceResize: ref.ownedByTenantControlPlane && (strategy ?? "InPlaceOrRestart") === "InPlaceOrRestart",
       start: ref.ownedByTenantControlPlane
         ? tenantSpecSize(size, (tcp as { spec?: unknown } | undefined)?.spec, ref.component)
         : size,

@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { MiB } from "../scaler/quantity.js";
 import type { BacktestWorkload } from "./inventory.js";
-import { budgetHitsOf, parsePolicies, runBacktest, type Policy } from "./run.js";
+import { budgetHitsOf, changeMethod, parsePolicies, runBacktest, type Policy } from "./run.js";
 import { renderBacktestTable } from "./format.js";
 import { historyMetrics, stepsOf, type HistoryMetric, type SignalHistory } from "./signals.js";
 
@@ -64,6 +64,7 @@ const workload: BacktestWorkload = {
   },
   tenantLabels: { "metapilot.io/tenant": "a" },
   start: { replicas: 1, cpuRequest: 1, memoryRequest: 1024 * MiB, memoryLimit: 2048 * MiB },
+  inPlaceResize: false,
 };
 
 const idle = { cpu: { [podKey]: () => 0.1 }, memory: { [podKey]: () => 300 * MiB } };
@@ -76,8 +77,19 @@ describe("runBacktest", () => {
     const s = r.policies[0]!.summary;
     expect(s.workloads).toBe(1);
     expect(s.scaleDowns).toBeGreaterThan(0);
+    // Not the operator's: every resource change rolls the pods.
     expect(s.restarts).toBe(s.changes);
+    expect(s.restartsRolling).toBe(s.changes);
     expect(s.restartsInPlace).toBe(0);
+    // A TenantControlPlane's component with in-place resize: the same changes, none of them a restart.
+    const owned = runBacktest({
+      policies: [downFast],
+      workloads: [{ ...workload, ref: { ...workload.ref, ownedByTenantControlPlane: true }, inPlaceResize: true }],
+      history: history(idle),
+      from: t0,
+      to: t0 + 2 * 3_600_000,
+    }).policies[0]!.summary;
+    expect(owned).toMatchObject({ changes: s.changes, restarts: 0, restartsRolling: 0, restartsInPlace: s.changes });
     // 0.9 idle cores for 2 hours before.
     expect(s.slackCpuHoursBefore).toBeCloseTo(1.8, 1);
     expect(s.slackCpuHoursAfter).toBeLessThan(s.slackCpuHoursBefore);
@@ -151,6 +163,20 @@ describe("runBacktest", () => {
     expect(() => parsePolicies([{ source: "bad.yaml", raw: { spec: { components: "all" } } }])).toThrow(
       /^bad\.yaml: invalid ClusterScaler: .*spec\.components/,
     );
+  });
+});
+
+describe("changeMethod", () => {
+  const base = { replicas: 1, cpuRequest: 1, memoryRequest: 1024 * MiB, memoryLimit: 2048 * MiB };
+  const inPlace = { ...workload, inPlaceResize: true };
+  it.each([
+    ["CPU only, in-place resize", inPlace, { ...base, cpuRequest: 1.2 }, "InPlace"],
+    ["CPU only, no in-place resize", workload, { ...base, cpuRequest: 1.2 }, "Rolling"],
+    ["replicas and CPU", inPlace, { ...base, replicas: 2, cpuRequest: 1.2 }, "Rolling"],
+    ["replicas only", inPlace, { ...base, replicas: 2 }, "None"],
+    ["to Guaranteed (QoS class change)", inPlace, { ...base, cpuLimit: 1, memoryRequest: 2048 * MiB }, "Rolling"],
+  ] as const)("%s: %s", (_what, w, after, want) => {
+    expect(changeMethod(w, base, after)).toBe(want);
   });
 });
 

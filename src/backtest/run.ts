@@ -61,8 +61,9 @@ export interface Summary {
   changes: number;
   scaleUps: number;
   scaleDowns: number;
-  /** Every size change of a Deployment or StatefulSet rolls its pods today. */
+  /** Changes that restart the pods: rolling updates. */
   restarts: number;
+  /** Changes of only CPU or memory that reach the pods in place (the operator's in-place resize): no restart. */
   restartsInPlace: number;
   restartsRolling: number;
   underProvisionedHoursBefore: number;
@@ -104,7 +105,11 @@ export interface BacktestReport {
 }
 
 export const reportNotes = [
-  "restarts: every size change of a Deployment or StatefulSet is a rolling restart today (no in-place resize).",
+  "restarts are rolling updates: every resource change of a workload the operator does not own, or of one whose " +
+    "TenantControlPlane says resourceUpdates.strategy Restart, or that also changes replicas or the QoS class; a " +
+    "change of only CPU or memory of a TenantControlPlane's component is counted in place (the operator falls back " +
+    "to rolling where the kubelet cannot resize: older than 1.33, kwok, Infeasible, Deferred too long); a change of " +
+    "replicas alone restarts nothing.",
   "slack counts request above usage (never below), per pod times replicas, at steps with usage data only.",
   "budgetHits are counted after the fact: the replay runs one workload at a time, so a change the fleet budget " +
     "would have held back is counted, not held (later rounds do not see the hold).",
@@ -195,6 +200,29 @@ function oomOutcomes(
     }
     return { ...base, outcome: "lost" };
   });
+}
+
+const qosClass = (s: Size) =>
+  s.cpuRequest === undefined && s.memoryRequest === undefined && s.cpuLimit === undefined && s.memoryLimit === undefined
+    ? "BestEffort"
+    : s.cpuLimit !== undefined &&
+        s.cpuLimit === s.cpuRequest &&
+        s.memoryLimit !== undefined &&
+        s.memoryLimit === s.memoryRequest
+      ? "Guaranteed"
+      : "Burstable";
+
+/**
+ * How a change reaches the pods, as the operator carries it out: in place (only CPU or memory, same QoS class, on a
+ * TenantControlPlane's component with in-place resize), by a rolling update, or with no restart (replicas only).
+ */
+export function changeMethod(w: BacktestWorkload, before: Size, after: Size): "InPlace" | "Rolling" | "None" {
+  const resources = (["cpuRequest", "cpuLimit", "memoryRequest", "memoryLimit"] as const).some(
+    (k) => before[k] !== after[k],
+  );
+  if (!resources) return "None";
+  if (w.inPlaceResize && before.replicas === after.replicas && qosClass(before) === qosClass(after)) return "InPlace";
+  return "Rolling";
 }
 
 /** Non-OOM changes the fleet budget would have held back: more than its maxChangesPerInterval in any interval. */
@@ -368,6 +396,9 @@ export class Backtest {
         ...(plan.blockedBy ? { blockedBy: plan.blockedBy } : {}),
       });
       if (plan.action !== "change") continue;
+      const method = changeMethod(w, plan.before, plan.after);
+      if (method === "InPlace") s.restartsInPlace++;
+      if (method === "Rolling") s.restartsRolling++;
       s.changes++;
       if (plan.direction === "Up") s.scaleUps++;
       else s.scaleDowns++;
@@ -380,8 +411,7 @@ export class Backtest {
       const s = { ...p.summary };
       for (const entries of Object.values(p.timeline)) entries.sort((a, b) => a.at.localeCompare(b.at));
       s.tenants = p.tenants.size;
-      s.restarts = s.changes;
-      s.restartsRolling = s.changes;
+      s.restarts = s.restartsRolling;
       s.oomKills = p.outcomes.length;
       s.oomPrevented = p.outcomes.filter((k) => k.outcome === "prevented").length;
       s.oomAnswered = p.outcomes.filter((k) => k.outcome === "answered").length;
