@@ -19,7 +19,7 @@ export const summaryRows: Array<[string, (s: Summary) => string]> = [
   ["slack GiB-hours before → after", (s) => `${s.slackGiBHoursBefore} → ${s.slackGiBHoursAfter}`],
   ["under-provisioned hours before → after", (s) => `${s.underProvisionedHoursBefore} → ${s.underProvisionedHours}`],
   ["changes (up / down)", (s) => `${s.changes} (${s.scaleUps} / ${s.scaleDowns})`],
-  ["restarts (rolling / in-place)", (s) => `${s.restarts} (${s.restartsRolling} / ${s.restartsInPlace})`],
+  ["rolling updates (restarts) / in-place resizes", (s) => `${s.restartsRolling} / ${s.restartsInPlace}`],
   ["bound hits", (s) => String(s.boundHits)],
   ["budget hits", (s) => String(s.budgetHits)],
   ["scale-downs held for data", (s) => String(s.heldForData)],
