@@ -56,3 +56,9 @@ export const blockedByAnnotation = "metapilot.io/blocked-by";
  * (the size and the bound or node), so that after a restart the same condition is not recorded again.
  */
 export const blockedKeyAnnotation = "metapilot.io/blocked-key";
+/**
+ * On a control-plane Deployment or StatefulSet: how its last CPU or memory change reached the pods when that was a
+ * rolling update (JSON of status.components[].resize), kept with the template that carries it so that every later
+ * pass reports the same, whatever the TenantControlPlane's status said when it began.
+ */
+export const lastResizeAnnotation = "metapilot.io/last-resize";

@@ -54,8 +54,24 @@ export function etcdVersionFor(tcp: TenantControlPlane, kubernetesVersion: strin
   return etcdForMinor[minor] ?? (minor > 37 ? "3.6.6" : "3.5.16");
 }
 
+/**
+ * The hash of a value's content, whatever the order of its keys: the apiserver returns map keys sorted, a spec
+ * keeps them as written, and an object rebuilt from what the apiserver holds (an in-place resize keeps the live
+ * template's resources) must hash as the one first applied.
+ */
 export function hashOf(value: unknown): string {
-  return createHash("sha256").update(JSON.stringify(value)).digest("hex").slice(0, 20);
+  return createHash("sha256").update(canonicalJson(value)).digest("hex").slice(0, 20);
+}
+
+/** JSON with every object's keys sorted. Pure. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        )
+      : v,
+  );
 }
 
 /** Stamps an object with the hash of its own content (computed before the stamp). */

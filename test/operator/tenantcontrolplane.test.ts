@@ -256,6 +256,54 @@ describe("master-operator", () => {
     expect(event.note).toContain("spec.template.spec.containers[kube-apiserver].image");
   }, 300_000);
 
+  it("rolls a resource change on kwok nodes, which cannot resize in place, and says so in status and a Warning", async () => {
+    const name = tenants[Math.min(1, tenants.length - 1)]!;
+    const ns = `tcp-${name}`;
+    const resources = { requests: { cpu: "300m", memory: "600Mi" }, limits: { memory: "2Gi" } };
+    const changedAt = Date.now();
+    await client.patch(Resources.TenantControlPlane, name, undefined, { spec: { apiServer: { resources } } }, "merge");
+    // kwok reports no container resources in pod status, as a kubelet older than 1.33: the template carries the new
+    // size and the pods roll.
+    await eventually(
+      async () => {
+        const d = await apps.readNamespacedDeployment({ name: "kube-apiserver", namespace: ns });
+        return d.spec?.template.spec?.containers[0]?.resources?.requests?.cpu === "300m" ? d : undefined;
+      },
+      120_000,
+      `${ns}/kube-apiserver template at cpu 300m`,
+    );
+    // Done once the rollout has finished (a pass may say Ready from the cache before it starts: InProgress then).
+    const resize = await eventually(
+      async () => {
+        const t = await get(name);
+        const r = t.status?.components?.find((c) => c.name === "kube-apiserver")?.resize;
+        return t.status?.phase === "Ready" && r?.state === "Done" ? r : undefined;
+      },
+      180_000,
+      `${name} Ready with its resize Done`,
+    );
+    expect(resize).toEqual({
+      method: "Rolling",
+      state: "Done",
+      reason: "KubeletCannotResize",
+      message: expect.stringContaining("reports no container resources"),
+      resources: "requests cpu=300m memory=600Mi, limits memory=2Gi",
+    });
+    const event = await eventually(
+      async () =>
+        (await client.listAll<EventObject>(Resources.Event, { namespace: "default" })).items.find(
+          (e) =>
+            e.reason === "ResizeByRollingUpdate" &&
+            e.regarding?.name === name &&
+            new Date(e.metadata?.creationTimestamp ?? 0).getTime() >= Math.floor(changedAt / 1000) * 1000,
+        ),
+      60_000,
+      `a ResizeByRollingUpdate Event for ${name}`,
+    );
+    expect(event.type).toBe("Warning");
+    expect(event.note).toContain("in-place resize needs a kubelet of 1.33 or later");
+  }, 300_000);
+
   it("upgrades one minor version in order, keeping the apiserver at full strength, and refuses a skip", async () => {
     const name = tenants[0]!;
     const ns = `tcp-${name}`;

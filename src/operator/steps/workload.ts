@@ -1,6 +1,6 @@
 // What the workload steps share: the readiness of a component, why its pods do not run, and the step of a
 // control-plane Deployment (the apiserver, controller-manager and scheduler are each one of these).
-import { componentLabel, versionLabel } from "../../api/labels.js";
+import { componentLabel, lastResizeAnnotation, versionLabel } from "../../api/labels.js";
 import { Resources, type KubeObject, type ResourceType } from "../../kube/resources.js";
 import { pdbManifest, type ComponentInputs, type TenantContext } from "../manifests.js";
 import type { ControlPlaneComponent } from "../pki/index.js";
@@ -96,14 +96,23 @@ export async function ensureControlPlaneWorkload(
   const resource: ResourceType = kind === "Deployment" ? Resources.Deployment : Resources.StatefulSet;
   const live = cache.get(`${ctx.namespace}/${desired.metadata?.name ?? ""}`);
   const plan = await planResize(sc, kind, component, desired, live);
-  await ensure(deps, resource, plan.apply, cache, raw);
-  if (plan.recheckAtMs !== undefined) found.recheckAtMs = Math.min(found.recheckAtMs ?? Infinity, plan.recheckAtMs);
-  const previous = raw.status?.components?.find((c) => c.name === component)?.resize;
   const next = plan.resize;
-  if (
-    next?.method === "Rolling" &&
-    (previous?.method !== "Rolling" || previous.reason !== next.reason || previous.resources !== next.resources)
-  )
+  // A rolling resize is recorded on the workload it rolls, and carried on by every later apply of it.
+  const recorded =
+    next?.method === "Rolling" ? JSON.stringify(next) : live?.metadata?.annotations?.[lastResizeAnnotation];
+  const apply = recorded
+    ? {
+        ...plan.apply,
+        metadata: {
+          ...plan.apply.metadata,
+          annotations: { ...plan.apply.metadata?.annotations, [lastResizeAnnotation]: recorded },
+        },
+      }
+    : plan.apply;
+  await ensure(deps, resource, apply, cache, raw);
+  if (plan.recheckAtMs !== undefined) found.recheckAtMs = Math.min(found.recheckAtMs ?? Infinity, plan.recheckAtMs);
+  const previous = parseResize(live?.metadata?.annotations?.[lastResizeAnnotation]);
+  if (next?.method === "Rolling" && (previous?.reason !== next.reason || previous.resources !== next.resources))
     deps.recorder.record(
       raw,
       "Warning",
@@ -112,9 +121,22 @@ export async function ensureControlPlaneWorkload(
       `${component}: ${next.resources} by a rolling update, not in place: ${next.message}`.slice(0, 1024),
     );
   return {
-    applied: plan.apply,
+    applied: apply,
     resize: (ready) => next ?? (previous && ready ? { ...previous, state: "Done" } : previous),
   };
+}
+
+/** The resize recorded on a workload, if it is one. */
+function parseResize(text: string | undefined): ComponentResize | undefined {
+  if (!text) return undefined;
+  try {
+    const r = JSON.parse(text) as Partial<ComponentResize>;
+    return r.method && r.state && r.reason && typeof r.message === "string" && typeof r.resources === "string"
+      ? (r as ComponentResize)
+      : undefined;
+  } catch {
+    return undefined; // edited by hand: no record
+  }
 }
 
 type DeploymentComponent = Exclude<ControlPlaneComponent, "etcd">;

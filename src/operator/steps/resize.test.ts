@@ -1,0 +1,316 @@
+import { describe, expect, it } from "vitest";
+import { ApiError } from "../../kube/errors.js";
+import type { KubeObject } from "../../kube/resources.js";
+import { apiServerStep } from "./apiserver.js";
+import {
+  describeResources,
+  podVerdict,
+  qosClass,
+  resizePatch,
+  sameResources,
+  withTemplateResources,
+  type ResizablePod,
+  type ResourceRequirements,
+} from "./resize.js";
+import { emptyFound, type Found, type RawTenantControlPlane } from "./step.js";
+import { tenantContext, world, writes } from "./testing.js";
+
+const small = { requests: { cpu: "250m", memory: "512Mi" }, limits: { memory: "1Gi" } };
+const large = { requests: { cpu: "500m", memory: "1Gi" }, limits: { memory: "2Gi" } };
+const now = Date.parse("2026-12-05T12:00:00Z"); // the test world's clock
+const checksums = { etcd: "e", "kube-apiserver": "a", "kube-controller-manager": "c", "kube-scheduler": "s" };
+const found = (): Found => ({
+  ...emptyFound(),
+  pki: { secrets: [], checksums, renewInMs: 1000, status: {} },
+  versions: { "kube-apiserver": "v1.35.4" },
+});
+
+type Template = KubeObject & {
+  spec: { template: { spec: { containers: Array<{ name: string; resources?: ResourceRequirements }> } } };
+};
+const resourcesOf = (o: KubeObject | undefined) => (o as Template).spec.template.spec.containers[0]?.resources;
+
+/** The apiserver Deployment as the operator defines it for `resources`, rolled out with `replicas` pods. */
+function liveDeployment(resources: ResourceRequirements, replicas = 2): KubeObject {
+  const ctx = tenantContext({ apiServer: { replicas, resources } });
+  const [desired] = apiServerStep.define(ctx, found());
+  return {
+    ...structuredClone(desired!),
+    metadata: { ...desired!.metadata, generation: 3 },
+    status: {
+      observedGeneration: 3,
+      replicas,
+      updatedReplicas: replicas,
+      availableReplicas: replicas,
+      readyReplicas: replicas,
+    },
+  } as KubeObject;
+}
+
+interface PodShape {
+  spec?: ResourceRequirements;
+  actual?: ResourceRequirements | null;
+  conditions?: Array<{ type: string; status: string; reason?: string; message?: string; lastTransitionTime?: string }>;
+  phase?: string;
+}
+
+function pod(name: string, p: PodShape = {}): ResizablePod {
+  return {
+    kind: "Pod",
+    metadata: {
+      name,
+      namespace: "tcp-team-a",
+      uid: `uid-${name}`,
+      labels: { "metapilot.io/tenant": "team-a", "metapilot.io/component": "kube-apiserver" },
+    },
+    spec: { containers: [{ name: "kube-apiserver", resources: p.spec ?? small }] },
+    status: {
+      phase: p.phase ?? "Running",
+      qosClass: "Burstable",
+      conditions: p.conditions ?? [],
+      containerStatuses: [
+        { name: "kube-apiserver", ...(p.actual === null ? {} : { resources: p.actual ?? p.spec ?? small }) },
+      ],
+    },
+  };
+}
+
+/** Runs the apiserver step with spec resources `want` over a live Deployment at `live` and these pods. */
+async function run(
+  want: ResourceRequirements,
+  pods: ResizablePod[],
+  opts: { live?: KubeObject; spec?: Record<string, unknown>; raw?: RawTenantControlPlane; patchError?: Error } = {},
+) {
+  const w = world({ deployments: [opts.live ?? liveDeployment(small)], pods });
+  if (opts.patchError) w.patchErrors.set("tcp-team-a/a-0", opts.patchError);
+  const ctx = tenantContext({ apiServer: { replicas: 2, resources: want }, ...opts.spec });
+  const sc = w.step(ctx, found(), opts.raw);
+  await apiServerStep.apply(sc);
+  const applied = w.calls.find((c) => c.verb === "apply" && c.resource === "deployments");
+  return {
+    w,
+    sc,
+    applied: applied?.verb === "apply" ? applied.object : undefined,
+    patches: w.calls.filter((c) => c.verb === "patch"),
+    resize: sc.found.components["kube-apiserver"]?.resize,
+  };
+}
+
+describe("resource arithmetic", () => {
+  it("compares quantities by value and only CPU and memory", () => {
+    expect(sameResources({ requests: { cpu: "0.5" } }, { requests: { cpu: "500m" } })).toBe(true);
+    expect(sameResources({ requests: { memory: "1Gi" } }, { requests: { memory: "1024Mi" } })).toBe(true);
+    expect(sameResources(small, large)).toBe(false);
+    expect(sameResources({ limits: { cpu: "1" } }, {})).toBe(false);
+  });
+
+  it("gives the QoS class the kubelet would", () => {
+    expect(qosClass({})).toBe("BestEffort");
+    expect(qosClass(small)).toBe("Burstable");
+    expect(qosClass({ limits: { cpu: "1", memory: "1Gi" } })).toBe("Guaranteed");
+    expect(qosClass({ requests: { cpu: "1", memory: "1Gi" }, limits: { cpu: "1000m", memory: "1024Mi" } })).toBe(
+      "Guaranteed",
+    );
+  });
+
+  it("patches the resize subresource with nulls for the quantities that go", () => {
+    const from = { requests: { cpu: "250m", memory: "512Mi" }, limits: { cpu: "1", memory: "1Gi" } };
+    expect(resizePatch("kube-apiserver", from, large)).toEqual({
+      spec: {
+        containers: [
+          {
+            name: "kube-apiserver",
+            resources: { requests: { cpu: "500m", memory: "1Gi" }, limits: { cpu: null, memory: "2Gi" } },
+          },
+        ],
+      },
+    });
+    expect(describeResources(large)).toBe("requests cpu=500m memory=1Gi, limits memory=2Gi");
+  });
+
+  it("re-stamps the hash of a workload whose template keeps other resources", () => {
+    const live = liveDeployment(small);
+    const [desired] = apiServerStep.define(tenantContext({ apiServer: { replicas: 2, resources: large } }), found());
+    const kept = withTemplateResources(desired!, "kube-apiserver", small);
+    expect(kept.metadata?.annotations?.["metapilot.io/spec-hash"]).toBe(
+      live.metadata?.annotations?.["metapilot.io/spec-hash"],
+    );
+    expect(resourcesOf(kept)).toEqual(small);
+    expect(resourcesOf(desired)).toEqual(large); // the input is not changed
+  });
+});
+
+describe("podVerdict", () => {
+  const verdict = (p: ResizablePod, timeoutMs = 120_000) => podVerdict(p, "kube-apiserver", large, now, timeoutMs);
+
+  it("resizes a pod whose kubelet reports its resources, and is done once it runs with the new ones", () => {
+    expect(verdict(pod("a"))).toEqual({ kind: "resize" });
+    expect(verdict(pod("a", { spec: large, actual: large }))).toEqual({ kind: "done" });
+  });
+
+  it("rolls when the kubelet reports no container resources (kwok, or a kubelet older than 1.33)", () => {
+    expect(verdict(pod("a", { actual: null }))).toMatchObject({ kind: "roll", reason: "KubeletCannotResize" });
+    // One that started with the resources wanted (after that roll) is done, not rolled again and again.
+    expect(verdict(pod("a", { spec: large, actual: null }))).toEqual({ kind: "done" });
+  });
+
+  it("rolls when the QoS class would change", () => {
+    const guaranteed = { requests: { cpu: "1", memory: "1Gi" }, limits: { cpu: "1", memory: "1Gi" } };
+    const p = pod("a", { spec: guaranteed });
+    p.status!.qosClass = "Guaranteed";
+    expect(verdict(p)).toMatchObject({ kind: "roll", reason: "QoSClassChange" });
+  });
+
+  it("rolls at once when the node calls the resize Infeasible", () => {
+    const p = pod("a", {
+      spec: large,
+      actual: small,
+      conditions: [
+        { type: "PodResizePending", status: "True", reason: "Infeasible", message: "Node didn't have enough capacity" },
+      ],
+    });
+    expect(verdict(p)).toMatchObject({
+      kind: "roll",
+      reason: "Infeasible",
+      message: expect.stringContaining("capacity"),
+    });
+  });
+
+  it("waits for a Deferred resize until the time limit from the condition's transition, then rolls", () => {
+    const deferred = (since: string) =>
+      pod("a", {
+        spec: large,
+        actual: small,
+        conditions: [{ type: "PodResizePending", status: "True", reason: "Deferred", lastTransitionTime: since }],
+      });
+    expect(verdict(deferred("2026-12-05T11:59:00Z"))).toEqual({ kind: "wait", untilMs: now - 60_000 + 120_000 });
+    expect(verdict(deferred("2026-12-05T11:57:00Z"))).toMatchObject({ kind: "roll", reason: "DeferredTooLong" });
+  });
+
+  it("times an unfinished resize without a condition from when it was first seen", () => {
+    const p = pod("unseen", { spec: large, actual: small });
+    expect(podVerdict(p, "kube-apiserver", large, now, 120_000)).toEqual({ kind: "wait", untilMs: now + 120_000 });
+    expect(podVerdict(p, "kube-apiserver", large, now + 121_000, 120_000)).toMatchObject({
+      kind: "roll",
+      reason: "DeferredTooLong",
+    });
+  });
+});
+
+describe("the step's resize", () => {
+  it("resizes the running pods in place and leaves the template's resources, so nothing rolls", async () => {
+    const { w, applied, patches, resize, sc } = await run(large, [
+      pod("a-0"),
+      pod("a-1"),
+      pod("pending", { phase: "Pending" }),
+    ]);
+    expect(patches.map((p) => `${p.key}/${p.verb === "patch" ? p.subresource : ""}`)).toEqual([
+      "tcp-team-a/a-0/resize",
+      "tcp-team-a/a-1/resize",
+    ]);
+    expect(patches[0]?.verb === "patch" && patches[0].body).toEqual(resizePatch("kube-apiserver", small, large));
+    // What is applied is the live template: same hash, so the Deployment is not even written.
+    expect(applied).toBeUndefined();
+    expect(writes(w.calls)).not.toContain("apply deployments tcp-team-a/kube-apiserver");
+    expect(resize).toMatchObject({ method: "InPlace", state: "InProgress", reason: "Resized" });
+    expect(w.events).toEqual([expect.objectContaining({ reason: "ResizingInPlace" })]);
+    // The time limit gets a look of its own.
+    expect(sc.found.recheckAtMs).toBe(now + 121_000);
+  });
+
+  it("is done, with no write at all, once every pod runs with the spec's resources", async () => {
+    const { w, resize } = await run(large, [pod("a-0", { spec: large }), pod("a-1", { spec: large })]);
+    expect(w.calls.filter((c) => c.verb === "patch" || (c.verb === "apply" && c.resource === "deployments"))).toEqual(
+      [],
+    );
+    expect(resize).toMatchObject({ method: "InPlace", state: "Done" });
+  });
+
+  it("resizes a pod created from the lagging template (a reschedule) back to the spec's size", async () => {
+    const { patches } = await run(large, [pod("a-0", { spec: large }), pod("a-1")]);
+    expect(patches.map((p) => p.key)).toEqual(["tcp-team-a/a-1"]);
+  });
+
+  it("rolls instead, with the reason in status and a Warning, when a pod's kubelet cannot resize", async () => {
+    const { w, applied, patches, resize } = await run(large, [pod("a-0"), pod("a-1", { actual: null })]);
+    expect(patches).toEqual([]);
+    expect(resourcesOf(applied)).toEqual(large);
+    expect(resize).toMatchObject({ method: "Rolling", reason: "KubeletCannotResize" });
+    expect(w.events).toEqual([expect.objectContaining({ type: "Warning", reason: "ResizeByRollingUpdate" })]);
+  });
+
+  it("rolls when the apiserver refuses the resize, and retries a transient failure instead", async () => {
+    const refused = new ApiError("PATCH .../resize: 422 Forbidden: Pod QoS class may not change", 422, "Invalid");
+    const { applied, resize } = await run(large, [pod("a-0"), pod("a-1")], { patchError: refused });
+    expect(resourcesOf(applied)).toEqual(large);
+    expect(resize).toMatchObject({ method: "Rolling", reason: "ResizeRefused" });
+
+    const noSubresource = new ApiError("PATCH .../resize: 404", 404, "NotFound", undefined, { details: {} });
+    expect((await run(large, [pod("a-0")], { patchError: noSubresource })).resize).toMatchObject({
+      reason: "ResizeRefused",
+    });
+    const podGone = new ApiError("PATCH: 404", 404, "NotFound", undefined, { details: { name: "a-0" } });
+    expect((await run(large, [pod("a-0"), pod("a-1")], { patchError: podGone })).resize).toMatchObject({
+      method: "InPlace",
+    });
+    await expect(run(large, [pod("a-0")], { patchError: new ApiError("503", 503) })).rejects.toThrow("503");
+  });
+
+  it("rolls when another field changes too (the pods restart anyway), carrying the new resources", async () => {
+    const { applied, patches, resize } = await run(large, [pod("a-0"), pod("a-1")], {
+      spec: { apiServer: { replicas: 2, resources: large, extraArgs: { "max-requests-inflight": "800" } } },
+    });
+    expect(patches).toEqual([]);
+    expect(resourcesOf(applied)).toEqual(large);
+    expect(resize).toMatchObject({ method: "Rolling", reason: "RestartRequired" });
+  });
+
+  it("rolls every change under strategy Restart", async () => {
+    const { applied, patches, resize } = await run(large, [pod("a-0"), pod("a-1")], {
+      spec: { resourceUpdates: { strategy: "Restart" } },
+    });
+    expect(patches).toEqual([]);
+    expect(resourcesOf(applied)).toEqual(large);
+    expect(resize).toMatchObject({ method: "Rolling", reason: "Restart" });
+  });
+
+  it("resizes nothing while a rollout is under way", async () => {
+    const live = liveDeployment(small);
+    (live as { status: { updatedReplicas: number } }).status.updatedReplicas = 1;
+    const { patches, applied } = await run(large, [pod("a-0"), pod("a-1")], { live });
+    expect(patches).toEqual([]);
+    expect(applied).toBeUndefined();
+  });
+
+  it("records a rolling resize on the workload it rolls, and reports it Done from there once ready", async () => {
+    const rolled = await run(large, [pod("a-0"), pod("a-1", { actual: null })]);
+    const recorded = rolled.applied?.metadata?.annotations?.["metapilot.io/last-resize"];
+    expect(JSON.parse(recorded!)).toMatchObject({
+      method: "Rolling",
+      state: "InProgress",
+      reason: "KubeletCannotResize",
+    });
+    // A later pass, whatever the TenantControlPlane's status says: the rollout is done, the pods run the new size.
+    const live = liveDeployment(large);
+    live.metadata!.annotations = { ...live.metadata!.annotations, "metapilot.io/last-resize": recorded! };
+    const { resize, w } = await run(large, [pod("a-0", { spec: large, actual: null }), pod("a-1", { spec: large })], {
+      live,
+    });
+    expect(resize).toMatchObject({ method: "Rolling", state: "Done", reason: "KubeletCannotResize" });
+    expect(w.events).toEqual([]);
+    expect(w.calls.filter((c) => c.verb !== "get")).toEqual([
+      expect.objectContaining({ verb: "apply", resource: "poddisruptionbudgets" }),
+    ]);
+  });
+});
+
+describe("the spec hash", () => {
+  it("is the same for a template whose resources come back from the apiserver with their keys sorted", () => {
+    // The live Deployment's resources as the apiserver returns them: limits before requests.
+    const sorted = { limits: { memory: "1Gi" }, requests: { cpu: "250m", memory: "512Mi" } };
+    const [desired] = apiServerStep.define(tenantContext({ apiServer: { replicas: 2, resources: small } }), found());
+    expect(withTemplateResources(desired!, "kube-apiserver", sorted).metadata?.annotations).toEqual(
+      desired!.metadata?.annotations,
+    );
+  });
+});
