@@ -27,7 +27,12 @@ const program = new Command("hack/metacluster").description(
 );
 
 program.addOption(
-  new Option("--dir <path>", "state directory of the meta-cluster (a relative path is taken from the current directory)").env("METACLUSTER_DIR").default(defaultDir),
+  new Option(
+    "--dir <path>",
+    "state directory of the meta-cluster (a relative path is taken from the current directory)",
+  )
+    .env("METACLUSTER_DIR")
+    .default(defaultDir),
 );
 // Absolute: the processes run with other working directories and their flags name files under it.
 const dir = () => path.resolve(program.opts<{ dir: string }>().dir);

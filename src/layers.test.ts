@@ -24,6 +24,7 @@ export const layers: Readonly<Record<string, number>> = {
   nodes: 5,
   "register.ts": 6,
   server: 6,
+  backtest: 6, // replays the scaler's engine offline; its HTML report is built from the dashboard's pieces
   cli: 7,
 };
 

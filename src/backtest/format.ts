@@ -2,29 +2,11 @@
 // or as JSON (everything, with each policy's timeline of decisions per tenant).
 import { renderBacktestHtml } from "./html.js";
 import { coverageSignals } from "./replay.js";
-import type { BacktestReport, Summary } from "./run.js";
+import type { BacktestReport } from "./run.js";
+import { summaryRows } from "./summary-rows.js";
 
 export const backtestFormats = ["table", "json", "html"] as const;
 export type BacktestFormat = (typeof backtestFormats)[number];
-
-/** The summary's rows, as the table and the HTML page show them. */
-export const summaryRows: Array<[string, (s: Summary) => string]> = [
-  ["tenants / workloads", (s) => `${s.tenants} / ${s.workloads}`],
-  ["OOM kills in history", (s) => String(s.oomKills)],
-  ["  prevented (limit raised before)", (s) => String(s.oomPrevented)],
-  ["  median lead, minutes", (s) => String(s.oomLeadMinutes)],
-  ["  answered after the kill", (s) => String(s.oomAnswered)],
-  ["  lost (neither)", (s) => String(s.oomLost)],
-  ["slack CPU-hours before → after", (s) => `${s.slackCpuHoursBefore} → ${s.slackCpuHoursAfter}`],
-  ["slack GiB-hours before → after", (s) => `${s.slackGiBHoursBefore} → ${s.slackGiBHoursAfter}`],
-  ["under-provisioned hours before → after", (s) => `${s.underProvisionedHoursBefore} → ${s.underProvisionedHours}`],
-  ["changes (up / down)", (s) => `${s.changes} (${s.scaleUps} / ${s.scaleDowns})`],
-  ["rolling updates (restarts) / in-place resizes", (s) => `${s.restartsRolling} / ${s.restartsInPlace}`],
-  ["bound hits", (s) => String(s.boundHits)],
-  ["budget hits", (s) => String(s.budgetHits)],
-  ["scale-downs held for data", (s) => String(s.heldForData)],
-  ["usage coverage %", (s) => String(s.coverage)],
-];
 
 function table(lines: string[][]): string {
   const widths: number[] = [];

@@ -3,7 +3,7 @@
 // policy's decisions on the dashboard's timeline chart.
 import { readFileSync } from "node:fs";
 import { chartJsFile, jsonForScript, scriptText, uiFile } from "../server/dashboard/report.js";
-import { summaryRows } from "./format.js";
+import { summaryRows } from "./summary-rows.js";
 import { coverageSignals } from "./replay.js";
 import type { BacktestReport } from "./run.js";
 
