@@ -193,21 +193,60 @@ describe("Helm chart", () => {
     const files = readdirSync(path.join(repoRoot, "src"), { recursive: true, encoding: "utf8" }).filter(
       (f) => f.endsWith(".ts") && !f.endsWith(".test.ts"),
     );
+    // A patch or update whose last argument is a string literal names a subresource ("resize", "status"):
+    // client.patch(t, name, namespace, body, type, subresource), client.update(t, obj, subresource).
+    const subresourceArity: Record<string, number> = { patch: 6, update: 3 };
     const needed = new Map<string, string>();
     for (const f of files) {
-      for (const m of readFileSync(path.join(repoRoot, "src", f), "utf8").matchAll(call)) {
+      const text = readFileSync(path.join(repoRoot, "src", f), "utf8");
+      for (const m of text.matchAll(call)) {
         const t = Resources[m[2] as keyof typeof Resources];
         expect(t, `${f}: Resources.${m[2]}`).toBeDefined();
+        const arity = subresourceArity[m[1] ?? ""];
+        if (arity) {
+          const args = callArguments(text, text.indexOf("(", m.index + m[1]!.length) + 1);
+          const literal = /^"([a-z]+)"$/.exec(args.at(-1) ?? "");
+          if (literal && args.length === arity) {
+            needed.set(
+              `${t.group}/${t.plural}/${literal[1]}:${m[1]}`,
+              `${f}: .${m[1]}(Resources.${m[2]}, …"${literal[1]}")`,
+            );
+            continue;
+          }
+        }
         for (const [verb, sub] of verbsOf[m[1] ?? ""] ?? []) {
           needed.set(`${t.group}/${t.plural}${sub ? `/${sub}` : ""}:${verb}`, `${f}: .${m[1]}(Resources.${m[2]}`);
         }
       }
     }
     expect(needed.size).toBeGreaterThan(20);
+    // The operator's in-place resize (src/operator/steps/resize.ts) is read as the subresource it patches.
+    expect(needed.get("/pods/resize:patch")).toContain("resize.ts");
     const missing = [...needed].filter(([k]) => !granted.has(k)).map(([k, where]) => `${k} (${where})`);
     expect(missing).toEqual([]);
   });
 });
+
+/** The arguments, as text, of a call whose argument list starts at `from` (just after its opening parenthesis). */
+function callArguments(text: string, from: number): string[] {
+  const args: string[] = [];
+  let depth = 1;
+  let start = from;
+  for (let i = from; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === "(" || c === "[" || c === "{") depth++;
+    else if (c === ")" || c === "]" || c === "}") {
+      if (--depth === 0) {
+        args.push(text.slice(start, i));
+        break;
+      }
+    } else if (c === "," && depth === 1) {
+      args.push(text.slice(start, i));
+      start = i + 1;
+    }
+  }
+  return args.map((a) => a.trim()).filter(Boolean); // a trailing comma leaves an empty one
+}
 
 describe("Helm chart on the meta-cluster: the controller as the chart's ServiceAccount", () => {
   const state = metacluster();

@@ -17,6 +17,9 @@ export const rbacAllowList: Record<string, string> = {
     "a spec.resourceQuota removed from a TenantControlPlane, or deletion with deletionPolicy Retain",
   "/resourcequotas:patch": "only for a TenantControlPlane with spec.resourceQuota",
   "/resourcequotas:create": "only for a TenantControlPlane with spec.resourceQuota",
+  "/pods/resize:patch":
+    "in-place resize of a tenant component's running pods (spec.resourceUpdates), where their kubelet reports " +
+    "container resources (1.33 and later); the scenario's kwok pods do not, so it rolls them instead",
   "/pods:delete": 'the "delete" eviction strategy of a NodeDrain (ignores PodDisruptionBudgets; opt-in)',
   "/nodes:delete":
     "a kwok NodePool scaling down (after its NodeDrain succeeded); granted only with nodePools.kwok.enabled",
