@@ -348,6 +348,7 @@ export const RESIZE_REASONS = [
   "Restart",
   "RestartRequired",
   "KubeletCannotResize",
+  "NotReady",
   "QoSClassChange",
   "Infeasible",
   "DeferredTooLong",
@@ -366,7 +367,8 @@ export const ResourceUpdates = z
           "resources until the next change that needs a restart anyway (a version, flag or certificate change), " +
           "and a pod created from that template meanwhile (a reschedule) is resized as soon as it runs. It falls " +
           "back to a rolling update, recorded in status.components[].resize, when the pod's kubelet does not " +
-          "report container resources (older than 1.33, or no kubelet), when the resize would change the pod's QoS " +
+          "report container resources (older than 1.33, or no kubelet), when a pod's container is not ready (an OOM " +
+          "loop: it restarts anyway, and a new pod skips its back-off), when the resize would change the pod's QoS " +
           "class, when the node calls it Infeasible, when it stays Deferred or unfinished longer than " +
           "deferredTimeoutSeconds, or when the apiserver refuses it. Restart: every change rolls the pods, as before " +
           "in-place resize existed.",
@@ -468,7 +470,8 @@ export const ComponentStatus = z
           .enum(RESIZE_REASONS)
           .describe(
             "Why this method: Resized (in place), Restart (spec.resourceUpdates.strategy), RestartRequired (other " +
-              "fields of the pod template change too), KubeletCannotResize, QoSClassChange, Infeasible, " +
+              "fields of the pod template change too), KubeletCannotResize, NotReady (a pod's container is not ready, " +
+              "e.g. in an OOM loop: a new pod starts at once), QoSClassChange, Infeasible, " +
               "DeferredTooLong or ResizeRefused (the apiserver refused it).",
           ),
         message: z.string().max(1024).describe("The pods and sizes concerned, or what refused the resize."),

@@ -52,6 +52,7 @@ interface PodShape {
   actual?: ResourceRequirements | null;
   conditions?: Array<{ type: string; status: string; reason?: string; message?: string; lastTransitionTime?: string }>;
   phase?: string;
+  ready?: boolean;
 }
 
 function pod(name: string, p: PodShape = {}): ResizablePod {
@@ -69,7 +70,14 @@ function pod(name: string, p: PodShape = {}): ResizablePod {
       qosClass: "Burstable",
       conditions: p.conditions ?? [],
       containerStatuses: [
-        { name: "kube-apiserver", ...(p.actual === null ? {} : { resources: p.actual ?? p.spec ?? small }) },
+        {
+          name: "kube-apiserver",
+          ready: p.ready ?? true,
+          ...(p.ready === false
+            ? { state: { waiting: { reason: "CrashLoopBackOff" } }, lastState: { terminated: { reason: "OOMKilled" } } }
+            : {}),
+          ...(p.actual === null ? {} : { resources: p.actual ?? p.spec ?? small }),
+        },
       ],
     },
   };
@@ -152,6 +160,15 @@ describe("podVerdict", () => {
     expect(verdict(pod("a", { actual: null }))).toMatchObject({ kind: "roll", reason: "KubeletCannotResize" });
     // One that started with the resources wanted (after that roll) is done, not rolled again and again.
     expect(verdict(pod("a", { spec: large, actual: null }))).toEqual({ kind: "done" });
+  });
+
+  it("rolls a pod whose container is not ready (an OOM loop): it restarts anyway, and a new pod skips the back-off", () => {
+    expect(verdict(pod("a", { ready: false }))).toEqual({
+      kind: "roll",
+      reason: "NotReady",
+      message:
+        "container kube-apiserver of pod a is not ready (CrashLoopBackOff): a new pod starts at the new size now",
+    });
   });
 
   it("rolls when the QoS class would change", () => {
@@ -272,6 +289,20 @@ describe("the step's resize", () => {
     expect(patches).toEqual([]);
     expect(resourcesOf(applied)).toEqual(large);
     expect(resize).toMatchObject({ method: "Rolling", reason: "Restart" });
+  });
+
+  it("rolls, not waits, when the only pod is in an OOM loop and the Deployment has no available replica (CI)", async () => {
+    const live = liveDeployment(small, 1);
+    const status = (live as { status: Record<string, number> }).status;
+    status.availableReplicas = 0;
+    status.readyReplicas = 0;
+    status.unavailableReplicas = 1;
+    const w = world({ deployments: [live], pods: [pod("a-0", { ready: false })] });
+    const sc = w.step(tenantContext({ apiServer: { replicas: 1, resources: large } }), found());
+    await apiServerStep.apply(sc);
+    const applied = w.calls.find((c) => c.verb === "apply" && c.resource === "deployments");
+    expect(resourcesOf(applied?.verb === "apply" ? applied.object : undefined)).toEqual(large);
+    expect(sc.found.components["kube-apiserver"]?.resize).toMatchObject({ method: "Rolling", reason: "NotReady" });
   });
 
   it("resizes nothing while a rollout is under way", async () => {

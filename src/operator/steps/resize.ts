@@ -7,7 +7,8 @@
 // answer.
 //
 // A rolling update is taken instead, and said in status.components[].resize, when the kubelet running a pod does not
-// report container resources (older than 1.33, or none: kwok), when the resize would change the pod's QoS class
+// report container resources (older than 1.33, or none: kwok), when a pod's container is not ready (an OOM loop: it
+// restarts anyway, and a new pod skips its back-off), when the resize would change the pod's QoS class
 // (the apiserver refuses that), when the node calls it Infeasible, when it stays Deferred or unfinished longer than
 // spec.resourceUpdates.deferredTimeoutSeconds, or when the apiserver refuses the resize.
 import { parseQuantity } from "../../api/index.js";
@@ -38,7 +39,13 @@ export interface ResizablePod extends KubeObject {
     phase?: string;
     qosClass?: string;
     conditions?: PodCondition[];
-    containerStatuses?: Array<{ name: string; resources?: ResourceRequirements }>;
+    containerStatuses?: Array<{
+      name: string;
+      ready?: boolean;
+      resources?: ResourceRequirements;
+      state?: { waiting?: { reason?: string } };
+      lastState?: { terminated?: { reason?: string } };
+    }>;
   };
 }
 
@@ -138,13 +145,14 @@ export function withTemplateResources(
   return withSpecHash(copy as KubeObject);
 }
 
-/** Whether the workload's pods all come from its current template (no rollout under way). Pure. */
+/** Whether the workload's pods all come from its current template (no rollout under way), ready or not. Pure. */
 export function rolledOut(kind: "Deployment" | "StatefulSet", live: WorkloadStatus): boolean {
   const s = live.status ?? {};
   const want = live.spec?.replicas ?? 1;
   if ((s.observedGeneration ?? 0) < (live.metadata?.generation ?? 1)) return false;
   if ((s.updatedReplicas ?? 0) < want || (s.replicas ?? 0) !== want) return false;
-  return kind === "Deployment" ? !s.unavailableReplicas : !s.updateRevision || s.currentRevision === s.updateRevision;
+  // Availability is not asked: a pod that does not become ready (an OOM loop) must not hold the resize back.
+  return kind === "Deployment" || !s.updateRevision || s.currentRevision === s.updateRevision;
 }
 
 /** When a resize first went unfinished without a condition that says since when, by pod uid and target. */
@@ -182,7 +190,8 @@ export function podVerdict(
 ): PodVerdict {
   const name = pod.metadata?.name ?? "";
   const spec = pod.spec?.containers?.find((c) => c.name === container)?.resources;
-  const actual = pod.status?.containerStatuses?.find((c) => c.name === container)?.resources;
+  const status = pod.status?.containerStatuses?.find((c) => c.name === container);
+  const actual = status?.resources;
   // Created with these resources by a kubelet that does not report them: nothing to change.
   if (!actual && sameResources(spec, desired)) return { kind: "done" };
   if (!actual)
@@ -195,6 +204,16 @@ export function podVerdict(
   const pending = conditions.find((c) => c.type === "PodResizePending" && c.status === "True");
   const inProgress = conditions.find((c) => c.type === "PodResizeInProgress" && c.status === "True");
   if (!sameResources(spec, desired)) {
+    // A container that is not ready (crash-looping, OOM-killed, still starting) restarts anyway, and in a back-off
+    // the kubelet applies a resize only when it starts it again, up to 5 minutes later: a new pod is started now.
+    if (!status?.ready) {
+      const why = status?.state?.waiting?.reason ?? status?.lastState?.terminated?.reason;
+      return {
+        kind: "roll",
+        reason: "NotReady",
+        message: `container ${container} of pod ${name} is not ready${why ? ` (${why})` : ""}: a new pod starts at the new size now`,
+      };
+    }
     const from = pod.status?.qosClass ?? qosClass(spec);
     const to = qosClass(desired);
     if (from !== to)
