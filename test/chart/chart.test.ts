@@ -191,7 +191,8 @@ describe("Helm chart", () => {
     };
     const call = new RegExp(`\\.(${Object.keys(verbsOf).join("|")})(?:<[^>]*>)?\\(\\s*Resources\\.([A-Za-z]+)\\b`, "g");
     const files = readdirSync(path.join(repoRoot, "src"), { recursive: true, encoding: "utf8" }).filter(
-      (f) => f.endsWith(".ts") && !f.endsWith(".test.ts"),
+      // metapilot backtest runs with the kubeconfig of the person who runs it, never as the chart's ServiceAccount.
+      (f) => f.endsWith(".ts") && !f.endsWith(".test.ts") && !runByPeople.includes(f),
     );
     // A patch or update whose last argument is a string literal names a subresource ("resize", "status"):
     // client.patch(t, name, namespace, body, type, subresource), client.update(t, obj, subresource).
@@ -226,6 +227,9 @@ describe("Helm chart", () => {
     expect(missing).toEqual([]);
   });
 });
+
+/** Files of src/ whose requests are made with a person's credentials (a CLI command), not the controller's. */
+const runByPeople = ["cli/backtest.ts"];
 
 /** The arguments, as text, of a call whose argument list starts at `from` (just after its opening parenthesis). */
 function callArguments(text: string, from: number): string[] {
