@@ -2,6 +2,7 @@
 // decisions, the figures of the summary, coverage, and that a step without data never gives a scale-down.
 import { describe, expect, it } from "vitest";
 import { MiB } from "../scaler/quantity.js";
+import { input } from "../scaler/testing.js";
 import type { BacktestWorkload } from "./inventory.js";
 import { budgetHitsOf, changeMethod, parsePolicies, runBacktest, type Policy } from "./run.js";
 import { renderBacktestTable } from "./format.js";
@@ -53,15 +54,7 @@ const downSlow = policy("down-30m", { scaleDown: { enabled: true, stabilizationW
 const noDown = policy("no-down", { scaleDown: { enabled: false } });
 
 const workload: BacktestWorkload = {
-  ref: {
-    kind: "Deployment",
-    name: "kube-apiserver",
-    namespace: "tcp-a",
-    tenant: "a",
-    component: "kube-apiserver",
-    container: "kube-apiserver",
-    ownedByTenantControlPlane: false,
-  },
+  ref: input().workload, // the engine tests' kube-apiserver Deployment in tcp-a
   tenantLabels: { "metapilot.io/tenant": "a" },
   start: { replicas: 1, cpuRequest: 1, memoryRequest: 1024 * MiB, memoryLimit: 2048 * MiB },
   inPlaceResize: false,
