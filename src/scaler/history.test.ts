@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { defaultEngineOptions } from "./engine-options.js";
 import type { DecisionObject } from "./decisions.js";
@@ -13,7 +14,8 @@ import {
 } from "./history.js";
 import { input, policy } from "./testing.js";
 import type { Plan, Size } from "./types.js";
-import { blockedKeyAnnotation, observedSizeAnnotation, oomIdsAnnotation } from "../api/labels.js";
+import { blockedKeyAnnotation, observedSizeAnnotation, oomIdsAnnotation, signatureAnnotation } from "../api/labels.js";
+import { signDecision, verifyDecision, type SignedDecision } from "./signature.js";
 
 const now = Date.parse("2026-11-23T12:00:00Z");
 const min = 60_000;
@@ -76,6 +78,37 @@ describe("historyFromDecisions", () => {
     const unsigned = historyFromDecisions([blocked, bump], () => false, now);
     expect(unsigned.blockedReport).toBe(undefined);
     expect(unsigned.lastOomBump).toBe(undefined);
+  });
+
+  it("reads no OOM bump from one of metapilot's own v2 decisions whose category was edited to OOMKilled", () => {
+    const key = randomBytes(32);
+    const trusted = (d: DecisionObject) => verifyDecision(key, d as SignedDecision);
+    const growth = (): DecisionObject => {
+      const d: DecisionObject = {
+        metadata: { name: "kube-apiserver-up-1", namespace: "tcp-a", annotations: {} },
+        spec: {
+          direction: "Up",
+          decidedAt: iso(now - 3 * min),
+          rootCause: { category: "ClusterGrowth" },
+          after: { replicas: 1, resources: { requests: { memory: "512Mi" }, limits: { memory: "1Gi" } } },
+        },
+        status: { phase: "Applied" },
+      };
+      d.metadata!.annotations![signatureAnnotation] = signDecision(key, d as SignedDecision);
+      return d;
+    };
+    expect(historyFromDecisions([growth()], trusted, now).lastOomBump).toBe(undefined);
+    const forged = growth();
+    forged.spec!.rootCause!.category = "OOMKilled";
+    const h = historyFromDecisions([forged], trusted, now);
+    expect(h.lastOomBump).toBe(undefined);
+    // Still an Applied change (its phase is status, which no signature covers): the cooldown counts from it.
+    expect(h.lastScaleUpAt).toBe(now - 3 * min);
+    // The same edit of a decision metapilot really recorded as an OOM bump is read as that bump.
+    const real = growth();
+    real.spec!.rootCause!.category = "OOMKilled";
+    real.metadata!.annotations![signatureAnnotation] = signDecision(key, real as SignedDecision);
+    expect(historyFromDecisions([real], trusted, now).lastOomBump?.at).toBe(now - 3 * min);
   });
 
   it("rebuilds cooldowns and handled kills, and trusts a decision without a phase only when it is signed", () => {

@@ -2,11 +2,40 @@
 // (finishInterrupted), which may actuate it: so it must be able to tell metapilot's own records from objects
 // anyone with create rights on ScalingDecisions could write. metapilot signs what it records with HMAC-SHA256
 // under a key only the controller holds (src/scaler/signing-key.ts); a user can copy a signature but not make
-// one for other content, and every field that decides what an actuation does is under it.
+// one for other content, and every field that decides what an actuation does, or what a later pass reads back from
+// the record (the OOM kills it answered, the condition a Blocked decision stands for, its root-cause category), is
+// under it.
+//
+// Versions. v1 covered the spec fields an actuation uses. v2 (the one written now) adds spec.rootCause.category and
+// the metapilot.io/* annotations that later passes read (signedAnnotations): without them one of metapilot's own
+// decisions with an edited blocked-key or category still verified, and the history rebuilt from it could be steered.
+// v1 signatures still verify, over v1's content, so decisions stored before v2 keep counting in the fleet budget
+// and the history; an edit of a v1 decision's annotations or category is not seen (v1 never covered them).
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { signatureAnnotation } from "../api/labels.js";
+import {
+  blockedByAnnotation,
+  blockedKeyAnnotation,
+  observedSizeAnnotation,
+  oomIdsAnnotation,
+  signatureAnnotation,
+  workloadAnnotation,
+} from "../api/labels.js";
 
-const version = "v1";
+/** The version signDecision writes. */
+export const signatureVersion = "v2";
+
+/**
+ * The annotations under a v2 signature: every metapilot.io/* annotation a decision is created with and that is read
+ * back from it (src/scaler/history.ts, fleet-budget.ts, reports.ts). Absent ones are signed as absent, so adding one
+ * breaks the signature too.
+ */
+export const signedAnnotations = [
+  workloadAnnotation,
+  oomIdsAnnotation,
+  observedSizeAnnotation,
+  blockedByAnnotation,
+  blockedKeyAnnotation,
+] as const;
 
 export interface SignedDecision {
   metadata?: { name?: string; namespace?: string; annotations?: Record<string, string> };
@@ -18,6 +47,7 @@ export interface SignedDecision {
     after?: unknown;
     decidedAt?: unknown;
     clusterScaler?: unknown;
+    rootCause?: { category?: unknown };
   };
 }
 
@@ -33,10 +63,10 @@ function canonical(v: unknown): string {
   return JSON.stringify(v ?? null);
 }
 
-/** The signed content: where the decision lives, what it targets, and everything an actuation would use. */
-function content(d: SignedDecision): string {
+/** v1's content: where the decision lives, what it targets, and everything an actuation would use. */
+function contentV1(d: SignedDecision) {
   const s = d.spec ?? {};
-  return canonical({
+  return {
     namespace: d.metadata?.namespace,
     name: d.metadata?.name,
     target: s.target,
@@ -46,19 +76,44 @@ function content(d: SignedDecision): string {
     after: s.after,
     decidedAt: s.decidedAt,
     clusterScaler: s.clusterScaler,
-  });
+  };
 }
 
-/** The value of the signature annotation for `d`. */
+/** v2's content: v1's, the root-cause category, and the signed annotations (absent ones as absent). */
+function contentV2(d: SignedDecision) {
+  const annotations = d.metadata?.annotations ?? {};
+  return {
+    ...contentV1(d),
+    category: d.spec?.rootCause?.category,
+    annotations: Object.fromEntries(signedAnnotations.map((k) => [k, annotations[k]])),
+  };
+}
+
+const contents: Record<string, (d: SignedDecision) => unknown> = { v1: contentV1, v2: contentV2 };
+
+function sign(key: Buffer, version: string, d: SignedDecision): string {
+  return `${version}:${createHmac("sha256", key)
+    .update(canonical(contents[version]!(d)))
+    .digest("hex")}`;
+}
+
+/** The value of the signature annotation for `d`, in the current version. */
 export function signDecision(key: Buffer, d: SignedDecision): string {
-  return `${version}:${createHmac("sha256", key).update(content(d)).digest("hex")}`;
+  return sign(key, signatureVersion, d);
 }
 
-/** Whether `d` carries a signature made with `key` over its current content. */
+/** The value of the signature annotation for `d` in an older version, for tests of decisions stored before. */
+export function signDecisionAs(key: Buffer, version: "v1" | "v2", d: SignedDecision): string {
+  return sign(key, version, d);
+}
+
+/** Whether `d` carries a signature made with `key` over its current content, in the version it names. */
 export function verifyDecision(key: Buffer, d: SignedDecision): boolean {
   const got = d.metadata?.annotations?.[signatureAnnotation];
   if (!got) return false;
-  const want = Buffer.from(signDecision(key, d));
+  const version = got.slice(0, got.indexOf(":"));
+  if (!Object.hasOwn(contents, version)) return false;
+  const want = Buffer.from(sign(key, version, d));
   const have = Buffer.from(got);
   return have.length === want.length && timingSafeEqual(have, want);
 }
