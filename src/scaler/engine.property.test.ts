@@ -3,7 +3,8 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { decide } from "./engine.js";
 import { input, policy } from "./testing.js";
-import { fitLine, ladderStep, oomMemory } from "./estimators/index.js";
+import { leastSquares } from "./estimators/fleet.js";
+import { ladderStep, oomMemory } from "./estimators/index.js";
 import { MiB } from "./quantity.js";
 import type { DecisionInput, OomEvent, Size } from "./types.js";
 
@@ -246,9 +247,13 @@ describe("estimator properties", propertyTimeout, () => {
         fc.double({ min: -10, max: 10, noNaN: true }),
         fc.double({ min: -1, max: 1, noNaN: true }),
         (a, b) => {
-          const fit = fitLine([10, 50, 100, 400, 1000].map((x) => [x, a + b * x] as const));
-          expect(fit?.a).toBeCloseTo(a, 4);
-          expect(fit?.b).toBeCloseTo(b, 6);
+          const xs = [10, 50, 100, 400, 1000];
+          const fit = leastSquares(
+            xs.map((x) => [1, x]),
+            xs.map((x) => a + b * x),
+          );
+          expect(fit?.beta[0]).toBeCloseTo(a, 4);
+          expect(fit?.beta[1]).toBeCloseTo(b, 6);
         },
       ),
     );

@@ -1,0 +1,72 @@
+// cluster-size: a tenant sized by its node count (or its stored objects or watchers, where a step sets them), from the ClusterScaler's ladder, or addon-resizer's linear form for a
+// component without one. It sizes by tenant size (the cluster-size scaler) and puts a floor under scale-downs.
+import type { EngineOptions } from "../engine-options.js";
+import { describeReached, loadKeysOf, loadOf, reachedStep } from "../ladder.js";
+import type { ClusterSizeStep, DecisionInput } from "../types.js";
+import { MiB } from "../quantity.js";
+import type { Estimator, EstimatorResult, Floor } from "./types.js";
+
+/** The ladder step that applies at `nodes`: the one with the most nodes not above it. */
+export function ladderStep(ladder: readonly ClusterSizeStep[], nodes: number): ClusterSizeStep | undefined {
+  let best: ClusterSizeStep | undefined;
+  for (const step of ladder) if (step.nodes <= nodes && (!best || step.nodes > best.nodes)) best = step;
+  return best;
+}
+
+/** addon-resizer's linear form: base + perNode × nodes, for components that have no ladder. */
+export interface LinearSize {
+  cpuBase: number;
+  cpuPerNode: number;
+  memoryBase: number;
+  memoryPerNode: number;
+}
+
+export const defaultLinear: Record<string, LinearSize> = {
+  "kube-apiserver": { cpuBase: 0.25, cpuPerNode: 0.002, memoryBase: 512 * MiB, memoryPerNode: 4 * MiB },
+  etcd: { cpuBase: 0.2, cpuPerNode: 0.001, memoryBase: 512 * MiB, memoryPerNode: 2 * MiB },
+  "kube-controller-manager": { cpuBase: 0.1, cpuPerNode: 0.001, memoryBase: 256 * MiB, memoryPerNode: 1 * MiB },
+  "kube-scheduler": { cpuBase: 0.05, cpuPerNode: 0.0005, memoryBase: 128 * MiB, memoryPerNode: 0.5 * MiB },
+};
+
+export function linearSize(l: LinearSize, nodes: number): { cpu: number; memory: number } {
+  return { cpu: l.cpuBase + l.cpuPerNode * nodes, memory: l.memoryBase + l.memoryPerNode * nodes };
+}
+
+export function clusterSizeEstimate(input: DecisionInput): EstimatorResult | undefined {
+  const nodes = input.signals.clusterNodes?.value;
+  if (nodes === undefined) return undefined;
+  // Reached by nodes, or by stored objects or watchers where a step sets them (src/scaler/ladder.ts).
+  const reached = reachedStep(input.policy.ladder, loadOf(input.signals));
+  if (reached) {
+    const { step } = reached;
+    return {
+      size: { cpuRequest: step.cpu, memoryRequest: step.memory, replicas: step.replicas },
+      note:
+        reached.by === "nodes"
+          ? `cluster-size ladder step from ${step.nodes} nodes (tenant has ${nodes})`
+          : `${describeReached(reached)}; tenant has ${nodes} nodes`,
+    };
+  }
+  if (input.policy.ladder.length > 0) return undefined;
+  const linear = defaultLinear[input.workload.component];
+  if (!linear) return undefined;
+  const s = linearSize(linear, nodes);
+  return { size: { cpuRequest: s.cpu, memoryRequest: s.memory }, note: `linear size for ${nodes} nodes` };
+}
+
+/** The ladder step at the tenant's fresh node count; with a ladder and no fresh count, nothing is known. */
+export function clusterSizeFloor(input: DecisionInput, o: EngineOptions): Floor | "unknown" {
+  const load = loadOf(input.signals, input.now, o);
+  if (!load.nodes && input.policy.ladder.length > 0) return "unknown";
+  // A ladder keyed on objects or watchers needs them fresh too: a stale count never lets a scale-down below its step.
+  if (loadKeysOf(input.policy.ladder).some((k) => !load[k])) return "unknown";
+  const step = load.nodes ? reachedStep(input.policy.ladder, load)?.step : undefined;
+  return { cpu: step?.cpu, memory: step?.memory };
+}
+
+export const clusterSizeEstimator: Estimator = {
+  name: "cluster-size",
+  estimate: clusterSizeEstimate,
+  bySize: { whyNone: () => "no ladder step or linear size for this component" },
+  floor: clusterSizeFloor,
+};
