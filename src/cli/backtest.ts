@@ -74,6 +74,8 @@ export interface BacktestRun {
   from: number;
   to: number;
   stepMs: number;
+  /** The rate() window of the live poll replayed (the controller's; default liveRateWindow). */
+  rateWindow?: string;
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
   /** Tenant namespaces read and replayed together (default: as many as namespaceBatches allows). */
@@ -117,7 +119,7 @@ export async function backtest(r: BacktestRun): Promise<BacktestReport> {
       from: r.from,
       to: r.to,
       stepMs: r.stepMs,
-      rateWindow: liveRateWindow,
+      rateWindow: r.rateWindow ?? liveRateWindow,
       namespaces: batch,
       // About ten pods per namespace.
       seriesHint: Math.max(1, batch.length * 10),
