@@ -37,6 +37,16 @@ describe("historyQueries", () => {
     );
     expect(Object.keys(q)).toEqual([...historyMetrics]);
   });
+
+  it("reads each kill's series over the whole step, so one shorter than a step (its pod replaced) is seen", () => {
+    const q = historyQueries(["tcp-a"], "1m", {}, 15_000);
+    expect(q.oomKills).toBe(
+      'max by (namespace,pod,container) (max_over_time(kube_pod_container_status_last_terminated_reason{namespace=~"tcp-a",reason="OOMKilled"}[15000ms])) ' +
+        '* on (namespace,pod,container) max by (namespace,pod,container) (max_over_time(kube_pod_container_status_restarts_total{namespace=~"tcp-a"}[15000ms]))',
+    );
+    // The usage queries stay the live poll's own.
+    expect(q.cpu).toBe(historyQueries(["tcp-a"], "1m").cpu);
+  });
 });
 
 describe("fetchHistory", () => {

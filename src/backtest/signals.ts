@@ -39,18 +39,22 @@ export function historyQueries(
   namespaces: readonly string[] | undefined,
   rateWindow: string,
   metrics: Partial<MetricNames> = {},
+  stepMs?: number,
 ): Record<HistoryMetric, string> {
   const n = { ...defaultMetricNames, ...metrics };
   const sel = (extra?: string) => namespaceSelector(n, namespaces, extra);
   const by = `${n.namespaceLabel},${n.podLabel},${n.containerLabel}`;
+  // Over a range, the largest value within each step: a kill's series can live shorter than a step (its pod
+  // replaced at once, as by the rollout of the scale-up that answered it), and the live scaler, which watches pod
+  // status, saw it; at one instant per step it would be missed.
+  const withinStep = (series: string) => (stepMs ? `max_over_time(${series}[${stepMs}ms])` : series);
   return {
     ...usageQueries(n, sel, rateWindow),
     // While a container's last termination was an OOM kill, its restart count: each count is one kill, as the
     // live scaler's id of a kill is the pod, container and restart count.
     oomKills:
-      `max by (${by}) (kube_pod_container_status_last_terminated_reason${sel('reason="OOMKilled"')}) ` +
-      `* on (${by}) max by (${by}) (kube_pod_container_status_restarts_total${sel()})`,
-    // Whether kube-state-metrics reported the tenant's pods at all: without it, no OOM kill can be seen.
+      `max by (${by}) (${withinStep(`kube_pod_container_status_last_terminated_reason${sel('reason="OOMKilled"')}`)}) ` +
+      `* on (${by}) max by (${by}) (${withinStep(`kube_pod_container_status_restarts_total${sel()}`)})`,
     kubeStateMetrics: `count by (${n.namespaceLabel}) (kube_pod_container_status_restarts_total${sel()})`,
     cpuRequest: `max by (${by}) (kube_pod_container_resource_requests${sel('resource="cpu"')})`,
     memoryRequest: `max by (${by}) (kube_pod_container_resource_requests${sel('resource="memory"')})`,
@@ -123,7 +127,7 @@ export async function fetchHistory(o: FetchHistoryOptions): Promise<SignalHistor
   const chunkSteps =
     o.chunkSteps ??
     Math.max(60, Math.min(11_000, Math.floor((o.pointsPerQuery ?? 400_000) / Math.max(1, o.seriesHint ?? 100))));
-  const queries = historyQueries(o.namespaces, o.rateWindow, o.metrics);
+  const queries = historyQueries(o.namespaces, o.rateWindow, o.metrics, o.stepMs);
   const history: SignalHistory = {
     steps,
     stepMs: o.stepMs,

@@ -30,20 +30,30 @@ export function cannedPrometheus(
   const sets = namespaces.every((n) => typeof n === "string")
     ? [namespaces as readonly string[]]
     : (namespaces as ReadonlyArray<readonly string[]>);
-  const byQuery = new Map(
-    sets.flatMap((set) =>
-      Object.entries(historyQueries(set, "1m")).map(
-        ([metric, q]) => [q, { metric: metric as HistoryMetric, set }] as const,
-      ),
-    ),
-  );
+  // The queries as fetchHistory sends them at the request's step.
+  const byStep = new Map<number, Map<string, { metric: HistoryMetric; set: readonly string[] }>>();
+  const byQuery = (stepMs: number) => {
+    let m = byStep.get(stepMs);
+    if (!m)
+      byStep.set(
+        stepMs,
+        (m = new Map(
+          sets.flatMap((set) =>
+            Object.entries(historyQueries(set, "1m", {}, stepMs)).map(
+              ([metric, q]) => [q, { metric: metric as HistoryMetric, set }] as const,
+            ),
+          ),
+        )),
+      );
+    return m;
+  };
   const asked: HistoryMetric[] = [];
   const scope = nock(promUrl)
     .persist()
     .post("/api/v1/query_range")
     .reply(async (req: Request) => {
       const params = new URLSearchParams(await req.text());
-      const known = byQuery.get(params.get("query") ?? "");
+      const known = byQuery(Number(params.get("step")) * 1000).get(params.get("query") ?? "");
       if (!known)
         return [400, { status: "error", errorType: "bad_data", error: `unexpected query ${params.get("query")}` }];
       const { metric, set } = known;
