@@ -1,8 +1,10 @@
 // One workload's rounds, rebuilt from the signal history as the live scaler would have seen them at each poll
 // (src/scaler/signals/workload.ts: the worst pod of the workload's main container, the tenant's namespace-wide
-// signals, OOM kills of its pods, the last poll's error), then replayed through decideOffline, the engine that runs
-// live, once per workload per policy.
+// signals, OOM kills of its pods, the last poll's error), then replayed through the engine that runs live, once per
+// workload per policy: as engine-form rounds built step by step (workloadSignals), or as the recorded JSON that
+// decideOffline reads (workloadSteps, the reference both are tested equal against).
 import type { RecordedMeasurement, RecordedOomKill, RecordedRound } from "../scaler/offline.js";
+import type { Measurement, OomEvent, Signals } from "../scaler/types.js";
 import type { BacktestWorkload } from "./inventory.js";
 import { namespaceMetrics, type HistoryMetric, type SignalHistory } from "./signals.js";
 import { usageQueryOrder } from "../scaler/signals/prometheus.js";
@@ -199,4 +201,141 @@ export function workloadSteps(history: SignalHistory, w: BacktestWorkload): Work
     rounds.push({ at, signals });
   }
   return { rounds, cpuUsage, memoryUsage, real, kills: [...kills.values()], coverage };
+}
+
+/** What the report needs of one workload beside its rounds. */
+export type WorkloadFigures = Omit<WorkloadSteps, "rounds">;
+
+/**
+ * The same rounds as workloadSteps, in the engine's own form (numbers, not ISO strings) and built on demand, one
+ * step at a time, from columns computed once per workload: what the backtest replays (workloadSteps' RecordedRound
+ * form, the JSON decideOffline reads, stays the reference it is tested against, and the baseline of bench/backtest).
+ */
+export interface WorkloadSignals extends WorkloadFigures {
+  /** The signals the live poll would have given at step i (a new object each call). */
+  signalsAt(i: number): Signals;
+}
+
+const nothing = new Float64Array(0);
+
+/** The workload's value of `metric` per step: the namespace's series, or the worst of its pods' (NaN for none). */
+function column(history: SignalHistory, metric: HistoryMetric, ns: string, keys: readonly string[]): Float64Array {
+  const n = history.steps.length;
+  if (namespaceMetrics.has(metric)) return history.series[metric].get(ns) ?? new Float64Array(n).fill(Number.NaN);
+  const series = keys.map((k) => history.series[metric].get(k) ?? nothing);
+  if (series.length === 1 && series[0]!.length === n) return series[0]!;
+  const out = new Float64Array(n).fill(Number.NaN);
+  for (const values of series) {
+    for (let i = 0; i < n; i++) {
+      const x = values[i] ?? Number.NaN;
+      const v = out[i] as number;
+      // As worst(): the first value, then any larger one.
+      if (!Number.isNaN(x) && !(x <= v)) out[i] = x;
+    }
+  }
+  return out;
+}
+
+export function workloadSignals(history: SignalHistory, w: BacktestWorkload): WorkloadSignals {
+  const n = history.steps.length;
+  const keys = keysOf(history, w);
+  const ns = w.ref.namespace;
+  const apiserver = w.ref.component === "kube-apiserver";
+  const col = (metric: HistoryMetric) =>
+    column(history, metric, ns, namespaceMetrics.has(metric) ? [] : keys[metric as (typeof containerMetrics)[number]]);
+  const cpuUsage = col("cpu");
+  const memoryUsage = col("memory");
+  const throttled = col("throttledRatio");
+  const rate429 = apiserver ? col("apiserver429") : undefined;
+  const nodes = col("nodes");
+  const objects = col("objects");
+  const kubeStateMetrics = col("kubeStateMetrics");
+  const real = { cpuRequest: col("cpuRequest"), memoryRequest: col("memoryRequest"), memoryLimit: col("memoryLimit") };
+  const coverage = Object.fromEntries(coverageSignals.map((s) => [s, { expected: 0, present: 0, gaps: 0 }])) as Record<
+    CoverageSignal,
+    Coverage
+  >;
+  const count = (signal: CoverageSignal, values: Float64Array) => {
+    const c = coverage[signal];
+    let seen = false;
+    let lastPresent = false;
+    for (let i = 0; i < n; i++) {
+      const present = !Number.isNaN(values[i] as number);
+      c.expected++;
+      if (present) c.present++;
+      else if (seen && lastPresent) c.gaps++;
+      if (present) seen = true;
+      lastPresent = present;
+    }
+  };
+  count("cpuUsage", cpuUsage);
+  count("memoryWorkingSet", memoryUsage);
+  count("cpuThrottledRatio", throttled);
+  if (rate429) count("apiserver429Rate", rate429);
+  count("clusterNodes", nodes);
+  count("storedObjects", objects);
+  count("oomKills", kubeStateMetrics);
+  // The OOM kills, as workloadSteps finds them: per step, the kills its pods show.
+  const kills = new Map<string, OomKill>();
+  const oomAt: Array<OomEvent[] | undefined> = new Array(n);
+  const oomSeries = keys.oomKills.map((key) => {
+    const [, pod = "", container = ""] = key.split("/");
+    return { key, pod, container, restarts: history.series.oomKills.get(key) ?? nothing };
+  });
+  for (let i = 0; i < n; i++) {
+    let oom: OomEvent[] | undefined;
+    for (const s of oomSeries) {
+      const restarts = s.restarts[i] ?? Number.NaN;
+      if (Number.isNaN(restarts)) continue;
+      const id = `${ns}/${s.pod}/${s.container}/${restarts}`;
+      let kill = kills.get(id);
+      if (!kill) {
+        const limit = history.series.memoryLimit.get(s.key);
+        const before = limit?.[Math.max(0, i - 1)] ?? Number.NaN;
+        const limitBytes = Number.isNaN(before) ? limit?.[i] : before;
+        kill = { id, pod: s.pod, container: s.container, stepIndex: i, at: history.steps[i] as number };
+        if (limitBytes !== undefined && !Number.isNaN(limitBytes)) kill.limitBytes = limitBytes;
+        kills.set(id, kill);
+      }
+      (oom ??= []).push({
+        id,
+        pod: s.pod,
+        container: s.container,
+        finishedAt: kill.at,
+        ...(kill.limitBytes !== undefined ? { limitBytes: kill.limitBytes } : {}),
+        replaceable: true,
+      });
+    }
+    oomAt[i] = oom;
+  }
+  const failed = usageQueryOrder.map((metric) => history.failedAt[metric]);
+  const signalsAt = (i: number): Signals => {
+    const now = history.steps[i] as number;
+    const signals: Signals = { oom: oomAt[i] ?? [] };
+    const m = (value: number): Measurement | undefined =>
+      Number.isNaN(value) ? undefined : { value, observedAt: now, source: "prometheus" };
+    const put = (
+      name:
+        "cpuUsage" | "memoryWorkingSet" | "cpuThrottledRatio" | "apiserver429Rate" | "clusterNodes" | "storedObjects",
+      values: Float64Array,
+    ) => {
+      const measured = m(values[i] as number);
+      if (measured) signals[name] = measured;
+    };
+    put("cpuUsage", cpuUsage);
+    put("memoryWorkingSet", memoryUsage);
+    put("cpuThrottledRatio", throttled);
+    if (rate429) put("apiserver429Rate", rate429);
+    put("clusterNodes", nodes);
+    put("storedObjects", objects);
+    for (const f of failed) {
+      const reason = f[i];
+      if (reason !== undefined) {
+        signals.unavailableReason = reason;
+        break;
+      }
+    }
+    return signals;
+  };
+  return { signalsAt, cpuUsage, memoryUsage, real, kills: [...kills.values()], coverage };
 }

@@ -1,18 +1,28 @@
 // A backtest: each policy (a ClusterScaler) replayed over the same rebuilt history of every workload it governs,
-// one decideOffline call per workload per policy, and the figures a platform team asks for before switching it on.
+// through the engine loop decideOffline runs (OfflineReplay: decideRound round by round), once per workload per
+// policy, and the figures a platform team asks for before switching it on.
 import { parseClusterScaler, type ClusterScaler } from "../api/index.js";
 import { budgetOf } from "../scaler/fleet-budget.js";
-import { decideOffline, type OfflineDecision } from "../scaler/offline.js";
+import { decideOffline, OfflineReplay } from "../scaler/offline.js";
 import { resolvePolicy, selectClusterScaler } from "../scaler/policy.js";
-import type { Size } from "../scaler/types.js";
+import type { Plan, ResolvedPolicy, Size } from "../scaler/types.js";
 import type { BacktestWorkload } from "./inventory.js";
-import { coverageSignals, workloadSteps, type Coverage, type CoverageSignal, type WorkloadSteps } from "./replay.js";
+import {
+  coverageSignals,
+  workloadSignals,
+  workloadSteps,
+  type Coverage,
+  type CoverageSignal,
+  type WorkloadFigures,
+  type WorkloadSignals,
+  type WorkloadSteps,
+} from "./replay.js";
 import type { QueryFailure, SignalHistory } from "./signals.js";
 
 export interface Policy {
   /** Where it came from: a file name, or clusterscaler/<name>. */
   source: string;
-  /** The ClusterScaler as read (decideOffline parses it again, as the live reconciler does). */
+  /** The ClusterScaler as read (the reference path's decideOffline parses it again, as the live reconciler does). */
   raw: unknown;
 }
 
@@ -140,14 +150,14 @@ const known = (x: number | undefined) => x !== undefined && !Number.isNaN(x);
 
 /** Request above usage, and time with usage above the request, of one workload under a sequence of sizes. */
 function usageFigures(
-  steps: WorkloadSteps,
+  steps: WorkloadFigures,
   stepMs: number,
   sizeAt: (i: number) => { cpu?: number; memory?: number; replicas: number },
 ): { cpuHours: number; gibHours: number; underMs: number } {
   let cpuHours = 0;
   let gibHours = 0;
   let underMs = 0;
-  for (let i = 0; i < steps.rounds.length; i++) {
+  for (let i = 0; i < steps.cpuUsage.length; i++) {
     const size = sizeAt(i);
     const cpu = steps.cpuUsage[i] as number;
     const memory = steps.memoryUsage[i] as number;
@@ -166,13 +176,8 @@ function usageFigures(
 }
 
 /** What became of each real OOM kill under the replayed sizes. */
-function oomOutcomes(
-  w: BacktestWorkload,
-  steps: WorkloadSteps,
-  decisions: readonly OfflineDecision[],
-  history: SignalHistory,
-): OomOutcome[] {
-  return steps.kills.map((kill) => {
+function oomOutcomes(w: BacktestWorkload, figures: WorkloadFigures, r: Replayed, history: SignalHistory): OomOutcome[] {
+  return figures.kills.map((kill) => {
     const base = {
       id: kill.id,
       tenant: w.ref.tenant,
@@ -182,8 +187,8 @@ function oomOutcomes(
     };
     const killedAt = kill.limitBytes ?? w.start.memoryLimit;
     const above = (i: number) => {
-      const limit = decisions[i]?.size.memoryLimit;
-      return killedAt !== undefined && limit !== undefined && limit > killedAt;
+      const limit = r.memoryLimit[i] ?? Number.NaN;
+      return killedAt !== undefined && !Number.isNaN(limit) && limit > killedAt;
     };
     if (above(kill.stepIndex)) {
       let first = kill.stepIndex;
@@ -193,9 +198,9 @@ function oomOutcomes(
       const raisedAt = history.steps[Math.max(0, first - 1)] as number;
       return { ...base, outcome: "prevented", leadMinutes: (kill.at - raisedAt) / 60_000 };
     }
-    for (let i = kill.stepIndex; i < decisions.length; i++) {
-      const plan = decisions[i]?.plan;
-      if (plan && plan.action === "change" && plan.oomIds.includes(kill.id))
+    for (const { i, plan } of r.acted) {
+      if (i < kill.stepIndex) continue;
+      if (plan.action === "change" && plan.oomIds.includes(kill.id))
         return { ...base, outcome: "answered", delayMinutes: ((history.steps[i] as number) - kill.at) / 60_000 };
     }
     return { ...base, outcome: "lost" };
@@ -249,6 +254,8 @@ export interface RunOptions {
   /** The range asked for (the history's steps may start and end inside it). */
   from: number;
   to: number;
+  /** Replay through the reference path (see Backtest). */
+  exact?: boolean;
 }
 
 const emptySummary = (): Summary => ({
@@ -289,6 +296,74 @@ interface PolicyState {
   notGoverned: number;
 }
 
+/** One workload's replay under one policy: the size each round started from, and the rounds that did something. */
+interface Replayed {
+  /** Per step; NaN where the size has none. */
+  cpuRequest: Float64Array;
+  memoryRequest: Float64Array;
+  memoryLimit: Float64Array;
+  replicas: Float64Array;
+  acted: Array<{ i: number; plan: Exclude<Plan, { action: "none" }> }>;
+  /** Rounds with no action held for missing or stale data, and held at a bound. */
+  heldForData: number;
+  boundHits: number;
+}
+
+function replayed(n: number): Replayed {
+  return {
+    cpuRequest: new Float64Array(n),
+    memoryRequest: new Float64Array(n),
+    memoryLimit: new Float64Array(n),
+    replicas: new Float64Array(n),
+    acted: [],
+    heldForData: 0,
+    boundHits: 0,
+  };
+}
+
+const boundReason = /maxAllowed|minAllowed/;
+
+function keep(r: Replayed, i: number, plan: Plan, size: Size): void {
+  r.cpuRequest[i] = size.cpuRequest ?? Number.NaN;
+  r.memoryRequest[i] = size.memoryRequest ?? Number.NaN;
+  r.memoryLimit[i] = size.memoryLimit ?? Number.NaN;
+  r.replicas[i] = size.replicas;
+  if (plan.action === "none") {
+    if (plan.heldForData !== undefined) r.heldForData++;
+    if (boundReason.test(plan.reason)) r.boundHits++;
+  } else r.acted.push({ i, plan });
+}
+
+/** The reference path: the rounds as recorded JSON through decideOffline (bench/backtest's baseline, and the tests'). */
+function replayRecorded(raw: unknown, w: BacktestWorkload, rounds: WorkloadSteps["rounds"]): Replayed {
+  const decisions = decideOffline({
+    clusterScaler: raw,
+    workload: w.ref,
+    tenantLabels: w.tenantLabels,
+    start: w.start,
+    rounds,
+  });
+  const r = replayed(decisions.length);
+  decisions.forEach((d, i) => keep(r, i, d.plan, d.size));
+  return r;
+}
+
+/** The same engine loop (OfflineReplay, as decideOffline runs it) fed the signals in the engine's form directly. */
+function replaySignals(
+  policy: ResolvedPolicy,
+  w: BacktestWorkload,
+  s: WorkloadSignals,
+  steps: readonly number[],
+): Replayed {
+  const engine = new OfflineReplay(w.ref, policy, w.start);
+  const r = replayed(steps.length);
+  for (let i = 0; i < steps.length; i++) {
+    const { plan, size } = engine.round({ now: steps[i] as number, signals: s.signalsAt(i) });
+    keep(r, i, plan, size);
+  }
+  return r;
+}
+
 /**
  * A backtest built up one batch of tenants at a time (each with its own history), so that only one batch's history
  * and one workload's rounds are held at once; `report()` sums it up. Each workload's rounds are built once and
@@ -305,7 +380,14 @@ export class Backtest {
   private stepMs = 0;
   private readonly failures: QueryFailure[] = [];
 
-  constructor(policies: readonly Policy[]) {
+  /**
+   * `exact`: replay through the reference path (every round as recorded JSON through decideOffline) instead of the
+   * engine-form rounds; the same decisions, slower (bench/backtest measures both).
+   */
+  constructor(
+    policies: readonly Policy[],
+    private readonly exact = false,
+  ) {
     this.policies = parsePolicies(policies).map((policy) => ({
       policy,
       summary: emptySummary(),
@@ -327,63 +409,69 @@ export class Backtest {
     this.stepMs = history.stepMs;
     this.failures.push(...history.failures);
     for (const w of workloads) {
-      const steps = workloadSteps(history, w);
+      const figures = this.exact ? workloadSteps(history, w) : workloadSignals(history, w);
       for (const s of coverageSignals) {
-        this.coverage[s].expected += steps.coverage[s].expected;
-        this.coverage[s].present += steps.coverage[s].present;
-        this.coverage[s].gaps += steps.coverage[s].gaps;
+        this.coverage[s].expected += figures.coverage[s].expected;
+        this.coverage[s].present += figures.coverage[s].present;
+        this.coverage[s].gaps += figures.coverage[s].gaps;
       }
-      for (const p of this.policies) this.replay(p, w, steps, history);
+      for (const p of this.policies) {
+        // As live: the policy governs the tenants its tenantSelector selects, and the components it lists.
+        const cs = p.policy.value;
+        const resolved = selectClusterScaler([cs], w.tenantLabels)
+          ? resolvePolicy(cs, w.ref.component, w.tenantLabels)
+          : undefined;
+        if (!resolved) {
+          p.notGoverned++;
+          continue;
+        }
+        const replayed =
+          "rounds" in figures
+            ? replayRecorded(p.policy.raw, w, figures.rounds)
+            : replaySignals(resolved, w, figures, history.steps);
+        this.record(p, w, figures, replayed, history);
+      }
     }
   }
 
-  private replay(p: PolicyState, w: BacktestWorkload, steps: WorkloadSteps, history: SignalHistory): void {
-    const cs = p.policy.value;
-    // As live: the policy governs the tenants its tenantSelector selects, and the components it lists.
-    if (!selectClusterScaler([cs], w.tenantLabels) || !resolvePolicy(cs, w.ref.component, w.tenantLabels)) {
-      p.notGoverned++;
-      return;
-    }
+  private record(
+    p: PolicyState,
+    w: BacktestWorkload,
+    figures: WorkloadFigures,
+    r: Replayed,
+    history: SignalHistory,
+  ): void {
     const stepMs = history.stepMs;
     const s = p.summary;
-    const decisions = decideOffline({
-      clusterScaler: p.policy.raw,
-      workload: w.ref,
-      tenantLabels: w.tenantLabels,
-      start: w.start,
-      rounds: steps.rounds,
-    });
     s.workloads++;
     p.tenants.add(w.ref.tenant);
-    p.usageExpected += steps.coverage.cpuUsage.expected + steps.coverage.memoryWorkingSet.expected;
-    p.usagePresent += steps.coverage.cpuUsage.present + steps.coverage.memoryWorkingSet.present;
-    const before = usageFigures(steps, stepMs, (i) => ({
-      cpu: pick(steps.real.cpuRequest[i], w.start.cpuRequest),
-      memory: pick(steps.real.memoryRequest[i], w.start.memoryRequest),
+    p.usageExpected += figures.coverage.cpuUsage.expected + figures.coverage.memoryWorkingSet.expected;
+    p.usagePresent += figures.coverage.cpuUsage.present + figures.coverage.memoryWorkingSet.present;
+    const before = usageFigures(figures, stepMs, (i) => ({
+      cpu: pick(figures.real.cpuRequest[i], w.start.cpuRequest),
+      memory: pick(figures.real.memoryRequest[i], w.start.memoryRequest),
       replicas: w.start.replicas,
     }));
-    const after = usageFigures(steps, stepMs, (i) => {
-      const size = (decisions[i] as OfflineDecision).size;
-      return { cpu: size.cpuRequest, memory: size.memoryRequest, replicas: size.replicas };
-    });
+    const after = usageFigures(figures, stepMs, (i) => ({
+      cpu: r.cpuRequest[i],
+      memory: r.memoryRequest[i],
+      replicas: r.replicas[i] as number,
+    }));
     s.slackCpuHoursBefore += before.cpuHours;
     s.slackGiBHoursBefore += before.gibHours;
     s.underProvisionedHoursBefore += hours(before.underMs);
     s.slackCpuHoursAfter += after.cpuHours;
     s.slackGiBHoursAfter += after.gibHours;
     s.underProvisionedHours += hours(after.underMs);
-    p.outcomes.push(...oomOutcomes(w, steps, decisions, history));
+    s.heldForData += r.heldForData;
+    s.boundHits += r.boundHits;
+    p.outcomes.push(...oomOutcomes(w, figures, r, history));
     const entries = (p.timeline[w.ref.tenant] ??= []);
-    for (const d of decisions) {
-      const plan = d.plan;
-      if (plan.action === "none") {
-        if (plan.heldForData !== undefined) s.heldForData++;
-        if (/maxAllowed|minAllowed/.test(plan.reason)) s.boundHits++;
-        continue;
-      }
+    for (const { i, plan } of r.acted) {
+      const at = history.steps[i] as number;
       if (plan.action === "blocked" && !plan.heldByFleetBudget) s.boundHits++;
       entries.push({
-        at: d.at,
+        at: new Date(at).toISOString(),
         workload: `${w.ref.kind}/${w.ref.name}`,
         component: w.ref.component,
         action: plan.action,
@@ -402,7 +490,7 @@ export class Backtest {
       s.changes++;
       if (plan.direction === "Up") s.scaleUps++;
       else s.scaleDowns++;
-      p.changes.push({ at: Date.parse(d.at), oom: plan.category === "OOMKilled" });
+      p.changes.push({ at, oom: plan.category === "OOMKilled" });
     }
   }
 
@@ -464,7 +552,7 @@ export class Backtest {
 
 /** One history, every workload of it: a backtest of one batch. */
 export function runBacktest(o: RunOptions): BacktestReport {
-  const b = new Backtest(o.policies);
+  const b = new Backtest(o.policies, o.exact);
   b.add(o.history, o.workloads);
   return b.report(o.from, o.to);
 }

@@ -6,10 +6,20 @@
 import { parseClusterScaler } from "../api/index.js";
 import { sizeBlock, sizeOf } from "./decisions.js";
 import { defaultEngineOptions, type EngineOptions } from "./engine-options.js";
-import { afterDecision, emptyHistory } from "./history.js";
+import { afterDecision, emptyHistory, type History } from "./history.js";
 import { resolvePolicy } from "./policy.js";
 import { decideRound } from "./round.js";
-import type { DecisionInput, Measurement, Placement, Plan, Profile, Signals, Size, WorkloadRef } from "./types.js";
+import type {
+  DecisionInput,
+  Measurement,
+  Placement,
+  Plan,
+  Profile,
+  ResolvedPolicy,
+  Signals,
+  Size,
+  WorkloadRef,
+} from "./types.js";
 
 /** A measurement as recorded: its time as an ISO string. */
 export interface RecordedMeasurement {
@@ -97,6 +107,76 @@ function signalsOf(r: RecordedRound["signals"]): Signals {
   return signals;
 }
 
+/** One round in the engine's own form: its clock in ms and the signals as the live poll gives them. */
+export interface OfflineRound {
+  now: number;
+  signals: Signals;
+  observed?: Size;
+  profile?: Profile;
+  fleet?: DecisionInput["fleet"];
+  placement?: Placement;
+  fleetBudgetRemaining?: number;
+  oomFloorRemaining?: number;
+  paused?: boolean;
+}
+
+/**
+ * The replay loop of one workload under one resolved policy, a round at a time: decideRound on the workload's
+ * history, then each change carried forward as the workload would read it back once applied (whole millicores and
+ * MiB, as live). decideOffline runs it over recorded (JSON) rounds; the backtest feeds it rounds it builds in this
+ * form directly, without the ISO-string round trip, so both run exactly the same engine.
+ */
+export class OfflineReplay {
+  private history?: History;
+  /** The size the next round starts from (the last observed size, or the last change carried forward). */
+  size: Size;
+  private readonly engine: EngineOptions;
+
+  constructor(
+    private readonly workload: WorkloadRef,
+    private readonly policy: ResolvedPolicy,
+    start: Size,
+    engine: Partial<EngineOptions> = {},
+  ) {
+    this.size = start;
+    this.engine = { ...defaultEngineOptions, ...engine };
+  }
+
+  /** The round's plan, and the size the round started from. */
+  round(r: OfflineRound): { plan: Plan; size: Size } {
+    const now = r.now;
+    // The observation window starts at the first round, as live starts it at the controller's first look.
+    const history = (this.history ??= emptyHistory(now));
+    const observed = r.observed ?? this.size;
+    const { plan } = decideRound(
+      history,
+      {
+        workload: this.workload,
+        current: observed,
+        observed,
+        policy: this.policy,
+        signals: r.signals,
+        profile: r.profile,
+        fleet: r.fleet,
+        now,
+        fleetBudgetRemaining: r.fleetBudgetRemaining ?? Number.POSITIVE_INFINITY,
+        oomFloorRemaining: r.oomFloorRemaining ?? Number.POSITIVE_INFINITY,
+        placement: r.placement,
+        paused: r.paused ?? false,
+      },
+      this.engine,
+    );
+    this.size = observed;
+    if (plan.action !== "none") {
+      // As the workload reads back once applied: whole millicores and MiB, as live.
+      const applied = sizeOf(sizeBlock(plan.after));
+      afterDecision(history, plan, plan.action === "blocked" ? "Blocked" : "Applied", observed, applied, now);
+      if (plan.action === "change") this.size = applied;
+    }
+    return { plan, size: observed };
+  }
+}
+
 /** Every round's plan, in order. Throws on a ClusterScaler that does not parse or does not list the component. */
 export function decideOffline(recorded: RecordedInputs): OfflineDecision[] {
   const parsed = parseClusterScaler(recorded.clusterScaler);
@@ -104,39 +184,9 @@ export function decideOffline(recorded: RecordedInputs): OfflineDecision[] {
   const { component } = recorded.workload;
   const policy = resolvePolicy(parsed.value, component, recorded.tenantLabels ?? {});
   if (!policy) throw new Error(`the ClusterScaler lists no component ${component}`);
-  const engine = { ...defaultEngineOptions, ...recorded.engine };
-  const first = recorded.rounds[0];
-  const history = emptyHistory(first ? Date.parse(first.at) : 0);
-  let size = recorded.start;
-  const out: OfflineDecision[] = [];
-  for (const round of recorded.rounds) {
-    const now = Date.parse(round.at);
-    const observed = round.observed ?? size;
-    const { plan } = decideRound(
-      history,
-      {
-        workload: recorded.workload,
-        current: observed,
-        observed,
-        policy,
-        signals: signalsOf(round.signals),
-        profile: round.profile,
-        fleet: round.fleet,
-        now,
-        fleetBudgetRemaining: round.fleetBudgetRemaining ?? Number.POSITIVE_INFINITY,
-        oomFloorRemaining: round.oomFloorRemaining ?? Number.POSITIVE_INFINITY,
-        placement: round.placement,
-        paused: round.paused ?? false,
-      },
-      engine,
-    );
-    out.push({ at: round.at, plan, size: observed });
-    size = observed;
-    if (plan.action === "none") continue;
-    // As the workload reads back once applied: whole millicores and MiB, as live.
-    const applied = sizeOf(sizeBlock(plan.after));
-    afterDecision(history, plan, plan.action === "blocked" ? "Blocked" : "Applied", observed, applied, now);
-    if (plan.action === "change") size = applied;
-  }
-  return out;
+  const replay = new OfflineReplay(recorded.workload, policy, recorded.start, recorded.engine);
+  return recorded.rounds.map((round) => ({
+    at: round.at,
+    ...replay.round({ ...round, now: Date.parse(round.at), signals: signalsOf(round.signals) }),
+  }));
 }
