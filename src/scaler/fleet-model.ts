@@ -4,6 +4,7 @@
 // apiserver_storage_objects (nodes, and all objects), its usage as the worst pod of the component. A tenant
 // without fresh usage or size (a new one, or one whose apiserver is not scraped) is not a sample; it is what the fit
 // is for.
+import type { ClusterScaler } from "../api/index.js";
 import type { ComponentName } from "./types.js";
 import {
   describeFleetFit,
@@ -66,6 +67,70 @@ export function buildFleetModel(
     model.set(clusterScaler, byComponent);
   }
   return model;
+}
+
+/** A workload the fleet model may sample: one the ClusterScaler `clusterScaler` governs. */
+export interface FleetCandidate {
+  clusterScaler: string;
+  component: ComponentName;
+  tenant: string;
+  namespace: string;
+  /** The component's usage in a per-container series (ns/pod/container): its worst pod. */
+  worst(series: ReadonlyMap<string, Measurement>): Measurement | undefined;
+}
+
+/** The parts of one Prometheus poll (src/scaler/signals/prometheus.ts UsageSnapshot) the fleet model reads. */
+export interface FleetSnapshot {
+  nodes: ReadonlyMap<string, Measurement>;
+  objects: ReadonlyMap<string, Measurement>;
+  cpu: ReadonlyMap<string, Measurement>;
+  memory: ReadonlyMap<string, Measurement>;
+}
+
+/** The (ClusterScaler, component) pairs whose estimators list fleet-regression: the fits worth making. */
+export function wantedFleetFits(
+  scalers: readonly ClusterScaler[],
+): Array<{ clusterScaler: string; component: ComponentName }> {
+  return scalers.flatMap((cs) =>
+    cs.spec.components
+      .filter((c) => c.estimators?.includes("fleet-regression"))
+      .map((c) => ({ clusterScaler: cs.metadata?.name ?? "", component: c.name as ComponentName })),
+  );
+}
+
+/**
+ * The fleet model of `scalers` from one poll: every wanted fit over the candidates of its ClusterScaler and
+ * component. `candidates` is asked for only when some fit is wanted and a poll exists, so a fleet without
+ * fleet-regression costs nothing; it is told which (ClusterScaler, component) pairs are wanted, to skip the others
+ * before it does any work for them.
+ */
+export function fleetModelOf(
+  scalers: readonly ClusterScaler[],
+  candidates: (wanted: (clusterScaler: string, component: ComponentName) => boolean) => Iterable<FleetCandidate>,
+  snapshot: FleetSnapshot | undefined,
+  now: number,
+  staleAfterMs: number,
+): FleetModel {
+  const wanted = wantedFleetFits(scalers);
+  const members: FleetMember[] = [];
+  if (snapshot && wanted.length) {
+    const want = new Set(wanted.map((w) => `${w.clusterScaler}/${w.component}`));
+    const isWanted = (clusterScaler: string, component: ComponentName) => want.has(`${clusterScaler}/${component}`);
+    for (const c of candidates(isWanted)) {
+      if (!isWanted(c.clusterScaler, c.component)) continue;
+      members.push({
+        clusterScaler: c.clusterScaler,
+        component: c.component,
+        tenant: c.tenant,
+        nodes: snapshot.nodes.get(c.namespace),
+        objects: snapshot.objects.get(c.namespace),
+        cpu: c.worst(snapshot.cpu),
+        memory: c.worst(snapshot.memory),
+      });
+    }
+  }
+  const options = new Map(scalers.map((cs) => [cs.metadata?.name ?? "", cs.spec.fleetRegression]));
+  return buildFleetModel(members, wanted, (cs) => options.get(cs) ?? { minTenants: 10, minR2: 0.7 }, now, staleAfterMs);
 }
 
 /** status.fleetRegression of one ClusterScaler. */

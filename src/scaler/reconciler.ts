@@ -30,7 +30,7 @@ import {
 } from "./history.js";
 import { ScalerMetrics } from "./metrics.js";
 import { resolvePolicy, selectClusterScaler } from "./policy.js";
-import { buildFleetModel, type FleetMember, type FleetModel } from "./fleet-model.js";
+import { fleetModelOf, type FleetCandidate, type FleetModel } from "./fleet-model.js";
 import { decideRound } from "./round.js";
 import { BoundedSet } from "./bounded-set.js";
 import type { PodLike } from "./signals/oom.js";
@@ -294,49 +294,36 @@ export class ScalerReconciler implements Reconciler {
    */
   fleetModel(now: number): FleetModel {
     const p = this.o.prometheus;
-    const scalers = this.clusterScalers();
     const key = `${p?.lastSuccessAt ?? "none"}|${this.parsed?.key ?? ""}`;
     if (this.fleet?.key === key) return this.fleet.value;
-    const wanted = scalers.flatMap((cs) =>
-      cs.spec.components
-        .filter((c) => c.estimators?.includes("fleet-regression"))
-        .map((c) => ({ clusterScaler: cs.metadata?.name ?? "", component: c.name as ComponentName })),
-    );
-    const members: FleetMember[] = [];
-    if (p && wanted.length) {
-      const want = new Set(wanted.map((w) => `${w.clusterScaler}/${w.component}`));
-      for (const workload of [...this.o.caches.deployments.list(), ...this.o.caches.statefulSets.list()]) {
-        const tenant = workload.metadata?.labels?.[tenantLabel];
-        const component = workload.metadata?.labels?.[componentLabel] as ComponentName | undefined;
-        const ns = workload.metadata?.namespace;
-        if (!tenant || !component || !ns) continue;
-        const cs = selectClusterScaler(scalers, this.tenantLabels(tenant, workload))?.metadata?.name;
-        if (!cs || !want.has(`${cs}/${component}`)) continue;
-        if (!workloadTenancy(workload, tenant, this.o.caches.tenants.get(tenant)).governed) continue;
-        const container = mainContainer(workload, component);
-        const pods = this.podsOf(ns, tenant, component);
-        const worst = (series: ReadonlyMap<string, Measurement>) => worstPod(series, ns, pods, container);
-        members.push({
-          clusterScaler: cs,
-          component,
-          tenant,
-          nodes: p.snapshot.nodes.get(ns),
-          objects: p.snapshot.objects.get(ns),
-          cpu: worst(p.snapshot.cpu),
-          memory: worst(p.snapshot.memory),
-        });
-      }
-    }
-    const options = new Map(scalers.map((cs) => [cs.metadata?.name ?? "", cs.spec.fleetRegression]));
-    const value = buildFleetModel(
-      members,
-      wanted,
-      (cs) => options.get(cs) ?? { minTenants: 10, minR2: 0.7 },
+    const scalers = this.clusterScalers();
+    const value = fleetModelOf(
+      scalers,
+      (wanted) => this.fleetCandidates(wanted),
+      p?.snapshot,
       now,
       this.engine.staleAfterMs,
     );
     this.fleet = { key, value };
     return value;
+  }
+
+  /** Every control-plane workload in the caches that a ClusterScaler governs, as the fleet model samples it. */
+  private *fleetCandidates(
+    wanted: (clusterScaler: string, component: ComponentName) => boolean,
+  ): Generator<FleetCandidate> {
+    for (const workload of [...this.o.caches.deployments.list(), ...this.o.caches.statefulSets.list()]) {
+      const governed = this.governing(workload);
+      const namespace = workload.metadata?.namespace;
+      const clusterScaler = governed?.clusterScaler.metadata?.name;
+      if (!governed || !namespace || !clusterScaler || !wanted(clusterScaler, governed.component)) continue;
+      const { tenant, component } = governed;
+      const container = mainContainer(workload, component);
+      let pods: Array<PodLike & KubeObject> | undefined;
+      const worst = (series: ReadonlyMap<string, Measurement>) =>
+        worstPod(series, namespace, (pods ??= this.podsOf(namespace, tenant, component)), container);
+      yield { clusterScaler, component, tenant, namespace, worst };
+    }
   }
 
   /** The pods of a tenant's component in its namespace. */
