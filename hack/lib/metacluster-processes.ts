@@ -14,7 +14,7 @@ import {
   componentNames,
   refreshPids,
   repoRoot,
-  writeState,
+  updateState,
 } from "./metacluster-state.js";
 import { isProcess, stopPid } from "./realnodes.js";
 
@@ -188,8 +188,10 @@ function spawnComponent(state: MetaclusterState, name: ComponentName): number {
 export async function startComponent(state: MetaclusterState, name: ComponentName, timeoutMs = 90_000): Promise<void> {
   refreshPids(state);
   if (isProcess(state.pids[name], binaryOf(name)) && (await isHealthy(state, name))) return;
-  state.pids[name] = spawnComponent(state, name);
-  writeState(state);
+  const pid = spawnComponent(state, name);
+  updateState(state, (s) => {
+    s.pids[name] = pid;
+  });
   await waitHealthy(state, name, timeoutMs);
 }
 
@@ -201,14 +203,17 @@ export async function stopComponent(
   refreshPids(state);
   const pid = state.pids[name];
   await stopPid(pid, binaryOf(name), 15_000, signal);
-  delete state.pids[name];
-  writeState(state);
+  updateState(state, (s) => {
+    delete s.pids[name];
+  });
 }
 
 /** Restarts kube-apiserver, optionally with new inflight limits (undefined restores the defaults). */
 export async function restartApiserver(state: MetaclusterState, maxRequestsInflight?: number): Promise<void> {
   await stopComponent(state, "kube-apiserver");
-  state.maxRequestsInflight = maxRequestsInflight;
+  updateState(state, (s) => {
+    s.maxRequestsInflight = maxRequestsInflight;
+  });
   await startComponent(state, "kube-apiserver");
 }
 

@@ -73,6 +73,20 @@ export function writeState(state: MetaclusterState): void {
 }
 
 /**
+ * Changes state.json by `change` alone, read fresh from the file, and makes the same change to the caller's copy.
+ * Other writers (a RealTenant that added a node through its own copy of the state, a test that restarted a
+ * component) keep what they wrote: writing the caller's whole copy would put back its older realNodes, pids and
+ * services. Without a state.json yet, the caller's copy is written.
+ */
+export function updateState(state: MetaclusterState, change: (s: MetaclusterState) => void): void {
+  change(state);
+  const current = readState(state.dir);
+  if (!current) return writeState(state);
+  change(current);
+  writeState(current);
+}
+
+/**
  * Takes the pids from state.json: a test holds a copy of the state from the start of the run, and another test may
  * have restarted a component since. Acting on a stale pid would leave the running process alone.
  */
