@@ -119,6 +119,42 @@ const extraArgs = (component: string) =>
     )
     .optional();
 
+/** The Go runtime's environment variables a user may set on a component (src/operator/derived.ts). */
+export const GO_ENV_NAMES = ["GOMEMLIMIT", "GOGC", "GOMAXPROCS"] as const;
+
+const extraEnv = (component: string) =>
+  z
+    .object({
+      GOMEMLIMIT: z
+        .string()
+        .max(20)
+        .regex(/^(off|[0-9]+(B|KiB|MiB|GiB|TiB)?)$/, { error: 'must be "off" or bytes such as "1843MiB"' })
+        .describe(
+          `The Go runtime's soft memory limit for ${component}, e.g. "1843MiB" or "off". When unset, metapilot ` +
+            "derives it: 90% of the container's memory limit (none without a limit).",
+        )
+        .optional(),
+      GOGC: z
+        .string()
+        .max(10)
+        .regex(/^(off|[0-9]+)$/, { error: 'must be "off" or a percentage such as "100"' })
+        .describe(`The Go garbage collector's target percentage for ${component}, e.g. "50"; Go's 100 when unset.`)
+        .optional(),
+      GOMAXPROCS: z
+        .string()
+        .max(5)
+        .regex(/^[1-9][0-9]*$/, { error: "must be a positive integer" })
+        .describe(
+          `The number of threads that run Go code at once for ${component}; the Go runtime's choice when unset.`,
+        )
+        .optional(),
+    })
+    .describe(
+      `Environment variables of the Go runtime for ${component}'s container (only these). A value set here wins over ` +
+        "the one metapilot derives. Changing one restarts the component.",
+    )
+    .optional();
+
 export const ApiServerSpec = z
   .object({
     replicas: z
@@ -138,6 +174,7 @@ export const ApiServerSpec = z
       ),
     resources: ResourceRequirements.optional(),
     extraArgs: extraArgs("kube-apiserver"),
+    extraEnv: extraEnv("kube-apiserver"),
     scheduling: Scheduling.describe(componentSchedulingDescription("kube-apiserver")).optional(),
   })
   .describe("The tenant's kube-apiserver Deployment.");
@@ -153,6 +190,7 @@ const singletonComponent = (component: string) =>
         .describe(`Number of ${component} pods; more than one run with leader election.`),
       resources: ResourceRequirements.optional(),
       extraArgs: extraArgs(component),
+      extraEnv: extraEnv(component),
       scheduling: Scheduling.describe(componentSchedulingDescription(component)).optional(),
     })
     .describe(`The tenant's ${component} Deployment.`);
@@ -176,6 +214,7 @@ export const ManagedEtcdSpec = z
       .prefault({})
       .describe("Persistent storage of each etcd member."),
     resources: ResourceRequirements.optional(),
+    extraEnv: extraEnv("etcd"),
     deletionPolicy: z
       .enum(["Retain", "Delete"])
       .default("Retain")
@@ -353,7 +392,10 @@ export const RESIZE_REASONS = [
   "Infeasible",
   "DeferredTooLong",
   "ResizeRefused",
+  "DerivedSettings",
 ] as const;
+
+export const DERIVED_SETTINGS_POLICIES = ["WithNextRestart", "Immediately"] as const;
 
 export const ResourceUpdates = z
   .object({
@@ -381,6 +423,21 @@ export const ResourceUpdates = z
       .describe(
         "How long an in-place resize may stay Deferred (the node lacks room now) or unfinished before the " +
           "component is rolled instead, in seconds.",
+      ),
+    derivedSettings: z
+      .enum(DERIVED_SETTINGS_POLICIES)
+      .default("WithNextRestart")
+      .describe(
+        "When settings that metapilot derives from a component's size reach its pods. They are GOMEMLIMIT for " +
+          "every component (90% of the memory limit; HyperShift also couples the kube-apiserver's GOMEMLIMIT to " +
+          "its size, by size class) and, for kube-apiserver, --max-requests-inflight and " +
+          "--max-mutating-requests-inflight (400 and 200 per CPU core, in steps of 100 and 50, from " +
+          "kube-apiserver's defaults up to HyperShift's 3000 and 1000); extraArgs or extraEnv that set one win " +
+          "over it. They are read at start-up, so a change needs a restart. WithNextRestart: a change of them " +
+          "alone restarts nothing; an in-place resize leaves them as they are, and they go out with the next " +
+          "change that restarts the pods anyway (a version, a flag, a certificate, a rolling resize); " +
+          "status.components[].derivedSettings shows what waits. Immediately: a change of them rolls the " +
+          "component at once, so a resize that changes them is a rolling update (reason DerivedSettings).",
       ),
   })
   .prefault({})
@@ -472,7 +529,8 @@ export const ComponentStatus = z
             "Why this method: Resized (in place), Restart (spec.resourceUpdates.strategy), RestartRequired (other " +
               "fields of the pod template change too), KubeletCannotResize, NotReady (a pod's container is not ready, " +
               "e.g. in an OOM loop: a new pod starts at once), QoSClassChange, Infeasible, " +
-              "DeferredTooLong or ResizeRefused (the apiserver refused it).",
+              "DeferredTooLong, ResizeRefused (the apiserver refused it) or DerivedSettings (the new size changes " +
+              "GOMEMLIMIT or the in-flight limits and spec.resourceUpdates.derivedSettings is Immediately).",
           ),
         message: z.string().max(1024).describe("The pods and sizes concerned, or what refused the resize."),
         resources: z
@@ -481,6 +539,26 @@ export const ComponentStatus = z
           .describe('The resources the pods are being given, e.g. "requests cpu=500m memory=1Gi, limits memory=2Gi".'),
       })
       .describe("The last change of this component's CPU or memory, and how it reached the pods.")
+      .optional(),
+    derivedSettings: z
+      .object({
+        state: z
+          .enum(["InForce", "AwaitingRestart"])
+          .describe(
+            "InForce: the pod template carries the settings derived from the spec's size. AwaitingRestart: it " +
+              "carries older ones, which stay until the next restart (spec.resourceUpdates.derivedSettings " +
+              "WithNextRestart).",
+          ),
+        inForce: z
+          .string()
+          .max(256)
+          .describe('What the pod template carries, e.g. "GOMEMLIMIT=921MiB, --max-requests-inflight=400", or "none".'),
+        desired: z.string().max(256).describe("What metapilot derives from the spec's size now, in the same form."),
+      })
+      .describe(
+        "Settings derived from the component's size (GOMEMLIMIT, kube-apiserver's in-flight limits): in force and " +
+          "desired (spec.resourceUpdates.derivedSettings).",
+      )
       .optional(),
   })
   .describe("Rollout state of one component.");

@@ -240,13 +240,16 @@ describe("component images", () => {
     // once more, on purpose: resizePolicy NotRequired for CPU and memory, which lets later size changes reach the
     // pods in place (spec.resourceUpdates); one roll now buys every later resize without a restart. The hash itself
     // became independent of key order at the same time (hashOf): that changes the annotation of every object, not
-    // a pod template, so by itself it rolls nothing.
+    // a pod template, so by itself it rolls nothing. The derived settings (GOMEMLIMIT, the apiserver's in-flight
+    // limits) came later and change the desired template, but they wait for the next restart
+    // (spec.resourceUpdates.derivedSettings WithNextRestart): built with the settings a template carries (none, in
+    // one from before), the hashes are the old ones, so the operator applies nothing (src/operator/steps/resize.ts).
     const ctx = context();
     const hashes = [
-      apiServerDeployment(ctx, inputs),
-      controllerManagerDeployment(ctx, inputs),
-      schedulerDeployment(ctx, inputs),
-      etcdStatefulSet(ctx, inputs),
+      apiServerDeployment(ctx, inputs, {}),
+      controllerManagerDeployment(ctx, inputs, {}),
+      schedulerDeployment(ctx, inputs, {}),
+      etcdStatefulSet(ctx, inputs, {}),
     ].map((o) => o?.metadata?.annotations?.["metapilot.io/spec-hash"]);
     expect(hashes).toEqual([
       "9a672efdf56b522ced85",

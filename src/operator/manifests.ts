@@ -14,6 +14,7 @@ import {
   tenantLabel,
   versionLabel,
 } from "../api/labels.js";
+import { deriveSettings, envKeys, flagKeys, type DerivedSettings } from "./derived.js";
 
 export const names = {
   apiserver: "kube-apiserver",
@@ -291,6 +292,69 @@ function flags(base: Record<string, string>, extra: Record<string, string> | und
   return Object.entries({ ...base, ...extra }).map(([k, v]) => `--${k}=${v}`);
 }
 
+/** The derived flags among `derived`, in a fixed order, to go after metapilot's own. */
+function derivedFlags(derived: DerivedSettings): Record<string, string> {
+  return Object.fromEntries(flagKeys.flatMap((k) => (derived[k] !== undefined ? [[k, derived[k]]] : [])));
+}
+
+/**
+ * A container's Go runtime variables: the derived ones and the user's spec.*.extraEnv (which win), sorted by name,
+ * after `fixed` (metapilot's own, e.g. etcd's POD_NAME). No env at all when there is none, as before any existed.
+ */
+function goEnv(
+  derived: DerivedSettings,
+  user: Partial<Record<string, string>> | undefined,
+  fixed: unknown[] = [],
+): { env?: unknown[] } {
+  const vars: Record<string, string> = {};
+  for (const k of envKeys) if (derived[k] !== undefined) vars[k] = derived[k];
+  for (const [k, v] of Object.entries(user ?? {})) if (v !== undefined) vars[k] = v;
+  const env = [
+    ...fixed,
+    ...Object.keys(vars)
+      .sort()
+      .map((name) => ({ name, value: vars[name] })),
+  ];
+  return env.length ? { env } : {};
+}
+
+/**
+ * The settings derived from a component's spec resources (src/operator/derived.ts), as the manifests below put
+ * them in by default. The steps pass other ones to keep those a template already carries until the next restart.
+ */
+export function desiredSettings(ctx: TenantContext, component: ControlPlaneComponent): DerivedSettings {
+  const spec = ctx.tcp.spec;
+  switch (component) {
+    case "kube-apiserver":
+      return deriveSettings(component, spec.apiServer.resources ?? defaultResources[component], spec.apiServer);
+    case "kube-controller-manager":
+      return deriveSettings(
+        component,
+        spec.controllerManager.resources ?? defaultResources[component],
+        spec.controllerManager,
+      );
+    case "kube-scheduler":
+      return deriveSettings(component, spec.scheduler.resources ?? defaultResources[component], spec.scheduler);
+    case "etcd":
+      return deriveSettings(component, spec.etcd.managed?.resources ?? defaultResources.etcd, spec.etcd.managed ?? {});
+  }
+}
+
+/** The user settings of a component (its extraArgs and extraEnv), which derived ones never override. */
+export function userSettings(ctx: TenantContext, component: ControlPlaneComponent) {
+  const spec = ctx.tcp.spec;
+  switch (component) {
+    case "kube-apiserver":
+      return spec.apiServer;
+    case "kube-controller-manager":
+      return spec.controllerManager;
+    case "kube-scheduler":
+      return spec.scheduler;
+    case "etcd":
+      return spec.etcd.managed ?? {};
+  }
+}
+
 const securityContext = {
   runAsNonRoot: true,
   runAsUser: 65532,
@@ -304,9 +368,13 @@ const securityContext = {
  * Every component's container: CPU and memory change in place, with no restart (spec.resourceUpdates). All four are
  * Go programs that read neither at start-up: the Go runtime sizes its threads from the CPU quota only at start
  * (GOMAXPROCS stays as it was until the next restart, which costs some parallelism after a CPU increase, never
- * correctness), and no component is given GOMEMLIMIT, so a new memory limit takes effect at once. A memory limit
- * below what a container uses is not applied by the kubelet (the resize stays in progress), and the operator rolls
- * the component once spec.resourceUpdates.deferredTimeoutSeconds runs out.
+ * correctness). GOMEMLIMIT, derived from the memory limit (src/operator/derived.ts), is read at start-up too: after an
+ * in-place resize it stays at the old limit's value until the next restart (spec.resourceUpdates.derivedSettings),
+ * which after an increase costs only more GC work than needed, and after a decrease may leave GOMEMLIMIT above the
+ * new limit: the collector no longer holds the heap under it, and an OOM kill comes as it would without GOMEMLIMIT
+ * (Immediately rolls instead). A memory limit below what a container uses is not applied by the kubelet (the
+ * resize stays in progress), and the operator rolls the component once spec.resourceUpdates.deferredTimeoutSeconds
+ * runs out.
  */
 const resizePolicy = [
   { resourceName: "cpu", restartPolicy: "NotRequired" },
@@ -386,7 +454,11 @@ function deployment(
 /** kube-apiserver --shutdown-delay-duration, in seconds (see apiServerDeployment). */
 export const apiServerShutdownDelaySeconds = 15;
 
-export function apiServerDeployment(ctx: TenantContext, inputs: ComponentInputs): KubeObject {
+export function apiServerDeployment(
+  ctx: TenantContext,
+  inputs: ComponentInputs,
+  derived: DerivedSettings = desiredSettings(ctx, "kube-apiserver"),
+): KubeObject {
   const spec = ctx.tcp.spec.apiServer;
   const external = ctx.tcp.spec.etcd.external;
   const etcdTls = external
@@ -444,6 +516,7 @@ export function apiServerDeployment(ctx: TenantContext, inputs: ComponentInputs)
       // it, an upgrade on real pods refused 4 of 305 requests through the ClusterIP as old pods went
       // (test/realnodes/upgrade.slow.test.ts).
       "shutdown-delay-duration": `${apiServerShutdownDelaySeconds}s`,
+      ...derivedFlags(derived),
     },
     spec.extraArgs,
   );
@@ -455,6 +528,7 @@ export function apiServerDeployment(ctx: TenantContext, inputs: ComponentInputs)
     {
       command: ["kube-apiserver"],
       args,
+      ...goEnv(derived, spec.extraEnv),
       ports: [{ name: "https", containerPort: apiServerPort }],
       resources: spec.resources ?? defaultResources["kube-apiserver"],
       ...probes(apiServerPort, "HTTPS", "/livez", "/readyz"),
@@ -468,7 +542,11 @@ export function apiServerDeployment(ctx: TenantContext, inputs: ComponentInputs)
   );
 }
 
-export function controllerManagerDeployment(ctx: TenantContext, inputs: ComponentInputs): KubeObject {
+export function controllerManagerDeployment(
+  ctx: TenantContext,
+  inputs: ComponentInputs,
+  derived: DerivedSettings = desiredSettings(ctx, "kube-controller-manager"),
+): KubeObject {
   const spec = ctx.tcp.spec.controllerManager;
   const kubeconfig = pki(ctx, "controllerManagerKubeconfig", "kubeconfig");
   const args = flags(
@@ -489,13 +567,18 @@ export function controllerManagerDeployment(ctx: TenantContext, inputs: Componen
   return deployment(ctx, "kube-controller-manager", spec.replicas, inputs, {
     command: ["kube-controller-manager"],
     args,
+    ...goEnv(derived, spec.extraEnv),
     ports: [{ name: "https", containerPort: 10257 }],
     resources: spec.resources ?? defaultResources["kube-controller-manager"],
     ...probes(10257, "HTTPS", "/healthz", "/healthz"),
   });
 }
 
-export function schedulerDeployment(ctx: TenantContext, inputs: ComponentInputs): KubeObject {
+export function schedulerDeployment(
+  ctx: TenantContext,
+  inputs: ComponentInputs,
+  derived: DerivedSettings = desiredSettings(ctx, "kube-scheduler"),
+): KubeObject {
   const spec = ctx.tcp.spec.scheduler;
   const kubeconfig = pki(ctx, "schedulerKubeconfig", "kubeconfig");
   const args = flags(
@@ -510,6 +593,7 @@ export function schedulerDeployment(ctx: TenantContext, inputs: ComponentInputs)
   return deployment(ctx, "kube-scheduler", spec.replicas, inputs, {
     command: ["kube-scheduler"],
     args,
+    ...goEnv(derived, spec.extraEnv),
     ports: [{ name: "https", containerPort: 10259 }],
     resources: spec.resources ?? defaultResources["kube-scheduler"],
     ...probes(10259, "HTTPS", "/livez", "/readyz"),
@@ -519,6 +603,7 @@ export function schedulerDeployment(ctx: TenantContext, inputs: ComponentInputs)
 export function etcdStatefulSet(
   ctx: TenantContext,
   inputs: ComponentInputs & { etcdVersion: string },
+  derived: DerivedSettings = desiredSettings(ctx, "etcd"),
 ): KubeObject | undefined {
   const managed = ctx.tcp.spec.etcd.managed;
   if (!managed) return undefined;
@@ -577,7 +662,9 @@ export function etcdStatefulSet(
                 "--auto-compaction-retention=8",
                 "--snapshot-count=10000",
               ],
-              env: [{ name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }],
+              ...goEnv(derived, managed.extraEnv, [
+                { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+              ]),
               ports: [
                 { name: "client", containerPort: 2379 },
                 { name: "peer", containerPort: 2380 },

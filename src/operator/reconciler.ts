@@ -290,6 +290,7 @@ export class TenantControlPlaneReconciler implements Reconciler {
         state: s.ready ? ("Ready" as const) : ("Progressing" as const),
         message: s.message,
         ...(s.resize ? { resize: s.resize } : {}),
+        ...(s.derivedSettings ? { derivedSettings: s.derivedSettings } : {}),
       })),
       pki: found.pki?.status,
     });

@@ -1,6 +1,7 @@
 // kube-apiserver: its Deployment and PodDisruptionBudget. It moves to a new version only once etcd is ready.
 import type { KubeObject } from "../../kube/resources.js";
 import { apiServerDeployment, type ComponentInputs, type TenantContext } from "../manifests.js";
+import type { DerivedSettings } from "../derived.js";
 import type { Found } from "./step.js";
 import { controlPlaneDeploymentStep } from "./workload.js";
 
@@ -27,7 +28,7 @@ export function apiServerDone(found: Found, ctx: TenantContext): boolean {
 export function afterApiServerStep(
   component: "kube-controller-manager" | "kube-scheduler",
   conditionType: string,
-  manifest: (ctx: TenantContext, inputs: ComponentInputs) => KubeObject,
+  manifest: (ctx: TenantContext, inputs: ComponentInputs, derived?: DerivedSettings) => KubeObject,
 ) {
   const own = { component };
   return controlPlaneDeploymentStep({

@@ -13,7 +13,8 @@ import {
 import type { SecretObject } from "../tenant-secrets.js";
 import { deleteTenantObjects, ensure } from "./apply.js";
 import { cond, type ComponentState, type Found, type Step, type StepContext } from "./step.js";
-import { ensureControlPlaneWorkload, withPodProblems } from "./workload.js";
+import { derivedInput, ensureControlPlaneWorkload, withPodProblems } from "./workload.js";
+import type { DerivedSettings } from "../derived.js";
 
 const externalKeys = ["ca.crt", "tls.crt", "tls.key"] as const;
 
@@ -49,13 +50,13 @@ function externalCopy(ctx: TenantContext, source: SecretObject): KubeObject {
   } as KubeObject;
 }
 
-function managedStatefulSet(ctx: TenantContext, found: Found): KubeObject | undefined {
+function managedStatefulSet(ctx: TenantContext, found: Found, derived?: DerivedSettings): KubeObject | undefined {
   const version = ctx.tcp.spec.version;
-  return etcdStatefulSet(ctx, {
-    version,
-    etcdVersion: etcdVersionFor(ctx.tcp, version),
-    pkiChecksum: found.pki?.checksums.etcd ?? "",
-  });
+  return etcdStatefulSet(
+    ctx,
+    { version, etcdVersion: etcdVersionFor(ctx.tcp, version), pkiChecksum: found.pki?.checksums.etcd ?? "" },
+    derived,
+  );
 }
 
 /** Reads and checks the external Secret; the state to report when it cannot be used. */
@@ -97,12 +98,17 @@ async function applyManaged(sc: StepContext): Promise<ComponentState> {
   const [service, desired, pdb] = etcdStep.define(ctx, found);
   await ensure(deps, Resources.Service, service!, deps.caches.services);
   // The StatefulSet as applied: with its old template resources when the members were resized in place.
-  const { applied: statefulSet, resize } = await ensureControlPlaneWorkload(
+  const {
+    applied: statefulSet,
+    resize,
+    derivedSettings,
+  } = await ensureControlPlaneWorkload(
     sc,
     "StatefulSet",
     "etcd",
     desired!,
     deps.caches.statefulSets,
+    derivedInput(ctx, "etcd", (settings) => managedStatefulSet(ctx, found, settings)!),
   );
   await ensure(deps, Resources.PodDisruptionBudget, pdb!, deps.caches.pdbs);
   const cached = deps.caches.statefulSets.get(`${ctx.namespace}/${names.etcd}`);
@@ -118,6 +124,7 @@ async function applyManaged(sc: StepContext): Promise<ComponentState> {
   return {
     ready: rolledOut,
     resize: resize(rolledOut),
+    derivedSettings,
     version: cached?.metadata?.labels?.[versionLabel],
     replicas: s.replicas,
     readyReplicas: s.readyReplicas,

@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 import { ApiError } from "../../kube/errors.js";
 import type { KubeObject } from "../../kube/resources.js";
 import { apiServerStep } from "./apiserver.js";
+import { apiServerDeployment, desiredSettings } from "../manifests.js";
+import type { DerivedSettings } from "../derived.js";
 import {
   describeResources,
   podVerdict,
@@ -30,10 +32,16 @@ type Template = KubeObject & {
 };
 const resourcesOf = (o: KubeObject | undefined) => (o as Template).spec.template.spec.containers[0]?.resources;
 
-/** The apiserver Deployment as the operator defines it for `resources`, rolled out with `replicas` pods. */
-function liveDeployment(resources: ResourceRequirements, replicas = 2): KubeObject {
+/**
+ * The apiserver Deployment as the operator defines it for `resources`, rolled out with `replicas` pods; with
+ * `settings`, carrying those derived settings instead of the ones `resources` give ({} for a template from before
+ * metapilot derived any).
+ */
+function liveDeployment(resources: ResourceRequirements, replicas = 2, settings?: DerivedSettings): KubeObject {
   const ctx = tenantContext({ apiServer: { replicas, resources } });
-  const [desired] = apiServerStep.define(ctx, found());
+  const desired = settings
+    ? apiServerDeployment(ctx, { version: "v1.35.4", pkiChecksum: checksums["kube-apiserver"] }, settings)
+    : apiServerStep.define(ctx, found())[0];
   return {
     ...structuredClone(desired!),
     metadata: { ...desired!.metadata, generation: 3 },
@@ -138,7 +146,12 @@ describe("resource arithmetic", () => {
 
   it("re-stamps the hash of a workload whose template keeps other resources", () => {
     const live = liveDeployment(small);
-    const [desired] = apiServerStep.define(tenantContext({ apiServer: { replicas: 2, resources: large } }), found());
+    // Built with the derived settings the live template carries (GOMEMLIMIT of the small limit), as planResize does.
+    const desired = apiServerDeployment(
+      tenantContext({ apiServer: { replicas: 2, resources: large } }),
+      { version: "v1.35.4", pkiChecksum: checksums["kube-apiserver"] },
+      desiredSettings(tenantContext({ apiServer: { replicas: 2, resources: small } }), "kube-apiserver"),
+    );
     const kept = withTemplateResources(desired!, "kube-apiserver", small);
     expect(kept.metadata?.annotations?.["metapilot.io/spec-hash"]).toBe(
       live.metadata?.annotations?.["metapilot.io/spec-hash"],
@@ -230,7 +243,11 @@ describe("the step's resize", () => {
     expect(applied).toBeUndefined();
     expect(writes(w.calls)).not.toContain("apply deployments tcp-team-a/kube-apiserver");
     expect(resize).toMatchObject({ method: "InPlace", state: "InProgress", reason: "Resized" });
-    expect(w.events).toEqual([expect.objectContaining({ reason: "ResizingInPlace" })]);
+    // GOMEMLIMIT of the new limit waits for the next restart, and says so once.
+    expect(w.events).toEqual([
+      expect.objectContaining({ reason: "ResizingInPlace" }),
+      expect.objectContaining({ reason: "DerivedSettingsAwaitRestart" }),
+    ]);
     // The time limit gets a look of its own.
     expect(sc.found.recheckAtMs).toBe(now + 121_000);
   });
@@ -254,6 +271,8 @@ describe("the step's resize", () => {
     expect(resourcesOf(applied)).toEqual(large);
     expect(resize).toMatchObject({ method: "Rolling", reason: "KubeletCannotResize" });
     expect(w.events).toEqual([expect.objectContaining({ type: "Warning", reason: "ResizeByRollingUpdate" })]);
+    // A rolling resize carries the derived settings of the new size with it.
+    expect(sc_env(applied)).toEqual([{ name: "GOMEMLIMIT", value: "1843MiB" }]);
   });
 
   it("rolls when the apiserver refuses the resize, and retries a transient failure instead", async () => {
@@ -332,6 +351,135 @@ describe("the step's resize", () => {
     expect(w.calls.filter((c) => c.verb !== "get")).toEqual([
       expect.objectContaining({ verb: "apply", resource: "poddisruptionbudgets" }),
     ]);
+  });
+});
+
+/** The apiserver container's env in an applied Deployment. */
+function sc_env(o: KubeObject | undefined) {
+  return (o as (Template & { spec: { template: { spec: { containers: Array<{ env?: unknown[] }> } } } }) | undefined)
+    ?.spec.template.spec.containers[0]?.env;
+}
+
+describe("settings derived from the size (spec.resourceUpdates.derivedSettings)", () => {
+  const immediately = { resourceUpdates: { derivedSettings: "Immediately" } };
+  const inForceSmall = "GOMEMLIMIT=921MiB, --max-requests-inflight=400, --max-mutating-requests-inflight=200";
+  const desiredLarge = "GOMEMLIMIT=1843MiB, --max-requests-inflight=400, --max-mutating-requests-inflight=200";
+
+  it("WithNextRestart: a resize in place keeps the template's GOMEMLIMIT, and status says what waits", async () => {
+    const { applied, patches, resize, sc } = await run(large, [pod("a-0"), pod("a-1")]);
+    expect(patches).toHaveLength(2);
+    expect(applied).toBeUndefined(); // not even written: the template keeps its resources and settings
+    expect(resize).toMatchObject({ method: "InPlace", reason: "Resized" });
+    expect(sc.found.components["kube-apiserver"]?.derivedSettings).toEqual({
+      state: "AwaitingRestart",
+      inForce: inForceSmall,
+      desired: desiredLarge,
+    });
+  });
+
+  it("WithNextRestart: a restarted metapilot finds the same from the objects, writes nothing and announces nothing new", async () => {
+    const raw = {
+      metadata: { name: "team-a", uid: "u1" },
+      status: {
+        components: [
+          {
+            name: "kube-apiserver",
+            derivedSettings: { state: "AwaitingRestart", inForce: inForceSmall, desired: desiredLarge },
+          },
+        ],
+      },
+    } as RawTenantControlPlane;
+    const { w, resize, sc } = await run(large, [pod("a-0", { spec: large }), pod("a-1", { spec: large })], { raw });
+    expect(w.calls.filter((c) => c.verb === "patch" || (c.verb === "apply" && c.resource === "deployments"))).toEqual(
+      [],
+    );
+    expect(resize).toMatchObject({ method: "InPlace", state: "Done" });
+    expect(sc.found.components["kube-apiserver"]?.derivedSettings?.state).toBe("AwaitingRestart");
+    expect(w.events).toEqual([]);
+  });
+
+  it("WithNextRestart: the next change that restarts anyway carries them", async () => {
+    const { applied, sc } = await run(large, [pod("a-0", { spec: large }), pod("a-1", { spec: large })], {
+      spec: { apiServer: { replicas: 2, resources: large, extraArgs: { v: "2" } } },
+    });
+    expect(resourcesOf(applied)).toEqual(large);
+    expect(sc_env(applied)).toEqual([{ name: "GOMEMLIMIT", value: "1843MiB" }]);
+    expect(sc.found.components["kube-apiserver"]?.derivedSettings).toEqual({
+      state: "InForce",
+      inForce: desiredLarge,
+      desired: desiredLarge,
+    });
+  });
+
+  it("WithNextRestart: an upgrade of metapilot (a template from before derived settings) rolls nothing", async () => {
+    const live = liveDeployment(small, 2, {});
+    const { w, sc } = await run(small, [pod("a-0"), pod("a-1")], { live });
+    expect(w.calls.filter((c) => c.verb === "patch" || (c.verb === "apply" && c.resource === "deployments"))).toEqual(
+      [],
+    );
+    expect(sc.found.components["kube-apiserver"]?.derivedSettings).toEqual({
+      state: "AwaitingRestart",
+      inForce: "none",
+      desired: inForceSmall,
+    });
+    // Under strategy Restart too.
+    const restart = await run(small, [pod("a-0"), pod("a-1")], {
+      live,
+      spec: { resourceUpdates: { strategy: "Restart" } },
+    });
+    expect(restart.applied).toBeUndefined();
+  });
+
+  it("Immediately: a resize that changes GOMEMLIMIT is a rolling update, reason DerivedSettings", async () => {
+    const { applied, patches, resize, sc } = await run(large, [pod("a-0"), pod("a-1")], { spec: immediately });
+    expect(patches).toEqual([]);
+    expect(resourcesOf(applied)).toEqual(large);
+    expect(sc_env(applied)).toEqual([{ name: "GOMEMLIMIT", value: "1843MiB" }]);
+    expect(resize).toMatchObject({ method: "Rolling", reason: "DerivedSettings" });
+    expect(sc.found.components["kube-apiserver"]?.derivedSettings?.state).toBe("InForce");
+  });
+
+  it("Immediately: a resize that changes no derived setting stays in place", async () => {
+    const moreCpu = { ...small, requests: { ...small.requests, cpu: "300m" } }; // still 400 and 200 in flight
+    const { applied, patches, resize } = await run(moreCpu, [pod("a-0"), pod("a-1")], { spec: immediately });
+    expect(patches).toHaveLength(2);
+    expect(applied).toBeUndefined();
+    expect(resize).toMatchObject({ method: "InPlace" });
+  });
+
+  it("Immediately: settings left waiting (the policy changed since) roll at once", async () => {
+    const { applied } = await run(large, [pod("a-0", { spec: large }), pod("a-1", { spec: large })], {
+      spec: immediately,
+    });
+    expect(sc_env(applied)).toEqual([{ name: "GOMEMLIMIT", value: "1843MiB" }]);
+  });
+
+  it("leaves a value the user set to the user: extraArgs and extraEnv win, and changing them restarts", async () => {
+    const spec = {
+      apiServer: {
+        replicas: 2,
+        resources: large,
+        extraArgs: { "max-requests-inflight": "5000" },
+        extraEnv: { GOMEMLIMIT: "1500MiB", GOGC: "50" },
+      },
+    };
+    const { applied, resize, sc } = await run(large, [pod("a-0"), pod("a-1")], { spec });
+    expect(sc_env(applied)).toEqual([
+      { name: "GOGC", value: "50" },
+      { name: "GOMEMLIMIT", value: "1500MiB" },
+    ]);
+    const args = (applied as unknown as { spec: { template: { spec: { containers: Array<{ args: string[] }> } } } })
+      .spec.template.spec.containers[0]!.args;
+    expect(args.filter((a) => a.includes("inflight"))).toEqual([
+      "--max-mutating-requests-inflight=200",
+      "--max-requests-inflight=5000",
+    ]);
+    expect(resize).toMatchObject({ method: "Rolling", reason: "RestartRequired" });
+    expect(sc.found.components["kube-apiserver"]?.derivedSettings).toEqual({
+      state: "InForce",
+      inForce: "--max-mutating-requests-inflight=200",
+      desired: "--max-mutating-requests-inflight=200",
+    });
   });
 });
 

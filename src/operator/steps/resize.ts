@@ -11,11 +11,18 @@
 // restarts anyway, and a new pod skips its back-off), when the resize would change the pod's QoS class
 // (the apiserver refuses that), when the node calls it Infeasible, when it stays Deferred or unfinished longer than
 // spec.resourceUpdates.deferredTimeoutSeconds, or when the apiserver refuses the resize.
+//
+// Settings derived from the size (GOMEMLIMIT, kube-apiserver's in-flight limits: src/operator/derived.ts) are read
+// at start-up. With spec.resourceUpdates.derivedSettings WithNextRestart (the default) a change of them alone
+// restarts nothing: the workload keeps the ones its template carries, as it keeps the template resources, and they
+// go out with the next change that restarts the pods anyway. With Immediately a change of them rolls at once. What
+// is in force is read from the live template, never remembered, so a restarted metapilot decides the same.
 import { parseQuantity } from "../../api/index.js";
 import { componentLabel, specHashAnnotation, tenantLabel } from "../../api/labels.js";
 import { ApiError } from "../../kube/errors.js";
 import { Resources, type KubeObject } from "../../kube/resources.js";
 import { withSpecHash } from "../manifests.js";
+import { sameSettings, settingsInTemplate, type DerivedKey, type DerivedSettings } from "../derived.js";
 import type { ComponentResize, StepContext, WorkloadStatus } from "./step.js";
 
 type Quantities = Partial<Record<string, string>>;
@@ -114,11 +121,17 @@ export function resizePatch(container: string, from: ResourceRequirements | unde
   };
 }
 
+type TemplateContainer = {
+  name: string;
+  resources?: ResourceRequirements;
+  args?: string[];
+  env?: Array<{ name: string; value?: string }>;
+};
 type PodTemplateHolder = KubeObject & {
-  spec?: { template?: { spec?: { containers?: Array<{ name: string; resources?: ResourceRequirements }> } } };
+  spec?: { template?: { spec?: { containers?: TemplateContainer[] } } };
 };
 
-function templateContainer(workload: KubeObject | undefined, container: string) {
+export function templateContainer(workload: KubeObject | undefined, container: string) {
   return (workload as PodTemplateHolder | undefined)?.spec?.template?.spec?.containers?.find(
     (c) => c.name === container,
   );
@@ -244,8 +257,21 @@ export function podVerdict(
   return { kind: "wait", untilMs: since + timeoutMs };
 }
 
+/** The settings derived from a component's size, and how to build its workload with others (manifests.ts). */
+export interface DerivedInput {
+  /** What metapilot derives from the spec's size now. */
+  desired: DerivedSettings;
+  /** The keys metapilot owns for this component (those the user did not set). */
+  owned: readonly DerivedKey[];
+  /** The desired workload with these derived settings instead. */
+  rebuild: (settings: DerivedSettings) => KubeObject;
+}
+
 export interface ResizePlan {
-  /** What to apply: the desired object, or the desired object with the template resources left as they are. */
+  /**
+   * What to apply: the desired object, or the desired object with the template resources and derived settings left
+   * as they are.
+   */
   apply: KubeObject;
   resize?: ComponentResize;
   /** Look again at this time (a Deferred resize that may run out of time). */
@@ -262,6 +288,7 @@ export async function planResize(
   component: string,
   desired: KubeObject,
   live: WorkloadStatus | undefined,
+  derived?: DerivedInput,
 ): Promise<ResizePlan> {
   const { deps, ctx } = sc;
   const want = templateContainer(desired, component)?.resources ?? {};
@@ -273,14 +300,32 @@ export async function planResize(
     resize: { method: "Rolling", state: "InProgress", reason, message, resources: describeResources(want) },
   });
   if (!live) return { apply: desired };
-  if (policy.strategy === "Restart")
-    return resourcesChanged ? rolling("Restart", "spec.resourceUpdates.strategy is Restart") : { apply: desired };
-  const keep = withTemplateResources(desired, component, liveResources);
-  const onlyResources =
-    keep.metadata?.annotations?.[specHashAnnotation] === live.metadata?.annotations?.[specHashAnnotation];
-  if (!onlyResources)
+  const hash = (o: KubeObject | undefined) => o?.metadata?.annotations?.[specHashAnnotation];
+  // The derived settings the live template carries, and the desired object with those instead of the desired ones.
+  const inForce = derived ? settingsInTemplate(templateContainer(live, component), derived.owned) : {};
+  const derivedPending = !!derived && !sameSettings(inForce, derived.desired);
+  const withLiveSettings = derivedPending ? derived.rebuild(inForce) : desired;
+  const batch = policy.derivedSettings === "WithNextRestart";
+  if (policy.strategy === "Restart") {
+    if (resourcesChanged) return rolling("Restart", "spec.resourceUpdates.strategy is Restart");
+    // A change of derived settings alone waits for the next restart, unless the policy says Immediately.
+    return { apply: batch && hash(withLiveSettings) === hash(live) ? withLiveSettings : desired };
+  }
+  const keepResources = withTemplateResources(desired, component, liveResources);
+  const keep = derivedPending ? withTemplateResources(withLiveSettings, component, liveResources) : keepResources;
+  const onlyResourcesAndSettings = hash(keep) === hash(live);
+  if (!onlyResourcesAndSettings)
     return resourcesChanged
       ? rolling("RestartRequired", "other fields of the pod template change too, so the pods restart anyway")
+      : { apply: desired };
+  if (!batch && derivedPending)
+    // Immediately: the derived settings change (with the size, or alone), and only a restart applies them.
+    return resourcesChanged
+      ? rolling(
+          "DerivedSettings",
+          "spec.resourceUpdates.derivedSettings is Immediately and the new size changes settings read at start-up " +
+            "(GOMEMLIMIT, in-flight limits), so the pods restart",
+        )
       : { apply: desired };
   // A rollout under way (started by an earlier change) replaces the pods: resize nothing until it is done.
   if (!rolledOut(kind, live)) return { apply: keep };

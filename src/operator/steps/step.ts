@@ -90,6 +90,11 @@ export type ComponentResize = NonNullable<
   NonNullable<NonNullable<TenantControlPlane["status"]>["components"]>[number]["resize"]
 >;
 
+/** Settings derived from a component's size, in force and desired (status.components[].derivedSettings). */
+export type ComponentDerivedSettings = NonNullable<
+  NonNullable<NonNullable<TenantControlPlane["status"]>["components"]>[number]["derivedSettings"]
+>;
+
 export type ComponentState = {
   ready: boolean;
   /** The condition's reason when not ready, where a generic one would hide what to fix. */
@@ -100,6 +105,7 @@ export type ComponentState = {
   readyReplicas?: number;
   updatedReplicas?: number;
   resize?: ComponentResize;
+  derivedSettings?: ComponentDerivedSettings;
 };
 
 export interface PkiOutcome {

@@ -2,14 +2,16 @@
 // control-plane Deployment (the apiserver, controller-manager and scheduler are each one of these).
 import { componentLabel, lastResizeAnnotation, versionLabel } from "../../api/labels.js";
 import { Resources, type KubeObject, type ResourceType } from "../../kube/resources.js";
-import { pdbManifest, type ComponentInputs, type TenantContext } from "../manifests.js";
+import { desiredSettings, pdbManifest, userSettings, type ComponentInputs, type TenantContext } from "../manifests.js";
+import { describeSettings, ownedKeys, sameSettings, settingsInTemplate, type DerivedSettings } from "../derived.js";
 import type { ControlPlaneComponent } from "../pki/index.js";
 import { podProblem } from "../pod-problems.js";
 import { deleteTenantObjects, ensure, type ComponentFilter } from "./apply.js";
-import { planResize } from "./resize.js";
+import { planResize, templateContainer, type DerivedInput } from "./resize.js";
 import {
   cond,
   type Cache,
+  type ComponentDerivedSettings,
   type ComponentResize,
   type ComponentState,
   type Found,
@@ -79,11 +81,40 @@ export function withPodProblems(
   return { ...state, reason: problem.reason, message: `${state.message}; ${problem.message}`.slice(0, 1024) };
 }
 
+/** The derived settings of a component, its workload built from `build` with given ones (manifests.ts). */
+export function derivedInput(
+  ctx: TenantContext,
+  component: ControlPlaneComponent,
+  build: (settings: DerivedSettings) => KubeObject,
+): DerivedInput {
+  return {
+    desired: desiredSettings(ctx, component),
+    owned: ownedKeys(component, userSettings(ctx, component)),
+    rebuild: build,
+  };
+}
+
+/** status.components[].derivedSettings: what the applied template carries against what the spec's size gives. */
+export function derivedStatus(
+  applied: KubeObject,
+  component: ControlPlaneComponent,
+  derived: DerivedInput,
+): ComponentDerivedSettings | undefined {
+  const inForce = settingsInTemplate(templateContainer(applied, component), derived.owned);
+  if (Object.keys(inForce).length === 0 && Object.keys(derived.desired).length === 0) return undefined;
+  return {
+    state: sameSettings(inForce, derived.desired) ? "InForce" : "AwaitingRestart",
+    inForce: describeSettings(inForce),
+    desired: describeSettings(derived.desired),
+  };
+}
+
 /**
- * Applies a control-plane Deployment or StatefulSet. A change of only its container's CPU or memory resizes the
- * running pods in place where it can (src/operator/steps/resize.ts) and leaves the template's resources as they
- * are; anything else is applied as defined. Returns what was applied, and how the resources reach the pods: the
- * new resize, or the one in status carried on (Done once the component is ready).
+ * Applies a control-plane Deployment or StatefulSet. A change of only its container's CPU or memory (and of the
+ * settings derived from them, unless spec.resourceUpdates.derivedSettings is Immediately) resizes the running pods
+ * in place where it can (src/operator/steps/resize.ts) and leaves the template's resources and derived settings as
+ * they are; anything else is applied as defined. Returns what was applied, how the resources reach the pods (the
+ * new resize, or the one in status carried on, Done once the component is ready), and the derived settings.
  */
 export async function ensureControlPlaneWorkload(
   sc: StepContext,
@@ -91,11 +122,16 @@ export async function ensureControlPlaneWorkload(
   component: ControlPlaneComponent,
   desired: KubeObject,
   cache: Cache<WorkloadStatus>,
-): Promise<{ applied: KubeObject; resize: (ready: boolean) => ComponentResize | undefined }> {
+  derived: DerivedInput,
+): Promise<{
+  applied: KubeObject;
+  resize: (ready: boolean) => ComponentResize | undefined;
+  derivedSettings: ComponentDerivedSettings | undefined;
+}> {
   const { deps, raw, ctx, found } = sc;
   const resource: ResourceType = kind === "Deployment" ? Resources.Deployment : Resources.StatefulSet;
   const live = cache.get(`${ctx.namespace}/${desired.metadata?.name ?? ""}`);
-  const plan = await planResize(sc, kind, component, desired, live);
+  const plan = await planResize(sc, kind, component, desired, live, derived);
   const next = plan.resize;
   // A rolling resize is recorded on the workload it rolls, and carried on by every later apply of it.
   const recorded =
@@ -120,9 +156,25 @@ export async function ensureControlPlaneWorkload(
       "Resize",
       `${component}: ${next.resources} by a rolling update, not in place: ${next.message}`.slice(0, 1024),
     );
+  const derivedSettings = derivedStatus(apply, component, derived);
+  // Once per new desired value: the status written last time says what was already announced.
+  const reported = raw.status?.components?.find((c) => c.name === component)?.derivedSettings;
+  if (
+    derivedSettings?.state === "AwaitingRestart" &&
+    (reported?.state !== "AwaitingRestart" || reported.desired !== derivedSettings.desired)
+  )
+    deps.recorder.record(
+      raw,
+      "Normal",
+      "DerivedSettingsAwaitRestart",
+      "Resize",
+      `${component}: ${derivedSettings.desired} wait for the next restart (in force: ${derivedSettings.inForce}; ` +
+        "spec.resourceUpdates.derivedSettings is WithNextRestart)",
+    );
   return {
     applied: apply,
     resize: (ready) => next ?? (previous && ready ? { ...previous, state: "Done" } : previous),
+    derivedSettings,
   };
 }
 
@@ -146,7 +198,7 @@ export function controlPlaneDeploymentStep(spec: {
   component: DeploymentComponent;
   /** Its condition type, e.g. APIServerReady. */
   conditionType: string;
-  manifest: (ctx: TenantContext, inputs: ComponentInputs) => KubeObject;
+  manifest: (ctx: TenantContext, inputs: ComponentInputs, derived?: DerivedSettings) => KubeObject;
   /**
    * Whether it may move to spec.version in this pass, from what the steps before it found. A component that does
    * not exist yet starts at spec.version; one that runs keeps its version until this holds (the upgrade order).
@@ -157,14 +209,14 @@ export function controlPlaneDeploymentStep(spec: {
 }): Step {
   const { component } = spec;
   const state = (found: Found) => found.components[component];
+  const inputsOf = (ctx: TenantContext, found: Found): ComponentInputs => ({
+    version: found.versions[component] ?? ctx.tcp.spec.version,
+    pkiChecksum: found.pki?.checksums[component] ?? "",
+  });
   return {
     name: component,
     define(ctx, found) {
-      const inputs = {
-        version: found.versions[component] ?? ctx.tcp.spec.version,
-        pkiChecksum: found.pki?.checksums[component] ?? "",
-      };
-      return [spec.manifest(ctx, inputs), pdbManifest(ctx, component)];
+      return [spec.manifest(ctx, inputsOf(ctx, found)), pdbManifest(ctx, component)];
     },
     async apply(sc) {
       const { deps, ctx, found } = sc;
@@ -172,16 +224,18 @@ export function controlPlaneDeploymentStep(spec: {
       const version = !running || spec.mayUpgrade(found, ctx) ? ctx.tcp.spec.version : running;
       found.versions[component] = version;
       const [deployment, pdb] = this.define(ctx, found);
-      const { resize } = await ensureControlPlaneWorkload(
+      const inputs = inputsOf(ctx, found);
+      const { resize, derivedSettings } = await ensureControlPlaneWorkload(
         sc,
         "Deployment",
         component,
         deployment!,
         deps.caches.deployments,
+        derivedInput(ctx, component, (settings) => spec.manifest(ctx, inputs, settings)),
       );
       await ensure(deps, Resources.PodDisruptionBudget, pdb!, deps.caches.pdbs);
       const state = withPodProblems(deps, ctx, component, deploymentState(deps, ctx, component, version));
-      found.components[component] = { ...state, resize: resize(state.ready) };
+      found.components[component] = { ...state, resize: resize(state.ready), derivedSettings };
     },
     status({ found }) {
       const s = state(found);
