@@ -51,6 +51,7 @@ function signedAs(version: "v1" | "v2") {
 type Edit = (d: ReturnType<typeof decision>) => void;
 const annotationEdits: Array<[string, Edit]> = [
   ["a forged root-cause category", (d) => (d.spec.rootCause.category = "Underutilized")],
+  ["added disruption reasons", (d) => ((d.spec as { disruptionReasons?: string[] }).disruptionReasons = ["ScaleUp"])],
   ["an edited blocked-key", (d) => (d.metadata.annotations[blockedKeyAnnotation] = "memory=1Gi/maxAllowed=1Gi")],
   ["a removed blocked-key", (d) => delete d.metadata.annotations[blockedKeyAnnotation]],
   ["an added blocked-by", (d) => (d.metadata.annotations[blockedByAnnotation] = "fleet-budget")],

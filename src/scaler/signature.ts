@@ -6,8 +6,9 @@
 // the record (the OOM kills it answered, the condition a Blocked decision stands for, its root-cause category), is
 // under it.
 //
-// Versions. v1 covered the spec fields an actuation uses. v2 (the one written now) adds spec.rootCause.category and
-// the metapilot.io/* annotations that later passes read (signedAnnotations): without them one of metapilot's own
+// Versions. v1 covered the spec fields an actuation uses. v2 (the one written now) adds spec.rootCause.category,
+// spec.disruptionReasons (what the budgets count a decision under) and the metapilot.io/* annotations that later
+// passes read (signedAnnotations): without them one of metapilot's own
 // decisions with an edited blocked-key or category still verified, and the history rebuilt from it could be steered.
 // v1 signatures still verify, over v1's content, so decisions stored before v2 keep counting in the fleet budget
 // and the history; an edit of a v1 decision's annotations or category is not seen (v1 never covered them).
@@ -48,6 +49,7 @@ export interface SignedDecision {
     decidedAt?: unknown;
     clusterScaler?: unknown;
     rootCause?: { category?: unknown };
+    disruptionReasons?: unknown;
   };
 }
 
@@ -79,12 +81,16 @@ function contentV1(d: SignedDecision) {
   };
 }
 
-/** v2's content: v1's, the root-cause category, and the signed annotations (absent ones as absent). */
+/**
+ * v2's content: v1's, the root-cause category, the reasons the disruption budgets count it under, and the signed
+ * annotations (absent ones as absent).
+ */
 function contentV2(d: SignedDecision) {
   const annotations = d.metadata?.annotations ?? {};
   return {
     ...contentV1(d),
     category: d.spec?.rootCause?.category,
+    disruptionReasons: d.spec?.disruptionReasons,
     annotations: Object.fromEntries(signedAnnotations.map((k) => [k, annotations[k]])),
   };
 }
