@@ -2,6 +2,7 @@
 // given). Each writes bench/results/<name>.json (or <name>.quick.json with --quick, which is not committed).
 import os from "node:os";
 import { machineInfo, round, writeResults, type Benchmark, type BenchOptions } from "./lib.js";
+import { backtestBenchmark } from "./backtest.js";
 import { fleetBenchmark } from "./fleet.js";
 import { metaclusterBenchmark } from "./metacluster.js";
 import { nodesBenchmark } from "./nodes.js";
@@ -16,6 +17,7 @@ const benchmarks: Benchmark[] = [
   recommenderBenchmark,
   nodesBenchmark,
   reliabilityBenchmark,
+  backtestBenchmark,
 ];
 
 function usage(): string {

@@ -2,7 +2,16 @@
 // functions, turned into TSDB blocks with `promtool tsdb create-blocks-from openmetrics`, and a Prometheus
 // started on those blocks with a query log (so a test can prove which ranges were read) and its peak RSS.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import {
+  createWriteStream,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  existsSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -109,13 +118,21 @@ export async function writeOpenMetrics(
 }
 
 export class HistoryPrometheus {
-  readonly dir = mkdtempSync(path.join(tmpdir(), "metapilot-history-"));
-  readonly dataDir = path.join(this.dir, "data");
-  readonly queryLog = path.join(this.dir, "queries.log");
+  readonly dir: string;
+  readonly dataDir: string;
+  readonly queryLog: string;
   port = 0;
   private child?: ChildProcess;
   private peakRss = 0;
   private sampler?: NodeJS.Timeout;
+
+  /** `parent`: where its temporary directory is made (default: the system's temporary directory). */
+  constructor(parent = tmpdir()) {
+    mkdirSync(parent, { recursive: true });
+    this.dir = mkdtempSync(path.join(parent, "metapilot-history-"));
+    this.dataDir = path.join(this.dir, "data");
+    this.queryLog = path.join(this.dir, "queries.log");
+  }
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;

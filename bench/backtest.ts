@@ -1,0 +1,401 @@
+// `metapilot backtest` at fleet scale (issue 20): N tenants (500 at full size) × 4 control-plane components, D days
+// (14) of history at the live poll's 30 s step, two policies side by side (5- and 30-minute stabilization windows).
+// The history (bench/backtest-fleet.ts: five usage shapes, OOM storms, growing clusters) is written as OpenMetrics
+// and backfilled with promtool into a Prometheus of its own; then the CLI, compiled with tsc as it ships (dist/),
+// runs as a child process against it with a tenants file, and the benchmark records its wall time (median of runs),
+// workload-rounds per second, its PromQL range queries (from Prometheus' query log), its peak RSS (VmHWM) and
+// Prometheus' peak RSS. In the same run, the replay alone (no Prometheus) over the same synthetic history of a subset of
+// tenants, through the backtest's replay and through its reference path (recorded JSON rounds through
+// decideOffline, what the backtest ran before), gives the baseline ratio.
+// Run alone: `npx tsx bench/backtest.ts [--quick]`, or through bench/run.ts as "backtest".
+// Sizes: BENCH_BACKTEST_TENANTS (500; --quick 5), BENCH_BACKTEST_DAYS (14; --quick 1), BENCH_BACKTEST_RUNS (3; --quick 1),
+// BENCH_BACKTEST_BASELINE_TENANTS (10).
+import { execFile, spawn } from "node:child_process";
+import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { promisify } from "node:util";
+import { HistoryPrometheus } from "../test/recommender/history.js";
+import type * as RunModuleType from "../src/backtest/run.js";
+import type * as FleetModuleType from "./backtest-fleet.js";
+import {
+  fleetComponents,
+  fleetPods,
+  namespaceOf,
+  podCpu,
+  podMemory,
+  podOomRestarts,
+  shapeOf,
+  shapes,
+  tenant429,
+  tenantNodes,
+  tenantObjects,
+  tenantsFile,
+} from "./backtest-fleet.js";
+import { cpuSeconds, median, repoRoot, round, writeResults, type BenchOptions, type Benchmark } from "./lib.js";
+
+const dayMs = 86_400_000;
+const stepMs = 30_000;
+const workDir = path.join(repoRoot, ".cache", "bench-backtest");
+
+/** The two policies compared: the issue's 5-minute and 30-minute stabilization windows, same bounds. */
+function policy(name: string, window: string): unknown {
+  return {
+    apiVersion: "metapilot.io/v1alpha1",
+    kind: "ClusterScaler",
+    metadata: { name },
+    spec: {
+      components: fleetComponents.map((c) => ({
+        name: c.component,
+        minAllowed: { cpu: "100m", memory: "128Mi" },
+        maxAllowed: { cpu: "8", memory: "16Gi" },
+        replicas: { min: c.replicas, max: c.component === "kube-apiserver" ? 5 : c.replicas },
+      })),
+      scaleUp: { cooldown: "5m" },
+      scaleDown: { enabled: true, stabilizationWindow: window, maxStepPercent: 20 },
+    },
+  };
+}
+const policies = [
+  { name: "down-5m", raw: policy("down-5m", "5m") },
+  { name: "down-30m", raw: policy("down-30m", "30m") },
+];
+
+/**
+ * The raw series of the fleet from `from` to `to`, as exporters would have scraped them: CPU and the 429 counter
+ * every 30 s (the live rate window is 1m: two samples in it), usage gauges and apiserver_storage_objects every 2 min,
+ * kube-state-metrics every 10 min (Prometheus runs with an 11-minute lookback). Samples sit 15 s off the step grid,
+ * so no sample is on a range selector's edge.
+ */
+async function writeHistory(file: string, tenants: number, from: number, to: number): Promise<number> {
+  const out = createWriteStream(file);
+  let buffer = "";
+  let samples = 0;
+  const write = async (s: string) => {
+    buffer += s;
+    if (buffer.length > 1 << 20) {
+      if (!out.write(buffer)) await new Promise<void>((r) => out.once("drain", () => r()));
+      buffer = "";
+    }
+  };
+  const start = from - 10 * 60_000 + 15_000;
+  const end = to + 60_000;
+  const every = async (ms: number, line: (t: number) => string | undefined) => {
+    for (let t = start; t <= end; t += ms) {
+      const l = line(t);
+      if (l === undefined) continue;
+      await write(`${l} ${t / 1000}\n`);
+      samples++;
+    }
+  };
+  const pods = fleetPods(tenants);
+  const podLabels = (p: (typeof pods)[number]) =>
+    `namespace="${p.namespace}",pod="${p.pod}",container="${p.container}"`;
+  await write("# TYPE container_cpu_usage_seconds counter\n");
+  for (const p of pods) {
+    let total = 0;
+    const l = `container_cpu_usage_seconds_total{${podLabels(p)}}`;
+    await every(30_000, (t) => {
+      total += podCpu(p, t, from) * 30;
+      return `${l} ${total.toFixed(3)}`;
+    });
+  }
+  await write("# TYPE container_memory_working_set_bytes gauge\n");
+  for (const p of pods) {
+    const l = `container_memory_working_set_bytes{${podLabels(p)}}`;
+    await every(120_000, (t) => `${l} ${Math.round(podMemory(p, t, from))}`);
+  }
+  await write("# TYPE apiserver_request counter\n");
+  for (let n = 0; n < tenants; n++) {
+    if (shapeOf(n) !== "diurnal") continue;
+    let total = 0;
+    const l = `apiserver_request_total{namespace="${namespaceOf(n)}",code="429"}`;
+    await every(30_000, (t) => {
+      total += tenant429(n, t) * 30;
+      return `${l} ${total.toFixed(1)}`;
+    });
+  }
+  await write("# TYPE apiserver_storage_objects gauge\n");
+  for (let n = 0; n < tenants; n++) {
+    const ns = namespaceOf(n);
+    await every(
+      120_000,
+      (t) => `apiserver_storage_objects{namespace="${ns}",resource="nodes"} ${tenantNodes(n, t, from)}`,
+    );
+    await every(
+      120_000,
+      (t) =>
+        `apiserver_storage_objects{namespace="${ns}",resource="pods"} ${tenantObjects(n, t, from) - tenantNodes(n, t, from)}`,
+    );
+  }
+  await write("# TYPE kube_pod_container_resource_requests gauge\n");
+  for (const p of pods) {
+    const c = p.component;
+    await every(600_000, () => `kube_pod_container_resource_requests{${podLabels(p)},resource="cpu"} ${c.cpuRequest}`);
+    await every(
+      600_000,
+      () => `kube_pod_container_resource_requests{${podLabels(p)},resource="memory"} ${c.memoryRequest}`,
+    );
+  }
+  await write("# TYPE kube_pod_container_resource_limits gauge\n");
+  for (const p of pods)
+    await every(
+      600_000,
+      () => `kube_pod_container_resource_limits{${podLabels(p)},resource="memory"} ${p.component.memoryLimit}`,
+    );
+  await write("# TYPE kube_pod_container_status_restarts counter\n");
+  for (const p of pods)
+    await every(
+      600_000,
+      (t) => `kube_pod_container_status_restarts_total{${podLabels(p)}} ${podOomRestarts(p, t, from) ?? 0}`,
+    );
+  await write("# TYPE kube_pod_container_status_last_terminated_reason gauge\n");
+  for (const p of pods)
+    await every(600_000, (t) =>
+      podOomRestarts(p, t, from) === undefined
+        ? undefined
+        : `kube_pod_container_status_last_terminated_reason{${podLabels(p)},reason="OOMKilled"} 1`,
+    );
+  await write("# EOF\n");
+  out.end(buffer);
+  await new Promise<void>((r) => out.once("finish", () => r()));
+  return samples;
+}
+
+/** The CLI as it ships: tsc's output of the tree, in the benchmark's own directory. */
+async function compile(outDir: string): Promise<void> {
+  // Emits even where another part of the tree does not typecheck (the backtest's own files must).
+  await promisify(execFile)(
+    path.join(repoRoot, "node_modules", ".bin", "tsc"),
+    ["-p", "tsconfig.json", "--outDir", outDir],
+    {
+      cwd: repoRoot,
+      maxBuffer: 64 << 20,
+    },
+  ).catch((err: { stdout?: string }) => {
+    const errors = (err.stdout ?? "").split("\n").filter((l) => /error TS/.test(l));
+    if (errors.some((l) => /^(src\/(backtest|scaler|cli)|bench\/backtest)/.test(l)))
+      throw new Error(`tsc: ${errors.join("\n")}`);
+  });
+  writeFileSync(path.join(outDir, "package.json"), JSON.stringify({ type: "module" }));
+}
+
+interface CliRun {
+  wallSeconds: number;
+  peakRssMiB: number;
+  cpuSeconds: number;
+  stdout: string;
+}
+
+/** One `metapilot backtest` process: its wall time, peak RSS (VmHWM, sampled every 200 ms) and output. */
+async function runCli(outDir: string, args: string[]): Promise<CliRun> {
+  const started = performance.now();
+  const child = spawn(
+    process.execPath,
+    ["--max-old-space-size=8192", path.join(outDir, "src", "cli", "main.js"), "backtest", ...args],
+    {
+      cwd: repoRoot,
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  let peakKb = 0;
+  let cpu = 0;
+  const sample = () => {
+    try {
+      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"));
+      if (m) peakKb = Math.max(peakKb, Number(m[1]));
+    } catch {
+      // gone
+    }
+    cpu = (child.pid && cpuSeconds(child.pid)) || cpu;
+  };
+  const timer = setInterval(sample, 200);
+  const code = await new Promise<number | null>((r) => child.once("exit", (c) => r(c)));
+  clearInterval(timer);
+  const wallSeconds = (performance.now() - started) / 1000;
+  if (code !== 0) throw new Error(`metapilot backtest exited ${code}: ${stderr.slice(-2000)}`);
+  return { wallSeconds, peakRssMiB: peakKb / 1024, cpuSeconds: cpu, stdout };
+}
+
+type RunModule = typeof RunModuleType;
+type FleetModule = typeof FleetModuleType;
+
+/** Workload-rounds per second of the replay alone over the same synthetic history, both paths, compiled code. */
+async function replayBaseline(outDir: string, tenants: number, days: number, log: (s: string) => void) {
+  const run = (await import(pathToFileURL(path.join(outDir, "src", "backtest", "run.js")).href)) as RunModule;
+  const fleet = (await import(pathToFileURL(path.join(outDir, "bench", "backtest-fleet.js")).href)) as FleetModule;
+  const to = Math.floor(Date.now() / stepMs) * stepMs;
+  const from = to - days * dayMs;
+  const history = fleet.syntheticHistory(tenants, from, to, stepMs);
+  const workloads = fleet.fleetWorkloads(tenants);
+  const rounds = workloads.length * history.steps.length * policies.length;
+  const time = (exact: boolean) => {
+    const started = performance.now();
+    const cpu = process.cpuUsage();
+    const b = new run.Backtest(
+      policies.map((p) => ({ source: p.name, raw: p.raw })),
+      exact,
+    );
+    b.add(history, workloads);
+    const report = b.report(from, to);
+    const c = process.cpuUsage(cpu);
+    return { seconds: (performance.now() - started) / 1000, cpuSeconds: (c.user + c.system) / 1e6, report };
+  };
+  const exact = time(true);
+  log(`baseline (reference path): ${rounds} rounds in ${exact.seconds.toFixed(1)} s`);
+  const fast = time(false);
+  log(`replay: ${rounds} rounds in ${fast.seconds.toFixed(1)} s`);
+  return {
+    tenants,
+    days,
+    workloadRounds: rounds,
+    sameReport: JSON.stringify(exact.report) === JSON.stringify(fast.report),
+    referencePath: {
+      seconds: round(exact.seconds, 2),
+      cpuSeconds: round(exact.cpuSeconds, 2),
+      roundsPerSecond: Math.round(rounds / exact.seconds),
+      roundsPerCpuSecond: Math.round(rounds / exact.cpuSeconds),
+    },
+    replay: {
+      seconds: round(fast.seconds, 2),
+      cpuSeconds: round(fast.cpuSeconds, 2),
+      roundsPerSecond: Math.round(rounds / fast.seconds),
+      roundsPerCpuSecond: Math.round(rounds / fast.cpuSeconds),
+    },
+    speedup: round(exact.cpuSeconds / fast.cpuSeconds, 2),
+  };
+}
+
+async function run(opts: BenchOptions): Promise<Record<string, unknown>> {
+  const num = (name: string, fallback: number) => {
+    const v = Number(process.env[name] ?? fallback);
+    if (!Number.isFinite(v) || v <= 0) throw new Error(`${name}: a positive number`);
+    return v;
+  };
+  const tenants = num("BENCH_BACKTEST_TENANTS", opts.quick ? 5 : 500);
+  const days = num("BENCH_BACKTEST_DAYS", opts.quick ? 1 : 14);
+  const runs = num("BENCH_BACKTEST_RUNS", opts.quick ? 1 : 3);
+  const baselineTenants = num("BENCH_BACKTEST_BASELINE_TENANTS", Math.min(tenants, 10));
+  mkdirSync(workDir, { recursive: true });
+  const outDir = path.join(workDir, "dist");
+  let t = performance.now();
+  await compile(outDir);
+  opts.log(`compiled the CLI in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+
+  const prom = new HistoryPrometheus(workDir);
+  try {
+    const to = Math.floor((Date.now() - 5 * 60_000) / stepMs) * stepMs;
+    const from = to - days * dayMs;
+    const file = path.join(prom.dir, "history.om");
+    t = performance.now();
+    const samples = await writeHistory(file, tenants, from, to);
+    const writeSeconds = (performance.now() - t) / 1000;
+    opts.log(`wrote ${samples} samples in ${writeSeconds.toFixed(1)} s`);
+    t = performance.now();
+    await prom.backfill(file);
+    const backfillSeconds = (performance.now() - t) / 1000;
+    rmSync(file);
+    opts.log(`promtool backfill in ${backfillSeconds.toFixed(1)} s`);
+    await prom.start(["--query.lookback-delta=11m", "--query.max-samples=200000000"]);
+    const promRssAtStartMiB = prom.peakRssBytes() / 2 ** 20;
+
+    const tenantsPath = path.join(prom.dir, "tenants.json");
+    writeFileSync(tenantsPath, JSON.stringify(tenantsFile(tenants)));
+    const policyFiles = policies.map((p) => {
+      const f = path.join(prom.dir, `${p.name}.json`);
+      writeFileSync(f, JSON.stringify(p.raw));
+      return f;
+    });
+    const args = [
+      ...policyFiles.flatMap((f) => ["-f", f]),
+      "--prometheus-url",
+      prom.url,
+      "--tenants-file",
+      tenantsPath,
+      "--from",
+      new Date(from).toISOString(),
+      "--to",
+      new Date(to).toISOString(),
+      "--step",
+      "30s",
+      "-o",
+      "table",
+    ];
+    const steps = Math.floor((to - from) / stepMs) + 1;
+    const workloads = tenants * fleetComponents.length;
+    const rounds = workloads * steps * policies.length;
+    const cliRuns: CliRun[] = [];
+    const queriesPerRun: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const before = prom.rangeQueries().length;
+      const r = await runCli(outDir, args);
+      queriesPerRun.push(prom.rangeQueries().length - before);
+      cliRuns.push(r);
+      opts.log(
+        `run ${i + 1}: ${r.wallSeconds.toFixed(1)} s, ${(rounds / r.wallSeconds).toFixed(0)} rounds/s, peak RSS ${r.peakRssMiB.toFixed(0)} MiB, ${queriesPerRun.at(-1)} queries`,
+      );
+    }
+    const wall = median(cliRuns.map((r) => r.wallSeconds));
+    const report = cliRuns[0]?.stdout ?? "";
+    const promPeakMiB = prom.peakRssBytes() / 2 ** 20;
+    await prom.stop();
+
+    t = performance.now();
+    const baseline = await replayBaseline(outDir, baselineTenants, days, opts.log);
+    opts.log(`baseline in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    const fullRounds = 500 * fleetComponents.length * (14 * 2880 + 1) * policies.length;
+    return {
+      config: {
+        tenants,
+        days,
+        stepSeconds: stepMs / 1000,
+        workloads,
+        steps,
+        policies: policies.map((p) => p.name),
+        shapes,
+        runs,
+        samplesWritten: samples,
+        scrape:
+          "CPU and apiserver 429 counters every 30 s, usage gauges and apiserver_storage_objects every 2 min, kube-state-metrics every 10 min (Prometheus --query.lookback-delta=11m)",
+        cli: "tsc output (dist/src/cli/main.js), a child process, --tenants-file, -o table",
+      },
+      historyWriteSeconds: round(writeSeconds, 1),
+      promtoolBackfillSeconds: round(backfillSeconds, 1),
+      wallSeconds: { median: round(wall, 2), runs: cliRuns.map((r) => round(r.wallSeconds, 2)) },
+      cliCpuSeconds: cliRuns.map((r) => round(r.cpuSeconds, 1)),
+      workloadRounds: rounds,
+      workloadRoundsPerSecond: Math.round(rounds / wall),
+      promqlRangeQueries: queriesPerRun,
+      backtestPeakRssMiB: round(Math.max(...cliRuns.map((r) => r.peakRssMiB)), 1),
+      prometheusRssAtStartMiB: round(promRssAtStartMiB, 1),
+      prometheusPeakRssMiB: round(promPeakMiB, 1),
+      replayBaseline: baseline,
+      fullSizeWorkloadRounds: fullRounds,
+      fullSizeSecondsAtThisRate: Math.round(fullRounds / (rounds / wall)),
+      reportHead: report.split("\n").slice(0, 40).join("\n"),
+    };
+  } finally {
+    await prom.cleanup();
+  }
+}
+
+export const backtestBenchmark: Benchmark = {
+  name: "backtest",
+  description:
+    "metapilot backtest over N tenants × D days at 30 s (500 × 14 full size) from a backfilled Prometheus: time, rounds/s, queries, peak RSS",
+  run,
+};
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const quick = process.argv.includes("--quick");
+  const log = (line: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)} backtest] ${line}\n`);
+  const figures = await run({ quick, coldBuild: false, log });
+  log(
+    `wrote ${writeResults("backtest", quick, { benchmark: "backtest", quick, loadAverage1m: os.loadavg()[0], ...figures })}`,
+  );
+}
