@@ -1,6 +1,8 @@
 // The dashboard's HTTP layer: loopback-only without a token, token auth with a cookie, read-only, and the static
 // UI with a CSP and chart.js from node_modules.
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ROOT_CAUSE_CATEGORIES } from "../../api/index.js";
 import { Registry } from "prom-client";
 import type { Manager } from "../../kube/manager.js";
 import { createLogger } from "../../kube/logger.js";
@@ -101,6 +103,19 @@ describe("HTTP", () => {
     expect((await chart.text()).length).toBeGreaterThan(100_000);
     expect((await fetch(`${open}/ui`, { redirect: "manual" })).headers.get("location")).toBe("/ui/");
     expect((await fetch(`${open}/ui/../package.json`)).status).toBe(404);
+  });
+
+  it("gives the browser the CRD's root-cause categories from src/api, not a copy of its own", async () => {
+    const page = await (await fetch(`${open}/ui/`)).text();
+    expect(page.indexOf('src="/ui/contract.js"')).toBeGreaterThan(-1);
+    expect(page.indexOf('src="/ui/contract.js"')).toBeLessThan(page.indexOf('src="/ui/charts.js"'));
+    const script = await fetch(`${open}/ui/contract.js`);
+    expect(script.headers.get("content-type")).toMatch(/javascript/);
+    const window: { metapilotContract?: { categories: string[] } } = {};
+    new Function("window", await script.text())(window);
+    expect(window.metapilotContract?.categories).toEqual([...ROOT_CAUSE_CATEGORIES]);
+    const charts = readFileSync(new URL("./ui/charts.js", import.meta.url), "utf8");
+    for (const category of ROOT_CAUSE_CATEGORIES) expect(charts).not.toContain(`"${category}"`);
   });
 
   it("hands /api/ to the API: 400 to a bad period, 404 to an unknown endpoint", async () => {

@@ -22,6 +22,7 @@ import type {
 } from "./api/deps.js";
 import { handleApi } from "./api/router.js";
 import { TokenAuth } from "./auth.js";
+import { contractScript } from "./contract.js";
 import { chartJsFile } from "./report.js";
 import { tenantLabel } from "../../api/labels.js";
 
@@ -108,6 +109,7 @@ export class StaticFiles {
         type: contentTypes[path.extname(name)] ?? "application/octet-stream",
       });
     }
+    this.files.set("/ui/contract.js", { body: Buffer.from(contractScript()), type: contentTypes[".js"] ?? "" });
     this.files.set("/ui/vendor/chart.umd.min.js", { body: readFileSync(chartJs), type: contentTypes[".js"] ?? "" });
   }
 

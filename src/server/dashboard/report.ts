@@ -2,6 +2,7 @@
 // the same JSON for the same decisions. Periods are durations back from now ("24h", "90m") or RFC 3339 times. The
 // dry-run plan's "today" comes from the workloads and its bounds from the governing ClusterScaler; the HTML page
 // carries the dashboard's own charts (ui/charts.js and chart.js, inlined so the file stands alone).
+import { contractScript } from "./contract.js";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -193,7 +194,8 @@ export function renderReportHtml(
           .join("\n")
       : "");
   const head =
-    `<script>${scriptText(chartJs)}</script>\n<script>${scriptText(charts)}</script>\n` +
+    `<script>${scriptText(chartJs)}</script>\n<script>${scriptText(contractScript())}</script>\n` +
+    `<script>${scriptText(charts)}</script>\n` +
     `<script id="report-data" type="application/json">${jsonForScript(data)}</script>\n` +
     `<script>window.addEventListener("DOMContentLoaded",function(){var d=JSON.parse(document.getElementById("report-data").textContent);` +
     `window.metapilotCharts={timeline:window.metapilotDraw.timeline(document.getElementById("timeline"),d.timeline)};` +

@@ -4,15 +4,8 @@
 "use strict";
 
 (function () {
-  const categories = [
-    "OOMKilled",
-    "CPUSaturation",
-    "MemoryPressure",
-    "Throttling",
-    "ClusterGrowth",
-    "ProbeFailure",
-    "Underutilized",
-  ];
+  // The root-cause categories of the CRD, in its order (window.metapilotContract: /ui/contract.js, src/server/dashboard/contract.ts).
+  const categories = (window.metapilotContract && window.metapilotContract.categories) || [];
 
   function fmt(v, unit) {
     if (v === undefined || v === null || Number.isNaN(v)) return "–";
