@@ -24,6 +24,8 @@ describe("router", () => {
       "/api/nodepools",
       "/api/nodedrains",
       "/api/report?since=24h&until=&tenant=&dryRunOnly=true|false&format=json|html|csv",
+      "/api/whatif",
+      "/api/whatif/{name}?since=24h&until=&step=15s&format=json|html",
     ]);
     expect(index.endpoints).toHaveLength(apiRoutes.length);
   });

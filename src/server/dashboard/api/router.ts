@@ -9,6 +9,7 @@ import { decisionListRoute, decisionRoute } from "./decisions.js";
 import { nodePoolsRoute } from "./nodepools.js";
 import { nodeDrainsRoute } from "./nodedrains.js";
 import { reportRoute } from "./report.js";
+import { whatIfListRoute, whatIfRoute } from "./whatif.js";
 
 /** Every endpoint, in the order /api lists them. */
 export const apiRoutes: readonly ApiRoute[] = [
@@ -20,6 +21,8 @@ export const apiRoutes: readonly ApiRoute[] = [
   nodePoolsRoute,
   nodeDrainsRoute,
   reportRoute,
+  whatIfListRoute,
+  whatIfRoute,
 ];
 
 interface MountedRoute {
