@@ -1,5 +1,5 @@
 // Every signal the live scaler reads, rebuilt from Prometheus history step by step at the poll interval: the poll's
-// own six queries (src/scaler/signals/prometheus.ts usageQueries) evaluated over a range instead of at one instant,
+// own queries (src/scaler/signals/prometheus.ts usageQueries) evaluated over a range instead of at one instant,
 // plus kube-state-metrics for OOM kills and for the sizes the workloads really had. The number of queries is
 // bounded: one range query per metric per chunk of the range, for all tenants at once (grouped by
 // namespace/pod/container or namespace), never one per tenant or per step. A query that fails leaves its metric
@@ -10,12 +10,13 @@ import { PrometheusError } from "../prometheus/client.js";
 import {
   defaultMetricNames,
   namespaceSelector,
+  seriesKey,
   usageQueries,
   usageQueryOrder,
   type MetricNames,
 } from "../scaler/signals/prometheus.js";
 
-/** The live poll's six signals, then kube-state-metrics' OOM kills, the tenant's pods seen by it, and sizes. */
+/** The live poll's signals, then kube-state-metrics' OOM kills, the tenant's pods seen by it, and sizes. */
 export const historyMetrics = [
   ...usageQueryOrder,
   "oomKills",
@@ -26,11 +27,15 @@ export const historyMetrics = [
 ] as const;
 export type HistoryMetric = (typeof historyMetrics)[number];
 
-/** Metrics keyed by namespace alone; the others by namespace/pod/container. */
+/** Metrics keyed by namespace alone; latencyP99 by namespace/verb/scope; the others by namespace/pod/container. */
 export const namespaceMetrics: ReadonlySet<HistoryMetric> = new Set([
   "apiserver429",
   "nodes",
   "objects",
+  "watchers",
+  "apfSeats",
+  "apfRejected",
+  "etcdDbSize",
   "kubeStateMetrics",
 ]);
 
@@ -166,7 +171,9 @@ export async function fetchHistory(o: FetchHistoryOptions): Promise<SignalHistor
           const ns = s.labels[n.namespaceLabel];
           const key = namespaceMetrics.has(job.metric)
             ? ns
-            : ns && `${ns}/${s.labels[n.podLabel] ?? ""}/${s.labels[n.containerLabel] ?? ""}`;
+            : job.metric === "latencyP99"
+              ? seriesKey(n, "verb", s.labels)
+              : ns && `${ns}/${s.labels[n.podLabel] ?? ""}/${s.labels[n.containerLabel] ?? ""}`;
           if (!key) continue;
           let values = byKey.get(key);
           if (!values) {

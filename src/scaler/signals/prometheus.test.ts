@@ -2,7 +2,7 @@ import nock from "nock";
 import { pino } from "pino";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { PrometheusClient } from "../../prometheus/client.js";
-import { PrometheusSignals } from "./prometheus.js";
+import { PrometheusSignals, usageQueryOrder } from "./prometheus.js";
 
 const url = "http://prom.test:9090";
 beforeAll(() => nock.disableNetConnect());
@@ -28,13 +28,13 @@ function signals(): PrometheusSignals {
 }
 
 describe("PrometheusSignals.poll", () => {
-  it("reads six batched queries into per-container and per-namespace values", async () => {
-    nock(url).post("/api/v1/query").times(6).reply(200, vector("0.5"));
+  it("reads one batched query per signal into per-container and per-namespace values", async () => {
+    nock(url).post("/api/v1/query").times(usageQueryOrder.length).reply(200, vector("0.5"));
     const s = signals();
     await s.poll();
     expect(s.lastError).toBeUndefined();
     expect(s.snapshot.cpu.get("tcp-a/p/c")?.value).toBe(0.5);
-    expect(s.queries).toBe(6);
+    expect(s.queries).toBe(11);
   });
 
   it("asks for each container's usage once: the maximum of its series, without the pod cgroup or the sandbox", async () => {
@@ -44,7 +44,7 @@ describe("PrometheusSignals.poll", () => {
         asked.push(body.query ?? "");
         return true;
       })
-      .times(6)
+      .times(usageQueryOrder.length)
       .reply(200, vector("0.5"));
     await signals().poll();
     const only = 'container!="",container!="POD"';
@@ -62,12 +62,56 @@ describe("PrometheusSignals.poll", () => {
   });
 
   it("rejects a poll with a negative value: nothing is updated and the failure is kept", async () => {
-    nock(url).post("/api/v1/query").times(6).reply(200, vector("0.5"));
+    nock(url).post("/api/v1/query").times(usageQueryOrder.length).reply(200, vector("0.5"));
     const s = signals();
     await s.poll();
-    nock(url).post("/api/v1/query").times(6).reply(200, vector("-1"));
+    nock(url).post("/api/v1/query").times(usageQueryOrder.length).reply(200, vector("-1"));
     await s.poll();
     expect(s.lastError).toMatch(/negative value -1/);
     expect(s.snapshot.cpu.get("tcp-a/p/c")?.value).toBe(0.5);
+  });
+
+  it("asks for the tenant apiserver's load: watchers, APF seats and rejections, p99 per verb, etcd size", async () => {
+    const asked: string[] = [];
+    const answer = (query: string) => {
+      const metric = query.startsWith("histogram_quantile")
+        ? { namespace: "tcp-a", verb: "LIST", scope: "cluster" }
+        : { namespace: "tcp-a" };
+      return {
+        status: "success",
+        data: { resultType: "vector", result: [{ metric, value: [Date.now() / 1000, "7"] }] },
+      };
+    };
+    for (let i = 0; i < usageQueryOrder.length; i++) {
+      let query = "";
+      nock(url)
+        .post("/api/v1/query", (body: Record<string, string>) => {
+          query = body.query ?? "";
+          asked.push(query);
+          return true;
+        })
+        .reply(200, () => answer(query));
+    }
+    const s = signals();
+    await s.poll();
+    expect(asked).toContain(
+      'max by (namespace) (sum by (namespace,pod) (apiserver_longrunning_requests{namespace=~"tcp-a",verb="WATCH"}))',
+    );
+    expect(asked).toContain(
+      'max by (namespace) (sum by (namespace,pod) (apiserver_flowcontrol_current_executing_seats{namespace=~"tcp-a",priority_level!="exempt"}) ' +
+        '/ sum by (namespace,pod) (apiserver_flowcontrol_nominal_limit_seats{namespace=~"tcp-a",priority_level!="exempt"}))',
+    );
+    expect(asked).toContain(
+      'sum by (namespace) (rate(apiserver_flowcontrol_rejected_requests_total{namespace=~"tcp-a"}[1m]))',
+    );
+    expect(asked).toContain(
+      'histogram_quantile(0.99, sum by (namespace,verb,scope,le) (rate(apiserver_request_duration_seconds_bucket{namespace=~"tcp-a",verb!~"WATCH|CONNECT"}[1m]))) >= 0',
+    );
+    expect(asked).toContain('max by (namespace) (apiserver_storage_size_bytes{namespace=~"tcp-a"})');
+    expect(s.snapshot.watchers.get("tcp-a")?.value).toBe(7);
+    expect(s.snapshot.apfSeats.get("tcp-a")?.value).toBe(7);
+    expect(s.snapshot.apfRejected.get("tcp-a")?.value).toBe(7);
+    expect(s.snapshot.etcdDbSize.get("tcp-a")?.value).toBe(7);
+    expect([...s.snapshot.latencyP99.keys()]).toEqual(["tcp-a/LIST/cluster"]);
   });
 });

@@ -26,6 +26,18 @@ describe("evidence chart plan", () => {
       threshold: { value: 1 },
     });
     expect(planFor("ClusterGrowth", []).query).toContain('resource="nodes"');
+    expect(
+      planFor("ClusterGrowth", [{ signal: "apiserver_storage_objects", value: "20012", threshold: "10000" }]),
+    ).toMatchObject({
+      metric: "stored objects",
+      query: 'sum(max by (resource) (apiserver_storage_objects{namespace="tcp-alpha"}))',
+      threshold: { value: 10000 },
+    });
+    expect(
+      planFor("ClusterGrowth", [
+        { signal: 'apiserver_longrunning_requests{verb="WATCH"}', value: "400", threshold: "300" },
+      ]).query,
+    ).toBe('max(sum by (pod) (apiserver_longrunning_requests{namespace="tcp-alpha",verb="WATCH"}))');
     expect(planFor("Underutilized", [{ signal: "memory_recommendation_max_in_window", value: "300Mi" }])).toMatchObject(
       {
         unit: "bytes",

@@ -139,12 +139,34 @@ export function chartPlan(d: ScalingDecisionObject, container: string, rateWindo
         threshold: Number.isFinite(t) ? { value: t, label: `threshold ${t}` } : undefined,
       };
     }
-    case "ClusterGrowth":
+    case "ClusterGrowth": {
+      // A step reached by stored objects or watchers (src/scaler/ladder.ts) charts that series and the step's bound.
+      const objects = find("apiserver_storage_objects");
+      const watchers = find('apiserver_longrunning_requests{verb="WATCH"}');
+      const bound = (e: { threshold?: string }) => {
+        const t = Number(e.threshold);
+        return e.threshold && Number.isFinite(t) ? { value: t, label: `ladder step from ${t}` } : undefined;
+      };
+      if (objects)
+        return {
+          metric: "stored objects",
+          unit: "count",
+          query: `sum(max by (resource) (apiserver_storage_objects{namespace="${ns}"}))`,
+          threshold: bound(objects),
+        };
+      if (watchers)
+        return {
+          metric: "watchers on the busiest apiserver pod",
+          unit: "count",
+          query: `max(sum by (pod) (apiserver_longrunning_requests{namespace="${ns}",verb="WATCH"}))`,
+          threshold: bound(watchers),
+        };
       return {
         metric: "tenant nodes",
         unit: "count",
         query: `max(apiserver_storage_objects{namespace="${ns}",resource="nodes"})`,
       };
+    }
     default:
       // Probe failures come from black-box probes; there is no series to ask for, only the recorded evidence.
       return { metric: "recorded evidence", unit: "count" };
