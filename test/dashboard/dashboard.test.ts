@@ -290,6 +290,23 @@ describe("dashboard", () => {
     await page.locator('body[data-ready^="#/report"]').waitFor({ state: "attached" });
     expect(Number(await page.locator("#report-total").textContent())).toBeGreaterThanOrEqual(1);
     await shot(page, "report");
+    // What if: the tenant's ClusterScaler replayed over the last hour (the engine that runs live, on this
+    // Prometheus), beside the OOM decision it really recorded.
+    await page.goto(`${base}/ui/#/whatif?cs=${tenant}&since=1h&step=5s&run=1`);
+    await page.locator('body[data-ready^="#/whatif"]').waitFor({ state: "attached", timeout: 60_000 });
+    const changes = page.locator("#whatif-comparison tbody tr").first();
+    expect(await changes.locator("td").first().textContent()).toBe("changes");
+    expect(Number(await changes.locator("td").nth(2).textContent())).toBeGreaterThanOrEqual(1);
+    const recordedUps = await page.evaluate(
+      () =>
+        (
+          globalThis as unknown as {
+            metapilotCharts: Record<string, { data: { datasets: Array<{ data: unknown[] }> } }>;
+          }
+        ).metapilotCharts["whatif-real"]?.data.datasets[0]?.data.length,
+    );
+    expect(recordedUps).toBeGreaterThanOrEqual(1);
+    await shot(page, "whatif");
     expect(errors).toEqual([]);
     await page.close();
   }, 120_000);

@@ -44,12 +44,19 @@ const clusterScaler = (name: string, tenant: string): KubeObject =>
     },
   }) as KubeObject;
 
-const recorded = (name: string, tenant: string, clusterScaler: string, ago: number): DecisionObject => {
-  const d = decisionFixture(name, { tenant, category: "Underutilized", direction: "Down", ago, phase: "Applied" });
+const recorded = (
+  name: string,
+  tenant: string,
+  clusterScaler: string,
+  ago: number,
+  phase?: "Applied" | "Blocked",
+): DecisionObject => {
+  const d = decisionFixture(name, { tenant, category: "Underutilized", direction: "Down", ago, phase });
   return {
     ...d,
     metadata: { ...d.metadata, namespace: `tcp-${tenant}` },
     spec: { ...d.spec!, clusterScaler, decidedAt: new Date(now - ago).toISOString() },
+    status: phase ? d.status : { ...d.status, phase: undefined },
   };
 };
 
@@ -96,7 +103,10 @@ function deps(series?: SeriesSource): ApiDeps {
       statefulSets: new FakeCache([]),
       profiles: new FakeCache([]),
       decisions: new FakeCache([
-        recorded("down-a", "a", "fast", 30 * 60_000),
+        recorded("down-a", "a", "fast", 30 * 60_000, "Applied"),
+        // Held back: not a change. One whose phase is not written yet counts as one.
+        recorded("held-a", "a", "fast", 20 * 60_000, "Blocked"),
+        recorded("new-a", "a", "fast", 10 * 60_000),
         recorded("down-b", "b", "other", 30 * 60_000),
         recorded("old-a", "a", "fast", 3 * 3_600_000),
       ]),
@@ -129,9 +139,9 @@ describe("what if", () => {
     expect(w.policy.timeline["b"]).toBeUndefined();
     // What really happened in the same range: the ClusterScaler's decision in the last 2 hours, not tenant b's,
     // not one from before the range.
-    expect(w.real.decisions.map((d) => d.name)).toEqual(["down-a"]);
-    expect(w.real.summary).toEqual({ changes: 1, scaleUps: 0, scaleDowns: 1, oomAnswers: 0, blocked: 0, dryRun: 0 });
-    expect(w.comparison).toContainEqual(["scale-downs", w.policy.summary.scaleDowns, 1]);
+    expect(w.real.decisions.map((d) => d.name).sort()).toEqual(["down-a", "held-a", "new-a"]);
+    expect(w.real.summary).toEqual({ changes: 2, scaleUps: 0, scaleDowns: 2, oomAnswers: 0, blocked: 1, dryRun: 0 });
+    expect(w.comparison).toContainEqual(["scale-downs", w.policy.summary.scaleDowns, 2]);
   });
 
   it("refuses ranges, steps and names it must not run, before asking Prometheus anything", async () => {

@@ -118,7 +118,8 @@ function realDecisions(
       (d.spec?.clusterScaler === undefined && namespaces.has(d.metadata?.namespace ?? "")),
   );
   const rows = reportDigest(decisions, { since: query.since ?? "24h", until: query.until }, now).rows;
-  const applied = rows.filter((r) => r.phase === "Applied" && !r.dryRun);
+  // Changes made or being made: not dry-run, not held back (a decision's phase is written after it is recorded).
+  const applied = rows.filter((r) => !r.dryRun && r.phase !== "Blocked" && r.phase !== "Failed");
   return {
     decisions: rows,
     summary: {

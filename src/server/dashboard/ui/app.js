@@ -1,6 +1,7 @@
 // metapilot dashboard: a read-only single page over /api/. Hash routes: #/ (fleet), #/tenant/name, #/decisions,
-// #/decision/ns/name, #/plan (dry-run plan), #/nodes, #/report. Charts are drawn by charts.js (shared with the HTML
-// report) on chart.js (served from node_modules by the controller). No build step. Times are ISO 8601 in UTC.
+// #/decision/ns/name, #/plan (dry-run plan), #/nodes, #/report, #/whatif (a backtest beside what happened). Charts
+// are drawn by charts.js (shared with the HTML report) on chart.js (served from node_modules by the controller). No
+// build step. Times are ISO 8601 in UTC.
 /* global window, document, location, fetch, URLSearchParams, FormData, setTimeout, clearTimeout, performance */
 "use strict";
 
@@ -506,6 +507,91 @@ async function renderReport(params) {
   });
 }
 
+// --- what if ---------------------------------------------------------------------------------------------------
+
+const whatIfRows = [
+  [
+    "OOM kills in history (prevented / answered / lost)",
+    (s) => `${s.oomKills} (${s.oomPrevented} / ${s.oomAnswered} / ${s.oomLost})`,
+  ],
+  ["slack CPU-hours before → after", (s) => `${s.slackCpuHoursBefore} → ${s.slackCpuHoursAfter}`],
+  ["slack GiB-hours before → after", (s) => `${s.slackGiBHoursBefore} → ${s.slackGiBHoursAfter}`],
+  ["under-provisioned hours before → after", (s) => `${s.underProvisionedHoursBefore} → ${s.underProvisionedHours}`],
+  ["rolling updates (restarts) / in-place resizes", (s) => `${s.restartsRolling} / ${s.restartsInPlace}`],
+  ["bound hits / budget hits", (s) => `${s.boundHits} / ${s.budgetHits}`],
+  ["scale-downs held for data", (s) => String(s.heldForData)],
+  ["usage coverage %", (s) => String(s.coverage)],
+];
+
+/** A backtest of one ClusterScaler beside what really happened; it runs only when asked (run=1), never on refresh. */
+async function renderWhatIf(params) {
+  setActive("whatif");
+  const meta = await api("/api/whatif");
+  const cs = params.get("cs") || meta.clusterScalers[0] || "";
+  const since = params.get("since") || "24h";
+  const step = params.get("step") || meta.limits.defaultStep;
+  const option = (v, cur) => `<option${v === cur ? " selected" : ""}>${esc(v)}</option>`;
+  const q = new URLSearchParams({ since, step });
+  view.innerHTML = `<h1>What if</h1>
+    <p class="muted">What the ClusterScaler would have done over the period, replayed from Prometheus with the engine that runs live, beside the decisions it really recorded. At most ${esc(meta.limits.maxRangeHours)}h and ${esc(meta.limits.maxSteps)} steps; one backtest at a time. Nothing is changed.</p>
+    <form class="filters" id="whatif-form">
+      <label>ClusterScaler<select name="cs">${meta.clusterScalers.map((n) => option(n, cs)).join("")}</select></label>
+      <label>period<select name="since">${["1h", "6h", "24h", "72h", "7d"].map((s) => option(s, since)).join("")}</select></label>
+      <label>step<select name="step">${["5s", "15s", "30s", "1m", "5m"].map((s) => option(s, step)).join("")}</select></label>
+      <button type="submit"${cs && meta.prometheus ? "" : " disabled"}>Run backtest</button>
+      ${meta.prometheus ? "" : '<span class="error">no Prometheus configured: the backtest reads its history</span>'}
+    </form>
+    <div id="whatif-result">${cs ? "" : '<p class="muted">no ClusterScaler in the cluster</p>'}</div>`;
+  document.getElementById("whatif-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const f = new FormData(e.currentTarget);
+    const next = new URLSearchParams({
+      cs: f.get("cs"),
+      since: f.get("since"),
+      step: f.get("step"),
+      run: String(Date.now()),
+    });
+    location.hash = `#/whatif?${next}`;
+  });
+  if (!params.get("run") || !cs) return;
+  const out = document.getElementById("whatif-result");
+  out.innerHTML = '<p class="muted">Running the backtest…</p>';
+  const w = await api(`/api/whatif/${encodeURIComponent(cs)}?${q}`);
+  const s = w.policy.summary;
+  const timeline = (decisions) => ({ from: w.from, to: w.to, decisions });
+  const replayed = Object.entries(w.policy.timeline).flatMap(([tenant, entries]) =>
+    entries.map((e) => ({
+      decidedAt: e.at,
+      tenant,
+      component: e.component,
+      direction: e.direction,
+      category: e.category,
+      summary: e.action === "blocked" ? `BLOCKED ${e.summary}` : e.summary,
+    })),
+  );
+  out.innerHTML = `<div class="card"><p>${esc(time(w.from))} – ${esc(time(w.to))}: ${esc(w.backtest.steps)} steps of ${esc(w.stepSeconds)}s over ${esc(w.namespaces.length)} tenant namespace${w.namespaces.length === 1 ? "" : "s"}, ${esc(w.backtest.queries)} Prometheus range queries${w.backtest.partial ? ` <b class="error">partial: ${esc(w.backtest.missing.length)} queries failed</b>` : ""}.
+      <a href="/api/whatif/${encodeURIComponent(cs)}?${q}&format=html">HTML report</a> · or <code>metapilot backtest --name ${esc(cs)} --from -${esc(since)} --step ${esc(step)}</code></p></div>
+    <h2>Backtest beside what happened</h2>
+    <table id="whatif-comparison"><thead><tr><th></th><th>backtest</th><th>recorded</th></tr></thead><tbody>
+      ${w.comparison.map(([what, b, r]) => `<tr><td>${esc(what)}</td><td class="num">${esc(b)}</td><td class="num">${esc(r)}</td></tr>`).join("")}
+      <tr><td>recorded dry-run / blocked</td><td class="num">–</td><td class="num">${esc(w.real.summary.dryRun)} / ${esc(w.real.summary.blocked)}</td></tr>
+    </tbody></table>
+    <h2>The backtest's figures</h2>
+    <table><tbody>${whatIfRows.map(([label, f]) => `<tr><td>${esc(label)}</td><td class="num">${esc(f(s))}</td></tr>`).join("")}</tbody></table>
+    ${s.coverage < 100 ? `<p class="note">Usage history covers ${esc(s.coverage)}% of the steps; a step without data never gives a scale-down.</p>` : ""}
+    <h2>Backtest decisions</h2><div class="card"><div class="chart-box small"><canvas id="whatif-backtest" aria-label="backtest decision timeline"></canvas></div></div>
+    <h2>Recorded decisions</h2><div class="card"><div class="chart-box small"><canvas id="whatif-real" aria-label="recorded decision timeline"></canvas></div></div>
+    <ul class="note">${w.backtest.notes.map((n) => `<li>${esc(n)}</li>`).join("")}</ul>`;
+  const b = draw.timeline(document.getElementById("whatif-backtest"), timeline(replayed));
+  if (b) window.metapilotCharts["whatif-backtest"] = b;
+  const r = draw.timeline(
+    document.getElementById("whatif-real"),
+    timeline(w.real.decisions),
+    (d) => (location.hash = decisionLink(d)),
+  );
+  if (r) window.metapilotCharts["whatif-real"] = r;
+}
+
 // --- router ---------------------------------------------------------------------------------------------------
 
 async function route() {
@@ -522,7 +608,11 @@ async function route() {
     else if (parts[0] === "nodes") await renderNodes();
     else if (parts[0] === "plan") await renderPlan(params);
     else if (parts[0] === "report") await renderReport(params);
-    else await renderFleet(params);
+    else if (parts[0] === "whatif") {
+      // A backtest is run on request, never by the refresh timer.
+      refresh = false;
+      await renderWhatIf(params);
+    } else await renderFleet(params);
     document.getElementById("updated").textContent = `· updated ${time(new Date().toISOString())}`;
     document.body.dataset.ready = location.hash || "#/";
   } catch (err) {
