@@ -1,5 +1,6 @@
-// cluster-size: a tenant sized by its node count (or its stored objects or watchers, where a step sets them), from the ClusterScaler's ladder, or addon-resizer's linear form for a
-// component without one. It sizes by tenant size (the cluster-size scaler) and puts a floor under scale-downs.
+// cluster-size: a tenant sized by its node count (or its stored objects or watchers, where a step sets them), from
+// the ClusterScaler's ladder, or addon-resizer's linear form for a component without one. It sizes by tenant size
+// (the cluster-size scaler) and puts a floor under scale-downs.
 import type { EngineOptions } from "../engine-options.js";
 import { describeReached, loadKeysOf, loadOf, reachedStep } from "../ladder.js";
 import type { ClusterSizeStep, DecisionInput } from "../types.js";
