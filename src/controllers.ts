@@ -2,6 +2,7 @@
 // manager in a few lines; unknown names are rejected at start-up, before anything runs.
 import type { Manager } from "./kube/manager.js";
 import type { PrometheusOptions } from "./prometheus/client.js";
+import type { DisruptionBudget } from "./api/index.js";
 
 /** An ops center that receives decision reports (--ops-center-url and its options). */
 export interface OpsCenterEndpoint {
@@ -42,6 +43,8 @@ export interface ControllerConfig {
   opsCenter?: OpsCenterEndpoint[];
   clusterName?: string;
   decisionRetentionMs?: number;
+  /** The disruption budgets of a ClusterScaler that sets none (--default-disruption-budgets); 10 per 5m unset. */
+  defaultDisruptionBudgets?: DisruptionBudget[];
   /** metapilot's own namespaces (its leader-election namespace): no TenantControlPlane may use them. */
   ownNamespaces?: string[];
   /** Namespaces besides the tenant's own that spec.etcd.external.secretRef may name. */

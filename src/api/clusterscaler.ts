@@ -5,12 +5,14 @@ import {
   conditions,
   Duration,
   LabelSelector,
+  parseDuration,
   Quantity,
   ResourceList,
   resourceBoundsRules,
   Timestamp,
 } from "./common.js";
 import { withRules } from "./rules.js";
+import { cronProblem } from "./cron.js";
 import { kubeObject } from "./object.js";
 
 export const SCALER_NAMES = ["oom", "cpu", "memory", "throttling", "cluster-size", "probe"] as const;
@@ -136,6 +138,132 @@ export const ScalerOverride = withRules(
 ).describe("Settings for some tenants and/or one component.");
 export type ScalerOverride = z.infer<typeof ScalerOverride>;
 
+export const DISRUPTION_REASONS = ["ScaleUp", "ScaleDown", "RestartRequiring"] as const;
+export type DisruptionReason = (typeof DISRUPTION_REASONS)[number];
+
+/** A budget's limit: a count ("10") or a percentage of the tenants the ClusterScaler governs ("10%"). */
+export const BUDGET_LIMIT_PATTERN = "^([0-9]{1,6}|(100|[1-9]?[0-9])%)$";
+
+export const DisruptionBudget = withRules(
+  z.object({
+    limit: z
+      .string()
+      .max(7)
+      .regex(new RegExp(BUDGET_LIMIT_PATTERN), { error: 'must be a count such as "10" or a percentage such as "10%"' })
+      .describe(
+        'Most tenants changed per interval, as a count ("10") or a percentage of the tenants this ClusterScaler ' +
+          'governs ("10%", rounded up, as Karpenter rounds its node budgets: 10% of 5 tenants is 1, and any ' +
+          'percentage above 0 allows at least one change while a tenant is governed). "0" or "0%" allows no change ' +
+          "of the budget's reasons while it is active, except the OOM scale-ups of spec.disruption.oomFloorPerTenant. " +
+          "Every workload change counts once (a tenant's kube-apiserver and etcd changed are two).",
+      ),
+    interval: Duration.describe(
+      "Length of the sliding interval the limit is counted over: at any moment, at most limit changes with one of " +
+        "the budget's reasons were decided in the interval before it. Must be above 0.",
+    ),
+    reasons: z
+      .array(
+        z
+          .enum(DISRUPTION_REASONS)
+          .describe(
+            "ScaleUp, ScaleDown, or RestartRequiring: a change that restarts the component's pods (see " +
+              "spec.disruption).",
+          ),
+      )
+      .min(1)
+      .max(DISRUPTION_REASONS.length)
+      .meta({ "x-kubernetes-list-type": "set" })
+      .describe(
+        "The changes the budget limits: those with at least one of these reasons (a scale-down that restarts pods " +
+          "has two: ScaleDown and RestartRequiring). Every reason when unset.",
+      )
+      .optional(),
+    schedule: z
+      .string()
+      .min(1)
+      .max(128)
+      .regex(/^(@(annually|yearly|monthly|weekly|daily|midnight|hourly)|\S+\s+\S+\s+\S+\s+\S+\s+\S+)$/, {
+        error: "must be a five-field cron expression or a macro such as @daily",
+      })
+      .refine((v) => cronProblem(v) === undefined, { error: (i) => cronProblem(String(i.input)) ?? "invalid cron" })
+      .describe(
+        'When the budget starts to be active: a five-field cron expression ("minute hour day-of-month month ' +
+          "day-of-week\", as a Kubernetes CronJob's, or @hourly, @daily, @weekly, @monthly, @yearly), evaluated in " +
+          "UTC. The budget is active for duration from each start. Always active when unset. Requires duration.",
+      )
+      .optional(),
+    duration: Duration.describe(
+      "How long the budget stays active after each start of schedule. Requires schedule; must be above 0.",
+    ).optional(),
+  }),
+  [
+    {
+      rule: "has(self.schedule) == has(self.duration)",
+      message: "schedule and duration must be set together",
+      check: (v) => (v?.schedule === undefined) === (v?.duration === undefined),
+    },
+    {
+      rule: "duration(self.interval) > duration('0s')",
+      message: "interval must be above 0",
+      check: (v) => positiveDuration(v?.interval),
+    },
+    {
+      rule: "!has(self.duration) || duration(self.duration) > duration('0s')",
+      message: "duration must be above 0",
+      check: (v) => v?.duration === undefined || positiveDuration(v.duration),
+    },
+  ],
+).describe(
+  "One disruption budget: at most limit changes with one of its reasons per sliding interval, while it is active.",
+);
+export type DisruptionBudget = z.infer<typeof DisruptionBudget>;
+
+export const DisruptionSpec = z
+  .object({
+    budgets: z
+      .array(DisruptionBudget)
+      .max(50)
+      .describe(
+        "The budgets. A change is made only when every active budget that covers one of its reasons has room " +
+          "for it: the most restrictive active budget wins. Unset (and no spec.fleetBudget): the controller's " +
+          "default budgets (--default-disruption-budgets; 10 changes per 5 minutes unless changed).",
+      )
+      .optional(),
+    oomFloorPerTenant: z
+      .int()
+      .min(1)
+      .max(100)
+      .describe(
+        "OOM scale-ups each tenant still gets per interval of the budget that holds them back, however spent the " +
+          "budgets are (a budget of 0 included): an OOM-killed tenant is never left crash-looping because other " +
+          "tenants used the budget. They count against the budgets all the same. Default: spec.fleetBudget's " +
+          "oomFloorPerTenant, else 2 (a tenant's kube-apiserver and etcd killed by the same list storm).",
+      )
+      .optional(),
+  })
+  .describe(
+    "Disruption budgets: how many tenant control-plane changes this policy makes across all its tenants, as " +
+      "Karpenter's disruption budgets do for nodes. Counted from the ScalingDecisions this policy recorded " +
+      "(Applied, DryRun and unfinished ones, by decidedAt, signed by metapilot), so a restart or a new leader " +
+      "carries on with what was spent. A change held back is recorded as a Blocked ScalingDecision (reason " +
+      "FleetBudget) and made once the budgets allow it. RestartRequiring is decided when the change is: a change " +
+      "of CPU or memory restarts pods when the workload is not owned by a TenantControlPlane (its template " +
+      "changes, which rolls), when the TenantControlPlane's spec.resourceUpdates.strategy is Restart, or when a " +
+      "running pod of the component cannot be resized in place (its kubelet reports no container resources, its " +
+      "container is not ready, or the new size changes its QoS class). A change of replicas alone restarts " +
+      "nothing. A resize that the node later refuses (Infeasible, Deferred too long) falls back to a rollout that " +
+      "was not counted as RestartRequiring.",
+  );
+export type DisruptionSpec = z.infer<typeof DisruptionSpec>;
+
+function positiveDuration(d: unknown): boolean {
+  try {
+    return parseDuration(String(d)) > 0;
+  } catch {
+    return false;
+  }
+}
+
 export const ClusterScalerSpec = z
   .object({
     tenantSelector: LabelSelector.describe(
@@ -190,6 +318,7 @@ export const ClusterScalerSpec = z
         "Make no decisions for the tenants this policy governs (it still governs them: no lower-priority policy " +
           "takes over). Same as the annotation metapilot.io/paused on each of their workloads.",
       ),
+    disruption: DisruptionSpec.optional(),
     fleetBudget: z
       .object({
         maxChangesPerInterval: z
@@ -217,13 +346,15 @@ export const ClusterScalerSpec = z
               "the same. The default, 2, covers a tenant's kube-apiserver and etcd killed by the same list storm.",
           ),
       })
-      .prefault({})
       .describe(
-        "Limits how many changes happen across the fleet, so a bad signal cannot resize everything at once. When " +
-          "unset: 10 changes per 5 minutes (120 an hour), with 2 OOM scale-ups per tenant per interval that the " +
-          "budget never takes away. It is counted from the ScalingDecisions this policy recorded (Applied or " +
-          "DryRun, by decidedAt), so a restart or a new leader carries on with what was spent.",
-      ),
+        "The first form of the disruption budget, kept for existing objects: one budget of maxChangesPerInterval " +
+          "changes per interval for every reason, counted as spec.disruption.budgets are and applied together with " +
+          "them, plus the OOM floor (spec.disruption.oomFloorPerTenant wins when both are set). When neither this " +
+          "nor spec.disruption.budgets is set, the controller's default budgets apply " +
+          "(--default-disruption-budgets, 10 changes per 5 minutes unless changed). ClusterScalers stored before " +
+          "spec.disruption existed had this field defaulted to 10 per 5m with a floor of 2, and keep it.",
+      )
+      .optional(),
     fleetRegression: z
       .object({
         minTenants: z
@@ -324,7 +455,55 @@ export const ClusterScalerStatus = z
           "When the oldest counted change leaves the interval and frees one change; unset while changes remain.",
         ).optional(),
       })
-      .describe("What the fleet budget holds now, counted from this policy's ScalingDecisions.")
+      .describe(
+        "The most restrictive active disruption budget (the one with the fewest changes left; the first on a tie), " +
+          "in the form spec.fleetBudget had; status.disruptionBudgets shows each.",
+      )
+      .optional(),
+    disruptionBudgets: z
+      .array(
+        z
+          .object({
+            budget: z
+              .string()
+              .max(64)
+              .describe(
+                'Which budget: "spec.disruption.budgets[i]", "spec.fleetBudget", or "default[i]" (the ' +
+                  "controller's --default-disruption-budgets, for a ClusterScaler that sets none).",
+              ),
+            active: z.boolean().describe("Whether the budget applies now (always, when it has no schedule)."),
+            limit: z
+              .int()
+              .min(0)
+              .describe("The limit in force: its count, or its percentage of the governed tenants, rounded up."),
+            limitSpec: z.string().max(7).describe('The limit as written, e.g. "10" or "10%".'),
+            reasons: z
+              .array(z.enum(DISRUPTION_REASONS))
+              .max(DISRUPTION_REASONS.length)
+              .describe("The reasons of the changes it limits."),
+            interval: Duration.describe("Its sliding interval."),
+            changes: z.int().min(0).describe("Changes with one of its reasons counted in its interval."),
+            remaining: z.int().min(0).describe("Changes it allows now: 0 while it is spent; limit when inactive."),
+            heldBack: z
+              .int()
+              .min(0)
+              .describe("Workloads whose change this budget held back in its interval (Blocked decisions)."),
+            heldBackWorkloads: z
+              .array(z.string().max(317))
+              .max(20)
+              .describe("Up to 20 of those workloads, as namespace/name, the most recent first.")
+              .optional(),
+            nextChangeAt: Timestamp.describe(
+              "While it is active and spent: when the counted change that frees one leaves the interval.",
+            ).optional(),
+            windowChangesAt: Timestamp.describe(
+              "For a scheduled budget: when its window next opens (inactive) or closes (active).",
+            ).optional(),
+          })
+          .describe("One disruption budget at the time of the status."),
+      )
+      .max(52)
+      .describe("Every disruption budget in force, active or not, in the order they are listed.")
       .optional(),
   })
   .describe("Observed state of the policy.");

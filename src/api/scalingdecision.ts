@@ -1,7 +1,7 @@
 // ScalingDecision: the record of one scaling decision, its root cause and evidence, and whether it was applied.
 import { z } from "zod";
 import { ComponentName, DnsLabel, DnsSubdomain, Quantity, ResourceRequirements, Timestamp } from "./common.js";
-import { ESTIMATOR_NAMES, ScalerName } from "./clusterscaler.js";
+import { DISRUPTION_REASONS, ESTIMATOR_NAMES, ScalerName } from "./clusterscaler.js";
 import { type TransitionRule, type UpdateCheck, updateCheck, withRules } from "./rules.js";
 import { kubeObject } from "./object.js";
 
@@ -92,6 +92,15 @@ export const ScalingDecisionSpec = z
       )
       .optional(),
     clusterScaler: DnsSubdomain.describe("The ClusterScaler whose policy made the decision.").optional(),
+    disruptionReasons: z
+      .array(z.enum(DISRUPTION_REASONS).describe("ScaleUp, ScaleDown or RestartRequiring."))
+      .max(DISRUPTION_REASONS.length)
+      .describe(
+        "The reasons the ClusterScaler's disruption budgets count the change under: its direction, and " +
+          "RestartRequiring when it restarts the component's pods (see the ClusterScaler's spec.disruption). A " +
+          "decision without it (recorded before budgets had reasons) counts under its direction and RestartRequiring.",
+      )
+      .optional(),
     decidedAt: Timestamp.describe("When the decision was made.").optional(),
   })
   .describe("The decision. It is a record and does not change after creation.");

@@ -12,6 +12,8 @@ import {
   type PrometheusFlags,
 } from "./common-flags.js";
 import { parseDuration } from "../api/common.js";
+import { DisruptionBudget } from "../api/clusterscaler.js";
+import { z } from "zod";
 import { duration, durationOrZero, percent, positiveInteger, positiveNumber } from "./args.js";
 import { readSigningKeyFile } from "../scaler/signing-key.js";
 import { imageRegistryError } from "../api/scheduling.js";
@@ -54,6 +56,7 @@ interface ControllerFlags extends KubeFlags, PrometheusFlags {
   opsCenterCaFile?: string;
   clusterName: string;
   decisionRetention: string;
+  defaultDisruptionBudgets: DisruptionBudget[];
   externalEtcdSecretNamespaces?: string;
   tenantSecretsClusterRole?: string;
   serviceAccount?: string;
@@ -61,6 +64,22 @@ interface ControllerFlags extends KubeFlags, PrometheusFlags {
   decisionSigningKeyFile?: string;
   dashboard?: boolean;
   dashboardAuthTokenFile?: string;
+}
+
+/** The default disruption budgets: a JSON list in the form of a ClusterScaler's spec.disruption.budgets. */
+export function disruptionBudgets(value: string): DisruptionBudget[] {
+  let json: unknown;
+  try {
+    json = JSON.parse(value);
+  } catch {
+    throw new InvalidArgumentError('expected a JSON list of budgets, e.g. [{"limit":"10","interval":"5m"}]');
+  }
+  const r = z.array(DisruptionBudget).min(1).max(50).safeParse(json);
+  if (!r.success)
+    throw new InvalidArgumentError(
+      r.error.issues.map((i) => `${i.path.length ? `${i.path.join(".")}: ` : ""}${i.message}`).join("; "),
+    );
+  return r.data;
 }
 
 export function controllerCommand(): Command {
@@ -182,6 +201,17 @@ export function controllerCommand(): Command {
       duration,
       "168h",
     )
+    .addOption(
+      new Option(
+        "--default-disruption-budgets <json>",
+        "disruption budgets of every ClusterScaler that sets neither spec.disruption.budgets nor spec.fleetBudget: " +
+          "a JSON list in the form of spec.disruption.budgets (limit as a count or a percentage of the tenants it " +
+          'governs, interval, optional reasons, schedule in UTC and duration), e.g. [{"limit":"10%","interval":"10m",' +
+          '"reasons":["ScaleDown"]},{"limit":"0","interval":"1h","schedule":"0 8 * * 1-5","duration":"10h"}]',
+      )
+        .argParser(disruptionBudgets)
+        .default([{ limit: "10", interval: "5m" }], '[{"limit":"10","interval":"5m"}]'),
+    )
     .option(
       "--decision-signing-key-file <path>",
       "HMAC key (at least 32 bytes) metapilot signs its ScalingDecisions with, shared by all replicas; only a " +
@@ -293,6 +323,7 @@ export function controllerCommand(): Command {
         })),
         clusterName: flags.clusterName,
         decisionRetentionMs: parseDuration(flags.decisionRetention),
+        defaultDisruptionBudgets: flags.defaultDisruptionBudgets,
         // The Lease's namespace is metapilot's own: no TenantControlPlane may take it over.
         ownNamespaces: [flags.leaderElectionNamespace],
         externalEtcdSecretNamespaces: (flags.externalEtcdSecretNamespaces ?? "")

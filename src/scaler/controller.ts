@@ -11,7 +11,7 @@ import { PrometheusClient } from "../prometheus/client.js";
 import { jsonEqual, mergeConditions, type ConditionInput } from "../operator/status.js";
 import { KubeActuator, RecordingActuator } from "./actuator.js";
 import { defaultEngineOptions } from "./engine.js";
-import { fleetBudgetCondition, fleetBudgetStatus } from "./fleet-budget.js";
+import { disruptionBudgetsStatus, fleetBudgetCondition, fleetBudgetStatus } from "./fleet-budget.js";
 import { fleetRegressionCondition, fleetRegressionStatus } from "./fleet-model.js";
 import { selectClusterScaler } from "./policy.js";
 import { ScalerReconciler, type DecisionObject, type ScalerCaches } from "./reconciler.js";
@@ -112,6 +112,7 @@ export function addClusterScalerController(manager: Manager, config: ControllerC
     registry: manager.metrics.registry,
     dryRun: config.dryRun,
     engine: config.staleAfterMs ? { staleAfterMs: config.staleAfterMs } : undefined,
+    defaultDisruptionBudgets: config.defaultDisruptionBudgets,
     // Its ScaleUpBlocked condition; a workload that enters the set with a decision wakes it through the decision too.
     onBlockedChange: (clusterScaler) => statusController.queue.add(clusterScaler),
     signingKey: signingKeyLoader(
@@ -222,11 +223,14 @@ export function addClusterScalerController(manager: Manager, config: ControllerC
         } else delete status.fleetRegression;
         const budget = await reconciler.fleetBudgetUsage(key.name, now);
         if (budget) {
-          const interval = parsed.value.spec.fleetBudget.interval;
-          status.fleetBudget = fleetBudgetStatus(budget, interval);
-          conditions.push(fleetBudgetCondition(budget, interval));
-          // The counts change when a decision leaves the interval, which no event announces.
-          if (budget.nextExpiryAt !== undefined) requeueAfterMs = Math.max(1000, budget.nextExpiryAt - now + 100);
+          status.fleetBudget = fleetBudgetStatus(budget);
+          status.disruptionBudgets = disruptionBudgetsStatus(budget);
+          conditions.push(fleetBudgetCondition(budget));
+          // The counts change when a decision leaves an interval, and a scheduled budget when its window opens or
+          // closes, which no event announces.
+          // At most an hour ahead: a window weeks away would overflow a timer (setTimeout takes 32 bits).
+          if (budget.nextExpiryAt !== undefined)
+            requeueAfterMs = Math.min(3_600_000, Math.max(1000, budget.nextExpiryAt - now + 100));
         }
       }
       const generation = raw.metadata.generation;
@@ -275,7 +279,8 @@ export function addClusterScalerController(manager: Manager, config: ControllerC
       })
     : undefined;
   manager.onLeading(async (signal) => {
-    const work: Array<Promise<void>> = [];
+    // Before any reconcile of this term: the budgets read the decisions of the leader before, not a lagging cache.
+    const work: Array<Promise<void>> = [reconciler.catchUp(signal)];
     if (prometheus) work.push(prometheus.run(signal));
     if (probe) work.push(probe.run(signal));
     if (reporter) work.push(reporter.run(signal));

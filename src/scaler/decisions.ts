@@ -27,7 +27,7 @@ import {
   tenantLabel,
   workloadAnnotation,
 } from "../api/labels.js";
-import { blockedByFleetBudget } from "./fleet-budget.js";
+import { blockedByFleetBudget, heldByBudgetAnnotation } from "./fleet-budget.js";
 
 export interface DecisionObject extends KubeObject {
   spec?: {
@@ -112,6 +112,7 @@ export function decisionObject(
         ...(plan.oomIds.length ? { [oomIdsAnnotation]: plan.oomIds.join(",").slice(0, 4000) } : {}),
         ...(how.dryRun ? { [observedSizeAnnotation]: JSON.stringify(how.observed) } : {}),
         ...(plan.heldByFleetBudget ? { [blockedByAnnotation]: blockedByFleetBudget } : {}),
+        ...(plan.heldByBudget ? { [heldByBudgetAnnotation]: plan.heldByBudget } : {}),
         ...(plan.action === "blocked" && plan.blockedKey
           ? { [blockedKeyAnnotation]: plan.blockedKey.slice(0, 1000) }
           : {}),
@@ -128,6 +129,7 @@ export function decisionObject(
       before: sizeBlock(plan.before),
       after: sizeBlock(plan.after),
       clusterScaler: how.clusterScaler,
+      ...(plan.disruptionReasons?.length ? { disruptionReasons: plan.disruptionReasons } : {}),
       decidedAt: new Date(at.now).toISOString(),
     },
   };

@@ -11,6 +11,7 @@ import { capacityShortfall, describeShortfall, shortfallKey } from "./capacity.j
 import { upCandidates, type UpCandidate } from "./scalers/index.js";
 import { canAddReplica } from "./scalers/common.js";
 import { scaleDownPlan } from "./scalers/scale-down.js";
+import { disruptionReasons, heldBy, heldMessage } from "./budget-gate.js";
 import { clamp, describeSize, maxSize, sameSize } from "./sizes.js";
 import type { BlockedReason, DecisionInput, Plan } from "./types.js";
 
@@ -131,31 +132,37 @@ export function decide(input: DecisionInput, o: EngineOptions = defaultEngineOpt
         notes,
       };
     }
-    if (input.fleetBudgetRemaining <= 0 && !(isOom && input.oomFloorRemaining > 0)) {
+    const reasons = disruptionReasons(input, "Up", base.before, base.after);
+    const held = heldBy(input, reasons);
+    if (held && !(isOom && input.oomFloorRemaining > 0)) {
       return {
         action: "blocked",
         ...base,
+        disruptionReasons: reasons,
         heldByFleetBudget: true,
+        ...(held.budget ? { heldByBudget: held.budget } : {}),
         blockedReason: "FleetBudget",
-        blockedBy: isOom
-          ? "fleet budget exhausted for this interval, and this tenant's OOM scale-ups that the budget never " +
-            "holds back (fleetBudget.oomFloorPerTenant) are used"
-          : "fleet budget exhausted for this interval",
+        blockedBy: heldMessage(held.budget, isOom),
       };
     }
-    return { action: "change", ...base };
+    return { action: "change", ...base, disruptionReasons: reasons };
   }
   const down = scaleDownPlan(input, o, notes);
-  if (down.action === "change" && input.fleetBudgetRemaining <= 0) {
+  if (down.action !== "change") return down;
+  const reasons = disruptionReasons(input, "Down", down.before, down.after);
+  const held = heldBy(input, reasons);
+  if (held) {
     return {
       ...down,
       action: "blocked",
+      disruptionReasons: reasons,
       heldByFleetBudget: true,
+      ...(held.budget ? { heldByBudget: held.budget } : {}),
       blockedReason: "FleetBudget",
-      blockedBy: "fleet budget exhausted for this interval",
+      blockedBy: heldMessage(held.budget, false),
     };
   }
-  return down;
+  return { ...down, disruptionReasons: reasons };
 }
 
 /** The condition an OOM kill at maxAllowed is: the memory the workload has, under the bound it is at. */

@@ -1,7 +1,16 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { parseClusterScaler, type ClusterScaler } from "../api/index.js";
-import { blockedByFleetBudget, budgetOf, FleetBudget, type BudgetDecision } from "./fleet-budget.js";
+import {
+  blockedByFleetBudget,
+  budgetOf,
+  budgetsOf,
+  FleetBudget,
+  fleetBudgetCondition,
+  heldByBudgetAnnotation,
+  limitOf,
+  type BudgetDecision,
+} from "./fleet-budget.js";
 import { signDecision } from "./signature.js";
 import { blockedByAnnotation, signatureAnnotation } from "../api/labels.js";
 
@@ -34,6 +43,9 @@ function decision(
     byBudget?: boolean;
     clusterScaler?: string;
     signWith?: Buffer | null;
+    direction?: "Up" | "Down";
+    reasons?: string[];
+    heldBy?: string;
   } = { at: t0 },
 ): BudgetDecision {
   const tenant = o.tenant ?? "a";
@@ -41,17 +53,21 @@ function decision(
     metadata: {
       name: `kube-apiserver-up-${serial++}`,
       namespace: `tcp-${tenant}`,
-      annotations: o.byBudget ? { [blockedByAnnotation]: blockedByFleetBudget } : {},
+      annotations: {
+        ...(o.byBudget ? { [blockedByAnnotation]: blockedByFleetBudget } : {}),
+        ...(o.heldBy ? { [heldByBudgetAnnotation]: o.heldBy } : {}),
+      },
     },
     spec: {
       target: { name: "kube-apiserver", namespace: `tcp-${tenant}`, tenant },
       component: "kube-apiserver",
-      direction: "Up",
+      direction: o.direction ?? "Up",
       dryRun: false,
       after: { replicas: 2 },
       rootCause: { category: o.oom ? "OOMKilled" : "CPUSaturation" },
       clusterScaler: o.clusterScaler ?? "fleet",
       decidedAt: new Date(o.at).toISOString(),
+      ...(o.reasons ? { disruptionReasons: o.reasons } : {}),
     },
     ...(o.phase ? { status: { phase: o.phase } } : {}),
   };
@@ -234,5 +250,186 @@ describe("FleetBudget", () => {
     expect(budget.usage(clusterScaler({ interval: "1h" }), now, key).changes).toBe(2);
     budget.forget(recorded[1] as BudgetDecision);
     expect(budget.usage(clusterScaler({ interval: "1h" }), now, key).changes).toBe(1);
+  });
+});
+
+function withBudgets(disruption: Record<string, unknown>, extra: Record<string, unknown> = {}): ClusterScaler {
+  const r = parseClusterScaler({
+    apiVersion: "metapilot.io/v1alpha1",
+    kind: "ClusterScaler",
+    metadata: { name: "fleet" },
+    spec: { components: [{ name: "kube-apiserver", scalers: [{ name: "oom" }] }], disruption, ...extra },
+  });
+  if (!r.ok) throw new Error(r.errors.join("; "));
+  return r.value;
+}
+
+describe("disruption budgets", () => {
+  it.each([
+    ["10", 0, 10],
+    ["0", 100, 0],
+    ["10%", 100, 10],
+    ["10%", 5, 1], // 0.5 rounded up, as Karpenter rounds
+    ["1%", 1, 1],
+    ["33%", 10, 4], // 3.3 rounded up
+    ["0%", 100, 0],
+    ["100%", 7, 7],
+    ["50%", 0, 0], // no tenant governed: nothing to change
+  ])("a limit of %s with %d tenants is %d changes", (limit, tenants, want) =>
+    expect(limitOf(limit, tenants)).toBe(want),
+  );
+
+  it("are the controller's defaults when a ClusterScaler sets none, and spec.fleetBudget counts as one", () => {
+    const defaults = [{ limit: "5%", interval: "1m" }];
+    expect(budgetsOf(clusterScaler(), defaults).budgets.map((b) => b.id)).toEqual(["default[0]"]);
+    expect(budgetsOf(clusterScaler(), defaults).oomFloor).toBe(2);
+    const both = budgetsOf(withBudgets({ budgets: [{ limit: "3", interval: "1m" }] }, { fleetBudget: {} }), defaults);
+    expect(both.budgets.map((b) => [b.id, b.limitSpec, b.intervalMs])).toEqual([
+      ["spec.disruption.budgets[0]", "3", min],
+      ["spec.fleetBudget", "10", 5 * min],
+    ]);
+    expect(budgetsOf(withBudgets({ oomFloorPerTenant: 4 }, { fleetBudget: { oomFloorPerTenant: 3 } })).oomFloor).toBe(
+      4,
+    );
+    // spec.disruption without budgets leaves the defaults in force.
+    expect(budgetsOf(withBudgets({ oomFloorPerTenant: 1 }), defaults).budgets[0]?.id).toBe("default[0]");
+  });
+
+  it("refuses bad limits, schedules and durations", () => {
+    const bad = (budget: Record<string, unknown>) =>
+      parseClusterScaler({
+        apiVersion: "metapilot.io/v1alpha1",
+        kind: "ClusterScaler",
+        metadata: { name: "x" },
+        spec: { components: [{ name: "kube-apiserver" }], disruption: { budgets: [budget] } },
+      });
+    expect(bad({ limit: "101%", interval: "1m" }).ok).toBe(false);
+    expect(bad({ limit: "-1", interval: "1m" }).ok).toBe(false);
+    expect(bad({ limit: "ten", interval: "1m" }).ok).toBe(false);
+    expect(bad({ limit: "1", interval: "0" }).ok).toBe(false);
+    expect(bad({ limit: "1", interval: "1m", schedule: "0 9 * * *" }).ok).toBe(false); // no duration
+    expect(bad({ limit: "1", interval: "1m", duration: "1h" }).ok).toBe(false); // no schedule
+    expect(bad({ limit: "1", interval: "1m", schedule: "0 25 * * *", duration: "1h" }).ok).toBe(false);
+    expect(bad({ limit: "1", interval: "1m", schedule: "0 9 * * *", duration: "0s" }).ok).toBe(false);
+    expect(bad({ limit: "1", interval: "1m", reasons: ["Drain"] }).ok).toBe(false);
+    expect(bad({ limit: "10%", interval: "1m", schedule: "@daily", duration: "1h", reasons: ["ScaleDown"] }).ok).toBe(
+      true,
+    );
+  });
+
+  it("the most restrictive active budget wins, per reason; a budget counts only changes with one of its reasons", () => {
+    const cs = withBudgets({
+      budgets: [
+        { limit: "4", interval: "5m" },
+        { limit: "1", interval: "5m", reasons: ["ScaleDown"] },
+        { limit: "2", interval: "10m", reasons: ["RestartRequiring"] },
+      ],
+    });
+    const budget = budgetOver([
+      decision({ at: t0, tenant: "a", phase: "Applied", direction: "Down", reasons: ["ScaleDown"] }),
+      decision({ at: t0, tenant: "b", phase: "Applied", direction: "Up", reasons: ["ScaleUp", "RestartRequiring"] }),
+      // Decided 8 minutes before: only the 10-minute budget still counts it.
+      decision({
+        at: t0 - 8 * min,
+        tenant: "c",
+        phase: "Applied",
+        direction: "Up",
+        reasons: ["ScaleUp", "RestartRequiring"],
+      }),
+    ]);
+    const u = budget.usage(cs, t0 + 1, key);
+    expect(u.budgets.map((b) => [b.id, b.changes, b.remaining])).toEqual([
+      ["spec.disruption.budgets[0]", 2, 2],
+      ["spec.disruption.budgets[1]", 1, 0],
+      ["spec.disruption.budgets[2]", 2, 0],
+    ]);
+    expect(u.remainingByReason).toEqual({
+      ScaleUp: { remaining: 2, budget: "spec.disruption.budgets[0]" },
+      ScaleDown: { remaining: 0, budget: "spec.disruption.budgets[1]" },
+      RestartRequiring: { remaining: 0, budget: "spec.disruption.budgets[2]" },
+    });
+    // The flat fields and the condition follow the most restrictive one.
+    expect(u.remaining).toBe(0);
+    expect(u.interval).toBe("5m");
+    const c = fleetBudgetCondition(u);
+    expect(c).toMatchObject({ status: "False", reason: "BudgetSpent" });
+    expect(c.message).toContain("spec.disruption.budgets[1] (ScaleDown)");
+    expect(c.message).toContain("spec.disruption.budgets[2] (RestartRequiring)");
+  });
+
+  it("counts a decision recorded before reasons existed under its direction and RestartRequiring", () => {
+    const cs = withBudgets({ budgets: [{ limit: "5", interval: "5m", reasons: ["RestartRequiring"] }] });
+    const budget = budgetOver([decision({ at: t0, phase: "Applied", direction: "Down" })]);
+    expect(budget.usage(cs, t0, key).budgets[0]?.changes).toBe(1);
+  });
+
+  it("turns percentages into counts of the governed tenants", () => {
+    const cs = withBudgets({ budgets: [{ limit: "10%", interval: "5m" }] });
+    const budget = budgetOver([decision({ at: t0, phase: "Applied" })]);
+    expect(budget.usage(cs, t0, key, undefined, 25).budgets[0]).toMatchObject({ limit: 3, remaining: 2 });
+    expect(budget.usage(cs, t0, key, undefined, 0).budgets[0]).toMatchObject({ limit: 0, remaining: 0 });
+  });
+
+  it("applies a scheduled budget only inside its window (UTC), and says when the window changes", () => {
+    // A freeze: no change at all on weekdays 09:00-17:00 UTC; 5 per 5 minutes always.
+    const cs = withBudgets({
+      budgets: [
+        { limit: "5", interval: "5m" },
+        { limit: "0", interval: "5m", schedule: "0 9 * * 1-5", duration: "8h" },
+      ],
+    });
+    const budget = new FleetBudget();
+    const monday = Date.parse("2026-12-07T12:00:00Z");
+    const inside = budget.usage(cs, monday, key);
+    expect(inside.budgets[1]).toMatchObject({ active: true, limit: 0, remaining: 0 });
+    expect(inside.budgets[1]?.windowChangesAt).toBe(Date.parse("2026-12-07T17:00:00Z"));
+    expect(inside.remainingByReason.ScaleUp).toEqual({ remaining: 0, budget: "spec.disruption.budgets[1]" });
+    // The status is looked at again when the window closes.
+    expect(inside.nextExpiryAt).toBe(Date.parse("2026-12-07T17:00:00Z"));
+    const evening = budget.usage(cs, Date.parse("2026-12-07T18:00:00Z"), key);
+    expect(evening.budgets[1]).toMatchObject({ active: false });
+    expect(evening.budgets[1]?.windowChangesAt).toBe(Date.parse("2026-12-08T09:00:00Z"));
+    expect(evening.remainingByReason.ScaleUp).toEqual({ remaining: 5, budget: "spec.disruption.budgets[0]" });
+    expect(fleetBudgetCondition(evening)).toMatchObject({ status: "True", reason: "WithinBudget" });
+  });
+
+  it("keeps the OOM floor over the longest active interval that can hold a scale-up back, a budget of 0 included", () => {
+    const cs = withBudgets({
+      budgets: [
+        { limit: "0", interval: "10m", reasons: ["ScaleUp"] },
+        { limit: "5", interval: "1m", reasons: ["ScaleDown"] },
+      ],
+      oomFloorPerTenant: 1,
+    });
+    const budget = budgetOver([decision({ at: t0, tenant: "a", phase: "Applied", oom: true, reasons: ["ScaleUp"] })]);
+    expect(budget.usage(cs, t0 + 9 * min, key, "a").oomFloorRemaining).toBe(0);
+    expect(budget.usage(cs, t0 + 9 * min, key, "b").oomFloorRemaining).toBe(1);
+    expect(budget.usage(cs, t0 + 10 * min, key, "a").oomFloorRemaining).toBe(1);
+  });
+
+  it("attributes what it held back to the budget recorded on the decision", () => {
+    const cs = withBudgets({
+      budgets: [
+        { limit: "1", interval: "5m", reasons: ["ScaleDown"] },
+        { limit: "1", interval: "5m", reasons: ["RestartRequiring"] },
+      ],
+    });
+    const budget = budgetOver([
+      decision({
+        at: t0,
+        tenant: "a",
+        phase: "Blocked",
+        byBudget: true,
+        direction: "Down",
+        reasons: ["ScaleDown", "RestartRequiring"],
+        heldBy: "spec.disruption.budgets[1]",
+      }),
+      // Recorded before budgets were named: every budget that covers it shows it.
+      decision({ at: t0, tenant: "b", phase: "Blocked", byBudget: true, direction: "Down", reasons: ["ScaleDown"] }),
+    ]);
+    const u = budget.usage(cs, t0 + 1, key);
+    expect(u.budgets[0]?.heldBack).toEqual(["tcp-b/kube-apiserver"]);
+    expect(u.budgets[1]?.heldBack).toEqual(["tcp-a/kube-apiserver"]);
+    expect(new Set(u.heldBack)).toEqual(new Set(["tcp-a/kube-apiserver", "tcp-b/kube-apiserver"]));
   });
 });

@@ -1,5 +1,9 @@
-// The fleet budget: how many workload changes one ClusterScaler makes across all its tenants in a sliding interval
-// (spec.fleetBudget). It is counted from the ScalingDecisions the policy recorded, as the decision cache holds
+// The disruption budgets: how many workload changes one ClusterScaler makes across all its tenants in a sliding
+// interval, per budget (spec.disruption.budgets, spec.fleetBudget, or the controller's default budgets for a
+// ClusterScaler that sets none). Each budget limits the changes with one of its reasons (ScaleUp, ScaleDown,
+// RestartRequiring; src/scaler/budget-gate.ts, restart.ts), as a count or a percentage of the governed tenants, and is
+// active always or only inside the windows of its cron schedule (src/api/cron.ts). The most restrictive active
+// budget wins: the engine gets, per reason, the least any active budget covering it has left. It is counted from the ScalingDecisions the policy recorded, as the decision cache holds
 // them, not from memory: a restarted controller, or a standby that takes the Lease over, sees the changes its
 // predecessor made and carries on at the same rate. Its own decisions count from the moment they are planned,
 // before the cache shows them, so concurrent workers cannot overspend it either.
@@ -10,13 +14,28 @@
 // metapilot's key count (src/scaler/signature.ts): anyone who may create ScalingDecisions could otherwise spend the
 // fleet's budget and so stop every scale-up.
 //
-// OOM scale-ups count against the budget too, but a tenant always gets oomFloorPerTenant of them per interval,
-// however spent the budget is (the engine's rule, fed by oomFloorRemaining).
-import { parseDuration, type ClusterScaler } from "../api/index.js";
+// OOM scale-ups count against the budgets too, but a tenant always gets oomFloorPerTenant of them per interval (the
+// longest of the active budgets that cover ScaleUp), however spent the budgets are (the engine's rule, fed by
+// oomFloorRemaining).
+import {
+  DISRUPTION_REASONS,
+  parseDuration,
+  type ClusterScaler,
+  type DisruptionBudget,
+  type DisruptionReason,
+} from "../api/index.js";
+import { cronWindow } from "../api/cron.js";
 import { verifyDecision, type SignedDecision } from "./signature.js";
 import { blockedByAnnotation } from "../api/labels.js";
+import type { BudgetRemaining } from "./types.js";
 
 export const blockedByFleetBudget = "fleet-budget";
+/** On a decision held back by a disruption budget: which budget ("spec.disruption.budgets[0]"). Shown, not trusted. */
+export const heldByBudgetAnnotation = "metapilot.io/disruption-budget";
+
+/** The controller's default budgets when --default-disruption-budgets is not given: what spec.fleetBudget was. */
+export const builtInDefaultBudgets: readonly DisruptionBudget[] = [{ limit: "10", interval: "5m" }];
+export const defaultOomFloor = 2;
 
 /** The parts of a ScalingDecision the budget reads. */
 export interface BudgetDecision extends SignedDecision {
@@ -27,14 +46,54 @@ export interface BudgetDecision extends SignedDecision {
     decidedAt?: string;
     clusterScaler?: string;
     rootCause?: { category?: string };
+    disruptionReasons?: string[];
   };
   status?: { phase?: string };
 }
 
-/** The budget as the engine and the ClusterScaler's status see it, at one moment. */
+/** A budget in force, resolved from the spec or the controller's defaults. */
+export interface ResolvedBudget {
+  /** Where it comes from: "spec.disruption.budgets[i]", "spec.fleetBudget" or "default[i]". */
+  id: string;
+  limitSpec: string;
+  interval: string;
+  intervalMs: number;
+  reasons: readonly DisruptionReason[];
+  schedule?: string;
+  durationMs?: number;
+}
+
+/** One budget at one moment. */
+export interface BudgetState extends ResolvedBudget {
+  active: boolean;
+  /** The limit in force: the count, or the percentage of the governed tenants rounded up. */
+  limit: number;
+  /** Changes with one of its reasons in its interval. */
+  changes: number;
+  /** limit - changes, never below 0. */
+  remaining: number;
+  /** Workloads it held back in its interval, the most recent first. */
+  heldBack: string[];
+  /** While active and spent: when the change that frees one leaves the interval. */
+  nextChangeAt?: number;
+  /** For a scheduled budget: when its window next opens or closes. */
+  windowChangesAt?: number;
+  /** When its counts next change (a counted or held decision leaves the interval). */
+  nextExpiryAt?: number;
+}
+
+/**
+ * The budgets as the engine and the ClusterScaler's status see them, at one moment. The flat fields are those of the
+ * most restrictive active budget (the first budget when none is active), in the form spec.fleetBudget had.
+ */
 export interface BudgetUsage {
+  budgets: BudgetState[];
+  /** Per reason, the least an active budget covering it has left, and which budget; absent: no active budget. */
+  remainingByReason: BudgetRemaining;
   maxChangesPerInterval: number;
   intervalMs: number;
+  /** The interval as written. */
+  interval: string;
   oomFloorPerTenant: number;
   /** Changes counted in the interval. */
   changes: number;
@@ -46,7 +105,7 @@ export interface BudgetUsage {
   heldBack: string[];
   /** When the oldest counted change leaves the interval; only while nothing remains. */
   nextChangeAt?: number;
-  /** When the next counted change or held-back decision leaves the interval (the counts change then). */
+  /** When the counts or a budget's window next change: a counted or held decision leaves an interval, a window opens or closes. */
   nextExpiryAt?: number;
 }
 
@@ -57,6 +116,9 @@ interface Entry {
   at: number;
   oom: boolean;
   heldByBudget: boolean;
+  /** The budget that held it back, when recorded. */
+  heldBy?: string;
+  reasons: readonly DisruptionReason[];
   /** The recorded object; absent while this process's own decision is not in the cache yet. */
   decision?: BudgetDecision;
   /** This process planned it: trusted without a signature, and its phase known before the cache shows it. */
@@ -67,14 +129,64 @@ interface Entry {
   signed?: boolean;
 }
 
-/** What the budget of a ClusterScaler is: its spec with the defaults of src/api/clusterscaler.ts. */
-export function budgetOf(cs: ClusterScaler): { maxChanges: number; intervalMs: number; oomFloor: number } {
-  const b = cs.spec.fleetBudget;
+/** A decision's reasons: as recorded, else (recorded before budgets had reasons) its direction and RestartRequiring. */
+function reasonsOf(d: BudgetDecision): DisruptionReason[] {
+  const recorded = d.spec?.disruptionReasons?.filter((r): r is DisruptionReason =>
+    (DISRUPTION_REASONS as readonly string[]).includes(r),
+  );
+  if (recorded?.length) return recorded;
+  return [d.spec?.direction === "Down" ? "ScaleDown" : "ScaleUp", "RestartRequiring"];
+}
+
+function resolve(b: DisruptionBudget, id: string): ResolvedBudget {
   return {
-    maxChanges: b.maxChangesPerInterval,
+    id,
+    limitSpec: b.limit,
+    interval: b.interval,
     intervalMs: parseDuration(b.interval),
-    oomFloor: b.oomFloorPerTenant,
+    reasons: b.reasons?.length ? b.reasons : DISRUPTION_REASONS,
+    ...(b.schedule && b.duration ? { schedule: b.schedule, durationMs: parseDuration(b.duration) } : {}),
   };
+}
+
+/**
+ * The budgets in force for a ClusterScaler: spec.disruption.budgets and spec.fleetBudget (as one budget of every
+ * reason) together, or the controller's `defaults` when it sets neither; and its OOM floor.
+ */
+export function budgetsOf(
+  cs: ClusterScaler,
+  defaults: readonly DisruptionBudget[] = builtInDefaultBudgets,
+): { budgets: ResolvedBudget[]; oomFloor: number } {
+  const budgets = (cs.spec.disruption?.budgets ?? []).map((b, i) => resolve(b, `spec.disruption.budgets[${i}]`));
+  const fb = cs.spec.fleetBudget;
+  if (fb) budgets.push(resolve({ limit: String(fb.maxChangesPerInterval), interval: fb.interval }, "spec.fleetBudget"));
+  return {
+    budgets: budgets.length ? budgets : defaults.map((b, i) => resolve(b, `default[${i}]`)),
+    oomFloor: cs.spec.disruption?.oomFloorPerTenant ?? fb?.oomFloorPerTenant ?? defaultOomFloor,
+  };
+}
+
+/**
+ * The budgets as one count per interval, for the backtest's simple model: the first budget in force (a percentage of
+ * `tenants`), and the OOM floor. Schedules and reasons are not modelled there.
+ */
+export function budgetOf(
+  cs: ClusterScaler,
+  tenants = 0,
+  defaults: readonly DisruptionBudget[] = builtInDefaultBudgets,
+): { maxChanges: number; intervalMs: number; oomFloor: number } {
+  const { budgets, oomFloor } = budgetsOf(cs, defaults);
+  const first = budgets[0];
+  return { maxChanges: first ? limitOf(first.limitSpec, tenants) : 0, intervalMs: first?.intervalMs ?? 0, oomFloor };
+}
+
+/**
+ * A budget's limit in force: a count as it is, a percentage of `tenants` rounded up (Karpenter's rounding: any
+ * percentage above 0 of at least one tenant allows one change).
+ */
+export function limitOf(limit: string, tenants: number): number {
+  if (limit.endsWith("%")) return Math.ceil((Number(limit.slice(0, -1)) * Math.max(0, tenants)) / 100);
+  return Number(limit);
 }
 
 export class FleetBudget {
@@ -85,8 +197,12 @@ export class FleetBudget {
 
   /**
    * @param recorded every recorded decision, read again only when an interval grows beyond what is kept
+   * @param defaults the budgets of a ClusterScaler that sets none (--default-disruption-budgets)
    */
-  constructor(private readonly recorded: () => readonly BudgetDecision[] = () => []) {}
+  constructor(
+    private readonly recorded: () => readonly BudgetDecision[] = () => [],
+    readonly defaults: readonly DisruptionBudget[] = builtInDefaultBudgets,
+  ) {}
 
   /** A decision as the cache has it now (added or updated). */
   observe(d: BudgetDecision): void {
@@ -106,6 +222,8 @@ export class FleetBudget {
       at,
       oom: d.spec?.direction === "Up" && d.spec?.rootCause?.category === "OOMKilled",
       heldByBudget: d.metadata?.annotations?.[blockedByAnnotation] === blockedByFleetBudget,
+      heldBy: d.metadata?.annotations?.[heldByBudgetAnnotation],
+      reasons: reasonsOf(d),
       decision: d,
       own: before?.own ?? false,
       ownPhase: before?.ownPhase,
@@ -125,11 +243,26 @@ export class FleetBudget {
   reserve(
     clusterScaler: string,
     key: string,
-    c: { tenant: string; workload: string; at: number; oom: boolean; heldByBudget: boolean },
+    c: {
+      tenant: string;
+      workload: string;
+      at: number;
+      oom: boolean;
+      heldByBudget: boolean;
+      heldBy?: string;
+      reasons?: readonly DisruptionReason[];
+    },
   ): void {
     const entries = this.entries(clusterScaler);
     const before = entries.get(key);
-    entries.set(key, { ...c, key, decision: before?.decision, own: true, ownPhase: before?.ownPhase });
+    entries.set(key, {
+      ...c,
+      reasons: c.reasons?.length ? c.reasons : DISRUPTION_REASONS,
+      key,
+      decision: before?.decision,
+      own: true,
+      ownPhase: before?.ownPhase,
+    });
   }
 
   /** The phase this process gave its own decision (the cache may show it later). */
@@ -138,53 +271,66 @@ export class FleetBudget {
     if (e) e.ownPhase = phase;
   }
 
-  /** The budget of `cs` at `now`, with the OOM floor of `tenant`; `signingKey` tells metapilot's decisions. */
-  usage(cs: ClusterScaler, now: number, signingKey: Buffer, tenant?: string): BudgetUsage {
+  /**
+   * The budgets of `cs` at `now`, with the OOM floor of `tenant`; `signingKey` tells metapilot's decisions, and
+   * `tenants` (the tenants `cs` governs) turns percentages into counts.
+   */
+  usage(cs: ClusterScaler, now: number, signingKey: Buffer, tenant?: string, tenants = 0): BudgetUsage {
     const name = cs.metadata?.name ?? "";
-    const { maxChanges, intervalMs, oomFloor } = budgetOf(cs);
-    this.ensureHorizon(name, intervalMs, now);
+    const { budgets, oomFloor } = budgetsOf(cs, this.defaults);
+    const longest = Math.max(...budgets.map((b) => b.intervalMs), 0);
+    this.ensureHorizon(name, longest, now);
     const entries = this.entries(name);
-    const start = now - intervalMs;
-    let changes = 0;
-    let tenantOoms = 0;
-    let oldest = Infinity;
-    const counted: number[] = [];
-    const held: Entry[] = [];
+    const live: Entry[] = [];
     for (const [key, e] of entries) {
-      if (e.at <= start) {
-        // Aged out; the horizon keeps what a longer interval would need.
-        if (e.at <= now - (this.horizonMs.get(name) ?? intervalMs)) entries.delete(key);
+      if (e.at <= now - (this.horizonMs.get(name) ?? longest)) {
+        entries.delete(key);
         continue;
       }
-      if (e.at > now) continue;
-      if (!this.trusted(e, signingKey)) continue;
-      oldest = Math.min(oldest, e.at);
-      const phase = e.decision?.status?.phase ?? e.ownPhase;
-      if (phase === "Blocked") {
-        if (e.heldByBudget) held.push(e);
-        continue;
-      }
-      if (phase === "Failed") continue;
-      changes++;
-      counted.push(e.at);
-      if (e.oom && e.tenant === tenant) tenantOoms++;
+      if (e.at > now || !this.trusted(e, signingKey)) continue;
+      live.push(e);
     }
-    const remaining = Math.max(0, maxChanges - changes);
-    // The change that frees the next slot is the (changes - maxChanges + 1)-th oldest.
-    counted.sort((a, b) => a - b);
-    const freeing = remaining === 0 ? counted[changes - maxChanges] : undefined;
+    const states = budgets.map((b) => budgetState(b, live, now, tenants));
+    const remainingByReason: BudgetRemaining = {};
+    for (const st of states) {
+      if (!st.active) continue;
+      for (const r of st.reasons) {
+        const had = remainingByReason[r];
+        if (!had || st.remaining < had.remaining) remainingByReason[r] = { remaining: st.remaining, budget: st.id };
+      }
+    }
+    // The OOM floor runs over the longest interval of the active budgets that could hold an OOM scale-up back.
+    const floorMs = Math.max(
+      0,
+      ...states.filter((st) => st.active && st.reasons.includes("ScaleUp")).map((st) => st.intervalMs),
+    );
+    let tenantOoms = 0;
     const heldBack: string[] = [];
-    for (const e of held.sort((a, b) => b.at - a.at)) if (!heldBack.includes(e.workload)) heldBack.push(e.workload);
+    for (const e of [...live].sort((x, y) => y.at - x.at)) {
+      const phase = phaseOf(e);
+      if (phase === "Blocked" && e.heldByBudget && e.at > now - longest && !heldBack.includes(e.workload))
+        heldBack.push(e.workload);
+      if (phase !== "Blocked" && phase !== "Failed" && e.oom && e.tenant === tenant && e.at > now - floorMs)
+        tenantOoms++;
+    }
+    const active = states.filter((st) => st.active);
+    const binding =
+      active.reduce<BudgetState | undefined>((m, st) => (!m || st.remaining < m.remaining ? st : m), undefined) ??
+      states[0];
+    const expiries = states.flatMap((st) => [st.nextExpiryAt, st.windowChangesAt]).filter((x) => x !== undefined);
     return {
-      maxChangesPerInterval: maxChanges,
-      intervalMs,
+      budgets: states,
+      remainingByReason,
+      maxChangesPerInterval: binding?.limit ?? 0,
+      intervalMs: binding?.intervalMs ?? 0,
+      interval: binding?.interval ?? "0",
       oomFloorPerTenant: oomFloor,
-      changes,
-      remaining,
+      changes: binding?.changes ?? 0,
+      remaining: binding?.remaining ?? 0,
       oomFloorRemaining: Math.max(0, oomFloor - tenantOoms),
       heldBack,
-      nextChangeAt: freeing === undefined ? undefined : freeing + intervalMs,
-      nextExpiryAt: Number.isFinite(oldest) ? oldest + intervalMs : undefined,
+      ...(binding?.nextChangeAt !== undefined ? { nextChangeAt: binding.nextChangeAt } : {}),
+      ...(expiries.length ? { nextExpiryAt: Math.min(...expiries) } : {}),
     };
   }
 
@@ -225,11 +371,76 @@ export class FleetBudget {
   }
 }
 
-/** The ClusterScaler's status.fleetBudget. */
-export function fleetBudgetStatus(u: BudgetUsage, interval: string): Record<string, unknown> {
+function phaseOf(e: Entry): string | undefined {
+  return e.decision?.status?.phase ?? e.ownPhase;
+}
+
+/** One budget at `now`, over the trusted decisions `live` (none after `now`). Pure. */
+function budgetState(b: ResolvedBudget, live: readonly Entry[], now: number, tenants: number): BudgetState {
+  const window = b.schedule && b.durationMs !== undefined ? cronWindow(b.schedule, b.durationMs, now) : undefined;
+  const active = window?.active ?? true;
+  const limit = limitOf(b.limitSpec, tenants);
+  const start = now - b.intervalMs;
+  const counted: number[] = [];
+  const held: Entry[] = [];
+  let oldest = Infinity;
+  for (const e of live) {
+    if (e.at <= start || !e.reasons.some((r) => b.reasons.includes(r))) continue;
+    const phase = phaseOf(e);
+    if (phase === "Blocked") {
+      if (e.heldByBudget && (e.heldBy === undefined || e.heldBy === b.id)) {
+        held.push(e);
+        oldest = Math.min(oldest, e.at);
+      }
+      continue;
+    }
+    if (phase === "Failed") continue;
+    counted.push(e.at);
+    oldest = Math.min(oldest, e.at);
+  }
+  const changes = counted.length;
+  const remaining = Math.max(0, limit - changes);
+  counted.sort((x, y) => x - y);
+  // The change that frees the next slot is the (changes - limit + 1)-th oldest; with a limit of 0 none does.
+  const freeing = active && remaining === 0 && limit > 0 ? counted[changes - limit] : undefined;
+  const heldBack: string[] = [];
+  for (const e of held.sort((x, y) => y.at - x.at)) if (!heldBack.includes(e.workload)) heldBack.push(e.workload);
+  return {
+    ...b,
+    active,
+    limit,
+    changes,
+    remaining,
+    heldBack,
+    ...(freeing !== undefined ? { nextChangeAt: freeing + b.intervalMs } : {}),
+    ...(window?.changesAt !== undefined ? { windowChangesAt: window.changesAt } : {}),
+    ...(Number.isFinite(oldest) ? { nextExpiryAt: oldest + b.intervalMs } : {}),
+  };
+}
+
+/** The ClusterScaler's status.disruptionBudgets. */
+export function disruptionBudgetsStatus(u: BudgetUsage): Array<Record<string, unknown>> {
+  return u.budgets.map((b) => ({
+    budget: b.id,
+    active: b.active,
+    limit: b.limit,
+    limitSpec: b.limitSpec,
+    reasons: [...b.reasons],
+    interval: b.interval,
+    changes: b.changes,
+    remaining: b.remaining,
+    heldBack: b.heldBack.length,
+    ...(b.heldBack.length ? { heldBackWorkloads: b.heldBack.slice(0, 20) } : {}),
+    ...(b.nextChangeAt !== undefined ? { nextChangeAt: new Date(b.nextChangeAt).toISOString() } : {}),
+    ...(b.windowChangesAt !== undefined ? { windowChangesAt: new Date(b.windowChangesAt).toISOString() } : {}),
+  }));
+}
+
+/** The ClusterScaler's status.fleetBudget: the most restrictive active budget. */
+export function fleetBudgetStatus(u: BudgetUsage): Record<string, unknown> {
   return {
     maxChangesPerInterval: u.maxChangesPerInterval,
-    interval,
+    interval: u.interval,
     oomFloorPerTenant: u.oomFloorPerTenant,
     changes: u.changes,
     remaining: u.remaining,
@@ -239,28 +450,47 @@ export function fleetBudgetStatus(u: BudgetUsage, interval: string): Record<stri
   };
 }
 
-/** The FleetBudgetAvailable condition: whether a change other than an OOM scale-up on the floor can be made now. */
-export function fleetBudgetCondition(
-  u: BudgetUsage,
-  interval: string,
-): { type: string; status: "True" | "False"; reason: string; message: string } {
+/**
+ * The FleetBudgetAvailable condition: False (BudgetSpent) while an active budget is spent, naming each spent one and
+ * the reasons it holds back; True (WithinBudget) otherwise, with the most restrictive active budget's numbers.
+ */
+export function fleetBudgetCondition(u: BudgetUsage): {
+  type: string;
+  status: "True" | "False";
+  reason: string;
+  message: string;
+} {
   const held = u.heldBack.length
     ? `; held back: ${u.heldBack.length} workload(s) (${u.heldBack.slice(0, 5).join(", ")}${u.heldBack.length > 5 ? ", ..." : ""})`
     : "";
   const floor = `OOM kills are still answered, up to ${u.oomFloorPerTenant} scale-ups per tenant per interval`;
-  if (u.remaining > 0)
+  const active = u.budgets.filter((b) => b.active);
+  const spent = active.filter((b) => b.remaining === 0);
+  const inactive = u.budgets.length - active.length;
+  const idle = inactive ? `; ${inactive} scheduled budget(s) outside their window` : "";
+  if (spent.length === 0)
     return {
       type: "FleetBudgetAvailable",
       status: "True",
       reason: "WithinBudget",
-      message: `${u.changes} of ${u.maxChangesPerInterval} changes made in the last ${interval}, ${u.remaining} left${held}`,
+      message: active.length
+        ? `${u.changes} of ${u.maxChangesPerInterval} changes made in the last ${u.interval}, ${u.remaining} left` +
+          `${active.length > 1 ? ` (the most restrictive of ${active.length} active budgets)` : ""}${idle}${held}`
+        : `no budget is active now${idle}${held}`,
     };
+  const describe = (b: BudgetState) =>
+    `${b.id} (${b.reasons.join(", ")}): ${b.changes} of ${b.limit} changes made in the last ${b.interval}, ` +
+    (b.nextChangeAt !== undefined
+      ? `next free at ${new Date(b.nextChangeAt).toISOString()}`
+      : b.windowChangesAt !== undefined
+        ? `until its window closes at ${new Date(b.windowChangesAt).toISOString()}`
+        : "until a change leaves the interval");
   return {
     type: "FleetBudgetAvailable",
     status: "False",
     reason: "BudgetSpent",
     message:
-      `${u.changes} of ${u.maxChangesPerInterval} changes made in the last ${interval}: further changes are ` +
-      `recorded as Blocked until ${u.nextChangeAt !== undefined ? new Date(u.nextChangeAt).toISOString() : "one leaves the interval"}${held}; ${floor}`,
+      `changes with the reasons of a spent budget are recorded as Blocked: ${spent.map(describe).join("; ")}` +
+      `${held}; ${floor}`,
   };
 }

@@ -5,19 +5,21 @@
 // between the two never loses a decision and a retry never actuates twice.
 import { randomBytes } from "node:crypto";
 import type { Registry } from "prom-client";
-import { parseClusterScaler, type ClusterScaler } from "../api/index.js";
+import { parseClusterScaler, type ClusterScaler, type DisruptionBudget } from "../api/index.js";
 import type { KubeClient } from "../kube/client.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../kube/controller.js";
 import type { EventRecorder } from "../kube/events.js";
 import type { Informer } from "../kube/informer.js";
-import { keyOf, type KubeObject, type ObjectKey } from "../kube/resources.js";
+import { keyOf, Resources, type KubeObject, type ObjectKey } from "../kube/resources.js";
 import type { Actuator } from "./actuator.js";
+import { ApiError } from "../kube/errors.js";
 import { tenantSpecSize } from "./actuator.js";
 import { DecisionRecorder, decisionName, sizeBlock, sizeOf, type DecisionObject } from "./decisions.js";
 import { defaultEngineOptions, type EngineOptions } from "./engine-options.js";
 import { profileNameFor, profileRecommendation } from "../recommender/index.js";
 import { FleetBudget, type BudgetDecision, type BudgetUsage } from "./fleet-budget.js";
 import { WorkloadReasons } from "./held.js";
+import { restartRequiring, type RestartFacts, type RestartPod } from "./restart.js";
 import { PlacementIndex, placementOf } from "./placement.js";
 import type { Node } from "../nodes/model.js";
 import {
@@ -115,6 +117,8 @@ export interface ScalerOptions {
    * cleared): the ClusterScaler's status is worth writing again.
    */
   onBlockedChange?: (clusterScaler: string) => void;
+  /** The disruption budgets of a ClusterScaler that sets none (--default-disruption-budgets). */
+  defaultDisruptionBudgets?: readonly DisruptionBudget[];
 }
 
 /** The ClusterScalers that parse; an invalid one is left out here and reported by the status reconciler. */
@@ -153,6 +157,9 @@ export class ScalerReconciler implements Reconciler {
   /** Workloads reported as not governed (uid and reason), so each is reported once, not on every event. */
   private readonly reportedForeign = new BoundedSet(10_000);
   private readonly signingKey: () => Promise<Buffer>;
+  private tenantCounts?: { at: number; byScaler: Map<string, number> };
+  /** The fresh read of the recorded decisions this leadership term starts with (catchUp); decisions wait for it. */
+  private caughtUp: Promise<void> = Promise.resolve();
 
   constructor(private readonly o: ScalerOptions) {
     this.now = o.now ?? Date.now;
@@ -160,7 +167,7 @@ export class ScalerReconciler implements Reconciler {
     this.signingKey = o.signingKey ?? (() => Promise.resolve(ownKey));
     this.engine = { ...defaultEngineOptions, ...o.engine };
     const decisions = o.caches.decisions;
-    this.budget = new FleetBudget(() => decisions.list() as BudgetDecision[]);
+    this.budget = new FleetBudget(() => decisions.list() as BudgetDecision[], o.defaultDisruptionBudgets);
     decisions.on({
       add: (d) => this.budget.observe(d as BudgetDecision),
       update: (d) => this.budget.observe(d as BudgetDecision),
@@ -278,10 +285,57 @@ export class ScalerReconciler implements Reconciler {
     );
   }
 
-  /** What the fleet budget of a valid ClusterScaler holds now, for its status. */
+  /**
+   * On becoming leader: the disruption budgets read every recorded decision with a LIST from the apiserver, and no
+   * decision is made before that. The informer's cache of a standby may lag behind the last decisions of the leader
+   * it replaces (their watch events are still on their way), and a budget counted from it would spend again what
+   * was just spent. Call it synchronously when leadership starts, before any reconcile runs; it retries until the
+   * LIST succeeds or leadership ends.
+   */
+  catchUp(signal: AbortSignal, retryMs = 1000): Promise<void> {
+    const run = async () => {
+      for (;;) {
+        try {
+          const { items } = await this.o.client.listAll<BudgetDecision>(Resources.ScalingDecision, { signal });
+          for (const d of items) this.budget.observe(d);
+          return;
+        } catch (err) {
+          if (signal.aborted) return;
+          if (!(err instanceof ApiError)) throw err;
+          await new Promise((r) => setTimeout(r, retryMs));
+        }
+      }
+    };
+    this.caughtUp = run();
+    return this.caughtUp;
+  }
+
+  /** What the disruption budgets of a valid ClusterScaler hold now, for its status. */
   async fleetBudgetUsage(name: string, now: number): Promise<BudgetUsage | undefined> {
     const cs = this.clusterScalers().find((c) => c.metadata?.name === name);
-    return cs ? this.budget.usage(cs, now, await this.signingKey()) : undefined;
+    return cs
+      ? this.budget.usage(cs, now, await this.signingKey(), undefined, this.governedTenants(name, now))
+      : undefined;
+  }
+
+  /**
+   * How many tenants a ClusterScaler governs now (distinct tenants of the workloads it governs), for its budgets'
+   * percentages; counted again at most once a second, not once per reconcile.
+   */
+  governedTenants(clusterScaler: string, now: number): number {
+    if (!this.tenantCounts || now - this.tenantCounts.at >= 1000 || now < this.tenantCounts.at) {
+      const byScaler = new Map<string, Set<string>>();
+      for (const workload of [...this.o.caches.deployments.list(), ...this.o.caches.statefulSets.list()]) {
+        const g = this.governing(workload);
+        if (!g) continue;
+        const name = g.clusterScaler.metadata?.name ?? "";
+        let set = byScaler.get(name);
+        if (!set) byScaler.set(name, (set = new Set()));
+        set.add(g.tenant);
+      }
+      this.tenantCounts = { at: now, byScaler: new Map([...byScaler].map(([k, v]) => [k, v.size])) };
+    }
+    return this.tenantCounts.byScaler.get(clusterScaler) ?? 0;
   }
 
   tenantLabels(tenant: string, workload: KubeObject): Record<string, string> {
@@ -378,6 +432,7 @@ export class ScalerReconciler implements Reconciler {
     rc: ReconcileContext,
     round: { held: boolean; clusterScaler?: string },
   ): Promise<ReconcileResult | void> {
+    await this.caughtUp;
     const now = this.now();
     // Observe: the workload, who governs it and by which policy.
     const deployment = this.o.caches.deployments.get(wkey);
@@ -430,7 +485,14 @@ export class ScalerReconciler implements Reconciler {
       : workloadSize(workload, ref.container);
     const finishRetryMs = await this.decisions.finishInterrupted(ref, observed, now, policy, paused);
     const dryRun = policy.dryRun || this.o.dryRun || this.o.actuator.dryRun;
-    const budget = this.budget.usage(cs, now, signingKey, tenant);
+    const budget = this.budget.usage(cs, now, signingKey, tenant, this.governedTenants(policy.clusterScaler, now));
+    const restartFacts: RestartFacts = {
+      ownedByTenantControlPlane: ref.ownedByTenantControlPlane,
+      strategy: (tcp as { spec?: { resourceUpdates?: { strategy?: string } } } | undefined)?.spec?.resourceUpdates
+        ?.strategy,
+      container: ref.container,
+      pods: this.podsOf(ref.namespace, tenant, component) as RestartPod[],
+    };
     // Decide: the signals into the history, then the pure engine.
     const { plan } = decideRound(
       h,
@@ -452,6 +514,8 @@ export class ScalerReconciler implements Reconciler {
           : undefined,
         now,
         fleetBudgetRemaining: budget.remaining,
+        budgetRemaining: budget.remainingByReason,
+        restartRequiring: (before, after) => restartRequiring(restartFacts, before, after),
         oomFloorRemaining: budget.oomFloorRemaining,
         placement: this.placement && placementOf(this.placement, workload, ref.container),
         paused,
@@ -466,6 +530,8 @@ export class ScalerReconciler implements Reconciler {
         at: now,
         oom: plan.direction === "Up" && plan.category === "OOMKilled",
         heldByBudget: plan.heldByFleetBudget === true,
+        ...(plan.heldByBudget ? { heldBy: plan.heldByBudget } : {}),
+        ...(plan.disruptionReasons ? { reasons: plan.disruptionReasons } : {}),
       });
     if (plan.action === "none") {
       if (plan.heldForData !== undefined) {

@@ -1,5 +1,5 @@
 // The plain data the scaler's pure parts exchange: signals in, a plan out.
-import type { BlockedReason, Evidence, RootCauseCategory, ScalerName } from "../api/index.js";
+import type { BlockedReason, DisruptionReason, Evidence, RootCauseCategory, ScalerName } from "../api/index.js";
 import type { FleetFitResult } from "./estimators/fleet.js";
 
 export type { BlockedReason } from "../api/index.js";
@@ -189,8 +189,19 @@ export interface DecisionInput {
    */
   fleet?: { cpu?: FleetFitResult; memory?: FleetFitResult };
   now: number;
-  /** Changes still allowed by the fleet budget in this interval. */
+  /** Changes still allowed by the fleet budget in this interval, when budgetRemaining is not given. */
   fleetBudgetRemaining: number;
+  /**
+   * Changes the disruption budgets still allow per reason of a change: the least of the active budgets that cover
+   * the reason (a reason no active budget covers is unlimited), with that budget (src/scaler/budget-gate.ts). Wins
+   * over fleetBudgetRemaining.
+   */
+  budgetRemaining?: BudgetRemaining;
+  /**
+   * Whether a change from one size to another restarts the component's pods (the RestartRequiring reason,
+   * src/scaler/restart.ts); never when unset.
+   */
+  restartRequiring?: (before: Size, after: Size) => boolean;
   /** The nodes and NodePools the component may run on; no capacity check without it. */
   placement?: Placement;
   /**
@@ -200,6 +211,9 @@ export interface DecisionInput {
   oomFloorRemaining: number;
   paused: boolean;
 }
+
+/** Per reason of a change, what the most restrictive active budget covering it still allows, and which it is. */
+export type BudgetRemaining = Partial<Record<DisruptionReason, { remaining: number; budget: string }>>;
 
 export type Plan =
   | {
@@ -234,6 +248,10 @@ export type Plan =
       capacity?: CapacityShortfall;
       /** Blocked because the fleet budget is spent (not by a bound). */
       heldByFleetBudget?: boolean;
+      /** The budget that held it back, when a named one did ("spec.disruption.budgets[0]"). */
+      heldByBudget?: string;
+      /** What the disruption budgets count the change under (its direction, and RestartRequiring). */
+      disruptionReasons?: DisruptionReason[];
       /** The estimator that computed the new size, when one did. */
       estimator?: string;
       notes: string[];

@@ -1,0 +1,66 @@
+// The RestartRequiring reason of the disruption budgets: whether a planned change of a component restarts its pods.
+// It is decided when the change is, as precisely as the state then allows, by the operator's rule for how a size
+// reaches running pods (src/operator/steps/resize.ts):
+// - a change of replicas alone restarts nothing;
+// - a workload not owned by a TenantControlPlane is changed through its pod template, which rolls;
+// - a TenantControlPlane whose spec.resourceUpdates.strategy is Restart rolls on every change of CPU or memory;
+// - otherwise its pods are resized in place, unless a running pod of the component cannot be: its kubelet reports no
+//   container resources (older than 1.33, or kwok), its container is not ready (an OOM loop), or the new size
+//   changes its QoS class. Each of these makes the operator roll instead.
+// What only shows later (the node calls the resize Infeasible, it stays Deferred too long, the apiserver refuses it)
+// cannot be known here: such a fallback rollout was counted without RestartRequiring.
+import type { Size } from "./types.js";
+
+/** What the rule reads of a pod of the component. */
+export interface RestartPod {
+  metadata?: { deletionTimestamp?: string };
+  status?: {
+    phase?: string;
+    qosClass?: string;
+    containerStatuses?: Array<{ name: string; ready?: boolean; resources?: unknown }>;
+  };
+}
+
+export interface RestartFacts {
+  ownedByTenantControlPlane: boolean;
+  /** The TenantControlPlane's spec.resourceUpdates.strategy (InPlaceOrRestart when unset). */
+  strategy?: string;
+  /** The component's main container. */
+  container: string;
+  pods: readonly RestartPod[];
+}
+
+function sameResources(a: Size, b: Size): boolean {
+  return (
+    a.cpuRequest === b.cpuRequest &&
+    a.cpuLimit === b.cpuLimit &&
+    a.memoryRequest === b.memoryRequest &&
+    a.memoryLimit === b.memoryLimit
+  );
+}
+
+/** The QoS class of a pod of one container of this size, as the kubelet computes it (a missing request is the limit). */
+export function qosOf(s: Size): "Guaranteed" | "Burstable" | "BestEffort" {
+  const cpuRequest = s.cpuRequest ?? s.cpuLimit;
+  const memoryRequest = s.memoryRequest ?? s.memoryLimit;
+  if (cpuRequest === undefined && memoryRequest === undefined) return "BestEffort";
+  return s.cpuLimit !== undefined &&
+    s.memoryLimit !== undefined &&
+    cpuRequest === s.cpuLimit &&
+    memoryRequest === s.memoryLimit
+    ? "Guaranteed"
+    : "Burstable";
+}
+
+/** Whether changing the component from `before` to `after` restarts its pods. Pure. */
+export function restartRequiring(f: RestartFacts, before: Size, after: Size): boolean {
+  if (sameResources(before, after)) return false;
+  if (!f.ownedByTenantControlPlane) return true;
+  if (f.strategy === "Restart") return true;
+  // With no running pod there is nothing to restart: a pod started later starts at the new size.
+  return f.pods.some((pod) => {
+    if (pod.metadata?.deletionTimestamp || pod.status?.phase !== "Running") return false;
+    const status = pod.status.containerStatuses?.find((c) => c.name === f.container);
+    return !status?.resources || !status.ready || (pod.status.qosClass ?? qosOf(before)) !== qosOf(after);
+  });
+}
