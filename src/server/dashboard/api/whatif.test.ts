@@ -178,7 +178,8 @@ describe("what if", () => {
       let release = () => {};
       prom.hold = new Promise<void>((r) => (release = r));
       const first = fetch(`${api.base}/api/whatif/fast?since=1h`);
-      await new Promise((r) => setTimeout(r, 50));
+      // Until its first range query is in flight (held).
+      while (prom.inFlight === 0) await new Promise((r) => setTimeout(r, 5));
       expect(((await (await fetch(`${api.base}/api/whatif`)).json()) as { running: boolean }).running).toBe(true);
       const second = await fetch(`${api.base}/api/whatif/other?since=1h`);
       expect(second.status).toBe(429);
