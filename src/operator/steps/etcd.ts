@@ -1,5 +1,6 @@
 // etcd: a managed StatefulSet with its headless Service and PodDisruptionBudget, or, for spec.etcd.external, a
 // copy in the tenant namespace of the client certificate Secret that spec.etcd.external.secretRef names.
+import { rolledOut } from "./rollout.js";
 import { componentLabel, specHashAnnotation, tenantLabel, versionLabel } from "../../api/labels.js";
 import { Resources, type KubeObject } from "../../kube/resources.js";
 import {
@@ -114,22 +115,19 @@ async function applyManaged(sc: StepContext): Promise<ComponentState> {
   const cached = deps.caches.statefulSets.get(`${ctx.namespace}/${names.etcd}`);
   const want = ctx.tcp.spec.etcd.managed?.replicas ?? 1;
   const s = cached?.status ?? {};
-  const rolledOut =
+  const current =
     !!cached &&
     cached.metadata?.annotations?.[specHashAnnotation] === statefulSet?.metadata?.annotations?.[specHashAnnotation] &&
-    (s.observedGeneration ?? 0) >= (cached.metadata?.generation ?? 1) &&
-    (s.readyReplicas ?? 0) >= want &&
-    (s.updatedReplicas ?? 0) >= want &&
-    (!s.updateRevision || s.currentRevision === s.updateRevision);
+    rolledOut("StatefulSet", cached, { want, pods: "ready" });
   return {
-    ready: rolledOut,
-    resize: resize(rolledOut),
+    ready: current,
+    resize: resize(current),
     derivedSettings,
     version: cached?.metadata?.labels?.[versionLabel],
     replicas: s.replicas,
     readyReplicas: s.readyReplicas,
     updatedReplicas: s.updatedReplicas,
-    message: rolledOut
+    message: current
       ? `${want}/${want} members ready`
       : `${s.readyReplicas ?? 0}/${want} members ready, ${s.updatedReplicas ?? 0} updated`,
   };

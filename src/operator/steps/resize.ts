@@ -17,6 +17,7 @@
 // restarts nothing: the workload keeps the ones its template carries, as it keeps the template resources, and they
 // go out with the next change that restarts the pods anyway. With Immediately a change of them rolls at once. What
 // is in force is read from the live template, never remembered, so a restarted metapilot decides the same.
+import { rolledOut } from "./rollout.js";
 import { parseQuantity } from "../../api/index.js";
 import { componentLabel, specHashAnnotation, tenantLabel } from "../../api/labels.js";
 import { ApiError } from "../../kube/errors.js";
@@ -156,16 +157,6 @@ export function withTemplateResources(
     else delete c.resources;
   }
   return withSpecHash(copy as KubeObject);
-}
-
-/** Whether the workload's pods all come from its current template (no rollout under way), ready or not. Pure. */
-export function rolledOut(kind: "Deployment" | "StatefulSet", live: WorkloadStatus): boolean {
-  const s = live.status ?? {};
-  const want = live.spec?.replicas ?? 1;
-  if ((s.observedGeneration ?? 0) < (live.metadata?.generation ?? 1)) return false;
-  if ((s.updatedReplicas ?? 0) < want || (s.replicas ?? 0) !== want) return false;
-  // Availability is not asked: a pod that does not become ready (an OOM loop) must not hold the resize back.
-  return kind === "Deployment" || !s.updateRevision || s.currentRevision === s.updateRevision;
 }
 
 /** When a resize first went unfinished without a condition that says since when, by pod uid and target. */
@@ -328,7 +319,8 @@ export async function planResize(
         )
       : { apply: desired };
   // A rollout under way (started by an earlier change) replaces the pods: resize nothing until it is done.
-  if (!rolledOut(kind, live)) return { apply: keep };
+  // Availability is not asked: a pod that does not become ready (an OOM loop) must not hold the resize back.
+  if (!rolledOut(kind, live, { pods: "any" })) return { apply: keep };
 
   const now = deps.now().getTime();
   const timeoutMs = policy.deferredTimeoutSeconds * 1000;

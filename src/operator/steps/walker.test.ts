@@ -84,7 +84,16 @@ describe("the list of steps", () => {
   });
 
   it("holds one step per file of this directory (a new resource is a new file in the list)", () => {
-    const shared = new Set(["step.ts", "walker.ts", "apply.ts", "workload.ts", "resize.ts", "testing.ts", "index.ts"]);
+    const shared = new Set([
+      "step.ts",
+      "walker.ts",
+      "apply.ts",
+      "workload.ts",
+      "resize.ts",
+      "rollout.ts",
+      "testing.ts",
+      "index.ts",
+    ]);
     const dir = path.dirname(fileURLToPath(import.meta.url));
     const files = readdirSync(dir).filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts") && !shared.has(f));
     expect(files).toHaveLength(tenantControlPlaneSteps.length);

@@ -1,5 +1,6 @@
 // What the workload steps share: the readiness of a component, why its pods do not run, and the step of a
 // control-plane Deployment (the apiserver, controller-manager and scheduler are each one of these).
+import { rolledOut } from "./rollout.js";
 import { componentLabel, lastResizeAnnotation, versionLabel } from "../../api/labels.js";
 import { Resources, type KubeObject, type ResourceType } from "../../kube/resources.js";
 import { desiredSettings, pdbManifest, userSettings, type ComponentInputs, type TenantContext } from "../manifests.js";
@@ -36,14 +37,7 @@ export function deploymentState(
   const want = deployment?.spec?.replicas ?? 1;
   const s = deployment?.status ?? {};
   const current = deployment?.metadata?.labels?.[versionLabel] === version;
-  const ready =
-    !!deployment &&
-    current &&
-    (s.observedGeneration ?? 0) >= (deployment.metadata?.generation ?? 1) &&
-    (s.updatedReplicas ?? 0) >= want &&
-    (s.availableReplicas ?? 0) >= want &&
-    (s.replicas ?? 0) === want &&
-    !s.unavailableReplicas;
+  const ready = !!deployment && current && rolledOut("Deployment", deployment, { pods: "available" });
   return {
     ready,
     version: deployment?.metadata?.labels?.[versionLabel],
