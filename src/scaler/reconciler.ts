@@ -433,7 +433,7 @@ export class ScalerReconciler implements Reconciler {
     round: { held: boolean; clusterScaler?: string },
   ): Promise<ReconcileResult | void> {
     await this.caughtUp;
-    const now = this.now();
+    let now = this.now();
     // Observe: the workload, who governs it and by which policy.
     const deployment = this.o.caches.deployments.get(wkey);
     const workload = deployment ?? this.o.caches.statefulSets.get(wkey);
@@ -485,6 +485,10 @@ export class ScalerReconciler implements Reconciler {
       : workloadSize(workload, ref.container);
     const finishRetryMs = await this.decisions.finishInterrupted(ref, observed, now, policy, paused);
     const dryRun = policy.dryRun || this.o.dryRun || this.o.actuator.dryRun;
+    // The budgets are checked and spent at one instant, after every await above: a worker that checks later also
+    // decides later, so a change another worker reserved meanwhile is never in this one's future, where its
+    // interval would not count it.
+    now = this.now();
     const budget = this.budget.usage(cs, now, signingKey, tenant, this.governedTenants(policy.clusterScaler, now));
     const restartFacts: RestartFacts = {
       ownedByTenantControlPlane: ref.ownedByTenantControlPlane,
