@@ -15,11 +15,21 @@ import { withRules } from "./rules.js";
 import { cronProblem } from "./cron.js";
 import { kubeObject } from "./object.js";
 
-export const SCALER_NAMES = ["oom", "cpu", "memory", "throttling", "cluster-size", "probe"] as const;
+export const SCALER_NAMES = [
+  "oom",
+  "cpu",
+  "memory",
+  "throttling",
+  "cluster-size",
+  "probe",
+  "apf",
+  "latency",
+  "etcd-db-size",
+] as const;
 export type ScalerName = (typeof SCALER_NAMES)[number];
 export const ScalerName = z
   .enum(SCALER_NAMES)
-  .describe("A scaler: oom, cpu, memory, throttling, cluster-size or probe.");
+  .describe("A scaler: oom, cpu, memory, throttling, cluster-size, probe, apf, latency or etcd-db-size.");
 
 export const ESTIMATOR_NAMES = ["oom-memory", "profile", "cluster-size", "fleet-regression"] as const;
 export type EstimatorName = (typeof ESTIMATOR_NAMES)[number];
@@ -34,7 +44,19 @@ export const ScalerConfig = z
       .describe(
         "When the scaler fires. Its unit depends on the scaler: cpu and memory, a fraction of the request (0.8); " +
           "throttling, 429 responses per second; probe, failed probes in the window; oom, OOM kills in the window. " +
-          "cluster-size ignores it and follows clusterSizeLadder. The scaler's default when unset.",
+          "cluster-size ignores it and follows clusterSizeLadder. The load scalers read the tenant apiserver's own " +
+          "metrics: apf, the API Priority and Fairness seats in use (apiserver_flowcontrol_current_executing_seats, " +
+          "exempt level left out) as a fraction of the server's seats (the sum of " +
+          "apiserver_flowcontrol_nominal_limit_seats, i.e. --max-requests-inflight + " +
+          "--max-mutating-requests-inflight, 400 + 200 by default), default 0.8; it also fires on requests APF " +
+          "rejects (apiserver_flowcontrol_rejected_requests_total) at the throttling threshold's rate, since APF " +
+          "answers them 429. latency, the p99 of apiserver_request_duration_seconds per verb and scope (WATCH and " +
+          "CONNECT left out) as a fraction of the SIG-scalability API call latency SLO (mutating calls and " +
+          "single-object reads 1s, namespace-scoped LIST 5s, cluster-scoped LIST 30s), default 1. etcd-db-size, " +
+          "the etcd database size (apiserver_storage_size_bytes) as a fraction of etcd's memory request, default " +
+          "0.5: bbolt maps the whole file into memory, and etcd's default space quota of 2 GiB " +
+          "(--quota-backend-bytes; 8 GiB is the largest etcd recommends) then asks for 4 GiB. The scaler's " +
+          "default when unset.",
       )
       .optional(),
     window: Duration.describe(
@@ -54,6 +76,29 @@ const scalerList = (description: string) =>
 export const ClusterSizeStep = z
   .object({
     nodes: z.int().min(0).max(1_000_000).describe("From this many tenant nodes on, the step applies."),
+    objects: z
+      .int()
+      .min(0)
+      .max(1_000_000_000)
+      .describe(
+        "From this many objects stored in the tenant apiserver on (all resources, apiserver_storage_objects), the " +
+          "step applies too, whatever the node count: an apiserver's memory follows what its watch cache holds, " +
+          "and TKE sizes managed control planes by pods, ConfigMaps and CRDs as well as nodes. SIG-scalability's " +
+          "tested limits (5,000 nodes, 150,000 pods, 10,000 namespaces and services) put about 30 pods per node; " +
+          "objects of every kind run to a few hundred per node in such clusters. Unset: nodes alone reach the step.",
+      )
+      .optional(),
+    watchers: z
+      .int()
+      .min(0)
+      .max(100_000_000)
+      .describe(
+        'From this many open watches on one tenant apiserver pod on (apiserver_longrunning_requests{verb="WATCH"}), ' +
+          "the step applies too: every watcher holds a goroutine and a buffer, and every event is sent to each. A " +
+          "kubelet and kube-proxy hold about 10 watches per node, so a step for N nodes serves about 10×N watches. " +
+          "Unset: nodes alone reach the step.",
+      )
+      .optional(),
     cpu: Quantity.describe("CPU request per pod from this size on.").optional(),
     memory: Quantity.describe("Memory request per pod from this size on.").optional(),
     replicas: z.int().min(1).max(50).describe("Replicas from this size on.").optional(),
@@ -106,7 +151,11 @@ export const ComponentPolicy = withRules(
       .max(32)
       .meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["nodes"] })
       .describe(
-        "Sizes by the number of nodes in the tenant cluster; the step with the most nodes not above the count applies.",
+        "Sizes by the size of the tenant cluster: a step is reached by its node count, or by its stored objects or " +
+          "watchers where the step sets them; the highest step reached applies. A step reached by objects or watchers " +
+          "names apiserver_storage_objects or apiserver_longrunning_requests and its value in the decision's " +
+          "evidence. While a signal a step keys on is stale or missing, it reaches no step, and no scale-down " +
+          "happens (the ladder's floor is unknown).",
       )
       .optional(),
   }),

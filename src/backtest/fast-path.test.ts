@@ -73,6 +73,31 @@ function fixture(seed: number): { history: SignalHistory; workloads: BacktestWor
       ns,
       series(() => 500 + Math.floor(rnd() * 5000), 0.01),
     );
+    // The tenant apiserver's load: watchers and objects reach ladder steps, APF, latency and etcd size their scalers.
+    history.series.watchers.set(
+      ns,
+      series(() => Math.floor(rnd() * 600), 0.01),
+    );
+    history.series.apfSeats.set(
+      ns,
+      series(() => rnd(), 0.02),
+    );
+    history.series.apfRejected.set(
+      ns,
+      series(() => (rnd() < 0.05 ? rnd() * 5 : 0), 0.02),
+    );
+    history.series.latencyP99.set(
+      `${ns}/POST/namespace`,
+      series(() => rnd() * 2, 0.02),
+    );
+    history.series.latencyP99.set(
+      `${ns}/LIST/cluster`,
+      series(() => rnd() * 40, 0.02),
+    );
+    history.series.etcdDbSize.set(
+      ns,
+      series(() => rnd() * 2 ** 31, 0.01),
+    );
     history.series.apiserver429.set(
       ns,
       series(() => (rnd() < 0.1 ? rnd() * 20 : 0), 0.02),
@@ -173,7 +198,15 @@ const policies = [
     tenantSelector: { matchLabels: { tier: "gold" } },
     components: [
       { name: "kube-apiserver", replicas: { min: 2, max: 4 }, ...bounds },
-      { name: "etcd", estimators: ["oom-memory", "cluster-size"], ...bounds },
+      {
+        name: "etcd",
+        estimators: ["oom-memory", "cluster-size"],
+        clusterSizeLadder: [
+          { nodes: 0, cpu: "250m", memory: "512Mi" },
+          { nodes: 100, objects: 4000, watchers: 400, cpu: "1", memory: "2Gi" },
+        ],
+        ...bounds,
+      },
     ],
     scaleDown: { enabled: true, stabilizationWindow: "30m", maxStepPercent: 50 },
     overrides: [{ component: "etcd", thresholds: { cpu: 0.5 } }],
@@ -197,5 +230,8 @@ describe("the backtest's replay and its reference path", () => {
     expect(changes.some((e) => e.direction === "Up")).toBe(true);
     expect(changes.some((e) => e.direction === "Down")).toBe(true);
     expect(fast.policies.some((p) => p.oomKills.length > 0)).toBe(true);
+    // And the load signals are rebuilt: the apf and latency scalers act on them.
+    const categories = new Set(changes.map((e) => e.category));
+    expect(categories.has("APFSaturation") || categories.has("RequestLatency")).toBe(true);
   });
 });

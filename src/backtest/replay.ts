@@ -109,6 +109,15 @@ function worst(series: Map<string, Float64Array>, keys: readonly string[], i: nu
   return v;
 }
 
+/** The tenant's p99 latency series by "VERB/scope" (the history keys them namespace/verb/scope). */
+function latencySeries(history: SignalHistory, ns: string): Array<[string, Float64Array]> {
+  const prefix = `${ns}/`;
+  const out: Array<[string, Float64Array]> = [];
+  for (const [key, values] of history.series.latencyP99)
+    if (key.startsWith(prefix)) out.push([key.slice(prefix.length), values]);
+  return out;
+}
+
 /** The rounds of one workload over the history, and what the report needs beside them. */
 export function workloadSteps(history: SignalHistory, w: BacktestWorkload): WorkloadSteps {
   const n = history.steps.length;
@@ -167,6 +176,23 @@ export function workloadSteps(history: SignalHistory, w: BacktestWorkload): Work
     if (apiserver) put("apiserver429Rate", "apiserver429Rate", col("apiserver429", i));
     put("clusterNodes", "clusterNodes", col("nodes", i));
     put("storedObjects", "storedObjects", col("objects", i));
+    // The tenant apiserver's load, as workloadSignals in src/scaler/signals/workload.ts reads it (not in coverage).
+    const load = (name: keyof RecordedRound["signals"], value: number) => {
+      const measured = m(value);
+      if (measured) (signals as Record<string, RecordedMeasurement>)[name] = measured;
+    };
+    load("apiserverWatchers", col("watchers", i));
+    load("etcdDatabaseBytes", col("etcdDbSize", i));
+    if (apiserver) {
+      load("apfSeatsRatio", col("apfSeats", i));
+      load("apfRejectedRate", col("apfRejected", i));
+      const latency: Record<string, RecordedMeasurement> = {};
+      for (const [key, values] of latencySeries(history, ns)) {
+        const measured = m(values[i] ?? Number.NaN);
+        if (measured) latency[key] = measured;
+      }
+      if (Object.keys(latency).length > 0) signals.requestLatencyP99 = latency;
+    }
     count("oomKills", !Number.isNaN(col("kubeStateMetrics", i)));
     const oom: RecordedOomKill[] = [];
     for (const key of keys.oomKills) {
@@ -249,6 +275,11 @@ export function workloadSignals(history: SignalHistory, w: BacktestWorkload): Wo
   const rate429 = apiserver ? col("apiserver429") : undefined;
   const nodes = col("nodes");
   const objects = col("objects");
+  const watchers = col("watchers");
+  const etcdDbSize = col("etcdDbSize");
+  const apfSeats = apiserver ? col("apfSeats") : undefined;
+  const apfRejected = apiserver ? col("apfRejected") : undefined;
+  const latency = apiserver ? latencySeries(history, ns) : [];
   const kubeStateMetrics = col("kubeStateMetrics");
   const real = { cpuRequest: col("cpuRequest"), memoryRequest: col("memoryRequest"), memoryLimit: col("memoryLimit") };
   const coverage = Object.fromEntries(coverageSignals.map((s) => [s, { expected: 0, present: 0, gaps: 0 }])) as Record<
@@ -316,7 +347,16 @@ export function workloadSignals(history: SignalHistory, w: BacktestWorkload): Wo
       Number.isNaN(value) ? undefined : { value, observedAt: now, source: "prometheus" };
     const put = (
       name:
-        "cpuUsage" | "memoryWorkingSet" | "cpuThrottledRatio" | "apiserver429Rate" | "clusterNodes" | "storedObjects",
+        | "cpuUsage"
+        | "memoryWorkingSet"
+        | "cpuThrottledRatio"
+        | "apiserver429Rate"
+        | "clusterNodes"
+        | "storedObjects"
+        | "apiserverWatchers"
+        | "etcdDatabaseBytes"
+        | "apfSeatsRatio"
+        | "apfRejectedRate",
       values: Float64Array,
     ) => {
       const measured = m(values[i] as number);
@@ -328,6 +368,16 @@ export function workloadSignals(history: SignalHistory, w: BacktestWorkload): Wo
     if (rate429) put("apiserver429Rate", rate429);
     put("clusterNodes", nodes);
     put("storedObjects", objects);
+    put("apiserverWatchers", watchers);
+    put("etcdDatabaseBytes", etcdDbSize);
+    if (apfSeats) put("apfSeatsRatio", apfSeats);
+    if (apfRejected) put("apfRejectedRate", apfRejected);
+    let p99: Record<string, Measurement> | undefined;
+    for (const [key, values] of latency) {
+      const measured = m(values[i] as number);
+      if (measured) (p99 ??= {})[key] = measured;
+    }
+    if (p99) signals.requestLatencyP99 = p99;
     for (const f of failed) {
       const reason = f[i];
       if (reason !== undefined) {

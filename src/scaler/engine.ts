@@ -31,8 +31,11 @@ const priority: RootCauseCategory[] = [
   "OOMKilled",
   "ProbeFailure",
   "Throttling",
+  "APFSaturation",
+  "RequestLatency",
   "CPUSaturation",
   "MemoryPressure",
+  "EtcdDatabaseSize",
   "ClusterGrowth",
 ];
 

@@ -49,6 +49,12 @@ export interface RecordedRound {
     apiserver429Rate?: RecordedMeasurement;
     clusterNodes?: RecordedMeasurement;
     storedObjects?: RecordedMeasurement;
+    apiserverWatchers?: RecordedMeasurement;
+    apfSeatsRatio?: RecordedMeasurement;
+    apfRejectedRate?: RecordedMeasurement;
+    /** By "VERB/scope". */
+    requestLatencyP99?: Record<string, RecordedMeasurement>;
+    etcdDatabaseBytes?: RecordedMeasurement;
     probeFailures?: RecordedMeasurement;
     unavailableReason?: string;
   };
@@ -98,10 +104,22 @@ function signalsOf(r: RecordedRound["signals"]): Signals {
     "apiserver429Rate",
     "clusterNodes",
     "storedObjects",
+    "apiserverWatchers",
+    "apfSeatsRatio",
+    "apfRejectedRate",
+    "etcdDatabaseBytes",
     "probeFailures",
   ] as const) {
     const m = measurement(r[name]);
     if (m) signals[name] = m;
+  }
+  if (r.requestLatencyP99) {
+    const latency: Record<string, Measurement> = {};
+    for (const [key, rm] of Object.entries(r.requestLatencyP99)) {
+      const m = measurement(rm);
+      if (m) latency[key] = m;
+    }
+    signals.requestLatencyP99 = latency;
   }
   if (r.unavailableReason !== undefined) signals.unavailableReason = r.unavailableReason;
   return signals;

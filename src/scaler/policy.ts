@@ -33,6 +33,10 @@ export const scalerDefaults: Record<ScalerName, ScalerSettings> = {
   throttling: { enabled: true, threshold: 1, windowMs: 60_000 },
   "cluster-size": { enabled: true, threshold: 0, windowMs: 0 },
   probe: { enabled: true, threshold: 3, windowMs: 60_000 },
+  // The load scalers' defaults and their sources are in the CRD's text of spec.components[].scalers[].threshold.
+  apf: { enabled: true, threshold: 0.8, windowMs: 60_000 },
+  latency: { enabled: true, threshold: 1, windowMs: 2 * 60_000 },
+  "etcd-db-size": { enabled: true, threshold: 0.5, windowMs: 60_000 },
 };
 
 const q = (v: string | undefined) => (v === undefined ? undefined : parseQuantity(v));
@@ -87,6 +91,8 @@ export function resolvePolicy(
     replicas: { min: base.replicas?.min, max: base.replicas?.max },
     ladder: (base.clusterSizeLadder ?? []).map((s) => ({
       nodes: s.nodes,
+      objects: s.objects,
+      watchers: s.watchers,
       cpu: q(s.cpu),
       memory: q(s.memory),
       replicas: s.replicas,

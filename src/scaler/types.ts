@@ -60,6 +60,12 @@ export interface Signals {
   apiserver429Rate?: Measurement; // requests/s, tenant apiserver (kube-apiserver only)
   clusterNodes?: Measurement; // tenant cluster node count
   storedObjects?: Measurement; // objects stored in the tenant apiserver, all resources
+  apiserverWatchers?: Measurement; // open WATCH requests on the busiest tenant apiserver pod
+  apfSeatsRatio?: Measurement; // APF seats executing / the server's nominal seats, busiest pod, 0..1 (kube-apiserver only)
+  apfRejectedRate?: Measurement; // requests/s APF rejected, tenant apiserver (kube-apiserver only)
+  /** p99 request latency (seconds) of the tenant apiserver by "VERB/scope", WATCH and CONNECT left out (kube-apiserver only). */
+  requestLatencyP99?: Record<string, Measurement>;
+  etcdDatabaseBytes?: Measurement; // the tenant's etcd database size, as its apiserver reports it
   probeFailures?: Measurement; // failed /readyz probes in the window
   /** Why Prometheus-based signals are missing, when they are. */
   unavailableReason?: string;
@@ -73,6 +79,10 @@ export interface ScalerSettings {
 
 export interface ClusterSizeStep {
   nodes: number;
+  /** Stored objects from which the step applies too (any node count). */
+  objects?: number;
+  /** Watchers on one apiserver pod from which the step applies too. */
+  watchers?: number;
   cpu?: number;
   memory?: number;
   replicas?: number;

@@ -1,8 +1,12 @@
 // Tenant size: on a fresh node count, the listed cluster-size and fleet-regression estimators in list order, the
-// first with an answer; a scale-up only when that size is above the current one (after the policy's bounds).
+// first with an answer; a scale-up only when that size is above the current one (after the policy's bounds). The
+// ladder's step is reached by nodes, or by stored objects or watchers where a step sets them (src/scaler/ladder.ts);
+// a stale or missing object or watcher count reaches nothing, and the evidence names the series that reached it.
 import { sizeByTenant } from "../estimators/index.js";
 import { evidenceOf, fresh } from "../freshness.js";
+import { loadOf, reachedEvidence, reachedStep } from "../ladder.js";
 import { clamp, maxSize, sameSize } from "../sizes.js";
+import type { DecisionInput } from "../types.js";
 import type { Scaler } from "./types.js";
 
 export const clusterSizeScaler: Scaler = {
@@ -11,7 +15,13 @@ export const clusterSizeScaler: Scaler = {
     const { current } = input;
     const nodes = fresh(input.signals.clusterNodes, input.now, o);
     if (!input.policy.scalers["cluster-size"].enabled || !nodes) return undefined;
-    const { answer: est, misses } = sizeByTenant(input, o);
+    // The estimators see only what is fresh: a stale object or watcher count sizes nothing.
+    const load = loadOf(input.signals, input.now, o);
+    const sized: DecisionInput = {
+      ...input,
+      signals: { ...input.signals, storedObjects: load.objects, apiserverWatchers: load.watchers },
+    };
+    const { answer: est, misses } = sizeByTenant(sized, o);
     if (!est && misses.length) notes.push(`no size for ${nodes.value} tenant nodes: ${misses.join("; ")}`);
     if (!est) return undefined;
     const grown = maxSize(current, est.size);
@@ -21,6 +31,8 @@ export const clusterSizeScaler: Scaler = {
       req !== undefined && current.memoryLimit !== undefined && current.memoryRequest
         ? Math.max(current.memoryLimit, req * (current.memoryLimit / current.memoryRequest))
         : undefined;
+    const reached = est.estimator === "cluster-size" ? reachedStep(input.policy.ladder, load) : undefined;
+    const byLoad = reached && reached.by !== "nodes" ? [reachedEvidence(reached, load)] : [];
     return {
       scaler: "cluster-size",
       category: "ClusterGrowth",
@@ -28,7 +40,7 @@ export const clusterSizeScaler: Scaler = {
       note: misses.length ? `${est.note}; tried first: ${misses.join("; ")}` : est.note,
       estimator: est.estimator,
       oomIds: [],
-      evidence: [evidenceOf("tenant_nodes", nodes, String(nodes.value)), ...(est.evidence ?? [])],
+      evidence: [...byLoad, evidenceOf("tenant_nodes", nodes, String(nodes.value)), ...(est.evidence ?? [])],
     };
   },
 };

@@ -13,7 +13,9 @@ describe("scaler registry", () => {
   });
 
   it("refuses an unknown name and lists the available ones", () => {
-    expect(() => scalerByName("gpu")).toThrow(/unknown scaler "gpu"; available: oom, probe, throttling, cpu/);
+    expect(() => scalerByName("gpu")).toThrow(
+      /unknown scaler "gpu"; available: oom, probe, throttling, apf, latency, cpu/,
+    );
   });
 
   it("gives the sustained scalers' verdicts only (oom and cluster-size act at once)", () => {
@@ -22,8 +24,11 @@ describe("scaler registry", () => {
       new Map([
         ["probe", true],
         ["throttling", false],
+        ["apf", false],
+        ["latency", false],
         ["cpu", true],
         ["memory", false],
+        ["etcd-db-size", false],
       ]),
     );
   });

@@ -5,8 +5,11 @@
 import { SCALER_NAMES, type ScalerName } from "../../api/index.js";
 import type { EngineOptions } from "../engine-options.js";
 import type { DecisionInput } from "../types.js";
+import { apfScaler } from "./apf.js";
 import { clusterSizeScaler } from "./cluster-size.js";
 import { cpuScaler } from "./cpu.js";
+import { etcdDbSizeScaler } from "./etcd-db-size.js";
+import { latencyScaler } from "./latency.js";
 import { memoryScaler } from "./memory.js";
 import { oomScaler } from "./oom.js";
 import { probeScaler } from "./probe.js";
@@ -23,7 +26,17 @@ export function registerScaler(s: Scaler): void {
 }
 
 // Registry order is the order scalers are asked in, and so the order of their notes.
-for (const s of [oomScaler, probeScaler, throttlingScaler, cpuScaler, memoryScaler, clusterSizeScaler])
+for (const s of [
+  oomScaler,
+  probeScaler,
+  throttlingScaler,
+  apfScaler,
+  latencyScaler,
+  cpuScaler,
+  memoryScaler,
+  etcdDbSizeScaler,
+  clusterSizeScaler,
+])
   registerScaler(s);
 
 export function availableScalers(): ScalerName[] {

@@ -57,7 +57,28 @@ describe("workloadSignals", () => {
       cpuThrottledRatio: undefined,
       clusterNodes: m(30),
       storedObjects: undefined,
+      apiserverWatchers: undefined,
+      etcdDatabaseBytes: undefined,
       unavailableReason: "timeout",
+    });
+  });
+
+  it("reads the tenant apiserver's load: the ladder's keys for every component, saturation for the apiserver", () => {
+    const snapshot = emptyUsageSnapshot();
+    snapshot.watchers.set("tcp-a", m(300));
+    snapshot.etcdDbSize.set("tcp-a", m(2 ** 30));
+    snapshot.apfSeats.set("tcp-a", m(0.9));
+    snapshot.apfRejected.set("tcp-a", m(3));
+    snapshot.latencyP99.set("tcp-a/LIST/cluster", m(12));
+    snapshot.latencyP99.set("tcp-b/LIST/cluster", m(40));
+    const etcd = workloadSignals(ref("etcd"), pods, { prometheus: { snapshot } }, 60_000, now);
+    expect(etcd).toMatchObject({ apiserverWatchers: m(300), etcdDatabaseBytes: m(2 ** 30) });
+    expect(etcd.apfSeatsRatio).toBeUndefined();
+    const apiserver = workloadSignals(ref("kube-apiserver"), pods, { prometheus: { snapshot } }, 60_000, now);
+    expect(apiserver).toMatchObject({
+      apfSeatsRatio: m(0.9),
+      apfRejectedRate: m(3),
+      requestLatencyP99: { "LIST/cluster": m(12) },
     });
   });
 });

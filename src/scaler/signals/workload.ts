@@ -51,6 +51,18 @@ export function workloadSignals(
   if (ref.component === "kube-apiserver") signals.apiserver429Rate = p.snapshot.apiserver429.get(ref.namespace);
   signals.clusterNodes = p.snapshot.nodes.get(ref.namespace);
   signals.storedObjects = p.snapshot.objects.get(ref.namespace);
+  // The tenant's load, from its apiserver's own metrics: the ladder's other keys for every component, and the
+  // saturation the apf and latency scalers read for the apiserver.
+  signals.apiserverWatchers = p.snapshot.watchers.get(ref.namespace);
+  signals.etcdDatabaseBytes = p.snapshot.etcdDbSize.get(ref.namespace);
+  if (ref.component === "kube-apiserver") {
+    signals.apfSeatsRatio = p.snapshot.apfSeats.get(ref.namespace);
+    signals.apfRejectedRate = p.snapshot.apfRejected.get(ref.namespace);
+    const prefix = `${ref.namespace}/`;
+    const latency: Record<string, Measurement> = {};
+    for (const [key, m] of p.snapshot.latencyP99) if (key.startsWith(prefix)) latency[key.slice(prefix.length)] = m;
+    if (Object.keys(latency).length > 0) signals.requestLatencyP99 = latency;
+  }
   if (p.lastError) signals.unavailableReason = p.lastError;
   return signals;
 }
