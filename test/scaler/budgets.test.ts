@@ -27,6 +27,7 @@ import { Manager } from "../../src/kube/manager.js";
 import { addClusterScalerController } from "../../src/scaler/controller.js";
 import type { DisruptionBudget } from "../../src/api/index.js";
 import { ensureNamespace } from "../chaos/lib.js";
+import { blockedByAnnotation, blockedKeyAnnotation } from "../../src/api/labels.js";
 import { SyntheticExporter } from "../fixtures/exporter.js";
 import { TestPrometheus } from "../fixtures/prometheus.js";
 import { createApiserver, markOomKilled } from "../fixtures/tenant.js";
@@ -91,8 +92,15 @@ describe("disruption budgets: 100 tenants scaled down at the budget's rate, acro
 
   const mine = (filter: (d: Decision) => boolean = () => true) =>
     decisions.list((d) => d.spec?.clusterScaler === name && filter(d));
-  /** What a budget counts: Applied decisions and unfinished ones (a killed leader may have applied them). */
-  const counted = (d: Decision) => d.status?.phase === "Applied" || d.status?.phase === undefined;
+  /**
+   * What a budget counts: Applied decisions and unfinished ones (a stopped leader may have applied them), but not
+   * one still being recorded that was created as held back (its phase, Blocked, comes a moment later).
+   */
+  const counted = (d: Decision) =>
+    d.status?.phase === "Applied" ||
+    (d.status?.phase === undefined &&
+      !d.metadata?.annotations?.[blockedByAnnotation] &&
+      !d.metadata?.annotations?.[blockedKeyAnnotation]);
   const at = (d: Decision) => Date.parse(d.spec?.decidedAt ?? "");
   const isOom = (d: Decision) => d.spec?.direction === "Up" && d.spec?.rootCause?.category === "OOMKilled";
   const downs = () => mine((d) => counted(d) && d.spec?.direction === "Down");
