@@ -4,6 +4,11 @@ import { ComponentName, DnsLabel, DnsSubdomain, Quantity, ResourceRequirements, 
 import { DISRUPTION_REASONS, ESTIMATOR_NAMES, ScalerName } from "./clusterscaler.js";
 import { type TransitionRule, type UpdateCheck, updateCheck, withRules } from "./rules.js";
 import { kubeObject } from "./object.js";
+import { RESIZE_REASONS } from "./tenantcontrolplane.js";
+
+/** Why a decision took (or would take) its path: the operator's resize reasons, and TemplateChange. */
+export const APPLY_PATH_REASONS = [...RESIZE_REASONS, "TemplateChange"] as const;
+export type ApplyPathReason = (typeof APPLY_PATH_REASONS)[number];
 
 export const ROOT_CAUSE_CATEGORIES = [
   "OOMKilled",
@@ -167,6 +172,44 @@ export const ScalingDecisionStatus = z
       .optional(),
     message: z.string().max(4096).describe("Details, e.g. what blocked the decision or why it failed.").optional(),
     appliedAt: Timestamp.describe("When the workload was changed.").optional(),
+    applyPath: z
+      .object({
+        method: z
+          .enum(["InPlace", "Rolling"])
+          .describe(
+            "InPlace: the running pods were resized through their resize subresource, with no restart. Rolling: a " +
+              "rolling update replaced them.",
+          ),
+        reason: z
+          .enum(APPLY_PATH_REASONS)
+          .describe(
+            "Why: the TenantControlPlane's status.components[].resize.reason for a component it owns (Resized for " +
+              "in place; Restart, RestartRequired, KubeletCannotResize, NotReady, QoSClassChange, Infeasible, " +
+              "DeferredTooLong, ResizeRefused or DerivedSettings for a rolling update), or TemplateChange for a " +
+              "workload no TenantControlPlane owns, whose pod template metapilot changes, which rolls.",
+          ),
+        state: z
+          .enum(["InProgress", "Done"])
+          .describe("InProgress until every pod runs with the decision's size, as the operator reports it.")
+          .optional(),
+        predicted: z
+          .boolean()
+          .describe(
+            "True on a dry-run decision: the path a live decision would take, as far as it can be known when the " +
+              "decision is made (a workload no TenantControlPlane owns, strategy Restart, a pod whose kubelet " +
+              "cannot resize, a QoS class change); a dry-run decision whose path only the kubelet would tell has none.",
+          )
+          .optional(),
+        message: z.string().max(1024).describe("The operator's words, or why this path.").optional(),
+        observedAt: Timestamp.describe("When metapilot learnt the path.").optional(),
+      })
+      .describe(
+        "How the change reached the pods. The scaler fills it for an Applied decision that changes CPU or memory " +
+          "once the operator reports the component's resize in the TenantControlPlane's status (read from its " +
+          "informer, with no polling), at once for a workload no TenantControlPlane owns, and as a prediction " +
+          "for a dry-run decision where it can. Absent for a change of replicas alone, which resizes no pod.",
+      )
+      .optional(),
     delivery: z
       .object({
         state: z

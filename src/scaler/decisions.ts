@@ -15,6 +15,7 @@ import { BoundedSet } from "./bounded-set.js";
 import type { FleetBudget } from "./fleet-budget.js";
 import { bytes, cores, formatCpu, formatMemory } from "./quantity.js";
 import { signDecision, verifyDecision } from "./signature.js";
+import type { ApplyPath } from "./apply-path.js";
 import { interruptedVerdict } from "./tenancy.js";
 import type { Plan, ResolvedPolicy, Size, WorkloadRef } from "./types.js";
 import {
@@ -205,7 +206,14 @@ export class DecisionRecorder {
   async record(
     plan: ActionPlan,
     ref: WorkloadRef,
-    how: { clusterScaler: string; dryRun: boolean; observed: Size; now: number },
+    how: {
+      clusterScaler: string;
+      dryRun: boolean;
+      observed: Size;
+      now: number;
+      /** How the change reaches the pods, when known as it is made (src/scaler/apply-path.ts). */
+      applyPath?: ApplyPath;
+    },
     regarding: KubeObject,
     rc: ReconcileContext,
     onPhase: (phase: RecordedPhase) => void,
@@ -252,7 +260,17 @@ export class DecisionRecorder {
     }
     budget.settle(clusterScaler, budgetKey, phase);
     onPhase(phase);
-    await this.writePhase(ref.namespace, name, phase, message, phase === "Blocked" ? blockedStatus(plan) : {});
+    await this.writePhase(
+      ref.namespace,
+      name,
+      phase,
+      message,
+      phase === "Blocked"
+        ? blockedStatus(plan)
+        : how.applyPath && (phase === "Applied" || phase === "DryRun")
+          ? { applyPath: how.applyPath }
+          : {},
+    );
     this.options.recorder.record(
       regarding,
       phase === "Failed" || plan.direction === "Up" ? "Warning" : "Normal",
@@ -358,13 +376,13 @@ export class DecisionRecorder {
     name: string | undefined,
     phase: RecordedPhase,
     message: string,
-    blocked: ReturnType<typeof blockedStatus> = {},
+    extra: ReturnType<typeof blockedStatus> | { applyPath?: ApplyPath } = {},
   ): Promise<void> {
     await this.options.client.applyStatus(Resources.ScalingDecision, {
       metadata: { name, namespace },
       status: {
         phase,
-        ...blocked,
+        ...extra,
         message,
         ...(phase === "Applied" ? { appliedAt: new Date(this.options.now()).toISOString() } : {}),
         delivery: { state: "Pending", attempts: 0 },

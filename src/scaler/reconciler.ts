@@ -12,8 +12,9 @@ import type { EventRecorder } from "../kube/events.js";
 import type { Informer } from "../kube/informer.js";
 import { keyOf, Resources, type KubeObject, type ObjectKey } from "../kube/resources.js";
 import type { Actuator } from "./actuator.js";
-import { ApiError } from "../kube/errors.js";
 import { tenantSpecSize } from "./actuator.js";
+import { pathAtDecision, recordOperatorPath, type OperatorResize, type PathPod } from "./apply-path.js";
+import { ApiError } from "../kube/errors.js";
 import { DecisionRecorder, decisionName, sizeBlock, sizeOf, type DecisionObject } from "./decisions.js";
 import { defaultEngineOptions, type EngineOptions } from "./engine-options.js";
 import { profileNameFor, profileRecommendation } from "../recommender/index.js";
@@ -427,6 +428,25 @@ export class ScalerReconciler implements Reconciler {
       this.o.onBlockedChange?.(clusterScaler);
   }
 
+  private async recordOperatorPath(
+    ref: WorkloadRef,
+    tcp: KubeObject | undefined,
+    component: string,
+    now: number,
+    rc: ReconcileContext,
+  ): Promise<void> {
+    const components = (tcp as { status?: { components?: Array<{ name?: string; resize?: OperatorResize }> } })?.status
+      ?.components;
+    const resize = components?.find((c) => c.name === component)?.resize;
+    try {
+      await recordOperatorPath(this.o.client, this.o.caches.decisions, ref, resize, now);
+    } catch (err) {
+      // A decision deleted meanwhile, or a failed write: the next change of the TenantControlPlane tries again.
+      if (!(err instanceof ApiError)) throw err;
+      rc.logger.warn({ err, workload: `${ref.namespace}/${ref.name}` }, "could not record a decision's apply path");
+    }
+  }
+
   private async reconcileWorkload(
     wkey: string,
     rc: ReconcileContext,
@@ -471,6 +491,9 @@ export class ScalerReconciler implements Reconciler {
       ownedByTenantControlPlane: governed.ownedByTenantControlPlane,
     };
     const paused = isPaused(workload, tcp, cs);
+    // How the last change reached the pods, as the operator reports it, onto the decision it belongs to: this
+    // reconcile runs on every change of the TenantControlPlane, so no polling is needed (src/scaler/apply-path.ts).
+    await this.recordOperatorPath(ref, tcp, component, now, rc);
     const signingKey = await this.signingKey();
     // Model: the workload's history, rebuilt from its recorded decisions after a restart.
     const h = this.histories.get(wkey, () =>
@@ -551,10 +574,23 @@ export class ScalerReconciler implements Reconciler {
     const regarding = tcp?.metadata
       ? { ...tcp, apiVersion: "metapilot.io/v1alpha1", kind: "TenantControlPlane" }
       : { ...workload, apiVersion: "apps/v1", kind: ref.kind };
+    const applyPath = pathAtDecision(
+      {
+        ownedByTenantControlPlane: ref.ownedByTenantControlPlane,
+        strategy: (tcp as { spec?: { resourceUpdates?: { strategy?: string } } } | undefined)?.spec?.resourceUpdates
+          ?.strategy,
+        container: ref.container,
+        pods: this.podsOf(ref.namespace, tenant, component) as PathPod[],
+      },
+      plan.before,
+      plan.after,
+      dryRun,
+      now,
+    );
     const outcome = await this.decisions.record(
       plan,
       ref,
-      { clusterScaler: policy.clusterScaler, dryRun, observed, now },
+      { clusterScaler: policy.clusterScaler, dryRun, observed, now, ...(applyPath ? { applyPath } : {}) },
       regarding,
       rc,
       (phase) => {
