@@ -18,6 +18,9 @@ export const ROOT_CAUSE_CATEGORIES = [
   "ClusterGrowth",
   "ProbeFailure",
   "Underutilized",
+  "APFSaturation",
+  "RequestLatency",
+  "EtcdDatabaseSize",
 ] as const;
 export type RootCauseCategory = (typeof ROOT_CAUSE_CATEGORIES)[number];
 
@@ -80,8 +83,10 @@ export const ScalingDecisionSpec = z
         category: z
           .enum(ROOT_CAUSE_CATEGORIES)
           .describe(
-            "The kind of cause: OOMKilled, CPUSaturation, MemoryPressure, Throttling, ClusterGrowth, " +
-              "ProbeFailure or Underutilized.",
+            "The kind of cause: OOMKilled, CPUSaturation, MemoryPressure, Throttling, ClusterGrowth (nodes, stored " +
+              "objects or watchers reached a cluster-size step), ProbeFailure, Underutilized, APFSaturation (API " +
+              "Priority and Fairness seats in use or rejected requests), RequestLatency (p99 request latency over " +
+              "its SLO) or EtcdDatabaseSize.",
           ),
         summary: z.string().min(1).max(1024).describe("One sentence for humans: what happened and why this change."),
         evidence: z.array(Evidence).max(32).describe("The observations behind the decision.").optional(),
