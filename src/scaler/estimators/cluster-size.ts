@@ -55,14 +55,21 @@ export function clusterSizeEstimate(input: DecisionInput): EstimatorResult | und
   return { size: { cpuRequest: s.cpu, memoryRequest: s.memory }, note: `linear size for ${nodes} nodes` };
 }
 
-/** The ladder step at the tenant's fresh node count; with a ladder and no fresh count, nothing is known. */
+/**
+ * What the estimate says at the tenant's fresh size: the ladder step reached, or, for a component without a
+ * ladder, the linear size. The floor is the estimate itself, so a scale-down never goes below what the cluster-size
+ * scaler would raise it back to on its next round (without the linear floor, a quiet kube-scheduler of a 3-node
+ * tenant went down to 128Mi, and was raised to the linear 129.5Mi 30 s later, every stabilization window). With a
+ * ladder and no fresh count, nothing is known.
+ */
 export function clusterSizeFloor(input: DecisionInput, o: EngineOptions): Floor | "unknown" {
   const load = loadOf(input.signals, input.now, o);
   if (!load.nodes && input.policy.ladder.length > 0) return "unknown";
   // A ladder keyed on objects or watchers needs them fresh too: a stale count never lets a scale-down below its step.
   if (loadKeysOf(input.policy.ladder).some((k) => !load[k])) return "unknown";
-  const step = load.nodes ? reachedStep(input.policy.ladder, load)?.step : undefined;
-  return { cpu: step?.cpu, memory: step?.memory };
+  if (!load.nodes) return {};
+  const estimate = clusterSizeEstimate({ ...input, signals: { ...input.signals, clusterNodes: load.nodes } });
+  return { cpu: estimate?.size.cpuRequest, memory: estimate?.size.memoryRequest };
 }
 
 export const clusterSizeEstimator: Estimator = {

@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { defaultEngineOptions } from "../engine-options.js";
 import { MiB } from "../quantity.js";
+import { decide } from "../engine.js";
 import { input, policy } from "../testing.js";
+import type { Size } from "../types.js";
 import { recommendation, scaleDownPlan } from "./scale-down.js";
 
 const now = Date.parse("2026-11-23T12:00:00Z");
@@ -33,5 +35,38 @@ describe("scaleDownPlan", () => {
       action: "none",
       heldForData: "memory working set missing",
     });
+  });
+});
+
+describe("scale-downs that the next round would undo", () => {
+  const scheduler = {
+    kind: "Deployment" as const,
+    name: "kube-scheduler",
+    namespace: "tcp-a",
+    tenant: "a",
+    component: "kube-scheduler" as const,
+    container: "kube-scheduler",
+    ownedByTenantControlPlane: false,
+  };
+  const quiet = { cpuUsage: m(0.01), memoryWorkingSet: m(40 * MiB), clusterNodes: m(3) };
+
+  it("never goes below the cluster-size estimate of a component without a ladder, so nothing raises it back", () => {
+    // Found by the backtest benchmark: 130Mi → 128Mi (minAllowed) by the scale-down, then up to the linear size
+    // (128Mi + 3 × 0.5Mi) by the cluster-size scaler 30 s later, every stabilization window for 14 days.
+    let current: Size = { replicas: 1, cpuRequest: 0.1, memoryRequest: 140 * MiB, memoryLimit: 280 * MiB };
+    for (let round = 0; round < 20; round++) {
+      const plan = scaleDownPlan(input({ workload: scheduler, current }, quiet), defaultEngineOptions, []);
+      if (plan.action !== "change") break;
+      current = plan.after;
+    }
+    expect(current.memoryRequest).toBeCloseTo(129.5 * MiB, -3);
+    expect(decide(input({ workload: scheduler, current }, quiet))).toMatchObject({ action: "none" });
+  });
+
+  it("keeps the limit's ratio to the request that minAllowed settles on, so the limit does not ratchet down", () => {
+    const current: Size = { replicas: 1, cpuRequest: 0.1, memoryRequest: 140 * MiB, memoryLimit: 280 * MiB };
+    const p = policy({ estimators: ["oom-memory"] });
+    const plan = scaleDownPlan(input({ workload: scheduler, current, policy: p }, quiet), defaultEngineOptions, []);
+    expect(plan.action === "change" && plan.after).toMatchObject({ memoryRequest: 128 * MiB, memoryLimit: 256 * MiB });
   });
 });

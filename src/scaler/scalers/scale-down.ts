@@ -90,8 +90,12 @@ export function scaleDownPlan(input: DecisionInput, o: EngineOptions, notes: str
   if (memBase !== undefined && memMax < memBase * (1 - o.minDownChange)) {
     const newRequest = Math.max(memMax, memBase * (1 - step));
     target.memoryRequest = newRequest;
-    if (current.memoryLimit !== undefined)
-      target.memoryLimit = Math.max(newRequest, current.memoryLimit * (newRequest / memBase));
+    if (current.memoryLimit !== undefined) {
+      // The limit keeps its ratio to the request the bounds settle on: scaled by the request before minAllowed
+      // raised it, the limit shrank on every scale-down while the request stayed at minAllowed (214 → 172 → 140Mi).
+      const request = clamp({ ...current, memoryRequest: newRequest }, input).memoryRequest ?? newRequest;
+      target.memoryLimit = Math.max(request, current.memoryLimit * (request / memBase));
+    }
     changes.push({
       signal: "memory_recommendation_max_in_window",
       value: formatMemory(memMax),
