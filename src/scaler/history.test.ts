@@ -190,6 +190,20 @@ describe("the history fed by rounds", () => {
     expect(nextWindowEndMs(h, policy(), now + 60_000)).toBe(60_000);
   });
 
+  it("looks again when a scale-down may first be made: after a full window of observation, and after a change", () => {
+    const sd = { enabled: true, stabilizationWindowMs: 5 * min, maxStepPercent: 20, cooldownMs: 0 };
+    const p = policy({ scaleDown: sd });
+    const h = emptyHistory(now);
+    expect(nextWindowEndMs(h, p, now + 4.5 * min)).toBe(30_000);
+    h.lastChangeAt = now + 5 * min;
+    expect(nextWindowEndMs(h, p, now + 9.75 * min)).toBe(15_000);
+    // Past both moments, nothing to wait for but the next minute.
+    expect(nextWindowEndMs(h, p, now + 11 * min)).toBe(60_000);
+    // A cooldown longer than the window is waited out too; a disabled scale-down is not waited for.
+    expect(nextWindowEndMs(h, policy({ scaleDown: { ...sd, cooldownMs: 8 * min } }), now + 12.5 * min)).toBe(30_000);
+    expect(nextWindowEndMs(h, policy({ scaleDown: { ...sd, enabled: false } }), now + 9.75 * min)).toBe(60_000);
+  });
+
   it("keeps recommendations for the stabilization window only", () => {
     const h = emptyHistory(now);
     for (const at of [now - 20 * min, now - 5 * min, now]) rememberRecommendation(h, { at, cpu: 1 }, 10 * min, now);

@@ -147,12 +147,21 @@ export function rememberRecommendation(h: WorkloadHistory, rec: Recommendation, 
 
 /**
  * When the workload is worth looking at again without an event: when the first sustained signal over its
- * threshold has been so for its window, at most a minute from now.
+ * threshold has been so for its window, or when a scale-down may first be made (a full stabilization window of
+ * observation, and the window and cooldown after the last change), at most a minute from now. Without the
+ * scale-down's moment, a scale-down waited for the next event or poll after its window had passed.
  */
 export function nextWindowEndMs(h: WorkloadHistory, policy: ResolvedPolicy, now: number): number {
   const waiting = Object.entries(h.overThresholdSince).map(
     ([s, t]) => (t ?? now) + policy.scalers[s as ScalerName].windowMs - now,
   );
+  const sd = policy.scaleDown;
+  if (sd.enabled) {
+    const observed = h.observingSince + sd.stabilizationWindowMs;
+    const settled =
+      h.lastChangeAt === undefined ? 0 : h.lastChangeAt + Math.max(sd.cooldownMs, sd.stabilizationWindowMs);
+    waiting.push(Math.max(observed, settled) - now);
+  }
   return Math.min(...waiting.filter((x) => x > 0), 60_000);
 }
 
