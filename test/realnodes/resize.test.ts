@@ -201,6 +201,18 @@ describe("in-place resize of a tenant apiserver on a real node", () => {
 
   it("raises its memory request and limit in place the same way", async () => {
     await resizeTo(moreMemory, "memoryScaleUp");
+    // GOMEMLIMIT is read at start-up: the running container keeps the old limit's (90% of 2Gi), and the one of 3Gi
+    // waits for the next restart (spec.resourceUpdates.derivedSettings WithNextRestart), as status says.
+    const pod = await apiserverPod();
+    expect(pod.spec!.containers.find((x) => x.name === component)!.env).toEqual([
+      { name: "GOMEMLIMIT", value: "1843MiB" },
+    ]);
+    const tcp = await t.get();
+    expect(tcp.status?.components?.find((x) => x.name === component)?.derivedSettings).toEqual({
+      state: "AwaitingRestart",
+      inForce: "GOMEMLIMIT=1843MiB, --max-requests-inflight=400, --max-mutating-requests-inflight=200",
+      desired: "GOMEMLIMIT=2764MiB, --max-requests-inflight=400, --max-mutating-requests-inflight=200",
+    });
   }, 600_000);
 });
 
