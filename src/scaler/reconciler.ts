@@ -513,10 +513,14 @@ export class ScalerReconciler implements Reconciler {
     // interval would not count it.
     now = this.now();
     const budget = this.budget.usage(cs, now, signingKey, tenant, this.governedTenants(policy.clusterScaler, now));
+    const resourceUpdates = (
+      tcp as { spec?: { resourceUpdates?: { strategy?: string; derivedSettings?: string } } } | undefined
+    )?.spec?.resourceUpdates;
     const restartFacts: RestartFacts = {
       ownedByTenantControlPlane: ref.ownedByTenantControlPlane,
-      strategy: (tcp as { spec?: { resourceUpdates?: { strategy?: string } } } | undefined)?.spec?.resourceUpdates
-        ?.strategy,
+      strategy: resourceUpdates?.strategy,
+      derivedSettings: resourceUpdates?.derivedSettings,
+      component,
       container: ref.container,
       pods: this.podsOf(ref.namespace, tenant, component) as RestartPod[],
     };

@@ -25,6 +25,30 @@ describe("restartRequiring", () => {
     ["a workload of its own (its template rolls)", { ownedByTenantControlPlane: false }, bigger, true],
     ["spec.resourceUpdates.strategy Restart", { strategy: "Restart" }, bigger, true],
     [
+      "derivedSettings Immediately: the apiserver's CPU moves its in-flight limits",
+      { derivedSettings: "Immediately", component: "kube-apiserver" },
+      bigger,
+      true,
+    ],
+    [
+      "derivedSettings Immediately: a memory limit moves GOMEMLIMIT",
+      { derivedSettings: "Immediately", component: "etcd" },
+      { ...before, memoryLimit: 4096 },
+      true,
+    ],
+    [
+      "derivedSettings Immediately: the scheduler's CPU moves nothing derived",
+      { derivedSettings: "Immediately", component: "kube-scheduler" },
+      bigger,
+      false,
+    ],
+    [
+      "derivedSettings WithNextRestart: batched, so resized in place",
+      { derivedSettings: "WithNextRestart", component: "kube-apiserver" },
+      { ...before, cpuRequest: 2, memoryLimit: 4096 },
+      false,
+    ],
+    [
       "a kubelet that reports no container resources (kwok, < 1.33)",
       { pods: [{ status: { phase: "Running", containerStatuses: [{ name: "kube-apiserver", ready: true }] } }] },
       bigger,

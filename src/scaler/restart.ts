@@ -4,6 +4,11 @@
 // - a change of replicas alone restarts nothing;
 // - a workload not owned by a TenantControlPlane is changed through its pod template, which rolls;
 // - a TenantControlPlane whose spec.resourceUpdates.strategy is Restart rolls on every change of CPU or memory;
+// - a TenantControlPlane whose spec.resourceUpdates.derivedSettings is Immediately rolls when the change moves a
+//   setting derived from the size (src/operator/derived.ts): GOMEMLIMIT follows every Go component's memory limit,
+//   and kube-apiserver's in-flight limits its CPU (limit, else request). A user's own value of a setting is not
+//   known here, so such a change counts as restart-requiring even where the user's value keeps the pods: the budget
+//   errs on the restrictive side;
 // - otherwise its pods are resized in place, unless a running pod of the component cannot be: its kubelet reports no
 //   container resources (older than 1.33, or kwok), its container is not ready (an OOM loop), or the new size
 //   changes its QoS class. Each of these makes the operator roll instead.
@@ -25,6 +30,10 @@ export interface RestartFacts {
   ownedByTenantControlPlane: boolean;
   /** The TenantControlPlane's spec.resourceUpdates.strategy (InPlaceOrRestart when unset). */
   strategy?: string;
+  /** The TenantControlPlane's spec.resourceUpdates.derivedSettings (WithNextRestart when unset). */
+  derivedSettings?: string;
+  /** The component: kube-apiserver's in-flight limits follow its CPU. */
+  component?: string;
   /** The component's main container. */
   container: string;
   pods: readonly RestartPod[];
@@ -57,10 +66,19 @@ export function restartRequiring(f: RestartFacts, before: Size, after: Size): bo
   if (sameResources(before, after)) return false;
   if (!f.ownedByTenantControlPlane) return true;
   if (f.strategy === "Restart") return true;
+  if (f.derivedSettings === "Immediately" && movesDerivedSettings(f.component, before, after)) return true;
   // With no running pod there is nothing to restart: a pod started later starts at the new size.
   return f.pods.some((pod) => {
     if (pod.metadata?.deletionTimestamp || pod.status?.phase !== "Running") return false;
     const status = pod.status.containerStatuses?.find((c) => c.name === f.container);
     return !status?.resources || !status.ready || (pod.status.qosClass ?? qosOf(before)) !== qosOf(after);
   });
+}
+
+/** Whether a size change moves a setting the operator derives from the size (src/operator/derived.ts). */
+function movesDerivedSettings(component: string | undefined, before: Size, after: Size): boolean {
+  if (before.memoryLimit !== after.memoryLimit) return true;
+  return (
+    component === "kube-apiserver" && (before.cpuLimit ?? before.cpuRequest) !== (after.cpuLimit ?? after.cpuRequest)
+  );
 }

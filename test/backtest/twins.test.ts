@@ -63,10 +63,10 @@ interface Twin {
  */
 const causes = {
   chained:
-    "timed from the workload's previous change (its stabilization window): live decides at the first reconcile " +
-    "after the window ends (the reconciler requeues at least 1 s apart and after each poll; it has no timer for " +
-    "that window), the backtest on the step, so the offset grows along a chain of scale-downs; the time since " +
-    "the previous twin agrees within one poll interval",
+    "timed from the workload's previous change (its stabilization window): live decides at the reconcile the " +
+    "reconciler requeues for the window's end (nextWindowEndMs, at least 1 s after the last round), the " +
+    "backtest on the step, so the offset can grow along a chain of scale-downs; the time since the previous " +
+    "twin agrees within one poll interval",
   afterStop:
     "decided after the live scaler was stopped: the backtest's range runs one poll interval past it, so that a " +
     "live decision at the very end still finds its twin",
