@@ -126,8 +126,8 @@ describe("runBacktestCommand", () => {
     expect(report.missing.length).toBeGreaterThan(0);
     expect(report.missing.every((m: { metric: string }) => m.metric === "memory")).toBe(true);
     // One range query per metric for this short range; the failing one was sent three times (the client's retries).
-    expect(report.queries).toBe(11);
-    expect(prom.asked).toHaveLength(13);
+    expect(report.queries).toBe(16);
+    expect(prom.asked).toHaveLength(18);
     expect(report.coverage.memoryWorkingSet.percent).toBe(0);
     expect(report.coverage.cpuUsage.percent).toBe(100);
     expect(report.policies.map((p: { name: string }) => p.name)).toEqual(["fast", "slow"]);
@@ -221,8 +221,8 @@ describe("batches of tenants", () => {
     };
     const together = await run();
     const apart = await run(1);
-    expect(together.queries).toBe(11);
-    expect(apart.queries).toBe(22);
+    expect(together.queries).toBe(16);
+    expect(apart.queries).toBe(32);
     expect(apart.policies).toEqual(together.policies);
     expect(apart.coverage).toEqual(together.coverage);
     expect(together.policies[0]?.summary.workloads).toBe(2);

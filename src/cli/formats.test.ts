@@ -63,6 +63,9 @@ describe("metapilot report formats", () => {
   it("-o html is one page with chart.js, the dashboard's charts and their data", () => {
     const html = renderReport(digest, "html", false, decisions);
     expect(html).toContain("window.metapilotDraw");
+    // The CRD's root-cause categories, inlined before the charts that read them (src/server/dashboard/contract.ts).
+    expect(html.indexOf("window.metapilotContract = ")).toBeGreaterThan(-1);
+    expect(html.indexOf("window.metapilotContract = ")).toBeLessThan(html.indexOf("window.metapilotDraw"));
     expect(html).toMatch(/Chart\.js v4/);
     expect(html).toContain('<canvas id="timeline"');
     expect(html).toContain('<canvas id="evidence-0"');
@@ -71,8 +74,8 @@ describe("metapilot report formats", () => {
     };
     expect(data.evidence[0]?.chart.series.map((s) => s.label)).toContain("memory_working_set_bytes");
     expect(data.evidence[0]?.chart.threshold?.value).toBe(2 ** 30);
-    // Nothing in the data can close the script element early.
-    expect(html.match(/<\/script>/g)?.length).toBe(4);
+    // Nothing in the data can close the script element early: chart.js, the contract, the charts, the data, the start.
+    expect(html.match(/<\/script>/g)?.length).toBe(5);
   });
 });
 

@@ -11,18 +11,11 @@ import type { Informer } from "../kube/informer.js";
 import { Resources } from "../kube/resources.js";
 import type { DecisionObject } from "./decisions.js";
 import { sizeOf } from "./decisions.js";
-import type { Size, WorkloadRef } from "./types.js";
+import type { ApplyPath, Size, WorkloadRef } from "./types.js";
+
+export type { ApplyPath } from "./types.js";
 
 type SizeBlockLike = Parameters<typeof sizeOf>[0];
-
-export interface ApplyPath {
-  method: "InPlace" | "Rolling";
-  reason: ApplyPathReason;
-  state?: "InProgress" | "Done";
-  predicted?: boolean;
-  message?: string;
-  observedAt?: string;
-}
 
 /** What the operator reports of a component's last resize (TenantControlPlane status.components[].resize). */
 export interface OperatorResize {

@@ -15,9 +15,8 @@ import { BoundedSet } from "./bounded-set.js";
 import type { FleetBudget } from "./fleet-budget.js";
 import { bytes, cores, formatCpu, formatMemory } from "./quantity.js";
 import { signDecision, verifyDecision } from "./signature.js";
-import type { ApplyPath } from "./apply-path.js";
 import { interruptedVerdict } from "./tenancy.js";
-import type { Plan, ResolvedPolicy, Size, WorkloadRef } from "./types.js";
+import type { ApplyPath, Plan, ResolvedPolicy, Size, WorkloadRef } from "./types.js";
 import {
   blockedByAnnotation,
   blockedKeyAnnotation,

@@ -1,5 +1,12 @@
 // The plain data the scaler's pure parts exchange: signals in, a plan out.
-import type { BlockedReason, DisruptionReason, Evidence, RootCauseCategory, ScalerName } from "../api/index.js";
+import type {
+  ApplyPathReason,
+  BlockedReason,
+  DisruptionReason,
+  Evidence,
+  RootCauseCategory,
+  ScalerName,
+} from "../api/index.js";
 import type { FleetFitResult } from "./estimators/fleet.js";
 
 export type { BlockedReason } from "../api/index.js";
@@ -266,3 +273,13 @@ export type Plan =
       estimator?: string;
       notes: string[];
     };
+
+/** How a recorded change reached the pods (ScalingDecision status.applyPath; src/scaler/apply-path.ts). */
+export interface ApplyPath {
+  method: "InPlace" | "Rolling";
+  reason: ApplyPathReason;
+  state?: "InProgress" | "Done";
+  predicted?: boolean;
+  message?: string;
+  observedAt?: string;
+}
