@@ -11,6 +11,7 @@ import type { Informer } from "../kube/informer.js";
 import { Resources } from "../kube/resources.js";
 import type { DecisionObject } from "./decisions.js";
 import { sizeOf } from "./decisions.js";
+import { restartCause, type RestartFacts } from "./restart.js";
 import type { ApplyPath, Size, WorkloadRef } from "./types.js";
 
 export type { ApplyPath } from "./types.js";
@@ -73,36 +74,6 @@ export function pathFromOperator(resize: OperatorResize | undefined, after: Size
   };
 }
 
-/** What a prediction reads of a pod of the component. */
-export interface PathPod {
-  metadata?: { deletionTimestamp?: string };
-  status?: {
-    phase?: string;
-    qosClass?: string;
-    containerStatuses?: Array<{ name: string; ready?: boolean; resources?: unknown }>;
-  };
-}
-
-export interface PathFacts {
-  ownedByTenantControlPlane: boolean;
-  /** The TenantControlPlane's spec.resourceUpdates.strategy. */
-  strategy?: string;
-  container: string;
-  pods: readonly PathPod[];
-}
-
-function qosOf(s: Size): string {
-  const cpuRequest = s.cpuRequest ?? s.cpuLimit;
-  const memoryRequest = s.memoryRequest ?? s.memoryLimit;
-  if (cpuRequest === undefined && memoryRequest === undefined) return "BestEffort";
-  return s.cpuLimit !== undefined &&
-    s.memoryLimit !== undefined &&
-    cpuRequest === s.cpuLimit &&
-    memoryRequest === s.memoryLimit
-    ? "Guaranteed"
-    : "Burstable";
-}
-
 /**
  * The path known when a decision from `before` to `after` is made: for a live one only a workload's own template
  * change (the operator reports the rest); for a dry-run one also what the operator would surely do (its rules in
@@ -110,40 +81,24 @@ function qosOf(s: Size): string {
  * the path is not known yet. Pure.
  */
 export function pathAtDecision(
-  facts: PathFacts,
+  facts: RestartFacts,
   before: Size,
   after: Size,
   dryRun: boolean,
   now: number,
 ): ApplyPath | undefined {
   if (sameResources(before, after)) return undefined;
-  const at = { observedAt: new Date(now).toISOString(), ...(dryRun ? { predicted: true } : {}) };
-  const rolling = (reason: ApplyPathReason, message: string): ApplyPath => ({
+  // Live, only a workload's own template change is known now; the operator reports the rest.
+  if (!dryRun && facts.ownedByTenantControlPlane) return undefined;
+  const cause = restartCause(facts, before, after);
+  if (!cause?.certain) return undefined;
+  return {
     method: "Rolling",
-    reason,
-    message,
-    ...at,
-  });
-  if (!facts.ownedByTenantControlPlane)
-    return rolling(
-      "TemplateChange",
-      "no TenantControlPlane owns the workload: its pod template is changed, which rolls its pods",
-    );
-  if (!dryRun) return undefined;
-  if (facts.strategy === "Restart") return rolling("Restart", "spec.resourceUpdates.strategy is Restart");
-  for (const pod of facts.pods) {
-    if (pod.metadata?.deletionTimestamp || pod.status?.phase !== "Running") continue;
-    const status = pod.status.containerStatuses?.find((c) => c.name === facts.container);
-    if (!status?.resources)
-      return rolling(
-        "KubeletCannotResize",
-        "a pod's kubelet reports no container resources (in-place resize needs a kubelet of 1.33 or later)",
-      );
-    if (!status.ready) return rolling("NotReady", "a pod's container is not ready: a new pod would start instead");
-    if ((pod.status.qosClass ?? qosOf(before)) !== qosOf(after))
-      return rolling("QoSClassChange", `the new size changes the pods' QoS class to ${qosOf(after)}`);
-  }
-  return undefined;
+    reason: cause.reason,
+    message: cause.message,
+    observedAt: new Date(now).toISOString(),
+    ...(dryRun ? { predicted: true } : {}),
+  };
 }
 
 /**

@@ -13,7 +13,7 @@ import type { Informer } from "../kube/informer.js";
 import { keyOf, Resources, type KubeObject, type ObjectKey } from "../kube/resources.js";
 import type { Actuator } from "./actuator.js";
 import { tenantSpecSize } from "./actuator.js";
-import { pathAtDecision, recordOperatorPath, type OperatorResize, type PathPod } from "./apply-path.js";
+import { pathAtDecision, recordOperatorPath, type OperatorResize } from "./apply-path.js";
 import { ApiError } from "../kube/errors.js";
 import { DecisionRecorder, decisionName, sizeBlock, sizeOf, type DecisionObject } from "./decisions.js";
 import { defaultEngineOptions, type EngineOptions } from "./engine-options.js";
@@ -578,19 +578,7 @@ export class ScalerReconciler implements Reconciler {
     const regarding = tcp?.metadata
       ? { ...tcp, apiVersion: "metapilot.io/v1alpha1", kind: "TenantControlPlane" }
       : { ...workload, apiVersion: "apps/v1", kind: ref.kind };
-    const applyPath = pathAtDecision(
-      {
-        ownedByTenantControlPlane: ref.ownedByTenantControlPlane,
-        strategy: (tcp as { spec?: { resourceUpdates?: { strategy?: string } } } | undefined)?.spec?.resourceUpdates
-          ?.strategy,
-        container: ref.container,
-        pods: this.podsOf(ref.namespace, tenant, component) as PathPod[],
-      },
-      plan.before,
-      plan.after,
-      dryRun,
-      now,
-    );
+    const applyPath = pathAtDecision(restartFacts, plan.before, plan.after, dryRun, now);
     const outcome = await this.decisions.record(
       plan,
       ref,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { qosOf, restartRequiring, type RestartFacts, type RestartPod } from "./restart.js";
+import { pathAtDecision } from "./apply-path.js";
+import { qosOf, restartCause, restartRequiring, type RestartFacts, type RestartPod } from "./restart.js";
 import type { Size } from "./types.js";
 
 const before: Size = { replicas: 1, cpuRequest: 1, memoryRequest: 1024, memoryLimit: 2048 };
@@ -83,5 +84,28 @@ describe("restartRequiring", () => {
     expect(qosOf({ replicas: 1 })).toBe("BestEffort");
     expect(qosOf({ replicas: 1, cpuLimit: 1, memoryLimit: 5 })).toBe("Guaranteed");
     expect(qosOf({ replicas: 1, cpuRequest: 1, cpuLimit: 1, memoryRequest: 4, memoryLimit: 5 })).toBe("Burstable");
+  });
+
+  it("is the one rule behind both the budgets' RestartRequiring and a dry-run decision's predicted path", () => {
+    const now = Date.parse("2026-12-06T07:30:00Z");
+    const notReady: RestartPod = {
+      status: { ...resizable.status, containerStatuses: [{ name: "kube-apiserver", ready: false, resources: {} }] },
+    };
+    expect(restartCause(facts({ pods: [notReady] }), before, bigger)).toMatchObject({ reason: "NotReady" });
+    expect(pathAtDecision(facts({ pods: [notReady] }), before, bigger, true, now)).toMatchObject({
+      method: "Rolling",
+      reason: "NotReady",
+      predicted: true,
+    });
+    // Live, the operator reports a TenantControlPlane's path; only a workload's own template change is known now.
+    expect(pathAtDecision(facts({ pods: [notReady] }), before, bigger, false, now)).toBeUndefined();
+    expect(pathAtDecision(facts({ ownedByTenantControlPlane: false }), before, bigger, false, now)).toMatchObject({
+      reason: "TemplateChange",
+    });
+    // Derived settings count for the budget, but are not predicted: a user's own value may keep the pods.
+    const derived = facts({ derivedSettings: "Immediately", component: "kube-apiserver" });
+    expect(restartCause(derived, before, bigger)).toMatchObject({ reason: "DerivedSettings", certain: false });
+    expect(restartRequiring(derived, before, bigger)).toBe(true);
+    expect(pathAtDecision(derived, before, bigger, true, now)).toBeUndefined();
   });
 });

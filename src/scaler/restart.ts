@@ -61,18 +61,60 @@ export function qosOf(s: Size): "Guaranteed" | "Burstable" | "BestEffort" {
     : "Burstable";
 }
 
-/** Whether changing the component from `before` to `after` restarts its pods. Pure. */
-export function restartRequiring(f: RestartFacts, before: Size, after: Size): boolean {
-  if (sameResources(before, after)) return false;
-  if (!f.ownedByTenantControlPlane) return true;
-  if (f.strategy === "Restart") return true;
-  if (f.derivedSettings === "Immediately" && movesDerivedSettings(f.component, before, after)) return true;
-  // With no running pod there is nothing to restart: a pod started later starts at the new size.
-  return f.pods.some((pod) => {
-    if (pod.metadata?.deletionTimestamp || pod.status?.phase !== "Running") return false;
-    const status = pod.status.containerStatuses?.find((c) => c.name === f.container);
-    return !status?.resources || !status.ready || (pod.status.qosClass ?? qosOf(before)) !== qosOf(after);
+/** Why a change restarts the component's pods, in the operator's words (status.components[].resize.reason). */
+export interface RestartCause {
+  reason: "TemplateChange" | "Restart" | "DerivedSettings" | "KubeletCannotResize" | "NotReady" | "QoSClassChange";
+  message: string;
+  /**
+   * Whether the operator surely takes this path. False for DerivedSettings: a user's own value of a setting, which
+   * the scaler does not see, may keep the pods running.
+   */
+  certain: boolean;
+}
+
+/**
+ * Why changing the component from `before` to `after` restarts its pods, or undefined when it does not (a change
+ * of replicas alone, or a resize in place as far as the state now tells). The one copy of the operator's rule the
+ * scaler keeps: the disruption budgets' RestartRequiring and a dry-run decision's predicted path both read it. Pure.
+ */
+export function restartCause(f: RestartFacts, before: Size, after: Size): RestartCause | undefined {
+  if (sameResources(before, after)) return undefined;
+  const cause = (reason: RestartCause["reason"], message: string, certain = true): RestartCause => ({
+    reason,
+    message,
+    certain,
   });
+  if (!f.ownedByTenantControlPlane)
+    return cause(
+      "TemplateChange",
+      "no TenantControlPlane owns the workload: its pod template is changed, which rolls its pods",
+    );
+  if (f.strategy === "Restart") return cause("Restart", "spec.resourceUpdates.strategy is Restart");
+  // With no running pod there is nothing to restart: a pod started later starts at the new size.
+  for (const pod of f.pods) {
+    if (pod.metadata?.deletionTimestamp || pod.status?.phase !== "Running") continue;
+    const status = pod.status.containerStatuses?.find((c) => c.name === f.container);
+    if (!status?.resources)
+      return cause(
+        "KubeletCannotResize",
+        "a pod's kubelet reports no container resources (in-place resize needs a kubelet of 1.33 or later)",
+      );
+    if (!status.ready) return cause("NotReady", "a pod's container is not ready: a new pod would start instead");
+    if ((pod.status.qosClass ?? qosOf(before)) !== qosOf(after))
+      return cause("QoSClassChange", `the new size changes the pods' QoS class to ${qosOf(after)}`);
+  }
+  if (f.derivedSettings === "Immediately" && movesDerivedSettings(f.component, before, after))
+    return cause(
+      "DerivedSettings",
+      "spec.resourceUpdates.derivedSettings is Immediately and the change moves a setting derived from the size",
+      false,
+    );
+  return undefined;
+}
+
+/** Whether changing the component from `before` to `after` restarts its pods (restartCause). Pure. */
+export function restartRequiring(f: RestartFacts, before: Size, after: Size): boolean {
+  return restartCause(f, before, after) !== undefined;
 }
 
 /** Whether a size change moves a setting the operator derives from the size (src/operator/derived.ts). */
