@@ -2,6 +2,7 @@
 // (every round as recorded JSON through decideOffline, workloadSteps): the same report, to the last field, over
 // randomized histories with gaps, failed queries, OOM kills, sizes that change under the policy, several pods per
 // workload, workloads no policy governs and several policies at once.
+import { seeded } from "../scaler/estimators/fleet-testing.js";
 import { describe, expect, it } from "vitest";
 import { MiB } from "../scaler/quantity.js";
 import type { BacktestWorkload } from "./inventory.js";
@@ -11,17 +12,8 @@ import { historyMetrics, stepsOf, type HistoryMetric, type SignalHistory } from 
 const t0 = Date.parse("2026-12-01T00:00:00Z");
 const stepMs = 30_000;
 
-/** mulberry32: a small seeded generator, so that a failing seed can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32, seeded, so that a failing seed can be replayed. */
+const random = seeded;
 
 const components = [
   { component: "kube-apiserver", kind: "Deployment", pods: ["kube-apiserver-5d9f-abcde", "kube-apiserver-5d9f-fghij"] },
