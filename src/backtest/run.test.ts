@@ -1,5 +1,6 @@
 // Policies replayed over a rebuilt history (built here directly, as fetchHistory leaves it): the engine's
 // decisions, the figures of the summary, coverage, and that a step without data never gives a scale-down.
+import type { DisruptionReason } from "../api/index.js";
 import { describe, expect, it } from "vitest";
 import { MiB } from "../scaler/quantity.js";
 import { input } from "../scaler/testing.js";
@@ -174,10 +175,47 @@ describe("changeMethod", () => {
 });
 
 describe("budgetHitsOf", () => {
-  it("counts the non-OOM changes over the budget in a sliding interval", () => {
+  const at = (min: number, o: { oom?: boolean; tenant?: string; reasons?: DisruptionReason[] } = {}) => ({
+    at: t0 + min * 60_000,
+    tenant: o.tenant ?? "a",
+    oom: o.oom ?? false,
+    reasons: o.reasons ?? (o.oom ? ["ScaleUp" as const] : ["ScaleDown" as const]),
+  });
+
+  it("counts the changes over the budget in a sliding interval; an OOM scale-up within the floor is never held", () => {
     const [cs] = parsePolicies([policy("b", { fleetBudget: { maxChangesPerInterval: 2, interval: "5m" } })]);
-    const at = (min: number, oom = false) => ({ at: t0 + min * 60_000, oom });
-    // Three in the first minute (one held), an OOM scale-up (never held here), then room again after 5 minutes.
-    expect(budgetHitsOf(cs!.value, [at(0), at(0.5), at(1), at(1.5, true), at(6), at(6.5)])).toBe(1);
+    // Three in the first minute (one held), an OOM scale-up (the floor), then room again after 5 minutes.
+    expect(budgetHitsOf(cs!.value, [at(0), at(0.5), at(1), at(1.5, { oom: true }), at(6), at(6.5)], 1)).toBe(1);
+  });
+
+  it("holds an OOM scale-up once its tenant's floor is spent", () => {
+    const [cs] = parsePolicies([
+      policy("b", { disruption: { budgets: [{ limit: "0", interval: "10m" }], oomFloorPerTenant: 1 } }),
+    ]);
+    const ooms = [at(0, { oom: true }), at(1, { oom: true }), at(2, { oom: true, tenant: "b" })];
+    expect(budgetHitsOf(cs!.value, ooms, 2)).toBe(1);
+  });
+
+  it("counts only the reasons a budget covers, a percentage of the tenants, and only inside its cron window", () => {
+    const [cs] = parsePolicies([
+      policy("b", {
+        disruption: {
+          budgets: [
+            { limit: "10%", interval: "1h", reasons: ["ScaleDown"] },
+            // 00:00-01:00 UTC every day: no restart at all.
+            { limit: "0", interval: "1h", reasons: ["RestartRequiring"], schedule: "0 0 * * *", duration: "1h" },
+          ],
+        },
+      }),
+    ]);
+    const restart = (min: number) => at(min, { reasons: ["ScaleUp", "RestartRequiring"] });
+    // 20 tenants: 10% is 2 scale-downs an hour; scale-ups are not covered by it.
+    const downs = [at(0), at(1), at(2), at(3)];
+    expect(budgetHitsOf(cs!.value, downs, 20)).toBe(2);
+    expect(budgetHitsOf(cs!.value, [at(0, { reasons: ["ScaleUp"] }), at(1, { reasons: ["ScaleUp"] })], 20)).toBe(0);
+    // Restarts inside the window (t0 is midnight UTC) are held, after it not.
+    expect(budgetHitsOf(cs!.value, [restart(10), restart(50), restart(70)], 20)).toBe(2);
+    // 10% of 5 tenants rounds up to 1.
+    expect(budgetHitsOf(cs!.value, downs, 5)).toBe(3);
   });
 });

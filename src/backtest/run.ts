@@ -2,7 +2,9 @@
 // through the engine loop decideOffline runs (OfflineReplay: decideRound round by round), once per workload per
 // policy, and the figures a platform team asks for before switching it on.
 import { parseClusterScaler, type ClusterScaler } from "../api/index.js";
-import { budgetOf } from "../scaler/fleet-budget.js";
+import { cronWindow } from "../api/cron.js";
+import type { DisruptionReason } from "../api/index.js";
+import { budgetsOf, limitOf } from "../scaler/fleet-budget.js";
 import { decideOffline, OfflineReplay } from "../scaler/offline.js";
 import { resolvePolicy, selectClusterScaler } from "../scaler/policy.js";
 import type { Plan, ResolvedPolicy, Size } from "../scaler/types.js";
@@ -121,8 +123,10 @@ export const reportNotes = [
     "to rolling where the kubelet cannot resize: older than 1.33, kwok, Infeasible, Deferred too long); a change of " +
     "replicas alone restarts nothing.",
   "slack counts request above usage (never below), per pod times replicas, at steps with usage data only.",
-  "budgetHits are counted after the fact: the replay runs one workload at a time, so a change the fleet budget " +
-    "would have held back is counted, not held (later rounds do not see the hold).",
+  "budgetHits are counted after the fact, by the live budgets' rules (every budget in force, its cron window, " +
+    "reasons, percentage of the backtest's tenants and the OOM floor; RestartRequiring as the restarts above): the " +
+    "replay runs one workload at a time, so a change a budget would have held back is counted, not held (later " +
+    "rounds do not see the hold).",
   "not rebuilt from Prometheus: /readyz probe failures, WorkloadProfile recommendations and the fleet-regression " +
     "model; counter resets are handled by rate() as live.",
 ];
@@ -230,19 +234,49 @@ export function changeMethod(w: BacktestWorkload, before: Size, after: Size): "I
   return "Rolling";
 }
 
-/** Non-OOM changes the fleet budget would have held back: more than its maxChangesPerInterval in any interval. */
-export function budgetHitsOf(cs: ClusterScaler, changes: ReadonlyArray<{ at: number; oom: boolean }>): number {
-  const { maxChanges, intervalMs } = budgetOf(cs);
-  const sorted = [...changes].sort((a, b) => a.at - b.at);
+/** One change the replay made, as the disruption budgets count it. */
+export interface BudgetedChange {
+  at: number;
+  tenant: string;
+  oom: boolean;
+  reasons: readonly DisruptionReason[];
+}
+
+/**
+ * Changes the disruption budgets would have held back, with the live budgets' rules (src/scaler/fleet-budget.ts):
+ * every budget in force (spec.disruption.budgets and spec.fleetBudget, or the built-in default), each active only
+ * inside its cron window, counting the changes with one of its reasons in its sliding interval, its percentage of
+ * `tenants` rounded up; the most restrictive active budget holds a change back. An OOM scale-up is never held while
+ * its tenant has OOM floor left over the longest active interval covering ScaleUp (oomFloorPerTenant). A held
+ * change is not counted against later ones, as live, where it was not made.
+ */
+export function budgetHitsOf(cs: ClusterScaler, changes: readonly BudgetedChange[], tenants: number): number {
+  const { budgets, oomFloor } = budgetsOf(cs);
+  const sorted = [...changes].sort((x, y) => x.at - y.at);
+  const counted: BudgetedChange[] = [];
   let hits = 0;
-  const window: number[] = [];
   for (const c of sorted) {
-    while (window.length > 0 && (window[0] as number) <= c.at - intervalMs) window.shift();
-    if (!c.oom && window.length >= maxChanges) {
-      hits++;
-      continue;
+    const active = budgets.filter(
+      (b) =>
+        b.reasons.some((r) => c.reasons.includes(r)) &&
+        (!b.schedule || cronWindow(b.schedule, b.durationMs ?? 0, c.at).active),
+    );
+    const spent = active.some((b) => {
+      const inInterval = counted.filter(
+        (d) => d.at > c.at - b.intervalMs && d.reasons.some((r) => b.reasons.includes(r)),
+      ).length;
+      return inInterval >= limitOf(b.limitSpec, tenants);
+    });
+    if (spent && c.oom) {
+      const floorMs = Math.max(0, ...active.filter((b) => b.reasons.includes("ScaleUp")).map((b) => b.intervalMs));
+      const oomOfTenant = counted.filter((d) => d.oom && d.tenant === c.tenant && d.at > c.at - floorMs).length;
+      if (oomOfTenant < oomFloor) {
+        counted.push(c);
+        continue;
+      }
     }
-    window.push(c.at);
+    if (spent) hits++;
+    else counted.push(c);
   }
   return hits;
 }
@@ -289,7 +323,7 @@ interface PolicyState {
   summary: Summary;
   timeline: Record<string, TimelineEntry[]>;
   outcomes: OomOutcome[];
-  changes: Array<{ at: number; oom: boolean }>;
+  changes: BudgetedChange[];
   tenants: Set<string>;
   usageExpected: number;
   usagePresent: number;
@@ -490,7 +524,15 @@ export class Backtest {
       s.changes++;
       if (plan.direction === "Up") s.scaleUps++;
       else s.scaleDowns++;
-      p.changes.push({ at, oom: plan.category === "OOMKilled" });
+      p.changes.push({
+        at,
+        tenant: w.ref.tenant,
+        oom: plan.category === "OOMKilled",
+        reasons: [
+          plan.direction === "Up" ? "ScaleUp" : "ScaleDown",
+          ...(method === "Rolling" ? ["RestartRequiring" as const] : []),
+        ],
+      });
     }
   }
 
@@ -507,7 +549,7 @@ export class Backtest {
       s.oomLeadMinutes = round2(
         median(p.outcomes.flatMap((k) => (k.leadMinutes !== undefined ? [k.leadMinutes] : []))),
       );
-      s.budgetHits = budgetHitsOf(p.policy.value, p.changes);
+      s.budgetHits = budgetHitsOf(p.policy.value, p.changes, p.tenants.size);
       s.coverage = p.usageExpected ? round2((100 * p.usagePresent) / p.usageExpected) : 0;
       for (const key of [
         "slackCpuHoursBefore",

@@ -3,7 +3,6 @@ import { describe, expect, it } from "vitest";
 import { parseClusterScaler, type ClusterScaler } from "../api/index.js";
 import {
   blockedByFleetBudget,
-  budgetOf,
   budgetsOf,
   FleetBudget,
   fleetBudgetCondition,
@@ -84,12 +83,17 @@ function budgetOver(recorded: BudgetDecision[]): FleetBudget {
 
 describe("the fleet budget's spec", () => {
   it("is 10 changes per 5 minutes with 2 OOM scale-ups per tenant when unset", () => {
-    expect(budgetOf(clusterScaler())).toEqual({ maxChanges: 10, intervalMs: 5 * min, oomFloor: 2 });
-    expect(budgetOf(clusterScaler({}))).toEqual({ maxChanges: 10, intervalMs: 5 * min, oomFloor: 2 });
-    expect(budgetOf(clusterScaler({ maxChangesPerInterval: 3 }))).toEqual({
-      maxChanges: 3,
+    const first = (cs: ClusterScaler) => {
+      const { budgets, oomFloor } = budgetsOf(cs);
+      return { limit: budgets[0]?.limitSpec, intervalMs: budgets[0]?.intervalMs, oomFloor, count: budgets.length };
+    };
+    expect(first(clusterScaler())).toEqual({ limit: "10", intervalMs: 5 * min, oomFloor: 2, count: 1 });
+    expect(first(clusterScaler({}))).toEqual({ limit: "10", intervalMs: 5 * min, oomFloor: 2, count: 1 });
+    expect(first(clusterScaler({ maxChangesPerInterval: 3 }))).toEqual({
+      limit: "3",
       intervalMs: 5 * min,
       oomFloor: 2,
+      count: 1,
     });
   });
   it("refuses a floor of 0: the budget may never take every OOM scale-up away", () => {

@@ -167,20 +167,6 @@ export function budgetsOf(
 }
 
 /**
- * The budgets as one count per interval, for the backtest's simple model: the first budget in force (a percentage of
- * `tenants`), and the OOM floor. Schedules and reasons are not modelled there.
- */
-export function budgetOf(
-  cs: ClusterScaler,
-  tenants = 0,
-  defaults: readonly DisruptionBudget[] = builtInDefaultBudgets,
-): { maxChanges: number; intervalMs: number; oomFloor: number } {
-  const { budgets, oomFloor } = budgetsOf(cs, defaults);
-  const first = budgets[0];
-  return { maxChanges: first ? limitOf(first.limitSpec, tenants) : 0, intervalMs: first?.intervalMs ?? 0, oomFloor };
-}
-
-/**
  * A budget's limit in force: a count as it is, a percentage of `tenants` rounded up (Karpenter's rounding: any
  * percentage above 0 of at least one tenant allows one change).
  */
