@@ -8,6 +8,7 @@ import { execFile } from "node:child_process";
 import { createWriteStream, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { historyMetrics } from "../../src/backtest/signals.js";
 import { KubeClient } from "../../src/kube/client.js";
 import { Resources, type KubeObject } from "../../src/kube/resources.js";
 import { adminKubeConfig, freshNamespace, metacluster } from "../harness/cluster.js";
@@ -158,11 +159,11 @@ describe("metapilot backtest on a real Prometheus and the meta-cluster", () => {
     );
     expect(run.code, run.stderr).toBe(0);
     const report = JSON.parse(run.stdout);
-    // 1,441 steps of 15 s in one chunk: one range query per metric, as the Prometheus query log saw them.
+    // 1,441 steps of 15 s in one chunk: one range query per history metric, as the Prometheus query log saw them.
     expect(report.steps).toBe(6 * 240 + 1);
-    expect(report.queries).toBe(11);
+    expect(report.queries).toBe(historyMetrics.length);
     const logged = prometheus.rangeQueries().filter((q) => q.query.includes(ns.name));
-    expect(logged).toHaveLength(11);
+    expect(logged).toHaveLength(historyMetrics.length);
     expect(report.partial).toBe(false);
     const [fast, slow] = report.policies;
     expect([fast.name, fast.source, slow.name]).toEqual([ns.name, `clusterscaler/${ns.name}`, "slow"]);
