@@ -5,7 +5,7 @@
 // namespace/pod/container or namespace), never one per tenant or per step. A query that fails leaves its metric
 // missing over its chunk, with the reason kept; the rest of the history is still used (a partial history, never
 // a crash), and a step without a value is missing, never zero.
-import type { PrometheusClient } from "../prometheus/client.js";
+import type { RangeQueryClient } from "../prometheus/client.js";
 import { PrometheusError } from "../prometheus/client.js";
 import {
   defaultMetricNames,
@@ -92,7 +92,8 @@ export interface SignalHistory {
 }
 
 export interface FetchHistoryOptions {
-  client: PrometheusClient;
+  /** Only its range queries are read. */
+  client: RangeQueryClient;
   from: number;
   to: number;
   stepMs: number;

@@ -83,7 +83,15 @@ export interface RangeSeries {
   points: Array<[number, number]>;
 }
 
-export class PrometheusClient {
+/**
+ * What a reader of range series needs of Prometheus: PrometheusClient is one, and so is anything else that answers
+ * range queries (the dashboard's series source, a test's canned answers).
+ */
+export interface RangeQueryClient {
+  queryRange(promql: string, start: Date, end: Date, stepSeconds: number, signal?: AbortSignal): Promise<RangeSeries[]>;
+}
+
+export class PrometheusClient implements RangeQueryClient {
   private readonly base: URL;
   private readonly agent?: HttpsAgent;
 

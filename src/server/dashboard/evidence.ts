@@ -4,14 +4,12 @@
 // Without Prometheus, or when the query fails or finds nothing, the chart is built from the evidence recorded in
 // the decision itself, and says so in `source` and `note`.
 import { parseQuantity } from "../../api/index.js";
-import type { RangeSeries } from "../../prometheus/client.js";
+import type { RangeQueryClient, RangeSeries } from "../../prometheus/client.js";
 import { observedSizeOf } from "../../scaler/reports.js";
 import type { DeepPartial, Evidence, ScalingDecisionObject } from "../../api/index.js";
 
-/** Range queries; PrometheusClient satisfies it. */
-export interface SeriesSource {
-  queryRange(promql: string, start: Date, end: Date, stepSeconds: number, signal?: AbortSignal): Promise<RangeSeries[]>;
-}
+/** Range queries; PrometheusClient is one, and it is what a backtest (the what-if page) reads too. */
+export type SeriesSource = RangeQueryClient;
 
 export type Unit = "bytes" | "cores" | "per-second" | "ratio" | "count";
 

@@ -63,12 +63,20 @@ const recorded = (
 /** Prometheus with one idle pod per tenant: 0.1 cores and 300Mi at every step; counts queries and those in flight. */
 class IdlePrometheus implements SeriesSource {
   queries: string[] = [];
+  signals: Array<AbortSignal | undefined> = [];
   inFlight = 0;
   maxInFlight = 0;
   hold?: Promise<void>;
 
-  async queryRange(promql: string, start: Date, end: Date, stepSeconds: number): Promise<RangeSeries[]> {
+  async queryRange(
+    promql: string,
+    start: Date,
+    end: Date,
+    stepSeconds: number,
+    signal?: AbortSignal,
+  ): Promise<RangeSeries[]> {
     this.queries.push(promql);
+    this.signals.push(signal);
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     try {
@@ -142,6 +150,15 @@ describe("what if", () => {
     expect(w.real.decisions.map((d) => d.name).sort()).toEqual(["down-a", "held-a", "new-a"]);
     expect(w.real.summary).toEqual({ changes: 2, scaleUps: 0, scaleDowns: 2, oomAnswers: 0, blocked: 1, dryRun: 0 });
     expect(w.comparison).toContainEqual(["scale-downs", w.policy.summary.scaleDowns, 2]);
+  });
+
+  it("reads the dashboard's own series source (no PrometheusClient needed), with the request's abort signal", async () => {
+    const prom = new IdlePrometheus();
+    const abort = new AbortController();
+    const w = await runWhatIf(deps(prom), "fast", { since: "1h" }, abort.signal);
+    expect(prom.queries.length).toBe(w.backtest.queries);
+    expect(prom.signals.length).toBeGreaterThan(0);
+    expect(prom.signals.every((s) => s === abort.signal)).toBe(true);
   });
 
   it("refuses ranges, steps and names it must not run, before asking Prometheus anything", async () => {

@@ -12,7 +12,6 @@ import { inventoryOf, type BacktestWorkload } from "../../../backtest/inventory.
 import { Backtest, type BacktestReport, type PolicyResult } from "../../../backtest/run.js";
 import { fetchHistory, stepsOf } from "../../../backtest/signals.js";
 import type { KubeObject } from "../../../kube/resources.js";
-import type { PrometheusClient } from "../../../prometheus/client.js";
 import { resolvePolicy, selectClusterScaler } from "../../../scaler/policy.js";
 import type { DigestRow } from "../../../scaler/reports.js";
 import { reportDigest, reportWindow } from "../report.js";
@@ -176,9 +175,7 @@ export async function runWhatIf(
     for (let i = 0; i < namespaces.length; i += perBatch) {
       const batch = namespaces.slice(i, i + perBatch);
       const history = await fetchHistory({
-        // fetchHistory calls queryRange only, which a SeriesSource answers as a PrometheusClient does (the
-        // dashboard's is one).
-        client: client as PrometheusClient,
+        client,
         from: fromMs,
         to: toMs,
         stepMs,
