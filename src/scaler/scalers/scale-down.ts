@@ -34,6 +34,36 @@ export function recommendation(
   return { at: input.now, cpu: cpuRec, memory: memRec };
 }
 
+/**
+ * The highest CPU and memory recommendation at or after `windowStart`, and the round's own `rec`, as Math.max over
+ * them would give (a missing value counts as Infinity, any NaN makes NaN; -0 below +0), and how many there are;
+ * without the arrays a filter, map and spread would allocate every round.
+ */
+export function windowMax(
+  recommendations: readonly Recommendation[],
+  windowStart: number,
+  rec: Recommendation | undefined,
+): { cpuMax: number; memMax: number; count: number } {
+  let cpuMax = -Infinity;
+  let memMax = -Infinity;
+  let count = 0;
+  const add = (r: Recommendation) => {
+    count++;
+    cpuMax = maxOf(cpuMax, r.cpu ?? Infinity);
+    memMax = maxOf(memMax, r.memory ?? Infinity);
+  };
+  for (const r of recommendations) if (r.at >= windowStart) add(r);
+  if (rec) add(rec);
+  return { cpuMax, memMax, count };
+}
+
+/** Math.max(a, b). */
+function maxOf(a: number, b: number): number {
+  if (Number.isNaN(a) || Number.isNaN(b)) return Number.NaN;
+  if (a === b) return a === 0 && Object.is(a, -0) ? b : a;
+  return a > b ? a : b;
+}
+
 /** The scale-down plan, or why there is none. */
 export function scaleDownPlan(input: DecisionInput, o: EngineOptions, notes: string[]): Plan {
   const { policy, current, history, now, signals } = input;
@@ -66,18 +96,24 @@ export function scaleDownPlan(input: DecisionInput, o: EngineOptions, notes: str
   ) {
     return none("no scale-down within the stabilization window after a change");
   }
-  const windowStart = now - sd.stabilizationWindowMs;
-  const inWindow = history.recommendations.filter((r) => r.at >= windowStart);
   const rec = recommendation(input, o);
-  if (rec) inWindow.push(rec);
-  if (inWindow.length === 0) return none("no recommendations in the stabilization window");
-  // HPA's rule: the highest recommendation over the window is the most we may go down to.
-  const cpuMax = Math.max(...inWindow.map((r) => r.cpu ?? Infinity));
-  const memMax = Math.max(...inWindow.map((r) => r.memory ?? Infinity));
+  const cpuBelow = current.cpuRequest === undefined ? undefined : current.cpuRequest * (1 - o.minDownChange);
+  const memBase = current.memoryRequest;
+  const memBelow = memBase === undefined ? undefined : memBase * (1 - o.minDownChange);
+  // HPA's rule: the highest recommendation over the window is the most we may go down to. The round's own
+  // recommendation is in the window: when it alone already allows no step down of either resource, neither does
+  // the window's highest (at least it, or NaN), and the window is not read (windowMax).
+  const blocks = (x: number | undefined, below: number | undefined) =>
+    below === undefined || !((x ?? Infinity) < below);
+  const { cpuMax, memMax, count } =
+    rec && blocks(rec.cpu, cpuBelow) && blocks(rec.memory, memBelow)
+      ? { cpuMax: Number.NaN, memMax: Number.NaN, count: 1 }
+      : windowMax(history.recommendations, now - sd.stabilizationWindowMs, rec);
+  if (count === 0) return none("no recommendations in the stabilization window");
   const step = sd.maxStepPercent / 100;
   const target: Size = { ...current };
   const changes: Evidence[] = [];
-  if (current.cpuRequest !== undefined && cpuMax < current.cpuRequest * (1 - o.minDownChange)) {
+  if (current.cpuRequest !== undefined && cpuMax < (cpuBelow as number)) {
     target.cpuRequest = Math.max(cpuMax, current.cpuRequest * (1 - step));
     changes.push({
       signal: "cpu_recommendation_max_in_window",
@@ -86,8 +122,7 @@ export function scaleDownPlan(input: DecisionInput, o: EngineOptions, notes: str
       source: "engine",
     });
   }
-  const memBase = current.memoryRequest;
-  if (memBase !== undefined && memMax < memBase * (1 - o.minDownChange)) {
+  if (memBase !== undefined && memMax < (memBelow as number)) {
     const newRequest = Math.max(memMax, memBase * (1 - step));
     target.memoryRequest = newRequest;
     if (current.memoryLimit !== undefined) {
