@@ -11,8 +11,8 @@ import { TenantSecrets } from "./tenant-secrets.js";
 import { tenantLabel } from "../api/labels.js";
 
 export function addTenantControlPlaneController(manager: Manager, config: ControllerConfig): Controller {
-  const owned = <T extends KubeObject>(resource: (typeof Resources)[keyof typeof Resources]) =>
-    manager.informer<T>({ resource, namespace: config.namespace, labelSelector: tenantLabel });
+  const owned = <T extends KubeObject>(resource: (typeof Resources)[keyof typeof Resources], transform?: (o: T) => T) =>
+    manager.informer<T>({ resource, namespace: config.namespace, labelSelector: tenantLabel, transform });
   const caches: OperatorCaches = {
     tenants: manager.informer<RawTenantControlPlane>({ resource: Resources.TenantControlPlane }),
     // Every namespace, not only tenant-labelled ones: a TenantControlPlane must see that the namespace it asks
@@ -24,6 +24,8 @@ export function addTenantControlPlaneController(manager: Manager, config: Contro
     pdbs: owned(Resources.PodDisruptionBudget),
     networkPolicies: owned(Resources.NetworkPolicy),
     resourceQuotas: owned(Resources.ResourceQuota),
+    // A ReplicaSet carries its pod template's labels. Only its owner and revision are read: metadata only.
+    replicaSets: owned(Resources.ReplicaSet, (o) => ({ metadata: o.metadata })),
     pods: owned(Resources.Pod),
   };
   const reconciler = new TenantControlPlaneReconciler({

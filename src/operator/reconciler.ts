@@ -42,6 +42,7 @@ export interface OperatorCaches {
   pdbs: Informer<KubeObject>;
   networkPolicies: Informer<KubeObject>;
   resourceQuotas: Informer<KubeObject>;
+  replicaSets: Informer<KubeObject>;
   pods: Informer<Pod>;
 }
 

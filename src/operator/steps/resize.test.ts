@@ -5,6 +5,7 @@ import { apiServerStep } from "./apiserver.js";
 import { apiServerDeployment, desiredSettings } from "../manifests.js";
 import type { DerivedSettings } from "../derived.js";
 import {
+  currentRevisionPods,
   describeResources,
   podVerdict,
   qosClass,
@@ -44,7 +45,12 @@ function liveDeployment(resources: ResourceRequirements, replicas = 2, settings?
     : apiServerStep.define(ctx, found())[0];
   return {
     ...structuredClone(desired!),
-    metadata: { ...desired!.metadata, generation: 3 },
+    metadata: {
+      ...desired!.metadata,
+      uid: "uid-deployment",
+      generation: 3,
+      annotations: { ...desired!.metadata?.annotations, [revisionAnnotation]: "3" },
+    },
     status: {
       observedGeneration: 3,
       replicas,
@@ -55,22 +61,64 @@ function liveDeployment(resources: ResourceRequirements, replicas = 2, settings?
   } as KubeObject;
 }
 
+const revisionAnnotation = "deployment.kubernetes.io/revision";
+
+/** A ReplicaSet of the apiserver Deployment (as the informer keeps it: metadata only) at this revision. */
+function replicaSet(hash: string, revision: string): KubeObject {
+  return {
+    kind: "ReplicaSet",
+    metadata: {
+      name: `kube-apiserver-${hash}`,
+      namespace: "tcp-team-a",
+      uid: `uid-rs-${hash}`,
+      annotations: { [revisionAnnotation]: revision },
+      ownerReferences: [
+        { apiVersion: "apps/v1", kind: "Deployment", name: "kube-apiserver", uid: "uid-deployment", controller: true },
+      ],
+    },
+  };
+}
+/** The Deployment's current ReplicaSet (revision 3, as liveDeployment says) and an old one. */
+const currentHash = "7d9f8c6b5";
+const oldHash = "5c4b3a2d1";
+const replicaSets = [replicaSet(currentHash, "3"), replicaSet(oldHash, "2")];
+
 interface PodShape {
   spec?: ResourceRequirements;
   actual?: ResourceRequirements | null;
   conditions?: Array<{ type: string; status: string; reason?: string; message?: string; lastTransitionTime?: string }>;
   phase?: string;
   ready?: boolean;
+  /** The pod-template-hash of the ReplicaSet that controls it (the current one by default); null: none (a stray pod). */
+  replicaSet?: string | null;
 }
 
 function pod(name: string, p: PodShape = {}): ResizablePod {
+  const hash = p.replicaSet === undefined ? currentHash : p.replicaSet;
   return {
     kind: "Pod",
     metadata: {
       name,
       namespace: "tcp-team-a",
       uid: `uid-${name}`,
-      labels: { "metapilot.io/tenant": "team-a", "metapilot.io/component": "kube-apiserver" },
+      labels: {
+        "metapilot.io/tenant": "team-a",
+        "metapilot.io/component": "kube-apiserver",
+        ...(hash === null ? {} : { "pod-template-hash": hash }),
+      },
+      ...(hash === null
+        ? {}
+        : {
+            ownerReferences: [
+              {
+                apiVersion: "apps/v1",
+                kind: "ReplicaSet",
+                name: `kube-apiserver-${hash}`,
+                uid: `uid-rs-${hash}`,
+                controller: true,
+              },
+            ],
+          }),
     },
     spec: { containers: [{ name: "kube-apiserver", resources: p.spec ?? small }] },
     status: {
@@ -95,9 +143,19 @@ function pod(name: string, p: PodShape = {}): ResizablePod {
 async function run(
   want: ResourceRequirements,
   pods: ResizablePod[],
-  opts: { live?: KubeObject; spec?: Record<string, unknown>; raw?: RawTenantControlPlane; patchError?: Error } = {},
+  opts: {
+    live?: KubeObject;
+    spec?: Record<string, unknown>;
+    raw?: RawTenantControlPlane;
+    patchError?: Error;
+    replicaSets?: KubeObject[];
+  } = {},
 ) {
-  const w = world({ deployments: [opts.live ?? liveDeployment(small)], pods });
+  const w = world({
+    deployments: [opts.live ?? liveDeployment(small)],
+    replicaSets: opts.replicaSets ?? replicaSets,
+    pods,
+  });
   if (opts.patchError) w.patchErrors.set("tcp-team-a/a-0", opts.patchError);
   const ctx = tenantContext({ apiServer: { replicas: 2, resources: want }, ...opts.spec });
   const sc = w.step(ctx, found(), opts.raw);
@@ -316,7 +374,7 @@ describe("the step's resize", () => {
     status.availableReplicas = 0;
     status.readyReplicas = 0;
     status.unavailableReplicas = 1;
-    const w = world({ deployments: [live], pods: [pod("a-0", { ready: false })] });
+    const w = world({ deployments: [live], replicaSets, pods: [pod("a-0", { ready: false })] });
     const sc = w.step(tenantContext({ apiServer: { replicas: 1, resources: large } }), found());
     await apiServerStep.apply(sc);
     const applied = w.calls.find((c) => c.verb === "apply" && c.resource === "deployments");
@@ -351,6 +409,89 @@ describe("the step's resize", () => {
     expect(w.calls.filter((c) => c.verb !== "get")).toEqual([
       expect.objectContaining({ verb: "apply", resource: "poddisruptionbudgets" }),
     ]);
+  });
+});
+
+describe("the pods a resize looks at", () => {
+  const w = () => world({ replicaSets });
+  // A pod that only carries the component's labels (created by hand, or left by an old ReplicaSet) is not the
+  // workload's: resizing it is not metapilot's business, and waiting for it never ends.
+  const stray = (name: string) => pod(name, { replicaSet: null, actual: null });
+  const old = (name: string) => pod(name, { replicaSet: oldHash, ready: false });
+
+  it("is Done once the workload's own pods run the new size, whatever a stray labelled pod or an old ReplicaSet's does", async () => {
+    // After a rolling resize: the template carries the new size, the Deployment's pods run it. Before only the
+    // current ReplicaSet's pods counted, the stray pod (a kubelet that reports no resources) and the old
+    // ReplicaSet's (not ready) rolled it again at every pass: Rolling, InProgress, for ever.
+    const recorded = JSON.stringify({
+      method: "Rolling",
+      state: "InProgress",
+      reason: "KubeletCannotResize",
+      message: "the kubelet of pod a-1 reports no container resources",
+      resources: describeResources(large),
+    });
+    const live = liveDeployment(large);
+    live.metadata!.annotations = { ...live.metadata!.annotations, "metapilot.io/last-resize": recorded };
+    const own = [pod("a-0", { spec: large }), pod("a-1", { spec: large })];
+    for (const other of [stray("by-hand"), old("a-old")]) {
+      const { resize, w } = await run(large, [...own, other], { live });
+      expect(resize).toMatchObject({ method: "Rolling", state: "Done", reason: "KubeletCannotResize" });
+      expect(w.events).toEqual([]);
+      expect(w.calls.filter((c) => c.verb === "patch" || (c.verb === "apply" && c.resource === "deployments"))).toEqual(
+        [],
+      );
+    }
+  });
+
+  it("resizes in place only the current ReplicaSet's pods, and is done when they are", async () => {
+    const resizable = pod("by-hand", { replicaSet: null });
+    const { patches, resize } = await run(large, [
+      pod("a-0"),
+      pod("a-1"),
+      resizable,
+      pod("a-old", { replicaSet: oldHash }),
+    ]);
+    expect(patches.map((p) => p.key)).toEqual(["tcp-team-a/a-0", "tcp-team-a/a-1"]);
+    expect(resize).toMatchObject({
+      method: "InPlace",
+      state: "InProgress",
+      message: expect.stringMatching(/^resizing 2 pod/),
+    });
+
+    const done = await run(large, [pod("a-0", { spec: large }), pod("a-1", { spec: large }), stray("by-hand")]);
+    expect(done.resize).toMatchObject({ method: "InPlace", state: "Done", message: expect.stringMatching(/^2 pod/) });
+  });
+
+  it("takes a StatefulSet's pods of its update revision only", () => {
+    const statefulSet = {
+      metadata: { name: "etcd", namespace: "tcp-team-a", uid: "uid-sts" },
+      status: { currentRevision: "etcd-6b8f", updateRevision: "etcd-6b8f" },
+    };
+    const member = (name: string, revision: string, owner = "uid-sts"): KubeObject => ({
+      metadata: {
+        name,
+        labels: { "controller-revision-hash": revision },
+        ownerReferences: [{ apiVersion: "apps/v1", kind: "StatefulSet", name: "etcd", uid: owner, controller: true }],
+      },
+    });
+    const owned = currentRevisionPods("StatefulSet", statefulSet, w().caches.replicaSets)!;
+    expect(owned(member("etcd-0", "etcd-6b8f"))).toBe(true);
+    expect(owned(member("etcd-1", "etcd-5a7e"))).toBe(false); // an older revision
+    expect(owned(member("etcd-2", "etcd-6b8f", "uid-other"))).toBe(false); // another StatefulSet's
+    expect(owned({ metadata: { name: "etcd-3", labels: { "controller-revision-hash": "etcd-6b8f" } } })).toBe(false);
+    // Not known yet: no revision in its status.
+    expect(currentRevisionPods("StatefulSet", { metadata: statefulSet.metadata }, w().caches.replicaSets)).toBe(
+      undefined,
+    );
+  });
+
+  it("resizes nothing until the cache has the Deployment's current ReplicaSet", async () => {
+    const { patches, applied, resize } = await run(large, [pod("a-0"), pod("a-1")], {
+      replicaSets: [replicaSet(oldHash, "2")],
+    });
+    expect(patches).toEqual([]);
+    expect(applied).toBeUndefined();
+    expect(resize).toBeUndefined();
   });
 });
 

@@ -24,7 +24,7 @@ import { ApiError } from "../../kube/errors.js";
 import { Resources, type KubeObject } from "../../kube/resources.js";
 import { withSpecHash } from "../manifests.js";
 import { sameSettings, settingsInTemplate, type DerivedKey, type DerivedSettings } from "../derived.js";
-import type { ComponentResize, StepContext, WorkloadStatus } from "./step.js";
+import type { Cache, ComponentResize, StepContext, WorkloadStatus } from "./step.js";
 
 type Quantities = Partial<Record<string, string>>;
 export interface ResourceRequirements {
@@ -248,6 +248,46 @@ export function podVerdict(
   return { kind: "wait", untilMs: since + timeoutMs };
 }
 
+/** The revision of a Deployment, copied by the deployment controller onto the ReplicaSet of that revision. */
+const deploymentRevisionAnnotation = "deployment.kubernetes.io/revision";
+/** The revision (ControllerRevision name) a StatefulSet's pod was created from. */
+const statefulSetRevisionLabel = "controller-revision-hash";
+
+const controllerOf = (o: KubeObject) => o.metadata?.ownerReferences?.find((r) => r.controller);
+
+/**
+ * Which pods are the workload's own from its current revision: a Deployment's through the ReplicaSet it controls at
+ * its own revision, a StatefulSet's of its update revision. A pod that only carries the component's labels (made by
+ * hand, or by a ReplicaSet of another revision) is none of the resize's business: patching it is not metapilot's to
+ * do, and a verdict on it would never change (a rolling update does not replace it), so the resize would stay
+ * InProgress for ever. Undefined while the current revision is not known (the ReplicaSet cache has not seen it yet).
+ */
+export function currentRevisionPods(
+  kind: "Deployment" | "StatefulSet",
+  live: WorkloadStatus,
+  replicaSets: Cache<KubeObject>,
+): ((pod: KubeObject) => boolean) | undefined {
+  const uid = live.metadata?.uid;
+  if (!uid) return undefined;
+  if (kind === "StatefulSet") {
+    const revision = live.status?.updateRevision ?? live.status?.currentRevision;
+    if (!revision) return undefined;
+    return (pod) => controllerOf(pod)?.uid === uid && pod.metadata?.labels?.[statefulSetRevisionLabel] === revision;
+  }
+  const revision = live.metadata?.annotations?.[deploymentRevisionAnnotation];
+  if (!revision) return undefined;
+  const current = new Set(
+    replicaSets
+      .listNamespace(
+        live.metadata?.namespace ?? "",
+        (rs) => controllerOf(rs)?.uid === uid && rs.metadata?.annotations?.[deploymentRevisionAnnotation] === revision,
+      )
+      .map((rs) => rs.metadata?.uid),
+  );
+  if (current.size === 0) return undefined;
+  return (pod) => current.has(controllerOf(pod)?.uid);
+}
+
 /** The settings derived from a component's size, and how to build its workload with others (manifests.ts). */
 export interface DerivedInput {
   /** What metapilot derives from the spec's size now. */
@@ -321,6 +361,9 @@ export async function planResize(
   // A rollout under way (started by an earlier change) replaces the pods: resize nothing until it is done.
   // Availability is not asked: a pod that does not become ready (an OOM loop) must not hold the resize back.
   if (!rolledOut(kind, live, { pods: "any" })) return { apply: keep };
+  // Its ReplicaSet is cached after the Deployment's new revision: its informer's event brings the tenant back.
+  const owned = currentRevisionPods(kind, live, deps.caches.replicaSets);
+  if (!owned) return { apply: keep };
 
   const now = deps.now().getTime();
   const timeoutMs = policy.deferredTimeoutSeconds * 1000;
@@ -331,7 +374,8 @@ export async function planResize(
         p.metadata?.labels?.[tenantLabel] === ctx.tenant &&
         p.metadata?.labels?.[componentLabel] === component &&
         !p.metadata?.deletionTimestamp &&
-        p.status?.phase === "Running",
+        p.status?.phase === "Running" &&
+        owned(p),
     ) as ResizablePod[]
   ).sort((a, b) => (a.metadata?.name ?? "").localeCompare(b.metadata?.name ?? ""));
   const verdicts = pods.map((pod) => ({ pod, verdict: podVerdict(pod, component, want, now, timeoutMs) }));

@@ -62,6 +62,8 @@ export interface OperatorCaches {
   pdbs: Cache<KubeObject>;
   networkPolicies: Cache<KubeObject>;
   resourceQuotas: Cache<KubeObject>;
+  /** Metadata only: which ReplicaSet is a Deployment's current one (src/operator/steps/resize.ts). */
+  replicaSets: Cache<KubeObject>;
   pods: Cache<Pod>;
 }
 

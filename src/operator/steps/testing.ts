@@ -106,6 +106,7 @@ export function world(objects: Partial<Record<keyof OperatorCaches, KubeObject[]
     pdbs: cache("pdbs"),
     networkPolicies: cache("networkPolicies"),
     resourceQuotas: cache("resourceQuotas"),
+    replicaSets: cache("replicaSets"),
     pods: cache("pods"),
   };
   let uids = 0;
