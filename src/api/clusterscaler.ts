@@ -187,7 +187,7 @@ export const ScalerOverride = withRules(
 ).describe("Settings for some tenants and/or one component.");
 export type ScalerOverride = z.infer<typeof ScalerOverride>;
 
-export const DISRUPTION_REASONS = ["ScaleUp", "ScaleDown", "RestartRequiring"] as const;
+export const DISRUPTION_REASONS = ["ScaleUp", "ScaleDown", "RestartRequiring", "Drain"] as const;
 export type DisruptionReason = (typeof DISRUPTION_REASONS)[number];
 
 /** A budget's limit: a count ("10") or a percentage of the tenants the ClusterScaler governs ("10%"). */
@@ -215,8 +215,9 @@ export const DisruptionBudget = withRules(
         z
           .enum(DISRUPTION_REASONS)
           .describe(
-            "ScaleUp, ScaleDown, or RestartRequiring: a change that restarts the component's pods (see " +
-              "spec.disruption).",
+            "ScaleUp, ScaleDown, RestartRequiring (a change that restarts the component's pods, see " +
+              "spec.disruption), or Drain: a NodeDrain evicting one pod of a governed tenant's control plane, " +
+              "which counts as one change of that tenant's workload.",
           ),
       )
       .min(1)
@@ -224,7 +225,7 @@ export const DisruptionBudget = withRules(
       .meta({ "x-kubernetes-list-type": "set" })
       .describe(
         "The changes the budget limits: those with at least one of these reasons (a scale-down that restarts pods " +
-          "has two: ScaleDown and RestartRequiring). Every reason when unset.",
+          "has two: ScaleDown and RestartRequiring). Every reason when unset, Drain included.",
       )
       .optional(),
     schedule: z
@@ -301,7 +302,10 @@ export const DisruptionSpec = z
       "running pod of the component cannot be resized in place (its kubelet reports no container resources, its " +
       "container is not ready, or the new size changes its QoS class). A change of replicas alone restarts " +
       "nothing. A resize that the node later refuses (Infeasible, Deferred too long) falls back to a rollout that " +
-      "was not counted as RestartRequiring.",
+      "was not counted as RestartRequiring. Drain: each pod of a governed tenant's control plane that a " +
+      "NodeDrain evicts is one change, counted from the evictions the NodeDrains record in status.pods[].disruption " +
+      "(evictedAt); an eviction that a budget holds back waits, and the NodeDrain's DisruptionBudget condition names " +
+      "the ClusterScaler and the budget.",
   );
 export type DisruptionSpec = z.infer<typeof DisruptionSpec>;
 

@@ -169,6 +169,26 @@ export const PodDrainStatus = z
       ),
     message: z.string().max(1024).describe("Details, e.g. the PodDisruptionBudget that blocks.").optional(),
     attempts: z.int().min(0).describe("Eviction attempts so far.").optional(),
+    disruption: z
+      .object({
+        clusterScaler: z.string().max(253).describe("The ClusterScaler that governs the pod's tenant."),
+        tenant: z.string().max(253).describe("The tenant (metapilot.io/tenant) the pod belongs to."),
+        evictedAt: Timestamp.describe(
+          "When the drain evicted the pod: one Drain change of the ClusterScaler's disruption budgets from then.",
+        ).optional(),
+        heldBy: z
+          .string()
+          .max(64)
+          .describe('The budget that holds the eviction back now ("spec.disruption.budgets[0]", "default[0]").')
+          .optional(),
+        heldSince: Timestamp.describe("When the budget first held the eviction back.").optional(),
+      })
+      .describe(
+        "For a pod of a tenant control plane that a ClusterScaler governs: its eviction as a Drain change of that " +
+          "ClusterScaler's disruption budgets. The budgets are counted from these records, so a restarted " +
+          "controller carries on with what was spent.",
+      )
+      .optional(),
   })
   .describe("Progress of one pod.");
 

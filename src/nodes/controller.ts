@@ -5,7 +5,8 @@ import { NODE_DRAIN_STATES, SCALE_DOWN_STRATEGIES } from "../api/index.js";
 import { registerController, type ControllerConfig } from "../controllers.js";
 import { Controller, type KeyMapper } from "../kube/controller.js";
 import type { Manager } from "../kube/manager.js";
-import { Resources } from "../kube/resources.js";
+import type { Informer } from "../kube/informer.js";
+import { Resources, type KubeObject } from "../kube/resources.js";
 import { defaultDrainBudget } from "./drain/budget.js";
 import { validateEvictionStrategies } from "./drain/eviction.js";
 import { isActiveNodeState, NodeDrainReconciler, type RawNodeDrain } from "./drain/reconciler.js";
@@ -14,7 +15,10 @@ import { PodIndex } from "./podindex.js";
 import { NodePoolReconciler, type RawNodePool } from "./pool/reconciler.js";
 import { validateNodeProviders } from "./providers.js";
 import { validateScaleDownStrategies } from "./scaledown.js";
-import { cordonedByAnnotation, nodePoolLabel } from "../api/labels.js";
+import { cordonedByAnnotation, nodePoolLabel, tenantLabel } from "../api/labels.js";
+import { FleetBudget, type BudgetDecision, type BudgetDrain } from "../scaler/fleet-budget.js";
+import { signingKeyLoader } from "../scaler/signing-key.js";
+import { DrainDisruptionBudgets } from "./drain/disruption.js";
 
 /** Throws at start-up on a name the API accepts but nothing implements. */
 export function validateNodeRegistries(): void {
@@ -40,6 +44,43 @@ function caches(manager: Manager) {
   };
 }
 
+/**
+ * The ClusterScalers' disruption budgets as the drain reads them (reason Drain): counted from the recorded
+ * ScalingDecisions (the scaler's informer, shared) and NodeDrains, as the scaler counts them.
+ */
+function drainDisruption(manager: Manager, config: ControllerConfig, drains: Informer<RawNodeDrain>) {
+  const decisions = manager.informer<BudgetDecision & KubeObject>({
+    resource: Resources.ScalingDecision,
+    namespace: config.namespace,
+    labelSelector: tenantLabel,
+  });
+  const budget = new FleetBudget(
+    () => decisions.list(),
+    config.defaultDisruptionBudgets,
+    () => drains.list() as BudgetDrain[],
+  );
+  decisions.on({
+    add: (d) => budget.observe(d),
+    update: (d) => budget.observe(d),
+    delete: (d) => budget.forget(d),
+  });
+  drains.on({
+    add: (d) => budget.observeDrain(d as BudgetDrain),
+    update: (d) => budget.observeDrain(d as BudgetDrain),
+    delete: (d) => budget.forgetDrain(d as BudgetDrain),
+  });
+  return new DrainDisruptionBudgets({
+    clusterScalers: manager.informer({ resource: Resources.ClusterScaler }),
+    tenants: manager.informer({ resource: Resources.TenantControlPlane }),
+    budget,
+    signingKey: signingKeyLoader(
+      manager.client,
+      { file: config.decisionSigningKeyFile, secret: config.decisionSigningKeySecret },
+      manager.logger,
+    ),
+  });
+}
+
 export function addNodeDrainController(manager: Manager, config: ControllerConfig): Controller {
   validateNodeRegistries();
   const c = caches(manager);
@@ -52,6 +93,7 @@ export function addNodeDrainController(manager: Manager, config: ControllerConfi
       maxPercent: config.maxDrainPercent ?? defaultDrainBudget.maxPercent,
     },
     ownNodeName: config.nodeName,
+    disruption: drainDisruption(manager, config, c.drains),
   });
   const activeDrains = (node?: string) =>
     c.drains

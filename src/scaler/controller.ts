@@ -59,6 +59,8 @@ export function addClusterScalerController(manager: Manager, config: ControllerC
     // For the capacity check: the same shared caches the node-pool controllers read (placement.ts).
     nodes,
     nodePools,
+    // Their recorded evictions are Drain changes of the disruption budgets (src/scaler/fleet-budget.ts).
+    drains: manager.informer({ resource: Resources.NodeDrain }),
   };
   // The poller is built before the controllers it wakes, so it reaches them through this late-bound reference.
   const late: { controller?: Controller; reconciler?: ScalerReconciler } = {};

@@ -4,11 +4,13 @@ import { parseClusterScaler, type ClusterScaler } from "../api/index.js";
 import {
   blockedByFleetBudget,
   budgetsOf,
+  builtInDefaultBudgets,
   FleetBudget,
   fleetBudgetCondition,
   heldByBudgetAnnotation,
   limitOf,
   type BudgetDecision,
+  type BudgetDrain,
 } from "./fleet-budget.js";
 import { signDecision } from "./signature.js";
 import { blockedByAnnotation, signatureAnnotation } from "../api/labels.js";
@@ -315,7 +317,8 @@ describe("disruption budgets", () => {
     expect(bad({ limit: "1", interval: "1m", duration: "1h" }).ok).toBe(false); // no schedule
     expect(bad({ limit: "1", interval: "1m", schedule: "0 25 * * *", duration: "1h" }).ok).toBe(false);
     expect(bad({ limit: "1", interval: "1m", schedule: "0 9 * * *", duration: "0s" }).ok).toBe(false);
-    expect(bad({ limit: "1", interval: "1m", reasons: ["Drain"] }).ok).toBe(false);
+    expect(bad({ limit: "1", interval: "1m", reasons: ["Evict"] }).ok).toBe(false);
+    expect(bad({ limit: "1", interval: "1m", reasons: ["Drain"] }).ok).toBe(true);
     expect(bad({ limit: "10%", interval: "1m", schedule: "@daily", duration: "1h", reasons: ["ScaleDown"] }).ok).toBe(
       true,
     );
@@ -351,6 +354,8 @@ describe("disruption budgets", () => {
       ScaleUp: { remaining: 2, budget: "spec.disruption.budgets[0]" },
       ScaleDown: { remaining: 0, budget: "spec.disruption.budgets[1]" },
       RestartRequiring: { remaining: 0, budget: "spec.disruption.budgets[2]" },
+      // A budget without reasons covers Drain too.
+      Drain: { remaining: 2, budget: "spec.disruption.budgets[0]" },
     });
     // The flat fields and the condition follow the most restrictive one.
     expect(u.remaining).toBe(0);
@@ -435,5 +440,95 @@ describe("disruption budgets", () => {
     expect(u.budgets[0]?.heldBack).toEqual(["tcp-b/kube-apiserver"]);
     expect(u.budgets[1]?.heldBack).toEqual(["tcp-a/kube-apiserver"]);
     expect(new Set(u.heldBack)).toEqual(new Set(["tcp-a/kube-apiserver", "tcp-b/kube-apiserver"]));
+  });
+});
+
+describe("Drain changes (NodeDrain evictions)", () => {
+  const drain = (
+    name: string,
+    pods: Array<{ pod: string; tenant: string; evictedAt?: number; heldBy?: string; heldSince?: number }>,
+  ): BudgetDrain => ({
+    metadata: { name },
+    status: {
+      pods: pods.map((p) => ({
+        namespace: `tcp-${p.tenant}`,
+        name: p.pod,
+        disruption: {
+          clusterScaler: "fleet",
+          tenant: p.tenant,
+          ...(p.evictedAt !== undefined ? { evictedAt: new Date(p.evictedAt).toISOString() } : {}),
+          ...(p.heldBy ? { heldBy: p.heldBy } : {}),
+          ...(p.heldSince !== undefined ? { heldSince: new Date(p.heldSince).toISOString() } : {}),
+        },
+      })),
+    },
+  });
+  const cs = withBudgets({
+    budgets: [
+      { limit: "1", interval: "5m", reasons: ["Drain"] },
+      { limit: "3", interval: "5m", reasons: ["ScaleUp"] },
+    ],
+  });
+
+  it("counts each recorded eviction once, for the budgets covering Drain only, and a held one as held back", () => {
+    const b = budgetOver([decision({ at: t0, phase: "Applied", reasons: ["ScaleUp"] })]);
+    b.observeDrain(
+      drain("d1", [
+        { pod: "kube-apiserver-1", tenant: "a", evictedAt: t0 },
+        { pod: "kube-apiserver-2", tenant: "b", heldBy: "spec.disruption.budgets[0]", heldSince: t0 },
+      ]),
+    );
+    const u = b.usage(cs, t0 + 1, key);
+    expect(u.budgets.map((s) => [s.id, s.changes, s.remaining, s.heldBack])).toEqual([
+      ["spec.disruption.budgets[0]", 1, 0, ["tcp-b/kube-apiserver-2"]],
+      ["spec.disruption.budgets[1]", 1, 2, []],
+    ]);
+    expect(u.remainingByReason.Drain).toEqual({ remaining: 0, budget: "spec.disruption.budgets[0]" });
+    expect(u.budgets[0]?.nextChangeAt).toBe(t0 + 5 * min);
+    // Out of the interval, it frees the budget; a deleted NodeDrain's evictions no longer count.
+    expect(b.usage(cs, t0 + 5 * min, key).remainingByReason.Drain?.remaining).toBe(1);
+    b.forgetDrain(drain("d1", []));
+    expect(b.usage(cs, t0 + 2, key).remainingByReason.Drain?.remaining).toBe(1);
+  });
+
+  it("a budget of every reason is spent by decisions and evictions together", () => {
+    const every = withBudgets({ budgets: [{ limit: "2", interval: "5m" }] });
+    const b = budgetOver([decision({ at: t0, phase: "Applied", reasons: ["ScaleUp"] })]);
+    b.observeDrain(drain("d1", [{ pod: "etcd-0", tenant: "a", evictedAt: t0 }]));
+    const u = b.usage(every, t0 + 1, key);
+    expect(u.remainingByReason.ScaleUp?.remaining).toBe(0);
+    expect(u.remainingByReason.Drain?.remaining).toBe(0);
+  });
+
+  it("a reserved eviction counts at once and survives an older record of its drain until the record shows it", () => {
+    const b = budgetOver([]);
+    const pod = { namespace: "tcp-a", name: "kube-apiserver-1" };
+    b.reserveDrain("d1", pod, { clusterScaler: "fleet", tenant: "a", at: t0 });
+    expect(b.usage(cs, t0 + 1, key).remainingByReason.Drain?.remaining).toBe(0);
+    // The cache delivers the status written before the eviction: the reservation stays.
+    b.observeDrain(drain("d1", []));
+    expect(b.usage(cs, t0 + 1, key).remainingByReason.Drain?.remaining).toBe(0);
+    // The record with evictedAt replaces it: still one change, not two.
+    b.observeDrain(drain("d1", [{ pod: "kube-apiserver-1", tenant: "a", evictedAt: t0 }]));
+    expect(b.usage(cs, t0 + 1, key).budgets[0]?.changes).toBe(1);
+    // An eviction that did not happen is released.
+    const other = { namespace: "tcp-b", name: "kube-apiserver-1" };
+    b.reserveDrain("d1", other, { clusterScaler: "fleet", tenant: "b", at: t0 });
+    expect(b.usage(cs, t0 + 1, key).budgets[0]?.changes).toBe(2);
+    b.releaseDrain("d1", other);
+    expect(b.usage(cs, t0 + 1, key).budgets[0]?.changes).toBe(1);
+  });
+
+  it("a restarted controller counts the evictions from the recorded NodeDrains", () => {
+    const recorded = [drain("d1", [{ pod: "kube-apiserver-1", tenant: "a", evictedAt: t0 }])];
+    const b = new FleetBudget(
+      () => [],
+      builtInDefaultBudgets,
+      () => recorded,
+    );
+    for (const d of recorded) b.observeDrain(d);
+    // The default budgets (10 per 5m, every reason) cover Drain for a ClusterScaler that sets none.
+    const u = b.usage(clusterScaler(), t0 + 1, key);
+    expect(u.budgets[0]).toMatchObject({ id: "default[0]", changes: 1, remaining: 9 });
   });
 });

@@ -1,12 +1,16 @@
 // The disruption budgets: how many workload changes one ClusterScaler makes across all its tenants in a sliding
 // interval, per budget (spec.disruption.budgets, spec.fleetBudget, or the controller's default budgets for a
 // ClusterScaler that sets none). Each budget limits the changes with one of its reasons (ScaleUp, ScaleDown,
-// RestartRequiring; src/scaler/budget-gate.ts, restart.ts), as a count or a percentage of the governed tenants, and is
+// RestartRequiring; src/scaler/budget-gate.ts, restart.ts; Drain, src/nodes/drain), as a count or a percentage of the governed tenants, and is
 // active always or only inside the windows of its cron schedule (src/api/cron.ts). The most restrictive active
 // budget wins: the engine gets, per reason, the least any active budget covering it has left. It is counted from the ScalingDecisions the policy recorded, as the decision cache holds
 // them, not from memory: a restarted controller, or a standby that takes the Lease over, sees the changes its
 // predecessor made and carries on at the same rate. Its own decisions count from the moment they are planned,
 // before the cache shows them, so concurrent workers cannot overspend it either.
+//
+// A NodeDrain's evictions of governed control-plane pods are Drain changes, counted from the records in its
+// status.pods[].disruption (evictedAt), by the scaler and the drain controller alike (observeDrain): one budget
+// that lists Drain and ScaleUp is spent by both.
 //
 // What counts: Applied and DryRun decisions (a dry-run sequence spends the budget as live mode would) and those not
 // finished yet (a leader that died between creating a decision and writing its phase may have applied it), each
@@ -49,6 +53,18 @@ export interface BudgetDecision extends SignedDecision {
     disruptionReasons?: string[];
   };
   status?: { phase?: string };
+}
+
+/** The parts of a NodeDrain the budget reads: the Drain changes recorded per pod. */
+export interface BudgetDrain {
+  metadata?: { name?: string };
+  status?: {
+    pods?: ReadonlyArray<{
+      namespace: string;
+      name: string;
+      disruption?: { clusterScaler: string; tenant: string; evictedAt?: string; heldBy?: string; heldSince?: string };
+    }>;
+  };
 }
 
 /** A budget in force, resolved from the spec or the controller's defaults. */
@@ -180,15 +196,101 @@ export class FleetBudget {
   private readonly byClusterScaler = new Map<string, Map<string, Entry>>();
   /** ClusterScaler name → how far back its entries are complete (entries older are dropped as they age out). */
   private readonly horizonMs = new Map<string, number>();
+  /** NodeDrain name → the (ClusterScaler, key) of its Drain entries. */
+  private readonly drainKeys = new Map<string, Array<[string, string]>>();
+  /** Evictions this process made whose record the cache does not show yet: key → ClusterScaler. */
+  private readonly pinnedDrains = new Map<string, string>();
 
   /**
    * @param recorded every recorded decision, read again only when an interval grows beyond what is kept
    * @param defaults the budgets of a ClusterScaler that sets none (--default-disruption-budgets)
+   * @param recordedDrains every NodeDrain, read again when an interval grows beyond what is kept
    */
   constructor(
     private readonly recorded: () => readonly BudgetDecision[] = () => [],
     readonly defaults: readonly DisruptionBudget[] = builtInDefaultBudgets,
+    private readonly recordedDrains: () => readonly BudgetDrain[] = () => [],
   ) {}
+
+  /**
+   * A NodeDrain as it is now (recorded, or this process's status before it is written): each pod it evicted is one
+   * Drain change of the ClusterScaler named in its record, at evictedAt; each pod a budget holds back is held, as a
+   * Blocked decision is. Replaces what the drain said before.
+   */
+  observeDrain(d: BudgetDrain): void {
+    const name = d.metadata?.name;
+    if (!name) return;
+    this.forgetDrain(d);
+    const keys: Array<[string, string]> = [];
+    for (const p of d.status?.pods ?? []) {
+      const r = p.disruption;
+      if (!r?.clusterScaler) continue;
+      const evictedAt = Date.parse(r.evictedAt ?? "");
+      const evicted = Number.isFinite(evictedAt);
+      const at = evicted ? evictedAt : Date.parse(r.heldSince ?? "");
+      const key = drainKey(name, p.namespace, p.name);
+      if (evicted) this.pinnedDrains.delete(key);
+      if (this.pinnedDrains.has(key) || !Number.isFinite(at) || (!evicted && !r.heldBy)) continue;
+      this.entries(r.clusterScaler).set(key, {
+        key,
+        tenant: r.tenant,
+        workload: `${p.namespace}/${p.name}`,
+        at,
+        oom: false,
+        heldByBudget: !evicted,
+        ...(evicted ? {} : { heldBy: r.heldBy }),
+        reasons: ["Drain"],
+        // Written by the drain controller to a status subresource: trusted as this process's own decisions are.
+        own: true,
+        ownPhase: evicted ? "Applied" : "Blocked",
+      });
+      keys.push([r.clusterScaler, key]);
+    }
+    if (keys.length) this.drainKeys.set(name, keys);
+  }
+
+  /** A NodeDrain deleted: its evictions no longer count (its record is gone with it). */
+  forgetDrain(d: BudgetDrain): void {
+    const name = d.metadata?.name;
+    if (!name) return;
+    for (const [cs, key] of this.drainKeys.get(name) ?? []) {
+      if (!this.pinnedDrains.has(key)) this.byClusterScaler.get(cs)?.delete(key);
+    }
+    this.drainKeys.delete(name);
+  }
+
+  /**
+   * An eviction this process is about to make, counted at once (before the drain's status records it), so that
+   * another drain's worker in the meantime sees the budget spent; kept until the recorded status shows it.
+   */
+  reserveDrain(
+    drain: string,
+    pod: { namespace: string; name: string },
+    c: { clusterScaler: string; tenant: string; at: number },
+  ): void {
+    const key = drainKey(drain, pod.namespace, pod.name);
+    this.pinnedDrains.set(key, c.clusterScaler);
+    this.entries(c.clusterScaler).set(key, {
+      key,
+      tenant: c.tenant,
+      workload: `${pod.namespace}/${pod.name}`,
+      at: c.at,
+      oom: false,
+      heldByBudget: false,
+      reasons: ["Drain"],
+      own: true,
+      ownPhase: "Applied",
+    });
+  }
+
+  /** A reserved eviction that did not happen (a PodDisruptionBudget refused it, or the pod was gone). */
+  releaseDrain(drain: string, pod: { namespace: string; name: string }): void {
+    const key = drainKey(drain, pod.namespace, pod.name);
+    const cs = this.pinnedDrains.get(key);
+    if (cs === undefined) return;
+    this.pinnedDrains.delete(key);
+    this.byClusterScaler.get(cs)?.delete(key);
+  }
 
   /** A decision as the cache has it now (added or updated). */
   observe(d: BudgetDecision): void {
@@ -271,6 +373,7 @@ export class FleetBudget {
     for (const [key, e] of entries) {
       if (e.at <= now - (this.horizonMs.get(name) ?? longest)) {
         entries.delete(key);
+        this.pinnedDrains.delete(key);
         continue;
       }
       if (e.at > now || !this.trusted(e, signingKey)) continue;
@@ -335,6 +438,7 @@ export class FleetBudget {
     if (kept !== undefined && kept >= intervalMs) return;
     this.horizonMs.set(clusterScaler, intervalMs);
     if (kept === undefined) return; // every decision the cache has was observed; none was dropped yet
+    for (const d of this.recordedDrains()) this.observeDrain(d);
     for (const d of this.recorded()) {
       if (d.spec?.clusterScaler !== clusterScaler) continue;
       const at = Date.parse(d.spec?.decidedAt ?? "");
@@ -355,6 +459,10 @@ export class FleetBudget {
     }
     return e.signed === true;
   }
+}
+
+function drainKey(drain: string, namespace: string, pod: string): string {
+  return `NodeDrain/${drain}/${namespace}/${pod}`;
 }
 
 function phaseOf(e: Entry): string | undefined {

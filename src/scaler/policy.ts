@@ -6,6 +6,8 @@ import { selectorSelects } from "../kube/selectors.js";
 import { parseDuration, parseQuantity, SCALER_NAMES, type ClusterScaler, type ScalerName } from "../api/index.js";
 import { availableEstimators } from "./estimators/index.js";
 import type { ComponentName, ResolvedPolicy, ScalerSettings } from "./types.js";
+import { tenantSelectionLabels, workloadTenancy, type TenantLike } from "./tenancy.js";
+import { componentLabel, tenantLabel } from "../api/labels.js";
 
 /** The ClusterScaler that governs a tenant with `labels`, by the documented precedence. */
 export function selectClusterScaler(
@@ -24,6 +26,54 @@ export function selectClusterScaler(
     return String(a.metadata?.name).localeCompare(String(b.metadata?.name));
   });
   return matching[0];
+}
+
+const governedComponents: readonly ComponentName[] = [
+  "kube-apiserver",
+  "kube-controller-manager",
+  "kube-scheduler",
+  "etcd",
+];
+
+/** Who governs a control-plane object (a workload, or one of its pods), and how, when a ClusterScaler does. */
+export type Governed = {
+  clusterScaler: ClusterScaler;
+  tenant: string;
+  component: ComponentName;
+  labels: Record<string, string>;
+  ownedByTenantControlPlane: boolean;
+};
+
+/**
+ * The ClusterScaler that governs `object` (a tenant's workload or pod, by its metapilot.io/tenant and component
+ * labels) among `scalers`, or undefined (with `onForeign` told why when it names a tenant it does not belong to).
+ * `tcp` is the TenantControlPlane the tenant label names, when one exists. One answer for the scaler and the drain.
+ */
+export function governingClusterScaler(
+  object: { metadata?: { namespace?: string; labels?: Record<string, string> } },
+  scalers: readonly ClusterScaler[],
+  tcp: (TenantLike & { metadata?: { labels?: Record<string, string> } }) | undefined,
+  onForeign?: (reason: string) => void,
+): Governed | undefined {
+  const labels = object.metadata?.labels;
+  const tenant = labels?.[tenantLabel];
+  const component = labels?.[componentLabel] as ComponentName | undefined;
+  if (!tenant || !component || !governedComponents.includes(component)) return undefined;
+  const tenantLabels = tenantSelectionLabels(tenant, tcp, object);
+  const clusterScaler = selectClusterScaler(scalers, tenantLabels);
+  if (!clusterScaler) return undefined;
+  const tenancy = workloadTenancy(object, tenant, tcp);
+  if (!tenancy.governed) {
+    onForeign?.(tenancy.reason);
+    return undefined;
+  }
+  return {
+    clusterScaler,
+    tenant,
+    component,
+    labels: tenantLabels,
+    ownedByTenantControlPlane: tenancy.ownedByTenantControlPlane,
+  };
 }
 
 export const scalerDefaults: Record<ScalerName, ScalerSettings> = {

@@ -18,7 +18,7 @@ import { ApiError } from "../kube/errors.js";
 import { DecisionRecorder, decisionName, sizeBlock, sizeOf, type DecisionObject } from "./decisions.js";
 import { defaultEngineOptions, type EngineOptions } from "./engine-options.js";
 import { profileNameFor, profileRecommendation } from "../recommender/index.js";
-import { FleetBudget, type BudgetDecision, type BudgetUsage } from "./fleet-budget.js";
+import { FleetBudget, type BudgetDecision, type BudgetDrain, type BudgetUsage } from "./fleet-budget.js";
 import { WorkloadReasons } from "./held.js";
 import { restartRequiring, type RestartFacts, type RestartPod } from "./restart.js";
 import { PlacementIndex, placementOf } from "./placement.js";
@@ -32,7 +32,7 @@ import {
   nextWindowEndMs,
 } from "./history.js";
 import { ScalerMetrics } from "./metrics.js";
-import { resolvePolicy, selectClusterScaler } from "./policy.js";
+import { governingClusterScaler, resolvePolicy, type Governed } from "./policy.js";
 import { fleetModelOf, type FleetCandidate, type FleetModel } from "./fleet-model.js";
 import { decideRound } from "./round.js";
 import { BoundedSet } from "./bounded-set.js";
@@ -41,7 +41,7 @@ import type { ProbeSignals } from "./signals/probe.js";
 import type { PrometheusSignals } from "./signals/prometheus.js";
 import { workloadSignals, worstPod } from "./signals/workload.js";
 import { verifyDecision } from "./signature.js";
-import { tenantSelectionLabels, workloadTenancy } from "./tenancy.js";
+import { tenantSelectionLabels } from "./tenancy.js";
 import type { ComponentName, Measurement, Profile, WorkloadRef } from "./types.js";
 import { mainContainer, workloadSize, type Workload } from "./workload.js";
 import { componentLabel, pausedAnnotation, tenantLabel } from "../api/labels.js";
@@ -67,8 +67,6 @@ export function isPaused(
   );
 }
 
-const components: readonly ComponentName[] = ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"];
-
 export interface TenantObject extends KubeObject {
   spec?: { paused?: boolean; namespace?: string };
   status?: { namespace?: string };
@@ -91,6 +89,8 @@ export interface ScalerCaches {
   /** The meta-cluster's nodes and NodePools, for the capacity check (placement.ts); none without them. */
   nodes?: Pick<Informer<Node>, "list" | "on">;
   nodePools?: Pick<Informer<KubeObject>, "list" | "on">;
+  /** The NodeDrains, whose recorded evictions are Drain changes of the disruption budgets; none without them. */
+  drains?: Pick<Informer<KubeObject>, "list" | "on">;
 }
 
 export interface ScalerOptions {
@@ -130,15 +130,6 @@ export function validClusterScalers(raws: readonly KubeObject[]): ClusterScaler[
   });
 }
 
-/** Who governs a workload, and how, when a ClusterScaler does. */
-type Governed = {
-  clusterScaler: ClusterScaler;
-  tenant: string;
-  component: ComponentName;
-  labels: Record<string, string>;
-  ownedByTenantControlPlane: boolean;
-};
-
 export class ScalerReconciler implements Reconciler {
   private readonly histories = new HistoryModel();
   /** Counted from the recorded decisions (src/scaler/fleet-budget.ts), so it survives a restart or failover. */
@@ -168,7 +159,17 @@ export class ScalerReconciler implements Reconciler {
     this.signingKey = o.signingKey ?? (() => Promise.resolve(ownKey));
     this.engine = { ...defaultEngineOptions, ...o.engine };
     const decisions = o.caches.decisions;
-    this.budget = new FleetBudget(() => decisions.list() as BudgetDecision[], o.defaultDisruptionBudgets);
+    const drains = o.caches.drains;
+    this.budget = new FleetBudget(
+      () => decisions.list() as BudgetDecision[],
+      o.defaultDisruptionBudgets,
+      () => (drains?.list() ?? []) as BudgetDrain[],
+    );
+    drains?.on({
+      add: (d) => this.budget.observeDrain(d as BudgetDrain),
+      update: (d) => this.budget.observeDrain(d as BudgetDrain),
+      delete: (d) => this.budget.forgetDrain(d as BudgetDrain),
+    });
     decisions.on({
       add: (d) => this.budget.observe(d as BudgetDecision),
       update: (d) => this.budget.observe(d as BudgetDecision),
@@ -241,25 +242,9 @@ export class ScalerReconciler implements Reconciler {
    * makes a workload another's.
    */
   private governing(workload: KubeObject, onForeign?: (reason: string) => void): Governed | undefined {
-    const labels = workload.metadata?.labels;
-    const tenant = labels?.[tenantLabel];
-    const component = labels?.[componentLabel] as ComponentName | undefined;
-    if (!tenant || !component || !components.includes(component)) return undefined;
-    const tenantLabels = this.tenantLabels(tenant, workload);
-    const clusterScaler = selectClusterScaler(this.clusterScalers(), tenantLabels);
-    if (!clusterScaler) return undefined;
-    const tenancy = workloadTenancy(workload, tenant, this.o.caches.tenants.get(tenant));
-    if (!tenancy.governed) {
-      onForeign?.(tenancy.reason);
-      return undefined;
-    }
-    return {
-      clusterScaler,
-      tenant,
-      component,
-      labels: tenantLabels,
-      ownedByTenantControlPlane: tenancy.ownedByTenantControlPlane,
-    };
+    const tenant = workload.metadata?.labels?.[tenantLabel];
+    const tcp = tenant ? this.o.caches.tenants.get(tenant) : undefined;
+    return governingClusterScaler(workload, this.clusterScalers(), tcp, onForeign);
   }
 
   /**

@@ -357,7 +357,7 @@ describe("disruption budgets: 100 tenants scaled down at the budget's rate, acro
     expect(restart).toMatchObject({ budget: "default[1]", active: true, limit: restartLimit });
     expect(up).toMatchObject({ budget: "default[2]", active: true, limit: 0, reasons: ["ScaleUp"] });
     expect(scheduled).toMatchObject({ budget: "default[3]", active: false, limit: 0 });
-    expect(scheduled?.reasons).toEqual(["ScaleUp", "ScaleDown", "RestartRequiring"]);
+    expect(scheduled?.reasons).toEqual(["ScaleUp", "ScaleDown", "RestartRequiring", "Drain"]);
     expect(Date.parse(scheduled?.windowChangesAt ?? "")).toBe(
       Date.parse(`${new Date().getUTCFullYear() + 1}-01-01T00:00:00Z`),
     );

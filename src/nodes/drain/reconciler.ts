@@ -18,6 +18,7 @@ import { defaultDrainBudget, drainBudgetRefusal, ownNodeLast, type DrainBudget, 
 import { evictionStrategy } from "./eviction.js";
 import { boundedName, missingPDBManifest, pdbsByNamespace, planNode, type NodePlan } from "./plan.js";
 import { cordonedByAnnotation, createdByDrainLabel, nodePoolLabel } from "../../api/labels.js";
+import type { DrainDisruptionBudgets, DrainHold } from "./disruption.js";
 
 export interface RawNodeDrain extends KubeObject {
   spec?: Record<string, unknown>;
@@ -49,6 +50,8 @@ export interface DrainReconcilerOptions {
   budget?: DrainBudget;
   /** The node this controller (the leader) runs on: drained after every other node of a drain. */
   ownNodeName?: string;
+  /** The ClusterScalers' disruption budgets covering Drain; none: evictions are not held back by them. */
+  disruption?: DrainDisruptionBudgets;
 }
 
 const terminalPhases = new Set(["Succeeded", "Failed", "Aborted", "DryRun"]);
@@ -173,7 +176,10 @@ export class NodeDrainReconciler implements Reconciler {
 
     let wakeAt = startMs + timeoutMs;
     wakeAt = Math.min(wakeAt, await this.startNodes(drain, status, now, ctx));
-    await this.progressNodes(drain, status, now, ctx);
+    const signingKey = this.o.disruption ? await this.o.disruption.signingKey() : undefined;
+    const holds = await this.progressNodes(drain, status, now, ctx, signingKey);
+    for (const h of holds) if (h.roomAt !== undefined) wakeAt = Math.min(wakeAt, h.roomAt);
+    this.budgetCondition(raw, status, holds, now);
 
     const nodes = status.nodes ?? [];
     if (nodes.every((n) => doneNodeStates.has(n.state))) {
@@ -188,7 +194,7 @@ export class NodeDrainReconciler implements Reconciler {
       await this.deleteCreatedPDBs(raw.metadata.name);
       return;
     }
-    status.message = progressMessage(status);
+    status.message = progressMessage(status, holds);
     await this.writeStatus(raw, status);
     return { requeueAfterMs: Math.max(50, Math.min(this.o.pollMs ?? 1000, wakeAt - now)) };
   }
@@ -313,8 +319,50 @@ export class NodeDrainReconciler implements Reconciler {
     return wakeAt;
   }
 
-  /** Evicts what is left on each active node, and marks nodes Drained when nothing evictable remains. */
-  private async progressNodes(drain: NodeDrain, status: Status, now: number, ctx: ReconcileContext): Promise<void> {
+  /**
+   * The DisruptionBudget condition: False (BudgetSpent) while a ClusterScaler's disruption budget holds an eviction
+   * back, naming the ClusterScaler and the budget; True (WithinBudget) once nothing waits for one. Absent on a drain
+   * no budget ever held.
+   */
+  private budgetCondition(raw: RawNodeDrain, status: Status, holds: readonly DrainHold[], now: number): void {
+    const had = status.conditions?.some((c) => c.type === "DisruptionBudget");
+    if (!holds.length && !had) return;
+    const messages = [...new Set(holds.map((h) => h.message))];
+    status.conditions = mergeConditions(
+      status.conditions,
+      [
+        holds.length
+          ? {
+              type: "DisruptionBudget",
+              status: "False",
+              reason: "BudgetSpent",
+              message: `${holds.length} eviction(s) wait: ${messages.join("; ")}`.slice(0, 4096),
+            }
+          : {
+              type: "DisruptionBudget",
+              status: "True",
+              reason: "WithinBudget",
+              message: "no eviction waits for a ClusterScaler's disruption budget",
+            },
+      ],
+      raw.metadata?.generation,
+      new Date(now),
+    );
+  }
+
+  /**
+   * Evicts what is left on each active node, and marks nodes Drained when nothing evictable remains. Returns the
+   * evictions that a ClusterScaler's disruption budget holds back.
+   */
+  private async progressNodes(
+    drain: NodeDrain,
+    status: Status,
+    now: number,
+    ctx: ReconcileContext,
+    signingKey: Buffer | undefined,
+  ): Promise<DrainHold[]> {
+    const holds: DrainHold[] = [];
+    const drainName = drain.metadata.name ?? "";
     const strategy = evictionStrategy(drain.spec.evictionStrategy);
     // One eviction per pod runs at once, each listening on the reconcile's signal.
     setMaxListeners(0, ctx.signal);
@@ -352,10 +400,46 @@ export class NodeDrainReconciler implements Reconciler {
         const uid = pp.pod.metadata?.uid ?? pp.key;
         if ((this.nextAttempt.get(uid) ?? 0) > now) return;
         ctx.signal.throwIfAborted();
-        const outcome = await strategy.evict(this.o.client, pp.pod, {
-          maxGracePeriodSeconds: drain.spec.maxGracePeriodSeconds,
-          signal: ctx.signal,
-        });
+        // Checked and spent at one instant, before the first await: the other evictions of this reconcile, and
+        // other drains' workers, see the budget as this one leaves it. An eviction already counted is not again.
+        const disruption = this.o.disruption;
+        const governed = disruption && signingKey ? disruption.governing(pp.pod) : undefined;
+        const counted = !!governed && !!disruption && !entry.disruption?.evictedAt;
+        if (governed && disruption && signingKey && counted) {
+          const tenant = governed.tenant;
+          const clusterScaler = governed.clusterScaler.metadata?.name ?? "";
+          const hold = disruption.hold(governed, now, signingKey);
+          if (hold) {
+            holds.push(hold);
+            entry.state = "Blocked";
+            entry.message = hold.message.slice(0, 1024);
+            entry.disruption = {
+              clusterScaler,
+              tenant,
+              heldBy: hold.budget,
+              heldSince: entry.disruption?.heldSince ?? new Date(now).toISOString(),
+            };
+            return;
+          }
+          entry.disruption = { clusterScaler, tenant, evictedAt: new Date(now).toISOString() };
+          disruption.budget.reserveDrain(drainName, pp, { clusterScaler, tenant, at: now });
+        }
+        const undo = () => {
+          if (!counted || !entry.disruption) return;
+          disruption?.budget.releaseDrain(drainName, pp);
+          entry.disruption = { clusterScaler: entry.disruption.clusterScaler, tenant: entry.disruption.tenant };
+        };
+        let outcome: Awaited<ReturnType<typeof strategy.evict>>;
+        try {
+          outcome = await strategy.evict(this.o.client, pp.pod, {
+            maxGracePeriodSeconds: drain.spec.maxGracePeriodSeconds,
+            signal: ctx.signal,
+          });
+        } catch (err) {
+          undo();
+          throw err;
+        }
+        if (outcome.result !== "accepted") undo();
         entry.attempts = (entry.attempts ?? 0) + 1;
         if (outcome.result === "accepted") {
           entry.state = "Evicting";
@@ -381,6 +465,7 @@ export class NodeDrainReconciler implements Reconciler {
         delete node.message;
       }
     }
+    return holds;
   }
 
   /**
@@ -526,13 +611,16 @@ function summarizePlan(status: Status): string {
   ).slice(0, 4096);
 }
 
-function progressMessage(status: Status): string {
+function progressMessage(status: Status, holds: readonly DrainHold[] = []): string {
   const counts = new Map<string, number>();
   for (const p of status.pods ?? []) counts.set(p.state, (counts.get(p.state) ?? 0) + 1);
   const nodes = new Map<string, number>();
   for (const n of status.nodes ?? []) nodes.set(n.state, (nodes.get(n.state) ?? 0) + 1);
   const fmt = (m: Map<string, number>) => [...m].map(([k, v]) => `${v} ${k}`).join(", ");
-  return `nodes: ${fmt(nodes)}; pods: ${fmt(counts)}`.slice(0, 4096);
+  const held = holds.length
+    ? `; waiting for a disruption budget: ${[...new Set(holds.map((h) => h.message))].join("; ")}`
+    : "";
+  return `nodes: ${fmt(nodes)}; pods: ${fmt(counts)}${held}`.slice(0, 4096);
 }
 
 export type { PodEntry };
