@@ -15,13 +15,10 @@ import type * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseQuantity } from "../../src/api/index.js";
 import { Informer } from "../../src/kube/informer.js";
-import { createLogger } from "../../src/kube/logger.js";
-import { Manager } from "../../src/kube/manager.js";
 import { Resources, type KubeObject } from "../../src/kube/resources.js";
 import { goMemLimitFor } from "../../src/operator/derived.js";
-import { addClusterScalerController } from "../../src/scaler/controller.js";
 import { eventually } from "../harness/cluster.js";
-import { machineNow, RealTenant, recordRealNodeResult } from "../harness/realtenant.js";
+import { machineNow, RealTenant, recordRealNodeResult, startLiveScaler } from "../harness/realtenant.js";
 
 const log = (l: string) => process.stderr.write(`[realnodes-gomemlimit] ${l}\n`);
 /** Below the apiserver's live heap: 150Mi is too small without GOMEMLIMIT (oom.test.ts) but enough with it. */
@@ -117,23 +114,7 @@ describe("a kube-apiserver too small for its limit, under the derived GOMEMLIMIT
         scaleDown: { enabled: false },
       },
     } as KubeObject);
-    const manager = new Manager({
-      kubeConfig: t.kc,
-      logger: createLogger({ level: "warn" }),
-      identity: `scaler-${name}`,
-      qps: 50,
-      burst: 50,
-    });
-    addClusterScalerController(manager, {
-      workers: 2,
-      dryRun: false,
-      prometheus: { url: t.state.prometheusUrl, timeoutMs: 5000, retries: 0 },
-      pollIntervalMs: 5000,
-      rateWindow: "1m",
-      staleAfterMs: 60_000,
-    });
-    void manager.start(stop.signal);
-    await eventually(async () => (manager.hasSynced() ? true : undefined), 120_000, "scaler caches synced");
+    await startLiveScaler(t, stop.signal, { rateWindow: "1m", prometheusTimeoutMs: 5000 });
   }, 900_000);
 
   afterAll(async () => {

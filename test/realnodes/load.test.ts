@@ -25,13 +25,11 @@ import {
   type MetricsClientSecretData,
 } from "../../hack/lib/tenant-scrape.js";
 import { parseQuantity } from "../../src/api/index.js";
-import { createLogger } from "../../src/kube/logger.js";
-import { Manager } from "../../src/kube/manager.js";
 import { Resources, type KubeObject } from "../../src/kube/resources.js";
 import { pkiSecretName } from "../../src/operator/pki/secrets.js";
-import { addClusterScalerController, type ScalerWiring } from "../../src/scaler/controller.js";
+import type { ScalerWiring } from "../../src/scaler/controller.js";
 import { eventually } from "../harness/cluster.js";
-import { machineNow, RealTenant, recordRealNodeResult } from "../harness/realtenant.js";
+import { machineNow, RealTenant, recordRealNodeResult, startLiveScaler } from "../harness/realtenant.js";
 
 const log = (l: string) => process.stderr.write(`[load] ${l}\n`);
 
@@ -272,23 +270,7 @@ describe("a tenant apiserver is sized by its load, not its nodes alone", () => {
         scaleDown: { enabled: false, stabilizationWindow: "1h", maxStepPercent: 10 },
       },
     } as KubeObject);
-    const manager = new Manager({
-      kubeConfig: t.kc,
-      logger: createLogger({ level: "warn" }),
-      identity: `scaler-${name}`,
-      qps: 50,
-      burst: 50,
-    });
-    scaler = addClusterScalerController(manager, {
-      workers: 2,
-      dryRun: false,
-      prometheus: { url: t.state.prometheusUrl, timeoutMs: 10_000, retries: 0 },
-      pollIntervalMs: 5000,
-      rateWindow: "30s",
-      staleAfterMs: 60_000,
-    });
-    void manager.start(stopScaler.signal);
-    await eventually(async () => (manager.hasSynced() ? true : undefined), 120_000, "scaler caches synced");
+    scaler = await startLiveScaler(t, stopScaler.signal, { rateWindow: "30s", prometheusTimeoutMs: 10_000 });
     // The apiserver refreshes its object counts periodically: the scaler reads 10 nodes once it has.
     await eventually(
       async () => (snapshot().nodes.get(namespace)?.value === tenantNodes ? true : undefined),

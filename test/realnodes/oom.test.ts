@@ -22,13 +22,16 @@ import { ensureRealNodes, readState } from "../../hack/lib/metacluster.js";
 import { isProcess, realNodeKindKey, realNodeKindValue } from "../../hack/lib/realnodes.js";
 import { parseQuantity } from "../../src/api/index.js";
 import { Informer } from "../../src/kube/informer.js";
-import { createLogger } from "../../src/kube/logger.js";
-import { Manager } from "../../src/kube/manager.js";
 import { Resources, type KubeObject } from "../../src/kube/resources.js";
 import type { RawTenantControlPlane } from "../../src/operator/reconciler.js";
-import { addClusterScalerController } from "../../src/scaler/controller.js";
 import { eventually } from "../harness/cluster.js";
-import { machineNow, RealTenant, realNodeToleration, recordRealNodeResult } from "../harness/realtenant.js";
+import {
+  machineNow,
+  realNodeToleration,
+  RealTenant,
+  recordRealNodeResult,
+  startLiveScaler,
+} from "../harness/realtenant.js";
 
 const log = (l: string) => process.stderr.write(`[realnodes-oom] ${l}\n`);
 /**
@@ -172,24 +175,7 @@ describe("real faults on a real node: an OOM kill, a killed kubelet, an image th
           scaleDown: { enabled: true, stabilizationWindow: "2h", maxStepPercent: 10 },
         },
       } as KubeObject);
-      const manager = new Manager({
-        kubeConfig: t.kc,
-        logger: createLogger({ level: "warn" }),
-        identity: `scaler-${name}`,
-        qps: 50,
-        burst: 50,
-      });
-      addClusterScalerController(manager, {
-        workers: 2,
-        dryRun: false,
-        // The meta-cluster's Prometheus, which scrapes the real kubelets' cAdvisor as kube-prometheus does.
-        prometheus: { url: t.state.prometheusUrl, timeoutMs: 5000, retries: 0 },
-        pollIntervalMs: 5000,
-        rateWindow: "1m",
-        staleAfterMs: 60_000,
-      });
-      void manager.start(stop.signal);
-      await eventually(async () => (manager.hasSynced() ? true : undefined), 120_000, "scaler caches synced");
+      await startLiveScaler(t, stop.signal, { rateWindow: "1m", prometheusTimeoutMs: 5000 });
     } catch (err) {
       setupError = err;
     }

@@ -34,13 +34,11 @@ import {
   type MetricsClientSecretData,
 } from "../../hack/lib/tenant-scrape.js";
 import { parseQuantity } from "../../src/api/index.js";
-import { createLogger } from "../../src/kube/logger.js";
-import { Manager } from "../../src/kube/manager.js";
 import { Resources, type KubeObject } from "../../src/kube/resources.js";
 import { pkiSecretName } from "../../src/operator/pki/secrets.js";
-import { addClusterScalerController, type ScalerWiring } from "../../src/scaler/controller.js";
+import type { ScalerWiring } from "../../src/scaler/controller.js";
 import { eventually } from "../harness/cluster.js";
-import { machineNow, RealTenant, recordRealNodeResult } from "../harness/realtenant.js";
+import { machineNow, RealTenant, recordRealNodeResult, startLiveScaler } from "../harness/realtenant.js";
 
 const log = (l: string) => process.stderr.write(`[tenant-signals] ${l}\n`);
 
@@ -333,23 +331,7 @@ describe("a tenant apiserver's own metrics, scraped with its metrics client cert
         scaleDown: { enabled: false, stabilizationWindow: "1h", maxStepPercent: 10 },
       },
     } as KubeObject);
-    const manager = new Manager({
-      kubeConfig: t.kc,
-      logger: createLogger({ level: "warn" }),
-      identity: `scaler-${name}`,
-      qps: 50,
-      burst: 50,
-    });
-    scaler = addClusterScalerController(manager, {
-      workers: 2,
-      dryRun: false,
-      prometheus: { url: t.state.prometheusUrl, timeoutMs: 10_000, retries: 0 },
-      pollIntervalMs: 5000,
-      rateWindow: "30s",
-      staleAfterMs: 60_000,
-    });
-    void manager.start(stopScaler.signal);
-    await eventually(async () => (manager.hasSynced() ? true : undefined), 120_000, "scaler caches synced");
+    scaler = await startLiveScaler(t, stopScaler.signal, { rateWindow: "30s", prometheusTimeoutMs: 10_000 });
     // The scaler reads the tenant's node count (0 yet) and no 429s: nothing to decide before the load.
     await eventually(
       async () => (scaler.prometheus!.snapshot.nodes.get(namespace)?.value === 0 ? true : undefined),
