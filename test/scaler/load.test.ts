@@ -1,7 +1,8 @@
 // The load signals on the real meta-cluster, from a Prometheus of the test's own scraping a synthetic exporter that
 // serves a tenant apiserver's own series: stored objects and watchers reach cluster-size steps (a 10-node tenant),
-// API Priority and Fairness seats in use and p99 request latency over their thresholds make their decisions, and
-// each decision names its series and value as evidence. A signal the exporter does not serve makes no decision.
+// API Priority and Fairness seats in use and p99 request latency over their thresholds make their decisions, the
+// etcd database grown past half of etcd's memory request raises that request, and each decision names its series
+// and value as evidence. A signal the exporter does not serve makes no decision.
 // The ClusterScaler is dry-run: its decisions are the plans live mode would apply.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KubeClient } from "../../src/kube/client.js";
@@ -21,10 +22,12 @@ interface Decision extends KubeObject {
     direction?: string;
     rootCause?: { category?: string; evidence?: Array<{ signal: string; value: string; threshold?: string }> };
     before?: { resources?: { requests?: Record<string, string> }; replicas?: number };
-    after?: { resources?: { requests?: Record<string, string> }; replicas?: number };
+    after?: { resources?: { requests?: Record<string, string>; limits?: Record<string, string> }; replicas?: number };
   };
   status?: { phase?: string };
 }
+
+const MiB = 2 ** 20;
 
 const evidenceOf = (d: Decision | undefined, signal: string) =>
   d?.spec?.rootCause?.evidence?.find((e) => e.signal === signal);
@@ -59,6 +62,30 @@ describe("load signals from the tenant apiserver's own metrics", () => {
     prom = new TestPrometheus([await exporter.start()]);
     await prom.start();
     await createApiserver(client, ns.name, tenant, { replicas: 1 });
+    // The tenant's etcd, as a ClusterScaler finds one it did not create: a StatefulSet by tenant and component.
+    const etcdLabels = { "metapilot.io/tenant": tenant, "metapilot.io/component": "etcd" };
+    await client.create(Resources.StatefulSet, {
+      apiVersion: "apps/v1",
+      kind: "StatefulSet",
+      metadata: { name: "etcd", namespace: ns.name, labels: etcdLabels },
+      spec: {
+        replicas: 1,
+        serviceName: "etcd",
+        selector: { matchLabels: etcdLabels },
+        template: {
+          metadata: { labels: etcdLabels },
+          spec: {
+            containers: [
+              {
+                name: "etcd",
+                image: "registry.k8s.io/etcd:3.6.5-0",
+                resources: { requests: { cpu: "100m", memory: "512Mi" }, limits: { memory: "1Gi" } },
+              },
+            ],
+          },
+        },
+      },
+    } as KubeObject);
     const at = { namespace: ns.name };
     // A quiet 10-node tenant: 100 objects, 5 watchers, 10 of 600 APF seats, no latency series yet.
     exporter.setGauge("apiserver_storage_objects", { ...at, resource: "nodes" }, 10);
@@ -80,6 +107,8 @@ describe("load signals from the tenant apiserver's own metrics", () => {
       600,
     );
     exporter.setGauge("apiserver_flowcontrol_nominal_limit_seats", { ...at, ...pod, priority_level: "exempt" }, 0);
+    // A 20 MiB etcd database, as the tenant apiserver reports it (one series per storage cluster).
+    exporter.setGauge("apiserver_storage_size_bytes", { ...at, ...pod, storage_cluster_id: "etcd-0" }, 20 * MiB);
     await client.create(Resources.ClusterScaler, {
       apiVersion: "metapilot.io/v1alpha1",
       kind: "ClusterScaler",
@@ -99,6 +128,7 @@ describe("load signals from the tenant apiserver's own metrics", () => {
               { nodes: 1000, watchers: 300, cpu: "1", memory: "2Gi" },
             ],
           },
+          { name: "etcd", scalers: [{ name: "etcd-db-size", window: "3s" }], estimators: [] },
         ],
         scaleUp: { cooldown: "1s" },
         scaleDown: { enabled: false, stabilizationWindow: "1h", maxStepPercent: 10 },
@@ -148,6 +178,7 @@ describe("load signals from the tenant apiserver's own metrics", () => {
     expect(snapshot().objects.get(ns.name)?.value).toBe(100);
     // The exempt level is left out: 10 of 600 seats.
     expect(snapshot().apfSeats.get(ns.name)?.value).toBeCloseTo(10 / 600);
+    expect(snapshot().etcdDbSize.get(ns.name)?.value).toBe(20 * MiB);
     // No latency series: missing, not fast.
     expect([...snapshot().latencyP99.keys()].filter((k) => k.startsWith(`${ns.name}/`))).toEqual([]);
     expect(decisions.list()).toEqual([]);
@@ -236,4 +267,23 @@ describe("load signals from the tenant apiserver's own metrics", () => {
     expect(Number(e?.value)).toBeGreaterThan(1.5);
     expect(Number(e?.value)).toBeLessThanOrEqual(2);
   }, 120_000);
+
+  it("raises etcd's memory when its database passes half of the request, naming apiserver_storage_size_bytes", async () => {
+    expect(ofCategory("EtcdDatabaseSize")).toEqual([]);
+    // 400 MiB against a 512Mi request: 0.78 of it, over the default 0.5 (bbolt maps the whole file).
+    exporter.setGauge(
+      "apiserver_storage_size_bytes",
+      { namespace: ns.name, ...pod, storage_cluster_id: "etcd-0" },
+      400 * MiB,
+    );
+    const d = await eventually(async () => ofCategory("EtcdDatabaseSize")[0], 30_000, "EtcdDatabaseSize");
+    expect(d.spec?.direction).toBe("Up");
+    expect(evidenceOf(d, "apiserver_storage_size_bytes")).toMatchObject({
+      value: String(400 * MiB),
+      threshold: String(256 * MiB),
+    });
+    // database / threshold: 800Mi, the limit keeping its ratio of 2.
+    expect(d.spec?.after?.resources?.requests).toMatchObject({ memory: "800Mi" });
+    expect(d.spec?.after?.resources?.limits).toMatchObject({ memory: "1600Mi" });
+  }, 60_000);
 });
