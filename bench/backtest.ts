@@ -6,10 +6,12 @@
 // workload-rounds per second, its PromQL range queries (from Prometheus' query log), its peak RSS (VmHWM) and
 // Prometheus' peak RSS. In the same run, the replay alone (no Prometheus) over the same synthetic history of a subset of
 // tenants, through the backtest's replay and through its reference path (recorded JSON rounds through
-// decideOffline, what the backtest ran before), gives the baseline ratio.
+// decideOffline, what the backtest ran before), gives the baseline ratio; with BENCH_BACKTEST_BASELINE_REF, also the
+// replay of that commit's tree (compiled the same way), e.g. the engine before its scale-down window skip, with a
+// check that it gives the same report.
 // Run alone: `npx tsx bench/backtest.ts [--quick]`, or through bench/run.ts as "backtest".
 // Sizes: BENCH_BACKTEST_TENANTS (500; --quick 5), BENCH_BACKTEST_DAYS (14; --quick 1), BENCH_BACKTEST_RUNS (3; --quick 1),
-// BENCH_BACKTEST_BASELINE_TENANTS (10).
+// BENCH_BACKTEST_BASELINE_TENANTS (10), BENCH_BACKTEST_BASELINE_REF (a git commit; none by default).
 import { execFile, spawn } from "node:child_process";
 import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -164,13 +166,13 @@ async function writeHistory(file: string, tenants: number, from: number, to: num
 }
 
 /** The CLI as it ships: tsc's output of the tree, in the benchmark's own directory. */
-async function compile(outDir: string): Promise<void> {
+async function compile(outDir: string, root = repoRoot): Promise<void> {
   // Emits even where another part of the tree does not typecheck (the backtest's own files must).
   await promisify(execFile)(
     path.join(repoRoot, "node_modules", ".bin", "tsc"),
     ["-p", "tsconfig.json", "--outDir", outDir],
     {
-      cwd: repoRoot,
+      cwd: root,
       maxBuffer: 64 << 20,
     },
   ).catch((err: { stdout?: string }) => {
@@ -225,19 +227,44 @@ async function runCli(outDir: string, args: string[]): Promise<CliRun> {
 type RunModule = typeof RunModuleType;
 type FleetModule = typeof FleetModuleType;
 
+/** The tree of git commit `ref`, compiled as compile() does, in the benchmark's directory: its dist directory. */
+async function compileRef(ref: string): Promise<string> {
+  const src = path.join(workDir, "baseline-src");
+  const outDir = path.join(workDir, "baseline-dist");
+  rmSync(src, { recursive: true, force: true });
+  rmSync(outDir, { recursive: true, force: true });
+  mkdirSync(src, { recursive: true });
+  // Inside the repository, so that its node_modules resolve as the tree's own.
+  await promisify(execFile)("sh", ["-c", `git archive "$0" | tar -x -C "$1"`, ref, src], {
+    cwd: repoRoot,
+    maxBuffer: 64 << 20,
+  });
+  await compile(outDir, src);
+  return outDir;
+}
+
 /** Workload-rounds per second of the replay alone over the same synthetic history, both paths, compiled code. */
-async function replayBaseline(outDir: string, tenants: number, days: number, log: (s: string) => void) {
+async function replayBaseline(
+  outDir: string,
+  tenants: number,
+  days: number,
+  log: (s: string) => void,
+  baseline?: { ref: string; commit: string; outDir: string },
+) {
   const run = (await import(pathToFileURL(path.join(outDir, "src", "backtest", "run.js")).href)) as RunModule;
+  const before = baseline
+    ? ((await import(pathToFileURL(path.join(baseline.outDir, "src", "backtest", "run.js")).href)) as RunModule)
+    : undefined;
   const fleet = (await import(pathToFileURL(path.join(outDir, "bench", "backtest-fleet.js")).href)) as FleetModule;
   const to = Math.floor(Date.now() / stepMs) * stepMs;
   const from = to - days * dayMs;
   const history = fleet.syntheticHistory(tenants, from, to, stepMs);
   const workloads = fleet.fleetWorkloads(tenants);
   const rounds = workloads.length * history.steps.length * policies.length;
-  const time = (exact: boolean) => {
+  const time = (exact: boolean, module: RunModule = run) => {
     const started = performance.now();
     const cpu = process.cpuUsage();
-    const b = new run.Backtest(
+    const b = new module.Backtest(
       policies.map((p) => ({ source: p.name, raw: p.raw })),
       exact,
     );
@@ -250,24 +277,33 @@ async function replayBaseline(outDir: string, tenants: number, days: number, log
   log(`baseline (reference path): ${rounds} rounds in ${exact.seconds.toFixed(1)} s`);
   const fast = time(false);
   log(`replay: ${rounds} rounds in ${fast.seconds.toFixed(1)} s`);
+  const old = before && time(false, before);
+  if (old) log(`replay of ${baseline?.ref}: ${rounds} rounds in ${old.seconds.toFixed(1)} s`);
+  const figures = (t: { seconds: number; cpuSeconds: number }) => ({
+    seconds: round(t.seconds, 2),
+    cpuSeconds: round(t.cpuSeconds, 2),
+    roundsPerSecond: Math.round(rounds / t.seconds),
+    roundsPerCpuSecond: Math.round(rounds / t.cpuSeconds),
+  });
   return {
     tenants,
     days,
     workloadRounds: rounds,
     sameReport: JSON.stringify(exact.report) === JSON.stringify(fast.report),
-    referencePath: {
-      seconds: round(exact.seconds, 2),
-      cpuSeconds: round(exact.cpuSeconds, 2),
-      roundsPerSecond: Math.round(rounds / exact.seconds),
-      roundsPerCpuSecond: Math.round(rounds / exact.cpuSeconds),
-    },
-    replay: {
-      seconds: round(fast.seconds, 2),
-      cpuSeconds: round(fast.cpuSeconds, 2),
-      roundsPerSecond: Math.round(rounds / fast.seconds),
-      roundsPerCpuSecond: Math.round(rounds / fast.cpuSeconds),
-    },
+    referencePath: figures(exact),
+    replay: figures(fast),
     speedup: round(exact.cpuSeconds / fast.cpuSeconds, 2),
+    ...(old
+      ? {
+          baselineRef: {
+            ref: baseline?.ref,
+            commit: baseline?.commit,
+            sameReport: JSON.stringify(old.report) === JSON.stringify(fast.report),
+            replay: figures(old),
+            speedup: round(old.cpuSeconds / fast.cpuSeconds, 2),
+          },
+        }
+      : {}),
   };
 }
 
@@ -281,11 +317,20 @@ async function run(opts: BenchOptions): Promise<Record<string, unknown>> {
   const days = num("BENCH_BACKTEST_DAYS", opts.quick ? 1 : 14);
   const runs = num("BENCH_BACKTEST_RUNS", opts.quick ? 1 : 3);
   const baselineTenants = num("BENCH_BACKTEST_BASELINE_TENANTS", Math.min(tenants, 10));
+  const baselineRef = process.env.BENCH_BACKTEST_BASELINE_REF || undefined;
   mkdirSync(workDir, { recursive: true });
   const outDir = path.join(workDir, "dist");
   let t = performance.now();
   await compile(outDir);
   opts.log(`compiled the CLI in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  const baseline = baselineRef
+    ? {
+        ref: baselineRef,
+        commit: (await promisify(execFile)("git", ["rev-parse", baselineRef], { cwd: repoRoot })).stdout.trim(),
+        outDir: await compileRef(baselineRef),
+      }
+    : undefined;
+  if (baseline) opts.log(`compiled ${baseline.ref} (${baseline.commit})`);
 
   const prom = new HistoryPrometheus(workDir);
   try {
@@ -331,6 +376,8 @@ async function run(opts: BenchOptions): Promise<Record<string, unknown>> {
     const rounds = workloads * steps * policies.length;
     const cliRuns: CliRun[] = [];
     const queriesPerRun: number[] = [];
+    // The baseline commit's CLI, run after each of this tree's against the same Prometheus: the same load.
+    const baselineRuns: CliRun[] = [];
     for (let i = 0; i < runs; i++) {
       const before = prom.rangeQueries().length;
       const r = await runCli(outDir, args);
@@ -339,6 +386,10 @@ async function run(opts: BenchOptions): Promise<Record<string, unknown>> {
       opts.log(
         `run ${i + 1}: ${r.wallSeconds.toFixed(1)} s, ${(rounds / r.wallSeconds).toFixed(0)} rounds/s, peak RSS ${r.peakRssMiB.toFixed(0)} MiB, ${queriesPerRun.at(-1)} queries`,
       );
+      if (!baseline) continue;
+      const b = await runCli(baseline.outDir, args);
+      baselineRuns.push(b);
+      opts.log(`run ${i + 1} of ${baseline.ref}: ${b.wallSeconds.toFixed(1)} s, ${b.cpuSeconds.toFixed(1)} CPU-s`);
     }
     const wall = median(cliRuns.map((r) => r.wallSeconds));
     const report = cliRuns[0]?.stdout ?? "";
@@ -346,7 +397,7 @@ async function run(opts: BenchOptions): Promise<Record<string, unknown>> {
     await prom.stop();
 
     t = performance.now();
-    const baseline = await replayBaseline(outDir, baselineTenants, days, opts.log);
+    const replay = await replayBaseline(outDir, baselineTenants, days, opts.log, baseline);
     opts.log(`baseline in ${((performance.now() - t) / 1000).toFixed(1)} s`);
     const fullRounds = 500 * fleetComponents.length * (14 * 2880 + 1) * policies.length;
     return {
@@ -374,7 +425,26 @@ async function run(opts: BenchOptions): Promise<Record<string, unknown>> {
       backtestPeakRssMiB: round(Math.max(...cliRuns.map((r) => r.peakRssMiB)), 1),
       prometheusRssAtStartMiB: round(promRssAtStartMiB, 1),
       prometheusPeakRssMiB: round(promPeakMiB, 1),
-      replayBaseline: baseline,
+      ...(baseline
+        ? {
+            baselineCli: {
+              ref: baseline.ref,
+              commit: baseline.commit,
+              sameOutput: baselineRuns.every((b, i) => b.stdout === cliRuns[i]?.stdout),
+              wallSeconds: {
+                median: round(median(baselineRuns.map((r) => r.wallSeconds)), 2),
+                runs: baselineRuns.map((r) => round(r.wallSeconds, 2)),
+              },
+              cliCpuSeconds: baselineRuns.map((r) => round(r.cpuSeconds, 1)),
+              workloadRoundsPerSecond: Math.round(rounds / median(baselineRuns.map((r) => r.wallSeconds))),
+              cpuSpeedup: round(
+                median(baselineRuns.map((r) => r.cpuSeconds)) / median(cliRuns.map((r) => r.cpuSeconds)),
+                2,
+              ),
+            },
+          }
+        : {}),
+      replayBaseline: replay,
       fullSizeWorkloadRounds: fullRounds,
       fullSizeSecondsAtThisRate: Math.round(fullRounds / (rounds / wall)),
       reportHead: report.split("\n").slice(0, 40).join("\n"),
