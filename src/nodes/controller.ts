@@ -69,9 +69,11 @@ function drainDisruption(manager: Manager, config: ControllerConfig, drains: Inf
     update: (d) => budget.observeDrain(d as BudgetDrain),
     delete: (d) => budget.forgetDrain(d as BudgetDrain),
   });
-  return new DrainDisruptionBudgets({
-    clusterScalers: manager.informer({ resource: Resources.ClusterScaler }),
-    tenants: manager.informer({ resource: Resources.TenantControlPlane }),
+  const clusterScalers = manager.informer({ resource: Resources.ClusterScaler });
+  const tenants = manager.informer({ resource: Resources.TenantControlPlane });
+  const disruption = new DrainDisruptionBudgets({
+    clusterScalers,
+    tenants,
     budget,
     signingKey: signingKeyLoader(
       manager.client,
@@ -79,11 +81,13 @@ function drainDisruption(manager: Manager, config: ControllerConfig, drains: Inf
       manager.logger,
     ),
   });
+  return { disruption, clusterScalers, tenants, decisions };
 }
 
 export function addNodeDrainController(manager: Manager, config: ControllerConfig): Controller {
   validateNodeRegistries();
   const c = caches(manager);
+  const budgets = drainDisruption(manager, config, c.drains);
   const reconciler = new NodeDrainReconciler({
     client: manager.client,
     caches: { drains: c.drains, nodes: c.nodes, pdbs: c.pdbs, pods: c.pods, pools: c.pools },
@@ -93,7 +97,7 @@ export function addNodeDrainController(manager: Manager, config: ControllerConfi
       maxPercent: config.maxDrainPercent ?? defaultDrainBudget.maxPercent,
     },
     ownNodeName: config.nodeName,
-    disruption: drainDisruption(manager, config, c.drains),
+    disruption: budgets.disruption,
   });
   const activeDrains = (node?: string) =>
     c.drains
@@ -116,7 +120,12 @@ export function addNodeDrainController(manager: Manager, config: ControllerConfi
     .watch(c.drains)
     .watch(c.nodes, byCordon)
     .watch(c.podInformer, byPodNode)
-    .watch(c.pdbs, () => activeDrains());
+    .watch(c.pdbs, () => activeDrains())
+    // Watched so that no drain runs before these caches are synced (an empty cache would govern no pod and hold
+    // nothing back); a ClusterScaler's change wakes the active drains, the others are seen on their next look.
+    .watch(budgets.clusterScalers, () => activeDrains())
+    .watch(budgets.tenants, () => [])
+    .watch(budgets.decisions, () => []);
   manager.add(controller);
   return controller;
 }

@@ -48,6 +48,7 @@ export function addClusterScalerController(manager: Manager, config: ControllerC
     manager.informer<T>({ resource, namespace: config.namespace, labelSelector: tenantLabel });
   const nodes = manager.informer<Node>({ resource: Resources.Node });
   const nodePools = manager.informer({ resource: Resources.NodePool });
+  const drains = manager.informer({ resource: Resources.NodeDrain });
   const caches: ScalerCaches = {
     clusterScalers: manager.informer({ resource: Resources.ClusterScaler }),
     tenants: manager.informer({ resource: Resources.TenantControlPlane }),
@@ -60,7 +61,7 @@ export function addClusterScalerController(manager: Manager, config: ControllerC
     nodes,
     nodePools,
     // Their recorded evictions are Drain changes of the disruption budgets (src/scaler/fleet-budget.ts).
-    drains: manager.informer({ resource: Resources.NodeDrain }),
+    drains,
   };
   // The poller is built before the controllers it wakes, so it reaches them through this late-bound reference.
   const late: { controller?: Controller; reconciler?: ScalerReconciler } = {};
@@ -172,6 +173,8 @@ export function addClusterScalerController(manager: Manager, config: ControllerC
   // Read, not watched for work: a node or pool change shows in the next round of each workload.
   controller.watch(nodes, () => []);
   controller.watch(nodePools, () => []);
+  // Read for the Drain budgets; watched so that no decision is made before the recorded evictions are in the cache.
+  controller.watch(drains, () => []);
   manager.add(controller);
 
   const statusReconciler: Reconciler = {

@@ -1,8 +1,8 @@
 // NodeDrain under the ClusterScalers' disruption budgets (reason Drain), on the real meta-cluster with kwok nodes:
 // with a Drain budget of 1 per interval, a drain touching two tenants' kube-apiserver pods evicts one, holds the
-// other back until the first leaves the interval, and says why (the pod's message and the DisruptionBudget
-// condition name the ClusterScaler and the budget); each eviction is recorded with its time. A ClusterScaler whose
-// budgets do not cover Drain leaves a drain as it was.
+// other back until the first leaves the interval, also across a controller restart (a new controller counts the
+// recorded eviction), and says why (the pod's message and the DisruptionBudget condition name the ClusterScaler and
+// the budget). A ClusterScaler whose budgets do not cover Drain leaves a drain as it was.
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KubeClient } from "../../src/kube/client.js";
@@ -124,19 +124,23 @@ describe("NodeDrain and the ClusterScalers' Drain budgets", () => {
     return name;
   }
 
-  beforeAll(async () => {
-    await installCrds(kc);
-    ns = await freshNamespace(kc, "ndb");
+  const startManager = (identity: string) => {
     stop = new AbortController();
     const manager = new Manager({
       kubeConfig: kc,
       logger: createLogger({ level: "warn" }),
-      identity: `nodedrain-budget-${id}`,
+      identity,
       qps: 100,
       burst: 100,
     });
     addNodeDrainController(manager, { workers: 2, dryRun: false });
     void manager.start(stop.signal);
+  };
+
+  beforeAll(async () => {
+    await installCrds(kc);
+    ns = await freshNamespace(kc, "ndb");
+    startManager(`nodedrain-budget-${id}`);
   }, 120_000);
 
   afterAll(async () => {
@@ -172,6 +176,9 @@ describe("NodeDrain and the ClusterScalers' Drain budgets", () => {
     expect(condition).toMatchObject({ status: "False", reason: "BudgetSpent" });
     expect(condition?.message).toContain(`ClusterScaler ${scaler}'s disruption budget spec.disruption.budgets[0]`);
     expect(held.d.status?.message).toContain("waiting for a disruption budget");
+    // A new controller (another identity, nothing in memory) counts the first eviction from the NodeDrain's record.
+    stop?.abort();
+    startManager(`nodedrain-budget-${id}-2`);
 
     const done = await waitPhase(name, 120_000);
     expect(done.status?.phase, done.status?.message).toBe("Succeeded");
@@ -180,7 +187,7 @@ describe("NodeDrain and the ClusterScalers' Drain budgets", () => {
       .filter((t) => Number.isFinite(t))
       .sort((a, b) => a - b);
     expect(evictions).toHaveLength(2);
-    // The second waited until the first left the budget's interval.
+    // The second waited until the first left the budget's interval, across the controller's restart.
     expect((evictions[1] ?? 0) - (evictions[0] ?? 0)).toBeGreaterThanOrEqual(intervalMs);
     expect(done.status?.conditions?.find((c) => c.type === "DisruptionBudget")).toMatchObject({
       status: "True",
