@@ -89,14 +89,20 @@ describe("leader election without its namespace or its Lease", () => {
     const core = kc.makeApiClient(k8s.CoreV1Api);
     const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
     await core.createNamespacedServiceAccount({ namespace: ns.name, body: { metadata: { name } } });
-    // What the nodedrain controller's caches read, and Events: everything but the Lease.
+    // What the nodedrain controller's caches read, and Events: everything but the Lease. The ClusterScalers,
+    // TenantControlPlanes and ScalingDecisions are the disruption budgets' (reason Drain): without them its caches
+    // never sync, and /readyz would fail for that instead of for the Lease.
     await rbac.createClusterRole({
       body: {
         metadata: { name },
         rules: [
           { apiGroups: [""], resources: ["nodes", "pods"], verbs: ["get", "list", "watch"] },
           { apiGroups: ["policy"], resources: ["poddisruptionbudgets"], verbs: ["get", "list", "watch"] },
-          { apiGroups: ["metapilot.io"], resources: ["nodedrains", "nodepools"], verbs: ["get", "list", "watch"] },
+          {
+            apiGroups: ["metapilot.io"],
+            resources: ["nodedrains", "nodepools", "clusterscalers", "tenantcontrolplanes", "scalingdecisions"],
+            verbs: ["get", "list", "watch"],
+          },
           { apiGroups: ["", "events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
         ],
       },
