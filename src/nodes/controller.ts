@@ -16,7 +16,7 @@ import { NodePoolReconciler, type RawNodePool } from "./pool/reconciler.js";
 import { validateNodeProviders } from "./providers.js";
 import { validateScaleDownStrategies } from "./scaledown.js";
 import { cordonedByAnnotation, nodePoolLabel, tenantLabel } from "../api/labels.js";
-import { FleetBudget, type BudgetDecision, type BudgetDrain } from "../scaler/fleet-budget.js";
+import { FleetBudget, type BudgetDecision } from "../scaler/fleet-budget.js";
 import { signingKeyLoader } from "../scaler/signing-key.js";
 import { DrainDisruptionBudgets } from "./drain/disruption.js";
 
@@ -54,21 +54,7 @@ function drainDisruption(manager: Manager, config: ControllerConfig, drains: Inf
     namespace: config.namespace,
     labelSelector: tenantLabel,
   });
-  const budget = new FleetBudget(
-    () => decisions.list(),
-    config.defaultDisruptionBudgets,
-    () => drains.list() as BudgetDrain[],
-  );
-  decisions.on({
-    add: (d) => budget.observe(d),
-    update: (d) => budget.observe(d),
-    delete: (d) => budget.forget(d),
-  });
-  drains.on({
-    add: (d) => budget.observeDrain(d as BudgetDrain),
-    update: (d) => budget.observeDrain(d as BudgetDrain),
-    delete: (d) => budget.forgetDrain(d as BudgetDrain),
-  });
+  const budget = FleetBudget.fromCaches(decisions, config.defaultDisruptionBudgets, drains);
   const clusterScalers = manager.informer({ resource: Resources.ClusterScaler });
   const tenants = manager.informer({ resource: Resources.TenantControlPlane });
   const disruption = new DrainDisruptionBudgets({

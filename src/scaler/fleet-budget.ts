@@ -32,6 +32,7 @@ import { cronWindow } from "../api/cron.js";
 import { verifyDecision, type SignedDecision } from "./signature.js";
 import { blockedByAnnotation } from "../api/labels.js";
 import type { BudgetRemaining } from "./types.js";
+import type { KubeObject } from "../kube/resources.js";
 
 export const blockedByFleetBudget = "fleet-budget";
 /** On a decision held back by a disruption budget: which budget ("spec.disruption.budgets[0]"). Shown, not trusted. */
@@ -191,6 +192,16 @@ export function limitOf(limit: string, tenants: number): number {
   return Number(limit);
 }
 
+/** The part of an informer a budget reads: its objects, and their changes. */
+interface RecordCache {
+  list(): readonly KubeObject[];
+  on(handlers: {
+    add?: (o: KubeObject) => void;
+    update?: (o: KubeObject) => void;
+    delete?: (o: KubeObject) => void;
+  }): unknown;
+}
+
 export class FleetBudget {
   /** ClusterScaler name → decision key (namespace/name) → entry. */
   private readonly byClusterScaler = new Map<string, Map<string, Entry>>();
@@ -211,6 +222,33 @@ export class FleetBudget {
     readonly defaults: readonly DisruptionBudget[] = builtInDefaultBudgets,
     private readonly recordedDrains: () => readonly BudgetDrain[] = () => [],
   ) {}
+
+  /**
+   * A budget fed by the caches of the recorded ScalingDecisions and NodeDrains: what the scaler and the drain
+   * controller each count from.
+   */
+  static fromCaches(
+    decisions: RecordCache,
+    defaults: readonly DisruptionBudget[] | undefined,
+    drains?: RecordCache,
+  ): FleetBudget {
+    const budget = new FleetBudget(
+      () => decisions.list() as BudgetDecision[],
+      defaults,
+      () => (drains?.list() ?? []) as BudgetDrain[],
+    );
+    decisions.on({
+      add: (d) => budget.observe(d as BudgetDecision),
+      update: (d) => budget.observe(d as BudgetDecision),
+      delete: (d) => budget.forget(d as BudgetDecision),
+    });
+    drains?.on({
+      add: (d) => budget.observeDrain(d as BudgetDrain),
+      update: (d) => budget.observeDrain(d as BudgetDrain),
+      delete: (d) => budget.forgetDrain(d as BudgetDrain),
+    });
+    return budget;
+  }
 
   /**
    * A NodeDrain as it is now (recorded, or this process's status before it is written): each pod it evicted is one

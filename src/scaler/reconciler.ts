@@ -18,7 +18,7 @@ import { ApiError } from "../kube/errors.js";
 import { DecisionRecorder, decisionName, sizeBlock, sizeOf, type DecisionObject } from "./decisions.js";
 import { defaultEngineOptions, type EngineOptions } from "./engine-options.js";
 import { profileNameFor, profileRecommendation } from "../recommender/index.js";
-import { FleetBudget, type BudgetDecision, type BudgetDrain, type BudgetUsage } from "./fleet-budget.js";
+import { FleetBudget, type BudgetDecision, type BudgetUsage } from "./fleet-budget.js";
 import { WorkloadReasons } from "./held.js";
 import { restartRequiring, type RestartFacts, type RestartPod } from "./restart.js";
 import { PlacementIndex, placementOf } from "./placement.js";
@@ -159,22 +159,7 @@ export class ScalerReconciler implements Reconciler {
     this.signingKey = o.signingKey ?? (() => Promise.resolve(ownKey));
     this.engine = { ...defaultEngineOptions, ...o.engine };
     const decisions = o.caches.decisions;
-    const drains = o.caches.drains;
-    this.budget = new FleetBudget(
-      () => decisions.list() as BudgetDecision[],
-      o.defaultDisruptionBudgets,
-      () => (drains?.list() ?? []) as BudgetDrain[],
-    );
-    drains?.on({
-      add: (d) => this.budget.observeDrain(d as BudgetDrain),
-      update: (d) => this.budget.observeDrain(d as BudgetDrain),
-      delete: (d) => this.budget.forgetDrain(d as BudgetDrain),
-    });
-    decisions.on({
-      add: (d) => this.budget.observe(d as BudgetDecision),
-      update: (d) => this.budget.observe(d as BudgetDecision),
-      delete: (d) => this.budget.forget(d as BudgetDecision),
-    });
+    this.budget = FleetBudget.fromCaches(decisions, o.defaultDisruptionBudgets, o.caches.drains);
     this.decisions = new DecisionRecorder({
       client: o.client,
       decisions,
