@@ -10,6 +10,13 @@ export const componentLabel = "metapilot.io/component";
 export const versionLabel = "metapilot.io/version";
 /** app.kubernetes.io/managed-by=metapilot on what metapilot creates. */
 export const managedByLabel = "app.kubernetes.io/managed-by";
+/** The value of managedByLabel on what metapilot creates (the recommender's WorkloadProfiles carry their own). */
+export const managedByMetapilot = "metapilot";
+/**
+ * On a namespace: "tenant" on each tenant namespace metapilot creates; set by users to "system" on the namespaces
+ * (metapilot's own, monitoring) whose pods every tenant namespace's NetworkPolicy lets in.
+ */
+export const roleLabel = "metapilot.io/role";
 /** On a tenant namespace: the uid of the TenantControlPlane metapilot created it for. */
 export const ownerUidAnnotation = "metapilot.io/owner-uid";
 /** On a managed object: a hash of its desired content, so an unchanged object is never written again. */
@@ -38,9 +45,13 @@ export const nodePoolLabel = "metapilot.io/nodepool";
 export const managedLabelsAnnotation = "metapilot.io/managed-labels";
 /** On a node: the taints a NodePool's template set. */
 export const managedTaintsAnnotation = "metapilot.io/managed-taints";
+/** Set by users on a pod or node: "true" keeps drains and node scale-downs from disrupting it. */
+export const doNotDisruptAnnotation = "metapilot.io/do-not-disrupt";
 /** On a temporary PodDisruptionBudget: the NodeDrain that created it. */
 export const createdByDrainLabel = "metapilot.io/created-by-drain";
 
+/** On a ScalingDecision: Up or Down, so decisions can be selected by direction. */
+export const directionLabel = "metapilot.io/direction";
 /** On a ScalingDecision: the ids of the OOM kills it answers, so one kill is answered once. */
 export const oomIdsAnnotation = "metapilot.io/oom-ids";
 /** On a ScalingDecision: the workload it is about (kind/name). */

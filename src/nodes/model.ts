@@ -2,10 +2,10 @@
 // requests, fit (resources, taints, node selectors), label selectors and the "leave this alone" markers.
 import { parseQuantity, type LabelSelector } from "../api/index.js";
 import type { KubeObject } from "../kube/resources.js";
-import { pausedAnnotation } from "../api/labels.js";
+import { doNotDisruptAnnotation, pausedAnnotation } from "../api/labels.js";
 
 export const doNotDisruptAnnotations: ReadonlyArray<readonly [string, string]> = [
-  ["metapilot.io/do-not-disrupt", "true"],
+  [doNotDisruptAnnotation, "true"],
   ["karpenter.sh/do-not-disrupt", "true"],
   ["cluster-autoscaler.kubernetes.io/safe-to-evict", "false"],
 ];

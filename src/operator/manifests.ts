@@ -8,8 +8,10 @@ import { pkiSecretName, secretsMountedBy, type ControlPlaneComponent } from "./p
 import {
   componentLabel,
   managedByLabel,
+  managedByMetapilot,
   ownerUidAnnotation,
   pkiChecksumAnnotation,
+  roleLabel,
   specHashAnnotation,
   tenantLabel,
   versionLabel,
@@ -115,7 +117,7 @@ function componentScheduling(ctx: TenantContext, component: ControlPlaneComponen
 function labels(ctx: TenantContext, component?: string): Record<string, string> {
   return {
     [tenantLabel]: ctx.tenant,
-    [managedByLabel]: "metapilot",
+    [managedByLabel]: managedByMetapilot,
     ...(component ? { [componentLabel]: component } : {}),
   };
 }
@@ -134,7 +136,7 @@ export function namespaceManifest(ctx: TenantContext): KubeObject {
     kind: "Namespace",
     metadata: {
       name: ctx.namespace,
-      labels: { ...labels(ctx), "metapilot.io/role": "tenant" },
+      labels: { ...labels(ctx), [roleLabel]: "tenant" },
       annotations: { [ownerUidAnnotation]: ctx.uid },
     },
   });
@@ -155,7 +157,7 @@ export function networkPolicyManifest(ctx: TenantContext): KubeObject {
       policyTypes: ["Ingress"],
       ingress: [
         {
-          from: [{ podSelector: {} }, { namespaceSelector: { matchLabels: { "metapilot.io/role": "system" } } }],
+          from: [{ podSelector: {} }, { namespaceSelector: { matchLabels: { [roleLabel]: "system" } } }],
         },
         {
           from: [{ ipBlock: { cidr: "0.0.0.0/0" } }],

@@ -8,7 +8,7 @@
 // says metapilot created them for this TenantControlPlane: the tenant and managed-by labels, and a creation time
 // no earlier than the TenantControlPlane's own (a namespace that existed before it cannot have been created for it).
 import type { KubeObject } from "../kube/resources.js";
-import { managedByLabel, ownerUidAnnotation, tenantLabel } from "../api/labels.js";
+import { managedByLabel, managedByMetapilot, ownerUidAnnotation, tenantLabel } from "../api/labels.js";
 
 export { ownerUidAnnotation };
 
@@ -106,7 +106,7 @@ export function namespaceVerdict(input: {
   const tcpCreated = time(tenant.creationTimestamp);
   const legacy =
     labels[tenantLabel] === tenant.name &&
-    labels[managedByLabel] === "metapilot" &&
+    labels[managedByLabel] === managedByMetapilot &&
     Number.isFinite(created) &&
     Number.isFinite(tcpCreated) &&
     created >= tcpCreated;

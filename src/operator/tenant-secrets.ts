@@ -12,7 +12,7 @@
 import type { KubeClient } from "../kube/client.js";
 import { ApiError } from "../kube/errors.js";
 import { Resources, type KubeObject } from "../kube/resources.js";
-import { managedByLabel, tenantLabel } from "../api/labels.js";
+import { managedByLabel, managedByMetapilot, tenantLabel } from "../api/labels.js";
 
 export interface SecretObject extends KubeObject {
   data?: Record<string, string>;
@@ -42,7 +42,7 @@ export function tenantSecretsRoleBinding(namespace: string, tenant: string, acce
     metadata: {
       name: tenantSecretsRoleBindingName,
       namespace,
-      labels: { [tenantLabel]: tenant, [managedByLabel]: "metapilot" },
+      labels: { [tenantLabel]: tenant, [managedByLabel]: managedByMetapilot },
     },
     roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: access.clusterRole },
     subjects: [

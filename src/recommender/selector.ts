@@ -1,10 +1,10 @@
 // Which workloads get a profile: in the configured namespaces (all if none), matching the label selector, or
 // opted in with the annotation metapilot.io/profile: "true" ("false" opts out even when the labels match).
 import type { KubeObject } from "../kube/resources.js";
-import { profileAnnotation } from "../api/labels.js";
+import { componentLabel, profileAnnotation, tenantLabel } from "../api/labels.js";
 
 /** Tenant control-plane workloads: `--selector tenant-control-planes` or this selector. */
-export const tenantControlPlaneSelector = "metapilot.io/tenant,metapilot.io/component";
+export const tenantControlPlaneSelector = `${tenantLabel},${componentLabel}`;
 
 type Requirement = { key: string; op: "exists" | "notexists" } | { key: string; op: "in" | "notin"; values: string[] };
 

@@ -2,6 +2,7 @@
 // garbage collector removes the profile with its workload), labelled with the workload's tenant and component.
 // A workload that stops matching loses the profile this controller made; profiles made by hand are left alone.
 import { createHash } from "node:crypto";
+import { API_VERSION } from "../api/index.js";
 import type { KubeClient } from "../kube/client.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../kube/controller.js";
 import type { Informer } from "../kube/informer.js";
@@ -46,7 +47,7 @@ export function desiredProfile(
   for (const l of copiedLabels) if (meta.labels?.[l]) labels[l] = meta.labels[l];
   return {
     profile: {
-      apiVersion: "metapilot.io/v1alpha1",
+      apiVersion: API_VERSION,
       kind: "WorkloadProfile",
       metadata: {
         name: profileNameFor(kind, meta.name ?? ""),

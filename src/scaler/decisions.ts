@@ -3,7 +3,7 @@
 // twice; its phase is written after. A decision a previous leader recorded and did not finish gets its outcome on
 // the workload's next reconcile (finishInterrupted).
 import { createHash } from "node:crypto";
-import { mustParse } from "../api/index.js";
+import { API_VERSION, mustParse } from "../api/index.js";
 import type { KubeClient } from "../kube/client.js";
 import type { ReconcileContext } from "../kube/controller.js";
 import { ApiError } from "../kube/errors.js";
@@ -21,6 +21,7 @@ import {
   blockedByAnnotation,
   blockedKeyAnnotation,
   componentLabel,
+  directionLabel,
   observedSizeAnnotation,
   oomIdsAnnotation,
   signatureAnnotation,
@@ -97,7 +98,7 @@ export function decisionObject(
   signingKey: Buffer,
 ): KubeObject {
   const decision = {
-    apiVersion: "metapilot.io/v1alpha1",
+    apiVersion: API_VERSION,
     kind: "ScalingDecision",
     metadata: {
       name: at.name,
@@ -105,7 +106,7 @@ export function decisionObject(
       labels: {
         [tenantLabel]: ref.tenant,
         [componentLabel]: ref.component,
-        "metapilot.io/direction": plan.direction,
+        [directionLabel]: plan.direction,
       },
       annotations: {
         [workloadAnnotation]: `${ref.kind}/${ref.name}`,
@@ -343,7 +344,7 @@ export class DecisionRecorder {
       if (verdict.action === "ignore") {
         this.reportedUnsigned.add(`${d.metadata?.uid}`);
         this.options.recorder.record(
-          { ...d, apiVersion: "metapilot.io/v1alpha1", kind: "ScalingDecision" },
+          { ...d, apiVersion: API_VERSION, kind: "ScalingDecision" },
           "Warning",
           "UnverifiedDecision",
           "FinishInterrupted",

@@ -9,6 +9,7 @@ import type { KubeClient } from "../kube/client.js";
 import { ApiError } from "../kube/errors.js";
 import type { Logger } from "../kube/logger.js";
 import { Resources, type KubeObject } from "../kube/resources.js";
+import { managedByLabel, managedByMetapilot } from "../api/labels.js";
 
 export const signingKeyDataKey = "key";
 
@@ -66,7 +67,7 @@ async function fromSecret(client: KubeClient, namespace: string, name: string): 
     await client.create(Resources.Secret, {
       apiVersion: "v1",
       kind: "Secret",
-      metadata: { name, namespace, labels: { "app.kubernetes.io/managed-by": "metapilot" } },
+      metadata: { name, namespace, labels: { [managedByLabel]: managedByMetapilot } },
       type: "Opaque",
       data: { [signingKeyDataKey]: key.toString("base64") },
     } as KubeObject);

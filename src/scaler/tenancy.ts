@@ -11,7 +11,7 @@
 // the current policy still allows, for a target that is not paused.
 import { clamp, sameSize } from "./engine.js";
 import type { ResolvedPolicy, Size } from "./types.js";
-import { tenantLabel } from "../api/labels.js";
+import { managedByLabel, managedByMetapilot, tenantLabel } from "../api/labels.js";
 
 export interface TenantLike {
   metadata?: { name?: string };
@@ -31,7 +31,7 @@ export function tenantNamespaceOf(tcp: TenantLike): string {
 export type Tenancy = { governed: true; ownedByTenantControlPlane: boolean } | { governed: false; reason: string };
 
 export function workloadTenancy(workload: WorkloadLike, tenant: string, tcp: TenantLike | undefined): Tenancy {
-  const managed = workload.metadata?.labels?.["app.kubernetes.io/managed-by"] === "metapilot";
+  const managed = workload.metadata?.labels?.[managedByLabel] === managedByMetapilot;
   if (!tcp) return { governed: true, ownedByTenantControlPlane: false };
   const home = tenantNamespaceOf(tcp);
   if (workload.metadata?.namespace !== home)
