@@ -12,6 +12,7 @@ import { Resources } from "../kube/resources.js";
 import type { DecisionObject } from "./decisions.js";
 import { sizeOf } from "./decisions.js";
 import { restartCause, type RestartFacts } from "./restart.js";
+import { sameResources } from "./sizes.js";
 import type { ApplyPath, Size, WorkloadRef } from "./types.js";
 
 export type { ApplyPath } from "./types.js";
@@ -25,15 +26,6 @@ export interface OperatorResize {
   reason?: string;
   message?: string;
   resources?: string;
-}
-
-function sameResources(a: Size, b: Size): boolean {
-  return (
-    a.cpuRequest === b.cpuRequest &&
-    a.cpuLimit === b.cpuLimit &&
-    a.memoryRequest === b.memoryRequest &&
-    a.memoryLimit === b.memoryLimit
-  );
 }
 
 /** "requests cpu=500m memory=1Gi, limits memory=2Gi" (the operator's describeResources) back into a Size. Pure. */

@@ -14,6 +14,7 @@
 //   changes its QoS class. Each of these makes the operator roll instead.
 // What only shows later (the node calls the resize Infeasible, it stays Deferred too long, the apiserver refuses it)
 // cannot be known here: such a fallback rollout was counted without RestartRequiring.
+import { sameResources } from "./sizes.js";
 import type { Size } from "./types.js";
 
 /** What the rule reads of a pod of the component. */
@@ -37,15 +38,6 @@ export interface RestartFacts {
   /** The component's main container. */
   container: string;
   pods: readonly RestartPod[];
-}
-
-function sameResources(a: Size, b: Size): boolean {
-  return (
-    a.cpuRequest === b.cpuRequest &&
-    a.cpuLimit === b.cpuLimit &&
-    a.memoryRequest === b.memoryRequest &&
-    a.memoryLimit === b.memoryLimit
-  );
 }
 
 /** The QoS class of a pod of one container of this size, as the kubelet computes it (a missing request is the limit). */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { MiB } from "./quantity.js";
-import { clamp, describeSize, maxSize, sameSize } from "./sizes.js";
+import { clamp, describeSize, maxSize, sameResources, sameSize } from "./sizes.js";
 import { policy } from "./testing.js";
 
 describe("sizes", () => {
@@ -33,5 +33,14 @@ describe("sizes", () => {
     expect(describeSize({ replicas: 2, cpuRequest: 1.5, memoryRequest: 512 * MiB, memoryLimit: 1024 * MiB })).toBe(
       "replicas 2, cpu 1500m, memory 512Mi, memory limit 1024Mi",
     );
+  });
+
+  it("sameResources compares the four resources and not the replicas", () => {
+    const size = { replicas: 1, cpuRequest: 0.5, cpuLimit: 1, memoryRequest: 512 * MiB, memoryLimit: 1024 * MiB };
+    expect(sameResources(size, { ...size, replicas: 3 })).toBe(true);
+    expect(sameResources(size, { ...size, cpuRequest: 0.6 })).toBe(false);
+    expect(sameResources(size, { ...size, cpuLimit: undefined })).toBe(false);
+    expect(sameResources(size, { ...size, memoryRequest: 513 * MiB })).toBe(false);
+    expect(sameResources(size, { ...size, memoryLimit: 2048 * MiB })).toBe(false);
   });
 });

@@ -51,6 +51,19 @@ export function sameSize(a: Size, b: Size): boolean {
   );
 }
 
+/**
+ * The same container resources (replicas not compared): whether the pods themselves must change. Exact equality,
+ * without sameSize's tolerance (the apply path and the restart cause have always compared exactly).
+ */
+export function sameResources(a: Size, b: Size): boolean {
+  return (
+    a.cpuRequest === b.cpuRequest &&
+    a.cpuLimit === b.cpuLimit &&
+    a.memoryRequest === b.memoryRequest &&
+    a.memoryLimit === b.memoryLimit
+  );
+}
+
 export function describeSize(s: Size): string {
   const parts = [`replicas ${s.replicas}`];
   if (s.cpuRequest !== undefined) parts.push(`cpu ${formatCpu(s.cpuRequest)}`);
