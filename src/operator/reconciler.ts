@@ -13,7 +13,7 @@ import type { Informer } from "../kube/informer.js";
 import { Resources, type KubeObject, type ObjectKey } from "../kube/resources.js";
 import { names, type TenantContext } from "./manifests.js";
 import { kubeconfigSecretKey, pkiSecretName, type ControlPlaneComponent } from "./pki/index.js";
-import { jsonEqual, mergeConditions, type ConditionInput } from "./status.js";
+import { jsonEqual, mergeConditions, type ConditionInput } from "../api/conditions.js";
 import type { TenantSecrets } from "./tenant-secrets.js";
 import { ownerUidAnnotation, pausedAnnotation, tenantFinalizer } from "../api/labels.js";
 import { tenantControlPlaneSteps } from "./steps/index.js";

@@ -8,7 +8,7 @@ import type { ReconcileContext, ReconcileResult, Reconciler } from "../kube/cont
 import type { EventRecorder } from "../kube/events.js";
 import type { Informer } from "../kube/informer.js";
 import { Resources, type KubeObject, type ObjectKey } from "../kube/resources.js";
-import { jsonEqual, mergeConditions, type ConditionInput } from "../operator/status.js";
+import { jsonEqual, mergeConditions, type ConditionInput } from "../api/conditions.js";
 import { fromCheckpoint, toCheckpoint, Checkpoint } from "./checkpoint.js";
 import type { OwnerResolver, WorkloadKind, WorkloadRef } from "./input/owners.js";
 import { algorithmByName, resolveParameters, type Algorithm, type RecommenderParameters } from "./logic/index.js";

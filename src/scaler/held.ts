@@ -4,7 +4,7 @@
 // a lasting condition (an OOM kill at maxAllowed, a size no node holds: the ScaleUpBlocked condition and the
 // metapilot_scaler_blocked_workloads metric), in the set while their history keeps the Blocked condition.
 
-import type { ConditionInput } from "../operator/status.js";
+import type { ConditionInput } from "../api/conditions.js";
 
 export class WorkloadReasons {
   /** ClusterScaler → workload (namespace/name) → why. A ClusterScaler with none is absent. */

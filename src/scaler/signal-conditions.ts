@@ -2,7 +2,7 @@
 // fresh": the Prometheus source first (configured, polled, answering, recent), then every governed workload's own
 // series as the decision engine judged them. Computing the two apart let SignalsAvailable say "fresh" while
 // ScaleDownHeld said "cpu usage missing".
-import type { ConditionInput } from "../operator/status.js";
+import type { ConditionInput } from "../api/conditions.js";
 
 export interface SignalSource {
   lastSuccessAt?: number;

@@ -9,7 +9,7 @@ import { isConflict } from "../../kube/errors.js";
 import type { EventRecorder } from "../../kube/events.js";
 import type { Informer } from "../../kube/informer.js";
 import { Resources, type KubeObject, type ObjectKey } from "../../kube/resources.js";
-import { jsonEqual, mergeConditions, type ConditionInput } from "../../operator/status.js";
+import { jsonEqual, mergeConditions, type ConditionInput } from "../../api/conditions.js";
 import type { RawNodeDrain } from "../drain/reconciler.js";
 import { isNodeReady, isPaused, isUnschedulable, type Node, type Taint } from "../model.js";
 import type { PodIndex } from "../podindex.js";

@@ -10,7 +10,7 @@ import type { EventRecorder } from "../../kube/events.js";
 import type { KubeObject, ResourceType } from "../../kube/resources.js";
 import type { TenantContext } from "../manifests.js";
 import type { ControlPlaneComponent, SecretObject as PkiSecret } from "../pki/index.js";
-import type { ConditionInput } from "../status.js";
+import type { ConditionInput } from "../../api/conditions.js";
 import type { SecretObject, TenantSecrets } from "../tenant-secrets.js";
 
 /** The raw object as it sits in the cache: not yet validated or defaulted. */

@@ -1,5 +1,5 @@
 // Walks the steps: in order to reconcile (each applies, then all report their conditions), in reverse to finalize.
-import type { ConditionInput } from "../status.js";
+import type { ConditionInput } from "../../api/conditions.js";
 import type { FinalizeContext, Pending, Step, StepContext, StepStop } from "./step.js";
 
 export type Walked = { stopped: StepStop } | { conditions: ConditionInput[] };
