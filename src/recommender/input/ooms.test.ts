@@ -2,7 +2,14 @@ import { describe, expect, it } from "vitest";
 import { newContainerState } from "../model/container.js";
 import { memoryWindowPeaks } from "../model/container.js";
 import type { WorkloadModel } from "../store.js";
-import { applyOomKills, oomKillsOfDecision, oomKillsOfPod, oomKillsOfWorkload, type OomKill } from "./ooms.js";
+import {
+  applyOomKills,
+  oomKillsOfDecision,
+  oomKillsOfPod,
+  oomKillsOfWorkload,
+  type OomDecision,
+  type OomKill,
+} from "./ooms.js";
 import { OwnerResolver } from "./owners.js";
 
 const MiB = 2 ** 20;
@@ -51,7 +58,7 @@ describe("oomKillsOfPod", () => {
 });
 
 describe("oomKillsOfDecision", () => {
-  const decision = (over: Record<string, unknown> = {}) => ({
+  const decision = (over: Record<string, unknown> = {}): OomDecision => ({
     metadata: { name: "d1", namespace: "tcp-a" },
     spec: {
       target: { kind: "Deployment", name: "kube-apiserver", namespace: "tcp-a" },

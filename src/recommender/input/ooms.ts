@@ -3,7 +3,7 @@
 // checkpoint keeps them after the pod is gone); `metapilot recommend` reads the same pod status and, for the pods
 // that are gone, the kills recorded as evidence of OOMKilled ScalingDecisions. Both apply them with applyOomKills,
 // so one model and one rule answer for both.
-import { parseQuantity } from "../../api/index.js";
+import { parseQuantity, type ScalingDecisionObject } from "../../api/index.js";
 import type { KubeObject } from "../../kube/resources.js";
 import { podPeak, recordOom, type OomBump } from "../model/container.js";
 import { containerState, type WorkloadModel } from "../store.js";
@@ -70,17 +70,8 @@ export function oomKillsOfPod(pod: OomPod): OomKill[] {
   return out;
 }
 
-/** The part of a ScalingDecision that records OOM kills (spec.target, rootCause evidence, before). */
-export interface OomDecision extends KubeObject {
-  spec?: {
-    target?: { kind?: string; name?: string; namespace?: string };
-    rootCause?: {
-      category?: string;
-      evidence?: Array<{ signal?: string; value?: string; threshold?: string; observedAt?: string }>;
-    };
-    before?: { resources?: { requests?: Record<string, string>; limits?: Record<string, string> } };
-  };
-}
+/** A ScalingDecision as a LIST gives it (the contract's shape); the OOM kills are in spec.target, rootCause and before. */
+export type OomDecision = ScalingDecisionObject;
 
 /**
  * The OOM kills an OOMKilled ScalingDecision names as evidence: `container_oom_killed` with value "<pod>/<container>",
