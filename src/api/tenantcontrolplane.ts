@@ -621,6 +621,15 @@ export function defaultNamespace(tcp: { metadata?: { name?: string }; spec?: { n
   return tcp.spec?.namespace ?? `tcp-${tcp.metadata?.name ?? ""}`;
 }
 
+/** The namespace a control plane runs in: status.namespace (where the operator placed it), else defaultNamespace. */
+export function tenantNamespaceOf(tcp: {
+  metadata?: { name?: string };
+  spec?: { namespace?: string };
+  status?: { namespace?: string };
+}): string {
+  return tcp.status?.namespace ?? defaultNamespace(tcp);
+}
+
 type NamedWithNamespace = { metadata?: { name?: string }; spec?: { namespace?: string } };
 
 export const TenantControlPlane = withRules(

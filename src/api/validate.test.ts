@@ -2,7 +2,12 @@ import { describe, expect, it } from "vitest";
 import { compareQuantities, parseDuration, parseQuantity } from "./common.js";
 import { examples } from "./examples.js";
 import { kindNames } from "./kinds.js";
-import { compareKubernetesVersions, defaultNamespace, parseKubernetesVersion } from "./tenantcontrolplane.js";
+import {
+  compareKubernetesVersions,
+  defaultNamespace,
+  parseKubernetesVersion,
+  tenantNamespaceOf,
+} from "./tenantcontrolplane.js";
 import {
   formatPath,
   mustParse,
@@ -341,5 +346,11 @@ describe("helpers", () => {
     expect(compareKubernetesVersions("v1.9.0", "v1.10.0")).toBe(-1);
     expect(defaultNamespace({ metadata: { name: "team-a" }, spec: {} })).toBe("tcp-team-a");
     expect(defaultNamespace({ metadata: { name: "team-a" }, spec: { namespace: "x" } })).toBe("x");
+    // Where it runs: status first, then spec, then tcp-<name>.
+    expect(tenantNamespaceOf({ metadata: { name: "a" }, spec: { namespace: "s" }, status: { namespace: "st" } })).toBe(
+      "st",
+    );
+    expect(tenantNamespaceOf({ metadata: { name: "a" }, spec: { namespace: "s" } })).toBe("s");
+    expect(tenantNamespaceOf({ metadata: { name: "a" } })).toBe("tcp-a");
   });
 });

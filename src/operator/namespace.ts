@@ -7,6 +7,7 @@
 // Namespaces created by earlier versions (no annotation) are adopted once when everything the old version left
 // says metapilot created them for this TenantControlPlane: the tenant and managed-by labels, and a creation time
 // no earlier than the TenantControlPlane's own (a namespace that existed before it cannot have been created for it).
+import { defaultNamespace } from "../api/index.js";
 import type { KubeObject } from "../kube/resources.js";
 import { managedByLabel, managedByMetapilot, ownerUidAnnotation, tenantLabel } from "../api/labels.js";
 
@@ -149,7 +150,10 @@ export function claimantOf(raw: {
     name,
     uid: raw.metadata?.uid ?? "",
     creationTimestamp: raw.metadata?.creationTimestamp ? String(raw.metadata.creationTimestamp) : undefined,
-    namespace: typeof specNamespace === "string" ? specNamespace : `tcp-${name}`,
+    namespace: defaultNamespace({
+      metadata: { name },
+      spec: { namespace: typeof specNamespace === "string" ? specNamespace : undefined },
+    }),
     statusNamespace: raw.status?.namespace,
   };
 }

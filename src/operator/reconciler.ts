@@ -5,7 +5,7 @@
 // (upgrades roll etcd → apiserver → the rest). Deletion walks the same list in reverse. Status is written once
 // at the end, only when it changed, with observedGeneration last.
 import { Counter, Gauge, type Registry } from "prom-client";
-import { parseTenantControlPlane, type TenantControlPlane, type TenantPhase } from "../api/index.js";
+import { defaultNamespace, parseTenantControlPlane, type TenantControlPlane, type TenantPhase } from "../api/index.js";
 import type { KubeClient } from "../kube/client.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../kube/controller.js";
 import type { EventRecorder } from "../kube/events.js";
@@ -200,7 +200,7 @@ export class TenantControlPlaneReconciler implements Reconciler {
     const ctx: TenantContext = {
       tcp,
       tenant: raw.metadata.name,
-      namespace: tcp.spec.namespace ?? `tcp-${raw.metadata.name}`,
+      namespace: defaultNamespace({ metadata: raw.metadata, spec: tcp.spec }),
       uid: raw.metadata.uid ?? "",
       imageRegistry: this.options.imageRegistry,
     };
@@ -360,7 +360,7 @@ export class TenantControlPlaneReconciler implements Reconciler {
     if (!(raw.metadata?.finalizers ?? []).includes(tenantFinalizer)) return;
     const tenant = raw.metadata?.name ?? "";
     const spec = raw.spec as { namespace?: string; etcd?: { managed?: { deletionPolicy?: string } } } | undefined;
-    const namespace = spec?.namespace ?? `tcp-${tenant}`;
+    const namespace = defaultNamespace({ metadata: raw.metadata, spec });
     const retain = spec?.etcd?.managed !== undefined && spec.etcd.managed.deletionPolicy !== "Delete";
     const ns = this.options.caches.namespaces.get(namespace);
     // Only a namespace metapilot created for this TenantControlPlane is deleted, or emptied of tenant objects.

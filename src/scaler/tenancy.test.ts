@@ -6,7 +6,6 @@ import { signDecision, verifyDecision, type SignedDecision } from "./signature.j
 import {
   interruptedVerdict,
   outsidePolicy,
-  tenantNamespaceOf,
   tenantSelectionLabels,
   workloadTenancy,
   type InterruptedInput,
@@ -55,14 +54,6 @@ describe("workloadTenancy", () => {
       governed: true,
       ownedByTenantControlPlane: false,
     });
-  });
-
-  it("finds the namespace in status, then spec, then tcp-<name>", () => {
-    expect(tenantNamespaceOf({ metadata: { name: "a" }, spec: { namespace: "s" }, status: { namespace: "st" } })).toBe(
-      "st",
-    );
-    expect(tenantNamespaceOf({ metadata: { name: "a" }, spec: { namespace: "s" } })).toBe("s");
-    expect(tenantNamespaceOf({ metadata: { name: "a" } })).toBe("tcp-a");
   });
 });
 

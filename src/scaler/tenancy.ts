@@ -11,6 +11,7 @@
 // the current policy still allows, for a target that is not paused.
 import { clamp, sameSize } from "./engine.js";
 import type { ResolvedPolicy, Size } from "./types.js";
+import { tenantNamespaceOf } from "../api/index.js";
 import { managedByLabel, managedByMetapilot, tenantLabel } from "../api/labels.js";
 
 export interface TenantLike {
@@ -21,11 +22,6 @@ export interface TenantLike {
 
 export interface WorkloadLike {
   metadata?: { namespace?: string; labels?: Record<string, string> };
-}
-
-/** The namespace a TenantControlPlane's control plane runs in: status.namespace, spec.namespace or tcp-<name>. */
-export function tenantNamespaceOf(tcp: TenantLike): string {
-  return tcp.status?.namespace ?? tcp.spec?.namespace ?? `tcp-${tcp.metadata?.name ?? ""}`;
 }
 
 export type Tenancy = { governed: true; ownedByTenantControlPlane: boolean } | { governed: false; reason: string };

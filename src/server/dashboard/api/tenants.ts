@@ -1,6 +1,7 @@
 // Tenants: every TenantControlPlane and every foreign control plane found by its labels alone, with each
 // component's current resources beside the WorkloadProfile's recommendation, its last decisions and its health.
 import type { PlanRow } from "../../../scaler/reports.js";
+import { tenantNamespaceOf } from "../../../api/index.js";
 import { componentLabel, pausedAnnotation, tenantLabel } from "../../../api/labels.js";
 import { tenantOf } from "../report.js";
 import {
@@ -139,7 +140,7 @@ export function listTenants(deps: ApiDeps): TenantView[] {
     const name = tenant.metadata?.name ?? "";
     byTenant.set(name, {
       name,
-      namespace: tenant.status?.namespace ?? tenant.spec?.namespace ?? `tcp-${name}`,
+      namespace: tenantNamespaceOf(tenant),
       managed: true,
       phase: tenant.status?.phase,
       version: tenant.status?.version ?? tenant.spec?.version,
