@@ -3,7 +3,7 @@
 // metric and chunk missing, with the reason.
 import nock from "nock";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { PrometheusClient } from "../prometheus/client.js";
+import { PrometheusClient, type RangeQueryClient } from "../prometheus/client.js";
 import { chunksOf, fetchHistory, historyMetrics, historyQueries, stepsOf } from "./signals.js";
 import { cannedPrometheus, promUrl } from "./testing.js";
 
@@ -90,6 +90,36 @@ describe("fetchHistory", () => {
     expect(h.series.nodes.get("tcp-a")?.[25]).toBe(25);
     expect(h.series.nodes.get("tcp-a")?.[59]).toBe(59);
     expect(h.failures).toEqual([]);
+  });
+
+  it("reads the same history from a client that gives series only (no columns)", async () => {
+    const read = (c: RangeQueryClient) => {
+      const prom = cannedPrometheus(["tcp-a", "tcp-b"], {
+        cpu: [
+          { labels: pod("tcp-a", "kube-apiserver-5d9f-abcde"), at: (t) => ((t - t0) / stepMs) % 7 },
+          { labels: pod("tcp-b", "kube-apiserver-7c8d-fghij"), at: (t) => ((t - t0) / stepMs > 30 ? 0.25 : undefined) },
+        ],
+        memory: [{ labels: pod("tcp-a", "kube-apiserver-5d9f-abcde"), at: (t) => 1e9 + t }],
+        objects: [{ labels: { namespace: "tcp-b" }, at: (t) => (t - t0) / stepMs + 0.5 }],
+      });
+      return fetchHistory({
+        client: c,
+        from,
+        to,
+        stepMs,
+        rateWindow: "1m",
+        namespaces: ["tcp-a", "tcp-b"],
+        chunkSteps: 25,
+      }).finally(() => prom.done());
+    };
+    const columns = await read(client());
+    const series = client();
+    const seriesOnly: RangeQueryClient = { queryRange: (...a) => series.queryRange(...a) };
+    const points = await read(seriesOnly);
+    expect(columns.series.cpu.size).toBe(2);
+    expect(columns.series.cpu.get("tcp-a/kube-apiserver-5d9f-abcde/kube-apiserver")?.[8]).toBe(1);
+    expect(columns.series.objects.get("tcp-b")?.[59]).toBe(59.5);
+    expect(points).toEqual(columns);
   });
 
   it("keeps going when Prometheus fails mid-way: only that metric's chunk is missing, and why", async () => {

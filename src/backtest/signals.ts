@@ -5,8 +5,8 @@
 // namespace/pod/container or namespace), never one per tenant or per step. A query that fails leaves its metric
 // missing over its chunk, with the reason kept; the rest of the history is still used (a partial history, never
 // a crash), and a step without a value is missing, never zero.
-import type { RangeQueryClient } from "../prometheus/client.js";
-import { PrometheusError } from "../prometheus/client.js";
+import type { RangeColumns, RangeQueryClient } from "../prometheus/client.js";
+import { PrometheusError, rangeColumnsOf } from "../prometheus/client.js";
 import {
   defaultMetricNames,
   namespaceSelector,
@@ -160,14 +160,13 @@ export async function fetchHistory(o: FetchHistoryOptions): Promise<SignalHistor
       const end = steps[job.last] as number;
       history.queries++;
       try {
-        const result = await o.client.queryRange(
-          queries[job.metric],
-          new Date(start),
-          new Date(end),
-          o.stepMs / 1000,
-          o.signal,
-        );
+        const range = [queries[job.metric], new Date(start), new Date(end), o.stepMs / 1000, o.signal] as const;
+        // Columns where the client reads them (no object per point), else its series.
+        const result: RangeColumns[] = o.client.queryRangeColumns
+          ? await o.client.queryRangeColumns(...range)
+          : rangeColumnsOf(await o.client.queryRange(...range));
         const byKey = history.series[job.metric];
+        const usage = (usageQueryOrder as readonly string[]).includes(job.metric);
         for (const s of result) {
           const ns = s.labels[n.namespaceLabel];
           const key = namespaceMetrics.has(job.metric)
@@ -181,10 +180,13 @@ export async function fetchHistory(o: FetchHistoryOptions): Promise<SignalHistor
             values = new Float64Array(steps.length).fill(Number.NaN);
             byKey.set(key, values);
           }
-          for (const [t, v] of s.points) {
-            const i = Math.round((t - t0) / o.stepMs);
+          const times = s.timestampsMs;
+          const vs = s.values;
+          for (let p = 0; p < times.length; p++) {
+            const i = Math.round(((times[p] as number) - t0) / o.stepMs);
             if (i < job.first || i > job.last) continue;
-            if (v < 0 && (usageQueryOrder as readonly string[]).includes(job.metric)) negative.add(i);
+            const v = vs[p] as number;
+            if (v < 0 && usage) negative.add(i);
             // Two series of one key (a label the grouping dropped): the larger, as the poll's worst pod.
             const old = values[i] as number;
             values[i] = Number.isNaN(old) ? v : Math.max(old, v);
