@@ -519,6 +519,31 @@ describe("Drain changes (NodeDrain evictions)", () => {
     expect(b.usage(cs, t0 + 1, key).budgets[0]?.changes).toBe(1);
   });
 
+  it("an older version of a drain than one observed (a cache lagging behind the catch-up's LIST) takes nothing back", () => {
+    const b = budgetOver([]);
+    const version = (d: BudgetDrain, resourceVersion: string, uid = "uid-d1"): BudgetDrain => ({
+      ...d,
+      metadata: { ...d.metadata, uid, resourceVersion },
+    });
+    // The LIST: both evictions of the previous leader.
+    const listed = drain("d1", [
+      { pod: "kube-apiserver-1", tenant: "a", evictedAt: t0 },
+      { pod: "kube-apiserver-2", tenant: "b", evictedAt: t0 + 1000 },
+    ]);
+    const two = withBudgets({ budgets: [{ limit: "2", interval: "5m", reasons: ["Drain"] }] });
+    b.observeDrain(version(listed, "120"));
+    expect(b.usage(two, t0 + 2000, key).budgets[0]?.changes).toBe(2);
+    // The cache then delivers the versions before it, with the first eviction only, or none.
+    b.observeDrain(version(drain("d1", [{ pod: "kube-apiserver-1", tenant: "a", evictedAt: t0 }]), "99"));
+    b.observeDrain(version(drain("d1", []), "100"));
+    expect(b.usage(two, t0 + 2000, key).budgets[0]?.changes).toBe(2);
+    // The same version, a newer one, or a new NodeDrain of the name replace it as before.
+    b.observeDrain(version(drain("d1", [{ pod: "kube-apiserver-1", tenant: "a", evictedAt: t0 }]), "121"));
+    expect(b.usage(two, t0 + 2000, key).budgets[0]?.changes).toBe(1);
+    b.observeDrain(version(drain("d1", []), "5", "uid-new"));
+    expect(b.usage(two, t0 + 2000, key).budgets[0]?.changes).toBe(0);
+  });
+
   it("a restarted controller counts the evictions from the recorded NodeDrains", () => {
     const recorded = [drain("d1", [{ pod: "kube-apiserver-1", tenant: "a", evictedAt: t0 }])];
     const b = new FleetBudget(

@@ -5,12 +5,14 @@
 // active always or only inside the windows of its cron schedule (src/api/cron.ts). The most restrictive active
 // budget wins: the engine gets, per reason, the least any active budget covering it has left. It is counted from the ScalingDecisions the policy recorded, as the decision cache holds
 // them, not from memory: a restarted controller, or a standby that takes the Lease over, sees the changes its
-// predecessor made and carries on at the same rate. Its own decisions count from the moment they are planned,
-// before the cache shows them, so concurrent workers cannot overspend it either.
+// predecessor made and carries on at the same rate (a new leader first reads them all with a LIST, since its cache
+// may lag: src/scaler/shared-budget.ts). Its own decisions count from the moment they are planned, before the cache
+// shows them, so concurrent workers cannot overspend it either.
 //
 // A NodeDrain's evictions of governed control-plane pods are Drain changes, counted from the records in its
-// status.pods[].disruption (evictedAt), by the scaler and the drain controller alike (observeDrain): one budget
-// that lists Drain and ScaleUp is spent by both.
+// status.pods[].disruption (evictedAt) (observeDrain), and a drain's own eviction from the moment it is reserved
+// (reserveDrain): one budget that lists Drain and ScaleUp is spent by both. The scaler and the drain controller of a
+// process share one FleetBudget (src/scaler/shared-budget.ts), so what one has planned the other sees at once.
 //
 // What counts: Applied and DryRun decisions (a dry-run sequence spends the budget as live mode would) and those not
 // finished yet (a leader that died between creating a decision and writing its phase may have applied it), each
@@ -32,7 +34,7 @@ import { cronWindow } from "../api/cron.js";
 import { verifyDecision, type SignedDecision } from "./signature.js";
 import { blockedByAnnotation } from "../api/labels.js";
 import type { BudgetRemaining } from "./types.js";
-import type { KubeObject } from "../kube/resources.js";
+import { compareResourceVersions, type KubeObject } from "../kube/resources.js";
 
 export const blockedByFleetBudget = "fleet-budget";
 /** On a decision held back by a disruption budget: which budget ("spec.disruption.budgets[0]"). Shown, not trusted. */
@@ -58,7 +60,7 @@ export interface BudgetDecision extends SignedDecision {
 
 /** The parts of a NodeDrain the budget reads: the Drain changes recorded per pod. */
 export interface BudgetDrain {
-  metadata?: { name?: string };
+  metadata?: { name?: string; uid?: string; resourceVersion?: string };
   status?: {
     pods?: ReadonlyArray<{
       namespace: string;
@@ -193,7 +195,7 @@ export function limitOf(limit: string, tenants: number): number {
 }
 
 /** The part of an informer a budget reads: its objects, and their changes. */
-interface RecordCache {
+export interface RecordCache {
   list(): readonly KubeObject[];
   on(handlers: {
     add?: (o: KubeObject) => void;
@@ -211,6 +213,8 @@ export class FleetBudget {
   private readonly drainKeys = new Map<string, Array<[string, string]>>();
   /** Evictions this process made whose record the cache does not show yet: key → ClusterScaler. */
   private readonly pinnedDrains = new Map<string, string>();
+  /** NodeDrain name → the version of it last observed. */
+  private readonly drainVersions = new Map<string, { uid?: string; resourceVersion?: string }>();
 
   /**
    * @param recorded every recorded decision, read again only when an interval grows beyond what is kept
@@ -253,12 +257,18 @@ export class FleetBudget {
   /**
    * A NodeDrain as it is now (recorded, or this process's status before it is written): each pod it evicted is one
    * Drain change of the ClusterScaler named in its record, at evictedAt; each pod a budget holds back is held, as a
-   * Blocked decision is. Replaces what the drain said before.
+   * Blocked decision is. Replaces what the drain said before, unless it is an older version of it than one
+   * already observed: a cache that lags behind the catch-up's LIST (src/scaler/shared-budget.ts) delivers the
+   * versions before the listed one, which lack its last evictions.
    */
   observeDrain(d: BudgetDrain): void {
     const name = d.metadata?.name;
     if (!name) return;
+    const seen = this.drainVersions.get(name);
+    const order = compareResourceVersions(d.metadata?.resourceVersion, seen?.resourceVersion);
+    if (seen && seen.uid === d.metadata?.uid && order !== undefined && order < 0) return;
     this.forgetDrain(d);
+    this.drainVersions.set(name, { uid: d.metadata?.uid, resourceVersion: d.metadata?.resourceVersion });
     const keys: Array<[string, string]> = [];
     for (const p of d.status?.pods ?? []) {
       const r = p.disruption;
@@ -295,6 +305,7 @@ export class FleetBudget {
       if (!this.pinnedDrains.has(key)) this.byClusterScaler.get(cs)?.delete(key);
     }
     this.drainKeys.delete(name);
+    this.drainVersions.delete(name);
   }
 
   /**
