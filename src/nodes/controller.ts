@@ -5,7 +5,6 @@ import { NODE_DRAIN_STATES, SCALE_DOWN_STRATEGIES } from "../api/index.js";
 import { registerController, type ControllerConfig } from "../controllers.js";
 import { Controller, type KeyMapper } from "../kube/controller.js";
 import type { Manager } from "../kube/manager.js";
-import type { Informer } from "../kube/informer.js";
 import { Resources, type KubeObject } from "../kube/resources.js";
 import { defaultDrainBudget } from "./drain/budget.js";
 import { validateEvictionStrategies } from "./drain/eviction.js";
@@ -16,7 +15,8 @@ import { NodePoolReconciler, type RawNodePool } from "./pool/reconciler.js";
 import { validateNodeProviders } from "./providers.js";
 import { validateScaleDownStrategies } from "./scaledown.js";
 import { cordonedByAnnotation, nodePoolLabel, tenantLabel } from "../api/labels.js";
-import { FleetBudget, type BudgetDecision } from "../scaler/fleet-budget.js";
+import type { BudgetDecision } from "../scaler/fleet-budget.js";
+import { sharedFleetBudget } from "../scaler/shared-budget.js";
 import { signingKeyLoader } from "../scaler/signing-key.js";
 import { DrainDisruptionBudgets } from "./drain/disruption.js";
 
@@ -45,35 +45,36 @@ function caches(manager: Manager) {
 }
 
 /**
- * The ClusterScalers' disruption budgets as the drain reads them (reason Drain): counted from the recorded
- * ScalingDecisions (the scaler's informer, shared) and NodeDrains, as the scaler counts them.
+ * The ClusterScalers' disruption budgets as the drain reads them (reason Drain): the process's one budget, shared
+ * with the scaler and counted from the recorded ScalingDecisions and NodeDrains (src/scaler/shared-budget.ts).
  */
-function drainDisruption(manager: Manager, config: ControllerConfig, drains: Informer<RawNodeDrain>) {
+function drainDisruption(manager: Manager, config: ControllerConfig) {
+  const shared = sharedFleetBudget(manager, config);
+  // The decision cache the budget is fed by (the scaler's, shared): watched below, so no drain runs before it syncs.
   const decisions = manager.informer<BudgetDecision & KubeObject>({
     resource: Resources.ScalingDecision,
     namespace: config.namespace,
     labelSelector: tenantLabel,
   });
-  const budget = FleetBudget.fromCaches(decisions, config.defaultDisruptionBudgets, drains);
   const clusterScalers = manager.informer({ resource: Resources.ClusterScaler });
   const tenants = manager.informer({ resource: Resources.TenantControlPlane });
   const disruption = new DrainDisruptionBudgets({
     clusterScalers,
     tenants,
-    budget,
+    budget: shared.budget,
     signingKey: signingKeyLoader(
       manager.client,
       { file: config.decisionSigningKeyFile, secret: config.decisionSigningKeySecret },
       manager.logger,
     ),
   });
-  return { disruption, clusterScalers, tenants, decisions };
+  return { disruption, clusterScalers, tenants, decisions, catchUp: shared.catchUp };
 }
 
 export function addNodeDrainController(manager: Manager, config: ControllerConfig): Controller {
   validateNodeRegistries();
   const c = caches(manager);
-  const budgets = drainDisruption(manager, config, c.drains);
+  const budgets = drainDisruption(manager, config);
   const reconciler = new NodeDrainReconciler({
     client: manager.client,
     caches: { drains: c.drains, nodes: c.nodes, pdbs: c.pdbs, pods: c.pods, pools: c.pools },
@@ -84,6 +85,7 @@ export function addNodeDrainController(manager: Manager, config: ControllerConfi
     },
     ownNodeName: config.nodeName,
     disruption: budgets.disruption,
+    caughtUp: () => budgets.catchUp.caughtUp,
   });
   const activeDrains = (node?: string) =>
     c.drains

@@ -12,6 +12,7 @@ import { jsonEqual, mergeConditions, type ConditionInput } from "../operator/sta
 import { KubeActuator, RecordingActuator } from "./actuator.js";
 import { defaultEngineOptions } from "./engine.js";
 import { disruptionBudgetsStatus, fleetBudgetCondition, fleetBudgetStatus } from "./fleet-budget.js";
+import { sharedFleetBudget } from "./shared-budget.js";
 import { fleetRegressionCondition, fleetRegressionStatus } from "./fleet-model.js";
 import { selectClusterScaler } from "./policy.js";
 import { ScalerReconciler, type DecisionObject, type ScalerCaches } from "./reconciler.js";
@@ -105,6 +106,8 @@ export function addClusterScalerController(manager: Manager, config: ControllerC
       )
     : undefined;
   const actuator = config.dryRun ? new RecordingActuator() : new KubeActuator(manager.client);
+  // The process's budgets, shared with the drain controller, with their catch-up on every leadership term.
+  const sharedBudget = sharedFleetBudget(manager, config);
   const reconciler = new ScalerReconciler({
     client: manager.client,
     caches,
@@ -116,6 +119,7 @@ export function addClusterScalerController(manager: Manager, config: ControllerC
     dryRun: config.dryRun,
     engine: config.staleAfterMs ? { staleAfterMs: config.staleAfterMs } : undefined,
     defaultDisruptionBudgets: config.defaultDisruptionBudgets,
+    sharedBudget,
     // Its ScaleUpBlocked condition; a workload that enters the set with a decision wakes it through the decision too.
     onBlockedChange: (clusterScaler) => statusController.queue.add(clusterScaler),
     signingKey: signingKeyLoader(
@@ -284,8 +288,7 @@ export function addClusterScalerController(manager: Manager, config: ControllerC
       })
     : undefined;
   manager.onLeading(async (signal) => {
-    // Before any reconcile of this term: the budgets read the decisions of the leader before, not a lagging cache.
-    const work: Array<Promise<void>> = [reconciler.catchUp(signal)];
+    const work: Array<Promise<void>> = [];
     if (prometheus) work.push(prometheus.run(signal));
     if (probe) work.push(probe.run(signal));
     if (reporter) work.push(reporter.run(signal));

@@ -10,7 +10,7 @@ import type { KubeClient } from "../kube/client.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../kube/controller.js";
 import type { EventRecorder } from "../kube/events.js";
 import type { Informer } from "../kube/informer.js";
-import { keyOf, Resources, type KubeObject, type ObjectKey } from "../kube/resources.js";
+import { keyOf, type KubeObject, type ObjectKey } from "../kube/resources.js";
 import type { Actuator } from "./actuator.js";
 import { tenantSpecSize } from "./actuator.js";
 import { pathAtDecision, recordOperatorPath, type OperatorResize } from "./apply-path.js";
@@ -18,7 +18,8 @@ import { ApiError } from "../kube/errors.js";
 import { DecisionRecorder, decisionName, sizeBlock, sizeOf, type DecisionObject } from "./decisions.js";
 import { defaultEngineOptions, type EngineOptions } from "./engine-options.js";
 import { profileNameFor, profileRecommendation } from "../recommender/index.js";
-import { FleetBudget, type BudgetDecision, type BudgetUsage } from "./fleet-budget.js";
+import { FleetBudget, type BudgetUsage } from "./fleet-budget.js";
+import type { SharedBudget } from "./shared-budget.js";
 import { WorkloadReasons } from "./held.js";
 import { restartRequiring, type RestartFacts, type RestartPod } from "./restart.js";
 import { PlacementIndex, placementOf } from "./placement.js";
@@ -120,6 +121,11 @@ export interface ScalerOptions {
   onBlockedChange?: (clusterScaler: string) => void;
   /** The disruption budgets of a ClusterScaler that sets none (--default-disruption-budgets). */
   defaultDisruptionBudgets?: readonly DisruptionBudget[];
+  /**
+   * The process's disruption budgets and their catch-up on leadership, shared with the drain controller
+   * (src/scaler/shared-budget.ts). Without it: a budget of its own, fed by its caches, with no catch-up.
+   */
+  sharedBudget?: Pick<SharedBudget, "budget" | "catchUp">;
 }
 
 /** The ClusterScalers that parse; an invalid one is left out here and reported by the status reconciler. */
@@ -150,8 +156,6 @@ export class ScalerReconciler implements Reconciler {
   private readonly reportedForeign = new BoundedSet(10_000);
   private readonly signingKey: () => Promise<Buffer>;
   private tenantCounts?: { at: number; byScaler: Map<string, number> };
-  /** The fresh read of the recorded decisions this leadership term starts with (catchUp); decisions wait for it. */
-  private caughtUp: Promise<void> = Promise.resolve();
 
   constructor(private readonly o: ScalerOptions) {
     this.now = o.now ?? Date.now;
@@ -159,7 +163,8 @@ export class ScalerReconciler implements Reconciler {
     this.signingKey = o.signingKey ?? (() => Promise.resolve(ownKey));
     this.engine = { ...defaultEngineOptions, ...o.engine };
     const decisions = o.caches.decisions;
-    this.budget = FleetBudget.fromCaches(decisions, o.defaultDisruptionBudgets, o.caches.drains);
+    this.budget =
+      o.sharedBudget?.budget ?? FleetBudget.fromCaches(decisions, o.defaultDisruptionBudgets, o.caches.drains);
     this.decisions = new DecisionRecorder({
       client: o.client,
       decisions,
@@ -254,31 +259,6 @@ export class ScalerReconciler implements Reconciler {
       "Govern",
       reason,
     );
-  }
-
-  /**
-   * On becoming leader: the disruption budgets read every recorded decision with a LIST from the apiserver, and no
-   * decision is made before that. The informer's cache of a standby may lag behind the last decisions of the leader
-   * it replaces (their watch events are still on their way), and a budget counted from it would spend again what
-   * was just spent. Call it synchronously when leadership starts, before any reconcile runs; it retries until the
-   * LIST succeeds or leadership ends.
-   */
-  catchUp(signal: AbortSignal, retryMs = 1000): Promise<void> {
-    const run = async () => {
-      for (;;) {
-        try {
-          const { items } = await this.o.client.listAll<BudgetDecision>(Resources.ScalingDecision, { signal });
-          for (const d of items) this.budget.observe(d);
-          return;
-        } catch (err) {
-          if (signal.aborted) return;
-          if (!(err instanceof ApiError)) throw err;
-          await new Promise((r) => setTimeout(r, retryMs));
-        }
-      }
-    };
-    this.caughtUp = run();
-    return this.caughtUp;
   }
 
   /** What the disruption budgets of a valid ClusterScaler hold now, for its status. */
@@ -422,7 +402,8 @@ export class ScalerReconciler implements Reconciler {
     rc: ReconcileContext,
     round: { held: boolean; clusterScaler?: string },
   ): Promise<ReconcileResult | void> {
-    await this.caughtUp;
+    // The fresh read of the recorded decisions and evictions this leadership term starts with.
+    await this.o.sharedBudget?.catchUp.caughtUp;
     let now = this.now();
     // Observe: the workload, who governs it and by which policy.
     const deployment = this.o.caches.deployments.get(wkey);

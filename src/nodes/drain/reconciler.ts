@@ -52,6 +52,11 @@ export interface DrainReconcilerOptions {
   ownNodeName?: string;
   /** The ClusterScalers' disruption budgets covering Drain; none: evictions are not held back by them. */
   disruption?: DrainDisruptionBudgets;
+  /**
+   * The catch-up of the budgets this leadership term starts with (src/scaler/shared-budget.ts): no reconcile of
+   * the term reads a drain or evicts before it.
+   */
+  caughtUp?: () => Promise<void>;
 }
 
 const terminalPhases = new Set(["Succeeded", "Failed", "Aborted", "DryRun"]);
@@ -89,6 +94,7 @@ export class NodeDrainReconciler implements Reconciler {
   }
 
   async reconcile(key: ObjectKey, ctx: ReconcileContext): Promise<ReconcileResult | void> {
+    await this.o.caughtUp?.();
     const raw = this.overlay.current(key.name, this.o.caches.drains.get(key.name));
     if (!raw?.metadata?.name || raw.metadata.deletionTimestamp) {
       await this.releaseNodes(key.name, () => true);
