@@ -10,7 +10,7 @@ import { iso } from "./freshness.js";
 import { capacityShortfall, describeShortfall, shortfallKey } from "./capacity.js";
 import { upCandidates, type UpCandidate } from "./scalers/index.js";
 import { canAddReplica } from "./scalers/common.js";
-import { scaleDownPlan } from "./scalers/scale-down.js";
+import { scaleDownPlan, type KnownRecommendation } from "./scalers/scale-down.js";
 import { disruptionReasons, heldBy, heldMessage } from "./budget-gate.js";
 import { clamp, describeSize, maxSize, sameSize } from "./sizes.js";
 import type { BlockedReason, DecisionInput, Plan } from "./types.js";
@@ -39,12 +39,17 @@ const priority: RootCauseCategory[] = [
   "ClusterGrowth",
 ];
 
-export function decide(input: DecisionInput, o: EngineOptions = defaultEngineOptions): Plan {
+/** `known`: the round's recommendation, where the caller computed it already (decideRound). */
+export function decide(
+  input: DecisionInput,
+  options: EngineOptions = defaultEngineOptions,
+  known?: KnownRecommendation,
+): Plan {
   const notes: string[] = [];
   if (input.paused)
     return { action: "none", reason: "paused (metapilot.io/paused, or the ClusterScaler's spec.paused)", notes };
   for (const name of input.policy.estimators) estimator(name); // unknown names fail loudly
-  const ups = upCandidates(input, o, notes);
+  const ups = upCandidates(input, options, notes);
   if (input.signals.unavailableReason) notes.push(input.signals.unavailableReason);
   if (ups.length > 0) {
     ups.sort((a, b) => priority.indexOf(a.category) - priority.indexOf(b.category));
@@ -150,7 +155,7 @@ export function decide(input: DecisionInput, o: EngineOptions = defaultEngineOpt
     }
     return { action: "change", ...base, disruptionReasons: reasons };
   }
-  const down = scaleDownPlan(input, o, notes);
+  const down = scaleDownPlan(input, options, notes, known);
   if (down.action !== "change") return down;
   const reasons = disruptionReasons(input, "Down", down.before, down.after);
   const held = heldBy(input, reasons);

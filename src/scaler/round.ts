@@ -11,13 +11,14 @@ import type { DecisionInput, Plan, WorkloadHistory } from "./types.js";
 export function decideRound(
   history: WorkloadHistory,
   round: ScalerInput,
-  o: EngineOptions,
+  options: EngineOptions,
 ): { input: DecisionInput; plan: Plan } {
-  trackThresholds(history, round, o);
+  trackThresholds(history, round, options);
   const input: DecisionInput = { ...round, history };
-  const plan = decide(input, o);
+  // Computed once, before the plan: the scale-down reads the same one (it does not depend on the history).
+  const rec = recommendation(input, options);
+  const plan = decide(input, options, { rec });
   settleBlockedReport(history, plan, round.signals);
-  const rec = recommendation(input, o);
   if (rec) rememberRecommendation(history, rec, round.policy.scaleDown.stabilizationWindowMs, round.now);
   return { input, plan };
 }

@@ -3,7 +3,9 @@ import { defaultEngineOptions } from "../engine-options.js";
 import { MiB } from "../quantity.js";
 import { decide } from "../engine.js";
 import { input, policy } from "../testing.js";
-import type { Size } from "../types.js";
+import type { Size, WorkloadHistory } from "../types.js";
+import { registerEstimator } from "../estimators/index.js";
+import { decideRound } from "../round.js";
 import { recommendation, scaleDownPlan } from "./scale-down.js";
 
 const now = Date.parse("2026-11-23T12:00:00Z");
@@ -68,5 +70,53 @@ describe("scale-downs that the next round would undo", () => {
     const p = policy({ estimators: ["oom-memory"] });
     const plan = scaleDownPlan(input({ workload: scheduler, current, policy: p }, quiet), defaultEngineOptions, []);
     expect(plan.action === "change" && plan.after).toMatchObject({ memoryRequest: 128 * MiB, memoryLimit: 256 * MiB });
+  });
+});
+
+describe("a round's recommendation, computed once", () => {
+  // An estimator whose floor counts how often a recommendation is computed.
+  let floors = 0;
+  registerEstimator({
+    name: "test-counting-floor",
+    estimate: () => undefined,
+    floor: (i) => {
+      floors++;
+      return { cpu: 0.3, memory: (i.signals.memoryWorkingSet?.value ?? 0) * 2 };
+    },
+  });
+  const counted = policy({
+    estimators: ["test-counting-floor"],
+    scaleDown: { ...policy().scaleDown, stabilizationWindowMs: 0 },
+  });
+
+  it("is the one the scale-down steps down to and the one the window keeps", () => {
+    const history: WorkloadHistory = {
+      handledOomIds: new Set(),
+      overThresholdSince: {},
+      recommendations: [],
+      observingSince: now - 60 * 60_000,
+    };
+    floors = 0;
+    const { plan, input: decided } = decideRound(history, input({ policy: counted }, idle), defaultEngineOptions);
+    // The scale-down got as far as the recommendation, and decideRound kept one for the window: one computation.
+    expect(floors).toBe(1);
+    expect(history.recommendations).toEqual([recommendation(decided, defaultEngineOptions)]);
+    expect(history.recommendations[0]).toEqual({ at: now, cpu: 0.3, memory: 400 * MiB });
+    // The plan is the one the scale-down makes computing it itself.
+    expect(plan).toEqual(decide(decided, defaultEngineOptions));
+    expect(plan).toMatchObject({ action: "change", direction: "Down" });
+  });
+
+  it("is what the scale-down reads when given, and computed by it when not", () => {
+    const i = input({ policy: counted }, idle);
+    floors = 0;
+    const own = scaleDownPlan(i, defaultEngineOptions, []);
+    expect(floors).toBe(1);
+    const given = scaleDownPlan(i, defaultEngineOptions, [], { rec: { at: now, cpu: 0.99, memory: 900 * MiB } });
+    expect(floors).toBe(1);
+    expect(own.action === "change" && own.after.cpuRequest).toBeCloseTo(0.8);
+    // 0.99 is within minDownChange of the request: only memory steps down, to 900Mi (less than 20%).
+    expect(given).toMatchObject({ action: "change", after: { cpuRequest: 1, memoryRequest: 900 * MiB } });
+    expect(scaleDownPlan(i, defaultEngineOptions, [], { rec: undefined })).toMatchObject({ action: "none" });
   });
 });

@@ -35,6 +35,15 @@ export function recommendation(
 }
 
 /**
+ * A round's recommendation computed before the plan (decideRound keeps it for the stabilization window after the
+ * plan): the scale-down reads it instead of computing it a second time. Nothing recommendation() reads (signals,
+ * clock, policy, current size, profile, fleet) changes in between, and it does not read the history.
+ */
+export interface KnownRecommendation {
+  rec: Recommendation | undefined;
+}
+
+/**
  * The highest CPU and memory recommendation at or after `windowStart`, and the round's own `rec`, as Math.max over
  * them would give (a missing value counts as Infinity, any NaN makes NaN; -0 below +0), and how many there are;
  * without the arrays a filter, map and spread would allocate every round.
@@ -65,7 +74,12 @@ function maxOf(a: number, b: number): number {
 }
 
 /** The scale-down plan, or why there is none. */
-export function scaleDownPlan(input: DecisionInput, o: EngineOptions, notes: string[]): Plan {
+export function scaleDownPlan(
+  input: DecisionInput,
+  o: EngineOptions,
+  notes: string[],
+  known?: KnownRecommendation,
+): Plan {
   const { policy, current, history, now, signals } = input;
   const sd = policy.scaleDown;
   const none = (reason: string): Plan => ({ action: "none", reason, notes });
@@ -96,7 +110,7 @@ export function scaleDownPlan(input: DecisionInput, o: EngineOptions, notes: str
   ) {
     return none("no scale-down within the stabilization window after a change");
   }
-  const rec = recommendation(input, o);
+  const rec = known ? known.rec : recommendation(input, o);
   const cpuBelow = current.cpuRequest === undefined ? undefined : current.cpuRequest * (1 - o.minDownChange);
   const memBase = current.memoryRequest;
   const memBelow = memBase === undefined ? undefined : memBase * (1 - o.minDownChange);
