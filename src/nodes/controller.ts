@@ -87,6 +87,7 @@ export function addNodeDrainController(manager: Manager, config: ControllerConfi
     disruption: budgets.disruption,
     caughtUp: () => budgets.catchUp.caughtUp,
   });
+  budgets.catchUp.onDrains((listed) => reconciler.observeListed(listed as RawNodeDrain[]));
   const activeDrains = (node?: string) =>
     c.drains
       .list((d) =>

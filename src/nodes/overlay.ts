@@ -1,5 +1,6 @@
 // Our own last status write, until the cache catches up with it. A reconcile that runs right after a write would
 // otherwise read the older status from the cache and act twice (start a second drain, cordon one node too many).
+// The drain also remembers here the NodeDrains that the catch-up of a leadership term listed (observeListed).
 //
 // The overlay holds the apiserver's answer to the write, the whole object: its spec is as new as the write, so a
 // spec change that landed while the reconcile ran is in it too. It stands only while the cache is older than that

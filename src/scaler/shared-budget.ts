@@ -20,6 +20,7 @@ import { FleetBudget, type BudgetDecision, type BudgetDrain, type RecordCache } 
 /** Reads every recorded decision and drain from the apiserver into a budget, once per leadership term. */
 export class BudgetCatchUp {
   private current: Promise<void> = Promise.resolve();
+  private readonly drainListeners: Array<(drains: readonly BudgetDrain[]) => void> = [];
 
   constructor(
     private readonly o: {
@@ -36,6 +37,11 @@ export class BudgetCatchUp {
     return this.current;
   }
 
+  /** Told the NodeDrains each catch-up listed, before it resolves (the drain controller reads them as the newest). */
+  onDrains(listener: (drains: readonly BudgetDrain[]) => void): void {
+    this.drainListeners.push(listener);
+  }
+
   /**
    * Starts the catch-up of a term. Call it synchronously when leadership starts, before any reconcile runs; it
    * retries until both LISTs succeed or leadership ends.
@@ -50,6 +56,7 @@ export class BudgetCatchUp {
           ]);
           for (const d of decisions.items) this.o.budget.observe(d);
           for (const d of drains.items) this.o.budget.observeDrain(d);
+          for (const listener of this.drainListeners) listener(drains.items);
           return;
         } catch (err) {
           if (signal.aborted) return;

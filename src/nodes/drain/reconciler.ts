@@ -93,6 +93,19 @@ export class NodeDrainReconciler implements Reconciler {
     this.now = o.now ?? Date.now;
   }
 
+  /**
+   * The NodeDrains as a fresh LIST showed them (the catch-up of a leadership term): read instead of the cache's
+   * while the cache is older, so that a status written from a cache that lags behind the leader before never
+   * erases its last eviction records, nor evicts again what it evicted.
+   */
+  observeListed(drains: readonly RawNodeDrain[]): void {
+    for (const d of drains) {
+      const name = d.metadata?.name;
+      // Kept only where it is newer than what the overlay holds (current drops the older of the two).
+      if (name && this.overlay.current(name, d) === d) this.overlay.remember(name, d);
+    }
+  }
+
   async reconcile(key: ObjectKey, ctx: ReconcileContext): Promise<ReconcileResult | void> {
     await this.o.caughtUp?.();
     const raw = this.overlay.current(key.name, this.o.caches.drains.get(key.name));

@@ -113,9 +113,12 @@ function drainSide(m: ReturnType<typeof fakeManager>, clock: () => number) {
     }),
     caughtUp: () => shared.catchUp.caughtUp,
   });
+  // As src/nodes/controller.ts wires it.
+  shared.catchUp.onDrains((listed) => reconciler.observeListed(listed as RawNodeDrain[]));
   return {
     evicted,
     reconcile: () => reconciler.reconcile({ name: "d1" }, rc()),
+    status: () => (drains.get("d1") as RawNodeDrain).status,
     podEntry: () => (drains.get("d1") as RawNodeDrain).status?.pods?.find((p) => p.name === apiserver.metadata?.name),
   };
 }
@@ -290,4 +293,41 @@ describe("the scaler and the drain controller of one process", () => {
       term.abort();
     },
   );
+
+  it("a status written after the catch-up keeps the leader before's eviction records that the lagging cache lacks", async () => {
+    // The apiserver has d1 as the leader before left it: node src draining, tenant c's apiserver evicted from it.
+    const evictedAt = new Date(t0 - 30_000).toISOString();
+    const listed = {
+      apiVersion: "metapilot.io/v1alpha1",
+      kind: "NodeDrain",
+      metadata: { name: "d1", uid: "d1", generation: 1, resourceVersion: "12" },
+      spec: { nodeNames: ["src"], timeout: "1h" },
+      status: {
+        phase: "Draining",
+        startTime: new Date(t0 - 60_000).toISOString(),
+        nodes: [{ name: "src", state: "Draining", startTime: new Date(t0 - 60_000).toISOString() }],
+        pods: [
+          {
+            namespace: "tcp-c",
+            name: "kube-apiserver-c",
+            node: "src",
+            state: "Evicted",
+            disruption: { clusterScaler: "fleet", tenant: "c", evictedAt },
+          },
+        ],
+      },
+    } as KubeObject;
+    const m = fakeManager({ drains: [listed] });
+    // This process's cache still has d1 as it was created (resourceVersion 10), with no status.
+    const drain = drainSide(m, () => t0);
+    await m.hooks[0]!(new AbortController().signal);
+    await drain.reconcile();
+    expect(drain.evicted).toEqual([]);
+    expect(drain.podEntry()).toMatchObject({ state: "Blocked", disruption: { heldBy: budgetId } });
+    expect(drain.status()?.startTime).toBe(new Date(t0 - 60_000).toISOString());
+    expect(drain.status()?.pods?.find((p) => p.name === "kube-apiserver-c")).toMatchObject({
+      state: "Evicted",
+      disruption: { evictedAt },
+    });
+  });
 });
