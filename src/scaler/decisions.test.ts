@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { parseScalingDecision } from "../api/index.js";
-import { decisionName, decisionObject, sizeBlock, sizeOf, type ActionPlan } from "./decisions.js";
+import { decisionName, decisionObject, recordedBlock, sizeBlock, sizeOf, type ActionPlan } from "./decisions.js";
 import { MiB } from "./quantity.js";
 import { verifyDecision } from "./signature.js";
 import { input } from "./testing.js";
@@ -78,5 +78,39 @@ describe("decisionObject", () => {
     expect(d).toMatchObject({
       spec: { estimator: "oom-memory", clusterScaler: "cs", decidedAt: new Date(now).toISOString() },
     });
+  });
+});
+
+describe("recordedBlock", () => {
+  // What the next leader reads from a decision a stopped or killed leader created but left without a phase.
+  const recorded = (over: Partial<ActionPlan>) =>
+    decisionObject(
+      plan(over),
+      ref,
+      { name: "n", now },
+      { clusterScaler: "cs", dryRun: false, observed: { replicas: 2 } },
+      key,
+    );
+  const key = randomBytes(32);
+
+  it("tells a change a disruption budget held back, naming the budget", () => {
+    expect(recordedBlock(recorded({ action: "blocked", heldByFleetBudget: true, heldByBudget: "default[1]" }))).toEqual(
+      {
+        reason: "FleetBudget",
+        message: "held back by disruption budget default[1]",
+      },
+    );
+    expect(recordedBlock(recorded({ action: "blocked", heldByFleetBudget: true }))?.reason).toBe("FleetBudget");
+  });
+
+  it("tells the lasting conditions by their blocked-key", () => {
+    expect(recordedBlock(recorded({ action: "blocked", blockedKey: "max-allowed/1/2/3" }))?.reason).toBe("MaxAllowed");
+    expect(recordedBlock(recorded({ action: "blocked", blockedKey: "capacity/1/2/n:4:8" }))?.reason).toBe(
+      "ExceedsNodeCapacity",
+    );
+  });
+
+  it("is undefined for a change that was to be made", () => {
+    expect(recordedBlock(recorded({}))).toBeUndefined();
   });
 });

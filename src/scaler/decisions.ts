@@ -3,7 +3,7 @@
 // twice; its phase is written after. A decision a previous leader recorded and did not finish gets its outcome on
 // the workload's next reconcile (finishInterrupted).
 import { createHash } from "node:crypto";
-import { API_VERSION, mustParse } from "../api/index.js";
+import { API_VERSION, mustParse, type BlockedReason } from "../api/index.js";
 import type { KubeClient } from "../kube/client.js";
 import type { ReconcileContext } from "../kube/controller.js";
 import { ApiError } from "../kube/errors.js";
@@ -137,6 +137,26 @@ export function decisionObject(
   (decision.metadata.annotations as Record<string, string>)[signatureAnnotation] = signDecision(signingKey, decision);
   mustParse("ScalingDecision", decision);
   return decision as KubeObject;
+}
+
+/**
+ * What a decision recorded as Blocked was blocked by, from its annotations (signed; checked by the caller), for one
+ * whose phase was never written: the budget that held it back, or the condition its blocked-key names.
+ */
+export function recordedBlock(d: DecisionObject): { reason: BlockedReason; message: string } | undefined {
+  const annotations = d.metadata?.annotations ?? {};
+  if (annotations[blockedByAnnotation] === blockedByFleetBudget) {
+    const budget = annotations[heldByBudgetAnnotation];
+    return {
+      reason: "FleetBudget",
+      message: `held back by ${budget ? `disruption budget ${budget}` : "a disruption budget"}`,
+    };
+  }
+  const key = annotations[blockedKeyAnnotation];
+  if (!key) return undefined;
+  return key.startsWith("capacity")
+    ? { reason: "ExceedsNodeCapacity", message: "blocked: no allowed node can hold the size it asked for" }
+    : { reason: "MaxAllowed", message: "blocked: already at maxAllowed" };
 }
 
 /** A Blocked decision's status.reason and, for ExceedsNodeCapacity, status.capacity. */
@@ -329,8 +349,10 @@ export class DecisionRecorder {
       : undefined;
     for (const d of unfinished) {
       const after = sizeOf(d.spec?.after);
+      const block = recordedBlock(d);
       const verdict = interruptedVerdict({
         signed: signed.includes(d),
+        ...(block ? { blocked: { reason: block.message } } : {}),
         dryRun: d.spec?.dryRun === true,
         decidedAt: Date.parse(d.spec?.decidedAt ?? ""),
         after,
@@ -352,7 +374,7 @@ export class DecisionRecorder {
         );
         continue;
       }
-      let phase: "Applied" | "DryRun" | "Failed";
+      let phase: "Applied" | "DryRun" | "Failed" | "Blocked";
       let message: string;
       if (verdict.action === "finish") {
         ({ phase, message } = verdict);
@@ -366,7 +388,13 @@ export class DecisionRecorder {
           message = `actuation failed after a restart: ${(err as Error).message}`.slice(0, 4000);
         }
       }
-      await this.writePhase(ref.namespace, d.metadata?.name, phase, message);
+      await this.writePhase(
+        ref.namespace,
+        d.metadata?.name,
+        phase,
+        message,
+        phase === "Blocked" && block ? { reason: block.reason } : {},
+      );
     }
     return retryInMs;
   }

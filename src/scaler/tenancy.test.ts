@@ -184,6 +184,22 @@ describe("interruptedVerdict", () => {
     if (v.action === "finish") expect(v.phase).toBe("Failed");
   });
 
+  it("finishes one recorded as held back as Blocked, never applying what it wanted", () => {
+    // The budgets test's failover: a leader stopped between creating a held-back decision and writing its phase;
+    // the next leader applied it, one change over the budget.
+    const held = { ...base, blocked: { reason: "held back by disruption budget default[1]" } };
+    expect(interruptedVerdict(held)).toEqual({
+      action: "finish",
+      phase: "Blocked",
+      message: "held back by disruption budget default[1] (finished after a controller restart): not applied",
+    });
+    // Whatever else holds: dry-run, or already at the size (another change made it meanwhile).
+    expect(interruptedVerdict({ ...held, dryRun: true })).toMatchObject({ phase: "Blocked" });
+    expect(interruptedVerdict({ ...held, after: observed })).toMatchObject({ phase: "Blocked" });
+    // An unsigned one is still ignored: its annotations prove nothing.
+    expect(interruptedVerdict({ ...held, signed: false }).action).toBe("ignore");
+  });
+
   it("finishes dry-run and already-applied ones without actuating", () => {
     expect(interruptedVerdict({ ...base, dryRun: true })).toMatchObject({ action: "finish", phase: "DryRun" });
     expect(interruptedVerdict({ ...base, after: observed })).toMatchObject({ action: "finish", phase: "Applied" });

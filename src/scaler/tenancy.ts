@@ -75,12 +75,18 @@ export function outsidePolicy(after: Size, observed: Size, policy: ResolvedPolic
 
 export type InterruptedVerdict =
   | { action: "ignore"; reason: string }
-  | { action: "finish"; phase: "Applied" | "DryRun" | "Failed"; message: string }
+  | { action: "finish"; phase: "Applied" | "DryRun" | "Failed" | "Blocked"; message: string }
   | { action: "apply" };
 
 export interface InterruptedInput {
   /** The decision's signature verifies with the controller's key. */
   signed: boolean;
+  /**
+   * It was recorded as Blocked (a disruption budget held it back, or its size is out of reach: the signed
+   * metapilot.io/blocked-by or metapilot.io/blocked-key annotation), and its phase was not written yet. What it
+   * names as `after` is what was wanted, not what was allowed.
+   */
+  blocked?: { reason: string };
   dryRun: boolean;
   decidedAt: number;
   after: Size;
@@ -101,6 +107,14 @@ export function interruptedVerdict(i: InterruptedInput): InterruptedVerdict {
       reason:
         "not recorded by metapilot (no valid metapilot.io/decision-signature): never applied; a ScalingDecision " +
         "is a record, not a command",
+    };
+  // Before anything that could apply it: a change held back is never made by the next leader, whose own budget
+  // decides afresh (the record still counts as held back, as a Blocked one does).
+  if (i.blocked)
+    return {
+      action: "finish",
+      phase: "Blocked",
+      message: `${i.blocked.reason} (finished after a controller restart): not applied`,
     };
   if (i.dryRun)
     return {

@@ -29,7 +29,8 @@ import { createApiserver, markOomKilled } from "../fixtures/tenant.js";
 import { isWrite, readAudit, type AuditEvent } from "../harness/audit.js";
 import { adminKubeConfig, eventually, metacluster } from "../harness/cluster.js";
 import { installCrds } from "../harness/crds.js";
-import { signatureAnnotation } from "../../src/api/labels.js";
+import { blockedByAnnotation, signatureAnnotation } from "../../src/api/labels.js";
+import { heldByBudgetAnnotation } from "../../src/scaler/fleet-budget.js";
 
 interface Event extends KubeObject {
   reason?: string;
@@ -393,6 +394,7 @@ describe("tenant isolation (issue 17, exploits 1-4)", () => {
       decidedAt: Date;
       sign?: boolean;
       copyFrom?: Decision;
+      annotations?: Record<string, string>;
     }) => {
       const d: Decision = {
         apiVersion: "metapilot.io/v1alpha1",
@@ -401,7 +403,7 @@ describe("tenant isolation (issue 17, exploits 1-4)", () => {
           name: `kube-apiserver-up-test${++n}`,
           namespace: handNs,
           labels: { "metapilot.io/tenant": handTenant, "metapilot.io/component": "kube-apiserver" },
-          annotations: {},
+          annotations: { ...o.annotations },
         },
         spec: {
           target: {
@@ -471,6 +473,24 @@ describe("tenant isolation (issue 17, exploits 1-4)", () => {
     await sleep(3500);
     await touch({ "test.metapilot.io/wake": "2" });
     expect((await waitFinished(whilePaused.metadata!.name!))?.message).toMatch(/paused/);
+    expect(await memoryLimit()).toBe("1Gi");
+
+    // Signed, fresh, within bounds and not paused, but recorded as held back by a disruption budget (a leader
+    // stopped or killed between creating it and writing its Blocked phase): finished as Blocked, never applied.
+    await touch({ "metapilot.io/paused": null });
+    const heldBack = await decision({
+      after: size("1Gi", "2Gi"),
+      decidedAt: new Date(),
+      sign: true,
+      annotations: { [blockedByAnnotation]: "fleet-budget", [heldByBudgetAnnotation]: "default[0]" },
+    });
+    await sleep(3500);
+    await touch({ "test.metapilot.io/wake": "held" });
+    expect(await waitFinished(heldBack.metadata!.name!)).toMatchObject({
+      phase: "Blocked",
+      reason: "FleetBudget",
+      message: "held back by disruption budget default[0] (finished after a controller restart): not applied",
+    });
     expect(await memoryLimit()).toBe("1Gi");
     const audit = await controllerRequests(since);
     const workloadWrites = audit
