@@ -1,10 +1,14 @@
 // Disruption budgets on the real meta-cluster (kwok pods, no real node), issue 19's must-show "Budgets": 100 tenants
 // whose kube-apiserver all want a scale-down at once (low CPU and memory from the synthetic exporter) are changed at
-// the budget's rate, never faster, across a leader failover in the middle: two controller instances (each its own
-// Manager, caches and reconciler, as two replicas are) share one Lease, and the leader is stopped: the standby takes
-// over with nothing in memory but what it lists. (The instances run in the test's process, as in
-// test/scaler/fleet-budget.test.ts: a controller process takes minutes just to start on a loaded 2-core machine.
-// The stop releases the Lease as SIGTERM does; a SIGKILLed leader's takeover is test/runtime/failover.test.ts's.)
+// the budget's rate, never faster, across two leader changes in the middle. Three controller instances (each its own
+// Manager, caches and reconciler, as replicas are) share one Lease. The first leader is stopped as SIGTERM stops it:
+// it releases the Lease and the standby takes over at once. The second leader is killed: each instance reaches the
+// apiserver through a proxy of its own (test/fixtures/cut-proxy.ts), and cutting it resets every connection and
+// refuses new ones, so that leader never releases its Lease, its in-flight requests fail half-way and whatever it
+// does afterwards reaches nobody; the third instance takes over once the Lease has expired, with nothing in memory
+// but what it lists. (The instances run in the test's process, as in test/scaler/fleet-budget.test.ts: a controller
+// process takes minutes just to start on a loaded 2-core machine. The takeover of a SIGKILLed controller process is
+// test/runtime/failover.test.ts's.)
 // The budgets are the meta-cluster-wide default (the config --default-disruption-budgets fills; the ClusterScaler
 // sets none):
 //   default[0]  10% of the governed tenants (10 of 100) per 20 s, for ScaleDown;
@@ -27,6 +31,7 @@ import { Manager } from "../../src/kube/manager.js";
 import { addClusterScalerController } from "../../src/scaler/controller.js";
 import type { DisruptionBudget } from "../../src/api/index.js";
 import { ensureNamespace } from "../chaos/lib.js";
+import { CutProxy } from "../fixtures/cut-proxy.js";
 import { blockedByAnnotation, blockedKeyAnnotation } from "../../src/api/labels.js";
 import { SyntheticExporter } from "../fixtures/exporter.js";
 import { TestPrometheus } from "../fixtures/prometheus.js";
@@ -82,7 +87,7 @@ describe("disruption budgets: 100 tenants scaled down at the budget's rate, acro
   const nsOf = (tenant: string) => `bud-${id}-${tenants.indexOf(tenant)}`;
   const exporter = new SyntheticExporter();
   const watchStop = new AbortController();
-  const controllers: Array<{ stop: AbortController; done: Promise<unknown>; manager: Manager }> = [];
+  const controllers: Array<{ stop: AbortController; done: Promise<unknown>; manager: Manager; proxy: CutProxy }> = [];
   let prom: TestPrometheus;
   let decisions: Informer<Decision>;
   let sampler: NodeJS.Timeout | undefined;
@@ -139,10 +144,14 @@ describe("disruption budgets: 100 tenants scaled down at the budget's rate, acro
     });
   }
 
-  /** A controller instance: its own manager, caches and reconciler, leader-elected on the test's Lease. */
-  function startController(i: number) {
+  /**
+   * A controller instance: its own manager, caches and reconciler, leader-elected on the test's Lease, reaching the
+   * apiserver through a proxy of its own that the test can cut.
+   */
+  async function startController(i: number) {
+    const proxy = new CutProxy(CutProxy.targetOf(kc));
     const manager = new Manager({
-      kubeConfig: kc,
+      kubeConfig: await proxy.start(kc),
       logger: createLogger({ level: "warn" }),
       identity: `budgets-${id}-${i}`,
       qps: 200,
@@ -167,7 +176,7 @@ describe("disruption budgets: 100 tenants scaled down at the budget's rate, acro
       defaultDisruptionBudgets: defaultBudgets,
     });
     const stop = new AbortController();
-    const c = { stop, done: manager.start(stop.signal), manager };
+    const c = { stop, done: manager.start(stop.signal), manager, proxy };
     controllers.push(c);
     return c;
   }
@@ -245,6 +254,7 @@ describe("disruption budgets: 100 tenants scaled down at the budget's rate, acro
     if (sampler) clearInterval(sampler);
     for (const c of controllers) c.stop.abort();
     await Promise.all(controllers.map((c) => c.done.catch(() => undefined)));
+    for (const c of controllers) c.proxy.cut();
     watchStop.abort();
     await client.delete(Resources.ClusterScaler, name).catch(() => undefined);
     for (const t of tenants) await client.delete(Resources.Namespace, nsOf(t)).catch(() => undefined);
@@ -252,21 +262,22 @@ describe("disruption budgets: 100 tenants scaled down at the budget's rate, acro
     await exporter.stop();
   }, 300_000);
 
-  it("holds every sliding interval to the budget, answers an OOM kill on the floor, and keeps the rate after a leader change", async () => {
-    const a = startController(0);
-    const b = startController(1);
-    const leader = await eventually(
-      async () =>
-        a.manager.hasSynced() && a.manager.isLeader()
-          ? a
-          : b.manager.hasSynced() && b.manager.isLeader()
-            ? b
-            : undefined,
-      180_000,
-      "one controller leading",
-    );
-    const standby = leader === a ? b : a;
-    await eventually(async () => (standby.manager.hasSynced() ? true : undefined), 180_000, "the standby synced");
+  it("holds every sliding interval to the budget, answers an OOM kill on the floor, and keeps the rate after a leader is stopped and after one is killed", async () => {
+    type Instance = Awaited<ReturnType<typeof startController>>;
+    const leading = (of: Instance[]) =>
+      eventually(
+        async () => of.find((c) => c.manager.hasSynced() && c.manager.isLeader()),
+        180_000,
+        "one controller leading",
+      );
+    const synced = (c: Instance) =>
+      eventually(async () => (c.manager.hasSynced() ? true : undefined), 180_000, "the standby synced");
+    const downsSince = (t: number) => downs().filter((d) => at(d) > t).length;
+    const a = await startController(0);
+    const b = await startController(1);
+    const first = await leading([a, b]);
+    const second = first === a ? b : a;
+    await synced(second);
 
     // The first leader: changes at the budget's rate, the rest held back.
     await eventually(
@@ -285,17 +296,41 @@ describe("disruption budgets: 100 tenants scaled down at the budget's rate, acro
     expect(oom.status?.phase, "the OOM scale-up is made on the floor").toBe("Applied");
     expect(oom.spec?.disruptionReasons).toEqual(["ScaleUp", "RestartRequiring"]);
 
-    // Stop the leader in the middle of the work; the standby takes the Lease over.
+    // Stop the first leader in the middle of the work, as SIGTERM does; the standby takes the Lease over.
     const beforeStop = downs().length;
     const stoppedAt = Date.now();
-    leader.stop.abort();
-    await leader.done;
-    await eventually(async () => (standby.manager.isLeader() ? true : undefined), 60_000, "the standby leading");
+    first.stop.abort();
+    await first.done;
+    await eventually(async () => (second.manager.isLeader() ? true : undefined), 60_000, "the standby leading");
+    console.log(
+      `budgets: first leader stopped at ${new Date(stoppedAt).toISOString()}, second leading by ${new Date().toISOString()}`,
+    );
+    // A third instance, the standby for the next change.
+    const third = await startController(2);
+    await synced(third);
     await eventually(
-      async () => (downs().filter((d) => at(d) > stoppedAt).length >= 2 * restartLimit ? true : undefined),
+      async () => (downsSince(stoppedAt) >= 2 * restartLimit ? true : undefined),
       240_000,
-      () =>
-        `${2 * restartLimit} scale-downs by the new leader; have ${downs().filter((d) => at(d) > stoppedAt).length}`,
+      () => `${2 * restartLimit} scale-downs by the second leader; have ${downsSince(stoppedAt)}`,
+    );
+
+    // Kill the second leader in the middle of the work: its connections are reset, its Lease is left to expire.
+    const beforeKill = downs().length;
+    const killedAt = Date.now();
+    const reset = second.proxy.cut();
+    expect(reset, "the killed leader's open connections").toBeGreaterThan(0);
+    await eventually(async () => (third.manager.isLeader() ? true : undefined), 60_000, "the third instance leading");
+    const takeoverMs = Date.now() - killedAt;
+    await eventually(
+      async () => (downsSince(killedAt) >= 2 * restartLimit ? true : undefined),
+      240_000,
+      () => `${2 * restartLimit} scale-downs by the third leader; have ${downsSince(killedAt)}`,
+    );
+    // The killed instance is still running in this process, cut off: it must have noticed it lost the Lease.
+    await eventually(
+      async () => (second.manager.isLeader() ? undefined : true),
+      60_000,
+      "the killed leader no longer believing it leads",
     );
     await sample();
 
@@ -303,7 +338,8 @@ describe("disruption budgets: 100 tenants scaled down at the budget's rate, acro
     const ws = windows();
     const worst = ws.reduce((m, w) => (w.restart > m.restart ? w : m), ws[0]!);
     console.log(
-      `budgets: ${downs().length} scale-downs (${beforeStop} before the leader stopped), ${ws.length} windows checked, ` +
+      `budgets: ${downs().length} scale-downs (${beforeStop} before the first leader stopped, ${beforeKill} before ` +
+        `the second was killed; takeover ${takeoverMs} ms after the kill), ${ws.length} windows checked, ` +
         `at most ${worst.restart} restart-requiring changes in ${intervalMs / 1000} s (limit ${restartLimit}), ` +
         `${mine((d) => d.status?.reason === "FleetBudget").length} decisions held back`,
     );
@@ -361,5 +397,5 @@ describe("disruption budgets: 100 tenants scaled down at the budget's rate, acro
     expect(Date.parse(scheduled?.windowChangesAt ?? "")).toBe(
       Date.parse(`${new Date().getUTCFullYear() + 1}-01-01T00:00:00Z`),
     );
-  }, 900_000);
+  }, 1_200_000);
 });
