@@ -61,13 +61,13 @@ export function historyFromDecisions(
   trusted: (d: DecisionObject) => boolean,
   now: number,
 ): History {
-  const h = emptyHistory(now);
+  const history = emptyHistory(now);
   let shadowAt = 0;
   let latestAt = -1;
   for (const d of decisions) {
     if (!d.status?.phase && !trusted(d)) continue;
     const oomIds = (d.metadata?.annotations?.[oomIdsAnnotation] ?? "").split(",").filter(Boolean);
-    for (const id of oomIds) h.handled.add(id);
+    for (const id of oomIds) history.handled.add(id);
     const at = Date.parse(d.spec?.decidedAt ?? "") || 0;
     // The latest decision says whether a lasting Blocked condition was recorded and not yet left. It, and the last
     // OOM bump, are read from metapilot's signed decisions only: a stranger's must not silence or double a bump.
@@ -82,15 +82,15 @@ export function historyFromDecisions(
         key &&
         (reason === "MaxAllowed" || reason === "ExceedsNodeCapacity")
       )
-        h.blockedReport = { reason, key, message: d.status.message ?? "", at, oom: oomIds.length > 0 };
-      else delete h.blockedReport;
+        history.blockedReport = { reason, key, message: d.status.message ?? "", at, oom: oomIds.length > 0 };
+      else delete history.blockedReport;
     }
     if (d.status?.phase !== "Applied" && d.status?.phase !== "DryRun") continue;
-    h.lastChangeAt = Math.max(h.lastChangeAt ?? 0, at);
+    history.lastChangeAt = Math.max(history.lastChangeAt ?? 0, at);
     const observed = d.metadata?.annotations?.[observedSizeAnnotation];
     if (d.status?.phase === "DryRun" && observed && at >= shadowAt) {
       try {
-        h.shadow = {
+        history.shadow = {
           observed: JSON.parse(observed) as Size,
           after: sizeOf(d.spec?.after),
           at,
@@ -101,26 +101,32 @@ export function historyFromDecisions(
         // an unreadable annotation only loses the shadow, never a decision
       }
     }
-    if (d.spec?.direction === "Up") h.lastScaleUpAt = Math.max(h.lastScaleUpAt ?? 0, at);
+    if (d.spec?.direction === "Up") history.lastScaleUpAt = Math.max(history.lastScaleUpAt ?? 0, at);
     if (
       signed &&
       d.spec?.direction === "Up" &&
       d.spec.rootCause?.category === "OOMKilled" &&
-      at >= (h.lastOomBump?.at ?? 0)
+      at >= (history.lastOomBump?.at ?? 0)
     ) {
       const after = sizeOf(d.spec.after);
-      h.lastOomBump = { at, memoryLimit: after.memoryLimit, memoryRequest: after.memoryRequest };
+      history.lastOomBump = { at, memoryLimit: after.memoryLimit, memoryRequest: after.memoryRequest };
     }
   }
-  return h;
+  return history;
 }
 
 /**
  * The size the next decision starts from: in dry-run, the last simulated change while it holds (see DryRunShadow);
  * otherwise the size the workload has or is rolling to.
  */
-export function baselineSize(h: History, observed: Size, dryRun: boolean, policy: ResolvedPolicy, now: number): Size {
-  const shadow = h.shadow;
+export function baselineSize(
+  history: History,
+  observed: Size,
+  dryRun: boolean,
+  policy: ResolvedPolicy,
+  now: number,
+): Size {
+  const shadow = history.shadow;
   return dryRun &&
     shadow &&
     sameSize(observed, shadow.observed) &&
@@ -130,19 +136,29 @@ export function baselineSize(h: History, observed: Size, dryRun: boolean, policy
 }
 
 /** Feeds a round's signals in: since when each sustained scaler has been over its threshold (scalers/index.ts). */
-export function trackThresholds(h: WorkloadHistory, input: Omit<DecisionInput, "history">, o: EngineOptions): void {
-  const since = h.overThresholdSince as Record<ScalerName, number | undefined>;
-  for (const [scaler, over] of overThreshold(input, o)) {
+export function trackThresholds(
+  history: WorkloadHistory,
+  input: Omit<DecisionInput, "history">,
+  options: EngineOptions,
+): void {
+  const since = history.overThresholdSince as Record<ScalerName, number | undefined>;
+  for (const [scaler, over] of overThreshold(input, options)) {
     if (over) since[scaler] ??= input.now;
     else delete since[scaler];
   }
 }
 
 /** Keeps a round's recommendation for the scale-down stabilization window, and forgets those older than it. */
-export function rememberRecommendation(h: WorkloadHistory, rec: Recommendation, windowMs: number, now: number): void {
-  h.recommendations.push(rec);
+export function rememberRecommendation(
+  history: WorkloadHistory,
+  rec: Recommendation,
+  windowMs: number,
+  now: number,
+): void {
+  history.recommendations.push(rec);
   const cutoff = now - windowMs;
-  while (h.recommendations.length && (h.recommendations[0]?.at ?? 0) < cutoff) h.recommendations.shift();
+  while (history.recommendations.length && (history.recommendations[0]?.at ?? 0) < cutoff)
+    history.recommendations.shift();
 }
 
 /**
@@ -151,23 +167,23 @@ export function rememberRecommendation(h: WorkloadHistory, rec: Recommendation, 
  * observation, and the window and cooldown after the last change), at most a minute from now. Without the
  * scale-down's moment, a scale-down waited for the next event or poll after its window had passed.
  */
-export function nextWindowEndMs(h: WorkloadHistory, policy: ResolvedPolicy, now: number): number {
-  const waiting = Object.entries(h.overThresholdSince).map(
+export function nextWindowEndMs(history: WorkloadHistory, policy: ResolvedPolicy, now: number): number {
+  const waiting = Object.entries(history.overThresholdSince).map(
     ([s, t]) => (t ?? now) + policy.scalers[s as ScalerName].windowMs - now,
   );
   const sd = policy.scaleDown;
   if (sd.enabled) {
-    const observed = h.observingSince + sd.stabilizationWindowMs;
+    const observed = history.observingSince + sd.stabilizationWindowMs;
     const settled =
-      h.lastChangeAt === undefined ? 0 : h.lastChangeAt + Math.max(sd.cooldownMs, sd.stabilizationWindowMs);
+      history.lastChangeAt === undefined ? 0 : history.lastChangeAt + Math.max(sd.cooldownMs, sd.stabilizationWindowMs);
     waiting.push(Math.max(observed, settled) - now);
   }
   return Math.min(...waiting.filter((x) => x > 0), 60_000);
 }
 
 /** The OOM kills a recorded plan answered: never acted on twice. */
-export function markHandled(h: History, plan: Exclude<Plan, { action: "none" }>): void {
-  for (const id of plan.oomIds) h.handled.add(id);
+export function markHandled(history: History, plan: Exclude<Plan, { action: "none" }>): void {
+  for (const id of plan.oomIds) history.handled.add(id);
 }
 
 /**
@@ -176,30 +192,34 @@ export function markHandled(h: History, plan: Exclude<Plan, { action: "none" }>)
  * applying it (whole millicores and MiB), as live.
  */
 export function afterDecision(
-  h: History,
+  history: History,
   plan: Exclude<Plan, { action: "none" }>,
   phase: "Applied" | "DryRun" | "Blocked" | "Failed",
   observed: Size,
   recordedAfter: Size,
   now: number,
 ): void {
-  if (phase === "DryRun") h.shadow = { observed, after: recordedAfter, at: now, direction: plan.direction };
+  if (phase === "DryRun") history.shadow = { observed, after: recordedAfter, at: now, direction: plan.direction };
   if (phase !== "Blocked" && phase !== "Failed") {
-    h.lastChangeAt = now;
-    if (plan.direction === "Up") h.lastScaleUpAt = now;
-    if (plan.direction === "Down") h.recommendations = [];
+    history.lastChangeAt = now;
+    if (plan.direction === "Up") history.lastScaleUpAt = now;
+    if (plan.direction === "Down") history.recommendations = [];
     if (plan.direction === "Up" && plan.category === "OOMKilled")
-      h.lastOomBump = { at: now, memoryLimit: recordedAfter.memoryLimit, memoryRequest: recordedAfter.memoryRequest };
+      history.lastOomBump = {
+        at: now,
+        memoryLimit: recordedAfter.memoryLimit,
+        memoryRequest: recordedAfter.memoryRequest,
+      };
   }
   if (phase === "Blocked" && plan.blockedKey && plan.blockedReason)
-    h.blockedReport = {
+    history.blockedReport = {
       reason: plan.blockedReason,
       key: plan.blockedKey,
       message: plan.blockedBy ?? plan.summary,
       at: now,
       oom: plan.oomIds.length > 0,
     };
-  markHandled(h, plan);
+  markHandled(history, plan);
 }
 
 /**
@@ -208,11 +228,11 @@ export function afterDecision(
  * still show a kill (a kill is in a pod's status until its container ends again), since kills come and go between
  * rounds of an OOM loop; any plan that changes or blocks something else ends it too.
  */
-export function settleBlockedReport(h: WorkloadHistory, plan: Plan, signals: Signals): void {
-  const r = h.blockedReport;
+export function settleBlockedReport(history: WorkloadHistory, plan: Plan, signals: Signals): void {
+  const r = history.blockedReport;
   if (!r || (plan.action === "none" && plan.stillBlocked)) return;
   if (plan.action === "none" && r.oom && signals.oom.length > 0) return;
-  delete h.blockedReport;
+  delete history.blockedReport;
 }
 
 /** Every governed workload's history, by namespace/name, built on first use. */
@@ -221,12 +241,12 @@ export class HistoryModel {
 
   /** The workload's history; `rebuild` makes it when there is none (the first round, or after a restart). */
   get(key: string, rebuild: () => History): History {
-    let h = this.histories.get(key);
-    if (!h) {
-      h = rebuild();
-      this.histories.set(key, h);
+    let history = this.histories.get(key);
+    if (!history) {
+      history = rebuild();
+      this.histories.set(key, history);
     }
-    return h;
+    return history;
   }
 
   /** The workload's history if there is one, without building it. */

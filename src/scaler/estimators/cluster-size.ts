@@ -62,8 +62,8 @@ export function clusterSizeEstimate(input: DecisionInput): EstimatorResult | und
  * tenant went down to 128Mi, and was raised to the linear 129.5Mi 30 s later, every stabilization window). With a
  * ladder and no fresh count, nothing is known.
  */
-export function clusterSizeFloor(input: DecisionInput, o: EngineOptions): Floor | "unknown" {
-  const load = loadOf(input.signals, input.now, o);
+export function clusterSizeFloor(input: DecisionInput, options: EngineOptions): Floor | "unknown" {
+  const load = loadOf(input.signals, input.now, options);
   if (!load.nodes && input.policy.ladder.length > 0) return "unknown";
   // A ladder keyed on objects or watchers needs them fresh too: a stale count never lets a scale-down below its step.
   if (loadKeysOf(input.policy.ladder).some((k) => !load[k])) return "unknown";

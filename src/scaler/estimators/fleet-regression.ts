@@ -64,10 +64,10 @@ export function whyNoFleetFit(input: DecisionInput): string {
 }
 
 /** What the fleet's fit says the tenant needs at its fresh node count. */
-export function fleetRegressionFloor(input: DecisionInput, o: EngineOptions): Floor | undefined {
-  const nodes = fresh(input.signals.clusterNodes, input.now, o);
+export function fleetRegressionFloor(input: DecisionInput, options: EngineOptions): Floor | undefined {
+  const nodes = fresh(input.signals.clusterNodes, input.now, options);
   const fleet = nodes
-    ? fleetRegressionEstimate({ ...input, signals: { ...input.signals, clusterNodes: nodes } }, o)
+    ? fleetRegressionEstimate({ ...input, signals: { ...input.signals, clusterNodes: nodes } }, options)
     : undefined;
   return { cpu: fleet?.size.cpuRequest, memory: fleet?.size.memoryRequest };
 }

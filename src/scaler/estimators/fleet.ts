@@ -87,13 +87,16 @@ export function leastSquares(rows: number[][], y: number[]): { beta: number[]; r
 }
 
 /** The fit of usage against size over the fleet's samples, or why there is none. */
-export function fitFleet(samples: readonly FleetSample[], o: FleetFitOptions = defaultFleetFitOptions): FleetFitResult {
+export function fitFleet(
+  samples: readonly FleetSample[],
+  options: FleetFitOptions = defaultFleetFitOptions,
+): FleetFitResult {
   const usable = samples.filter((s) => Number.isFinite(s.usage) && s.usage >= 0 && Number.isFinite(s.nodes));
-  if (usable.length < o.minTenants)
+  if (usable.length < options.minTenants)
     return {
       ok: false,
       reason: "InsufficientTenants",
-      message: `${usable.length} tenants with fresh usage and size, fewer than the ${o.minTenants} a fit needs`,
+      message: `${usable.length} tenants with fresh usage and size, fewer than the ${options.minTenants} a fit needs`,
       samples: usable.length,
     };
   // Object counts join the fit only when every tenant has one: a fit over a subset would describe other tenants.
@@ -106,11 +109,11 @@ export function fitFleet(samples: readonly FleetSample[], o: FleetFitOptions = d
       usable.map((s) => s.usage),
     );
     if (!solved) continue;
-    if (solved.r2 < o.minR2)
+    if (solved.r2 < options.minR2)
       return {
         ok: false,
         reason: "PoorFit",
-        message: `R² ${solved.r2.toFixed(2)} over ${usable.length} tenants is below the ${o.minR2} a fit needs: usage does not follow size closely enough`,
+        message: `R² ${solved.r2.toFixed(2)} over ${usable.length} tenants is below the ${options.minR2} a fit needs: usage does not follow size closely enough`,
         samples: usable.length,
         r2: solved.r2,
       };

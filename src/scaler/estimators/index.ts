@@ -56,8 +56,12 @@ for (const e of [oomMemoryEstimator, profileEstimator, clusterSizeEstimator, fle
   registerEstimator(e);
 
 /** A listed estimator's floor under scale-down recommendations (none for a name without one). */
-export function estimatorFloor(name: string, input: DecisionInput, o: EngineOptions): Floor | "unknown" | undefined {
-  return registry.get(name)?.floor?.(input, o);
+export function estimatorFloor(
+  name: string,
+  input: DecisionInput,
+  options: EngineOptions,
+): Floor | "unknown" | undefined {
+  return registry.get(name)?.floor?.(input, options);
 }
 
 export function availableEstimators(): string[] {

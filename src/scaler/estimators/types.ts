@@ -39,5 +39,5 @@ export interface Estimator {
    * The floor it puts under every scale-down recommendation, or "unknown" when a signal it needs is not fresh (no
    * recommendation at all then, so no scale-down).
    */
-  floor?(input: DecisionInput, o: EngineOptions): Floor | "unknown" | undefined;
+  floor?(input: DecisionInput, options: EngineOptions): Floor | "unknown" | undefined;
 }

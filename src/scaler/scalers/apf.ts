@@ -10,11 +10,11 @@ import { canAddReplica, cpuBump, sustained } from "./common.js";
 import type { Scaler, ScalerInput } from "./types.js";
 
 /** The APF signals over their thresholds now, as evidence; empty when none is (or none is fresh). */
-function saturation(input: ScalerInput, o: EngineOptions): Evidence[] {
+function saturation(input: ScalerInput, options: EngineOptions): Evidence[] {
   const seatsThreshold = input.policy.scalers.apf.threshold;
   const rejectedThreshold = input.policy.scalers.throttling.threshold;
-  const seats = fresh(input.signals.apfSeatsRatio, input.now, o);
-  const rejected = fresh(input.signals.apfRejectedRate, input.now, o);
+  const seats = fresh(input.signals.apfSeatsRatio, input.now, options);
+  const rejected = fresh(input.signals.apfRejectedRate, input.now, options);
   const out: Evidence[] = [];
   if (seats && seats.value >= seatsThreshold)
     out.push(
@@ -35,12 +35,12 @@ function saturation(input: ScalerInput, o: EngineOptions): Evidence[] {
 
 export const apfScaler: Scaler = {
   name: "apf",
-  overThreshold(input, o) {
-    return saturation(input, o).length > 0;
+  overThreshold(input, options) {
+    return saturation(input, options).length > 0;
   },
-  propose(input, o) {
+  propose(input, options) {
     if (!input.policy.scalers.apf.enabled || !sustained(input, "apf")) return undefined;
-    const evidence = saturation(input, o);
+    const evidence = saturation(input, options);
     if (!evidence.length) return undefined;
     const replica = canAddReplica(input);
     return {

@@ -11,17 +11,17 @@ import type { Scaler } from "./types.js";
 
 export const clusterSizeScaler: Scaler = {
   name: "cluster-size",
-  propose(input, o, notes) {
+  propose(input, options, notes) {
     const { current } = input;
-    const nodes = fresh(input.signals.clusterNodes, input.now, o);
+    const nodes = fresh(input.signals.clusterNodes, input.now, options);
     if (!input.policy.scalers["cluster-size"].enabled || !nodes) return undefined;
     // The estimators see only what is fresh: a stale object or watcher count sizes nothing.
-    const load = loadOf(input.signals, input.now, o);
+    const load = loadOf(input.signals, input.now, options);
     const sized: DecisionInput = {
       ...input,
       signals: { ...input.signals, storedObjects: load.objects, apiserverWatchers: load.watchers },
     };
-    const { answer: est, misses } = sizeByTenant(sized, o);
+    const { answer: est, misses } = sizeByTenant(sized, options);
     if (!est && misses.length) notes.push(`no size for ${nodes.value} tenant nodes: ${misses.join("; ")}`);
     if (!est) return undefined;
     const grown = maxSize(current, est.size);

@@ -6,17 +6,17 @@ import type { Scaler } from "./types.js";
 
 export const cpuScaler: Scaler = {
   name: "cpu",
-  overThreshold(input, o) {
-    const cpu = fresh(input.signals.cpuUsage, input.now, o);
+  overThreshold(input, options) {
+    const cpu = fresh(input.signals.cpuUsage, input.now, options);
     const request = input.current.cpuRequest;
     return !!cpu && !!request && cpu.value / request >= input.policy.scalers.cpu.threshold;
   },
-  propose(input, o) {
+  propose(input, options) {
     const { current, policy } = input;
-    const cpu = fresh(input.signals.cpuUsage, input.now, o);
+    const cpu = fresh(input.signals.cpuUsage, input.now, options);
     if (!policy.scalers.cpu.enabled || !cpu || !current.cpuRequest || !sustained(input, "cpu")) return undefined;
     const ratio = cpu.value / current.cpuRequest;
-    const wanted = cpu.value / o.cpuTargetUtilization;
+    const wanted = cpu.value / options.cpuTargetUtilization;
     const atMax = policy.maxAllowed.cpu !== undefined && current.cpuRequest >= policy.maxAllowed.cpu - 1e-9;
     const replica = atMax && canAddReplica(input);
     return {
@@ -25,7 +25,7 @@ export const cpuScaler: Scaler = {
       size: replica ? { replicas: current.replicas + 1 } : { cpuRequest: Math.max(wanted, current.cpuRequest * 1.2) },
       note: replica
         ? "CPU at maxAllowed: one more replica"
-        : `CPU request for ${Math.round(o.cpuTargetUtilization * 100)}% utilisation`,
+        : `CPU request for ${Math.round(options.cpuTargetUtilization * 100)}% utilisation`,
       oomIds: [],
       evidence: [evidenceOf("cpu_usage_ratio", cpu, ratio.toFixed(2), String(policy.scalers.cpu.threshold))],
     };

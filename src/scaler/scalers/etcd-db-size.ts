@@ -12,8 +12,8 @@ const memoryOf = (current: Size) => current.memoryRequest ?? current.memoryLimit
 
 export const etcdDbSizeScaler: Scaler = {
   name: "etcd-db-size",
-  overThreshold(input, o) {
-    const db = fresh(input.signals.etcdDatabaseBytes, input.now, o);
+  overThreshold(input, options) {
+    const db = fresh(input.signals.etcdDatabaseBytes, input.now, options);
     const memory = memoryOf(input.current);
     return (
       input.workload.component === "etcd" &&
@@ -22,10 +22,10 @@ export const etcdDbSizeScaler: Scaler = {
       db.value / memory >= input.policy.scalers["etcd-db-size"].threshold
     );
   },
-  propose(input, o) {
+  propose(input, options) {
     const { current, policy } = input;
     const settings = policy.scalers["etcd-db-size"];
-    const db = fresh(input.signals.etcdDatabaseBytes, input.now, o);
+    const db = fresh(input.signals.etcdDatabaseBytes, input.now, options);
     const memory = memoryOf(current);
     if (!settings.enabled || input.workload.component !== "etcd" || !db || !memory || settings.threshold <= 0)
       return undefined;

@@ -53,17 +53,17 @@ export function scalerByName(name: string): Scaler {
 for (const name of SCALER_NAMES) scalerByName(name);
 
 /** Each sustained scaler's verdict on this round's signals: over its threshold or not (fed to the history model). */
-export function overThreshold(input: ScalerInput, o: EngineOptions): Array<[ScalerName, boolean]> {
+export function overThreshold(input: ScalerInput, options: EngineOptions): Array<[ScalerName, boolean]> {
   const out: Array<[ScalerName, boolean]> = [];
-  for (const s of registry.values()) if (s.overThreshold) out.push([s.name, s.overThreshold(input, o)]);
+  for (const s of registry.values()) if (s.overThreshold) out.push([s.name, s.overThreshold(input, options)]);
   return out;
 }
 
 /** The scale-ups the scalers ask for now, in registry order. */
-export function upCandidates(input: DecisionInput, o: EngineOptions, notes: string[]): UpCandidate[] {
+export function upCandidates(input: DecisionInput, options: EngineOptions, notes: string[]): UpCandidate[] {
   const out: UpCandidate[] = [];
   for (const s of registry.values()) {
-    const c = s.propose(input, o, notes);
+    const c = s.propose(input, options, notes);
     if (c) out.push(c);
   }
   return out;

@@ -20,10 +20,10 @@ export function latencySlo(verb: string, scope: string): number {
 }
 
 /** The verb and scope whose p99 is furthest over its SLO, and by how much; undefined without a fresh one. */
-function worst(input: ScalerInput, o: EngineOptions): { evidence: Evidence; ratio: number } | undefined {
+function worst(input: ScalerInput, options: EngineOptions): { evidence: Evidence; ratio: number } | undefined {
   let out: { evidence: Evidence; ratio: number } | undefined;
   for (const [key, m] of Object.entries(input.signals.requestLatencyP99 ?? {})) {
-    const p99 = fresh(m, input.now, o);
+    const p99 = fresh(m, input.now, options);
     if (!p99) continue;
     const [verb = "", scope = ""] = key.split("/");
     const slo = latencySlo(verb, scope);
@@ -45,14 +45,14 @@ function worst(input: ScalerInput, o: EngineOptions): { evidence: Evidence; rati
 
 export const latencyScaler: Scaler = {
   name: "latency",
-  overThreshold(input, o) {
-    const w = worst(input, o);
+  overThreshold(input, options) {
+    const w = worst(input, options);
     return !!w && w.ratio >= input.policy.scalers.latency.threshold;
   },
-  propose(input, o) {
+  propose(input, options) {
     const settings = input.policy.scalers.latency;
     if (!settings.enabled || !sustained(input, "latency")) return undefined;
-    const w = worst(input, o);
+    const w = worst(input, options);
     if (!w || w.ratio < settings.threshold) return undefined;
     const replica = canAddReplica(input);
     return {

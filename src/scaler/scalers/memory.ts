@@ -10,23 +10,23 @@ const memoryBase = (current: Size) => current.memoryLimit ?? current.memoryReque
 
 export const memoryScaler: Scaler = {
   name: "memory",
-  overThreshold(input, o) {
-    const mem = fresh(input.signals.memoryWorkingSet, input.now, o);
+  overThreshold(input, options) {
+    const mem = fresh(input.signals.memoryWorkingSet, input.now, options);
     const base = memoryBase(input.current);
     return !!mem && !!base && mem.value / base >= input.policy.scalers.memory.threshold;
   },
-  propose(input, o) {
+  propose(input, options) {
     const { current, policy } = input;
-    const mem = fresh(input.signals.memoryWorkingSet, input.now, o);
+    const mem = fresh(input.signals.memoryWorkingSet, input.now, options);
     const base = memoryBase(current);
     if (!policy.scalers.memory.enabled || !mem || !base || !sustained(input, "memory")) return undefined;
-    const wanted = mem.value * o.memoryHeadroom;
+    const wanted = mem.value * options.memoryHeadroom;
     const grow = (v?: number) => (v === undefined ? undefined : Math.max(v, v * (wanted / base)));
     return {
       scaler: "memory",
       category: "MemoryPressure",
       size: { memoryRequest: grow(current.memoryRequest), memoryLimit: grow(current.memoryLimit) },
-      note: `memory for ${Math.round((o.memoryHeadroom - 1) * 100)}% headroom over the working set`,
+      note: `memory for ${Math.round((options.memoryHeadroom - 1) * 100)}% headroom over the working set`,
       oomIds: [],
       evidence: [
         evidenceOf(

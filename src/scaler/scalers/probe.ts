@@ -5,13 +5,13 @@ import type { Scaler } from "./types.js";
 
 export const probeScaler: Scaler = {
   name: "probe",
-  overThreshold(input, o) {
-    const probe = fresh(input.signals.probeFailures, input.now, o);
+  overThreshold(input, options) {
+    const probe = fresh(input.signals.probeFailures, input.now, options);
     return !!probe && probe.value >= input.policy.scalers.probe.threshold;
   },
-  propose(input, o) {
+  propose(input, options) {
     const settings = input.policy.scalers.probe;
-    const probe = fresh(input.signals.probeFailures, input.now, o);
+    const probe = fresh(input.signals.probeFailures, input.now, options);
     if (!settings.enabled || !probe || probe.value < settings.threshold) return undefined;
     const replica = canAddReplica(input);
     return {

@@ -18,15 +18,15 @@ export const heldForDataReason = "no scale-down without fresh data";
  */
 export function recommendation(
   input: DecisionInput,
-  o: EngineOptions = defaultEngineOptions,
+  options: EngineOptions = defaultEngineOptions,
 ): Recommendation | undefined {
-  const cpu = fresh(input.signals.cpuUsage, input.now, o);
-  const mem = fresh(input.signals.memoryWorkingSet, input.now, o);
+  const cpu = fresh(input.signals.cpuUsage, input.now, options);
+  const mem = fresh(input.signals.memoryWorkingSet, input.now, options);
   if (!cpu || !mem) return undefined;
-  let cpuRec = cpu.value / o.cpuTargetUtilization;
-  let memRec = mem.value * o.memoryHeadroom;
+  let cpuRec = cpu.value / options.cpuTargetUtilization;
+  let memRec = mem.value * options.memoryHeadroom;
   for (const name of input.policy.estimators) {
-    const floor = estimatorFloor(name, input, o);
+    const floor = estimatorFloor(name, input, options);
     if (floor === "unknown") return undefined;
     cpuRec = Math.max(cpuRec, floor?.cpu ?? 0);
     memRec = Math.max(memRec, floor?.memory ?? 0);
@@ -76,7 +76,7 @@ function maxOf(a: number, b: number): number {
 /** The scale-down plan, or why there is none. */
 export function scaleDownPlan(
   input: DecisionInput,
-  o: EngineOptions,
+  options: EngineOptions,
   notes: string[],
   known?: KnownRecommendation,
 ): Plan {
@@ -97,7 +97,7 @@ export function scaleDownPlan(
     ["cpu usage", signals.cpuUsage],
     ["memory working set", signals.memoryWorkingSet],
   ] as const) {
-    const f = freshness(m, now, o.staleAfterMs);
+    const f = freshness(m, now, options.staleAfterMs);
     if (f !== "fresh") missing.push(`${name} ${f}${m ? ` (last seen ${iso(m.observedAt)})` : ""}`);
   }
   if (missing.length)
@@ -110,10 +110,10 @@ export function scaleDownPlan(
   ) {
     return none("no scale-down within the stabilization window after a change");
   }
-  const rec = known ? known.rec : recommendation(input, o);
-  const cpuBelow = current.cpuRequest === undefined ? undefined : current.cpuRequest * (1 - o.minDownChange);
+  const rec = known ? known.rec : recommendation(input, options);
+  const cpuBelow = current.cpuRequest === undefined ? undefined : current.cpuRequest * (1 - options.minDownChange);
   const memBase = current.memoryRequest;
-  const memBelow = memBase === undefined ? undefined : memBase * (1 - o.minDownChange);
+  const memBelow = memBase === undefined ? undefined : memBase * (1 - options.minDownChange);
   // HPA's rule: the highest recommendation over the window is the most we may go down to. The round's own
   // recommendation is in the window: when it alone already allows no step down of either resource, neither does
   // the window's highest (at least it, or NaN), and the window is not read (windowMax).

@@ -10,20 +10,20 @@ export const cfsThrottledThreshold = 0.25;
 
 export const throttlingScaler: Scaler = {
   name: "throttling",
-  overThreshold(input, o) {
-    const rate429 = fresh(input.signals.apiserver429Rate, input.now, o);
-    const cfs = fresh(input.signals.cpuThrottledRatio, input.now, o);
+  overThreshold(input, options) {
+    const rate429 = fresh(input.signals.apiserver429Rate, input.now, options);
+    const cfs = fresh(input.signals.cpuThrottledRatio, input.now, options);
     return (
       (!!rate429 && rate429.value >= input.policy.scalers.throttling.threshold) ||
       (!!cfs && cfs.value >= cfsThrottledThreshold)
     );
   },
-  propose(input, o) {
+  propose(input, options) {
     const { current, now } = input;
     const settings = input.policy.scalers.throttling;
     if (!settings.enabled || !sustained(input, "throttling")) return undefined;
-    const rate429 = fresh(input.signals.apiserver429Rate, now, o);
-    const cfs = fresh(input.signals.cpuThrottledRatio, now, o);
+    const rate429 = fresh(input.signals.apiserver429Rate, now, options);
+    const cfs = fresh(input.signals.cpuThrottledRatio, now, options);
     const evidence: Evidence[] = [];
     if (rate429 && rate429.value >= settings.threshold)
       evidence.push(evidenceOf("apiserver_429_rate", rate429, rate429.value.toFixed(2), String(settings.threshold)));

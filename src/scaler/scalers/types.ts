@@ -23,7 +23,7 @@ export interface Scaler {
    * Whether the scaler's signal is over its threshold now, for its sustained window (the history model tracks since
    * when). Absent for a scaler that acts on each event at once.
    */
-  overThreshold?(input: ScalerInput, o: EngineOptions): boolean;
+  overThreshold?(input: ScalerInput, options: EngineOptions): boolean;
   /** The scale-up it asks for now, if any; `notes` collects what it saw and did not act on. Pure. */
-  propose(input: DecisionInput, o: EngineOptions, notes: string[]): UpCandidate | undefined;
+  propose(input: DecisionInput, options: EngineOptions, notes: string[]): UpCandidate | undefined;
 }
