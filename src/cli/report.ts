@@ -60,17 +60,17 @@ type ReportQuery = { since: string; until?: string; dryRunOnly?: boolean; tenant
 /** Reads the decisions with one paginated LIST and builds the digest. */
 export async function collectReport(
   client: KubeClient,
-  q: ReportQuery,
+  query: ReportQuery,
   now = Date.now(),
   ctx: PlanContext = {},
 ): Promise<Digest> {
-  return reportDigest(await listDecisions(client, q), q, now, ctx);
+  return reportDigest(await listDecisions(client, query), query, now, ctx);
 }
 
-export async function listDecisions(client: KubeClient, q: ReportQuery): Promise<ReportableDecision[]> {
+export async function listDecisions(client: KubeClient, query: ReportQuery): Promise<ReportableDecision[]> {
   const { items } = await client.listAll<ReportableDecision>(Resources.ScalingDecision, {
-    namespace: q.namespace,
-    labelSelector: q.tenant ? `${tenantLabel}=${q.tenant}` : undefined,
+    namespace: query.namespace,
+    labelSelector: query.tenant ? `${tenantLabel}=${query.tenant}` : undefined,
     limit: 500,
   });
   return items;
@@ -83,10 +83,10 @@ export async function listDecisions(client: KubeClient, q: ReportQuery): Promise
  */
 export async function collectPlanContext(
   client: KubeClient,
-  q: ReportQuery,
+  query: ReportQuery,
   warn: (message: string) => void = () => undefined,
 ): Promise<PlanContext> {
-  const labelSelector = q.tenant ? `${tenantLabel}=${q.tenant}` : tenantLabel;
+  const labelSelector = query.tenant ? `${tenantLabel}=${query.tenant}` : tenantLabel;
   const list = async (
     r: (typeof Resources)[keyof typeof Resources],
     opts: { namespace?: string; labelSelector?: string },
@@ -102,8 +102,8 @@ export async function collectPlanContext(
     }
   };
   const [deployments, statefulSets, clusterScalers, tenants] = await Promise.all([
-    list(Resources.Deployment, { namespace: q.namespace, labelSelector }),
-    list(Resources.StatefulSet, { namespace: q.namespace, labelSelector }),
+    list(Resources.Deployment, { namespace: query.namespace, labelSelector }),
+    list(Resources.StatefulSet, { namespace: query.namespace, labelSelector }),
     list(Resources.ClusterScaler, {}),
     list(Resources.TenantControlPlane, {}),
   ]);

@@ -54,9 +54,9 @@ export function parseTimeArg(text: string, now: number, what: string): Date {
   }
 }
 
-export function reportWindow(q: ReportQuery, now: number): { from: Date; to: Date } {
-  const from = parseTimeArg(q.since ?? "24h", now, "since");
-  const to = q.until ? parseTimeArg(q.until, now, "until") : new Date(now);
+export function reportWindow(query: ReportQuery, now: number): { from: Date; to: Date } {
+  const from = parseTimeArg(query.since ?? "24h", now, "since");
+  const to = query.until ? parseTimeArg(query.until, now, "until") : new Date(now);
   if (from.getTime() > to.getTime())
     throw new Error(`since (${from.toISOString()}) is after until (${to.toISOString()})`);
   return { from, to };
@@ -70,13 +70,13 @@ export function tenantOf(d: ReportableDecision): string {
 /** The digest for a query: the one JSON shape of `metapilot report -o json` and GET /api/report?format=json. */
 export function reportDigest(
   decisions: readonly ReportableDecision[],
-  q: ReportQuery,
+  query: ReportQuery,
   now: number,
   ctx: PlanContext = {},
 ): Digest {
-  const { from, to } = reportWindow(q, now);
-  const selected = q.tenant ? decisions.filter((d) => tenantOf(d) === q.tenant) : decisions;
-  return buildDigest(selected, from, to, { dryRunOnly: q.dryRunOnly, ...ctx });
+  const { from, to } = reportWindow(query, now);
+  const selected = query.tenant ? decisions.filter((d) => tenantOf(d) === query.tenant) : decisions;
+  return buildDigest(selected, from, to, { dryRunOnly: query.dryRunOnly, ...ctx });
 }
 
 // --- plan context ---------------------------------------------------------------------------------------------
