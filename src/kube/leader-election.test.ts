@@ -91,51 +91,10 @@ describe("LeaderElector", () => {
   }, 20_000);
 
   it("renews with one write per renewal while it leads, and reads the Lease again only after a 409", async () => {
-    // An apiserver with one Lease in memory and optimistic concurrency on its resourceVersion.
-    let lease: { metadata: Record<string, unknown>; spec: Record<string, unknown> } | undefined;
-    let rv = 10;
-    const calls = { get: 0, put: 0, conflicts: 0 };
-    const json = (res: http.ServerResponse, code: number, body: unknown) => {
-      res.statusCode = code;
-      res.setHeader("content-type", "application/json");
-      res.end(JSON.stringify(body));
-    };
-    const store = http.createServer((req, res) => {
-      const url = new URL(req.url ?? "/", "http://x");
-      let body = "";
-      req.on("data", (c: Buffer) => (body += c.toString()));
-      req.on("end", () => {
-        if (url.pathname === leasePath && req.method === "GET") {
-          if (url.searchParams.get("watch")) return; // the Lease informer's watch: open, silent
-          return json(res, 200, { kind: "LeaseList", metadata: { resourceVersion: String(rv) }, items: [] });
-        }
-        if (url.pathname === leasePath && req.method === "POST") {
-          const sent = JSON.parse(body) as NonNullable<typeof lease>;
-          lease = { ...sent, metadata: { ...sent.metadata, resourceVersion: String(++rv) } };
-          return json(res, 201, lease);
-        }
-        if (url.pathname === `${leasePath}/lease` && req.method === "GET") {
-          calls.get++;
-          return lease ? json(res, 200, lease) : json(res, 404, { kind: "Status", code: 404, reason: "NotFound" });
-        }
-        if (url.pathname === `${leasePath}/lease` && req.method === "PUT") {
-          calls.put++;
-          const sent = JSON.parse(body) as NonNullable<typeof lease>;
-          if (sent.metadata.resourceVersion !== lease?.metadata.resourceVersion) {
-            calls.conflicts++;
-            return json(res, 409, { kind: "Status", code: 409, reason: "Conflict" });
-          }
-          lease = { ...sent, metadata: { ...sent.metadata, resourceVersion: String(++rv) } };
-          return json(res, 200, lease);
-        }
-        json(res, 404, { kind: "Status", code: 404, reason: "NotFound" });
-      });
-    });
-    await new Promise<void>((r) => store.listen(0, "127.0.0.1", r));
+    const store = await leaseStore();
+    const { calls } = store;
     try {
-      const client = new KubeClient(testKubeConfig(`http://127.0.0.1:${(store.address() as AddressInfo).port}`), {
-        maxRetries: 0,
-      });
+      const client = new KubeClient(testKubeConfig(store.url), { maxRetries: 0 });
       const elector = new LeaderElector({
         client,
         namespace: "ns",
@@ -153,10 +112,11 @@ describe("LeaderElector", () => {
         while (calls.put < 5) await new Promise((r) => setTimeout(r, 10));
         whileLeading = { ...calls };
         // ...then another candidate writes the Lease (as after our own Lease had expired for it).
-        lease = {
-          ...lease!,
-          metadata: { ...lease!.metadata, resourceVersion: String(++rv) },
-          spec: { ...lease!.spec, holderIdentity: "other", renewTime: new Date().toISOString() },
+        const lease = store.lease!;
+        store.lease = {
+          ...lease,
+          metadata: { ...lease.metadata, resourceVersion: String(++store.rv) },
+          spec: { ...lease.spec, holderIdentity: "other", renewTime: new Date().toISOString() },
         };
         await new Promise((r) => setTimeout(r, 5000).unref());
       });
@@ -166,10 +126,100 @@ describe("LeaderElector", () => {
       expect(whileLeading).toMatchObject({ get: 1, conflicts: 0 });
       expect(calls.conflicts).toBe(1);
       expect(calls.get).toBe(2);
-      expect(lease?.spec.holderIdentity).toBe("other");
+      expect(store.lease?.spec.holderIdentity).toBe("other");
     } finally {
-      store.closeAllConnections();
+      store.close();
+    }
+  }, 20_000);
+
+  it("on a clean stop lets the work under way write until it ends, then releases the Lease", async () => {
+    const store = await leaseStore();
+    try {
+      const client = new KubeClient(testKubeConfig(store.url), { maxRetries: 0 });
+      const elector = new LeaderElector({
+        client,
+        namespace: "ns",
+        name: "lease",
+        identity: "me",
+        leaseDurationMs: 3000,
+        renewDeadlineMs: 2000,
+        retryPeriodMs: 50,
+        lostGraceMs: 100,
+        logger: silentLogger,
+      });
+      const stop = new AbortController();
+      const seen: Array<{ leaderAtAbort: boolean; leaderAfter: boolean; holderAfter: unknown }> = [];
+      const outcome = elector.run(stop.signal, async (leading) => {
+        stop.abort();
+        // A reconcile under way (recording a decision, say) when the stop comes: it ends after the abort.
+        await new Promise<void>((r) => leading.addEventListener("abort", () => r(), { once: true }));
+        const leaderAtAbort = elector.isLeader();
+        await new Promise((r) => setTimeout(r, 100));
+        seen.push({ leaderAtAbort, leaderAfter: elector.isLeader(), holderAfter: store.lease?.spec.holderIdentity });
+      });
+      expect(await outcome).toBe("released");
+      // Its writes were still allowed (the Lease was still held), and the release came only after it ended.
+      expect(seen).toEqual([{ leaderAtAbort: true, leaderAfter: true, holderAfter: "me" }]);
+      expect(elector.isLeader()).toBe(false);
+      expect(store.lease?.spec.holderIdentity).toBeNull();
+    } finally {
       store.close();
     }
   }, 20_000);
 });
+
+/** An apiserver with one Lease in memory and optimistic concurrency on its resourceVersion. */
+async function leaseStore() {
+  const state = {
+    lease: undefined as { metadata: Record<string, unknown>; spec: Record<string, unknown> } | undefined,
+    rv: 10,
+    calls: { get: 0, put: 0, conflicts: 0 },
+    url: "",
+    close: () => {
+      server.closeAllConnections();
+      server.close();
+    },
+  };
+  const { calls } = state;
+  const json = (res: http.ServerResponse, code: number, body: unknown) => {
+    res.statusCode = code;
+    res.setHeader("content-type", "application/json");
+    res.end(JSON.stringify(body));
+  };
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://x");
+    let body = "";
+    req.on("data", (c: Buffer) => (body += c.toString()));
+    req.on("end", () => {
+      if (url.pathname === leasePath && req.method === "GET") {
+        if (url.searchParams.get("watch")) return; // the Lease informer's watch: open, silent
+        return json(res, 200, { kind: "LeaseList", metadata: { resourceVersion: String(state.rv) }, items: [] });
+      }
+      if (url.pathname === leasePath && req.method === "POST") {
+        const sent = JSON.parse(body) as NonNullable<typeof state.lease>;
+        state.lease = { ...sent, metadata: { ...sent.metadata, resourceVersion: String(++state.rv) } };
+        return json(res, 201, state.lease);
+      }
+      if (url.pathname === `${leasePath}/lease` && req.method === "GET") {
+        calls.get++;
+        return state.lease
+          ? json(res, 200, state.lease)
+          : json(res, 404, { kind: "Status", code: 404, reason: "NotFound" });
+      }
+      if (url.pathname === `${leasePath}/lease` && req.method === "PUT") {
+        calls.put++;
+        const sent = JSON.parse(body) as NonNullable<typeof state.lease>;
+        if (sent.metadata.resourceVersion !== state.lease?.metadata.resourceVersion) {
+          calls.conflicts++;
+          return json(res, 409, { kind: "Status", code: 409, reason: "Conflict" });
+        }
+        state.lease = { ...sent, metadata: { ...sent.metadata, resourceVersion: String(++state.rv) } };
+        return json(res, 200, state.lease);
+      }
+      json(res, 404, { kind: "Status", code: 404, reason: "NotFound" });
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  state.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return state;
+}

@@ -299,13 +299,17 @@ export class LeaderElector {
           logger.warn({ err }, "leader election: renew failed; retrying");
         }
       }
-      this.setLeading(false);
+      // On a lost Lease the writes are refused at once (isLeader is false), and in-flight work gets a short grace
+      // and no more: a process that waits minutes for slow reconciles leaves the fleet without a leader for as long.
+      // On a clean stop no new work starts, and the work under way finishes with its writes while this process
+      // still holds the Lease (then it is released): a reconcile stopped between recording a decision and writing
+      // its phase would leave the next leader a decision to finish. isLeader still ends renewDeadline after the last
+      // renewal, so a drain that outlasts it is fenced as a lost Lease is.
+      if (outcome === "lost") this.setLeading(false);
       leading.abort(new Error(`leadership ${outcome}`));
-      // On a clean stop the work finishes first (then the Lease is released). On a lost Lease the writes are
-      // already refused (isLeader is false), so in-flight work gets a short grace and no more: a process that
-      // waits minutes for slow reconciles leaves the fleet without a leader for as long.
       if (outcome === "released") await work;
       else await Promise.race([work, sleep(this.lostGraceMs)]);
+      this.setLeading(false);
       if (outcome === "released") await this.release();
       return outcome;
     } finally {
