@@ -62,6 +62,8 @@ export const observedSizeAnnotation = "metapilot.io/observed-size";
 export const signatureAnnotation = "metapilot.io/decision-signature";
 /** On a Blocked decision: what held it back ("fleet-budget" for the fleet budget). */
 export const blockedByAnnotation = "metapilot.io/blocked-by";
+/** On a decision held back by a disruption budget: which budget ("spec.disruption.budgets[0]"). Shown, not trusted. */
+export const heldByBudgetAnnotation = "metapilot.io/disruption-budget";
 /**
  * On a Blocked decision for a condition that lasts (an OOM kill at maxAllowed, a size no node holds): the condition
  * (the size and the bound or node), so that after a restart the same condition is not recorded again.

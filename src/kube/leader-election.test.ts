@@ -94,18 +94,7 @@ describe("LeaderElector", () => {
     const store = await leaseStore();
     const { calls } = store;
     try {
-      const client = new KubeClient(testKubeConfig(store.url), { maxRetries: 0 });
-      const elector = new LeaderElector({
-        client,
-        namespace: "ns",
-        name: "lease",
-        identity: "me",
-        leaseDurationMs: 3000,
-        renewDeadlineMs: 2000,
-        retryPeriodMs: 50,
-        lostGraceMs: 100,
-        logger: silentLogger,
-      });
+      const elector = storeElector(store.url);
       let whileLeading = { get: -1, put: -1, conflicts: -1 };
       const outcome = elector.run(new AbortController().signal, async () => {
         // Five renewals while leading...
@@ -135,18 +124,7 @@ describe("LeaderElector", () => {
   it("on a clean stop lets the work under way write until it ends, then releases the Lease", async () => {
     const store = await leaseStore();
     try {
-      const client = new KubeClient(testKubeConfig(store.url), { maxRetries: 0 });
-      const elector = new LeaderElector({
-        client,
-        namespace: "ns",
-        name: "lease",
-        identity: "me",
-        leaseDurationMs: 3000,
-        renewDeadlineMs: 2000,
-        retryPeriodMs: 50,
-        lostGraceMs: 100,
-        logger: silentLogger,
-      });
+      const elector = storeElector(store.url);
       const stop = new AbortController();
       const seen: Array<{ leaderAtAbort: boolean; leaderAfter: boolean; holderAfter: unknown }> = [];
       const outcome = elector.run(stop.signal, async (leading) => {
@@ -167,6 +145,21 @@ describe("LeaderElector", () => {
     }
   }, 20_000);
 });
+
+/** An elector on the Lease of leaseStore's apiserver: fast renewals (50 ms), a 3 s Lease. */
+function storeElector(url: string): LeaderElector {
+  return new LeaderElector({
+    client: new KubeClient(testKubeConfig(url), { maxRetries: 0 }),
+    namespace: "ns",
+    name: "lease",
+    identity: "me",
+    leaseDurationMs: 3000,
+    renewDeadlineMs: 2000,
+    retryPeriodMs: 50,
+    lostGraceMs: 100,
+    logger: silentLogger,
+  });
+}
 
 /** An apiserver with one Lease in memory and optimistic concurrency on its resourceVersion. */
 async function leaseStore() {

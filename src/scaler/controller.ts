@@ -1,6 +1,6 @@
 // Wiring of the ClusterScaler: a per-workload controller keyed by the control-plane Deployment or StatefulSet,
 // a status controller for ClusterScaler objects, the Prometheus poller, report delivery and decision GC.
-import { parseClusterScaler, type ClusterScaler } from "../api/index.js";
+import { parseClusterScaler, tenantNamespaceOf, type ClusterScaler } from "../api/index.js";
 import { registerController, type ControllerConfig } from "../controllers.js";
 import { sleep } from "../kube/backoff.js";
 import { Controller, type Reconciler } from "../kube/controller.js";
@@ -8,7 +8,7 @@ import type { Informer } from "../kube/informer.js";
 import type { Manager } from "../kube/manager.js";
 import { keyOf, Resources, type KubeObject } from "../kube/resources.js";
 import { PrometheusClient } from "../prometheus/client.js";
-import { jsonEqual, mergeConditions, type ConditionInput } from "../operator/status.js";
+import { jsonEqual, mergeConditions, type ConditionInput } from "../api/conditions.js";
 import { KubeActuator, RecordingActuator } from "./actuator.js";
 import { defaultEngineOptions } from "./engine.js";
 import { disruptionBudgetsStatus, fleetBudgetCondition, fleetBudgetStatus } from "./fleet-budget.js";
@@ -328,7 +328,7 @@ function newProber(
       const override = raw.metadata?.annotations?.[probeUrlAnnotation];
       const endpoint = raw.status?.endpoint;
       if (!override && (!endpoint || raw.status?.phase === "Provisioning")) continue;
-      const namespace = raw.status?.namespace ?? raw.spec?.namespace ?? `tcp-${name}`;
+      const namespace = tenantNamespaceOf(raw);
       const url = override ?? `${endpoint}/readyz`;
       const reason = checkProbeUrl(url, { namespace, endpoint, allowedHosts: config.probeAllowedHosts });
       if (reason) {

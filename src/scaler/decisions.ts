@@ -21,6 +21,7 @@ import {
   blockedByAnnotation,
   blockedKeyAnnotation,
   componentLabel,
+  heldByBudgetAnnotation,
   directionLabel,
   observedSizeAnnotation,
   oomIdsAnnotation,
@@ -28,7 +29,7 @@ import {
   tenantLabel,
   workloadAnnotation,
 } from "../api/labels.js";
-import { blockedByFleetBudget, heldByBudgetAnnotation } from "./fleet-budget.js";
+import { blockedByFleetBudget } from "./fleet-budget.js";
 
 export interface DecisionObject extends KubeObject {
   spec?: {

@@ -7,13 +7,12 @@ import {
   builtInDefaultBudgets,
   FleetBudget,
   fleetBudgetCondition,
-  heldByBudgetAnnotation,
   limitOf,
   type BudgetDecision,
   type BudgetDrain,
 } from "./fleet-budget.js";
 import { signDecision } from "./signature.js";
-import { blockedByAnnotation, signatureAnnotation } from "../api/labels.js";
+import { blockedByAnnotation, heldByBudgetAnnotation, signatureAnnotation } from "../api/labels.js";
 
 const key = randomBytes(32);
 const t0 = Date.parse("2026-12-01T00:00:00Z");

@@ -32,13 +32,11 @@ import {
 } from "../api/index.js";
 import { cronWindow } from "../api/cron.js";
 import { verifyDecision, type SignedDecision } from "./signature.js";
-import { blockedByAnnotation } from "../api/labels.js";
+import { blockedByAnnotation, heldByBudgetAnnotation } from "../api/labels.js";
 import type { BudgetRemaining } from "./types.js";
 import { compareResourceVersions, type KubeObject } from "../kube/resources.js";
 
 export const blockedByFleetBudget = "fleet-budget";
-/** On a decision held back by a disruption budget: which budget ("spec.disruption.budgets[0]"). Shown, not trusted. */
-export const heldByBudgetAnnotation = "metapilot.io/disruption-budget";
 
 /** The controller's default budgets when --default-disruption-budgets is not given: what spec.fleetBudget was. */
 export const builtInDefaultBudgets: readonly DisruptionBudget[] = [{ limit: "10", interval: "5m" }];

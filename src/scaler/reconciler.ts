@@ -5,7 +5,7 @@
 // between the two never loses a decision and a retry never actuates twice.
 import { randomBytes } from "node:crypto";
 import type { Registry } from "prom-client";
-import { parseClusterScaler, type ClusterScaler, type DisruptionBudget } from "../api/index.js";
+import { API_VERSION, parseClusterScaler, type ClusterScaler, type DisruptionBudget } from "../api/index.js";
 import type { KubeClient } from "../kube/client.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../kube/controller.js";
 import type { EventRecorder } from "../kube/events.js";
@@ -527,7 +527,7 @@ export class ScalerReconciler implements Reconciler {
     }
     // Act: record the decision, then the actuator carries it out.
     const regarding = tcp?.metadata
-      ? { ...tcp, apiVersion: "metapilot.io/v1alpha1", kind: "TenantControlPlane" }
+      ? { ...tcp, apiVersion: API_VERSION, kind: "TenantControlPlane" }
       : { ...workload, apiVersion: "apps/v1", kind: ref.kind };
     const applyPath = pathAtDecision(restartFacts, plan.before, plan.after, dryRun, now);
     const outcome = await this.decisions.record(

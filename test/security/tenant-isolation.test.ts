@@ -29,8 +29,7 @@ import { createApiserver, markOomKilled } from "../fixtures/tenant.js";
 import { isWrite, readAudit, type AuditEvent } from "../harness/audit.js";
 import { adminKubeConfig, eventually, metacluster } from "../harness/cluster.js";
 import { installCrds } from "../harness/crds.js";
-import { blockedByAnnotation, signatureAnnotation } from "../../src/api/labels.js";
-import { heldByBudgetAnnotation } from "../../src/scaler/fleet-budget.js";
+import { blockedByAnnotation, heldByBudgetAnnotation, signatureAnnotation } from "../../src/api/labels.js";
 
 interface Event extends KubeObject {
   reason?: string;

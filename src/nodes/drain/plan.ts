@@ -14,7 +14,7 @@ import {
   type Pod,
   type PodDisruptionBudget,
 } from "../model.js";
-import { componentLabel, tenantLabel } from "../../api/labels.js";
+import { componentLabel, createdByDrainLabel, tenantLabel } from "../../api/labels.js";
 
 export interface PodPlan {
   key: string;
@@ -165,7 +165,7 @@ export function missingPDBManifest(m: MissingPDB, drainName: string): PodDisrupt
     metadata: {
       name: boundedName(`${m.tenant || "tenant"}-${m.component}-drain`),
       namespace: m.namespace,
-      labels: { "metapilot.io/created-by-drain": drainName, [componentLabel]: m.component, [tenantLabel]: m.tenant },
+      labels: { [createdByDrainLabel]: drainName, [componentLabel]: m.component, [tenantLabel]: m.tenant },
     },
     spec: {
       maxUnavailable: 1,

@@ -4,13 +4,13 @@
 // the drain, and only that drain, on abort or timeout, or a sweep after the drain is gone, uncordons it.
 import { selectorSelects } from "../../kube/selectors.js";
 import { setMaxListeners } from "node:events";
-import { parseDuration, parseNodeDrain, type NodeDrain, type NodeDrainStatus } from "../../api/index.js";
+import { API_VERSION, parseDuration, parseNodeDrain, type NodeDrain, type NodeDrainStatus } from "../../api/index.js";
 import type { KubeClient } from "../../kube/client.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../../kube/controller.js";
 import type { EventRecorder } from "../../kube/events.js";
 import type { Informer } from "../../kube/informer.js";
 import { Resources, type KubeObject, type ObjectKey } from "../../kube/resources.js";
-import { jsonEqual, mergeConditions } from "../../operator/status.js";
+import { jsonEqual, mergeConditions } from "../../api/conditions.js";
 import { doNotDisruptReason, isNodeReady, type Node, type Pod, type PodDisruptionBudget } from "../model.js";
 import type { PodIndex } from "../podindex.js";
 import { WriteOverlay } from "../overlay.js";
@@ -571,7 +571,7 @@ export class NodeDrainReconciler implements Reconciler {
     const next = { ...status, observedGeneration: raw.metadata?.generation };
     if (jsonEqual(raw.status, next)) return;
     const written = await this.o.client.applyStatus<RawNodeDrain>(Resources.NodeDrain, {
-      apiVersion: "metapilot.io/v1alpha1",
+      apiVersion: API_VERSION,
       kind: "NodeDrain",
       metadata: { name: raw.metadata?.name },
       status: next,

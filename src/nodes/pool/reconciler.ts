@@ -2,7 +2,7 @@
 // batches), grow the pool for unschedulable pods that fit it, and shrink it by creating a NodeDrain for the
 // chosen candidates and removing the nodes once drained. Decisions come from the pure planners in ../scaleup.ts
 // and ../scaledown.ts; dry-run computes and reports the same plan and changes nothing.
-import { parseDuration, parseNodePool, type NodePool, type NodePoolStatus } from "../../api/index.js";
+import { API_VERSION, parseDuration, parseNodePool, type NodePool, type NodePoolStatus } from "../../api/index.js";
 import type { KubeClient } from "../../kube/client.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../../kube/controller.js";
 import { isConflict } from "../../kube/errors.js";
@@ -339,14 +339,14 @@ export class NodePoolReconciler implements Reconciler {
     for (const [d, at] of this.createdDrains) if (pctx.now - at > 60_000) this.createdDrains.delete(d);
     this.createdDrains.set(drainName, pctx.now);
     await this.o.client.create(Resources.NodeDrain, {
-      apiVersion: "metapilot.io/v1alpha1",
+      apiVersion: API_VERSION,
       kind: "NodeDrain",
       metadata: {
         name: drainName,
         labels: { [nodePoolLabel]: name },
         ownerReferences: [
           {
-            apiVersion: "metapilot.io/v1alpha1",
+            apiVersion: API_VERSION,
             kind: "NodePool",
             name,
             uid: raw.metadata?.uid ?? "",
@@ -375,7 +375,7 @@ export class NodePoolReconciler implements Reconciler {
     if (jsonEqual(raw.status, status)) return;
     const name = raw.metadata?.name ?? "";
     const written = await this.o.client.applyStatus<RawNodePool>(Resources.NodePool, {
-      apiVersion: "metapilot.io/v1alpha1",
+      apiVersion: API_VERSION,
       kind: "NodePool",
       metadata: { name },
       status,
