@@ -66,22 +66,22 @@ export class ProfileReconciler implements Reconciler {
   /** profile key → workload it models, to forget the model when the profile goes. */
   private readonly targets = new Map<string, WorkloadRef>();
 
-  constructor(private readonly o: ProfileReconcilerOptions) {
-    this.now = o.now ?? (() => new Date());
+  constructor(private readonly options: ProfileReconcilerOptions) {
+    this.now = options.now ?? (() => new Date());
   }
 
   async reconcile(key: ObjectKey, rc: ReconcileContext): Promise<ReconcileResult | void> {
     const namespace = key.namespace ?? "";
     const profileKey = `${namespace}/${key.name}`;
-    const raw = this.o.caches.profiles.get(profileKey);
+    const raw = this.options.caches.profiles.get(profileKey);
     if (!raw?.metadata?.name || raw.metadata.deletionTimestamp) {
       const ref = this.targets.get(profileKey);
-      if (ref) this.o.store.delete(namespace, ref);
+      if (ref) this.options.store.delete(namespace, ref);
       this.targets.delete(profileKey);
       return;
     }
     // Re-reading usage is a resync: it waits behind changes to profiles, however many profiles there are.
-    const resync = { requeueAfterMs: this.o.resyncMs ?? 60_000, resync: true };
+    const resync = { requeueAfterMs: this.options.resyncMs ?? 60_000, resync: true };
     const parsed = parseWorkloadProfile(raw);
     if (!parsed.ok) {
       await this.writeStatus(raw, {
@@ -92,10 +92,10 @@ export class ProfileReconciler implements Reconciler {
     const spec = parsed.value.spec;
     const ref: WorkloadRef = { kind: spec.targetRef.kind as WorkloadKind, name: spec.targetRef.name };
     this.targets.set(profileKey, ref);
-    const cache = ref.kind === "Deployment" ? this.o.caches.deployments : this.o.caches.statefulSets;
+    const cache = ref.kind === "Deployment" ? this.options.caches.deployments : this.options.caches.statefulSets;
     const workload = cache.get(`${namespace}/${ref.name}`);
     if (!workload?.metadata?.uid) {
-      this.o.store.delete(namespace, ref);
+      this.options.store.delete(namespace, ref);
       await this.writeStatus(raw, {
         conditions: [notReady("TargetNotFound", `${ref.kind} ${namespace}/${ref.name} does not exist`)],
       });
@@ -118,7 +118,7 @@ export class ProfileReconciler implements Reconciler {
 
     let fetchError: Error | undefined;
     try {
-      await this.o.store.refresh(namespace, rc.signal);
+      await this.options.store.refresh(namespace, rc.signal);
     } catch (err) {
       if (rc.signal.aborted) throw err;
       fetchError = err as Error;
@@ -142,7 +142,7 @@ export class ProfileReconciler implements Reconciler {
     rc: ReconcileContext,
   ): WorkloadModel {
     const halfLifeMs = params.halfLifeHours * 3_600_000;
-    let model = this.o.store.get(namespace, ref);
+    let model = this.options.store.get(namespace, ref);
     const memoryPeakRule = params.memoryPeakRule;
     if (model && (model.uid !== uid || model.halfLifeMs !== halfLifeMs || model.memoryPeakRule !== memoryPeakRule))
       model = undefined;
@@ -159,7 +159,7 @@ export class ProfileReconciler implements Reconciler {
           rc.logger.info({ reason: restored.reason }, "checkpoint dropped; reading the history");
         else rc.logger.debug({ reason: restored.reason }, "no usable checkpoint; reading the history");
       }
-      this.o.store.set(model);
+      this.options.store.set(model);
     }
     model.historyDays = params.historyDays;
     return model;
@@ -172,8 +172,8 @@ export class ProfileReconciler implements Reconciler {
     params: RecommenderParameters,
     rc: ReconcileContext,
   ): void {
-    const pods = this.o.caches.pods.list((p) => p.metadata?.namespace === namespace);
-    const kills = oomKillsOfWorkload(pods, namespace, ref, this.o.resolver);
+    const pods = this.options.caches.pods.list((p) => p.metadata?.namespace === namespace);
+    const kills = oomKillsOfWorkload(pods, namespace, ref, this.options.resolver);
     const bump = { bumpBytes: params.oomBumpBytes, bumpRatio: params.oomBumpRatio };
     for (const k of applyOomKills(model, kills, bump, this.now().getTime()))
       rc.logger.info({ pod: k.pod, container: k.container }, "OOM kill counted");
@@ -265,10 +265,10 @@ export class ProfileReconciler implements Reconciler {
     const checkpointDue =
       model !== undefined &&
       model.coveredUntilMs !== undefined &&
-      now.getTime() - savedAt >= (this.o.checkpointIntervalMs ?? 10 * 60_000);
+      now.getTime() - savedAt >= (this.options.checkpointIntervalMs ?? 10 * 60_000);
     if (!changed && !checkpointDue) return;
     const checkpoint = model?.coveredUntilMs !== undefined ? toCheckpoint(model, now, containers) : previousCheckpoint;
-    await this.o.client.applyStatus(Resources.WorkloadProfile, {
+    await this.options.client.applyStatus(Resources.WorkloadProfile, {
       metadata: { name: raw.metadata?.name, namespace: raw.metadata?.namespace },
       status: {
         ...nextRest,

@@ -126,8 +126,8 @@ export class ModelStore {
   /** Counters a test or benchmark can read. */
   readonly stats = { refreshes: 0, historyReads: 0, liveReads: 0, failedReads: 0, failuresReused: 0 };
 
-  constructor(private readonly o: ModelStoreOptions) {
-    this.now = o.now ?? (() => new Date());
+  constructor(private readonly options: ModelStoreOptions) {
+    this.now = options.now ?? (() => new Date());
   }
 
   get(namespace: string, ref: WorkloadRef): WorkloadModel | undefined {
@@ -186,7 +186,7 @@ export class ModelStore {
   }
 
   private staleModels(namespace: string, nowMs: number): WorkloadModel[] {
-    const interval = this.o.refreshIntervalMs ?? 60_000;
+    const interval = this.options.refreshIntervalMs ?? 60_000;
     return [...this.models.values()].filter(
       (m) => m.namespace === namespace && (m.coveredUntilMs ?? Number.NEGATIVE_INFINITY) < nowMs - interval,
     );
@@ -196,7 +196,8 @@ export class ModelStore {
     const needsHistory = [...this.models.values()].some(
       (m) => m.namespace === namespace && m.coveredUntilMs === undefined,
     );
-    if (needsHistory && (this.o.bootstrapGatherMs ?? 500) > 0) await sleep(this.o.bootstrapGatherMs ?? 500, signal);
+    if (needsHistory && (this.options.bootstrapGatherMs ?? 500) > 0)
+      await sleep(this.options.bootstrapGatherMs ?? 500, signal);
     // Another namespace's read may have taken this one along meanwhile.
     for (let claimed = this.inflight.get(namespace); claimed; claimed = this.inflight.get(namespace))
       await claimed.catch(() => undefined);
@@ -212,8 +213,8 @@ export class ModelStore {
     const isHistory = (start: number) => nowMs - start > 60 * 60_000;
     const history = isHistory(startOf(stale));
     const group = new Map<string, WorkloadModel[]>([[namespace, stale]]);
-    const max = this.o.maxNamespacesPerRead ?? 20;
-    if (this.o.source.fetchMany && max > 1) {
+    const max = this.options.maxNamespacesPerRead ?? 20;
+    if (this.options.source.fetchMany && max > 1) {
       const others = new Map<string, WorkloadModel[]>();
       for (const m of this.models.values()) {
         if (m.namespace === namespace || this.inflight.has(m.namespace) || this.recentFailure(m.namespace, nowMs))
@@ -226,13 +227,21 @@ export class ModelStore {
       for (const [ns, models] of candidates.slice(0, max - 1)) group.set(ns, models);
     }
     const startMs = Math.min(...[...group.values()].map(startOf));
-    const step = history ? (this.o.historyStepSeconds ?? 300) : (this.o.stepSeconds ?? 60);
+    const step = history ? (this.options.historyStepSeconds ?? 300) : (this.options.stepSeconds ?? 60);
     this.stats.refreshes++;
     if (history) this.stats.historyReads++;
     else this.stats.liveReads++;
     const namespaces = [...group.keys()];
     // A history read ends at now, as VPA's does (see ReadGrid); live reads stay on the epoch's grid.
-    const read = readNamespaces(this.o.source, namespaces, startMs, nowMs, step, signal, history ? "fromEnd" : "epoch");
+    const read = readNamespaces(
+      this.options.source,
+      namespaces,
+      startMs,
+      nowMs,
+      step,
+      signal,
+      history ? "fromEnd" : "epoch",
+    );
     this.track(this.inflight, namespaces, read);
     let batches: Awaited<typeof read>;
     try {
@@ -241,7 +250,7 @@ export class ModelStore {
       // An aborted read (shutdown, reconcile timeout) says nothing about the source.
       if (!signal?.aborted) {
         this.stats.failedReads++;
-        const untilMs = this.now().getTime() + (this.o.failureBackoffMs ?? 30_000);
+        const untilMs = this.now().getTime() + (this.options.failureBackoffMs ?? 30_000);
         for (const ns of namespaces) this.failed.set(ns, { untilMs, error: err });
       }
       throw err;
@@ -252,8 +261,8 @@ export class ModelStore {
       const batch = batches.get(ns);
       if (!batch) continue;
       if (ns === namespace) own = batch;
-      this.o.onBatch?.(ns, batch);
-      feedBatch(batch, ns, models, this.o.resolver, nowMs);
+      this.options.onBatch?.(ns, batch);
+      feedBatch(batch, ns, models, this.options.resolver, nowMs);
     }
     return {
       fetched: true,

@@ -67,25 +67,25 @@ export function desiredProfile(
 }
 
 export class WorkloadReconciler implements Reconciler {
-  constructor(private readonly o: WorkloadReconcilerOptions) {}
+  constructor(private readonly options: WorkloadReconcilerOptions) {}
 
   async reconcile(key: ObjectKey, _ctx: ReconcileContext): Promise<ReconcileResult | void> {
     const namespace = key.namespace ?? "";
-    const profileKey = `${namespace}/${profileNameFor(this.o.kind, key.name)}`;
-    const existing = this.o.profiles.get(profileKey);
-    const workload = this.o.workloads.get(`${namespace}/${key.name}`);
+    const profileKey = `${namespace}/${profileNameFor(this.options.kind, key.name)}`;
+    const existing = this.options.profiles.get(profileKey);
+    const workload = this.options.workloads.get(`${namespace}/${key.name}`);
     if (!workload || workload.metadata?.deletionTimestamp) return; // the garbage collector removes the profile
-    if (!this.o.selector.matches(workload)) {
+    if (!this.options.selector.matches(workload)) {
       if (existing?.metadata?.labels?.[managedByLabel] === managedByValue) {
-        await this.o.client.delete(Resources.WorkloadProfile, existing.metadata.name ?? "", namespace, {
+        await this.options.client.delete(Resources.WorkloadProfile, existing.metadata.name ?? "", namespace, {
           uid: existing.metadata.uid,
         });
       }
       return;
     }
-    const { profile, invalidAnnotation } = desiredProfile(this.o.kind, workload, this.o.defaultAlgorithm);
+    const { profile, invalidAnnotation } = desiredProfile(this.options.kind, workload, this.options.defaultAlgorithm);
     if (invalidAnnotation) {
-      this.o.recorder?.record(
+      this.options.recorder?.record(
         workload,
         "Warning",
         "UnknownAlgorithm",
@@ -95,7 +95,7 @@ export class WorkloadReconciler implements Reconciler {
     }
     if (existing && upToDate(existing, profile)) return;
     if (existing && existing.metadata?.labels?.[managedByLabel] !== managedByValue) return; // made by hand
-    await this.o.client.apply(Resources.WorkloadProfile, profile);
+    await this.options.client.apply(Resources.WorkloadProfile, profile);
   }
 }
 

@@ -157,26 +157,27 @@ export class ScalerReconciler implements Reconciler {
   private readonly signingKey: () => Promise<Buffer>;
   private tenantCounts?: { at: number; byScaler: Map<string, number> };
 
-  constructor(private readonly o: ScalerOptions) {
-    this.now = o.now ?? Date.now;
+  constructor(private readonly options: ScalerOptions) {
+    this.now = options.now ?? Date.now;
     const ownKey = randomBytes(32);
-    this.signingKey = o.signingKey ?? (() => Promise.resolve(ownKey));
-    this.engine = { ...defaultEngineOptions, ...o.engine };
-    const decisions = o.caches.decisions;
+    this.signingKey = options.signingKey ?? (() => Promise.resolve(ownKey));
+    this.engine = { ...defaultEngineOptions, ...options.engine };
+    const decisions = options.caches.decisions;
     this.budget =
-      o.sharedBudget?.budget ?? FleetBudget.fromCaches(decisions, o.defaultDisruptionBudgets, o.caches.drains);
+      options.sharedBudget?.budget ??
+      FleetBudget.fromCaches(decisions, options.defaultDisruptionBudgets, options.caches.drains);
     this.decisions = new DecisionRecorder({
-      client: o.client,
+      client: options.client,
       decisions,
-      actuator: o.actuator,
-      recorder: o.recorder,
+      actuator: options.actuator,
+      recorder: options.recorder,
       budget: this.budget,
       signingKey: this.signingKey,
       now: this.now,
-      interruptedMaxAgeMs: o.interruptedMaxAgeMs,
+      interruptedMaxAgeMs: options.interruptedMaxAgeMs,
     });
-    if (o.registry) this.metrics = new ScalerMetrics(o.registry, this.blocked);
-    if (o.caches.nodes) this.placement = new PlacementIndex(o.caches.nodes, o.caches.nodePools);
+    if (options.registry) this.metrics = new ScalerMetrics(options.registry, this.blocked);
+    if (options.caches.nodes) this.placement = new PlacementIndex(options.caches.nodes, options.caches.nodePools);
   }
 
   /**
@@ -185,7 +186,7 @@ export class ScalerReconciler implements Reconciler {
    */
   blockedFor(clusterScaler: string): Map<string, string> {
     return this.blocked.of(clusterScaler, (key) => {
-      const workload = this.o.caches.deployments.get(key) ?? this.o.caches.statefulSets.get(key);
+      const workload = this.options.caches.deployments.get(key) ?? this.options.caches.statefulSets.get(key);
       return !!workload && this.governing(workload)?.clusterScaler.metadata?.name === clusterScaler;
     });
   }
@@ -206,7 +207,7 @@ export class ScalerReconciler implements Reconciler {
    */
   heldFor(clusterScaler: string): Map<string, string> {
     return this.held.of(clusterScaler, (key) => {
-      const workload = this.o.caches.deployments.get(key) ?? this.o.caches.statefulSets.get(key);
+      const workload = this.options.caches.deployments.get(key) ?? this.options.caches.statefulSets.get(key);
       return !!workload && this.governing(workload)?.clusterScaler.metadata?.name === clusterScaler;
     });
   }
@@ -217,7 +218,7 @@ export class ScalerReconciler implements Reconciler {
    * the ClusterScalers' own status writes do not cause a parse.
    */
   clusterScalers(): readonly ClusterScaler[] {
-    const raws = this.o.caches.clusterScalers.list();
+    const raws = this.options.caches.clusterScalers.list();
     const key = raws
       .map((r) => `${r.metadata?.uid ?? r.metadata?.name}@${r.metadata?.generation ?? r.metadata?.resourceVersion}`)
       .sort()
@@ -233,7 +234,7 @@ export class ScalerReconciler implements Reconciler {
    */
   private governing(workload: KubeObject, onForeign?: (reason: string) => void): Governed | undefined {
     const tenant = workload.metadata?.labels?.[tenantLabel];
-    const tcp = tenant ? this.o.caches.tenants.get(tenant) : undefined;
+    const tcp = tenant ? this.options.caches.tenants.get(tenant) : undefined;
     return governingClusterScaler(workload, this.clusterScalers(), tcp, onForeign);
   }
 
@@ -251,8 +252,8 @@ export class ScalerReconciler implements Reconciler {
     const key = `${workload.metadata?.uid ?? keyOf(workload)}/${reason}`;
     if (this.reportedForeign.has(key)) return;
     this.reportedForeign.add(key);
-    const kind = this.o.caches.deployments.get(keyOf(workload)) === workload ? "Deployment" : "StatefulSet";
-    this.o.recorder.record(
+    const kind = this.options.caches.deployments.get(keyOf(workload)) === workload ? "Deployment" : "StatefulSet";
+    this.options.recorder.record(
       { ...workload, apiVersion: "apps/v1", kind },
       "Warning",
       "ForeignTenantLabel",
@@ -276,7 +277,7 @@ export class ScalerReconciler implements Reconciler {
   governedTenants(clusterScaler: string, now: number): number {
     if (!this.tenantCounts || now - this.tenantCounts.at >= 1000 || now < this.tenantCounts.at) {
       const byScaler = new Map<string, Set<string>>();
-      for (const workload of [...this.o.caches.deployments.list(), ...this.o.caches.statefulSets.list()]) {
+      for (const workload of [...this.options.caches.deployments.list(), ...this.options.caches.statefulSets.list()]) {
         const g = this.governing(workload);
         if (!g) continue;
         const name = g.clusterScaler.metadata?.name ?? "";
@@ -290,7 +291,7 @@ export class ScalerReconciler implements Reconciler {
   }
 
   tenantLabels(tenant: string, workload: KubeObject): Record<string, string> {
-    return tenantSelectionLabels(tenant, this.o.caches.tenants.get(tenant), workload);
+    return tenantSelectionLabels(tenant, this.options.caches.tenants.get(tenant), workload);
   }
 
   /**
@@ -298,7 +299,7 @@ export class ScalerReconciler implements Reconciler {
    * every tenant the ClusterScaler governs, from the last poll. Refitted when a poll or a ClusterScaler spec changes.
    */
   fleetModel(now: number): FleetModel {
-    const p = this.o.prometheus;
+    const p = this.options.prometheus;
     const key = `${p?.lastSuccessAt ?? "none"}|${this.parsed?.key ?? ""}`;
     if (this.fleet?.key === key) return this.fleet.value;
     const scalers = this.clusterScalers();
@@ -317,7 +318,7 @@ export class ScalerReconciler implements Reconciler {
   private *fleetCandidates(
     wanted: (clusterScaler: string, component: ComponentName) => boolean,
   ): Generator<FleetCandidate> {
-    for (const workload of [...this.o.caches.deployments.list(), ...this.o.caches.statefulSets.list()]) {
+    for (const workload of [...this.options.caches.deployments.list(), ...this.options.caches.statefulSets.list()]) {
       const governed = this.governing(workload);
       const namespace = workload.metadata?.namespace;
       const clusterScaler = governed?.clusterScaler.metadata?.name;
@@ -333,7 +334,7 @@ export class ScalerReconciler implements Reconciler {
 
   /** The pods of a tenant's component in its namespace. */
   private podsOf(namespace: string, tenant: string, component: ComponentName): Array<PodLike & KubeObject> {
-    return this.o.caches.pods.listNamespace(
+    return this.options.caches.pods.listNamespace(
       namespace,
       (pod) => pod.metadata?.labels?.[tenantLabel] === tenant && pod.metadata?.labels?.[componentLabel] === component,
     );
@@ -341,7 +342,7 @@ export class ScalerReconciler implements Reconciler {
 
   /** The WorkloadProfile's recommendation (only a real one: NoData and InsufficientData give none). */
   private profileFor(ref: WorkloadRef): Profile | undefined {
-    const wp = this.o.caches.profiles.get(`${ref.namespace}/${profileNameFor(ref.kind, ref.name)}`);
+    const wp = this.options.caches.profiles.get(`${ref.namespace}/${profileNameFor(ref.kind, ref.name)}`);
     const rec = wp
       ? profileRecommendation(wp as Parameters<typeof profileRecommendation>[0], ref.container)
       : undefined;
@@ -373,9 +374,9 @@ export class ScalerReconciler implements Reconciler {
     if (why && clusterScaler) this.blocked.hold(clusterScaler, wkey, why);
     else this.blocked.release(wkey);
     if (before && (before.clusterScaler !== clusterScaler || before.why !== why))
-      this.o.onBlockedChange?.(before.clusterScaler);
+      this.options.onBlockedChange?.(before.clusterScaler);
     if (why && clusterScaler && (before?.clusterScaler !== clusterScaler || before.why !== why))
-      this.o.onBlockedChange?.(clusterScaler);
+      this.options.onBlockedChange?.(clusterScaler);
   }
 
   private async recordOperatorPath(
@@ -389,7 +390,7 @@ export class ScalerReconciler implements Reconciler {
       ?.components;
     const resize = components?.find((c) => c.name === component)?.resize;
     try {
-      await recordOperatorPath(this.o.client, this.o.caches.decisions, ref, resize, now);
+      await recordOperatorPath(this.options.client, this.options.caches.decisions, ref, resize, now);
     } catch (err) {
       // A decision deleted meanwhile, or a failed write: the next change of the TenantControlPlane tries again.
       if (!(err instanceof ApiError)) throw err;
@@ -403,11 +404,11 @@ export class ScalerReconciler implements Reconciler {
     round: { held: boolean; clusterScaler?: string },
   ): Promise<ReconcileResult | void> {
     // The fresh read of the recorded decisions and evictions this leadership term starts with.
-    await this.o.sharedBudget?.catchUp.caughtUp;
+    await this.options.sharedBudget?.catchUp.caughtUp;
     let now = this.now();
     // Observe: the workload, who governs it and by which policy.
-    const deployment = this.o.caches.deployments.get(wkey);
-    const workload = deployment ?? this.o.caches.statefulSets.get(wkey);
+    const deployment = this.options.caches.deployments.get(wkey);
+    const workload = deployment ?? this.options.caches.statefulSets.get(wkey);
     if (!workload?.metadata) {
       this.histories.forget(wkey);
       return;
@@ -422,7 +423,7 @@ export class ScalerReconciler implements Reconciler {
       return;
     }
     const { clusterScaler: cs, tenant, component } = governed;
-    const tcp = this.o.caches.tenants.get(tenant);
+    const tcp = this.options.caches.tenants.get(tenant);
     let policy;
     try {
       policy = resolvePolicy(cs, component, governed.labels);
@@ -449,7 +450,7 @@ export class ScalerReconciler implements Reconciler {
     // Model: the workload's history, rebuilt from its recorded decisions after a restart.
     const h = this.histories.get(wkey, () =>
       historyFromDecisions(
-        this.o.caches.decisions.listNamespace(ref.namespace, (d) => d.spec?.target?.name === ref.name),
+        this.options.caches.decisions.listNamespace(ref.namespace, (d) => d.spec?.target?.name === ref.name),
         (d) => verifyDecision(signingKey, d),
         now,
       ),
@@ -458,7 +459,7 @@ export class ScalerReconciler implements Reconciler {
       ? tenantSpecSize(workloadSize(workload, ref.container), (tcp as { spec?: unknown } | undefined)?.spec, component)
       : workloadSize(workload, ref.container);
     const finishRetryMs = await this.decisions.finishInterrupted(ref, observed, now, policy, paused);
-    const dryRun = policy.dryRun || this.o.dryRun || this.o.actuator.dryRun;
+    const dryRun = policy.dryRun || this.options.dryRun || this.options.actuator.dryRun;
     // The budgets are checked and spent at one instant, after every await above: a worker that checks later also
     // decides later, so a change another worker reserved meanwhile is never in this one's future, where its
     // interval would not count it.
@@ -486,7 +487,7 @@ export class ScalerReconciler implements Reconciler {
         signals: workloadSignals(
           ref,
           this.podsOf(ref.namespace, tenant, component),
-          { prometheus: this.o.prometheus, probe: this.o.probe },
+          { prometheus: this.options.prometheus, probe: this.options.probe },
           policy.scalers.probe.windowMs,
           now,
         ),

@@ -125,23 +125,23 @@ export class Reporter {
   private readonly delivered?: Counter<"result">;
   private readonly now: () => number;
 
-  constructor(private readonly o: ReporterOptions) {
-    this.now = o.now ?? Date.now;
+  constructor(private readonly options: ReporterOptions) {
+    this.now = options.now ?? Date.now;
     // Fail at start, not with unsigned reports later: a key that is configured must be there and not empty.
-    for (const endpoint of o.endpoints) hmacKeyOf(endpoint);
-    if (o.registry) {
+    for (const endpoint of options.endpoints) hmacKeyOf(endpoint);
+    if (options.registry) {
       this.delivered = new Counter({
         name: "metapilot_reports_total",
         help: "Ops-center report attempts by result (delivered, failed).",
         labelNames: ["result"],
-        registers: [o.registry],
+        registers: [options.registry],
       });
     }
   }
 
   /** Decisions whose report is due: recorded (phase set), not yet delivered, and past their retry backoff. */
   due(now: number): ReportableDecision[] {
-    return this.o.decisions.list((d) => {
+    return this.options.decisions.list((d) => {
       const key = `${d.metadata?.namespace}/${d.metadata?.name}`;
       if (!d.status?.phase || this.inFlight.has(key)) return false;
       const delivery = d.status.delivery;
@@ -169,9 +169,9 @@ export class Reporter {
 
   /** Delivers one decision to every endpoint, then records the outcome in its status. */
   async deliver(d: ReportableDecision): Promise<boolean> {
-    const { headers, body } = toCloudEvent(d, this.o.source);
+    const { headers, body } = toCloudEvent(d, this.options.source);
     let error: string | undefined;
-    for (const endpoint of this.o.endpoints) {
+    for (const endpoint of this.options.endpoints) {
       const timestamp = String(Math.floor(this.now() / 1000));
       try {
         // Read on every delivery, so a rotated key file is picked up; emptied since start, nothing is sent.
@@ -194,26 +194,29 @@ export class Reporter {
       : { state: "Delivered", attempts, lastAttemptTime: now, deliveredAt: now };
     this.delivered?.inc({ result: error ? "failed" : "delivered" });
     // The whole status is sent: server-side apply would drop any field this manager owns and leaves out.
-    await this.o.client.applyStatus(Resources.ScalingDecision, {
+    await this.options.client.applyStatus(Resources.ScalingDecision, {
       metadata: { name: d.metadata?.name, namespace: d.metadata?.namespace },
       status: { ...d.status, delivery },
     } as KubeObject & { status: unknown });
     if (error)
-      this.o.logger.warn({ decision: d.metadata?.name, attempts, error }, "ops-center delivery failed; will retry");
+      this.options.logger.warn(
+        { decision: d.metadata?.name, attempts, error },
+        "ops-center delivery failed; will retry",
+      );
     return !error;
   }
 
   /** Runs while leading: checks the outbox every second (from the cache, no API reads). */
   async run(signal: AbortSignal): Promise<void> {
-    if (this.o.endpoints.length === 0) return;
-    const limit = this.o.concurrency ?? 4;
+    if (this.options.endpoints.length === 0) return;
+    const limit = this.options.concurrency ?? 4;
     while (!signal.aborted) {
       const due = this.due(this.now()).slice(0, Math.max(0, limit - this.inFlight.size));
       for (const d of due) {
         const key = `${d.metadata?.namespace}/${d.metadata?.name}`;
         this.inFlight.add(key);
         void this.deliver(d)
-          .catch((err: unknown) => this.o.logger.warn({ err, decision: key }, "recording delivery failed"))
+          .catch((err: unknown) => this.options.logger.warn({ err, decision: key }, "recording delivery failed"))
           // Keep the key busy until the cache has seen the new status, so the same attempt is not made twice.
           .finally(() => setTimeout(() => this.inFlight.delete(key), 1500));
       }

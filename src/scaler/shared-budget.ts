@@ -23,7 +23,7 @@ export class BudgetCatchUp {
   private readonly drainListeners: Array<(drains: readonly BudgetDrain[]) => void> = [];
 
   constructor(
-    private readonly o: {
+    private readonly options: {
       client: Pick<KubeClient, "listAll">;
       budget: FleetBudget;
       /** The decisions' scope: that of the decision cache the budget counts from otherwise. */
@@ -51,17 +51,20 @@ export class BudgetCatchUp {
       for (;;) {
         try {
           const [decisions, drains] = await Promise.all([
-            this.o.client.listAll<BudgetDecision>(Resources.ScalingDecision, { ...this.o.decisions, signal }),
-            this.o.client.listAll<BudgetDrain>(Resources.NodeDrain, { signal }),
+            this.options.client.listAll<BudgetDecision>(Resources.ScalingDecision, {
+              ...this.options.decisions,
+              signal,
+            }),
+            this.options.client.listAll<BudgetDrain>(Resources.NodeDrain, { signal }),
           ]);
-          for (const d of decisions.items) this.o.budget.observe(d);
-          for (const d of drains.items) this.o.budget.observeDrain(d);
+          for (const d of decisions.items) this.options.budget.observe(d);
+          for (const d of drains.items) this.options.budget.observeDrain(d);
           for (const listener of this.drainListeners) listener(drains.items);
           return;
         } catch (err) {
           if (signal.aborted) return;
           if (!(err instanceof ApiError)) throw err;
-          await sleep(this.o.retryMs ?? 1000, signal).catch(() => undefined);
+          await sleep(this.options.retryMs ?? 1000, signal).catch(() => undefined);
         }
       }
     };

@@ -39,19 +39,19 @@ export interface DrainHold {
 export class DrainDisruptionBudgets {
   private parsed?: { key: string; value: ClusterScaler[] };
 
-  constructor(private readonly o: DrainDisruptionOptions) {}
+  constructor(private readonly options: DrainDisruptionOptions) {}
 
   get budget(): FleetBudget {
-    return this.o.budget;
+    return this.options.budget;
   }
 
   signingKey(): Promise<Buffer> {
-    return this.o.signingKey();
+    return this.options.signingKey();
   }
 
   /** The valid ClusterScalers, parsed again only when one of them changes. */
   private scalers(): ClusterScaler[] {
-    const raws = this.o.clusterScalers.list();
+    const raws = this.options.clusterScalers.list();
     const key = raws
       .map((r) => `${r.metadata?.uid ?? r.metadata?.name}@${r.metadata?.generation ?? r.metadata?.resourceVersion}`)
       .sort()
@@ -71,21 +71,21 @@ export class DrainDisruptionBudgets {
   governing(pod: KubeObject): DrainGovernance | undefined {
     const tenant = pod.metadata?.labels?.[tenantLabel];
     if (!tenant) return undefined;
-    const g = governingClusterScaler(pod, this.scalers(), this.o.tenants.get(tenant));
+    const g = governingClusterScaler(pod, this.scalers(), this.options.tenants.get(tenant));
     return g ? { clusterScaler: g.clusterScaler, tenant: g.tenant } : undefined;
   }
 
   /** The TenantControlPlanes `cs` governs, for its budgets' percentages. */
   private governedTenants(cs: ClusterScaler): number {
     const scalers = this.scalers();
-    return this.o.tenants
+    return this.options.tenants
       .list()
       .filter((t) => selectClusterScaler(scalers, tenantSelectionLabels(t.metadata?.name ?? "", t)) === cs).length;
   }
 
   /** Why evicting a pod `g` governs waits at `now`, or undefined when every active budget covering Drain has room. */
   hold(g: DrainGovernance, now: number, signingKey: Buffer): DrainHold | undefined {
-    const usage = this.o.budget.usage(
+    const usage = this.options.budget.usage(
       g.clusterScaler,
       now,
       signingKey,

@@ -89,8 +89,8 @@ export class NodeDrainReconciler implements Reconciler {
   /** Per pod uid: when to ask again (blocked) or stop asking (eviction accepted, waiting for the pod to go). */
   private readonly nextAttempt = new Map<string, number>();
 
-  constructor(private readonly o: DrainReconcilerOptions) {
-    this.now = o.now ?? Date.now;
+  constructor(private readonly options: DrainReconcilerOptions) {
+    this.now = options.now ?? Date.now;
   }
 
   /**
@@ -107,8 +107,8 @@ export class NodeDrainReconciler implements Reconciler {
   }
 
   async reconcile(key: ObjectKey, ctx: ReconcileContext): Promise<ReconcileResult | void> {
-    await this.o.caughtUp?.();
-    const raw = this.overlay.current(key.name, this.o.caches.drains.get(key.name));
+    await this.options.caughtUp?.();
+    const raw = this.overlay.current(key.name, this.options.caches.drains.get(key.name));
     if (!raw?.metadata?.name || raw.metadata.deletionTimestamp) {
       await this.releaseNodes(key.name, () => true);
       await this.deleteCreatedPDBs(key.name);
@@ -161,7 +161,7 @@ export class NodeDrainReconciler implements Reconciler {
           new Date(now),
         );
         await this.writeStatus(raw, status);
-        this.o.recorder?.record(raw, "Warning", "Refused", "Drain", message);
+        this.options.recorder?.record(raw, "Warning", "Refused", "Drain", message);
         return;
       }
       this.start(drain, status, now);
@@ -174,7 +174,7 @@ export class NodeDrainReconciler implements Reconciler {
         return;
       }
       status.phase = "Draining";
-      this.o.recorder?.record(raw, "Normal", "Started", "Drain", summarizePlan(status));
+      this.options.recorder?.record(raw, "Normal", "Started", "Drain", summarizePlan(status));
     }
 
     const timeoutMs = parseDuration(drain.spec.timeout);
@@ -195,7 +195,7 @@ export class NodeDrainReconciler implements Reconciler {
 
     let wakeAt = startMs + timeoutMs;
     wakeAt = Math.min(wakeAt, await this.startNodes(drain, status, now, ctx));
-    const signingKey = this.o.disruption ? await this.o.disruption.signingKey() : undefined;
+    const signingKey = this.options.disruption ? await this.options.disruption.signingKey() : undefined;
     const holds = await this.progressNodes(drain, status, now, ctx, signingKey);
     for (const h of holds) if (h.roomAt !== undefined) wakeAt = Math.min(wakeAt, h.roomAt);
     this.budgetCondition(raw, status, holds, now);
@@ -209,51 +209,51 @@ export class NodeDrainReconciler implements Reconciler {
         ? `${failed.length} node(s) not drained: ${failed.map((n) => `${n.name}: ${n.message ?? ""}`).join("; ")}`
         : `drained ${nodes.filter((n) => n.state === "Drained").length} node(s)`;
       await this.writeStatus(raw, status);
-      this.o.recorder?.record(raw, failed.length ? "Warning" : "Normal", status.phase, "Drain", status.message);
+      this.options.recorder?.record(raw, failed.length ? "Warning" : "Normal", status.phase, "Drain", status.message);
       await this.deleteCreatedPDBs(raw.metadata.name);
       return;
     }
     status.message = progressMessage(status, holds);
     await this.writeStatus(raw, status);
-    return { requeueAfterMs: Math.max(50, Math.min(this.o.pollMs ?? 1000, wakeAt - now)) };
+    return { requeueAfterMs: Math.max(50, Math.min(this.options.pollMs ?? 1000, wakeAt - now)) };
   }
 
   /** The nodes a drain selects, the controller's own node last. */
   private selectedNodes(drain: NodeDrain): string[] {
     const names = drain.spec.nodeNames
       ? [...drain.spec.nodeNames]
-      : this.o.caches.nodes
+      : this.options.caches.nodes
           .list((n) => selectorSelects(drain.spec.nodeSelector, n.metadata?.labels, "nothing"))
           .map((n) => n.metadata?.name ?? "")
           .sort();
-    return ownNodeLast(names, this.o.ownNodeName);
+    return ownNodeLast(names, this.options.ownNodeName);
   }
 
   /** Why the drain takes more nodes at once than the cluster's or a pool's budget allows, if it does. */
   private budgetRefusal(drain: NodeDrain): string | undefined {
-    const pools: PoolMinimum[] = (this.o.caches.pools?.list() ?? []).map((p) => ({
+    const pools: PoolMinimum[] = (this.options.caches.pools?.list() ?? []).map((p) => ({
       name: p.metadata?.name ?? "",
       minNodes: typeof p.spec?.minNodes === "number" ? p.spec.minNodes : 0,
     }));
     return drainBudgetRefusal(
       this.selectedNodes(drain),
-      this.o.caches.nodes.list(),
+      this.options.caches.nodes.list(),
       pools,
-      this.o.budget ?? defaultDrainBudget,
+      this.options.budget ?? defaultDrainBudget,
     );
   }
 
   /** Resolves the nodes and records the full plan: the same for dry-run and live. */
   private start(drain: NodeDrain, status: Status, now: number): void {
     const names = this.selectedNodes(drain);
-    const pdbs = pdbsByNamespace(this.o.caches.pdbs.list());
+    const pdbs = pdbsByNamespace(this.options.caches.pdbs.list());
     status.startTime = new Date(now).toISOString();
     status.plan = [];
     status.pods = [];
     status.nodes = [];
     for (const name of names) {
-      const node = this.o.caches.nodes.get(name);
-      const plan = planNode(name, this.o.caches.pods.onNode(name), pdbs, { force: drain.spec.force });
+      const node = this.options.caches.nodes.get(name);
+      const plan = planNode(name, this.options.caches.pods.onNode(name), pdbs, { force: drain.spec.force });
       const refusal = refusalOf(node, plan, drain.spec.createMissingPDBs);
       status.plan.push(planEntry(plan, refusal?.message));
       status.nodes.push(
@@ -284,20 +284,21 @@ export class NodeDrainReconciler implements Reconciler {
     const starts = nodes.filter((n) => n.startTime).map((n) => Date.parse(n.startTime ?? ""));
     let inWindow = starts.filter((t) => now - t < intervalMs).length;
     let wakeAt = Number.POSITIVE_INFINITY;
-    const pdbs = pdbsByNamespace(this.o.caches.pdbs.list());
+    const pdbs = pdbsByNamespace(this.options.caches.pdbs.list());
     for (const entry of nodes) {
       if (entry.state !== "Pending") continue;
       // The leader's own node waits until every other node of the drain is done: the controller (and its
       // standby's PDB) should move once, at the end, not while it is still draining others.
-      if (entry.name === this.o.ownNodeName && nodes.some((n) => n !== entry && !doneNodeStates.has(n.state))) continue;
+      if (entry.name === this.options.ownNodeName && nodes.some((n) => n !== entry && !doneNodeStates.has(n.state)))
+        continue;
       if (active >= maxConcurrent) break;
       if (inWindow >= nodesPerInterval) {
         const oldest = Math.min(...starts.filter((t) => now - t < intervalMs));
         wakeAt = Math.min(wakeAt, oldest + intervalMs);
         break;
       }
-      const node = this.o.caches.nodes.get(entry.name);
-      const plan = planNode(entry.name, this.o.caches.pods.onNode(entry.name), pdbs, { force: drain.spec.force });
+      const node = this.options.caches.nodes.get(entry.name);
+      const plan = planNode(entry.name, this.options.caches.pods.onNode(entry.name), pdbs, { force: drain.spec.force });
       const refusal = refusalOf(node, plan, drain.spec.createMissingPDBs);
       if (refusal || !node) {
         Object.assign(entry, { state: refusal?.state ?? "Skipped", message: refusal?.message ?? "node not found" });
@@ -314,12 +315,12 @@ export class NodeDrainReconciler implements Reconciler {
       if (plan.missingPDBs.length) {
         // spec.createMissingPDBs is set, or refusalOf would have refused the node.
         for (const m of plan.missingPDBs) {
-          await this.o.client.apply(
+          await this.options.client.apply(
             Resources.PodDisruptionBudget,
             missingPDBManifest(m, boundedName(drain.metadata.name ?? "")),
           );
         }
-        this.o.recorder?.record(
+        this.options.recorder?.record(
           drain,
           "Normal",
           "CreatedPDBs",
@@ -385,14 +386,14 @@ export class NodeDrainReconciler implements Reconciler {
     const strategy = evictionStrategy(drain.spec.evictionStrategy);
     // One eviction per pod runs at once, each listening on the reconcile's signal.
     setMaxListeners(0, ctx.signal);
-    const pdbs = pdbsByNamespace(this.o.caches.pdbs.list());
+    const pdbs = pdbsByNamespace(this.options.caches.pdbs.list());
     const pods = (status.pods ??= []);
     const entryOf = new Map(pods.map((p) => [`${p.node ?? ""}|${p.namespace}/${p.name}`, p]));
     for (const node of status.nodes ?? []) {
       if (!activeNodeStates.has(node.state)) continue;
-      const nodeObj = this.o.caches.nodes.get(node.name);
+      const nodeObj = this.options.caches.nodes.get(node.name);
       if (nodeObj && !nodeObj.spec?.unschedulable) await this.cordon(nodeObj, drain.metadata.name ?? "");
-      const onNode = nodeObj ? this.o.caches.pods.onNode(node.name) : [];
+      const onNode = nodeObj ? this.options.caches.pods.onNode(node.name) : [];
       const plan = planNode(node.name, onNode, pdbs, { force: drain.spec.force });
       const present = new Set(plan.evict.map((p) => p.key));
       const terminating = new Set(
@@ -421,7 +422,7 @@ export class NodeDrainReconciler implements Reconciler {
         ctx.signal.throwIfAborted();
         // Checked and spent at one instant, before the first await: the other evictions of this reconcile, and
         // other drains' workers, see the budget as this one leaves it. An eviction already counted is not again.
-        const disruption = this.o.disruption;
+        const disruption = this.options.disruption;
         const governed = disruption && signingKey ? disruption.governing(pp.pod) : undefined;
         const counted = !!governed && !!disruption && !entry.disruption?.evictedAt;
         if (governed && disruption && signingKey && counted) {
@@ -450,7 +451,7 @@ export class NodeDrainReconciler implements Reconciler {
         };
         let outcome: Awaited<ReturnType<typeof strategy.evict>>;
         try {
-          outcome = await strategy.evict(this.o.client, pp.pod, {
+          outcome = await strategy.evict(this.options.client, pp.pod, {
             maxGracePeriodSeconds: drain.spec.maxGracePeriodSeconds,
             signal: ctx.signal,
           });
@@ -495,12 +496,12 @@ export class NodeDrainReconciler implements Reconciler {
     const pool = node.metadata?.labels?.[nodePoolLabel] ?? "";
     for (const [n, t] of this.recentlyCordoned) if (now - t > 15_000) this.recentlyCordoned.delete(n);
     const disrupting = new Set<string>(this.recentlyCordoned.keys());
-    for (const d of this.o.caches.drains.list()) {
+    for (const d of this.options.caches.drains.list()) {
       if (d.metadata?.name === drainName) continue;
       for (const n of d.status?.nodes ?? []) if (activeNodeStates.has(n.state)) disrupting.add(n.name);
     }
     for (const n of status.nodes ?? []) if (activeNodeStates.has(n.state)) disrupting.add(n.name);
-    const unavailable = this.o.caches.nodes.list(
+    const unavailable = this.options.caches.nodes.list(
       (n) =>
         (n.metadata?.labels?.[nodePoolLabel] ?? "") === pool &&
         (disrupting.has(n.metadata?.name ?? "") || !isNodeReady(n)),
@@ -514,7 +515,7 @@ export class NodeDrainReconciler implements Reconciler {
     // Someone else's cordon stays theirs: we neither claim it nor, later, lift it.
     if (node.spec?.unschedulable && by !== drainName) return;
     if (node.spec?.unschedulable && by === drainName) return;
-    await this.o.client.patch(Resources.Node, name, undefined, {
+    await this.options.client.patch(Resources.Node, name, undefined, {
       metadata: { annotations: { [cordonedByAnnotation]: drainName } },
       spec: { unschedulable: true },
     });
@@ -524,10 +525,12 @@ export class NodeDrainReconciler implements Reconciler {
   /** Uncordons every node this drain cordoned (per the annotation) that `which` selects. */
   private async releaseNodes(drainName: string, which: (node: string) => boolean): Promise<string[]> {
     const released: string[] = [];
-    for (const node of this.o.caches.nodes.list((n) => n.metadata?.annotations?.[cordonedByAnnotation] === drainName)) {
+    for (const node of this.options.caches.nodes.list(
+      (n) => n.metadata?.annotations?.[cordonedByAnnotation] === drainName,
+    )) {
       const name = node.metadata?.name ?? "";
       if (!which(name)) continue;
-      await this.o.client.patch(Resources.Node, name, undefined, {
+      await this.options.client.patch(Resources.Node, name, undefined, {
         metadata: { annotations: { [cordonedByAnnotation]: null } },
         spec: { unschedulable: null },
       });
@@ -539,8 +542,12 @@ export class NodeDrainReconciler implements Reconciler {
 
   private async deleteCreatedPDBs(drainName: string): Promise<void> {
     const label = boundedName(drainName);
-    for (const pdb of this.o.caches.pdbs.list((p) => p.metadata?.labels?.[createdByDrainLabel] === label)) {
-      await this.o.client.delete(Resources.PodDisruptionBudget, pdb.metadata?.name ?? "", pdb.metadata?.namespace);
+    for (const pdb of this.options.caches.pdbs.list((p) => p.metadata?.labels?.[createdByDrainLabel] === label)) {
+      await this.options.client.delete(
+        Resources.PodDisruptionBudget,
+        pdb.metadata?.name ?? "",
+        pdb.metadata?.namespace,
+      );
     }
   }
 
@@ -558,7 +565,7 @@ export class NodeDrainReconciler implements Reconciler {
     await this.writeStatus(raw, status);
     const released = await this.releaseNodes(name, releasePredicate(status));
     await this.deleteCreatedPDBs(name);
-    this.o.recorder?.record(
+    this.options.recorder?.record(
       raw,
       "Warning",
       phase,
@@ -570,7 +577,7 @@ export class NodeDrainReconciler implements Reconciler {
   private async writeStatus(raw: RawNodeDrain, status: Status): Promise<void> {
     const next = { ...status, observedGeneration: raw.metadata?.generation };
     if (jsonEqual(raw.status, next)) return;
-    const written = await this.o.client.applyStatus<RawNodeDrain>(Resources.NodeDrain, {
+    const written = await this.options.client.applyStatus<RawNodeDrain>(Resources.NodeDrain, {
       apiVersion: API_VERSION,
       kind: "NodeDrain",
       metadata: { name: raw.metadata?.name },

@@ -130,8 +130,8 @@ export class NodePoolReconciler implements Reconciler {
   /** Drains this process created, until the cache shows them. */
   private readonly createdDrains = new Map<string, number>();
 
-  constructor(private readonly o: PoolReconcilerOptions) {
-    this.now = o.now ?? Date.now;
+  constructor(private readonly options: PoolReconcilerOptions) {
+    this.now = options.now ?? Date.now;
   }
 
   private provider(name: string): NodeProvider {
@@ -141,7 +141,7 @@ export class NodePoolReconciler implements Reconciler {
   }
 
   async reconcile(key: ObjectKey, ctx: ReconcileContext): Promise<ReconcileResult | void> {
-    const raw = this.overlay.current(key.name, this.o.caches.pools.get(key.name));
+    const raw = this.overlay.current(key.name, this.options.caches.pools.get(key.name));
     if (!raw?.metadata?.name || raw.metadata.deletionTimestamp) return;
     const name = raw.metadata.name;
     const parsed = parseNodePool(raw);
@@ -168,10 +168,17 @@ export class NodePoolReconciler implements Reconciler {
       return;
     }
     const paused = isPaused(raw);
-    const dryRun = pool.spec.dryRun || this.o.globalDryRun === true;
+    const dryRun = pool.spec.dryRun || this.options.globalDryRun === true;
     const template = poolTemplate(name, pool.spec);
-    const nodes = this.o.caches.nodes.list((n) => n.metadata?.labels?.[nodePoolLabel] === name);
-    const pctx: ProviderContext = { client: this.o.client, poolName: name, spec: pool.spec, template, nodes, now };
+    const nodes = this.options.caches.nodes.list((n) => n.metadata?.labels?.[nodePoolLabel] === name);
+    const pctx: ProviderContext = {
+      client: this.options.client,
+      poolName: name,
+      spec: pool.spec,
+      template,
+      nodes,
+      now,
+    };
     let requeueAfterMs = 30_000;
 
     // 1. Template: labels and taints on every node, a batch per reconcile.
@@ -179,16 +186,16 @@ export class NodePoolReconciler implements Reconciler {
       .map((n) => ({ n, patch: templatePatch(n, template) }))
       .filter((x): x is { n: Node; patch: Record<string, unknown> } => x.patch !== undefined);
     if (outOfSync.length && !paused && !dryRun) {
-      const batch = outOfSync.slice(0, this.o.syncBatchSize ?? 20);
-      await Promise.all(batch.map(({ n, patch }) => syncNodeToTemplate(this.o.client, n, patch, template)));
+      const batch = outOfSync.slice(0, this.options.syncBatchSize ?? 20);
+      await Promise.all(batch.map(({ n, patch }) => syncNodeToTemplate(this.options.client, n, patch, template)));
       requeueAfterMs = Math.min(requeueAfterMs, 500);
     }
     status.outOfSyncNodes = outOfSync.length;
 
     // 2. Scale-up.
     let target = await provider.targetSize(pctx);
-    const pending = this.o.caches.pods.unbound().filter(isUnschedulable);
-    const podsByNode = this.o.caches.pods.snapshot(nodes.map((n) => n.metadata?.name ?? ""));
+    const pending = this.options.caches.pods.unbound().filter(isUnschedulable);
+    const podsByNode = this.options.caches.pods.snapshot(nodes.map((n) => n.metadata?.name ?? ""));
     const up = planScaleUp({
       poolName: name,
       spec: pool.spec,
@@ -197,7 +204,7 @@ export class NodePoolReconciler implements Reconciler {
       podsByNode,
       targetSize: target,
       now,
-      provisioningGraceMs: this.o.provisioningGraceMs ?? 60_000,
+      provisioningGraceMs: this.options.provisioningGraceMs ?? 60_000,
     });
     status.pendingPods = up.matchingPods;
     status.desiredNodes = up.desired;
@@ -210,7 +217,7 @@ export class NodePoolReconciler implements Reconciler {
       if (!paused && !dryRun) {
         ctx.signal.throwIfAborted();
         const did = await provider.scaleUp(pctx, up.desired - target);
-        this.o.recorder?.record(raw, "Normal", "ScaledUp", "ScaleUp", `${message}: ${did}`);
+        this.options.recorder?.record(raw, "Normal", "ScaledUp", "ScaleUp", `${message}: ${did}`);
         status.lastScaleTime = new Date(now).toISOString();
         target = up.desired;
       }
@@ -261,7 +268,7 @@ export class NodePoolReconciler implements Reconciler {
     // Nodes removed in this very reconcile: the cache still lists them, but they count no more.
     const removed = new Set<string>();
     if (status.activeDrain) {
-      const drain = this.o.caches.drains.get(status.activeDrain);
+      const drain = this.options.caches.drains.get(status.activeDrain);
       const phase = drain?.status?.phase;
       const justCreated = pctx.now - (this.createdDrains.get(status.activeDrain) ?? 0) < 30_000;
       if ((drain && !["Succeeded", "Failed", "Aborted"].includes(phase ?? "")) || (!drain && justCreated)) {
@@ -284,7 +291,13 @@ export class NodePoolReconciler implements Reconciler {
         list.push(...present.map(() => pctx.now));
         this.removals.set(name, list);
         status.lastScaleTime = new Date(pctx.now).toISOString();
-        this.o.recorder?.record(raw, "Normal", "ScaledDown", "ScaleDown", `NodeDrain ${status.activeDrain}: ${did}`);
+        this.options.recorder?.record(
+          raw,
+          "Normal",
+          "ScaledDown",
+          "ScaleDown",
+          `NodeDrain ${status.activeDrain}: ${did}`,
+        );
       }
       delete status.activeDrain;
     }
@@ -297,13 +310,13 @@ export class NodePoolReconciler implements Reconciler {
     const budget = Math.min(
       live.length - pool.spec.minNodes,
       spec.maxNodesPerHour === undefined ? Number.POSITIVE_INFINITY : spec.maxNodesPerHour - recent.length,
-      this.o.maxScaleDownBatch ?? 10,
+      this.options.maxScaleDownBatch ?? 10,
     );
-    const allNodes = this.o.caches.nodes.list();
+    const allNodes = this.options.caches.nodes.list();
     const result = chooseScaleDownCandidates({
       poolNodes: live,
       allNodes,
-      podsByNode: this.o.caches.pods.snapshot(allNodes.map((n) => n.metadata?.name ?? "")),
+      podsByNode: this.options.caches.pods.snapshot(allNodes.map((n) => n.metadata?.name ?? "")),
       strategy: spec.strategy,
       utilizationThreshold: spec.utilizationThreshold,
       unneededTimeMs: parseDuration(spec.unneededTime),
@@ -338,7 +351,7 @@ export class NodePoolReconciler implements Reconciler {
     const drainName = boundedName(`${name}-scaledown-${pctx.now.toString(36)}`);
     for (const [d, at] of this.createdDrains) if (pctx.now - at > 60_000) this.createdDrains.delete(d);
     this.createdDrains.set(drainName, pctx.now);
-    await this.o.client.create(Resources.NodeDrain, {
+    await this.options.client.create(Resources.NodeDrain, {
       apiVersion: API_VERSION,
       kind: "NodeDrain",
       metadata: {
@@ -367,14 +380,20 @@ export class NodePoolReconciler implements Reconciler {
       },
     } as KubeObject);
     status.activeDrain = drainName;
-    this.o.recorder?.record(raw, "Normal", "ScaleDownStarted", "ScaleDown", `${message} with NodeDrain ${drainName}`);
+    this.options.recorder?.record(
+      raw,
+      "Normal",
+      "ScaleDownStarted",
+      "ScaleDown",
+      `${message} with NodeDrain ${drainName}`,
+    );
     return { condition: { type: "ScalingDown", status: "True", reason: "Draining", message }, requeueAfterMs: 2_000 };
   }
 
   private async writeStatus(raw: RawNodePool, status: NodePoolStatus): Promise<void> {
     if (jsonEqual(raw.status, status)) return;
     const name = raw.metadata?.name ?? "";
-    const written = await this.o.client.applyStatus<RawNodePool>(Resources.NodePool, {
+    const written = await this.options.client.applyStatus<RawNodePool>(Resources.NodePool, {
       apiVersion: API_VERSION,
       kind: "NodePool",
       metadata: { name },

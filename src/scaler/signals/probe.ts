@@ -202,19 +202,19 @@ export class ProbeSignals {
   private readonly duration?: Histogram<"outcome">;
   private readonly ignored?: Counter;
 
-  constructor(private readonly o: ProbeSignalsOptions) {
-    if (o.registry) {
+  constructor(private readonly options: ProbeSignalsOptions) {
+    if (options.registry) {
       this.duration = new Histogram({
         name: "metapilot_probe_duration_seconds",
         help: "Black-box /readyz probes of tenant apiservers, by outcome (ok, http-status, timeout, unreachable).",
         labelNames: ["outcome"],
         buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
-        registers: [o.registry],
+        registers: [options.registry],
       });
       this.ignored = new Counter({
         name: "metapilot_probe_rounds_ignored_total",
         help: "Probe rounds not counted because too many tenants failed at once (the prober's own path is suspect).",
-        registers: [o.registry],
+        registers: [options.registry],
       });
     }
   }
@@ -240,8 +240,8 @@ export class ProbeSignals {
 
   /** One round over every target, with bounded concurrency. */
   async round(signal?: AbortSignal): Promise<void> {
-    const targets = this.o.targets();
-    const probe = this.o.probe ?? probeOnce;
+    const targets = this.options.targets();
+    const probe = this.options.probe ?? probeOnce;
     const outcomes = new Map<string, ProbeRecord>();
     const queue = [...targets];
     const worker = async () => {
@@ -249,7 +249,7 @@ export class ProbeSignals {
         if (signal?.aborted) return;
         let ca: string | undefined;
         try {
-          ca = t.url.startsWith("https:") ? await this.o.caFor?.(t) : undefined;
+          ca = t.url.startsWith("https:") ? await this.options.caFor?.(t) : undefined;
         } catch (err) {
           outcomes.set(t.tenant, {
             at: Date.now(),
@@ -258,22 +258,25 @@ export class ProbeSignals {
           });
           continue;
         }
-        const r = await probe(`${t.url}`, { timeoutMs: this.o.timeoutMs, ca, signal });
+        const r = await probe(`${t.url}`, { timeoutMs: this.options.timeoutMs, ca, signal });
         this.duration?.observe({ outcome: r.outcome }, r.durationMs / 1000);
         if (r.outcome === "unreachable" && /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_|SIGNATURE/i.test(r.message))
-          this.o.forgetCa?.(t);
+          this.options.forgetCa?.(t);
         outcomes.set(t.tenant, { at: Date.now(), outcome: r.outcome, message: r.message });
       }
     };
-    await Promise.all(Array.from({ length: Math.max(1, this.o.concurrency ?? 16) }, worker));
+    await Promise.all(Array.from({ length: Math.max(1, this.options.concurrency ?? 16) }, worker));
     if (signal?.aborted) return;
     const failed = [...outcomes.values()].filter((r) => r.outcome === "http-status" || r.outcome === "timeout").length;
-    const share = this.o.suspectShare ?? 0.5;
-    const min = this.o.minSuspectTenants ?? 3;
+    const share = this.options.suspectShare ?? 0.5;
+    const min = this.options.minSuspectTenants ?? 3;
     if (failed >= min && failed >= share * outcomes.size) {
       this.suspectReason = `${failed} of ${outcomes.size} tenants failed their /readyz probe in the same round; metapilot's own network path is the likelier cause, so the round is not counted`;
       this.ignored?.inc();
-      this.o.logger.warn({ failed, probed: outcomes.size }, "probe round not counted: too many tenants failed at once");
+      this.options.logger.warn(
+        { failed, probed: outcomes.size },
+        "probe round not counted: too many tenants failed at once",
+      );
       // Each tenant keeps its earlier results, but its latest says "unknown": no failure is counted from here.
       for (const [tenant, r] of outcomes)
         outcomes.set(tenant, { ...r, outcome: "unreachable", message: "round not counted" });
@@ -288,14 +291,14 @@ export class ProbeSignals {
       this.results.set(tenant, list);
     }
     this.lastRoundAt = Date.now();
-    this.o.onUpdate();
+    this.options.onUpdate();
   }
 
   async run(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       const started = Date.now();
-      await this.round(signal).catch((err: unknown) => this.o.logger.warn({ err }, "probe round failed"));
-      await sleep(Math.max(0, this.o.intervalMs - (Date.now() - started)), signal).catch(() => undefined);
+      await this.round(signal).catch((err: unknown) => this.options.logger.warn({ err }, "probe round failed"));
+      await sleep(Math.max(0, this.options.intervalMs - (Date.now() - started)), signal).catch(() => undefined);
     }
   }
 }

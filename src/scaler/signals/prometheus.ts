@@ -199,13 +199,13 @@ export class PrometheusSignals {
   private readonly names: MetricNames;
   private readonly failureLog: RepeatedFailureLog;
 
-  constructor(private readonly o: PrometheusSignalsOptions) {
-    this.names = { ...defaultMetricNames, ...o.metrics };
-    this.failureLog = new RepeatedFailureLog(o.logger, "Prometheus poll failed; usage signals will go stale");
+  constructor(private readonly options: PrometheusSignalsOptions) {
+    this.names = { ...defaultMetricNames, ...options.metrics };
+    this.failureLog = new RepeatedFailureLog(options.logger, "Prometheus poll failed; usage signals will go stale");
   }
 
   private selector(extra = ""): string {
-    return namespaceSelector(this.names, this.o.namespaces(), extra);
+    return namespaceSelector(this.names, this.options.namespaces(), extra);
   }
 
   private store(name: UsageQueryName, samples: InstantSample[], now: number): void {
@@ -219,10 +219,12 @@ export class PrometheusSignals {
 
   /** One poll: one batched query per signal. On any failure the previous values stay, aging into staleness. */
   async poll(signal?: AbortSignal): Promise<void> {
-    const q = usageQueries(this.names, (extra) => this.selector(extra), this.o.rateWindow);
+    const q = usageQueries(this.names, (extra) => this.selector(extra), this.options.rateWindow);
     const now = Date.now();
     try {
-      const answers = await Promise.all(usageQueryOrder.map((name) => this.o.client.query(q[name], undefined, signal)));
+      const answers = await Promise.all(
+        usageQueryOrder.map((name) => this.options.client.query(q[name], undefined, signal)),
+      );
       this.queries += usageQueryOrder.length;
       // Usage, ratios, rates and counts are never negative: an answer that says so is garbage, and the whole poll
       // is rejected (the previous values age into staleness) rather than letting one bad series look like idleness.
@@ -238,14 +240,14 @@ export class PrometheusSignals {
       this.lastError = `Prometheus ${kind}: ${(err as Error).message}`;
       this.failureLog.failed(err);
     }
-    this.o.onUpdate();
+    this.options.onUpdate();
   }
 
   async run(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       await this.poll(signal).catch(() => undefined);
       // Wakes at once on abort, so a SIGTERM never waits out a poll interval.
-      await sleep(this.o.intervalMs, signal).catch(() => undefined);
+      await sleep(this.options.intervalMs, signal).catch(() => undefined);
     }
   }
 }
