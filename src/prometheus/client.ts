@@ -303,20 +303,11 @@ export class PrometheusClient implements RangeQueryClient {
     stepSeconds: number,
     signal?: AbortSignal,
   ): Promise<RangeSeries[]> {
-    return this.call(
-      "api/v1/query_range",
-      rangeParams(promql, start, end, stepSeconds),
-      (status, body) => {
-        const scanned = status < 500 ? scanMatrix(body) : undefined;
-        if (!scanned) return this.rangeSeries(status, body);
-        refusePartial(scanned.warnings);
-        return scanned.result.map((s) => ({
-          labels: s.labels,
-          points: Array.from(s.timestampsMs, (t, i) => [t, s.values[i] as number] as [number, number]),
-        }));
-      },
-      signal,
-    );
+    const columns = await this.queryRangeColumns(promql, start, end, stepSeconds, signal);
+    return columns.map((s) => ({
+      labels: s.labels,
+      points: Array.from(s.timestampsMs, (t, i) => [t, s.values[i] as number] as [number, number]),
+    }));
   }
 
   /**
