@@ -69,11 +69,14 @@ export function describeShortfall(s: CapacityShortfall): string {
   return `the requests (${need} per pod${sidecars}) exceed every node: ${largest}; ${pool}`;
 }
 
+/** How every shortfallKey begins: what tells an ExceedsNodeCapacity blocked-key from a MaxAllowed one. */
+export const shortfallKeyPrefix = "capacity";
+
 /** The condition a shortfall is: the same largest node and proposal from the same size is reported once. */
 export function shortfallKey(from: Size, s: CapacityShortfall): string {
   const n = s.largestNode;
   return [
-    "capacity",
+    shortfallKeyPrefix,
     from.cpuRequest ?? "-",
     from.memoryRequest ?? "-",
     n ? `${n.name}:${n.cpu}:${n.memory}` : "-",

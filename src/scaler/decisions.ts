@@ -11,6 +11,7 @@ import type { EventRecorder } from "../kube/events.js";
 import type { Informer } from "../kube/informer.js";
 import { Resources, type KubeObject } from "../kube/resources.js";
 import { resourcesOf, type Actuator } from "./actuator.js";
+import { shortfallKeyPrefix } from "./capacity.js";
 import { BoundedSet } from "./bounded-set.js";
 import type { FleetBudget } from "./fleet-budget.js";
 import { bytes, cores, formatCpu, formatMemory } from "./quantity.js";
@@ -155,7 +156,7 @@ export function recordedBlock(d: DecisionObject): { reason: BlockedReason; messa
   }
   const key = annotations[blockedKeyAnnotation];
   if (!key) return undefined;
-  return key.startsWith("capacity")
+  return key.startsWith(`${shortfallKeyPrefix}/`)
     ? { reason: "ExceedsNodeCapacity", message: "blocked: no allowed node can hold the size it asked for" }
     : { reason: "MaxAllowed", message: "blocked: already at maxAllowed" };
 }
