@@ -131,6 +131,12 @@ export const reportNotes = [
     "model; counter resets are handled by rate() as live.",
 ];
 
+/** Said when the sizes were read as raw samples (FetchHistoryOptions.lookback). */
+export const rawSizesNote =
+  "the sizes the workloads really had (kube-state-metrics' requests and limits) were read as raw samples and " +
+  "evaluated with Prometheus' lookback: a pod's size ends up to the lookback after the pod, where Prometheus would " +
+  "end it at its stale marker; they count in the 'before' figures and a kill's limit only, never in a decision.";
+
 /** Parses each policy; a file that does not parse is an error naming the field. */
 export function parsePolicies(policies: readonly Policy[]): Array<Policy & { value: ClusterScaler }> {
   return policies.map((p) => {
@@ -410,6 +416,7 @@ export class Backtest {
   ) as Record<CoverageSignal, Coverage>;
   private queries = 0;
   private rejectedSteps = 0;
+  private rawQueries = 0;
   private steps = 0;
   private stepMs = 0;
   private readonly failures: QueryFailure[] = [];
@@ -439,6 +446,7 @@ export class Backtest {
   add(history: SignalHistory, workloads: readonly BacktestWorkload[]): void {
     this.queries += history.queries;
     this.rejectedSteps += history.rejectedSteps;
+    this.rawQueries += history.rawQueries ?? 0;
     this.steps = history.steps.length;
     this.stepMs = history.stepMs;
     this.failures.push(...history.failures);
@@ -586,7 +594,7 @@ export class Backtest {
       rejectedSteps: this.rejectedSteps,
       missing,
       partial: missing.length > 0,
-      notes: reportNotes,
+      notes: this.rawQueries > 0 ? [...reportNotes, rawSizesNote] : reportNotes,
       policies,
     };
   }

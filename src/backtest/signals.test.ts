@@ -3,8 +3,16 @@
 // metric and chunk missing, with the reason.
 import nock from "nock";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { PrometheusClient, type RangeQueryClient } from "../prometheus/client.js";
-import { chunksOf, fetchHistory, historyMetrics, historyQueries, stepsOf } from "./signals.js";
+import { PrometheusClient, PrometheusError, type RangeColumns, type RangeQueryClient } from "../prometheus/client.js";
+import {
+  chunksOf,
+  fetchHistory,
+  historyMetrics,
+  historyQueries,
+  rawSelectors,
+  selectAtSteps,
+  stepsOf,
+} from "./signals.js";
 import { cannedPrometheus, promUrl } from "./testing.js";
 
 beforeAll(() => nock.disableNetConnect());
@@ -169,5 +177,147 @@ describe("fetchHistory", () => {
     expect(Number.isNaN(h.series.memory.get("tcp-a/kube-apiserver-5d9f-abcde/kube-apiserver")?.[3])).toBe(true);
     expect(h.failedAt.cpu[3]).toMatch(/negative/);
     expect(h.series.cpu.get("tcp-a/kube-apiserver-5d9f-abcde/kube-apiserver")?.[4]).toBe(0.5);
+  });
+});
+
+describe("selectAtSteps (an instant vector selector from raw samples)", () => {
+  const steps = [0, 60, 120, 180, 240, 300, 360].map((s) => t0 + s * 1000);
+  const at = (times: number[], values: number[], leftOpen: boolean, first = 0, last = steps.length - 1) => {
+    const out: Array<number | undefined> = steps.map(() => undefined);
+    selectAtSteps(
+      Float64Array.from(times, (s) => t0 + s * 1000),
+      Float64Array.from(values),
+      steps,
+      first,
+      last,
+      { deltaMs: 120_000, leftOpen },
+      (i, v) => (out[i] = v),
+    );
+    return out;
+  };
+
+  it("takes the newest sample at or before each step within the lookback, none before the first", () => {
+    // Samples at 30 s (1), 60 s (2, on a step), 61 s (3), then none until 350 s (4).
+    expect(at([30, 60, 61, 350], [1, 2, 3, 4], false)).toEqual([undefined, 2, 3, 3, undefined, undefined, 4]);
+  });
+
+  it("keeps a sample exactly one lookback old in Prometheus 2 (closed) and drops it from Prometheus 3 on", () => {
+    // The sample at 60 s is exactly 120 s old at the step 180 s.
+    expect(at([60], [7], false)).toEqual([undefined, 7, 7, 7, undefined, undefined, undefined]);
+    expect(at([60], [7], true)).toEqual([undefined, 7, 7, undefined, undefined, undefined, undefined]);
+  });
+
+  it("evaluates only the steps asked, reading samples before the first of them", () => {
+    expect(at([10, 200], [1, 2], false, 2, 4)).toEqual([undefined, undefined, 1, undefined, 2, undefined, undefined]);
+  });
+});
+
+describe("fetchHistory with raw samples of the sizes", () => {
+  const from = t0;
+  const to = t0 + 59 * stepMs; // 60 steps, step i at i × 30 s
+  const key = "tcp-a/kube-apiserver-5d9f-abcde/kube-apiserver";
+  const GiB = 2 ** 30;
+  // kube-state-metrics' memory request of one container by two series of one key (another uid label): one scraped
+  // every 5 minutes from 2 minutes before the range, 1 GiB, then 2 GiB from 20 minutes on; the other with one
+  // sample of 3 GiB at 10 minutes. The fake answers a range selector with the samples in (time − span, time].
+  const samples = (selector: string, time: number, spanMs: number): RangeColumns[] => {
+    if (!selector.startsWith("kube_pod_container_resource_requests") || !selector.includes('"memory"')) return [];
+    const series = (uid: string, times: number[], value: (t: number) => number): RangeColumns => {
+      const ts = times.filter((t) => t > time - spanMs && t <= time);
+      return {
+        labels: { ...pod("tcp-a", "kube-apiserver-5d9f-abcde"), uid },
+        timestampsMs: Float64Array.from(ts),
+        values: Float64Array.from(ts, value),
+      };
+    };
+    const every5m = Array.from({ length: 8 }, (_, k) => t0 - 120_000 + k * 300_000);
+    return [
+      series("u1", every5m, (t) => (t >= t0 + 20 * 60_000 ? 2 : 1) * GiB),
+      series("u2", [t0 + 10 * 60_000], () => 3 * GiB),
+    ].filter((c) => c.timestampsMs.length > 0);
+  };
+  const fake = (tooLarge = false) => {
+    const raw: Array<{ query: string; time: number }> = [];
+    const ranges: string[] = [];
+    const client: RangeQueryClient = {
+      queryRange: async (promql) => {
+        ranges.push(promql);
+        return [];
+      },
+      queryMatrixColumns: async (promql, time) => {
+        raw.push({ query: promql, time: time.getTime() });
+        if (tooLarge) throw new PrometheusError("over the limit", "too-large");
+        const m = /^(.*)\[(\d+)ms\]$/.exec(promql);
+        if (!m) throw new Error(`not a range selector: ${promql}`);
+        return samples(m[1] as string, time.getTime(), Number(m[2]));
+      },
+    };
+    return { client, raw, ranges };
+  };
+  const options = { from, to, stepMs, rateWindow: "1m", namespaces: ["tcp-a"], chunkSteps: 25 };
+
+  it("reads each size's selector once per chunk, back one lookback, and evaluates it at each step as Prometheus", async () => {
+    const { client, raw, ranges } = fake();
+    const h = await fetchHistory({ ...options, client, lookback: { deltaMs: 300_000, leftOpen: false } });
+    const sel = rawSelectors(["tcp-a"]);
+    // Three chunks (25, 25, 10 steps), three raw metrics each, at each chunk's last step; the rest are range queries.
+    const chunks = [
+      [0, 24],
+      [25, 49],
+      [50, 59],
+    ];
+    expect(raw.map((r) => `${r.query}@${r.time}`).sort()).toEqual(
+      chunks
+        .flatMap(([first = 0, last = 0]) =>
+          [sel.cpuRequest, sel.memoryRequest, sel.memoryLimit].map(
+            (s) => `${s}[${(last - first) * stepMs + 300_000}ms]@${t0 + last * stepMs}`,
+          ),
+        )
+        .sort(),
+    );
+    expect(ranges).toHaveLength((historyMetrics.length - 3) * 3);
+    expect(h.queries).toBe(historyMetrics.length * 3);
+    expect(h.rawQueries).toBe(9);
+    const memory = [...(h.series.memoryRequest.get(key) ?? [])];
+    // The sample 2 minutes before the range covers step 0; the 3 GiB one steps 20 (10 min) to 30 (exactly 5
+    // minutes old: kept, as Prometheus 2 keeps it); 2 GiB from the sample at 23 minutes (step 46) on.
+    const expected = memory.map((_, i) => (i >= 46 ? 2 : i >= 20 && i <= 30 ? 3 : 1) * GiB);
+    expect(memory).toEqual(expected);
+    expect(h.series.cpuRequest.size).toBe(0);
+    // Prometheus 3's left-open window drops the 3 GiB sample at exactly 5 minutes.
+    const open = await fetchHistory({
+      ...options,
+      client: fake().client,
+      lookback: { deltaMs: 300_000, leftOpen: true },
+    });
+    expect(open.series.memoryRequest.get(key)?.[30]).toBe(GiB);
+    expect(open.series.memoryRequest.get(key)?.[29]).toBe(3 * GiB);
+  });
+
+  it("evaluates at Prometheus an answer over the size limit, and everything without a lookback", async () => {
+    const large = fake(true);
+    const h = await fetchHistory({ ...options, client: large.client, lookback: { deltaMs: 300_000, leftOpen: false } });
+    expect(large.raw).toHaveLength(9);
+    expect(large.ranges).toHaveLength(historyMetrics.length * 3);
+    expect(h.failures).toEqual([]);
+    expect(h.rawQueries ?? 0).toBe(0);
+    const none = fake();
+    await fetchHistory({ ...options, client: none.client });
+    expect(none.raw).toHaveLength(0);
+    expect(none.ranges).toHaveLength(historyMetrics.length * 3);
+  });
+
+  it("keeps a raw read that fails for another reason as a failure of its metric and chunk", async () => {
+    const client: RangeQueryClient = {
+      queryRange: async () => [],
+      queryMatrixColumns: async () => {
+        throw new PrometheusError("query failed (bad_data): x", "query");
+      },
+    };
+    const h = await fetchHistory({ ...options, client, lookback: { deltaMs: 300_000, leftOpen: false } });
+    expect(h.failures.map((f) => f.metric).sort()).toEqual(
+      ["cpuRequest", "memoryLimit", "memoryRequest"].flatMap((m) => [m, m, m]).sort(),
+    );
+    expect(h.failedAt.memoryRequest[0]).toMatch(/bad_data/);
   });
 });

@@ -5,7 +5,7 @@
 // namespace/pod/container or namespace), never one per tenant or per step. A query that fails leaves its metric
 // missing over its chunk, with the reason kept; the rest of the history is still used (a partial history, never
 // a crash), and a step without a value is missing, never zero.
-import type { RangeColumns, RangeQueryClient } from "../prometheus/client.js";
+import type { Lookback, RangeColumns, RangeQueryClient } from "../prometheus/client.js";
 import { PrometheusError, rangeColumnsOf } from "../prometheus/client.js";
 import {
   defaultMetricNames,
@@ -67,6 +67,54 @@ export function historyQueries(
   };
 }
 
+/**
+ * The metrics read as raw samples where the Prometheus' lookback is known (FetchHistoryOptions.lookback), each by
+ * its bare selector: kube-state-metrics' sizes, which its exporter changes only when a pod changes and which
+ * Prometheus would otherwise evaluate at every step (most of its work in a backtest). They feed only the report's
+ * "before" figures and a kill's limit, never a decision.
+ */
+export const rawMetrics = ["cpuRequest", "memoryRequest", "memoryLimit"] as const;
+export type RawMetric = (typeof rawMetrics)[number];
+
+/** The selectors whose samples the max by (namespace, pod, container) of historyQueries' raw metrics reads. */
+export function rawSelectors(
+  namespaces: readonly string[] | undefined,
+  metrics: Partial<MetricNames> = {},
+): Record<RawMetric, string> {
+  const n = { ...defaultMetricNames, ...metrics };
+  const sel = (extra: string) => namespaceSelector(n, namespaces, extra);
+  return {
+    cpuRequest: `kube_pod_container_resource_requests${sel('resource="cpu"')}`,
+    memoryRequest: `kube_pod_container_resource_requests${sel('resource="memory"')}`,
+    memoryLimit: `kube_pod_container_resource_limits${sel('resource="memory"')}`,
+  };
+}
+
+/**
+ * An instant vector selector at steps `first`..`last` of `steps`, evaluated from one series' raw samples (ascending
+ * times) as Prometheus evaluates it: at each step, the newest sample at or before it, if it is within the
+ * lookback. Calls `put` for each step that has one. A raw answer has no stale markers, so a series that ended
+ * keeps its last value up to the lookback where Prometheus would end it at its marker.
+ */
+export function selectAtSteps(
+  times: Float64Array,
+  values: Float64Array,
+  steps: readonly number[],
+  first: number,
+  last: number,
+  lookback: Lookback,
+  put: (i: number, value: number) => void,
+): void {
+  let p = -1;
+  for (let i = first; i <= last; i++) {
+    const t = steps[i] as number;
+    while (p + 1 < times.length && (times[p + 1] as number) <= t) p++;
+    if (p < 0) continue;
+    const age = t - (times[p] as number);
+    if (lookback.leftOpen ? age < lookback.deltaMs : age <= lookback.deltaMs) put(i, values[p] as number);
+  }
+}
+
 /** One metric's series: key → value per step (NaN where the step has none). */
 export type SeriesByKey = Map<string, Float64Array>;
 
@@ -89,6 +137,8 @@ export interface SignalHistory {
   queries: number;
   /** Steps whose usage answer had a negative value: the live poll rejects such an answer whole, and so does this. */
   rejectedSteps: number;
+  /** Range selectors of rawMetrics read as raw samples and evaluated here (0 without a lookback). */
+  rawQueries?: number;
 }
 
 export interface FetchHistoryOptions {
@@ -107,6 +157,13 @@ export interface FetchHistoryOptions {
   chunkSteps?: number;
   seriesHint?: number;
   pointsPerQuery?: number;
+  /**
+   * The Prometheus' lookback (PrometheusClient.lookback): where it is given and the client reads range selectors
+   * (queryMatrixColumns), the rawMetrics are read as raw samples and evaluated here, step by step, as Prometheus
+   * would; an answer over the size limit is evaluated at Prometheus instead. Without it every metric is a range
+   * query.
+   */
+  lookback?: Lookback;
   /** Range queries in flight at once (default 4). */
   concurrency?: number;
   signal?: AbortSignal;
@@ -134,6 +191,9 @@ export async function fetchHistory(o: FetchHistoryOptions): Promise<SignalHistor
     o.chunkSteps ??
     Math.max(60, Math.min(11_000, Math.floor((o.pointsPerQuery ?? 400_000) / Math.max(1, o.seriesHint ?? 100))));
   const queries = historyQueries(o.namespaces, o.rateWindow, o.metrics, o.stepMs);
+  const selectors = rawSelectors(o.namespaces, o.metrics);
+  const readRaw = o.client.queryMatrixColumns?.bind(o.client);
+  const lookback = readRaw ? o.lookback : undefined;
   const history: SignalHistory = {
     steps,
     stepMs: o.stepMs,
@@ -142,6 +202,7 @@ export async function fetchHistory(o: FetchHistoryOptions): Promise<SignalHistor
     failures: [],
     queries: 0,
     rejectedSteps: 0,
+    rawQueries: 0,
   };
   // No tenant to ask about: an empty selector would read every namespace's series.
   if (steps.length === 0 || o.namespaces?.length === 0) return history;
@@ -161,10 +222,26 @@ export async function fetchHistory(o: FetchHistoryOptions): Promise<SignalHistor
       history.queries++;
       try {
         const range = [queries[job.metric], new Date(start), new Date(end), o.stepMs / 1000, o.signal] as const;
-        // Columns where the client reads them (no object per point), else its series.
-        const result: RangeColumns[] = o.client.queryRangeColumns
-          ? await o.client.queryRangeColumns(...range)
-          : rangeColumnsOf(await o.client.queryRange(...range));
+        const evaluated = async (): Promise<RangeColumns[]> =>
+          // Columns where the client reads them (no object per point), else its series.
+          o.client.queryRangeColumns
+            ? await o.client.queryRangeColumns(...range)
+            : rangeColumnsOf(await o.client.queryRange(...range));
+        const raw = lookback && readRaw && (rawMetrics as readonly string[]).includes(job.metric);
+        let result: RangeColumns[];
+        let rawSamples = false;
+        if (raw) {
+          // Every sample a step of the chunk can pick: from the first step less the lookback to the last step.
+          const spanMs = end - start + lookback.deltaMs;
+          try {
+            result = await readRaw(`${selectors[job.metric as RawMetric]}[${spanMs}ms]`, new Date(end), o.signal);
+            rawSamples = true;
+            history.rawQueries = (history.rawQueries ?? 0) + 1;
+          } catch (err) {
+            if (!(err instanceof PrometheusError && err.kind === "too-large")) throw err;
+            result = await evaluated();
+          }
+        } else result = await evaluated();
         const byKey = history.series[job.metric];
         const usage = (usageQueryOrder as readonly string[]).includes(job.metric);
         for (const s of result) {
@@ -182,6 +259,15 @@ export async function fetchHistory(o: FetchHistoryOptions): Promise<SignalHistor
           }
           const times = s.timestampsMs;
           const vs = s.values;
+          if (rawSamples && lookback) {
+            // As `max by` over the series of one key at each step; a NaN sample is a step without a value.
+            const into = values;
+            selectAtSteps(times, vs, steps, job.first, job.last, lookback, (i, v) => {
+              const old = into[i] as number;
+              if (!Number.isNaN(v) && !(v <= old)) into[i] = v;
+            });
+            continue;
+          }
           for (let p = 0; p < times.length; p++) {
             const i = Math.round(((times[p] as number) - t0) / o.stepMs);
             if (i < job.first || i > job.last) continue;

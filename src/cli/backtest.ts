@@ -113,6 +113,11 @@ export async function backtest(r: BacktestRun): Promise<BacktestReport> {
   }
   const namespaces = [...byNamespace.keys()].sort();
   const batches = namespaceBatches(namespaces, stepsOf(r.from, r.to, r.stepMs).length, r.namespacesPerBatch);
+  // Where Prometheus tells how it looks back, the sizes are read as raw samples (fetchHistory); else evaluated there.
+  const lookback = await client.lookback(r.signal).catch((err: unknown) => {
+    if (r.signal?.aborted) throw err;
+    return undefined;
+  });
   for (const batch of batches.length > 0 ? batches : [[]]) {
     const history = await fetchHistory({
       client,
@@ -123,6 +128,7 @@ export async function backtest(r: BacktestRun): Promise<BacktestReport> {
       namespaces: batch,
       // About ten pods per namespace.
       seriesHint: Math.max(1, batch.length * 10),
+      ...(lookback ? { lookback } : {}),
       onProgress: r.onProgress,
       signal: r.signal,
     });

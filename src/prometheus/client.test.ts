@@ -96,3 +96,67 @@ describe("PrometheusClient.query (instant)", () => {
     expect(nock.isDone()).toBe(true);
   });
 });
+
+describe("PrometheusClient.lookback and queryMatrixColumns", () => {
+  const status = (flags: unknown, version: unknown) => {
+    nock(url).get("/api/v1/status/flags").reply(200, { status: "success", data: flags });
+    nock(url).get("/api/v1/status/buildinfo").reply(200, { status: "success", data: { version } });
+  };
+
+  it("reads the lookback delta from the flags and its window's kind from the version, by GET", async () => {
+    status({ "query.lookback-delta": "11m", "web.enable-lifecycle": "false" }, "2.42.0+ds");
+    expect(await client().lookback()).toEqual({ deltaMs: 660_000, leftOpen: false });
+    status({ "query.lookback-delta": "5m" }, "3.5.0");
+    expect(await client().lookback()).toEqual({ deltaMs: 300_000, leftOpen: true });
+  });
+
+  it.each([
+    ["no lookback flag (not Prometheus' own status API)", { other: "1" }, "2.42.0"],
+    ["a lookback this client does not read", { "query.lookback-delta": "1d" }, "2.42.0"],
+    ["a version without a major number", { "query.lookback-delta": "5m" }, "main"],
+  ])("refuses %s, so that the caller evaluates at Prometheus", async (_what, flags, version) => {
+    status(flags, version);
+    await expect(client().lookback()).rejects.toBeInstanceOf(PrometheusError);
+  });
+
+  it("refuses when the status endpoints are not there", async () => {
+    nock(url).get("/api/v1/status/flags").reply(404, "404 page not found");
+    nock(url).get("/api/v1/status/buildinfo").reply(404, "404 page not found");
+    await expect(client().lookback()).rejects.toBeInstanceOf(PrometheusError);
+  });
+
+  it("reads a range selector's raw samples as columns, at the time asked", async () => {
+    nock(url)
+      .post("/api/v1/query", { query: "x[20m]", time: "1700000700.000" })
+      .reply(200, {
+        status: "success",
+        data: {
+          resultType: "matrix",
+          result: [
+            {
+              metric: { pod: "a" },
+              values: [
+                [1700000000, "1"],
+                [1700000600.5, "2"],
+              ],
+            },
+          ],
+        },
+      });
+    const got = await client().queryMatrixColumns("x[20m]", new Date(1700000700_000));
+    expect(got).toEqual([
+      {
+        labels: { pod: "a" },
+        timestampsMs: Float64Array.from([1700000000_000, 1700000600_500]),
+        values: Float64Array.from([1, 2]),
+      },
+    ]);
+  });
+
+  it("gives a vector answer to a range selector read as an error, not as no samples", async () => {
+    nock(url)
+      .post("/api/v1/query")
+      .reply(200, { status: "success", data: { resultType: "vector", result: [] } });
+    await expect(client().queryMatrixColumns("x[1m]", new Date(0))).rejects.toMatchObject({ kind: "malformed" });
+  });
+});

@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { z } from "zod";
+import { parseDuration } from "../api/common.js";
 import { backoffDelay, sleep } from "../kube/backoff.js";
 import { userAgent } from "../version.js";
 import { scanMatrix, type RangeColumns } from "./matrix.js";
@@ -80,6 +81,15 @@ export interface InstantSample {
   timestampMs: number;
 }
 
+/**
+ * An instant vector selector's sample at step t is the newest one at or before t, within `deltaMs`: in
+ * [t − deltaMs, t] for Prometheus 2, in (t − deltaMs, t] from Prometheus 3 on (`leftOpen`).
+ */
+export interface Lookback {
+  deltaMs: number;
+  leftOpen: boolean;
+}
+
 export interface RangeSeries {
   labels: Record<string, string>;
   /** [ms since epoch, value] */
@@ -100,6 +110,8 @@ export interface RangeQueryClient {
     stepSeconds: number,
     signal?: AbortSignal,
   ): Promise<RangeColumns[]>;
+  /** An instant query of a range selector: its raw samples, as columns (PrometheusClient.queryMatrixColumns). */
+  queryMatrixColumns?(promql: string, time: Date, signal?: AbortSignal): Promise<RangeColumns[]>;
 }
 
 /** Range series as columns. */
@@ -135,9 +147,16 @@ export class PrometheusClient implements RangeQueryClient {
     return this.options.bearerToken;
   }
 
-  private send(path: string, params: URLSearchParams, signal?: AbortSignal): Promise<{ status: number; body: string }> {
+  private send(
+    path: string,
+    params: URLSearchParams,
+    signal?: AbortSignal,
+    method: "GET" | "POST" = "POST",
+  ): Promise<{ status: number; body: string }> {
     const url = new URL(path, this.base);
-    const body = params.toString();
+    // The status endpoints answer GET only; queries go as POST, so that a long selector never meets a URL limit.
+    if (method === "GET") url.search = params.toString();
+    const body = method === "POST" ? params.toString() : "";
     const token = this.token();
     const timeoutMs = this.options.timeoutMs ?? 30_000;
     const maxBytes = this.options.maxResponseBytes ?? defaultMaxResponseBytes;
@@ -150,11 +169,12 @@ export class PrometheusClient implements RangeQueryClient {
       const req = (url.protocol === "https:" ? httpsRequest : httpRequest)(
         url,
         {
-          method: "POST",
+          method,
           agent: this.agent,
           headers: {
-            "content-type": "application/x-www-form-urlencoded",
-            "content-length": Buffer.byteLength(body),
+            ...(method === "POST"
+              ? { "content-type": "application/x-www-form-urlencoded", "content-length": Buffer.byteLength(body) }
+              : {}),
             accept: "application/json",
             "user-agent": userAgent,
             ...(token ? { authorization: `Bearer ${token}` } : {}),
@@ -261,11 +281,12 @@ export class PrometheusClient implements RangeQueryClient {
     params: URLSearchParams,
     read: (status: number, body: string) => T,
     signal?: AbortSignal,
+    method: "GET" | "POST" = "POST",
   ): Promise<T> {
     const retries = this.options.retries ?? 2;
     for (let attempt = 0; ; attempt++) {
       try {
-        const res = await this.send(path, params, signal);
+        const res = await this.send(path, params, signal, method);
         return read(res.status, res.body);
       } catch (err) {
         if (signal?.aborted) throw err;
@@ -332,6 +353,68 @@ export class PrometheusClient implements RangeQueryClient {
       },
       signal,
     );
+  }
+
+  /**
+   * An instant query whose answer is a matrix: a range selector (`metric{...}[10m]`) at `time`, its raw samples as
+   * columns (stale markers are not in such an answer), read as queryRangeColumns reads a range answer.
+   */
+  async queryMatrixColumns(promql: string, time: Date, signal?: AbortSignal): Promise<RangeColumns[]> {
+    const params = new URLSearchParams({ query: promql, time: (time.getTime() / 1000).toFixed(3) });
+    return this.call(
+      "api/v1/query",
+      params,
+      (status, body) => {
+        const scanned = status < 500 ? scanMatrix(body) : undefined;
+        if (!scanned) return rangeColumnsOf(this.rangeSeries(status, body));
+        refusePartial(scanned.warnings);
+        return scanned.result;
+      },
+      signal,
+    );
+  }
+
+  /**
+   * How this Prometheus picks an instant vector selector's sample at a step: its --query.lookback-delta (from
+   * /api/v1/status/flags) and whether that window is left-open (Prometheus 3 and later) or closed (2.x, from
+   * /api/v1/status/buildinfo). Throws when either is not there or not understood (Thanos, Mimir and others answer
+   * these differently or not at all); a caller then evaluates at Prometheus, not locally.
+   */
+  async lookback(signal?: AbortSignal): Promise<Lookback> {
+    const status = <T>(path: string, schema: z.ZodType<T>) =>
+      this.call(
+        path,
+        new URLSearchParams(),
+        (st, body) => {
+          if (st >= 500) throw new PrometheusError(`Prometheus answered ${st}: ${body.slice(0, 200)}`, "server");
+          let json: unknown;
+          try {
+            json = JSON.parse(body);
+          } catch {
+            throw new PrometheusError(`${path} answered ${st} with a body that is not JSON`, "malformed");
+          }
+          const parsed = schema.safeParse(json);
+          if (!parsed.success) throw new PrometheusError(`${path}: no such field in the answer`, "malformed");
+          return parsed.data;
+        },
+        signal,
+        "GET",
+      );
+    const [flags, build] = await Promise.all([
+      status("api/v1/status/flags", z.object({ data: z.object({ "query.lookback-delta": z.string() }) })),
+      status("api/v1/status/buildinfo", z.object({ data: z.object({ version: z.string() }) })),
+    ]);
+    const delta = flags.data["query.lookback-delta"];
+    let deltaMs: number;
+    try {
+      deltaMs = parseDuration(delta);
+    } catch {
+      throw new PrometheusError(`query.lookback-delta ${delta} is not a duration this client reads`, "malformed");
+    }
+    const major = /^v?(\d+)\./.exec(build.data.version)?.[1];
+    if (!major || deltaMs <= 0)
+      throw new PrometheusError(`version ${build.data.version}, lookback ${delta}: not understood`, "malformed");
+    return { deltaMs, leftOpen: Number(major) >= 3 };
   }
 
   /** A range answer read the general way: JSON.parse and the schema. */

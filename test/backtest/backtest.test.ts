@@ -8,7 +8,9 @@ import { execFile } from "node:child_process";
 import { createWriteStream, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { historyMetrics } from "../../src/backtest/signals.js";
+import { rawSizesNote } from "../../src/backtest/run.js";
+import { fetchHistory, historyMetrics, rawMetrics } from "../../src/backtest/signals.js";
+import { PrometheusClient } from "../../src/prometheus/client.js";
 import { KubeClient } from "../../src/kube/client.js";
 import { Resources, type KubeObject } from "../../src/kube/resources.js";
 import { adminKubeConfig, freshNamespace, metacluster } from "../harness/cluster.js";
@@ -84,6 +86,26 @@ describe("metapilot backtest on a real Prometheus and the meta-cluster", () => {
     series("kube_pod_container_resource_limits", "gauge", `${ksm},resource="memory",unit="byte"}`, () => 2048 * MiB);
     series("kube_pod_container_resource_requests", "gauge", `${ksm},resource="memory",unit="byte"}`, () => 1024 * MiB);
     series("kube_pod_container_resource_requests", "gauge", `${ksm},resource="cpu",unit="core"}`, () => 1);
+    // A sidecar's sizes, sparse and irregular (not the workload's container, so not in its figures): for the raw
+    // reads against Prometheus' own evaluation. Samples every 7 minutes for an hour (a step falls exactly 5 minutes,
+    // the lookback, after each), none for 20 minutes, then every 3 minutes; two uids of one key overlap for a while.
+    const sidecar = `{namespace="${ns.name}",pod="${pod}",container="sidecar"`;
+    const sparse = (uid: string, resource: string, times: number[], value: (t: number) => number) => {
+      const name = resource === "limit" ? "kube_pod_container_resource_limits" : "kube_pod_container_resource_requests";
+      out.write(`# TYPE ${name} gauge\n`);
+      for (const t of times)
+        out.write(
+          `${name}${sidecar},uid="${uid}",resource="${resource === "cpu" ? "cpu" : "memory"}"} ${value(t)} ${t / 1000}\n`,
+        );
+    };
+    const sparseTimes = [
+      ...Array.from({ length: 9 }, (_, k) => start + hourMs + k * 7 * 60_000),
+      ...Array.from({ length: 20 }, (_, k) => start + 2 * hourMs + 23 * 60_000 + k * 3 * 60_000),
+    ];
+    sparse("s1", "memory", sparseTimes, (t) => 100 * MiB + ((t - start) / 60_000) * MiB);
+    sparse("s2", "memory", sparseTimes.slice(5, 12), () => 150 * MiB);
+    sparse("s1", "cpu", sparseTimes, (t) => ((t - start) / 60_000) % 7);
+    sparse("s1", "limit", sparseTimes.slice(3), () => 512 * MiB);
     out.end("# EOF\n");
     await new Promise<void>((r) => out.once("finish", () => r()));
     // The fast policy from the meta-cluster (--name), the slow one from a file (-f).
@@ -164,6 +186,18 @@ describe("metapilot backtest on a real Prometheus and the meta-cluster", () => {
     expect(report.queries).toBe(historyMetrics.length);
     const logged = prometheus.rangeQueries().filter((q) => q.query.includes(ns.name));
     expect(logged).toHaveLength(historyMetrics.length);
+    // Of them, the sizes as raw samples (instant queries of a range selector, no step), the rest range queries.
+    expect(
+      logged
+        .filter((q) => !q.step)
+        .map((q) => q.query.replace(/\{.*/, ""))
+        .sort(),
+    ).toEqual([
+      "kube_pod_container_resource_limits",
+      "kube_pod_container_resource_requests",
+      "kube_pod_container_resource_requests",
+    ]);
+    expect(report.notes).toContain(rawSizesNote);
     expect(report.partial).toBe(false);
     const [fast, slow] = report.policies;
     expect([fast.name, fast.source, slow.name]).toEqual([ns.name, `clusterscaler/${ns.name}`, "slow"]);
@@ -193,5 +227,35 @@ describe("metapilot backtest on a real Prometheus and the meta-cluster", () => {
     expect(report.coverage.memoryWorkingSet.percent).toBeLessThan(95);
     expect(report.coverage.memoryWorkingSet.gaps).toBe(1);
     expect(report.coverage.oomKills.percent).toBeGreaterThan(99);
+  });
+
+  it("reads the sizes as raw samples that give, at every step, what Prometheus evaluates", async () => {
+    const prom = new PrometheusClient({ url: prometheus.url });
+    const lookback = await prom.lookback();
+    expect(lookback).toEqual({ deltaMs: 5 * 60_000, leftOpen: false });
+    const read = (withLookback: boolean) =>
+      fetchHistory({
+        client: prom,
+        from: start,
+        to: end,
+        stepMs: 15_000,
+        rateWindow: "1m",
+        namespaces: [ns.name],
+        // Several chunks, so that each raw read starts one lookback before its first step.
+        chunkSteps: 200,
+        ...(withLookback ? { lookback } : {}),
+      });
+    const [raw, evaluated] = [await read(true), await read(false)];
+    expect(raw.rawQueries).toBe(rawMetrics.length * 8);
+    expect(evaluated.rawQueries ?? 0).toBe(0);
+    for (const metric of rawMetrics) {
+      const keys = [...evaluated.series[metric].keys()].sort();
+      expect([...raw.series[metric].keys()].sort(), metric).toEqual(keys);
+      expect(keys, metric).toContain(`${ns.name}/${pod}/sidecar`);
+      for (const key of keys)
+        expect([...(raw.series[metric].get(key) ?? [])], `${metric} ${key}`).toEqual([
+          ...(evaluated.series[metric].get(key) ?? []),
+        ]);
+    }
   });
 });
