@@ -3,7 +3,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { decide } from "./engine.js";
 import { input, policy } from "./testing.js";
-import { leastSquares } from "./estimators/fleet.js";
+import { leastSquares } from "./estimators/fleet-fit.js";
 import { ladderStep, oomMemory } from "./estimators/index.js";
 import { MiB } from "./quantity.js";
 import type { DecisionInput, OomEvent, Size } from "./types.js";

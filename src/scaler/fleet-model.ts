@@ -6,13 +6,8 @@
 // is for.
 import type { ClusterScaler } from "../api/index.js";
 import type { ComponentName } from "./types.js";
-import {
-  describeFleetFit,
-  fitFleet,
-  type FleetFitOptions,
-  type FleetFitResult,
-  type FleetSample,
-} from "./estimators/fleet.js";
+import { describeFleetFit, type FleetFitOptions, type FleetFitResult, type FleetSample } from "./estimators/fleet.js";
+import { fitFleet } from "./estimators/fleet-fit.js";
 import { MiB } from "./quantity.js";
 import type { Measurement } from "./types.js";
 

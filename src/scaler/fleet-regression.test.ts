@@ -9,7 +9,7 @@ import { createLogger } from "../kube/logger.js";
 import type { KubeObject } from "../kube/resources.js";
 import { emptyUsageSnapshot, type PrometheusSignals } from "./signals/prometheus.js";
 import { decide, defaultEngineOptions } from "./engine.js";
-import { fitFleet } from "./estimators/fleet.js";
+import { fitFleet } from "./estimators/fleet-fit.js";
 import { linearFleet, seeded } from "./estimators/fleet-testing.js";
 import { fleetRegressionCondition, fleetRegressionStatus } from "./fleet-model.js";
 import { MiB } from "./quantity.js";

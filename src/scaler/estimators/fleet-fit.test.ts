@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { describeFleetFit, fitFleet, leastSquares, predictFleet } from "./fleet.js";
+import { fitFleet, leastSquares } from "./fleet-fit.js";
+import { describeFleetFit, predictFleet } from "./fleet.js";
 import { linearFleet, seeded } from "./fleet-testing.js";
 
 describe("leastSquares", () => {
