@@ -2,6 +2,8 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { createLogger, logFormats, type LogFormat } from "../kube/logger.js";
 import { Manager } from "../kube/manager.js";
 import { availableControllers, controllerFactory, type ControllerConfig } from "../controllers.js";
+// Every controller registers itself with controllers.ts when its module loads.
+import "../register.js";
 import { addDashboard } from "../server/dashboard/index.js";
 import { loadKubeConfig } from "./kubeconfig.js";
 import {
