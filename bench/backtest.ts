@@ -59,7 +59,7 @@ function policy(name: string, window: string): unknown {
     },
   };
 }
-const policies = [
+export const policies = [
   { name: "down-5m", raw: policy("down-5m", "5m") },
   { name: "down-30m", raw: policy("down-30m", "30m") },
 ];
@@ -70,7 +70,7 @@ const policies = [
  * kube-state-metrics every 10 min (Prometheus runs with an 11-minute lookback). Samples sit 15 s off the step grid,
  * so no sample is on a range selector's edge.
  */
-async function writeHistory(file: string, tenants: number, from: number, to: number): Promise<number> {
+export async function writeHistory(file: string, tenants: number, from: number, to: number): Promise<number> {
   const out = createWriteStream(file);
   let buffer = "";
   let samples = 0;
@@ -188,6 +188,28 @@ interface CliRun {
   peakRssMiB: number;
   cpuSeconds: number;
   stdout: string;
+  /** Prometheus' CPU seconds during the run (it answers nobody else), and the queries it logged. */
+  prometheusCpuSeconds?: number;
+  rangeQueries?: number;
+  rawQueries?: number;
+}
+
+/** The table without its notes: the figures two trees are checked equal on (a note may be new). */
+const withoutNotes = (table: string) => table.replace(/\nNotes:\n[\s\S]*$/, "");
+
+/** runCli, with what Prometheus did meanwhile: its CPU seconds and its queries, range and raw (no step). */
+async function runCliMeasured(prom: HistoryPrometheus, outDir: string, args: string[]): Promise<CliRun> {
+  const before = prom.rangeQueries();
+  const cpu0 = (prom.pid && cpuSeconds(prom.pid)) || 0;
+  const r = await runCli(outDir, args);
+  const cpu1 = (prom.pid && cpuSeconds(prom.pid)) || 0;
+  const logged = prom.rangeQueries().slice(before.length);
+  return {
+    ...r,
+    prometheusCpuSeconds: cpu1 - cpu0,
+    rangeQueries: logged.filter((q) => q.step > 0).length,
+    rawQueries: logged.filter((q) => !q.step).length,
+  };
 }
 
 /** One `metapilot backtest` process: its wall time, peak RSS (VmHWM, sampled every 200 ms) and output. */
@@ -379,15 +401,14 @@ async function run(opts: BenchOptions): Promise<Record<string, unknown>> {
     // The baseline commit's CLI, run after each of this tree's against the same Prometheus: the same load.
     const baselineRuns: CliRun[] = [];
     for (let i = 0; i < runs; i++) {
-      const before = prom.rangeQueries().length;
-      const r = await runCli(outDir, args);
-      queriesPerRun.push(prom.rangeQueries().length - before);
+      const r = await runCliMeasured(prom, outDir, args);
+      queriesPerRun.push((r.rangeQueries ?? 0) + (r.rawQueries ?? 0));
       cliRuns.push(r);
       opts.log(
         `run ${i + 1}: ${r.wallSeconds.toFixed(1)} s, ${(rounds / r.wallSeconds).toFixed(0)} rounds/s, peak RSS ${r.peakRssMiB.toFixed(0)} MiB, ${queriesPerRun.at(-1)} queries`,
       );
       if (!baseline) continue;
-      const b = await runCli(baseline.outDir, args);
+      const b = await runCliMeasured(prom, baseline.outDir, args);
       baselineRuns.push(b);
       opts.log(`run ${i + 1} of ${baseline.ref}: ${b.wallSeconds.toFixed(1)} s, ${b.cpuSeconds.toFixed(1)} CPU-s`);
     }
@@ -421,7 +442,10 @@ async function run(opts: BenchOptions): Promise<Record<string, unknown>> {
       cliCpuSeconds: cliRuns.map((r) => round(r.cpuSeconds, 1)),
       workloadRounds: rounds,
       workloadRoundsPerSecond: Math.round(rounds / wall),
-      promqlRangeQueries: queriesPerRun,
+      promqlQueries: queriesPerRun,
+      promqlRangeQueries: cliRuns.map((r) => r.rangeQueries),
+      promqlRawSampleQueries: cliRuns.map((r) => r.rawQueries),
+      prometheusCpuSeconds: cliRuns.map((r) => round(r.prometheusCpuSeconds ?? 0, 1)),
       backtestPeakRssMiB: round(Math.max(...cliRuns.map((r) => r.peakRssMiB)), 1),
       prometheusRssAtStartMiB: round(promRssAtStartMiB, 1),
       prometheusPeakRssMiB: round(promPeakMiB, 1),
@@ -431,6 +455,13 @@ async function run(opts: BenchOptions): Promise<Record<string, unknown>> {
               ref: baseline.ref,
               commit: baseline.commit,
               sameOutput: baselineRuns.every((b, i) => b.stdout === cliRuns[i]?.stdout),
+              sameFiguresButNotes: baselineRuns.every(
+                (b, i) => withoutNotes(b.stdout) === withoutNotes(cliRuns[i]?.stdout ?? ""),
+              ),
+              peakRssMiB: round(Math.max(...baselineRuns.map((r) => r.peakRssMiB)), 1),
+              prometheusCpuSeconds: baselineRuns.map((r) => round(r.prometheusCpuSeconds ?? 0, 1)),
+              promqlRangeQueries: baselineRuns.map((r) => r.rangeQueries),
+              promqlRawSampleQueries: baselineRuns.map((r) => r.rawQueries),
               wallSeconds: {
                 median: round(median(baselineRuns.map((r) => r.wallSeconds)), 2),
                 runs: baselineRuns.map((r) => round(r.wallSeconds, 2)),
