@@ -26,7 +26,7 @@ function table(lines: string[][]): string {
 export function renderBacktestTable(r: BacktestReport): string {
   const out: string[] = [];
   out.push(
-    `Backtest ${r.from} → ${r.to}, ${r.steps} steps of ${r.stepSeconds}s, ${r.queries} Prometheus range queries` +
+    `Backtest ${r.from} → ${r.to}, ${r.steps} steps of ${r.stepSeconds}s, ${r.queries} Prometheus queries` +
       (r.partial ? " (PARTIAL: see missing below)" : "") +
       "\n\n",
   );

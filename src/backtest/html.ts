@@ -66,7 +66,7 @@ export function renderBacktestHtml(r: BacktestReport, assets: { chartJs?: string
 <script>window.addEventListener("DOMContentLoaded",function(){var d=JSON.parse(document.getElementById("backtest-data").textContent);window.metapilotCharts={};d.forEach(function(t){window.metapilotCharts[t.id]=window.metapilotDraw.timeline(document.getElementById(t.id),t);});document.body.dataset.ready="backtest";});</script>
 </head><body>
 <h1>metapilot backtest</h1>
-<p>${esc(r.from)} → ${esc(r.to)}: ${r.steps} steps of ${r.stepSeconds}s, ${r.queries} Prometheus range queries${r.partial ? ' <strong class="warn">(partial)</strong>' : ""}.</p>
+<p>${esc(r.from)} → ${esc(r.to)}: ${r.steps} steps of ${r.stepSeconds}s, ${r.queries} Prometheus queries${r.partial ? ' <strong class="warn">(partial)</strong>' : ""}.</p>
 <h2>Policies side by side</h2>
 ${summary}
 <h2>Coverage</h2>

@@ -144,7 +144,7 @@ describe("runBacktest", () => {
     expect(table).toMatch(
       new RegExp(`changes \\(up / down\\)\\s+${fast!.changes} \\(0 / ${fast!.scaleDowns}\\)\\s+${slow!.changes}`),
     );
-    expect(table).toContain("11 Prometheus range queries");
+    expect(table).toContain("11 Prometheus queries");
   });
 
   it("leaves out tenants the policy does not select", () => {

@@ -133,7 +133,7 @@ describe("runBacktestCommand", () => {
     expect(report.policies.map((p: { name: string }) => p.name)).toEqual(["fast", "slow"]);
     // Idle CPU all along, but no scale-down without memory: every one held for data.
     for (const p of report.policies) expect(p.summary).toMatchObject({ scaleDowns: 0, heldForData: 241 });
-    expect(r.err).toMatch(/warning: partial report: \d+ range queries failed/);
+    expect(r.err).toMatch(/warning: partial report: \d+ queries failed/);
     expect(r.err).toMatch(/--fail-if heldForData>0 holds for fast: heldForData is 241/);
     expect(r.err).not.toMatch(/oomLost/);
     expect(r.code).toBe(failIfExitCode);
@@ -147,7 +147,7 @@ describe("runBacktestCommand", () => {
     const r = await backtest(flags({ output: "table", failIf: [parseFailIf("oomLost>0")] }));
     expect(r.code).toBe(0);
     expect(r.out).toMatch(
-      /^Backtest 2026-12-01T00:00:00.000Z → 2026-12-01T02:00:00.000Z, 241 steps of 30s, \d+ Prometheus range queries\n/,
+      /^Backtest 2026-12-01T00:00:00.000Z → 2026-12-01T02:00:00.000Z, 241 steps of 30s, \d+ Prometheus queries\n/,
     );
     expect(r.out).toMatch(/\s+fast\s+slow\n/);
   });

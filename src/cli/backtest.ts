@@ -243,7 +243,7 @@ export async function runBacktestCommand(
   )
     err("metapilot: warning: no usage history in the range for any workload: every scale-down was held for data\n");
   if (report.partial)
-    err(`metapilot: warning: partial report: ${report.missing.length} range queries failed (listed under Missing)\n`);
+    err(`metapilot: warning: partial report: ${report.missing.length} queries failed (listed under Missing)\n`);
   out(renderBacktest(report, flags.output));
   const reasons = evaluateFailIf(flags.failIf, report.policies);
   for (const r of reasons) err(`metapilot: ${r}\n`);
