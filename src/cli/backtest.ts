@@ -12,12 +12,13 @@ import { backtestFormats, renderBacktest, type BacktestFormat } from "../backtes
 import { listInventory, readTenantsFile, type BacktestWorkload, type Inventory } from "../backtest/inventory.js";
 import { Backtest, type BacktestReport, type Policy } from "../backtest/run.js";
 import { fetchHistory, stepsOf } from "../backtest/signals.js";
+import { defaultReplayWorkers, minStepsForWorkers, replayThreads, type ReplayWorkers } from "../backtest/workers.js";
 import { KubeClient } from "../kube/client.js";
 import { Resources, type KubeObject } from "../kube/resources.js";
 import { PrometheusClient, type PrometheusOptions } from "../prometheus/client.js";
 import { parseTimeArg } from "../server/dashboard/report.js";
 import { userAgent } from "../version.js";
-import { duration } from "./args.js";
+import { duration, positiveInteger } from "./args.js";
 import {
   addApiserverTimeoutFlag,
   addKubeFlags,
@@ -46,6 +47,8 @@ export interface BacktestFlags extends KubeFlags, PrometheusFlags {
   output: BacktestFormat;
   failIf: FailIf[];
   apiserverTimeout: string;
+  /** Replay threads (a positive integer, as text); default defaultReplayWorkers. */
+  workers?: string;
 }
 
 /** RFC 3339, or a duration back from now with or without a leading minus: -14d, 14d, -36h, 90m. */
@@ -80,6 +83,13 @@ export interface BacktestRun {
   signal?: AbortSignal;
   /** Tenant namespaces read and replayed together (default: as many as namespaceBatches allows). */
   namespacesPerBatch?: number;
+  /**
+   * Threads the replay runs on (default defaultReplayWorkers); 1, or a run smaller than minStepsForWorkers
+   * workload-steps, replays in this thread (replayThreads).
+   */
+  workers?: number;
+  /** The smallest run replayed on threads (default minStepsForWorkers). */
+  minStepsForWorkers?: number;
 }
 
 /**
@@ -112,24 +122,36 @@ export async function backtest(r: BacktestRun): Promise<BacktestReport> {
     else byNamespace.set(w.ref.namespace, [w]);
   }
   const namespaces = [...byNamespace.keys()].sort();
-  const batches = namespaceBatches(namespaces, stepsOf(r.from, r.to, r.stepMs).length, r.namespacesPerBatch);
-  for (const batch of batches.length > 0 ? batches : [[]]) {
-    const history = await fetchHistory({
-      client,
-      from: r.from,
-      to: r.to,
-      stepMs: r.stepMs,
-      rateWindow: r.rateWindow ?? liveRateWindow,
-      namespaces: batch,
-      // About ten pods per namespace.
-      seriesHint: Math.max(1, batch.length * 10),
-      onProgress: r.onProgress,
-      signal: r.signal,
-    });
-    b.add(
-      history,
-      batch.flatMap((ns) => byNamespace.get(ns) ?? []),
-    );
+  const steps = stepsOf(r.from, r.to, r.stepMs).length;
+  const batches = namespaceBatches(namespaces, steps, r.namespacesPerBatch);
+  const threads = replayThreads(
+    r.workers ?? defaultReplayWorkers,
+    r.inventory.workloads.length,
+    steps,
+    r.minStepsForWorkers,
+  );
+  // Started now, so that loading the engine in each thread overlaps the first batch's history read.
+  const workers: ReplayWorkers | undefined = threads > 1 ? b.startWorkers(threads) : undefined;
+  try {
+    for (const batch of batches.length > 0 ? batches : [[]]) {
+      const history = await fetchHistory({
+        client,
+        from: r.from,
+        to: r.to,
+        stepMs: r.stepMs,
+        rateWindow: r.rateWindow ?? liveRateWindow,
+        namespaces: batch,
+        // About ten pods per namespace.
+        seriesHint: Math.max(1, batch.length * 10),
+        onProgress: r.onProgress,
+        signal: r.signal,
+      });
+      const workloads = batch.flatMap((ns) => byNamespace.get(ns) ?? []);
+      if (workers) await b.addOn(workers, history, workloads, r.signal);
+      else b.add(history, workloads);
+    }
+  } finally {
+    await workers?.close();
   }
   return b.report(r.from, r.to);
 }
@@ -185,6 +207,13 @@ export function backtestCommand(): Command {
       },
       [] as FailIf[],
     )
+    .option(
+      "--workers <n>",
+      "threads the replay runs on (default: the cores, at most 8); 1 replays in the " +
+        `main thread, as does a run of fewer than ${minStepsForWorkers.toLocaleString("en-US")} workload-steps ` +
+        "(workloads × steps), where starting threads costs more than they save. The report is the same either way",
+      positiveInteger,
+    )
     .action(async (flags: BacktestFlags) => {
       const code = await runBacktestCommand(
         flags,
@@ -201,6 +230,7 @@ export async function runBacktestCommand(
   out: (s: string) => void,
   err: (s: string) => void,
   now = Date.now(),
+  run: (r: BacktestRun) => Promise<BacktestReport> = backtest,
 ): Promise<number> {
   if (flags.file.length === 0 && !flags.name) throw new Error("pass -f <ClusterScaler file> or --name <ClusterScaler>");
   const prometheus = prometheusOptions(flags);
@@ -229,7 +259,15 @@ export async function runBacktestCommand(
   for (const s of inventory.warnings) err(`metapilot: warning: ${s}\n`);
   for (const s of inventory.skipped) err(`metapilot: warning: skipped ${s}\n`);
   if (inventory.workloads.length === 0) err("metapilot: warning: no tenant control-plane workloads to replay\n");
-  const report = await backtest({ policies, inventory, prometheus, from, to, stepMs });
+  const report = await run({
+    policies,
+    inventory,
+    prometheus,
+    from,
+    to,
+    stepMs,
+    ...(flags.workers !== undefined ? { workers: Number(flags.workers) } : {}),
+  });
   if (
     inventory.workloads.length > 0 &&
     report.coverage.cpuUsage.percent === 0 &&
