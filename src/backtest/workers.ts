@@ -173,9 +173,12 @@ export class ReplayWorkers {
         } else resolve();
       };
       const abort = () => done(signal?.reason as Error);
+      // One workload to each free thread in turn, so that a short batch is spread over them all.
       const dispatch = () => {
-        for (const t of this.threads) {
-          while (t.inFlight < perThread && next < workloads.length && next < recorded + window) {
+        for (let posted = true; posted;) {
+          posted = false;
+          for (const t of this.threads) {
+            if (t.inFlight >= perThread || next >= workloads.length || next >= recorded + window) continue;
             t.worker.postMessage({
               type: "replay",
               index: next,
@@ -183,6 +186,7 @@ export class ReplayWorkers {
             } satisfies ToWorker);
             t.inFlight++;
             next++;
+            posted = true;
           }
         }
       };
