@@ -38,9 +38,9 @@ afterEach(async () => {
   workers = undefined;
 });
 
-/** Until every thread has exited (terminate() is asynchronous). */
+/** Until every thread has exited (terminate() is asynchronous; 10 s at most, for a loaded machine). */
 async function allExited(w: ReplayWorkers): Promise<number> {
-  for (let i = 0; i < 100 && w.running > 0; i++) await new Promise((r) => setTimeout(r, 20));
+  for (let i = 0; i < 250 && w.running > 0; i++) await new Promise((r) => setTimeout(r, 40));
   return w.running;
 }
 
