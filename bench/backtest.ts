@@ -5,7 +5,8 @@
 // runs as a child process against it with a tenants file, and the benchmark records its wall time (median of runs),
 // workload-rounds per second, its PromQL range queries (from Prometheus' query log), its peak RSS (VmHWM) and
 // Prometheus' peak RSS. In the same run, the replay alone (no Prometheus) over the same synthetic history of a subset of
-// tenants, through the backtest's replay and through its reference path (recorded JSON rounds through
+// tenants, through the backtest's replay (in the main thread, and on threads as the CLI runs it by default: the
+// same report) and through its reference path (recorded JSON rounds through
 // decideOffline, what the backtest ran before), gives the baseline ratio; with BENCH_BACKTEST_BASELINE_REF, also the
 // replay of that commit's tree (compiled the same way), e.g. the engine before its scale-down window skip, with a
 // check that it gives the same report.
@@ -295,10 +296,28 @@ async function replayBaseline(
     const c = process.cpuUsage(cpu);
     return { seconds: (performance.now() - started) / 1000, cpuSeconds: (c.user + c.system) / 1e6, report };
   };
+  // The same replay on threads (Backtest.addOn, as the CLI runs it by default), their start-up included.
+  const threads = Math.max(2, Math.min(8, os.availableParallelism()));
+  const timeThreads = async () => {
+    const started = performance.now();
+    const cpu = process.cpuUsage();
+    const b = new run.Backtest(policies.map((p) => ({ source: p.name, raw: p.raw })));
+    const workers = b.startWorkers(threads);
+    try {
+      await b.addOn(workers, history, workloads);
+    } finally {
+      await workers.close();
+    }
+    const report = b.report(from, to);
+    const c = process.cpuUsage(cpu);
+    return { seconds: (performance.now() - started) / 1000, cpuSeconds: (c.user + c.system) / 1e6, report };
+  };
   const exact = time(true);
   log(`baseline (reference path): ${rounds} rounds in ${exact.seconds.toFixed(1)} s`);
   const fast = time(false);
   log(`replay: ${rounds} rounds in ${fast.seconds.toFixed(1)} s`);
+  const onThreads = await timeThreads();
+  log(`replay on ${threads} threads: ${rounds} rounds in ${onThreads.seconds.toFixed(1)} s`);
   const old = before && time(false, before);
   if (old) log(`replay of ${baseline?.ref}: ${rounds} rounds in ${old.seconds.toFixed(1)} s`);
   const figures = (t: { seconds: number; cpuSeconds: number }) => ({
@@ -315,6 +334,12 @@ async function replayBaseline(
     referencePath: figures(exact),
     replay: figures(fast),
     speedup: round(exact.cpuSeconds / fast.cpuSeconds, 2),
+    replayOnThreads: {
+      threads,
+      sameReport: JSON.stringify(onThreads.report) === JSON.stringify(fast.report),
+      ...figures(onThreads),
+      wallSpeedup: round(fast.seconds / onThreads.seconds, 2),
+    },
     ...(old
       ? {
           baselineRef: {

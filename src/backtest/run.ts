@@ -1,32 +1,18 @@
 // A backtest: each policy (a ClusterScaler) replayed over the same rebuilt history of every workload it governs,
 // through the engine loop decideOffline runs (OfflineReplay: decideRound round by round), once per workload per
 // policy, and the figures a platform team asks for before switching it on.
-import { parseClusterScaler, type ClusterScaler } from "../api/index.js";
+import type { ClusterScaler } from "../api/index.js";
 import { cronWindow } from "../api/cron.js";
 import type { DisruptionReason } from "../api/index.js";
 import { budgetsOf, limitOf } from "../scaler/fleet-budget.js";
-import { decideOffline, OfflineReplay } from "../scaler/offline.js";
-import { resolvePolicy, selectClusterScaler } from "../scaler/policy.js";
-import type { Plan, ResolvedPolicy, Size } from "../scaler/types.js";
+import type { Size } from "../scaler/types.js";
 import type { BacktestWorkload } from "./inventory.js";
-import {
-  coverageSignals,
-  workloadSignals,
-  workloadSteps,
-  type Coverage,
-  type CoverageSignal,
-  type WorkloadFigures,
-  type WorkloadSignals,
-  type WorkloadSteps,
-} from "./replay.js";
+import { coverageSignals, type Coverage, type CoverageSignal, type WorkloadFigures } from "./replay.js";
 import type { QueryFailure, SignalHistory } from "./signals.js";
+import { ReplayWorkers, type ReplayWorkerOptions } from "./workers.js";
+import { parsePolicies, replayWorkload, type Policy, type Replayed, type WorkloadReplay } from "./workload-replay.js";
 
-export interface Policy {
-  /** Where it came from: a file name, or clusterscaler/<name>. */
-  source: string;
-  /** The ClusterScaler as read (the reference path's decideOffline parses it again, as the live reconciler does). */
-  raw: unknown;
-}
+export { parsePolicies, type Policy } from "./workload-replay.js";
 
 /** A change (or a change held back) of the timeline. */
 export interface TimelineEntry {
@@ -136,15 +122,6 @@ export const rawSizesNote =
   "the sizes the workloads really had (kube-state-metrics' requests and limits) were read as raw samples and " +
   "evaluated with Prometheus' lookback: a pod's size ends up to the lookback after the pod, where Prometheus would " +
   "end it at its stale marker; they count in the 'before' figures and a kill's limit only, never in a decision.";
-
-/** Parses each policy; a file that does not parse is an error naming the field. */
-export function parsePolicies(policies: readonly Policy[]): Array<Policy & { value: ClusterScaler }> {
-  return policies.map((p) => {
-    const r = parseClusterScaler(p.raw);
-    if (!r.ok) throw new Error(`${p.source}: invalid ClusterScaler: ${r.errors.join("; ")}`);
-    return { ...p, value: r.value };
-  });
-}
 
 const hours = (ms: number) => ms / 3_600_000;
 const GiB = 1024 ** 3;
@@ -336,74 +313,6 @@ interface PolicyState {
   notGoverned: number;
 }
 
-/** One workload's replay under one policy: the size each round started from, and the rounds that did something. */
-interface Replayed {
-  /** Per step; NaN where the size has none. */
-  cpuRequest: Float64Array;
-  memoryRequest: Float64Array;
-  memoryLimit: Float64Array;
-  replicas: Float64Array;
-  acted: Array<{ i: number; plan: Exclude<Plan, { action: "none" }> }>;
-  /** Rounds with no action held for missing or stale data, and held at a bound. */
-  heldForData: number;
-  boundHits: number;
-}
-
-function replayed(n: number): Replayed {
-  return {
-    cpuRequest: new Float64Array(n),
-    memoryRequest: new Float64Array(n),
-    memoryLimit: new Float64Array(n),
-    replicas: new Float64Array(n),
-    acted: [],
-    heldForData: 0,
-    boundHits: 0,
-  };
-}
-
-const boundReason = /maxAllowed|minAllowed/;
-
-function keep(r: Replayed, i: number, plan: Plan, size: Size): void {
-  r.cpuRequest[i] = size.cpuRequest ?? Number.NaN;
-  r.memoryRequest[i] = size.memoryRequest ?? Number.NaN;
-  r.memoryLimit[i] = size.memoryLimit ?? Number.NaN;
-  r.replicas[i] = size.replicas;
-  if (plan.action === "none") {
-    if (plan.heldForData !== undefined) r.heldForData++;
-    if (boundReason.test(plan.reason)) r.boundHits++;
-  } else r.acted.push({ i, plan });
-}
-
-/** The reference path: the rounds as recorded JSON through decideOffline (bench/backtest's baseline, and the tests'). */
-function replayRecorded(raw: unknown, w: BacktestWorkload, rounds: WorkloadSteps["rounds"]): Replayed {
-  const decisions = decideOffline({
-    clusterScaler: raw,
-    workload: w.ref,
-    tenantLabels: w.tenantLabels,
-    start: w.start,
-    rounds,
-  });
-  const r = replayed(decisions.length);
-  decisions.forEach((d, i) => keep(r, i, d.plan, d.size));
-  return r;
-}
-
-/** The same engine loop (OfflineReplay, as decideOffline runs it) fed the signals in the engine's form directly. */
-function replaySignals(
-  policy: ResolvedPolicy,
-  w: BacktestWorkload,
-  s: WorkloadSignals,
-  steps: readonly number[],
-): Replayed {
-  const engine = new OfflineReplay(w.ref, policy, w.start);
-  const r = replayed(steps.length);
-  for (let i = 0; i < steps.length; i++) {
-    const { plan, size } = engine.round({ now: steps[i] as number, signals: s.signalsAt(i) });
-    keep(r, i, plan, size);
-  }
-  return r;
-}
-
 /**
  * A backtest built up one batch of tenants at a time (each with its own history), so that only one batch's history
  * and one workload's rounds are held at once; `report()` sums it up. Each workload's rounds are built once and
@@ -442,38 +351,63 @@ export class Backtest {
     }));
   }
 
-  /** Replays `workloads` (whose namespaces `history` was read for) through every policy. */
+  /** Replays `workloads` (whose namespaces `history` was read for) through every policy, in this thread. */
   add(history: SignalHistory, workloads: readonly BacktestWorkload[]): void {
+    this.begin(history);
+    const policies = this.policies.map((p) => p.policy);
+    for (const w of workloads) this.recordWorkload(w, replayWorkload(policies, history, w, this.exact), history);
+  }
+
+  /**
+   * As add, with the workloads replayed on `workers` (from startWorkers): the same code in worker threads, recorded
+   * here in the order of `workloads`, so the report is the same as add's. Rejects if a worker fails or `signal`
+   * aborts (the workers are then terminated).
+   */
+  async addOn(
+    workers: ReplayWorkers,
+    history: SignalHistory,
+    workloads: readonly BacktestWorkload[],
+    signal?: AbortSignal,
+  ): Promise<void> {
+    this.begin(history);
+    await workers.replay(
+      history,
+      workloads,
+      (i, r) => this.recordWorkload(workloads[i] as BacktestWorkload, r, history),
+      signal,
+    );
+  }
+
+  /** `count` worker threads that replay this backtest's policies (addOn); the caller terminates them (close). */
+  startWorkers(count: number, options: ReplayWorkerOptions = {}): ReplayWorkers {
+    return new ReplayWorkers(
+      this.policies.map((p) => ({ source: p.policy.source, raw: p.policy.raw })),
+      this.exact,
+      count,
+      options,
+    );
+  }
+
+  private begin(history: SignalHistory): void {
     this.queries += history.queries;
     this.rejectedSteps += history.rejectedSteps;
     this.rawQueries += history.rawQueries ?? 0;
     this.steps = history.steps.length;
     this.stepMs = history.stepMs;
     this.failures.push(...history.failures);
-    for (const w of workloads) {
-      const figures = this.exact ? workloadSteps(history, w) : workloadSignals(history, w);
-      for (const s of coverageSignals) {
-        this.coverage[s].expected += figures.coverage[s].expected;
-        this.coverage[s].present += figures.coverage[s].present;
-        this.coverage[s].gaps += figures.coverage[s].gaps;
-      }
-      for (const p of this.policies) {
-        // As live: the policy governs the tenants its tenantSelector selects, and the components it lists.
-        const cs = p.policy.value;
-        const resolved = selectClusterScaler([cs], w.tenantLabels)
-          ? resolvePolicy(cs, w.ref.component, w.tenantLabels)
-          : undefined;
-        if (!resolved) {
-          p.notGoverned++;
-          continue;
-        }
-        const replayed =
-          "rounds" in figures
-            ? replayRecorded(p.policy.raw, w, figures.rounds)
-            : replaySignals(resolved, w, figures, history.steps);
-        this.record(p, w, figures, replayed, history);
-      }
+  }
+
+  private recordWorkload(w: BacktestWorkload, r: WorkloadReplay, history: SignalHistory): void {
+    for (const s of coverageSignals) {
+      this.coverage[s].expected += r.figures.coverage[s].expected;
+      this.coverage[s].present += r.figures.coverage[s].present;
+      this.coverage[s].gaps += r.figures.coverage[s].gaps;
     }
+    this.policies.forEach((p, i) => {
+      const replayed = r.replayed[i];
+      if (replayed) this.record(p, w, r.figures, replayed, history);
+      else p.notGoverned++;
+    });
   }
 
   private record(

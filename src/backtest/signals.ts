@@ -7,6 +7,7 @@
 // a crash), and a step without a value is missing, never zero.
 import type { Lookback, RangeColumns, RangeQueryClient } from "../prometheus/client.js";
 import { PrometheusError, rangeColumnsOf } from "../prometheus/client.js";
+import { newSeries } from "./shared-series.js";
 import {
   defaultMetricNames,
   namespaceSelector,
@@ -254,7 +255,7 @@ export async function fetchHistory(o: FetchHistoryOptions): Promise<SignalHistor
           if (!key) continue;
           let values = byKey.get(key);
           if (!values) {
-            values = new Float64Array(steps.length).fill(Number.NaN);
+            values = newSeries(steps.length);
             byKey.set(key, values);
           }
           const times = s.timestampsMs;

@@ -5,11 +5,13 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import nock from "nock";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { cannedPrometheus, promUrl } from "../backtest/testing.js";
 import { MiB } from "../scaler/quantity.js";
 import { inventoryOf } from "../backtest/inventory.js";
+import { Backtest } from "../backtest/run.js";
 import {
+  backtestCommand,
   backtest as runBatches,
   failIfExitCode,
   namespaceBatches,
@@ -97,13 +99,15 @@ const flags = (extra: Partial<BacktestFlags> = {}): BacktestFlags => ({
   ...extra,
 });
 
-async function backtest(f: BacktestFlags) {
+async function backtest(f: BacktestFlags, run?: Parameters<typeof runBacktestCommand>[4]) {
   let out = "";
   let err = "";
   const code = await runBacktestCommand(
     f,
     (s) => (out += s),
     (s) => (err += s),
+    Date.now(),
+    run,
   );
   return { code, out, err };
 }
@@ -169,6 +173,33 @@ describe("runBacktestCommand", () => {
     expect(JSON.parse(r.out).partial).toBe(false);
   });
 
+  it("replays on the threads --workers asks for", async () => {
+    const parsed = (args: string[]) => {
+      let flags: BacktestFlags | undefined;
+      const cmd = backtestCommand()
+        .exitOverride()
+        .configureOutput({ writeErr: () => {} })
+        .action((f: BacktestFlags) => void (flags = f));
+      cmd.parse(["-f", "x.yaml", "--from", "-1d", ...args], { from: "user" });
+      return flags;
+    };
+    expect(parsed(["--workers", "3"])?.workers).toBe("3");
+    expect(parsed([])?.workers).toBeUndefined();
+    expect(() => parsed(["--workers", "0"])).toThrow(/--workers <n>' argument '0' is invalid/);
+    // The run gets the number: here at once with a replay too small for threads (replayThreads' rule).
+    const runs: Array<Parameters<typeof runBatches>[0]> = [];
+    cannedPrometheus(["tcp-a"], { cpu: [{ labels: podLabels, at: () => 0.1 }] });
+    const started = vi.spyOn(Backtest.prototype, "startWorkers");
+    try {
+      const r = await backtest(flags({ workers: "3" }), (run) => (runs.push(run), runBatches(run)));
+      expect(r.code).toBe(0);
+      expect(runs.map((run) => run.workers)).toEqual([3]);
+      expect(started).not.toHaveBeenCalled();
+    } finally {
+      started.mockRestore();
+    }
+  });
+
   it("names the field of a malformed ClusterScaler file", async () => {
     await expect(backtest(flags({ file: [path.join(dir, "bad.yaml")] }))).rejects.toThrow(
       /bad\.yaml: invalid ClusterScaler: spec\.scaleDown\.maxStepPercent/,
@@ -196,7 +227,7 @@ describe("batches of tenants", () => {
     const inventory = inventoryOf([...tenants.items, second] as Parameters<typeof inventoryOf>[0]);
     const policies = [path.join(dir, "fast.yaml"), path.join(dir, "slow.yaml")].flatMap((f) => readPolicyFile(f));
     const podB = { ...podLabels, namespace: "tcp-b" };
-    const run = async (namespacesPerBatch?: number) => {
+    const run = async (namespacesPerBatch?: number, workers?: number) => {
       cannedPrometheus(namespacesPerBatch === 1 ? [["tcp-a"], ["tcp-b"]] : ["tcp-a", "tcp-b"], {
         cpu: [
           { labels: podLabels, at: () => 0.1 },
@@ -215,6 +246,8 @@ describe("batches of tenants", () => {
         to: Date.parse("2026-12-01T02:00:00Z"),
         stepMs: 30_000,
         namespacesPerBatch,
+        // Threads even for this small run.
+        ...(workers ? { workers, minStepsForWorkers: 0 } : {}),
       });
       nock.cleanAll();
       return report;
@@ -228,6 +261,16 @@ describe("batches of tenants", () => {
     expect(together.policies[0]?.summary.workloads).toBe(2);
     expect(together.coverage.cpuUsage.percent).toBe(100);
     expect(Object.keys(together.policies[0]?.timeline ?? {})).toEqual(["a", "b"]);
+    // On two threads, batch by batch: the same report.
+    const started = vi.spyOn(Backtest.prototype, "startWorkers");
+    try {
+      const threaded = await run(1, 2);
+      expect(started).toHaveBeenCalledTimes(1);
+      expect(started).toHaveBeenCalledWith(2);
+      expect(threaded).toEqual(apart);
+    } finally {
+      started.mockRestore();
+    }
   });
 });
 

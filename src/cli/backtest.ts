@@ -11,13 +11,14 @@ import { evaluateFailIf, failIfMetrics, parseFailIf, type FailIf } from "../back
 import { backtestFormats, renderBacktest, type BacktestFormat } from "../backtest/format.js";
 import { listInventory, readTenantsFile, type BacktestWorkload, type Inventory } from "../backtest/inventory.js";
 import { Backtest, type BacktestReport, type Policy } from "../backtest/run.js";
-import { fetchHistory, stepsOf } from "../backtest/signals.js";
+import { fetchHistory, stepsOf, type SignalHistory } from "../backtest/signals.js";
+import { defaultReplayWorkers, minStepsForWorkers, replayThreads, type ReplayWorkers } from "../backtest/workers.js";
 import { KubeClient } from "../kube/client.js";
 import { Resources, type KubeObject } from "../kube/resources.js";
 import { PrometheusClient, type PrometheusOptions } from "../prometheus/client.js";
 import { parseTimeArg } from "../server/dashboard/report.js";
 import { userAgent } from "../version.js";
-import { duration } from "./args.js";
+import { duration, positiveInteger } from "./args.js";
 import {
   addApiserverTimeoutFlag,
   addKubeFlags,
@@ -46,6 +47,8 @@ export interface BacktestFlags extends KubeFlags, PrometheusFlags {
   output: BacktestFormat;
   failIf: FailIf[];
   apiserverTimeout: string;
+  /** Replay threads (a positive integer, as text); default defaultReplayWorkers. */
+  workers?: string;
 }
 
 /** RFC 3339, or a duration back from now with or without a leading minus: -14d, 14d, -36h, 90m. */
@@ -80,6 +83,13 @@ export interface BacktestRun {
   signal?: AbortSignal;
   /** Tenant namespaces read and replayed together (default: as many as namespaceBatches allows). */
   namespacesPerBatch?: number;
+  /**
+   * Threads the replay runs on (default defaultReplayWorkers); 1, or a run smaller than minStepsForWorkers
+   * workload-steps, replays in this thread (replayThreads).
+   */
+  workers?: number;
+  /** The smallest run replayed on threads (default minStepsForWorkers). */
+  minStepsForWorkers?: number;
 }
 
 /**
@@ -112,30 +122,57 @@ export async function backtest(r: BacktestRun): Promise<BacktestReport> {
     else byNamespace.set(w.ref.namespace, [w]);
   }
   const namespaces = [...byNamespace.keys()].sort();
-  const batches = namespaceBatches(namespaces, stepsOf(r.from, r.to, r.stepMs).length, r.namespacesPerBatch);
-  // Where Prometheus tells how it looks back, the sizes are read as raw samples (fetchHistory); else evaluated there.
-  const lookback = await client.lookback(r.signal).catch((err: unknown) => {
-    if (r.signal?.aborted) throw err;
-    return undefined;
-  });
-  for (const batch of batches.length > 0 ? batches : [[]]) {
-    const history = await fetchHistory({
-      client,
-      from: r.from,
-      to: r.to,
-      stepMs: r.stepMs,
-      rateWindow: r.rateWindow ?? liveRateWindow,
-      namespaces: batch,
-      // About ten pods per namespace.
-      seriesHint: Math.max(1, batch.length * 10),
-      ...(lookback ? { lookback } : {}),
-      onProgress: r.onProgress,
-      signal: r.signal,
+  const steps = stepsOf(r.from, r.to, r.stepMs).length;
+  const batches = namespaceBatches(namespaces, steps, r.namespacesPerBatch);
+  const threads = replayThreads(
+    r.workers ?? defaultReplayWorkers,
+    r.inventory.workloads.length,
+    steps,
+    r.minStepsForWorkers,
+  );
+  // Started now, so that loading the engine in each thread overlaps the first batch's history read.
+  const workers: ReplayWorkers | undefined = threads > 1 ? b.startWorkers(threads) : undefined;
+  // A read still under way when the run fails is stopped, not left to finish unheard.
+  const reading = new AbortController();
+  const stop = () => reading.abort(r.signal?.reason);
+  r.signal?.addEventListener("abort", stop, { once: true });
+  if (r.signal?.aborted) stop();
+  try {
+    // Where Prometheus tells how it looks back, the sizes are read as raw samples (fetchHistory); else evaluated there.
+    const lookback = await client.lookback(reading.signal).catch((err: unknown) => {
+      if (reading.signal.aborted) throw err;
+      return undefined;
     });
-    b.add(
-      history,
-      batch.flatMap((ns) => byNamespace.get(ns) ?? []),
-    );
+    const read = (batch: readonly string[]) =>
+      fetchHistory({
+        client,
+        from: r.from,
+        to: r.to,
+        stepMs: r.stepMs,
+        rateWindow: r.rateWindow ?? liveRateWindow,
+        namespaces: batch,
+        // About ten pods per namespace.
+        seriesHint: Math.max(1, batch.length * 10),
+        ...(lookback ? { lookback } : {}),
+        onProgress: r.onProgress,
+        signal: reading.signal,
+      });
+    const list = batches.length > 0 ? batches : [[]];
+    let next: Promise<SignalHistory> | undefined;
+    for (let k = 0; k < list.length; k++) {
+      const history = await (next ?? read(list[k] as string[]));
+      // With threads, the next batch's history is read while this one replays (two batches held at once). A replay
+      // in this thread holds the event loop, so the read could not go on meanwhile: it waits for the batch's end.
+      next = workers && k + 1 < list.length ? read(list[k + 1] as string[]) : undefined;
+      next?.catch(() => undefined); // its failure is met where it is awaited; one after the run's end is not
+      const workloads = (list[k] as string[]).flatMap((ns) => byNamespace.get(ns) ?? []);
+      if (workers) await b.addOn(workers, history, workloads, r.signal);
+      else b.add(history, workloads);
+    }
+  } finally {
+    reading.abort(new Error("the backtest ended"));
+    r.signal?.removeEventListener("abort", stop);
+    await workers?.close();
   }
   return b.report(r.from, r.to);
 }
@@ -191,6 +228,13 @@ export function backtestCommand(): Command {
       },
       [] as FailIf[],
     )
+    .option(
+      "--workers <n>",
+      "threads the replay runs on (default: the cores, at most 8); 1 replays in the " +
+        `main thread, as does a run of fewer than ${minStepsForWorkers.toLocaleString("en-US")} workload-steps ` +
+        "(workloads × steps), where starting threads costs more than they save. The report is the same either way",
+      positiveInteger,
+    )
     .action(async (flags: BacktestFlags) => {
       const code = await runBacktestCommand(
         flags,
@@ -207,6 +251,7 @@ export async function runBacktestCommand(
   out: (s: string) => void,
   err: (s: string) => void,
   now = Date.now(),
+  run: (r: BacktestRun) => Promise<BacktestReport> = backtest,
 ): Promise<number> {
   if (flags.file.length === 0 && !flags.name) throw new Error("pass -f <ClusterScaler file> or --name <ClusterScaler>");
   const prometheus = prometheusOptions(flags);
@@ -235,7 +280,15 @@ export async function runBacktestCommand(
   for (const s of inventory.warnings) err(`metapilot: warning: ${s}\n`);
   for (const s of inventory.skipped) err(`metapilot: warning: skipped ${s}\n`);
   if (inventory.workloads.length === 0) err("metapilot: warning: no tenant control-plane workloads to replay\n");
-  const report = await backtest({ policies, inventory, prometheus, from, to, stepMs });
+  const report = await run({
+    policies,
+    inventory,
+    prometheus,
+    from,
+    to,
+    stepMs,
+    ...(flags.workers !== undefined ? { workers: Number(flags.workers) } : {}),
+  });
   if (
     inventory.workloads.length > 0 &&
     report.coverage.cpuUsage.percent === 0 &&

@@ -1,0 +1,130 @@
+// One workload's replay through every policy that governs it: its rounds rebuilt from the history once (./replay.ts)
+// and fed to the engine loop decideOffline runs (OfflineReplay), round by round. Backtest.add (./run.ts) runs it
+// in the main thread, and the replay threads (./replay-worker.ts) run the same function.
+import { parseClusterScaler, type ClusterScaler } from "../api/index.js";
+import { decideOffline, OfflineReplay } from "../scaler/offline.js";
+import { resolvePolicy, selectClusterScaler } from "../scaler/policy.js";
+import type { Plan, ResolvedPolicy, Size } from "../scaler/types.js";
+import type { BacktestWorkload } from "./inventory.js";
+import {
+  workloadSignals,
+  workloadSteps,
+  type WorkloadFigures,
+  type WorkloadSignals,
+  type WorkloadSteps,
+} from "./replay.js";
+import type { SignalHistory } from "./signals.js";
+
+export interface Policy {
+  /** Where it came from: a file name, or clusterscaler/<name>. */
+  source: string;
+  /** The ClusterScaler as read (the reference path's decideOffline parses it again, as the live reconciler does). */
+  raw: unknown;
+}
+
+/** Parses each policy; a file that does not parse is an error naming the field. */
+export function parsePolicies(policies: readonly Policy[]): Array<Policy & { value: ClusterScaler }> {
+  return policies.map((p) => {
+    const r = parseClusterScaler(p.raw);
+    if (!r.ok) throw new Error(`${p.source}: invalid ClusterScaler: ${r.errors.join("; ")}`);
+    return { ...p, value: r.value };
+  });
+}
+
+/** One workload's replay under one policy: the size each round started from, and the rounds that did something. */
+export interface Replayed {
+  /** Per step; NaN where the size has none. */
+  cpuRequest: Float64Array;
+  memoryRequest: Float64Array;
+  memoryLimit: Float64Array;
+  replicas: Float64Array;
+  acted: Array<{ i: number; plan: Exclude<Plan, { action: "none" }> }>;
+  /** Rounds with no action held for missing or stale data, and held at a bound. */
+  heldForData: number;
+  boundHits: number;
+}
+
+function replayed(n: number): Replayed {
+  return {
+    cpuRequest: new Float64Array(n),
+    memoryRequest: new Float64Array(n),
+    memoryLimit: new Float64Array(n),
+    replicas: new Float64Array(n),
+    acted: [],
+    heldForData: 0,
+    boundHits: 0,
+  };
+}
+
+const boundReason = /maxAllowed|minAllowed/;
+
+function keep(r: Replayed, i: number, plan: Plan, size: Size): void {
+  r.cpuRequest[i] = size.cpuRequest ?? Number.NaN;
+  r.memoryRequest[i] = size.memoryRequest ?? Number.NaN;
+  r.memoryLimit[i] = size.memoryLimit ?? Number.NaN;
+  r.replicas[i] = size.replicas;
+  if (plan.action === "none") {
+    if (plan.heldForData !== undefined) r.heldForData++;
+    if (boundReason.test(plan.reason)) r.boundHits++;
+  } else r.acted.push({ i, plan });
+}
+
+/** The reference path: the rounds as recorded JSON through decideOffline (bench/backtest's baseline, and the tests'). */
+function replayRecorded(raw: unknown, w: BacktestWorkload, rounds: WorkloadSteps["rounds"]): Replayed {
+  const decisions = decideOffline({
+    clusterScaler: raw,
+    workload: w.ref,
+    tenantLabels: w.tenantLabels,
+    start: w.start,
+    rounds,
+  });
+  const r = replayed(decisions.length);
+  decisions.forEach((d, i) => keep(r, i, d.plan, d.size));
+  return r;
+}
+
+/** The same engine loop (OfflineReplay, as decideOffline runs it) fed the signals in the engine's form directly. */
+function replaySignals(
+  policy: ResolvedPolicy,
+  w: BacktestWorkload,
+  s: WorkloadSignals,
+  steps: readonly number[],
+): Replayed {
+  const engine = new OfflineReplay(w.ref, policy, w.start);
+  const r = replayed(steps.length);
+  for (let i = 0; i < steps.length; i++) {
+    const { plan, size } = engine.round({ now: steps[i] as number, signals: s.signalsAt(i) });
+    keep(r, i, plan, size);
+  }
+  return r;
+}
+
+/** One workload replayed through every policy: what the report needs of it, and per policy its replay (none where the policy does not govern it). */
+export interface WorkloadReplay {
+  figures: WorkloadFigures;
+  replayed: Array<Replayed | undefined>;
+}
+
+/**
+ * One workload's rounds, built once and replayed through every policy that governs it (as live: the tenants its
+ * tenantSelector selects, and the components it lists); what both Backtest.add and the worker threads run.
+ */
+export function replayWorkload(
+  policies: ReadonlyArray<Policy & { value: ClusterScaler }>,
+  history: SignalHistory,
+  w: BacktestWorkload,
+  exact: boolean,
+): WorkloadReplay {
+  const figures = exact ? workloadSteps(history, w) : workloadSignals(history, w);
+  const replayed = policies.map((p) => {
+    const cs = p.value;
+    const resolved = selectClusterScaler([cs], w.tenantLabels)
+      ? resolvePolicy(cs, w.ref.component, w.tenantLabels)
+      : undefined;
+    if (!resolved) return undefined;
+    return "rounds" in figures
+      ? replayRecorded(p.raw, w, figures.rounds)
+      : replaySignals(resolved, w, figures, history.steps);
+  });
+  return { figures, replayed };
+}
