@@ -227,8 +227,9 @@ describe("batches of tenants", () => {
     const inventory = inventoryOf([...tenants.items, second] as Parameters<typeof inventoryOf>[0]);
     const policies = [path.join(dir, "fast.yaml"), path.join(dir, "slow.yaml")].flatMap((f) => readPolicyFile(f));
     const podB = { ...podLabels, namespace: "tcp-b" };
+    let asked: readonly string[] = [];
     const run = async (namespacesPerBatch?: number, workers?: number) => {
-      cannedPrometheus(namespacesPerBatch === 1 ? [["tcp-a"], ["tcp-b"]] : ["tcp-a", "tcp-b"], {
+      ({ asked } = cannedPrometheus(namespacesPerBatch === 1 ? [["tcp-a"], ["tcp-b"]] : ["tcp-a", "tcp-b"], {
         cpu: [
           { labels: podLabels, at: () => 0.1 },
           { labels: podB, at: () => 0.3 },
@@ -237,7 +238,7 @@ describe("batches of tenants", () => {
           { labels: podLabels, at: () => 300 * MiB },
           { labels: podB, at: () => 200 * MiB },
         ],
-      });
+      }));
       const report = await runBatches({
         policies,
         inventory,
@@ -261,15 +262,25 @@ describe("batches of tenants", () => {
     expect(together.policies[0]?.summary.workloads).toBe(2);
     expect(together.coverage.cpuUsage.percent).toBe(100);
     expect(Object.keys(together.policies[0]?.timeline ?? {})).toEqual(["a", "b"]);
-    // On two threads, batch by batch: the same report.
+    // On two threads, batch by batch: the same report. The second batch's history is read while the first one
+    // replays: the first replay is held until every query of both batches was answered (without the read ahead,
+    // it would wait forever, and the test time out).
     const started = vi.spyOn(Backtest.prototype, "startWorkers");
+    const addOn = Backtest.prototype.addOn;
+    let held = 0;
+    const replays = vi.spyOn(Backtest.prototype, "addOn").mockImplementation(async function (this: Backtest, ...args) {
+      if (held++ === 0) while (asked.length < 32) await new Promise((r) => setTimeout(r, 5));
+      return addOn.apply(this, args);
+    });
     try {
       const threaded = await run(1, 2);
       expect(started).toHaveBeenCalledTimes(1);
       expect(started).toHaveBeenCalledWith(2);
+      expect(replays).toHaveBeenCalledTimes(2);
       expect(threaded).toEqual(apart);
     } finally {
       started.mockRestore();
+      replays.mockRestore();
     }
   });
 });
