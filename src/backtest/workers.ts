@@ -18,9 +18,8 @@ export const defaultReplayWorkers = Math.max(1, Math.min(8, availableParallelism
 
 /**
  * Below this many workload-steps (workloads × steps) a backtest replays in the main thread: starting a thread
- * (loading the engine's modules: 0.4–1.4 CPU-s each, tsc's output on this project's 2-core machine, and compiling
- * the engine again in its own isolate) costs more than the replay it would share (about 3 µs per workload-step
- * and policy).
+ * (loading the engine's modules: about 1.5 CPU-s each, tsc's output on this project's 2-core machine) costs more
+ * than the replay it would share (about 3 µs per workload-step and policy).
  */
 export const minStepsForWorkers = 500_000;
 
