@@ -195,8 +195,12 @@ interface CliRun {
   rawQueries?: number;
 }
 
-/** The table without its notes: the figures two trees are checked equal on (a note may be new). */
-const withoutNotes = (table: string) => table.replace(/\nNotes:\n[\s\S]*$/, "");
+/**
+ * The table without its notes, its header's "range queries" read as "queries": the figures two trees are checked
+ * equal on (a note may be new, and the header no longer says every query is a range query).
+ */
+const withoutNotes = (table: string) =>
+  table.replace(/\nNotes:\n[\s\S]*$/, "").replace(" Prometheus range queries", " Prometheus queries");
 
 /** runCli, with what Prometheus did meanwhile: its CPU seconds and its queries, range and raw (no step). */
 async function runCliMeasured(prom: HistoryPrometheus, outDir: string, args: string[]): Promise<CliRun> {
@@ -425,10 +429,15 @@ async function run(opts: BenchOptions): Promise<Record<string, unknown>> {
     const queriesPerRun: number[] = [];
     // The baseline commit's CLI, run after each of this tree's against the same Prometheus: the same load.
     const baselineRuns: CliRun[] = [];
+    // This tree's CLI with the replay in its main thread (--workers 1), after each default run: what threads give.
+    const mainThreadRuns: CliRun[] = [];
     for (let i = 0; i < runs; i++) {
       const r = await runCliMeasured(prom, outDir, args);
       queriesPerRun.push((r.rangeQueries ?? 0) + (r.rawQueries ?? 0));
       cliRuns.push(r);
+      const m = await runCliMeasured(prom, outDir, [...args, "--workers", "1"]);
+      mainThreadRuns.push(m);
+      opts.log(`run ${i + 1} with --workers 1: ${m.wallSeconds.toFixed(1)} s, ${m.cpuSeconds.toFixed(1)} CPU-s`);
       opts.log(
         `run ${i + 1}: ${r.wallSeconds.toFixed(1)} s, ${(rounds / r.wallSeconds).toFixed(0)} rounds/s, peak RSS ${r.peakRssMiB.toFixed(0)} MiB, ${queriesPerRun.at(-1)} queries`,
       );
@@ -467,6 +476,17 @@ async function run(opts: BenchOptions): Promise<Record<string, unknown>> {
       cliCpuSeconds: cliRuns.map((r) => round(r.cpuSeconds, 1)),
       workloadRounds: rounds,
       workloadRoundsPerSecond: Math.round(rounds / wall),
+      // Every run of this tree printed the same report (an engine's replay is deterministic; see bench/README).
+      sameOutputEveryRun: cliRuns.every((r) => r.stdout === cliRuns[0]?.stdout),
+      cliWorkers1: {
+        sameOutput: mainThreadRuns.every((m) => m.stdout === cliRuns[0]?.stdout),
+        wallSeconds: {
+          median: round(median(mainThreadRuns.map((r) => r.wallSeconds)), 2),
+          runs: mainThreadRuns.map((r) => round(r.wallSeconds, 2)),
+        },
+        cliCpuSeconds: mainThreadRuns.map((r) => round(r.cpuSeconds, 1)),
+        peakRssMiB: round(Math.max(...mainThreadRuns.map((r) => r.peakRssMiB)), 1),
+      },
       promqlQueries: queriesPerRun,
       promqlRangeQueries: cliRuns.map((r) => r.rangeQueries),
       promqlRawSampleQueries: cliRuns.map((r) => r.rawQueries),
