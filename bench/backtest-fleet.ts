@@ -105,6 +105,28 @@ export function fleetPods(tenants: number): FleetPod[] {
   return out;
 }
 
+/**
+ * The ClusterScaler the fleet's benchmark and tests replay: every component between the same bounds, the
+ * kube-apiserver up to 5 replicas, a 5-minute scale-up cooldown, and scale-down after `window` by at most 20%.
+ */
+export function fleetPolicy(name: string, window: string): unknown {
+  return {
+    apiVersion: "metapilot.io/v1alpha1",
+    kind: "ClusterScaler",
+    metadata: { name },
+    spec: {
+      components: fleetComponents.map((c) => ({
+        name: c.component,
+        minAllowed: { cpu: "100m", memory: "128Mi" },
+        maxAllowed: { cpu: "8", memory: "16Gi" },
+        replicas: { min: c.replicas, max: c.component === "kube-apiserver" ? 5 : c.replicas },
+      })),
+      scaleUp: { cooldown: "5m" },
+      scaleDown: { enabled: true, stabilizationWindow: window, maxStepPercent: 20 },
+    },
+  };
+}
+
 export function fleetWorkloads(tenants: number): BacktestWorkload[] {
   const out: BacktestWorkload[] = [];
   for (let t = 0; t < tenants; t++) {

@@ -25,6 +25,7 @@ import type * as FleetModuleType from "./backtest-fleet.js";
 import {
   fleetComponents,
   fleetPods,
+  fleetPolicy,
   namespaceOf,
   podCpu,
   podMemory,
@@ -43,26 +44,9 @@ const stepMs = 30_000;
 const workDir = path.join(repoRoot, ".cache", "bench-backtest");
 
 /** The two policies compared: the 5-minute and 30-minute stabilization windows, same bounds. */
-function policy(name: string, window: string): unknown {
-  return {
-    apiVersion: "metapilot.io/v1alpha1",
-    kind: "ClusterScaler",
-    metadata: { name },
-    spec: {
-      components: fleetComponents.map((c) => ({
-        name: c.component,
-        minAllowed: { cpu: "100m", memory: "128Mi" },
-        maxAllowed: { cpu: "8", memory: "16Gi" },
-        replicas: { min: c.replicas, max: c.component === "kube-apiserver" ? 5 : c.replicas },
-      })),
-      scaleUp: { cooldown: "5m" },
-      scaleDown: { enabled: true, stabilizationWindow: window, maxStepPercent: 20 },
-    },
-  };
-}
 export const policies = [
-  { name: "down-5m", raw: policy("down-5m", "5m") },
-  { name: "down-30m", raw: policy("down-30m", "30m") },
+  { name: "down-5m", raw: fleetPolicy("down-5m", "5m") },
+  { name: "down-30m", raw: fleetPolicy("down-30m", "30m") },
 ];
 
 /**

@@ -2,7 +2,7 @@
 // results are recorded in the workloads' order), and a thread that fails or an abort rejects the backtest and
 // ends the threads, never a hang.
 import { afterEach, describe, expect, it } from "vitest";
-import { fleetComponents, fleetWorkloads, syntheticHistory } from "../../bench/backtest-fleet.js";
+import { fleetPolicy, fleetWorkloads, syntheticHistory } from "../../bench/backtest-fleet.js";
 import { Backtest, type Policy } from "./run.js";
 import { newSeries } from "./shared-series.js";
 import { minStepsForWorkers, replayThreads, sharedHistory, type ReplayWorkers } from "./workers.js";
@@ -12,24 +12,7 @@ const to = Date.parse("2026-12-01T00:00:00Z");
 const from = to - 86_400_000;
 
 /** bench/backtest.ts's two policies: 5- and 30-minute stabilization windows, the same bounds. */
-const policy = (name: string, window: string): Policy => ({
-  source: `${name}.yaml`,
-  raw: {
-    apiVersion: "metapilot.io/v1alpha1",
-    kind: "ClusterScaler",
-    metadata: { name },
-    spec: {
-      components: fleetComponents.map((c) => ({
-        name: c.component,
-        minAllowed: { cpu: "100m", memory: "128Mi" },
-        maxAllowed: { cpu: "8", memory: "16Gi" },
-        replicas: { min: c.replicas, max: c.component === "kube-apiserver" ? 5 : c.replicas },
-      })),
-      scaleUp: { cooldown: "5m" },
-      scaleDown: { enabled: true, stabilizationWindow: window, maxStepPercent: 20 },
-    },
-  },
-});
+const policy = (name: string, window: string): Policy => ({ source: `${name}.yaml`, raw: fleetPolicy(name, window) });
 const policies = [policy("down-5m", "5m"), policy("down-30m", "30m")];
 
 let workers: ReplayWorkers | undefined;

@@ -345,12 +345,7 @@ export class PrometheusClient implements RangeQueryClient {
     return this.call(
       "api/v1/query_range",
       rangeParams(promql, start, end, stepSeconds),
-      (status, body) => {
-        const scanned = status < 500 ? scanMatrix(body) : undefined;
-        if (!scanned) return rangeColumnsOf(this.rangeSeries(status, body));
-        refusePartial(scanned.warnings);
-        return scanned.result;
-      },
+      (status, body) => this.matrixColumns(status, body),
       signal,
     );
   }
@@ -361,17 +356,7 @@ export class PrometheusClient implements RangeQueryClient {
    */
   async queryMatrixColumns(promql: string, time: Date, signal?: AbortSignal): Promise<RangeColumns[]> {
     const params = new URLSearchParams({ query: promql, time: (time.getTime() / 1000).toFixed(3) });
-    return this.call(
-      "api/v1/query",
-      params,
-      (status, body) => {
-        const scanned = status < 500 ? scanMatrix(body) : undefined;
-        if (!scanned) return rangeColumnsOf(this.rangeSeries(status, body));
-        refusePartial(scanned.warnings);
-        return scanned.result;
-      },
-      signal,
-    );
+    return this.call("api/v1/query", params, (status, body) => this.matrixColumns(status, body), signal);
   }
 
   /**
@@ -415,6 +400,14 @@ export class PrometheusClient implements RangeQueryClient {
     if (!major || deltaMs <= 0)
       throw new PrometheusError(`version ${build.data.version}, lookback ${delta}: not understood`, "malformed");
     return { deltaMs, leftOpen: Number(major) >= 3 };
+  }
+
+  /** A matrix answer as columns: by scanMatrix where it is in Prometheus' own form, else the general way. */
+  private matrixColumns(status: number, body: string): RangeColumns[] {
+    const scanned = status < 500 ? scanMatrix(body) : undefined;
+    if (!scanned) return rangeColumnsOf(this.rangeSeries(status, body));
+    refusePartial(scanned.warnings);
+    return scanned.result;
   }
 
   /** A range answer read the general way: JSON.parse and the schema. */
