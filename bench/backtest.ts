@@ -1,6 +1,6 @@
 // `metapilot backtest` at fleet scale (issue 20): N tenants (500 at full size) × 4 control-plane components, D days
 // (14) of history at the live poll's 30 s step, two policies side by side (5- and 30-minute stabilization windows).
-// The history (bench/backtest-fleet.ts: five usage shapes, OOM storms, growing clusters) is written as OpenMetrics
+// The history (src/backtest/synthetic-fleet.ts: five usage shapes, OOM storms, growing clusters) is written as OpenMetrics
 // and backfilled with promtool into a Prometheus of its own; then the CLI, compiled with tsc as it ships (dist/),
 // runs as a child process against it with a tenants file, and the benchmark records its wall time (median of runs),
 // workload-rounds per second, its PromQL range queries (from Prometheus' query log), its peak RSS (VmHWM) and

@@ -2,7 +2,7 @@
 // results are recorded in the workloads' order), and a thread that fails or an abort rejects the backtest and
 // ends the threads, never a hang.
 import { afterEach, describe, expect, it } from "vitest";
-import { fleetPolicy, fleetWorkloads, syntheticHistory } from "../../bench/backtest-fleet.js";
+import { fleetPolicy, fleetWorkloads, syntheticHistory } from "./synthetic-fleet.js";
 import { Backtest, type Policy } from "./run.js";
 import { newSeries } from "./shared-series.js";
 import { minStepsForWorkers, replayThreads, sharedHistory, type ReplayWorkers } from "./workers.js";
