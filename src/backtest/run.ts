@@ -121,7 +121,8 @@ export const reportNotes = [
 export const rawSizesNote =
   "the sizes the workloads really had (kube-state-metrics' requests and limits) were read as raw samples and " +
   "evaluated with Prometheus' lookback: a pod's size ends up to the lookback after the pod, where Prometheus would " +
-  "end it at its stale marker; they count in the 'before' figures and a kill's limit only, never in a decision.";
+  "end it at its stale marker. They count in the 'before' figures, and as a kill's limit, read from the killed " +
+  "pod's own series at the step before the kill, where the pod still has it.";
 
 const hours = (ms: number) => ms / 3_600_000;
 const GiB = 1024 ** 3;

@@ -71,8 +71,9 @@ export function historyQueries(
 /**
  * The metrics read as raw samples where the Prometheus' lookback is known (FetchHistoryOptions.lookback), each by
  * its bare selector: kube-state-metrics' sizes, which its exporter changes only when a pod changes and which
- * Prometheus would otherwise evaluate at every step (most of its work in a backtest). They feed only the report's
- * "before" figures and a kill's limit, never a decision.
+ * Prometheus would otherwise evaluate at every step (most of its work in a backtest). They feed the report's
+ * "before" figures and a kill's limit (the OOM estimator starts from it), which is read from the killed pod's own
+ * series at the step before the kill, while that pod still has it: a series that ended is not read there.
  */
 export const rawMetrics = ["cpuRequest", "memoryRequest", "memoryLimit"] as const;
 export type RawMetric = (typeof rawMetrics)[number];
