@@ -39,24 +39,13 @@ import {
   type Benchmark,
 } from "./lib.js";
 import { runUpstreamVpa, type VpaRecommendation } from "./vpa-upstream.js";
+import { unitHash } from "../src/backtest/synthetic-fleet.js";
 
 const dayMs = 86_400_000;
 
 /** VPA's history provider: a cAdvisor job label and a pod-labels series with the Deployment's selector label. */
 const cadvisorJob = "kubernetes-cadvisor";
 const podLabelsMetric = "kube_pod_labels";
-
-/** A deterministic number in [0, 1) for a tuple of integers (a 32-bit integer hash), so every run writes the same history. */
-function unitHash(...parts: number[]): number {
-  let h = 0x9e3779b9;
-  for (const x of parts) {
-    h = Math.imul(h ^ (x | 0), 0x85ebca6b);
-    h ^= h >>> 13;
-    h = Math.imul(h, 0xc2b2ae35);
-    h ^= h >>> 16;
-  }
-  return (h >>> 0) / 2 ** 32;
-}
 
 const MiB = 2 ** 20;
 const halfHourMs = 1_800_000;
