@@ -244,6 +244,11 @@ export interface WorkloadSignals extends WorkloadFigures {
 
 const nothing = new Float64Array(0);
 
+/** A value read from Prometheus at `now`, or undefined for none (NaN). */
+function measurement(value: number, now: number): Measurement | undefined {
+  return Number.isNaN(value) ? undefined : { value, observedAt: now, source: "prometheus" };
+}
+
 /** The workload's value of `metric` per step: the namespace's series, or the worst of its pods' (NaN for none). */
 function column(history: SignalHistory, metric: HistoryMetric, ns: string, keys: readonly string[]): Float64Array {
   const n = history.steps.length;
@@ -340,52 +345,39 @@ export function workloadSignals(history: SignalHistory, w: BacktestWorkload): Wo
     oomAt[i] = oom;
   }
   const failed = usageQueryOrder.map((metric) => history.failedAt[metric]);
+  // One object shape for every round (the properties in one order, undefined where a signal is missing, as the live
+  // poll builds them in src/scaler/signals/workload.ts): the engine's reads of it stay monomorphic.
   const signalsAt = (i: number): Signals => {
     const now = history.steps[i] as number;
-    const signals: Signals = { oom: oomAt[i] ?? [] };
-    const m = (value: number): Measurement | undefined =>
-      Number.isNaN(value) ? undefined : { value, observedAt: now, source: "prometheus" };
-    const put = (
-      name:
-        | "cpuUsage"
-        | "memoryWorkingSet"
-        | "cpuThrottledRatio"
-        | "apiserver429Rate"
-        | "clusterNodes"
-        | "storedObjects"
-        | "apiserverWatchers"
-        | "etcdDatabaseBytes"
-        | "apfSeatsRatio"
-        | "apfRejectedRate",
-      values: Float64Array,
-    ) => {
-      const measured = m(values[i] as number);
-      if (measured) signals[name] = measured;
-    };
-    put("cpuUsage", cpuUsage);
-    put("memoryWorkingSet", memoryUsage);
-    put("cpuThrottledRatio", throttled);
-    if (rate429) put("apiserver429Rate", rate429);
-    put("clusterNodes", nodes);
-    put("storedObjects", objects);
-    put("apiserverWatchers", watchers);
-    put("etcdDatabaseBytes", etcdDbSize);
-    if (apfSeats) put("apfSeatsRatio", apfSeats);
-    if (apfRejected) put("apfRejectedRate", apfRejected);
     let p99: Record<string, Measurement> | undefined;
     for (const [key, values] of latency) {
-      const measured = m(values[i] as number);
+      const measured = measurement(values[i] as number, now);
       if (measured) (p99 ??= {})[key] = measured;
     }
-    if (p99) signals.requestLatencyP99 = p99;
+    let unavailableReason: string | undefined;
     for (const f of failed) {
       const reason = f[i];
       if (reason !== undefined) {
-        signals.unavailableReason = reason;
+        unavailableReason = reason;
         break;
       }
     }
-    return signals;
+    return {
+      oom: oomAt[i] ?? [],
+      cpuUsage: measurement(cpuUsage[i] as number, now),
+      memoryWorkingSet: measurement(memoryUsage[i] as number, now),
+      cpuThrottledRatio: measurement(throttled[i] as number, now),
+      apiserver429Rate: rate429 ? measurement(rate429[i] as number, now) : undefined,
+      clusterNodes: measurement(nodes[i] as number, now),
+      storedObjects: measurement(objects[i] as number, now),
+      apiserverWatchers: measurement(watchers[i] as number, now),
+      apfSeatsRatio: apfSeats ? measurement(apfSeats[i] as number, now) : undefined,
+      apfRejectedRate: apfRejected ? measurement(apfRejected[i] as number, now) : undefined,
+      requestLatencyP99: p99,
+      etcdDatabaseBytes: measurement(etcdDbSize[i] as number, now),
+      probeFailures: undefined,
+      unavailableReason,
+    };
   };
   return { signalsAt, cpuUsage, memoryUsage, real, kills: [...kills.values()], coverage };
 }

@@ -83,20 +83,29 @@ function replayRecorded(raw: unknown, w: BacktestWorkload, rounds: WorkloadSteps
   return r;
 }
 
-/** The same engine loop (OfflineReplay, as decideOffline runs it) fed the signals in the engine's form directly. */
+/**
+ * The same engine loop (OfflineReplay, as decideOffline runs it) fed the signals in the engine's form directly: one
+ * engine per policy, all fed each step's signals object (the engine reads a round's signals and never changes them).
+ */
 function replaySignals(
-  policy: ResolvedPolicy,
+  policies: ReadonlyArray<ResolvedPolicy | undefined>,
   w: BacktestWorkload,
   s: WorkloadSignals,
   steps: readonly number[],
-): Replayed {
-  const engine = new OfflineReplay(w.ref, policy, w.start);
-  const r = replayed(steps.length);
-  for (let i = 0; i < steps.length; i++) {
-    const { plan, size } = engine.round({ now: steps[i] as number, signals: s.signalsAt(i) });
-    keep(r, i, plan, size);
+): Array<Replayed | undefined> {
+  const runs = policies.flatMap((policy, p) =>
+    policy ? [{ p, engine: new OfflineReplay(w.ref, policy, w.start), r: replayed(steps.length) }] : [],
+  );
+  for (let i = 0; i < steps.length && runs.length > 0; i++) {
+    const round = { now: steps[i] as number, signals: s.signalsAt(i) };
+    for (const { engine, r } of runs) {
+      const { plan, size } = engine.round(round);
+      keep(r, i, plan, size);
+    }
   }
-  return r;
+  const out: Array<Replayed | undefined> = policies.map(() => undefined);
+  for (const { p, r } of runs) out[p] = r;
+  return out;
 }
 
 /** One workload replayed through every policy: what the report needs of it, and per policy its replay (none where the policy does not govern it). */
@@ -116,15 +125,15 @@ export function replayWorkload(
   exact: boolean,
 ): WorkloadReplay {
   const figures = exact ? workloadSteps(history, w) : workloadSignals(history, w);
-  const replayed = policies.map((p) => {
-    const cs = p.value;
-    const resolved = selectClusterScaler([cs], w.tenantLabels)
-      ? resolvePolicy(cs, w.ref.component, w.tenantLabels)
-      : undefined;
-    if (!resolved) return undefined;
-    return "rounds" in figures
-      ? replayRecorded(p.raw, w, figures.rounds)
+  // As live: the tenants its tenantSelector selects, and the components it lists.
+  const resolved = policies.map((p) =>
+    selectClusterScaler([p.value], w.tenantLabels)
+      ? resolvePolicy(p.value, w.ref.component, w.tenantLabels)
+      : undefined,
+  );
+  const replayed =
+    "rounds" in figures
+      ? policies.map((p, i) => (resolved[i] ? replayRecorded(p.raw, w, figures.rounds) : undefined))
       : replaySignals(resolved, w, figures, history.steps);
-  });
   return { figures, replayed };
 }

@@ -5,7 +5,7 @@
 import type { ScalerName } from "../api/index.js";
 import { sizeOf, type DecisionObject } from "./decisions.js";
 import { sameSize } from "./sizes.js";
-import { overThreshold } from "./scalers/index.js";
+import { forEachOverThreshold } from "./scalers/index.js";
 import type { EngineOptions } from "./engine-options.js";
 import type {
   BlockedReason,
@@ -142,10 +142,10 @@ export function trackThresholds(
   options: EngineOptions,
 ): void {
   const since = history.overThresholdSince as Record<ScalerName, number | undefined>;
-  for (const [scaler, over] of overThreshold(input, options)) {
+  forEachOverThreshold(input, options, (scaler, over) => {
     if (over) since[scaler] ??= input.now;
-    else delete since[scaler];
-  }
+    else if (since[scaler] !== undefined) delete since[scaler];
+  });
 }
 
 /** Keeps a round's recommendation for the scale-down stabilization window, and forgets those older than it. */

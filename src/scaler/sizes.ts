@@ -2,14 +2,17 @@
 import { formatCpu, formatMemory } from "./quantity.js";
 import type { ResolvedPolicy, Size } from "./types.js";
 
+/** v within [min, max] (0 and Infinity where not given); undefined stays undefined. */
+function bound(v: number | undefined, min?: number, max?: number): number | undefined {
+  return v === undefined ? undefined : Math.min(max ?? Infinity, Math.max(min ?? 0, v));
+}
+
 /** Bounds a size by the policy: minAllowed/maxAllowed on requests and limits, replicas min/max. */
 export function clamp(
   size: Size,
   input: { policy: Pick<ResolvedPolicy, "minAllowed" | "maxAllowed" | "replicas"> },
 ): Size {
   const { minAllowed, maxAllowed, replicas } = input.policy;
-  const bound = (v: number | undefined, min?: number, max?: number) =>
-    v === undefined ? undefined : Math.min(max ?? Infinity, Math.max(min ?? 0, v));
   const out: Size = {
     replicas: Math.round(bound(size.replicas, replicas.min, replicas.max) ?? size.replicas),
     cpuRequest: bound(size.cpuRequest, minAllowed.cpu, maxAllowed.cpu),

@@ -68,4 +68,32 @@ describe("cluster-size", () => {
     // Without a ladder, a stale count gives no floor from this estimator (the usage signals decide alone).
     expect(clusterSizeFloor(input({ workload: scheduler }, { clusterNodes: m(3, stale) }), o)).toEqual({});
   });
+  it("answers each round for its own load though one ladder's last answer is kept", () => {
+    const shared = policy({ ladder });
+    const loads = [
+      { clusterNodes: m(150) },
+      { clusterNodes: m(150), storedObjects: m(60_000) },
+      { clusterNodes: m(150), storedObjects: m(1_000) },
+      { clusterNodes: m(150) },
+      { clusterNodes: m(600) },
+      { clusterNodes: m(600), apiserverWatchers: m(10) },
+      { clusterNodes: m(50) },
+      { clusterNodes: m(50) },
+    ];
+    for (const signals of loads) {
+      // A fresh copy of the ladder has no answer kept: what the estimate is without the memo.
+      const copy = policy({ ladder: ladder.map((s) => ({ ...s })) });
+      expect(clusterSizeEstimate(input({ policy: shared }, signals))).toEqual(
+        clusterSizeEstimate(input({ policy: copy }, signals)),
+      );
+      expect(clusterSizeFloor(input({ policy: shared }, signals), defaultEngineOptions)).toEqual(
+        clusterSizeFloor(input({ policy: copy }, signals), defaultEngineOptions),
+      );
+    }
+    // Another component on the same ladder-less policy gets its own linear size.
+    const none = policy({});
+    const apiserver = clusterSizeEstimate(input({ policy: none }, { clusterNodes: m(3) }));
+    const sched = clusterSizeEstimate(input({ policy: none, workload: scheduler }, { clusterNodes: m(3) }));
+    expect(apiserver?.size).not.toEqual(sched?.size);
+  });
 });

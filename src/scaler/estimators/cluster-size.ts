@@ -2,8 +2,8 @@
 // the ClusterScaler's ladder, or addon-resizer's linear form for a component without one. It sizes by tenant size
 // (the cluster-size scaler) and puts a floor under scale-downs.
 import type { EngineOptions } from "../engine-options.js";
-import { describeReached, loadKeysOf, loadOf, reachedStep } from "../ladder.js";
-import type { ClusterSizeStep, DecisionInput } from "../types.js";
+import { describeReached, loadKeysOf, loadOf, reachedStep, type TenantLoad } from "../ladder.js";
+import type { ClusterSizeStep, DecisionInput, Measurement } from "../types.js";
 import { MiB } from "../quantity.js";
 import type { Estimator, EstimatorResult, Floor } from "./types.js";
 
@@ -34,10 +34,57 @@ export function linearSize(l: LinearSize, nodes: number): { cpu: number; memory:
 }
 
 export function clusterSizeEstimate(input: DecisionInput): EstimatorResult | undefined {
-  const nodes = input.signals.clusterNodes?.value;
-  if (nodes === undefined) return undefined;
+  const { clusterNodes, storedObjects, apiserverWatchers } = input.signals;
+  if (clusterNodes === undefined) return undefined;
+  return estimateAt(input.policy.ladder, input.workload.component, clusterNodes, storedObjects, apiserverWatchers);
+}
+
+/** The last estimate per ladder (one array per resolved policy): a workload's rounds mostly see the same load. */
+const lastEstimate = new WeakMap<
+  readonly ClusterSizeStep[],
+  { component: string; nodes: number; objects?: number; watchers?: number; result: EstimatorResult | undefined }
+>();
+
+/**
+ * clusterSizeEstimate of these measurements: a pure function of the ladder, the component and the three values, so
+ * the last answer for the same ones is given again (callers never change a result).
+ */
+function estimateAt(
+  ladder: readonly ClusterSizeStep[],
+  component: string,
+  clusterNodes: Measurement,
+  storedObjects: Measurement | undefined,
+  apiserverWatchers: Measurement | undefined,
+): EstimatorResult | undefined {
+  const nodes = clusterNodes.value;
+  const objects = storedObjects?.value;
+  const watchers = apiserverWatchers?.value;
+  const last = lastEstimate.get(ladder);
+  if (
+    last &&
+    last.component === component &&
+    last.nodes === nodes &&
+    last.objects === objects &&
+    last.watchers === watchers
+  )
+    return last.result;
+  const result = estimate(ladder, component, {
+    nodes: clusterNodes,
+    objects: storedObjects,
+    watchers: apiserverWatchers,
+  });
+  lastEstimate.set(ladder, { component, nodes, objects, watchers, result });
+  return result;
+}
+
+function estimate(
+  ladder: readonly ClusterSizeStep[],
+  component: string,
+  load: TenantLoad,
+): EstimatorResult | undefined {
+  const nodes = (load.nodes as Measurement).value;
   // Reached by nodes, or by stored objects or watchers where a step sets them (src/scaler/ladder.ts).
-  const reached = reachedStep(input.policy.ladder, loadOf(input.signals));
+  const reached = reachedStep(ladder, load);
   if (reached) {
     const { step } = reached;
     return {
@@ -48,12 +95,15 @@ export function clusterSizeEstimate(input: DecisionInput): EstimatorResult | und
           : `${describeReached(reached)}; tenant has ${nodes} nodes`,
     };
   }
-  if (input.policy.ladder.length > 0) return undefined;
-  const linear = defaultLinear[input.workload.component];
+  if (ladder.length > 0) return undefined;
+  const linear = defaultLinear[component];
   if (!linear) return undefined;
   const s = linearSize(linear, nodes);
   return { size: { cpuRequest: s.cpu, memoryRequest: s.memory }, note: `linear size for ${nodes} nodes` };
 }
+
+/** The keys other than nodes each ladder needs fresh (loadKeysOf), once per ladder. */
+const ladderKeys = new WeakMap<readonly ClusterSizeStep[], ReturnType<typeof loadKeysOf>>();
 
 /**
  * What the estimate says at the tenant's fresh size: the ladder step reached, or, for a component without a
@@ -63,12 +113,16 @@ export function clusterSizeEstimate(input: DecisionInput): EstimatorResult | und
  * ladder and no fresh count, nothing is known.
  */
 export function clusterSizeFloor(input: DecisionInput, options: EngineOptions): Floor | "unknown" {
+  const { ladder } = input.policy;
   const load = loadOf(input.signals, input.now, options);
-  if (!load.nodes && input.policy.ladder.length > 0) return "unknown";
+  if (!load.nodes && ladder.length > 0) return "unknown";
   // A ladder keyed on objects or watchers needs them fresh too: a stale count never lets a scale-down below its step.
-  if (loadKeysOf(input.policy.ladder).some((k) => !load[k])) return "unknown";
+  let keys = ladderKeys.get(ladder);
+  if (!keys) ladderKeys.set(ladder, (keys = loadKeysOf(ladder)));
+  if (keys.some((k) => !load[k])) return "unknown";
   if (!load.nodes) return {};
-  const estimate = clusterSizeEstimate({ ...input, signals: { ...input.signals, clusterNodes: load.nodes } });
+  const { storedObjects, apiserverWatchers } = input.signals;
+  const estimate = estimateAt(ladder, input.workload.component, load.nodes, storedObjects, apiserverWatchers);
   return { cpu: estimate?.size.cpuRequest, memory: estimate?.size.memoryRequest };
 }
 

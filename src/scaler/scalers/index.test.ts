@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { SCALER_NAMES } from "../../api/index.js";
 import { defaultEngineOptions } from "../engine-options.js";
 import { input } from "../testing.js";
-import { availableScalers, overThreshold, scalerByName, upCandidates } from "./index.js";
+import { availableScalers, forEachOverThreshold, scalerByName, upCandidates } from "./index.js";
 
 const now = Date.parse("2026-11-23T12:00:00Z");
 const m = (value: number) => ({ value, observedAt: now, source: "test" });
@@ -19,18 +19,20 @@ describe("scaler registry", () => {
   });
 
   it("gives the sustained scalers' verdicts only (oom and cluster-size act at once)", () => {
-    const verdicts = overThreshold(input({}, { cpuUsage: m(0.9), probeFailures: m(5) }), defaultEngineOptions);
-    expect(new Map(verdicts)).toEqual(
-      new Map([
-        ["probe", true],
-        ["throttling", false],
-        ["apf", false],
-        ["latency", false],
-        ["cpu", true],
-        ["memory", false],
-        ["etcd-db-size", false],
-      ]),
+    const verdicts: Array<[string, boolean]> = [];
+    forEachOverThreshold(input({}, { cpuUsage: m(0.9), probeFailures: m(5) }), defaultEngineOptions, (name, over) =>
+      verdicts.push([name, over]),
     );
+    // In registry order.
+    expect(verdicts).toEqual([
+      ["probe", true],
+      ["throttling", false],
+      ["apf", false],
+      ["latency", false],
+      ["cpu", true],
+      ["memory", false],
+      ["etcd-db-size", false],
+    ]);
   });
 
   it("asks every scaler in registry order", () => {

@@ -19,10 +19,13 @@ import type { Scaler, ScalerInput, UpCandidate } from "./types.js";
 export type { Scaler, ScalerInput, UpCandidate } from "./types.js";
 
 const registry = new Map<ScalerName, Scaler>();
+/** The scalers with a sustained window (an overThreshold), in registry order; rebuilt when one is registered. */
+let sustainedScalers: Array<Scaler & Required<Pick<Scaler, "overThreshold">>> | undefined;
 
 export function registerScaler(s: Scaler): void {
   if (registry.has(s.name)) throw new Error(`scaler ${s.name} registered twice`);
   registry.set(s.name, s);
+  sustainedScalers = undefined;
 }
 
 // Registry order is the order scalers are asked in, and so the order of their notes.
@@ -52,11 +55,16 @@ export function scalerByName(name: string): Scaler {
 /** Every name the CRD accepts has a scaler, and only those (checked at load: a missing one fails at start-up). */
 for (const name of SCALER_NAMES) scalerByName(name);
 
-/** Each sustained scaler's verdict on this round's signals: over its threshold or not (fed to the history model). */
-export function overThreshold(input: ScalerInput, options: EngineOptions): Array<[ScalerName, boolean]> {
-  const out: Array<[ScalerName, boolean]> = [];
-  for (const s of registry.values()) if (s.overThreshold) out.push([s.name, s.overThreshold(input, options)]);
-  return out;
+/** Calls `each` with each sustained scaler's verdict on this round's signals: over its threshold or not (fed to the history model). */
+export function forEachOverThreshold(
+  input: ScalerInput,
+  options: EngineOptions,
+  each: (scaler: ScalerName, over: boolean) => void,
+): void {
+  sustainedScalers ??= [...registry.values()].filter(
+    (s): s is Scaler & Required<Pick<Scaler, "overThreshold">> => s.overThreshold !== undefined,
+  );
+  for (const s of sustainedScalers) each(s.name, s.overThreshold(input, options));
 }
 
 /** The scale-ups the scalers ask for now, in registry order. */

@@ -73,6 +73,14 @@ function maxOf(a: number, b: number): number {
   return a > b ? a : b;
 }
 
+const none = (reason: string, notes: string[]): Plan => ({ action: "none", reason, notes });
+const held = (why: string, notes: string[]): Plan => ({
+  action: "none",
+  reason: `${heldForDataReason}: ${why}`,
+  heldForData: why,
+  notes,
+});
+
 /** The scale-down plan, or why there is none. */
 export function scaleDownPlan(
   input: DecisionInput,
@@ -82,33 +90,28 @@ export function scaleDownPlan(
 ): Plan {
   const { policy, current, history, now, signals } = input;
   const sd = policy.scaleDown;
-  const none = (reason: string): Plan => ({ action: "none", reason, notes });
-  const held = (why: string): Plan => ({
-    action: "none",
-    reason: `${heldForDataReason}: ${why}`,
-    heldForData: why,
-    notes,
-  });
-  if (!sd.enabled) return none("scale-down disabled");
+  if (!sd.enabled) return none("scale-down disabled", notes);
   // The moment the source fails, scale-downs stop: values that have not aged out yet are not trusted either.
-  if (signals.unavailableReason) return held(signals.unavailableReason);
-  const missing: string[] = [];
-  for (const [name, m] of [
-    ["cpu usage", signals.cpuUsage],
-    ["memory working set", signals.memoryWorkingSet],
-  ] as const) {
-    const f = freshness(m, now, options.staleAfterMs);
-    if (f !== "fresh") missing.push(`${name} ${f}${m ? ` (last seen ${iso(m.observedAt)})` : ""}`);
+  if (signals.unavailableReason) return held(signals.unavailableReason, notes);
+  const cpuFreshness = freshness(signals.cpuUsage, now, options.staleAfterMs);
+  const memFreshness = freshness(signals.memoryWorkingSet, now, options.staleAfterMs);
+  if (cpuFreshness !== "fresh" || memFreshness !== "fresh") {
+    const missing: string[] = [];
+    for (const [name, m, f] of [
+      ["cpu usage", signals.cpuUsage, cpuFreshness],
+      ["memory working set", signals.memoryWorkingSet, memFreshness],
+    ] as const) {
+      if (f !== "fresh") missing.push(`${name} ${f}${m ? ` (last seen ${iso(m.observedAt)})` : ""}`);
+    }
+    return held(missing.join(", "), notes);
   }
-  if (missing.length)
-    return held(`${missing.join(", ")}${signals.unavailableReason ? `; ${signals.unavailableReason}` : ""}`);
   if (now - history.observingSince < sd.stabilizationWindowMs)
-    return none("no scale-down before a full stabilization window of observation");
+    return none("no scale-down before a full stabilization window of observation", notes);
   if (
     history.lastChangeAt !== undefined &&
     now - history.lastChangeAt < Math.max(sd.cooldownMs, sd.stabilizationWindowMs)
   ) {
-    return none("no scale-down within the stabilization window after a change");
+    return none("no scale-down within the stabilization window after a change", notes);
   }
   const rec = known ? known.rec : recommendation(input, options);
   const cpuBelow = current.cpuRequest === undefined ? undefined : current.cpuRequest * (1 - options.minDownChange);
@@ -123,7 +126,7 @@ export function scaleDownPlan(
     rec && blocks(rec.cpu, cpuBelow) && blocks(rec.memory, memBelow)
       ? { cpuMax: Number.NaN, memMax: Number.NaN, count: 1 }
       : windowMax(history.recommendations, now - sd.stabilizationWindowMs, rec);
-  if (count === 0) return none("no recommendations in the stabilization window");
+  if (count === 0) return none("no recommendations in the stabilization window", notes);
   const step = sd.maxStepPercent / 100;
   const target: Size = { ...current };
   const changes: Evidence[] = [];
@@ -159,7 +162,7 @@ export function scaleDownPlan(
     const a = after[k];
     if (c !== undefined && a !== undefined && a > c) after[k] = c;
   }
-  if (sameSize(after, current)) return none("recommendations within the window do not allow a scale-down");
+  if (sameSize(after, current)) return none("recommendations within the window do not allow a scale-down", notes);
   const cpu = signals.cpuUsage;
   const mem = signals.memoryWorkingSet;
   const evidence: Evidence[] = [...changes];
