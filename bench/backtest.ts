@@ -177,6 +177,17 @@ interface CliRun {
   prometheusCpuSeconds?: number;
   rangeQueries?: number;
   rawQueries?: number;
+  /** Remote read requests (POST /api/v1/read), by Prometheus' own request counter: the query log has none. */
+  remoteReads?: number;
+}
+
+/** Prometheus' count of answered remote read requests (prometheus_http_requests_total of /api/v1/read). */
+async function remoteReadsServed(prom: HistoryPrometheus): Promise<number> {
+  const text = await (await fetch(`${prom.url}/metrics`)).text();
+  let total = 0;
+  for (const m of text.matchAll(/^prometheus_http_requests_total\{[^}]*handler="\/api\/v1\/read"[^}]*\} (\S+)$/gm))
+    total += Number(m[1]);
+  return total;
 }
 
 /**
@@ -186,9 +197,10 @@ interface CliRun {
 const withoutNotes = (table: string) =>
   table.replace(/\nNotes:\n[\s\S]*$/, "").replace(" Prometheus range queries", " Prometheus queries");
 
-/** runCli, with what Prometheus did meanwhile: its CPU seconds and its queries, range and raw (no step). */
+/** runCli, with what Prometheus did meanwhile: its CPU seconds and its queries, range, raw (no step) and remote reads. */
 async function runCliMeasured(prom: HistoryPrometheus, outDir: string, args: string[]): Promise<CliRun> {
   const before = prom.rangeQueries();
+  const reads0 = await remoteReadsServed(prom);
   const cpu0 = (prom.pid && cpuSeconds(prom.pid)) || 0;
   const r = await runCli(outDir, args);
   const cpu1 = (prom.pid && cpuSeconds(prom.pid)) || 0;
@@ -198,6 +210,7 @@ async function runCliMeasured(prom: HistoryPrometheus, outDir: string, args: str
     prometheusCpuSeconds: cpu1 - cpu0,
     rangeQueries: logged.filter((q) => q.step > 0).length,
     rawQueries: logged.filter((q) => !q.step).length,
+    remoteReads: (await remoteReadsServed(prom)) - reads0,
   };
 }
 
@@ -417,7 +430,7 @@ async function run(opts: BenchOptions): Promise<Record<string, unknown>> {
     const mainThreadRuns: CliRun[] = [];
     for (let i = 0; i < runs; i++) {
       const r = await runCliMeasured(prom, outDir, args);
-      queriesPerRun.push((r.rangeQueries ?? 0) + (r.rawQueries ?? 0));
+      queriesPerRun.push((r.rangeQueries ?? 0) + (r.rawQueries ?? 0) + (r.remoteReads ?? 0));
       cliRuns.push(r);
       const m = await runCliMeasured(prom, outDir, [...args, "--workers", "1"]);
       mainThreadRuns.push(m);
@@ -474,6 +487,7 @@ async function run(opts: BenchOptions): Promise<Record<string, unknown>> {
       promqlQueries: queriesPerRun,
       promqlRangeQueries: cliRuns.map((r) => r.rangeQueries),
       promqlRawSampleQueries: cliRuns.map((r) => r.rawQueries),
+      remoteReads: cliRuns.map((r) => r.remoteReads),
       prometheusCpuSeconds: cliRuns.map((r) => round(r.prometheusCpuSeconds ?? 0, 1)),
       backtestPeakRssMiB: round(Math.max(...cliRuns.map((r) => r.peakRssMiB)), 1),
       prometheusRssAtStartMiB: round(promRssAtStartMiB, 1),
@@ -491,6 +505,7 @@ async function run(opts: BenchOptions): Promise<Record<string, unknown>> {
               prometheusCpuSeconds: baselineRuns.map((r) => round(r.prometheusCpuSeconds ?? 0, 1)),
               promqlRangeQueries: baselineRuns.map((r) => r.rangeQueries),
               promqlRawSampleQueries: baselineRuns.map((r) => r.rawQueries),
+              remoteReads: baselineRuns.map((r) => r.remoteReads),
               wallSeconds: {
                 median: round(median(baselineRuns.map((r) => r.wallSeconds)), 2),
                 runs: baselineRuns.map((r) => round(r.wallSeconds, 2)),

@@ -4,12 +4,16 @@
 import nock from "nock";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { PrometheusClient, PrometheusError, type RangeColumns, type RangeQueryClient } from "../prometheus/client.js";
+import type { RawSeries, RemoteQuery } from "../prometheus/remote-read.js";
 import {
   chunksOf,
+  evaluateRemote,
   fetchHistory,
   historyMetrics,
   historyQueries,
+  rawMetrics,
   rawSelectors,
+  remoteMetrics,
   selectAtSteps,
   stepsOf,
 } from "./signals.js";
@@ -319,5 +323,186 @@ describe("fetchHistory with raw samples of the sizes", () => {
       ["cpuRequest", "memoryLimit", "memoryRequest"].flatMap((m) => [m, m, m]).sort(),
     );
     expect(h.failedAt.memoryRequest[0]).toMatch(/bad_data/);
+  });
+});
+
+describe("evaluateRemote (historyQueries' aggregations from raw samples)", () => {
+  const steps = Array.from({ length: 6 }, (_, i) => t0 + i * stepMs);
+  const lookback = { deltaMs: 60_000, leftOpen: false };
+  const raw = (labels: Record<string, string>, samples: Array<[number, number | "stale"]>): RawSeries => ({
+    labels,
+    timestampsMs: Float64Array.from(samples, ([i]) => t0 + i * stepMs),
+    values: Float64Array.from(samples, ([, v]) => (v === "stale" ? Number.NaN : v)),
+    stale: Uint8Array.from(samples, ([, v]) => (v === "stale" ? 1 : 0)),
+  });
+  const points = (c: RangeColumns | undefined) =>
+    c ? [...c.timestampsMs].map((t, k) => [(t - t0) / stepMs, c.values[k]]) : [];
+
+  it("max by container: the largest value of a key's series that is not NaN, a series ending at its stale marker", () => {
+    const a = pod("tcp-a", "p-1");
+    const out = evaluateRemote(
+      "maxByContainer",
+      [
+        raw({ ...a, uid: "1" }, [
+          [0, 5],
+          [2, Number.NaN],
+          [3, "stale"],
+        ]),
+        raw({ ...a, uid: "2" }, [
+          [1, 3],
+          [2, 4],
+        ]),
+        raw({ ...pod("tcp-a", "p-2"), uid: "3" }, [[0, 1]]),
+      ],
+      steps,
+      0,
+      5,
+      lookback,
+    );
+    expect(out.map((c) => c.labels)).toEqual([a, pod("tcp-a", "p-2")]);
+    // Step 2: 4 (the NaN does not win); step 3: uid 1 has ended at its marker, uid 2's 4 is 30 s old; step 4: 60
+    // s old, within the closed lookback; step 5: none.
+    expect(points(out[0])).toEqual([
+      [0, 5],
+      [1, 5],
+      [2, 4],
+      [3, 4],
+      [4, 4],
+    ]);
+    expect(points(out[1])).toEqual([
+      [0, 1],
+      [1, 1],
+      [2, 1],
+    ]);
+  });
+
+  it("count by namespace counts the series with a sample; sum of max by resource adds each resource's largest", () => {
+    const series = [
+      raw({ namespace: "tcp-a", pod: "p-1", resource: "pods" }, [[0, 10]]),
+      raw({ namespace: "tcp-a", pod: "p-2", resource: "pods" }, [
+        [0, 12],
+        [1, "stale"],
+      ]),
+      raw({ namespace: "tcp-a", pod: "p-1", resource: "nodes" }, [[0, 3]]),
+    ];
+    const count = evaluateRemote("countByNamespace", series, steps, 0, 2, lookback);
+    expect(points(count[0])).toEqual([
+      [0, 3],
+      [1, 2],
+      [2, 2],
+    ]);
+    const sum = evaluateRemote("sumOfMaxByResource", series, steps, 0, 2, lookback);
+    expect(sum.map((c) => c.labels)).toEqual([{ namespace: "tcp-a" }]);
+    expect(points(sum[0])).toEqual([
+      [0, 15],
+      [1, 13],
+      [2, 13],
+    ]);
+  });
+
+  it("refuses a value that is not finite, as the range query's answer is refused", () => {
+    const nan = raw(pod("tcp-a", "p-1"), [[0, Number.NaN]]);
+    expect(() => evaluateRemote("maxByContainer", [nan], steps, 0, 1, lookback)).toThrow(PrometheusError);
+    const inf = raw({ namespace: "tcp-a" }, [[0, Number.POSITIVE_INFINITY]]);
+    expect(() => evaluateRemote("maxByNamespace", [inf], steps, 0, 1, lookback)).toThrow(/non-finite/);
+  });
+});
+
+describe("fetchHistory by the remote read API", () => {
+  const from = t0;
+  const to = t0 + 59 * stepMs;
+  const options = { from, to, stepMs, rateWindow: "1m", namespaces: ["tcp-a"], chunkSteps: 25 };
+  const key = "tcp-a/kube-apiserver-5d9f-abcde/kube-apiserver";
+  const lookback = { deltaMs: 300_000, leftOpen: false };
+  const fake = (remote: (q: RemoteQuery) => RawSeries[]) => {
+    const reads: RemoteQuery[] = [];
+    const ranges: string[] = [];
+    const matrix: string[] = [];
+    const client: RangeQueryClient = {
+      queryRange: async (promql) => {
+        ranges.push(promql);
+        return [];
+      },
+      queryMatrixColumns: async (promql) => {
+        matrix.push(promql);
+        return [];
+      },
+      remoteRead: async (queries) => {
+        reads.push(...queries);
+        return queries.map(remote);
+      },
+    };
+    return { client, reads, ranges, matrix };
+  };
+  const memory = (q: RemoteQuery): RawSeries[] =>
+    q.matchers.some((m) => m.name === "__name__" && m.value === "container_memory_working_set_bytes")
+      ? [
+          {
+            labels: { ...pod("tcp-a", "kube-apiserver-5d9f-abcde"), id: "x" },
+            timestampsMs: Float64Array.from([
+              t0 - 60_000,
+              t0 + 3 * stepMs,
+              t0 + 6 * stepMs,
+              t0 + 9 * stepMs,
+              t0 + 10 * stepMs,
+            ]),
+            values: Float64Array.from([100, 100, 100, 100, Number.NaN]),
+            stale: Uint8Array.from([0, 0, 0, 0, 1]),
+          },
+        ]
+      : [];
+
+  it("reads each remote metric once per chunk, back one lookback, with the live query's matchers", async () => {
+    const { client, reads, ranges, matrix } = fake(memory);
+    const h = await fetchHistory({ ...options, client, lookback });
+    expect(reads).toHaveLength(remoteMetrics.length * 3);
+    expect(ranges).toHaveLength((historyMetrics.length - remoteMetrics.length) * 3);
+    expect(matrix).toHaveLength(0);
+    expect(h.queries).toBe(historyMetrics.length * 3);
+    expect(h.remoteReads).toBe(remoteMetrics.length * 3);
+    expect(h.rawQueries).toBe(0);
+    const first = reads.find((q) => q.matchers.some((m) => m.value === "container_memory_working_set_bytes"));
+    expect(first).toEqual({
+      startMs: t0 - 300_000,
+      endMs: t0 + 24 * stepMs,
+      matchers: [
+        { type: "=", name: "__name__", value: "container_memory_working_set_bytes" },
+        { type: "=~", name: "namespace", value: "tcp-a" },
+        { type: "!=", name: "container", value: "" },
+        { type: "!=", name: "container", value: "POD" },
+      ],
+    });
+    // The series ends at its stale marker (step 10), not one lookback after its last sample (step 19).
+    const values = [...(h.series.memory.get(key) ?? [])];
+    expect(values.slice(0, 10)).toEqual(Array(10).fill(100));
+    expect(values.slice(10).every(Number.isNaN)).toBe(true);
+  });
+
+  it("asks the query API instead once the Prometheus has no remote read API, and for an answer over the limit", async () => {
+    const unsupported = fake(() => {
+      throw new PrometheusError("no remote read API (HTTP 404)", "unsupported");
+    });
+    const h = await fetchHistory({ ...options, client: unsupported.client, lookback, concurrency: 1 });
+    expect(unsupported.reads).toHaveLength(1);
+    expect(unsupported.matrix).toHaveLength(rawMetrics.length * 3);
+    expect(unsupported.ranges).toHaveLength((historyMetrics.length - rawMetrics.length) * 3);
+    expect(h.failures).toEqual([]);
+    expect(h.remoteReads).toBe(0);
+    const large = fake(() => {
+      throw new PrometheusError("over the limit", "too-large");
+    });
+    await fetchHistory({ ...options, client: large.client, lookback });
+    expect(large.reads).toHaveLength(remoteMetrics.length * 3);
+    expect(large.ranges).toHaveLength((historyMetrics.length - rawMetrics.length) * 3);
+  });
+
+  it("keeps a remote read that fails for another reason as a failure of its metric and chunk", async () => {
+    const broken = fake(() => {
+      throw new PrometheusError("Prometheus answered 503", "server");
+    });
+    const h = await fetchHistory({ ...options, client: broken.client, lookback });
+    expect(new Set(h.failures.map((f) => f.metric))).toEqual(new Set(remoteMetrics));
+    expect(h.failedAt.memory[0]).toMatch(/503/);
+    expect(broken.ranges).toHaveLength((historyMetrics.length - remoteMetrics.length) * 3);
   });
 });

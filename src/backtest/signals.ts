@@ -6,10 +6,12 @@
 // missing over its chunk, with the reason kept; the rest of the history is still used (a partial history, never
 // a crash), and a step without a value is missing, never zero.
 import type { Lookback, RangeColumns, RangeQueryClient } from "../prometheus/client.js";
+import type { LabelMatcher, RawSeries } from "../prometheus/remote-read.js";
 import { PrometheusError, rangeColumnsOf } from "../prometheus/client.js";
 import { newSeries } from "./shared-series.js";
 import {
   defaultMetricNames,
+  escapeRegex,
   namespaceSelector,
   seriesKey,
   usageQueries,
@@ -106,15 +108,183 @@ export function selectAtSteps(
   last: number,
   lookback: Lookback,
   put: (i: number, value: number) => void,
+  stale?: Uint8Array,
 ): void {
   let p = -1;
   for (let i = first; i <= last; i++) {
     const t = steps[i] as number;
     while (p + 1 < times.length && (times[p + 1] as number) <= t) p++;
-    if (p < 0) continue;
+    // The newest sample a stale marker: the series has ended there (PromQL's vectorSelectorSingle).
+    if (p < 0 || stale?.[p] === 1) continue;
     const age = t - (times[p] as number);
     if (lookback.leftOpen ? age < lookback.deltaMs : age <= lookback.deltaMs) put(i, values[p] as number);
   }
+}
+
+/**
+ * The metrics evaluated here from the remote read API's raw samples, stale markers included, where the Prometheus
+ * has that API (FetchHistoryOptions.lookback and RangeQueryClient.remoteRead): each is an aggregation of instant
+ * vector selectors that remoteForms describes exactly as historyQueries writes it in PromQL, so a step's value is
+ * the range query's. The gauges are most of Prometheus' work in a backtest (each evaluated at every step over
+ * samples scraped far less often); the rates, ratios, quantiles and the OOM kills stay range queries.
+ */
+export const remoteMetrics = [
+  "memory",
+  "nodes",
+  "objects",
+  "etcdDbSize",
+  "kubeStateMetrics",
+  "cpuRequest",
+  "memoryRequest",
+  "memoryLimit",
+] as const;
+export type RemoteMetric = (typeof remoteMetrics)[number];
+
+/**
+ * How a remote metric's series become its value at a step, as historyQueries' PromQL aggregates them: `max by`
+ * (namespace, pod, container) or (namespace) takes the largest value that is not NaN (NaN only if all are);
+ * `count by (namespace)` the series that have a sample; `sum by (namespace) (max by (namespace, resource) ...)`
+ * adds up each resource's largest (apiserver_storage_objects, whole counts: the order of the additions does not
+ * change the sum).
+ */
+export type RemoteForm = "maxByContainer" | "maxByNamespace" | "sumOfMaxByResource" | "countByNamespace";
+
+export interface RemoteSelector {
+  matchers: LabelMatcher[];
+  form: RemoteForm;
+}
+
+/** Each remote metric's selector, as label matchers, and its aggregation: historyQueries' PromQL of it. */
+export function remoteSelectors(
+  namespaces: readonly string[] | undefined,
+  metrics: Partial<MetricNames> = {},
+): Record<RemoteMetric, RemoteSelector> {
+  const n = { ...defaultMetricNames, ...metrics };
+  const sel = (name: string, form: RemoteForm, ...extra: LabelMatcher[]): RemoteSelector => ({
+    matchers: [
+      { type: "=", name: "__name__", value: name },
+      ...(namespaces && namespaces.length > 0
+        ? [{ type: "=~" as const, name: n.namespaceLabel, value: namespaces.map(escapeRegex).join("|") }]
+        : []),
+      ...extra,
+    ],
+    form,
+  });
+  const container: LabelMatcher[] = [
+    { type: "!=", name: n.containerLabel, value: "" },
+    { type: "!=", name: n.containerLabel, value: "POD" },
+  ];
+  const resource = (value: string): LabelMatcher => ({ type: "=", name: "resource", value });
+  return {
+    memory: sel(n.memory, "maxByContainer", ...container),
+    nodes: sel(n.storageObjects, "maxByNamespace", resource("nodes")),
+    objects: sel(n.storageObjects, "sumOfMaxByResource"),
+    etcdDbSize: sel(n.storageSize, "maxByNamespace"),
+    kubeStateMetrics: sel("kube_pod_container_status_restarts_total", "countByNamespace"),
+    cpuRequest: sel("kube_pod_container_resource_requests", "maxByContainer", resource("cpu")),
+    memoryRequest: sel("kube_pod_container_resource_requests", "maxByContainer", resource("memory")),
+    memoryLimit: sel("kube_pod_container_resource_limits", "maxByContainer", resource("memory")),
+  };
+}
+
+/**
+ * A remote metric at steps `first`..`last`, from its series' raw samples: each series' instant value per step
+ * (selectAtSteps: lookback and stale markers), aggregated by `form`; one column set per output series, as a range
+ * query answers (labels by the aggregation's grouping, a point at each step that has a value). A value that is not
+ * a finite number is refused as the range query's answer would be (PrometheusClient refuses non-finite samples).
+ */
+export function evaluateRemote(
+  form: RemoteForm,
+  series: readonly RawSeries[],
+  steps: readonly number[],
+  first: number,
+  last: number,
+  lookback: Lookback,
+  metrics: Partial<MetricNames> = {},
+): RangeColumns[] {
+  const n = { ...defaultMetricNames, ...metrics };
+  const width = last - first + 1;
+  interface Group {
+    labels: Record<string, string>;
+    /** Largest non-NaN value (or sum, or count) per step; `seen` 1 where any series had a sample. */
+    acc: Float64Array;
+    seen: Uint8Array;
+  }
+  const groups = new Map<string, Group>();
+  const group = (key: string, labels: Record<string, string>): Group => {
+    let g = groups.get(key);
+    if (!g)
+      groups.set(key, (g = { labels, acc: new Float64Array(width).fill(Number.NaN), seen: new Uint8Array(width) }));
+    return g;
+  };
+  const label = (s: RawSeries, name: string) => s.labels[name] ?? "";
+  const grouped = (s: RawSeries, names: readonly string[]) => {
+    const labels: Record<string, string> = {};
+    for (const name of names) if (label(s, name) !== "") labels[name] = label(s, name);
+    return { key: names.map((name) => label(s, name)).join("\u0000"), labels };
+  };
+  const max = (g: Group, k: number, v: number) => {
+    g.seen[k] = 1;
+    const old = g.acc[k] as number;
+    if (Number.isNaN(old) || old < v) g.acc[k] = v;
+  };
+  const byContainer = [n.namespaceLabel, n.podLabel, n.containerLabel];
+  const byNamespace = [n.namespaceLabel];
+  for (const s of series) {
+    let put: (i: number, v: number) => void;
+    if (form === "maxByContainer" || form === "maxByNamespace") {
+      const { key, labels } = grouped(s, form === "maxByContainer" ? byContainer : byNamespace);
+      const g = group(key, labels);
+      put = (i, v) => max(g, i - first, v);
+    } else if (form === "countByNamespace") {
+      const { key, labels } = grouped(s, byNamespace);
+      const g = group(key, labels);
+      put = (i) => {
+        const k = i - first;
+        g.acc[k] = g.seen[k] ? (g.acc[k] as number) + 1 : 1;
+        g.seen[k] = 1;
+      };
+    } else {
+      const { key, labels } = grouped(s, [n.namespaceLabel, "resource"]);
+      const g = group(key, labels);
+      put = (i, v) => max(g, i - first, v);
+    }
+    selectAtSteps(s.timestampsMs, s.values, steps, first, last, lookback, put, s.stale);
+  }
+  let outputs = [...groups.values()];
+  if (form === "sumOfMaxByResource") {
+    // The inner max by (namespace, resource), then sum by (namespace).
+    const sums = new Map<string, Group>();
+    for (const g of outputs) {
+      const ns = g.labels[n.namespaceLabel] ?? "";
+      let sum = sums.get(ns);
+      if (!sum) {
+        const labels: Record<string, string> = ns ? { [n.namespaceLabel]: ns } : {};
+        sums.set(ns, (sum = { labels, acc: new Float64Array(width), seen: new Uint8Array(width) }));
+      }
+      for (let k = 0; k < width; k++) {
+        if (!g.seen[k]) continue;
+        sum.acc[k] = (sum.acc[k] as number) + (g.acc[k] as number);
+        sum.seen[k] = 1;
+      }
+    }
+    outputs = [...sums.values()];
+  }
+  return outputs.flatMap((g) => {
+    const times: number[] = [];
+    const values: number[] = [];
+    for (let k = 0; k < width; k++) {
+      if (!g.seen[k]) continue;
+      const v = g.acc[k] as number;
+      if (!Number.isFinite(v))
+        throw new PrometheusError(`non-finite sample ${v} in ${JSON.stringify(g.labels)}`, "malformed");
+      times.push(steps[first + k] as number);
+      values.push(v);
+    }
+    return times.length > 0
+      ? [{ labels: g.labels, timestampsMs: Float64Array.from(times), values: Float64Array.from(values) }]
+      : [];
+  });
 }
 
 /** One metric's series: key → value per step (NaN where the step has none). */
@@ -141,6 +311,8 @@ export interface SignalHistory {
   rejectedSteps: number;
   /** Range selectors of rawMetrics read as raw samples and evaluated here (0 without a lookback). */
   rawQueries?: number;
+  /** Remote metrics read by the remote read API and evaluated here, one request each per chunk (in `queries`). */
+  remoteReads?: number;
 }
 
 export interface FetchHistoryOptions {
@@ -160,10 +332,12 @@ export interface FetchHistoryOptions {
   seriesHint?: number;
   pointsPerQuery?: number;
   /**
-   * The Prometheus' lookback (PrometheusClient.lookback): where it is given and the client reads range selectors
-   * (queryMatrixColumns), the rawMetrics are read as raw samples and evaluated here, step by step, as Prometheus
-   * would; an answer over the size limit is evaluated at Prometheus instead. Without it every metric is a range
-   * query.
+   * The Prometheus' lookback (PrometheusClient.lookback). Where it is given and the client has the remote read API
+   * (remoteRead), the remoteMetrics are read as raw samples with their stale markers and evaluated here, step by
+   * step, as Prometheus would (evaluateRemote); a Prometheus without that API, or an answer over the size limit,
+   * gets the query API's requests instead. There, where the client reads range selectors (queryMatrixColumns), the
+   * rawMetrics are read as raw samples (without stale markers) and evaluated here. Without a lookback every metric
+   * is a range query.
    */
   lookback?: Lookback;
   /** Range queries in flight at once (default 4). */
@@ -195,7 +369,10 @@ export async function fetchHistory(o: FetchHistoryOptions): Promise<SignalHistor
   const queries = historyQueries(o.namespaces, o.rateWindow, o.metrics, o.stepMs);
   const selectors = rawSelectors(o.namespaces, o.metrics);
   const readRaw = o.client.queryMatrixColumns?.bind(o.client);
-  const lookback = readRaw ? o.lookback : undefined;
+  const remoteRead = o.client.remoteRead?.bind(o.client);
+  const remote = remoteSelectors(o.namespaces, o.metrics);
+  /** Set once the Prometheus has said it has no remote read API: the query API from then on. */
+  let remoteUnsupported = !remoteRead || !o.lookback;
   const history: SignalHistory = {
     steps,
     stepMs: o.stepMs,
@@ -205,6 +382,7 @@ export async function fetchHistory(o: FetchHistoryOptions): Promise<SignalHistor
     queries: 0,
     rejectedSteps: 0,
     rawQueries: 0,
+    remoteReads: 0,
   };
   // No tenant to ask about: an empty selector would read every namespace's series.
   if (steps.length === 0 || o.namespaces?.length === 0) return history;
@@ -229,10 +407,29 @@ export async function fetchHistory(o: FetchHistoryOptions): Promise<SignalHistor
           o.client.queryRangeColumns
             ? await o.client.queryRangeColumns(...range)
             : rangeColumnsOf(await o.client.queryRange(...range));
-        const raw = lookback && readRaw && (rawMetrics as readonly string[]).includes(job.metric);
-        let result: RangeColumns[];
+        const lookback = o.lookback;
+        let result: RangeColumns[] | undefined;
         let rawSamples = false;
-        if (raw) {
+        // Every sample a step of the chunk can pick: from the first step less the lookback to the last step.
+        if (lookback && remoteRead && !remoteUnsupported && (remoteMetrics as readonly string[]).includes(job.metric)) {
+          const selector = remote[job.metric as RemoteMetric];
+          try {
+            const [series = []] = await remoteRead(
+              [{ startMs: start - lookback.deltaMs, endMs: end, matchers: selector.matchers }],
+              o.signal,
+            );
+            result = evaluateRemote(selector.form, series, steps, job.first, job.last, lookback, o.metrics);
+            history.remoteReads = (history.remoteReads ?? 0) + 1;
+          } catch (err) {
+            if (!(err instanceof PrometheusError && (err.kind === "unsupported" || err.kind === "too-large")))
+              throw err;
+            if (err.kind === "unsupported") remoteUnsupported = true;
+          }
+        }
+        const raw = lookback && readRaw && (rawMetrics as readonly string[]).includes(job.metric);
+        if (result) {
+          // Read by the remote read API and evaluated above.
+        } else if (raw) {
           // Every sample a step of the chunk can pick: from the first step less the lookback to the last step.
           const spanMs = end - start + lookback.deltaMs;
           try {

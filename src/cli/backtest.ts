@@ -138,7 +138,8 @@ export async function backtest(r: BacktestRun): Promise<BacktestReport> {
   r.signal?.addEventListener("abort", stop, { once: true });
   if (r.signal?.aborted) stop();
   try {
-    // Where Prometheus tells how it looks back, the sizes are read as raw samples (fetchHistory); else evaluated there.
+    // Where Prometheus tells how it looks back, the gauges are read as raw samples (fetchHistory: by remote read, or
+    // the sizes by the query API without it) and evaluated here; else evaluated there.
     const lookback = await client.lookback(reading.signal).catch((err: unknown) => {
       if (reading.signal.aborted) throw err;
       return undefined;

@@ -1,6 +1,9 @@
 import nock from "nock";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import snappy from "snappyjs";
 import { PrometheusClient, PrometheusError } from "./client.js";
+import { encodeReadRequest } from "./remote-read.js";
+import { response, sample, series, staleBits } from "./remote-read-testing.js";
 
 const url = "http://prom.test:9090";
 beforeAll(() => nock.disableNetConnect());
@@ -158,5 +161,57 @@ describe("PrometheusClient.lookback and queryMatrixColumns", () => {
       .post("/api/v1/query")
       .reply(200, { status: "success", data: { resultType: "vector", result: [] } });
     await expect(client().queryMatrixColumns("x[1m]", new Date(0))).rejects.toMatchObject({ kind: "malformed" });
+  });
+});
+
+describe("PrometheusClient.remoteRead", () => {
+  const query = { startMs: 1_000, endMs: 61_000, matchers: [{ type: "=" as const, name: "__name__", value: "up" }] };
+  const answer = (results: number[][][]) => Buffer.from(snappy.compress(response(results)));
+
+  it("posts one snappy-compressed ReadRequest and reads each query's raw samples, stale markers included", async () => {
+    let sent: unknown;
+    nock(url, {
+      reqheaders: {
+        "content-encoding": "snappy",
+        "content-type": "application/x-protobuf",
+        "x-prometheus-remote-read-version": "0.1.0",
+        "user-agent": /metapilot/,
+      },
+    })
+      .post("/api/v1/read", (body: unknown) => {
+        sent = body;
+        return true;
+      })
+      .reply(200, answer([[series({ __name__: "up" }, [sample(1, 1_000), sample(staleBits, 31_000)])]]));
+    const [result] = await client().remoteRead([query]);
+    const bytes = Buffer.from(String(sent), "hex");
+    expect([...snappy.uncompress(Uint8Array.from(bytes))]).toEqual([...encodeReadRequest([query])]);
+    expect([...(result?.[0]?.stale ?? [])]).toEqual([0, 1]);
+  });
+
+  it.each([404, 405, 501])("says a Prometheus answering %i has no remote read API (unsupported)", async (status) => {
+    nock(url).post("/api/v1/read").reply(status, "not found");
+    await expect(client().remoteRead([query])).rejects.toMatchObject({ kind: "unsupported" });
+  });
+
+  it("retries a 5xx, and refuses an answer too large once decompressed or with the wrong number of results", async () => {
+    nock(url)
+      .post("/api/v1/read")
+      .reply(503, "busy")
+      .post("/api/v1/read")
+      .reply(200, answer([[]]));
+    expect(await client().remoteRead([query])).toEqual([[]]);
+    nock(url)
+      .post("/api/v1/read")
+      .reply(200, answer([[], []]));
+    await expect(client().remoteRead([query])).rejects.toMatchObject({ kind: "malformed" });
+    const big = answer([[series({ __name__: "up", pad: "x".repeat(5000) }, [])]]);
+    nock(url).post("/api/v1/read").reply(200, big);
+    const small = new PrometheusClient({ url, retries: 0, maxResponseBytes: 1024 });
+    await expect(small.remoteRead([query])).rejects.toMatchObject({ kind: "too-large" });
+    nock(url).post("/api/v1/read").reply(400, "exceeded sample limit (50000000)");
+    await expect(client().remoteRead([query])).rejects.toMatchObject({ kind: "too-large" });
+    nock(url).post("/api/v1/read").reply(400, "bad matcher");
+    await expect(client().remoteRead([query])).rejects.toMatchObject({ kind: "query" });
   });
 });

@@ -10,6 +10,13 @@ import { parseDuration } from "../api/common.js";
 import { backoffDelay, sleep } from "../kube/backoff.js";
 import { userAgent } from "../version.js";
 import { scanMatrix, type RangeColumns } from "./matrix.js";
+import {
+  readRequestBody,
+  readResponseBody,
+  RemoteReadDecodeError,
+  type RawSeries,
+  type RemoteQuery,
+} from "./remote-read.js";
 
 export type { RangeColumns } from "./matrix.js";
 
@@ -34,7 +41,13 @@ export interface PrometheusOptions {
 }
 
 export type PrometheusErrorKind =
-  "unreachable" | "timeout" | "server" | "malformed" | "partial" | "query" | "too-large";
+  "unreachable" | "timeout" | "server" | "malformed" | "partial" | "query" | "too-large" | "unsupported";
+
+/** A request body of bytes, with its own headers (the remote read API's protocol buffers). */
+interface BinaryRequest {
+  body: Buffer;
+  headers: Record<string, string>;
+}
 
 export const defaultMaxResponseBytes = 32 * 1024 * 1024;
 
@@ -112,6 +125,8 @@ export interface RangeQueryClient {
   ): Promise<RangeColumns[]>;
   /** An instant query of a range selector: its raw samples, as columns (PrometheusClient.queryMatrixColumns). */
   queryMatrixColumns?(promql: string, time: Date, signal?: AbortSignal): Promise<RangeColumns[]>;
+  /** Raw samples with their stale markers, by the remote read API (PrometheusClient.remoteRead). */
+  remoteRead?(queries: readonly RemoteQuery[], signal?: AbortSignal): Promise<RawSeries[][]>;
 }
 
 /** Range series as columns. */
@@ -152,11 +167,12 @@ export class PrometheusClient implements RangeQueryClient {
     params: URLSearchParams,
     signal?: AbortSignal,
     method: "GET" | "POST" = "POST",
-  ): Promise<{ status: number; body: string }> {
+    binary?: BinaryRequest,
+  ): Promise<{ status: number; body: Buffer }> {
     const url = new URL(path, this.base);
     // The status endpoints answer GET only; queries go as POST, so that a long selector never meets a URL limit.
     if (method === "GET") url.search = params.toString();
-    const body = method === "POST" ? params.toString() : "";
+    const body = binary ? binary.body : method === "POST" ? params.toString() : "";
     const token = this.token();
     const timeoutMs = this.options.timeoutMs ?? 30_000;
     const maxBytes = this.options.maxResponseBytes ?? defaultMaxResponseBytes;
@@ -172,10 +188,12 @@ export class PrometheusClient implements RangeQueryClient {
           method,
           agent: this.agent,
           headers: {
-            ...(method === "POST"
-              ? { "content-type": "application/x-www-form-urlencoded", "content-length": Buffer.byteLength(body) }
-              : {}),
-            accept: "application/json",
+            ...(binary
+              ? { ...binary.headers, "content-length": body.length }
+              : method === "POST"
+                ? { "content-type": "application/x-www-form-urlencoded", "content-length": Buffer.byteLength(body) }
+                : {}),
+            ...(binary ? {} : { accept: "application/json" }),
             "user-agent": userAgent,
             ...(token ? { authorization: `Bearer ${token}` } : {}),
           },
@@ -207,7 +225,7 @@ export class PrometheusClient implements RangeQueryClient {
             }
             chunks.push(c);
           });
-          res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
           res.on("error", (err) =>
             reject(deadlinePassed ?? new PrometheusError(`response broken off: ${err.message}`, "partial")),
           );
@@ -276,17 +294,29 @@ export class PrometheusClient implements RangeQueryClient {
   }
 
   /** Sends with retries on retryable failures; `read` turns the answer into the result or throws. */
-  private async call<T>(
+  private call<T>(
     path: string,
     params: URLSearchParams,
     read: (status: number, body: string) => T,
     signal?: AbortSignal,
     method: "GET" | "POST" = "POST",
   ): Promise<T> {
+    return this.callRaw(path, params, (status, body) => read(status, body.toString("utf8")), signal, method);
+  }
+
+  /** As call, with the answer's bytes as they came; `binary`, a request body of bytes instead of the params. */
+  private async callRaw<T>(
+    path: string,
+    params: URLSearchParams,
+    read: (status: number, body: Buffer) => T,
+    signal?: AbortSignal,
+    method: "GET" | "POST" = "POST",
+    binary?: BinaryRequest,
+  ): Promise<T> {
     const retries = this.options.retries ?? 2;
     for (let attempt = 0; ; attempt++) {
       try {
-        const res = await this.send(path, params, signal, method);
+        const res = await this.send(path, params, signal, method, binary);
         return read(res.status, res.body);
       } catch (err) {
         if (signal?.aborted) throw err;
@@ -400,6 +430,52 @@ export class PrometheusClient implements RangeQueryClient {
     if (!major || deltaMs <= 0)
       throw new PrometheusError(`version ${build.data.version}, lookback ${delta}: not understood`, "malformed");
     return { deltaMs, leftOpen: Number(major) >= 3 };
+  }
+
+  /**
+   * The raw samples of each query's series, stale markers included, by the remote read API (POST /api/v1/read):
+   * one request for all `queries`, its answer one list of series per query in their order. Its errors: a
+   * Prometheus without the API (or a proxy that does not pass it: 404, 405, 406, 415, 501) is "unsupported", which
+   * a caller answers by asking the query API instead; an answer over --prometheus-max-response-size, compressed or
+   * four times it decompressed, is "too-large"; other 4xx are "query", 5xx "server" (retried).
+   */
+  async remoteRead(queries: readonly RemoteQuery[], signal?: AbortSignal): Promise<RawSeries[][]> {
+    const maxBytes = this.options.maxResponseBytes ?? defaultMaxResponseBytes;
+    const params = new URLSearchParams({ queries: String(queries.length) });
+    return this.callRaw(
+      "api/v1/read",
+      params,
+      (status, body) => {
+        const text = () => body.subarray(0, 200).toString("utf8");
+        if (status >= 500 && status !== 501)
+          throw new PrometheusError(`Prometheus answered ${status}: ${text()}`, "server");
+        if ([404, 405, 406, 415, 501].includes(status))
+          throw new PrometheusError(`no remote read API (HTTP ${status}): ${text()}`, "unsupported");
+        if (status === 400 && /sample limit/i.test(text()))
+          throw new PrometheusError(`remote read over the server's sample limit: ${text()}`, "too-large");
+        if (status !== 200) throw new PrometheusError(`remote read refused (HTTP ${status}): ${text()}`, "query");
+        try {
+          const results = readResponseBody(body, 4 * maxBytes);
+          if (results.length !== queries.length)
+            throw new RemoteReadDecodeError(`${results.length} results for ${queries.length} queries`);
+          return results;
+        } catch (err) {
+          if (!(err instanceof RemoteReadDecodeError)) throw err;
+          throw new PrometheusError(err.message, /decompressed/.test(err.message) ? "too-large" : "malformed");
+        }
+      },
+      signal,
+      "POST",
+      {
+        body: readRequestBody(queries),
+        headers: {
+          "content-type": "application/x-protobuf",
+          "content-encoding": "snappy",
+          "x-prometheus-remote-read-version": "0.1.0",
+          accept: "application/x-protobuf",
+        },
+      },
+    );
   }
 
   /** A matrix answer as columns: by scanMatrix where it is in Prometheus' own form, else the general way. */

@@ -9,8 +9,15 @@ import { createWriteStream, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rawSizesNote } from "../../src/backtest/run.js";
-import { fetchHistory, historyMetrics, rawMetrics } from "../../src/backtest/signals.js";
-import { PrometheusClient } from "../../src/prometheus/client.js";
+import {
+  fetchHistory,
+  historyMetrics,
+  rawMetrics,
+  remoteMetrics,
+  type HistoryMetric,
+  type SignalHistory,
+} from "../../src/backtest/signals.js";
+import { PrometheusClient, type RangeQueryClient } from "../../src/prometheus/client.js";
 import { KubeClient } from "../../src/kube/client.js";
 import { Resources, type KubeObject } from "../../src/kube/resources.js";
 import { adminKubeConfig, freshNamespace, metacluster } from "../harness/cluster.js";
@@ -181,23 +188,14 @@ describe("metapilot backtest on a real Prometheus and the meta-cluster", () => {
     );
     expect(run.code, run.stderr).toBe(0);
     const report = JSON.parse(run.stdout);
-    // 1,441 steps of 15 s in one chunk: one range query per history metric, as the Prometheus query log saw them.
+    // 1,441 steps of 15 s in one chunk: one request per history metric. The remote metrics by the remote read API
+    // (not in the query log), the rest range queries, as the Prometheus query log saw them.
     expect(report.steps).toBe(6 * 240 + 1);
     expect(report.queries).toBe(historyMetrics.length);
     const logged = prometheus.rangeQueries().filter((q) => q.query.includes(ns.name));
-    expect(logged).toHaveLength(historyMetrics.length);
-    // Of them, the sizes as raw samples (instant queries of a range selector, no step), the rest range queries.
-    expect(
-      logged
-        .filter((q) => !q.step)
-        .map((q) => q.query.replace(/\{.*/, ""))
-        .sort(),
-    ).toEqual([
-      "kube_pod_container_resource_limits",
-      "kube_pod_container_resource_requests",
-      "kube_pod_container_resource_requests",
-    ]);
-    expect(report.notes).toContain(rawSizesNote);
+    expect(logged).toHaveLength(historyMetrics.length - remoteMetrics.length);
+    expect(logged.every((q) => q.step > 0)).toBe(true);
+    expect(report.notes).not.toContain(rawSizesNote);
     expect(report.partial).toBe(false);
     const [fast, slow] = report.policies;
     expect([fast.name, fast.source, slow.name]).toEqual([ns.name, `clusterscaler/${ns.name}`, "slow"]);
@@ -229,13 +227,19 @@ describe("metapilot backtest on a real Prometheus and the meta-cluster", () => {
     expect(report.coverage.oomKills.percent).toBeGreaterThan(99);
   });
 
-  it("reads the sizes as raw samples that give, at every step, what Prometheus evaluates", async () => {
+  it("reads raw samples (remote read; the sizes by the query API without it) that give, at every step, what Prometheus evaluates", async () => {
     const prom = new PrometheusClient({ url: prometheus.url });
     const lookback = await prom.lookback();
     expect(lookback).toEqual({ deltaMs: 5 * 60_000, leftOpen: false });
-    const read = (withLookback: boolean) =>
+    // The query API only: a Prometheus (or proxy) without the remote read API.
+    const queryApi: RangeQueryClient = {
+      queryRange: prom.queryRange.bind(prom),
+      queryRangeColumns: prom.queryRangeColumns.bind(prom),
+      queryMatrixColumns: prom.queryMatrixColumns.bind(prom),
+    };
+    const read = (withLookback: boolean, client: RangeQueryClient = prom) =>
       fetchHistory({
-        client: prom,
+        client,
         from: start,
         to: end,
         stepMs: 15_000,
@@ -245,17 +249,25 @@ describe("metapilot backtest on a real Prometheus and the meta-cluster", () => {
         chunkSteps: 200,
         ...(withLookback ? { lookback } : {}),
       });
-    const [raw, evaluated] = [await read(true), await read(false)];
-    expect(raw.rawQueries).toBe(rawMetrics.length * 8);
-    expect(evaluated.rawQueries ?? 0).toBe(0);
-    for (const metric of rawMetrics) {
+    const [remote, raw, evaluated] = [await read(true), await read(true, queryApi), await read(false)];
+    expect([remote.remoteReads, remote.rawQueries]).toEqual([remoteMetrics.length * 8, 0]);
+    expect([raw.remoteReads, raw.rawQueries]).toEqual([0, rawMetrics.length * 8]);
+    expect([evaluated.remoteReads, evaluated.rawQueries]).toEqual([0, 0]);
+    const same = (got: SignalHistory, metric: HistoryMetric) => {
       const keys = [...evaluated.series[metric].keys()].sort();
-      expect([...raw.series[metric].keys()].sort(), metric).toEqual(keys);
-      expect(keys, metric).toContain(`${ns.name}/${pod}/sidecar`);
+      expect([...got.series[metric].keys()].sort(), metric).toEqual(keys);
       for (const key of keys)
-        expect([...(raw.series[metric].get(key) ?? [])], `${metric} ${key}`).toEqual([
+        expect([...(got.series[metric].get(key) ?? [])], `${metric} ${key}`).toEqual([
           ...(evaluated.series[metric].get(key) ?? []),
         ]);
+      return keys;
+    };
+    for (const metric of remoteMetrics) {
+      const keys = same(remote, metric);
+      // This history has no tenant apiserver series (nodes, objects, etcd's size); the others are read.
+      if (!["nodes", "objects", "etcdDbSize"].includes(metric)) expect(keys.length, metric).toBeGreaterThan(0);
     }
+    for (const metric of rawMetrics) expect(same(raw, metric), metric).toContain(`${ns.name}/${pod}/sidecar`);
+    expect(remote.failures).toEqual([]);
   });
 });

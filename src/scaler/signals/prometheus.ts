@@ -181,11 +181,14 @@ export function usageQueries(
   };
 }
 
+/** `s` as a regular expression that matches only it. */
+export const escapeRegex = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
 /** Label matchers in braces: namespace=~"a|b" when `namespaces` is given and not empty, and `extra`. */
 export function namespaceSelector(n: MetricNames, namespaces: readonly string[] | undefined, extra = ""): string {
   const parts: string[] = [];
   if (namespaces && namespaces.length > 0) {
-    parts.push(`${n.namespaceLabel}=~"${namespaces.map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|")}"`);
+    parts.push(`${n.namespaceLabel}=~"${namespaces.map(escapeRegex).join("|")}"`);
   }
   if (extra) parts.push(extra);
   return `{${parts.join(",")}}`;
