@@ -8,8 +8,11 @@
 // the explained ones are counted and printed, the unexplained count must be 0.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backtest } from "../../src/cli/backtest.js";
-import { inventoryOf } from "../../src/backtest/inventory.js";
+import { inventoryOf, type Inventory } from "../../src/backtest/inventory.js";
 import type { TimelineEntry } from "../../src/backtest/run.js";
+import { fetchHistory } from "../../src/backtest/signals.js";
+import { parsePolicies, replayWorkload } from "../../src/backtest/workload-replay.js";
+import { PrometheusClient } from "../../src/prometheus/client.js";
 import { KubeClient } from "../../src/kube/client.js";
 import { createLogger } from "../../src/kube/logger.js";
 import { Manager } from "../../src/kube/manager.js";
@@ -29,6 +32,19 @@ const pollMs = 2000;
 const rateWindow = "5s";
 const rateWindowMs = 5000;
 const Mi = 2 ** 20;
+/** The busy tenant's CPU scaler threshold. */
+const cpuThreshold = 0.8;
+/**
+ * How long a rollout keeps the old pod once the new one is Ready: a rate window and three seconds more (a scrape,
+ * and the kubelet loop's lag in seeing the new pod), so that the old pod's CPU series ends only after the new pod's
+ * has a full rate window of samples. kwok's pods are Ready at once: without it the old pod went within a second of
+ * the rollout's start, and the workload's CPU rate (its worst pod's) dipped from about one scrape after the old
+ * series' last sample until the new one's was a rate window old. A live decision's own rollout then dipped it just
+ * after the decision, and the backtest, whose round completes the same sustained window up to one poll interval
+ * later (when the threshold is crossed between a step and the live poll after it), read the dip there and started
+ * its window again: its twin came five steps late.
+ */
+const minReadySeconds = rateWindowMs / 1000 + 3;
 const container = "kube-apiserver";
 
 interface PodObject extends KubeObject {
@@ -41,7 +57,7 @@ interface DecisionObject extends KubeObject {
     target?: { name?: string };
     direction?: "Up" | "Down";
     decidedAt?: string;
-    rootCause?: { category?: string };
+    rootCause?: { category?: string; evidence?: Twin["evidence"] };
     before?: Parameters<typeof sizeOf>[0];
     after?: Parameters<typeof sizeOf>[0];
   };
@@ -50,6 +66,8 @@ interface DecisionObject extends KubeObject {
 
 interface Twin {
   tenant: string;
+  /** A live decision's evidence (what it rested on), for the report of one without a twin. */
+  evidence?: Array<{ signal?: string; value?: string; threshold?: string; observedAt?: string }>;
   at: number;
   action: "change" | "blocked";
   direction: string;
@@ -74,6 +92,118 @@ const causes = {
 
 /** Sizes as a ScalingDecision records them (whole millicores and MiB), so both sides compare alike. */
 const recorded = (s: Size) => JSON.stringify(sizeOf(sizeBlock(s)));
+
+/** HH:MM:SS.mmm of a time. */
+const clock = (ms: number) => new Date(ms).toISOString().slice(11, 23);
+
+/**
+ * Why a live decision has no twin, as far as the rebuilt signals tell: the backtest's rounds of its workload around
+ * it (each step's worst-pod CPU usage and memory, each pod's CPU rate, the size the replay had, the CPU ratio to it and
+ * the backtest's decisions), each pod's raw CPU samples (when its series began and ended, and any scrape gap), and
+ * the live decision's evidence.
+ */
+async function explainMissing(
+  l: Twin,
+  o: {
+    prometheusUrl: string;
+    policies: Array<{ source: string; raw: KubeObject }>;
+    inventory: Inventory;
+    from: number;
+    to: number;
+    threshold: number;
+  },
+): Promise<string> {
+  const lines: string[] = [];
+  const client = new PrometheusClient({ url: o.prometheusUrl, timeoutMs: 30_000 });
+  const history = await fetchHistory({
+    client,
+    from: o.from,
+    to: o.to,
+    stepMs: pollMs,
+    rateWindow,
+    namespaces: [l.tenant],
+  });
+  const w = o.inventory.workloads.find((x) => x.ref.namespace === l.tenant);
+  const policy = o.policies.findIndex((p) => p.raw.metadata?.name === l.tenant);
+  if (!w || policy < 0) return `  (no workload or policy of ${l.tenant})`;
+  const { figures, replayed } = replayWorkload(parsePolicies([o.policies[policy]!]), history, w, false);
+  const r = replayed[0];
+  const first = l.at - 16_000;
+  const last = l.at + 16_000;
+  lines.push(
+    `  ${show(l)}: evidence ${(l.evidence ?? []).map((e) => `${e.signal}=${e.value} (threshold ${e.threshold}) observed ${e.observedAt?.slice(11, 23)}`).join(", ")}`,
+    `  the backtest's rounds of ${l.tenant} around it (cpu: the worst pod's rate[${rateWindow}]; ratio: cpu over the replay's CPU request):`,
+  );
+  const cpuKeys = [...history.series.cpu.keys()].filter((k) => k.startsWith(`${l.tenant}/`));
+  const podOf = (key: string) => key.split("/")[1]?.split("-").pop() ?? key;
+  history.steps.forEach((t, i) => {
+    if (t < first || t > last) return;
+    const cpu = figures.cpuUsage[i] as number;
+    const request = r?.cpuRequest[i] ?? Number.NaN;
+    const ratio = cpu / request;
+    const pods = cpuKeys
+      .map((k) => [podOf(k), history.series.cpu.get(k)?.[i] ?? Number.NaN] as const)
+      .filter(([, v]) => !Number.isNaN(v))
+      .map(([pod, v]) => `${pod}=${v.toFixed(3)}`)
+      .join(" ");
+    const acted = (r?.acted ?? [])
+      .filter((a) => a.i === i)
+      .map((a) => ` <- ${a.plan.action} ${a.plan.direction} ${a.plan.category}`)
+      .join("");
+    lines.push(
+      `    ${clock(t)} cpu ${Number.isNaN(cpu) ? "missing" : cpu.toFixed(3)} request ${request} ratio ${Number.isNaN(ratio) ? "-" : ratio.toFixed(3)}` +
+        `${ratio >= o.threshold ? " over" : ""} | memory ${((figures.memoryUsage[i] as number) / Mi).toFixed(0)}Mi` +
+        ` | nodes ${history.series.nodes.get(l.tenant)?.[i] ?? "-"} | pods ${pods || "none"}${acted}`,
+    );
+  });
+  // What a reader at any instant would have read (every 250 ms): where the worst pod's ratio was under the threshold.
+  const fine = await fetch(
+    `${o.prometheusUrl}/api/v1/query_range?query=${encodeURIComponent(`max(rate(container_cpu_usage_seconds_total{namespace="${l.tenant}",container="${container}"}[${rateWindow}]))`)}&start=${first / 1000}&end=${last / 1000}&step=0.25`,
+  );
+  const fineBody = (await fine.json()) as { data: { result: Array<{ values: Array<[number, string]> }> } };
+  const under: string[] = [];
+  let since: number | undefined;
+  let prev = first;
+  for (const [ts, v] of fineBody.data.result[0]?.values ?? []) {
+    const t = ts * 1000;
+    const i = Math.max(
+      0,
+      history.steps.findLastIndex((x) => x <= t),
+    );
+    const low = !(Number(v) / (r?.cpuRequest[i] ?? Number.NaN) >= o.threshold);
+    if (low && since === undefined) since = t;
+    if (!low && since !== undefined) {
+      under.push(`${clock(since)}..${clock(prev)}`);
+      since = undefined;
+    }
+    prev = t;
+  }
+  if (since !== undefined) under.push(`${clock(since)}..${clock(prev)}`);
+  lines.push(`  the worst pod's CPU ratio under ${o.threshold}, read every 250 ms: ${under.join(", ") || "never"}`);
+  // The raw samples: when each pod's counter began and ended, and any gap between two scrapes.
+  const res = await fetch(
+    `${o.prometheusUrl}/api/v1/query?query=${encodeURIComponent(`container_cpu_usage_seconds_total{namespace="${l.tenant}"}[${Math.round((last - first) / 1000) + 10}s]`)}&time=${last / 1000}`,
+  );
+  const body = (await res.json()) as {
+    data: { result: Array<{ metric: Record<string, string>; values: Array<[number, string]> }> };
+  };
+  for (const s of body.data.result) {
+    const times = s.values.map(([t]) => t * 1000);
+    const gaps: string[] = [];
+    for (let k = 1; k < times.length; k++)
+      if ((times[k] as number) - (times[k - 1] as number) > 1500)
+        gaps.push(`${clock(times[k - 1] as number)}..${clock(times[k] as number)}`);
+    lines.push(
+      `  pod ${podOf(`x/${s.metric.pod}`)}: samples ${clock(times[0] ?? 0)}..${clock(times.at(-1) ?? 0)} (${times.length})` +
+        (gaps.length ? `, gaps > 1.5 s: ${gaps.join(", ")}` : ""),
+    );
+  }
+  return lines.join("\n");
+}
+
+/** A decision in one line. */
+const show = (t: Twin) =>
+  `${new Date(t.at).toISOString()} ${t.tenant} ${t.action} ${t.direction} ${t.category} -> ${recorded(t.after)}`;
 
 describe("backtest equals live", () => {
   const kc = adminKubeConfig();
@@ -211,9 +341,10 @@ describe("backtest equals live", () => {
   /**
    * Until the rollout is done, one rate window and two poll intervals more, before the next phase's trigger. Two
    * triggers within one poll interval can be one decision on one side (one round saw both) and two on the other;
-   * and for one rate window after a rollout the CPU rate dips (the gone pod's last samples and the new pod's first
-   * ones are extrapolated short), so a threshold crossed then is crossed at different rounds by readers at
-   * different instants. Both are properties of sampling at an interval, not of the engine.
+   * and a threshold crossed while the CPU rate still moves is crossed at different rounds by readers at different
+   * instants: the rollout's overlap (minReadySeconds) keeps the rate from dipping when the old pod goes, and the
+   * rate window waited here leaves it settled before the next trigger. Both are properties of sampling at an
+   * interval, not of the engine.
    */
   async function quiet(ns: string): Promise<void> {
     await settled(ns);
@@ -226,8 +357,8 @@ describe("backtest equals live", () => {
     idle = await freshNamespace(kc, "twins-idle");
     prom = new TestPrometheus([await exporter.start()]);
     await prom.start();
-    await createApiserver(client, busy.name, busy.name, { replicas: 1 });
-    await createApiserver(client, idle.name, idle.name, { replicas: 1, cpu: "2" });
+    await createApiserver(client, busy.name, busy.name, { replicas: 1, minReadySeconds });
+    await createApiserver(client, idle.name, idle.name, { replicas: 1, cpu: "2", minReadySeconds });
     usage.set(busy.name, { cpu: 0.2, memory: 300 * Mi });
     usage.set(idle.name, { cpu: 0.05, memory: 100 * Mi });
     kubelet = kubeletLoop();
@@ -258,7 +389,11 @@ describe("backtest equals live", () => {
           tenantSelector: { matchLabels: { "metapilot.io/tenant": busy.name } },
           components: [
             component({
-              scalers: [{ name: "oom" }, { name: "cpu", threshold: 0.8, window: "6s" }, { name: "cluster-size" }],
+              scalers: [
+                { name: "oom" },
+                { name: "cpu", threshold: cpuThreshold, window: "6s" },
+                { name: "cluster-size" },
+              ],
               estimators: ["oom-memory", "cluster-size"],
             }),
           ],
@@ -279,7 +414,6 @@ describe("backtest equals live", () => {
         },
       } as KubeObject,
     );
-    for (const cs of scalers) await client.create(Resources.ClusterScaler, cs);
   }, 180_000);
 
   afterAll(async () => {
@@ -299,9 +433,6 @@ describe("backtest equals live", () => {
     for (const ns of [busy.name, idle.name]) objects.push({ ...(await deployment(ns)), kind: "Deployment" });
     const inventory = inventoryOf(objects);
     expect(inventory.workloads).toHaveLength(2);
-    // Start on a step of the grid, so that the live observation window and the backtest's begin together.
-    await new Promise((r) => setTimeout(r, pollMs - (Date.now() % pollMs)));
-    const from = Date.now();
     const manager = new Manager({
       kubeConfig: kc,
       logger: createLogger({ level: "warn" }),
@@ -317,6 +448,16 @@ describe("backtest equals live", () => {
       rateWindow,
     });
     void manager.start(stop.signal);
+    // The observation window (the scale-down's stabilization window is timed from it) begins live at the first round
+    // of a workload, the backtest's at its first step. With the scaler running and its caches synced before the
+    // ClusterScalers exist, the first round follows their creation by one watch event, not by the scaler's start-up
+    // (informer LISTs: 0.2 to 3.6 s under load); created half a poll interval after a step, the backtest's first
+    // step follows them by half a poll interval, and both windows begin within one poll interval whatever the
+    // event's lag up to a poll interval and a half.
+    await eventually(async () => (manager.hasSynced() ? true : undefined), 30_000, "the scaler's caches synced");
+    await new Promise((r) => setTimeout(r, pollMs - (Date.now() % pollMs) + pollMs / 2));
+    const from = Date.now();
+    for (const cs of scalers) await client.create(Resources.ClusterScaler, cs);
 
     // The OOM storm: three kills in a row, each of the pod the last answer rolled out.
     for (let i = 0; i < 3; i++) await oomKill(busy.name);
@@ -352,6 +493,7 @@ describe("backtest equals live", () => {
           direction: d.spec?.direction ?? "",
           category: d.spec?.rootCause?.category ?? "",
           after: sizeOf(d.spec?.after),
+          evidence: d.spec?.rootCause?.evidence,
         });
     live.sort((a, b) => a.at - b.at);
     expect(live.filter((d) => d.category === "OOMKilled")).toHaveLength(3);
@@ -412,8 +554,18 @@ describe("backtest equals live", () => {
       if (b.at > stoppedAt) explained.afterStop.push(b);
       else unexplained.push(b);
     }
-    const show = (t: Twin) =>
-      `${new Date(t.at).toISOString()} ${t.tenant} ${t.action} ${t.direction} ${t.category} -> ${recorded(t.after)}`;
+    for (const l of missing)
+      console.log(
+        `live decision without a twin, and the backtest's view of its workload:\n` +
+          (await explainMissing(l, {
+            prometheusUrl: prom.url,
+            policies: scalers.map((cs) => ({ source: `clusterscaler/${cs.metadata?.name}`, raw: cs })),
+            inventory,
+            from,
+            to: stoppedAt + pollMs,
+            threshold: cpuThreshold,
+          })),
+      );
     console.log(
       `backtest equals live: ${live.length} live decisions, ${live.length - missing.length} twins ` +
         `(offset backtest-live ${Math.min(...offsets)}..${Math.max(...offsets)} ms), ` +
