@@ -134,29 +134,47 @@ function median(xs: number[]): number {
   return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
-const known = (x: number | undefined) => x !== undefined && !Number.isNaN(x);
-
 /** Request above usage, and time with usage above the request, of one workload under a sequence of sizes. */
+/**
+ * Slack and under-provisioned time of one workload under the sizes of each step: `cpu[i]` and `memory[i]` (NaN
+ * where unknown, then `fallback`'s), times `replicas` (per step, or one count). Plain arrays and numbers, no
+ * closure or object per step: the first call of an earlier form (a closure returning each step's size) once gave
+ * a different sum than its second on the same arrays (bench/README).
+ */
 function usageFigures(
   steps: WorkloadFigures,
   stepMs: number,
-  sizeAt: (i: number) => { cpu?: number; memory?: number; replicas: number },
+  sizes: {
+    cpu: Float64Array;
+    memory: Float64Array;
+    replicas: Float64Array | number;
+    fallback?: { cpu?: number; memory?: number };
+  },
 ): { cpuHours: number; gibHours: number; underMs: number } {
+  const stepHours = hours(stepMs);
+  const cpuFallback = sizes.fallback?.cpu ?? Number.NaN;
+  const memoryFallback = sizes.fallback?.memory ?? Number.NaN;
+  const { cpu: cpuSizes, memory: memorySizes, replicas } = sizes;
   let cpuHours = 0;
   let gibHours = 0;
   let underMs = 0;
-  for (let i = 0; i < steps.cpuUsage.length; i++) {
-    const size = sizeAt(i);
+  const n = steps.cpuUsage.length;
+  for (let i = 0; i < n; i++) {
+    let cpuSize = cpuSizes[i] ?? Number.NaN;
+    if (Number.isNaN(cpuSize)) cpuSize = cpuFallback;
+    let memorySize = memorySizes[i] ?? Number.NaN;
+    if (Number.isNaN(memorySize)) memorySize = memoryFallback;
+    const count = typeof replicas === "number" ? replicas : (replicas[i] ?? Number.NaN);
     const cpu = steps.cpuUsage[i] as number;
     const memory = steps.memoryUsage[i] as number;
     let under = false;
-    if (!Number.isNaN(cpu) && known(size.cpu)) {
-      cpuHours += Math.max(0, (size.cpu as number) - cpu) * size.replicas * hours(stepMs);
-      under ||= cpu > (size.cpu as number);
+    if (!Number.isNaN(cpu) && !Number.isNaN(cpuSize)) {
+      cpuHours += Math.max(0, cpuSize - cpu) * count * stepHours;
+      under ||= cpu > cpuSize;
     }
-    if (!Number.isNaN(memory) && known(size.memory)) {
-      gibHours += (Math.max(0, (size.memory as number) - memory) / GiB) * size.replicas * hours(stepMs);
-      under ||= memory > (size.memory as number);
+    if (!Number.isNaN(memory) && !Number.isNaN(memorySize)) {
+      gibHours += (Math.max(0, memorySize - memory) / GiB) * count * stepHours;
+      under ||= memory > memorySize;
     }
     if (under) underMs += stepMs;
   }
@@ -424,16 +442,13 @@ export class Backtest {
     p.tenants.add(w.ref.tenant);
     p.usageExpected += figures.coverage.cpuUsage.expected + figures.coverage.memoryWorkingSet.expected;
     p.usagePresent += figures.coverage.cpuUsage.present + figures.coverage.memoryWorkingSet.present;
-    const before = usageFigures(figures, stepMs, (i) => ({
-      cpu: pick(figures.real.cpuRequest[i], w.start.cpuRequest),
-      memory: pick(figures.real.memoryRequest[i], w.start.memoryRequest),
+    const before = usageFigures(figures, stepMs, {
+      cpu: figures.real.cpuRequest,
+      memory: figures.real.memoryRequest,
       replicas: w.start.replicas,
-    }));
-    const after = usageFigures(figures, stepMs, (i) => ({
-      cpu: r.cpuRequest[i],
-      memory: r.memoryRequest[i],
-      replicas: r.replicas[i] as number,
-    }));
+      fallback: { cpu: w.start.cpuRequest, memory: w.start.memoryRequest },
+    });
+    const after = usageFigures(figures, stepMs, { cpu: r.cpuRequest, memory: r.memoryRequest, replicas: r.replicas });
     s.slackCpuHoursBefore += before.cpuHours;
     s.slackGiBHoursBefore += before.gibHours;
     s.underProvisionedHoursBefore += hours(before.underMs);
@@ -541,8 +556,5 @@ export function runBacktest(o: RunOptions): BacktestReport {
   b.add(o.history, o.workloads);
   return b.report(o.from, o.to);
 }
-
-const pick = (series: number | undefined, fallback: number | undefined) =>
-  series !== undefined && !Number.isNaN(series) ? series : fallback;
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
