@@ -124,7 +124,7 @@ export function selectAtSteps(
 /**
  * The metrics evaluated here from the remote read API's raw samples, stale markers included, where the Prometheus
  * has that API (FetchHistoryOptions.lookback and RangeQueryClient.remoteRead): each is an aggregation of instant
- * vector selectors that remoteForms describes exactly as historyQueries writes it in PromQL, so a step's value is
+ * vector selectors that evaluateRemote computes as historyQueries' PromQL does (RemoteForm), so a step's value is
  * the range query's. The gauges are most of Prometheus' work in a backtest (each evaluated at every step over
  * samples scraped far less often); the rates, ratios, quantiles and the OOM kills stay range queries.
  */

@@ -330,13 +330,23 @@ describe("the Helm chart on a real node", () => {
     });
     const observedAt = Date.now();
     const newHolder = after.spec!.holderIdentity!;
-    expect(newHolder.split("_")[0]).toBe(survivor.metadata!.name);
-    // The old leader released the Lease as it stopped (SIGTERM); the survivor acquired it after the deletion.
+    // A replica other than the deleted one leads: the standby that was waiting, or the Deployment's replacement
+    // when it started and asked first (its first try comes at start-up, the standby's at its next retry; in one CI
+    // run the replacement won within 2 s). Either is the chart's replica, with the same ServiceAccount.
+    const newLeader = newHolder.split("_")[0]!;
+    expect(newLeader).not.toBe(leaderPod);
+    const leaderNow = await core.readNamespacedPod({ namespace: ns!.name, name: newLeader });
+    expect(leaderNow.metadata?.labels, `${newLeader} is one of the chart's pods`).toMatchObject(
+      survivor.metadata?.labels ?? {},
+    );
+    // The old leader released the Lease as it stopped (SIGTERM); the new leader acquired it after the deletion.
     const acquiredAt = new Date(after.spec!.acquireTime!).getTime();
     expect(acquiredAt).toBeGreaterThan(new Date(before.spec!.acquireTime!).getTime());
     const gapSeconds = (observedAt - deletedAt) / 1000;
     const acquireGapSeconds = (acquiredAt - deletedAt) / 1000;
-    log(`leader ${leaderPod} deleted; ${survivor.metadata!.name} holds the Lease after ${gapSeconds.toFixed(2)} s`);
+    log(
+      `leader ${leaderPod} deleted; ${newLeader} (${newLeader === survivor.metadata!.name ? "the standby" : "the replacement"}) holds the Lease after ${gapSeconds.toFixed(2)} s`,
+    );
 
     // It carries on: a TenantControlPlane created now gets its status and its namespace's objects from it alone.
     const sinceTcp = new Date();
@@ -377,22 +387,23 @@ describe("the Helm chart on a real node", () => {
     );
     expect(writes.length).toBeGreaterThan(0);
     for (const e of writes) expect(e.userAgent, `${e.verb} ${e.requestURI}`).toContain(`instance=${newHolder}`);
-    // The survivor did not restart to get there; the Deployment brought a new standby.
-    const survivorNow = await core.readNamespacedPod({ namespace: ns!.name, name: survivor.metadata!.name! });
-    expect(survivorNow.status?.containerStatuses?.[0]?.restartCount).toBe(0);
+    // The new leader did not restart to get there; two replicas are Ready again, the other one the standby.
+    expect(
+      (await core.readNamespacedPod({ namespace: ns!.name, name: newLeader })).status?.containerStatuses?.[0]
+        ?.restartCount,
+    ).toBe(0);
     const standby = await eventually(
       async () => {
         const list = await listPods();
-        return list.length === 2 && list.every(ready)
-          ? list.find((p) => p.metadata!.name !== survivor.metadata!.name)
-          : undefined;
+        return list.length === 2 && list.every(ready) ? list.find((p) => p.metadata!.name !== newLeader) : undefined;
       },
       600_000,
       "the Deployment's new standby Ready",
     );
     expect((await readLease()).spec?.holderIdentity).toBe(newHolder);
 
-    const rss = [survivorNow, standby].map((p) => {
+    const leaderReady = await core.readNamespacedPod({ namespace: ns!.name, name: newLeader });
+    const rss = [leaderReady, standby].map((p) => {
       const id = p.status!.containerStatuses![0]!.containerID!.replace(/^containerd:\/\//, "");
       return Math.round(containerRss(node, p.metadata!.uid!, id).kib / 1024);
     });

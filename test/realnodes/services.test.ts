@@ -140,6 +140,22 @@ describe("Services and cluster DNS on real nodes", () => {
       180_000,
       "pod web-0 Ready on the real node",
     );
+    // kube-proxy and CoreDNS learn the Service's endpoint and web-0's name from the EndpointSlices, which follow
+    // web-0's Ready by the endpoint controller and then each one's watch: under load, seconds later (in one CI run
+    // the pod below found the ClusterIP refused and web-0's name unknown, and the ClusterIP served a moment later).
+    // What the pod checks is its own path to them, so first this machine sees both in place.
+    const ready = await core.readNamespacedPod({ namespace: ns, name: "web-0" });
+    await eventually(() => httpGet(`http://${clusterIP}:80/`), 60_000, "kube-proxy serving the Service");
+    const dns = new Resolver({ timeout: 5_000, tries: 2 });
+    dns.setServers([services.dnsAddress]);
+    await eventually(
+      async () =>
+        (await dns.resolve4(`web-0.web.${ns}.svc.cluster.local`).catch(() => []))[0] === ready.status?.podIP
+          ? true
+          : undefined,
+      60_000,
+      "CoreDNS answering web-0's name",
+    );
     // Names through the pod's search path: the Service by its short name, the StatefulSet's pod by
     // <pod>.<headless service>.<ns>.svc; and a name outside cluster.local, which must not resolve. Every step runs
     // and prints its result, so that a failure shows them all in the pod's log. (Debian's busybox-static crashes
