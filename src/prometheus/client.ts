@@ -435,9 +435,10 @@ export class PrometheusClient implements RangeQueryClient {
   /**
    * The raw samples of each query's series, stale markers included, by the remote read API (POST /api/v1/read):
    * one request for all `queries`, its answer one list of series per query in their order. Its errors: a
-   * Prometheus without the API (or a proxy that does not pass it: 404, 405, 406, 415, 501) is "unsupported", which
-   * a caller answers by asking the query API instead; an answer over --prometheus-max-response-size, compressed or
-   * four times it decompressed, is "too-large"; other 4xx are "query", 5xx "server" (retried).
+   * Prometheus without the API, or a proxy that does not pass it (any 4xx but the sample limit's 400, and 501), is
+   * "unsupported", which a caller answers by asking the query API instead; an answer over the server's sample
+   * limit or over --prometheus-max-response-size (compressed, or four times it decompressed) is "too-large"; a
+   * 5xx is "server" (retried).
    */
   async remoteRead(queries: readonly RemoteQuery[], signal?: AbortSignal): Promise<RawSeries[][]> {
     const maxBytes = this.options.maxResponseBytes ?? defaultMaxResponseBytes;
@@ -449,11 +450,13 @@ export class PrometheusClient implements RangeQueryClient {
         const text = () => body.subarray(0, 200).toString("utf8");
         if (status >= 500 && status !== 501)
           throw new PrometheusError(`Prometheus answered ${status}: ${text()}`, "server");
-        if ([404, 405, 406, 415, 501].includes(status))
-          throw new PrometheusError(`no remote read API (HTTP ${status}): ${text()}`, "unsupported");
         if (status === 400 && /sample limit/i.test(text()))
           throw new PrometheusError(`remote read over the server's sample limit: ${text()}`, "too-large");
-        if (status !== 200) throw new PrometheusError(`remote read refused (HTTP ${status}): ${text()}`, "query");
+        // Not there (404, 405, 501), not understood, or not allowed: a proxy in front of Prometheus may pass the
+        // query API only. The query API is asked instead, and answers for itself (a token refused there too is a
+        // failure of the query, reported as such).
+        if (status !== 200)
+          throw new PrometheusError(`no remote read API here (HTTP ${status}): ${text()}`, "unsupported");
         try {
           const results = readResponseBody(body, 4 * maxBytes);
           if (results.length !== queries.length)
