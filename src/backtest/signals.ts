@@ -192,10 +192,11 @@ export function remoteSelectors(
  * (selectAtSteps: lookback and stale markers), aggregated by `form`; one column set per output series, as a range
  * query answers (labels by the aggregation's grouping, a point at each step that has a value). A value that is not
  * a finite number is refused as the range query's answer would be (PrometheusClient refuses non-finite samples).
+ * The query API's raw samples of the sizes (no stale markers) are evaluated here too.
  */
 export function evaluateRemote(
   form: RemoteForm,
-  series: readonly RawSeries[],
+  series: ReadonlyArray<RangeColumns & Partial<Pick<RawSeries, "stale">>>,
   steps: readonly number[],
   first: number,
   last: number,
@@ -217,8 +218,8 @@ export function evaluateRemote(
       groups.set(key, (g = { labels, acc: new Float64Array(width).fill(Number.NaN), seen: new Uint8Array(width) }));
     return g;
   };
-  const label = (s: RawSeries, name: string) => s.labels[name] ?? "";
-  const grouped = (s: RawSeries, names: readonly string[]) => {
+  const label = (s: RangeColumns, name: string) => s.labels[name] ?? "";
+  const grouped = (s: RangeColumns, names: readonly string[]) => {
     const labels: Record<string, string> = {};
     for (const name of names) if (label(s, name) !== "") labels[name] = label(s, name);
     return { key: names.map((name) => label(s, name)).join("\u0000"), labels };
@@ -409,7 +410,6 @@ export async function fetchHistory(o: FetchHistoryOptions): Promise<SignalHistor
             : rangeColumnsOf(await o.client.queryRange(...range));
         const lookback = o.lookback;
         let result: RangeColumns[] | undefined;
-        let rawSamples = false;
         // Every sample a step of the chunk can pick: from the first step less the lookback to the last step.
         if (lookback && remoteRead && !remoteUnsupported && (remoteMetrics as readonly string[]).includes(job.metric)) {
           const selector = remote[job.metric as RemoteMetric];
@@ -433,8 +433,13 @@ export async function fetchHistory(o: FetchHistoryOptions): Promise<SignalHistor
           // Every sample a step of the chunk can pick: from the first step less the lookback to the last step.
           const spanMs = end - start + lookback.deltaMs;
           try {
-            result = await readRaw(`${selectors[job.metric as RawMetric]}[${spanMs}ms]`, new Date(end), o.signal);
-            rawSamples = true;
+            // Evaluated as a remote metric's samples are, without stale markers (a query API answer has none).
+            const samples = await readRaw(
+              `${selectors[job.metric as RawMetric]}[${spanMs}ms]`,
+              new Date(end),
+              o.signal,
+            );
+            result = evaluateRemote("maxByContainer", samples, steps, job.first, job.last, lookback, o.metrics);
             history.rawQueries = (history.rawQueries ?? 0) + 1;
           } catch (err) {
             if (!(err instanceof PrometheusError && err.kind === "too-large")) throw err;
@@ -458,15 +463,6 @@ export async function fetchHistory(o: FetchHistoryOptions): Promise<SignalHistor
           }
           const times = s.timestampsMs;
           const vs = s.values;
-          if (rawSamples && lookback) {
-            // As `max by` over the series of one key at each step; a NaN sample is a step without a value.
-            const into = values;
-            selectAtSteps(times, vs, steps, job.first, job.last, lookback, (i, v) => {
-              const old = into[i] as number;
-              if (!Number.isNaN(v) && !(v <= old)) into[i] = v;
-            });
-            continue;
-          }
           for (let p = 0; p < times.length; p++) {
             const i = Math.round(((times[p] as number) - t0) / o.stepMs);
             if (i < job.first || i > job.last) continue;
