@@ -14,6 +14,7 @@ import {
   rawMetrics,
   rawSelectors,
   remoteMetrics,
+  rateWindowOf,
   selectAtSteps,
   stepsOf,
 } from "./signals.js";
@@ -452,14 +453,17 @@ describe("fetchHistory by the remote read API", () => {
         ]
       : [];
 
+  // Without the Prometheus' rate() arithmetic (Lookback.rateRule), CPU usage stays a range query.
+  const gauges = remoteMetrics.filter((m) => m !== "cpu");
+
   it("reads each remote metric once per chunk, back one lookback, with the live query's matchers", async () => {
     const { client, reads, ranges, matrix } = fake(memory);
     const h = await fetchHistory({ ...options, client, lookback });
-    expect(reads).toHaveLength(remoteMetrics.length * 3);
-    expect(ranges).toHaveLength((historyMetrics.length - remoteMetrics.length) * 3);
+    expect(reads).toHaveLength(gauges.length * 3);
+    expect(ranges).toHaveLength((historyMetrics.length - gauges.length) * 3);
     expect(matrix).toHaveLength(0);
     expect(h.queries).toBe(historyMetrics.length * 3);
-    expect(h.remoteReads).toBe(remoteMetrics.length * 3);
+    expect(h.remoteReads).toBe(gauges.length * 3);
     expect(h.rawQueries).toBe(0);
     const first = reads.find((q) => q.matchers.some((m) => m.value === "container_memory_working_set_bytes"));
     expect(first).toEqual({
@@ -492,7 +496,7 @@ describe("fetchHistory by the remote read API", () => {
       throw new PrometheusError("over the limit", "too-large");
     });
     await fetchHistory({ ...options, client: large.client, lookback });
-    expect(large.reads).toHaveLength(remoteMetrics.length * 3);
+    expect(large.reads).toHaveLength(gauges.length * 3);
     expect(large.ranges).toHaveLength((historyMetrics.length - rawMetrics.length) * 3);
   });
 
@@ -501,8 +505,64 @@ describe("fetchHistory by the remote read API", () => {
       throw new PrometheusError("Prometheus answered 503", "server");
     });
     const h = await fetchHistory({ ...options, client: broken.client, lookback });
-    expect(new Set(h.failures.map((f) => f.metric))).toEqual(new Set(remoteMetrics));
+    expect(new Set(h.failures.map((f) => f.metric))).toEqual(new Set(gauges));
     expect(h.failedAt.memory[0]).toMatch(/503/);
-    expect(broken.ranges).toHaveLength((historyMetrics.length - remoteMetrics.length) * 3);
+    expect(broken.ranges).toHaveLength((historyMetrics.length - gauges.length) * 3);
+  });
+
+  it("evaluates CPU usage's rate() here where the Prometheus' arithmetic is known, back one rate window", async () => {
+    const cpuKey = "tcp-a/kube-apiserver-5d9f-abcde/kube-apiserver";
+    // Two series of one container (two jobs scraping one kubelet): the larger rate, as max by.
+    const counter = (job: string, perSecond: number): RawSeries => {
+      const times: number[] = [];
+      const values: number[] = [];
+      for (let t = t0 - 60_000; t <= to; t += 15_000) {
+        times.push(t);
+        values.push(((t - t0 + 60_000) / 1000) * perSecond);
+      }
+      return {
+        labels: { ...pod("tcp-a", "kube-apiserver-5d9f-abcde"), job },
+        timestampsMs: Float64Array.from(times),
+        values: Float64Array.from(values),
+        stale: new Uint8Array(times.length),
+      };
+    };
+    const cpu = (q: RemoteQuery): RawSeries[] =>
+      q.matchers.some((m) => m.name === "__name__" && m.value === "container_cpu_usage_seconds_total")
+        ? [counter("a", 0.25), counter("b", 0.5)]
+        : memory(q);
+    const { client, reads, ranges } = fake(cpu);
+    const h = await fetchHistory({ ...options, client, lookback: { ...lookback, rateRule: "v2.40" } });
+    expect(reads).toHaveLength(remoteMetrics.length * 3);
+    expect(ranges.some((q) => q.includes("container_cpu_usage_seconds_total"))).toBe(false);
+    const read = reads.find((q) => q.matchers.some((m) => m.value === "container_cpu_usage_seconds_total"));
+    expect(read?.startMs).toBe(t0 - 60_000);
+    // A steady 0.5 CPU: five samples over the whole minute at every step.
+    const values = [...(h.series.cpu.get(cpuKey) ?? [])];
+    expect(values).toHaveLength(60);
+    for (const v of values) expect(v).toBeCloseTo(0.5, 12);
+    // A window that PromQL and this client would not read alike stays a range query.
+    const other = fake(cpu);
+    await fetchHistory({
+      ...options,
+      rateWindow: "1d",
+      client: other.client,
+      lookback: { ...lookback, rateRule: "v2.40" },
+    });
+    expect(other.ranges.filter((q) => q.includes("container_cpu_usage_seconds_total"))).toHaveLength(3);
+  });
+});
+
+describe("rateWindowOf", () => {
+  const lookback = { deltaMs: 300_000, leftOpen: true, rateRule: "v2.52" as const };
+  it("is the window in ms with the Prometheus' rule and window kind", () => {
+    expect(rateWindowOf("1m", lookback)).toEqual({ windowMs: 60_000, leftOpen: true, rule: "v2.52" });
+    expect(rateWindowOf("1m30s", lookback)?.windowMs).toBe(90_000);
+    expect(rateWindowOf("500ms", lookback)?.windowMs).toBe(500);
+  });
+  it("is undefined without the rule, or for a window PromQL and parseDuration do not read alike", () => {
+    expect(rateWindowOf("1m", { deltaMs: 300_000, leftOpen: false })).toBeUndefined();
+    expect(rateWindowOf("1m", undefined)).toBeUndefined();
+    for (const w of ["1d", "1.5m", "0s", "1us", ""]) expect(rateWindowOf(w, lookback), w).toBeUndefined();
   });
 });

@@ -8,6 +8,8 @@
 import type { Lookback, RangeColumns, RangeQueryClient } from "../prometheus/client.js";
 import type { LabelMatcher, RawSeries } from "../prometheus/remote-read.js";
 import { PrometheusError, rangeColumnsOf } from "../prometheus/client.js";
+import { rateAtSteps, type RateWindow } from "../prometheus/rate.js";
+import { parseDuration } from "../api/common.js";
 import { newSeries } from "./shared-series.js";
 import {
   defaultMetricNames,
@@ -126,9 +128,13 @@ export function selectAtSteps(
  * has that API (FetchHistoryOptions.lookback and RangeQueryClient.remoteRead): each is an aggregation of instant
  * vector selectors that evaluateRemote computes as historyQueries' PromQL does (RemoteForm), so a step's value is
  * the range query's. The gauges are most of Prometheus' work in a backtest (each evaluated at every step over
- * samples scraped far less often); the rates, ratios, quantiles and the OOM kills stay range queries.
+ * samples scraped far less often). CPU usage, a `max by` of rate(), is evaluated here too where the Prometheus'
+ * rate() arithmetic is known (Lookback.rateRule; src/prometheus/rate.ts): it is the largest answer of all. The
+ * ratios and sums of rates (whose additions Prometheus orders its own way), the quantiles and the OOM kills stay
+ * range queries.
  */
 export const remoteMetrics = [
+  "cpu",
   "memory",
   "nodes",
   "objects",
@@ -145,9 +151,10 @@ export type RemoteMetric = (typeof remoteMetrics)[number];
  * (namespace, pod, container) or (namespace) takes the largest value that is not NaN (NaN only if all are);
  * `count by (namespace)` the series that have a sample; `sum by (namespace) (max by (namespace, resource) ...)`
  * adds up each resource's largest (apiserver_storage_objects, whole counts: the order of the additions does not
- * change the sum).
+ * change the sum). `maxRateByContainer` is `max by (namespace, pod, container)` of each series' rate().
  */
-export type RemoteForm = "maxByContainer" | "maxByNamespace" | "sumOfMaxByResource" | "countByNamespace";
+export type RemoteForm =
+  "maxByContainer" | "maxRateByContainer" | "maxByNamespace" | "sumOfMaxByResource" | "countByNamespace";
 
 export interface RemoteSelector {
   matchers: LabelMatcher[];
@@ -176,6 +183,7 @@ export function remoteSelectors(
   ];
   const resource = (value: string): LabelMatcher => ({ type: "=", name: "resource", value });
   return {
+    cpu: sel(n.cpu, "maxRateByContainer", ...container),
     memory: sel(n.memory, "maxByContainer", ...container),
     nodes: sel(n.storageObjects, "maxByNamespace", resource("nodes")),
     objects: sel(n.storageObjects, "sumOfMaxByResource"),
@@ -202,9 +210,11 @@ export function evaluateRemote(
   last: number,
   lookback: Lookback,
   metrics: Partial<MetricNames> = {},
+  rate?: RateWindow,
 ): RangeColumns[] {
   const n = { ...defaultMetricNames, ...metrics };
   const width = last - first + 1;
+  if (form === "maxRateByContainer" && !rate) throw new Error("maxRateByContainer needs the rate window");
   interface Group {
     labels: Record<string, string>;
     /** Largest non-NaN value (or sum, or count) per step; `seen` 1 where any series had a sample. */
@@ -233,8 +243,8 @@ export function evaluateRemote(
   const byNamespace = [n.namespaceLabel];
   for (const s of series) {
     let put: (i: number, v: number) => void;
-    if (form === "maxByContainer" || form === "maxByNamespace") {
-      const { key, labels } = grouped(s, form === "maxByContainer" ? byContainer : byNamespace);
+    if (form === "maxByContainer" || form === "maxRateByContainer" || form === "maxByNamespace") {
+      const { key, labels } = grouped(s, form === "maxByNamespace" ? byNamespace : byContainer);
       const g = group(key, labels);
       put = (i, v) => max(g, i - first, v);
     } else if (form === "countByNamespace") {
@@ -250,7 +260,9 @@ export function evaluateRemote(
       const g = group(key, labels);
       put = (i, v) => max(g, i - first, v);
     }
-    selectAtSteps(s.timestampsMs, s.values, steps, first, last, lookback, put, s.stale);
+    if (form === "maxRateByContainer")
+      rateAtSteps(s.timestampsMs, s.values, steps, first, last, rate as RateWindow, put, s.stale);
+    else selectAtSteps(s.timestampsMs, s.values, steps, first, last, lookback, put, s.stale);
   }
   let outputs = [...groups.values()];
   if (form === "sumOfMaxByResource") {
@@ -347,6 +359,16 @@ export interface FetchHistoryOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
+/**
+ * The window of the history's rate() queries as rateAtSteps reads it, where the Prometheus' rate() arithmetic is
+ * known (Lookback.rateRule) and the window is a whole number of ms that both PromQL and parseDuration read alike.
+ */
+export function rateWindowOf(rateWindow: string, lookback: Lookback | undefined): RateWindow | undefined {
+  if (!lookback?.rateRule || !/^(\d+(ms|s|m|h))+$/.test(rateWindow)) return undefined;
+  const windowMs = parseDuration(rateWindow);
+  return windowMs > 0 ? { windowMs, leftOpen: lookback.leftOpen, rule: lookback.rateRule } : undefined;
+}
+
 /** The steps of [from, to]: multiples of stepMs, as the poll sees them at its interval. */
 export function stepsOf(from: number, to: number, stepMs: number): number[] {
   const out: number[] = [];
@@ -374,6 +396,8 @@ export async function fetchHistory(o: FetchHistoryOptions): Promise<SignalHistor
   const remote = remoteSelectors(o.namespaces, o.metrics);
   /** Set once the Prometheus has said it has no remote read API: the query API from then on. */
   let remoteUnsupported = !remoteRead || !o.lookback;
+  // CPU usage's rate() is evaluated here only with the Prometheus' own arithmetic, over the window PromQL reads.
+  const rate = rateWindowOf(o.rateWindow, o.lookback);
   const history: SignalHistory = {
     steps,
     stepMs: o.stepMs,
@@ -411,14 +435,23 @@ export async function fetchHistory(o: FetchHistoryOptions): Promise<SignalHistor
         const lookback = o.lookback;
         let result: RangeColumns[] | undefined;
         // Every sample a step of the chunk can pick: from the first step less the lookback to the last step.
-        if (lookback && remoteRead && !remoteUnsupported && (remoteMetrics as readonly string[]).includes(job.metric)) {
+        if (
+          lookback &&
+          remoteRead &&
+          !remoteUnsupported &&
+          (remoteMetrics as readonly string[]).includes(job.metric) &&
+          (job.metric !== "cpu" || rate)
+        ) {
           const selector = remote[job.metric as RemoteMetric];
+          // Every sample a step of the chunk can read: from the first step less the lookback (or the rate's
+          // window) to the last step.
+          const reach = job.metric === "cpu" && rate ? rate.windowMs : lookback.deltaMs;
           try {
             const [series = []] = await remoteRead(
-              [{ startMs: start - lookback.deltaMs, endMs: end, matchers: selector.matchers }],
+              [{ startMs: start - reach, endMs: end, matchers: selector.matchers }],
               o.signal,
             );
-            result = evaluateRemote(selector.form, series, steps, job.first, job.last, lookback, o.metrics);
+            result = evaluateRemote(selector.form, series, steps, job.first, job.last, lookback, o.metrics, rate);
             history.remoteReads = (history.remoteReads ?? 0) + 1;
           } catch (err) {
             if (!(err instanceof PrometheusError && (err.kind === "unsupported" || err.kind === "too-large")))

@@ -1,7 +1,7 @@
 import nock from "nock";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import snappy from "snappyjs";
-import { PrometheusClient, PrometheusError } from "./client.js";
+import { PrometheusClient, PrometheusError, rateRuleOf } from "./client.js";
 import { encodeReadRequest } from "./remote-read.js";
 import { response, sample, series, staleBits } from "./remote-read-testing.js";
 
@@ -108,9 +108,27 @@ describe("PrometheusClient.lookback and queryMatrixColumns", () => {
 
   it("reads the lookback delta from the flags and its window's kind from the version, by GET", async () => {
     status({ "query.lookback-delta": "11m", "web.enable-lifecycle": "false" }, "2.42.0+ds");
-    expect(await client().lookback()).toEqual({ deltaMs: 660_000, leftOpen: false });
+    expect(await client().lookback()).toEqual({ deltaMs: 660_000, leftOpen: false, rateRule: "v2.40" });
     status({ "query.lookback-delta": "5m" }, "3.5.0");
+    expect(await client().lookback()).toEqual({ deltaMs: 300_000, leftOpen: true, rateRule: "v2.52" });
+    // A release whose rate() this client has not read: its rates stay with Prometheus.
+    status({ "query.lookback-delta": "5m" }, "3.12.0");
     expect(await client().lookback()).toEqual({ deltaMs: 300_000, leftOpen: true });
+  });
+
+  it.each([
+    ["2.39.0", undefined],
+    ["2.40.0", "v2.40"],
+    ["v2.51.2", "v2.40"],
+    ["2.52.0", "v2.52"],
+    ["2.55.1", "v2.52"],
+    ["3.0.0", "v2.52"],
+    ["3.11.3", "v2.52"],
+    ["3.12.0", undefined],
+    ["4.0.0", undefined],
+    ["main", undefined],
+  ])("takes Prometheus %s's rate() arithmetic to be %s", (version, rule) => {
+    expect(rateRuleOf(version)).toBe(rule);
   });
 
   it.each([

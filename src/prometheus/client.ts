@@ -96,11 +96,34 @@ export interface InstantSample {
 
 /**
  * An instant vector selector's sample at step t is the newest one at or before t, within `deltaMs`: in
- * [t − deltaMs, t] for Prometheus 2, in (t − deltaMs, t] from Prometheus 3 on (`leftOpen`).
+ * [t − deltaMs, t] for Prometheus 2, in (t − deltaMs, t] from Prometheus 3 on (`leftOpen`). A range selector's
+ * window over w is the same kind: [t − w, t], or (t − w, t].
  */
 export interface Lookback {
   deltaMs: number;
   leftOpen: boolean;
+  /**
+   * Which arithmetic this Prometheus' rate() uses (promql/functions.go extrapolatedRate, read for each release):
+   * "v2.40" from 2.40 to 2.51 (a counter's zero point is taken before the extrapolation threshold), "v2.52" from
+   * 2.52 to 3.11 (after it). Unset for any other version: rates are then evaluated by Prometheus, never here.
+   */
+  rateRule?: RateRule;
+}
+
+export type RateRule = "v2.40" | "v2.52";
+
+/**
+ * The rate() arithmetic of a Prometheus version (Lookback.rateRule), where it is one whose source was read: 2.40
+ * brought the form of today's (one `factor`, resets added in order), 2.52 moved the counter's zero-point check
+ * after the threshold, 3.12 added start timestamps. Undefined for any other version, or one not understood.
+ */
+export function rateRuleOf(version: string): RateRule | undefined {
+  const m = /^v?(\d+)\.(\d+)\./.exec(version);
+  if (!m) return undefined;
+  const v = Number(m[1]) * 1000 + Number(m[2]);
+  if (v >= 2040 && v < 2052) return "v2.40";
+  if (v >= 2052 && v < 3012) return "v2.52";
+  return undefined;
 }
 
 export interface RangeSeries {
@@ -429,7 +452,8 @@ export class PrometheusClient implements RangeQueryClient {
     const major = /^v?(\d+)\./.exec(build.data.version)?.[1];
     if (!major || deltaMs <= 0)
       throw new PrometheusError(`version ${build.data.version}, lookback ${delta}: not understood`, "malformed");
-    return { deltaMs, leftOpen: Number(major) >= 3 };
+    const rateRule = rateRuleOf(build.data.version);
+    return { deltaMs, leftOpen: Number(major) >= 3, ...(rateRule ? { rateRule } : {}) };
   }
 
   /**

@@ -1,7 +1,9 @@
 // The remote read API against a real, scraping Prometheus: series that end (a pod gone, a tenant gone) get stale
 // markers, which the query API's raw answers do not carry. Every remote metric read by remote read and evaluated
-// locally (src/backtest/signals.ts evaluateRemote) equals, at every step, the range query Prometheus evaluates;
-// the query API's raw samples, without the markers, would keep a gone pod's memory for the lookback.
+// locally (src/backtest/signals.ts evaluateRemote) equals, at every step, the range query Prometheus evaluates,
+// CPU usage's rate() included (src/prometheus/rate.ts: scrapes with jitter, a counter reset, a counter that starts
+// within the window, a usage that jumps, series that end); the query API's raw samples, without the markers, would
+// keep a gone pod's memory for the lookback.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fetchHistory, remoteMetrics, type SignalHistory } from "../../src/backtest/signals.js";
 import { PrometheusClient, type RangeQueryClient } from "../../src/prometheus/client.js";
@@ -20,8 +22,13 @@ describe("remote read against a scraping Prometheus", () => {
   const b = "tcp-remote-b";
   const c = (ns: string, pod: string) => ({ namespace: ns, pod, container: "kube-apiserver" });
 
-  /** Everything one tenant's pod shows: cAdvisor's memory, kube-state-metrics' restarts and sizes. */
-  const podSeries = (ns: string, pod: string, memory: number) => {
+  const cpu = "container_cpu_usage_seconds_total";
+  /** Everything one tenant's pod shows: cAdvisor's CPU and memory, kube-state-metrics' restarts and sizes. */
+  const podSeries = (ns: string, pod: string, memory: number, cores: number) => {
+    exporter.setRate(cpu, c(ns, pod), cores);
+    // A second series of the container (another cgroup id): the larger rate counts, as max by.
+    exporter.setRate(cpu, { ...c(ns, pod), id: "second" }, cores / 3);
+    exporter.setRate(cpu, { ...c(ns, pod), container: "POD" }, 5);
     exporter.setGauge("container_memory_working_set_bytes", c(ns, pod), memory);
     exporter.setGauge("container_memory_working_set_bytes", { ...c(ns, pod), container: "POD" }, 1);
     exporter.setGauge("kube_pod_container_status_restarts_total", c(ns, pod), 0);
@@ -39,9 +46,9 @@ describe("remote read against a scraping Prometheus", () => {
   beforeAll(async () => {
     prom = new TestPrometheus([await exporter.start()]);
     await prom.start();
-    podSeries(a, "kube-apiserver-1", 300 * Mi);
-    podSeries(a, "kube-apiserver-2", 200 * Mi);
-    podSeries(b, "kube-apiserver-1", 100 * Mi);
+    podSeries(a, "kube-apiserver-1", 300 * Mi, 0.3);
+    podSeries(a, "kube-apiserver-2", 200 * Mi, 0.5);
+    podSeries(b, "kube-apiserver-1", 100 * Mi, 0.1);
     tenantSeries(a, 10, 100);
     tenantSeries(b, 3, 30);
     // Scraped: every pod's memory is in Prometheus, a scrape after it too.
@@ -51,11 +58,21 @@ describe("remote read against a scraping Prometheus", () => {
       await sleep(250);
     await sleep(1_500);
     from = Date.now();
-    await sleep(6_000);
+    await sleep(3_000);
+    // A container restarts (its counter starts again from 0), and another one's usage jumps.
+    exporter.resetCounter(cpu, c(a, "kube-apiserver-2"));
+    exporter.setRate(cpu, c(b, "kube-apiserver-1"), 1.7);
+    await sleep(3_000);
     // The busiest pod of tenant a goes: its series end at the next scrape, with a stale marker.
     exporter.removeWhere({ namespace: a, pod: "kube-apiserver-1" });
     await sleep(4_000);
-    podSeries(a, "kube-apiserver-3", 250 * Mi);
+    // A new pod, its counter starting within the window (rate()'s zero point). Set 0.9 s after a scrape (1 s
+    // apart) from 0.6 s worth of usage, its zero point is about 0.7 s before its first sample: within 1.1 times
+    // the spacing but more than half of it, where Prometheus before 2.52 and from 2.52 on extrapolate apart.
+    podSeries(a, "kube-apiserver-3", 250 * Mi, 0.8);
+    await exporter.scraped();
+    await sleep(900);
+    exporter.setRate(cpu, c(a, "kube-apiserver-4"), 2, 0.6 * 2);
     tenantSeries(a, 12, 140);
     exporter.removeWhere({ namespace: a, pod: "apiserver-1" });
     await sleep(4_000);
@@ -75,6 +92,8 @@ describe("remote read against a scraping Prometheus", () => {
   it("gives every remote metric, at every step, the value Prometheus evaluates, stale markers and all", async () => {
     const client = new PrometheusClient({ url: prom.url });
     const lookback = await client.lookback();
+    // Prometheus 2.42 (Debian bookworm's): CPU usage's rate() is evaluated locally by its arithmetic too.
+    expect(lookback.rateRule).toBe("v2.40");
     const queryApi: RangeQueryClient = {
       queryRange: client.queryRange.bind(client),
       queryRangeColumns: client.queryRangeColumns.bind(client),
