@@ -150,6 +150,8 @@ export interface RangeQueryClient {
   queryMatrixColumns?(promql: string, time: Date, signal?: AbortSignal): Promise<RangeColumns[]>;
   /** Raw samples with their stale markers, by the remote read API (PrometheusClient.remoteRead). */
   remoteRead?(queries: readonly RemoteQuery[], signal?: AbortSignal): Promise<RawSeries[][]>;
+  /** How the Prometheus evaluates selectors and rate() (PrometheusClient.lookback); throws where it cannot tell. */
+  lookback?(signal?: AbortSignal): Promise<Lookback>;
 }
 
 /** Range series as columns. */

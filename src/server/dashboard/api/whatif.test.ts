@@ -2,7 +2,8 @@
 // scaler picks the ClusterScaler of each tenant), beside the decisions really recorded in the range; bounded (range,
 // steps, step, two queries in flight, one backtest at a time) and read-only.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RangeSeries } from "../../../prometheus/client.js";
+import type { Lookback, RangeSeries } from "../../../prometheus/client.js";
+import type { RawSeries, RemoteQuery } from "../../../prometheus/remote-read.js";
 import type { KubeObject } from "../../../kube/resources.js";
 import type { SeriesSource } from "../evidence.js";
 import type { ApiDeps, DecisionObject, WorkloadObject } from "./deps.js";
@@ -103,6 +104,45 @@ class IdlePrometheus implements SeriesSource {
   }
 }
 
+/**
+ * The same idle pods with Prometheus 2.42's remote read API: CPU as a counter and memory as a gauge, each scraped
+ * every 30 s, so that rate()[1m] and the gauge at each step are IdlePrometheus' answers.
+ */
+class RemoteIdlePrometheus extends IdlePrometheus {
+  reads: RemoteQuery[] = [];
+
+  lookback(): Promise<Lookback> {
+    return Promise.resolve({ deltaMs: 300_000, leftOpen: false, rateRule: "v2.40" });
+  }
+
+  async remoteRead(queries: readonly RemoteQuery[], signal?: AbortSignal): Promise<RawSeries[][]> {
+    this.reads.push(...queries);
+    this.signals.push(signal);
+    await new Promise((r) => setTimeout(r, 1));
+    return queries.map((q) => {
+      const name = q.matchers.find((m) => m.name === "__name__")?.value;
+      const namespaces = q.matchers.find((m) => m.name === "namespace")?.value ?? "";
+      if (name !== "container_cpu_usage_seconds_total" && name !== "container_memory_working_set_bytes") return [];
+      return ["a", "b"]
+        .filter((t) => namespaces.split("|").includes(`tcp-${t}`))
+        .map((t) => {
+          const times: number[] = [];
+          const values: number[] = [];
+          for (let at = Math.ceil(q.startMs / 30_000) * 30_000; at <= q.endMs; at += 30_000) {
+            times.push(at);
+            values.push(name === "container_memory_working_set_bytes" ? 300 * Mi : (at / 1000) * 0.1);
+          }
+          return {
+            labels: { namespace: `tcp-${t}`, pod: "kube-apiserver-5d9f8c7b6-abcde", container: "kube-apiserver" },
+            timestampsMs: Float64Array.from(times),
+            values: Float64Array.from(values),
+            stale: new Uint8Array(times.length),
+          };
+        });
+    });
+  }
+}
+
 function deps(series?: SeriesSource): ApiDeps {
   return {
     caches: {
@@ -150,6 +190,27 @@ describe("what if", () => {
     expect(w.real.decisions.map((d) => d.name).sort()).toEqual(["down-a", "held-a", "new-a"]);
     expect(w.real.summary).toEqual({ changes: 2, scaleUps: 0, scaleDowns: 2, oomAnswers: 0, blocked: 1, dryRun: 0 });
     expect(w.comparison).toContainEqual(["scale-downs", w.policy.summary.scaleDowns, 2]);
+  });
+
+  it("reads CPU usage and the gauges by remote read where the Prometheus has it, with the same result", async () => {
+    const byRange = await runWhatIf(deps(new IdlePrometheus()), "fast", { since: "2h", step: "30s" });
+    const prom = new RemoteIdlePrometheus();
+    const abort = new AbortController();
+    const w = await runWhatIf(deps(prom), "fast", { since: "2h", step: "30s" }, abort.signal);
+    const names = prom.reads.map((q) => q.matchers.find((m) => m.name === "__name__")?.value);
+    expect(names).toContain("container_cpu_usage_seconds_total");
+    expect(names).toContain("container_memory_working_set_bytes");
+    expect(prom.queries.some((q) => q.includes("container_cpu_usage_seconds_total"))).toBe(false);
+    expect(prom.reads.every((q) => q.matchers.some((m) => m.name === "namespace" && m.value === "tcp-a"))).toBe(true);
+    expect(prom.signals.every((s) => s === abort.signal)).toBe(true);
+    expect(prom.queries.length + prom.reads.length).toBe(w.backtest.queries);
+    // The same decisions at the same times; a rate computed here may differ from the range answer in its last bit.
+    const timeline = (x: WhatIf) => x.policy.timeline["a"] ?? [];
+    expect(timeline(w).map((e) => [e.at, e.direction])).toEqual(timeline(byRange).map((e) => [e.at, e.direction]));
+    timeline(w).forEach((e, i) =>
+      expect(e.after.cpuRequest).toBeCloseTo(timeline(byRange)[i]?.after.cpuRequest ?? Number.NaN, 9),
+    );
+    expect(timeline(w).length).toBeGreaterThan(3);
   });
 
   it("reads the dashboard's own series source (no PrometheusClient needed), with the request's abort signal", async () => {

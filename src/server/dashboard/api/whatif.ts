@@ -1,9 +1,10 @@
 // The "what if" page's API: a backtest of one ClusterScaler over a range of Prometheus history (the engine that
 // runs live, src/backtest), beside what really happened (the ScalingDecisions recorded in the same range). It
 // writes nothing; the tenants, their sizes and the policy come from the dashboard's informer caches, the history
-// from its Prometheus. Bounded, so that a click can overload neither Prometheus nor the process: a longest range,
-// a most steps, the history held a batch of tenants at a time, at most two range queries in flight, and one
-// backtest at a time (a second is answered 429 while one runs).
+// from its Prometheus (by remote read where it has that API, as `metapilot backtest` reads it). Bounded, so that a
+// click can overload neither Prometheus nor the process: a longest range, a most steps, the history held a batch
+// of tenants at a time, at most two requests in flight, and one backtest at a time (a second is answered 429 while
+// one runs).
 import type { ServerResponse } from "node:http";
 import { parseDuration } from "../../../api/common.js";
 import { parseClusterScaler } from "../../../api/index.js";
@@ -172,6 +173,12 @@ export async function runWhatIf(
     for (const w of workloads) byNamespace.set(w.ref.namespace, [...(byNamespace.get(w.ref.namespace) ?? []), w]);
     const namespaces = [...byNamespace.keys()].sort();
     const perBatch = Math.max(1, Math.floor(whatIfLimits.historyValues / (Math.max(1, steps) * valuesPerNamespace)));
+    // As `metapilot backtest`: where the Prometheus tells how it evaluates, the gauges and CPU usage are read as raw
+    // samples by remote read and evaluated here (fetchHistory), which costs it far less than range queries.
+    const lookback = await client.lookback?.(signal).catch((err: unknown) => {
+      if (signal?.aborted) throw err;
+      return undefined;
+    });
     for (let i = 0; i < namespaces.length; i += perBatch) {
       const batch = namespaces.slice(i, i + perBatch);
       const history = await fetchHistory({
@@ -183,6 +190,7 @@ export async function runWhatIf(
         namespaces: batch,
         seriesHint: batch.length * 10,
         concurrency: whatIfLimits.concurrency,
+        ...(lookback ? { lookback } : {}),
         signal,
       });
       b.add(
