@@ -284,19 +284,22 @@ export function evaluateRemote(
     outputs = [...sums.values()];
   }
   return outputs.flatMap((g) => {
-    const times: number[] = [];
-    const values: number[] = [];
+    let count = 0;
+    for (let k = 0; k < width; k++) count += g.seen[k] as number;
+    if (count === 0) return [];
+    // Filled in place: a number array per output series, grown a step at a time, cost more than the evaluation.
+    const timestampsMs = new Float64Array(count);
+    const values = new Float64Array(count);
+    let p = 0;
     for (let k = 0; k < width; k++) {
       if (!g.seen[k]) continue;
       const v = g.acc[k] as number;
       if (!Number.isFinite(v))
         throw new PrometheusError(`non-finite sample ${v} in ${JSON.stringify(g.labels)}`, "malformed");
-      times.push(steps[first + k] as number);
-      values.push(v);
+      timestampsMs[p] = steps[first + k] as number;
+      values[p++] = v;
     }
-    return times.length > 0
-      ? [{ labels: g.labels, timestampsMs: Float64Array.from(times), values: Float64Array.from(values) }]
-      : [];
+    return [{ labels: g.labels, timestampsMs, values }];
   });
 }
 

@@ -113,7 +113,7 @@ class Reader {
   constructor(
     readonly buf: Uint8Array,
     start: number,
-    readonly end: number,
+    public end: number,
   ) {
     this.pos = start;
   }
@@ -163,8 +163,8 @@ const staleLow = 0x00000002;
 /** One TimeSeries message: its labels and float samples (histogram samples are refused: no reader here takes them). */
 function decodeSeries(buf: Uint8Array, view: DataView, start: number, end: number): RawSeries {
   const labels: Record<string, string> = {};
-  // Samples: first their spans, then their fields straight into columns.
-  const samples: Array<[number, number]> = [];
+  // Samples: first their spans (start and end, flat), then their fields straight into columns.
+  const samples: number[] = [];
   const r = new Reader(buf, start, end);
   while (r.more) {
     const key = r.varint();
@@ -182,17 +182,22 @@ function decodeSeries(buf: Uint8Array, view: DataView, start: number, end: numbe
         else l.skip(k % 8);
       }
       labels[name] = value;
-    } else if (field === 2 && wire === 2) samples.push(r.span());
-    else if (field === 4 && wire === 2) throw new RemoteReadDecodeError("native histogram samples are not read here");
+    } else if (field === 2 && wire === 2) {
+      const [s, e] = r.span();
+      samples.push(s, e);
+    } else if (field === 4 && wire === 2) throw new RemoteReadDecodeError("native histogram samples are not read here");
     else r.skip(wire);
   }
-  const n = samples.length;
+  const n = samples.length / 2;
   const timestampsMs = new Float64Array(n);
   const values = new Float64Array(n);
   const stale = new Uint8Array(n);
+  // One reader for every sample, moved to each one's span.
+  const sr = new Reader(buf, 0, 0);
   for (let i = 0; i < n; i++) {
-    const [s, e] = samples[i] as [number, number];
-    const sr = new Reader(buf, s, e);
+    const e = samples[2 * i + 1] as number;
+    sr.pos = samples[2 * i] as number;
+    sr.end = e;
     let t = 0;
     let v = 0;
     let isStale = 0;
