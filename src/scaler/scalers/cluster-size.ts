@@ -17,10 +17,12 @@ export const clusterSizeScaler: Scaler = {
     if (!input.policy.scalers["cluster-size"].enabled || !nodes) return undefined;
     // The estimators see only what is fresh: a stale object or watcher count sizes nothing.
     const load = loadOf(input.signals, input.now, options);
-    const sized: DecisionInput = {
-      ...input,
-      signals: { ...input.signals, storedObjects: load.objects, apiserverWatchers: load.watchers },
-    };
+    const { storedObjects, apiserverWatchers } = input.signals;
+    // The round's own input when both counts are fresh or absent (most rounds): there is nothing to leave out of it.
+    const sized: DecisionInput =
+      load.objects === storedObjects && load.watchers === apiserverWatchers
+        ? input
+        : { ...input, signals: { ...input.signals, storedObjects: load.objects, apiserverWatchers: load.watchers } };
     const { answer: est, misses } = sizeByTenant(sized, options);
     if (!est && misses.length) notes.push(`no size for ${nodes.value} tenant nodes: ${misses.join("; ")}`);
     if (!est) return undefined;

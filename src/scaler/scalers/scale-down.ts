@@ -53,17 +53,17 @@ export function windowMax(
   windowStart: number,
   rec: Recommendation | undefined,
 ): { cpuMax: number; memMax: number; count: number } {
-  let cpuMax = -Infinity;
-  let memMax = -Infinity;
-  let count = 0;
-  const add = (r: Recommendation) => {
-    count++;
-    cpuMax = maxOf(cpuMax, r.cpu ?? Infinity);
-    memMax = maxOf(memMax, r.memory ?? Infinity);
-  };
-  for (const r of recommendations) if (r.at >= windowStart) add(r);
-  if (rec) add(rec);
-  return { cpuMax, memMax, count };
+  const out = { cpuMax: -Infinity, memMax: -Infinity, count: 0 };
+  for (const r of recommendations) if (r.at >= windowStart) addTo(out, r);
+  if (rec) addTo(out, rec);
+  return out;
+}
+
+/** Counts `r` into windowMax's maxima (a module function: a closure over them would be allocated every round). */
+function addTo(out: { cpuMax: number; memMax: number; count: number }, r: Recommendation): void {
+  out.count++;
+  out.cpuMax = maxOf(out.cpuMax, r.cpu ?? Infinity);
+  out.memMax = maxOf(out.memMax, r.memory ?? Infinity);
 }
 
 /** Math.max(a, b). */
