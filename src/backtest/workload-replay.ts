@@ -56,16 +56,30 @@ function replayed(n: number): Replayed {
   };
 }
 
-const boundReason = /maxAllowed|minAllowed/;
+/**
+ * Whether a reason names a bound, as /maxAllowed|minAllowed/ finds it: a counter's last answer again for the same
+ * reason (most rounds give one of a few constant reasons), without searching every round's reason.
+ */
+function boundReason(): (reason: string) => boolean {
+  let last: string | undefined;
+  let names = false;
+  return (reason) => {
+    if (reason !== last) {
+      last = reason;
+      names = reason.includes("maxAllowed") || reason.includes("minAllowed");
+    }
+    return names;
+  };
+}
 
-function keep(r: Replayed, i: number, plan: Plan, size: Size): void {
+function keep(r: Replayed, i: number, plan: Plan, size: Size, namesBound: (reason: string) => boolean): void {
   r.cpuRequest[i] = size.cpuRequest ?? Number.NaN;
   r.memoryRequest[i] = size.memoryRequest ?? Number.NaN;
   r.memoryLimit[i] = size.memoryLimit ?? Number.NaN;
   r.replicas[i] = size.replicas;
   if (plan.action === "none") {
     if (plan.heldForData !== undefined) r.heldForData++;
-    if (boundReason.test(plan.reason)) r.boundHits++;
+    if (namesBound(plan.reason)) r.boundHits++;
   } else r.acted.push({ i, plan });
 }
 
@@ -79,7 +93,8 @@ function replayRecorded(raw: unknown, w: BacktestWorkload, rounds: WorkloadSteps
     rounds,
   });
   const r = replayed(decisions.length);
-  decisions.forEach((d, i) => keep(r, i, d.plan, d.size));
+  const namesBound = boundReason();
+  decisions.forEach((d, i) => keep(r, i, d.plan, d.size, namesBound));
   return r;
 }
 
@@ -94,13 +109,15 @@ function replaySignals(
   steps: readonly number[],
 ): Array<Replayed | undefined> {
   const runs = policies.flatMap((policy, p) =>
-    policy ? [{ p, engine: new OfflineReplay(w.ref, policy, w.start), r: replayed(steps.length) }] : [],
+    policy
+      ? [{ p, engine: new OfflineReplay(w.ref, policy, w.start), r: replayed(steps.length), namesBound: boundReason() }]
+      : [],
   );
   for (let i = 0; i < steps.length && runs.length > 0; i++) {
     const round = { now: steps[i] as number, signals: s.signalsAt(i) };
-    for (const { engine, r } of runs) {
+    for (const { engine, r, namesBound } of runs) {
       const { plan, size } = engine.round(round);
-      keep(r, i, plan, size);
+      keep(r, i, plan, size, namesBound);
     }
   }
   const out: Array<Replayed | undefined> = policies.map(() => undefined);

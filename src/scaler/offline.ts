@@ -8,7 +8,7 @@ import { sizeBlock, sizeOf } from "./decisions.js";
 import { defaultEngineOptions, type EngineOptions } from "./engine-options.js";
 import { afterDecision, emptyHistory, type History } from "./history.js";
 import { resolvePolicy } from "./policy.js";
-import { decideRound } from "./round.js";
+import { decideWithHistory } from "./round.js";
 import type {
   DecisionInput,
   Measurement,
@@ -140,9 +140,10 @@ export interface OfflineRound {
 
 /**
  * The replay loop of one workload under one resolved policy, a round at a time: decideRound on the workload's
- * history, then each change carried forward as the workload would read it back once applied (whole millicores and
- * MiB, as live). decideOffline runs it over recorded (JSON) rounds; the backtest feeds it rounds it builds in this
- * form directly, without the ISO-string round trip, so both run exactly the same engine.
+ * history (decideWithHistory, its body, on an input built with the history in it), then each change carried forward
+ * as the workload would read it back once applied (whole millicores and MiB, as live). decideOffline runs it over
+ * recorded (JSON) rounds; the backtest feeds it rounds it builds in this form directly, without the ISO-string round
+ * trip, so both run exactly the same engine.
  */
 export class OfflineReplay {
   private history?: History;
@@ -166,8 +167,7 @@ export class OfflineReplay {
     // The observation window starts at the first round, as live starts it at the controller's first look.
     const history = (this.history ??= emptyHistory(now));
     const observed = r.observed ?? this.size;
-    const { plan } = decideRound(
-      history,
+    const plan = decideWithHistory(
       {
         workload: this.workload,
         current: observed,
@@ -181,6 +181,7 @@ export class OfflineReplay {
         oomFloorRemaining: r.oomFloorRemaining ?? Number.POSITIVE_INFINITY,
         placement: r.placement,
         paused: r.paused ?? false,
+        history,
       },
       this.engine,
     );

@@ -13,12 +13,21 @@ export function decideRound(
   round: ScalerInput,
   options: EngineOptions,
 ): { input: DecisionInput; plan: Plan } {
-  trackThresholds(history, round, options);
   const input: DecisionInput = { ...round, history };
+  return { input, plan: decideWithHistory(input, options) };
+}
+
+/**
+ * decideRound of a round that carries its workload's history already (input.history): for a caller that builds
+ * the input itself every round (OfflineReplay), so that it is not copied into a second object.
+ */
+export function decideWithHistory(input: DecisionInput, options: EngineOptions): Plan {
+  const { history } = input;
+  trackThresholds(history, input, options);
   // Computed once, before the plan: the scale-down reads the same one (it does not depend on the history).
   const rec = recommendation(input, options);
   const plan = decide(input, options, { rec });
-  settleBlockedReport(history, plan, round.signals);
-  if (rec) rememberRecommendation(history, rec, round.policy.scaleDown.stabilizationWindowMs, round.now);
-  return { input, plan };
+  settleBlockedReport(history, plan, input.signals);
+  if (rec) rememberRecommendation(history, rec, input.policy.scaleDown.stabilizationWindowMs, input.now);
+  return plan;
 }

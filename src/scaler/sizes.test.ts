@@ -1,6 +1,7 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { MiB } from "./quantity.js";
-import { clamp, describeSize, maxSize, sameResources, sameSize } from "./sizes.js";
+import { clamp, covers, describeSize, maxSize, sameResources, sameSize } from "./sizes.js";
 import { policy } from "./testing.js";
 
 describe("sizes", () => {
@@ -25,6 +26,49 @@ describe("sizes", () => {
       memoryRequest: undefined,
       memoryLimit: undefined,
     });
+  });
+
+  it("covers: every field the other sets is at most the size's own, a limit the size lacks aside", () => {
+    const size = { replicas: 2, cpuRequest: 1, memoryRequest: 512 * MiB };
+    expect(covers(size, { cpuRequest: 1, memoryRequest: 256 * MiB, memoryLimit: 4096 * MiB })).toBe(true);
+    expect(covers(size, { replicas: 3 })).toBe(false);
+    expect(covers(size, { cpuLimit: 1 })).toBe(true);
+    expect(covers({ ...size, cpuLimit: 1 }, { cpuLimit: 2 })).toBe(false);
+    expect(covers({ replicas: 2 }, { cpuRequest: 0.1 })).toBe(false);
+    expect(covers(size, { cpuRequest: Number.NaN })).toBe(false);
+    expect(covers({ ...size, cpuRequest: Number.NaN }, { cpuRequest: 1 })).toBe(false);
+  });
+
+  it("a covered size has the values maxSize gives", () => {
+    const field = fc.option(fc.oneof(fc.double({ min: 0, max: 8 }), fc.constant(1)), { nil: undefined });
+    const size = fc.record({
+      replicas: fc.integer({ min: 0, max: 5 }),
+      cpuRequest: field,
+      cpuLimit: field,
+      memoryRequest: field,
+      memoryLimit: field,
+    });
+    const partial = fc.record(
+      {
+        replicas: fc.integer({ min: 0, max: 5 }),
+        cpuRequest: field,
+        cpuLimit: field,
+        memoryRequest: field,
+        memoryLimit: field,
+      },
+      { requiredKeys: [] },
+    );
+    // The same value: NaN as NaN, and +0 as -0 (every reader of a size compares them as numbers).
+    const same = (x: number | undefined, y: number | undefined) => x === y || (Number.isNaN(x) && Number.isNaN(y));
+    fc.assert(
+      fc.property(size, partial, (a, b) => {
+        if (!covers(a, b)) return;
+        const grown = maxSize(a, b);
+        for (const k of ["replicas", "cpuRequest", "cpuLimit", "memoryRequest", "memoryLimit"] as const)
+          expect(same(grown[k], a[k]), k).toBe(true);
+      }),
+      { numRuns: 5000 },
+    );
   });
 
   it("sameSize ignores float noise but not a missing field; describeSize reads as a person would", () => {

@@ -42,6 +42,22 @@ export function maxSize(a: Size, b: Partial<Size>): Size {
   };
 }
 
+/**
+ * Whether maxSize(a, b) has `a`'s values: every field `b` sets is at most `a`'s, and `a` has it (a limit `a` lacks is
+ * not added, so it does not count); a NaN in a field `b` sets is never covered. Lets a caller skip building the
+ * grown size when nothing grows.
+ */
+export function covers(a: Size, b: Partial<Size>): boolean {
+  const atMost = (x: number | undefined, y: number | undefined) => y === undefined || (x !== undefined && y <= x);
+  return (
+    atMost(a.replicas, b.replicas) &&
+    atMost(a.cpuRequest, b.cpuRequest) &&
+    (a.cpuLimit === undefined || atMost(a.cpuLimit, b.cpuLimit)) &&
+    atMost(a.memoryRequest, b.memoryRequest) &&
+    (a.memoryLimit === undefined || atMost(a.memoryLimit, b.memoryLimit))
+  );
+}
+
 export function sameSize(a: Size, b: Size): boolean {
   const eq = (x?: number, y?: number) =>
     (x === undefined && y === undefined) || (x !== undefined && y !== undefined && Math.abs(x - y) < 1e-9);

@@ -2,6 +2,7 @@
 // the ClusterScaler's ladder, or addon-resizer's linear form for a component without one. It sizes by tenant size
 // (the cluster-size scaler) and puts a floor under scale-downs.
 import type { EngineOptions } from "../engine-options.js";
+import { fresh } from "../freshness.js";
 import { describeReached, loadKeysOf, loadOf, reachedStep, type TenantLoad } from "../ladder.js";
 import type { ClusterSizeStep, DecisionInput, Measurement } from "../types.js";
 import { MiB } from "../quantity.js";
@@ -114,15 +115,19 @@ const ladderKeys = new WeakMap<readonly ClusterSizeStep[], ReturnType<typeof loa
  */
 export function clusterSizeFloor(input: DecisionInput, options: EngineOptions): Floor | "unknown" {
   const { ladder } = input.policy;
-  const load = loadOf(input.signals, input.now, options);
-  if (!load.nodes && ladder.length > 0) return "unknown";
+  // The fresh node count, as loadOf would give it: the whole load is read only for a ladder keyed on more.
+  const nodes = fresh(input.signals.clusterNodes, input.now, options);
+  if (!nodes && ladder.length > 0) return "unknown";
   // A ladder keyed on objects or watchers needs them fresh too: a stale count never lets a scale-down below its step.
   let keys = ladderKeys.get(ladder);
   if (!keys) ladderKeys.set(ladder, (keys = loadKeysOf(ladder)));
-  if (keys.some((k) => !load[k])) return "unknown";
-  if (!load.nodes) return {};
+  if (keys.length > 0) {
+    const load = loadOf(input.signals, input.now, options);
+    if (keys.some((k) => !load[k])) return "unknown";
+  }
+  if (!nodes) return {};
   const { storedObjects, apiserverWatchers } = input.signals;
-  const estimate = estimateAt(ladder, input.workload.component, load.nodes, storedObjects, apiserverWatchers);
+  const estimate = estimateAt(ladder, input.workload.component, nodes, storedObjects, apiserverWatchers);
   return { cpu: estimate?.size.cpuRequest, memory: estimate?.size.memoryRequest };
 }
 

@@ -7,21 +7,36 @@ import type { Evidence } from "../../api/index.js";
 import type { EngineOptions } from "../engine-options.js";
 import { evidenceOf, fresh } from "../freshness.js";
 import { canAddReplica, cpuBump, sustained } from "./common.js";
+import type { Measurement } from "../types.js";
 import type { Scaler, ScalerInput } from "./types.js";
+
+/** The seats in use, when fresh and at the threshold. */
+function seatsOver(input: ScalerInput, options: EngineOptions): Measurement | undefined {
+  const seats = fresh(input.signals.apfSeatsRatio, input.now, options);
+  return seats && seats.value >= input.policy.scalers.apf.threshold ? seats : undefined;
+}
+
+/** The rate of rejected requests, when fresh and at the throttling scaler's threshold. */
+function rejectedOver(input: ScalerInput, options: EngineOptions): Measurement | undefined {
+  const rejected = fresh(input.signals.apfRejectedRate, input.now, options);
+  // A threshold of 0 would read an idle apiserver as rejecting: some rejection is needed.
+  return rejected && rejected.value > 0 && rejected.value >= input.policy.scalers.throttling.threshold
+    ? rejected
+    : undefined;
+}
 
 /** The APF signals over their thresholds now, as evidence; empty when none is (or none is fresh). */
 function saturation(input: ScalerInput, options: EngineOptions): Evidence[] {
   const seatsThreshold = input.policy.scalers.apf.threshold;
   const rejectedThreshold = input.policy.scalers.throttling.threshold;
-  const seats = fresh(input.signals.apfSeatsRatio, input.now, options);
-  const rejected = fresh(input.signals.apfRejectedRate, input.now, options);
+  const seats = seatsOver(input, options);
+  const rejected = rejectedOver(input, options);
   const out: Evidence[] = [];
-  if (seats && seats.value >= seatsThreshold)
+  if (seats)
     out.push(
       evidenceOf("apiserver_flowcontrol_seats_in_use_ratio", seats, seats.value.toFixed(2), String(seatsThreshold)),
     );
-  // A threshold of 0 would read an idle apiserver as rejecting: some rejection is needed.
-  if (rejected && rejected.value > 0 && rejected.value >= rejectedThreshold)
+  if (rejected)
     out.push(
       evidenceOf(
         "apiserver_flowcontrol_rejected_requests_rate",
@@ -36,7 +51,8 @@ function saturation(input: ScalerInput, options: EngineOptions): Evidence[] {
 export const apfScaler: Scaler = {
   name: "apf",
   overThreshold(input, options) {
-    return saturation(input, options).length > 0;
+    // Without the evidence saturation() builds: this is asked every round.
+    return seatsOver(input, options) !== undefined || rejectedOver(input, options) !== undefined;
   },
   propose(input, options) {
     if (!input.policy.scalers.apf.enabled || !sustained(input, "apf")) return undefined;

@@ -5,7 +5,7 @@
 import { sizeByTenant } from "../estimators/index.js";
 import { evidenceOf, fresh } from "../freshness.js";
 import { loadOf, reachedEvidence, reachedStep } from "../ladder.js";
-import { clamp, maxSize, sameSize } from "../sizes.js";
+import { clamp, covers, maxSize, sameSize } from "../sizes.js";
 import type { DecisionInput } from "../types.js";
 import type { Scaler } from "./types.js";
 
@@ -17,15 +17,20 @@ export const clusterSizeScaler: Scaler = {
     if (!input.policy.scalers["cluster-size"].enabled || !nodes) return undefined;
     // The estimators see only what is fresh: a stale object or watcher count sizes nothing.
     const load = loadOf(input.signals, input.now, options);
-    const sized: DecisionInput = {
-      ...input,
-      signals: { ...input.signals, storedObjects: load.objects, apiserverWatchers: load.watchers },
-    };
+    const { storedObjects, apiserverWatchers } = input.signals;
+    // The round's own input when both counts are fresh or absent (most rounds): there is nothing to leave out of it.
+    const sized: DecisionInput =
+      load.objects === storedObjects && load.watchers === apiserverWatchers
+        ? input
+        : { ...input, signals: { ...input.signals, storedObjects: load.objects, apiserverWatchers: load.watchers } };
     const { answer: est, misses } = sizeByTenant(sized, options);
     if (!est && misses.length) notes.push(`no size for ${nodes.value} tenant nodes: ${misses.join("; ")}`);
     if (!est) return undefined;
-    const grown = maxSize(current, est.size);
-    if (sameSize(clamp(grown, input), clamp(current, input))) return undefined;
+    const bounded = clamp(current, input);
+    // An estimate the current size covers (most rounds) grows nothing: the grown size has the current one's values,
+    // so it bounds to the same size, and need not be built and bounded again.
+    const grownBounded = covers(current, est.size) ? bounded : clamp(maxSize(current, est.size), input);
+    if (sameSize(grownBounded, bounded)) return undefined;
     const req = est.size.memoryRequest;
     const limit =
       req !== undefined && current.memoryLimit !== undefined && current.memoryRequest

@@ -21,8 +21,11 @@ export function latencySlo(verb: string, scope: string): number {
 
 /** The verb and scope whose p99 is furthest over its SLO, and by how much; undefined without a fresh one. */
 function worst(input: ScalerInput, options: EngineOptions): { evidence: Evidence; ratio: number } | undefined {
+  const latency = input.signals.requestLatencyP99;
+  // Most workloads have none (only the apiserver's are read): no empty object and entries to make every round.
+  if (!latency) return undefined;
   let out: { evidence: Evidence; ratio: number } | undefined;
-  for (const [key, m] of Object.entries(input.signals.requestLatencyP99 ?? {})) {
+  for (const [key, m] of Object.entries(latency)) {
     const p99 = fresh(m, input.now, options);
     if (!p99) continue;
     const [verb = "", scope = ""] = key.split("/");

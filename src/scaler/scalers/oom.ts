@@ -9,6 +9,8 @@ export const oomScaler: Scaler = {
   propose(input, _o, notes) {
     const { signals, policy } = input;
     if (!policy.scalers.oom.enabled || !policy.estimators.includes("oom-memory")) return undefined;
+    // Without a kill there is nothing to answer nor to note (most rounds): no lists to filter, no estimate to make.
+    if (signals.oom.length === 0) return undefined;
     const newOoms = unansweredOoms(input);
     const rolledPast = signals.oom.filter((e) => !input.history.handledOomIds.has(e.id) && !newOoms.includes(e));
     if (rolledPast.length > 0)

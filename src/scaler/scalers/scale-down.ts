@@ -53,17 +53,17 @@ export function windowMax(
   windowStart: number,
   rec: Recommendation | undefined,
 ): { cpuMax: number; memMax: number; count: number } {
-  let cpuMax = -Infinity;
-  let memMax = -Infinity;
-  let count = 0;
-  const add = (r: Recommendation) => {
-    count++;
-    cpuMax = maxOf(cpuMax, r.cpu ?? Infinity);
-    memMax = maxOf(memMax, r.memory ?? Infinity);
-  };
-  for (const r of recommendations) if (r.at >= windowStart) add(r);
-  if (rec) add(rec);
-  return { cpuMax, memMax, count };
+  const out = { cpuMax: -Infinity, memMax: -Infinity, count: 0 };
+  for (const r of recommendations) if (r.at >= windowStart) addTo(out, r);
+  if (rec) addTo(out, rec);
+  return out;
+}
+
+/** Counts `r` into windowMax's maxima (a module function: a closure over them would be allocated every round). */
+function addTo(out: { cpuMax: number; memMax: number; count: number }, r: Recommendation): void {
+  out.count++;
+  out.cpuMax = maxOf(out.cpuMax, r.cpu ?? Infinity);
+  out.memMax = maxOf(out.memMax, r.memory ?? Infinity);
 }
 
 /** Math.max(a, b). */
@@ -71,6 +71,14 @@ function maxOf(a: number, b: number): number {
   if (Number.isNaN(a) || Number.isNaN(b)) return Number.NaN;
   if (a === b) return a === 0 && Object.is(a, -0) ? b : a;
   return a > b ? a : b;
+}
+
+/** The fields a scale-down may lower (a module constant: an array literal in the loop is built every round). */
+const resources = ["cpuRequest", "memoryRequest", "memoryLimit", "cpuLimit"] as const;
+
+/** Whether a recommendation `x` allows no step down to `below` (none without a size to go below). */
+function blocks(x: number | undefined, below: number | undefined): boolean {
+  return below === undefined || !((x ?? Infinity) < below);
 }
 
 const none = (reason: string, notes: string[]): Plan => ({ action: "none", reason, notes });
@@ -114,32 +122,34 @@ export function scaleDownPlan(
     return none("no scale-down within the stabilization window after a change", notes);
   }
   const rec = known ? known.rec : recommendation(input, options);
-  const cpuBelow = current.cpuRequest === undefined ? undefined : current.cpuRequest * (1 - options.minDownChange);
+  const cpuBase = current.cpuRequest;
+  const cpuBelow = cpuBase === undefined ? undefined : cpuBase * (1 - options.minDownChange);
   const memBase = current.memoryRequest;
   const memBelow = memBase === undefined ? undefined : memBase * (1 - options.minDownChange);
   // HPA's rule: the highest recommendation over the window is the most we may go down to. The round's own
   // recommendation is in the window: when it alone already allows no step down of either resource, neither does
   // the window's highest (at least it, or NaN), and the window is not read (windowMax).
-  const blocks = (x: number | undefined, below: number | undefined) =>
-    below === undefined || !((x ?? Infinity) < below);
   const { cpuMax, memMax, count } =
     rec && blocks(rec.cpu, cpuBelow) && blocks(rec.memory, memBelow)
       ? { cpuMax: Number.NaN, memMax: Number.NaN, count: 1 }
       : windowMax(history.recommendations, now - sd.stabilizationWindowMs, rec);
   if (count === 0) return none("no recommendations in the stabilization window", notes);
   const step = sd.maxStepPercent / 100;
-  const target: Size = { ...current };
+  const lowerCpu = cpuBase !== undefined && cpuMax < (cpuBelow as number);
+  const lowerMemory = memBase !== undefined && memMax < (memBelow as number);
+  // Most rounds lower nothing: the current size is bounded as it is then (clamp only reads it), without a copy.
+  const target: Size = lowerCpu || lowerMemory ? { ...current } : current;
   const changes: Evidence[] = [];
-  if (current.cpuRequest !== undefined && cpuMax < (cpuBelow as number)) {
-    target.cpuRequest = Math.max(cpuMax, current.cpuRequest * (1 - step));
+  if (lowerCpu) {
+    target.cpuRequest = Math.max(cpuMax, cpuBase * (1 - step));
     changes.push({
       signal: "cpu_recommendation_max_in_window",
       value: formatCpu(cpuMax),
-      threshold: `request ${formatCpu(current.cpuRequest)}`,
+      threshold: `request ${formatCpu(cpuBase)}`,
       source: "engine",
     });
   }
-  if (memBase !== undefined && memMax < (memBelow as number)) {
+  if (lowerMemory) {
     const newRequest = Math.max(memMax, memBase * (1 - step));
     target.memoryRequest = newRequest;
     if (current.memoryLimit !== undefined) {
@@ -157,7 +167,7 @@ export function scaleDownPlan(
   }
   const after = clamp(target, input);
   // Never let clamping turn a scale-down into an increase.
-  for (const k of ["cpuRequest", "memoryRequest", "memoryLimit", "cpuLimit"] as const) {
+  for (const k of resources) {
     const c = current[k];
     const a = after[k];
     if (c !== undefined && a !== undefined && a > c) after[k] = c;
