@@ -437,7 +437,6 @@ export async function fetchHistory(o: FetchHistoryOptions): Promise<SignalHistor
             : rangeColumnsOf(await o.client.queryRange(...range));
         const lookback = o.lookback;
         let result: RangeColumns[] | undefined;
-        // Every sample a step of the chunk can pick: from the first step less the lookback to the last step.
         if (
           lookback &&
           remoteRead &&
