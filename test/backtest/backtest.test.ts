@@ -230,7 +230,7 @@ describe("metapilot backtest on a real Prometheus and the meta-cluster", () => {
   it("reads raw samples (remote read; the sizes by the query API without it) that give, at every step, what Prometheus evaluates", async () => {
     const prom = new PrometheusClient({ url: prometheus.url });
     const lookback = await prom.lookback();
-    expect(lookback).toEqual({ deltaMs: 5 * 60_000, leftOpen: false });
+    expect(lookback).toEqual({ deltaMs: 5 * 60_000, leftOpen: false, rateRule: "v2.40" });
     // The query API only: a Prometheus (or proxy) without the remote read API.
     const queryApi: RangeQueryClient = {
       queryRange: prom.queryRange.bind(prom),
