@@ -307,35 +307,41 @@ describe("master-operator", () => {
   it("upgrades one minor version in order, keeping the apiserver at full strength, and refuses a skip", async () => {
     const name = tenants[0]!;
     const ns = `tcp-${name}`;
-    const samples: Array<{ at: number; component: string; version?: string; available?: number }> = [];
-    let sampling = true;
-    const sampler = (async () => {
-      while (sampling) {
-        const list = await apps.listNamespacedDeployment({ namespace: ns });
-        const sts = await apps.listNamespacedStatefulSet({ namespace: ns });
-        for (const d of [...list.items, ...sts.items]) {
-          samples.push({
-            at: Date.now(),
-            component: d.metadata?.name ?? "",
-            version: d.metadata?.labels?.["metapilot.io/version"],
-            available: (d.status as { availableReplicas?: number } | undefined)?.availableReplicas,
-          });
-        }
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    })();
+    // Every change of the tenant's Deployments, in the order the apiserver committed them: a watch from the list's
+    // resourceVersion misses none, where a LIST every 100 ms missed the steps of a rollout that kwok's instantly
+    // ready pods finish between two of them (both components were then first seen at the new version together).
+    const seen: Array<{ component: string; version?: string; available?: number }> = [];
+    let watchError: unknown;
+    const listed = await apps.listNamespacedDeployment({ namespace: ns });
+    const record = (d: k8s.V1Deployment) =>
+      seen.push({
+        component: d.metadata?.name ?? "",
+        version: d.metadata?.labels?.["metapilot.io/version"],
+        available: d.status?.availableReplicas,
+      });
+    for (const d of listed.items) record(d);
+    const watching = await new k8s.Watch(kc).watch(
+      `/apis/apps/v1/namespaces/${ns}/deployments`,
+      { resourceVersion: listed.metadata?.resourceVersion, allowWatchBookmarks: false },
+      (type: string, d: k8s.V1Deployment) => {
+        if (type === "ADDED" || type === "MODIFIED") record(d);
+      },
+      (err: unknown) => {
+        if (err && !(err instanceof Error && err.name === "AbortError")) watchError = err;
+      },
+    );
     await client.patch(Resources.TenantControlPlane, name, undefined, { spec: { version: "v1.35.4" } }, "merge");
     await waitPhase(name, "Upgrading", 30_000).catch(() => undefined);
     const done = await waitPhase(name, "Ready", 180_000);
-    sampling = false;
-    await sampler;
+    watching.abort();
+    expect(watchError).toBeUndefined();
     expect(done.status?.version).toBe("v1.35.4");
-    const firstAt = (component: string) =>
-      samples.find((s) => s.component === component && s.version === "v1.35.4")?.at ?? Infinity;
+    const firstAt = (component: string) => seen.findIndex((s) => s.component === component && s.version === "v1.35.4");
+    expect(firstAt("kube-apiserver")).toBeGreaterThanOrEqual(0);
     expect(firstAt("kube-apiserver")).toBeLessThan(firstAt("kube-controller-manager"));
     expect(firstAt("kube-apiserver")).toBeLessThan(firstAt("kube-scheduler"));
-    const apiserverSamples = samples.filter((s) => s.component === "kube-apiserver" && s.available !== undefined);
-    expect(Math.min(...apiserverSamples.map((s) => s.available ?? 0))).toBeGreaterThanOrEqual(2);
+    const apiserverSeen = seen.filter((s) => s.component === "kube-apiserver" && s.available !== undefined);
+    expect(Math.min(...apiserverSeen.map((s) => s.available ?? 0))).toBeGreaterThanOrEqual(2);
 
     const skip = await client
       .patch(Resources.TenantControlPlane, name, undefined, { spec: { version: "v1.37.2" } }, "merge")
