@@ -372,6 +372,18 @@ export function rateWindowOf(rateWindow: string, lookback: Lookback | undefined)
   return windowMs > 0 ? { windowMs, leftOpen: lookback.leftOpen, rule: lookback.rateRule } : undefined;
 }
 
+/**
+ * The client's Prometheus' lookback (RangeQueryClient.lookback), for FetchHistoryOptions.lookback: undefined where
+ * the client cannot tell (no such method, or the status endpoints do not answer), so that Prometheus evaluates
+ * everything; an abort by `signal` is thrown, not taken for that.
+ */
+export async function lookbackOf(client: RangeQueryClient, signal?: AbortSignal): Promise<Lookback | undefined> {
+  return client.lookback?.(signal).catch((err: unknown) => {
+    if (signal?.aborted) throw err;
+    return undefined;
+  });
+}
+
 /** The steps of [from, to]: multiples of stepMs, as the poll sees them at its interval. */
 export function stepsOf(from: number, to: number, stepMs: number): number[] {
   const out: number[] = [];
@@ -437,17 +449,15 @@ export async function fetchHistory(o: FetchHistoryOptions): Promise<SignalHistor
             : rangeColumnsOf(await o.client.queryRange(...range));
         const lookback = o.lookback;
         let result: RangeColumns[] | undefined;
-        if (
-          lookback &&
-          remoteRead &&
-          !remoteUnsupported &&
-          (remoteMetrics as readonly string[]).includes(job.metric) &&
-          (job.metric !== "cpu" || rate)
-        ) {
-          const selector = remote[job.metric as RemoteMetric];
+        const selector = (remoteMetrics as readonly string[]).includes(job.metric)
+          ? remote[job.metric as RemoteMetric]
+          : undefined;
+        // A rate() is evaluated here only with the Prometheus' own arithmetic (rate).
+        const ofRate = selector?.form === "maxRateByContainer";
+        if (lookback && remoteRead && !remoteUnsupported && selector && (!ofRate || rate)) {
           // Every sample a step of the chunk can read: from the first step less the lookback (or the rate's
           // window) to the last step.
-          const reach = job.metric === "cpu" && rate ? rate.windowMs : lookback.deltaMs;
+          const reach = ofRate && rate ? rate.windowMs : lookback.deltaMs;
           try {
             const [series = []] = await remoteRead(
               [{ startMs: start - reach, endMs: end, matchers: selector.matchers }],

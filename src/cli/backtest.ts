@@ -11,7 +11,7 @@ import { evaluateFailIf, failIfMetrics, parseFailIf, type FailIf } from "../back
 import { backtestFormats, renderBacktest, type BacktestFormat } from "../backtest/format.js";
 import { listInventory, readTenantsFile, type BacktestWorkload, type Inventory } from "../backtest/inventory.js";
 import { Backtest, type BacktestReport, type Policy } from "../backtest/run.js";
-import { fetchHistory, stepsOf, type SignalHistory } from "../backtest/signals.js";
+import { fetchHistory, lookbackOf, stepsOf, type SignalHistory } from "../backtest/signals.js";
 import { defaultReplayWorkers, minStepsForWorkers, replayThreads, type ReplayWorkers } from "../backtest/workers.js";
 import { KubeClient } from "../kube/client.js";
 import { Resources, type KubeObject } from "../kube/resources.js";
@@ -140,10 +140,7 @@ export async function backtest(r: BacktestRun): Promise<BacktestReport> {
   try {
     // Where Prometheus tells how it looks back, the gauges are read as raw samples (fetchHistory: by remote read, or
     // the sizes by the query API without it) and evaluated here; else evaluated there.
-    const lookback = await client.lookback(reading.signal).catch((err: unknown) => {
-      if (reading.signal.aborted) throw err;
-      return undefined;
-    });
+    const lookback = await lookbackOf(client, reading.signal);
     const read = (batch: readonly string[]) =>
       fetchHistory({
         client,

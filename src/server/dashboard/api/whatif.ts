@@ -11,7 +11,7 @@ import { parseClusterScaler } from "../../../api/index.js";
 import { renderBacktestHtml } from "../../../backtest/html.js";
 import { inventoryOf, type BacktestWorkload } from "../../../backtest/inventory.js";
 import { Backtest, type BacktestReport, type PolicyResult } from "../../../backtest/run.js";
-import { fetchHistory, stepsOf } from "../../../backtest/signals.js";
+import { fetchHistory, lookbackOf, stepsOf } from "../../../backtest/signals.js";
 import type { KubeObject } from "../../../kube/resources.js";
 import { resolvePolicy, selectClusterScaler } from "../../../scaler/policy.js";
 import type { DigestRow } from "../../../scaler/reports.js";
@@ -175,10 +175,7 @@ export async function runWhatIf(
     const perBatch = Math.max(1, Math.floor(whatIfLimits.historyValues / (Math.max(1, steps) * valuesPerNamespace)));
     // As `metapilot backtest`: where the Prometheus tells how it evaluates, the gauges and CPU usage are read as raw
     // samples by remote read and evaluated here (fetchHistory), which costs it far less than range queries.
-    const lookback = await client.lookback?.(signal).catch((err: unknown) => {
-      if (signal?.aborted) throw err;
-      return undefined;
-    });
+    const lookback = await lookbackOf(client, signal);
     for (let i = 0; i < namespaces.length; i += perBatch) {
       const batch = namespaces.slice(i, i + perBatch);
       const history = await fetchHistory({
