@@ -16,28 +16,24 @@ function rates(samples: Array<[number, number] | [number, "stale"]>, steps: numb
 
 const closed = (rule: RateWindow["rule"], windowMs: number): RateWindow => ({ windowMs, leftOpen: false, rule });
 
+/** A counter going up by 10 every 10 s, sampled from 0 to 30 s. */
+const steady: Array<[number, number]> = [
+  [0, 100],
+  [10_000, 110],
+  [20_000, 120],
+  [30_000, 130],
+];
+
 describe("rateAtSteps", () => {
   it("extrapolates to both edges of a closed window when the samples reach them", () => {
-    const s: Array<[number, number]> = [
-      [0, 100],
-      [10_000, 110],
-      [20_000, 120],
-      [30_000, 130],
-    ];
     for (const rule of ["v2.40", "v2.52"] as const)
       // All four samples in [0, 30 s]: 30 over 30 s sampled, extrapolated by 0 at each edge.
-      expect(rates(s, [30_000], closed(rule, 30_000))).toEqual([30 * (30 / 30 / 30)]);
+      expect(rates(steady, [30_000], closed(rule, 30_000))).toEqual([30 * (30 / 30 / 30)]);
   });
 
   it("leaves out the sample at the window's start when it is left-open (Prometheus 3)", () => {
-    const s: Array<[number, number]> = [
-      [0, 100],
-      [10_000, 110],
-      [20_000, 120],
-      [30_000, 130],
-    ];
     // (0, 30 s]: 20 over 20 s sampled; 10 s to the start is within 1.1 × the 10 s spacing, so extrapolated to it.
-    expect(rates(s, [30_000], { windowMs: 30_000, leftOpen: true, rule: "v2.52" })).toEqual([
+    expect(rates(steady, [30_000], { windowMs: 30_000, leftOpen: true, rule: "v2.52" })).toEqual([
       20 * ((20 + 10) / 20 / 30),
     ]);
   });
