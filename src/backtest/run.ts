@@ -255,32 +255,65 @@ export interface BudgetedChange {
 export function budgetHitsOf(cs: ClusterScaler, changes: readonly BudgetedChange[], tenants: number): number {
   const { budgets, oomFloor } = budgetsOf(cs);
   const sorted = [...changes].sort((x, y) => x.at - y.at);
-  const counted: BudgetedChange[] = [];
+  // One pass in time order, linear in the changes (a fleet's two weeks are tens of thousands): per budget, the times
+  // of the counted changes with one of its reasons, oldest first, and where its sliding interval now begins; per
+  // tenant, the times of its counted OOM scale-ups; each cron window's state until it next changes.
+  const perBudget = budgets.map((b) => ({
+    b,
+    limit: limitOf(b.limitSpec, tenants),
+    times: [] as number[],
+    head: 0,
+    active: !b.schedule,
+    until: b.schedule ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY,
+  }));
+  const oomTimes = new Map<string, number[]>();
   let hits = 0;
   for (const c of sorted) {
-    const active = budgets.filter(
-      (b) =>
-        b.reasons.some((r) => c.reasons.includes(r)) &&
-        (!b.schedule || cronWindow(b.schedule, b.durationMs ?? 0, c.at).active),
-    );
-    const spent = active.some((b) => {
-      const inInterval = counted.filter(
-        (d) => d.at > c.at - b.intervalMs && d.reasons.some((r) => b.reasons.includes(r)),
-      ).length;
-      return inInterval >= limitOf(b.limitSpec, tenants);
-    });
+    let spent = false;
+    let floorMs = 0;
+    for (const s of perBudget) {
+      if (!s.b.reasons.some((r) => c.reasons.includes(r))) continue;
+      if (s.b.schedule && c.at >= s.until) {
+        const w = cronWindow(s.b.schedule, s.b.durationMs ?? 0, c.at);
+        s.active = w.active;
+        s.until = w.changesAt ?? Number.POSITIVE_INFINITY;
+      }
+      if (!s.active) continue;
+      if (s.b.reasons.includes("ScaleUp")) floorMs = Math.max(floorMs, s.b.intervalMs);
+      while (s.head < s.times.length && (s.times[s.head] as number) <= c.at - s.b.intervalMs) s.head++;
+      if (s.times.length - s.head >= s.limit) spent = true;
+    }
     if (spent && c.oom) {
-      const floorMs = Math.max(0, ...active.filter((b) => b.reasons.includes("ScaleUp")).map((b) => b.intervalMs));
-      const oomOfTenant = counted.filter((d) => d.oom && d.tenant === c.tenant && d.at > c.at - floorMs).length;
-      if (oomOfTenant < oomFloor) {
-        counted.push(c);
+      const times = oomTimes.get(c.tenant) ?? [];
+      if (times.length - firstAfter(times, c.at - floorMs) < oomFloor) {
+        count(c);
         continue;
       }
     }
     if (spent) hits++;
-    else counted.push(c);
+    else count(c);
   }
   return hits;
+
+  function count(c: BudgetedChange): void {
+    for (const s of perBudget) if (s.b.reasons.some((r) => c.reasons.includes(r))) s.times.push(c.at);
+    if (!c.oom) return;
+    const times = oomTimes.get(c.tenant);
+    if (times) times.push(c.at);
+    else oomTimes.set(c.tenant, [c.at]);
+  }
+}
+
+/** The index of the first of the ascending `times` after `t` (times.length when none is). */
+function firstAfter(times: readonly number[], t: number): number {
+  let lo = 0;
+  let hi = times.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((times[mid] as number) > t) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
 }
 
 export interface RunOptions {
