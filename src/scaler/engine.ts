@@ -5,7 +5,7 @@
 // sizes come from the estimators of estimators/index.ts, and the scale-down is scalers/scale-down.ts.
 import type { RootCauseCategory } from "../api/index.js";
 import { defaultEngineOptions, type EngineOptions } from "./engine-options.js";
-import { estimator } from "./estimators/index.js";
+import { estimatorsOf } from "./estimators/index.js";
 import { iso } from "./freshness.js";
 import { capacityShortfall, describeShortfall, shortfallKey } from "./capacity.js";
 import { upCandidates, type UpCandidate } from "./scalers/index.js";
@@ -48,7 +48,7 @@ export function decide(
   const notes: string[] = [];
   if (input.paused)
     return { action: "none", reason: "paused (metapilot.io/paused, or the ClusterScaler's spec.paused)", notes };
-  for (const name of input.policy.estimators) estimator(name); // unknown names fail loudly
+  estimatorsOf(input.policy.estimators); // unknown names fail loudly
   const ups = upCandidates(input, options, notes);
   if (input.signals.unavailableReason) notes.push(input.signals.unavailableReason);
   if (ups.length > 0) {

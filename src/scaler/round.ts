@@ -4,8 +4,10 @@
 // live would.
 import { decide, recommendation } from "./engine.js";
 import type { EngineOptions } from "./engine-options.js";
+import { estimatorsOf } from "./estimators/index.js";
 import { rememberRecommendation, settleBlockedReport, trackThresholds } from "./history.js";
-import type { ScalerInput } from "./scalers/index.js";
+import { anyOverThreshold, eventScalers, sustainedScalerNames, type ScalerInput } from "./scalers/index.js";
+import { scaleDownPlan, type KnownRecommendation } from "./scalers/scale-down.js";
 import type { DecisionInput, Plan, WorkloadHistory } from "./types.js";
 
 export function decideRound(
@@ -22,10 +24,50 @@ export function decideRound(
  * the input itself every round (OfflineReplay), so that it is not copied into a second object.
  */
 export function decideWithHistory(input: DecisionInput, options: EngineOptions): Plan {
+  const quiet = quietPlan(input, options);
+  return quiet && "action" in quiet ? quiet : decideInFull(input, options, quiet);
+}
+
+/**
+ * decideWithHistory of a round in which no scaler asks for a scale-up and the scale-down changes nothing (most
+ * rounds), with the same plan and the same effects on the history, without asking the scalers that cannot ask: the
+ * round's plan when it is such a round; else nothing is changed, and what it gives (the round's recommendation, once
+ * it got that far) is for decideInFull, which then decides the round.
+ *
+ * Why it is the same: a sustained scaler not over its threshold now has no overThresholdSince once the round is fed
+ * in (trackThresholds deletes it), and a sustained scaler proposes nothing, and notes nothing, without it
+ * (scalers/index.test.ts checks every registered one). So when none is over, only the event scalers (oom, probe,
+ * cluster-size) can ask, and they are asked as decide asks them, in registry order, into the same notes. Then decide
+ * goes on to the scale-down with the same recommendation, and returns its plan when it is not a change. None of
+ * what is read before the history is fed reads what feeding it changes (the event scalers and the scale-down do not
+ * read overThresholdSince).
+ */
+export function quietPlan(input: DecisionInput, options: EngineOptions): Plan | KnownRecommendation | undefined {
+  if (input.paused) return undefined;
+  estimatorsOf(input.policy.estimators); // unknown names fail loudly, as in decide
+  if (anyOverThreshold(input, options)) return undefined;
+  const notes: string[] = [];
+  for (const s of eventScalers()) if (s.propose(input, options, notes)) return undefined;
+  if (input.signals.unavailableReason) notes.push(input.signals.unavailableReason);
+  const rec = recommendation(input, options);
+  const known = { rec };
+  const plan = scaleDownPlan(input, options, notes, known);
+  if (plan.action !== "none") return known;
+  const { history } = input;
+  // trackThresholds with no sustained scaler over its threshold.
+  const since = history.overThresholdSince;
+  for (const name of sustainedScalerNames()) if (since[name] !== undefined) delete since[name];
+  settleBlockedReport(history, plan, input.signals);
+  if (rec) rememberRecommendation(history, rec, input.policy.scaleDown.stabilizationWindowMs, input.now);
+  return plan;
+}
+
+/** decideWithHistory asking every scaler; `known`: the round's recommendation, where quietPlan computed it. */
+export function decideInFull(input: DecisionInput, options: EngineOptions, known?: KnownRecommendation): Plan {
   const { history } = input;
   trackThresholds(history, input, options);
   // Computed once, before the plan: the scale-down reads the same one (it does not depend on the history).
-  const rec = recommendation(input, options);
+  const rec = known ? known.rec : recommendation(input, options);
   const plan = decide(input, options, { rec });
   settleBlockedReport(history, plan, input.signals);
   if (rec) rememberRecommendation(history, rec, input.policy.scaleDown.stabilizationWindowMs, input.now);

@@ -33,15 +33,33 @@ export function sizeByTenant(
   input: DecisionInput,
   headroom: Headroom = defaultHeadroom,
 ): { answer?: EstimatorResult & { estimator: string }; misses: string[] } {
-  const misses: string[] = [];
-  for (const name of input.policy.estimators) {
-    const e = estimator(name);
+  let misses: string[] | undefined;
+  for (const e of estimatorsOf(input.policy.estimators)) {
     if (!e.bySize) continue;
     const result = e.estimate(input, headroom);
-    if (result) return { answer: { ...result, estimator: name }, misses };
-    misses.push(`${name}: ${e.bySize.whyNone(input)}`);
+    if (result) return { answer: answerOf(result, e.name), misses: misses ?? [] };
+    (misses ??= []).push(`${e.name}: ${e.bySize.whyNone(input)}`);
   }
-  return { misses };
+  return { misses: misses ?? [] };
+}
+
+/**
+ * A result as sizeByTenant's answer, the same object again for the same result (estimators give their last result
+ * again for the same load, and callers never change an answer): most rounds see one tenant size.
+ */
+const answers = new WeakMap<EstimatorResult, EstimatorResult & { estimator: string }>();
+function answerOf(result: EstimatorResult, estimator: string): EstimatorResult & { estimator: string } {
+  let answer = answers.get(result);
+  if (answer?.estimator !== estimator) answers.set(result, (answer = { ...result, estimator }));
+  return answer;
+}
+
+/** A policy's list of estimator names as the estimators, in list order (an unknown name throws), once per list. */
+const resolvedLists = new WeakMap<readonly string[], readonly Estimator[]>();
+export function estimatorsOf(names: readonly string[]): readonly Estimator[] {
+  let list = resolvedLists.get(names);
+  if (!list) resolvedLists.set(names, (list = names.map(estimator)));
+  return list;
 }
 
 const registry = new Map<string, Estimator>();

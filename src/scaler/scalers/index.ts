@@ -21,11 +21,16 @@ export type { Scaler, ScalerInput, UpCandidate } from "./types.js";
 const registry = new Map<ScalerName, Scaler>();
 /** The scalers with a sustained window (an overThreshold), in registry order; rebuilt when one is registered. */
 let sustainedScalers: Array<Scaler & Required<Pick<Scaler, "overThreshold">>> | undefined;
+let sustainedNames: ScalerName[] | undefined;
+/** The others (eventScalers), in registry order; rebuilt when one is registered. */
+let eventScalerList: Scaler[] | undefined;
 
 export function registerScaler(s: Scaler): void {
   if (registry.has(s.name)) throw new Error(`scaler ${s.name} registered twice`);
   registry.set(s.name, s);
   sustainedScalers = undefined;
+  sustainedNames = undefined;
+  eventScalerList = undefined;
 }
 
 // Registry order is the order scalers are asked in, and so the order of their notes.
@@ -55,15 +60,40 @@ export function scalerByName(name: string): Scaler {
 /** Every name the CRD accepts has a scaler, and only those (checked at load: a missing one fails at start-up). */
 for (const name of SCALER_NAMES) scalerByName(name);
 
+/**
+ * The scalers without a sustained window (they act on each event at once: oom, probe, cluster-size), in registry
+ * order: beside them, a round's scale-ups come only from sustained scalers over their threshold (see quietPlan,
+ * src/scaler/round.ts).
+ */
+export function eventScalers(): readonly Scaler[] {
+  return (eventScalerList ??= [...registry.values()].filter((s) => s.overThreshold === undefined));
+}
+
+/** Whether any sustained scaler is over its threshold on this round's signals (what forEachOverThreshold feeds). */
+export function anyOverThreshold(input: ScalerInput, options: EngineOptions): boolean {
+  sustainedScalers ??= sustainedOf();
+  for (const s of sustainedScalers) if (s.overThreshold(input, options)) return true;
+  return false;
+}
+
+function sustainedOf(): Array<Scaler & Required<Pick<Scaler, "overThreshold">>> {
+  return [...registry.values()].filter(
+    (s): s is Scaler & Required<Pick<Scaler, "overThreshold">> => s.overThreshold !== undefined,
+  );
+}
+
+/** The names of the sustained scalers, in registry order. */
+export function sustainedScalerNames(): readonly ScalerName[] {
+  return (sustainedNames ??= (sustainedScalers ??= sustainedOf()).map((s) => s.name));
+}
+
 /** Calls `each` with each sustained scaler's verdict on this round's signals: over its threshold or not (fed to the history model). */
 export function forEachOverThreshold(
   input: ScalerInput,
   options: EngineOptions,
   each: (scaler: ScalerName, over: boolean) => void,
 ): void {
-  sustainedScalers ??= [...registry.values()].filter(
-    (s): s is Scaler & Required<Pick<Scaler, "overThreshold">> => s.overThreshold !== undefined,
-  );
+  sustainedScalers ??= sustainedOf();
   for (const s of sustainedScalers) each(s.name, s.overThreshold(input, options));
 }
 
