@@ -10,7 +10,7 @@ import { MiB } from "./quantity.js";
 import { decideInFull, decideWithHistory, quietPlan } from "./round.js";
 import { availableScalers, scalerByName } from "./scalers/index.js";
 import { input, policy } from "./testing.js";
-import type { DecisionInput, Measurement, Size, WorkloadHistory } from "./types.js";
+import type { ClusterSizeStep, DecisionInput, Measurement, Size, WorkloadHistory } from "./types.js";
 
 const now = Date.parse("2026-11-23T12:00:00Z");
 const min = 60_000;
@@ -107,7 +107,7 @@ const roundArb = fc
     lastScaleUpAgo: fc.option(fc.integer({ min: 0, max: 10 * min }), { nil: undefined }),
     paused: fc.integer({ min: 0, max: 4 }).map((k) => k === 0),
     component: fc.constantFrom("kube-apiserver", "etcd", "kube-scheduler"),
-    ladder: fc.constantFrom(
+    ladder: fc.constantFrom<ClusterSizeStep[]>(
       [],
       [
         { nodes: 0, cpu: 0.25, memory: 512 * MiB, replicas: 1 },

@@ -1,8 +1,9 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { MiB } from "./quantity.js";
-import { clamp, covers, describeSize, maxSize, sameResources, sameSize } from "./sizes.js";
+import { clamp, covers, describeSize, maxSize, onceForSize, sameResources, sameSize } from "./sizes.js";
 import { policy } from "./testing.js";
+import type { Size } from "./types.js";
 
 describe("sizes", () => {
   it("clamp bounds requests and limits, keeps a limit at least its request, and rounds replicas", () => {
@@ -86,5 +87,52 @@ describe("sizes", () => {
     expect(sameResources(size, { ...size, cpuLimit: undefined })).toBe(false);
     expect(sameResources(size, { ...size, memoryRequest: 513 * MiB })).toBe(false);
     expect(sameResources(size, { ...size, memoryLimit: 2048 * MiB })).toBe(false);
+  });
+
+  it("onceForSize answers as the fact itself over any sequence of sizes and bounds, the same objects changed or not", () => {
+    // Few values, so that sequences repeat them; NaN, Infinity, -0 and missing fields among them. Each step changes
+    // one value at most (or none), so that most steps ask again of what was asked before but for that one.
+    const v = fc.constantFrom(undefined, 0, -0, 0.5, 1, 8, Number.NaN, Number.POSITIVE_INFINITY);
+    const fields = ["replicas", "cpuRequest", "cpuLimit", "memoryRequest", "memoryLimit"] as const;
+    const bounds = [
+      ["minAllowed", "cpu"],
+      ["minAllowed", "memory"],
+      ["maxAllowed", "cpu"],
+      ["maxAllowed", "memory"],
+      ["replicas", "min"],
+      ["replicas", "max"],
+    ] as const;
+    const step = fc.record({
+      change: fc.integer({ min: -1, max: fields.length + bounds.length - 1 }),
+      value: v,
+      // Change the same objects in place, or copies of them.
+      inPlace: fc.boolean(),
+      which: fc.constantFrom(0, 1),
+    });
+    const fact = (size: Size, input: Parameters<typeof clamp>[1]) =>
+      JSON.stringify(clamp(size, input), (_k, x: unknown) => (Object.is(x, -0) ? "-0" : x)) +
+      String(sameSize(size, clamp(size, input)));
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 60 }), (steps) => {
+        const once = onceForSize(fact);
+        const policies = [policy(), policy()];
+        let size: Size = { replicas: 1, cpuRequest: 1, memoryRequest: 1 };
+        for (const s of steps) {
+          let p = policies[s.which] as ReturnType<typeof policy>;
+          if (!s.inPlace) {
+            p = { ...p, minAllowed: { ...p.minAllowed }, maxAllowed: { ...p.maxAllowed }, replicas: { ...p.replicas } };
+            policies[s.which] = p;
+            size = { ...size };
+          }
+          const f = fields[s.change];
+          const b = bounds[s.change - fields.length];
+          if (f === "replicas") size.replicas = s.value ?? 1;
+          else if (f) size[f] = s.value;
+          else if (b) (p[b[0]] as Record<string, number | undefined>)[b[1]] = s.value;
+          expect(once(size, { policy: p })).toBe(fact(size, { policy: p }));
+        }
+      }),
+      { numRuns: 1000 },
+    );
   });
 });

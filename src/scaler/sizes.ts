@@ -90,3 +90,54 @@ export function describeSize(s: Size): string {
   if (s.memoryLimit !== undefined) parts.push(`memory limit ${formatMemory(s.memoryLimit)}`);
   return parts.join(", ");
 }
+
+type Bounds = Pick<ResolvedPolicy, "minAllowed" | "maxAllowed" | "replicas">;
+
+/** The values a fact of a bounded size depends on: the size's and its bounds' (undefined where one is not set). */
+const boundedKey = (s: Size, b: Bounds): Array<number | undefined> => [
+  s.replicas,
+  s.cpuRequest,
+  s.cpuLimit,
+  s.memoryRequest,
+  s.memoryLimit,
+  b.minAllowed.cpu,
+  b.minAllowed.memory,
+  b.maxAllowed.cpu,
+  b.maxAllowed.memory,
+  b.replicas.min,
+  b.replicas.max,
+];
+
+/** Whether a size and its bounds have a key's values (Object.is: NaN is NaN, -0 is not +0). */
+function sameKey(key: ReadonlyArray<number | undefined>, s: Size, b: Bounds): boolean {
+  return (
+    Object.is(key[0], s.replicas) &&
+    Object.is(key[1], s.cpuRequest) &&
+    Object.is(key[2], s.cpuLimit) &&
+    Object.is(key[3], s.memoryRequest) &&
+    Object.is(key[4], s.memoryLimit) &&
+    Object.is(key[5], b.minAllowed.cpu) &&
+    Object.is(key[6], b.minAllowed.memory) &&
+    Object.is(key[7], b.maxAllowed.cpu) &&
+    Object.is(key[8], b.maxAllowed.memory) &&
+    Object.is(key[9], b.replicas.min) &&
+    Object.is(key[10], b.replicas.max)
+  );
+}
+
+/**
+ * A fact of a size under its bounds (a pure function of their values only, such as one computed from clamp),
+ * computed again only when the values change: remembered per bounds object (one per resolved policy) for the last
+ * values it was asked for. A workload keeps its size for many rounds, and the engine asks the same of it every round.
+ */
+export function onceForSize<T>(fact: (size: Size, input: { policy: Bounds }) => T) {
+  const last = new WeakMap<Bounds, { key: Array<number | undefined>; value: T }>();
+  return (size: Size, input: { policy: Bounds }): T => {
+    const b = input.policy;
+    const seen = last.get(b);
+    if (seen && sameKey(seen.key, size, b)) return seen.value;
+    const value = fact(size, input);
+    last.set(b, { key: boundedKey(size, b), value });
+    return value;
+  };
+}

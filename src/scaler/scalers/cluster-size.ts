@@ -5,9 +5,15 @@
 import { sizeByTenant } from "../estimators/index.js";
 import { evidenceOf, fresh } from "../freshness.js";
 import { loadOf, reachedEvidence, reachedStep } from "../ladder.js";
-import { clamp, covers, maxSize, sameSize } from "../sizes.js";
+import { clamp, covers, maxSize, onceForSize, sameSize } from "../sizes.js";
 import type { DecisionInput } from "../types.js";
 import type { Scaler } from "./types.js";
+
+/** Whether a size bounded by the policy is sameSize as itself (not when a bound leaves a NaN or an Infinity). */
+const boundedIsItself = onceForSize((size, input) => {
+  const bounded = clamp(size, input);
+  return sameSize(bounded, bounded);
+});
 
 export const clusterSizeScaler: Scaler = {
   name: "cluster-size",
@@ -26,6 +32,8 @@ export const clusterSizeScaler: Scaler = {
     const { answer: est, misses } = sizeByTenant(sized, options);
     if (!est && misses.length) notes.push(`no size for ${nodes.value} tenant nodes: ${misses.join("; ")}`);
     if (!est) return undefined;
+    // An estimate the current size covers grows nothing: the bounded current size is compared with itself.
+    if (covers(current, est.size) && boundedIsItself(current, input)) return undefined;
     const bounded = clamp(current, input);
     // An estimate the current size covers (most rounds) grows nothing: the grown size has the current one's values,
     // so it bounds to the same size, and need not be built and bounded again.

@@ -3,10 +3,10 @@
 // maxStepPercent. It runs when no scaler asks for more.
 import type { Evidence } from "../../api/index.js";
 import { defaultEngineOptions, type EngineOptions } from "../engine-options.js";
-import { estimatorFloor } from "../estimators/index.js";
+import { estimatorsOf } from "../estimators/index.js";
 import { evidenceOf, fresh, freshness, iso } from "../freshness.js";
 import { formatCpu, formatMemory } from "../quantity.js";
-import { clamp, describeSize, sameSize } from "../sizes.js";
+import { clamp, describeSize, onceForSize, sameSize } from "../sizes.js";
 import type { DecisionInput, Plan, Recommendation, Size } from "../types.js";
 
 /** How the reason of a scale-down held for missing or stale data begins. */
@@ -25,8 +25,8 @@ export function recommendation(
   if (!cpu || !mem) return undefined;
   let cpuRec = cpu.value / options.cpuTargetUtilization;
   let memRec = mem.value * options.memoryHeadroom;
-  for (const name of input.policy.estimators) {
-    const floor = estimatorFloor(name, input, options);
+  for (const e of estimatorsOf(input.policy.estimators)) {
+    const floor = e.floor?.(input, options);
     if (floor === "unknown") return undefined;
     cpuRec = Math.max(cpuRec, floor?.cpu ?? 0);
     memRec = Math.max(memRec, floor?.memory ?? 0);
@@ -89,6 +89,20 @@ const held = (why: string, notes: string[]): Plan => ({
   notes,
 });
 
+/** `target` bounded by the policy, never above `current` in any resource: clamping never turns a step down into an increase. */
+function boundedDown(target: Size, current: Size, input: Parameters<typeof clamp>[1]): Size {
+  const after = clamp(target, input);
+  for (const k of resources) {
+    const c = current[k];
+    const a = after[k];
+    if (c !== undefined && a !== undefined && a > c) after[k] = c;
+  }
+  return after;
+}
+
+/** Whether a scale-down that lowers nothing leaves the size as it is (not when it is outside its bounds). */
+const keepsCurrent = onceForSize((current, input) => sameSize(boundedDown(current, current, input), current));
+
 /** The scale-down plan, or why there is none. */
 export function scaleDownPlan(
   input: DecisionInput,
@@ -137,7 +151,10 @@ export function scaleDownPlan(
   const step = sd.maxStepPercent / 100;
   const lowerCpu = cpuBase !== undefined && cpuMax < (cpuBelow as number);
   const lowerMemory = memBase !== undefined && memMax < (memBelow as number);
-  // Most rounds lower nothing: the current size is bounded as it is then (clamp only reads it), without a copy.
+  // Most rounds lower nothing: then the plan is what bounding the current size gives, the same every round while
+  // the size and the bounds stay (keepsCurrent).
+  if (!lowerCpu && !lowerMemory && keepsCurrent(current, input))
+    return none("recommendations within the window do not allow a scale-down", notes);
   const target: Size = lowerCpu || lowerMemory ? { ...current } : current;
   const changes: Evidence[] = [];
   if (lowerCpu) {
@@ -165,13 +182,7 @@ export function scaleDownPlan(
       source: "engine",
     });
   }
-  const after = clamp(target, input);
-  // Never let clamping turn a scale-down into an increase.
-  for (const k of resources) {
-    const c = current[k];
-    const a = after[k];
-    if (c !== undefined && a !== undefined && a > c) after[k] = c;
-  }
+  const after = boundedDown(target, current, input);
   if (sameSize(after, current)) return none("recommendations within the window do not allow a scale-down", notes);
   const cpu = signals.cpuUsage;
   const mem = signals.memoryWorkingSet;
