@@ -7,10 +7,12 @@ import { PrometheusClient, PrometheusError, type RangeColumns, type RangeQueryCl
 import type { RawSeries, RemoteQuery } from "../prometheus/remote-read.js";
 import {
   chunksOf,
+  evaluateOomKills,
   evaluateRemote,
   fetchHistory,
   historyMetrics,
   historyQueries,
+  maxOverTimeAtSteps,
   rawMetrics,
   rawSelectors,
   remoteMetrics,
@@ -455,11 +457,14 @@ describe("fetchHistory by the remote read API", () => {
 
   // Without the Prometheus' rate() arithmetic (Lookback.rateRule), CPU usage stays a range query.
   const gauges = remoteMetrics.filter((m) => m !== "cpu");
+  // Queries sent by remote read per chunk: one per metric, and a second one for the OOM kills' join (its restart
+  // counts, in the same request).
+  const queriesPerChunk = (metrics: readonly string[]) => metrics.length + (metrics.includes("oomKills") ? 1 : 0);
 
   it("reads each remote metric once per chunk, back one lookback, with the live query's matchers", async () => {
     const { client, reads, ranges, matrix } = fake(memory);
     const h = await fetchHistory({ ...options, client, lookback });
-    expect(reads).toHaveLength(gauges.length * 3);
+    expect(reads).toHaveLength(queriesPerChunk(gauges) * 3);
     expect(ranges).toHaveLength((historyMetrics.length - gauges.length) * 3);
     expect(matrix).toHaveLength(0);
     expect(h.queries).toBe(historyMetrics.length * 3);
@@ -496,7 +501,7 @@ describe("fetchHistory by the remote read API", () => {
       throw new PrometheusError("over the limit", "too-large");
     });
     await fetchHistory({ ...options, client: large.client, lookback });
-    expect(large.reads).toHaveLength(gauges.length * 3);
+    expect(large.reads).toHaveLength(queriesPerChunk(gauges) * 3);
     expect(large.ranges).toHaveLength((historyMetrics.length - rawMetrics.length) * 3);
   });
 
@@ -508,6 +513,38 @@ describe("fetchHistory by the remote read API", () => {
     expect(new Set(h.failures.map((f) => f.metric))).toEqual(new Set(gauges));
     expect(h.failedAt.memory[0]).toMatch(/503/);
     expect(broken.ranges).toHaveLength((historyMetrics.length - gauges.length) * 3);
+  });
+
+  it("reads the OOM kills' two sides in one request, back one step, with the Prometheus' window edges", async () => {
+    const container = pod("tcp-a", "kube-apiserver-5d9f-abcde");
+    // A kill seen at step 3 only, its sample on the step: a window closed on the left still holds it at step 4.
+    const kills = (q: RemoteQuery): RawSeries[] => {
+      const name = q.matchers.find((m) => m.name === "__name__")?.value;
+      const at = (v: number) => ({
+        timestampsMs: Float64Array.from([t0 + 3 * stepMs]),
+        values: Float64Array.from([v]),
+        stale: new Uint8Array(1),
+      });
+      if (name === "kube_pod_container_status_last_terminated_reason")
+        return [{ labels: { ...container, reason: "OOMKilled" }, ...at(1) }];
+      return name === "kube_pod_container_status_restarts_total" ? [{ labels: container, ...at(2) }] : [];
+    };
+    for (const leftOpen of [false, true]) {
+      const { client, reads } = fake(kills);
+      const h = await fetchHistory({ ...options, client, lookback: { ...lookback, leftOpen } });
+      const pair = reads.filter((q) => q.matchers.some((m) => m.value.startsWith("kube_pod_container_status_")));
+      expect(pair.slice(0, 2).map((q) => [q.startMs, q.matchers[0]?.value, q.matchers.at(-1)])).toEqual([
+        [
+          t0 - stepMs,
+          "kube_pod_container_status_last_terminated_reason",
+          { type: "=", name: "reason", value: "OOMKilled" },
+        ],
+        [t0 - stepMs, "kube_pod_container_status_restarts_total", { type: "=~", name: "namespace", value: "tcp-a" }],
+      ]);
+      expect(h.queries).toBe(historyMetrics.length * 3);
+      const values = [...(h.series.oomKills.get(key) ?? [])].slice(0, 6);
+      expect(values, `leftOpen ${leftOpen}`).toEqual([NaN, NaN, NaN, 2, leftOpen ? NaN : 2, NaN]);
+    }
   });
 
   it("evaluates CPU usage's rate() here where the Prometheus' arithmetic is known, back one rate window", async () => {
@@ -533,7 +570,7 @@ describe("fetchHistory by the remote read API", () => {
         : memory(q);
     const { client, reads, ranges } = fake(cpu);
     const h = await fetchHistory({ ...options, client, lookback: { ...lookback, rateRule: "v2.40" } });
-    expect(reads).toHaveLength(remoteMetrics.length * 3);
+    expect(reads).toHaveLength(queriesPerChunk(remoteMetrics) * 3);
     expect(ranges.some((q) => q.includes("container_cpu_usage_seconds_total"))).toBe(false);
     const read = reads.find((q) => q.matchers.some((m) => m.value === "container_cpu_usage_seconds_total"));
     expect(read?.startMs).toBe(t0 - 60_000);
@@ -564,5 +601,76 @@ describe("rateWindowOf", () => {
     expect(rateWindowOf("1m", { deltaMs: 300_000, leftOpen: false })).toBeUndefined();
     expect(rateWindowOf("1m", undefined)).toBeUndefined();
     for (const w of ["1d", "1.5m", "0s", "1us", ""]) expect(rateWindowOf(w, lookback), w).toBeUndefined();
+  });
+});
+
+describe("the OOM kills' join from raw samples", () => {
+  const steps = [0, 1, 2, 3, 4, 5].map((k) => t0 + k * stepMs);
+  const raw = (labels: Record<string, string>, points: Array<[number, number, boolean?]>): RawSeries => ({
+    labels,
+    timestampsMs: Float64Array.from(points.map(([t]) => t)),
+    values: Float64Array.from(points.map(([, v, stale]) => (stale ? Number.NaN : v))),
+    stale: Uint8Array.from(points.map(([, , stale]) => (stale ? 1 : 0))),
+  });
+  const at = (h: number[]) => (i: number, v: number) => {
+    h[i] = v;
+  };
+
+  it("max_over_time takes [t − w, t] before Prometheus 3 and (t − w, t] from 3 on, without stale markers", () => {
+    // Samples on step 1 (exactly one window before step 2), two between steps 2 and 3 (the larger first), a marker
+    // on step 4.
+    const times = Float64Array.from([t0 + stepMs, t0 + 2.5 * stepMs, t0 + 2.8 * stepMs, t0 + 4 * stepMs]);
+    const values = Float64Array.from([7, 3, 1, Number.NaN]);
+    const stale = Uint8Array.from([0, 0, 0, 1]);
+    const closed: number[] = [];
+    const open: number[] = [];
+    maxOverTimeAtSteps(times, values, steps, 0, 5, { windowMs: stepMs, leftOpen: false }, at(closed), stale);
+    maxOverTimeAtSteps(times, values, steps, 0, 5, { windowMs: stepMs, leftOpen: true }, at(open), stale);
+    expect(closed).toEqual([undefined, 7, 7, 3]);
+    expect(open).toEqual([undefined, 7, undefined, 3]);
+    // A NaN sample gives way to the next one, as PromQL's max_over_time.
+    const nan: number[] = [];
+    maxOverTimeAtSteps(
+      Float64Array.from([t0 + stepMs - 1, t0 + stepMs]),
+      Float64Array.from([Number.NaN, 2]),
+      steps,
+      1,
+      1,
+      { windowMs: stepMs, leftOpen: false },
+      at(nan),
+    );
+    expect(nan).toEqual([undefined, 2]);
+  });
+
+  it("joins each container's OOM reason with its largest restart count, where both have one", () => {
+    const a = pod("tcp-a", "kube-apiserver-1");
+    const b = pod("tcp-a", "kube-apiserver-2");
+    const reasons = [
+      raw({ ...a, reason: "OOMKilled", uid: "1" }, [
+        [t0 + 2 * stepMs, 1],
+        [t0 + 3 * stepMs, 1],
+      ]),
+      // Pod b's reason, but no restart count: no kill.
+      raw({ ...b, reason: "OOMKilled" }, [[t0 + 2 * stepMs, 1]]),
+    ];
+    const restarts = [
+      // A second series of the container, first: the larger count, as max by.
+      raw({ ...a, uid: "2" }, [[t0 + 3 * stepMs, 4]]),
+      raw({ ...a, uid: "1" }, [
+        [t0, 0],
+        [t0 + stepMs, 0],
+        [t0 + 2 * stepMs, 1],
+        [t0 + 3 * stepMs, 1],
+        [t0 + 3.5 * stepMs, 2],
+        [t0 + 4 * stepMs, 0, true],
+      ]),
+    ];
+    const out = evaluateOomKills(reasons, restarts, steps, 0, 5, { windowMs: stepMs, leftOpen: false });
+    expect(out).toHaveLength(1);
+    expect(out[0]?.labels).toEqual(a);
+    expect([...(out[0]?.timestampsMs ?? [])]).toEqual([t0 + 2 * stepMs, t0 + 3 * stepMs, t0 + 4 * stepMs]);
+    // Step 2: 1 × 1; step 3: 1 × max(1, 4); step 4: step 3's samples are still within [t − w, t] (the count 2
+    // after it is below the second series' 4; the marker counts for nothing).
+    expect([...(out[0]?.values ?? [])]).toEqual([1, 4, 4]);
   });
 });

@@ -124,17 +124,128 @@ export function selectAtSteps(
 }
 
 /**
+ * max_over_time(series[windowMs]) at steps `first`..`last` of `steps`, from one series' raw samples (ascending
+ * times), as PromQL evaluates it: the samples in [t − w, t] (before Prometheus 3) or (t − w, t] (from 3 on), stale
+ * markers left out; the first one's value, then any larger one or any after a NaN; no value without a sample.
+ */
+export function maxOverTimeAtSteps(
+  times: Float64Array,
+  values: Float64Array,
+  steps: readonly number[],
+  first: number,
+  last: number,
+  window: { windowMs: number; leftOpen: boolean },
+  put: (i: number, value: number) => void,
+  stale?: Uint8Array,
+): void {
+  let lo = 0;
+  let hi = 0;
+  for (let i = first; i <= last; i++) {
+    const t = steps[i] as number;
+    const start = t - window.windowMs;
+    while (lo < times.length && (window.leftOpen ? (times[lo] as number) <= start : (times[lo] as number) < start))
+      lo++;
+    if (hi < lo) hi = lo;
+    while (hi < times.length && (times[hi] as number) <= t) hi++;
+    let max = Number.NaN;
+    let any = false;
+    for (let p = lo; p < hi; p++) {
+      if (stale?.[p] === 1) continue;
+      const v = values[p] as number;
+      if (!any || v > max || Number.isNaN(max)) max = v;
+      any = true;
+    }
+    if (any) put(i, max);
+  }
+}
+
+/**
+ * historyQueries' oomKills at steps `first`..`last`, from the raw samples of its two sides: per container (max by
+ * namespace, pod, container), the largest `kube_pod_container_status_last_terminated_reason{reason="OOMKilled"}`
+ * within the step times the largest restart count within it (max_over_time over the step, `window`), where both
+ * have one: PromQL's `*` on (namespace, pod, container), one to one.
+ */
+export function evaluateOomKills(
+  reasons: readonly RawSeries[],
+  restarts: readonly RawSeries[],
+  steps: readonly number[],
+  first: number,
+  last: number,
+  window: { windowMs: number; leftOpen: boolean },
+  metrics: Partial<MetricNames> = {},
+): RangeColumns[] {
+  const n = { ...defaultMetricNames, ...metrics };
+  const width = last - first + 1;
+  const names = [n.namespaceLabel, n.podLabel, n.containerLabel];
+  /** Each side's max by (namespace, pod, container) of max_over_time, per step (NaN where none). */
+  const side = (series: readonly RawSeries[]) => {
+    const groups = new Map<string, { labels: Record<string, string>; acc: Float64Array; seen: Uint8Array }>();
+    for (const s of series) {
+      const key = names.map((name) => s.labels[name] ?? "").join("\u0000");
+      let g = groups.get(key);
+      if (!g) {
+        const labels: Record<string, string> = {};
+        for (const name of names) if (s.labels[name]) labels[name] = s.labels[name];
+        groups.set(key, (g = { labels, acc: new Float64Array(width).fill(Number.NaN), seen: new Uint8Array(width) }));
+      }
+      const group = g;
+      maxOverTimeAtSteps(
+        s.timestampsMs,
+        s.values,
+        steps,
+        first,
+        last,
+        window,
+        (i, v) => {
+          const k = i - first;
+          const old = group.acc[k] as number;
+          // PromQL's max aggregation: the first value, then any larger one or any after a NaN.
+          if (!group.seen[k] || old < v || Number.isNaN(old)) group.acc[k] = v;
+          group.seen[k] = 1;
+        },
+        s.stale,
+      );
+    }
+    return groups;
+  };
+  const right = side(restarts);
+  const out: RangeColumns[] = [];
+  for (const [key, l] of side(reasons)) {
+    const r = right.get(key);
+    if (!r) continue;
+    let count = 0;
+    for (let k = 0; k < width; k++) if (l.seen[k] && r.seen[k]) count++;
+    if (count === 0) continue;
+    const timestampsMs = new Float64Array(count);
+    const values = new Float64Array(count);
+    let p = 0;
+    for (let k = 0; k < width; k++) {
+      if (!l.seen[k] || !r.seen[k]) continue;
+      const v = (l.acc[k] as number) * (r.acc[k] as number);
+      if (!Number.isFinite(v))
+        throw new PrometheusError(`non-finite sample ${v} in ${JSON.stringify(l.labels)}`, "malformed");
+      timestampsMs[p] = steps[first + k] as number;
+      values[p++] = v;
+    }
+    out.push({ labels: l.labels, timestampsMs, values });
+  }
+  return out;
+}
+
+/**
  * The metrics evaluated here from the remote read API's raw samples, stale markers included, where the Prometheus
  * has that API (FetchHistoryOptions.lookback and RangeQueryClient.remoteRead): each is an aggregation of instant
  * vector selectors that evaluateRemote computes as historyQueries' PromQL does (RemoteForm), so a step's value is
  * the range query's. The gauges are most of Prometheus' work in a backtest (each evaluated at every step over
  * samples scraped far less often). CPU usage, a `max by` of rate(), is evaluated here too where the Prometheus'
  * rate() arithmetic is known (Lookback.rateRule; src/prometheus/rate.ts): it is the largest answer of all. The
- * ratios and sums of rates (whose additions Prometheus orders its own way), the quantiles and the OOM kills stay
- * range queries.
+ * ratios and sums of rates (whose additions Prometheus orders its own way) and the quantiles stay range queries. The
+ * OOM kills' join, each container's largest last-termination-by-OOM within the step times its largest restart
+ * count within it, is evaluated here too (evaluateOomKills): it was most of Prometheus' work of a backtest.
  */
 export const remoteMetrics = [
   "cpu",
+  "oomKills",
   "memory",
   "nodes",
   "objects",
@@ -154,11 +265,18 @@ export type RemoteMetric = (typeof remoteMetrics)[number];
  * change the sum). `maxRateByContainer` is `max by (namespace, pod, container)` of each series' rate().
  */
 export type RemoteForm =
-  "maxByContainer" | "maxRateByContainer" | "maxByNamespace" | "sumOfMaxByResource" | "countByNamespace";
+  | "maxByContainer"
+  | "maxRateByContainer"
+  | "maxByNamespace"
+  | "sumOfMaxByResource"
+  | "countByNamespace"
+  | "oomKillJoin";
 
 export interface RemoteSelector {
   matchers: LabelMatcher[];
   form: RemoteForm;
+  /** oomKillJoin: the right-hand side's matchers (the restart counts), read in the same request. */
+  joined?: LabelMatcher[];
 }
 
 /** Each remote metric's selector, as label matchers, and its aggregation: historyQueries' PromQL of it. */
@@ -184,6 +302,14 @@ export function remoteSelectors(
   const resource = (value: string): LabelMatcher => ({ type: "=", name: "resource", value });
   return {
     cpu: sel(n.cpu, "maxRateByContainer", ...container),
+    oomKills: {
+      ...sel("kube_pod_container_status_last_terminated_reason", "oomKillJoin", {
+        type: "=",
+        name: "reason",
+        value: "OOMKilled",
+      }),
+      joined: sel("kube_pod_container_status_restarts_total", "oomKillJoin").matchers,
+    },
     memory: sel(n.memory, "maxByContainer", ...container),
     nodes: sel(n.storageObjects, "maxByNamespace", resource("nodes")),
     objects: sel(n.storageObjects, "sumOfMaxByResource"),
@@ -215,6 +341,7 @@ export function evaluateRemote(
   const n = { ...defaultMetricNames, ...metrics };
   const width = last - first + 1;
   if (form === "maxRateByContainer" && !rate) throw new Error("maxRateByContainer needs the rate window");
+  if (form === "oomKillJoin") throw new Error("oomKillJoin is a join of two reads: evaluateOomKills");
   interface Group {
     labels: Record<string, string>;
     /** Largest non-NaN value (or sum, or count) per step; `seen` 1 where any series had a sample. */
@@ -457,13 +584,32 @@ export async function fetchHistory(o: FetchHistoryOptions): Promise<SignalHistor
         if (lookback && remoteRead && !remoteUnsupported && selector && (!ofRate || rate)) {
           // Every sample a step of the chunk can read: from the first step less the lookback (or the rate's
           // window) to the last step.
-          const reach = ofRate && rate ? rate.windowMs : lookback.deltaMs;
+          // The OOM kills' join reads both its sides over the step's window (max_over_time) in one request.
+          const join = selector.form === "oomKillJoin";
+          const reach = ofRate && rate ? rate.windowMs : join ? o.stepMs : lookback.deltaMs;
           try {
-            const [series = []] = await remoteRead(
-              [{ startMs: start - reach, endMs: end, matchers: selector.matchers }],
+            const [series = [], joined = []] = await remoteRead(
+              [selector.matchers, ...(selector.joined ? [selector.joined] : [])].map((matchers) => ({
+                startMs: start - reach,
+                endMs: end,
+                matchers,
+              })),
               o.signal,
             );
-            result = evaluateRemote(selector.form, series, steps, job.first, job.last, lookback, o.metrics, rate);
+            result = join
+              ? evaluateOomKills(
+                  series,
+                  joined,
+                  steps,
+                  job.first,
+                  job.last,
+                  {
+                    windowMs: o.stepMs,
+                    leftOpen: lookback.leftOpen,
+                  },
+                  o.metrics,
+                )
+              : evaluateRemote(selector.form, series, steps, job.first, job.last, lookback, o.metrics, rate);
             history.remoteReads = (history.remoteReads ?? 0) + 1;
           } catch (err) {
             if (!(err instanceof PrometheusError && (err.kind === "unsupported" || err.kind === "too-large")))

@@ -2,8 +2,9 @@
 // markers, which the query API's raw answers do not carry. Every remote metric read by remote read and evaluated
 // locally (src/backtest/signals.ts evaluateRemote) equals, at every step, the range query Prometheus evaluates,
 // CPU usage's rate() included (src/prometheus/rate.ts: scrapes with jitter, a counter reset, a counter that starts
-// within the window, a usage that jumps, series that end); the query API's raw samples, without the markers, would
-// keep a gone pod's memory for the lookback.
+// within the window, a usage that jumps, series that end), and the OOM kills' join (restarts within a step of each
+// other, a tenant gone after a kill); the query API's raw samples, without the markers, would keep a gone pod's
+// memory for the lookback.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fetchHistory, remoteMetrics, type SignalHistory } from "../../src/backtest/signals.js";
 import { PrometheusClient, type RangeQueryClient } from "../../src/prometheus/client.js";
@@ -36,6 +37,11 @@ describe("remote read against a scraping Prometheus", () => {
     exporter.setGauge("kube_pod_container_resource_requests", { ...c(ns, pod), resource: "memory" }, memory * 2);
     exporter.setGauge("kube_pod_container_resource_limits", { ...c(ns, pod), resource: "memory" }, memory * 3);
   };
+  /** kube-state-metrics after an OOM kill: the last termination's reason, and the restart count. */
+  const oomKill = (container: Record<string, string>, restarts: number) => {
+    exporter.setGauge("kube_pod_container_status_last_terminated_reason", { ...container, reason: "OOMKilled" }, 1);
+    exporter.setGauge("kube_pod_container_status_restarts_total", container, restarts);
+  };
   const tenantSeries = (ns: string, nodes: number, pods: number) => {
     exporter.setGauge("apiserver_storage_objects", { namespace: ns, pod: "apiserver-0", resource: "nodes" }, nodes);
     exporter.setGauge("apiserver_storage_objects", { namespace: ns, pod: "apiserver-0", resource: "pods" }, pods);
@@ -59,13 +65,19 @@ describe("remote read against a scraping Prometheus", () => {
     await sleep(1_500);
     from = Date.now();
     await sleep(3_000);
-    // A container restarts (its counter starts again from 0), and another one's usage jumps.
+    // A container restarts (its counter starts again from 0) after an OOM kill, and another one's usage jumps.
     exporter.resetCounter(cpu, c(a, "kube-apiserver-2"));
+    oomKill(c(a, "kube-apiserver-2"), 1);
+    oomKill(c(b, "kube-apiserver-1"), 1);
     exporter.setRate(cpu, c(b, "kube-apiserver-1"), 1.7);
     await sleep(3_000);
     // The busiest pod of tenant a goes: its series end at the next scrape, with a stale marker.
     exporter.removeWhere({ namespace: a, pod: "kube-apiserver-1" });
-    await sleep(4_000);
+    // A second kill of one container: two restarts, each within a step of the other.
+    oomKill(c(a, "kube-apiserver-2"), 2);
+    await sleep(1_400);
+    oomKill(c(a, "kube-apiserver-2"), 3);
+    await sleep(2_600);
     // A new pod, its counter starting within the window (rate()'s zero point). Set 0.9 s after a scrape (1 s
     // apart) from 0.6 s worth of usage, its zero point is about 0.7 s before its first sample: within 1.1 times
     // the spacing but more than half of it, where Prometheus before 2.52 and from 2.52 on extrapolate apart.
