@@ -2,8 +2,8 @@ import nock from "nock";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import snappy from "snappyjs";
 import { PrometheusClient, PrometheusError, rateRuleOf } from "./client.js";
-import { encodeReadRequest } from "./remote-read.js";
-import { response, sample, series, staleBits } from "./remote-read-testing.js";
+import { encodeReadRequest, streamedContentType } from "./remote-read.js";
+import { floatBits, frame, response, sample, series, staleBits, xorChunk } from "./remote-read-testing.js";
 
 const url = "http://prom.test:9090";
 beforeAll(() => nock.disableNetConnect());
@@ -205,6 +205,26 @@ describe("PrometheusClient.remoteRead", () => {
     const bytes = Buffer.from(String(sent), "hex");
     expect([...snappy.uncompress(Uint8Array.from(bytes))]).toEqual([...encodeReadRequest([query])]);
     expect([...(result?.[0]?.stale ?? [])]).toEqual([0, 1]);
+  });
+
+  it("reads a streamed answer (chunks) by its content type, and a bad one as malformed", async () => {
+    const chunk = xorChunk([
+      [1_000, floatBits(1)],
+      [31_000, 0x7ff0000000000002n],
+      [91_000, floatBits(2)],
+    ]);
+    const body = Buffer.from(frame(0, [{ labels: { __name__: "up" }, chunks: [{ data: chunk }] }]));
+    nock(url)
+      .post("/api/v1/read")
+      .reply(200, body, { "content-type": streamedContentType })
+      .post("/api/v1/read")
+      .reply(200, body.subarray(0, body.length - 1), { "content-type": streamedContentType });
+    const [result] = await client().remoteRead([query]);
+    // The sample after the query's end is left out; the stale marker is one.
+    expect(result?.map((s) => [s.labels, [...s.timestampsMs], [...s.stale]])).toEqual([
+      [{ __name__: "up" }, [1_000, 31_000], [0, 1]],
+    ]);
+    await expect(client().remoteRead([query])).rejects.toMatchObject({ kind: "malformed" });
   });
 
   it.each([404, 405, 501])("says a Prometheus answering %i has no remote read API (unsupported)", async (status) => {

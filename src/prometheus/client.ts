@@ -12,6 +12,7 @@ import { userAgent } from "../version.js";
 import { scanMatrix, type RangeColumns } from "./matrix.js";
 import {
   readRequestBody,
+  decodeStreamedResponse,
   readResponseBody,
   RemoteReadDecodeError,
   type RawSeries,
@@ -193,7 +194,7 @@ export class PrometheusClient implements RangeQueryClient {
     signal?: AbortSignal,
     method: "GET" | "POST" = "POST",
     binary?: BinaryRequest,
-  ): Promise<{ status: number; body: Buffer }> {
+  ): Promise<{ status: number; body: Buffer; contentType: string }> {
     const url = new URL(path, this.base);
     // The status endpoints answer GET only; queries go as POST, so that a long selector never meets a URL limit.
     if (method === "GET") url.search = params.toString();
@@ -250,7 +251,13 @@ export class PrometheusClient implements RangeQueryClient {
             }
             chunks.push(c);
           });
-          res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+          res.on("end", () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              body: Buffer.concat(chunks),
+              contentType: res.headers["content-type"] ?? "",
+            }),
+          );
           res.on("error", (err) =>
             reject(deadlinePassed ?? new PrometheusError(`response broken off: ${err.message}`, "partial")),
           );
@@ -329,11 +336,14 @@ export class PrometheusClient implements RangeQueryClient {
     return this.callRaw(path, params, (status, body) => read(status, body.toString("utf8")), signal, method);
   }
 
-  /** As call, with the answer's bytes as they came; `binary`, a request body of bytes instead of the params. */
+  /**
+   * As call, with the answer's bytes as they came and its content type; `binary`, a request body of bytes instead
+   * of the params.
+   */
   private async callRaw<T>(
     path: string,
     params: URLSearchParams,
-    read: (status: number, body: Buffer) => T,
+    read: (status: number, body: Buffer, contentType: string) => T,
     signal?: AbortSignal,
     method: "GET" | "POST" = "POST",
     binary?: BinaryRequest,
@@ -342,7 +352,7 @@ export class PrometheusClient implements RangeQueryClient {
     for (let attempt = 0; ; attempt++) {
       try {
         const res = await this.send(path, params, signal, method, binary);
-        return read(res.status, res.body);
+        return read(res.status, res.body, res.contentType);
       } catch (err) {
         if (signal?.aborted) throw err;
         const e =
@@ -472,7 +482,7 @@ export class PrometheusClient implements RangeQueryClient {
     return this.callRaw(
       "api/v1/read",
       params,
-      (status, body) => {
+      (status, body, contentType) => {
         const text = () => body.subarray(0, 200).toString("utf8");
         if (status >= 500 && status !== 501)
           throw new PrometheusError(`Prometheus answered ${status}: ${text()}`, "server");
@@ -484,7 +494,10 @@ export class PrometheusClient implements RangeQueryClient {
         if (status !== 200)
           throw new PrometheusError(`no remote read API here (HTTP ${status}): ${text()}`, "unsupported");
         try {
-          const results = readResponseBody(body, 4 * maxBytes);
+          // Streamed chunks where the server has them (asked first), else the SAMPLES answer.
+          const results = contentType.startsWith("application/x-streamed-protobuf")
+            ? decodeStreamedResponse(body, queries)
+            : readResponseBody(body, 4 * maxBytes);
           if (results.length !== queries.length)
             throw new RemoteReadDecodeError(`${results.length} results for ${queries.length} queries`);
           return results;
@@ -501,7 +514,7 @@ export class PrometheusClient implements RangeQueryClient {
           "content-type": "application/x-protobuf",
           "content-encoding": "snappy",
           "x-prometheus-remote-read-version": "0.1.0",
-          accept: "application/x-protobuf",
+          accept: "application/x-protobuf, application/x-streamed-protobuf",
         },
       },
     );

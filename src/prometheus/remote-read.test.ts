@@ -1,13 +1,29 @@
+import fc from "fast-check";
 import snappy from "snappyjs";
 import { describe, expect, it } from "vitest";
 import {
+  crc32c,
   decodeReadResponse,
+  decodeStreamedResponse,
+  decodeXorChunk,
   encodeReadRequest,
   readRequestBody,
   readResponseBody,
   RemoteReadDecodeError,
 } from "./remote-read.js";
-import { field, response, sample, series, staleBits, str, varint } from "./remote-read-testing.js";
+import {
+  crc32cSlow,
+  field,
+  floatBits,
+  frame,
+  response,
+  sample,
+  series,
+  staleBits,
+  str,
+  varint,
+  xorChunk,
+} from "./remote-read-testing.js";
 
 describe("remote read messages", () => {
   it("decodes each query's series, its labels and samples, and tells the stale marker from other NaNs", () => {
@@ -44,7 +60,7 @@ describe("remote read messages", () => {
     expect(() => decodeReadResponse(histogram)).toThrow(/histogram/);
   });
 
-  it("encodes a ReadRequest: each query's range and matchers, and the SAMPLES response type", () => {
+  it("encodes a ReadRequest: each query's range and matchers, and streamed chunks asked before samples", () => {
     const bytes = encodeReadRequest([
       {
         startMs: 1_764_547_200_000,
@@ -65,8 +81,8 @@ describe("remote read messages", () => {
       ...field(3, [...varint(1 << 3), 2, ...str(2, "namespace"), ...str(3, "tcp-a|tcp-b")]),
       ...field(3, [...varint(1 << 3), 1, ...str(2, "container"), ...str(3, "")]),
     ];
-    expect([...bytes]).toEqual([...field(1, query), ...field(2, [0])]);
-    expect([...snappy.uncompress(Uint8Array.from(readRequestBody([])))]).toEqual([...field(2, [0])]);
+    expect([...bytes]).toEqual([...field(1, query), ...field(2, [1, 0])]);
+    expect([...snappy.uncompress(Uint8Array.from(readRequestBody([])))]).toEqual([...field(2, [1, 0])]);
     expect(() => encodeReadRequest([{ startMs: 10, endMs: 5, matchers: [] }])).toThrow(/time range/);
   });
 
@@ -76,5 +92,108 @@ describe("remote read messages", () => {
     expect(readResponseBody(compressed, 1024)[0]?.[0]?.values[0]).toBe(7);
     expect(() => readResponseBody(compressed, 8)).toThrow(/decompressed/);
     expect(() => readResponseBody(Uint8Array.of(0xff, 0xff, 0xff), 1024)).toThrow(RemoteReadDecodeError);
+  });
+});
+
+describe("streamed chunks", () => {
+  const staleMarker = 0x7ff0000000000002n;
+  /**
+   * Each sample's bits, to compare with what was written (-0 told from +0, the stale marker from other NaNs; any
+   * other NaN is "NaN": a JavaScript number need not keep a NaN's payload, as the SAMPLES answer's do not either).
+   */
+  const isNaNBits = (v: bigint) =>
+    v !== staleMarker && ((v >> 52n) & 0x7ffn) === 0x7ffn && (v & ((1n << 52n) - 1n)) !== 0n;
+  const asRead = (v: bigint) => (isNaNBits(v) ? "NaN" : v);
+  const decoded = (data: Uint8Array, startMs = -Infinity, endMs = Infinity) => {
+    const out = { times: [] as number[], values: [] as number[], stale: [] as number[] };
+    decodeXorChunk(data, startMs, endMs, out);
+    return out.times.map((t, i) => [t, asRead(out.stale[i] ? staleMarker : floatBits(out.values[i] as number))]);
+  };
+
+  it("decodes an XOR chunk as xor.go writes it, to the bit: any times, any values", () => {
+    const value = fc.oneof(
+      fc.double().map(floatBits),
+      fc.integer({ min: 0, max: 50 }).map((n) => floatBits(n)),
+      fc.constantFrom(staleMarker, floatBits(-0), floatBits(Infinity), floatBits(Number.NaN), 0x7ff8000000000001n),
+      fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+    );
+    // Steady scrapes, and jumps from them to each bucket's edges of the delta of deltas (2^13, 2^16, 2^19 and one
+    // past them, negative and positive).
+    const edges = [8192, -8191, 8193, -8192, 65536, -65535, 524288, -524287, 524289, -524288];
+    const gap = fc.oneof(
+      fc.constantFrom(15_000, 30_000),
+      fc.constantFrom(...edges.map((e) => 600_000 + e)),
+      fc.integer({ min: 1, max: 40_000 }),
+      fc.integer({ min: 1, max: 2 ** 40 }),
+    );
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 2 ** 42 }),
+        fc.array(fc.tuple(gap, value), { minLength: 1, maxLength: 120 }),
+        (start, points) => {
+          let t = start;
+          const samples = points.map(([g, v]): [number, bigint] => [(t += g), v]);
+          // NaNs come back as the NaN they were, and the stale marker as such.
+          expect(decoded(xorChunk(samples))).toEqual(samples.map(([ts, v]) => [ts, asRead(v)]));
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it("reads a delta of deltas on each edge of each bucket", () => {
+    for (const e of [8192, -8191, 8193, -8192, 65536, -65535, 65537, -65536, 524288, -524287, 524289, -524288]) {
+      const samples: Array<[number, bigint]> = [0, 30_000, 60_000 + e, 120_000 + e].map((t, i) => [
+        10_000_000 + t,
+        floatBits(i),
+      ]);
+      expect(decoded(xorChunk(samples)), String(e)).toEqual(samples.map(([ts, v]) => [ts, asRead(v)]));
+    }
+  });
+
+  it("keeps a chunk's samples within the query's range only", () => {
+    const samples: Array<[number, bigint]> = [1000, 2000, 3000, 4000].map((t, i) => [t, floatBits(i)]);
+    expect(decoded(xorChunk(samples), 2000, 3000).map(([t]) => t)).toEqual([2000, 3000]);
+  });
+
+  it("checksums frames with CRC-32C", () => {
+    expect(crc32c(Buffer.from("123456789"))).toBe(0xe3069283);
+    const random = Uint8Array.from({ length: 300 }, (_, i) => (i * 7919) & 0xff);
+    expect(crc32c(random)).toBe(crc32cSlow(random));
+  });
+
+  it("reads each query's series from frames, one series going on in the next frame, its labels again", () => {
+    const a = { __name__: "up", job: "a" };
+    const b = { __name__: "up", job: "b" };
+    const chunk = (from: number, n: number) =>
+      xorChunk(Array.from({ length: n }, (_, i): [number, bigint] => [from + i * 1000, floatBits(i)]));
+    const body = Uint8Array.from([
+      ...frame(0, [{ labels: a, chunks: [{ data: chunk(0, 3) }] }]),
+      ...frame(0, [{ labels: a, chunks: [{ data: chunk(3000, 2) }] }]),
+      ...frame(1, [{ labels: b, chunks: [{ data: chunk(0, 4) }] }]),
+    ]);
+    const queries = [
+      { startMs: 1000, endMs: 4000, matchers: [] },
+      { startMs: 0, endMs: 1000, matchers: [] },
+    ];
+    const [first = [], second = []] = decodeStreamedResponse(body, queries);
+    expect(first.map((s) => [s.labels, [...s.timestampsMs]])).toEqual([[a, [1000, 2000, 3000, 4000]]]);
+    expect(second.map((s) => [s.labels, [...s.timestampsMs], [...s.values]])).toEqual([[b, [0, 1000], [0, 1]]]);
+  });
+
+  it("refuses a frame with a wrong checksum, a chunk that is not XOR, an unknown query and a truncated chunk", () => {
+    const labels = { __name__: "up" };
+    const data = xorChunk([
+      [1000, floatBits(1)],
+      [2000, floatBits(2)],
+    ]);
+    const q = [{ startMs: 0, endMs: 5000, matchers: [] }];
+    const read = (bytes: number[]) => () => decodeStreamedResponse(Uint8Array.from(bytes), q);
+    expect(read(frame(0, [{ labels, chunks: [{ data }] }], (m) => crc32cSlow(m) ^ 1))).toThrow(/checksum/);
+    expect(read(frame(0, [{ labels, chunks: [{ type: 2, data }] }]))).toThrow(/encoding 2/);
+    expect(read(frame(3, [{ labels, chunks: [{ data }] }]))).toThrow(/query 3/);
+    expect(read(frame(0, [{ labels, chunks: [{ data: data.subarray(0, data.length - 2) }] }]))).toThrow(
+      RemoteReadDecodeError,
+    );
   });
 });

@@ -1,5 +1,6 @@
-// Prometheus' remote read API (POST /api/v1/read, the SAMPLES response type): a ReadRequest and a ReadResponse
-// (prompb's remote.proto and types.proto), snappy-compressed protocol buffers. It hands out a selector's raw samples
+// Prometheus' remote read API (POST /api/v1/read): a ReadRequest, snappy-compressed, and its answer, either a
+// ReadResponse of samples (snappy-compressed) or framed chunks (STREAMED_XOR_CHUNKS, asked first; below), as in
+// prompb's remote.proto and types.proto. It hands out a selector's raw samples
 // as the TSDB holds them, stale markers included, which the query API drops from a range selector's answer: a
 // reader can then pick a series' value at a step exactly as PromQL's instant vector selector does (selectAtSteps in
 // src/backtest/signals.ts), with the lookback and with a series ending at its marker.
@@ -71,7 +72,7 @@ class Writer {
   }
 }
 
-/** A ReadRequest of `queries`, accepting the SAMPLES response type, as protocol buffer bytes (not compressed). */
+/** A ReadRequest of `queries`, streamed chunks or else samples, as protocol buffer bytes (not compressed). */
 export function encodeReadRequest(queries: readonly RemoteQuery[]): Uint8Array {
   const request = new Writer();
   for (const q of queries) {
@@ -88,8 +89,9 @@ export function encodeReadRequest(queries: readonly RemoteQuery[]): Uint8Array {
     }
     request.bytesField(1, query.finish());
   }
-  // accepted_response_types: SAMPLES (0), packed.
-  request.bytesField(2, Uint8Array.of(0));
+  // accepted_response_types, packed, in the order of preference: STREAMED_XOR_CHUNKS (1), which the server
+  // streams without decoding or buffering it whole, then SAMPLES (0) for a server without it (before 2.13).
+  request.bytesField(2, Uint8Array.of(1, 0));
   return request.finish();
 }
 
@@ -260,4 +262,244 @@ export function readResponseBody(body: Uint8Array, maxBytes: number): RawSeries[
     );
   }
   return decodeReadResponse(raw);
+}
+
+// The STREAMED_XOR_CHUNKS response type: the series' TSDB chunks as stored, framed, which the server neither
+// decodes nor buffers whole (it streams a frame of at most --storage.remote.read-max-bytes-in-frame at a time, and
+// keeps no sample limit); the chunks are decoded here. Each frame is a uvarint length, the CRC-32C (Castagnoli) of
+// the frame's bytes, big-endian, and a ChunkedReadResponse: some series of one query (its index), each with its
+// labels and chunks. A series longer than a frame goes on in the next ones, with its labels again. A chunk is
+// whole, so it may hold samples outside the query's range: they are left out, as the SAMPLES answer leaves them.
+
+/** The answer's content type when the server streams chunks (else the SAMPLES answer, snappy-compressed). */
+export const streamedContentType = "application/x-streamed-protobuf; proto=prometheus.ChunkedReadResponse";
+
+const crcTable = (() => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+
+/** CRC-32C (Castagnoli) of `buf[start, end)`, as Go's crc32.Checksum with crc32.MakeTable(crc32.Castagnoli). */
+export function crc32c(buf: Uint8Array, start = 0, end = buf.length): number {
+  let c = 0xffffffff;
+  for (let i = start; i < end; i++) c = (crcTable[(c ^ (buf[i] as number)) & 0xff] as number) ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+/** A reader of a chunk's bits, most significant first (tsdb/chunkenc/bstream.go). */
+class BitReader {
+  constructor(
+    private readonly buf: Uint8Array,
+    /** The bit read next. */
+    private pos: number,
+    private readonly end: number,
+  ) {}
+
+  /** `n` bits (at most 32) as an unsigned number. */
+  bits(n: number): number {
+    if (this.pos + n > this.end) throw new RemoteReadDecodeError("chunk ends within a sample");
+    let v = 0;
+    let left = n;
+    while (left > 0) {
+      const byte = this.buf[this.pos >>> 3] as number;
+      const avail = 8 - (this.pos & 7);
+      const take = avail < left ? avail : left;
+      v = v * (1 << take) + ((byte >>> (avail - take)) & ((1 << take) - 1));
+      this.pos += take;
+      left -= take;
+    }
+    return v;
+  }
+
+  bit(): number {
+    return this.bits(1);
+  }
+
+  /** encoding/binary's uvarint, a byte at a time from the bits. */
+  uvarint(): number {
+    let result = 0;
+    let scale = 1;
+    for (let i = 0; i < 10; i++) {
+      const b = this.bits(8);
+      result += (b & 0x7f) * scale;
+      if (b < 0x80) return result;
+      scale *= 0x80;
+    }
+    throw new RemoteReadDecodeError("varint too long in a chunk");
+  }
+
+  /** encoding/binary's (zig-zag) varint. */
+  varint(): number {
+    const u = this.uvarint();
+    return u % 2 === 0 ? u / 2 : -(u + 1) / 2;
+  }
+}
+
+/** Scratch space to turn a float's two 32-bit halves into the float. */
+const scratch = new DataView(new ArrayBuffer(8));
+
+/**
+ * The samples of one XOR chunk (tsdb/chunkenc/xor.go: the first timestamp as a varint and value as 64 bits, the
+ * second timestamp's delta as a uvarint, then deltas of deltas in 1, 14, 17, 20 or 64 bits; each value XOR the one
+ * before, with its leading and trailing zero bits), those within [startMs, endMs] appended to the columns.
+ */
+export function decodeXorChunk(
+  data: Uint8Array,
+  startMs: number,
+  endMs: number,
+  out: { times: number[]; values: number[]; stale: number[] },
+): void {
+  if (data.length < 2) throw new RemoteReadDecodeError("chunk without its sample count");
+  const count = ((data[0] as number) << 8) | (data[1] as number);
+  const r = new BitReader(data, 16, data.length * 8);
+  let t = 0;
+  let delta = 0;
+  // The value's bits, high and low halves, and the leading and trailing zeros of the last XOR written in full.
+  let hi = 0;
+  let lo = 0;
+  let leading = 0xff;
+  let trailing = 0;
+  for (let n = 0; n < count; n++) {
+    if (n === 0) {
+      t = r.varint();
+      hi = r.bits(32);
+      lo = r.bits(32);
+    } else {
+      if (n === 1) delta = r.uvarint();
+      else {
+        let d = 0;
+        for (let i = 0; i < 4; i++) {
+          d <<= 1;
+          if (r.bit() === 0) break;
+          d |= 1;
+        }
+        let dod = 0;
+        const size = d === 0b10 ? 14 : d === 0b110 ? 17 : d === 0b1110 ? 20 : 0;
+        if (size > 0) {
+          const bits = r.bits(size);
+          // Negative numbers come back as large unsigned ones (docs/bstream.md).
+          dod = bits > 2 ** (size - 1) ? bits - 2 ** size : bits;
+        } else if (d === 0b1111) {
+          const high = r.bits(32);
+          dod = (high | 0) * 2 ** 32 + r.bits(32);
+        }
+        delta += dod;
+      }
+      t += delta;
+      // The value: unchanged ('0'), or XOR'd with significant bits placed by the last or by new zero counts.
+      if (r.bit() === 1) {
+        if (r.bit() === 1) {
+          leading = r.bits(5);
+          let significant = r.bits(6);
+          if (significant === 0) significant = 64;
+          trailing = 64 - leading - significant;
+        } else if (leading === 0xff) throw new RemoteReadDecodeError("chunk reuses zero counts it never set");
+        const top = 63 - leading;
+        // The bits at positions top..trailing: those at 32 and above into the high half, the others into the low.
+        const highCount = top >= 32 ? top - Math.max(trailing, 32) + 1 : 0;
+        const lowCount = top - trailing + 1 - highCount;
+        if (highCount > 0) hi = (hi ^ (r.bits(highCount) * 2 ** (Math.max(trailing, 32) - 32))) >>> 0;
+        if (lowCount > 0) lo = (lo ^ (r.bits(lowCount) * 2 ** trailing)) >>> 0;
+      }
+    }
+    if (t < startMs || t > endMs) continue;
+    scratch.setUint32(0, hi);
+    scratch.setUint32(4, lo);
+    const isStale = hi === staleHigh && lo === staleLow;
+    out.times.push(t);
+    out.values.push(isStale ? Number.NaN : scratch.getFloat64(0));
+    out.stale.push(isStale ? 1 : 0);
+  }
+}
+
+/**
+ * A streamed answer's series, one list per query in `queries`' order, each series' samples within its query's
+ * range. Refuses a frame whose checksum does not match, a chunk that is not a float (XOR) chunk, and samples out of
+ * time order.
+ */
+export function decodeStreamedResponse(buf: Uint8Array, queries: readonly RemoteQuery[]): RawSeries[][] {
+  type Building = { labels: Record<string, string>; times: number[]; values: number[]; stale: number[] };
+  const byQuery = queries.map(() => new Map<string, Building>());
+  const frames = new Reader(buf, 0, buf.length);
+  while (frames.more) {
+    const size = frames.varint();
+    const start = frames.pos + 4;
+    if (start + size > buf.length) throw new RemoteReadDecodeError("frame runs past the answer");
+    const crc =
+      (((buf[frames.pos] as number) << 24) |
+        ((buf[frames.pos + 1] as number) << 16) |
+        ((buf[frames.pos + 2] as number) << 8) |
+        (buf[frames.pos + 3] as number)) >>>
+      0;
+    if (crc32c(buf, start, start + size) !== crc) throw new RemoteReadDecodeError("frame checksum does not match");
+    frames.pos = start + size;
+    // The frame's query first: its fields may come in any order.
+    const f = new Reader(buf, start, start + size);
+    let index = 0;
+    const seriesSpans: Array<[number, number]> = [];
+    while (f.more) {
+      const key = f.varint();
+      if (key === (1 << 3) + 2) seriesSpans.push(f.span());
+      else if (key === (2 << 3) + 0) index = f.varint();
+      else f.skip(key % 8);
+    }
+    const query = queries[index];
+    const series = byQuery[index];
+    if (!query || !series) throw new RemoteReadDecodeError(`frame of query ${index}, of ${queries.length} asked`);
+    for (const [s, e] of seriesSpans) {
+      const labels: Record<string, string> = {};
+      const chunks: Array<[number, number]> = [];
+      const r = new Reader(buf, s, e);
+      while (r.more) {
+        const key = r.varint();
+        if (key === (1 << 3) + 2) {
+          const l = new Reader(buf, ...r.span());
+          let name = "";
+          let value = "";
+          while (l.more) {
+            const k = l.varint();
+            if (k === (1 << 3) + 2) name = utf8.decode(buf.subarray(...l.span()));
+            else if (k === (2 << 3) + 2) value = utf8.decode(buf.subarray(...l.span()));
+            else l.skip(k % 8);
+          }
+          labels[name] = value;
+        } else if (key === (2 << 3) + 2) chunks.push(r.span());
+        else r.skip(key % 8);
+      }
+      const id = JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+      let b = series.get(id);
+      if (!b) series.set(id, (b = { labels, times: [], values: [], stale: [] }));
+      for (const [cs, ce] of chunks) {
+        const c = new Reader(buf, cs, ce);
+        let type = 0;
+        let data: Uint8Array | undefined;
+        while (c.more) {
+          const k = c.varint();
+          if (k === (3 << 3) + 0) type = c.varint();
+          else if (k === (4 << 3) + 2) data = buf.subarray(...c.span());
+          else c.skip(k % 8);
+        }
+        if (type !== 1) throw new RemoteReadDecodeError(`chunk encoding ${type} is not read here (only XOR, 1)`);
+        decodeXorChunk(data ?? new Uint8Array(0), query.startMs, query.endMs, b);
+      }
+    }
+  }
+  return byQuery.map((series) =>
+    [...series.values()].map((b) => {
+      for (let i = 1; i < b.times.length; i++)
+        if ((b.times[i] as number) < (b.times[i - 1] as number))
+          throw new RemoteReadDecodeError("samples out of time order");
+      return {
+        labels: b.labels,
+        timestampsMs: Float64Array.from(b.times),
+        values: Float64Array.from(b.values),
+        stale: Uint8Array.from(b.stale),
+      };
+    }),
+  );
 }
