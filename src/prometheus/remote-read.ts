@@ -162,6 +162,20 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 const staleHigh = 0x7ff00000;
 const staleLow = 0x00000002;
 
+/** One Label message (name 1, value 2) at buf[start, end), into `labels`. */
+function readLabel(buf: Uint8Array, start: number, end: number, labels: Record<string, string>): void {
+  const l = new Reader(buf, start, end);
+  let name = "";
+  let value = "";
+  while (l.more) {
+    const k = l.varint();
+    if (k === (1 << 3) + 2) name = utf8.decode(buf.subarray(...l.span()));
+    else if (k === (2 << 3) + 2) value = utf8.decode(buf.subarray(...l.span()));
+    else l.skip(k % 8);
+  }
+  labels[name] = value;
+}
+
 /** One TimeSeries message: its labels and float samples (histogram samples are refused: no reader here takes them). */
 function decodeSeries(buf: Uint8Array, view: DataView, start: number, end: number): RawSeries {
   const labels: Record<string, string> = {};
@@ -172,19 +186,8 @@ function decodeSeries(buf: Uint8Array, view: DataView, start: number, end: numbe
     const key = r.varint();
     const field = Math.floor(key / 8);
     const wire = key % 8;
-    if (field === 1 && wire === 2) {
-      const [s, e] = r.span();
-      const l = new Reader(buf, s, e);
-      let name = "";
-      let value = "";
-      while (l.more) {
-        const k = l.varint();
-        if (k === (1 << 3) + 2) name = utf8.decode(buf.subarray(...l.span()));
-        else if (k === (2 << 3) + 2) value = utf8.decode(buf.subarray(...l.span()));
-        else l.skip(k % 8);
-      }
-      labels[name] = value;
-    } else if (field === 2 && wire === 2) {
+    if (field === 1 && wire === 2) readLabel(buf, ...r.span(), labels);
+    else if (field === 2 && wire === 2) {
       const [s, e] = r.span();
       samples.push(s, e);
     } else if (field === 4 && wire === 2) throw new RemoteReadDecodeError("native histogram samples are not read here");
@@ -457,18 +460,8 @@ export function decodeStreamedResponse(buf: Uint8Array, queries: readonly Remote
       const r = new Reader(buf, s, e);
       while (r.more) {
         const key = r.varint();
-        if (key === (1 << 3) + 2) {
-          const l = new Reader(buf, ...r.span());
-          let name = "";
-          let value = "";
-          while (l.more) {
-            const k = l.varint();
-            if (k === (1 << 3) + 2) name = utf8.decode(buf.subarray(...l.span()));
-            else if (k === (2 << 3) + 2) value = utf8.decode(buf.subarray(...l.span()));
-            else l.skip(k % 8);
-          }
-          labels[name] = value;
-        } else if (key === (2 << 3) + 2) chunks.push(r.span());
+        if (key === (1 << 3) + 2) readLabel(buf, ...r.span(), labels);
+        else if (key === (2 << 3) + 2) chunks.push(r.span());
         else r.skip(key % 8);
       }
       const id = JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
