@@ -35,10 +35,11 @@ export function decideWithHistory(input: DecisionInput, options: EngineOptions):
  * round's plan when it is such a round; else nothing is changed, and what it gives (the round's recommendation, once
  * it got that far) is for decideInFull, which then decides the round.
  *
- * Why it is the same: a sustained scaler not over its threshold now has no overThresholdSince once the round is fed
- * in (trackThresholds deletes it), and a sustained scaler proposes nothing, and notes nothing, without it
- * (scalers/index.test.ts checks every registered one). So when none is over, only the event scalers (oom, probe,
- * cluster-size) can ask, and they are asked as decide asks them, in registry order, into the same notes. Then decide
+ * Why it is the same: a scaler with a threshold (overThreshold) that is not over it now has no overThresholdSince
+ * once the round is fed in (trackThresholds deletes it), and such a scaler proposes nothing, and notes nothing,
+ * without it (round.property.test.ts checks every registered one; the probe scaler, which acts at its threshold
+ * without a window, is not over it either). So when none is over, only the event scalers (oom, cluster-size) can
+ * ask, and they are asked as decide asks them, in registry order, into the same notes. Then decide
  * goes on to the scale-down with the same recommendation, and returns its plan when it is not a change. None of
  * what is read before the history is fed reads what feeding it changes (the event scalers and the scale-down do not
  * read overThresholdSince).

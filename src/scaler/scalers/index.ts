@@ -61,8 +61,8 @@ export function scalerByName(name: string): Scaler {
 for (const name of SCALER_NAMES) scalerByName(name);
 
 /**
- * The scalers without a sustained window (they act on each event at once: oom, probe, cluster-size), in registry
- * order: beside them, a round's scale-ups come only from sustained scalers over their threshold (see quietPlan,
+ * The scalers without a threshold (overThreshold; they act on each event at once: oom, cluster-size), in registry
+ * order: beside them, a round's scale-ups come only from scalers over their threshold (see quietPlan,
  * src/scaler/round.ts).
  */
 export function eventScalers(): readonly Scaler[] {
