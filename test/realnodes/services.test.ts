@@ -23,9 +23,16 @@ function rssKiB(pid: number | undefined): number {
   return Number(m?.[1]);
 }
 
+/**
+ * A GET on a connection of its own (no keep-alive agent), so that each attempt of a retry loop is a new connection
+ * that meets kube-proxy's rules as they are then. With Node's default agent, attempts made before the rules were in
+ * place all went over one kept-alive connection, never DNAT'd (NAT is decided on a connection's first packet), to
+ * whatever answers on the default route: on this machine an egress proxy, which answers any port-80 request with
+ * 404 and keeps the connection open.
+ */
 function httpGet(url: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { timeout: 10_000 }, (res) => {
+    const req = request(url, { timeout: 10_000, agent: false }, (res) => {
       let body = "";
       res.setEncoding("utf8");
       res.on("data", (c: string) => (body += c));
