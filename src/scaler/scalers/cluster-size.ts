@@ -32,12 +32,13 @@ export const clusterSizeScaler: Scaler = {
     const { answer: est, misses } = sizeByTenant(sized, options);
     if (!est && misses.length) notes.push(`no size for ${nodes.value} tenant nodes: ${misses.join("; ")}`);
     if (!est) return undefined;
-    // An estimate the current size covers grows nothing: the bounded current size is compared with itself.
-    if (covers(current, est.size) && boundedIsItself(current, input)) return undefined;
-    const bounded = clamp(current, input);
     // An estimate the current size covers (most rounds) grows nothing: the grown size has the current one's values,
-    // so it bounds to the same size, and need not be built and bounded again.
-    const grownBounded = covers(current, est.size) ? bounded : clamp(maxSize(current, est.size), input);
+    // so it bounds to the same size, which is compared with itself (once per size: boundedIsItself), and need not
+    // be built and bounded again.
+    const covered = covers(current, est.size);
+    if (covered && boundedIsItself(current, input)) return undefined;
+    const bounded = clamp(current, input);
+    const grownBounded = covered ? bounded : clamp(maxSize(current, est.size), input);
     if (sameSize(grownBounded, bounded)) return undefined;
     const req = est.size.memoryRequest;
     const limit =
