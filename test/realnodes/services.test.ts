@@ -25,10 +25,14 @@ function rssKiB(pid: number | undefined): number {
 
 /**
  * A GET on a connection of its own (no keep-alive agent), so that each attempt of a retry loop is a new connection
- * that meets kube-proxy's rules as they are then. With Node's default agent, attempts made before the rules were in
- * place all went over one kept-alive connection, never DNAT'd (NAT is decided on a connection's first packet), to
- * whatever answers on the default route: on this machine an egress proxy, which answers any port-80 request with
- * 404 and keeps the connection open.
+ * that meets kube-proxy's rules as they are then. With Node's default agent (keep-alive since Node 19), an attempt
+ * made before kube-proxy had written the Service's rule opened a connection that is never DNAT'd (NAT is decided on
+ * a connection's first packet), to whatever answers on the default route: on this machine an egress proxy, which
+ * answers any port-80 request with 404 and keeps the connection open. eventually's retries every 200 ms reused it
+ * and kept it from idling out, so every later attempt, and the next test's (one global agent), got the 404 too:
+ * both ClusterIP checks failed for 60 s each in one CI run. Reproduced with a DNAT rule of our own added 3 s into
+ * such a loop: all 14 attempts of the next 4.9 s went over the first connection and got 404; with a connection per
+ * attempt, the first attempt after the rule got 200.
  */
 function httpGet(url: string): Promise<string> {
   return new Promise((resolve, reject) => {
