@@ -492,18 +492,20 @@ export class Backtest {
     s.boundHits += r.boundHits;
     p.outcomes.push(...oomOutcomes(w, figures, r, history));
     const entries = (p.timeline[w.ref.tenant] ??= []);
+    // One string for all the workload's entries (built per entry, each was a rope of three).
+    const workload = flatString(`${w.ref.kind}/${w.ref.name}`);
     for (const { i, plan } of r.acted) {
       const at = history.steps[i] as number;
       if (plan.action === "blocked" && !plan.heldByFleetBudget) s.boundHits++;
       entries.push({
         at: new Date(at).toISOString(),
-        workload: `${w.ref.kind}/${w.ref.name}`,
+        workload,
         component: w.ref.component,
         action: plan.action,
         direction: plan.direction,
         category: plan.category,
         scaler: plan.scaler,
-        summary: plan.summary,
+        summary: flatString(plan.summary),
         before: plan.before,
         after: plan.after,
         ...(plan.blockedBy ? { blockedBy: plan.blockedBy } : {}),
@@ -519,10 +521,7 @@ export class Backtest {
         at,
         tenant: w.ref.tenant,
         oom: plan.category === "OOMKilled",
-        reasons: [
-          plan.direction === "Up" ? "ScaleUp" : "ScaleDown",
-          ...(method === "Rolling" ? ["RestartRequiring" as const] : []),
-        ],
+        reasons: changeReasons[plan.direction][method === "Rolling" ? 1 : 0],
       });
     }
   }
@@ -581,6 +580,24 @@ export class Backtest {
       policies,
     };
   }
+}
+
+/** A change's disruption reasons, by direction and whether it restarts the pods: one array each, shared by every change. */
+const changeReasons: Record<"Up" | "Down", readonly [readonly DisruptionReason[], readonly DisruptionReason[]]> = {
+  Up: [["ScaleUp"], ["ScaleUp", "RestartRequiring"]],
+  Down: [["ScaleDown"], ["ScaleDown", "RestartRequiring"]],
+};
+
+/**
+ * `s` as one flat string. A plan's summary is built by template literals, which V8 keeps as a rope of its parts
+ * (about a dozen heap objects) until something reads it whole. The timeline holds every change of the fleet until
+ * the report (592 k at 500 tenants × 14 days), and every major GC marked their ropes again. With flat summaries, one
+ * workload string per workload and shared reasons, a 10-tenant replay's heap after it holds 310 k objects instead of
+ * 503 k, and at 500 tenants the CLI takes 16-20% less CPU (bench/README.md). JSON's parser gives a new sequential
+ * string (a summary is about 200 characters: well under a microsecond).
+ */
+export function flatString(s: string): string {
+  return JSON.parse(JSON.stringify(s)) as string;
 }
 
 /** One history, every workload of it: a backtest of one batch. */
