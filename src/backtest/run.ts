@@ -596,7 +596,7 @@ const changeReasons: Record<"Up" | "Down", readonly [readonly DisruptionReason[]
  * 503 k, and at 500 tenants the CLI takes 16-20% less CPU (bench/README.md). JSON's parser gives a new sequential
  * string (a summary is about 200 characters: well under a microsecond).
  */
-export function flatString(s: string): string {
+function flatString(s: string): string {
   return JSON.parse(JSON.stringify(s)) as string;
 }
 
