@@ -593,8 +593,9 @@ const changeReasons: Record<"Up" | "Down", readonly [readonly DisruptionReason[]
  * (about a dozen heap objects) until something reads it whole. The timeline holds every change of the fleet until
  * the report (592 k at 500 tenants × 14 days), and every major GC marked their ropes again. With flat summaries, one
  * workload string per workload and shared reasons, a 10-tenant replay's heap after it holds 310 k objects instead of
- * 503 k, and at 500 tenants the CLI takes 16-20% less CPU (bench/README.md). JSON's parser gives a new sequential
- * string (a summary is about 200 characters: well under a microsecond).
+ * 503 k, and at 500 tenants with the replay in this thread (--workers 1) the CLI took 217-233 CPU-s instead of
+ * 321-356 (bench/README.md). JSON's parser gives a new sequential string (a summary is about 200 characters: well
+ * under a microsecond).
  */
 function flatString(s: string): string {
   return JSON.parse(JSON.stringify(s)) as string;
