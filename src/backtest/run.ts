@@ -493,7 +493,7 @@ export class Backtest {
     p.outcomes.push(...oomOutcomes(w, figures, r, history));
     const entries = (p.timeline[w.ref.tenant] ??= []);
     // One string for all the workload's entries (built per entry, each was a rope of three).
-    const workload = flatString(`${w.ref.kind}/${w.ref.name}`);
+    const workload = `${w.ref.kind}/${w.ref.name}`;
     for (const { i, plan } of r.acted) {
       const at = history.steps[i] as number;
       if (plan.action === "blocked" && !plan.heldByFleetBudget) s.boundHits++;
