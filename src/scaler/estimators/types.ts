@@ -32,7 +32,10 @@ export interface Estimator {
   estimate(input: DecisionInput, headroom?: Headroom): EstimatorResult | undefined;
   /**
    * Sizes a tenant by its size (nodes, objects): the cluster-size scaler tries every listed estimator that does, in
-   * list order, and the first answer wins (sizeByTenant). `whyNone` says why `estimate` gave nothing.
+   * list order, and the first answer wins (sizeByTenant). `whyNone` says why `estimate` gave nothing. Such an
+   * `estimate` reads only the tenant's size (clusterNodes, storedObjects, apiserverWatchers), the policy, the
+   * workload's component, the fleet and the headroom: the scaler gives a round that reads the same as one whose
+   * size covered the estimate the same answer without asking again (src/scaler/scalers/cluster-size.ts).
    */
   bySize?: { whyNone(input: DecisionInput): string };
   /**
