@@ -338,16 +338,52 @@ export function evaluateRemote(
   metrics: Partial<MetricNames> = {},
   rate?: RateWindow,
 ): RangeColumns[] {
+  return evaluateRemoteSteps(form, series, steps, first, last, lookback, metrics, rate).flatMap((g) => {
+    let count = 0;
+    for (let k = 0; k < g.seen.length; k++) count += g.seen[k] as number;
+    if (count === 0) return [];
+    // Filled in place: a number array per output series, grown a step at a time, cost more than the evaluation.
+    const timestampsMs = new Float64Array(count);
+    const values = new Float64Array(count);
+    let p = 0;
+    for (let k = 0; k < g.seen.length; k++) {
+      if (!g.seen[k]) continue;
+      timestampsMs[p] = steps[first + k] as number;
+      values[p++] = g.acc[k] as number;
+    }
+    return [{ labels: g.labels, timestampsMs, values }];
+  });
+}
+
+/** An output series of evaluateRemoteSteps: its labels, and its value at each step of first..last. */
+export interface StepColumn {
+  labels: Record<string, string>;
+  /** The value at step first + k, where seen[k] is 1 (a finite number there). */
+  acc: Float64Array;
+  seen: Uint8Array;
+}
+
+/**
+ * evaluateRemote's series as they are evaluated, a value per step of first..last (not compacted into a point per
+ * step that has one: fetchHistory writes them into its per-step series as they are). Output series without a value
+ * at any step are left out, as a range query leaves them out; a value that is not finite is refused.
+ */
+export function evaluateRemoteSteps(
+  form: RemoteForm,
+  series: ReadonlyArray<RangeColumns & Partial<Pick<RawSeries, "stale">>>,
+  steps: readonly number[],
+  first: number,
+  last: number,
+  lookback: Lookback,
+  metrics: Partial<MetricNames> = {},
+  rate?: RateWindow,
+): StepColumn[] {
   const n = { ...defaultMetricNames, ...metrics };
   const width = last - first + 1;
   if (form === "maxRateByContainer" && !rate) throw new Error("maxRateByContainer needs the rate window");
   if (form === "oomKillJoin") throw new Error("oomKillJoin is a join of two reads: evaluateOomKills");
-  interface Group {
-    labels: Record<string, string>;
-    /** Largest non-NaN value (or sum, or count) per step; `seen` 1 where any series had a sample. */
-    acc: Float64Array;
-    seen: Uint8Array;
-  }
+  /** Largest non-NaN value (or sum, or count) per step; `seen` 1 where any series had a sample. */
+  type Group = StepColumn;
   const groups = new Map<string, Group>();
   const group = (key: string, labels: Record<string, string>): Group => {
     let g = groups.get(key);
@@ -410,23 +446,16 @@ export function evaluateRemote(
     }
     outputs = [...sums.values()];
   }
-  return outputs.flatMap((g) => {
-    let count = 0;
-    for (let k = 0; k < width; k++) count += g.seen[k] as number;
-    if (count === 0) return [];
-    // Filled in place: a number array per output series, grown a step at a time, cost more than the evaluation.
-    const timestampsMs = new Float64Array(count);
-    const values = new Float64Array(count);
-    let p = 0;
+  return outputs.filter((g) => {
+    let any = false;
     for (let k = 0; k < width; k++) {
       if (!g.seen[k]) continue;
+      any = true;
       const v = g.acc[k] as number;
       if (!Number.isFinite(v))
         throw new PrometheusError(`non-finite sample ${v} in ${JSON.stringify(g.labels)}`, "malformed");
-      timestampsMs[p] = steps[first + k] as number;
-      values[p++] = v;
     }
-    return [{ labels: g.labels, timestampsMs, values }];
+    return any;
   });
 }
 
@@ -576,6 +605,8 @@ export async function fetchHistory(o: FetchHistoryOptions): Promise<SignalHistor
             : rangeColumnsOf(await o.client.queryRange(...range));
         const lookback = o.lookback;
         let result: RangeColumns[] | undefined;
+        /** Or, evaluated here from raw samples: a value per step of the chunk. */
+        let stepColumns: StepColumn[] | undefined;
         const selector = (remoteMetrics as readonly string[]).includes(job.metric)
           ? remote[job.metric as RemoteMetric]
           : undefined;
@@ -596,20 +627,30 @@ export async function fetchHistory(o: FetchHistoryOptions): Promise<SignalHistor
               })),
               o.signal,
             );
-            result = join
-              ? evaluateOomKills(
-                  series,
-                  joined,
-                  steps,
-                  job.first,
-                  job.last,
-                  {
-                    windowMs: o.stepMs,
-                    leftOpen: lookback.leftOpen,
-                  },
-                  o.metrics,
-                )
-              : evaluateRemote(selector.form, series, steps, job.first, job.last, lookback, o.metrics, rate);
+            if (join)
+              result = evaluateOomKills(
+                series,
+                joined,
+                steps,
+                job.first,
+                job.last,
+                {
+                  windowMs: o.stepMs,
+                  leftOpen: lookback.leftOpen,
+                },
+                o.metrics,
+              );
+            else
+              stepColumns = evaluateRemoteSteps(
+                selector.form,
+                series,
+                steps,
+                job.first,
+                job.last,
+                lookback,
+                o.metrics,
+                rate,
+              );
             history.remoteReads = (history.remoteReads ?? 0) + 1;
           } catch (err) {
             if (!(err instanceof PrometheusError && (err.kind === "unsupported" || err.kind === "too-large")))
@@ -618,7 +659,7 @@ export async function fetchHistory(o: FetchHistoryOptions): Promise<SignalHistor
           }
         }
         const raw = lookback && readRaw && (rawMetrics as readonly string[]).includes(job.metric);
-        if (result) {
+        if (result || stepColumns) {
           // Read by the remote read API and evaluated above.
         } else if (raw) {
           // Every sample a step of the chunk can pick: from the first step less the lookback to the last step.
@@ -630,7 +671,15 @@ export async function fetchHistory(o: FetchHistoryOptions): Promise<SignalHistor
               new Date(end),
               o.signal,
             );
-            result = evaluateRemote("maxByContainer", samples, steps, job.first, job.last, lookback, o.metrics);
+            stepColumns = evaluateRemoteSteps(
+              "maxByContainer",
+              samples,
+              steps,
+              job.first,
+              job.last,
+              lookback,
+              o.metrics,
+            );
             history.rawQueries = (history.rawQueries ?? 0) + 1;
           } catch (err) {
             if (!(err instanceof PrometheusError && err.kind === "too-large")) throw err;
@@ -639,30 +688,43 @@ export async function fetchHistory(o: FetchHistoryOptions): Promise<SignalHistor
         } else result = await evaluated();
         const byKey = history.series[job.metric];
         const usage = (usageQueryOrder as readonly string[]).includes(job.metric);
-        for (const s of result) {
-          const ns = s.labels[n.namespaceLabel];
+        /** The history's series of an answer's series (undefined: one it does not keep). */
+        const seriesOf = (labels: Record<string, string>): Float64Array | undefined => {
+          const ns = labels[n.namespaceLabel];
           const key = namespaceMetrics.has(job.metric)
             ? ns
             : job.metric === "latencyP99"
-              ? seriesKey(n, "verb", s.labels)
-              : ns && `${ns}/${s.labels[n.podLabel] ?? ""}/${s.labels[n.containerLabel] ?? ""}`;
-          if (!key) continue;
+              ? seriesKey(n, "verb", labels)
+              : ns && `${ns}/${labels[n.podLabel] ?? ""}/${labels[n.containerLabel] ?? ""}`;
+          if (!key) return undefined;
           let values = byKey.get(key);
           if (!values) {
             values = newSeries(steps.length);
             byKey.set(key, values);
           }
+          return values;
+        };
+        /** A value at step i; two series of one key (a label the grouping dropped): the larger, as the worst pod. */
+        const put = (values: Float64Array, i: number, v: number) => {
+          if (v < 0 && usage) negative.add(i);
+          const old = values[i] as number;
+          values[i] = Number.isNaN(old) ? v : Math.max(old, v);
+        };
+        for (const s of result ?? []) {
+          const values = seriesOf(s.labels);
+          if (!values) continue;
           const times = s.timestampsMs;
           const vs = s.values;
           for (let p = 0; p < times.length; p++) {
             const i = Math.round(((times[p] as number) - t0) / o.stepMs);
             if (i < job.first || i > job.last) continue;
-            const v = vs[p] as number;
-            if (v < 0 && usage) negative.add(i);
-            // Two series of one key (a label the grouping dropped): the larger, as the poll's worst pod.
-            const old = values[i] as number;
-            values[i] = Number.isNaN(old) ? v : Math.max(old, v);
+            put(values, i, vs[p] as number);
           }
+        }
+        for (const c of stepColumns ?? []) {
+          const values = seriesOf(c.labels);
+          if (!values) continue;
+          for (let k = 0; k < c.seen.length; k++) if (c.seen[k]) put(values, job.first + k, c.acc[k] as number);
         }
       } catch (err) {
         if (o.signal?.aborted) throw err;
