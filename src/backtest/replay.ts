@@ -244,6 +244,33 @@ export interface WorkloadSignals extends WorkloadFigures {
 
 const nothing = new Float64Array(0);
 
+/** A round's OOM kills where it has none: one array for every such round (the engine only reads it). */
+const noOom: OomEvent[] = Object.freeze([]) as unknown as OomEvent[];
+
+/**
+ * Per history, the reason each step's signals are unavailable (the first usage query, in usageQueryOrder, that
+ * failed there), or undefined where none failed at any step (most histories): computed once per history, not read
+ * from every metric's array at every round of every workload.
+ */
+const unavailableAt = new WeakMap<SignalHistory, { reasons: Array<string | undefined> | undefined }>();
+
+function unavailableReasons(history: SignalHistory): Array<string | undefined> | undefined {
+  let known = unavailableAt.get(history);
+  if (!known) {
+    let reasons: Array<string | undefined> | undefined;
+    for (const metric of usageQueryOrder) {
+      // forEach: only the steps that have a reason (the arrays are sparse).
+      history.failedAt[metric].forEach((reason, i) => {
+        if (reason === undefined) return;
+        reasons ??= Array.from({ length: history.steps.length }, () => undefined);
+        reasons[i] ??= reason;
+      });
+    }
+    unavailableAt.set(history, (known = { reasons }));
+  }
+  return known.reasons;
+}
+
 /** A value read from Prometheus at `now`, or undefined for none (NaN). */
 function measurement(value: number, now: number): Measurement | undefined {
   return Number.isNaN(value) ? undefined : { value, observedAt: now, source: "prometheus" };
@@ -344,7 +371,7 @@ export function workloadSignals(history: SignalHistory, w: BacktestWorkload): Wo
     }
     oomAt[i] = oom;
   }
-  const failed = usageQueryOrder.map((metric) => history.failedAt[metric]);
+  const unavailable = unavailableReasons(history);
   // One object shape for every round (the properties in one order, undefined where a signal is missing, as the live
   // poll builds them in src/scaler/signals/workload.ts): the engine's reads of it stay monomorphic.
   const signalsAt = (i: number): Signals => {
@@ -354,16 +381,8 @@ export function workloadSignals(history: SignalHistory, w: BacktestWorkload): Wo
       const measured = measurement(values[i] as number, now);
       if (measured) (p99 ??= {})[key] = measured;
     }
-    let unavailableReason: string | undefined;
-    for (const f of failed) {
-      const reason = f[i];
-      if (reason !== undefined) {
-        unavailableReason = reason;
-        break;
-      }
-    }
     return {
-      oom: oomAt[i] ?? [],
+      oom: oomAt[i] ?? noOom,
       cpuUsage: measurement(cpuUsage[i] as number, now),
       memoryWorkingSet: measurement(memoryUsage[i] as number, now),
       cpuThrottledRatio: measurement(throttled[i] as number, now),
@@ -376,7 +395,7 @@ export function workloadSignals(history: SignalHistory, w: BacktestWorkload): Wo
       requestLatencyP99: p99,
       etcdDatabaseBytes: measurement(etcdDbSize[i] as number, now),
       probeFailures: undefined,
-      unavailableReason,
+      unavailableReason: unavailable?.[i],
     };
   };
   return { signalsAt, cpuUsage, memoryUsage, real, kills: [...kills.values()], coverage };

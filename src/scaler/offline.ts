@@ -93,7 +93,8 @@ export interface OfflineDecision {
 const measurement = (m: RecordedMeasurement | undefined): Measurement | undefined =>
   m && { value: m.value, observedAt: Date.parse(m.observedAt), source: m.source ?? "recorded" };
 
-function signalsOf(r: RecordedRound["signals"]): Signals {
+/** A recorded round's signals in the engine's form (times as ms; no OOM kills as none). */
+export function signalsOf(r: RecordedRound["signals"]): Signals {
   const signals: Signals = {
     oom: (r.oom ?? []).map((e) => ({ ...e, finishedAt: Date.parse(e.finishedAt) })),
   };
