@@ -305,7 +305,22 @@ class BitReader {
 
   /** `n` bits (at most 32) as an unsigned number. */
   bits(n: number): number {
-    if (this.pos + n > this.end) throw new RemoteReadDecodeError("chunk ends within a sample");
+    const pos = this.pos;
+    if (pos + n > this.end) throw new RemoteReadDecodeError("chunk ends within a sample");
+    const shift = pos & 7;
+    if (n > 0 && shift + n <= 32) {
+      // All within the four bytes from the first one: one 32-bit word, its first `shift` bits dropped. A byte past
+      // the buffer reads as 0 (none of its bits is taken: pos + n is within the chunk).
+      const b = this.buf;
+      const i = pos >>> 3;
+      const word =
+        ((b[i] as number) << 24) |
+        (((b[i + 1] as number | undefined) ?? 0) << 16) |
+        (((b[i + 2] as number | undefined) ?? 0) << 8) |
+        ((b[i + 3] as number | undefined) ?? 0);
+      this.pos = pos + n;
+      return (word << shift) >>> (32 - n);
+    }
     let v = 0;
     let left = n;
     while (left > 0) {
@@ -320,7 +335,10 @@ class BitReader {
   }
 
   bit(): number {
-    return this.bits(1);
+    const pos = this.pos;
+    if (pos >= this.end) throw new RemoteReadDecodeError("chunk ends within a sample");
+    this.pos = pos + 1;
+    return ((this.buf[pos >>> 3] as number) >>> (7 - (pos & 7))) & 1;
   }
 
   /** encoding/binary's uvarint, a byte at a time from the bits. */
