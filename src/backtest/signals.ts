@@ -328,17 +328,9 @@ export function remoteSelectors(
  * a finite number is refused as the range query's answer would be (PrometheusClient refuses non-finite samples).
  * The query API's raw samples of the sizes (no stale markers) are evaluated here too.
  */
-export function evaluateRemote(
-  form: RemoteForm,
-  series: ReadonlyArray<RangeColumns & Partial<Pick<RawSeries, "stale">>>,
-  steps: readonly number[],
-  first: number,
-  last: number,
-  lookback: Lookback,
-  metrics: Partial<MetricNames> = {},
-  rate?: RateWindow,
-): RangeColumns[] {
-  return evaluateRemoteSteps(form, series, steps, first, last, lookback, metrics, rate).flatMap((g) => {
+export function evaluateRemote(...args: Parameters<typeof evaluateRemoteSteps>): RangeColumns[] {
+  const [, , steps, first] = args;
+  return evaluateRemoteSteps(...args).flatMap((g) => {
     let count = 0;
     for (let k = 0; k < g.seen.length; k++) count += g.seen[k] as number;
     if (count === 0) return [];
