@@ -350,7 +350,10 @@ export function evaluateRemote(...args: Parameters<typeof evaluateRemoteSteps>):
 /** An output series of evaluateRemoteSteps: its labels, and its value at each step of first..last. */
 export interface StepColumn {
   labels: Record<string, string>;
-  /** The value at step first + k, where seen[k] is 1 (a finite number there). */
+  /**
+   * The value at step first + k, where seen[k] is 1 (a finite number there): the largest non-NaN value, or the sum,
+   * or the count, of the aggregated series; `seen` is 1 where any of them had a sample.
+   */
   acc: Float64Array;
   seen: Uint8Array;
 }
@@ -374,10 +377,8 @@ export function evaluateRemoteSteps(
   const width = last - first + 1;
   if (form === "maxRateByContainer" && !rate) throw new Error("maxRateByContainer needs the rate window");
   if (form === "oomKillJoin") throw new Error("oomKillJoin is a join of two reads: evaluateOomKills");
-  /** Largest non-NaN value (or sum, or count) per step; `seen` 1 where any series had a sample. */
-  type Group = StepColumn;
-  const groups = new Map<string, Group>();
-  const group = (key: string, labels: Record<string, string>): Group => {
+  const groups = new Map<string, StepColumn>();
+  const group = (key: string, labels: Record<string, string>): StepColumn => {
     let g = groups.get(key);
     if (!g)
       groups.set(key, (g = { labels, acc: new Float64Array(width).fill(Number.NaN), seen: new Uint8Array(width) }));
@@ -389,7 +390,7 @@ export function evaluateRemoteSteps(
     for (const name of names) if (label(s, name) !== "") labels[name] = label(s, name);
     return { key: names.map((name) => label(s, name)).join("\u0000"), labels };
   };
-  const max = (g: Group, k: number, v: number) => {
+  const max = (g: StepColumn, k: number, v: number) => {
     g.seen[k] = 1;
     const old = g.acc[k] as number;
     if (Number.isNaN(old) || old < v) g.acc[k] = v;
@@ -422,7 +423,7 @@ export function evaluateRemoteSteps(
   let outputs = [...groups.values()];
   if (form === "sumOfMaxByResource") {
     // The inner max by (namespace, resource), then sum by (namespace).
-    const sums = new Map<string, Group>();
+    const sums = new Map<string, StepColumn>();
     for (const g of outputs) {
       const ns = g.labels[n.namespaceLabel] ?? "";
       let sum = sums.get(ns);
