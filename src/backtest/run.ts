@@ -3,44 +3,19 @@
 // policy, and the figures a platform team asks for before switching it on.
 import type { ClusterScaler } from "../api/index.js";
 import { cronWindow } from "../api/cron.js";
-import type { DisruptionReason } from "../api/index.js";
 import { budgetsOf, limitOf } from "../scaler/fleet-budget.js";
 import type { Size } from "../scaler/types.js";
 import type { BacktestWorkload } from "./inventory.js";
-import { coverageSignals, type Coverage, type CoverageSignal, type WorkloadFigures } from "./replay.js";
+import { coverageSignals, type Coverage, type CoverageSignal } from "./replay.js";
 import type { QueryFailure, SignalHistory } from "./signals.js";
+import { TimelineStore, type BudgetedChange, type TimelineEntry } from "./timeline-store.js";
 import { ReplayWorkers, type ReplayWorkerOptions } from "./workers.js";
-import { parsePolicies, replayWorkload, type Policy, type Replayed, type WorkloadReplay } from "./workload-replay.js";
+import { workloadRecord, type OomOutcome, type PolicyRecord, type WorkloadRecord } from "./workload-record.js";
+import { parsePolicies, replayWorkload, type Policy } from "./workload-replay.js";
 
 export { parsePolicies, type Policy } from "./workload-replay.js";
-
-/** A change (or a change held back) of the timeline. */
-export interface TimelineEntry {
-  at: string;
-  workload: string;
-  component: string;
-  action: "change" | "blocked";
-  direction: "Up" | "Down";
-  category: string;
-  scaler: string;
-  summary: string;
-  before: Size;
-  after: Size;
-  blockedBy?: string;
-}
-
-export interface OomOutcome {
-  id: string;
-  tenant: string;
-  workload: string;
-  at: string;
-  limitBytes?: number;
-  /** prevented: the policy had raised the limit above the one it died at before it died; answered: by an OOM scale-up after it; lost: neither. */
-  outcome: "prevented" | "answered" | "lost";
-  /** prevented: how long before the kill the limit was already above; answered: how long after the kill. */
-  leadMinutes?: number;
-  delayMinutes?: number;
-}
+export type { BudgetedChange, TimelineEntry } from "./timeline-store.js";
+export type { OomOutcome } from "./workload-record.js";
 
 /** The figures of a policy; every number here is a --fail-if metric. */
 export interface Summary {
@@ -125,92 +100,12 @@ export const rawSizesNote =
   "pod's own series at the step before the kill, where the pod still has it.";
 
 const hours = (ms: number) => ms / 3_600_000;
-const GiB = 1024 ** 3;
 
 function median(xs: number[]): number {
   if (xs.length === 0) return 0;
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
   return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-}
-
-/** Request above usage, and time with usage above the request, of one workload under a sequence of sizes. */
-/**
- * Slack and under-provisioned time of one workload under the sizes of each step: `cpu[i]` and `memory[i]` (NaN
- * where unknown, then `fallback`'s), times `replicas` (per step, or one count). Plain arrays and numbers, no
- * closure or object per step: the first call of an earlier form (a closure returning each step's size) once gave
- * a different sum than its second on the same arrays (bench/README).
- */
-function usageFigures(
-  steps: WorkloadFigures,
-  stepMs: number,
-  sizes: {
-    cpu: Float64Array;
-    memory: Float64Array;
-    replicas: Float64Array | number;
-    fallback?: { cpu?: number; memory?: number };
-  },
-): { cpuHours: number; gibHours: number; underMs: number } {
-  const stepHours = hours(stepMs);
-  const cpuFallback = sizes.fallback?.cpu ?? Number.NaN;
-  const memoryFallback = sizes.fallback?.memory ?? Number.NaN;
-  const { cpu: cpuSizes, memory: memorySizes, replicas } = sizes;
-  let cpuHours = 0;
-  let gibHours = 0;
-  let underMs = 0;
-  const n = steps.cpuUsage.length;
-  for (let i = 0; i < n; i++) {
-    let cpuSize = cpuSizes[i] ?? Number.NaN;
-    if (Number.isNaN(cpuSize)) cpuSize = cpuFallback;
-    let memorySize = memorySizes[i] ?? Number.NaN;
-    if (Number.isNaN(memorySize)) memorySize = memoryFallback;
-    const count = typeof replicas === "number" ? replicas : (replicas[i] ?? Number.NaN);
-    const cpu = steps.cpuUsage[i] as number;
-    const memory = steps.memoryUsage[i] as number;
-    let under = false;
-    if (!Number.isNaN(cpu) && !Number.isNaN(cpuSize)) {
-      cpuHours += Math.max(0, cpuSize - cpu) * count * stepHours;
-      under ||= cpu > cpuSize;
-    }
-    if (!Number.isNaN(memory) && !Number.isNaN(memorySize)) {
-      gibHours += (Math.max(0, memorySize - memory) / GiB) * count * stepHours;
-      under ||= memory > memorySize;
-    }
-    if (under) underMs += stepMs;
-  }
-  return { cpuHours, gibHours, underMs };
-}
-
-/** What became of each real OOM kill under the replayed sizes. */
-function oomOutcomes(w: BacktestWorkload, figures: WorkloadFigures, r: Replayed, history: SignalHistory): OomOutcome[] {
-  return figures.kills.map((kill) => {
-    const base = {
-      id: kill.id,
-      tenant: w.ref.tenant,
-      workload: `${w.ref.namespace}/${w.ref.name}`,
-      at: new Date(kill.at).toISOString(),
-      ...(kill.limitBytes !== undefined ? { limitBytes: kill.limitBytes } : {}),
-    };
-    const killedAt = kill.limitBytes ?? w.start.memoryLimit;
-    const above = (i: number) => {
-      const limit = r.memoryLimit[i] ?? Number.NaN;
-      return killedAt !== undefined && !Number.isNaN(limit) && limit > killedAt;
-    };
-    if (above(kill.stepIndex)) {
-      let first = kill.stepIndex;
-      while (first > 0 && above(first - 1)) first--;
-      // A round's size is the one it started from: the change that raised it was decided the round before
-      // (unless the limit was already above at the start of the range: the lead is then at least that long).
-      const raisedAt = history.steps[Math.max(0, first - 1)] as number;
-      return { ...base, outcome: "prevented", leadMinutes: (kill.at - raisedAt) / 60_000 };
-    }
-    for (const { i, plan } of r.acted) {
-      if (i < kill.stepIndex) continue;
-      if (plan.action === "change" && plan.oomIds.includes(kill.id))
-        return { ...base, outcome: "answered", delayMinutes: ((history.steps[i] as number) - kill.at) / 60_000 };
-    }
-    return { ...base, outcome: "lost" };
-  });
 }
 
 const qosClass = (s: Size) =>
@@ -234,14 +129,6 @@ export function changeMethod(w: BacktestWorkload, before: Size, after: Size): "I
   if (!resources) return "None";
   if (w.inPlaceResize && before.replicas === after.replicas && qosClass(before) === qosClass(after)) return "InPlace";
   return "Rolling";
-}
-
-/** One change the replay made, as the disruption budgets count it. */
-export interface BudgetedChange {
-  at: number;
-  tenant: string;
-  oom: boolean;
-  reasons: readonly DisruptionReason[];
 }
 
 /**
@@ -356,9 +243,9 @@ const emptySummary = (): Summary => ({
 interface PolicyState {
   policy: Policy & { value: ClusterScaler };
   summary: Summary;
-  timeline: Record<string, TimelineEntry[]>;
+  /** The timeline, and the changes the budgets count (those of the timeline that were made). */
+  timeline: TimelineStore;
   outcomes: OomOutcome[];
-  changes: BudgetedChange[];
   tenants: Set<string>;
   usageExpected: number;
   usagePresent: number;
@@ -393,9 +280,8 @@ export class Backtest {
     this.policies = parsePolicies(policies).map((policy) => ({
       policy,
       summary: emptySummary(),
-      timeline: {},
+      timeline: new TimelineStore(),
       outcomes: [],
-      changes: [],
       tenants: new Set(),
       usageExpected: 0,
       usagePresent: 0,
@@ -407,7 +293,8 @@ export class Backtest {
   add(history: SignalHistory, workloads: readonly BacktestWorkload[]): void {
     this.begin(history);
     const policies = this.policies.map((p) => p.policy);
-    for (const w of workloads) this.recordWorkload(w, replayWorkload(policies, history, w, this.exact), history);
+    for (const w of workloads)
+      this.recordWorkload(w, workloadRecord(w, replayWorkload(policies, history, w, this.exact), history), history);
   }
 
   /**
@@ -449,15 +336,15 @@ export class Backtest {
     this.failures.push(...history.failures);
   }
 
-  private recordWorkload(w: BacktestWorkload, r: WorkloadReplay, history: SignalHistory): void {
+  private recordWorkload(w: BacktestWorkload, r: WorkloadRecord, history: SignalHistory): void {
     for (const s of coverageSignals) {
-      this.coverage[s].expected += r.figures.coverage[s].expected;
-      this.coverage[s].present += r.figures.coverage[s].present;
-      this.coverage[s].gaps += r.figures.coverage[s].gaps;
+      this.coverage[s].expected += r.coverage[s].expected;
+      this.coverage[s].present += r.coverage[s].present;
+      this.coverage[s].gaps += r.coverage[s].gaps;
     }
     this.policies.forEach((p, i) => {
-      const replayed = r.replayed[i];
-      if (replayed) this.record(p, w, r.figures, replayed, history);
+      const record = r.policies[i];
+      if (record) this.record(p, w, r, record, history);
       else p.notGoverned++;
     });
   }
@@ -465,71 +352,52 @@ export class Backtest {
   private record(
     p: PolicyState,
     w: BacktestWorkload,
-    figures: WorkloadFigures,
-    r: Replayed,
+    r: WorkloadRecord,
+    pr: PolicyRecord,
     history: SignalHistory,
   ): void {
-    const stepMs = history.stepMs;
     const s = p.summary;
     s.workloads++;
     p.tenants.add(w.ref.tenant);
-    p.usageExpected += figures.coverage.cpuUsage.expected + figures.coverage.memoryWorkingSet.expected;
-    p.usagePresent += figures.coverage.cpuUsage.present + figures.coverage.memoryWorkingSet.present;
-    const before = usageFigures(figures, stepMs, {
-      cpu: figures.real.cpuRequest,
-      memory: figures.real.memoryRequest,
-      replicas: w.start.replicas,
-      fallback: { cpu: w.start.cpuRequest, memory: w.start.memoryRequest },
-    });
-    const after = usageFigures(figures, stepMs, { cpu: r.cpuRequest, memory: r.memoryRequest, replicas: r.replicas });
-    s.slackCpuHoursBefore += before.cpuHours;
-    s.slackGiBHoursBefore += before.gibHours;
-    s.underProvisionedHoursBefore += hours(before.underMs);
-    s.slackCpuHoursAfter += after.cpuHours;
-    s.slackGiBHoursAfter += after.gibHours;
-    s.underProvisionedHours += hours(after.underMs);
-    s.heldForData += r.heldForData;
-    s.boundHits += r.boundHits;
-    p.outcomes.push(...oomOutcomes(w, figures, r, history));
-    const entries = (p.timeline[w.ref.tenant] ??= []);
-    // One string for all the workload's entries (built per entry, each was a rope of three).
-    const workload = `${w.ref.kind}/${w.ref.name}`;
-    for (const { i, plan } of r.acted) {
-      const at = history.steps[i] as number;
+    p.usageExpected += r.coverage.cpuUsage.expected + r.coverage.memoryWorkingSet.expected;
+    p.usagePresent += r.coverage.cpuUsage.present + r.coverage.memoryWorkingSet.present;
+    s.slackCpuHoursBefore += r.before.cpuHours;
+    s.slackGiBHoursBefore += r.before.gibHours;
+    s.underProvisionedHoursBefore += hours(r.before.underMs);
+    s.slackCpuHoursAfter += pr.after.cpuHours;
+    s.slackGiBHoursAfter += pr.after.gibHours;
+    s.underProvisionedHours += hours(pr.after.underMs);
+    s.heldForData += pr.heldForData;
+    s.boundHits += pr.boundHits;
+    p.outcomes.push(...pr.oomOutcomes);
+    const id = p.timeline.addWorkload(w.ref.tenant, `${w.ref.kind}/${w.ref.name}`, w.ref.component);
+    for (const plan of pr.acted) {
       if (plan.action === "blocked" && !plan.heldByFleetBudget) s.boundHits++;
-      entries.push({
-        at: new Date(at).toISOString(),
-        workload,
-        component: w.ref.component,
+      const method = plan.action === "change" ? changeMethod(w, plan.before, plan.after) : "None";
+      p.timeline.add(id, {
+        at: history.steps[plan.i] as number,
         action: plan.action,
         direction: plan.direction,
         category: plan.category,
         scaler: plan.scaler,
-        summary: flatString(plan.summary),
+        summary: plan.summary,
         before: plan.before,
         after: plan.after,
         ...(plan.blockedBy ? { blockedBy: plan.blockedBy } : {}),
+        rolling: method === "Rolling",
       });
       if (plan.action !== "change") continue;
-      const method = changeMethod(w, plan.before, plan.after);
       if (method === "InPlace") s.restartsInPlace++;
       if (method === "Rolling") s.restartsRolling++;
       s.changes++;
       if (plan.direction === "Up") s.scaleUps++;
       else s.scaleDowns++;
-      p.changes.push({
-        at,
-        tenant: w.ref.tenant,
-        oom: plan.category === "OOMKilled",
-        reasons: changeReasons[plan.direction][method === "Rolling" ? 1 : 0],
-      });
     }
   }
 
   report(from: number, to: number): BacktestReport {
     const policies = this.policies.map((p): PolicyResult => {
       const s = { ...p.summary };
-      for (const entries of Object.values(p.timeline)) entries.sort((a, b) => a.at.localeCompare(b.at));
       s.tenants = p.tenants.size;
       s.restarts = s.restartsRolling;
       s.oomKills = p.outcomes.length;
@@ -539,7 +407,7 @@ export class Backtest {
       s.oomLeadMinutes = round2(
         median(p.outcomes.flatMap((k) => (k.leadMinutes !== undefined ? [k.leadMinutes] : []))),
       );
-      s.budgetHits = budgetHitsOf(p.policy.value, p.changes, p.tenants.size);
+      s.budgetHits = budgetHitsOf(p.policy.value, p.timeline.changes(), p.tenants.size);
       s.coverage = p.usageExpected ? round2((100 * p.usagePresent) / p.usageExpected) : 0;
       for (const key of [
         "slackCpuHoursBefore",
@@ -554,7 +422,7 @@ export class Backtest {
         name: p.policy.value.metadata?.name ?? p.policy.source,
         source: p.policy.source,
         summary: s,
-        timeline: p.timeline,
+        timeline: p.timeline.timeline(),
         oomKills: p.outcomes,
         notGoverned: p.notGoverned,
       };
@@ -580,25 +448,6 @@ export class Backtest {
       policies,
     };
   }
-}
-
-/** A change's disruption reasons, by direction and whether it restarts the pods: one array each, shared by every change. */
-const changeReasons: Record<"Up" | "Down", readonly [readonly DisruptionReason[], readonly DisruptionReason[]]> = {
-  Up: [["ScaleUp"], ["ScaleUp", "RestartRequiring"]],
-  Down: [["ScaleDown"], ["ScaleDown", "RestartRequiring"]],
-};
-
-/**
- * `s` as one flat string. A plan's summary is built by template literals, which V8 keeps as a rope of its parts
- * (about a dozen heap objects) until something reads it whole. The timeline holds every change of the fleet until
- * the report (592 k at 500 tenants × 14 days), and every major GC marked their ropes again. With flat summaries, one
- * workload string per workload and shared reasons, a 10-tenant replay's heap after it holds 310 k objects instead of
- * 503 k, and at 500 tenants with the replay in this thread (--workers 1) the CLI took 217-233 CPU-s instead of
- * 321-356 (bench/README.md). JSON's parser gives a new sequential string (a summary is about 200 characters: well
- * under a microsecond).
- */
-function flatString(s: string): string {
-  return JSON.parse(JSON.stringify(s)) as string;
 }
 
 /** One history, every workload of it: a backtest of one batch. */

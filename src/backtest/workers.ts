@@ -10,7 +10,8 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker, type ResourceLimits } from "node:worker_threads";
 import type { BacktestWorkload } from "./inventory.js";
 import type { FromWorker, ReplayWorkerData, ToWorker } from "./replay-worker.js";
-import type { Policy, WorkloadReplay } from "./workload-replay.js";
+import type { Policy } from "./workload-replay.js";
+import type { WorkloadRecord } from "./workload-record.js";
 import type { SignalHistory } from "./signals.js";
 
 /** Threads by default: one per core, at most 8 (a replay thread holds its own heap of rounds and plans). */
@@ -148,7 +149,7 @@ export class ReplayWorkers {
   replay(
     history: SignalHistory,
     workloads: readonly BacktestWorkload[],
-    each: (index: number, r: WorkloadReplay) => void,
+    each: (index: number, r: WorkloadRecord) => void,
     signal?: AbortSignal,
   ): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
@@ -159,7 +160,7 @@ export class ReplayWorkers {
     for (const t of this.threads) t.worker.postMessage({ type: "history", history: shared } satisfies ToWorker);
     return new Promise<void>((resolve, reject) => {
       // Results that came back before those of earlier workloads: at most `window` are held.
-      const ready = new Map<number, WorkloadReplay>();
+      const ready = new Map<number, WorkloadRecord>();
       const window = this.threads.length * perThread * 2;
       let next = 0;
       let recorded = 0;
@@ -201,7 +202,7 @@ export class ReplayWorkers {
           if (m.stack) err.stack = `${err.message}\n(in the replay thread) ${m.stack}`;
           return done(err);
         }
-        ready.set(m.index, m.replay);
+        ready.set(m.index, m.record);
         try {
           for (let r = ready.get(recorded); r; r = ready.get(recorded)) {
             ready.delete(recorded);
