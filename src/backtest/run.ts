@@ -374,18 +374,7 @@ export class Backtest {
     for (const plan of pr.acted) {
       if (plan.action === "blocked" && !plan.heldByFleetBudget) s.boundHits++;
       const method = plan.action === "change" ? changeMethod(w, plan.before, plan.after) : "None";
-      p.timeline.add(id, {
-        at: history.steps[plan.i] as number,
-        action: plan.action,
-        direction: plan.direction,
-        category: plan.category,
-        scaler: plan.scaler,
-        summary: plan.summary,
-        before: plan.before,
-        after: plan.after,
-        ...(plan.blockedBy ? { blockedBy: plan.blockedBy } : {}),
-        rolling: method === "Rolling",
-      });
+      p.timeline.add(id, history.steps[plan.i] as number, method === "Rolling", plan);
       if (plan.action !== "change") continue;
       if (method === "InPlace") s.restartsInPlace++;
       if (method === "Rolling") s.restartsRolling++;

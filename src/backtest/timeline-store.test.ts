@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { TimelineStore, type EntryInput } from "./timeline-store.js";
+import { TimelineStore, type ActedFields } from "./timeline-store.js";
 
-const entry = (at: number, over: Partial<EntryInput> = {}): EntryInput => ({
+/** An entry at `at` (ms), a rolling change unless `rolling` says otherwise. */
+type Entry = ActedFields & { at: number; rolling: boolean };
+const entry = (at: number, over: Partial<Entry> = {}): Entry => ({
   at,
   action: "change",
   direction: "Up",
@@ -14,16 +16,19 @@ const entry = (at: number, over: Partial<EntryInput> = {}): EntryInput => ({
   ...over,
 });
 
+const add = (store: TimelineStore, workload: number, e: Entry) => store.add(workload, e.at, e.rolling, e);
+
 describe("TimelineStore", () => {
   it("gives back every entry as it was added, by tenant in the order they were added, each in time order", () => {
     const store = new TimelineStore();
     const a = store.addWorkload("t-a", "Deployment/kube-apiserver", "kube-apiserver");
-    store.add(a, entry(3_000, { summary: "third → of a (×1.2)" }));
-    store.add(a, entry(1_000));
+    add(store, a, entry(3_000, { summary: "third → of a (×1.2)" }));
+    add(store, a, entry(1_000));
     // A tenant without any entry is still listed, as the report lists every governed tenant.
     store.addWorkload("t-empty", "StatefulSet/etcd", "etcd");
     const b = store.addWorkload("t-b", "StatefulSet/etcd", "etcd");
-    store.add(
+    add(
+      store,
       b,
       entry(2_000, {
         action: "blocked",
@@ -37,7 +42,7 @@ describe("TimelineStore", () => {
     );
     // Equal times keep the order they were added in (the workloads' order).
     const a2 = store.addWorkload("t-a", "Deployment/kube-scheduler", "kube-scheduler");
-    store.add(a2, entry(1_000, { summary: "scheduler at the same time" }));
+    add(store, a2, entry(1_000, { summary: "scheduler at the same time" }));
     const timeline = store.timeline();
     expect(Object.keys(timeline)).toEqual(["t-a", "t-empty", "t-b"]);
     expect(timeline["t-empty"]).toEqual([]);
@@ -80,7 +85,7 @@ describe("TimelineStore", () => {
     const store = new TimelineStore();
     const w = store.addWorkload("t", "Deployment/x", "kube-apiserver");
     const summaries = ["a\uD800b", "\uDC00", "ok 😀", "x".repeat(9 * 1024 * 1024), "é".repeat(3_000_000), ""];
-    summaries.forEach((summary, i) => store.add(w, entry(i, { summary })));
+    summaries.forEach((summary, i) => add(store, w, entry(i, { summary })));
     expect(store.timeline()["t"]?.map((e) => e.summary)).toEqual(summaries);
   });
 
@@ -89,7 +94,7 @@ describe("TimelineStore", () => {
     const w = store.addWorkload("t", "Deployment/x", "kube-apiserver");
     const n = 5_000;
     for (let i = 0; i < n; i++)
-      store.add(w, entry(n - i, { before: { replicas: i }, after: { replicas: i + 1, memoryLimit: i * 1.5 } }));
+      add(store, w, entry(n - i, { before: { replicas: i }, after: { replicas: i + 1, memoryLimit: i * 1.5 } }));
     const entries = store.timeline()["t"] ?? [];
     expect(entries).toHaveLength(n);
     entries.forEach((e, k) => {
@@ -104,10 +109,10 @@ describe("TimelineStore", () => {
     const store = new TimelineStore();
     const a = store.addWorkload("t-a", "Deployment/x", "kube-apiserver");
     const b = store.addWorkload("t-b", "Deployment/y", "kube-apiserver");
-    store.add(a, entry(5, { category: "OOMKilled", rolling: true }));
-    store.add(b, entry(1, { direction: "Down", category: "Underutilized", rolling: false }));
-    store.add(b, entry(2, { action: "blocked", category: "OOMKilled" }));
-    store.add(a, entry(3, { direction: "Down", rolling: true }));
+    add(store, a, entry(5, { category: "OOMKilled", rolling: true }));
+    add(store, b, entry(1, { direction: "Down", category: "Underutilized", rolling: false }));
+    add(store, b, entry(2, { action: "blocked", category: "OOMKilled" }));
+    add(store, a, entry(3, { direction: "Down", rolling: true }));
     expect(store.changes()).toEqual([
       { at: 5, tenant: "t-a", oom: true, reasons: ["ScaleUp", "RestartRequiring"] },
       { at: 1, tenant: "t-b", oom: false, reasons: ["ScaleDown"] },
@@ -115,7 +120,7 @@ describe("TimelineStore", () => {
     ]);
     // No OOM category among the entries: none is an OOM change (and looking does not add one).
     const other = new TimelineStore();
-    other.add(other.addWorkload("t", "Deployment/x", "etcd"), entry(1, { rolling: false }));
+    add(other, other.addWorkload("t", "Deployment/x", "etcd"), entry(1, { rolling: false }));
     expect(other.changes()).toEqual([{ at: 1, tenant: "t", oom: false, reasons: ["ScaleUp"] }]);
   });
 });

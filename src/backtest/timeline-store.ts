@@ -7,11 +7,8 @@
 import type { DisruptionReason } from "../api/index.js";
 import type { Size } from "../scaler/types.js";
 
-/** A change (or a change held back) of the timeline. */
-export interface TimelineEntry {
-  at: string;
-  workload: string;
-  component: string;
+/** What the timeline keeps of a plan that changed or blocked something. */
+export interface ActedFields {
   action: "change" | "blocked";
   direction: "Up" | "Down";
   category: string;
@@ -20,6 +17,13 @@ export interface TimelineEntry {
   before: Size;
   after: Size;
   blockedBy?: string;
+}
+
+/** A change (or a change held back) of the timeline. */
+export interface TimelineEntry extends ActedFields {
+  at: string;
+  workload: string;
+  component: string;
 }
 
 /** One change the replay made, as the disruption budgets count it. */
@@ -28,21 +32,6 @@ export interface BudgetedChange {
   tenant: string;
   oom: boolean;
   reasons: readonly DisruptionReason[];
-}
-
-/** What an entry is made of, as the replay gives it (a plan that changed or blocked something, and its step). */
-export interface EntryInput {
-  at: number;
-  action: "change" | "blocked";
-  direction: "Up" | "Down";
-  category: string;
-  scaler: string;
-  summary: string;
-  before: Size;
-  after: Size;
-  blockedBy?: string;
-  /** A change that restarts the pods (a rolling update), as the budgets count RestartRequiring. */
-  rolling: boolean;
 }
 
 /** A Size's fields, in the order an entry's sizes are given back (undefined ones left out). */
@@ -135,15 +124,19 @@ export class TimelineStore {
     return this.workloads.length / 3 - 1;
   }
 
-  add(workload: number, e: EntryInput): void {
+  /**
+   * An entry of `workload` (addWorkload's number) at `at` (ms); `rolling`: a change that restarts the pods (a rolling
+   * update), as the budgets count RestartRequiring.
+   */
+  add(workload: number, at: number, rolling: boolean, e: ActedFields): void {
     if (this.count === this.capacity) this.grow(this.capacity * 2);
     const k = this.count++;
-    this.at[k] = e.at;
+    this.at[k] = at;
     this.workload[k] = workload;
     this.flags[k] =
       (e.action === "blocked" ? blockedFlag : 0) |
       (e.direction === "Down" ? downFlag : 0) |
-      (e.rolling ? rollingFlag : 0);
+      (rolling ? rollingFlag : 0);
     this.category[k] = this.strings.id(e.category);
     this.scaler[k] = this.strings.id(e.scaler);
     this.blockedBy[k] = this.strings.id(e.blockedBy);

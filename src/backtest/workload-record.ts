@@ -2,10 +2,11 @@
 // main thread for a small run): its slack and under-provisioned time before and under each policy, what became of
 // its OOM kills, and the rounds that acted, without their evidence and notes. The main thread only adds these up
 // and keeps the timeline (./run.ts); no column of the workload's steps crosses between threads.
-import type { Plan, Size } from "../scaler/types.js";
+import type { Plan } from "../scaler/types.js";
 import type { BacktestWorkload } from "./inventory.js";
 import type { Coverage, CoverageSignal, WorkloadFigures } from "./replay.js";
 import type { SignalHistory } from "./signals.js";
+import type { ActedFields } from "./timeline-store.js";
 import type { Replayed, WorkloadReplay } from "./workload-replay.js";
 
 const hours = (ms: number) => ms / 3_600_000;
@@ -19,17 +20,9 @@ export interface UsageFigures {
 }
 
 /** A round that changed or blocked something, as the timeline and the report's counts read it. */
-export interface ActedRound {
+export interface ActedRound extends ActedFields {
   /** The step. */
   i: number;
-  action: "change" | "blocked";
-  direction: "Up" | "Down";
-  category: string;
-  scaler: string;
-  summary: string;
-  before: Size;
-  after: Size;
-  blockedBy?: string;
   heldByFleetBudget?: boolean;
 }
 
