@@ -1,8 +1,8 @@
 // A policy's timeline, kept in columns until the report: typed arrays for the numbers and codes, and each summary as
 // UTF-8 in large buffers. The timeline holds every change of the fleet until the report (615 k at 500 tenants × 14
 // days, two policies); as objects (an entry, its time and summary strings, two sizes) they were most of the main
-// thread's heap at the end of a run, and every major GC marked them again: the main thread spent about 13 s in
-// incremental marking alone, and V8's helper threads more (bench/README.md). Here they are a few dozen heap objects,
+// thread's heap at the end of a run, and every major GC marked them again: in about half the runs the main thread
+// spent 13-19 s in incremental marking alone, and V8's helper threads 40-60 CPU-s (bench/README.md). Here they are a few dozen heap objects,
 // and the entries are built once, when the report asks for them.
 import type { DisruptionReason } from "../api/index.js";
 import type { Size } from "../scaler/types.js";
@@ -53,7 +53,7 @@ const surrogate = /[\uD800-\uDFFF]/;
 /** The bytes of a summary chunk: large enough that few are made, small enough not to hold much unused. */
 const chunkBytes = 8 * 1024 * 1024;
 
-/** `a` with room for `length` values: itself, or a copy in one of that length. */
+/** A copy of `a` in an array of `length` values (at least a's). */
 function grown<T extends Float64Array | Int32Array | Uint32Array | Uint8Array>(a: T, length: number): T {
   const b = new (a.constructor as new (n: number) => T)(length);
   b.set(a);
@@ -95,7 +95,7 @@ export class TimelineStore {
   private category = new Uint32Array(this.capacity);
   private scaler = new Uint32Array(this.capacity);
   private blockedBy = new Uint32Array(this.capacity);
-  /** Before, then after, perSize values each (NaN for a field the size does not have). */
+  /** Before, then after, perSize values each (NaN for a field the size does not have: a NaN comes back as none). */
   private sizes = new Float64Array(this.capacity * 2 * perSize);
   /** Each summary's chunk, and where its bytes start and end in it. */
   private summaryChunk = new Uint32Array(this.capacity);
