@@ -10,7 +10,7 @@ import { coverageSignals, type Coverage, type CoverageSignal } from "./replay.js
 import type { QueryFailure, SignalHistory } from "./signals.js";
 import { TimelineStore, type BudgetedChange, type TimelineEntry } from "./timeline-store.js";
 import { ReplayWorkers, type ReplayWorkerOptions } from "./workers.js";
-import { workloadRecord, type OomOutcome, type PolicyRecord, type WorkloadRecord } from "./workload-record.js";
+import { hours, workloadRecord, type OomOutcome, type PolicyRecord, type WorkloadRecord } from "./workload-record.js";
 import { parsePolicies, replayWorkload, type Policy } from "./workload-replay.js";
 
 export { parsePolicies, type Policy } from "./workload-replay.js";
@@ -98,8 +98,6 @@ export const rawSizesNote =
   "evaluated with Prometheus' lookback: a pod's size ends up to the lookback after the pod, where Prometheus would " +
   "end it at its stale marker. They count in the 'before' figures, and as a kill's limit, read from the killed " +
   "pod's own series at the step before the kill, where the pod still has it.";
-
-const hours = (ms: number) => ms / 3_600_000;
 
 function median(xs: number[]): number {
   if (xs.length === 0) return 0;

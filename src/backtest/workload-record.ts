@@ -9,7 +9,8 @@ import type { SignalHistory } from "./signals.js";
 import type { ActedFields } from "./timeline-store.js";
 import type { Replayed, WorkloadReplay } from "./workload-replay.js";
 
-const hours = (ms: number) => ms / 3_600_000;
+/** Milliseconds as hours. */
+export const hours = (ms: number) => ms / 3_600_000;
 const GiB = 1024 ** 3;
 
 /** Request above usage (never below), and the time with usage above the request. */
