@@ -10,6 +10,7 @@ import {
   readRequestBody,
   readResponseBody,
   RemoteReadDecodeError,
+  SampleColumns,
 } from "./remote-read.js";
 import {
   crc32cSlow,
@@ -105,9 +106,12 @@ describe("streamed chunks", () => {
     v !== staleMarker && ((v >> 52n) & 0x7ffn) === 0x7ffn && (v & ((1n << 52n) - 1n)) !== 0n;
   const asRead = (v: bigint) => (isNaNBits(v) ? "NaN" : v);
   const decoded = (data: Uint8Array, startMs = -Infinity, endMs = Infinity) => {
-    const out = { times: [] as number[], values: [] as number[], stale: [] as number[] };
+    const out = new SampleColumns();
     decodeXorChunk(data, startMs, endMs, out);
-    return out.times.map((t, i) => [t, asRead(out.stale[i] ? staleMarker : floatBits(out.values[i] as number))]);
+    return [...out.times.subarray(0, out.length)].map((t, i) => [
+      t,
+      asRead(out.stale[i] ? staleMarker : floatBits(out.values[i] as number)),
+    ]);
   };
 
   it("decodes an XOR chunk as xor.go writes it, to the bit: any times, any values", () => {
@@ -141,6 +145,33 @@ describe("streamed chunks", () => {
     );
   });
 
+  it("refuses a chunk cut short anywhere, and appends chunk after chunk to one series' columns", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 1, max: 2 ** 33 }), fc.double().map(floatBits)), {
+          minLength: 1,
+          maxLength: 60,
+        }),
+        fc.nat(),
+        (points, cutAt) => {
+          let t = 1_764_547_200_000;
+          const samples = points.map(([g, v]): [number, bigint] => [(t += g), v]);
+          const data = xorChunk(samples);
+          // Every byte of a chunk holds a bit of a sample: one cut anywhere loses part of one.
+          const cut = cutAt % data.length;
+          expect(() => decodeXorChunk(data.subarray(0, cut), -Infinity, Infinity, new SampleColumns())).toThrow(
+            RemoteReadDecodeError,
+          );
+          const out = new SampleColumns();
+          for (let k = 0; k < 3; k++) decodeXorChunk(data, -Infinity, Infinity, out);
+          expect(out.length).toBe(3 * samples.length);
+          expect([...out.times.subarray(0, out.length)]).toEqual([1, 2, 3].flatMap(() => samples.map(([ts]) => ts)));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it("reads a delta of deltas on each edge of each bucket", () => {
     for (const e of [8192, -8191, 8193, -8192, 65536, -65535, 65537, -65536, 524288, -524287, 524289, -524288]) {
       const samples: Array<[number, bigint]> = [0, 30_000, 60_000 + e, 120_000 + e].map((t, i) => [
@@ -160,6 +191,10 @@ describe("streamed chunks", () => {
     expect(crc32c(Buffer.from("123456789"))).toBe(0xe3069283);
     const random = Uint8Array.from({ length: 300 }, (_, i) => (i * 7919) & 0xff);
     expect(crc32c(random)).toBe(crc32cSlow(random));
+    // Eight bytes a step, and the bytes before and after: any start and end.
+    for (const start of [0, 1, 3, 7, 8, 9])
+      for (const end of [start, start + 1, start + 7, start + 8, 291, 299, 300])
+        expect(crc32c(random, start, end), `${start}..${end}`).toBe(crc32cSlow(random.subarray(start, end)));
   });
 
   it("reads each query's series from frames, one series going on in the next frame, its labels again", () => {

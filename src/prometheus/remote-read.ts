@@ -277,165 +277,237 @@ export function readResponseBody(body: Uint8Array, maxBytes: number): RawSeries[
 /** The answer's content type when the server streams chunks (else the SAMPLES answer, snappy-compressed). */
 export const streamedContentType = "application/x-streamed-protobuf; proto=prometheus.ChunkedReadResponse";
 
-const crcTable = (() => {
-  const t = new Uint32Array(256);
+/**
+ * CRC-32C's tables for eight bytes a step ("slicing-by-8", as Go's crc32 does without the CPU's instruction): table
+ * k gives the CRC of a byte followed by k zero bytes. Table 0 is the classic byte-at-a-time one.
+ */
+const crcTables = (() => {
+  const t = new Uint32Array(8 * 256);
   for (let n = 0; n < 256; n++) {
     let c = n;
     for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
     t[n] = c >>> 0;
   }
+  for (let n = 0; n < 256; n++)
+    for (let k = 1; k < 8; k++) {
+      const prev = t[(k - 1) * 256 + n] as number;
+      t[k * 256 + n] = ((t[prev & 0xff] as number) ^ (prev >>> 8)) >>> 0;
+    }
   return t;
 })();
 
 /** CRC-32C (Castagnoli) of `buf[start, end)`, as Go's crc32.Checksum with crc32.MakeTable(crc32.Castagnoli). */
 export function crc32c(buf: Uint8Array, start = 0, end = buf.length): number {
+  const t = crcTables;
   let c = 0xffffffff;
-  for (let i = start; i < end; i++) c = (crcTable[(c ^ (buf[i] as number)) & 0xff] as number) ^ (c >>> 8);
+  let i = start;
+  for (; i + 8 <= end; i += 8) {
+    const a =
+      c ^
+      ((buf[i] as number) |
+        ((buf[i + 1] as number) << 8) |
+        ((buf[i + 2] as number) << 16) |
+        ((buf[i + 3] as number) << 24));
+    c =
+      (t[1792 + (a & 0xff)] as number) ^
+      (t[1536 + ((a >>> 8) & 0xff)] as number) ^
+      (t[1280 + ((a >>> 16) & 0xff)] as number) ^
+      (t[1024 + (a >>> 24)] as number) ^
+      (t[768 + (buf[i + 4] as number)] as number) ^
+      (t[512 + (buf[i + 5] as number)] as number) ^
+      (t[256 + (buf[i + 6] as number)] as number) ^
+      (t[buf[i + 7] as number] as number);
+  }
+  for (; i < end; i++) c = (t[(c ^ (buf[i] as number)) & 0xff] as number) ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
 }
 
-/** A reader of a chunk's bits, most significant first (tsdb/chunkenc/bstream.go). */
-class BitReader {
-  constructor(
-    private readonly buf: Uint8Array,
-    /** The bit read next. */
-    private pos: number,
-    private readonly end: number,
-  ) {}
+/** The four bytes of `b` from byte `i`, big-endian, as a 32-bit word; a byte past `len` reads as 0. */
+function wordAt(b: Uint8Array, len: number, i: number): number {
+  if (i + 3 < len)
+    return ((b[i] as number) << 24) | ((b[i + 1] as number) << 16) | ((b[i + 2] as number) << 8) | (b[i + 3] as number);
+  let w = 0;
+  for (let k = 0; k < 4; k++) w = (w << 8) | (i + k < len ? (b[i + k] as number) : 0);
+  return w;
+}
 
-  /** `n` bits (at most 32) as an unsigned number. */
-  bits(n: number): number {
-    const pos = this.pos;
-    if (pos + n > this.end) throw new RemoteReadDecodeError("chunk ends within a sample");
-    const shift = pos & 7;
-    if (n > 0 && shift + n <= 32) {
-      // All within the four bytes from the first one: one 32-bit word, its first `shift` bits dropped. A byte past
-      // the buffer reads as 0 (none of its bits is taken: pos + n is within the chunk).
-      const b = this.buf;
-      const i = pos >>> 3;
-      const word =
-        ((b[i] as number) << 24) |
-        (((b[i + 1] as number | undefined) ?? 0) << 16) |
-        (((b[i + 2] as number | undefined) ?? 0) << 8) |
-        ((b[i + 3] as number | undefined) ?? 0);
-      this.pos = pos + n;
-      return (word << shift) >>> (32 - n);
-    }
-    let v = 0;
-    let left = n;
-    while (left > 0) {
-      const byte = this.buf[this.pos >>> 3] as number;
-      const avail = 8 - (this.pos & 7);
-      const take = avail < left ? avail : left;
-      v = v * (1 << take) + ((byte >>> (avail - take)) & ((1 << take) - 1));
-      this.pos += take;
-      left -= take;
-    }
-    return v;
+/**
+ * `n` bits (1 to 32) of a chunk from bit `pos`, most significant first (tsdb/chunkenc/bstream.go), as an unsigned
+ * number; bits past the chunk's `len` bytes read as 0 (the caller checks where the sample ended).
+ */
+function bitsAt(b: Uint8Array, len: number, pos: number, n: number): number {
+  const s = pos & 7;
+  return s + n <= 32 ? (wordAt(b, len, pos >>> 3) << s) >>> (32 - n) : wideBitsAt(b, len, pos, n);
+}
+
+/** bitsAt of more bits than one word holds from `pos`: the first n - 8, then the last 8. */
+function wideBitsAt(b: Uint8Array, len: number, pos: number, n: number): number {
+  const head = (wordAt(b, len, pos >>> 3) << (pos & 7)) >>> (40 - n);
+  return head * 256 + ((wordAt(b, len, (pos + n - 8) >>> 3) << ((pos + n - 8) & 7)) >>> 24);
+}
+
+/** encoding/binary's uvarint read a byte (8 bits) at a time from bit `at.pos` of a chunk, which it moves on. */
+function chunkUvarint(b: Uint8Array, len: number, at: { pos: number }): number {
+  let result = 0;
+  let scale = 1;
+  for (let i = 0; i < 10; i++) {
+    const byte = bitsAt(b, len, at.pos, 8);
+    at.pos += 8;
+    result += (byte & 0x7f) * scale;
+    if (byte < 0x80) return result;
+    scale *= 0x80;
+  }
+  throw new RemoteReadDecodeError("varint too long in a chunk");
+}
+
+/**
+ * A series' samples as its chunks are decoded: columns with room for `capacity` samples (grown by doubling past it),
+ * the first `length` in use.
+ */
+export class SampleColumns {
+  times: Float64Array;
+  values: Float64Array;
+  stale: Uint8Array;
+  length = 0;
+
+  constructor(capacity = 0) {
+    this.times = new Float64Array(capacity);
+    this.values = new Float64Array(capacity);
+    this.stale = new Uint8Array(capacity);
   }
 
-  bit(): number {
-    const pos = this.pos;
-    if (pos >= this.end) throw new RemoteReadDecodeError("chunk ends within a sample");
-    this.pos = pos + 1;
-    return ((this.buf[pos >>> 3] as number) >>> (7 - (pos & 7))) & 1;
-  }
-
-  /** encoding/binary's uvarint, a byte at a time from the bits. */
-  uvarint(): number {
-    let result = 0;
-    let scale = 1;
-    for (let i = 0; i < 10; i++) {
-      const b = this.bits(8);
-      result += (b & 0x7f) * scale;
-      if (b < 0x80) return result;
-      scale *= 0x80;
-    }
-    throw new RemoteReadDecodeError("varint too long in a chunk");
-  }
-
-  /** encoding/binary's (zig-zag) varint. */
-  varint(): number {
-    const u = this.uvarint();
-    return u % 2 === 0 ? u / 2 : -(u + 1) / 2;
+  /** Room for `n` more samples. */
+  reserve(n: number): void {
+    const need = this.length + n;
+    if (need <= this.times.length) return;
+    const size = Math.max(need, 2 * this.times.length, 64);
+    const grow = <T extends Float64Array | Uint8Array>(old: T, next: T): T => {
+      next.set(old.subarray(0, this.length));
+      return next;
+    };
+    this.times = grow(this.times, new Float64Array(size));
+    this.values = grow(this.values, new Float64Array(size));
+    this.stale = grow(this.stale, new Uint8Array(size));
   }
 }
 
-/** Scratch space to turn a float's two 32-bit halves into the float. */
-const scratch = new DataView(new ArrayBuffer(8));
+/** A float's two 32-bit halves, high and low, as the float (a stale marker's bits as NaN). */
+const halves = new DataView(new ArrayBuffer(8));
 
 /**
  * The samples of one XOR chunk (tsdb/chunkenc/xor.go: the first timestamp as a varint and value as 64 bits, the
  * second timestamp's delta as a uvarint, then deltas of deltas in 1, 14, 17, 20 or 64 bits; each value XOR the one
- * before, with its leading and trailing zero bits), those within [startMs, endMs] appended to the columns.
+ * before, with its leading and trailing zero bits), those within [startMs, endMs] appended to `out`.
  */
-export function decodeXorChunk(
-  data: Uint8Array,
-  startMs: number,
-  endMs: number,
-  out: { times: number[]; values: number[]; stale: number[] },
-): void {
-  if (data.length < 2) throw new RemoteReadDecodeError("chunk without its sample count");
+export function decodeXorChunk(data: Uint8Array, startMs: number, endMs: number, out: SampleColumns): void {
+  const len = data.length;
+  if (len < 2) throw new RemoteReadDecodeError("chunk without its sample count");
   const count = ((data[0] as number) << 8) | (data[1] as number);
-  const r = new BitReader(data, 16, data.length * 8);
+  const endBit = len * 8;
+  const at = { pos: 16 };
+  out.reserve(count);
+  const { times, values, stale } = out;
+  let k = out.length;
+  let pos = 16;
   let t = 0;
   let delta = 0;
   // The value's bits, high and low halves, and the leading and trailing zeros of the last XOR written in full.
   let hi = 0;
   let lo = 0;
+  let v = 0;
+  let isStale = 0;
   let leading = 0xff;
   let trailing = 0;
   for (let n = 0; n < count; n++) {
+    // The value's control bits: 0b0x the one before, 0b10 and 0b11 another one (its bits read below); -1 the first.
+    let control: number;
     if (n === 0) {
-      t = r.varint();
-      hi = r.bits(32);
-      lo = r.bits(32);
+      at.pos = pos;
+      const u = chunkUvarint(data, len, at);
+      t = u % 2 === 0 ? u / 2 : -(u + 1) / 2;
+      hi = bitsAt(data, len, at.pos, 32);
+      lo = bitsAt(data, len, at.pos + 32, 32);
+      pos = at.pos + 64;
+      control = -1;
     } else {
-      if (n === 1) delta = r.uvarint();
-      else {
-        let d = 0;
-        for (let i = 0; i < 4; i++) {
-          d <<= 1;
-          if (r.bit() === 0) break;
-          d |= 1;
+      if (n === 1) {
+        at.pos = pos;
+        delta = chunkUvarint(data, len, at);
+        pos = at.pos;
+        control = bitsAt(data, len, pos, 2);
+      } else {
+        // The next 25 bits at least: the delta of deltas' bucket, from its prefix 0, 10, 110, 1110 or 1111, and
+        // for the usual bucket 0 (a steady scrape) the value's control bits after it, without a second read.
+        const word = wordAt(data, len, pos >>> 3) << (pos & 7);
+        if (word >= 0) {
+          pos += 1;
+          control = (word << 1) >>> 30;
+        } else {
+          const prefix = word >>> 28;
+          let size: number;
+          if (prefix < 0b1100) {
+            size = 14;
+            pos += 2;
+          } else if (prefix < 0b1110) {
+            size = 17;
+            pos += 3;
+          } else {
+            size = prefix === 0b1110 ? 20 : 64;
+            pos += 4;
+          }
+          let dod: number;
+          if (size === 64) dod = (bitsAt(data, len, pos, 32) | 0) * 2 ** 32 + bitsAt(data, len, pos + 32, 32);
+          else {
+            const bits = bitsAt(data, len, pos, size);
+            // Negative numbers come back as large unsigned ones (docs/bstream.md).
+            dod = bits > 1 << (size - 1) ? bits - (1 << size) : bits;
+          }
+          pos += size;
+          delta += dod;
+          control = bitsAt(data, len, pos, 2);
         }
-        let dod = 0;
-        const size = d === 0b10 ? 14 : d === 0b110 ? 17 : d === 0b1110 ? 20 : 0;
-        if (size > 0) {
-          const bits = r.bits(size);
-          // Negative numbers come back as large unsigned ones (docs/bstream.md).
-          dod = bits > 2 ** (size - 1) ? bits - 2 ** size : bits;
-        } else if (d === 0b1111) {
-          const high = r.bits(32);
-          dod = (high | 0) * 2 ** 32 + r.bits(32);
-        }
-        delta += dod;
       }
       t += delta;
-      // The value: unchanged ('0'), or XOR'd with significant bits placed by the last or by new zero counts.
-      if (r.bit() === 1) {
-        if (r.bit() === 1) {
-          leading = r.bits(5);
-          let significant = r.bits(6);
-          if (significant === 0) significant = 64;
-          trailing = 64 - leading - significant;
+      // The value: unchanged ('0'), or XOR'd with significant bits placed by the last ('10') or by new zero counts ('11').
+      if (control < 0b10) pos += 1;
+      else {
+        pos += 2;
+        if (control === 0b11) {
+          const counts = bitsAt(data, len, pos, 11);
+          pos += 11;
+          leading = counts >>> 6;
+          // 0 significant bits stands for 64.
+          trailing = 64 - leading - (counts & 0x3f || 64);
         } else if (leading === 0xff) throw new RemoteReadDecodeError("chunk reuses zero counts it never set");
         const top = 63 - leading;
         // The bits at positions top..trailing: those at 32 and above into the high half, the others into the low.
-        const highCount = top >= 32 ? top - Math.max(trailing, 32) + 1 : 0;
+        const highFrom = trailing > 32 ? trailing : 32;
+        const highCount = top >= 32 ? top - highFrom + 1 : 0;
         const lowCount = top - trailing + 1 - highCount;
-        if (highCount > 0) hi = (hi ^ (r.bits(highCount) * 2 ** (Math.max(trailing, 32) - 32))) >>> 0;
-        if (lowCount > 0) lo = (lo ^ (r.bits(lowCount) * 2 ** trailing)) >>> 0;
+        if (highCount > 0) {
+          hi = (hi ^ (bitsAt(data, len, pos, highCount) << (highFrom - 32))) >>> 0;
+          pos += highCount;
+        }
+        if (lowCount > 0) {
+          lo = (lo ^ (bitsAt(data, len, pos, lowCount) << trailing)) >>> 0;
+          pos += lowCount;
+        }
       }
     }
+    // Bits past the chunk read as 0: a sample that took any is a chunk cut short.
+    if (pos > endBit) throw new RemoteReadDecodeError("chunk ends within a sample");
+    if (control !== 0 && control !== 1) {
+      isStale = hi === staleHigh && lo === staleLow ? 1 : 0;
+      halves.setUint32(0, hi);
+      halves.setUint32(4, lo);
+      v = isStale ? Number.NaN : halves.getFloat64(0);
+    }
     if (t < startMs || t > endMs) continue;
-    scratch.setUint32(0, hi);
-    scratch.setUint32(4, lo);
-    const isStale = hi === staleHigh && lo === staleLow;
-    out.times.push(t);
-    out.values.push(isStale ? Number.NaN : scratch.getFloat64(0));
-    out.stale.push(isStale ? 1 : 0);
+    times[k] = t;
+    values[k] = v;
+    stale[k++] = isStale;
   }
+  out.length = k;
 }
 
 /**
@@ -444,7 +516,9 @@ export function decodeXorChunk(
  * time order.
  */
 export function decodeStreamedResponse(buf: Uint8Array, queries: readonly RemoteQuery[]): RawSeries[][] {
-  type Building = { labels: Record<string, string>; times: number[]; values: number[]; stale: number[] };
+  // First the frames, for each series its chunks and their sample counts; then each series' chunks decoded into
+  // columns of that many samples, at most (a chunk's samples outside the range are left out).
+  type Building = { labels: Record<string, string>; chunks: Uint8Array[]; count: number };
   const byQuery = queries.map(() => new Map<string, Building>());
   const frames = new Reader(buf, 0, buf.length);
   while (frames.more) {
@@ -469,9 +543,8 @@ export function decodeStreamedResponse(buf: Uint8Array, queries: readonly Remote
       else if (key === (2 << 3) + 0) index = f.varint();
       else f.skip(key % 8);
     }
-    const query = queries[index];
     const series = byQuery[index];
-    if (!query || !series) throw new RemoteReadDecodeError(`frame of query ${index}, of ${queries.length} asked`);
+    if (!series) throw new RemoteReadDecodeError(`frame of query ${index}, of ${queries.length} asked`);
     for (const [s, e] of seriesSpans) {
       const labels: Record<string, string> = {};
       const chunks: Array<[number, number]> = [];
@@ -484,11 +557,11 @@ export function decodeStreamedResponse(buf: Uint8Array, queries: readonly Remote
       }
       const id = JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
       let b = series.get(id);
-      if (!b) series.set(id, (b = { labels, times: [], values: [], stale: [] }));
+      if (!b) series.set(id, (b = { labels, chunks: [], count: 0 }));
       for (const [cs, ce] of chunks) {
         const c = new Reader(buf, cs, ce);
         let type = 0;
-        let data: Uint8Array | undefined;
+        let data: Uint8Array = new Uint8Array(0);
         while (c.more) {
           const k = c.varint();
           if (k === (3 << 3) + 0) type = c.varint();
@@ -496,21 +569,27 @@ export function decodeStreamedResponse(buf: Uint8Array, queries: readonly Remote
           else c.skip(k % 8);
         }
         if (type !== 1) throw new RemoteReadDecodeError(`chunk encoding ${type} is not read here (only XOR, 1)`);
-        decodeXorChunk(data ?? new Uint8Array(0), query.startMs, query.endMs, b);
+        b.chunks.push(data);
+        if (data.length >= 2) b.count += ((data[0] as number) << 8) | (data[1] as number);
       }
     }
   }
-  return byQuery.map((series) =>
-    [...series.values()].map((b) => {
-      for (let i = 1; i < b.times.length; i++)
-        if ((b.times[i] as number) < (b.times[i - 1] as number))
+  return byQuery.map((series, q) => {
+    const { startMs, endMs } = queries[q] as RemoteQuery;
+    return [...series.values()].map(({ labels, chunks, count }) => {
+      const samples = new SampleColumns(count);
+      for (const data of chunks) decodeXorChunk(data, startMs, endMs, samples);
+      const n = samples.length;
+      const times = samples.times;
+      for (let i = 1; i < n; i++)
+        if ((times[i] as number) < (times[i - 1] as number))
           throw new RemoteReadDecodeError("samples out of time order");
       return {
-        labels: b.labels,
-        timestampsMs: Float64Array.from(b.times),
-        values: Float64Array.from(b.values),
-        stale: Uint8Array.from(b.stale),
+        labels,
+        timestampsMs: times.subarray(0, n),
+        values: samples.values.subarray(0, n),
+        stale: samples.stale.subarray(0, n),
       };
-    }),
-  );
+    });
+  });
 }
