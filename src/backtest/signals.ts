@@ -6,7 +6,13 @@
 // missing over its chunk, with the reason kept; the rest of the history is still used (a partial history, never
 // a crash), and a step without a value is missing, never zero.
 import type { Lookback, RangeColumns, RangeQueryClient } from "../prometheus/client.js";
-import type { LabelMatcher, RawSeries } from "../prometheus/remote-read.js";
+import {
+  ownSeries,
+  type LabelMatcher,
+  type RawSeries,
+  type RemoteQuery,
+  type SeriesVisitor,
+} from "../prometheus/remote-read.js";
 import { PrometheusError, rangeColumnsOf } from "../prometheus/client.js";
 import { rateAtSteps, type RateWindow } from "../prometheus/rate.js";
 import { parseDuration } from "../api/common.js";
@@ -373,6 +379,24 @@ export function evaluateRemoteSteps(
   metrics: Partial<MetricNames> = {},
   rate?: RateWindow,
 ): StepColumn[] {
+  const evaluation = remoteEvaluation(form, steps, first, last, lookback, metrics, rate);
+  for (const s of series) evaluation.add(s);
+  return evaluation.columns();
+}
+
+/**
+ * evaluateRemoteSteps a series at a time: `add` folds one series into the output series at once (it keeps none of
+ * the series' columns, which a SeriesVisitor is only lent), and `columns` gives the output series once all are in.
+ */
+export function remoteEvaluation(
+  form: RemoteForm,
+  steps: readonly number[],
+  first: number,
+  last: number,
+  lookback: Lookback,
+  metrics: Partial<MetricNames> = {},
+  rate?: RateWindow,
+): { add(s: RangeColumns & Partial<Pick<RawSeries, "stale">>): void; columns(): StepColumn[] } {
   const n = { ...defaultMetricNames, ...metrics };
   const width = last - first + 1;
   if (form === "maxRateByContainer" && !rate) throw new Error("maxRateByContainer needs the rate window");
@@ -397,7 +421,7 @@ export function evaluateRemoteSteps(
   };
   const byContainer = [n.namespaceLabel, n.podLabel, n.containerLabel];
   const byNamespace = [n.namespaceLabel];
-  for (const s of series) {
+  const add = (s: RangeColumns & Partial<Pick<RawSeries, "stale">>) => {
     let put: (i: number, v: number) => void;
     if (form === "maxByContainer" || form === "maxRateByContainer" || form === "maxByNamespace") {
       const { key, labels } = grouped(s, form === "maxByNamespace" ? byNamespace : byContainer);
@@ -419,37 +443,40 @@ export function evaluateRemoteSteps(
     if (form === "maxRateByContainer")
       rateAtSteps(s.timestampsMs, s.values, steps, first, last, rate as RateWindow, put, s.stale);
     else selectAtSteps(s.timestampsMs, s.values, steps, first, last, lookback, put, s.stale);
-  }
-  let outputs = [...groups.values()];
-  if (form === "sumOfMaxByResource") {
-    // The inner max by (namespace, resource), then sum by (namespace).
-    const sums = new Map<string, StepColumn>();
-    for (const g of outputs) {
-      const ns = g.labels[n.namespaceLabel] ?? "";
-      let sum = sums.get(ns);
-      if (!sum) {
-        const labels: Record<string, string> = ns ? { [n.namespaceLabel]: ns } : {};
-        sums.set(ns, (sum = { labels, acc: new Float64Array(width), seen: new Uint8Array(width) }));
+  };
+  const columns = (): StepColumn[] => {
+    let outputs = [...groups.values()];
+    if (form === "sumOfMaxByResource") {
+      // The inner max by (namespace, resource), then sum by (namespace).
+      const sums = new Map<string, StepColumn>();
+      for (const g of outputs) {
+        const ns = g.labels[n.namespaceLabel] ?? "";
+        let sum = sums.get(ns);
+        if (!sum) {
+          const labels: Record<string, string> = ns ? { [n.namespaceLabel]: ns } : {};
+          sums.set(ns, (sum = { labels, acc: new Float64Array(width), seen: new Uint8Array(width) }));
+        }
+        for (let k = 0; k < width; k++) {
+          if (!g.seen[k]) continue;
+          sum.acc[k] = (sum.acc[k] as number) + (g.acc[k] as number);
+          sum.seen[k] = 1;
+        }
       }
+      outputs = [...sums.values()];
+    }
+    return outputs.filter((g) => {
+      let any = false;
       for (let k = 0; k < width; k++) {
         if (!g.seen[k]) continue;
-        sum.acc[k] = (sum.acc[k] as number) + (g.acc[k] as number);
-        sum.seen[k] = 1;
+        any = true;
+        const v = g.acc[k] as number;
+        if (!Number.isFinite(v))
+          throw new PrometheusError(`non-finite sample ${v} in ${JSON.stringify(g.labels)}`, "malformed");
       }
-    }
-    outputs = [...sums.values()];
-  }
-  return outputs.filter((g) => {
-    let any = false;
-    for (let k = 0; k < width; k++) {
-      if (!g.seen[k]) continue;
-      any = true;
-      const v = g.acc[k] as number;
-      if (!Number.isFinite(v))
-        throw new PrometheusError(`non-finite sample ${v} in ${JSON.stringify(g.labels)}`, "malformed");
-    }
-    return any;
-  });
+      return any;
+    });
+  };
+  return { add, columns };
 }
 
 /** One metric's series: key → value per step (NaN where the step has none). */
@@ -557,6 +584,13 @@ export async function fetchHistory(o: FetchHistoryOptions): Promise<SignalHistor
   const selectors = rawSelectors(o.namespaces, o.metrics);
   const readRaw = o.client.queryMatrixColumns?.bind(o.client);
   const remoteRead = o.client.remoteRead?.bind(o.client);
+  const remoteReadEach = o.client.remoteReadEach?.bind(o.client);
+  /** The remote read's series, each lent to `visit`: as the client decodes them where it can, else its lists. */
+  const readEach = async (queries: readonly RemoteQuery[], visit: SeriesVisitor): Promise<void> => {
+    if (remoteReadEach) return remoteReadEach(queries, visit, o.signal);
+    const results = await (remoteRead as NonNullable<typeof remoteRead>)(queries, o.signal);
+    results.forEach((series, q) => series.forEach((s) => visit(q, s)));
+  };
   const remote = remoteSelectors(o.namespaces, o.metrics);
   /** Set once the Prometheus has said it has no remote read API: the query API from then on. */
   let remoteUnsupported = !remoteRead || !o.lookback;
@@ -612,15 +646,13 @@ export async function fetchHistory(o: FetchHistoryOptions): Promise<SignalHistor
           const join = selector.form === "oomKillJoin";
           const reach = ofRate && rate ? rate.windowMs : join ? o.stepMs : lookback.deltaMs;
           try {
-            const [series = [], joined = []] = await remoteRead(
-              [selector.matchers, ...(selector.joined ? [selector.joined] : [])].map((matchers) => ({
-                startMs: start - reach,
-                endMs: end,
-                matchers,
-              })),
-              o.signal,
+            const remoteQueries = [selector.matchers, ...(selector.joined ? [selector.joined] : [])].map(
+              (matchers) => ({ startMs: start - reach, endMs: end, matchers }),
             );
-            if (join)
+            if (join) {
+              // Both sides whole (kube-state-metrics' few series): the join pairs them up once both are read.
+              const [series = [], joined = []] = remoteQueries.map((): RawSeries[] => []);
+              await readEach(remoteQueries, (q, s) => (q === 0 ? series : joined).push(ownSeries(s)));
               result = evaluateOomKills(
                 series,
                 joined,
@@ -633,17 +665,12 @@ export async function fetchHistory(o: FetchHistoryOptions): Promise<SignalHistor
                 },
                 o.metrics,
               );
-            else
-              stepColumns = evaluateRemoteSteps(
-                selector.form,
-                series,
-                steps,
-                job.first,
-                job.last,
-                lookback,
-                o.metrics,
-                rate,
-              );
+            } else {
+              // Each series folded into the chunk's output series as it is decoded: no copy of the samples is kept.
+              const evaluation = remoteEvaluation(selector.form, steps, job.first, job.last, lookback, o.metrics, rate);
+              await readEach(remoteQueries, (_, s) => evaluation.add(s));
+              stepColumns = evaluation.columns();
+            }
             history.remoteReads = (history.remoteReads ?? 0) + 1;
           } catch (err) {
             if (!(err instanceof PrometheusError && (err.kind === "unsupported" || err.kind === "too-large")))

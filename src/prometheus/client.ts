@@ -13,10 +13,12 @@ import { scanMatrix, type RangeColumns } from "./matrix.js";
 import {
   readRequestBody,
   decodeStreamedResponse,
+  forEachStreamedSeries,
   readResponseBody,
   RemoteReadDecodeError,
   type RawSeries,
   type RemoteQuery,
+  type SeriesVisitor,
 } from "./remote-read.js";
 
 export type { RangeColumns } from "./matrix.js";
@@ -151,6 +153,8 @@ export interface RangeQueryClient {
   queryMatrixColumns?(promql: string, time: Date, signal?: AbortSignal): Promise<RangeColumns[]>;
   /** Raw samples with their stale markers, by the remote read API (PrometheusClient.remoteRead). */
   remoteRead?(queries: readonly RemoteQuery[], signal?: AbortSignal): Promise<RawSeries[][]>;
+  /** remoteRead's series lent to `visit` one at a time (PrometheusClient.remoteReadEach), where the client can. */
+  remoteReadEach?(queries: readonly RemoteQuery[], visit: SeriesVisitor, signal?: AbortSignal): Promise<void>;
   /** How the Prometheus evaluates selectors and rate() (PrometheusClient.lookback); throws where it cannot tell. */
   lookback?(signal?: AbortSignal): Promise<Lookback>;
 }
@@ -162,6 +166,19 @@ export function rangeColumnsOf(series: readonly RangeSeries[]): RangeColumns[] {
     timestampsMs: Float64Array.from(s.points, (p) => p[0]),
     values: Float64Array.from(s.points, (p) => p[1]),
   }));
+}
+
+/**
+ * `decode` of a remote read answer, its errors as PrometheusErrors: "too-large" past the limit once decompressed,
+ * else "malformed".
+ */
+function decodeRemote<T>(decode: () => T): T {
+  try {
+    return decode();
+  } catch (err) {
+    if (!(err instanceof RemoteReadDecodeError)) throw err;
+    throw new PrometheusError(err.message, /decompressed/.test(err.message) ? "too-large" : "malformed");
+  }
 }
 
 export class PrometheusClient implements RangeQueryClient {
@@ -477,7 +494,45 @@ export class PrometheusClient implements RangeQueryClient {
    * 5xx is "server" (retried).
    */
   async remoteRead(queries: readonly RemoteQuery[], signal?: AbortSignal): Promise<RawSeries[][]> {
-    const maxBytes = this.options.maxResponseBytes ?? defaultMaxResponseBytes;
+    const answer = await this.remoteReadAnswer(queries, signal);
+    return answer.streamed
+      ? decodeRemote(() => decodeStreamedResponse(answer.body, queries))
+      : this.remoteSamples(answer.body, queries);
+  }
+
+  /**
+   * remoteRead's series, each lent to `visit` as it is decoded (SeriesVisitor: its columns are reused for the next
+   * one), so that a reader that folds them into its own columns keeps no copy of the answer's samples. The answer
+   * is read whole first, so a visitor is never called for an answer that is retried; an error thrown by it is
+   * passed on as it is.
+   */
+  async remoteReadEach(queries: readonly RemoteQuery[], visit: SeriesVisitor, signal?: AbortSignal): Promise<void> {
+    const answer = await this.remoteReadAnswer(queries, signal);
+    if (answer.streamed) decodeRemote(() => forEachStreamedSeries(answer.body, queries, visit));
+    else this.remoteSamples(answer.body, queries).forEach((series, q) => series.forEach((s) => visit(q, s)));
+  }
+
+  /** A SAMPLES answer's series, one list per query. */
+  private remoteSamples(body: Buffer, queries: readonly RemoteQuery[]): RawSeries[][] {
+    const results = decodeRemote(() =>
+      readResponseBody(body, 4 * (this.options.maxResponseBytes ?? defaultMaxResponseBytes)),
+    );
+    if (results.length !== queries.length)
+      throw new PrometheusError(
+        `remote read answer: ${results.length} results for ${queries.length} queries`,
+        "malformed",
+      );
+    return results;
+  }
+
+  /**
+   * The remote read API's answer to `queries`, its status checked: streamed chunks where the server has them
+   * (asked first), else the SAMPLES answer, snappy-compressed.
+   */
+  private async remoteReadAnswer(
+    queries: readonly RemoteQuery[],
+    signal?: AbortSignal,
+  ): Promise<{ body: Buffer; streamed: boolean }> {
     const params = new URLSearchParams({ queries: String(queries.length) });
     return this.callRaw(
       "api/v1/read",
@@ -493,18 +548,7 @@ export class PrometheusClient implements RangeQueryClient {
         // failure of the query, reported as such).
         if (status !== 200)
           throw new PrometheusError(`no remote read API here (HTTP ${status}): ${text()}`, "unsupported");
-        try {
-          // Streamed chunks where the server has them (asked first), else the SAMPLES answer.
-          const results = contentType.startsWith("application/x-streamed-protobuf")
-            ? decodeStreamedResponse(body, queries)
-            : readResponseBody(body, 4 * maxBytes);
-          if (results.length !== queries.length)
-            throw new RemoteReadDecodeError(`${results.length} results for ${queries.length} queries`);
-          return results;
-        } catch (err) {
-          if (!(err instanceof RemoteReadDecodeError)) throw err;
-          throw new PrometheusError(err.message, /decompressed/.test(err.message) ? "too-large" : "malformed");
-        }
+        return { body, streamed: contentType.startsWith("application/x-streamed-protobuf") };
       },
       signal,
       "POST",

@@ -322,12 +322,16 @@ export function crc32c(buf: Uint8Array, start = 0, end = buf.length): number {
   return (c ^ 0xffffffff) >>> 0;
 }
 
-/** The four bytes of `b` from byte `i`, big-endian, as a 32-bit word; a byte past `len` reads as 0. */
-function wordAt(b: Uint8Array, len: number, i: number): number {
+/**
+ * The four bytes from byte `i` of the chunk of `len` bytes at `b[off]`, big-endian, as a 32-bit word; a byte past
+ * the chunk reads as 0.
+ */
+function wordAt(b: Uint8Array, off: number, len: number, i: number): number {
+  const j = off + i;
   if (i + 3 < len)
-    return ((b[i] as number) << 24) | ((b[i + 1] as number) << 16) | ((b[i + 2] as number) << 8) | (b[i + 3] as number);
+    return ((b[j] as number) << 24) | ((b[j + 1] as number) << 16) | ((b[j + 2] as number) << 8) | (b[j + 3] as number);
   let w = 0;
-  for (let k = 0; k < 4; k++) w = (w << 8) | (i + k < len ? (b[i + k] as number) : 0);
+  for (let k = 0; k < 4; k++) w = (w << 8) | (i + k < len ? (b[j + k] as number) : 0);
   return w;
 }
 
@@ -335,23 +339,23 @@ function wordAt(b: Uint8Array, len: number, i: number): number {
  * `n` bits (1 to 32) of a chunk from bit `pos`, most significant first (tsdb/chunkenc/bstream.go), as an unsigned
  * number; bits past the chunk's `len` bytes read as 0 (the caller checks where the sample ended).
  */
-function bitsAt(b: Uint8Array, len: number, pos: number, n: number): number {
+function bitsAt(b: Uint8Array, off: number, len: number, pos: number, n: number): number {
   const s = pos & 7;
-  return s + n <= 32 ? (wordAt(b, len, pos >>> 3) << s) >>> (32 - n) : wideBitsAt(b, len, pos, n);
+  return s + n <= 32 ? (wordAt(b, off, len, pos >>> 3) << s) >>> (32 - n) : wideBitsAt(b, off, len, pos, n);
 }
 
 /** bitsAt of more bits than one word holds from `pos`: the first n - 8, then the last 8. */
-function wideBitsAt(b: Uint8Array, len: number, pos: number, n: number): number {
-  const head = (wordAt(b, len, pos >>> 3) << (pos & 7)) >>> (40 - n);
-  return head * 256 + ((wordAt(b, len, (pos + n - 8) >>> 3) << ((pos + n - 8) & 7)) >>> 24);
+function wideBitsAt(b: Uint8Array, off: number, len: number, pos: number, n: number): number {
+  const head = (wordAt(b, off, len, pos >>> 3) << (pos & 7)) >>> (40 - n);
+  return head * 256 + ((wordAt(b, off, len, (pos + n - 8) >>> 3) << ((pos + n - 8) & 7)) >>> 24);
 }
 
 /** encoding/binary's uvarint read a byte (8 bits) at a time from bit `at.pos` of a chunk, which it moves on. */
-function chunkUvarint(b: Uint8Array, len: number, at: { pos: number }): number {
+function chunkUvarint(b: Uint8Array, off: number, len: number, at: { pos: number }): number {
   let result = 0;
   let scale = 1;
   for (let i = 0; i < 10; i++) {
-    const byte = bitsAt(b, len, at.pos, 8);
+    const byte = bitsAt(b, off, len, at.pos, 8);
     at.pos += 8;
     result += (byte & 0x7f) * scale;
     if (byte < 0x80) return result;
@@ -400,9 +404,20 @@ const halves = new DataView(new ArrayBuffer(8));
  * before, with its leading and trailing zero bits), those within [startMs, endMs] appended to `out`.
  */
 export function decodeXorChunk(data: Uint8Array, startMs: number, endMs: number, out: SampleColumns): void {
-  const len = data.length;
+  decodeXorChunkAt(data, 0, data.length, startMs, endMs, out);
+}
+
+/** decodeXorChunk of the chunk of `len` bytes at `buf[off]`, without a view of it. */
+function decodeXorChunkAt(
+  buf: Uint8Array,
+  off: number,
+  len: number,
+  startMs: number,
+  endMs: number,
+  out: SampleColumns,
+): void {
   if (len < 2) throw new RemoteReadDecodeError("chunk without its sample count");
-  const count = ((data[0] as number) << 8) | (data[1] as number);
+  const count = ((buf[off] as number) << 8) | (buf[off + 1] as number);
   const endBit = len * 8;
   const at = { pos: 16 };
   out.reserve(count);
@@ -423,22 +438,22 @@ export function decodeXorChunk(data: Uint8Array, startMs: number, endMs: number,
     let control: number;
     if (n === 0) {
       at.pos = pos;
-      const u = chunkUvarint(data, len, at);
+      const u = chunkUvarint(buf, off, len, at);
       t = u % 2 === 0 ? u / 2 : -(u + 1) / 2;
-      hi = bitsAt(data, len, at.pos, 32);
-      lo = bitsAt(data, len, at.pos + 32, 32);
+      hi = bitsAt(buf, off, len, at.pos, 32);
+      lo = bitsAt(buf, off, len, at.pos + 32, 32);
       pos = at.pos + 64;
       control = -1;
     } else {
       if (n === 1) {
         at.pos = pos;
-        delta = chunkUvarint(data, len, at);
+        delta = chunkUvarint(buf, off, len, at);
         pos = at.pos;
-        control = bitsAt(data, len, pos, 2);
+        control = bitsAt(buf, off, len, pos, 2);
       } else {
         // The next 25 bits at least: the delta of deltas' bucket, from its prefix 0, 10, 110, 1110 or 1111, and
         // for the usual bucket 0 (a steady scrape) the value's control bits after it, without a second read.
-        const word = wordAt(data, len, pos >>> 3) << (pos & 7);
+        const word = wordAt(buf, off, len, pos >>> 3) << (pos & 7);
         if (word >= 0) {
           pos += 1;
           control = (word << 1) >>> 30;
@@ -456,15 +471,15 @@ export function decodeXorChunk(data: Uint8Array, startMs: number, endMs: number,
             pos += 4;
           }
           let dod: number;
-          if (size === 64) dod = (bitsAt(data, len, pos, 32) | 0) * 2 ** 32 + bitsAt(data, len, pos + 32, 32);
+          if (size === 64) dod = (bitsAt(buf, off, len, pos, 32) | 0) * 2 ** 32 + bitsAt(buf, off, len, pos + 32, 32);
           else {
-            const bits = bitsAt(data, len, pos, size);
+            const bits = bitsAt(buf, off, len, pos, size);
             // Negative numbers come back as large unsigned ones (docs/bstream.md).
             dod = bits > 1 << (size - 1) ? bits - (1 << size) : bits;
           }
           pos += size;
           delta += dod;
-          control = bitsAt(data, len, pos, 2);
+          control = bitsAt(buf, off, len, pos, 2);
         }
       }
       t += delta;
@@ -473,7 +488,7 @@ export function decodeXorChunk(data: Uint8Array, startMs: number, endMs: number,
       else {
         pos += 2;
         if (control === 0b11) {
-          const counts = bitsAt(data, len, pos, 11);
+          const counts = bitsAt(buf, off, len, pos, 11);
           pos += 11;
           leading = counts >>> 6;
           // 0 significant bits stands for 64.
@@ -485,11 +500,11 @@ export function decodeXorChunk(data: Uint8Array, startMs: number, endMs: number,
         const highCount = top >= 32 ? top - highFrom + 1 : 0;
         const lowCount = top - trailing + 1 - highCount;
         if (highCount > 0) {
-          hi = (hi ^ (bitsAt(data, len, pos, highCount) << (highFrom - 32))) >>> 0;
+          hi = (hi ^ (bitsAt(buf, off, len, pos, highCount) << (highFrom - 32))) >>> 0;
           pos += highCount;
         }
         if (lowCount > 0) {
-          lo = (lo ^ (bitsAt(data, len, pos, lowCount) << trailing)) >>> 0;
+          lo = (lo ^ (bitsAt(buf, off, len, pos, lowCount) << trailing)) >>> 0;
           pos += lowCount;
         }
       }
@@ -511,14 +526,38 @@ export function decodeXorChunk(data: Uint8Array, startMs: number, endMs: number,
 }
 
 /**
+ * Called with each series of an answer and the index of its query. Its columns are only lent for the call (the
+ * next series is decoded into the same ones): a visitor keeps what it needs of them (ownSeries copies them).
+ */
+export type SeriesVisitor = (query: number, series: RawSeries) => void;
+
+/** A series with columns of its own: a copy of one a SeriesVisitor was lent. */
+export function ownSeries(s: RawSeries): RawSeries {
+  return { labels: s.labels, timestampsMs: s.timestampsMs.slice(), values: s.values.slice(), stale: s.stale.slice() };
+}
+
+/**
  * A streamed answer's series, one list per query in `queries`' order, each series' samples within its query's
  * range. Refuses a frame whose checksum does not match, a chunk that is not a float (XOR) chunk, and samples out of
  * time order.
  */
 export function decodeStreamedResponse(buf: Uint8Array, queries: readonly RemoteQuery[]): RawSeries[][] {
+  const out = queries.map((): RawSeries[] => []);
+  forEachStreamedSeries(buf, queries, (q, s) => out[q]?.push(ownSeries(s)));
+  return out;
+}
+
+/**
+ * decodeStreamedResponse's series, each lent to `visit` in turn (query by query, in the order first seen), all
+ * decoded into one set of columns: no columns per series are allocated, kept or collected. The whole answer is
+ * checked (checksums, query indexes, chunk encodings) before the first series is visited; a chunk cut short or
+ * samples out of time order are found as the series is decoded, after the series before it were visited.
+ */
+export function forEachStreamedSeries(buf: Uint8Array, queries: readonly RemoteQuery[], visit: SeriesVisitor): void {
   // First the frames, for each series its chunks and their sample counts; then each series' chunks decoded into
   // columns of that many samples, at most (a chunk's samples outside the range are left out).
-  type Building = { labels: Record<string, string>; chunks: Uint8Array[]; count: number };
+  // A series' chunks as their [start, end) in `buf`, flat: no object per chunk lives until the second pass.
+  type Building = { labels: Record<string, string>; chunks: number[]; count: number };
   const byQuery = queries.map(() => new Map<string, Building>());
   const frames = new Reader(buf, 0, buf.length);
   while (frames.more) {
@@ -561,35 +600,42 @@ export function decodeStreamedResponse(buf: Uint8Array, queries: readonly Remote
       for (const [cs, ce] of chunks) {
         const c = new Reader(buf, cs, ce);
         let type = 0;
-        let data: Uint8Array = new Uint8Array(0);
+        let data = 0;
+        let dataEnd = 0;
         while (c.more) {
           const k = c.varint();
           if (k === (3 << 3) + 0) type = c.varint();
-          else if (k === (4 << 3) + 2) data = buf.subarray(...c.span());
+          else if (k === (4 << 3) + 2) [data, dataEnd] = c.span();
           else c.skip(k % 8);
         }
         if (type !== 1) throw new RemoteReadDecodeError(`chunk encoding ${type} is not read here (only XOR, 1)`);
-        b.chunks.push(data);
-        if (data.length >= 2) b.count += ((data[0] as number) << 8) | (data[1] as number);
+        b.chunks.push(data, dataEnd);
+        if (dataEnd - data >= 2) b.count += ((buf[data] as number) << 8) | (buf[data + 1] as number);
       }
     }
   }
-  return byQuery.map((series, q) => {
+  let most = 0;
+  for (const series of byQuery) for (const b of series.values()) most = Math.max(most, b.count);
+  const samples = new SampleColumns(most);
+  byQuery.forEach((series, q) => {
     const { startMs, endMs } = queries[q] as RemoteQuery;
-    return [...series.values()].map(({ labels, chunks, count }) => {
-      const samples = new SampleColumns(count);
-      for (const data of chunks) decodeXorChunk(data, startMs, endMs, samples);
+    for (const { labels, chunks } of series.values()) {
+      samples.length = 0;
+      for (let c = 0; c < chunks.length; c += 2) {
+        const data = chunks[c] as number;
+        decodeXorChunkAt(buf, data, (chunks[c + 1] as number) - data, startMs, endMs, samples);
+      }
       const n = samples.length;
       const times = samples.times;
       for (let i = 1; i < n; i++)
         if ((times[i] as number) < (times[i - 1] as number))
           throw new RemoteReadDecodeError("samples out of time order");
-      return {
+      visit(q, {
         labels,
         timestampsMs: times.subarray(0, n),
         values: samples.values.subarray(0, n),
         stale: samples.stale.subarray(0, n),
-      };
-    });
+      });
+    }
   });
 }
