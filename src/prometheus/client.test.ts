@@ -253,4 +253,48 @@ describe("PrometheusClient.remoteRead", () => {
     nock(url).post("/api/v1/read").reply(403, "forbidden");
     await expect(client().remoteRead([query])).rejects.toMatchObject({ kind: "unsupported" });
   });
+
+  it("lends each series to remoteReadEach's visitor, as remoteRead reads them, in either answer's form", async () => {
+    const a = { __name__: "up", job: "a" };
+    const b = { __name__: "up", job: "b" };
+    const chunk = (from: number, n: number) =>
+      xorChunk(Array.from({ length: n }, (_, i): [number, bigint] => [from + i * 10_000, floatBits(from + i)]));
+    const streamed = Buffer.from([
+      ...frame(0, [{ labels: a, chunks: [{ data: chunk(1_000, 3) }] }]),
+      ...frame(0, [{ labels: b, chunks: [{ data: chunk(1_000, 2) }] }]),
+      ...frame(0, [{ labels: a, chunks: [{ data: chunk(31_000, 4) }] }]),
+    ]);
+    const samples = answer([
+      [series(a, [sample(1, 1_000), sample(2, 11_000)]), series(b, [sample(staleBits, 21_000)])],
+    ]);
+    for (const [body, headers] of [
+      [streamed, { "content-type": streamedContentType }],
+      [samples, {}],
+    ] as const) {
+      nock(url).post("/api/v1/read").reply(200, body, headers).post("/api/v1/read").reply(200, body, headers);
+      const visited: unknown[] = [];
+      // Read at once: the columns are lent for the call only.
+      await client().remoteReadEach([query], (q, s) =>
+        visited.push([q, s.labels, [...s.timestampsMs], [...s.values], [...s.stale]]),
+      );
+      const [whole = []] = await client().remoteRead([query]);
+      expect(visited).toEqual(whole.map((s) => [0, s.labels, [...s.timestampsMs], [...s.values], [...s.stale]]));
+      expect(visited).toHaveLength(2);
+    }
+  });
+
+  it("passes a visitor's error on as it is, without asking again", async () => {
+    const body = Buffer.from(
+      frame(0, [{ labels: { __name__: "up" }, chunks: [{ data: xorChunk([[1_000, floatBits(1)]]) }] }]),
+    );
+    const scope = nock(url).post("/api/v1/read").reply(200, body, { "content-type": streamedContentType });
+    let calls = 0;
+    const visit = () => {
+      calls++;
+      throw new Error("the visitor's own");
+    };
+    await expect(client().remoteReadEach([query], visit)).rejects.toThrow("the visitor's own");
+    expect(calls).toBe(1);
+    expect(scope.isDone()).toBe(true);
+  });
 });
