@@ -371,18 +371,26 @@ export interface StepColumn {
  */
 export function evaluateRemoteSteps(
   form: RemoteForm,
-  series: ReadonlyArray<RangeColumns & Partial<Pick<RawSeries, "stale">>>,
+  series: readonly EvaluatedSeries[],
+  ...range: EvaluationRange
+): StepColumn[] {
+  const evaluation = remoteEvaluation(form, ...range);
+  for (const s of series) evaluation.add(s);
+  return evaluation.columns();
+}
+
+/** A series evaluateRemoteSteps reads: raw samples, with their stale markers where the answer has them. */
+type EvaluatedSeries = RangeColumns & Partial<Pick<RawSeries, "stale">>;
+
+/** Where and how a remote metric is evaluated: steps first..last of `steps`, the lookback, the names, rate()'s window. */
+type EvaluationRange = [
   steps: readonly number[],
   first: number,
   last: number,
   lookback: Lookback,
-  metrics: Partial<MetricNames> = {},
+  metrics?: Partial<MetricNames>,
   rate?: RateWindow,
-): StepColumn[] {
-  const evaluation = remoteEvaluation(form, steps, first, last, lookback, metrics, rate);
-  for (const s of series) evaluation.add(s);
-  return evaluation.columns();
-}
+];
 
 /**
  * evaluateRemoteSteps a series at a time: `add` folds one series into the output series at once (it keeps none of
@@ -390,13 +398,8 @@ export function evaluateRemoteSteps(
  */
 export function remoteEvaluation(
   form: RemoteForm,
-  steps: readonly number[],
-  first: number,
-  last: number,
-  lookback: Lookback,
-  metrics: Partial<MetricNames> = {},
-  rate?: RateWindow,
-): { add(s: RangeColumns & Partial<Pick<RawSeries, "stale">>): void; columns(): StepColumn[] } {
+  ...[steps, first, last, lookback, metrics = {}, rate]: EvaluationRange
+): { add(s: EvaluatedSeries): void; columns(): StepColumn[] } {
   const n = { ...defaultMetricNames, ...metrics };
   const width = last - first + 1;
   if (form === "maxRateByContainer" && !rate) throw new Error("maxRateByContainer needs the rate window");
@@ -421,7 +424,7 @@ export function remoteEvaluation(
   };
   const byContainer = [n.namespaceLabel, n.podLabel, n.containerLabel];
   const byNamespace = [n.namespaceLabel];
-  const add = (s: RangeColumns & Partial<Pick<RawSeries, "stale">>) => {
+  const add = (s: EvaluatedSeries) => {
     let put: (i: number, v: number) => void;
     if (form === "maxByContainer" || form === "maxRateByContainer" || form === "maxByNamespace") {
       const { key, labels } = grouped(s, form === "maxByNamespace" ? byNamespace : byContainer);
