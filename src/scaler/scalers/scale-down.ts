@@ -46,16 +46,24 @@ export interface KnownRecommendation {
 /**
  * The highest CPU and memory recommendation at or after `windowStart`, and the round's own `rec`, as Math.max over
  * them would give (a missing value counts as Infinity, any NaN makes NaN; -0 below +0), and how many there are;
- * without the arrays a filter, map and spread would allocate every round.
+ * without the arrays a filter, map and spread would allocate every round. Once the highest so far already allows
+ * no step down to either `cpuBelow` or `memBelow` (blocks: the highest of all would not either), the rest is not
+ * read: the maxima it gives then are those of the part read, which the caller does not use.
  */
 export function windowMax(
   recommendations: readonly Recommendation[],
   windowStart: number,
   rec: Recommendation | undefined,
+  cpuBelow?: number,
+  memBelow?: number,
 ): { cpuMax: number; memMax: number; count: number } {
   const out = { cpuMax: -Infinity, memMax: -Infinity, count: 0 };
-  for (const r of recommendations) if (r.at >= windowStart) addTo(out, r);
   if (rec) addTo(out, rec);
+  for (const r of recommendations) {
+    if (r.at < windowStart) continue;
+    addTo(out, r);
+    if (blocks(out.cpuMax, cpuBelow) && blocks(out.memMax, memBelow)) break;
+  }
   return out;
 }
 
@@ -146,7 +154,7 @@ export function scaleDownPlan(
   const { cpuMax, memMax, count } =
     rec && blocks(rec.cpu, cpuBelow) && blocks(rec.memory, memBelow)
       ? { cpuMax: Number.NaN, memMax: Number.NaN, count: 1 }
-      : windowMax(history.recommendations, now - sd.stabilizationWindowMs, rec);
+      : windowMax(history.recommendations, now - sd.stabilizationWindowMs, rec, cpuBelow, memBelow);
   if (count === 0) return none("no recommendations in the stabilization window", notes);
   const step = sd.maxStepPercent / 100;
   const lowerCpu = cpuBase !== undefined && cpuMax < (cpuBelow as number);
