@@ -554,8 +554,8 @@ export function decodeStreamedResponse(buf: Uint8Array, queries: readonly Remote
  * samples out of time order are found as the series is decoded, after the series before it were visited.
  */
 export function forEachStreamedSeries(buf: Uint8Array, queries: readonly RemoteQuery[], visit: SeriesVisitor): void {
-  // First the frames, for each series its chunks and their sample counts; then each series' chunks decoded into
-  // columns of that many samples, at most (a chunk's samples outside the range are left out).
+  // First the frames, for each series its chunks and their sample counts; then each series' chunks decoded, in
+  // turn, into one set of columns with room for the longest (a chunk's samples outside the range are left out).
   // A series' chunks as their [start, end) in `buf`, flat: no object per chunk lives until the second pass.
   type Building = { labels: Record<string, string>; chunks: number[]; count: number };
   const byQuery = queries.map(() => new Map<string, Building>());
