@@ -54,8 +54,8 @@ export function windowMax(
   recommendations: readonly Recommendation[],
   windowStart: number,
   rec: Recommendation | undefined,
-  cpuBelow?: number,
-  memBelow?: number,
+  cpuBelow: number | undefined,
+  memBelow: number | undefined,
 ): { cpuMax: number; memMax: number; count: number } {
   const out = { cpuMax: -Infinity, memMax: -Infinity, count: 0 };
   if (rec) addTo(out, rec);
