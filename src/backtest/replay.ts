@@ -240,6 +240,11 @@ export type WorkloadFigures = Omit<WorkloadSteps, "rounds">;
 export interface WorkloadSignals extends WorkloadFigures {
   /** The signals the live poll would have given at step i (a new object each call). */
   signalsAt(i: number): Signals;
+  /**
+   * The same signals as signalsAt(i), written into one object (and its measurements) that every call returns again:
+   * for a reader that keeps nothing of them past the next call (OfflineReplay.quietRound).
+   */
+  signalsInPlaceAt(i: number): Signals;
 }
 
 const nothing = new Float64Array(0);
@@ -374,29 +379,56 @@ export function workloadSignals(history: SignalHistory, w: BacktestWorkload): Wo
   const unavailable = unavailableReasons(history);
   // One object shape for every round (the properties in one order, undefined where a signal is missing, as the live
   // poll builds them in src/scaler/signals/workload.ts): the engine's reads of it stay monomorphic.
-  const signalsAt = (i: number): Signals => {
+  const fill = (i: number, out: Signals, at: (value: number, now: number, slot: number) => Measurement | undefined) => {
     const now = history.steps[i] as number;
     let p99: Record<string, Measurement> | undefined;
     for (const [key, values] of latency) {
       const measured = measurement(values[i] as number, now);
       if (measured) (p99 ??= {})[key] = measured;
     }
-    return {
-      oom: oomAt[i] ?? noOom,
-      cpuUsage: measurement(cpuUsage[i] as number, now),
-      memoryWorkingSet: measurement(memoryUsage[i] as number, now),
-      cpuThrottledRatio: measurement(throttled[i] as number, now),
-      apiserver429Rate: rate429 ? measurement(rate429[i] as number, now) : undefined,
-      clusterNodes: measurement(nodes[i] as number, now),
-      storedObjects: measurement(objects[i] as number, now),
-      apiserverWatchers: measurement(watchers[i] as number, now),
-      apfSeatsRatio: apfSeats ? measurement(apfSeats[i] as number, now) : undefined,
-      apfRejectedRate: apfRejected ? measurement(apfRejected[i] as number, now) : undefined,
-      requestLatencyP99: p99,
-      etcdDatabaseBytes: measurement(etcdDbSize[i] as number, now),
-      probeFailures: undefined,
-      unavailableReason: unavailable?.[i],
-    };
+    out.oom = oomAt[i] ?? noOom;
+    out.cpuUsage = at(cpuUsage[i] as number, now, 0);
+    out.memoryWorkingSet = at(memoryUsage[i] as number, now, 1);
+    out.cpuThrottledRatio = at(throttled[i] as number, now, 2);
+    out.apiserver429Rate = rate429 ? at(rate429[i] as number, now, 3) : undefined;
+    out.clusterNodes = at(nodes[i] as number, now, 4);
+    out.storedObjects = at(objects[i] as number, now, 5);
+    out.apiserverWatchers = at(watchers[i] as number, now, 6);
+    out.apfSeatsRatio = apfSeats ? at(apfSeats[i] as number, now, 7) : undefined;
+    out.apfRejectedRate = apfRejected ? at(apfRejected[i] as number, now, 8) : undefined;
+    out.requestLatencyP99 = p99;
+    out.etcdDatabaseBytes = at(etcdDbSize[i] as number, now, 9);
+    out.probeFailures = undefined;
+    out.unavailableReason = unavailable?.[i];
+    return out;
   };
-  return { signalsAt, cpuUsage, memoryUsage, real, kills: [...kills.values()], coverage };
+  const emptySignals = (): Signals => ({
+    oom: noOom,
+    cpuUsage: undefined,
+    memoryWorkingSet: undefined,
+    cpuThrottledRatio: undefined,
+    apiserver429Rate: undefined,
+    clusterNodes: undefined,
+    storedObjects: undefined,
+    apiserverWatchers: undefined,
+    apfSeatsRatio: undefined,
+    apfRejectedRate: undefined,
+    requestLatencyP99: undefined,
+    etcdDatabaseBytes: undefined,
+    probeFailures: undefined,
+    unavailableReason: undefined,
+  });
+  const signalsAt = (i: number): Signals => fill(i, emptySignals(), measurement);
+  // signalsInPlaceAt's object, and one measurement per signal in it.
+  const inPlace = emptySignals();
+  const slots: Measurement[] = Array.from({ length: 10 }, () => ({ value: 0, observedAt: 0, source: "prometheus" }));
+  const inSlot = (value: number, now: number, slot: number): Measurement | undefined => {
+    if (Number.isNaN(value)) return undefined;
+    const m = slots[slot] as Measurement;
+    m.value = value;
+    m.observedAt = now;
+    return m;
+  };
+  const signalsInPlaceAt = (i: number): Signals => fill(i, inPlace, inSlot);
+  return { signalsAt, signalsInPlaceAt, cpuUsage, memoryUsage, real, kills: [...kills.values()], coverage };
 }

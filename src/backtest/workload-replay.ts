@@ -4,7 +4,7 @@
 import { parseClusterScaler, type ClusterScaler } from "../api/index.js";
 import { decideOffline, OfflineReplay } from "../scaler/offline.js";
 import { resolvePolicy, selectClusterScaler } from "../scaler/policy.js";
-import type { Plan, ResolvedPolicy, Size } from "../scaler/types.js";
+import type { Plan, ResolvedPolicy, Signals, Size } from "../scaler/types.js";
 import type { BacktestWorkload } from "./inventory.js";
 import {
   workloadSignals,
@@ -114,10 +114,17 @@ function replaySignals(
       : [],
   );
   for (let i = 0; i < steps.length && runs.length > 0; i++) {
-    const round = { now: steps[i] as number, signals: s.signalsAt(i) };
+    const now = steps[i] as number;
+    // A quiet round (most) reads the step's signals written in place; any other is run on its own object.
+    const inPlace = s.signalsInPlaceAt(i);
+    let round: { now: number; signals: Signals } | undefined;
     for (const { engine, r, namesBound } of runs) {
-      const { plan, size } = engine.round(round);
-      keep(r, i, plan, size, namesBound);
+      const quiet = engine.quietRound(now, inPlace);
+      if (quiet) keep(r, i, quiet, engine.size, namesBound);
+      else {
+        const { plan, size } = engine.round((round ??= { now, signals: s.signalsAt(i) }));
+        keep(r, i, plan, size, namesBound);
+      }
     }
   }
   const out: Array<Replayed | undefined> = policies.map(() => undefined);

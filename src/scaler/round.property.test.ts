@@ -1,14 +1,15 @@
 // decideWithHistory's quiet path (quietPlan) against the round asked of every scaler (decideInFull): on random
 // rounds (every signal, fresh, stale or missing; sustained scalers already over or not; OOM kills handled or not; a
 // recorded Blocked condition; paused; ladders keyed on nodes, objects or watchers), the same plan and the same
-// history after it. And the rule quietPlan rests on, for every registered sustained scaler.
+// history after it; and the same again with the TenantFacts of another round that reads the same tenant size. And
+// the rules quietPlan rests on, for every registered sustained scaler and for the event scalers.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { ScalerName } from "../api/index.js";
 import { defaultEngineOptions } from "./engine-options.js";
 import { MiB } from "./quantity.js";
-import { decideInFull, decideWithHistory, quietPlan } from "./round.js";
-import { availableScalers, scalerByName } from "./scalers/index.js";
+import { decideInFull, decideWithHistory, quietPlan, tenantFacts } from "./round.js";
+import { availableScalers, eventScalers, scalerByName } from "./scalers/index.js";
 import { input, policy } from "./testing.js";
 import type { ClusterSizeStep, DecisionInput, Measurement, Size, WorkloadHistory } from "./types.js";
 
@@ -194,6 +195,53 @@ describe("the quiet path of a round", { timeout: 60_000 }, () => {
     // Both paths are taken often enough to be compared.
     expect(quiet).toBeGreaterThan(all / 10);
     expect(all - quiet).toBeGreaterThan(all / 10);
+  });
+
+  it("plans as without them with TenantFacts found on another round that reads the same tenant size", () => {
+    let quiet = 0;
+    let all = 0;
+    // The round the facts are found on: other signals, kills and history, the same size, policy and workload, and
+    // the same fresh node, object and watcher counts (a count that is not fresh there: missing, or stale).
+    const sameTenant = (i: DecisionInput, other: DecisionInput, stale: boolean): DecisionInput => {
+      const count = (m: Measurement | undefined) =>
+        m && i.now - m.observedAt <= defaultEngineOptions.staleAfterMs
+          ? { ...m, observedAt: i.now - (stale ? 1_000 : 0) }
+          : stale
+            ? { value: 7, observedAt: i.now - 60 * min, source: "prometheus" }
+            : undefined;
+      return {
+        ...other,
+        workload: i.workload,
+        policy: i.policy,
+        current: i.current,
+        signals: {
+          ...other.signals,
+          clusterNodes: count(i.signals.clusterNodes),
+          storedObjects: count(i.signals.storedObjects),
+          apiserverWatchers: count(i.signals.apiserverWatchers),
+        },
+      };
+    };
+    fc.assert(
+      fc.property(roundArb, roundArb, fc.boolean(), (i, other, stale) => {
+        const facts = tenantFacts(copy(sameTenant(i, other, stale)), defaultEngineOptions);
+        const without = copy(i);
+        const expected = quietPlan(without, defaultEngineOptions);
+        const withFacts = copy(i);
+        all++;
+        const got = quietPlan(withFacts, defaultEngineOptions, facts);
+        if (got && "action" in got) quiet++;
+        expect(got).toEqual(expected);
+        expect(withFacts.history).toEqual(without.history);
+      }),
+      { numRuns: 3000 },
+    );
+    expect(quiet).toBeGreaterThan(all / 10);
+    expect(all - quiet).toBeGreaterThan(all / 10);
+  });
+
+  it("rests on this: the event scalers are the oom scaler, first, and the cluster-size scaler (TenantFacts)", () => {
+    expect(eventScalers().map((s) => s.name)).toEqual(["oom", "cluster-size"]);
   });
 
   it("rests on this: a sustained scaler not over its threshold, without a start of it, proposes and notes nothing", () => {

@@ -6,8 +6,14 @@ import { decide, recommendation } from "./engine.js";
 import type { EngineOptions } from "./engine-options.js";
 import { estimatorsOf } from "./estimators/index.js";
 import { rememberRecommendation, settleBlockedReport, trackThresholds } from "./history.js";
+import { oomScaler } from "./scalers/oom.js";
 import { anyOverThreshold, eventScalers, sustainedScalerNames, type ScalerInput } from "./scalers/index.js";
-import { scaleDownPlan, type KnownRecommendation } from "./scalers/scale-down.js";
+import {
+  recommendationFloor,
+  scaleDownPlan,
+  type KnownRecommendation,
+  type RecommendationFloor,
+} from "./scalers/scale-down.js";
 import type { ScalerName } from "../api/index.js";
 import type { DecisionInput, Plan, WorkloadHistory } from "./types.js";
 
@@ -30,6 +36,34 @@ export function decideWithHistory(input: DecisionInput, options: EngineOptions):
 }
 
 /**
+ * What the event scalers but the oom scaler, and the estimators' floors, make of a tenant's size: whether every such
+ * scaler stays quiet (and the notes they leave), and the recommendation's floor. Those scalers (cluster-size) read
+ * of the signals only the fresh node, object and watcher counts, as the floors do (recommendationFloor); beside
+ * them the size, the policy, the options, the workload, its profile and fleet fits, never the history or the clock
+ * but through freshness. So these facts, found on one round, hold for every round of the workload that reads the
+ * same of those. The oom scaler reads the round's kills and the history: it is asked every round (round.test.ts
+ * keeps the event scalers to those two, the oom scaler first).
+ */
+export interface TenantFacts {
+  eventsQuiet: boolean;
+  notes: readonly string[];
+  floor: RecommendationFloor | "unknown";
+}
+
+/** The round's TenantFacts. */
+export function tenantFacts(input: DecisionInput, options: EngineOptions): TenantFacts {
+  const notes: string[] = [];
+  let eventsQuiet = true;
+  for (const s of eventScalers()) {
+    if (s !== oomScaler && s.propose(input, options, notes)) {
+      eventsQuiet = false;
+      break;
+    }
+  }
+  return { eventsQuiet, notes, floor: recommendationFloor(input, options) };
+}
+
+/**
  * decideWithHistory of a round in which no scaler asks for a scale-up and the scale-down changes nothing (most
  * rounds), with the same plan and the same effects on the history, without asking the scalers that cannot ask: the
  * round's plan when it is such a round; else nothing is changed, and what it gives (the round's recommendation, once
@@ -43,15 +77,26 @@ export function decideWithHistory(input: DecisionInput, options: EngineOptions):
  * goes on to the scale-down with the same recommendation, and returns its plan when it is not a change. None of
  * what is read before the history is fed reads what feeding it changes (the event scalers and the scale-down do not
  * read overThresholdSince).
+ *
+ * `facts`: the round's TenantFacts, where the caller knows them already (OfflineReplay.quietRound, for a round that
+ * reads the tenant's size as the round they were found on did): of the event scalers only the oom scaler is asked
+ * (it comes first in registry order, so the notes keep their order), and the floor is not found again.
  */
-export function quietPlan(input: DecisionInput, options: EngineOptions): Plan | KnownRecommendation | undefined {
+export function quietPlan(
+  input: DecisionInput,
+  options: EngineOptions,
+  facts?: TenantFacts,
+): Plan | KnownRecommendation | undefined {
   if (input.paused) return undefined;
   estimatorsOf(input.policy.estimators); // unknown names fail loudly, as in decide
   if (anyOverThreshold(input, options)) return undefined;
   const notes: string[] = [];
-  for (const s of eventScalers()) if (s.propose(input, options, notes)) return undefined;
+  if (facts) {
+    if (oomScaler.propose(input, options, notes) || !facts.eventsQuiet) return undefined;
+    for (const note of facts.notes) notes.push(note);
+  } else for (const s of eventScalers()) if (s.propose(input, options, notes)) return undefined;
   if (input.signals.unavailableReason) notes.push(input.signals.unavailableReason);
-  const rec = recommendation(input, options);
+  const rec = recommendation(input, options, facts?.floor);
   const known = { rec };
   const plan = scaleDownPlan(input, options, notes, known);
   if (plan.action !== "none") return known;

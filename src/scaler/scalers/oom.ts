@@ -17,8 +17,9 @@ export const oomScaler: Scaler = {
       notes.push(
         `OOM kill(s) of ${rolledPast.map((e) => e.pod).join(", ")} at a smaller limit than the workload now has: answered by its rollout`,
       );
+    if (newOoms.length === 0) return undefined;
     const est = estimator("oom-memory").estimate(input);
-    if (newOoms.length === 0 || !est) return undefined;
+    if (!est) return undefined;
     return {
       scaler: "oom",
       category: "OOMKilled",

@@ -15,23 +15,60 @@ export const heldForDataReason = "no scale-down without fresh data";
 /**
  * What the workload would need now, for the scale-down stabilization window; undefined if a needed signal is not
  * fresh. Every listed estimator with a floor (profile, cluster-size, fleet-regression) raises it to that floor.
+ * `knownFloor`: that floor, where the caller found it already for the round's tenant size (recommendationFloor).
  */
 export function recommendation(
   input: DecisionInput,
   options: EngineOptions = defaultEngineOptions,
+  knownFloor?: RecommendationFloor | "unknown",
 ): Recommendation | undefined {
   const cpu = fresh(input.signals.cpuUsage, input.now, options);
   const mem = fresh(input.signals.memoryWorkingSet, input.now, options);
   if (!cpu || !mem) return undefined;
-  let cpuRec = cpu.value / options.cpuTargetUtilization;
-  let memRec = mem.value * options.memoryHeadroom;
+  const floor = knownFloor ?? recommendationFloor(input, options);
+  return floor === "unknown" ? undefined : recommendationOver(floor, input.now, cpu.value, mem.value, options);
+}
+
+/** The least a recommendation may be: the highest floor of the listed estimators (see recommendation). */
+export interface RecommendationFloor {
+  cpu: number;
+  memory: number;
+}
+
+/**
+ * The highest floor of the policy's estimators, each without a floor counting as 0 (-Infinity for an empty list),
+ * or "unknown" when one needs a signal that is not fresh. It reads the round's tenant size only (the fresh node,
+ * object and watcher counts), its profile and fleet fits, the policy and the options; not the usage, the size or
+ * the history.
+ */
+export function recommendationFloor(input: DecisionInput, options: EngineOptions): RecommendationFloor | "unknown" {
+  let cpu = -Infinity;
+  let memory = -Infinity;
   for (const e of estimatorsOf(input.policy.estimators)) {
     const floor = e.floor?.(input, options);
-    if (floor === "unknown") return undefined;
-    cpuRec = Math.max(cpuRec, floor?.cpu ?? 0);
-    memRec = Math.max(memRec, floor?.memory ?? 0);
+    if (floor === "unknown") return "unknown";
+    cpu = Math.max(cpu, floor?.cpu ?? 0);
+    memory = Math.max(memory, floor?.memory ?? 0);
   }
-  return { at: input.now, cpu: cpuRec, memory: memRec };
+  return { cpu, memory };
+}
+
+/**
+ * The recommendation at `now` for fresh CPU and memory usage over `floor` (Math.max is associative: the floors'
+ * maximum first gives what raising it floor by floor gives).
+ */
+export function recommendationOver(
+  floor: RecommendationFloor,
+  now: number,
+  cpu: number,
+  memory: number,
+  options: EngineOptions,
+): Recommendation {
+  return {
+    at: now,
+    cpu: Math.max(cpu / options.cpuTargetUtilization, floor.cpu),
+    memory: Math.max(memory * options.memoryHeadroom, floor.memory),
+  };
 }
 
 /**
@@ -111,6 +148,31 @@ function boundedDown(target: Size, current: Size, input: Parameters<typeof clamp
 /** Whether a scale-down that lowers nothing leaves the size as it is (not when it is outside its bounds). */
 const keepsCurrent = onceForSize((current, input) => sameSize(boundedDown(current, current, input), current));
 
+/** The reason of a scale-down plan that the recommendations of the window hold back. */
+export const windowHoldsReason = "recommendations within the window do not allow a scale-down";
+
+/**
+ * Why the scale-down waits for the clock: a full stabilization window of observation first, and the window and the
+ * cooldown after each change; undefined when it does not wait.
+ */
+export function scaleDownWait(input: Pick<DecisionInput, "policy" | "history" | "now">): string | undefined {
+  const { history, now } = input;
+  const sd = input.policy.scaleDown;
+  if (now - history.observingSince < sd.stabilizationWindowMs)
+    return "no scale-down before a full stabilization window of observation";
+  if (
+    history.lastChangeAt !== undefined &&
+    now - history.lastChangeAt < Math.max(sd.cooldownMs, sd.stabilizationWindowMs)
+  )
+    return "no scale-down within the stabilization window after a change";
+  return undefined;
+}
+
+/** What a recommendation must be below to lower a request of `base` (none without a request). */
+function below(base: number | undefined, options: EngineOptions): number | undefined {
+  return base === undefined ? undefined : base * (1 - options.minDownChange);
+}
+
 /** The scale-down plan, or why there is none. */
 export function scaleDownPlan(
   input: DecisionInput,
@@ -135,19 +197,13 @@ export function scaleDownPlan(
     }
     return held(missing.join(", "), notes);
   }
-  if (now - history.observingSince < sd.stabilizationWindowMs)
-    return none("no scale-down before a full stabilization window of observation", notes);
-  if (
-    history.lastChangeAt !== undefined &&
-    now - history.lastChangeAt < Math.max(sd.cooldownMs, sd.stabilizationWindowMs)
-  ) {
-    return none("no scale-down within the stabilization window after a change", notes);
-  }
+  const wait = scaleDownWait(input);
+  if (wait) return none(wait, notes);
   const rec = known ? known.rec : recommendation(input, options);
   const cpuBase = current.cpuRequest;
-  const cpuBelow = cpuBase === undefined ? undefined : cpuBase * (1 - options.minDownChange);
+  const cpuBelow = below(cpuBase, options);
   const memBase = current.memoryRequest;
-  const memBelow = memBase === undefined ? undefined : memBase * (1 - options.minDownChange);
+  const memBelow = below(memBase, options);
   // HPA's rule: the highest recommendation over the window is the most we may go down to. The round's own
   // recommendation is in the window: when it alone already allows no step down of either resource, neither does
   // the window's highest (at least it, or NaN), and the window is not read (windowMax).
@@ -161,8 +217,7 @@ export function scaleDownPlan(
   const lowerMemory = memBase !== undefined && memMax < (memBelow as number);
   // Most rounds lower nothing: then the plan is what bounding the current size gives, the same every round while
   // the size and the bounds stay (keepsCurrent).
-  if (!lowerCpu && !lowerMemory && keepsCurrent(current, input))
-    return none("recommendations within the window do not allow a scale-down", notes);
+  if (!lowerCpu && !lowerMemory && keepsCurrent(current, input)) return none(windowHoldsReason, notes);
   const target: Size = lowerCpu || lowerMemory ? { ...current } : current;
   const changes: Evidence[] = [];
   if (lowerCpu) {
@@ -191,7 +246,7 @@ export function scaleDownPlan(
     });
   }
   const after = boundedDown(target, current, input);
-  if (sameSize(after, current)) return none("recommendations within the window do not allow a scale-down", notes);
+  if (sameSize(after, current)) return none(windowHoldsReason, notes);
   const cpu = signals.cpuUsage;
   const mem = signals.memoryWorkingSet;
   const evidence: Evidence[] = [...changes];

@@ -1,0 +1,191 @@
+// OfflineReplay.quietRound against round(): over random sequences of rounds (usage that drifts, sizes that change
+// under the policy, tenant sizes that hold for a while and then grow, counts that go missing or stale, OOM kills
+// answered and seen again, failed queries, a recorded Blocked condition at maxAllowed, now and then the size the
+// workload really has), a replay that tries
+// quietRound first, and runs round() where it gives nothing, plans every round as a replay of round() alone does, and
+// carries the same size forward. The signals quietRound reads are one object, rewritten every round, as the
+// backtest passes them.
+import { describe, expect, it } from "vitest";
+import { seeded } from "./estimators/fleet-testing.js";
+import { OfflineReplay } from "./offline.js";
+import { MiB } from "./quantity.js";
+import { policy } from "./testing.js";
+import type {
+  ClusterSizeStep,
+  Measurement,
+  OomEvent,
+  Plan,
+  ResolvedPolicy,
+  Signals,
+  Size,
+  WorkloadRef,
+} from "./types.js";
+
+const t0 = Date.parse("2026-12-01T00:00:00Z");
+const stepMs = 30_000;
+const min = 60_000;
+
+const workload: WorkloadRef = {
+  kind: "Deployment",
+  name: "kube-apiserver",
+  namespace: "tcp-a",
+  tenant: "a",
+  component: "kube-apiserver",
+  container: "kube-apiserver",
+  ownedByTenantControlPlane: false,
+};
+
+const ladders: ClusterSizeStep[][] = [
+  [],
+  [
+    { nodes: 0, cpu: 0.25, memory: 512 * MiB, replicas: 1 },
+    { nodes: 40, cpu: 2, memory: 4096 * MiB, replicas: 3 },
+  ],
+  [
+    { nodes: 0, cpu: 0.25, memory: 512 * MiB },
+    { nodes: 30, objects: 5_000, watchers: 300, cpu: 1, memory: 2048 * MiB },
+  ],
+];
+
+function policyOf(rnd: () => number): ResolvedPolicy {
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)] as T;
+  const p = policy({
+    estimators: pick([
+      ["oom-memory", "cluster-size"],
+      ["oom-memory", "profile", "cluster-size"],
+      ["oom-memory"],
+      [],
+      ["cluster-size", "fleet-regression"],
+    ]),
+    ladder: pick(ladders),
+    maxAllowed: pick([
+      { cpu: 8, memory: 16384 * MiB },
+      { cpu: 2, memory: 1600 * MiB },
+    ]),
+    scaleDown: {
+      enabled: rnd() < 0.85,
+      stabilizationWindowMs: pick([0, 5 * min, 30 * min]),
+      maxStepPercent: 20,
+      cooldownMs: pick([0, 2 * min]),
+    },
+  });
+  p.scalers.cpu.windowMs = pick([0, 2 * min]);
+  p.scalers.memory.windowMs = pick([0, 2 * min]);
+  return p;
+}
+
+function sizeOf(rnd: () => number): Size {
+  return {
+    replicas: 1 + Math.floor(rnd() * 3),
+    cpuRequest: 0.1 + rnd() * 3,
+    memoryRequest: (256 + rnd() * 3000) * MiB,
+    memoryLimit: rnd() < 0.7 ? (4000 + rnd() * 8000) * MiB : undefined,
+  };
+}
+
+/** A sequence of rounds' signals: each a value that drifts, holds or goes missing, as a history would give them. */
+function sequence(rnd: () => number, n: number): Signals[] {
+  let cpu = 0.2 + rnd() * 2;
+  let memory = (300 + rnd() * 2000) * MiB;
+  let nodes = Math.floor(rnd() * 50);
+  let objects = 1_000 + Math.floor(rnd() * 8_000);
+  let restarts = 0;
+  const out: Signals[] = [];
+  for (let i = 0; i < n; i++) {
+    const now = t0 + i * stepMs;
+    const m = (value: number, p = 0.04): Measurement | undefined => {
+      const r = rnd();
+      if (r < p) return undefined;
+      // Stale now and then: seen ten minutes ago.
+      return { value, observedAt: r < p * 1.5 ? now - 10 * min : now, source: "prometheus" };
+    };
+    cpu = Math.max(0, cpu * (0.8 + rnd() * 0.45));
+    memory = Math.max(64 * MiB, memory * (0.9 + rnd() * 0.22));
+    if (rnd() < 0.03) nodes += 1 + Math.floor(rnd() * 15);
+    if (rnd() < 0.05) objects += Math.floor(rnd() * 3_000);
+    if (rnd() < 0.02) restarts++;
+    const killed = restarts > 0 && rnd() < 0.5;
+    const oom: OomEvent[] = killed
+      ? [
+          {
+            id: `tcp-a/kube-apiserver-x-y/kube-apiserver/${restarts}`,
+            pod: "kube-apiserver-x-y",
+            container: "kube-apiserver",
+            finishedAt: now - stepMs,
+            limitBytes: rnd() < 0.7 ? memory : undefined,
+            replaceable: true,
+          },
+        ]
+      : [];
+    out.push({
+      oom,
+      cpuUsage: m(cpu),
+      memoryWorkingSet: m(memory),
+      cpuThrottledRatio: m(rnd() < 0.05 ? 0.5 : 0.01),
+      apiserver429Rate: m(rnd() < 0.03 ? 3 : 0),
+      clusterNodes: m(nodes, 0.02),
+      storedObjects: m(objects, 0.02),
+      apiserverWatchers: m(200 + nodes * 5, 0.02),
+      apfSeatsRatio: m(0.1),
+      apfRejectedRate: m(0),
+      requestLatencyP99: undefined,
+      etcdDatabaseBytes: m(100 * MiB),
+      probeFailures: undefined,
+      unavailableReason: rnd() < 0.01 ? "Prometheus unreachable" : undefined,
+    });
+  }
+  return out;
+}
+
+/** `from` written into `into` field by field, measurements copied into its own: one object for every round. */
+function rewrite(into: Signals, from: Signals, slots: Map<string, Measurement>): Signals {
+  const target = into as unknown as Record<string, unknown>;
+  for (const [key, value] of Object.entries(from)) {
+    if (value && typeof value === "object" && "observedAt" in value) {
+      const slot = slots.get(key) ?? { value: 0, observedAt: 0, source: "" };
+      slots.set(key, Object.assign(slot, value));
+      target[key] = slot;
+    } else target[key] = value;
+  }
+  return into;
+}
+
+describe("OfflineReplay.quietRound", { timeout: 60_000 }, () => {
+  it("plans every round as round() does, over random sequences, and carries the same size forward", () => {
+    let quiet = 0;
+    let all = 0;
+    const acted = new Set<string>();
+    for (let seed = 1; seed <= 300; seed++) {
+      const rnd = seeded(seed);
+      const p = policyOf(rnd);
+      const start = sizeOf(rnd);
+      const rounds = sequence(rnd, 80 + Math.floor(rnd() * 200));
+      const reference = new OfflineReplay(workload, p, start);
+      const replay = new OfflineReplay(workload, p, start);
+      const inPlace = { oom: [] } as Signals;
+      const slots = new Map<string, Measurement>();
+      rounds.forEach((signals, i) => {
+        const now = t0 + i * stepMs;
+        // Now and then the size the workload really has, read back (round() only: quietRound takes none).
+        const observed = rnd() < 0.03 ? sizeOf(rnd) : undefined;
+        const expected = reference.round({ now, signals: structuredClone(signals), observed });
+        const size = replay.size;
+        let got: { plan: Plan; size: Size } | undefined;
+        const q = observed ? undefined : replay.quietRound(now, rewrite(inPlace, signals, slots));
+        if (observed) got = replay.round({ now, signals: structuredClone(signals), observed });
+        else if (q) {
+          quiet++;
+          got = { plan: q, size };
+        } else got = replay.round({ now, signals: structuredClone(signals) });
+        all++;
+        if (expected.plan.action !== "none") acted.add(expected.plan.action);
+        expect(got, `seed ${seed}, round ${i}`).toEqual(expected);
+        expect(replay.size).toEqual(reference.size);
+      });
+    }
+    // Both kinds of round are taken often, and the sequences change sizes (and block some).
+    expect(quiet).toBeGreaterThan(all / 5);
+    expect(all - quiet).toBeGreaterThan(all / 50);
+    expect([...acted].sort()).toEqual(["blocked", "change"]);
+  });
+});
