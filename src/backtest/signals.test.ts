@@ -20,6 +20,7 @@ import {
   selectAtSteps,
   stepsOf,
 } from "./signals.js";
+import { SeriesPool } from "./shared-series.js";
 import { cannedPrometheus, promUrl } from "./testing.js";
 
 beforeAll(() => nock.disableNetConnect());
@@ -105,6 +106,47 @@ describe("fetchHistory", () => {
     expect(h.series.nodes.get("tcp-a")?.[25]).toBe(25);
     expect(h.series.nodes.get("tcp-a")?.[59]).toBe(59);
     expect(h.failures).toEqual([]);
+  });
+
+  it("takes its series from a pool, where given: a batch's series given back are the next batch's, with no value of it left", async () => {
+    const key = "tcp-a/kube-apiserver-5d9f-abcde/kube-apiserver";
+    const pool = new SeriesPool(60);
+    const read = () =>
+      fetchHistory({ client: client(), from, to, stepMs, rateWindow: "1m", namespaces: ["tcp-a"], seriesPool: pool });
+    // The first batch: values over the first half; the second: over the second half only.
+    const firstProm = cannedPrometheus(["tcp-a"], {
+      cpu: [
+        { labels: pod("tcp-a", "kube-apiserver-5d9f-abcde"), at: (t) => ((t - t0) / stepMs < 30 ? 0.5 : undefined) },
+      ],
+    });
+    const first = await read();
+    firstProm.done();
+    const used = first.series.cpu.get(key);
+    expect(used?.[0]).toBe(0.5);
+    pool.release(first);
+    expect(pool.held).toBeGreaterThan(0);
+    cannedPrometheus(["tcp-a"], {
+      cpu: [
+        { labels: pod("tcp-a", "kube-apiserver-5d9f-abcde"), at: (t) => ((t - t0) / stepMs >= 30 ? 0.25 : undefined) },
+      ],
+    });
+    const second = await read();
+    const again = second.series.cpu.get(key);
+    expect(again?.buffer).toBe(used?.buffer);
+    expect(Number.isNaN(again?.[0])).toBe(true);
+    expect(Number.isNaN(again?.[29])).toBe(true);
+    expect(again?.[30]).toBe(0.25);
+    await expect(
+      fetchHistory({
+        client: client(),
+        from,
+        to,
+        stepMs,
+        rateWindow: "1m",
+        namespaces: ["tcp-a"],
+        seriesPool: new SeriesPool(59),
+      }),
+    ).rejects.toThrow(/59-step series for a history of 60 steps/);
   });
 
   it("reads the same history from a client that gives series only (no columns)", async () => {

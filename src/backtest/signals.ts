@@ -16,7 +16,7 @@ import {
 import { PrometheusError, rangeColumnsOf } from "../prometheus/client.js";
 import { rateAtSteps, type RateWindow } from "../prometheus/rate.js";
 import { parseDuration } from "../api/common.js";
-import { newSeries } from "./shared-series.js";
+import { newSeries, type SeriesPool } from "./shared-series.js";
 import {
   defaultMetricNames,
   escapeRegex,
@@ -526,6 +526,8 @@ export interface FetchHistoryOptions {
   chunkSteps?: number;
   seriesHint?: number;
   pointsPerQuery?: number;
+  /** Where the history's series come from (SeriesPool.take); default: a new SharedArrayBuffer each (newSeries). */
+  seriesPool?: SeriesPool;
   /**
    * The Prometheus' lookback (PrometheusClient.lookback). Where it is given and the client has the remote read API
    * (remoteRead), the remoteMetrics are read as raw samples with their stale markers and evaluated here, step by
@@ -580,6 +582,8 @@ export function chunksOf(steps: number, chunkSteps: number): Array<[number, numb
 export async function fetchHistory(o: FetchHistoryOptions): Promise<SignalHistory> {
   const n = { ...defaultMetricNames, ...o.metrics };
   const steps = stepsOf(o.from, o.to, o.stepMs);
+  if (o.seriesPool && o.seriesPool.steps !== steps.length)
+    throw new Error(`a pool of ${o.seriesPool.steps}-step series for a history of ${steps.length} steps`);
   const chunkSteps =
     o.chunkSteps ??
     Math.max(60, Math.min(11_000, Math.floor((o.pointsPerQuery ?? 400_000) / Math.max(1, o.seriesHint ?? 100))));
@@ -722,7 +726,7 @@ export async function fetchHistory(o: FetchHistoryOptions): Promise<SignalHistor
           if (!key) return undefined;
           let values = byKey.get(key);
           if (!values) {
-            values = newSeries(steps.length);
+            values = o.seriesPool ? o.seriesPool.take() : newSeries(steps.length);
             byKey.set(key, values);
           }
           return values;

@@ -12,6 +12,7 @@ import { backtestFormats, renderBacktest, type BacktestFormat } from "../backtes
 import { listInventory, readTenantsFile, type BacktestWorkload, type Inventory } from "../backtest/inventory.js";
 import { Backtest, type BacktestReport, type Policy } from "../backtest/run.js";
 import { fetchHistory, lookbackOf, stepsOf, type SignalHistory } from "../backtest/signals.js";
+import { SeriesPool } from "../backtest/shared-series.js";
 import { defaultReplayWorkers, minStepsForWorkers, replayThreads, type ReplayWorkers } from "../backtest/workers.js";
 import { KubeClient } from "../kube/client.js";
 import { Resources, type KubeObject } from "../kube/resources.js";
@@ -137,6 +138,8 @@ export async function backtest(r: BacktestRun): Promise<BacktestReport> {
   const stop = () => reading.abort(r.signal?.reason);
   r.signal?.addEventListener("abort", stop, { once: true });
   if (r.signal?.aborted) stop();
+  // The series of a batch whose replay has ended are the next batches' (SeriesPool).
+  const pool = new SeriesPool(steps);
   try {
     // Where Prometheus tells how it looks back, the gauges are read as raw samples (fetchHistory: by remote read, or
     // the sizes by the query API without it) and evaluated here; else evaluated there.
@@ -151,6 +154,7 @@ export async function backtest(r: BacktestRun): Promise<BacktestReport> {
         namespaces: batch,
         // About ten pods per namespace.
         seriesHint: Math.max(1, batch.length * 10),
+        seriesPool: pool,
         ...(lookback ? { lookback } : {}),
         onProgress: r.onProgress,
         signal: reading.signal,
@@ -166,6 +170,9 @@ export async function backtest(r: BacktestRun): Promise<BacktestReport> {
       const workloads = (list[k] as string[]).flatMap((ns) => byNamespace.get(ns) ?? []);
       if (workers) await b.addOn(workers, history, workloads, r.signal);
       else b.add(history, workloads);
+      // Nothing reads the batch's series any more: the report keeps figures, not columns, and the threads have
+      // answered for every workload of it (the next batch's history replaces theirs before any workload of it).
+      pool.release(history);
     }
   } finally {
     reading.abort(new Error("the backtest ended"));
