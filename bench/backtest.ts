@@ -12,9 +12,10 @@
 // check that it gives the same report.
 // Run alone: `npx tsx bench/backtest.ts [--quick]`, or through bench/run.ts as "backtest".
 // Sizes: BENCH_BACKTEST_TENANTS (500; --quick 5), BENCH_BACKTEST_DAYS (14; --quick 1), BENCH_BACKTEST_RUNS (3; --quick 1),
-// BENCH_BACKTEST_BASELINE_TENANTS (10), BENCH_BACKTEST_BASELINE_REF (a git commit; none by default).
+// BENCH_BACKTEST_BASELINE_TENANTS (10), BENCH_BACKTEST_BASELINE_REF (a git commit; none by default),
+// BENCH_BACKTEST_HISTORY (a directory that keeps the backfilled history for the next run of the same size).
 import { execFile, spawn } from "node:child_process";
-import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -42,6 +43,17 @@ import { cpuSeconds, median, repoRoot, round, writeResults, type BenchOptions, t
 const dayMs = 86_400_000;
 const stepMs = 30_000;
 const workDir = path.join(repoRoot, ".cache", "bench-backtest");
+
+/** What BENCH_BACKTEST_HISTORY's directory holds: the history's size and range, and what writing it took. */
+interface Manifest {
+  tenants: number;
+  days: number;
+  from: number;
+  to: number;
+  samples: number;
+  writeSeconds: number;
+  backfillSeconds: number;
+}
 
 /** The two policies compared: the issue's 5-minute and 30-minute stabilization windows, same bounds. */
 export const policies = [
@@ -380,20 +392,37 @@ async function run(opts: BenchOptions): Promise<Record<string, unknown>> {
     : undefined;
   if (baseline) opts.log(`compiled ${baseline.ref} (${baseline.commit})`);
 
-  const prom = new HistoryPrometheus(workDir);
+  // BENCH_BACKTEST_HISTORY: a directory that keeps the backfilled history for the next run of the same size (its
+  // manifest.json says which), instead of a temporary one written and backfilled every run.
+  const keptDir = process.env.BENCH_BACKTEST_HISTORY ? path.resolve(process.env.BENCH_BACKTEST_HISTORY) : undefined;
+  const manifestPath = keptDir && path.join(keptDir, "manifest.json");
+  const kept =
+    manifestPath && existsSync(manifestPath) ? (JSON.parse(readFileSync(manifestPath, "utf8")) as Manifest) : undefined;
+  const reused = kept?.tenants === tenants && kept.days === days ? kept : undefined;
+  if (keptDir && !reused) rmSync(keptDir, { recursive: true, force: true });
+  const prom = new HistoryPrometheus(workDir, keptDir);
   try {
-    const to = Math.floor((Date.now() - 5 * 60_000) / stepMs) * stepMs;
-    const from = to - days * dayMs;
-    const file = path.join(prom.dir, "history.om");
-    t = performance.now();
-    const samples = await writeHistory(file, tenants, from, to);
-    const writeSeconds = (performance.now() - t) / 1000;
-    opts.log(`wrote ${samples} samples in ${writeSeconds.toFixed(1)} s`);
-    t = performance.now();
-    await prom.backfill(file);
-    const backfillSeconds = (performance.now() - t) / 1000;
-    rmSync(file);
-    opts.log(`promtool backfill in ${backfillSeconds.toFixed(1)} s`);
+    let manifest: Manifest;
+    if (reused) {
+      manifest = reused;
+      opts.log(`reusing the history in ${keptDir} (${reused.samples} samples, ${new Date(reused.from).toISOString()})`);
+    } else {
+      const to = Math.floor((Date.now() - 5 * 60_000) / stepMs) * stepMs;
+      const from = to - days * dayMs;
+      const file = path.join(prom.dir, "history.om");
+      t = performance.now();
+      const samples = await writeHistory(file, tenants, from, to);
+      const writeSeconds = (performance.now() - t) / 1000;
+      opts.log(`wrote ${samples} samples in ${writeSeconds.toFixed(1)} s`);
+      t = performance.now();
+      await prom.backfill(file);
+      const backfillSeconds = (performance.now() - t) / 1000;
+      rmSync(file);
+      opts.log(`promtool backfill in ${backfillSeconds.toFixed(1)} s`);
+      manifest = { tenants, days, from, to, samples, writeSeconds, backfillSeconds };
+      if (manifestPath) writeFileSync(manifestPath, JSON.stringify(manifest));
+    }
+    const { from, to, samples, writeSeconds, backfillSeconds } = manifest;
     await prom.start(["--query.lookback-delta=11m", "--query.max-samples=200000000"]);
     const promRssAtStartMiB = prom.peakRssBytes() / 2 ** 20;
 
@@ -467,6 +496,8 @@ async function run(opts: BenchOptions): Promise<Record<string, unknown>> {
           "CPU and apiserver 429 counters every 30 s, usage gauges and apiserver_storage_objects every 2 min, kube-state-metrics every 10 min (Prometheus --query.lookback-delta=11m)",
         cli: "tsc output (dist/src/cli/main.js), a child process, --tenants-file, -o table",
       },
+      // Written and backfilled in an earlier run (BENCH_BACKTEST_HISTORY): its figures are that run's.
+      historyReused: reused !== undefined,
       historyWriteSeconds: round(writeSeconds, 1),
       promtoolBackfillSeconds: round(backfillSeconds, 1),
       wallSeconds: { median: round(wall, 2), runs: cliRuns.map((r) => round(r.wallSeconds, 2)) },
@@ -525,7 +556,8 @@ async function run(opts: BenchOptions): Promise<Record<string, unknown>> {
       reportHead: report.split("\n").slice(0, 40).join("\n"),
     };
   } finally {
-    await prom.cleanup();
+    if (keptDir) await prom.stop();
+    else await prom.cleanup();
   }
 }
 

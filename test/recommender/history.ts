@@ -126,10 +126,13 @@ export class HistoryPrometheus {
   private peakRss = 0;
   private sampler?: NodeJS.Timeout;
 
-  /** `parent`: where its temporary directory is made (default: the system's temporary directory). */
-  constructor(parent = tmpdir()) {
-    mkdirSync(parent, { recursive: true });
-    this.dir = mkdtempSync(path.join(parent, "metapilot-history-"));
+  /**
+   * `parent`: where its temporary directory is made (default: the system's temporary directory); `dir`: a directory
+   * of its own instead (made if missing), e.g. one that holds a history backfilled before.
+   */
+  constructor(parent = tmpdir(), dir?: string) {
+    mkdirSync(dir ?? parent, { recursive: true });
+    this.dir = dir ?? mkdtempSync(path.join(parent, "metapilot-history-"));
     this.dataDir = path.join(this.dir, "data");
     this.queryLog = path.join(this.dir, "queries.log");
   }
