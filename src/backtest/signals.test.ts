@@ -111,8 +111,8 @@ describe("fetchHistory", () => {
   it("takes its series from a pool, where given: a batch's series given back are the next batch's, with no value of it left", async () => {
     const key = "tcp-a/kube-apiserver-5d9f-abcde/kube-apiserver";
     const pool = new SeriesPool(60);
-    const read = () =>
-      fetchHistory({ client: client(), from, to, stepMs, rateWindow: "1m", namespaces: ["tcp-a"], seriesPool: pool });
+    const read = (seriesPool = pool) =>
+      fetchHistory({ client: client(), from, to, stepMs, rateWindow: "1m", namespaces: ["tcp-a"], seriesPool });
     // The first batch: values over the first half; the second: over the second half only.
     const firstProm = cannedPrometheus(["tcp-a"], {
       cpu: [
@@ -136,17 +136,7 @@ describe("fetchHistory", () => {
     expect(Number.isNaN(again?.[0])).toBe(true);
     expect(Number.isNaN(again?.[29])).toBe(true);
     expect(again?.[30]).toBe(0.25);
-    await expect(
-      fetchHistory({
-        client: client(),
-        from,
-        to,
-        stepMs,
-        rateWindow: "1m",
-        namespaces: ["tcp-a"],
-        seriesPool: new SeriesPool(59),
-      }),
-    ).rejects.toThrow(/59-step series for a history of 60 steps/);
+    await expect(read(new SeriesPool(59))).rejects.toThrow(/59-step series for a history of 60 steps/);
   });
 
   it("reads the same history from a client that gives series only (no columns)", async () => {

@@ -9,31 +9,14 @@ import { describe, expect, it } from "vitest";
 import { seeded } from "./estimators/fleet-testing.js";
 import { OfflineReplay } from "./offline.js";
 import { MiB } from "./quantity.js";
-import { policy } from "./testing.js";
-import type {
-  ClusterSizeStep,
-  Measurement,
-  OomEvent,
-  Plan,
-  ResolvedPolicy,
-  Signals,
-  Size,
-  WorkloadRef,
-} from "./types.js";
+import { input, policy } from "./testing.js";
+import type { ClusterSizeStep, Measurement, OomEvent, Plan, ResolvedPolicy, Signals, Size } from "./types.js";
 
 const t0 = Date.parse("2026-12-01T00:00:00Z");
 const stepMs = 30_000;
 const min = 60_000;
 
-const workload: WorkloadRef = {
-  kind: "Deployment",
-  name: "kube-apiserver",
-  namespace: "tcp-a",
-  tenant: "a",
-  component: "kube-apiserver",
-  container: "kube-apiserver",
-  ownedByTenantControlPlane: false,
-};
+const { workload } = input();
 
 const ladders: ClusterSizeStep[][] = [
   [],
