@@ -1,10 +1,9 @@
 // OfflineReplay.quietRound against round(): over random sequences of rounds (usage that drifts, sizes that change
-// under the policy, tenant sizes that hold for a while and then grow, counts that go missing or stale, OOM kills
-// answered and seen again, failed queries, a recorded Blocked condition at maxAllowed, now and then the size the
-// workload really has), a replay that tries
-// quietRound first, and runs round() where it gives nothing, plans every round as a replay of round() alone does, and
-// carries the same size forward. The signals quietRound reads are one object, rewritten every round, as the
-// backtest passes them.
+// under the policy, idle workloads at minAllowed, tenant sizes that hold for a while and then grow, counts that go
+// missing or stale, OOM kills answered and seen again, failed queries, a recorded Blocked condition at maxAllowed,
+// now and then the size the workload really has), a replay that tries quietRound first, and runs round() where it
+// gives nothing, plans every round as a replay of round() alone does, and carries the same size forward. The
+// signals quietRound reads are one object, rewritten every round, as the backtest passes them.
 import { describe, expect, it } from "vitest";
 import { seeded } from "./estimators/fleet-testing.js";
 import { OfflineReplay } from "./offline.js";
@@ -67,9 +66,9 @@ function sizeOf(rnd: () => number): Size {
 }
 
 /** A sequence of rounds' signals: each a value that drifts, holds or goes missing, as a history would give them. */
-function sequence(rnd: () => number, n: number): Signals[] {
-  let cpu = 0.2 + rnd() * 2;
-  let memory = (300 + rnd() * 2000) * MiB;
+function sequence(rnd: () => number, n: number, idle: boolean): Signals[] {
+  let cpu = idle ? 0.01 + rnd() * 0.04 : 0.2 + rnd() * 2;
+  let memory = (idle ? 40 + rnd() * 60 : 300 + rnd() * 2000) * MiB;
   let nodes = Math.floor(rnd() * 50);
   let objects = 1_000 + Math.floor(rnd() * 8_000);
   let restarts = 0;
@@ -141,8 +140,12 @@ describe("OfflineReplay.quietRound", { timeout: 60_000 }, () => {
     for (let seed = 1; seed <= 300; seed++) {
       const rnd = seeded(seed);
       const p = policyOf(rnd);
-      const start = sizeOf(rnd);
-      const rounds = sequence(rnd, 80 + Math.floor(rnd() * 200));
+      // Some idle at minAllowed (policy()'s 100m and 128Mi): no recommendation can lower them.
+      const idle = rnd() < 0.25;
+      const start: Size = idle
+        ? { replicas: 1, cpuRequest: 0.1, memoryRequest: 128 * MiB, memoryLimit: rnd() < 0.5 ? 256 * MiB : undefined }
+        : sizeOf(rnd);
+      const rounds = sequence(rnd, 80 + Math.floor(rnd() * 200), idle);
       const reference = new OfflineReplay(workload, p, start);
       const replay = new OfflineReplay(workload, p, start);
       const inPlace = { oom: [] } as Signals;

@@ -9,10 +9,13 @@ import { rememberRecommendation, settleBlockedReport, trackThresholds } from "./
 import { oomScaler } from "./scalers/oom.js";
 import { anyOverThreshold, eventScalers, sustainedScalerNames, type ScalerInput } from "./scalers/index.js";
 import {
+  quietScaleDownReason,
   recommendationFloor,
+  scaleDownFacts,
   scaleDownPlan,
   type KnownRecommendation,
   type RecommendationFloor,
+  type ScaleDownFacts,
 } from "./scalers/scale-down.js";
 import type { ScalerName } from "../api/index.js";
 import type { DecisionInput, Plan, WorkloadHistory } from "./types.js";
@@ -36,18 +39,21 @@ export function decideWithHistory(input: DecisionInput, options: EngineOptions):
 }
 
 /**
- * What the event scalers but the oom scaler, and the estimators' floors, make of a tenant's size: whether every such
- * scaler stays quiet (and the notes they leave), and the recommendation's floor. Those scalers (cluster-size) read
+ * What the event scalers but the oom scaler, and the estimators' floors, make of a tenant's size and the workload's:
+ * whether every such scaler stays quiet (and the notes they leave), the recommendation's floor, and the
+ * scale-down's facts of the size (scaleDownFacts: the policy and the size only). Those scalers (cluster-size) read
  * of the signals only the fresh node, object and watcher counts, as the floors do (recommendationFloor); beside
  * them the size, the policy, the options, the workload, its profile and fleet fits, never the history or the clock
  * but through freshness. So these facts, found on one round, hold for every round of the workload that reads the
- * same of those. The oom scaler reads the round's kills and the history: it is asked every round (round.test.ts
- * keeps the event scalers to those two, the oom scaler first).
+ * same of those at the same size. The oom scaler reads the round's kills and the history: it is asked every round
+ * (round.property.test.ts keeps the event scalers to those two, the oom scaler first).
  */
 export interface TenantFacts {
   eventsQuiet: boolean;
   notes: readonly string[];
   floor: RecommendationFloor | "unknown";
+  /** The scale-down's facts of the round's size (the caller finds the facts again when the size changes). */
+  scaleDown: ScaleDownFacts;
 }
 
 /** The round's TenantFacts. */
@@ -60,7 +66,12 @@ export function tenantFacts(input: DecisionInput, options: EngineOptions): Tenan
       break;
     }
   }
-  return { eventsQuiet, notes, floor: recommendationFloor(input, options) };
+  return {
+    eventsQuiet,
+    notes,
+    floor: recommendationFloor(input, options),
+    scaleDown: scaleDownFacts(input, options),
+  };
 }
 
 /**
@@ -79,8 +90,9 @@ export function tenantFacts(input: DecisionInput, options: EngineOptions): Tenan
  * read overThresholdSince).
  *
  * `facts`: the round's TenantFacts, where the caller knows them already (OfflineReplay.quietRound, for a round that
- * reads the tenant's size as the round they were found on did): of the event scalers only the oom scaler is asked
- * (it comes first in registry order, so the notes keep their order), and the floor is not found again.
+ * reads the tenant's size as the round they were found on did, at the same size): of the event scalers only the oom
+ * scaler is asked (it comes first in registry order, so the notes keep their order), the floor is not found again,
+ * and the scale-down's reason comes from the round's own recommendation where that is enough (quietScaleDownReason).
  */
 export function quietPlan(
   input: DecisionInput,
@@ -88,7 +100,8 @@ export function quietPlan(
   facts?: TenantFacts,
 ): Plan | KnownRecommendation | undefined {
   if (input.paused) return undefined;
-  estimatorsOf(input.policy.estimators); // unknown names fail loudly, as in decide
+  // Unknown names fail loudly, as in decide (tenantFacts asked already).
+  if (!facts) estimatorsOf(input.policy.estimators);
   if (anyOverThreshold(input, options)) return undefined;
   const notes: string[] = [];
   if (facts) {
@@ -97,9 +110,10 @@ export function quietPlan(
   } else for (const s of eventScalers()) if (s.propose(input, options, notes)) return undefined;
   if (input.signals.unavailableReason) notes.push(input.signals.unavailableReason);
   const rec = recommendation(input, options, facts?.floor);
-  const known = { rec };
-  const plan = scaleDownPlan(input, options, notes, known);
-  if (plan.action !== "none") return known;
+  // Most rounds with facts: the round's own recommendation tells the scale-down's reason (quietScaleDownReason).
+  const reason = facts && quietScaleDownReason(input, rec, facts.scaleDown);
+  const plan: Plan = reason ? { action: "none", reason, notes } : scaleDownPlan(input, options, notes, { rec });
+  if (plan.action !== "none") return { rec };
   const { history } = input;
   // trackThresholds with no sustained scaler over its threshold: their starts deleted (most rounds have none, and
   // the keys of an empty object are fewer lookups than each name's).

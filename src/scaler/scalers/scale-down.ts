@@ -173,6 +173,82 @@ function below(base: number | undefined, options: EngineOptions): number | undef
   return base === undefined ? undefined : base * (1 - options.minDownChange);
 }
 
+/**
+ * What the scale-down of a size holds to while the size and the policy stay: what a recommendation must be below
+ * to lower each request (none without one), and whether bounding keeps the size as it is.
+ */
+export interface ScaleDownFacts {
+  cpuBelow: number | undefined;
+  memBelow: number | undefined;
+  keeps: boolean;
+  /**
+   * Whether no recommendation can lower the size: bounding keeps it, and the lowest step down of both requests
+   * (maxStepPercent below them) bounds back to it. Every field steppedDown gives grows with the recommendation
+   * (Math.max, clamp's bounds and the cap at the current size all do) and none passes the current size, so the
+   * lowest giving the current size squeezes every other step down to it too.
+   */
+  cannotLower: boolean;
+}
+
+export function scaleDownFacts(input: DecisionInput, options: EngineOptions): ScaleDownFacts {
+  const { current } = input;
+  const keeps = keepsCurrent(current, input);
+  return {
+    cpuBelow: below(current.cpuRequest, options),
+    memBelow: below(current.memoryRequest, options),
+    keeps,
+    cannotLower: keeps && sameSize(steppedDown(input, -Infinity, -Infinity), current),
+  };
+}
+
+/**
+ * scaleDownPlan's reason for a round it changes nothing in, where the round's own recommendation `rec` is enough to
+ * tell: enabled, no failed query, a recommendation (so fresh usage), and then the clock (scaleDownWait), or a
+ * recommendation that allows no step down of either resource while bounding keeps the size (`facts`, of the round's
+ * size: the window's highest is at least it, or NaN), or a size no recommendation can lower (cannotLower: with a
+ * recommendation the window has one, so what scaleDownPlan steps down to is the size). Undefined for any other round:
+ * scaleDownPlan decides it.
+ */
+export function quietScaleDownReason(
+  input: DecisionInput,
+  rec: Recommendation | undefined,
+  facts: ScaleDownFacts,
+): string | undefined {
+  if (!input.policy.scaleDown.enabled || input.signals.unavailableReason || !rec) return undefined;
+  const wait = scaleDownWait(input);
+  if (wait) return wait;
+  return facts.cannotLower || (facts.keeps && blocks(rec.cpu, facts.cpuBelow) && blocks(rec.memory, facts.memBelow))
+    ? windowHoldsReason
+    : undefined;
+}
+
+/**
+ * The size a scale-down steps to: each request it lowers (cpuMax, memMax given) to the window's highest
+ * recommendation, by at most maxStepPercent, a memory limit keeping its ratio to the request the bounds settle on,
+ * all bounded by the policy and never above the current size (boundedDown).
+ */
+function steppedDown(input: DecisionInput, cpuMax: number | undefined, memMax: number | undefined): Size {
+  const { current } = input;
+  const step = input.policy.scaleDown.maxStepPercent / 100;
+  const cpuBase = current.cpuRequest;
+  const memBase = current.memoryRequest;
+  const lowerCpu = cpuMax !== undefined && cpuBase !== undefined;
+  const lowerMemory = memMax !== undefined && memBase !== undefined;
+  const target: Size = lowerCpu || lowerMemory ? { ...current } : current;
+  if (lowerCpu) target.cpuRequest = Math.max(cpuMax, cpuBase * (1 - step));
+  if (lowerMemory) {
+    const newRequest = Math.max(memMax, memBase * (1 - step));
+    target.memoryRequest = newRequest;
+    if (current.memoryLimit !== undefined) {
+      // The limit keeps its ratio to the request the bounds settle on: scaled by the request before minAllowed
+      // raised it, the limit shrank on every scale-down while the request stayed at minAllowed (214 → 172 → 140Mi).
+      const request = clamp({ ...current, memoryRequest: newRequest }, input).memoryRequest ?? newRequest;
+      target.memoryLimit = Math.max(request, current.memoryLimit * (request / memBase));
+    }
+  }
+  return boundedDown(target, current, input);
+}
+
 /** The scale-down plan, or why there is none. */
 export function scaleDownPlan(
   input: DecisionInput,
@@ -212,40 +288,27 @@ export function scaleDownPlan(
       ? { cpuMax: Number.NaN, memMax: Number.NaN, count: 1 }
       : windowMax(history.recommendations, now - sd.stabilizationWindowMs, rec, cpuBelow, memBelow);
   if (count === 0) return none("no recommendations in the stabilization window", notes);
-  const step = sd.maxStepPercent / 100;
   const lowerCpu = cpuBase !== undefined && cpuMax < (cpuBelow as number);
   const lowerMemory = memBase !== undefined && memMax < (memBelow as number);
   // Most rounds lower nothing: then the plan is what bounding the current size gives, the same every round while
   // the size and the bounds stay (keepsCurrent).
   if (!lowerCpu && !lowerMemory && keepsCurrent(current, input)) return none(windowHoldsReason, notes);
-  const target: Size = lowerCpu || lowerMemory ? { ...current } : current;
   const changes: Evidence[] = [];
-  if (lowerCpu) {
-    target.cpuRequest = Math.max(cpuMax, cpuBase * (1 - step));
+  if (lowerCpu)
     changes.push({
       signal: "cpu_recommendation_max_in_window",
       value: formatCpu(cpuMax),
       threshold: `request ${formatCpu(cpuBase)}`,
       source: "engine",
     });
-  }
-  if (lowerMemory) {
-    const newRequest = Math.max(memMax, memBase * (1 - step));
-    target.memoryRequest = newRequest;
-    if (current.memoryLimit !== undefined) {
-      // The limit keeps its ratio to the request the bounds settle on: scaled by the request before minAllowed
-      // raised it, the limit shrank on every scale-down while the request stayed at minAllowed (214 → 172 → 140Mi).
-      const request = clamp({ ...current, memoryRequest: newRequest }, input).memoryRequest ?? newRequest;
-      target.memoryLimit = Math.max(request, current.memoryLimit * (request / memBase));
-    }
+  if (lowerMemory)
     changes.push({
       signal: "memory_recommendation_max_in_window",
       value: formatMemory(memMax),
       threshold: `request ${formatMemory(memBase)}`,
       source: "engine",
     });
-  }
-  const after = boundedDown(target, current, input);
+  const after = steppedDown(input, lowerCpu ? cpuMax : undefined, lowerMemory ? memMax : undefined);
   if (sameSize(after, current)) return none(windowHoldsReason, notes);
   const cpu = signals.cpuUsage;
   const mem = signals.memoryWorkingSet;
