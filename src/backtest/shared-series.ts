@@ -1,6 +1,5 @@
 // A history's series on SharedArrayBuffers, so that the replay's threads (./workers.ts) read the one copy the main
 // thread holds instead of a copy each: a SharedArrayBuffer is shared, not copied, when posted.
-import type { SignalHistory } from "./signals.js";
 
 /** A series of `steps` values, all NaN (no value yet), on a SharedArrayBuffer. */
 export function newSeries(steps: number): Float64Array {
@@ -25,10 +24,10 @@ export class SeriesPool {
   }
 
   /**
-   * Gives back every series of `history` of this pool's length on a SharedArrayBuffer of its own (as take gives
+   * Gives back every series of `history` (a SignalHistory) of this pool's length on a SharedArrayBuffer of its own (as take gives
    * them): the caller says nothing reads them any more, here or in a replay thread.
    */
-  release(history: SignalHistory): void {
+  release(history: { series: Record<string, ReadonlyMap<string, Float64Array>> }): void {
     const bytes = this.steps * Float64Array.BYTES_PER_ELEMENT;
     for (const byKey of Object.values(history.series))
       for (const values of byKey.values())
