@@ -3,7 +3,7 @@
 // signals, OOM kills of its pods, the last poll's error), then replayed through the engine that runs live, once per
 // workload per policy: as engine-form rounds built step by step (workloadSignals), or as the recorded JSON that
 // decideOffline reads (workloadSteps, the reference both are tested equal against).
-import type { RecordedMeasurement, RecordedOomKill, RecordedRound } from "../scaler/offline.js";
+import type { RecordedMeasurement, RecordedOomKill, RecordedRound, SignalColumns } from "../scaler/offline.js";
 import type { Measurement, OomEvent, Signals } from "../scaler/types.js";
 import type { BacktestWorkload } from "./inventory.js";
 import { namespaceMetrics, type HistoryMetric, type SignalHistory } from "./signals.js";
@@ -245,6 +245,8 @@ export interface WorkloadSignals extends WorkloadFigures {
    * for a reader that keeps nothing of them past the next call (OfflineReplay.quietRound).
    */
   signalsInPlaceAt(i: number): Signals;
+  /** The same signals as columns (signalsOfColumns(columns, i) equals signalsAt(i)), for OfflineReplay.quietAt. */
+  columns: SignalColumns;
 }
 
 const nothing = new Float64Array(0);
@@ -430,5 +432,24 @@ export function workloadSignals(history: SignalHistory, w: BacktestWorkload): Wo
     return m;
   };
   const signalsInPlaceAt = (i: number): Signals => fill(i, inPlace, inSlot);
-  return { signalsAt, signalsInPlaceAt, cpuUsage, memoryUsage, real, kills: [...kills.values()], coverage };
+  const measured: SignalColumns["measured"] = {
+    cpuUsage,
+    memoryWorkingSet: memoryUsage,
+    cpuThrottledRatio: throttled,
+    clusterNodes: nodes,
+    storedObjects: objects,
+    apiserverWatchers: watchers,
+    etcdDatabaseBytes: etcdDbSize,
+  };
+  if (rate429) measured.apiserver429Rate = rate429;
+  if (apfSeats) measured.apfSeatsRatio = apfSeats;
+  if (apfRejected) measured.apfRejectedRate = apfRejected;
+  const columns: SignalColumns = {
+    steps: history.steps,
+    measured,
+    requestLatencyP99: latency,
+    oom: oomAt,
+    unavailableReason: unavailable,
+  };
+  return { signalsAt, signalsInPlaceAt, columns, cpuUsage, memoryUsage, real, kills: [...kills.values()], coverage };
 }

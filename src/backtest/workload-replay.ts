@@ -72,11 +72,16 @@ function boundReason(): (reason: string) => boolean {
   };
 }
 
-function keep(r: Replayed, i: number, plan: Plan, size: Size, namesBound: (reason: string) => boolean): void {
+/** The size round i started from. */
+function keepSize(r: Replayed, i: number, size: Size): void {
   r.cpuRequest[i] = size.cpuRequest ?? Number.NaN;
   r.memoryRequest[i] = size.memoryRequest ?? Number.NaN;
   r.memoryLimit[i] = size.memoryLimit ?? Number.NaN;
   r.replicas[i] = size.replicas;
+}
+
+function keep(r: Replayed, i: number, plan: Plan, size: Size, namesBound: (reason: string) => boolean): void {
+  keepSize(r, i, size);
   if (plan.action === "none") {
     if (plan.heldForData !== undefined) r.heldForData++;
     if (namesBound(plan.reason)) r.boundHits++;
@@ -113,13 +118,21 @@ function replaySignals(
       ? [{ p, engine: new OfflineReplay(w.ref, policy, w.start), r: replayed(steps.length), namesBound: boundReason() }]
       : [],
   );
+  const { columns } = s;
   for (let i = 0; i < steps.length && runs.length > 0; i++) {
     const now = steps[i] as number;
-    // A quiet round (most) reads the step's signals written in place; any other is run on its own object.
-    const inPlace = s.signalsInPlaceAt(i);
+    // Most rounds are decided from the columns (quietAt); a quiet round it cannot decide reads the step's signals
+    // written in place (quietRound); any other is run on its own object.
+    let inPlace: Signals | undefined;
     let round: { now: number; signals: Signals } | undefined;
     for (const { engine, r, namesBound } of runs) {
-      const quiet = engine.quietRound(now, inPlace);
+      const reason = engine.quietAt(i, columns);
+      if (reason !== undefined) {
+        keepSize(r, i, engine.size);
+        if (namesBound(reason)) r.boundHits++;
+        continue;
+      }
+      const quiet = engine.quietRound(now, (inPlace ??= s.signalsInPlaceAt(i)));
       if (quiet) keep(r, i, quiet, engine.size, namesBound);
       else {
         const { plan, size } = engine.round((round ??= { now, signals: s.signalsAt(i) }));

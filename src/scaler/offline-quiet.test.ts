@@ -1,4 +1,4 @@
-// OfflineReplay.quietRound against round(): over random sequences of rounds (usage that drifts, sizes that change
+// OfflineReplay.quietRound and quietAt against round(): over random sequences of rounds (usage that drifts, sizes that change
 // under the policy, idle workloads at minAllowed, tenant sizes that hold for a while and then grow, counts that go
 // missing or stale, OOM kills answered and seen again, failed queries, a recorded Blocked condition at maxAllowed,
 // now and then the size the workload really has), a replay that tries quietRound first, and runs round() where it
@@ -6,7 +6,7 @@
 // signals quietRound reads are one object, rewritten every round, as the backtest passes them.
 import { describe, expect, it } from "vitest";
 import { seeded } from "./estimators/fleet-testing.js";
-import { OfflineReplay } from "./offline.js";
+import { OfflineReplay, signalsOfColumns, type SignalColumns } from "./offline.js";
 import { MiB } from "./quantity.js";
 import { input, policy } from "./testing.js";
 import type { ClusterSizeStep, Measurement, OomEvent, Plan, ResolvedPolicy, Signals, Size } from "./types.js";
@@ -173,5 +173,134 @@ describe("OfflineReplay.quietRound", { timeout: 60_000 }, () => {
     expect(quiet).toBeGreaterThan(all / 5);
     expect(all - quiet).toBeGreaterThan(all / 50);
     expect([...acted].sort()).toEqual(["blocked", "change"]);
+  });
+});
+
+/** A sequence as the backtest's columns give it: every value observed at its step, or missing (NaN). */
+function columnsOf(rnd: () => number, n: number, idle: boolean): SignalColumns {
+  let cpu = idle ? 0.01 + rnd() * 0.04 : 0.2 + rnd() * 2;
+  let memory = (idle ? 40 + rnd() * 60 : 300 + rnd() * 2000) * MiB;
+  let nodes = Math.floor(rnd() * 50);
+  let objects = 1_000 + Math.floor(rnd() * 8_000);
+  let restarts = 0;
+  const column = () => new Float64Array(n);
+  const c = {
+    cpuUsage: column(),
+    memoryWorkingSet: column(),
+    cpuThrottledRatio: column(),
+    apiserver429Rate: column(),
+    clusterNodes: column(),
+    storedObjects: column(),
+    apiserverWatchers: column(),
+    apfSeatsRatio: column(),
+    apfRejectedRate: column(),
+    etcdDatabaseBytes: column(),
+  };
+  const latency: Array<[string, Float64Array]> = [
+    ["GET/resource", column()],
+    ["LIST/cluster", column()],
+  ];
+  const oom: Array<OomEvent[] | undefined> = [];
+  const unavailable: Array<string | undefined> = [];
+  const steps: number[] = [];
+  for (let i = 0; i < n; i++) {
+    steps.push(t0 + i * stepMs);
+    const v = (value: number, p = 0.04) => (rnd() < p ? Number.NaN : value);
+    cpu = Math.max(0, cpu * (0.8 + rnd() * 0.45));
+    memory = Math.max(64 * MiB, memory * (0.9 + rnd() * 0.22));
+    if (rnd() < 0.03) nodes += 1 + Math.floor(rnd() * 15);
+    if (rnd() < 0.05) objects += Math.floor(rnd() * 3_000);
+    if (rnd() < 0.02) restarts++;
+    c.cpuUsage[i] = v(cpu);
+    c.memoryWorkingSet[i] = v(memory);
+    c.cpuThrottledRatio[i] = v(rnd() < 0.05 ? 0.5 : 0.01);
+    c.apiserver429Rate[i] = v(rnd() < 0.03 ? 3 : 0);
+    c.clusterNodes[i] = v(nodes, 0.02);
+    c.storedObjects[i] = v(objects, 0.02);
+    c.apiserverWatchers[i] = v(200 + nodes * 5, 0.02);
+    c.apfSeatsRatio[i] = v(rnd() < 0.02 ? 0.97 : 0.1);
+    c.apfRejectedRate[i] = v(rnd() < 0.02 ? 5 : 0);
+    c.etcdDatabaseBytes[i] = v(rnd() < 0.02 ? 4000 * MiB : 100 * MiB);
+    (latency[0] as [string, Float64Array])[1][i] = v(rnd() < 0.02 ? 3 : 0.2);
+    (latency[1] as [string, Float64Array])[1][i] = v(rnd() < 0.02 ? 80 : 4);
+    oom.push(
+      restarts > 0 && rnd() < 0.5
+        ? [
+            {
+              id: `tcp-a/kube-apiserver-x-y/kube-apiserver/${restarts}`,
+              pod: "kube-apiserver-x-y",
+              container: "kube-apiserver",
+              finishedAt: t0 + i * stepMs - stepMs,
+              limitBytes: rnd() < 0.7 ? memory : undefined,
+              replaceable: true,
+            },
+          ]
+        : undefined,
+    );
+    unavailable.push(rnd() < 0.01 ? "Prometheus unreachable" : undefined);
+  }
+  return { steps, measured: c, requestLatencyP99: latency, oom, unavailableReason: unavailable };
+}
+
+describe("OfflineReplay.quietAt", { timeout: 60_000 }, () => {
+  it("decides the rounds it takes as round() does, with the same effects on the history", () => {
+    let fromColumns = 0;
+    let withKills = 0;
+    let all = 0;
+    const acted = new Set<string>();
+    for (let seed = 1; seed <= 300; seed++) {
+      const rnd = seeded(seed * 31);
+      const p = policyOf(rnd);
+      const idle = rnd() < 0.25;
+      const start: Size = idle
+        ? { replicas: 1, cpuRequest: 0.1, memoryRequest: 128 * MiB, memoryLimit: rnd() < 0.5 ? 256 * MiB : undefined }
+        : sizeOf(rnd);
+      const n = 80 + Math.floor(rnd() * 200);
+      const columns = columnsOf(rnd, n, idle);
+      const reference = new OfflineReplay(workload, p, start);
+      const replay = new OfflineReplay(workload, p, start);
+      for (let i = 0; i < n; i++) {
+        const now = columns.steps[i] as number;
+        const signals = () => signalsOfColumns(columns, i);
+        const observed = rnd() < 0.03 ? sizeOf(rnd) : undefined;
+        const expected = reference.round({ now, signals: signals(), observed });
+        const size = replay.size;
+        const reason = observed ? undefined : replay.quietAt(i, columns);
+        let got: { plan: Plan; size: Size };
+        if (reason !== undefined) {
+          fromColumns++;
+          if (columns.oom[i]) withKills++;
+          expect(expected.plan.action, `seed ${seed}, round ${i}`).toBe("none");
+          expect(expected.plan.action === "none" && expected.plan.heldForData).toBeFalsy();
+          got = { plan: { ...expected.plan, reason } as Plan, size };
+        } else if (observed) got = replay.round({ now, signals: signals(), observed });
+        else got = { plan: replay.quietRound(now, signals()) ?? replay.round({ now, signals: signals() }).plan, size };
+        all++;
+        if (expected.plan.action !== "none") acted.add(expected.plan.action);
+        expect(got, `seed ${seed}, round ${i}`).toEqual(expected);
+        expect(replay.size).toEqual(reference.size);
+        // The same history: the window's recommendations, the thresholds' starts, the kills answered.
+        expect(Reflect.get(replay, "history"), `seed ${seed}, round ${i}`).toEqual(Reflect.get(reference, "history"));
+      }
+    }
+    // Many rounds are taken from the columns, some with kills already answered; the rest go to quietRound or
+    // round(), and the sequences change sizes (and block some).
+    expect(fromColumns).toBeGreaterThan(all / 8);
+    expect(all - fromColumns).toBeGreaterThan(all / 20);
+    expect(withKills).toBeGreaterThan(100);
+    expect([...acted].sort()).toEqual(["blocked", "change"]);
+  });
+
+  it("signalsOfColumns gives each value as a measurement observed at its step, and leaves out what is missing", () => {
+    const columns = columnsOf(seeded(7), 50, false);
+    for (let i = 0; i < 50; i++) {
+      const s = signalsOfColumns(columns, i);
+      const cpu = columns.measured.cpuUsage?.[i] as number;
+      expect(s.cpuUsage).toEqual(
+        Number.isNaN(cpu) ? undefined : { value: cpu, observedAt: columns.steps[i], source: "prometheus" },
+      );
+      expect(s.oom).toEqual(columns.oom[i] ?? []);
+      expect(s.unavailableReason).toBe(columns.unavailableReason?.[i]);
+    }
   });
 });

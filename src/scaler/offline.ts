@@ -6,16 +6,27 @@
 import { parseClusterScaler } from "../api/index.js";
 import { sizeBlock, sizeOf } from "./decisions.js";
 import { defaultEngineOptions, type EngineOptions } from "./engine-options.js";
-import { afterDecision, emptyHistory, type History } from "./history.js";
+import { afterDecision, emptyHistory, rememberRecommendation, type History } from "./history.js";
 import { resolvePolicy } from "./policy.js";
 import { decideWithHistory, quietPlan, tenantFacts, type TenantFacts } from "./round.js";
 import { fresh } from "./freshness.js";
+import { quietBounds, type MeasuredSignal } from "./scalers/index.js";
+import { oomScaler } from "./scalers/oom.js";
+import {
+  quietScaleDownReason,
+  recommendationOver,
+  windowHoldsReason,
+  windowStepDown,
+  type ScaleDownFacts,
+} from "./scalers/scale-down.js";
 import type {
   DecisionInput,
   Measurement,
+  OomEvent,
   Placement,
   Plan,
   Profile,
+  Recommendation,
   ResolvedPolicy,
   Signals,
   Size,
@@ -141,6 +152,37 @@ export interface OfflineRound {
 }
 
 /**
+ * A workload's signals as columns, an entry per step, where every measurement was observed at its step's clock or is
+ * missing (NaN): the form the backtest rebuilds them in from Prometheus' history (src/backtest/replay.ts), and what
+ * OfflineReplay.quietAt reads. A signal the workload has no column of (the apiserver's own ones for other
+ * components, probe failures) is missing at every step. Step i's signals are what signalsOfColumns gives.
+ */
+export interface SignalColumns {
+  /** Each step's clock, ms. */
+  steps: readonly number[];
+  measured: Partial<Record<MeasuredSignal, Float64Array>>;
+  /** By "VERB/scope". */
+  requestLatencyP99: ReadonlyArray<readonly [string, Float64Array]>;
+  /** The OOM kills each step shows; undefined where none. */
+  oom: ReadonlyArray<OomEvent[] | undefined>;
+  /** Why the step's signals are unavailable, where they are; undefined for every step where none is. */
+  unavailableReason: ReadonlyArray<string | undefined> | undefined;
+}
+
+/** What OfflineReplay.quietAt checks a step's columns against, for one size of the workload. */
+interface ColumnCheck {
+  size: Size;
+  columns: SignalColumns;
+  /**
+   * The columns some sustained scaler reads, and the bound each value must be under (QuietBounds); undefined when a
+   * scaler cannot say, or a measurement observed at its round's clock would not be fresh (a negative staleAfterMs).
+   */
+  read?: Float64Array[];
+  bounds?: number[];
+}
+
+/**
+ * The replay loop of one workload under one resolved policy/**
  * The replay loop of one workload under one resolved policy, a round at a time: decideRound on the workload's
  * history (decideWithHistory, its body, on an input built with the history in it), then each change carried forward
  * as the workload would read it back once applied (whole millicores and MiB, as live). decideOffline runs it over
@@ -156,6 +198,11 @@ export class OfflineReplay {
   private quietInput?: DecisionInput;
   /** The TenantFacts of the last tenant size quietRound saw, for the size the workload had then. */
   private facts?: { size: Size; nodes?: number; objects?: number; watchers?: number; facts: TenantFacts };
+  /** quietAt's columns and bounds, for the size the workload had when they were found. */
+  private columnCheck?: ColumnCheck;
+  /** What quietAt's round reads of the signals, but through the columns: the step's kills (and no failed query). */
+  private columnSignals?: Signals;
+  private readonly scratchNotes: string[] = [];
 
   constructor(
     private readonly workload: WorkloadRef,
@@ -247,6 +294,122 @@ export class OfflineReplay {
     const plan = quietPlan(input, this.engine, known.facts);
     return plan && "action" in plan ? plan : undefined;
   }
+
+  /**
+   * Step i of `columns` decided as quietRound decides it, without the step's signals object, for the most common
+   * quiet round: no failed query at the step, no OOM kill the oom scaler answers, the tenant's size as quietRound
+   * last found its facts at the workload's size, every sustained scaler under its quietBelow bounds, fresh usage,
+   * and a scale-down that the window holds back (its reason told by the round's own recommendation,
+   * quietScaleDownReason, or by the window's, windowStepDown). It then has the plan quietRound would give (action
+   * none, never held for data; its notes are not kept) and the same effect: the round's recommendation kept for the
+   * window. Returns the plan's reason; undefined, with nothing changed, for any other step: the caller asks
+   * quietRound, then round().
+   *
+   * Why it is the same: the oom scaler is asked on the step's kills as quietPlan asks it; the other event scalers
+   * and the floor are the facts'; no sustained scaler is over its threshold (the bounds are conservative,
+   * scalers/quiet-bounds.property.test.ts), so quietPlan would go on to the recommendation, which is
+   * recommendationOver of the same floor and usage, and to the same scale-down; the history has no threshold starts
+   * to delete and no Blocked report to settle (else undefined). offline-quiet.test.ts checks plans and histories.
+   */
+  quietAt(i: number, columns: SignalColumns): string | undefined {
+    const history = this.history;
+    const known = this.facts;
+    const input = this.quietInput;
+    if (!history || !known || !input || known.size !== this.size) return undefined;
+    const { facts } = known;
+    if (!facts.eventsQuiet || facts.floor === "unknown" || history.blockedReport) return undefined;
+    if (columns.unavailableReason?.[i] !== undefined) return undefined;
+    const m = columns.measured;
+    if (
+      !Object.is(known.nodes, valueAt(m.clusterNodes, i)) ||
+      !Object.is(known.objects, valueAt(m.storedObjects, i)) ||
+      !Object.is(known.watchers, valueAt(m.apiserverWatchers, i))
+    )
+      return undefined;
+    const cpu = valueAt(m.cpuUsage, i);
+    const memory = valueAt(m.memoryWorkingSet, i);
+    if (cpu === undefined || memory === undefined) return undefined;
+    let check = this.columnCheck;
+    if (check?.size !== this.size || check.columns !== columns)
+      this.columnCheck = check = columnCheck(this.size, columns, input, this.engine);
+    const { read, bounds } = check;
+    if (!read || !bounds) return undefined;
+    // A missing value (NaN) is under any bound.
+    for (let k = 0; k < read.length; k++)
+      if (((read[k] as Float64Array)[i] as number) >= (bounds[k] as number)) return undefined;
+    for (const _ in history.overThresholdSince) return undefined;
+    const now = columns.steps[i] as number;
+    const rec = recommendationOver(facts.floor, now, cpu, memory, this.engine);
+    input.current = input.observed = this.size;
+    const signals = (this.columnSignals ??= { oom: noOom });
+    signals.oom = columns.oom[i] ?? noOom;
+    input.signals = signals;
+    input.now = now;
+    input.history = history;
+    // A kill at the step: the oom scaler asked as quietPlan asks it (what it notes is not kept).
+    if (signals.oom.length > 0) {
+      const notes = this.scratchNotes;
+      notes.length = 0;
+      if (oomScaler.propose(input, this.engine, notes)) return undefined;
+    }
+    const reason = quietScaleDownReason(input, rec, facts.scaleDown) ?? this.windowHolds(input, rec, facts.scaleDown);
+    if (reason === undefined) return undefined;
+    rememberRecommendation(history, rec, this.policy.scaleDown.stabilizationWindowMs, now);
+    return reason;
+  }
+
+  /**
+   * scaleDownPlan's reason on a round quietScaleDownReason cannot tell (enabled, no failed query, fresh usage, no
+   * wait: the recommendation alone would allow a step down), when the window holds it back; undefined otherwise.
+   */
+  private windowHolds(input: DecisionInput, rec: Recommendation, facts: ScaleDownFacts): string | undefined {
+    if (!input.policy.scaleDown.enabled) return undefined;
+    return windowStepDown(input, rec, facts.cpuBelow, facts.memBelow) === "holds" ? windowHoldsReason : undefined;
+  }
+}
+
+/** The value of a column at step i, undefined where it has none (as a fresh measurement's value, or none). */
+function valueAt(column: Float64Array | undefined, i: number): number | undefined {
+  const v = column?.[i];
+  return v === undefined || Number.isNaN(v) ? undefined : v;
+}
+
+/** A round's OOM kills where it has none. */
+const noOom: OomEvent[] = Object.freeze([]) as unknown as OomEvent[];
+
+/** The columns the sustained scalers read at `size`, and their bounds (quietBounds): a ColumnCheck. */
+function columnCheck(size: Size, columns: SignalColumns, input: DecisionInput, engine: EngineOptions): ColumnCheck {
+  const bounds =
+    engine.staleAfterMs >= 0 ? quietBounds({ ...input, current: size, observed: size }, engine) : undefined;
+  if (!bounds) return { size, columns };
+  const read: Float64Array[] = [];
+  const under: number[] = [];
+  const add = (column: Float64Array | undefined, bound: number) => {
+    if (!column || bound === Number.POSITIVE_INFINITY) return;
+    read.push(column);
+    under.push(bound);
+  };
+  for (const name of Object.keys(bounds.below) as MeasuredSignal[])
+    add(columns.measured[name], bounds.below[name] as number);
+  if (bounds.latency) for (const [key, column] of columns.requestLatencyP99) add(column, bounds.latency(key));
+  return { size, columns, read, bounds: under };
+}
+
+/** Step i of `columns` as the live poll gives it: each value a measurement observed at the step's clock. */
+export function signalsOfColumns(columns: SignalColumns, i: number): Signals {
+  const now = columns.steps[i] as number;
+  const signals: Signals = { oom: columns.oom[i] ?? [] };
+  for (const name of Object.keys(columns.measured) as MeasuredSignal[]) {
+    const value = valueAt(columns.measured[name], i);
+    if (value !== undefined) signals[name] = { value, observedAt: now, source: "prometheus" };
+  }
+  for (const [key, column] of columns.requestLatencyP99) {
+    const value = valueAt(column, i);
+    if (value !== undefined) (signals.requestLatencyP99 ??= {})[key] = { value, observedAt: now, source: "prometheus" };
+  }
+  const reason = columns.unavailableReason?.[i];
+  if (reason !== undefined) signals.unavailableReason = reason;
+  return signals;
 }
 
 /** Every round's plan, in order. Throws on a ClusterScaler that does not parse or does not list the component. */

@@ -50,6 +50,16 @@ function saturation(input: ScalerInput, options: EngineOptions): Evidence[] {
 
 export const apfScaler: Scaler = {
   name: "apf",
+  quietBelow(input) {
+    const rejected = input.policy.scalers.throttling.threshold;
+    return {
+      below: {
+        apfSeatsRatio: input.policy.scalers.apf.threshold,
+        // Some rejection is needed (rejectedOver): with a threshold of 0 or less, any positive rate is over.
+        apfRejectedRate: rejected > 0 ? rejected : Number.MIN_VALUE,
+      },
+    };
+  },
   overThreshold(input, options) {
     // Without the evidence saturation() builds: this is asked every round.
     return seatsOver(input, options) !== undefined || rejectedOver(input, options) !== undefined;

@@ -2,10 +2,14 @@
 // more replica once the request is at maxAllowed.
 import { evidenceOf, fresh } from "../freshness.js";
 import { canAddReplica, sustained } from "./common.js";
-import type { Scaler } from "./types.js";
+import { ratioBound, type Scaler } from "./types.js";
 
 export const cpuScaler: Scaler = {
   name: "cpu",
+  quietBelow(input) {
+    const request = input.current.cpuRequest;
+    return { below: request ? { cpuUsage: ratioBound(input.policy.scalers.cpu.threshold, request) } : {} };
+  },
   overThreshold(input, options) {
     const cpu = fresh(input.signals.cpuUsage, input.now, options);
     const request = input.current.cpuRequest;

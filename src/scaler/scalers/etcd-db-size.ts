@@ -6,12 +6,18 @@ import { evidenceOf, fresh } from "../freshness.js";
 import { formatMemory } from "../quantity.js";
 import type { Size } from "../types.js";
 import { sustained } from "./common.js";
-import type { Scaler } from "./types.js";
+import { ratioBound, type Scaler } from "./types.js";
 
 const memoryOf = (current: Size) => current.memoryRequest ?? current.memoryLimit;
 
 export const etcdDbSizeScaler: Scaler = {
   name: "etcd-db-size",
+  quietBelow(input) {
+    const memory = memoryOf(input.current);
+    return input.workload.component === "etcd" && memory
+      ? { below: { etcdDatabaseBytes: ratioBound(input.policy.scalers["etcd-db-size"].threshold, memory) } }
+      : { below: {} };
+  },
   overThreshold(input, options) {
     const db = fresh(input.signals.etcdDatabaseBytes, input.now, options);
     const memory = memoryOf(input.current);

@@ -14,9 +14,9 @@ import { memoryScaler } from "./memory.js";
 import { oomScaler } from "./oom.js";
 import { probeScaler } from "./probe.js";
 import { throttlingScaler } from "./throttling.js";
-import type { Scaler, ScalerInput, UpCandidate } from "./types.js";
+import type { MeasuredSignal, QuietBounds, Scaler, ScalerInput, UpCandidate } from "./types.js";
 
-export type { Scaler, ScalerInput, UpCandidate } from "./types.js";
+export type { MeasuredSignal, QuietBounds, Scaler, ScalerInput, UpCandidate } from "./types.js";
 
 const registry = new Map<ScalerName, Scaler>();
 /** The scalers with a sustained window (an overThreshold), in registry order; rebuilt when one is registered. */
@@ -74,6 +74,39 @@ export function anyOverThreshold(input: ScalerInput, options: EngineOptions): bo
   sustainedScalers ??= sustainedOf();
   for (const s of sustainedScalers) if (s.overThreshold(input, options)) return true;
   return false;
+}
+
+/**
+ * Under what no sustained scaler is over its threshold (each one's quietBelow): per signal the lowest of their
+ * bounds, a bound that is not a number counting as -Infinity (nothing is under it); undefined when a sustained
+ * scaler cannot say (it has no quietBelow).
+ */
+export function quietBounds(input: Omit<ScalerInput, "signals">, options: EngineOptions): QuietBounds | undefined {
+  sustainedScalers ??= sustainedOf();
+  const below: Partial<Record<MeasuredSignal, number>> = {};
+  const latency: Array<(key: string) => number> = [];
+  for (const s of sustainedScalers) {
+    if (!s.quietBelow) return undefined;
+    const b = s.quietBelow(input, options);
+    for (const name of Object.keys(b.below) as MeasuredSignal[]) {
+      const x = b.below[name] as number;
+      const bound = Number.isNaN(x) ? Number.NEGATIVE_INFINITY : x;
+      below[name] = Math.min(below[name] ?? Number.POSITIVE_INFINITY, bound);
+    }
+    if (b.latency) latency.push(b.latency);
+  }
+  if (latency.length === 0) return { below };
+  return {
+    below,
+    latency: (key) => {
+      let bound = Number.POSITIVE_INFINITY;
+      for (const f of latency) {
+        const x = f(key);
+        bound = Math.min(bound, Number.isNaN(x) ? Number.NEGATIVE_INFINITY : x);
+      }
+      return bound;
+    },
+  };
 }
 
 function sustainedOf(): Array<Scaler & Required<Pick<Scaler, "overThreshold">>> {

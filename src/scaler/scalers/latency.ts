@@ -6,7 +6,7 @@ import type { Evidence } from "../../api/index.js";
 import type { EngineOptions } from "../engine-options.js";
 import { evidenceOf, fresh } from "../freshness.js";
 import { canAddReplica, cpuBump, sustained } from "./common.js";
-import type { Scaler, ScalerInput } from "./types.js";
+import { ratioBound, type Scaler, type ScalerInput } from "./types.js";
 
 /**
  * The SLO of a verb and scope, seconds (kubernetes/community sig-scalability/slos/api_call_latency.md): 1s for
@@ -48,6 +48,16 @@ function worst(input: ScalerInput, options: EngineOptions): { evidence: Evidence
 
 export const latencyScaler: Scaler = {
   name: "latency",
+  quietBelow(input) {
+    const threshold = input.policy.scalers.latency.threshold;
+    return {
+      below: {},
+      latency: (key) => {
+        const [verb = "", scope = ""] = key.split("/");
+        return ratioBound(threshold, latencySlo(verb, scope));
+      },
+    };
+  },
   overThreshold(input, options) {
     const w = worst(input, options);
     return !!w && w.ratio >= input.policy.scalers.latency.threshold;

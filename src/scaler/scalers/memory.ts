@@ -3,13 +3,17 @@
 import { evidenceOf, fresh } from "../freshness.js";
 import type { Size } from "../types.js";
 import { sustained } from "./common.js";
-import type { Scaler } from "./types.js";
+import { ratioBound, type Scaler } from "./types.js";
 
 /** What memory pressure is measured against: the limit, or the request of a container without one. */
 const memoryBase = (current: Size) => current.memoryLimit ?? current.memoryRequest;
 
 export const memoryScaler: Scaler = {
   name: "memory",
+  quietBelow(input) {
+    const base = memoryBase(input.current);
+    return { below: base ? { memoryWorkingSet: ratioBound(input.policy.scalers.memory.threshold, base) } : {} };
+  },
   overThreshold(input, options) {
     const mem = fresh(input.signals.memoryWorkingSet, input.now, options);
     const base = memoryBase(input.current);

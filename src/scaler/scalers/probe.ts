@@ -5,6 +5,9 @@ import type { Scaler } from "./types.js";
 
 export const probeScaler: Scaler = {
   name: "probe",
+  quietBelow(input) {
+    return { below: { probeFailures: input.policy.scalers.probe.threshold } };
+  },
   overThreshold(input, options) {
     const probe = fresh(input.signals.probeFailures, input.now, options);
     return !!probe && probe.value >= input.policy.scalers.probe.threshold;

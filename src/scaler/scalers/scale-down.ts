@@ -249,6 +249,43 @@ function steppedDown(input: DecisionInput, cpuMax: number | undefined, memMax: n
   return boundedDown(target, current, input);
 }
 
+/**
+ * What the window lets the scale-down do with the round's recommendation `rec`, once it is enabled, has fresh usage
+ * and does not wait (scaleDownPlan): "empty" without any recommendation in the window; "holds" when it lowers
+ * nothing (windowHoldsReason); else the size it steps down to, and the window's highest recommendations. `cpuBelow`
+ * and `memBelow`: what a recommendation must be below to lower each request (below()).
+ */
+export function windowStepDown(
+  input: DecisionInput,
+  rec: Recommendation | undefined,
+  cpuBelow: number | undefined,
+  memBelow: number | undefined,
+): "empty" | "holds" | { cpuMax: number; memMax: number; lowerCpu: boolean; lowerMemory: boolean; after: Size } {
+  const { current, history } = input;
+  // HPA's rule: the highest recommendation over the window is the most we may go down to. The round's own
+  // recommendation is in the window: when it alone already allows no step down of either resource, neither does
+  // the window's highest (at least it, or NaN), and the window is not read (windowMax).
+  const { cpuMax, memMax, count } =
+    rec && blocks(rec.cpu, cpuBelow) && blocks(rec.memory, memBelow)
+      ? { cpuMax: Number.NaN, memMax: Number.NaN, count: 1 }
+      : windowMax(
+          history.recommendations,
+          input.now - input.policy.scaleDown.stabilizationWindowMs,
+          rec,
+          cpuBelow,
+          memBelow,
+        );
+  if (count === 0) return "empty";
+  const lowerCpu = current.cpuRequest !== undefined && cpuMax < (cpuBelow as number);
+  const lowerMemory = current.memoryRequest !== undefined && memMax < (memBelow as number);
+  // Most rounds lower nothing: then the plan is what bounding the current size gives, the same every round while
+  // the size and the bounds stay (keepsCurrent).
+  if (!lowerCpu && !lowerMemory && keepsCurrent(current, input)) return "holds";
+  const after = steppedDown(input, lowerCpu ? cpuMax : undefined, lowerMemory ? memMax : undefined);
+  if (sameSize(after, current)) return "holds";
+  return { cpuMax, memMax, lowerCpu, lowerMemory, after };
+}
+
 /** The scale-down plan, or why there is none. */
 export function scaleDownPlan(
   input: DecisionInput,
@@ -256,7 +293,7 @@ export function scaleDownPlan(
   notes: string[],
   known?: KnownRecommendation,
 ): Plan {
-  const { policy, current, history, now, signals } = input;
+  const { policy, current, now, signals } = input;
   const sd = policy.scaleDown;
   if (!sd.enabled) return none("scale-down disabled", notes);
   // The moment the source fails, scale-downs stop: values that have not aged out yet are not trusted either.
@@ -277,39 +314,27 @@ export function scaleDownPlan(
   if (wait) return none(wait, notes);
   const rec = known ? known.rec : recommendation(input, options);
   const cpuBase = current.cpuRequest;
-  const cpuBelow = below(cpuBase, options);
   const memBase = current.memoryRequest;
-  const memBelow = below(memBase, options);
-  // HPA's rule: the highest recommendation over the window is the most we may go down to. The round's own
-  // recommendation is in the window: when it alone already allows no step down of either resource, neither does
-  // the window's highest (at least it, or NaN), and the window is not read (windowMax).
-  const { cpuMax, memMax, count } =
-    rec && blocks(rec.cpu, cpuBelow) && blocks(rec.memory, memBelow)
-      ? { cpuMax: Number.NaN, memMax: Number.NaN, count: 1 }
-      : windowMax(history.recommendations, now - sd.stabilizationWindowMs, rec, cpuBelow, memBelow);
-  if (count === 0) return none("no recommendations in the stabilization window", notes);
-  const lowerCpu = cpuBase !== undefined && cpuMax < (cpuBelow as number);
-  const lowerMemory = memBase !== undefined && memMax < (memBelow as number);
-  // Most rounds lower nothing: then the plan is what bounding the current size gives, the same every round while
-  // the size and the bounds stay (keepsCurrent).
-  if (!lowerCpu && !lowerMemory && keepsCurrent(current, input)) return none(windowHoldsReason, notes);
+  const step = windowStepDown(input, rec, below(cpuBase, options), below(memBase, options));
+  if (step === "empty") return none("no recommendations in the stabilization window", notes);
+  if (step === "holds") return none(windowHoldsReason, notes);
+  const { cpuMax, memMax, lowerCpu, lowerMemory, after } = step;
   const changes: Evidence[] = [];
   if (lowerCpu)
     changes.push({
       signal: "cpu_recommendation_max_in_window",
       value: formatCpu(cpuMax),
-      threshold: `request ${formatCpu(cpuBase)}`,
+      // lowerCpu only with a request (windowStepDown).
+      threshold: `request ${formatCpu(cpuBase as number)}`,
       source: "engine",
     });
   if (lowerMemory)
     changes.push({
       signal: "memory_recommendation_max_in_window",
       value: formatMemory(memMax),
-      threshold: `request ${formatMemory(memBase)}`,
+      threshold: `request ${formatMemory(memBase as number)}`,
       source: "engine",
     });
-  const after = steppedDown(input, lowerCpu ? cpuMax : undefined, lowerMemory ? memMax : undefined);
-  if (sameSize(after, current)) return none(windowHoldsReason, notes);
   const cpu = signals.cpuUsage;
   const mem = signals.memoryWorkingSet;
   const evidence: Evidence[] = [...changes];

@@ -10,6 +10,11 @@ export const cfsThrottledThreshold = 0.25;
 
 export const throttlingScaler: Scaler = {
   name: "throttling",
+  quietBelow(input) {
+    return {
+      below: { apiserver429Rate: input.policy.scalers.throttling.threshold, cpuThrottledRatio: cfsThrottledThreshold },
+    };
+  },
   overThreshold(input, options) {
     const rate429 = fresh(input.signals.apiserver429Rate, input.now, options);
     const cfs = fresh(input.signals.cpuThrottledRatio, input.now, options);
