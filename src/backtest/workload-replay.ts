@@ -4,7 +4,7 @@
 import { parseClusterScaler, type ClusterScaler } from "../api/index.js";
 import { decideOffline, OfflineReplay } from "../scaler/offline.js";
 import { resolvePolicy, selectClusterScaler } from "../scaler/policy.js";
-import type { Plan, ResolvedPolicy, Signals, Size } from "../scaler/types.js";
+import type { Plan, ResolvedPolicy, Size } from "../scaler/types.js";
 import type { BacktestWorkload } from "./inventory.js";
 import {
   workloadSignals,
@@ -72,16 +72,16 @@ function boundReason(): (reason: string) => boolean {
   };
 }
 
-/** The size round i started from. */
-function keepSize(r: Replayed, i: number, size: Size): void {
-  r.cpuRequest[i] = size.cpuRequest ?? Number.NaN;
-  r.memoryRequest[i] = size.memoryRequest ?? Number.NaN;
-  r.memoryLimit[i] = size.memoryLimit ?? Number.NaN;
-  r.replicas[i] = size.replicas;
+/** The size rounds from..to-1 started from. */
+function keepSizes(r: Replayed, from: number, to: number, size: Size): void {
+  r.cpuRequest.fill(size.cpuRequest ?? Number.NaN, from, to);
+  r.memoryRequest.fill(size.memoryRequest ?? Number.NaN, from, to);
+  r.memoryLimit.fill(size.memoryLimit ?? Number.NaN, from, to);
+  r.replicas.fill(size.replicas, from, to);
 }
 
 function keep(r: Replayed, i: number, plan: Plan, size: Size, namesBound: (reason: string) => boolean): void {
-  keepSize(r, i, size);
+  keepSizes(r, i, i + 1, size);
   if (plan.action === "none") {
     if (plan.heldForData !== undefined) r.heldForData++;
     if (namesBound(plan.reason)) r.boundHits++;
@@ -119,25 +119,28 @@ function replaySignals(
       : [],
   );
   const { columns } = s;
-  for (let i = 0; i < steps.length && runs.length > 0; i++) {
-    const now = steps[i] as number;
-    // Most rounds are decided from the columns (quietAt); a quiet round it cannot decide reads the step's signals
-    // written in place (quietRound); any other is run on its own object.
-    let inPlace: Signals | undefined;
-    let round: { now: number; signals: Signals } | undefined;
-    for (const { engine, r, namesBound } of runs) {
-      const reason = engine.quietAt(i, columns);
-      if (reason !== undefined) {
-        keepSize(r, i, engine.size);
-        if (namesBound(reason)) r.boundHits++;
+  const n = steps.length;
+  // Each policy's engine on its own: the engines share nothing but the signals, which none of them changes.
+  for (const { engine, r, namesBound } of runs) {
+    let i = 0;
+    while (i < n) {
+      // Most rounds are decided from the columns, a run at a time (quietRun: none of their reasons names a bound,
+      // none is held for data, and the size stays); a quiet round it does not take reads the step's signals written
+      // in place (quietRound); any other is run on its own object.
+      const end = engine.quietRun(i, n, columns);
+      if (end > i) {
+        keepSizes(r, i, end, engine.size);
+        i = end;
         continue;
       }
-      const quiet = engine.quietRound(now, (inPlace ??= s.signalsInPlaceAt(i)));
+      const now = steps[i] as number;
+      const quiet = engine.quietRound(now, s.signalsInPlaceAt(i));
       if (quiet) keep(r, i, quiet, engine.size, namesBound);
       else {
-        const { plan, size } = engine.round((round ??= { now, signals: s.signalsAt(i) }));
+        const { plan, size } = engine.round({ now, signals: s.signalsAt(i) });
         keep(r, i, plan, size, namesBound);
       }
+      i++;
     }
   }
   const out: Array<Replayed | undefined> = policies.map(() => undefined);

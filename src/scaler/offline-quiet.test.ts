@@ -1,4 +1,4 @@
-// OfflineReplay.quietRound and quietAt against round(): over random sequences of rounds (usage that drifts, sizes that change
+// OfflineReplay.quietRound, quietAt and quietRun against round(): over random sequences of rounds (usage that drifts, sizes that change
 // under the policy, idle workloads at minAllowed, tenant sizes that hold for a while and then grow, counts that go
 // missing or stale, OOM kills answered and seen again, failed queries, a recorded Blocked condition at maxAllowed,
 // now and then the size the workload really has), a replay that tries quietRound first, and runs round() where it
@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { seeded } from "./estimators/fleet-testing.js";
 import { OfflineReplay, signalsOfColumns, type SignalColumns } from "./offline.js";
 import { MiB } from "./quantity.js";
+import { scaleDownDisabledReason, windowHoldsReason } from "./scalers/scale-down.js";
 import { input, policy } from "./testing.js";
 import type { ClusterSizeStep, Measurement, OomEvent, Plan, ResolvedPolicy, Signals, Size } from "./types.js";
 
@@ -302,5 +303,81 @@ describe("OfflineReplay.quietAt", { timeout: 60_000 }, () => {
       expect(s.oom).toEqual(columns.oom[i] ?? []);
       expect(s.unavailableReason).toBe(columns.unavailableReason?.[i]);
     }
+  });
+});
+
+describe("OfflineReplay.quietRun", { timeout: 60_000 }, () => {
+  it("takes runs of steps as round() decides them, and leaves the history as round() does after each run", () => {
+    const quietReasons = [
+      windowHoldsReason,
+      scaleDownDisabledReason,
+      "no scale-down before a full stabilization window of observation",
+      "no scale-down within the stabilization window after a change",
+    ];
+    let inRuns = 0;
+    let runs = 0;
+    let all = 0;
+    for (let seed = 1; seed <= 200; seed++) {
+      const rnd = seeded(seed * 97);
+      const p = policyOf(rnd);
+      const idle = rnd() < 0.25;
+      const start: Size = idle
+        ? { replicas: 1, cpuRequest: 0.1, memoryRequest: 128 * MiB, memoryLimit: rnd() < 0.5 ? 256 * MiB : undefined }
+        : sizeOf(rnd);
+      const n = 80 + Math.floor(rnd() * 300);
+      const columns = columnsOf(rnd, n, idle);
+      // Now and then the size the workload really has, read back by round(): a run stops before it.
+      const observed = Array.from({ length: n }, () => (rnd() < 0.02 ? sizeOf(rnd) : undefined));
+      const reference = new OfflineReplay(workload, p, start);
+      const replay = new OfflineReplay(workload, p, start);
+      const expected = (i: number) =>
+        reference.round({
+          now: columns.steps[i] as number,
+          signals: signalsOfColumns(columns, i),
+          observed: observed[i],
+        });
+      let i = 0;
+      while (i < n) {
+        let to = i;
+        while (to < n && !observed[to]) to++;
+        // Sometimes a shorter stretch: a run ends where it is told to.
+        if (rnd() < 0.2) to = Math.min(to, i + Math.floor(rnd() * 20));
+        const end = replay.quietRun(i, to, columns);
+        expect(end, `seed ${seed}`).toBeGreaterThanOrEqual(i);
+        expect(end).toBeLessThanOrEqual(Math.max(i, to));
+        for (let k = i; k < end; k++) {
+          const e = expected(k);
+          expect(e.plan.action, `seed ${seed}, round ${k}`).toBe("none");
+          expect(e.plan.action === "none" && e.plan.heldForData).toBeFalsy();
+          expect(quietReasons, `seed ${seed}, round ${k}`).toContain(e.plan.action === "none" ? e.plan.reason : "");
+          expect(e.size).toEqual(replay.size);
+        }
+        all += end - i;
+        if (end > i) {
+          runs++;
+          inRuns += end - i;
+          expect(Reflect.get(replay, "history"), `seed ${seed}, after round ${end - 1}`).toEqual(
+            Reflect.get(reference, "history"),
+          );
+        }
+        i = end;
+        if (i >= n) break;
+        // The step the run did not take: as the backtest does it.
+        const now = columns.steps[i] as number;
+        const e = expected(i);
+        const size = replay.size;
+        const q = observed[i] ? undefined : replay.quietRound(now, signalsOfColumns(columns, i));
+        const got = q
+          ? { plan: q, size }
+          : replay.round({ now, signals: signalsOfColumns(columns, i), observed: observed[i] });
+        expect(got, `seed ${seed}, round ${i}`).toEqual(e);
+        expect(Reflect.get(replay, "history"), `seed ${seed}, round ${i}`).toEqual(Reflect.get(reference, "history"));
+        all++;
+        i++;
+      }
+    }
+    // Runs are taken, many of more than one step, and the rest is decided round by round.
+    expect(inRuns).toBeGreaterThan(all / 8);
+    expect(inRuns).toBeGreaterThan(runs * 2);
   });
 });

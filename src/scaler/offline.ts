@@ -13,11 +13,16 @@ import { fresh } from "./freshness.js";
 import { quietBounds, type MeasuredSignal } from "./scalers/index.js";
 import { oomScaler } from "./scalers/oom.js";
 import {
+  ownRecommendationHolds,
   quietScaleDownReason,
   recommendationOver,
+  recommendedCpu,
+  recommendedMemory,
+  scaleDownDisabledReason,
+  scaleDownWait,
   windowHoldsReason,
   windowStepDown,
-  type ScaleDownFacts,
+  type RecommendationFloor,
 } from "./scalers/scale-down.js";
 import type {
   DecisionInput,
@@ -26,7 +31,6 @@ import type {
   Placement,
   Plan,
   Profile,
-  Recommendation,
   ResolvedPolicy,
   Signals,
   Size,
@@ -200,8 +204,8 @@ export class OfflineReplay {
   private facts?: { size: Size; nodes?: number; objects?: number; watchers?: number; facts: TenantFacts };
   /** quietAt's columns and bounds, for the size the workload had when they were found. */
   private columnCheck?: ColumnCheck;
-  /** What quietAt's round reads of the signals, but through the columns: the step's kills (and no failed query). */
-  private columnSignals?: Signals;
+  /** What quietAt's round reads of the signals, but through the columns: no failed query, and kills but for a call. */
+  private readonly columnSignals: Signals = { oom: noOom };
   private readonly scratchNotes: string[] = [];
 
   constructor(
@@ -312,60 +316,168 @@ export class OfflineReplay {
    * to delete and no Blocked report to settle (else undefined). offline-quiet.test.ts checks plans and histories.
    */
   quietAt(i: number, columns: SignalColumns): string | undefined {
-    const history = this.history;
-    const known = this.facts;
-    const input = this.quietInput;
-    if (!history || !known || !input || known.size !== this.size) return undefined;
-    const { facts } = known;
-    if (!facts.eventsQuiet || facts.floor === "unknown" || history.blockedReport) return undefined;
-    if (columns.unavailableReason?.[i] !== undefined) return undefined;
+    const ready = this.columnsReady(columns);
+    if (!ready) return undefined;
+    const { history, input, floor } = ready;
     const m = columns.measured;
-    if (
-      !Object.is(known.nodes, valueAt(m.clusterNodes, i)) ||
-      !Object.is(known.objects, valueAt(m.storedObjects, i)) ||
-      !Object.is(known.watchers, valueAt(m.apiserverWatchers, i))
-    )
-      return undefined;
+    if (columns.unavailableReason?.[i] !== undefined || !this.sameTenantSize(m, i)) return undefined;
     const cpu = valueAt(m.cpuUsage, i);
     const memory = valueAt(m.memoryWorkingSet, i);
-    if (cpu === undefined || memory === undefined) return undefined;
-    let check = this.columnCheck;
-    if (check?.size !== this.size || check.columns !== columns)
-      this.columnCheck = check = columnCheck(this.size, columns, input, this.engine);
-    const { read, bounds } = check;
-    if (!read || !bounds) return undefined;
-    // A missing value (NaN) is under any bound.
-    for (let k = 0; k < read.length; k++)
-      if (((read[k] as Float64Array)[i] as number) >= (bounds[k] as number)) return undefined;
-    for (const _ in history.overThresholdSince) return undefined;
+    if (cpu === undefined || memory === undefined || !underBounds(ready, i)) return undefined;
     const now = columns.steps[i] as number;
-    const rec = recommendationOver(facts.floor, now, cpu, memory, this.engine);
-    input.current = input.observed = this.size;
-    const signals = (this.columnSignals ??= { oom: noOom });
-    signals.oom = columns.oom[i] ?? noOom;
-    input.signals = signals;
+    const rec = recommendationOver(floor, now, cpu, memory, this.engine);
     input.now = now;
-    input.history = history;
-    // A kill at the step: the oom scaler asked as quietPlan asks it (what it notes is not kept).
-    if (signals.oom.length > 0) {
+    const kills = columns.oom[i];
+    if (kills) {
+      // A kill at the step: the oom scaler asked as quietPlan asks it (what it notes is not kept).
+      const signals = input.signals;
+      signals.oom = kills;
       const notes = this.scratchNotes;
       notes.length = 0;
-      if (oomScaler.propose(input, this.engine, notes)) return undefined;
+      const asks = oomScaler.propose(input, this.engine, notes);
+      signals.oom = noOom;
+      if (asks) return undefined;
     }
-    const reason = quietScaleDownReason(input, rec, facts.scaleDown) ?? this.windowHolds(input, rec, facts.scaleDown);
+    const facts = ready.facts.scaleDown;
+    const reason = !this.policy.scaleDown.enabled
+      ? scaleDownDisabledReason
+      : (quietScaleDownReason(input, rec, facts) ??
+        (windowStepDown(input, rec, facts.cpuBelow, facts.memBelow) === "holds" ? windowHoldsReason : undefined));
     if (reason === undefined) return undefined;
     rememberRecommendation(history, rec, this.policy.scaleDown.stabilizationWindowMs, now);
     return reason;
   }
 
   /**
-   * scaleDownPlan's reason on a round quietScaleDownReason cannot tell (enabled, no failed query, fresh usage, no
-   * wait: the recommendation alone would allow a step down), when the window holds it back; undefined otherwise.
+   * quietAt over steps `from`, from + 1, ... before `to`, as far as it takes them: the first step it does not take
+   * (`to` when it takes them all), every step before it decided as quietAt decides it, with the same effects. Their
+   * plans' reasons are those quietAt gives (the scale-down disabled, waiting for the clock, or held back by the
+   * window): none names a bound, and none is held for data.
+   *
+   * What makes it cheaper than a quietAt a step: the checks of the workload's state are made once, and a step's
+   * recommendation is computed as numbers, not kept in the window as the step is taken: only where the window is
+   * read (a step whose own recommendation does not tell that the window holds) and at the end are the taken steps'
+   * recommendations put in, those still in the window then (what quietAt's rememberRecommendation a step would have
+   * left there: the window keeps what is newer than one stabilization window before the last step).
    */
-  private windowHolds(input: DecisionInput, rec: Recommendation, facts: ScaleDownFacts): string | undefined {
-    if (!input.policy.scaleDown.enabled) return undefined;
-    return windowStepDown(input, rec, facts.cpuBelow, facts.memBelow) === "holds" ? windowHoldsReason : undefined;
+  quietRun(from: number, to: number, columns: SignalColumns): number {
+    const ready = this.columnsReady(columns);
+    const m = columns.measured;
+    const cpuColumn = m.cpuUsage;
+    const memoryColumn = m.memoryWorkingSet;
+    if (!ready || !cpuColumn || !memoryColumn) return from;
+    const { input, floor } = ready;
+    const facts = ready.facts.scaleDown;
+    const { steps, oom, unavailableReason } = columns;
+    const engine = this.engine;
+    const enabled = this.policy.scaleDown.enabled;
+    // The first taken step whose recommendation is not in the window yet.
+    let pending = from;
+    let i = from;
+    for (; i < to; i++) {
+      if (oom[i] !== undefined) {
+        // A kill: quietAt asks the oom scaler, on the window as it is after the steps before.
+        this.putInWindow(ready, columns, pending, i);
+        pending = i;
+        if (this.quietAt(i, columns) === undefined) break;
+        pending = i + 1;
+        continue;
+      }
+      if (unavailableReason?.[i] !== undefined || !this.sameTenantSize(m, i)) break;
+      const cpu = cpuColumn[i] as number;
+      const memory = memoryColumn[i] as number;
+      if (Number.isNaN(cpu) || Number.isNaN(memory) || !underBounds(ready, i)) break;
+      if (!enabled) continue;
+      input.now = steps[i] as number;
+      if (scaleDownWait(input)) continue;
+      if (ownRecommendationHolds(facts, recommendedCpu(floor, cpu, engine), recommendedMemory(floor, memory, engine)))
+        continue;
+      // The window decides: with the recommendations of the steps taken before this one in it.
+      this.putInWindow(ready, columns, pending, i);
+      pending = i;
+      const rec = recommendationOver(floor, input.now, cpu, memory, engine);
+      if (windowStepDown(input, rec, facts.cpuBelow, facts.memBelow) !== "holds") break;
+    }
+    this.putInWindow(ready, columns, pending, i);
+    return i;
   }
+
+  /**
+   * The recommendations of taken steps from..to-1 put in the window, as rememberRecommendation at each would have
+   * left it after step to-1: those older than one stabilization window before it are not put in (the first one put
+   * in, at least step to-1's, forgets what the window held from before then).
+   */
+  private putInWindow(ready: ColumnsReady, columns: SignalColumns, from: number, to: number): void {
+    if (to <= from) return;
+    const { steps } = columns;
+    const windowMs = this.policy.scaleDown.stabilizationWindowMs;
+    const cutoff = (steps[to - 1] as number) - windowMs;
+    let first = to;
+    while (first > from && (steps[first - 1] as number) >= cutoff) first--;
+    const cpu = columns.measured.cpuUsage as Float64Array;
+    const memory = columns.measured.memoryWorkingSet as Float64Array;
+    for (let s = first; s < to; s++) {
+      const now = steps[s] as number;
+      const rec = recommendationOver(ready.floor, now, cpu[s] as number, memory[s] as number, this.engine);
+      rememberRecommendation(ready.history, rec, windowMs, now);
+    }
+  }
+
+  /**
+   * What quietAt and quietRun need of the workload before any step: a history, the facts quietRound found at the
+   * workload's size (every other event scaler quiet, the floor known), no Blocked report, no sustained scaler's
+   * start, and the columns' bounds at this size; undefined when a step cannot be decided from the columns. The input
+   * they decide on is quietRound's, at this size, with the signals they read through the columns (no kill, no failed
+   * query).
+   */
+  private columnsReady(columns: SignalColumns): ColumnsReady | undefined {
+    const history = this.history;
+    const known = this.facts;
+    const input = this.quietInput;
+    if (!history || !known || !input || known.size !== this.size) return undefined;
+    const { facts } = known;
+    if (!facts.eventsQuiet || facts.floor === "unknown" || history.blockedReport) return undefined;
+    // (A negative window would forget each round's own recommendation: quietRun's putInWindow does not.)
+    if (!(this.policy.scaleDown.stabilizationWindowMs >= 0)) return undefined;
+    for (const _ in history.overThresholdSince) return undefined;
+    let check = this.columnCheck;
+    if (check?.size !== this.size || check.columns !== columns)
+      this.columnCheck = check = columnCheck(this.size, columns, input, this.engine);
+    const { read, bounds } = check;
+    if (!read || !bounds) return undefined;
+    input.current = input.observed = this.size;
+    input.history = history;
+    input.signals = this.columnSignals;
+    return { history, input, facts, floor: facts.floor, read, bounds };
+  }
+
+  /** Whether step i reads the tenant's size (its fresh node, object and watcher counts) as the known facts do. */
+  private sameTenantSize(m: SignalColumns["measured"], i: number): boolean {
+    const known = this.facts as NonNullable<OfflineReplay["facts"]>;
+    return (
+      Object.is(known.nodes, valueAt(m.clusterNodes, i)) &&
+      Object.is(known.objects, valueAt(m.storedObjects, i)) &&
+      Object.is(known.watchers, valueAt(m.apiserverWatchers, i))
+    );
+  }
+}
+
+/** What OfflineReplay.columnsReady finds. */
+interface ColumnsReady {
+  history: History;
+  input: DecisionInput;
+  facts: TenantFacts;
+  floor: RecommendationFloor;
+  read: Float64Array[];
+  bounds: number[];
+}
+
+/** Whether every column a sustained scaler reads is under its bound at step i (a missing value, NaN, always is). */
+function underBounds(ready: { read: Float64Array[]; bounds: number[] }, i: number): boolean {
+  const { read, bounds } = ready;
+  for (let k = 0; k < read.length; k++)
+    if (((read[k] as Float64Array)[i] as number) >= (bounds[k] as number)) return false;
+  return true;
 }
 
 /** The value of a column at step i, undefined where it has none (as a fresh measurement's value, or none). */

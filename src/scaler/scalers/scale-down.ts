@@ -9,6 +9,9 @@ import { formatCpu, formatMemory } from "../quantity.js";
 import { clamp, describeSize, onceForSize, sameSize } from "../sizes.js";
 import type { DecisionInput, Plan, Recommendation, Size } from "../types.js";
 
+/** The reason of a round's plan when the policy's scale-down is disabled and no scaler asks for more. */
+export const scaleDownDisabledReason = "scale-down disabled";
+
 /** How the reason of a scale-down held for missing or stale data begins. */
 export const heldForDataReason = "no scale-down without fresh data";
 
@@ -64,11 +67,17 @@ export function recommendationOver(
   memory: number,
   options: EngineOptions,
 ): Recommendation {
-  return {
-    at: now,
-    cpu: Math.max(cpu / options.cpuTargetUtilization, floor.cpu),
-    memory: Math.max(memory * options.memoryHeadroom, floor.memory),
-  };
+  return { at: now, cpu: recommendedCpu(floor, cpu, options), memory: recommendedMemory(floor, memory, options) };
+}
+
+/** recommendationOver's CPU, without the object. */
+export function recommendedCpu(floor: RecommendationFloor, cpu: number, options: EngineOptions): number {
+  return Math.max(cpu / options.cpuTargetUtilization, floor.cpu);
+}
+
+/** recommendationOver's memory, without the object. */
+export function recommendedMemory(floor: RecommendationFloor, memory: number, options: EngineOptions): number {
+  return Math.max(memory * options.memoryHeadroom, floor.memory);
 }
 
 /**
@@ -217,9 +226,20 @@ export function quietScaleDownReason(
   if (!input.policy.scaleDown.enabled || input.signals.unavailableReason || !rec) return undefined;
   const wait = scaleDownWait(input);
   if (wait) return wait;
-  return facts.cannotLower || (facts.keeps && blocks(rec.cpu, facts.cpuBelow) && blocks(rec.memory, facts.memBelow))
-    ? windowHoldsReason
-    : undefined;
+  return ownRecommendationHolds(facts, rec.cpu, rec.memory) ? windowHoldsReason : undefined;
+}
+
+/**
+ * Whether a round's own recommendation (`cpu`, `memory`) tells that the window holds the scale-down back, at the
+ * size `facts` are of: no recommendation can lower the size, or this one allows no step down of either resource
+ * while bounding keeps the size (the window's highest is at least it, or NaN).
+ */
+export function ownRecommendationHolds(
+  facts: ScaleDownFacts,
+  cpu: number | undefined,
+  memory: number | undefined,
+): boolean {
+  return facts.cannotLower || (facts.keeps && blocks(cpu, facts.cpuBelow) && blocks(memory, facts.memBelow));
 }
 
 /**
@@ -295,7 +315,7 @@ export function scaleDownPlan(
 ): Plan {
   const { policy, current, now, signals } = input;
   const sd = policy.scaleDown;
-  if (!sd.enabled) return none("scale-down disabled", notes);
+  if (!sd.enabled) return none(scaleDownDisabledReason, notes);
   // The moment the source fails, scale-downs stop: values that have not aged out yet are not trusted either.
   if (signals.unavailableReason) return held(signals.unavailableReason, notes);
   const cpuFreshness = freshness(signals.cpuUsage, now, options.staleAfterMs);
