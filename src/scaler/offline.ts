@@ -158,7 +158,7 @@ export interface OfflineRound {
 /**
  * A workload's signals as columns, an entry per step, where every measurement was observed at its step's clock or is
  * missing (NaN): the form the backtest rebuilds them in from Prometheus' history (src/backtest/replay.ts), and what
- * OfflineReplay.quietAt reads. A signal the workload has no column of (the apiserver's own ones for other
+ * OfflineReplay.quietAt and quietRun read. A signal the workload has no column of (the apiserver's own ones for other
  * components, probe failures) is missing at every step. Step i's signals are what signalsOfColumns gives.
  */
 export interface SignalColumns {
@@ -173,7 +173,7 @@ export interface SignalColumns {
   unavailableReason: ReadonlyArray<string | undefined> | undefined;
 }
 
-/** What OfflineReplay.quietAt checks a step's columns against, for one size of the workload. */
+/** What OfflineReplay.quietAt and quietRun check a step's columns against, for one size of the workload. */
 interface ColumnCheck {
   size: Size;
   columns: SignalColumns;
@@ -186,12 +186,12 @@ interface ColumnCheck {
 }
 
 /**
- * The replay loop of one workload under one resolved policy/**
  * The replay loop of one workload under one resolved policy, a round at a time: decideRound on the workload's
  * history (decideWithHistory, its body, on an input built with the history in it), then each change carried forward
  * as the workload would read it back once applied (whole millicores and MiB, as live). decideOffline runs it over
  * recorded (JSON) rounds; the backtest feeds it rounds it builds in this form directly, without the ISO-string round
- * trip, so both run exactly the same engine.
+ * trip, so both run exactly the same engine. Most of the backtest's rounds are quiet ones, which it decides from the
+ * workload's columns a run at a time (quietRun), tested equal to round().
  */
 export class OfflineReplay {
   private history?: History;
@@ -202,7 +202,7 @@ export class OfflineReplay {
   private quietInput?: DecisionInput;
   /** The TenantFacts of the last tenant size quietRound saw, for the size the workload had then. */
   private facts?: { size: Size; nodes?: number; objects?: number; watchers?: number; facts: TenantFacts };
-  /** quietAt's columns and bounds, for the size the workload had when they were found. */
+  /** quietAt's and quietRun's columns and bounds, for the size the workload had when they were found. */
   private columnCheck?: ColumnCheck;
   /** What quietAt's round reads of the signals, but through the columns: no failed query, and kills but for a call. */
   private readonly columnSignals: Signals = { oom: noOom };
