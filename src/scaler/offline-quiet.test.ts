@@ -66,6 +66,13 @@ function sizeOf(rnd: () => number): Size {
   };
 }
 
+/** A workload's size before the first round; an idle one at minAllowed (policy()'s 100m and 128Mi). */
+function startOf(rnd: () => number, idle: boolean): Size {
+  return idle
+    ? { replicas: 1, cpuRequest: 0.1, memoryRequest: 128 * MiB, memoryLimit: rnd() < 0.5 ? 256 * MiB : undefined }
+    : sizeOf(rnd);
+}
+
 /** A sequence of rounds' signals: each a value that drifts, holds or goes missing, as a history would give them. */
 function sequence(rnd: () => number, n: number, idle: boolean): Signals[] {
   let cpu = idle ? 0.01 + rnd() * 0.04 : 0.2 + rnd() * 2;
@@ -143,9 +150,7 @@ describe("OfflineReplay.quietRound", { timeout: 60_000 }, () => {
       const p = policyOf(rnd);
       // Some idle at minAllowed (policy()'s 100m and 128Mi): no recommendation can lower them.
       const idle = rnd() < 0.25;
-      const start: Size = idle
-        ? { replicas: 1, cpuRequest: 0.1, memoryRequest: 128 * MiB, memoryLimit: rnd() < 0.5 ? 256 * MiB : undefined }
-        : sizeOf(rnd);
+      const start = startOf(rnd, idle);
       const rounds = sequence(rnd, 80 + Math.floor(rnd() * 200), idle);
       const reference = new OfflineReplay(workload, p, start);
       const replay = new OfflineReplay(workload, p, start);
@@ -253,9 +258,7 @@ describe("OfflineReplay.quietAt", { timeout: 60_000 }, () => {
       const rnd = seeded(seed * 31);
       const p = policyOf(rnd);
       const idle = rnd() < 0.25;
-      const start: Size = idle
-        ? { replicas: 1, cpuRequest: 0.1, memoryRequest: 128 * MiB, memoryLimit: rnd() < 0.5 ? 256 * MiB : undefined }
-        : sizeOf(rnd);
+      const start = startOf(rnd, idle);
       const n = 80 + Math.floor(rnd() * 200);
       const columns = columnsOf(rnd, n, idle);
       const reference = new OfflineReplay(workload, p, start);
@@ -321,9 +324,7 @@ describe("OfflineReplay.quietRun", { timeout: 60_000 }, () => {
       const rnd = seeded(seed * 97);
       const p = policyOf(rnd);
       const idle = rnd() < 0.25;
-      const start: Size = idle
-        ? { replicas: 1, cpuRequest: 0.1, memoryRequest: 128 * MiB, memoryLimit: rnd() < 0.5 ? 256 * MiB : undefined }
-        : sizeOf(rnd);
+      const start = startOf(rnd, idle);
       const n = 80 + Math.floor(rnd() * 300);
       const columns = columnsOf(rnd, n, idle);
       // Now and then the size the workload really has, read back by round(): a run stops before it.

@@ -10,7 +10,7 @@ import { afterDecision, emptyHistory, rememberRecommendation, type History } fro
 import { resolvePolicy } from "./policy.js";
 import { decideWithHistory, quietPlan, tenantFacts, type TenantFacts } from "./round.js";
 import { fresh } from "./freshness.js";
-import { quietBounds, type MeasuredSignal } from "./scalers/index.js";
+import { measuredSignals, quietBounds, type MeasuredSignal } from "./scalers/index.js";
 import { oomScaler } from "./scalers/oom.js";
 import {
   ownRecommendationHolds,
@@ -114,19 +114,7 @@ export function signalsOf(r: RecordedRound["signals"]): Signals {
   const signals: Signals = {
     oom: (r.oom ?? []).map((e) => ({ ...e, finishedAt: Date.parse(e.finishedAt) })),
   };
-  for (const name of [
-    "cpuUsage",
-    "memoryWorkingSet",
-    "cpuThrottledRatio",
-    "apiserver429Rate",
-    "clusterNodes",
-    "storedObjects",
-    "apiserverWatchers",
-    "apfSeatsRatio",
-    "apfRejectedRate",
-    "etcdDatabaseBytes",
-    "probeFailures",
-  ] as const) {
+  for (const name of measuredSignals) {
     const m = measurement(r[name]);
     if (m) signals[name] = m;
   }

@@ -17,6 +17,7 @@ import { throttlingScaler } from "./throttling.js";
 import type { MeasuredSignal, QuietBounds, Scaler, ScalerInput, UpCandidate } from "./types.js";
 
 export type { MeasuredSignal, QuietBounds, Scaler, ScalerInput, UpCandidate } from "./types.js";
+export { measuredSignals } from "./types.js";
 
 const registry = new Map<ScalerName, Scaler>();
 /** The scalers with a sustained window (an overThreshold), in registry order; rebuilt when one is registered. */

@@ -9,23 +9,18 @@ import { seeded } from "../estimators/fleet-testing.js";
 import { MiB } from "../quantity.js";
 import { input } from "../testing.js";
 import type { DecisionInput, Measurement, Signals, Size } from "../types.js";
-import { anyOverThreshold, availableScalers, quietBounds, scalerByName, type QuietBounds } from "./index.js";
+import {
+  anyOverThreshold,
+  availableScalers,
+  measuredSignals,
+  quietBounds,
+  scalerByName,
+  type QuietBounds,
+} from "./index.js";
 import { ratioBound } from "./types.js";
 
 const options = defaultEngineOptions;
-const measured = [
-  "cpuUsage",
-  "memoryWorkingSet",
-  "cpuThrottledRatio",
-  "apiserver429Rate",
-  "clusterNodes",
-  "storedObjects",
-  "apiserverWatchers",
-  "apfSeatsRatio",
-  "apfRejectedRate",
-  "etcdDatabaseBytes",
-  "probeFailures",
-] as const;
+const measured = measuredSignals;
 const latencyKeys = ["GET/resource", "LIST/namespace", "LIST/cluster", "POST/resource", "DELETE/namespace"];
 
 const sustained = availableScalers()

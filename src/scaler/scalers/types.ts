@@ -39,6 +39,21 @@ export interface Scaler {
 /** The measured signals a QuietBounds may bound (a number each; the latency signal has its own, per verb and scope). */
 export type MeasuredSignal = Exclude<keyof Signals, "oom" | "unavailableReason" | "requestLatencyP99">;
 
+/** Every MeasuredSignal, in the order Signals lists them. */
+export const measuredSignals = [
+  "cpuUsage",
+  "memoryWorkingSet",
+  "cpuThrottledRatio",
+  "apiserver429Rate",
+  "clusterNodes",
+  "storedObjects",
+  "apiserverWatchers",
+  "apfSeatsRatio",
+  "apfRejectedRate",
+  "etcdDatabaseBytes",
+  "probeFailures",
+] as const satisfies readonly MeasuredSignal[];
+
 /**
  * Under what a scaler stays under its threshold (Scaler.quietBelow): a fresh value of a listed signal must be below
  * (<) its bound; a missing one always is. An unlisted signal is not read. `latency`: the bound of the p99 of a verb
