@@ -245,7 +245,10 @@ export interface WorkloadSignals extends WorkloadFigures {
    * for a reader that keeps nothing of them past the next call (OfflineReplay.quietRound).
    */
   signalsInPlaceAt(i: number): Signals;
-  /** The same signals as columns (signalsOfColumns(columns, i) equals signalsAt(i)), for OfflineReplay.quietAt. */
+  /**
+   * The same signals as columns (signalsOfColumns(columns, i) equals signalsAt(i)), for OfflineReplay.quietRun and
+   * quietAt.
+   */
   columns: SignalColumns;
 }
 

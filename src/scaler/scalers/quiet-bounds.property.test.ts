@@ -1,8 +1,8 @@
 // Scaler.quietBelow is conservative: over random rounds whose every measurement is fresh or missing (sizes, thresholds
 // and values at and around each threshold's edge, tiny and huge ones), a round whose every fresh listed signal is
 // under its bound is never over the scaler's threshold, whatever the unlisted signals are. The merged bounds
-// (quietBounds) keep anyOverThreshold false in the same way. OfflineReplay.quietAt relies on it to decide rounds
-// from the backtest's columns without asking the scalers.
+// (quietBounds) keep anyOverThreshold false in the same way. OfflineReplay.quietRun and quietAt rely on it to decide
+// rounds from the backtest's columns without asking the scalers.
 import { describe, expect, it } from "vitest";
 import { defaultEngineOptions } from "../engine-options.js";
 import { seeded } from "../estimators/fleet-testing.js";
@@ -58,7 +58,10 @@ function sizeOf(rnd: () => number): Size {
   };
 }
 
-/** A round at random (each signal there at `present`): thresholds that may be 0, tiny or huge, and values near each scaler's edge at that size. */
+/**
+ * A round at random (each signal there at `present`): thresholds that may be 0, tiny or huge, and values near each
+ * scaler's edge at that size.
+ */
 function round(rnd: () => number, present = 0.8): DecisionInput {
   const base = input({
     workload: { ...input().workload, component: pick(rnd, ["kube-apiserver", "etcd", "kube-scheduler"]) },

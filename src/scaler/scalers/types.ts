@@ -29,7 +29,7 @@ export interface Scaler {
    * (with every other listed signal under its own) it is not over its threshold, whatever the unlisted signals are
    * (QuietBounds). Conservative: a bound may be lower than the threshold's exact edge, never higher. It reads the
    * round's size, policy, options and workload, never the signals. A sustained scaler without it leaves the
-   * backtest's column replay (OfflineReplay.quietAt) to the per-round engine.
+   * backtest's column replay (OfflineReplay.quietRun, quietAt) to the per-round engine.
    */
   quietBelow?(input: Omit<ScalerInput, "signals">, options: EngineOptions): QuietBounds;
   /** The scale-up it asks for now, if any; `notes` collects what it saw and did not act on. Pure. */
